@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "edgelb/lbmsg.h"
+#include "lbmsg_priv.h"
 
 #define SERVER_MAX_CLIENTS 64
 #define SERVER_BATCH	   64 /* requests served per client per poll */
@@ -462,22 +463,6 @@ lbmsg_client_set_limits(struct lbmsg_client *c, size_t max_parts,
 	c->max_bytes = max_bytes;
 }
 
-static int cfail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int
-cfail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 /* The ack's error and, when present, its NLMSGERR_ATTR_MSG text. */
 static int
 read_ack(const struct nlmsghdr *h, size_t len, char *err, size_t errlen)
@@ -486,11 +471,11 @@ read_ack(const struct nlmsghdr *h, size_t len, char *err, size_t errlen)
 	size_t off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*e));
 
 	if (len < off)
-		return cfail(err, errlen, -EBADMSG,
-			     "truncated acknowledgement");
+		return lbmsg_fail(err, errlen, -EBADMSG,
+				  "truncated acknowledgement");
 	if (e->error > 0)
-		return cfail(err, errlen, -EBADMSG,
-			     "malformed acknowledgement");
+		return lbmsg_fail(err, errlen, -EBADMSG,
+				  "malformed acknowledgement");
 	if (!(h->nlmsg_flags & NLM_F_CAPPED))
 		off += NLMSG_ALIGN(e->msg.nlmsg_len) - NLMSG_HDRLEN;
 	if (err != NULL && errlen > 0)
@@ -524,7 +509,7 @@ exchange(struct lbmsg_client *c, const void *buf, size_t len, uint32_t seq,
 		err[0] = '\0';
 	rc = send_wait(c->fd, buf, len, c->timeout_ms);
 	if (rc < 0)
-		return cfail(err, errlen, rc, "send: %s", strerror(-rc));
+		return lbmsg_fail(err, errlen, rc, "send: %s", strerror(-rc));
 	for (;;) {
 		struct pollfd p = { .fd = c->fd, .events = POLLIN };
 		struct iovec iov = { .iov_base = c->buf,
@@ -539,24 +524,25 @@ exchange(struct lbmsg_client *c, const void *buf, size_t len, uint32_t seq,
 		if (rc < 0 && errno == EINTR)
 			continue;
 		if (rc == 0)
-			return cfail(err, errlen, -ETIMEDOUT,
-				     "no reply within %d ms", c->timeout_ms);
+			return lbmsg_fail(err, errlen, -ETIMEDOUT,
+					  "no reply within %d ms",
+					  c->timeout_ms);
 		n = recvmsg(c->fd, &mh, MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
 		if (n < 0)
-			return cfail(err, errlen, -errno, "receive: %s",
-				     strerror(errno));
+			return lbmsg_fail(err, errlen, -errno, "receive: %s",
+					  strerror(errno));
 		if (n == 0)
-			return cfail(err, errlen, -ECONNRESET,
-				     "the server closed the connection");
+			return lbmsg_fail(err, errlen, -ECONNRESET,
+					  "the server closed the connection");
 		if (mh.msg_flags & MSG_TRUNC)
-			return cfail(err, errlen, -EMSGSIZE,
-				     "reply larger than %u bytes",
-				     LBMSG_MAX_SIZE);
+			return lbmsg_fail(err, errlen, -EMSGSIZE,
+					  "reply larger than %u bytes",
+					  LBMSG_MAX_SIZE);
 		if ((size_t)n < NLMSG_HDRLEN || h->nlmsg_len != (size_t)n)
-			return cfail(err, errlen, -EBADMSG,
-				     "malformed reply header");
+			return lbmsg_fail(err, errlen, -EBADMSG,
+					  "malformed reply header");
 		if (!any_seq && h->nlmsg_seq != seq)
 			continue; /* left over from an abandoned request */
 		if (h->nlmsg_type == NLMSG_ERROR)
@@ -565,20 +551,21 @@ exchange(struct lbmsg_client *c, const void *buf, size_t len, uint32_t seq,
 			continue;
 		if (++parts > c->max_parts ||
 		    (bytes += (size_t)n) > c->max_bytes)
-			return cfail(err, errlen, -EMSGSIZE,
-				     "dump exceeds the client's limit (%zu "
-				     "parts, %zu bytes)",
-				     c->max_parts, c->max_bytes);
+			return lbmsg_fail(
+				err, errlen, -EMSGSIZE,
+				"dump exceeds the client's limit (%zu "
+				"parts, %zu bytes)",
+				c->max_parts, c->max_bytes);
 		rc = lbmsg_parse(h, (size_t)n, tb, perr, sizeof(perr));
 		if (rc < 0)
-			return cfail(err, errlen, -EBADMSG, "bad reply: %s",
-				     perr);
+			return lbmsg_fail(err, errlen, -EBADMSG,
+					  "bad reply: %s", perr);
 		if (cb != NULL) {
 			rc = cb(arg, h, tb);
 			if (rc < 0)
-				return cfail(err, errlen, rc,
-					     "reply handler failed: %s",
-					     strerror(-rc));
+				return lbmsg_fail(err, errlen, rc,
+						  "reply handler failed: %s",
+						  strerror(-rc));
 		}
 	}
 }

@@ -18,7 +18,7 @@
 
 #include "edgelb/lbmsg.h"
 #include "edgelb/types.h"
-#include "sched.h"
+#include "sched_ops.h"
 
 /* One backend inside a published service version (immutable). */
 struct svc_backend {
@@ -98,14 +98,36 @@ typedef void (*svc_addr_cb)(void *arg, const struct lb_addr *addr, bool added);
 
 /* ---- control thread ---------------------------------------------------- */
 
-/* Returns NULL with errno (EINVAL, ENOMEM). */
+/*
+ * Zero fields of conf take the SVC_DEFAULT_* values (nworkers 0 means 1).
+ * Needs rte_eal_init() first. Returns NULL with errno: EINVAL (nworkers
+ * above 1024, max_services above 2^24, max_backends above 2^26), ENOMEM.
+ */
 struct svc_table *svc_table_create(const struct svc_table_conf *conf);
+/* Frees everything at once: every worker must be offline. */
 void svc_table_destroy(struct svc_table *t);
 void svc_table_set_addr_cb(struct svc_table *t, svc_addr_cb cb, void *arg);
 
 /*
  * Answer one lbmsg request of type SERVICE_*, BACKEND_*, LADDR_*; returns
- * 0 or -errno with the text set in req (lbmsg_req_errf).
+ * 0 or -errno with the text set in req (lbmsg_req_errf):
+ *   EPROTONOSUPPORT  proto is not TCP or UDP
+ *   EEXIST           the service, backend or local address exists
+ *   ENOENT           no such service, backend or local address
+ *   EINVAL           unknown scheduler or mode, unknown flags, toa or
+ *                    proxy-v2 or a local address on a non-fnat service,
+ *                    a backend MODE unlike the service's, the scheduler
+ *                    refusing its parameters (e.g. MH_SIZE not prime)
+ *   ERANGE           WEIGHT above LB_WEIGHT_MAX
+ *   EAFNOSUPPORT     backend or local address of another family than
+ *                    the VIP
+ *   ENOSPC           service, backend or local address table full
+ *   ENOMEM
+ * A refused request changes nothing. SERVICE_NEW defaults: mode DR,
+ * scheduler wlc, weight 1; SERVICE_SET with BACKENDS replaces the list
+ * (backends that stay keep their counters). A dump of a service whose
+ * backends do not fit one message comes as consecutive parts with the
+ * same key, each with the next backends.
  */
 int svc_ctrl_handle(struct svc_table *t, struct lbmsg_req *req);
 
@@ -116,8 +138,10 @@ int svc_stats_dump(struct svc_table *t, struct lbmsg_req *req);
 /* Zero every service and backend counter (STATS_ZERO). */
 void svc_stats_zero(struct svc_table *t);
 
-/* Free versions whose grace period has passed; call from the control
- * loop. Never blocks. */
+/* Free versions whose grace period has passed, and slots whose conns
+ * have ended; call from the control loop. Never blocks. (Only a change
+ * that finds a table full while retired objects wait for their grace
+ * period blocks, for one grace period, to make room.) */
 void svc_table_reclaim(struct svc_table *t);
 
 /* Number of services. */
@@ -127,12 +151,15 @@ void svc_table_get_stats(const struct svc_table *t, struct svc_table_stats *st);
 
 /* ---- workers (lock-free, no allocation) --------------------------------- */
 
-/* Register/unregister worker `worker` (< nworkers) as an RCU reader. */
+/* Register/unregister worker `worker` (< nworkers; an index, not an
+ * lcore id) as an RCU reader. */
 void svc_worker_online(struct svc_table *t, unsigned int worker);
 void svc_worker_offline(struct svc_table *t, unsigned int worker);
 
 /* Report a quiescent state: the worker holds no svc pointer now. Call
- * once per poll-loop iteration. */
+ * once per poll-loop iteration. A connection must not keep a struct svc
+ * or svc_backend pointer across this: copy what it needs, and the slots
+ * for the counters. */
 void svc_worker_quiescent(struct svc_table *t, unsigned int worker);
 
 /*
@@ -151,7 +178,12 @@ const struct svc_backend *svc_schedule(const struct svc *s, unsigned int worker,
 				       const struct sched_flow *f,
 				       const struct sched_load *l);
 
-/* The calling worker's counters for a service / backend slot. */
+/*
+ * The calling worker's counters for a service / backend slot (of a
+ * version the worker saw). `active` and `inactive` are the gauges conn
+ * tracking keeps: a deleted service's or backend's slot is reused only
+ * once both, summed over workers, are back to 0.
+ */
 struct svc_counters *svc_counters(struct svc_table *t, unsigned int worker,
 				  uint32_t svc_slot);
 struct svc_counters *svc_backend_counters(struct svc_table *t,

@@ -18,10 +18,10 @@ PACKAGES=(
 	# libraries
 	dpdk dpdk-dev libdpdk-dev libbpf-dev libxdp-dev libnl-3-dev
 	libinih-dev check libevent-dev libsqlite3-dev libssl-dev libcjson-dev
-	libpcap-dev libelf-dev zlib1g-dev
+	libpcap-dev libelf-dev zlib1g-dev libldns-dev libnghttp2-dev
 	# labs and tests
-	iproute2 ethtool curl socat bpftool iputils-ping procps kmod openssl
-	prometheus
+	iproute2 ethtool curl socat bpftool iputils-ping iputils-arping procps
+	kmod openssl nftables wrk prometheus bind9-dnsutils knot-dnsutils
 )
 
 say() { printf 'setup: %s\n' "$*"; }

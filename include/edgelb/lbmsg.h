@@ -150,6 +150,12 @@ enum lb_attr {
 
 #define LB_WEIGHT_MAX 65535u
 
+/* LB_ATTR_FLAGS in ROUTE_GET parts */
+#define LB_ROUTE_F_CONNECTED (1u << 0) /* from a port address */
+
+/* LB_ATTR_FLAGS in CONFIG_GET parts */
+#define LB_CONFIG_F_RX_HELD (1u << 0) /* waiting for the first CONFIG_SET */
+
 /* LB_ATTR_STATS_KIND: what a stats dump part describes. */
 enum lb_stats_kind {
 	LB_STATS_PORT = 1,    /* IFNAME, PORT_ID + counters */
@@ -175,6 +181,25 @@ enum lb_health_state {
 	LB_HEALTH_UNKNOWN = 0,
 	LB_HEALTH_UP = 1,
 	LB_HEALTH_DOWN = 2,
+};
+
+/*
+ * LB_ATTR_STATE in CONN_GET parts: IPVS's TCP state order, so tools that
+ * know IPVS read them alike; UDP connections report LB_CONN_UDP.
+ */
+enum lb_conn_state {
+	LB_CONN_NONE = 0,
+	LB_CONN_ESTABLISHED = 1,
+	LB_CONN_SYN_SENT = 2,
+	LB_CONN_SYN_RECV = 3,
+	LB_CONN_FIN_WAIT = 4,
+	LB_CONN_TIME_WAIT = 5,
+	LB_CONN_CLOSE = 6,
+	LB_CONN_CLOSE_WAIT = 7,
+	LB_CONN_LAST_ACK = 8,
+	LB_CONN_LISTEN = 9,
+	LB_CONN_SYNACK = 10,
+	LB_CONN_UDP = 11,
 };
 
 /* LB_ATTR_DEL_POLICY */

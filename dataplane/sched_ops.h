@@ -13,8 +13,8 @@
  * This module is plain C (no DPDK) so that it is unit-tested under the
  * sanitizers.
  */
-#ifndef EDGELB_SCHED_H
-#define EDGELB_SCHED_H
+#ifndef EDGELB_SCHED_OPS_H
+#define EDGELB_SCHED_OPS_H
 
 #include <stdint.h>
 

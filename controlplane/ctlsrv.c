@@ -1,0 +1,690 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * ctl.sock on the event loop (see ctlsrv.h). The lbmsg server owns the
+ * sockets; this file watches its listening and client fds with libevent
+ * and calls lbmsg_server_poll(srv, 0) when one is readable, then re-reads
+ * the set of client fds.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/event.h>
+
+#include "ctlsrv.h"
+#include "daemon.h"
+#include "dpclient.h"
+#include "health.h"
+#include "edgelb/lbmsg.h"
+#include "edgelb/log.h"
+
+#define MAX_CLIENTS 64
+
+struct ctlsrv {
+	struct lbd *d;
+	struct lbmsg_server *srv;
+	struct event *listen_ev;
+	struct event *client_ev[MAX_CLIENTS];
+	unsigned int nclients;
+};
+
+/* ---- desired-state edits ----------------------------------------------- */
+
+static struct cfg_service *
+req_service(struct lbmsg_req *req, int *rc)
+{
+	struct lbd *d = req->ctx;
+	struct cfg_service *s;
+	struct lb_addr vip;
+	uint16_t vport;
+	uint8_t proto;
+
+	if (lbmsg_get_svc_key(req->tb, &proto, &vip, &vport) < 0) {
+		*rc = lbmsg_req_errf(req, -EINVAL,
+				     "PROTO, VIP and VPORT needed");
+		return NULL;
+	}
+	s = cfg_service_find_key(d->cfg, proto, &vip, vport);
+	if (s == NULL)
+		*rc = lbmsg_req_errf(req, -ENOENT, "no such service");
+	return s;
+}
+
+/* Apply the optional service attributes of req to s. */
+static int
+take_svc_attrs(struct lbmsg_req *req, struct cfg_service *s)
+{
+	struct nlattr **tb = req->tb;
+
+	if (tb[LB_ATTR_NAME])
+		snprintf(s->name, sizeof(s->name), "%s",
+			 nla_get_string(tb[LB_ATTR_NAME]));
+	if (tb[LB_ATTR_MODE]) {
+		s->mode = nla_get_u8(tb[LB_ATTR_MODE]);
+		if (s->mode == LB_MODE_UNSET || s->mode > LB_MODE_MAX)
+			return lbmsg_req_errf(req, -EINVAL, "unknown MODE %u",
+					      s->mode);
+	}
+	if (tb[LB_ATTR_SCHED]) {
+		const char *sc = nla_get_string(tb[LB_ATTR_SCHED]);
+
+		if (!cfg_sched_valid(sc))
+			return lbmsg_req_errf(req, -EINVAL,
+					      "unknown scheduler '%s'", sc);
+		snprintf(s->sched, sizeof(s->sched), "%s", sc);
+	}
+	if (tb[LB_ATTR_PERSIST])
+		s->persist = nla_get_u32(tb[LB_ATTR_PERSIST]);
+	if (tb[LB_ATTR_SVC_FLAGS]) {
+		s->flags = nla_get_u32(tb[LB_ATTR_SVC_FLAGS]);
+		if (s->flags & ~LB_SVC_F_ALL)
+			return lbmsg_req_errf(req, -EINVAL,
+					      "unknown SVC_FLAGS");
+	}
+	if (tb[LB_ATTR_MH_SIZE])
+		s->mh_size = nla_get_u32(tb[LB_ATTR_MH_SIZE]);
+	return 0;
+}
+
+static int
+take_backends(struct lbmsg_req *req, struct cfg_service *s)
+{
+	struct nlattr *pos;
+	int rem;
+
+	if (req->tb[LB_ATTR_BACKENDS] == NULL)
+		return 0;
+	lbmsg_list_for_each (pos, req->tb[LB_ATTR_BACKENDS], rem) {
+		struct nlattr *rb[LB_ATTR_MAX + 1];
+		struct cfg_backend b = { .weight = CFG_DEFAULT_WEIGHT };
+
+		if (lbmsg_parse_record(pos, rb) < 0 ||
+		    lbmsg_get_addr(rb[LB_ATTR_ADDR], &b.addr) < 0)
+			return lbmsg_req_errf(req, -EINVAL, "bad BACKEND");
+		b.port = nla_get_u16(rb[LB_ATTR_PORT]);
+		if (rb[LB_ATTR_WEIGHT])
+			b.weight = nla_get_u32(rb[LB_ATTR_WEIGHT]);
+		if (b.weight > LB_WEIGHT_MAX)
+			return lbmsg_req_errf(req, -ERANGE, "WEIGHT above %u",
+					      LB_WEIGHT_MAX);
+		if (cfg_backend_add(s, &b) < 0)
+			return lbmsg_req_errf(req, -EEXIST,
+					      "backend given twice");
+	}
+	return 0;
+}
+
+/* Check s (replacing old, or new when old is NULL) and commit it. */
+static int
+commit_service(struct lbmsg_req *req, struct cfg_service *s,
+	       struct cfg_service *old)
+{
+	struct lbd *d = req->ctx;
+	char err[LBMSG_ERRMSG_MAX];
+	int rc;
+
+	rc = cfg_service_check(d->cfg, s, old, err, sizeof(err));
+	if (rc < 0) {
+		cfg_service_release(s);
+		return lbmsg_req_errf(req, rc, "%s", err);
+	}
+	if (old != NULL) {
+		cfg_service_release(old);
+		*old = *s; /* takes over s's arrays */
+	} else {
+		rc = cfg_service_add(d->cfg, s);
+		cfg_service_release(s);
+		if (rc < 0)
+			return lbmsg_req_errf(req, rc, "out of memory");
+	}
+	lbd_changed(d);
+	return 0;
+}
+
+static int
+h_service_new(struct lbmsg_req *req)
+{
+	struct lbd *d = req->ctx;
+	struct cfg_service s;
+	char a[LB_ADDRPORTSTRLEN];
+	int rc;
+
+	cfg_service_init(&s);
+	if (lbmsg_get_svc_key(req->tb, &s.proto, &s.vip, &s.vport) < 0)
+		return lbmsg_req_errf(req, -EINVAL,
+				      "PROTO, VIP and VPORT needed");
+	if (cfg_service_find_key(d->cfg, s.proto, &s.vip, s.vport) != NULL)
+		return lbmsg_req_errf(req, -EEXIST, "service exists");
+	/* a name for the state file: proto-vip-port */
+	lb_addr_format(&s.vip, a, sizeof(a));
+	snprintf(s.name, sizeof(s.name), "%s-%s-%u", lb_proto_name(s.proto), a,
+		 s.vport);
+	rc = take_svc_attrs(req, &s);
+	if (rc == 0)
+		rc = take_backends(req, &s);
+	if (rc < 0) {
+		cfg_service_release(&s);
+		return rc;
+	}
+	if (s.mode == LB_MODE_UNSET) {
+		cfg_service_release(&s);
+		return lbmsg_req_errf(req, -EINVAL, "MODE is required");
+	}
+	return commit_service(req, &s, NULL);
+}
+
+static int
+h_service_set(struct lbmsg_req *req)
+{
+	struct cfg_service *old, s;
+	int rc = 0;
+
+	old = req_service(req, &rc);
+	if (old == NULL)
+		return rc;
+	if (cfg_service_copy(&s, old) < 0)
+		return lbmsg_req_errf(req, -ENOMEM, "out of memory");
+	rc = take_svc_attrs(req, &s);
+	if (rc == 0 && req->tb[LB_ATTR_BACKENDS] != NULL) {
+		s.nbackends = 0; /* a list given replaces the backends */
+		rc = take_backends(req, &s);
+	}
+	if (rc < 0) {
+		cfg_service_release(&s);
+		return rc;
+	}
+	return commit_service(req, &s, old);
+}
+
+static int
+h_service_del(struct lbmsg_req *req)
+{
+	struct lbd *d = req->ctx;
+	struct cfg_service *s;
+	int rc = 0;
+
+	s = req_service(req, &rc);
+	if (s == NULL)
+		return rc;
+	cfg_service_remove(d->cfg, (uint32_t)(s - d->cfg->services));
+	lbd_changed(d);
+	return 0;
+}
+
+static int
+h_service_flush(struct lbmsg_req *req)
+{
+	struct lbd *d = req->ctx;
+
+	while (d->cfg->nservices)
+		cfg_service_remove(d->cfg, d->cfg->nservices - 1);
+	lbd_changed(d);
+	return 0;
+}
+
+static int
+h_backend(struct lbmsg_req *req)
+{
+	uint16_t type = req->nlh->nlmsg_type;
+	struct cfg_service *old, s;
+	struct cfg_backend b = { .weight = CFG_DEFAULT_WEIGHT }, *cur;
+	int rc = 0;
+
+	old = req_service(req, &rc);
+	if (old == NULL)
+		return rc;
+	if (lbmsg_get_addr(req->tb[LB_ATTR_ADDR], &b.addr) < 0)
+		return lbmsg_req_errf(req, -EINVAL, "bad ADDR");
+	b.port = nla_get_u16(req->tb[LB_ATTR_PORT]);
+	if (req->tb[LB_ATTR_WEIGHT])
+		b.weight = nla_get_u32(req->tb[LB_ATTR_WEIGHT]);
+	if (b.weight > LB_WEIGHT_MAX)
+		return lbmsg_req_errf(req, -ERANGE, "WEIGHT above %u",
+				      LB_WEIGHT_MAX);
+	cur = cfg_backend_find(old, &b.addr, b.port);
+	if (type == LB_MSG_BACKEND_NEW && cur != NULL)
+		return lbmsg_req_errf(req, -EEXIST, "backend exists");
+	if (type != LB_MSG_BACKEND_NEW && cur == NULL)
+		return lbmsg_req_errf(req, -ENOENT, "no such backend");
+	if (cfg_service_copy(&s, old) < 0)
+		return lbmsg_req_errf(req, -ENOMEM, "out of memory");
+	if (type == LB_MSG_BACKEND_NEW)
+		rc = cfg_backend_add(&s, &b);
+	else if (type == LB_MSG_BACKEND_DEL)
+		rc = cfg_backend_del(&s, &b.addr, b.port);
+	else if (req->tb[LB_ATTR_WEIGHT])
+		cfg_backend_find(&s, &b.addr, b.port)->weight = b.weight;
+	if (rc < 0) {
+		cfg_service_release(&s);
+		return lbmsg_req_errf(req, rc, "%s", strerror(-rc));
+	}
+	return commit_service(req, &s, old);
+}
+
+static int
+h_laddr(struct lbmsg_req *req)
+{
+	struct cfg_service *old, s;
+	struct lb_addr a;
+	int rc = 0;
+
+	old = req_service(req, &rc);
+	if (old == NULL)
+		return rc;
+	if (lbmsg_get_addr(req->tb[LB_ATTR_ADDR], &a) < 0)
+		return lbmsg_req_errf(req, -EINVAL, "bad ADDR");
+	if (cfg_service_copy(&s, old) < 0)
+		return lbmsg_req_errf(req, -ENOMEM, "out of memory");
+	rc = req->nlh->nlmsg_type == LB_MSG_LADDR_NEW ? cfg_laddr_add(&s, &a)
+						      : cfg_laddr_del(&s, &a);
+	if (rc < 0) {
+		cfg_service_release(&s);
+		return lbmsg_req_errf(req, rc, "%s",
+				      rc == -EEXIST ? "laddr exists"
+						    : "no such laddr");
+	}
+	return commit_service(req, &s, old);
+}
+
+/* ---- dumps of the desired state ---------------------------------------- */
+
+static bool
+key_matches(struct lbmsg_req *req, const struct cfg_service *s)
+{
+	struct lb_addr vip;
+	uint16_t vport;
+	uint8_t proto;
+
+	if (req->tb[LB_ATTR_VIP] == NULL)
+		return true; /* no filter */
+	if (lbmsg_get_svc_key(req->tb, &proto, &vip, &vport) < 0)
+		return true;
+	return proto == s->proto && vport == s->vport &&
+	       lb_addr_equal(&vip, &s->vip);
+}
+
+static int
+put_service(struct nl_msg *msg, const struct cfg_service *s)
+{
+	int rc = lbmsg_put_svc_key(msg, s->proto, &s->vip, s->vport);
+
+	if (rc == 0)
+		rc = nla_put_string(msg, LB_ATTR_NAME, s->name);
+	if (rc == 0)
+		rc = nla_put_u8(msg, LB_ATTR_MODE, s->mode);
+	if (rc == 0)
+		rc = nla_put_string(msg, LB_ATTR_SCHED, s->sched);
+	if (rc == 0)
+		rc = nla_put_u32(msg, LB_ATTR_PERSIST, s->persist);
+	if (rc == 0)
+		rc = nla_put_u32(msg, LB_ATTR_SVC_FLAGS, s->flags);
+	if (rc == 0 && s->mh_size)
+		rc = nla_put_u32(msg, LB_ATTR_MH_SIZE, s->mh_size);
+	return rc;
+}
+
+static int
+h_service_get(struct lbmsg_req *req)
+{
+	struct lbd *d = req->ctx;
+
+	for (uint32_t i = 0; i < d->cfg->nservices; i++) {
+		const struct cfg_service *s = &d->cfg->services[i];
+		struct nl_msg *msg;
+		struct nlattr *list;
+		int rc;
+
+		if (!key_matches(req, s))
+			continue;
+		msg = lbmsg_req_part(req);
+		if (msg == NULL)
+			return -ENOMEM;
+		rc = put_service(msg, s);
+		list = rc == 0 ? nla_nest_start(msg, LB_ATTR_BACKENDS) : NULL;
+		for (uint32_t j = 0;
+		     list != NULL && rc == 0 && j < s->nbackends; j++) {
+			const struct cfg_backend *b = &s->backends[j];
+			struct nlattr *rec =
+				nla_nest_start(msg, LB_ATTR_BACKEND);
+			int st = s->check[0] ? hc_state(d->hc, s->name,
+							&b->addr, b->port)
+					     : LB_HEALTH_UNKNOWN;
+
+			rc = rec == NULL ? -EMSGSIZE : 0;
+			if (rc == 0)
+				rc = lbmsg_put_addr(msg, LB_ATTR_ADDR,
+						    &b->addr);
+			if (rc == 0)
+				rc = nla_put_u16(msg, LB_ATTR_PORT, b->port);
+			if (rc == 0)
+				rc = nla_put_u32(msg, LB_ATTR_WEIGHT,
+						 b->weight);
+			if (rc == 0)
+				rc = nla_put_u8(msg, LB_ATTR_STATE,
+						(uint8_t)st);
+			if (rc == 0)
+				nla_nest_end(msg, rec);
+		}
+		if (list == NULL)
+			rc = -EMSGSIZE;
+		if (rc == 0)
+			nla_nest_end(msg, list);
+		if (rc < 0) {
+			nlmsg_free(msg);
+			return lbmsg_req_errf(req, -EMSGSIZE,
+					      "service %s too large for one "
+					      "message",
+					      s->name);
+		}
+		rc = lbmsg_req_send(req, msg);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+h_laddr_get(struct lbmsg_req *req)
+{
+	struct lbd *d = req->ctx;
+
+	for (uint32_t i = 0; i < d->cfg->nservices; i++) {
+		const struct cfg_service *s = &d->cfg->services[i];
+
+		for (uint32_t j = 0; key_matches(req, s) && j < s->nladdrs;
+		     j++) {
+			struct nl_msg *msg = lbmsg_req_part(req);
+			int rc;
+
+			if (msg == NULL)
+				return -ENOMEM;
+			rc = lbmsg_put_svc_key(msg, s->proto, &s->vip,
+					       s->vport);
+			if (rc == 0)
+				rc = lbmsg_put_addr(msg, LB_ATTR_ADDR,
+						    &s->laddrs[j]);
+			if (rc < 0) {
+				nlmsg_free(msg);
+				return rc;
+			}
+			rc = lbmsg_req_send(req, msg);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+struct health_dump {
+	struct lbmsg_req *req;
+	int rc;
+};
+
+static void
+health_part(void *arg, const struct hc_info *t)
+{
+	struct health_dump *hd = arg;
+	struct lbd *d = hd->req->ctx;
+	const struct cfg_service *s = cfg_service_find(d->cfg, t->service);
+	const struct cfg_backend *b =
+		s != NULL ? cfg_backend_find(s, &t->addr, t->port) : NULL;
+	struct nl_msg *msg;
+	struct nlattr *cnt;
+	int rc;
+
+	if (hd->rc < 0 || s == NULL || b == NULL || !key_matches(hd->req, s))
+		return;
+	msg = lbmsg_req_part(hd->req);
+	if (msg == NULL) {
+		hd->rc = -ENOMEM;
+		return;
+	}
+	rc = lbmsg_put_svc_key(msg, s->proto, &s->vip, s->vport);
+	if (rc == 0)
+		rc = nla_put_string(msg, LB_ATTR_NAME, s->name);
+	if (rc == 0)
+		rc = lbmsg_put_addr(msg, LB_ATTR_ADDR, &t->addr);
+	if (rc == 0)
+		rc = nla_put_u16(msg, LB_ATTR_PORT, t->port);
+	if (rc == 0)
+		rc = nla_put_string(msg, LB_ATTR_CHECK, t->check);
+	if (rc == 0)
+		rc = nla_put_u8(msg, LB_ATTR_STATE, t->sm->state);
+	if (rc == 0)
+		rc = nla_put_u32(msg, LB_ATTR_WEIGHT,
+				 hc_state_healthy(t->sm->state) ? b->weight
+								: 0);
+	cnt = rc == 0 ? nla_nest_start(msg, LB_ATTR_COUNTERS) : NULL;
+	if (cnt != NULL) {
+		rc = lbmsg_put_counter(msg, "checks_total", t->sm->checks);
+		if (rc == 0)
+			rc = lbmsg_put_counter(msg, "failures_total",
+					       t->sm->failures);
+		if (rc == 0)
+			rc = lbmsg_put_counter(msg, "timeouts_total",
+					       t->sm->timeouts);
+		if (rc == 0)
+			rc = lbmsg_put_counter(msg, "rises_total",
+					       t->sm->rises);
+		if (rc == 0)
+			rc = lbmsg_put_counter(msg, "falls_total",
+					       t->sm->falls);
+		if (rc == 0)
+			nla_nest_end(msg, cnt);
+	} else {
+		rc = -EMSGSIZE;
+	}
+	if (rc < 0) {
+		nlmsg_free(msg);
+		hd->rc = rc;
+		return;
+	}
+	hd->rc = lbmsg_req_send(hd->req, msg);
+}
+
+static int
+h_health_get(struct lbmsg_req *req)
+{
+	struct lbd *d = req->ctx;
+	struct health_dump hd = { req, 0 };
+
+	hc_foreach(d->hc, health_part, &hd);
+	return hd.rc;
+}
+
+static int
+h_save(struct lbmsg_req *req)
+{
+	struct lbd *d = req->ctx;
+	int rc = lbd_save_state(d);
+
+	if (rc == -ENOENT)
+		return lbmsg_req_errf(req, -ENOENT,
+				      "no [global] state_file configured");
+	if (rc < 0)
+		return lbmsg_req_errf(req, rc, "%s: %s", d->cfg->state_file,
+				      strerror(-rc));
+	return 0;
+}
+
+/* ---- pass-through to dp.sock ------------------------------------------- */
+
+#define FAMILY_LEN NLMSG_ALIGN(sizeof(struct lbmsg_hdr))
+
+static int
+forward_part(void *arg, const struct nlmsghdr *nlh, struct nlattr **tb)
+{
+	struct lbmsg_req *req = arg;
+	struct nl_msg *msg = lbmsg_req_part(req);
+	size_t alen = nlh->nlmsg_len - NLMSG_HDRLEN - FAMILY_LEN;
+
+	(void)tb;
+	if (msg == NULL)
+		return -ENOMEM;
+	if (alen && nlmsg_append(msg, (char *)NLMSG_DATA(nlh) + FAMILY_LEN,
+				 alen, NLMSG_ALIGNTO) < 0) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	return lbmsg_req_send(req, msg);
+}
+
+static int
+h_proxy(struct lbmsg_req *req)
+{
+	struct lbd *d = req->ctx;
+	const struct nlmsghdr *nlh = req->nlh;
+	struct nl_msg *msg =
+		lbmsg_new(nlh->nlmsg_type, nlh->nlmsg_flags & NLM_F_DUMP);
+	size_t alen = nlh->nlmsg_len - NLMSG_HDRLEN - FAMILY_LEN;
+	char err[LBMSG_ERRMSG_MAX];
+	int rc;
+
+	if (msg == NULL)
+		return -ENOMEM;
+	if (alen && nlmsg_append(msg, (char *)NLMSG_DATA(nlh) + FAMILY_LEN,
+				 alen, NLMSG_ALIGNTO) < 0) {
+		nlmsg_free(msg);
+		return lbmsg_req_errf(req, -EMSGSIZE, "request too large");
+	}
+	rc = dpc_request(d->dpc, msg,
+			 lbmsg_type_is_dump(nlh->nlmsg_type) ? forward_part
+							     : NULL,
+			 req, err, sizeof(err));
+	nlmsg_free(msg);
+	if (rc < 0)
+		return lbmsg_req_errf(req, rc, "dataplane: %s", err);
+	return 0;
+}
+
+static int
+h_stats_get(struct lbmsg_req *req)
+{
+	struct lbd *d = req->ctx;
+	struct nl_msg *msg = lbmsg_req_part(req);
+	struct nlattr *cnt;
+	int rc;
+
+	/* our own part first, so lbctl sees it even without a dataplane */
+	if (msg == NULL)
+		return -ENOMEM;
+	rc = nla_put_u8(msg, LB_ATTR_STATS_KIND, LB_STATS_DAEMON);
+	cnt = rc == 0 ? nla_nest_start(msg, LB_ATTR_COUNTERS) : NULL;
+	if (cnt == NULL) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	lbmsg_put_counter(msg, "services", d->cfg->nservices);
+	lbmsg_put_counter(msg, "health_targets", hc_count(d->hc));
+	lbmsg_put_counter(msg, "dataplane_connected", dpc_connected(d->dpc));
+	nla_nest_end(msg, cnt);
+	rc = lbmsg_req_send(req, msg);
+	if (rc < 0)
+		return rc;
+	return h_proxy(req);
+}
+
+static const lbmsg_handler_fn handlers[LB_MSG_MAX + 1] = {
+	[LB_MSG_SERVICE_NEW] = h_service_new,
+	[LB_MSG_SERVICE_DEL] = h_service_del,
+	[LB_MSG_SERVICE_SET] = h_service_set,
+	[LB_MSG_SERVICE_GET] = h_service_get,
+	[LB_MSG_SERVICE_FLUSH] = h_service_flush,
+	[LB_MSG_BACKEND_NEW] = h_backend,
+	[LB_MSG_BACKEND_DEL] = h_backend,
+	[LB_MSG_BACKEND_SET] = h_backend,
+	[LB_MSG_LADDR_NEW] = h_laddr,
+	[LB_MSG_LADDR_DEL] = h_laddr,
+	[LB_MSG_LADDR_GET] = h_laddr_get,
+	[LB_MSG_HEALTH_GET] = h_health_get,
+	[LB_MSG_SAVE] = h_save,
+	[LB_MSG_STATS_GET] = h_stats_get,
+	[LB_MSG_STATS_ZERO] = h_proxy,
+	[LB_MSG_CONN_GET] = h_proxy,
+	[LB_MSG_PORT_GET] = h_proxy,
+	[LB_MSG_ROUTE_GET] = h_proxy,
+	[LB_MSG_NEIGH_GET] = h_proxy,
+	[LB_MSG_PORTADDR_GET] = h_proxy,
+	[LB_MSG_CONFIG_GET] = h_proxy,
+};
+
+/* ---- event loop glue --------------------------------------------------- */
+
+static void on_ready(evutil_socket_t fd, short what, void *arg);
+
+static void
+watch_clients(struct ctlsrv *s)
+{
+	int fds[MAX_CLIENTS];
+	int n = lbmsg_server_fds(s->srv, fds, MAX_CLIENTS);
+
+	for (unsigned int i = 0; i < s->nclients; i++)
+		event_free(s->client_ev[i]);
+	s->nclients = 0;
+	for (int i = 0; i < n && i < MAX_CLIENTS; i++) {
+		struct event *ev =
+			event_new(event_get_base(s->listen_ev), fds[i],
+				  EV_READ | EV_PERSIST, on_ready, s);
+
+		if (ev == NULL || event_add(ev, NULL) < 0) {
+			if (ev != NULL)
+				event_free(ev);
+			continue;
+		}
+		s->client_ev[s->nclients++] = ev;
+	}
+}
+
+static void
+on_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctlsrv *s = arg;
+	int rc;
+
+	(void)fd;
+	(void)what;
+	rc = lbmsg_server_poll(s->srv, 0);
+	if (rc < 0)
+		LB_WARN("ctl socket: %s", strerror(-rc));
+	watch_clients(s);
+}
+
+struct ctlsrv *
+ctlsrv_open(struct lbd *d, const char *path)
+{
+	struct ctlsrv *s = calloc(1, sizeof(*s));
+	int err;
+
+	if (s == NULL)
+		return NULL;
+	s->d = d;
+	s->srv = lbmsg_server_open(path, 0600, -1, handlers, d);
+	if (s->srv == NULL)
+		goto err;
+	s->listen_ev = event_new(d->base, lbmsg_server_listen_fd(s->srv),
+				 EV_READ | EV_PERSIST, on_ready, s);
+	if (s->listen_ev == NULL || event_add(s->listen_ev, NULL) < 0) {
+		errno = ENOMEM;
+		goto err;
+	}
+	return s;
+err:
+	err = errno;
+	ctlsrv_close(s);
+	errno = err;
+	return NULL;
+}
+
+void
+ctlsrv_close(struct ctlsrv *s)
+{
+	if (s == NULL)
+		return;
+	for (unsigned int i = 0; i < s->nclients; i++)
+		event_free(s->client_ev[i]);
+	if (s->listen_ev != NULL)
+		event_free(s->listen_ev);
+	if (s->srv != NULL)
+		lbmsg_server_close(s->srv);
+	free(s);
+}

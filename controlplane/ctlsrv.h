@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * edgelbd's control socket (ctl.sock, lbmsg), served on the daemon's
+ * event loop. lbctl talks only to this socket:
+ *  - SERVICE_*, BACKEND_*, LADDR_* change the desired state (struct cfg),
+ *    which is then persisted (state file) and reconciled into the
+ *    dataplane; their GET dumps answer from the desired state;
+ *  - HEALTH_GET dumps the health checker's targets;
+ *  - STATS_GET (plus a part of kind DAEMON), STATS_ZERO and the read-only
+ *    dumps of the dataplane (CONN, PORT, ROUTE, NEIGH, PORTADDR, CONFIG)
+ *    are passed through to dp.sock;
+ *  - SAVE writes the state file.
+ */
+#ifndef EDGELBD_CTLSRV_H
+#define EDGELBD_CTLSRV_H
+
+struct lbd;
+struct ctlsrv;
+
+/* Listen on path (mode 0600) on d's loop. NULL with errno. */
+struct ctlsrv *ctlsrv_open(struct lbd *d, const char *path);
+void ctlsrv_close(struct ctlsrv *s);
+
+#endif

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The module table (see modules.h). Services whose implementation is not
+ * in this build yet reserve their section names with a placeholder: the
+ * section is accepted empty, and any key is rejected with a message that
+ * says so, rather than being silently ignored.
+ */
+#include <stdio.h>
+
+#include "httpdns/hdns_module.h"
+#include "modules.h"
+
+static int
+reserved_key(void *state, const char *name, const char *key, const char *value,
+	     char *err, size_t errlen)
+{
+	(void)state;
+	(void)name;
+	(void)key;
+	(void)value;
+	snprintf(err, errlen, "keys of this section are not supported yet");
+	return -1;
+}
+
+#define RESERVED(var, sect, is_named)                                          \
+	static const struct cfg_module_ops var##_cfg = {                       \
+		.section = sect,                                               \
+		.named = is_named,                                             \
+		.key = reserved_key,                                           \
+	};                                                                     \
+	static const struct lbd_module var##_module = {                        \
+		.name = sect,                                                  \
+		.cfg = &var##_cfg,                                             \
+	}
+
+RESERVED(gateway, "gateway", false);
+RESERVED(route, "route", true);
+RESERVED(push, "push", false);
+
+const struct lbd_module *const lbd_modules[] = {
+	&hdns_module,
+	&gateway_module,
+	&route_module,
+	&push_module,
+};
+
+const size_t lbd_nmodules = sizeof(lbd_modules) / sizeof(lbd_modules[0]);
+
+static const struct cfg_module_ops *const cfg_ops[] = {
+	&hdns_cfg_ops,
+	&gateway_cfg,
+	&route_cfg,
+	&push_cfg,
+};
+
+const struct cfg_module_ops *const *
+lbd_cfg_modules(size_t *n)
+{
+	*n = sizeof(cfg_ops) / sizeof(cfg_ops[0]);
+	return cfg_ops;
+}

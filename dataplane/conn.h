@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Connection tracking: one table per worker lcore, written and read only
+ * by its owner, so it takes no lock.
+ *
+ * A connection is one struct conn from the table's own rte_mempool (no
+ * per-lcore cache, single producer/consumer), reachable through an
+ * rte_hash by the 5-tuple of each direction it is seen in:
+ *
+ *   in:  client:cport -> VIP:vport          (every mode)
+ *   out: backend:bport -> local:lport      (NAT and FULL-NAT replies)
+ *
+ * where local is the client itself in NAT mode and a FULL-NAT local
+ * address otherwise. Both entries point at the same object; the low bit
+ * of the stored pointer says which direction matched.
+ *
+ * TCP follows IPVS's state machine (ip_vs_proto_tcp.c: the in/out tables
+ * when both directions pass through us, the input-only table for DR and
+ * TUNNEL), except that a RST always leads to CLOSE. Each state's timeout
+ * comes from the dataplane's timeouts (struct dpconf_timeouts, read at
+ * every state change so that CONFIG_SET applies to later changes):
+ * SYN_SENT and SYN_RECV use syn_recv, CLOSE_WAIT and LAST_ACK use
+ * fin_wait, NONE uses close; UDP flows use udp.
+ *
+ * Expiry runs on a timer wheel of CONN_WHEEL_SLOTS one-second ticks. A
+ * connection sits in the slot of its deadline (or the farthest slot when
+ * the deadline is further away); when the deadline moves later nothing is
+ * touched, and the wheel re-files the connection when it reaches the old
+ * slot; when it moves earlier the connection is moved at once (O(1),
+ * doubly linked). conn_expire() processes at most `budget` connections per
+ * call, so the poll loop's latency stays bounded however many expire in
+ * the same second. A lookup never returns a connection past its deadline,
+ * even when the wheel is behind.
+ *
+ * Persistence templates (IPVS's "persistent" services) are objects of the
+ * same pool, keyed by (proto, client address, VIP, vport) with a marker
+ * byte, remembering a backend for svc->persist seconds; connections
+ * scheduled through a template keep it alive while they exist.
+ *
+ * When the pool is empty a new connection cannot be tracked: conn_alloc()
+ * returns NULL and counts table_full; the caller drops the packet
+ * (DP_DROP_CONN_TABLE_FULL). Existing connections are not evicted.
+ */
+#ifndef EDGELB_DP_CONN_H
+#define EDGELB_DP_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dpconf.h"
+
+#define CONN_WHEEL_SLOTS    1024u
+#define CONN_DEFAULT_BUDGET 256u
+
+/* Direction of a packet relative to its connection. */
+#define CONN_DIR_IN  0u /* client -> VIP */
+#define CONN_DIR_OUT 1u /* backend -> local address (a reply) */
+
+/* TCP states, numbered like IPVS's IP_VS_TCP_S_* (the CONN_GET STATE). */
+enum conn_state {
+	CONN_S_NONE = 0,
+	CONN_S_ESTABLISHED = 1,
+	CONN_S_SYN_SENT = 2,
+	CONN_S_SYN_RECV = 3,
+	CONN_S_FIN_WAIT = 4,
+	CONN_S_TIME_WAIT = 5,
+	CONN_S_CLOSE = 6,
+	CONN_S_CLOSE_WAIT = 7,
+	CONN_S_LAST_ACK = 8,
+	CONN_S_MAX = 9,
+};
+
+/* struct conn.flags */
+#define CONN_F_TEMPLATE (1u << 0) /* a persistence template */
+#define CONN_F_HASHED	(1u << 1) /* in the hash (not yet unlinked) */
+#define CONN_F_OUT	(1u << 2) /* has an out entry (replies via us) */
+#define CONN_F_ACTIVE	(1u << 3) /* counted as active (else inactive) */
+#define CONN_F_TOA	(1u << 4) /* FULL-NAT: put TOA in SYN + 1st ACK */
+#define CONN_F_TOA_DONE (1u << 5) /* ... the first ACK had it */
+#define CONN_F_RTT	(1u << 6) /* SYN time taken, SYN-ACK awaited */
+#define CONN_F_REVMAP	(1u << 7) /* NAT: in the shared reverse map */
+#define CONN_F_PROXY	(1u << 8) /* FULL-NAT TCP: PROXY v2 header first */
+#define CONN_F_PROXY_SEQ  (1u << 9)  /* ... pp_seq known (SYN-ACK seen) */
+#define CONN_F_PROXY_SENT (1u << 10) /* ... the header went out at least once */
+
+/* Hash key: one direction's 5-tuple, addresses and ports network order. */
+struct conn_key {
+	uint32_t saddr;
+	uint32_t daddr;
+	uint16_t sport;
+	uint16_t dport;
+	uint8_t proto;
+	uint8_t tmpl; /* 1 for a template key, else 0 */
+	uint8_t pad[2];
+};
+
+/*
+ * One connection (or template). Addresses and ports in network order.
+ * Fields are filled by the caller between conn_alloc() and conn_insert()
+ * (caddr..bport, proto, mode, svc_slot, bslot, bidx, flags) and are
+ * owned by the worker afterwards.
+ */
+struct conn {
+	struct conn *next; /* timer wheel list */
+	struct conn **pprev;
+	struct conn *tmpl; /* the template it was scheduled by, or NULL */
+	uint32_t caddr, vaddr, laddr, baddr;
+	uint16_t cport, vport, lport, bport;
+	uint32_t expires;  /* clock second at which it expires */
+	uint32_t timeout;  /* seconds added on activity */
+	uint32_t svc_slot; /* service slot (counters) */
+	uint32_t bslot;	   /* backend slot */
+	uint32_t bidx;	   /* index in the service version: a hint */
+	union {
+		uint32_t t_syn;	 /* lrt: TSC-derived microseconds at SYN */
+		uint32_t refcnt; /* templates: connections using it */
+		/*
+		 * CONN_F_PROXY_SEQ: the client's first data sequence number
+		 * (host order), taken from the backend's SYN-ACK once t_syn
+		 * has been read (CONN_F_RTT is cleared then). Client bytes
+		 * from here on sit PROXY2_V4_LEN later in the backend's
+		 * sequence space.
+		 */
+		uint32_t pp_seq;
+	};
+	uint8_t proto;
+	uint8_t mode;  /* enum lb_mode */
+	uint8_t state; /* enum conn_state */
+	uint8_t pad;
+	uint16_t flags; /* CONN_F_* */
+	uint16_t pad2;
+};
+
+/* Seconds on the table's clock. */
+typedef uint32_t (*conn_clock_fn)(void *arg);
+
+/* Called when c leaves the hash (expiry, conn_kill, table destroy) to
+ * release what the caller attached (gauges, reverse map, local port). */
+typedef void (*conn_unlink_fn)(void *arg, struct conn *c);
+
+struct conn_table_conf {
+	const char *name; /* unique: names the mempool and the hash */
+	uint32_t size;	  /* connections + templates; >= 64 */
+	int socket_id;
+	const struct dpconf_timeouts *tmo; /* read on every state change */
+	conn_clock_fn clock;		   /* NULL: seconds of the TSC */
+	void *clock_arg;
+	conn_unlink_fn unlink;
+	void *unlink_arg;
+	uint32_t budget; /* connections per conn_expire(); 0 = default */
+};
+
+struct conn_table_stats {
+	uint64_t created;    /* connections (not templates) inserted */
+	uint64_t expired;    /* connections and templates freed */
+	uint64_t table_full; /* conn_alloc() found the pool empty */
+	uint32_t conns;	     /* gauge: objects in use (incl. templates) */
+	uint32_t templates;  /* gauge */
+};
+
+/* A connection as dumped (CONN_GET). */
+struct conn_info {
+	uint8_t proto, mode, state;
+	uint16_t flags;
+	uint32_t caddr, vaddr, laddr, baddr;
+	uint16_t cport, vport, lport, bport;
+	uint32_t expires_s; /* seconds left */
+};
+
+struct conn_table;
+struct dp_ctx;
+struct lbmsg_req;
+
+/* NULL with errno: EINVAL (bad conf), ENOMEM, EEXIST (name in use). */
+struct conn_table *conn_table_create(const struct conn_table_conf *conf);
+/* Unlinks (calling unlink for each) and frees everything. */
+void conn_table_destroy(struct conn_table *ct);
+
+/* The table's clock, in seconds. */
+uint32_t conn_now(const struct conn_table *ct);
+
+/*
+ * The connection whose in or out tuple is k, with *dir set, or NULL. A
+ * connection past its deadline is unlinked here and not returned.
+ */
+struct conn *conn_lookup(struct conn_table *ct, const struct conn_key *k,
+			 unsigned int *dir);
+
+/* A zeroed object, or NULL (pool empty: table_full counted). */
+struct conn *conn_alloc(struct conn_table *ct);
+
+/*
+ * Hash c by its in tuple and, with CONN_F_OUT set, its out tuple; start
+ * its timer for its state (TCP: whatever c->state is; UDP: udp). 0, or
+ * -EEXIST (a tuple is in use) / -ENOSPC (hash full), and then c is
+ * returned to the pool (unlink is not called).
+ */
+int conn_insert(struct conn_table *ct, struct conn *c);
+
+/* The key of c's tuple in direction dir. */
+void conn_key_of(const struct conn *c, unsigned int dir, struct conn_key *k);
+
+/*
+ * A TCP segment with flags (RTE_TCP_*_FLAG) of c went in direction dir:
+ * move c's state and restart its timer. Returns the new state.
+ */
+uint8_t conn_tcp_event(struct conn_table *ct, struct conn *c, unsigned int dir,
+		       uint8_t tcp_flags);
+
+/* Restart c's timer with its current timeout (UDP traffic). */
+void conn_touch(struct conn_table *ct, struct conn *c);
+
+/* Set c's state and timer as if it had moved there (also for tests). */
+void conn_set_state(struct conn_table *ct, struct conn *c, uint8_t state);
+
+/* Unlink c now (unlink callback runs); it is freed by the wheel. */
+void conn_kill(struct conn_table *ct, struct conn *c);
+
+/* Run the wheel up to now; returns the connections handled (<= budget). */
+unsigned int conn_expire(struct conn_table *ct);
+
+/* ---- persistence templates --------------------------------------------- */
+
+/* The live template for (proto, caddr, vaddr, vport), or NULL. */
+struct conn *conn_tmpl_get(struct conn_table *ct, uint8_t proto, uint32_t caddr,
+			   uint32_t vaddr, uint16_t vport);
+
+/*
+ * Insert t (from conn_alloc, with caddr, vaddr, vport, proto, baddr,
+ * bport, svc_slot, bslot, bidx filled) as a template living persist
+ * seconds after its last use. 0, -EEXIST, -ENOSPC (t returned to pool).
+ */
+int conn_tmpl_insert(struct conn_table *ct, struct conn *t, uint32_t persist);
+
+/* c is scheduled by t: t lives at least as long as c, and is refreshed. */
+void conn_tmpl_bind(struct conn_table *ct, struct conn *c, struct conn *t);
+
+/* ---- statistics and dumps ---------------------------------------------- */
+
+void conn_get_stats(const struct conn_table *ct, struct conn_table_stats *st);
+
+/*
+ * Copy up to max connections (templates skipped) into out, starting at
+ * the hash iterator position *next and leaving it where it stopped;
+ * *next becomes UINT32_MAX at the end. Owner only. Returns the count.
+ */
+uint32_t conn_dump_chunk(struct conn_table *ct, uint32_t *next,
+			 struct conn_info *out, uint32_t max);
+
+/*
+ * CONN_GET (control thread): asks each worker in turn for chunks of its
+ * table (fwd.c's handshake, so that no table is read concurrently with
+ * its owner) and sends a dump part per connection, filtered by the
+ * PROTO/VIP/VPORT/CADDR attributes present. 0 or -errno (-ETIMEDOUT when
+ * a worker does not answer within a second).
+ */
+int conn_dump(struct dp_ctx *dp, struct lbmsg_req *req);
+
+/* STATS_GET parts of kind LB_STATS_CONNTAB, one per worker. 0 or -errno */
+int conn_stats_dump(struct dp_ctx *dp, struct lbmsg_req *req);
+
+/* For tests and docs: the timeout of state for proto under tmo. */
+uint32_t conn_state_timeout(const struct dpconf_timeouts *tmo, uint8_t proto,
+			    uint8_t state);
+
+/* "ESTABLISHED", ... */
+const char *conn_state_name(uint8_t state);
+
+#endif

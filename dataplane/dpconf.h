@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * edgelb-dp configuration: the [dataplane] and [port NAME] sections of the
+ * INI file shared with edgelbd (whose sections are skipped here).
+ *
+ * dpconf_load() parses the whole file, then validates it as a whole
+ * (every port has devargs, routes name existing ports, no two port
+ * addresses overlap); nothing is applied here. docs/dataplane.md lists
+ * every key.
+ */
+#ifndef EDGELB_DPCONF_H
+#define EDGELB_DPCONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <arpa/inet.h>
+
+#include "edgelb/types.h"
+
+#define DPCONF_MAX_PORTS	   8
+#define DPCONF_MAX_ADDRS	   16  /* per port, from the file */
+#define DPCONF_MAX_ROUTES	   256 /* from the file */
+#define DPCONF_DEVARGS_MAX	   256
+#define DPCONF_DEFAULT_SOCKET	   "/run/edgelb/dp.sock"
+#define DPCONF_PATH_MAX		   256
+#define DPCONF_DEFAULT_XDP_PIN_DIR "/sys/fs/bpf/edgelb"
+
+struct dpconf_addr {
+	uint32_t addr; /* network order */
+	uint8_t plen;
+	int line;
+};
+
+struct dpconf_route {
+	uint32_t dst; /* network order, host bits clear */
+	uint8_t plen;
+	uint32_t gw;		     /* network order; 0 = on-link */
+	char dev[LB_IFNAME_MAX + 1]; /* "" = by the gateway's subnet */
+	int line;
+};
+
+struct dpconf_port {
+	char name[LB_IFNAME_MAX + 1];
+	char devargs[DPCONF_DEVARGS_MAX];
+	struct dpconf_addr addrs[DPCONF_MAX_ADDRS];
+	unsigned int naddrs;
+	uint32_t mtu; /* 0 = leave the device's */
+	bool has_mac;
+	uint8_t mac[6];
+	uint16_t rx_desc; /* ring sizes; adjusted to the device's limits */
+	uint16_t tx_desc;
+	int8_t xdp_steer; /* net_af_xdp: 1 yes, 0 no, -1 = [dataplane]'s */
+	int line;	  /* first line of the section */
+};
+
+/* Conn-tracking timeouts in seconds (CONFIG_SET changes them at run time). */
+struct dpconf_timeouts {
+	uint32_t syn_recv;
+	uint32_t established;
+	uint32_t fin_wait;
+	uint32_t time_wait;
+	uint32_t close;
+	uint32_t udp;
+};
+
+#define DPCONF_TIMEOUT_MAX (7u * 86400u)
+
+struct dpconf {
+	char socket[108]; /* sun_path */
+	char socket_group[64];
+	int log_level; /* LOG_* */
+	uint32_t max_services;
+	uint32_t max_backends;
+	uint32_t max_routes;
+	uint32_t max_neighbours;
+	uint32_t neigh_queue_len;   /* packets held per unresolved neighbour */
+	uint32_t arp_retry_ms;	    /* interval between ARP requests */
+	uint32_t arp_retries;	    /* requests before a neighbour fails */
+	uint32_t neigh_reachable_s; /* a learned entry is re-probed after */
+	uint32_t mbufs;		    /* packet buffers in the pool */
+	bool wait_config;	    /* RX held until the first CONFIG_SET */
+	bool xdp_steer;		    /* load xdp_steer on net_af_xdp ports */
+	char xdp_prog[DPCONF_PATH_MAX];	   /* "" = search (see xdp.h) */
+	char xdp_pin_dir[DPCONF_PATH_MAX]; /* maps pinned in DIR/IFACE/ */
+	struct dpconf_timeouts tmo;
+	struct dpconf_route routes[DPCONF_MAX_ROUTES];
+	unsigned int nroutes;
+	struct dpconf_port ports[DPCONF_MAX_PORTS];
+	unsigned int nports;
+};
+
+/* Fill c with the defaults of every key. */
+void dpconf_defaults(struct dpconf *c);
+
+/*
+ * Load path into c (which dpconf_defaults() prepared). Returns 0, or a
+ * negative errno with "FILE:LINE: [section] key: problem" (or "FILE:
+ * problem" when no line applies) in err.
+ */
+int dpconf_load(struct dpconf *c, const char *path, char *err, size_t errlen);
+
+/* The port named name, or NULL. */
+const struct dpconf_port *dpconf_port_find(const struct dpconf *c,
+					   const char *name);
+
+/* True when prefixes a/alen and b/blen share an address. */
+bool dpconf_prefix_overlap(uint32_t a, uint8_t alen, uint32_t b, uint8_t blen);
+
+/* Network-order mask of plen bits (plen <= 32). */
+static inline uint32_t
+dpconf_mask(uint8_t plen)
+{
+	return plen == 0 ? 0 : htonl(~0u << (32 - plen));
+}
+
+#endif

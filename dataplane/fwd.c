@@ -1,0 +1,950 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The forwarding stage: hooks, scheduling, counters, reply path, handoff
+ * between workers, ICMP errors about connections. See fwd.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_hash.h>
+#include <rte_hash_crc.h>
+#include <rte_icmp.h>
+#include <rte_malloc.h>
+#include <rte_ring.h>
+#include <rte_tcp.h>
+#include <rte_thash.h>
+#include <rte_udp.h>
+
+#include "edgelb/log.h"
+#include "csum.h"
+#include "fwd.h"
+#include "neigh.h"
+#include "port.h"
+#include "route.h"
+#include "svc.h"
+#include "worker.h"
+
+#define FWD_TABLE_CONNS	    262144u /* per worker */
+#define ICMP_DEST_UNREACH   3
+#define ICMP_TIME_EXCEEDED  11
+#define ICMP_PARAMETER_PROB 12
+
+static const struct fwd_mode_ops *const modes[LB_MODE_MAX + 1] = {
+	[LB_MODE_DR] = &fwd_dr_ops,
+	[LB_MODE_NAT] = &fwd_nat_ops,
+	[LB_MODE_TUNNEL] = &fwd_tun_ops,
+	[LB_MODE_FNAT] = &fwd_fnat_ops,
+};
+
+static uint64_t tsc_per_us = 1;
+
+static uint32_t
+now_us(void)
+{
+	return (uint32_t)(rte_rdtsc() / tsc_per_us);
+}
+
+/* ---- counters ------------------------------------------------------------- */
+
+static void
+gauge(struct fwd_worker *fw, const struct conn *c, bool active, int delta)
+{
+	struct svc_table *t = fw->fwd->dp->svc;
+	struct svc_counters *sc = svc_counters(t, fw->index, c->svc_slot);
+	struct svc_counters *bc = svc_backend_counters(t, fw->index, c->bslot);
+
+	if (active) {
+		sc->active += (uint64_t)(int64_t)delta;
+		bc->active += (uint64_t)(int64_t)delta;
+	} else {
+		sc->inactive += (uint64_t)(int64_t)delta;
+		bc->inactive += (uint64_t)(int64_t)delta;
+	}
+}
+
+/* Move c between the active and inactive gauges after a state change. */
+static void
+gauge_state(struct fwd_worker *fw, struct conn *c)
+{
+	bool active = c->proto == IPPROTO_TCP && c->state == CONN_S_ESTABLISHED;
+
+	if (active == !!(c->flags & CONN_F_ACTIVE))
+		return;
+	gauge(fw, c, !active, -1);
+	gauge(fw, c, active, 1);
+	c->flags ^= CONN_F_ACTIVE;
+}
+
+static void
+count(struct fwd_worker *fw, const struct conn *c, unsigned int dir,
+      uint32_t bytes)
+{
+	struct svc_table *t = fw->fwd->dp->svc;
+	struct svc_counters *sc = svc_counters(t, fw->index, c->svc_slot);
+	struct svc_counters *bc = svc_backend_counters(t, fw->index, c->bslot);
+
+	if (dir == CONN_DIR_IN) {
+		sc->pkts_in++;
+		sc->bytes_in += bytes;
+		bc->pkts_in++;
+		bc->bytes_in += bytes;
+	} else {
+		sc->pkts_out++;
+		sc->bytes_out += bytes;
+		bc->pkts_out++;
+		bc->bytes_out += bytes;
+	}
+}
+
+/* conn_table's unlink callback: release gauges and the mode's state. */
+static void
+on_unlink(void *arg, struct conn *c)
+{
+	struct fwd_worker *fw = arg;
+	const struct fwd_mode_ops *ops = modes[c->mode];
+
+	gauge(fw, c, c->flags & CONN_F_ACTIVE, -1);
+	if (ops != NULL && ops->conn_release != NULL)
+		ops->conn_release(fw, c);
+}
+
+/* ---- set-up -------------------------------------------------------------- */
+
+static void
+rss_read(struct fwd *f, uint16_t p)
+{
+	const struct dp_port *dport = f->dp->ports[p];
+	struct rte_eth_rss_reta_entry64
+		reta[FWD_RETA_MAX / RTE_ETH_RETA_GROUP_SIZE];
+	struct rte_eth_rss_conf rc = { 0 };
+	struct rte_eth_dev_info info;
+	struct fwd_rss *r = &f->rss[p];
+
+	memset(r, 0, sizeof(*r));
+	if (!dport->rss || f->nworkers < 2 ||
+	    rte_eth_dev_info_get(dport->id, &info) != 0 ||
+	    info.reta_size == 0 || info.reta_size > FWD_RETA_MAX ||
+	    info.hash_key_size > FWD_RSS_KEY_MAX || info.hash_key_size < 40)
+		return;
+	rc.rss_key = r->key;
+	rc.rss_key_len = info.hash_key_size;
+	if (rte_eth_dev_rss_hash_conf_get(dport->id, &rc) != 0)
+		return;
+	memset(reta, 0, sizeof(reta));
+	for (unsigned int i = 0; i < info.reta_size / RTE_ETH_RETA_GROUP_SIZE;
+	     i++)
+		reta[i].mask = UINT64_MAX;
+	if (rte_eth_dev_rss_reta_query(dport->id, reta, info.reta_size) != 0)
+		return;
+	for (unsigned int i = 0; i < info.reta_size; i++)
+		r->reta[i] = reta[i / RTE_ETH_RETA_GROUP_SIZE]
+				     .reta[i % RTE_ETH_RETA_GROUP_SIZE];
+	r->reta_size = info.reta_size;
+	r->l4_tcp = (rc.rss_hf & RTE_ETH_RSS_NONFRAG_IPV4_TCP) != 0;
+	r->l4_udp = (rc.rss_hf & RTE_ETH_RSS_NONFRAG_IPV4_UDP) != 0;
+	r->on = true;
+}
+
+void
+fwd_rss_set(struct dp_ctx *dp, uint16_t port, const struct fwd_rss *r)
+{
+	dp->fwd->rss[port] = *r;
+}
+
+int
+fwd_rss_queue(const struct fwd_rss *r, uint8_t proto, uint32_t saddr,
+	      uint32_t daddr, uint16_t sport, uint16_t dport)
+{
+	struct rte_ipv4_tuple t;
+	uint32_t h;
+
+	if (!r->on || !(proto == IPPROTO_TCP ? r->l4_tcp : r->l4_udp))
+		return -1;
+	t.src_addr = rte_be_to_cpu_32(saddr);
+	t.dst_addr = rte_be_to_cpu_32(daddr);
+	t.sport = rte_be_to_cpu_16(sport);
+	t.dport = rte_be_to_cpu_16(dport);
+	h = rte_softrss((uint32_t *)&t, RTE_THASH_V4_L4_LEN, r->key);
+	return r->reta[h % r->reta_size];
+}
+
+static int
+worker_setup(struct fwd *f, unsigned int i, uint32_t conns)
+{
+	struct dp_ctx *dp = f->dp;
+	struct fwd_worker *fw = &f->w[i];
+	struct conn_table_conf cc = {
+		.size = conns,
+		.socket_id = (int)rte_socket_id(),
+		.tmo = &dp->tmo,
+		.unlink = on_unlink,
+		.unlink_arg = fw,
+	};
+	char name[32];
+
+	fw->fwd = f;
+	fw->index = i;
+	fw->lport_next = (uint16_t)(i * 7919u);
+	snprintf(name, sizeof(name), "w%u", i);
+	cc.name = name;
+	fw->ct = conn_table_create(&cc);
+	snprintf(name, sizeof(name), "fwd_ho%u", i);
+	fw->handoff = rte_ring_create(name, FWD_HANDOFF_SIZE, cc.socket_id,
+				      RING_F_SC_DEQ);
+	fw->rtt_us = rte_zmalloc("fwd_rtt",
+				 sizeof(uint32_t) * dp->conf.max_backends, 0);
+	fw->ld_active =
+		rte_zmalloc("fwd_ld", 3 * sizeof(uint32_t) * FWD_LOAD_MAX, 0);
+	if (fw->ct == NULL || fw->handoff == NULL || fw->rtt_us == NULL ||
+	    fw->ld_active == NULL)
+		return -ENOMEM;
+	fw->ld_inactive = fw->ld_active + FWD_LOAD_MAX;
+	fw->ld_rtt = fw->ld_inactive + FWD_LOAD_MAX;
+	return 0;
+}
+
+static int
+fwd_init_size(struct dp_ctx *dp, uint32_t conns)
+{
+	struct rte_hash_parameters hp = {
+		.name = "fwd_nat_rev",
+		.entries = conns * dp->nworkers,
+		.key_len = sizeof(struct conn_key),
+		.hash_func = rte_hash_crc,
+		.socket_id = (int)rte_socket_id(),
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF |
+			      RTE_HASH_EXTRA_FLAGS_MULTI_WRITER_ADD,
+	};
+	struct rte_hash_rcu_config rc = {
+		.v = dp->qsv,
+		.mode = RTE_HASH_QSBR_MODE_DQ,
+	};
+	struct fwd *f;
+
+	f = rte_zmalloc("fwd", sizeof(*f) + dp->nworkers * sizeof(f->w[0]),
+			RTE_CACHE_LINE_SIZE);
+	if (f == NULL)
+		return -ENOMEM;
+	f->dp = dp;
+	f->nworkers = dp->nworkers;
+	dp->fwd = f;
+	tsc_per_us = rte_get_tsc_hz() / 1000000 ?: 1;
+	f->load_sched[0] = sched_find("lc");
+	f->load_sched[1] = sched_find("wlc");
+	f->load_sched[2] = sched_find("lrt");
+	f->nat_rev = rte_hash_create(&hp);
+	if (f->nat_rev == NULL ||
+	    (dp->qsv != NULL && rte_hash_rcu_qsbr_add(f->nat_rev, &rc) != 0))
+		goto err;
+	for (unsigned int i = 0; i < dp->nworkers; i++)
+		if (worker_setup(f, i, conns) < 0)
+			goto err;
+	for (uint16_t p = 0; p < dp->nports; p++)
+		rss_read(f, p);
+	dp->forward = fwd_forward;
+	dp->reverse = fwd_reverse;
+	dp->poll = fwd_poll;
+	return 0;
+err:
+	fwd_fini(dp);
+	return -ENOMEM;
+}
+
+int
+fwd_init(struct dp_ctx *dp)
+{
+	return fwd_init_size(dp, FWD_TABLE_CONNS);
+}
+
+int
+fwd_init_conns(struct dp_ctx *dp, uint32_t conns)
+{
+	return fwd_init_size(dp, conns);
+}
+
+void
+fwd_fini(struct dp_ctx *dp)
+{
+	struct fwd *f = dp->fwd;
+	struct rte_mbuf *m;
+
+	if (f == NULL)
+		return;
+	dp->forward = dp_forward_unimplemented;
+	dp->reverse = NULL;
+	dp->poll = NULL;
+	for (unsigned int i = 0; i < f->nworkers; i++) {
+		struct fwd_worker *fw = &f->w[i];
+
+		conn_table_destroy(fw->ct);
+		while (fw->handoff != NULL &&
+		       rte_ring_dequeue(fw->handoff, (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(fw->handoff);
+		rte_free(fw->rtt_us);
+		rte_free(fw->ld_active);
+	}
+	rte_hash_free(f->nat_rev);
+	rte_free(f);
+	dp->fwd = NULL;
+}
+
+struct conn_table *
+fwd_conn_table(struct dp_ctx *dp, unsigned int worker)
+{
+	return dp->fwd->w[worker].ct;
+}
+
+/* ---- helpers for the modes ------------------------------------------------ */
+
+struct rte_ipv4_hdr *
+fwd_l2_reset(struct rte_mbuf *m, const struct pkt_info *pi)
+{
+	struct rte_ether_hdr *eth;
+
+	if (pi->l2_len > sizeof(*eth))
+		rte_pktmbuf_adj(m, (uint16_t)(pi->l2_len - sizeof(*eth)));
+	if (rte_pktmbuf_pkt_len(m) > sizeof(*eth) + pi->ip_len)
+		rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) -
+					       sizeof(*eth) - pi->ip_len));
+	eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	return (struct rte_ipv4_hdr *)(eth + 1);
+}
+
+int
+fwd_route(struct dp_worker *w, struct rte_mbuf *m, uint32_t dst, uint16_t *port,
+	  uint32_t *nh)
+{
+	if (route_lookup(w->dp->route, dst, port, nh) < 0) {
+		dp_worker_drop(w, m, DP_DROP_NO_ROUTE);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+void
+fwd_ttl_dec(struct rte_ipv4_hdr *ip)
+{
+	uint16_t old, new;
+
+	memcpy(&old, &ip->time_to_live, 2); /* TTL and protocol */
+	ip->time_to_live--;
+	memcpy(&new, &ip->time_to_live, 2);
+	csum_replace2(CSUM_FIELD(ip, hdr_checksum), old, new);
+}
+
+void
+fwd_rewrite(struct rte_ipv4_hdr *ip, void *l4, uint8_t proto, uint32_t saddr,
+	    uint16_t sport, uint32_t daddr, uint16_t dport)
+{
+	uint16_t *ports = l4; /* source, destination: same place in both */
+	void *sum = NULL;
+
+	if (proto == IPPROTO_TCP)
+		sum = CSUM_FIELD((struct rte_tcp_hdr *)l4, cksum);
+	else if (proto == IPPROTO_UDP &&
+		 ((struct rte_udp_hdr *)l4)->dgram_cksum != 0)
+		sum = CSUM_FIELD((struct rte_udp_hdr *)l4, dgram_cksum);
+	csum_replace4(CSUM_FIELD(ip, hdr_checksum), ip->src_addr, saddr);
+	csum_replace4(CSUM_FIELD(ip, hdr_checksum), ip->dst_addr, daddr);
+	if (sum != NULL) {
+		csum_replace4(sum, ip->src_addr, saddr);
+		csum_replace4(sum, ip->dst_addr, daddr);
+		csum_replace2(sum, ports[0], sport);
+		csum_replace2(sum, ports[1], dport);
+		if (proto == IPPROTO_UDP)
+			csum_udp_fix(sum);
+	}
+	ip->src_addr = saddr;
+	ip->dst_addr = daddr;
+	ports[0] = sport;
+	ports[1] = dport;
+}
+
+/* Complete an IPv4 header of total length len in place. */
+static void
+ip_fill(struct rte_ipv4_hdr *ip, uint8_t tos, uint16_t len, uint16_t id,
+	uint16_t frag, uint8_t proto, uint32_t src, uint32_t dst)
+{
+	*ip = (struct rte_ipv4_hdr){
+		.version_ihl = RTE_IPV4_VHL_DEF,
+		.type_of_service = tos,
+		.total_length = rte_cpu_to_be_16(len),
+		.packet_id = rte_cpu_to_be_16(id),
+		.fragment_offset = frag,
+		.time_to_live = 64,
+		.next_proto_id = proto,
+		.src_addr = src,
+		.dst_addr = dst,
+	};
+	ip->hdr_checksum = pkt_cksum(ip, sizeof(*ip));
+}
+
+void
+fwd_icmp_frag_needed(struct dp_worker *w, struct rte_mbuf *m,
+		     const struct pkt_info *pi, uint32_t from, uint16_t mtu)
+{
+	struct fwd_worker *fw = fwd_worker_of(w);
+	const uint16_t hdrs = sizeof(struct rte_ipv4_hdr) + 8;
+	uint16_t keep = RTE_MIN(pi->ip_len, (uint16_t)(576 - hdrs));
+	struct rte_ipv4_hdr *ip = fwd_l2_reset(m, pi);
+	uint32_t to = ip->src_addr, nh;
+	struct rte_icmp_hdr *icmp;
+	uint16_t port;
+	char *p;
+
+	rte_pktmbuf_trim(m, (uint16_t)(pi->ip_len - keep));
+	p = rte_pktmbuf_prepend(m, hdrs);
+	if (p == NULL) {
+		dp_worker_drop(w, m, DP_DROP_NO_HEADROOM);
+		return;
+	}
+	((struct rte_ether_hdr *)p)->ether_type =
+		rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	ip = (struct rte_ipv4_hdr *)(p + sizeof(struct rte_ether_hdr));
+	icmp = (struct rte_icmp_hdr *)(ip + 1);
+	icmp->icmp_type = ICMP_DEST_UNREACH;
+	icmp->icmp_code = 4; /* fragmentation needed and DF set */
+	icmp->icmp_cksum = 0;
+	icmp->icmp_ident = 0;
+	icmp->icmp_seq_nb = rte_cpu_to_be_16(mtu);
+	icmp->icmp_cksum = pkt_cksum(icmp, 8u + keep);
+	ip_fill(ip, 0xc0, (uint16_t)(hdrs + keep), fw->ip_id++, 0, IPPROTO_ICMP,
+		from, to);
+	if (fwd_route(w, m, to, &port, &nh) == 0)
+		neigh_output(w, m, port, nh);
+}
+
+/* ---- handoff between workers ---------------------------------------------- */
+
+static void
+handoff(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
+	unsigned int owner)
+{
+	struct fwd_worker *to = &w->dp->fwd->w[owner];
+
+	m->hash.usr = port;
+	if (rte_ring_mp_enqueue(to->handoff, m) != 0) {
+		dp_worker_drop(w, m, DP_DROP_HANDOFF_FULL);
+		return;
+	}
+	fwd_worker_of(w)->handoff_out++;
+}
+
+/*
+ * Which worker owns the connection whose out tuple is k (a reply that
+ * arrived on port), or -1 if nobody is known to.
+ */
+static int
+owner_of(struct dp_worker *w, const struct conn_key *k, uint16_t port)
+{
+	struct fwd *f = w->dp->fwd;
+	struct lb_addr a = { .family = AF_INET, .v4 = k->daddr };
+	void *d;
+	int q;
+
+	if (svc_addr_is_ours(w->dp->svc, &a)) {
+		/* FULL-NAT: the local port decides, as when it was chosen */
+		q = fwd_rss_queue(&f->rss[port], k->proto, k->saddr, k->daddr,
+				  k->sport, k->dport);
+		if (q >= 0)
+			return q;
+		if (rte_be_to_cpu_16(k->dport) < FWD_LPORT_MIN)
+			return -1;
+		return (int)((rte_be_to_cpu_16(k->dport) - FWD_LPORT_MIN) %
+			     f->nworkers);
+	}
+	if (rte_hash_lookup_data(f->nat_rev, k, &d) < 0)
+		return -1;
+	return (int)(uintptr_t)d - 1;
+}
+
+/* ---- the reply path --------------------------------------------------------- */
+
+static void
+tcp_track(struct fwd_worker *fw, struct conn *c, unsigned int dir,
+	  const struct rte_tcp_hdr *th)
+{
+	uint8_t before = c->state;
+
+	conn_tcp_event(fw->ct, c, dir, th->tcp_flags);
+	if (dir == CONN_DIR_OUT && (c->flags & CONN_F_RTT) &&
+	    (th->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) ==
+		    (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG) &&
+	    c->bslot < fw->fwd->dp->conf.max_backends) {
+		uint32_t rtt = now_us() - c->t_syn, *r = &fw->rtt_us[c->bslot];
+
+		*r = *r == 0 ? rtt : (*r * 7 + rtt) / 8;
+		c->flags &= (uint16_t)~CONN_F_RTT;
+	}
+	if (c->state != before)
+		gauge_state(fw, c);
+}
+
+/* A packet of c in direction dir: track, count, send. Consumes m. */
+static void
+conn_xmit(struct dp_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+	  struct conn *c, unsigned int dir)
+{
+	struct fwd_worker *fw = fwd_worker_of(w);
+
+	if (c->proto == IPPROTO_TCP)
+		tcp_track(fw, c, dir,
+			  pkt_at(m, struct rte_tcp_hdr *,
+				 pi->l2_len + pi->l3_len));
+	else
+		conn_touch(fw->ct, c);
+	count(fw, c, dir, pi->ip_len);
+	modes[c->mode]->xmit(fw, w, m, pi, c, dir);
+}
+
+static void
+key_from(struct conn_key *k, const struct pkt_info *pi)
+{
+	memset(k, 0, sizeof(*k));
+	k->saddr = pi->saddr;
+	k->daddr = pi->daddr;
+	k->sport = rte_cpu_to_be_16(pi->sport);
+	k->dport = rte_cpu_to_be_16(pi->dport);
+	k->proto = pi->proto;
+}
+
+static bool icmp_error(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
+		       const struct pkt_info *pi, bool may_handoff);
+
+static bool
+reply_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
+	    const struct pkt_info *pi, bool may_handoff)
+{
+	struct fwd_worker *fw = fwd_worker_of(w);
+	struct conn_key k;
+	unsigned int dir;
+	struct conn *c;
+	int owner;
+
+	if (pi->proto == IPPROTO_ICMP)
+		return icmp_error(w, m, port, pi, may_handoff);
+	if ((pi->proto != IPPROTO_TCP && pi->proto != IPPROTO_UDP) ||
+	    !(pi->flags & PKT_F_L4))
+		return false;
+	key_from(&k, pi);
+	c = conn_lookup(fw->ct, &k, &dir);
+	if (c == NULL) {
+		if (!may_handoff)
+			return false;
+		owner = owner_of(w, &k, port);
+		if (owner < 0 || (unsigned int)owner == fw->index ||
+		    (unsigned int)owner >= fw->fwd->nworkers)
+			return false;
+		handoff(w, m, port, (unsigned int)owner);
+		return true;
+	}
+	if (pi->ttl <= 1) {
+		dp_worker_drop(w, m, DP_DROP_TTL_EXCEEDED);
+		return true;
+	}
+	conn_xmit(w, m, pi, c, dir);
+	return true;
+}
+
+bool
+fwd_reverse(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
+	    const struct pkt_info *pi)
+{
+	return reply_input(w, m, port, pi, true);
+}
+
+/* ---- ICMP errors about connections ---------------------------------------- */
+
+/*
+ * Rewrite an ICMP error in place: outer addresses (0 = keep), embedded
+ * header's addresses and ports, its checksums, the ICMP checksum.
+ */
+static void
+icmp_xlate(struct rte_ipv4_hdr *ip, struct rte_icmp_hdr *icmp,
+	   uint16_t icmp_len, struct rte_ipv4_hdr *in, uint16_t in_avail,
+	   uint32_t osrc, uint32_t odst, uint32_t isrc, uint16_t isport,
+	   uint32_t idst, uint16_t idport)
+{
+	uint16_t ihl = (uint16_t)((in->version_ihl & 0xf) * 4);
+	uint16_t *ports = (uint16_t *)((char *)in + ihl);
+	void *l4sum = NULL;
+
+	if (in->next_proto_id == IPPROTO_TCP && in_avail >= ihl + 18)
+		l4sum = CSUM_FIELD((struct rte_tcp_hdr *)ports, cksum);
+	else if (in->next_proto_id == IPPROTO_UDP && in_avail >= ihl + 8 &&
+		 ((struct rte_udp_hdr *)ports)->dgram_cksum != 0)
+		l4sum = CSUM_FIELD((struct rte_udp_hdr *)ports, dgram_cksum);
+	if (l4sum != NULL) {
+		csum_replace4(l4sum, in->src_addr, isrc);
+		csum_replace4(l4sum, in->dst_addr, idst);
+		csum_replace2(l4sum, ports[0], isport);
+		csum_replace2(l4sum, ports[1], idport);
+	}
+	csum_replace4(CSUM_FIELD(in, hdr_checksum), in->src_addr, isrc);
+	csum_replace4(CSUM_FIELD(in, hdr_checksum), in->dst_addr, idst);
+	in->src_addr = isrc;
+	in->dst_addr = idst;
+	ports[0] = isport;
+	ports[1] = idport;
+	if (osrc != 0) {
+		csum_replace4(CSUM_FIELD(ip, hdr_checksum), ip->src_addr, osrc);
+		ip->src_addr = osrc;
+	}
+	if (odst != 0) {
+		csum_replace4(CSUM_FIELD(ip, hdr_checksum), ip->dst_addr, odst);
+		ip->dst_addr = odst;
+	}
+	icmp->icmp_cksum = 0;
+	icmp->icmp_cksum = pkt_cksum(icmp, icmp_len);
+}
+
+static bool
+icmp_error(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
+	   const struct pkt_info *pi, bool may_handoff)
+{
+	struct fwd_worker *fw = fwd_worker_of(w);
+	uint16_t off = (uint16_t)(pi->l2_len + pi->l3_len);
+	uint16_t icmp_len = (uint16_t)(pi->ip_len - pi->l3_len);
+	struct rte_icmp_hdr *icmp;
+	struct rte_ipv4_hdr *ip, *in;
+	uint16_t ihl, *ports, oport, avail;
+	struct conn_key k;
+	unsigned int dir;
+	struct conn *c;
+	uint32_t nh;
+	int owner;
+
+	if (!(pi->flags & PKT_F_L4) || (pi->flags & PKT_F_FRAG) ||
+	    rte_pktmbuf_data_len(m) < off + icmp_len || icmp_len < 8 + 20 + 8)
+		return false;
+	icmp = pkt_at(m, struct rte_icmp_hdr *, off);
+	if (icmp->icmp_type != ICMP_DEST_UNREACH &&
+	    icmp->icmp_type != ICMP_TIME_EXCEEDED &&
+	    icmp->icmp_type != ICMP_PARAMETER_PROB)
+		return false;
+	in = (struct rte_ipv4_hdr *)(icmp + 1);
+	ihl = (uint16_t)((in->version_ihl & 0xf) * 4);
+	avail = (uint16_t)(icmp_len - 8);
+	if ((in->version_ihl >> 4) != 4 || ihl < 20 || avail < ihl + 8 ||
+	    (in->next_proto_id != IPPROTO_TCP &&
+	     in->next_proto_id != IPPROTO_UDP))
+		return false;
+	ports = (uint16_t *)((char *)in + ihl);
+	/* the embedded packet went the other way: look up its reverse */
+	memset(&k, 0, sizeof(k));
+	k.saddr = in->dst_addr;
+	k.daddr = in->src_addr;
+	k.sport = ports[1];
+	k.dport = ports[0];
+	k.proto = in->next_proto_id;
+	c = conn_lookup(fw->ct, &k, &dir);
+	if (c == NULL) {
+		owner = may_handoff ? owner_of(w, &k, port) : -1;
+		if (owner < 0 || (unsigned int)owner == fw->index ||
+		    (unsigned int)owner >= fw->fwd->nworkers)
+			return false;
+		handoff(w, m, port, (unsigned int)owner);
+		return true;
+	}
+	if (pi->ttl <= 1) {
+		dp_worker_drop(w, m, DP_DROP_TTL_EXCEEDED);
+		return true;
+	}
+	if (dir == CONN_DIR_IN && !modes[c->mode]->replies) {
+		/* DR/TUNNEL: the backend sent to the client; pass it on */
+		modes[c->mode]->xmit(fw, w, m, pi, c, CONN_DIR_IN);
+		return true;
+	}
+	ip = fwd_l2_reset(m, pi);
+	icmp = (struct rte_icmp_hdr *)((char *)ip + pi->l3_len);
+	in = (struct rte_ipv4_hdr *)(icmp + 1);
+	if (dir == CONN_DIR_OUT) {
+		/* from the backend side about what we sent it: to client */
+		icmp_xlate(ip, icmp, icmp_len, in, avail, c->vaddr, c->caddr,
+			   c->caddr, c->cport, c->vaddr, c->vport);
+		nh = c->caddr;
+	} else {
+		/* from the client side about the VIP's reply: to backend */
+		icmp_xlate(ip, icmp, icmp_len, in, avail,
+			   c->mode == LB_MODE_FNAT ? c->laddr : 0, c->baddr,
+			   c->baddr, c->bport, c->laddr, c->lport);
+		nh = c->baddr;
+	}
+	fwd_ttl_dec(ip);
+	count(fw, c, dir, pi->ip_len);
+	if (fwd_route(w, m, nh, &oport, &nh) == 0)
+		neigh_output(w, m, oport, nh);
+	return true;
+}
+
+/* ---- new connections ------------------------------------------------------ */
+
+/* The backend of c in version s (c->bidx refreshed), or NULL if gone. */
+static const struct svc_backend *
+conn_backend(const struct svc *s, struct conn *c)
+{
+	if (c->svc_slot != s->slot)
+		return NULL;
+	if (c->bidx < s->nbackends && s->backends[c->bidx].slot == c->bslot)
+		return &s->backends[c->bidx];
+	for (uint32_t i = 0; i < s->nbackends; i++)
+		if (s->backends[i].slot == c->bslot) {
+			c->bidx = i;
+			return &s->backends[i];
+		}
+	return NULL;
+}
+
+static const struct sched_load *
+load_view(struct fwd_worker *fw, const struct svc *s, struct sched_load *l)
+{
+	struct svc_table *t = fw->fwd->dp->svc;
+	uint32_t maxb = fw->fwd->dp->conf.max_backends;
+
+	if ((s->sched != fw->fwd->load_sched[0] &&
+	     s->sched != fw->fwd->load_sched[1] &&
+	     s->sched != fw->fwd->load_sched[2]) ||
+	    s->nbackends > FWD_LOAD_MAX)
+		return NULL;
+	for (uint32_t i = 0; i < s->nbackends; i++) {
+		uint32_t slot = s->backends[i].slot;
+		const struct svc_counters *bc =
+			svc_backend_counters(t, fw->index, slot);
+
+		fw->ld_active[i] = (uint32_t)bc->active;
+		fw->ld_inactive[i] = (uint32_t)bc->inactive;
+		fw->ld_rtt[i] = slot < maxb ? fw->rtt_us[slot] : 0;
+	}
+	*l = (struct sched_load){ .active = fw->ld_active,
+				  .inactive = fw->ld_inactive,
+				  .rtt_us = fw->ld_rtt };
+	return l;
+}
+
+/* Pick a backend for the flow pi of s, through its template if any. */
+static const struct svc_backend *
+pick(struct fwd_worker *fw, const struct svc *s, const struct pkt_info *pi,
+     struct conn **tmpl)
+{
+	struct sched_flow f = {
+		.saddr = { .family = AF_INET, .v4 = pi->saddr },
+		.daddr = { .family = AF_INET, .v4 = pi->daddr },
+		.sport = pi->sport,
+		.dport = pi->dport,
+		.proto = pi->proto,
+	};
+	const struct svc_backend *b;
+	struct sched_load l;
+	struct conn *t;
+
+	*tmpl = NULL;
+	if (s->persist != 0) {
+		t = conn_tmpl_get(fw->ct, pi->proto, pi->saddr, pi->daddr,
+				  rte_cpu_to_be_16(s->vport));
+		if (t != NULL) {
+			b = conn_backend(s, t);
+			if (b != NULL && b->weight > 0) {
+				*tmpl = t;
+				return b;
+			}
+			conn_kill(fw->ct, t);
+		}
+	}
+	b = svc_schedule(s, fw->index, &f, load_view(fw, s, &l));
+	if (b == NULL || s->persist == 0)
+		return b;
+	t = conn_alloc(fw->ct);
+	if (t == NULL)
+		return b; /* the connection itself may still fit */
+	t->proto = pi->proto;
+	t->caddr = pi->saddr;
+	t->vaddr = pi->daddr;
+	t->vport = rte_cpu_to_be_16(s->vport);
+	t->baddr = b->addr.v4;
+	t->bport = rte_cpu_to_be_16(b->port);
+	t->svc_slot = s->slot;
+	t->bslot = b->slot;
+	t->bidx = (uint32_t)(b - s->backends);
+	t->mode = b->mode != LB_MODE_UNSET ? b->mode : s->mode;
+	if (conn_tmpl_insert(fw->ct, t, s->persist) == 0)
+		*tmpl = t;
+	return b;
+}
+
+static struct conn *
+conn_create(struct dp_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+	    const struct svc *s)
+{
+	struct fwd_worker *fw = fwd_worker_of(w);
+	const struct fwd_mode_ops *ops;
+	const struct svc_backend *b;
+	struct conn *c, *t;
+	int why;
+
+	b = pick(fw, s, pi, &t);
+	if (b == NULL) {
+		dp_worker_drop(w, m, DP_DROP_NO_BACKEND);
+		return NULL;
+	}
+	ops = modes[b->mode != LB_MODE_UNSET ? b->mode : s->mode];
+	if (ops == NULL || b->addr.family != AF_INET) {
+		dp_worker_drop(w, m, DP_DROP_NO_BACKEND);
+		return NULL;
+	}
+	c = conn_alloc(fw->ct);
+	if (c == NULL) {
+		dp_worker_drop(w, m, DP_DROP_CONN_TABLE_FULL);
+		return NULL;
+	}
+	c->proto = pi->proto;
+	c->mode = ops->mode;
+	c->caddr = pi->saddr;
+	c->vaddr = pi->daddr;
+	c->cport = rte_cpu_to_be_16(pi->sport);
+	c->vport = rte_cpu_to_be_16(pi->dport);
+	c->baddr = b->addr.v4;
+	c->bport = b->port != 0 ? rte_cpu_to_be_16(b->port) : c->vport;
+	c->laddr = c->caddr;
+	c->lport = c->cport;
+	c->svc_slot = s->slot;
+	c->bslot = b->slot;
+	c->bidx = (uint32_t)(b - s->backends);
+	c->state = pi->proto == IPPROTO_TCP ? CONN_S_NONE : CONN_S_NONE;
+	if (ops->replies)
+		c->flags |= CONN_F_OUT;
+	if (ops->mode == LB_MODE_FNAT && (s->flags & LB_SVC_F_TOA) &&
+	    pi->proto == IPPROTO_TCP)
+		c->flags |= CONN_F_TOA;
+	why = ops->conn_init(fw, c, s);
+	if (why >= 0) {
+		rte_mempool_put(rte_mempool_from_obj(c), c);
+		dp_worker_drop(w, m, (enum dp_drop)why);
+		return NULL;
+	}
+	if (conn_insert(fw->ct, c) < 0) {
+		if (ops->conn_release != NULL)
+			ops->conn_release(fw, c);
+		dp_worker_drop(w, m, DP_DROP_CONN_TABLE_FULL);
+		return NULL;
+	}
+	if (ops->replies && pi->proto == IPPROTO_TCP) {
+		c->t_syn = now_us();
+		c->flags |= CONN_F_RTT;
+	}
+	if (t != NULL)
+		conn_tmpl_bind(fw->ct, c, t);
+	gauge(fw, c, false, 1);
+	svc_counters(w->dp->svc, fw->index, s->slot)->conns++;
+	svc_backend_counters(w->dp->svc, fw->index, b->slot)->conns++;
+	return c;
+}
+
+void
+fwd_forward(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
+	    const struct pkt_info *pi, const struct svc *s)
+{
+	struct fwd_worker *fw = fwd_worker_of(w);
+	uint8_t tflags = 0;
+	struct conn_key k;
+	unsigned int dir;
+	struct conn *c;
+
+	if (pi->proto == IPPROTO_TCP)
+		tflags =
+			pkt_at(m, struct rte_tcp_hdr *, pi->l2_len + pi->l3_len)
+				->tcp_flags;
+	key_from(&k, pi);
+	c = conn_lookup(fw->ct, &k, &dir);
+	if (c != NULL && dir == CONN_DIR_OUT) {
+		/* a FULL-NAT reply to a local address that is also a VIP */
+		conn_xmit(w, m, pi, c, dir);
+		return;
+	}
+	if (c != NULL && conn_backend(s, c) == NULL) {
+		if (w->dp->del_policy != LB_DEL_RESET) {
+			dp_worker_drop(w, m, DP_DROP_BACKEND_GONE);
+			return;
+		}
+		conn_kill(fw->ct, c);
+		c = NULL;
+	}
+	if (c != NULL &&
+	    (tflags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) ==
+		    RTE_TCP_SYN_FLAG &&
+	    (c->state == CONN_S_TIME_WAIT || c->state == CONN_S_CLOSE)) {
+		/* a new connection reusing the tuple: schedule it afresh */
+		conn_kill(fw->ct, c);
+		c = NULL;
+	}
+	if (c == NULL) {
+		if (pi->proto == IPPROTO_TCP &&
+		    (tflags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG |
+			       RTE_TCP_RST_FLAG)) != RTE_TCP_SYN_FLAG) {
+			dp_worker_drop(w, m, DP_DROP_NO_CONN);
+			return;
+		}
+		c = conn_create(w, m, pi, s);
+		if (c == NULL)
+			return;
+	}
+	RTE_SET_USED(port);
+	conn_xmit(w, m, pi, c, CONN_DIR_IN);
+}
+
+/* ---- per-iteration work -------------------------------------------------- */
+
+void
+fwd_poll(struct dp_worker *w)
+{
+	struct fwd_worker *fw = fwd_worker_of(w);
+	struct rte_mbuf *pkts[DP_BURST];
+	unsigned int n;
+
+	n = rte_ring_sc_dequeue_burst(fw->handoff, (void **)pkts, DP_BURST,
+				      NULL);
+	for (unsigned int i = 0; i < n; i++) {
+		struct pkt_info pi;
+		uint16_t port = (uint16_t)pkts[i]->hash.usr;
+
+		fw->handoff_in++;
+		if (pkt_parse(pkts[i], &pi) >= 0 ||
+		    !reply_input(w, pkts[i], port, &pi, false))
+			dp_worker_drop(w, pkts[i], DP_DROP_NOT_OURS);
+	}
+	conn_expire(fw->ct);
+	if (__atomic_load_n(&fw->dump.req, __ATOMIC_ACQUIRE) != fw->dump.done) {
+		fw->dump.n = conn_dump_chunk(fw->ct, &fw->dump.next,
+					     fw->dump.out, FWD_DUMP_CHUNK);
+		__atomic_store_n(&fw->dump.done, fw->dump.req,
+				 __ATOMIC_RELEASE);
+	}
+}
+
+int
+fwd_dump_request(struct dp_ctx *dp, unsigned int worker, uint32_t *next,
+		 const struct conn_info **out, int timeout_ms)
+{
+	struct fwd_dump *d = &dp->fwd->w[worker].dump;
+	struct timespec ts = { 0, 100000 };
+	uint32_t seq = d->req + 1;
+
+	if (__atomic_load_n(&d->done, __ATOMIC_ACQUIRE) != d->req)
+		return -EBUSY; /* an earlier request is still unanswered */
+	d->next = *next;
+	__atomic_store_n(&d->req, seq, __ATOMIC_RELEASE);
+	for (int waited = 0; __atomic_load_n(&d->done, __ATOMIC_ACQUIRE) != seq;
+	     waited++) {
+		if (waited >= timeout_ms * 10)
+			return -ETIMEDOUT;
+		nanosleep(&ts, NULL);
+	}
+	*next = d->next;
+	*out = d->out;
+	return (int)d->n;
+}

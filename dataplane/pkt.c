@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Packet parsing: a cursor over the first segment with a bounds check
+ * before every header is read.
+ */
+#include <netinet/in.h>
+
+#include <rte_arp.h>
+#include <rte_byteorder.h>
+#include <rte_ether.h>
+#include <rte_icmp.h>
+#include <rte_ip.h>
+#include <rte_tcp.h>
+#include <rte_udp.h>
+
+#include "pkt.h"
+
+uint16_t
+pkt_cksum(const void *buf, size_t len)
+{
+	uint16_t sum = rte_raw_cksum(buf, len);
+
+	return (uint16_t)~sum;
+}
+
+static int
+parse_arp(struct rte_mbuf *m, struct pkt_info *pi, uint16_t avail)
+{
+	const struct rte_arp_hdr *arp;
+
+	if (avail < sizeof(*arp))
+		return DP_DROP_TRUNCATED;
+	arp = pkt_at(m, const struct rte_arp_hdr *, pi->l2_len);
+	if (arp->arp_hardware != rte_cpu_to_be_16(RTE_ARP_HRD_ETHER) ||
+	    arp->arp_protocol != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) ||
+	    arp->arp_hlen != RTE_ETHER_ADDR_LEN || arp->arp_plen != 4)
+		return DP_DROP_ARP_BAD;
+	pi->l3 = PKT_L3_ARP;
+	pi->l3_len = sizeof(*arp);
+	pi->saddr = arp->arp_data.arp_sip;
+	pi->daddr = arp->arp_data.arp_tip;
+	return -1;
+}
+
+static int
+parse_l4(struct rte_mbuf *m, struct pkt_info *pi)
+{
+	uint16_t off = pi->l2_len + pi->l3_len;
+	uint16_t avail = pi->ip_len - pi->l3_len;
+
+	switch (pi->proto) {
+	case IPPROTO_TCP: {
+		const struct rte_tcp_hdr *th;
+		uint16_t hl;
+
+		if (avail < sizeof(*th))
+			return DP_DROP_BAD_L4;
+		th = pkt_at(m, const struct rte_tcp_hdr *, off);
+		hl = (uint16_t)((th->data_off >> 4) * 4);
+		if (hl < sizeof(*th) || hl > avail)
+			return DP_DROP_BAD_L4;
+		pi->l4_len = hl;
+		pi->sport = rte_be_to_cpu_16(th->src_port);
+		pi->dport = rte_be_to_cpu_16(th->dst_port);
+		break;
+	}
+	case IPPROTO_UDP: {
+		const struct rte_udp_hdr *uh;
+		uint16_t ulen;
+
+		if (avail < sizeof(*uh))
+			return DP_DROP_BAD_L4;
+		uh = pkt_at(m, const struct rte_udp_hdr *, off);
+		ulen = rte_be_to_cpu_16(uh->dgram_len);
+		/* a fragmented datagram's length covers every fragment */
+		if (ulen < sizeof(*uh) ||
+		    (!(pi->flags & PKT_F_FRAG) && ulen > avail))
+			return DP_DROP_BAD_L4;
+		pi->l4_len = sizeof(*uh);
+		pi->sport = rte_be_to_cpu_16(uh->src_port);
+		pi->dport = rte_be_to_cpu_16(uh->dst_port);
+		break;
+	}
+	case IPPROTO_ICMP: {
+		const struct rte_icmp_hdr *ih;
+
+		if (avail < sizeof(*ih))
+			return DP_DROP_BAD_L4;
+		ih = pkt_at(m, const struct rte_icmp_hdr *, off);
+		pi->l4_len = sizeof(*ih);
+		pi->sport = rte_be_to_cpu_16(ih->icmp_ident);
+		break;
+	}
+	default:
+		return -1; /* other protocols: no L4 view */
+	}
+	pi->flags |= PKT_F_L4;
+	return -1;
+}
+
+static int
+parse_ipv4(struct rte_mbuf *m, struct pkt_info *pi, uint16_t avail)
+{
+	const struct rte_ipv4_hdr *ip;
+	uint16_t ihl, frag;
+
+	if (avail < sizeof(*ip))
+		return DP_DROP_TRUNCATED;
+	ip = pkt_at(m, const struct rte_ipv4_hdr *, pi->l2_len);
+	if ((ip->version_ihl >> 4) != 4)
+		return DP_DROP_BAD_VERSION;
+	ihl = (uint16_t)((ip->version_ihl & 0xf) * 4);
+	if (ihl < sizeof(*ip) || ihl > avail)
+		return DP_DROP_BAD_IHL;
+	pi->ip_len = rte_be_to_cpu_16(ip->total_length);
+	if (pi->ip_len < ihl || pi->ip_len > avail)
+		return DP_DROP_BAD_TOTAL_LEN;
+	if (rte_raw_cksum(ip, ihl) != 0xffff)
+		return DP_DROP_BAD_IP_CSUM;
+	pi->l3 = PKT_L3_IPV4;
+	pi->l3_len = ihl;
+	pi->proto = ip->next_proto_id;
+	pi->ttl = ip->time_to_live;
+	pi->saddr = ip->src_addr;
+	pi->daddr = ip->dst_addr;
+	frag = rte_be_to_cpu_16(ip->fragment_offset);
+	if (frag & (RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) {
+		pi->flags |= PKT_F_FRAG;
+		if ((frag & RTE_IPV4_HDR_OFFSET_MASK) == 0)
+			pi->flags |= PKT_F_FRAG_HEAD;
+		else
+			return -1; /* no L4 header in this one */
+	}
+	return parse_l4(m, pi);
+}
+
+int
+pkt_parse(struct rte_mbuf *m, struct pkt_info *pi)
+{
+	const struct rte_ether_hdr *eth;
+	uint16_t len = rte_pktmbuf_data_len(m);
+	uint16_t type;
+
+	pi->l3 = PKT_L3_OTHER;
+	pi->flags = 0;
+	pi->proto = 0;
+	pi->l4_len = 0;
+	pi->sport = 0;
+	pi->dport = 0;
+	if (len < sizeof(*eth))
+		return DP_DROP_TRUNCATED;
+	eth = pkt_at(m, const struct rte_ether_hdr *, 0);
+	if (rte_is_multicast_ether_addr(&eth->dst_addr))
+		pi->flags |= PKT_F_BCAST;
+	type = eth->ether_type;
+	pi->l2_len = sizeof(*eth);
+	if (type == rte_cpu_to_be_16(RTE_ETHER_TYPE_VLAN)) {
+		const struct rte_vlan_hdr *vh;
+
+		if (len < sizeof(*eth) + sizeof(*vh))
+			return DP_DROP_TRUNCATED;
+		vh = pkt_at(m, const struct rte_vlan_hdr *, sizeof(*eth));
+		pi->flags |= PKT_F_VLAN;
+		pi->vlan_tci = rte_be_to_cpu_16(vh->vlan_tci);
+		type = vh->eth_proto;
+		pi->l2_len += sizeof(*vh);
+	}
+	switch (rte_be_to_cpu_16(type)) {
+	case RTE_ETHER_TYPE_ARP:
+		return parse_arp(m, pi, len - pi->l2_len);
+	case RTE_ETHER_TYPE_IPV4:
+		return parse_ipv4(m, pi, len - pi->l2_len);
+	case RTE_ETHER_TYPE_IPV6:
+		pi->l3 = PKT_L3_IPV6;
+		return -1;
+	default:
+		return DP_DROP_BAD_L2;
+	}
+}

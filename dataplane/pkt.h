@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Packet parsing and sanity checks for the workers: Ethernet, one 802.1Q
+ * tag, ARP, IPv4 (IPv6 recognised only), TCP, UDP, ICMP. pkt_parse()
+ * reads the frame once, checks every length before it reads a field, and
+ * fills a struct pkt_info that the later stages use instead of re-parsing.
+ */
+#ifndef EDGELB_DP_PKT_H
+#define EDGELB_DP_PKT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+
+#include "stats.h"
+
+enum pkt_l3 {
+	PKT_L3_OTHER = 0,
+	PKT_L3_ARP,
+	PKT_L3_IPV4,
+	PKT_L3_IPV6,
+};
+
+#define PKT_F_VLAN	(1u << 0) /* an 802.1Q tag follows the MACs */
+#define PKT_F_FRAG	(1u << 1) /* IPv4 MF set or offset != 0 */
+#define PKT_F_FRAG_HEAD (1u << 2) /* ... and it is the first fragment */
+#define PKT_F_L4	(1u << 3) /* l4 header present and in bounds */
+#define PKT_F_BCAST	(1u << 4) /* Ethernet broadcast/multicast dst */
+
+struct pkt_info {
+	uint8_t l3;    /* enum pkt_l3 */
+	uint8_t proto; /* IPv4 protocol */
+	uint8_t ttl;
+	uint8_t flags;	 /* PKT_F_* */
+	uint16_t l2_len; /* Ethernet (+ VLAN) header */
+	uint16_t l3_len; /* IPv4 header (IHL * 4), or ARP length */
+	uint16_t l4_len; /* L4 header when PKT_F_L4 */
+	uint16_t ip_len; /* IPv4 total length (the frame may be padded) */
+	uint16_t vlan_tci;
+	uint16_t sport; /* host order; TCP/UDP; ICMP: echo id */
+	uint16_t dport; /* host order; TCP/UDP */
+	uint32_t saddr; /* network order */
+	uint32_t daddr;
+};
+
+/*
+ * Parse m (one segment; frames of several segments are parsed only as
+ * far as the first one holds them). Returns -1 when the frame is fine
+ * (pi filled), else the enum dp_drop reason to count.
+ *
+ * Checks: frame holds the Ethernet (+VLAN) header; ARP: fixed Ethernet/
+ * IPv4 layout; IPv4: version 4, IHL >= 5 and within the frame, header
+ * checksum, total length >= IHL*4 and <= frame; L4 header (TCP data
+ * offset >= 5, UDP 8 bytes, ICMP 8 bytes) within the total length unless
+ * the packet is a non-first fragment. TTL is only recorded: whether 0/1
+ * matters depends on what happens to the packet next.
+ */
+int pkt_parse(struct rte_mbuf *m, struct pkt_info *pi);
+
+/* Pointer to offset off in m's first segment (checked by pkt_parse). */
+#define pkt_at(m, type, off) rte_pktmbuf_mtod_offset(m, type, off)
+
+/* RFC 1071 checksum of len bytes (folded, complemented). */
+uint16_t pkt_cksum(const void *buf, size_t len);
+
+#endif

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Dataplane counters: what each worker counts (per port, per lcore, drops
+ * by reason), written by its owner without atomics, and the control-thread
+ * side that sums them for STATS_GET and zeroes them for STATS_ZERO.
+ *
+ * Zeroing never writes a worker's counters (that would race with the
+ * worker's plain increments): STATS_ZERO records the current sums as a
+ * baseline and every later read subtracts it.
+ */
+#ifndef EDGELB_DP_STATS_H
+#define EDGELB_DP_STATS_H
+
+#include <stdint.h>
+
+#include "edgelb/lbmsg.h"
+
+/*
+ * Why a packet was dropped. The names (stats_drop_name()) are the counter
+ * names in STATS_GET parts of kind LB_STATS_DROP, so they are part of the
+ * interface: docs/dataplane.md lists each one.
+ */
+enum dp_drop {
+	DP_DROP_TRUNCATED,	   /* frame shorter than its headers */
+	DP_DROP_BAD_L2,		   /* unknown ethertype */
+	DP_DROP_OTHER_HOST,	   /* unicast to another MAC address */
+	DP_DROP_BAD_VERSION,	   /* IPv4 ethertype, IP version not 4 */
+	DP_DROP_BAD_IHL,	   /* IHL < 5 or header beyond the frame */
+	DP_DROP_BAD_TOTAL_LEN,	   /* total length < IHL or > frame */
+	DP_DROP_BAD_IP_CSUM,	   /* IPv4 header checksum wrong */
+	DP_DROP_BAD_SADDR,	   /* source is multicast/broadcast/ours */
+	DP_DROP_TTL_EXCEEDED,	   /* TTL <= 1 on traffic to be forwarded */
+	DP_DROP_FRAGMENT,	   /* non-first fragment (no L4 header) */
+	DP_DROP_BAD_L4,		   /* L4 header beyond the IP payload */
+	DP_DROP_NOT_OURS,	   /* not addressed to a port address or VIP */
+	DP_DROP_NO_SERVICE,	   /* to a VIP, no service for proto/port */
+	DP_DROP_HOST_UNSUPPORTED,  /* to a port address, not ICMP echo */
+	DP_DROP_ICMP_UNSUPPORTED,  /* ICMP to us other than echo request */
+	DP_DROP_BAD_ICMP_CSUM,	   /* echo request with a wrong checksum */
+	DP_DROP_IPV6_UNSUPPORTED,  /* IPv6 is recognised, not served yet */
+	DP_DROP_ARP_BAD,	   /* malformed ARP (hw/proto type, lengths) */
+	DP_DROP_ARP_NOT_OURS,	   /* ARP request for an address not ours */
+	DP_DROP_NO_ROUTE,	   /* no route to the destination */
+	DP_DROP_NEIGH_QUEUE_FULL,  /* next hop unresolved and its queue full */
+	DP_DROP_NEIGH_FAILED,	   /* next hop did not answer ARP */
+	DP_DROP_CTRL_RING_FULL,	   /* handing a packet to the control thread */
+	DP_DROP_TX_FULL,	   /* the TX queue did not take the packet */
+	DP_DROP_FWD_UNIMPLEMENTED, /* no forwarding stage is installed */
+	DP_DROP_CONN_TABLE_FULL,   /* new flow, the worker's conn table full */
+	DP_DROP_NO_CONN,	   /* TCP without SYN and no connection */
+	DP_DROP_NO_BACKEND,	   /* no backend with a weight above 0 */
+	DP_DROP_BACKEND_GONE,	   /* conn's backend deleted (policy expire) */
+	DP_DROP_NO_LOCAL_PORT,	   /* FULL-NAT: no free local address/port */
+	DP_DROP_HANDOFF_FULL,	   /* the owner worker's handoff ring is full */
+	DP_DROP_FRAG_NEEDED,	   /* TUNNEL: too big with DF, ICMP sent */
+	DP_DROP_TOO_BIG,	   /* TUNNEL: too big without DF */
+	DP_DROP_NO_HEADROOM,	   /* no room in the mbuf for a header */
+	DP_DROP_MAX,
+};
+
+const char *stats_drop_name(enum dp_drop d);
+
+/* One worker's counters for one port. */
+struct stats_port {
+	uint64_t rx_packets;
+	uint64_t rx_bytes;
+	uint64_t tx_packets;
+	uint64_t tx_bytes;
+	uint64_t tx_dropped; /* not taken by the TX queue */
+};
+
+/* Per-lcore totals. */
+struct stats_lcore {
+	uint64_t iterations;
+	uint64_t bursts;  /* RX bursts that returned packets */
+	uint64_t packets; /* packets received */
+	uint64_t busy_cycles;
+	uint64_t idle_cycles;
+};
+
+struct dp_ctx;
+
+/*
+ * Answer STATS_GET: parts of kind LB_STATS_PORT (one per port),
+ * LB_STATS_LCORE (one per worker), LB_STATS_DROP (one per worker and one
+ * for the control thread, each with LB_ATTR_LCORE), then the service
+ * table's own parts. 0 or -errno.
+ */
+int stats_dump(struct dp_ctx *dp, struct lbmsg_req *req);
+
+/* STATS_ZERO: make every counter read as 0 from now on (see above). */
+void stats_zero(struct dp_ctx *dp);
+
+/* Allocate the baseline storage; 0 or -ENOMEM. */
+int stats_init(struct dp_ctx *dp);
+void stats_fini(struct dp_ctx *dp);
+
+/* Sum of a drop reason over the workers and the control thread (minus
+ * the baseline); for logs and tests. */
+uint64_t stats_drop_total(struct dp_ctx *dp, enum dp_drop d);
+
+#endif

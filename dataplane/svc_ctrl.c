@@ -1,0 +1,708 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Service table control: the lbmsg handlers for SERVICE_*, BACKEND_* and
+ * LADDR_* requests, their dumps, and the service/backend part of
+ * STATS_GET. Runs on the control thread only. lbmsg_parse() has already
+ * checked which attributes are present and their sizes; this file checks
+ * what they mean and answers every refusal with an errno and a text.
+ *
+ * Dumps send one part per service (attributes + BACKENDS), per backend or
+ * per local address. A service whose backends do not fit in one message
+ * is sent as consecutive parts with the same key and attributes, each
+ * carrying the next backends: a reader merges parts with equal keys.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <netlink/attr.h>
+
+#include "svc_priv.h"
+
+#define SVC_DEFAULT_SCHED "wlc"
+#define SVC_DEFAULT_MODE  LB_MODE_DR
+
+/* A request's service key, printable for messages. */
+struct req_key {
+	uint8_t proto;
+	struct lb_addr vip;
+	uint16_t vport;
+	char text[LB_ADDRPORTSTRLEN + 8];
+};
+
+/* ---- edits ------------------------------------------------------------ */
+
+static int
+grow(void **arr, uint32_t *cap, uint32_t n, size_t esz)
+{
+	uint32_t c;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	c = *cap ? *cap * 2 : 8;
+	p = realloc(*arr, (size_t)c * esz);
+	if (p == NULL)
+		return -ENOMEM;
+	*arr = p;
+	*cap = c;
+	return 0;
+}
+
+int
+svc_edit_add_backend(struct svc_edit *e, const struct svc_backend *b)
+{
+	if (grow((void **)&e->b, &e->capb, e->nb, sizeof(*e->b)) < 0)
+		return -ENOMEM;
+	e->b[e->nb++] = *b;
+	return 0;
+}
+
+int
+svc_edit_add_laddr(struct svc_edit *e, const struct lb_addr *a)
+{
+	if (grow((void **)&e->l, &e->capl, e->nl, sizeof(*e->l)) < 0)
+		return -ENOMEM;
+	e->l[e->nl++] = *a;
+	return 0;
+}
+
+int
+svc_edit_from(struct svc_edit *e, const struct svc *s)
+{
+	uint32_t i;
+
+	memset(e, 0, sizeof(*e));
+	e->s = *s;
+	e->s.backends = NULL;
+	e->s.laddrs = NULL;
+	e->s.sched_state = NULL;
+	for (i = 0; i < s->nbackends; i++)
+		if (svc_edit_add_backend(e, &s->backends[i]) < 0)
+			goto err;
+	for (i = 0; i < s->nladdrs; i++)
+		if (svc_edit_add_laddr(e, &s->laddrs[i]) < 0)
+			goto err;
+	return 0;
+err:
+	svc_edit_release(e);
+	return -ENOMEM;
+}
+
+void
+svc_edit_release(struct svc_edit *e)
+{
+	free(e->b);
+	free(e->l);
+	free(e->fresh);
+	memset(e, 0, sizeof(*e));
+}
+
+/* ---- parsing ----------------------------------------------------------- */
+
+static int
+get_key(struct lbmsg_req *req, struct req_key *k)
+{
+	char buf[LB_ADDRPORTSTRLEN];
+
+	if (lbmsg_get_svc_key(req->tb, &k->proto, &k->vip, &k->vport) < 0)
+		return lbmsg_req_errf(req, -EINVAL, "bad service key");
+	if (k->proto != IPPROTO_TCP && k->proto != IPPROTO_UDP)
+		return lbmsg_req_errf(req, -EPROTONOSUPPORT,
+				      "protocol %u not supported (tcp, udp)",
+				      k->proto);
+	snprintf(k->text, sizeof(k->text), "%s %s", lb_proto_name(k->proto),
+		 lb_addr_port_format(&k->vip, k->vport, buf, sizeof(buf)));
+	return 0;
+}
+
+/* The service of the request's key; -ENOENT answered when absent. */
+static int
+get_svc(struct svc_table *t, struct lbmsg_req *req, struct req_key *k,
+	struct svc **s)
+{
+	int rc = get_key(req, k);
+
+	if (rc < 0)
+		return rc;
+	*s = svc_find(t, k->proto, &k->vip, k->vport);
+	if (*s == NULL)
+		return lbmsg_req_errf(req, -ENOENT, "no service %s", k->text);
+	return 0;
+}
+
+static int
+unknown_sched(struct lbmsg_req *req, const char *name)
+{
+	const char *names[32];
+	char list[160] = "";
+	size_t off = 0;
+	int n, i;
+
+	n = sched_list(names, 32);
+	for (i = 0; i < n && i < 32 && off < sizeof(list); i++)
+		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
+					i ? ", " : "", names[i]);
+	return lbmsg_req_errf(req, -EINVAL, "unknown scheduler '%s' (%s)", name,
+			      list);
+}
+
+/*
+ * A backend from tb (top level or a BACKEND record) of service s: ADDR
+ * and PORT always; WEIGHT and MODE when given (weight defaults to 1 for a
+ * new one). The result has slot SVC_SLOT_NONE.
+ */
+static int
+get_backend(struct lbmsg_req *req, struct nlattr **tb, const struct svc *s,
+	    struct svc_backend *b)
+{
+	char buf[LB_ADDRPORTSTRLEN];
+
+	memset(b, 0, sizeof(*b));
+	b->slot = SVC_SLOT_NONE;
+	b->weight = 1;
+	b->mode = s->mode;
+	if (tb[LB_ATTR_ADDR] == NULL || tb[LB_ATTR_PORT] == NULL ||
+	    lbmsg_get_addr(tb[LB_ATTR_ADDR], &b->addr) < 0)
+		return lbmsg_req_errf(req, -EINVAL,
+				      "a backend needs ADDR and PORT");
+	b->port = nla_get_u16(tb[LB_ATTR_PORT]);
+	lb_addr_port_format(&b->addr, b->port, buf, sizeof(buf));
+	if (b->addr.family != s->vip.family)
+		return lbmsg_req_errf(req, -EAFNOSUPPORT,
+				      "backend %s: address family differs "
+				      "from the VIP's",
+				      buf);
+	if (tb[LB_ATTR_WEIGHT] != NULL) {
+		b->weight = nla_get_u32(tb[LB_ATTR_WEIGHT]);
+		if (b->weight > LB_WEIGHT_MAX)
+			return lbmsg_req_errf(req, -ERANGE,
+					      "backend %s: weight %u above %u",
+					      buf, b->weight, LB_WEIGHT_MAX);
+	}
+	if (tb[LB_ATTR_MODE] != NULL && nla_get_u8(tb[LB_ATTR_MODE]) != s->mode)
+		return lbmsg_req_errf(
+			req, -EINVAL,
+			"backend %s: mode %s differs from the "
+			"service's mode %s",
+			buf, lb_mode_name(nla_get_u8(tb[LB_ATTR_MODE])),
+			lb_mode_name(s->mode));
+	return 0;
+}
+
+static int32_t
+backend_index(const struct svc_backend *b, uint32_t n, const struct lb_addr *a,
+	      uint16_t port)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		if (b[i].port == port && lb_addr_equal(&b[i].addr, a))
+			return (int32_t)i;
+	return -1;
+}
+
+/*
+ * Apply SVC_OPTS from the request to e->s (a new service's defaults or
+ * the current values), then the BACKENDS list when given: it replaces
+ * the backends, keeping the slots (counters) of those that stay.
+ */
+static int
+apply_opts(struct lbmsg_req *req, struct svc_edit *e)
+{
+	struct nlattr **tb = req->tb, *pos;
+	uint32_t old_nb = e->nb, i;
+	struct svc_backend *old_b;
+	int rem, rc;
+
+	if (tb[LB_ATTR_NAME] != NULL)
+		snprintf(e->s.name, sizeof(e->s.name), "%s",
+			 nla_get_string(tb[LB_ATTR_NAME]));
+	if (tb[LB_ATTR_MODE] != NULL) {
+		uint8_t m = nla_get_u8(tb[LB_ATTR_MODE]);
+
+		if (m < LB_MODE_DR || m > LB_MODE_MAX)
+			return lbmsg_req_errf(req, -EINVAL, "unknown mode %u",
+					      m);
+		e->s.mode = m;
+		for (i = 0; i < e->nb; i++)
+			e->b[i].mode = m;
+	}
+	if (tb[LB_ATTR_SCHED] != NULL) {
+		const char *name = nla_get_string(tb[LB_ATTR_SCHED]);
+
+		e->s.sched = sched_find(name);
+		if (e->s.sched == NULL)
+			return unknown_sched(req, name);
+	}
+	if (tb[LB_ATTR_PERSIST] != NULL)
+		e->s.persist = nla_get_u32(tb[LB_ATTR_PERSIST]);
+	if (tb[LB_ATTR_SVC_FLAGS] != NULL) {
+		e->s.flags = nla_get_u32(tb[LB_ATTR_SVC_FLAGS]);
+		if (e->s.flags & ~LB_SVC_F_ALL)
+			return lbmsg_req_errf(req, -EINVAL,
+					      "unknown service flags 0x%x",
+					      e->s.flags & ~LB_SVC_F_ALL);
+	}
+	if (tb[LB_ATTR_MH_SIZE] != NULL)
+		e->s.mh_size = nla_get_u32(tb[LB_ATTR_MH_SIZE]);
+	if ((e->s.flags & (LB_SVC_F_TOA | LB_SVC_F_PROXY_V2)) &&
+	    e->s.mode != LB_MODE_FNAT)
+		return lbmsg_req_errf(req, -EINVAL,
+				      "toa and proxy-v2 need mode fnat");
+	if (e->nl > 0 && e->s.mode != LB_MODE_FNAT)
+		return lbmsg_req_errf(req, -EINVAL,
+				      "the service has local addresses, which "
+				      "only fnat uses: delete them first");
+	if (tb[LB_ATTR_BACKENDS] == NULL)
+		return 0;
+
+	old_b = e->b;
+	e->b = NULL;
+	e->nb = 0;
+	e->capb = 0;
+	rc = 0;
+	lbmsg_list_for_each (pos, tb[LB_ATTR_BACKENDS], rem) {
+		struct nlattr *rtb[LB_ATTR_MAX + 1];
+		struct svc_backend b;
+		int32_t j;
+
+		if (lbmsg_parse_record(pos, rtb) < 0) {
+			rc = lbmsg_req_errf(req, -EINVAL, "bad BACKEND record");
+			break;
+		}
+		rc = get_backend(req, rtb, &e->s, &b);
+		if (rc < 0)
+			break;
+		if (backend_index(e->b, e->nb, &b.addr, b.port) >= 0) {
+			char buf[LB_ADDRPORTSTRLEN];
+
+			rc = lbmsg_req_errf(
+				req, -EEXIST, "backend %s listed twice",
+				lb_addr_port_format(&b.addr, b.port, buf,
+						    sizeof(buf)));
+			break;
+		}
+		j = backend_index(old_b, old_nb, &b.addr, b.port);
+		if (j >= 0)
+			b.slot = old_b[j].slot;
+		if (svc_edit_add_backend(e, &b) < 0) {
+			rc = lbmsg_req_errf(req, -ENOMEM, "out of memory");
+			break;
+		}
+	}
+	free(old_b);
+	return rc;
+}
+
+/* ---- SERVICE_* --------------------------------------------------------- */
+
+static int
+service_new(struct svc_table *t, struct lbmsg_req *req)
+{
+	struct svc_edit e = { 0 };
+	struct req_key k;
+	int rc;
+
+	rc = get_key(req, &k);
+	if (rc < 0)
+		return rc;
+	e.s.proto = k.proto;
+	e.s.vip = k.vip;
+	e.s.vport = k.vport;
+	e.s.mode = SVC_DEFAULT_MODE;
+	e.s.sched = sched_find(SVC_DEFAULT_SCHED);
+	e.s.slot = SVC_SLOT_NONE;
+	if (e.s.sched == NULL && req->tb[LB_ATTR_SCHED] == NULL)
+		return lbmsg_req_errf(req, -ENOENT,
+				      "default scheduler %s is missing",
+				      SVC_DEFAULT_SCHED);
+	if (svc_find(t, k.proto, &k.vip, k.vport) != NULL)
+		return lbmsg_req_errf(req, -EEXIST, "service %s exists",
+				      k.text);
+	rc = apply_opts(req, &e);
+	if (rc == 0) {
+		rc = svc_create(t, &e, req->errmsg, sizeof(req->errmsg));
+	}
+	svc_edit_release(&e);
+	return rc;
+}
+
+static int
+service_set(struct svc_table *t, struct lbmsg_req *req)
+{
+	struct svc_edit e;
+	struct req_key k;
+	struct svc *s;
+	int rc;
+
+	rc = get_svc(t, req, &k, &s);
+	if (rc < 0)
+		return rc;
+	if (svc_edit_from(&e, s) < 0)
+		return lbmsg_req_errf(req, -ENOMEM, "out of memory");
+	rc = apply_opts(req, &e);
+	if (rc == 0)
+		rc = svc_update(t, s, &e, req->errmsg, sizeof(req->errmsg));
+	svc_edit_release(&e);
+	return rc;
+}
+
+static int
+service_del(struct svc_table *t, struct lbmsg_req *req)
+{
+	struct req_key k;
+	struct svc *s;
+	int rc;
+
+	rc = get_svc(t, req, &k, &s);
+	if (rc < 0)
+		return rc;
+	svc_delete(t, s);
+	return 0;
+}
+
+static int
+service_flush(struct svc_table *t)
+{
+	uint32_t i;
+
+	for (i = 0; i < t->svcs.next; i++)
+		if (t->by_slot[i] != NULL)
+			svc_delete(t, t->by_slot[i]);
+	return 0;
+}
+
+/* ---- dumps ------------------------------------------------------------- */
+
+int
+svc_put_key(struct nl_msg *m, const struct svc *s)
+{
+	return lbmsg_put_svc_key(m, s->proto, &s->vip, s->vport);
+}
+
+static int
+put_svc_attrs(struct nl_msg *m, const struct svc *s)
+{
+	if (svc_put_key(m, s) < 0 ||
+	    (s->name[0] && nla_put_string(m, LB_ATTR_NAME, s->name) < 0) ||
+	    nla_put_u8(m, LB_ATTR_MODE, s->mode) < 0 ||
+	    nla_put_string(m, LB_ATTR_SCHED, s->sched->name) < 0 ||
+	    nla_put_u32(m, LB_ATTR_PERSIST, s->persist) < 0 ||
+	    nla_put_u32(m, LB_ATTR_SVC_FLAGS, s->flags) < 0 ||
+	    (s->mh_size && nla_put_u32(m, LB_ATTR_MH_SIZE, s->mh_size) < 0))
+		return -EMSGSIZE;
+	return 0;
+}
+
+static int
+put_backend_attrs(struct nl_msg *m, const struct svc_backend *b)
+{
+	if (lbmsg_put_addr(m, LB_ATTR_ADDR, &b->addr) < 0 ||
+	    nla_put_u16(m, LB_ATTR_PORT, b->port) < 0 ||
+	    nla_put_u32(m, LB_ATTR_WEIGHT, b->weight) < 0 ||
+	    nla_put_u8(m, LB_ATTR_MODE, b->mode) < 0)
+		return -EMSGSIZE;
+	return 0;
+}
+
+/* Does s match the service-key attributes present in the request? */
+bool
+svc_key_filter(struct nlattr **tb, const struct svc *s)
+{
+	struct lb_addr a;
+
+	if (tb[LB_ATTR_PROTO] != NULL &&
+	    nla_get_u8(tb[LB_ATTR_PROTO]) != s->proto)
+		return false;
+	if (tb[LB_ATTR_VPORT] != NULL &&
+	    nla_get_u16(tb[LB_ATTR_VPORT]) != s->vport)
+		return false;
+	if (tb[LB_ATTR_VIP] != NULL &&
+	    (lbmsg_get_addr(tb[LB_ATTR_VIP], &a) < 0 ||
+	     !lb_addr_equal(&a, &s->vip)))
+		return false;
+	return true;
+}
+
+static bool
+full_key(struct nlattr **tb)
+{
+	return tb[LB_ATTR_PROTO] && tb[LB_ATTR_VIP] && tb[LB_ATTR_VPORT];
+}
+
+/* One service in as many parts as its backends need. */
+static int
+dump_service(struct lbmsg_req *req, const struct svc *s)
+{
+	uint32_t i = 0, first;
+	struct nlattr *list, *rec;
+	struct nl_msg *m;
+	int rc;
+
+	do {
+		m = lbmsg_req_part(req);
+		if (m == NULL)
+			return lbmsg_req_errf(req, -ENOMEM, "out of memory");
+		if (put_svc_attrs(m, s) < 0 ||
+		    (list = nla_nest_start(m, LB_ATTR_BACKENDS)) == NULL) {
+			nlmsg_free(m);
+			return lbmsg_req_errf(req, -EMSGSIZE, "part too big");
+		}
+		for (first = i; i < s->nbackends; i++) {
+			rec = nla_nest_start(m, LB_ATTR_BACKEND);
+			if (rec == NULL)
+				break;
+			if (put_backend_attrs(m, &s->backends[i]) < 0) {
+				nla_nest_cancel(m, rec);
+				break;
+			}
+			nla_nest_end(m, rec);
+		}
+		nla_nest_end(m, list);
+		if (i == first && i < s->nbackends) {
+			nlmsg_free(m);
+			return lbmsg_req_errf(req, -EMSGSIZE, "part too big");
+		}
+		rc = lbmsg_req_send(req, m);
+		if (rc < 0)
+			return lbmsg_req_errf(req, rc, "sending a part failed");
+	} while (i < s->nbackends);
+	return 0;
+}
+
+static int
+service_get(struct svc_table *t, struct lbmsg_req *req)
+{
+	struct req_key k;
+	uint32_t i;
+	int rc;
+
+	if (full_key(req->tb)) {
+		struct svc *s;
+
+		rc = get_svc(t, req, &k, &s);
+		return rc < 0 ? rc : dump_service(req, s);
+	}
+	for (i = 0; i < t->svcs.next; i++) {
+		const struct svc *s = t->by_slot[i];
+
+		if (s == NULL || !svc_key_filter(req->tb, s))
+			continue;
+		rc = dump_service(req, s);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* One part: the key of s, then ADDR of a, or the backend b. */
+static int
+send_item(struct lbmsg_req *req, const struct svc *s,
+	  const struct svc_backend *b, const struct lb_addr *a)
+{
+	struct nl_msg *m = lbmsg_req_part(req);
+	int rc;
+
+	if (m == NULL)
+		return lbmsg_req_errf(req, -ENOMEM, "out of memory");
+	rc = svc_put_key(m, s);
+	if (rc == 0)
+		rc = b != NULL ? put_backend_attrs(m, b)
+			       : lbmsg_put_addr(m, LB_ATTR_ADDR, a);
+	if (rc < 0) {
+		nlmsg_free(m);
+		return lbmsg_req_errf(req, -EMSGSIZE, "part too big");
+	}
+	rc = lbmsg_req_send(req, m);
+	return rc < 0 ? lbmsg_req_errf(req, rc, "sending a part failed") : 0;
+}
+
+/* BACKEND_GET and LADDR_GET: one part per item, filtered by key/ADDR. */
+static int
+item_get(struct svc_table *t, struct lbmsg_req *req, bool backends)
+{
+	struct lb_addr fa = { 0 };
+	bool fport = req->tb[LB_ATTR_PORT] != NULL;
+	struct req_key k;
+	uint32_t i, j, n;
+	int rc;
+
+	if (full_key(req->tb)) {
+		struct svc *s;
+
+		rc = get_svc(t, req, &k, &s);
+		if (rc < 0)
+			return rc;
+	}
+	if (req->tb[LB_ATTR_ADDR] != NULL &&
+	    lbmsg_get_addr(req->tb[LB_ATTR_ADDR], &fa) < 0)
+		return lbmsg_req_errf(req, -EINVAL, "bad ADDR");
+	for (i = 0; i < t->svcs.next; i++) {
+		const struct svc *s = t->by_slot[i];
+
+		if (s == NULL || !svc_key_filter(req->tb, s))
+			continue;
+		n = backends ? s->nbackends : s->nladdrs;
+		for (j = 0; j < n; j++) {
+			const struct svc_backend *b =
+				backends ? &s->backends[j] : NULL;
+			const struct lb_addr *a = b ? &b->addr : &s->laddrs[j];
+
+			if (fa.family && !lb_addr_equal(&fa, a))
+				continue;
+			if (b != NULL && fport &&
+			    nla_get_u16(req->tb[LB_ATTR_PORT]) != b->port)
+				continue;
+			rc = send_item(req, s, b, a);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* ---- BACKEND_* and LADDR_* --------------------------------------------- */
+
+static int
+backend_change(struct svc_table *t, struct lbmsg_req *req, uint16_t type)
+{
+	char buf[LB_ADDRPORTSTRLEN];
+	struct svc_backend b;
+	struct svc_edit e;
+	struct req_key k;
+	struct svc *s;
+	int32_t i;
+	int rc;
+
+	rc = get_svc(t, req, &k, &s);
+	if (rc < 0)
+		return rc;
+	rc = get_backend(req, req->tb, s, &b);
+	if (rc < 0)
+		return rc;
+	lb_addr_port_format(&b.addr, b.port, buf, sizeof(buf));
+	i = backend_index(s->backends, s->nbackends, &b.addr, b.port);
+	if (type == LB_MSG_BACKEND_NEW && i >= 0)
+		return lbmsg_req_errf(req, -EEXIST, "backend %s of %s exists",
+				      buf, k.text);
+	if (type != LB_MSG_BACKEND_NEW && i < 0)
+		return lbmsg_req_errf(req, -ENOENT, "no backend %s in %s", buf,
+				      k.text);
+	if (type == LB_MSG_BACKEND_SET && (req->tb[LB_ATTR_WEIGHT] == NULL ||
+					   s->backends[i].weight == b.weight))
+		return 0; /* nothing changes */
+	if (svc_edit_from(&e, s) < 0)
+		return lbmsg_req_errf(req, -ENOMEM, "out of memory");
+	switch (type) {
+	case LB_MSG_BACKEND_NEW:
+		rc = svc_edit_add_backend(&e, &b);
+		break;
+	case LB_MSG_BACKEND_DEL:
+		memmove(&e.b[i], &e.b[i + 1],
+			(e.nb - (uint32_t)i - 1) * sizeof(e.b[0]));
+		e.nb--;
+		break;
+	default:
+		e.b[i].weight = b.weight;
+		break;
+	}
+	if (rc < 0)
+		rc = lbmsg_req_errf(req, -ENOMEM, "out of memory");
+	else
+		rc = svc_update(t, s, &e, req->errmsg, sizeof(req->errmsg));
+	svc_edit_release(&e);
+	return rc;
+}
+
+static int
+laddr_change(struct svc_table *t, struct lbmsg_req *req, bool add)
+{
+	char buf[LB_ADDRSTRLEN];
+	struct svc_edit e;
+	struct lb_addr a;
+	struct req_key k;
+	struct svc *s;
+	uint32_t i;
+	int rc;
+
+	rc = get_svc(t, req, &k, &s);
+	if (rc < 0)
+		return rc;
+	if (lbmsg_get_addr(req->tb[LB_ATTR_ADDR], &a) < 0)
+		return lbmsg_req_errf(req, -EINVAL, "bad ADDR");
+	lb_addr_format(&a, buf, sizeof(buf));
+	for (i = 0; i < s->nladdrs; i++)
+		if (lb_addr_equal(&a, &s->laddrs[i]))
+			break;
+	if (add) {
+		if (s->mode != LB_MODE_FNAT)
+			return lbmsg_req_errf(req, -EINVAL,
+					      "%s is not a fnat service: local "
+					      "addresses need mode fnat",
+					      k.text);
+		if (a.family != s->vip.family)
+			return lbmsg_req_errf(req, -EAFNOSUPPORT,
+					      "local address %s: family "
+					      "differs from the VIP's",
+					      buf);
+		if (i < s->nladdrs)
+			return lbmsg_req_errf(req, -EEXIST,
+					      "local address %s of %s exists",
+					      buf, k.text);
+	} else if (i == s->nladdrs) {
+		return lbmsg_req_errf(req, -ENOENT, "no local address %s in %s",
+				      buf, k.text);
+	}
+	if (svc_edit_from(&e, s) < 0)
+		return lbmsg_req_errf(req, -ENOMEM, "out of memory");
+	rc = 0;
+	if (add) {
+		rc = svc_edit_add_laddr(&e, &a);
+	} else {
+		memmove(&e.l[i], &e.l[i + 1], (e.nl - i - 1) * sizeof(e.l[0]));
+		e.nl--;
+	}
+	if (rc < 0)
+		rc = lbmsg_req_errf(req, -ENOMEM, "out of memory");
+	else
+		rc = svc_update(t, s, &e, req->errmsg, sizeof(req->errmsg));
+	svc_edit_release(&e);
+	return rc;
+}
+
+int
+svc_ctrl_handle(struct svc_table *t, struct lbmsg_req *req)
+{
+	uint16_t type = req->nlh->nlmsg_type;
+
+	switch (type) {
+	case LB_MSG_SERVICE_NEW:
+		return service_new(t, req);
+	case LB_MSG_SERVICE_DEL:
+		return service_del(t, req);
+	case LB_MSG_SERVICE_SET:
+		return service_set(t, req);
+	case LB_MSG_SERVICE_GET:
+		return service_get(t, req);
+	case LB_MSG_SERVICE_FLUSH:
+		return service_flush(t);
+	case LB_MSG_BACKEND_NEW:
+	case LB_MSG_BACKEND_DEL:
+	case LB_MSG_BACKEND_SET:
+		return backend_change(t, req, type);
+	case LB_MSG_BACKEND_GET:
+		return item_get(t, req, true);
+	case LB_MSG_LADDR_NEW:
+		return laddr_change(t, req, true);
+	case LB_MSG_LADDR_DEL:
+		return laddr_change(t, req, false);
+	case LB_MSG_LADDR_GET:
+		return item_get(t, req, false);
+	default:
+		return lbmsg_req_errf(req, -EOPNOTSUPP,
+				      "%s is not a service message",
+				      lbmsg_type_name(type));
+	}
+}

@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Stable slot ids for services and backends, their per-worker counters
+ * (see svc.c for why they are chunked) and the STATS_GET/STATS_ZERO side
+ * of the table. Control thread only; workers reach the counters through
+ * svc_pool_cnt().
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_common.h>
+#include <rte_malloc.h>
+
+#include <netlink/attr.h>
+
+#include "edgelb/log.h"
+#include "svc_priv.h"
+
+int
+svc_pool_init(struct svc_pool *p, uint32_t max, unsigned int nworkers,
+	      int socket_id)
+{
+	memset(p, 0, sizeof(*p));
+	p->max = max;
+	p->nworkers = nworkers;
+	p->socket_id = socket_id;
+	p->nchunks = (max + SVC_CHUNK_SLOTS - 1) >> SVC_CHUNK_SHIFT;
+	/* calloc of large arrays maps pages lazily: untouched ids cost
+	 * no memory */
+	p->free = calloc(max, sizeof(*p->free));
+	p->cnt = calloc((size_t)nworkers * p->nchunks, sizeof(*p->cnt));
+	p->base = calloc(p->nchunks, sizeof(*p->base));
+	if (p->free == NULL || p->cnt == NULL || p->base == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+void
+svc_pool_fini(struct svc_pool *p)
+{
+	size_t i;
+
+	if (p->cnt != NULL)
+		for (i = 0; i < (size_t)p->nworkers * p->nchunks; i++)
+			rte_free(p->cnt[i]);
+	if (p->base != NULL)
+		for (i = 0; i < p->nchunks; i++)
+			free(p->base[i]);
+	free(p->cnt);
+	free(p->base);
+	free(p->free);
+	free(p->drain);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Allocate chunk c's counters for every worker (base[c] marks done). */
+static int
+pool_chunk(struct svc_pool *p, uint32_t c)
+{
+	const size_t sz = SVC_CHUNK_SLOTS * sizeof(struct svc_counters);
+	struct svc_counters *base;
+	unsigned int w;
+
+	if (p->base[c] != NULL)
+		return 0;
+	base = calloc(SVC_CHUNK_SLOTS, sizeof(*base));
+	if (base == NULL)
+		return -ENOMEM;
+	for (w = 0; w < p->nworkers; w++) {
+		struct svc_counters **pc = &p->cnt[(size_t)w * p->nchunks + c];
+
+		if (*pc == NULL)
+			*pc = rte_zmalloc_socket("svc_cnt", sz,
+						 RTE_CACHE_LINE_SIZE,
+						 p->socket_id);
+		if (*pc == NULL) {
+			/* chunks already made stay for the next try */
+			free(base);
+			return -ENOMEM;
+		}
+	}
+	p->base[c] = base;
+	return 0;
+}
+
+/* A slot whose counters are zero. 0, -ENOSPC or -ENOMEM. */
+int
+svc_pool_alloc(struct svc_pool *p, uint32_t *slot)
+{
+	struct svc_counters *b;
+	unsigned int w;
+	uint32_t s;
+	int rc;
+
+	if (p->nfree > 0) {
+		s = p->free[--p->nfree];
+	} else if (p->next < p->max) {
+		/* a slot never used: its chunk may not exist yet */
+		s = p->next;
+		rc = pool_chunk(p, s >> SVC_CHUNK_SHIFT);
+		if (rc < 0)
+			return rc;
+		p->next++;
+	} else {
+		return -ENOSPC;
+	}
+	/* no worker touches a released slot: it is safe to write */
+	for (w = 0; w < p->nworkers; w++)
+		memset(svc_pool_cnt(p, w, s), 0, sizeof(struct svc_counters));
+	b = &p->base[s >> SVC_CHUNK_SHIFT][s & (SVC_CHUNK_SLOTS - 1)];
+	memset(b, 0, sizeof(*b));
+	p->used++;
+	*slot = s;
+	return 0;
+}
+
+/* Give back a slot no worker has seen (rollback). */
+void
+svc_pool_unalloc(struct svc_pool *p, uint32_t slot)
+{
+	p->free[p->nfree++] = slot;
+	p->used--;
+}
+
+static bool
+pool_busy(const struct svc_pool *p, uint32_t slot)
+{
+	uint64_t n = 0;
+	unsigned int w;
+
+	for (w = 0; w < p->nworkers; w++) {
+		const struct svc_counters *c = svc_pool_cnt(p, w, slot);
+
+		n += __atomic_load_n(&c->active, __ATOMIC_RELAXED);
+		n += __atomic_load_n(&c->inactive, __ATOMIC_RELAXED);
+	}
+	return n != 0;
+}
+
+/* A slot after its grace period: free now, or drain until its conns end. */
+void
+svc_pool_release(struct svc_pool *p, uint32_t slot)
+{
+	if (pool_busy(p, slot)) {
+		if (p->ndrain == p->capdrain) {
+			uint32_t cap = p->capdrain ? p->capdrain * 2 : 64;
+			uint32_t *d = realloc(p->drain, cap * sizeof(*d));
+
+			if (d == NULL) {
+				/* cannot track it: leak the slot, loudly */
+				LB_ERR("svc: out of memory, slot %u lost",
+				       slot);
+				return;
+			}
+			p->drain = d;
+			p->capdrain = cap;
+		}
+		p->drain[p->ndrain++] = slot;
+		return;
+	}
+	svc_pool_unalloc(p, slot);
+}
+
+void
+svc_pool_drain(struct svc_pool *p)
+{
+	uint32_t i = 0;
+
+	while (i < p->ndrain) {
+		if (pool_busy(p, p->drain[i])) {
+			i++;
+			continue;
+		}
+		svc_pool_unalloc(p, p->drain[i]);
+		p->drain[i] = p->drain[--p->ndrain];
+	}
+}
+
+void
+svc_pool_sum(const struct svc_pool *p, uint32_t slot, struct svc_counters *out)
+{
+	const struct svc_counters *b;
+	unsigned int w;
+
+	memset(out, 0, sizeof(*out));
+	for (w = 0; w < p->nworkers; w++) {
+		const struct svc_counters *c = svc_pool_cnt(p, w, slot);
+
+		out->conns += __atomic_load_n(&c->conns, __ATOMIC_RELAXED);
+		out->pkts_in += __atomic_load_n(&c->pkts_in, __ATOMIC_RELAXED);
+		out->pkts_out +=
+			__atomic_load_n(&c->pkts_out, __ATOMIC_RELAXED);
+		out->bytes_in +=
+			__atomic_load_n(&c->bytes_in, __ATOMIC_RELAXED);
+		out->bytes_out +=
+			__atomic_load_n(&c->bytes_out, __ATOMIC_RELAXED);
+		out->active += __atomic_load_n(&c->active, __ATOMIC_RELAXED);
+		out->inactive +=
+			__atomic_load_n(&c->inactive, __ATOMIC_RELAXED);
+	}
+	b = &p->base[slot >> SVC_CHUNK_SHIFT][slot & (SVC_CHUNK_SLOTS - 1)];
+	out->conns -= b->conns;
+	out->pkts_in -= b->pkts_in;
+	out->pkts_out -= b->pkts_out;
+	out->bytes_in -= b->bytes_in;
+	out->bytes_out -= b->bytes_out;
+}
+
+void
+svc_pool_zero(struct svc_pool *p, uint32_t slot)
+{
+	struct svc_counters *b, now;
+
+	b = &p->base[slot >> SVC_CHUNK_SHIFT][slot & (SVC_CHUNK_SLOTS - 1)];
+	svc_pool_sum(p, slot, &now); /* already net of the old base */
+	b->conns += now.conns;
+	b->pkts_in += now.pkts_in;
+	b->pkts_out += now.pkts_out;
+	b->bytes_in += now.bytes_in;
+	b->bytes_out += now.bytes_out;
+}
+
+/* ---- stats ------------------------------------------------------------- */
+
+static int
+put_counters(struct nl_msg *m, const struct svc_counters *c)
+{
+	struct nlattr *list = nla_nest_start(m, LB_ATTR_COUNTERS);
+
+	if (list == NULL || lbmsg_put_counter(m, "conns_total", c->conns) < 0 ||
+	    lbmsg_put_counter(m, "packets_in_total", c->pkts_in) < 0 ||
+	    lbmsg_put_counter(m, "packets_out_total", c->pkts_out) < 0 ||
+	    lbmsg_put_counter(m, "bytes_in_total", c->bytes_in) < 0 ||
+	    lbmsg_put_counter(m, "bytes_out_total", c->bytes_out) < 0 ||
+	    lbmsg_put_counter(m, "active_conns", c->active) < 0 ||
+	    lbmsg_put_counter(m, "inactive_conns", c->inactive) < 0)
+		return -EMSGSIZE;
+	nla_nest_end(m, list);
+	return 0;
+}
+
+static int
+send_stats(struct svc_table *t, struct lbmsg_req *req, const struct svc *s,
+	   const struct svc_backend *b)
+{
+	struct svc_counters c;
+	struct nl_msg *m;
+	int rc;
+
+	if (b != NULL)
+		svc_pool_sum(&t->backends, b->slot, &c);
+	else
+		svc_pool_sum(&t->svcs, s->slot, &c);
+	m = lbmsg_req_part(req);
+	if (m == NULL)
+		return lbmsg_req_errf(req, -ENOMEM, "out of memory");
+	rc = nla_put_u8(m, LB_ATTR_STATS_KIND,
+			b ? LB_STATS_BACKEND : LB_STATS_SERVICE) < 0 ||
+	     svc_put_key(m, s) < 0 ||
+	     (s->name[0] && nla_put_string(m, LB_ATTR_NAME, s->name) < 0) ||
+	     (b && lbmsg_put_addr(m, LB_ATTR_ADDR, &b->addr) < 0) ||
+	     (b && nla_put_u16(m, LB_ATTR_PORT, b->port) < 0) ||
+	     put_counters(m, &c) < 0;
+	if (rc) {
+		nlmsg_free(m);
+		return lbmsg_req_errf(req, -EMSGSIZE, "part too big");
+	}
+	rc = lbmsg_req_send(req, m);
+	return rc < 0 ? lbmsg_req_errf(req, rc, "sending a part failed") : 0;
+}
+
+/* Does backend b match the ADDR/PORT attributes present in tb? */
+static bool
+backend_filter(struct nlattr **tb, const struct svc_backend *b)
+{
+	struct lb_addr a;
+
+	if (tb[LB_ATTR_PORT] != NULL &&
+	    nla_get_u16(tb[LB_ATTR_PORT]) != b->port)
+		return false;
+	return tb[LB_ATTR_ADDR] == NULL ||
+	       (lbmsg_get_addr(tb[LB_ATTR_ADDR], &a) == 0 &&
+		lb_addr_equal(&a, &b->addr));
+}
+
+/*
+ * Filters: STATS_KIND (service or backend), the service key attributes,
+ * and for backends ADDR/PORT. A request aimed at ports or lcores (IFNAME,
+ * PORT_ID, LCORE) without a kind gets nothing from here.
+ */
+int
+svc_stats_dump(struct svc_table *t, struct lbmsg_req *req)
+{
+	struct nlattr **tb = req->tb, *kind = tb[LB_ATTR_STATS_KIND];
+	bool want_svc = true, want_be = true;
+	uint32_t i, j;
+	int rc;
+
+	if (kind != NULL) {
+		want_svc = nla_get_u8(kind) == LB_STATS_SERVICE;
+		want_be = nla_get_u8(kind) == LB_STATS_BACKEND;
+	} else if (tb[LB_ATTR_IFNAME] || tb[LB_ATTR_PORT_ID] ||
+		   tb[LB_ATTR_LCORE]) {
+		return 0;
+	} else if (tb[LB_ATTR_ADDR] || tb[LB_ATTR_PORT]) {
+		want_svc = false; /* a backend filter */
+	}
+	for (i = 0; i < t->svcs.next && (want_svc || want_be); i++) {
+		const struct svc *s = t->by_slot[i];
+
+		if (s == NULL || !svc_key_filter(tb, s))
+			continue;
+		if (want_svc) {
+			rc = send_stats(t, req, s, NULL);
+			if (rc < 0)
+				return rc;
+		}
+		for (j = 0; want_be && j < s->nbackends; j++) {
+			if (!backend_filter(tb, &s->backends[j]))
+				continue;
+			rc = send_stats(t, req, s, &s->backends[j]);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+void
+svc_stats_zero(struct svc_table *t)
+{
+	uint32_t i, j;
+
+	for (i = 0; i < t->svcs.next; i++) {
+		const struct svc *s = t->by_slot[i];
+
+		if (s == NULL)
+			continue;
+		svc_pool_zero(&t->svcs, s->slot);
+		for (j = 0; j < s->nbackends; j++)
+			svc_pool_zero(&t->backends, s->backends[j].slot);
+	}
+}

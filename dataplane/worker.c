@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Worker poll loop: parse -> classify -> ARP / ICMP / forwarding stage /
+ * counted drop. See worker.h.
+ */
+#include <errno.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+
+#include "arp.h"
+#include "icmp.h"
+#include "pkt.h"
+#include "svc.h"
+#include "worker.h"
+
+void
+dp_forward_unimplemented(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
+			 const struct pkt_info *pi, const struct svc *s)
+{
+	RTE_SET_USED(port);
+	RTE_SET_USED(pi);
+	RTE_SET_USED(s);
+	dp_worker_drop(w, m, DP_DROP_FWD_UNIMPLEMENTED);
+}
+
+uint64_t
+dp_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void
+dp_defer_free(struct dp_ctx *dp, void *p)
+{
+	if (dp->dq != NULL && rte_rcu_qsbr_dq_enqueue(dp->dq, &p) == 0)
+		return;
+	/* no queue yet (no worker running) or queue full: wait it out */
+	if (dp->qsv != NULL)
+		rte_rcu_qsbr_synchronize(dp->qsv, RTE_QSBR_THRID_INVALID);
+	rte_free(p);
+}
+
+int
+worker_init(struct dp_ctx *dp)
+{
+	unsigned int lcore, i = 0;
+
+	dp->workers =
+		rte_zmalloc("dp_workers", dp->nworkers * sizeof(dp->workers[0]),
+			    RTE_CACHE_LINE_SIZE);
+	if (dp->workers == NULL)
+		return -ENOMEM;
+	RTE_LCORE_FOREACH_WORKER (lcore) {
+		if (i == dp->nworkers)
+			break;
+		dp->workers[i] = (struct dp_worker){
+			.dp = dp,
+			.index = i,
+			.lcore = lcore,
+		};
+		i++;
+	}
+	return 0;
+}
+
+void
+worker_fini(struct dp_ctx *dp)
+{
+	rte_free(dp->workers);
+	dp->workers = NULL;
+}
+
+static void
+ipv4_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
+	   const struct pkt_info *pi)
+{
+	struct dp_ctx *dp = w->dp;
+	struct lb_addr dst = { .family = AF_INET, .v4 = pi->daddr };
+	uint32_t src = rte_be_to_cpu_32(pi->saddr);
+	const struct svc *s;
+
+	if (pi->flags & PKT_F_BCAST) {
+		dp_worker_drop(w, m, DP_DROP_NOT_OURS);
+		return;
+	}
+	if (src == 0 || IN_MULTICAST(src) || src == INADDR_BROADCAST ||
+	    (src >> 24) == 127) {
+		dp_worker_drop(w, m, DP_DROP_BAD_SADDR);
+		return;
+	}
+	if (port_addr_find(dp, pi->daddr) >= 0) {
+		if (pi->proto == IPPROTO_ICMP && (pi->flags & PKT_F_L4))
+			icmp_input(w, m, port, pi);
+		else
+			dp_worker_drop(w, m, DP_DROP_HOST_UNSUPPORTED);
+		return;
+	}
+	if (!svc_addr_is_ours(dp->svc, &dst)) {
+		/* e.g. a reply from a NAT backend */
+		if (dp->reverse == NULL || !dp->reverse(w, m, port, pi))
+			dp_worker_drop(w, m, DP_DROP_NOT_OURS);
+		return;
+	}
+	switch (pi->proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+		if (!(pi->flags & PKT_F_L4)) {
+			dp_worker_drop(w, m, DP_DROP_FRAGMENT);
+			return;
+		}
+		s = svc_lookup(dp->svc, pi->proto, &dst, pi->dport);
+		if (s == NULL) {
+			/* e.g. a reply to a FULL-NAT local address */
+			if (dp->reverse == NULL || !dp->reverse(w, m, port, pi))
+				dp_worker_drop(w, m, DP_DROP_NO_SERVICE);
+			return;
+		}
+		if (pi->ttl <= 1) {
+			dp_worker_drop(w, m, DP_DROP_TTL_EXCEEDED);
+			return;
+		}
+		dp->forward(w, m, port, pi, s);
+		return;
+	case IPPROTO_ICMP:
+		/* ICMP errors about a connection belong to its backend */
+		if (dp->reverse != NULL && dp->reverse(w, m, port, pi))
+			return;
+		if (pi->flags & PKT_F_L4)
+			icmp_input(w, m, port, pi);
+		else
+			dp_worker_drop(w, m, DP_DROP_FRAGMENT);
+		return;
+	default:
+		dp_worker_drop(w, m, DP_DROP_NO_SERVICE);
+	}
+}
+
+static void
+packet_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port)
+{
+	const struct rte_ether_hdr *eth;
+	struct pkt_info pi;
+	int why;
+
+	w->port_st[port].rx_packets++;
+	w->port_st[port].rx_bytes += rte_pktmbuf_pkt_len(m);
+	why = pkt_parse(m, &pi);
+	if (why >= 0) {
+		dp_worker_drop(w, m, (enum dp_drop)why);
+		return;
+	}
+	eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	if (!(pi.flags & PKT_F_BCAST) &&
+	    !rte_is_same_ether_addr(&eth->dst_addr, &w->dp->ports[port]->mac)) {
+		dp_worker_drop(w, m, DP_DROP_OTHER_HOST);
+		return;
+	}
+	switch (pi.l3) {
+	case PKT_L3_ARP:
+		arp_input(w, m, port, &pi);
+		break;
+	case PKT_L3_IPV4:
+		ipv4_input(w, m, port, &pi);
+		break;
+	case PKT_L3_IPV6:
+		dp_worker_drop(w, m, DP_DROP_IPV6_UNSUPPORTED);
+		break;
+	default:
+		dp_worker_drop(w, m, DP_DROP_BAD_L2);
+	}
+}
+
+/* Worker 0: send what the control thread queued. Returns the count. */
+static unsigned int
+ctrl_tx_drain(struct dp_worker *w)
+{
+	struct rte_mbuf *pkts[DP_BURST];
+	unsigned int total = 0;
+
+	for (uint16_t p = 0; p < w->dp->nports; p++) {
+		unsigned int n = rte_ring_sc_dequeue_burst(
+			w->dp->ports[p]->ctrl_txr, (void **)pkts, DP_BURST,
+			NULL);
+
+		for (unsigned int i = 0; i < n; i++)
+			dp_worker_tx(w, p, pkts[i]);
+		total += n;
+	}
+	return total;
+}
+
+int
+worker_main(void *arg)
+{
+	struct dp_worker *w = arg;
+	struct dp_ctx *dp = w->dp;
+	struct stats_lcore *ls = &w->lcore_st;
+	struct rte_mbuf *pkts[DP_BURST];
+	uint64_t prev, now;
+
+	rte_rcu_qsbr_thread_register(dp->qsv, w->index);
+	rte_rcu_qsbr_thread_online(dp->qsv, w->index);
+	svc_worker_online(dp->svc, w->index);
+	prev = rte_rdtsc();
+	while (!__atomic_load_n(&dp->quit, __ATOMIC_RELAXED)) {
+		unsigned int got = 0;
+
+		if (__atomic_load_n(&dp->rx_enabled, __ATOMIC_ACQUIRE)) {
+			for (uint16_t p = 0; p < dp->nports; p++) {
+				uint16_t n = rte_eth_rx_burst(
+					dp->ports[p]->id, (uint16_t)w->index,
+					pkts, DP_BURST);
+
+				if (n == 0)
+					continue;
+				ls->bursts++;
+				ls->packets += n;
+				got += n;
+				for (uint16_t i = 0; i < n; i++)
+					packet_input(w, pkts[i], p);
+			}
+		}
+		if (w->index == 0)
+			got += ctrl_tx_drain(w);
+		if (dp->poll != NULL)
+			dp->poll(w);
+		for (uint16_t p = 0; p < dp->nports; p++)
+			dp_worker_flush(w, p);
+		svc_worker_quiescent(dp->svc, w->index);
+		rte_rcu_qsbr_quiescent(dp->qsv, w->index);
+		now = rte_rdtsc();
+		if (got > 0)
+			ls->busy_cycles += now - prev;
+		else
+			ls->idle_cycles += now - prev;
+		ls->iterations++;
+		prev = now;
+	}
+	for (uint16_t p = 0; p < dp->nports; p++)
+		dp_worker_flush(w, p);
+	svc_worker_offline(dp->svc, w->index);
+	rte_rcu_qsbr_thread_offline(dp->qsv, w->index);
+	rte_rcu_qsbr_thread_unregister(dp->qsv, w->index);
+	return 0;
+}

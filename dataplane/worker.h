@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The worker lcores' poll loop and the helpers every packet-path stage
+ * uses to send or drop a packet.
+ *
+ * A worker polls its RX queue of every port in bursts of DP_BURST, parses
+ * and classifies each packet, queues what it sends in a per-port TX
+ * buffer flushed at the end of the iteration, reports an RCU quiescent
+ * state and measures busy/idle TSC cycles. It takes no lock, allocates
+ * nothing (beyond mbufs), makes no system call. Worker 0 also transmits
+ * what the control thread queued on the ports' control rings.
+ */
+#ifndef EDGELB_DP_WORKER_H
+#define EDGELB_DP_WORKER_H
+
+#include <stdint.h>
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include "dp.h"
+#include "port.h"
+
+/* Send the buffered packets of port now; count what the queue refused. */
+static inline void
+dp_worker_flush(struct dp_worker *w, uint16_t port)
+{
+	struct dp_txbuf *tb = &w->tx[port];
+	struct stats_port *st = &w->port_st[port];
+	uint64_t bytes = 0;
+	uint16_t sent;
+
+	if (tb->n == 0)
+		return;
+	for (uint16_t i = 0; i < tb->n; i++)
+		bytes += rte_pktmbuf_pkt_len(tb->pkts[i]);
+	sent = rte_eth_tx_burst(w->dp->ports[port]->id, (uint16_t)w->index,
+				tb->pkts, tb->n);
+	for (uint16_t i = sent; i < tb->n; i++) {
+		bytes -= rte_pktmbuf_pkt_len(tb->pkts[i]);
+		rte_pktmbuf_free(tb->pkts[i]);
+	}
+	st->tx_packets += sent;
+	st->tx_bytes += bytes;
+	st->tx_dropped += (uint64_t)(tb->n - sent);
+	w->drops[DP_DROP_TX_FULL] += (uint64_t)(tb->n - sent);
+	tb->n = 0;
+}
+
+/* Queue m for TX on port (our port index). Consumes m. */
+static inline void
+dp_worker_tx(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
+{
+	struct dp_txbuf *tb = &w->tx[port];
+
+	tb->pkts[tb->n++] = m;
+	if (tb->n == DP_BURST)
+		dp_worker_flush(w, port);
+}
+
+/* Count m as dropped for why and free it. */
+static inline void
+dp_worker_drop(struct dp_worker *w, struct rte_mbuf *m, enum dp_drop why)
+{
+	w->drops[why]++;
+	rte_pktmbuf_free(m);
+}
+
+/* Set up dp->workers[] (index, lcore) for every worker lcore. 0/-ENOMEM */
+int worker_init(struct dp_ctx *dp);
+void worker_fini(struct dp_ctx *dp);
+
+/* rte_eal_remote_launch() entry; arg is the struct dp_worker. */
+int worker_main(void *arg);
+
+#endif

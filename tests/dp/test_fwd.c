@@ -1,0 +1,1252 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * fwd: the forwarding modes, packet by packet, in process. A dataplane
+ * context is built around two fake ports (0: clients behind the router
+ * 10.0.0.254; 1: backends on 10.1.0.0/24) with real route, neighbour and
+ * service tables; crafted frames go into the forward/reverse hooks and
+ * what the workers queue for TX is checked field by field. Every
+ * checksum is verified from scratch with a plain RFC 1071 sum over the
+ * header (and pseudo-header), independently of the code under test;
+ * Toeplitz is recomputed bit by bit for the RSS case.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_eal.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_tcp.h>
+#include <rte_udp.h>
+
+#include "conn.h"
+#include "dp.h"
+#include "fwd.h"
+#include "neigh.h"
+#include "pkt.h"
+#include "port.h"
+#include "route.h"
+#include "svc.h"
+
+#define IP(a, b, c, d)                                                         \
+	RTE_BE32((uint32_t)(a) << 24 | (b) << 16 | (c) << 8 | (d))
+#define SYN RTE_TCP_SYN_FLAG
+#define ACK RTE_TCP_ACK_FLAG
+
+static const uint8_t mac_port[2][6] = { { 2, 0, 0, 0, 0, 1 },
+					{ 2, 0, 0, 0, 0, 2 } };
+static const uint8_t mac_router[6] = { 2, 0, 0, 0, 0, 0xfe };
+static const uint8_t mac_b10[6] = { 2, 0, 0, 0, 1, 10 };
+static const uint8_t mac_b11[6] = { 2, 0, 0, 0, 1, 11 };
+
+static struct dp_ctx dp;
+static struct dp_port ports[2];
+static struct rte_mempool *pool;
+
+/* ---- independent checksums and Toeplitz -------------------------------- */
+
+static uint16_t
+sum16(const void *buf, size_t len, uint32_t acc)
+{
+	const uint8_t *p = buf;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		acc += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		acc += (uint32_t)p[len - 1] << 8;
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	return (uint16_t)acc;
+}
+
+static uint16_t
+ip_csum(const void *ip, size_t len)
+{
+	return htons((uint16_t)~sum16(ip, len, 0));
+}
+
+/* Checksum of an L4 segment with its pseudo-header (0 means valid when
+ * the segment holds its checksum). */
+static uint16_t
+l4_csum(uint32_t s, uint32_t d, uint8_t proto, const void *l4, uint16_t len)
+{
+	uint8_t ph[12];
+
+	memcpy(ph, &s, 4);
+	memcpy(ph + 4, &d, 4);
+	ph[8] = 0;
+	ph[9] = proto;
+	ph[10] = (uint8_t)(len >> 8);
+	ph[11] = (uint8_t)len;
+	return htons((uint16_t)~sum16(l4, len, sum16(ph, 12, 0)));
+}
+
+static uint32_t
+toeplitz(const uint8_t *key, const uint8_t *in, unsigned int len)
+{
+	uint32_t h = 0;
+
+	for (unsigned int i = 0; i < len * 8; i++) {
+		unsigned int b = i / 8, s = i % 8;
+		uint64_t win = (uint64_t)key[b] << 32 |
+			       (uint64_t)key[b + 1] << 24 |
+			       (uint64_t)key[b + 2] << 16 |
+			       (uint64_t)key[b + 3] << 8 | key[b + 4];
+
+		if (in[b] & (0x80 >> s))
+			h ^= (uint32_t)(win >> (8 - s));
+	}
+	return h;
+}
+
+/* ---- frames -------------------------------------------------------------- */
+
+struct spec {
+	uint32_t saddr, daddr;
+	uint16_t sport, dport; /* host order */
+	uint8_t proto, flags;
+	uint16_t payload;
+	bool df;
+	uint16_t mss; /* TCP: an MSS option when not 0 */
+};
+
+static struct rte_mbuf *
+frame(const struct spec *sp, uint16_t port)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	uint16_t l4len = sp->proto == IPPROTO_TCP ? (sp->mss ? 24 : 20) : 8;
+	uint16_t iplen = (uint16_t)(20 + l4len + sp->payload);
+	struct rte_ether_hdr *eth;
+	struct rte_ipv4_hdr *ip;
+	uint8_t *l4;
+
+	ck_assert_ptr_nonnull(m);
+	eth = (struct rte_ether_hdr *)rte_pktmbuf_append(m, 14 + iplen);
+	ck_assert_ptr_nonnull(eth);
+	memset(eth, 0, 14 + iplen);
+	memcpy(eth->dst_addr.addr_bytes, mac_port[port], 6);
+	memcpy(eth->src_addr.addr_bytes, port == 0 ? mac_router : mac_b10, 6);
+	eth->ether_type = htons(RTE_ETHER_TYPE_IPV4);
+	ip = (struct rte_ipv4_hdr *)(eth + 1);
+	ip->version_ihl = 0x45;
+	ip->type_of_service = 0x10;
+	ip->total_length = htons(iplen);
+	ip->packet_id = htons(0x1234);
+	ip->fragment_offset = sp->df ? htons(RTE_IPV4_HDR_DF_FLAG) : 0;
+	ip->time_to_live = 60;
+	ip->next_proto_id = sp->proto;
+	ip->src_addr = sp->saddr;
+	ip->dst_addr = sp->daddr;
+	ip->hdr_checksum = ip_csum(ip, 20);
+	l4 = (uint8_t *)(ip + 1);
+	for (uint16_t i = 0; i < sp->payload; i++)
+		l4[l4len + i] = (uint8_t)(i * 7);
+	if (sp->proto == IPPROTO_TCP) {
+		struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)l4;
+
+		th->src_port = htons(sp->sport);
+		th->dst_port = htons(sp->dport);
+		th->sent_seq = htonl(1000);
+		th->recv_ack = (sp->flags & ACK) ? htonl(5000) : 0;
+		th->data_off = (uint8_t)((l4len / 4) << 4);
+		th->tcp_flags = sp->flags;
+		th->rx_win = htons(65535);
+		if (sp->mss) {
+			l4[20] = 2;
+			l4[21] = 4;
+			l4[22] = (uint8_t)(sp->mss >> 8);
+			l4[23] = (uint8_t)sp->mss;
+		}
+		th->cksum = l4_csum(sp->saddr, sp->daddr, IPPROTO_TCP, l4,
+				    (uint16_t)(l4len + sp->payload));
+	} else {
+		struct rte_udp_hdr *uh = (struct rte_udp_hdr *)l4;
+
+		uh->src_port = htons(sp->sport);
+		uh->dst_port = htons(sp->dport);
+		uh->dgram_len = htons((uint16_t)(8 + sp->payload));
+		uh->dgram_cksum = l4_csum(sp->saddr, sp->daddr, IPPROTO_UDP, l4,
+					  (uint16_t)(8 + sp->payload));
+	}
+	return m;
+}
+
+static const struct svc *
+svc_of(const struct spec *sp)
+{
+	struct lb_addr vip = { .family = AF_INET, .v4 = sp->daddr };
+
+	return svc_lookup(dp.svc, sp->proto, &vip, sp->dport);
+}
+
+/* Send sp in on port through worker wk like classify would. */
+static void
+inject(unsigned int wk, const struct spec *sp, uint16_t port)
+{
+	struct rte_mbuf *m = frame(sp, port);
+	const struct svc *s = svc_of(sp);
+	struct pkt_info pi;
+
+	ck_assert_int_lt(pkt_parse(m, &pi), 0);
+	if (s != NULL) {
+		dp.forward(&dp.workers[wk], m, port, &pi, s);
+		return;
+	}
+	if (!dp.reverse(&dp.workers[wk], m, port, &pi))
+		rte_pktmbuf_free(m);
+}
+
+/* The one packet worker wk queued on port (nothing on the other). */
+static struct rte_mbuf *
+take(unsigned int wk, uint16_t port)
+{
+	struct dp_txbuf *tb = &dp.workers[wk].tx[port];
+	struct rte_mbuf *m;
+
+	ck_assert_uint_eq(dp.workers[wk].tx[1 - port].n, 0);
+	ck_assert_uint_eq(tb->n, 1);
+	m = tb->pkts[0];
+	tb->n = 0;
+	return m;
+}
+
+static void
+nothing_sent(unsigned int wk)
+{
+	ck_assert_uint_eq(dp.workers[wk].tx[0].n, 0);
+	ck_assert_uint_eq(dp.workers[wk].tx[1].n, 0);
+}
+
+/* Expected result of a rewritten (not encapsulated) packet. */
+struct expect {
+	uint16_t port;
+	const uint8_t *mac;
+	uint32_t saddr, daddr;
+	uint16_t sport, dport; /* host order; 0 = do not check */
+	uint8_t ttl;
+};
+
+/* Check an IPv4 packet at ip (len bytes available) against e. */
+static void
+check_ip(const uint8_t *ipb, const struct expect *e, uint8_t proto)
+{
+	const struct rte_ipv4_hdr *ip = (const void *)ipb;
+	uint16_t iplen = ntohs(ip->total_length);
+	const uint8_t *l4 = ipb + 20;
+
+	ck_assert_uint_eq(ip->version_ihl, 0x45);
+	ck_assert_uint_eq(ip->next_proto_id, proto);
+	ck_assert_uint_eq(ip->time_to_live, e->ttl);
+	ck_assert_uint_eq(ip->src_addr, e->saddr);
+	ck_assert_uint_eq(ip->dst_addr, e->daddr);
+	ck_assert_uint_eq(sum16(ip, 20, 0), 0xffff); /* header checksum */
+	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP) {
+		const struct rte_udp_hdr *uh = (const void *)l4;
+
+		if (e->sport)
+			ck_assert_uint_eq(ntohs(uh->src_port), e->sport);
+		if (e->dport)
+			ck_assert_uint_eq(ntohs(uh->dst_port), e->dport);
+		ck_assert_msg(l4_csum(ip->src_addr, ip->dst_addr, proto, l4,
+				      (uint16_t)(iplen - 20)) == 0,
+			      "L4 checksum wrong");
+	}
+}
+
+/* Check frame m: Ethernet as e says, then the IPv4 packet. Returns the
+ * IP header. */
+static const uint8_t *
+check_frame(struct rte_mbuf *m, const struct expect *e, uint8_t proto)
+{
+	const struct rte_ether_hdr *eth =
+		rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	const uint8_t *ip = (const uint8_t *)(eth + 1);
+
+	ck_assert_int_eq(memcmp(eth->dst_addr.addr_bytes, e->mac, 6), 0);
+	ck_assert_int_eq(memcmp(eth->src_addr.addr_bytes, mac_port[e->port], 6),
+			 0);
+	ck_assert_uint_eq(ntohs(eth->ether_type), RTE_ETHER_TYPE_IPV4);
+	ck_assert_uint_eq(
+		rte_pktmbuf_pkt_len(m),
+		14u + ntohs(((const struct rte_ipv4_hdr *)ip)->total_length));
+	check_ip(ip, e, proto);
+	return ip;
+}
+
+/* ---- the lab ------------------------------------------------------------- */
+
+static int
+ctrl(struct nl_msg *m)
+{
+	struct nlmsghdr *h = nlmsg_hdr(m);
+	struct nlattr *tb[LB_ATTR_MAX + 1];
+	struct lbmsg_req req = { 0 };
+	char err[256];
+	int rc;
+
+	h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	ck_assert_int_eq(lbmsg_parse(h, h->nlmsg_len, tb, err, sizeof(err)), 0);
+	req.nlh = h;
+	req.tb = tb;
+	req.fd = -1;
+	rc = svc_ctrl_handle(dp.svc, &req);
+	ck_assert_msg(rc == 0, "control request failed: %s", req.errmsg);
+	nlmsg_free(m);
+	return rc;
+}
+
+static void
+service(uint8_t proto, uint32_t vip, uint16_t vport, uint8_t mode,
+	uint32_t flags, uint32_t b, uint16_t bport, uint32_t laddr)
+{
+	struct nl_msg *m = lbmsg_new(LB_MSG_SERVICE_NEW, 0);
+	struct lb_addr v = { .family = AF_INET, .v4 = vip };
+	struct lb_addr ba = { .family = AF_INET, .v4 = b };
+	struct nlattr *list, *r;
+
+	lbmsg_put_svc_key(m, proto, &v, vport);
+	nla_put_u8(m, LB_ATTR_MODE, mode);
+	nla_put_string(m, LB_ATTR_SCHED, "rr");
+	nla_put_u32(m, LB_ATTR_SVC_FLAGS, flags);
+	list = nla_nest_start(m, LB_ATTR_BACKENDS);
+	r = nla_nest_start(m, LB_ATTR_BACKEND);
+	lbmsg_put_addr(m, LB_ATTR_ADDR, &ba);
+	nla_put_u16(m, LB_ATTR_PORT, bport);
+	nla_put_u32(m, LB_ATTR_WEIGHT, 1);
+	nla_nest_end(m, r);
+	nla_nest_end(m, list);
+	ctrl(m);
+	if (laddr != 0) {
+		struct lb_addr la = { .family = AF_INET, .v4 = laddr };
+
+		m = lbmsg_new(LB_MSG_LADDR_NEW, 0);
+		lbmsg_put_svc_key(m, proto, &v, vport);
+		lbmsg_put_addr(m, LB_ATTR_ADDR, &la);
+		ctrl(m);
+	}
+}
+
+static void
+lab_up(void)
+{
+	struct svc_table_conf sc = { .nworkers = 2,
+				     .max_services = 64,
+				     .max_backends = 256,
+				     .socket_id = SOCKET_ID_ANY,
+				     .max_laddrs = 64 };
+	struct port_addr_set *as;
+
+	memset(&dp, 0, sizeof(dp));
+	dpconf_defaults(&dp.conf);
+	dp.conf.max_backends = 256;
+	dp.tmo = dp.conf.tmo;
+	dp.nworkers = 2;
+	dp.workers = rte_zmalloc("w", 2 * sizeof(dp.workers[0]), 64);
+	for (unsigned int i = 0; i < 2; i++) {
+		dp.workers[i].dp = &dp;
+		dp.workers[i].index = i;
+	}
+	for (uint16_t p = 0; p < 2; p++) {
+		ports[p] = (struct dp_port){ .id = p, .index = p, .mtu = 1500 };
+		memcpy(ports[p].mac.addr_bytes, mac_port[p], 6);
+		dp.ports[p] = &ports[p];
+	}
+	dp.nports = 2;
+	dp.qsv = rte_zmalloc("qsv", rte_rcu_qsbr_get_memsize(2), 64);
+	ck_assert_int_eq(rte_rcu_qsbr_init(dp.qsv, 2), 0);
+	as = rte_zmalloc("as", sizeof(*as) + 2 * sizeof(as->a[0]), 0);
+	as->n = 2;
+	as->a[0] = (struct port_addr){ IP(10, 0, 0, 1), 24, 0 };
+	as->a[1] = (struct port_addr){ IP(10, 1, 0, 1), 24, 1 };
+	dp.addrs = as;
+	dp.route = route_create(64, NULL, SOCKET_ID_ANY);
+	ck_assert_ptr_nonnull(dp.route);
+	ck_assert_int_eq(route_connected_add(dp.route, IP(10, 0, 0, 0), 24, 0),
+			 0);
+	ck_assert_int_eq(route_connected_add(dp.route, IP(10, 1, 0, 0), 24, 1),
+			 0);
+	ck_assert_int_eq(route_add(dp.route, IP(203, 0, 113, 0), 24,
+				   IP(10, 0, 0, 254), 0),
+			 0);
+	ck_assert_ptr_nonnull(neigh_create(&dp));
+	ck_assert_int_eq(neigh_add(dp.neigh, IP(10, 0, 0, 254), 0, mac_router),
+			 0);
+	ck_assert_int_eq(neigh_add(dp.neigh, IP(10, 1, 0, 10), 1, mac_b10), 0);
+	ck_assert_int_eq(neigh_add(dp.neigh, IP(10, 1, 0, 11), 1, mac_b11), 0);
+	dp.svc = svc_table_create(&sc);
+	ck_assert_ptr_nonnull(dp.svc);
+	service(IPPROTO_TCP, IP(192, 0, 2, 1), 80, LB_MODE_DR, 0,
+		IP(10, 1, 0, 10), 80, 0);
+	service(IPPROTO_UDP, IP(192, 0, 2, 1), 53, LB_MODE_DR, 0,
+		IP(10, 1, 0, 10), 53, 0);
+	service(IPPROTO_TCP, IP(192, 0, 2, 2), 80, LB_MODE_TUNNEL, 0,
+		IP(10, 1, 0, 10), 80, 0);
+	service(IPPROTO_UDP, IP(192, 0, 2, 2), 53, LB_MODE_TUNNEL, 0,
+		IP(10, 1, 0, 10), 53, 0);
+	service(IPPROTO_TCP, IP(192, 0, 2, 3), 80, LB_MODE_NAT, 0,
+		IP(10, 1, 0, 10), 8080, 0);
+	service(IPPROTO_UDP, IP(192, 0, 2, 3), 53, LB_MODE_NAT, 0,
+		IP(10, 1, 0, 10), 5353, 0);
+	service(IPPROTO_TCP, IP(192, 0, 2, 4), 80, LB_MODE_FNAT, LB_SVC_F_TOA,
+		IP(10, 1, 0, 11), 8080, IP(10, 1, 0, 100));
+	service(IPPROTO_UDP, IP(192, 0, 2, 4), 53, LB_MODE_FNAT, 0,
+		IP(10, 1, 0, 11), 5353, IP(10, 1, 0, 100));
+	ck_assert_int_eq(fwd_init_conns(&dp, 64), 0);
+}
+
+static void
+lab_down(void)
+{
+	for (unsigned int w = 0; w < 2; w++)
+		for (unsigned int p = 0; p < 2; p++) {
+			for (unsigned int i = 0; i < dp.workers[w].tx[p].n; i++)
+				rte_pktmbuf_free(dp.workers[w].tx[p].pkts[i]);
+			dp.workers[w].tx[p].n = 0;
+		}
+	fwd_fini(&dp);
+	svc_table_destroy(dp.svc);
+	neigh_destroy(dp.neigh);
+	dp.neigh_pub = NULL;
+	route_destroy(dp.route);
+	rte_free(dp.addrs);
+	rte_free(dp.qsv);
+	rte_free(dp.workers);
+}
+
+/* ---- cases: first packets in, per mode -------------------------------- */
+
+struct in_case {
+	const char *name;
+	struct spec in;
+	bool tunnel;
+	struct expect out; /* tunnel: the inner packet; mac/port outer */
+};
+
+#define CLIENT IP(203, 0, 113, 7)
+
+static const struct in_case in_cases[] = {
+	{ "dr tcp syn",
+	  { CLIENT, IP(192, 0, 2, 1), 40000, 80, IPPROTO_TCP, SYN, 0, true,
+	    1460 },
+	  false,
+	  { 1, mac_b10, CLIENT, IP(192, 0, 2, 1), 40000, 80, 59 } },
+	{ "dr udp",
+	  { CLIENT, IP(192, 0, 2, 1), 40001, 53, IPPROTO_UDP, 0, 33, false, 0 },
+	  false,
+	  { 1, mac_b10, CLIENT, IP(192, 0, 2, 1), 40001, 53, 59 } },
+	{ "tunnel tcp syn",
+	  { CLIENT, IP(192, 0, 2, 2), 40002, 80, IPPROTO_TCP, SYN, 0, true,
+	    1460 },
+	  true,
+	  { 1, mac_b10, CLIENT, IP(192, 0, 2, 2), 40002, 80, 59 } },
+	{ "tunnel udp",
+	  { CLIENT, IP(192, 0, 2, 2), 40003, 53, IPPROTO_UDP, 0, 100, false,
+	    0 },
+	  true,
+	  { 1, mac_b10, CLIENT, IP(192, 0, 2, 2), 40003, 53, 59 } },
+	{ "nat tcp syn",
+	  { CLIENT, IP(192, 0, 2, 3), 40004, 80, IPPROTO_TCP, SYN, 0, true,
+	    1460 },
+	  false,
+	  { 1, mac_b10, CLIENT, IP(10, 1, 0, 10), 40004, 8080, 59 } },
+	{ "nat udp",
+	  { CLIENT, IP(192, 0, 2, 3), 40005, 53, IPPROTO_UDP, 0, 21, false, 0 },
+	  false,
+	  { 1, mac_b10, CLIENT, IP(10, 1, 0, 10), 40005, 5353, 59 } },
+	{ "fnat udp",
+	  { CLIENT, IP(192, 0, 2, 4), 40006, 53, IPPROTO_UDP, 0, 21, false, 0 },
+	  false,
+	  { 1, mac_b11, IP(10, 1, 0, 100), IP(10, 1, 0, 11), 0, 5353, 59 } },
+};
+
+START_TEST(test_first_packet)
+{
+	const struct in_case *c = &in_cases[_i];
+	struct rte_mbuf *m;
+	const uint8_t *ip;
+
+	inject(0, &c->in, 0);
+	m = take(0, c->out.port);
+	if (!c->tunnel) {
+		ip = check_frame(m, &c->out, c->in.proto);
+		/* untouched: TOS, ID, DF */
+		ck_assert_uint_eq(ip[1], 0x10);
+		ck_assert_uint_eq(ip[4] << 8 | ip[5], 0x1234);
+		ck_assert_uint_eq(ip[6] & 0x40, c->in.df ? 0x40 : 0);
+	} else {
+		const uint8_t *o = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+		struct expect outer = {
+			1, mac_b10, IP(10, 1, 0, 1), IP(10, 1, 0, 10), 0, 0, 64
+		};
+		uint16_t inner_len = (uint16_t)(o[22] << 8 | o[23]);
+
+		check_frame(m, &outer, IPPROTO_IPIP);
+		ck_assert_uint_eq(o[1], 0x10);			     /* TOS */
+		ck_assert_uint_eq(o[2] << 8 | o[3], inner_len + 20); /* len */
+		ck_assert_uint_eq(o[6] & 0x40, c->in.df ? 0x40 : 0); /* DF */
+		ck_assert_uint_eq(o[6] & 0x3f, 0);
+		ck_assert_uint_eq(o[7], 0);
+		check_ip(o + 20, &c->out, c->in.proto);
+	}
+	rte_pktmbuf_free(m);
+}
+END_TEST
+
+/* The outer IP ID counts up per worker. */
+START_TEST(test_tunnel_ip_id)
+{
+	struct spec sp = {
+		CLIENT, IP(192, 0, 2, 2), 41000, 53, IPPROTO_UDP, 0, 10, false,
+		0
+	};
+	uint16_t id[3];
+
+	for (int i = 0; i < 3; i++) {
+		struct rte_mbuf *m;
+		const uint8_t *o;
+
+		sp.sport = (uint16_t)(41000 + i);
+		inject(0, &sp, 0);
+		m = take(0, 1);
+		o = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+		id[i] = (uint16_t)(o[4] << 8 | o[5]);
+		rte_pktmbuf_free(m);
+	}
+	ck_assert_uint_eq((uint16_t)(id[1] - id[0]), 1);
+	ck_assert_uint_eq((uint16_t)(id[2] - id[1]), 1);
+}
+END_TEST
+
+START_TEST(test_nat_reply)
+{
+	struct spec syn = {
+		CLIENT, IP(192, 0, 2, 3), 42000, 80, IPPROTO_TCP, SYN, 0, true,
+		1460
+	};
+	struct spec synack = {
+		IP(10, 1, 0, 10), CLIENT, 8080, 42000, IPPROTO_TCP,
+		SYN | ACK,	  0,	  true, 1460
+	};
+	struct spec udp = { IP(10, 1, 0, 10),
+			    CLIENT,
+			    5353,
+			    42001,
+			    IPPROTO_UDP,
+			    0,
+			    40,
+			    false,
+			    0 };
+	struct spec udpq = {
+		CLIENT, IP(192, 0, 2, 3), 42001, 53, IPPROTO_UDP, 0, 20, false,
+		0
+	};
+	struct expect back = { 0,     mac_router, IP(192, 0, 2, 3), CLIENT, 80,
+			       42000, 59 };
+	struct rte_mbuf *m;
+
+	inject(0, &syn, 0);
+	rte_pktmbuf_free(take(0, 1));
+	inject(0, &synack, 1);
+	m = take(0, 0);
+	check_frame(m, &back, IPPROTO_TCP);
+	rte_pktmbuf_free(m);
+	inject(0, &udpq, 0);
+	rte_pktmbuf_free(take(0, 1));
+	inject(0, &udp, 1);
+	m = take(0, 0);
+	back.sport = 53;
+	back.dport = 42001;
+	check_frame(m, &back, IPPROTO_UDP);
+	rte_pktmbuf_free(m);
+	/* a reply of nobody's: not taken */
+	udp.sport = 9999;
+	inject(0, &udp, 1);
+	nothing_sent(0);
+}
+END_TEST
+
+/* A NAT reply that RSS gives to worker 1 reaches the owner, worker 0. */
+START_TEST(test_nat_handoff)
+{
+	struct spec q = {
+		CLIENT, IP(192, 0, 2, 3), 43000, 53, IPPROTO_UDP, 0, 20, false,
+		0
+	};
+	struct spec r = { IP(10, 1, 0, 10),
+			  CLIENT,
+			  5353,
+			  43000,
+			  IPPROTO_UDP,
+			  0,
+			  40,
+			  false,
+			  0 };
+	struct expect back = { 0,     mac_router, IP(192, 0, 2, 3), CLIENT, 53,
+			       43000, 59 };
+	struct rte_mbuf *m;
+
+	inject(0, &q, 0);
+	rte_pktmbuf_free(take(0, 1));
+	inject(1, &r, 1);
+	nothing_sent(1);
+	nothing_sent(0);
+	ck_assert_uint_eq(dp.fwd->w[1].handoff_out, 1);
+	fwd_poll(&dp.workers[0]);
+	ck_assert_uint_eq(dp.fwd->w[0].handoff_in, 1);
+	m = take(0, 0);
+	check_frame(m, &back, IPPROTO_UDP);
+	rte_pktmbuf_free(m);
+}
+END_TEST
+
+/* Find the TOA option in the TCP header at th; returns its offset or 0. */
+static unsigned int
+toa_at(const uint8_t *th)
+{
+	unsigned int hlen = (th[12] >> 4) * 4;
+
+	for (unsigned int i = 20; i < hlen;) {
+		if (th[i] == 0)
+			break;
+		if (th[i] == 1) {
+			i++;
+			continue;
+		}
+		if (th[i] == 254)
+			return i;
+		i += th[i + 1];
+	}
+	return 0;
+}
+
+START_TEST(test_fnat_toa)
+{
+	struct spec syn = {
+		CLIENT, IP(192, 0, 2, 4), 44000, 80, IPPROTO_TCP, SYN, 0, true,
+		1460
+	};
+	struct expect out = {
+		1, mac_b11, IP(10, 1, 0, 100), IP(10, 1, 0, 11), 0, 8080, 59
+	};
+	struct expect back = { 0,     mac_router, IP(192, 0, 2, 4), CLIENT, 80,
+			       44000, 59 };
+	struct rte_mbuf *m;
+	const uint8_t *ip, *th;
+	unsigned int o;
+	uint16_t lport;
+
+	inject(0, &syn, 0);
+	m = take(0, 1);
+	ip = check_frame(m, &out, IPPROTO_TCP);
+	th = ip + 20;
+	ck_assert_uint_eq(ip[2] << 8 | ip[3], 20 + 24 + 8);
+	ck_assert_uint_eq((th[12] >> 4) * 4, 32);
+	/* MSS lowered by the option's 8 bytes */
+	ck_assert_uint_eq(th[20], 2);
+	ck_assert_uint_eq(th[22] << 8 | th[23], 1452);
+	o = toa_at(th);
+	ck_assert_uint_eq(o, 24);
+	ck_assert_uint_eq(th[o + 1], 8);
+	ck_assert_uint_eq(th[o + 2] << 8 | th[o + 3], 44000);
+	ck_assert_int_eq(memcmp(th + o + 4, &syn.saddr, 4), 0);
+	lport = (uint16_t)(th[0] << 8 | th[1]);
+	/* no RSS: the port says the owner (worker 0 of 2) */
+	ck_assert_uint_ge(lport, 1024);
+	ck_assert_uint_eq((lport - 1024) % 2, 0);
+	rte_pktmbuf_free(m);
+
+	/* the backend's SYN-ACK to the local address goes to the client */
+	struct spec sa = { IP(10, 1, 0, 11),
+			   IP(10, 1, 0, 100),
+			   8080,
+			   lport,
+			   IPPROTO_TCP,
+			   SYN | ACK,
+			   0,
+			   true,
+			   1400 };
+	inject(0, &sa, 1);
+	m = take(0, 0);
+	check_frame(m, &back, IPPROTO_TCP);
+	rte_pktmbuf_free(m);
+
+	/* the client's first ACK carries TOA, the next one does not */
+	struct spec ack = {
+		CLIENT, IP(192, 0, 2, 4), 44000, 80, IPPROTO_TCP, ACK, 0, true,
+		0
+	};
+	out.sport = lport;
+	inject(0, &ack, 0);
+	m = take(0, 1);
+	ip = check_frame(m, &out, IPPROTO_TCP);
+	ck_assert_uint_eq(toa_at(ip + 20), 20);
+	ck_assert_uint_eq(ip[2] << 8 | ip[3], 20 + 20 + 8);
+	rte_pktmbuf_free(m);
+	ack.payload = 100;
+	inject(0, &ack, 0);
+	m = take(0, 1);
+	ip = check_frame(m, &out, IPPROTO_TCP);
+	ck_assert_uint_eq(toa_at(ip + 20), 0);
+	ck_assert_uint_eq(ip[2] << 8 | ip[3], 20 + 20 + 100);
+	rte_pktmbuf_free(m);
+}
+END_TEST
+
+/* With RSS on the backend port, the local port is picked so that the
+ * reply hashes to the owner's queue. */
+START_TEST(test_fnat_rss)
+{
+	static const uint8_t key[40] = {
+		0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67,
+		0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb,
+		0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30,
+		0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+	};
+	struct fwd_rss r = {
+		.on = true, .l4_tcp = true, .l4_udp = true, .reta_size = 128
+	};
+	struct spec sp = {
+		CLIENT, IP(192, 0, 2, 4), 45000, 53, IPPROTO_UDP, 0, 10, false,
+		0
+	};
+
+	memcpy(r.key, key, sizeof(key));
+	for (unsigned int i = 0; i < 128; i++)
+		r.reta[i] = (uint16_t)((i / 3) % 2);
+	fwd_rss_set(&dp, 1, &r);
+	for (unsigned int wk = 0; wk < 2; wk++)
+		for (int n = 0; n < 8; n++) {
+			struct rte_mbuf *m;
+			const uint8_t *ip;
+			uint8_t tuple[12];
+			uint32_t h;
+
+			sp.sport = (uint16_t)(45000 + wk * 100 + n);
+			inject(wk, &sp, 0);
+			m = take(wk, 1);
+			ip = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+			/* reply: backend:5353 -> laddr:lport */
+			memcpy(tuple, ip + 16, 4);
+			memcpy(tuple + 4, ip + 12, 4);
+			memcpy(tuple + 8, ip + 22, 2);
+			memcpy(tuple + 10, ip + 20, 2);
+			h = toeplitz(key, tuple, 12);
+			ck_assert_uint_eq(r.reta[h % 128], wk);
+			rte_pktmbuf_free(m);
+		}
+}
+END_TEST
+
+START_TEST(test_tunnel_frag_needed)
+{
+	struct spec big = { CLIENT, IP(192, 0, 2, 2), 46000, 80,  IPPROTO_TCP,
+			    SYN,    1460 - 4,	      true,  1460 };
+	struct expect icmp = {
+		0, mac_router, IP(192, 0, 2, 2), CLIENT, 0, 0, 64
+	};
+	struct rte_mbuf *m;
+	const uint8_t *ip, *ic;
+	uint16_t len;
+
+	/* 1500 bytes + 20 of IPIP > MTU 1500, DF set */
+	inject(0, &big, 0);
+	m = take(0, 0);
+	ip = check_frame(m, &icmp, IPPROTO_ICMP);
+	len = (uint16_t)(ip[2] << 8 | ip[3]);
+	ic = ip + 20;
+	ck_assert_uint_eq(ic[0], 3);
+	ck_assert_uint_eq(ic[1], 4);
+	ck_assert_uint_eq(ic[6] << 8 | ic[7], 1480);
+	ck_assert_uint_eq(sum16(ic, len - 20u, 0), 0xffff);
+	/* the client's own header is quoted */
+	ck_assert_uint_eq(ic[8], 0x45);
+	ck_assert_int_eq(memcmp(ic + 8 + 12, &big.saddr, 4), 0);
+	ck_assert_uint_eq(len, 576);
+	rte_pktmbuf_free(m);
+	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_FRAG_NEEDED], 1);
+	/* without DF: dropped */
+	big.df = false;
+	big.sport++;
+	inject(0, &big, 0);
+	nothing_sent(0);
+	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_TOO_BIG], 1);
+	/* 1480 bytes fit */
+	big.df = true;
+	big.sport++;
+	big.payload = 1480 - 20 - 24;
+	inject(0, &big, 0);
+	m = take(0, 1);
+	ck_assert_uint_eq(rte_pktmbuf_pkt_len(m), 14u + 1500);
+	rte_pktmbuf_free(m);
+}
+END_TEST
+
+/* An ICMP port unreachable from a NAT backend reaches the client about
+ * the VIP. */
+START_TEST(test_nat_icmp_error)
+{
+	struct spec q = {
+		CLIENT, IP(192, 0, 2, 3), 47000, 53, IPPROTO_UDP, 0, 12, false,
+		0
+	};
+	struct expect back = {
+		0, mac_router, IP(192, 0, 2, 3), CLIENT, 0, 0, 63
+	};
+	struct rte_mbuf *sent, *m;
+	struct pkt_info pi;
+	uint8_t f[1600], *ip, *ic;
+	const uint8_t *o;
+	uint16_t qlen;
+
+	inject(0, &q, 0);
+	sent = take(0, 1); /* client -> 10.1.0.10:5353 as the backend saw */
+	qlen = (uint16_t)(rte_pktmbuf_pkt_len(sent) - 14);
+	ip = f;
+	memset(ip, 0, 42);
+	memcpy(ip, mac_port[1], 6);
+	memcpy(ip + 6, mac_b10, 6);
+	ip[12] = 0x08;
+	ip += 14;
+	ip[0] = 0x45;
+	ip[2] = (uint8_t)((28 + qlen) >> 8);
+	ip[3] = (uint8_t)(28 + qlen);
+	ip[8] = 64;
+	ip[9] = IPPROTO_ICMP;
+	memcpy(ip + 12, rte_pktmbuf_mtod_offset(sent, uint8_t *, 14 + 16), 4);
+	memcpy(ip + 16, &q.saddr, 4);
+	ic = ip + 20;
+	ic[0] = 3;
+	ic[1] = 3;
+	memcpy(ic + 8, rte_pktmbuf_mtod_offset(sent, uint8_t *, 14), qlen);
+	*(uint16_t *)(ic + 2) = ip_csum(ic, 8u + qlen);
+	*(uint16_t *)(ip + 10) = ip_csum(ip, 20);
+	rte_pktmbuf_free(sent);
+	m = rte_pktmbuf_alloc(pool);
+	memcpy(rte_pktmbuf_append(m, (uint16_t)(14 + 28 + qlen)), f,
+	       14u + 28 + qlen);
+	ck_assert_int_lt(pkt_parse(m, &pi), 0);
+	ck_assert(dp.reverse(&dp.workers[0], m, 1, &pi));
+	m = take(0, 0);
+	o = check_frame(m, &back, IPPROTO_ICMP);
+	ck_assert_uint_eq(sum16(o + 20, 8u + qlen, 0), 0xffff);
+	/* embedded: client:47000 -> VIP:53, valid header and UDP sums */
+	struct expect inner = {
+		0, NULL, CLIENT, IP(192, 0, 2, 3), 47000, 53, 59
+	};
+	check_ip(o + 28, &inner, IPPROTO_UDP);
+	rte_pktmbuf_free(m);
+}
+END_TEST
+
+START_TEST(test_no_conn_and_full)
+{
+	struct spec ack = {
+		CLIENT, IP(192, 0, 2, 3), 48000, 80, IPPROTO_TCP, ACK, 0, true,
+		0
+	};
+	struct spec u = {
+		CLIENT, IP(192, 0, 2, 1), 0, 53, IPPROTO_UDP, 0, 4, false, 0
+	};
+	struct conn_table_stats st;
+
+	inject(0, &ack, 0);
+	nothing_sent(0);
+	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_NO_CONN], 1);
+	/* worker 1's table holds 64 */
+	for (int i = 0; i < 64; i++) {
+		u.sport = (uint16_t)(49000 + i);
+		inject(1, &u, 0);
+		rte_pktmbuf_free(take(1, 1));
+	}
+	u.sport = 49100;
+	inject(1, &u, 0);
+	nothing_sent(1);
+	ck_assert_uint_eq(dp.workers[1].drops[DP_DROP_CONN_TABLE_FULL], 1);
+	conn_get_stats(fwd_conn_table(&dp, 1), &st);
+	ck_assert_uint_eq(st.table_full, 1);
+	ck_assert_uint_eq(st.conns, 64);
+	/* existing flows still pass */
+	u.sport = 49005;
+	inject(1, &u, 0);
+	rte_pktmbuf_free(take(1, 1));
+}
+END_TEST
+
+/* ---- FULL-NAT with PROXY protocol v2 -------------------------------------- */
+
+#define PP_VIP	 IP(192, 0, 2, 5)
+#define PP_LADDR IP(10, 1, 0, 101)
+#define PP_LEN	 28u
+
+/*
+ * frame(sp) with sequence and ACK numbers set and, when olen is not 0,
+ * the first olen payload bytes turned into TCP options opt (olen a
+ * multiple of 4); the checksum is computed again from scratch.
+ */
+static struct rte_mbuf *
+tcp_frame(const struct spec *sp, uint16_t port, uint32_t seq, uint32_t ack,
+	  const uint8_t *opt, uint8_t olen)
+{
+	struct rte_mbuf *m = frame(sp, port);
+	uint8_t *ip = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+	uint8_t *th = ip + 20;
+	uint16_t iplen = (uint16_t)(ip[2] << 8 | ip[3]);
+	uint32_t v;
+
+	ck_assert_uint_eq(sp->mss, 0);
+	ck_assert_uint_ge(sp->payload, olen);
+	v = htonl(seq);
+	memcpy(th + 4, &v, 4);
+	v = htonl(ack);
+	memcpy(th + 8, &v, 4);
+	if (olen > 0) {
+		memcpy(th + 20, opt, olen);
+		th[12] = (uint8_t)((20 + olen) / 4 << 4);
+	}
+	th[16] = th[17] = 0;
+	v = l4_csum(sp->saddr, sp->daddr, IPPROTO_TCP, th,
+		    (uint16_t)(iplen - 20));
+	memcpy(th + 16, &v, 2);
+	return m;
+}
+
+/* Send m in on port through worker wk like classify would. */
+static void
+inject_m(unsigned int wk, struct rte_mbuf *m, uint16_t port)
+{
+	struct pkt_info pi;
+	struct lb_addr vip = { .family = AF_INET };
+	const struct svc *s;
+
+	ck_assert_int_lt(pkt_parse(m, &pi), 0);
+	vip.v4 = pi.daddr;
+	s = svc_lookup(dp.svc, pi.proto, &vip, pi.dport);
+	if (s != NULL) {
+		dp.forward(&dp.workers[wk], m, port, &pi, s);
+		return;
+	}
+	if (!dp.reverse(&dp.workers[wk], m, port, &pi))
+		rte_pktmbuf_free(m);
+}
+
+static uint32_t
+be32_at(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The 28 bytes a backend must see first, written out by hand. */
+static void
+pp_expected(uint8_t *h, uint16_t cport, uint16_t vport)
+{
+	static const uint8_t sig[12] = { '\r', '\n', '\r', '\n', 0,   '\r',
+					 '\n', 'Q',  'U',  'I',	 'T', '\n' };
+	uint32_t c = CLIENT, v = PP_VIP;
+
+	memcpy(h, sig, 12);
+	h[12] = 0x21; /* version 2, PROXY */
+	h[13] = 0x11; /* AF_INET, STREAM */
+	h[14] = 0;
+	h[15] = 12;
+	memcpy(h + 16, &c, 4);
+	memcpy(h + 20, &v, 4);
+	h[24] = (uint8_t)(cport >> 8);
+	h[25] = (uint8_t)cport;
+	h[26] = (uint8_t)(vport >> 8);
+	h[27] = (uint8_t)vport;
+}
+
+/*
+ * Handshake of CLIENT:cport through the PROXY v2 service: SYN seq 1000
+ * (no TOA, MSS untouched), SYN-ACK seq 9000 ack 1001, ACK seq 1001
+ * unshifted. Returns the local port.
+ */
+static uint16_t
+pp_handshake(uint16_t cport)
+{
+	struct spec syn = { CLIENT, PP_VIP, cport, 443, IPPROTO_TCP,
+			    SYN,    0,	    true,  1460 };
+	struct spec sa = { IP(10, 1, 0, 11), PP_LADDR, 8443, 0, IPPROTO_TCP,
+			   SYN | ACK,	     0,	       true, 0 };
+	struct spec ack = { CLIENT, PP_VIP, cport, 443, IPPROTO_TCP,
+			    ACK,    0,	    true,  0 };
+	struct expect out = { 1, mac_b11, PP_LADDR, IP(10, 1, 0, 11),
+			      0, 8443,	  59 };
+	struct expect back = { 0, mac_router, PP_VIP, CLIENT, 443, cport, 59 };
+	struct rte_mbuf *m;
+	const uint8_t *ip;
+	uint16_t lport;
+
+	inject(0, &syn, 0);
+	m = take(0, 1);
+	ip = check_frame(m, &out, IPPROTO_TCP);
+	ck_assert_uint_eq(ip[2] << 8 | ip[3], 20 + 24); /* no TOA */
+	ck_assert_uint_eq(ip[20 + 22] << 8 | ip[20 + 23], 1460);
+	ck_assert_uint_eq(be32_at(ip + 24), 1000);
+	lport = (uint16_t)(ip[20] << 8 | ip[21]);
+	rte_pktmbuf_free(m);
+
+	sa.dport = lport;
+	inject_m(0, tcp_frame(&sa, 1, 9000, 1001, NULL, 0), 1);
+	m = take(0, 0);
+	ip = check_frame(m, &back, IPPROTO_TCP);
+	ck_assert_uint_eq(be32_at(ip + 28), 1001);
+	rte_pktmbuf_free(m);
+
+	out.sport = lport;
+	inject_m(0, tcp_frame(&ack, 0, 1001, 9001, NULL, 0), 0);
+	m = take(0, 1);
+	ip = check_frame(m, &out, IPPROTO_TCP);
+	ck_assert_uint_eq(ip[2] << 8 | ip[3], 40);
+	ck_assert_uint_eq(be32_at(ip + 24), 1001);
+	rte_pktmbuf_free(m);
+	return lport;
+}
+
+/* Client data (payload bytes at seq) to the backend: returns the frame
+ * sent, checked against out; *in gets a copy of the client's payload. */
+static struct rte_mbuf *
+pp_data(uint16_t cport, uint16_t lport, uint32_t seq, uint16_t payload,
+	uint8_t *in)
+{
+	struct spec d = { CLIENT, PP_VIP,  cport, 443, IPPROTO_TCP,
+			  ACK,	  payload, true,  0 };
+	struct expect out = { 1,     mac_b11, PP_LADDR, IP(10, 1, 0, 11),
+			      lport, 8443,    59 };
+	struct rte_mbuf *m = tcp_frame(&d, 0, seq, 9001, NULL, 0);
+
+	memcpy(in, rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 40), payload);
+	inject_m(0, m, 0);
+	m = take(0, 1);
+	check_frame(m, &out, IPPROTO_TCP);
+	return m;
+}
+
+START_TEST(test_fnat_proxy)
+{
+	uint8_t hdr[PP_LEN], in[200], opt[12];
+	struct spec b = { IP(10, 1, 0, 11),
+			  PP_LADDR,
+			  8443,
+			  0,
+			  IPPROTO_TCP,
+			  ACK,
+			  12,
+			  true,
+			  0 };
+	struct expect back = { 0, mac_router, PP_VIP, CLIENT, 443, 50000, 59 };
+	struct rte_mbuf *m;
+	const uint8_t *ip;
+	uint16_t lport;
+
+	service(IPPROTO_TCP, PP_VIP, 443, LB_MODE_FNAT, LB_SVC_F_PROXY_V2,
+		IP(10, 1, 0, 11), 8443, PP_LADDR);
+	lport = pp_handshake(50000);
+	pp_expected(hdr, 50000, 443);
+
+	/* first payload: the header, then the client's 100 bytes */
+	m = pp_data(50000, lport, 1001, 100, in);
+	ip = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+	ck_assert_uint_eq(ip[2] << 8 | ip[3], 20 + 20 + PP_LEN + 100);
+	ck_assert_uint_eq(be32_at(ip + 24), 1001);
+	ck_assert_int_eq(memcmp(ip + 40, hdr, PP_LEN), 0);
+	ck_assert_int_eq(memcmp(ip + 40 + PP_LEN, in, 100), 0);
+	rte_pktmbuf_free(m);
+
+	/* the next segment sits PP_LEN later */
+	m = pp_data(50000, lport, 1101, 50, in);
+	ip = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+	ck_assert_uint_eq(ip[2] << 8 | ip[3], 20 + 20 + 50);
+	ck_assert_uint_eq(be32_at(ip + 24), 1101 + PP_LEN);
+	ck_assert_int_eq(memcmp(ip + 40, in, 50), 0);
+	rte_pktmbuf_free(m);
+
+	/* the backend's ACK of everything: back in the client's space; its
+	 * own sequence number is not touched */
+	b.dport = lport;
+	b.payload = 0;
+	inject_m(0, tcp_frame(&b, 1, 9001, 1151 + PP_LEN, NULL, 0), 1);
+	m = take(0, 0);
+	ip = check_frame(m, &back, IPPROTO_TCP);
+	ck_assert_uint_eq(be32_at(ip + 24), 9001);
+	ck_assert_uint_eq(be32_at(ip + 28), 1151);
+	rte_pktmbuf_free(m);
+
+	/* an ACK inside the header: nothing of the client's acknowledged */
+	inject_m(0, tcp_frame(&b, 1, 9001, 1001 + 10, NULL, 0), 1);
+	m = take(0, 0);
+	ip = check_frame(m, &back, IPPROTO_TCP);
+	ck_assert_uint_eq(be32_at(ip + 28), 1001);
+	rte_pktmbuf_free(m);
+
+	/* SACK at an odd offset (NOP, SACK, NOP): edges shifted back */
+	memset(opt, 1, sizeof(opt));
+	opt[1] = 5;
+	opt[2] = 10;
+	opt[3] = (uint8_t)((1201 + PP_LEN) >> 24);
+	opt[4] = (uint8_t)((1201 + PP_LEN) >> 16);
+	opt[5] = (uint8_t)((1201 + PP_LEN) >> 8);
+	opt[6] = (uint8_t)(1201 + PP_LEN);
+	opt[7] = (uint8_t)((1251 + PP_LEN) >> 24);
+	opt[8] = (uint8_t)((1251 + PP_LEN) >> 16);
+	opt[9] = (uint8_t)((1251 + PP_LEN) >> 8);
+	opt[10] = (uint8_t)(1251 + PP_LEN);
+	b.payload = 12;
+	inject_m(0, tcp_frame(&b, 1, 9001, 1151 + PP_LEN, opt, 12), 1);
+	m = take(0, 0);
+	ip = check_frame(m, &back, IPPROTO_TCP);
+	ck_assert_uint_eq((ip[32] >> 4) * 4, 32);
+	ck_assert_uint_eq(be32_at(ip + 28), 1151);
+	ck_assert_uint_eq(ip[40 + 1], 5);
+	ck_assert_uint_eq(be32_at(ip + 40 + 3), 1201);
+	ck_assert_uint_eq(be32_at(ip + 40 + 7), 1251);
+	rte_pktmbuf_free(m);
+
+	/* the first segment again: the same header again, same seq */
+	m = pp_data(50000, lport, 1001, 100, in);
+	ip = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+	ck_assert_uint_eq(ip[2] << 8 | ip[3], 20 + 20 + PP_LEN + 100);
+	ck_assert_uint_eq(be32_at(ip + 24), 1001);
+	ck_assert_int_eq(memcmp(ip + 40, hdr, PP_LEN), 0);
+	ck_assert_int_eq(memcmp(ip + 40 + PP_LEN, in, 100), 0);
+	rte_pktmbuf_free(m);
+	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_NO_HEADROOM], 0);
+}
+END_TEST
+
+/*
+ * Limits: TOA and PROXY v2 together send PROXY v2 only; a SYN's payload
+ * is removed; a first segment without headroom is dropped and counted
+ * and its retransmission gets the header; a first segment of the full
+ * MTU keeps its size, losing its last PP_LEN bytes, which the client
+ * sends again at a shifted sequence number.
+ */
+START_TEST(test_fnat_proxy_limits)
+{
+	struct spec tfo = { CLIENT, PP_VIP, 50100, 443, IPPROTO_TCP,
+			    SYN,    60,	    true,  0 };
+	struct expect out = { 1, mac_b11, PP_LADDR, IP(10, 1, 0, 11),
+			      0, 8443,	  59 };
+	static uint8_t in[1500];
+	uint8_t hdr[PP_LEN];
+	struct rte_mbuf *m;
+	const uint8_t *ip;
+	uint16_t lport;
+	uint8_t *d;
+
+	service(IPPROTO_TCP, PP_VIP, 443, LB_MODE_FNAT,
+		LB_SVC_F_PROXY_V2 | LB_SVC_F_TOA, IP(10, 1, 0, 11), 8443,
+		PP_LADDR);
+	inject_m(0, tcp_frame(&tfo, 0, 1000, 0, NULL, 0), 0);
+	m = take(0, 1);
+	ip = check_frame(m, &out, IPPROTO_TCP);
+	ck_assert_uint_eq(ip[2] << 8 | ip[3], 40); /* payload gone, no TOA */
+	rte_pktmbuf_free(m);
+
+	lport = pp_handshake(50200); /* checks: no TOA with both flags */
+	pp_expected(hdr, 50200, 443);
+
+	/* no headroom: dropped, nothing half-written */
+	struct spec sp = { CLIENT, PP_VIP, 50200, 443, IPPROTO_TCP,
+			   ACK,	   100,	   true,  0 };
+	m = tcp_frame(&sp, 0, 1001, 9001, NULL, 0);
+	d = rte_pktmbuf_mtod(m, uint8_t *);
+	m->data_off = 0;
+	memmove(rte_pktmbuf_mtod(m, uint8_t *), d, rte_pktmbuf_data_len(m));
+	ck_assert_uint_eq(rte_pktmbuf_headroom(m), 0);
+	inject_m(0, m, 0);
+	nothing_sent(0);
+	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_NO_HEADROOM], 1);
+
+	/* 1460 bytes: 1500 with the header would exceed the MTU */
+	m = pp_data(50200, lport, 1001, 1460, in);
+	ip = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+	ck_assert_uint_eq(ip[2] << 8 | ip[3], 1500);
+	ck_assert_uint_eq(be32_at(ip + 24), 1001);
+	ck_assert_int_eq(memcmp(ip + 40, hdr, PP_LEN), 0);
+	ck_assert_int_eq(memcmp(ip + 40 + PP_LEN, in, 1460 - PP_LEN), 0);
+	rte_pktmbuf_free(m);
+	/* the backend has 1001 + 1460 in its space: client's 1001 + 1432 */
+	struct spec b = { IP(10, 1, 0, 11),
+			  PP_LADDR,
+			  8443,
+			  lport,
+			  IPPROTO_TCP,
+			  ACK,
+			  0,
+			  true,
+			  0 };
+	struct expect back = { 0, mac_router, PP_VIP, CLIENT, 443, 50200, 59 };
+	inject_m(0, tcp_frame(&b, 1, 9001, 1001 + 1460, NULL, 0), 1);
+	m = take(0, 0);
+	ip = check_frame(m, &back, IPPROTO_TCP);
+	ck_assert_uint_eq(be32_at(ip + 28), 1001 + 1460 - PP_LEN);
+	rte_pktmbuf_free(m);
+	/* ... so the client sends the cut-off tail from there */
+	m = pp_data(50200, lport, 1001 + 1460 - PP_LEN, PP_LEN, in);
+	ip = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+	ck_assert_uint_eq(ip[2] << 8 | ip[3], 40 + PP_LEN);
+	ck_assert_uint_eq(be32_at(ip + 24), 1001 + 1460);
+	rte_pktmbuf_free(m);
+	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_TOO_BIG], 0);
+}
+END_TEST
+
+static Suite *
+fwd_suite(void)
+{
+	Suite *s = suite_create("fwd");
+	TCase *tc = tcase_create("core");
+	TCase *lim = tcase_create("limits");
+
+	tcase_add_checked_fixture(tc, lab_up, lab_down);
+	tcase_add_loop_test(tc, test_first_packet, 0,
+			    (int)(sizeof(in_cases) / sizeof(in_cases[0])));
+	tcase_add_test(tc, test_tunnel_ip_id);
+	tcase_add_test(tc, test_nat_reply);
+	tcase_add_test(tc, test_nat_handoff);
+	tcase_add_test(tc, test_fnat_toa);
+	tcase_add_test(tc, test_fnat_rss);
+	tcase_add_test(tc, test_nat_icmp_error);
+	tcase_add_test(tc, test_fnat_proxy);
+	suite_add_tcase(s, tc);
+	tcase_add_checked_fixture(lim, lab_up, lab_down);
+	tcase_add_test(lim, test_tunnel_frag_needed);
+	tcase_add_test(lim, test_no_conn_and_full);
+	tcase_add_test(lim, test_fnat_proxy_limits);
+	suite_add_tcase(s, lim);
+	return s;
+}
+
+int
+main(void)
+{
+	char *eal[] = { "test_fwd",    "--no-huge",   "-m", "512",
+			"--no-pci",    "--no-shconf", "-l", "0",
+			"--log-level", "error" };
+	SRunner *sr;
+	int failed;
+
+	if (rte_eal_init((int)(sizeof(eal) / sizeof(eal[0])), eal) < 0) {
+		fprintf(stderr, "test_fwd: EAL init failed\n");
+		return EXIT_FAILURE;
+	}
+	pool = rte_pktmbuf_pool_create("test_mbuf", 1024, 0, 0,
+				       RTE_MBUF_DEFAULT_BUF_SIZE,
+				       SOCKET_ID_ANY);
+	if (pool == NULL)
+		return EXIT_FAILURE;
+	sr = srunner_create(fwd_suite());
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	rte_eal_cleanup();
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# edgelb-dp in TUNNEL mode (IPIP to the backends, which decapsulate with
+# edgelb-bpf's XDP program and answer the client directly): (a) wrr 1:2:3
+# over 300 connections, (b) 100 MB download with sha256, (c) UDP.
+source "$(dirname "$0")/lib.sh"
+e2e_begin
+
+lab_up tunnel
+scen_wrr 300 "1 2 3" || true
+scen_download $((100 * 1024 * 1024)) || true
+scen_udp 12 || true
+e2e_end

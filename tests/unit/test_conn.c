@@ -1,0 +1,522 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * conn: the per-worker connection table with a controllable clock: TCP
+ * state transitions in both tables (in/out and input-only), every
+ * state's timeout enforced by the timer wheel, UDP timeout, deadlines
+ * moving earlier and later, persistence templates, a full table counted,
+ * the wheel's per-call budget, and the wheel against many connections
+ * with deadlines beyond one revolution.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_eal.h>
+#include <rte_mempool.h>
+#include <rte_tcp.h>
+
+#include "conn.h"
+
+#define SYN RTE_TCP_SYN_FLAG
+#define ACK RTE_TCP_ACK_FLAG
+#define FIN RTE_TCP_FIN_FLAG
+#define RST RTE_TCP_RST_FLAG
+
+static uint32_t now_s = 1000;
+static struct dpconf_timeouts tmo;
+static unsigned int unlinked;
+static uint32_t *unlink_time; /* [conn index] second it left, or 0 */
+static struct conn_table *ct;
+static int table_seq;
+
+static uint32_t
+test_clock(void *arg)
+{
+	(void)arg;
+	return now_s;
+}
+
+static void
+on_unlink(void *arg, struct conn *c)
+{
+	(void)arg;
+	unlinked++;
+	if (unlink_time != NULL)
+		unlink_time[c->bslot] = now_s;
+}
+
+static struct conn_table *
+table(uint32_t size, uint32_t budget)
+{
+	char name[32];
+	struct conn_table_conf cc = {
+		.name = name,
+		.size = size,
+		.socket_id = SOCKET_ID_ANY,
+		.tmo = &tmo,
+		.clock = test_clock,
+		.unlink = on_unlink,
+		.budget = budget,
+	};
+
+	snprintf(name, sizeof(name), "t%d", table_seq++);
+	return conn_table_create(&cc);
+}
+
+static void
+setup(void)
+{
+	now_s = 1000;
+	unlinked = 0;
+	tmo = (struct dpconf_timeouts){ .syn_recv = 30,
+					.established = 900,
+					.fin_wait = 120,
+					.time_wait = 120,
+					.close = 10,
+					.udp = 300 };
+	ct = table(4096, 0);
+	ck_assert_ptr_nonnull(ct);
+}
+
+static void
+teardown(void)
+{
+	conn_table_destroy(ct);
+	ct = NULL;
+}
+
+/* Connection number i: 10.0.x.y:(1024+i) -> VIP 192.0.2.1:80, backend
+ * 10.9.0.1:8080, local 198.51.100.1:(2000+i). */
+static struct conn *
+mkconn(uint32_t i, uint8_t proto, bool out)
+{
+	struct conn *c = conn_alloc(ct);
+
+	if (c == NULL)
+		return NULL;
+	c->proto = proto;
+	c->caddr = htonl(0x0a000000u + i);
+	c->cport = htons((uint16_t)(1024 + i % 60000));
+	c->vaddr = htonl(0xc0000201u);
+	c->vport = htons(80);
+	c->baddr = htonl(0x0a090001u);
+	c->bport = htons(8080);
+	c->laddr = htonl(0xc6336401u);
+	c->lport = htons((uint16_t)(2000 + i % 60000));
+	c->bslot = i;
+	if (out)
+		c->flags |= CONN_F_OUT;
+	ck_assert_int_eq(conn_insert(ct, c), 0);
+	return c;
+}
+
+static struct conn *
+find(const struct conn *like, unsigned int dir, unsigned int *got)
+{
+	struct conn_key k;
+
+	conn_key_of(like, dir, &k);
+	return conn_lookup(ct, &k, got);
+}
+
+static uint32_t
+live(void)
+{
+	struct conn_table_stats st;
+
+	conn_get_stats(ct, &st);
+	return st.conns;
+}
+
+/* Advance the clock to t, running the wheel every second like a worker. */
+static void
+run_to(uint32_t t)
+{
+	while (now_s < t) {
+		now_s++;
+		while (conn_expire(ct) > 0)
+			;
+	}
+}
+
+START_TEST(test_tcp_inout)
+{
+	struct conn *c = mkconn(1, IPPROTO_TCP, true);
+	struct conn copy = *c;
+	unsigned int dir = 9;
+
+	ck_assert_int_eq(c->state, CONN_S_NONE);
+	ck_assert_ptr_eq(find(&copy, CONN_DIR_IN, &dir), c);
+	ck_assert_uint_eq(dir, CONN_DIR_IN);
+	ck_assert_ptr_eq(find(&copy, CONN_DIR_OUT, &dir), c);
+	ck_assert_uint_eq(dir, CONN_DIR_OUT);
+	ck_assert_int_eq(conn_tcp_event(ct, c, CONN_DIR_IN, SYN),
+			 CONN_S_SYN_RECV);
+	ck_assert_uint_eq(c->expires, now_s + 30);
+	ck_assert_int_eq(conn_tcp_event(ct, c, CONN_DIR_OUT, SYN | ACK),
+			 CONN_S_SYN_RECV);
+	ck_assert_int_eq(conn_tcp_event(ct, c, CONN_DIR_IN, ACK),
+			 CONN_S_ESTABLISHED);
+	ck_assert_uint_eq(c->expires, now_s + 900);
+	ck_assert_int_eq(conn_tcp_event(ct, c, CONN_DIR_IN, ACK),
+			 CONN_S_ESTABLISHED);
+	ck_assert_int_eq(conn_tcp_event(ct, c, CONN_DIR_IN, FIN | ACK),
+			 CONN_S_CLOSE_WAIT);
+	ck_assert_uint_eq(c->expires, now_s + 120);
+	ck_assert_int_eq(conn_tcp_event(ct, c, CONN_DIR_OUT, FIN | ACK),
+			 CONN_S_TIME_WAIT);
+	ck_assert_int_eq(conn_tcp_event(ct, c, CONN_DIR_IN, ACK),
+			 CONN_S_TIME_WAIT);
+	ck_assert_uint_eq(c->expires, now_s + 120);
+	/* the server closes first */
+	c = mkconn(2, IPPROTO_TCP, true);
+	conn_set_state(ct, c, CONN_S_ESTABLISHED);
+	ck_assert_int_eq(conn_tcp_event(ct, c, CONN_DIR_OUT, FIN | ACK),
+			 CONN_S_FIN_WAIT);
+	ck_assert_int_eq(conn_tcp_event(ct, c, CONN_DIR_IN, FIN | ACK),
+			 CONN_S_TIME_WAIT);
+	/* RST from either side closes in every state */
+	for (uint8_t s = 0; s < CONN_S_MAX; s++)
+		for (unsigned int d = 0; d < 2; d++) {
+			conn_set_state(ct, c, s);
+			ck_assert_int_eq(conn_tcp_event(ct, c, d, RST | ACK),
+					 CONN_S_CLOSE);
+			ck_assert_uint_eq(c->expires, now_s + 10);
+		}
+}
+END_TEST
+
+START_TEST(test_tcp_input_only)
+{
+	struct conn *c = mkconn(3, IPPROTO_TCP, false);
+	struct conn copy = *c;
+	unsigned int dir;
+
+	ck_assert_ptr_null(find(&copy, CONN_DIR_OUT, &dir));
+	ck_assert_int_eq(conn_tcp_event(ct, c, CONN_DIR_IN, SYN),
+			 CONN_S_SYN_RECV);
+	ck_assert_int_eq(conn_tcp_event(ct, c, CONN_DIR_IN, ACK),
+			 CONN_S_ESTABLISHED);
+	ck_assert_int_eq(conn_tcp_event(ct, c, CONN_DIR_IN, FIN | ACK),
+			 CONN_S_FIN_WAIT);
+	ck_assert_int_eq(conn_tcp_event(ct, c, CONN_DIR_IN, ACK),
+			 CONN_S_FIN_WAIT);
+	ck_assert_uint_eq(c->expires, now_s + 120);
+}
+END_TEST
+
+/* Each state's timeout: alive one second before, gone at the deadline. */
+START_TEST(test_timeouts)
+{
+	static const struct {
+		uint8_t proto, state;
+		uint32_t secs;
+	} t[] = {
+		{ IPPROTO_TCP, CONN_S_SYN_RECV, 30 },
+		{ IPPROTO_TCP, CONN_S_ESTABLISHED, 900 },
+		{ IPPROTO_TCP, CONN_S_FIN_WAIT, 120 },
+		{ IPPROTO_TCP, CONN_S_TIME_WAIT, 120 },
+		{ IPPROTO_TCP, CONN_S_CLOSE, 10 },
+		{ IPPROTO_UDP, CONN_S_NONE, 300 },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		uint32_t start = now_s, before = unlinked;
+		struct conn *c = mkconn((uint32_t)(10 + i), t[i].proto, true);
+		struct conn copy;
+		unsigned int dir;
+
+		if (t[i].proto == IPPROTO_TCP)
+			conn_set_state(ct, c, t[i].state);
+		copy = *c;
+		ck_assert_uint_eq(
+			conn_state_timeout(&tmo, t[i].proto, t[i].state),
+			t[i].secs);
+		run_to(start + t[i].secs - 1);
+		ck_assert_uint_eq(unlinked, before);
+		ck_assert_ptr_eq(find(&copy, CONN_DIR_IN, &dir), c);
+		run_to(start + t[i].secs);
+		ck_assert_msg(unlinked == before + 1, "case %zu not expired",
+			      i);
+		ck_assert_ptr_null(find(&copy, CONN_DIR_IN, &dir));
+		ck_assert_ptr_null(find(&copy, CONN_DIR_OUT, &dir));
+		ck_assert_uint_eq(live(), 0);
+	}
+}
+END_TEST
+
+START_TEST(test_deadline_moves)
+{
+	struct conn *c = mkconn(20, IPPROTO_TCP, true);
+	uint32_t t0 = now_s;
+
+	/* later: SYN_RECV (30 s) becomes ESTABLISHED at +20 (900 s) */
+	conn_tcp_event(ct, c, CONN_DIR_IN, SYN);
+	run_to(t0 + 20);
+	conn_tcp_event(ct, c, CONN_DIR_IN, ACK);
+	run_to(t0 + 31);
+	ck_assert_uint_eq(unlinked, 0);
+	run_to(t0 + 20 + 899);
+	ck_assert_uint_eq(unlinked, 0);
+	/* earlier: a RST at +919 leaves 10 s, not what is left of 900 */
+	conn_tcp_event(ct, c, CONN_DIR_OUT, RST);
+	run_to(t0 + 919 + 9);
+	ck_assert_uint_eq(unlinked, 0);
+	run_to(t0 + 919 + 10);
+	ck_assert_uint_eq(unlinked, 1);
+	/* UDP traffic restarts the timer */
+	c = mkconn(21, IPPROTO_UDP, true);
+	t0 = now_s;
+	run_to(t0 + 299);
+	conn_touch(ct, c);
+	run_to(t0 + 299 + 299);
+	ck_assert_uint_eq(unlinked, 1);
+	run_to(t0 + 299 + 300);
+	ck_assert_uint_eq(unlinked, 2);
+}
+END_TEST
+
+START_TEST(test_kill)
+{
+	struct conn *c = mkconn(30, IPPROTO_TCP, true);
+	struct conn copy = *c;
+	unsigned int dir;
+
+	conn_set_state(ct, c, CONN_S_ESTABLISHED);
+	conn_kill(ct, c);
+	ck_assert_uint_eq(unlinked, 1);
+	ck_assert_ptr_null(find(&copy, CONN_DIR_IN, &dir));
+	ck_assert_ptr_null(find(&copy, CONN_DIR_OUT, &dir));
+	/* the tuple is free at once, the object is freed by the wheel */
+	c = mkconn(30, IPPROTO_TCP, true);
+	ck_assert_uint_eq(live(), 2);
+	run_to(now_s + 2);
+	ck_assert_uint_eq(live(), 1);
+	ck_assert_uint_eq(unlinked, 1);
+}
+END_TEST
+
+START_TEST(test_persistence)
+{
+	struct conn *t = conn_alloc(ct), *c;
+	uint32_t t0 = now_s;
+	struct conn_table_stats st;
+
+	ck_assert_ptr_nonnull(t);
+	t->proto = IPPROTO_TCP;
+	t->caddr = htonl(0x0a000028u);
+	t->vaddr = htonl(0xc0000201u);
+	t->vport = htons(80);
+	t->baddr = htonl(0x0a090007u);
+	ck_assert_int_eq(conn_tmpl_insert(ct, t, 60), 0);
+	ck_assert_ptr_eq(
+		conn_tmpl_get(ct, IPPROTO_TCP, t->caddr, t->vaddr, t->vport),
+		t);
+	ck_assert_ptr_null(
+		conn_tmpl_get(ct, IPPROTO_UDP, t->caddr, t->vaddr, t->vport));
+	ck_assert_ptr_null(conn_tmpl_get(ct, IPPROTO_TCP, t->caddr + 1,
+					 t->vaddr, t->vport));
+	/* a connection through it keeps it beyond its timeout */
+	c = mkconn(40, IPPROTO_TCP, true);
+	conn_set_state(ct, c, CONN_S_ESTABLISHED);
+	conn_tmpl_bind(ct, c, t);
+	ck_assert_uint_eq(t->refcnt, 1);
+	run_to(t0 + 200);
+	ck_assert_ptr_eq(
+		conn_tmpl_get(ct, IPPROTO_TCP, t->caddr, t->vaddr, t->vport),
+		t);
+	conn_get_stats(ct, &st);
+	ck_assert_uint_eq(st.templates, 1);
+	/* then lives persist seconds at most after its last user is gone */
+	conn_kill(ct, c);
+	ck_assert_uint_eq(t->refcnt, 0);
+	run_to(now_s + 61);
+	ck_assert_ptr_null(conn_tmpl_get(ct, IPPROTO_TCP, htonl(0x0a000028u),
+					 htonl(0xc0000201u), htons(80)));
+	conn_get_stats(ct, &st);
+	ck_assert_uint_eq(st.templates, 0);
+	ck_assert_uint_eq(st.conns, 0);
+}
+END_TEST
+
+START_TEST(test_template_expires)
+{
+	struct conn *t = conn_alloc(ct);
+	uint32_t t0 = now_s;
+
+	t->proto = IPPROTO_UDP;
+	t->caddr = htonl(0x0a000029u);
+	t->vaddr = htonl(0xc0000201u);
+	t->vport = htons(53);
+	ck_assert_int_eq(conn_tmpl_insert(ct, t, 60), 0);
+	run_to(t0 + 59);
+	ck_assert_ptr_nonnull(
+		conn_tmpl_get(ct, IPPROTO_UDP, t->caddr, t->vaddr, t->vport));
+	run_to(t0 + 60);
+	ck_assert_uint_eq(live(), 0);
+}
+END_TEST
+
+START_TEST(test_table_full)
+{
+	struct conn_table_stats st;
+	struct conn *c;
+
+	conn_table_destroy(ct);
+	ct = table(64, 0);
+	ck_assert_ptr_nonnull(ct);
+	for (uint32_t i = 0; i < 64; i++)
+		ck_assert_ptr_nonnull(mkconn(i, IPPROTO_UDP, true));
+	ck_assert_ptr_null(conn_alloc(ct));
+	ck_assert_ptr_null(conn_alloc(ct));
+	conn_get_stats(ct, &st);
+	ck_assert_uint_eq(st.table_full, 2);
+	ck_assert_uint_eq(st.conns, 64);
+	/* room again once one expires */
+	run_to(now_s + 300);
+	c = conn_alloc(ct);
+	ck_assert_ptr_nonnull(c);
+	conn_get_stats(ct, &st);
+	ck_assert_uint_eq(st.expired, 64);
+	ck_assert_uint_eq(st.table_full, 2);
+}
+END_TEST
+
+START_TEST(test_budget)
+{
+	conn_table_destroy(ct);
+	ct = table(4096, 100);
+	for (uint32_t i = 0; i < 1000; i++)
+		mkconn(i, IPPROTO_UDP, false);
+	now_s += 300;
+	for (int call = 0; call < 10; call++)
+		ck_assert_uint_eq(conn_expire(ct), 100);
+	ck_assert_uint_eq(unlinked, 1000);
+	ck_assert_uint_eq(conn_expire(ct), 0);
+	ck_assert_uint_eq(live(), 0);
+}
+END_TEST
+
+START_TEST(test_duplicate)
+{
+	struct conn *c;
+
+	mkconn(50, IPPROTO_TCP, true);
+	c = conn_alloc(ct);
+	c->proto = IPPROTO_TCP;
+	c->caddr = htonl(0x0a000000u + 50);
+	c->cport = htons(1024 + 50);
+	c->vaddr = htonl(0xc0000201u);
+	c->vport = htons(80);
+	ck_assert_int_eq(conn_insert(ct, c), -EEXIST);
+	ck_assert_uint_eq(live(), 1);
+}
+END_TEST
+
+/* Many connections, deadlines 1..3000 s (up to three wheel turns): each
+ * leaves exactly at its deadline. */
+START_TEST(test_wheel_many)
+{
+	enum { N = 20000 };
+	uint32_t *want = calloc(N, sizeof(*want));
+	uint32_t t0, seed = 12345;
+
+	unlink_time = calloc(N, sizeof(*unlink_time));
+	ck_assert_ptr_nonnull(want);
+	ck_assert_ptr_nonnull(unlink_time);
+	conn_table_destroy(ct);
+	ct = table(N, 0);
+	t0 = now_s;
+	for (uint32_t i = 0; i < N; i++) {
+		seed = seed * 1103515245u + 12345u;
+		tmo.udp = 1 + (seed >> 8) % 3000;
+		want[i] = t0 + tmo.udp;
+		ck_assert_ptr_nonnull(mkconn(i, IPPROTO_UDP, true));
+	}
+	run_to(t0 + 3001);
+	ck_assert_uint_eq(unlinked, N);
+	for (uint32_t i = 0; i < N; i++)
+		ck_assert_msg(unlink_time[i] == want[i],
+			      "conn %u left at %u, deadline %u", i,
+			      unlink_time[i], want[i]);
+	free(unlink_time);
+	unlink_time = NULL;
+	free(want);
+}
+END_TEST
+
+START_TEST(test_bad_conf)
+{
+	struct conn_table_conf cc = { .name = "bad", .size = 10, .tmo = &tmo };
+
+	errno = 0;
+	ck_assert_ptr_null(conn_table_create(&cc));
+	ck_assert_int_eq(errno, EINVAL);
+	cc.size = 100;
+	cc.tmo = NULL;
+	ck_assert_ptr_null(conn_table_create(&cc));
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_str_eq(conn_state_name(CONN_S_TIME_WAIT), "TIME_WAIT");
+	ck_assert_str_eq(conn_state_name(200), "?");
+}
+END_TEST
+
+static Suite *
+conn_suite(void)
+{
+	Suite *s = suite_create("conn");
+	TCase *tc = tcase_create("core");
+	TCase *lim = tcase_create("limits");
+	TCase *err = tcase_create("errors");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_tcp_inout);
+	tcase_add_test(tc, test_tcp_input_only);
+	tcase_add_test(tc, test_timeouts);
+	tcase_add_test(tc, test_deadline_moves);
+	tcase_add_test(tc, test_kill);
+	tcase_add_test(tc, test_persistence);
+	tcase_add_test(tc, test_template_expires);
+	suite_add_tcase(s, tc);
+	tcase_add_checked_fixture(lim, setup, teardown);
+	tcase_add_test(lim, test_table_full);
+	tcase_add_test(lim, test_budget);
+	tcase_add_test(lim, test_wheel_many);
+	suite_add_tcase(s, lim);
+	tcase_add_checked_fixture(err, setup, teardown);
+	tcase_add_test(err, test_duplicate);
+	tcase_add_test(err, test_bad_conf);
+	suite_add_tcase(s, err);
+	return s;
+}
+
+int
+main(void)
+{
+	char *eal[] = { "test_conn",   "--no-huge",   "-m", "512",
+			"--no-pci",    "--no-shconf", "-l", "0",
+			"--log-level", "error" };
+	SRunner *sr;
+	int failed;
+
+	if (rte_eal_init((int)(sizeof(eal) / sizeof(eal[0])), eal) < 0) {
+		fprintf(stderr, "test_conn: EAL init failed\n");
+		return EXIT_FAILURE;
+	}
+	printf("struct conn: %zu bytes, pool element with header: %u bytes\n",
+	       sizeof(struct conn),
+	       rte_mempool_calc_obj_size(sizeof(struct conn),
+					 RTE_MEMPOOL_F_NO_CACHE_ALIGN |
+						 RTE_MEMPOOL_F_NO_SPREAD,
+					 NULL));
+	sr = srunner_create(conn_suite());
+	/* one process: EAL cannot be initialised again in forked children */
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	rte_eal_cleanup();
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Unit tests of controlplane/reconcile.c: rec_diff on a table of cases,
+ * each a desired and an actual list written compactly, and the expected
+ * operations in order; plus the lbmsg request built for each operation.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dpclient.h"
+#include "reconcile.h"
+
+/*
+ * A service list in a compact text form, one service per ';':
+ *   "tcp 10.0.0.1:80 dr wlc p0 f0 | 10.1.0.1:80 w1, 10.1.0.2:80 w2 | l10.9.0.1"
+ * (proto vip mode sched persist flags | backends | laddrs)
+ */
+static struct rec_svc *
+parse_list(const char *text, size_t *n)
+{
+	char *copy = strdup(text), *save = NULL, *svc;
+	struct rec_svc *v = NULL;
+
+	*n = 0;
+	for (svc = strtok_r(copy, ";", &save); svc != NULL;
+	     svc = strtok_r(NULL, ";", &save)) {
+		char proto[8], vip[64], mode[8], sched[16], *bar, *bar2;
+		struct rec_svc *s;
+
+		v = realloc(v, (*n + 1) * sizeof(*v));
+		s = &v[(*n)++];
+		memset(s, 0, sizeof(*s));
+		ck_assert_int_eq(sscanf(svc, " %7s %63s %7s %15s p%u f%u",
+					proto, vip, mode, sched, &s->persist,
+					&s->flags),
+				 6);
+		s->proto = (uint8_t)lb_proto_parse(proto);
+		ck_assert_int_eq(
+			lb_addr_port_parse(vip, &s->vip, &s->vport, false), 0);
+		s->mode = (uint8_t)lb_mode_parse(mode);
+		strcpy(s->sched, sched);
+		bar = strchr(svc, '|');
+		if (bar == NULL)
+			continue;
+		bar2 = strchr(bar + 1, '|');
+		if (bar2 != NULL)
+			*bar2 = '\0';
+		for (char *save2 = NULL, *b = strtok_r(bar + 1, ",", &save2);
+		     b != NULL; b = strtok_r(NULL, ",", &save2)) {
+			char addr[64];
+			unsigned int w;
+			struct rec_backend *be;
+
+			if (sscanf(b, " %63s w%u", addr, &w) != 2)
+				continue;
+			s->backends = realloc(s->backends,
+					      (s->nbackends + 1) *
+						      sizeof(*s->backends));
+			be = &s->backends[s->nbackends++];
+			ck_assert_int_eq(lb_addr_port_parse(addr, &be->addr,
+							    &be->port, false),
+					 0);
+			be->weight = w;
+		}
+		if (bar2 == NULL)
+			continue;
+		for (char *save3 = NULL, *l = strtok_r(bar2 + 1, " ,", &save3);
+		     l != NULL; l = strtok_r(NULL, " ,", &save3)) {
+			s->laddrs =
+				realloc(s->laddrs,
+					(s->nladdrs + 1) * sizeof(*s->laddrs));
+			ck_assert_int_eq(
+				lb_addr_parse(l + 1, &s->laddrs[s->nladdrs++]),
+				0);
+		}
+	}
+	free(copy);
+	return v;
+}
+
+/* "SERVICE_NEW 10.0.0.1:80" / "BACKEND_SET 10.0.0.1:80 10.1.0.1:80 w3" */
+static void
+format_op(const struct rec_op *op, char *buf, size_t len)
+{
+	char vip[LB_ADDRPORTSTRLEN], x[LB_ADDRPORTSTRLEN];
+	int n = snprintf(buf, len, "%s %s", rec_op_name(op->type),
+			 lb_addr_port_format(&op->svc->vip, op->svc->vport, vip,
+					     sizeof(vip)));
+
+	if (op->be != NULL)
+		n += snprintf(buf + n, len - (size_t)n, " %s w%u",
+			      lb_addr_port_format(&op->be->addr, op->be->port,
+						  x, sizeof(x)),
+			      op->be->weight);
+	if (op->laddr != NULL)
+		snprintf(buf + n, len - (size_t)n, " %s",
+			 lb_addr_format(op->laddr, x, sizeof(x)));
+}
+
+#define S1 "tcp 10.0.0.1:80 dr wlc p0 f0"
+#define S2 "tcp 10.0.0.2:80 nat rr p0 f0"
+#define B1 "10.1.0.1:80 w1"
+#define B2 "10.1.0.2:80 w2"
+
+static const struct {
+	const char *name;
+	const char *want;
+	const char *have;
+	const char *ops; /* expected, one per line */
+} cases[] = {
+	{ "both empty", "", "", "" },
+	{ "unchanged", S1 "|" B1 "," B2, S1 "|" B1 "," B2, "" },
+	{ "unchanged, other backend order", S1 "|" B2 "," B1, S1 "|" B1 "," B2,
+	  "" },
+	{ "add service", S1 "|" B1, "",
+	  "SERVICE_NEW 10.0.0.1:80\n"
+	  "BACKEND_NEW 10.0.0.1:80 10.1.0.1:80 w1\n" },
+	{ "remove service", "", S1 "|" B1, "SERVICE_DEL 10.0.0.1:80\n" },
+	{ "add backend", S1 "|" B1 "," B2, S1 "|" B1,
+	  "BACKEND_NEW 10.0.0.1:80 10.1.0.2:80 w2\n" },
+	{ "remove backend", S1 "|" B1, S1 "|" B1 "," B2,
+	  "BACKEND_DEL 10.0.0.1:80 10.1.0.2:80 w2\n" },
+	{ "weight change", S1 "|10.1.0.1:80 w0," B2, S1 "|" B1 "," B2,
+	  "BACKEND_SET 10.0.0.1:80 10.1.0.1:80 w0\n" },
+	{ "scheduler change", "tcp 10.0.0.1:80 dr mh p0 f0|" B1, S1 "|" B1,
+	  "SERVICE_SET 10.0.0.1:80\n" },
+	{ "persistence change", "tcp 10.0.0.1:80 dr wlc p300 f0|" B1, S1 "|" B1,
+	  "SERVICE_SET 10.0.0.1:80\n" },
+	{ "mode change: del + add", "tcp 10.0.0.1:80 nat wlc p0 f0|" B1,
+	  S1 "|" B1,
+	  "SERVICE_DEL 10.0.0.1:80\n"
+	  "SERVICE_NEW 10.0.0.1:80\n"
+	  "BACKEND_NEW 10.0.0.1:80 10.1.0.1:80 w1\n" },
+	{ "same vip, other port", "tcp 10.0.0.1:81 dr wlc p0 f0", S1,
+	  "SERVICE_DEL 10.0.0.1:80\nSERVICE_NEW 10.0.0.1:81\n" },
+	{ "same vip, other proto", "udp 10.0.0.1:80 dr wlc p0 f0", S1,
+	  "SERVICE_DEL 10.0.0.1:80\nSERVICE_NEW 10.0.0.1:80\n" },
+	{ "replace a backend: new before del", S1 "|" B2, S1 "|" B1,
+	  "BACKEND_NEW 10.0.0.1:80 10.1.0.2:80 w2\n"
+	  "BACKEND_DEL 10.0.0.1:80 10.1.0.1:80 w1\n" },
+	{ "backend port differs", S1 "|10.1.0.1:81 w1", S1 "|" B1,
+	  "BACKEND_NEW 10.0.0.1:80 10.1.0.1:81 w1\n"
+	  "BACKEND_DEL 10.0.0.1:80 10.1.0.1:80 w1\n" },
+	{ "fnat laddrs",
+	  "tcp 10.0.0.3:80 fnat rr p0 f1|" B1 "|l10.9.0.1 l10.9.0.2",
+	  "tcp 10.0.0.3:80 fnat rr p0 f1|" B1 "|l10.9.0.2 l10.9.0.3",
+	  "LADDR_NEW 10.0.0.3:80 10.9.0.1\n"
+	  "LADDR_DEL 10.0.0.3:80 10.9.0.3\n" },
+	{ "new fnat service: laddrs before backends",
+	  "tcp 10.0.0.3:80 fnat rr p0 f1|" B1 "|l10.9.0.1", "",
+	  "SERVICE_NEW 10.0.0.3:80\n"
+	  "LADDR_NEW 10.0.0.3:80 10.9.0.1\n"
+	  "BACKEND_NEW 10.0.0.3:80 10.1.0.1:80 w1\n" },
+	{ "flags change", "tcp 10.0.0.3:80 fnat rr p0 f3|" B1,
+	  "tcp 10.0.0.3:80 fnat rr p0 f1|" B1, "SERVICE_SET 10.0.0.3:80\n" },
+	{ "several services, only one touched",
+	  S1 "|" B1 ";" S2 "|" B2 ";tcp 10.0.0.4:80 dr rr p0 f0",
+	  "tcp 10.0.0.4:80 dr rr p0 f0;" S2 "|" B2 ";" S1 "|10.1.0.1:80 w5",
+	  "BACKEND_SET 10.0.0.1:80 10.1.0.1:80 w1\n" },
+	{ "deletes first", S2, S1 "|" B1,
+	  "SERVICE_DEL 10.0.0.1:80\nSERVICE_NEW 10.0.0.2:80\n" },
+	{ "ipv6", "tcp [2001:db8::1]:443 dr wlc p0 f0|[2001:db8:1::1]:443 w1",
+	  "tcp [2001:db8::1]:443 dr wlc p0 f0",
+	  "BACKEND_NEW [2001:db8::1]:443 [2001:db8:1::1]:443 w1\n" },
+	{ "v4 and v6 with the same bytes differ",
+	  "tcp [::a00:1]:80 dr wlc p0 f0", S1,
+	  "SERVICE_DEL 10.0.0.1:80\nSERVICE_NEW [::10.0.0.1]:80\n" },
+};
+
+START_TEST(test_diff)
+{
+	size_t nw, nh;
+	struct rec_svc *w = parse_list(cases[_i].want, &nw);
+	struct rec_svc *h = parse_list(cases[_i].have, &nh);
+	struct rec_plan plan = { 0 };
+	char *got = NULL, line[256];
+	size_t len = 0;
+	FILE *fp = open_memstream(&got, &len);
+
+	ck_assert_int_eq(rec_diff(w, nw, h, nh, &plan), 0);
+	for (size_t i = 0; i < plan.n; i++) {
+		format_op(&plan.ops[i], line, sizeof(line));
+		fprintf(fp, "%s\n", line);
+	}
+	fclose(fp);
+	ck_assert_msg(strcmp(got, cases[_i].ops) == 0,
+		      "case '%s':\ngot:\n%sexpected:\n%s", cases[_i].name, got,
+		      cases[_i].ops);
+	/* applying the plan to have gives want: diffing again is empty */
+	free(got);
+	rec_plan_free(&plan);
+	ck_assert_int_eq(rec_diff(w, nw, w, nw, &plan), 0);
+	ck_assert_uint_eq(plan.n, 0);
+	rec_plan_free(&plan);
+	rec_svcs_free(w, nw);
+	rec_svcs_free(h, nh);
+}
+END_TEST
+
+/* Names and mh_size: only differences the dataplane can report count. */
+START_TEST(test_optional_attrs)
+{
+	size_t nw, nh;
+	struct rec_svc *w = parse_list(S1, &nw), *h = parse_list(S1, &nh);
+	struct rec_plan plan = { 0 };
+
+	strcpy(w->name, "web");
+	w->mh_size = 0; /* the dataplane's default */
+	h->mh_size = 65537;
+	ck_assert_int_eq(rec_diff(w, nw, h, nh, &plan), 0);
+	ck_assert_uint_eq(plan.n, 0); /* h reports no name */
+	strcpy(h->name, "old");
+	ck_assert_int_eq(rec_diff(w, nw, h, nh, &plan), 0);
+	ck_assert_uint_eq(plan.n, 1);
+	ck_assert_int_eq(plan.ops[0].type, REC_SVC_SET);
+	rec_plan_free(&plan);
+	strcpy(h->name, "web");
+	w->mh_size = 251;
+	ck_assert_int_eq(rec_diff(w, nw, h, nh, &plan), 0);
+	ck_assert_uint_eq(plan.n, 1);
+	rec_plan_free(&plan);
+	rec_svcs_free(w, nw);
+	rec_svcs_free(h, nh);
+}
+END_TEST
+
+/* The lbmsg requests built for operations pass the protocol's checks. */
+START_TEST(test_op_messages)
+{
+	size_t nw;
+	struct rec_svc *w = parse_list(
+		"tcp 10.0.0.3:80 fnat mh p60 f1|" B1 "|l10.9.0.1", &nw);
+	const struct rec_op ops[] = {
+		{ REC_SVC_NEW, w, NULL, NULL },
+		{ REC_SVC_SET, w, NULL, NULL },
+		{ REC_SVC_DEL, w, NULL, NULL },
+		{ REC_BACKEND_NEW, w, &w->backends[0], NULL },
+		{ REC_BACKEND_SET, w, &w->backends[0], NULL },
+		{ REC_BACKEND_DEL, w, &w->backends[0], NULL },
+		{ REC_LADDR_NEW, w, NULL, &w->laddrs[0] },
+		{ REC_LADDR_DEL, w, NULL, &w->laddrs[0] },
+	};
+	static const uint16_t types[] = {
+		LB_MSG_SERVICE_NEW, LB_MSG_SERVICE_SET, LB_MSG_SERVICE_DEL,
+		LB_MSG_BACKEND_NEW, LB_MSG_BACKEND_SET, LB_MSG_BACKEND_DEL,
+		LB_MSG_LADDR_NEW,   LB_MSG_LADDR_DEL,
+	};
+
+	strcpy(w->name, "web");
+	w->mh_size = 251;
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		struct nl_msg *msg = dpc_op_msg(&ops[i]);
+		struct nlmsghdr *nlh;
+		struct nlattr *tb[LB_ATTR_MAX + 1];
+		char err[256];
+		struct lb_addr vip;
+		uint16_t vport;
+		uint8_t proto;
+
+		ck_assert_ptr_nonnull(msg);
+		nlh = nlmsg_hdr(msg);
+		nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+		ck_assert_uint_eq(nlh->nlmsg_type, types[i]);
+		ck_assert_msg(lbmsg_parse(nlh, nlh->nlmsg_len, tb, err,
+					  sizeof(err)) == 0,
+			      "%s: %s", rec_op_name(ops[i].type), err);
+		ck_assert_int_eq(lbmsg_get_svc_key(tb, &proto, &vip, &vport),
+				 0);
+		ck_assert_uint_eq(vport, 80);
+		if (ops[i].type == REC_SVC_NEW) {
+			ck_assert_uint_eq(nla_get_u8(tb[LB_ATTR_MODE]),
+					  LB_MODE_FNAT);
+			ck_assert_str_eq(nla_get_string(tb[LB_ATTR_SCHED]),
+					 "mh");
+			ck_assert_uint_eq(nla_get_u32(tb[LB_ATTR_MH_SIZE]),
+					  251);
+			ck_assert_uint_eq(nla_get_u32(tb[LB_ATTR_PERSIST]), 60);
+			ck_assert_str_eq(nla_get_string(tb[LB_ATTR_NAME]),
+					 "web");
+		}
+		if (ops[i].type == REC_BACKEND_SET) {
+			ck_assert_uint_eq(nla_get_u32(tb[LB_ATTR_WEIGHT]), 1);
+			ck_assert_uint_eq(nla_get_u16(tb[LB_ATTR_PORT]), 80);
+		}
+		nlmsg_free(msg);
+	}
+	rec_svcs_free(w, nw);
+}
+END_TEST
+
+static Suite *
+reconcile_suite(void)
+{
+	Suite *s = suite_create("reconcile");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_loop_test(tc, test_diff, 0,
+			    (int)(sizeof(cases) / sizeof(cases[0])));
+	tcase_add_test(tc, test_optional_attrs);
+	tcase_add_test(tc, test_op_messages);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(reconcile_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
