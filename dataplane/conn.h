@@ -79,9 +79,8 @@ enum conn_state {
 #define CONN_F_TOA_DONE (1u << 5) /* ... the first ACK had it */
 #define CONN_F_RTT	(1u << 6) /* SYN time taken, SYN-ACK awaited */
 #define CONN_F_REVMAP	(1u << 7) /* NAT: in the shared reverse map */
-#define CONN_F_PROXY	(1u << 8) /* FULL-NAT TCP: PROXY v2 header first */
-#define CONN_F_PROXY_SEQ  (1u << 9)  /* ... pp_seq known (SYN-ACK seen) */
-#define CONN_F_PROXY_SENT (1u << 10) /* ... the header went out at least once */
+#define CONN_F_PP	(1u << 8) /* FULL-NAT TCP: PROXY v2 header first */
+#define CONN_F_PP_SEQ	(1u << 9) /* ... pp_seq known (SYN-ACK seen) */
 
 /* Hash key: one direction's 5-tuple, addresses and ports network order. */
 struct conn_key {
@@ -115,7 +114,7 @@ struct conn {
 		uint32_t t_syn;	 /* lrt: TSC-derived microseconds at SYN */
 		uint32_t refcnt; /* templates: connections using it */
 		/*
-		 * CONN_F_PROXY_SEQ: the client's first data sequence number
+		 * CONN_F_PP_SEQ: the client's first data sequence number
 		 * (host order), taken from the backend's SYN-ACK once t_syn
 		 * has been read (CONN_F_RTT is cleared then). Client bytes
 		 * from here on sit PROXY2_V4_LEN later in the backend's

@@ -30,12 +30,14 @@
  * the backend gets - 28 (an edge inside the header maps to pp_seq). All
  * with incremental checksum updates, except for the segments whose
  * payload changes length. The MSS is not touched: when the first segment
- * plus the header would exceed the egress MTU, the header still goes
- * first and the segment's last 28 payload bytes are cut off; the backend
- * acknowledges only what it got, and the client sends those bytes again
- * (shifted like any later segment). A SYN's payload (TCP Fast Open) is
- * removed, so that no client byte can precede the header; the client
- * sends it again after the handshake. A service with both TOA and PROXY
+ * plus the header would exceed the egress MTU, the segment keeps its size
+ * with the header first, and its last 28 payload bytes follow in a
+ * segment of their own (with its FIN and PSH); should no mbuf be free for
+ * that, they are left out, the backend acknowledges only what it got,
+ * and the client sends those bytes again (shifted like any later
+ * segment). A SYN's payload (TCP Fast Open) is removed, so that no
+ * client byte can precede the header; the client sends it again after
+ * the handshake. A service with both TOA and PROXY
  * v2 sends PROXY v2 only.
  *
  * The header waits for the client's first byte: protocols where the
@@ -84,7 +86,7 @@ fnat_conn_init(struct fwd_worker *fw, struct conn *c, const struct svc *s)
 	if (s->nladdrs == 0)
 		return DP_DROP_NO_LOCAL_PORT;
 	if ((s->flags & LB_SVC_F_PROXY_V2) && c->proto == IPPROTO_TCP)
-		c->flags = (uint16_t)((c->flags & ~CONN_F_TOA) | CONN_F_PROXY);
+		c->flags = (uint16_t)((c->flags & ~CONN_F_TOA) | CONN_F_PP);
 	if (route_lookup(fw->fwd->dp->route, c->baddr, &port, &nh) < 0)
 		return DP_DROP_NO_ROUTE;
 	r = &fw->fwd->rss[port];
@@ -256,15 +258,13 @@ pp_out(struct conn *c, struct rte_tcp_hdr *th, uint16_t hlen)
 
 	if ((th->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) ==
 		    (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG) &&
-	    !(c->flags & CONN_F_PROXY_SEQ)) {
+	    !(c->flags & CONN_F_PP_SEQ)) {
 		/* t_syn was read by the tracker before: the union is ours */
 		c->pp_seq = rte_be_to_cpu_32(th->recv_ack);
-		c->flags =
-			(uint16_t)((c->flags & ~CONN_F_RTT) | CONN_F_PROXY_SEQ);
+		c->flags = (uint16_t)((c->flags & ~CONN_F_RTT) | CONN_F_PP_SEQ);
 		return;
 	}
-	if (!(c->flags & CONN_F_PROXY_SEQ) ||
-	    !(th->tcp_flags & RTE_TCP_ACK_FLAG))
+	if (!(c->flags & CONN_F_PP_SEQ) || !(th->tcp_flags & RTE_TCP_ACK_FLAG))
 		return;
 	put32(th, offsetof(struct rte_tcp_hdr, recv_ack),
 	      pp_to_client(c, rte_be_to_cpu_32(th->recv_ack)));
@@ -309,14 +309,64 @@ set_len_recsum(struct rte_mbuf *m, struct pkt_info *pi, struct rte_ipv4_hdr *ip,
 }
 
 /*
+ * A segment of its own for the last PROXY2_V4_LEN of the plen payload
+ * bytes of m (a client segment at pp_seq), as the backend must see it:
+ * m's headers, sequence number pp_seq + plen, checksums from scratch;
+ * *tpi describes it. NULL when no mbuf is free.
+ */
+static struct rte_mbuf *
+pp_tail(struct rte_mbuf *m, const struct pkt_info *pi, const struct conn *c,
+	uint16_t plen, struct pkt_info *tpi)
+{
+	uint16_t hdrs = (uint16_t)(pi->l2_len + pi->l3_len + pi->l4_len);
+	struct rte_mbuf *t = rte_pktmbuf_alloc(m->pool);
+	struct rte_ipv4_hdr *ip;
+	struct rte_tcp_hdr *th;
+	const void *src;
+	char *p;
+
+	if (t == NULL)
+		return NULL;
+	p = rte_pktmbuf_append(t, (uint16_t)(hdrs + PROXY2_V4_LEN));
+	if (p == NULL) {
+		rte_pktmbuf_free(t);
+		return NULL;
+	}
+	memcpy(p, rte_pktmbuf_mtod(m, char *), hdrs);
+	src = rte_pktmbuf_read(m, (uint32_t)hdrs + plen - PROXY2_V4_LEN,
+			       PROXY2_V4_LEN, p + hdrs);
+	if (src == NULL) {
+		rte_pktmbuf_free(t);
+		return NULL;
+	}
+	if (src != p + hdrs)
+		memcpy(p + hdrs, src, PROXY2_V4_LEN);
+	t->port = m->port;
+	*tpi = *pi;
+	tpi->ip_len = (uint16_t)(pi->l3_len + pi->l4_len + PROXY2_V4_LEN);
+	ip = (struct rte_ipv4_hdr *)(p + pi->l2_len);
+	ip->total_length = rte_cpu_to_be_16(tpi->ip_len);
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	th = (struct rte_tcp_hdr *)(p + pi->l2_len + pi->l3_len);
+	th->sent_seq = rte_cpu_to_be_32(c->pp_seq + plen);
+	th->cksum = 0;
+	th->cksum = rte_ipv4_udptcp_cksum(ip, th);
+	return t;
+}
+
+/*
  * Put the PROXY v2 header of c between the TCP header and the payload of
- * m (plen bytes; pi updated). When the frame would exceed mtu, the
- * payload's last PROXY2_V4_LEN bytes are cut off instead of growing the
- * frame. Returns -1, or the drop reason (m untouched).
+ * m (plen bytes; pi updated). When the frame would exceed mtu, it keeps
+ * its size and its last PROXY2_V4_LEN payload bytes move to *tail (pi
+ * in *tpi), which carries the FIN and PSH flags; without a free mbuf
+ * they are left out (the client sends them again, as the backend does
+ * not acknowledge them). Returns -1, or the drop reason (m untouched).
  */
 static int
 pp_insert(struct rte_mbuf *m, struct pkt_info *pi, const struct conn *c,
-	  uint16_t plen, uint16_t mtu)
+	  uint16_t plen, uint16_t mtu, struct rte_mbuf **tail,
+	  struct pkt_info *tpi)
 {
 	uint16_t l4off = (uint16_t)(pi->l2_len + pi->l3_len);
 	uint16_t hlen = pi->l4_len,
@@ -329,15 +379,20 @@ pp_insert(struct rte_mbuf *m, struct pkt_info *pi, const struct conn *c,
 
 	if (cut && plen <= PROXY2_V4_LEN)
 		return DP_DROP_TOO_BIG;
-	p = rte_pktmbuf_prepend(m, PROXY2_V4_LEN);
-	if (p == NULL)
+	if (rte_pktmbuf_headroom(m) < PROXY2_V4_LEN)
 		return DP_DROP_NO_HEADROOM;
+	if (cut)
+		*tail = pp_tail(m, pi, c, plen, tpi);
+	p = rte_pktmbuf_prepend(m, PROXY2_V4_LEN);
 	memmove(p, p + PROXY2_V4_LEN, (size_t)l4off + hlen);
 	ip = (struct rte_ipv4_hdr *)(p + pi->l2_len);
 	th = (struct rte_tcp_hdr *)(p + l4off);
 	h = p + l4off + hlen;
 	proxy2_build_v4(h, c->caddr, c->cport, c->vaddr, c->vport);
 	if (cut) {
+		/* the stream goes on after this segment */
+		th->tcp_flags &=
+			(uint8_t) ~(RTE_TCP_FIN_FLAG | RTE_TCP_PSH_FLAG);
 		set_len_recsum(m, pi, ip, th, pi->ip_len);
 		return -1;
 	}
@@ -357,11 +412,13 @@ pp_insert(struct rte_mbuf *m, struct pkt_info *pi, const struct conn *c,
 /*
  * A client segment of c (pi updated): drop a SYN's payload, put the
  * header in front of the first payload, shift later sequence numbers.
- * Returns -1, or the drop reason.
+ * Returns -1, or the drop reason; *tail gets a second segment to send
+ * after m when the header did not fit in m (pp_insert()).
  */
 static int
 pp_in(struct fwd_worker *fw, struct dp_worker *w, struct rte_mbuf *m,
-      struct pkt_info *pi, struct conn *c)
+      struct pkt_info *pi, struct conn *c, struct rte_mbuf **tail,
+      struct pkt_info *tpi)
 {
 	uint16_t l4off = (uint16_t)(pi->l2_len + pi->l3_len);
 	struct rte_tcp_hdr *th = pkt_at(m, struct rte_tcp_hdr *, l4off);
@@ -378,20 +435,16 @@ pp_in(struct fwd_worker *fw, struct dp_worker *w, struct rte_mbuf *m,
 				th, (uint16_t)(pi->l3_len + pi->l4_len));
 		return -1;
 	}
-	if (!(c->flags & CONN_F_PROXY_SEQ))
+	if (!(c->flags & CONN_F_PP_SEQ))
 		/* no SYN-ACK went back: no payload may pass yet */
 		return plen > 0 ? DP_DROP_NO_CONN : -1;
 	seq = rte_be_to_cpu_32(th->sent_seq);
 	d = seq - c->pp_seq;
 	if (d == 0 && plen > 0 && !(f & RTE_TCP_RST_FLAG)) {
-		int why;
-
 		if (route_lookup(fw->fwd->dp->route, c->baddr, &port, &nh) < 0)
 			return DP_DROP_NO_ROUTE;
-		why = pp_insert(m, pi, c, plen, w->dp->ports[port]->mtu);
-		if (why < 0)
-			c->flags |= CONN_F_PROXY_SENT;
-		return why;
+		return pp_insert(m, pi, c, plen, w->dp->ports[port]->mtu, tail,
+				 tpi);
 	}
 	if ((int32_t)d > 0)
 		put32(th, offsetof(struct rte_tcp_hdr, sent_seq),
@@ -425,26 +478,36 @@ fnat_xmit(struct fwd_worker *fw, struct dp_worker *w, struct rte_mbuf *m,
 			c->flags |= CONN_F_TOA_DONE;
 		}
 	}
-	if ((c->flags & CONN_F_PROXY) && pi->proto == IPPROTO_TCP) {
+	if ((c->flags & CONN_F_PP) && pi->proto == IPPROTO_TCP) {
 		uint16_t l4off = (uint16_t)(p.l2_len + p.l3_len);
+		struct rte_mbuf *tail = NULL;
+		struct pkt_info tp;
 		int why;
 
-		if ((p.flags & PKT_F_FRAG) ||
-		    rte_pktmbuf_data_len(m) < l4off + p.l4_len) {
-			/* the rest of a fragmented segment is dropped anyway */
+		if (p.flags & PKT_F_FRAG) {
+			/* its other fragments are dropped anyway */
 			dp_worker_drop(w, m, DP_DROP_FRAGMENT);
 			return;
 		}
-		if (dir == CONN_DIR_IN) {
-			why = pp_in(fw, w, m, &p, c);
+		if (rte_pktmbuf_data_len(m) < l4off + p.l4_len) {
+			/* headers over several segments: not rewritten here */
+			dp_worker_drop(w, m, DP_DROP_TRUNCATED);
+			return;
+		}
+		if (dir == CONN_DIR_OUT) {
+			pp_out(c, pkt_at(m, struct rte_tcp_hdr *, l4off),
+			       p.l4_len);
+		} else {
+			why = pp_in(fw, w, m, &p, c, &tail, &tp);
 			if (why >= 0) {
 				dp_worker_drop(w, m, (enum dp_drop)why);
 				return;
 			}
-		} else {
-			pp_out(c, pkt_at(m, struct rte_tcp_hdr *, l4off),
-			       p.l4_len);
 		}
+		fwd_nat_rewrite_xmit(w, m, &p, c, dir);
+		if (tail != NULL)
+			fwd_nat_rewrite_xmit(w, tail, &tp, c, dir);
+		return;
 	}
 	fwd_nat_rewrite_xmit(w, m, &p, c, dir);
 }

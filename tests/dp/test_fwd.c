@@ -1124,8 +1124,8 @@ END_TEST
  * Limits: TOA and PROXY v2 together send PROXY v2 only; a SYN's payload
  * is removed; a first segment without headroom is dropped and counted
  * and its retransmission gets the header; a first segment of the full
- * MTU keeps its size, losing its last PP_LEN bytes, which the client
- * sends again at a shifted sequence number.
+ * MTU keeps its size, its last PP_LEN bytes following in a second
+ * segment, and their retransmission is shifted like any later segment.
  */
 START_TEST(test_fnat_proxy_limits)
 {
@@ -1164,15 +1164,38 @@ START_TEST(test_fnat_proxy_limits)
 	nothing_sent(0);
 	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_NO_HEADROOM], 1);
 
-	/* 1460 bytes: 1500 with the header would exceed the MTU */
-	m = pp_data(50200, lport, 1001, 1460, in);
-	ip = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
-	ck_assert_uint_eq(ip[2] << 8 | ip[3], 1500);
-	ck_assert_uint_eq(be32_at(ip + 24), 1001);
-	ck_assert_int_eq(memcmp(ip + 40, hdr, PP_LEN), 0);
-	ck_assert_int_eq(memcmp(ip + 40 + PP_LEN, in, 1460 - PP_LEN), 0);
-	rte_pktmbuf_free(m);
-	/* the backend has 1001 + 1460 in its space: client's 1001 + 1432 */
+	/* 1460 bytes with PSH: 1500 with the header would exceed the MTU,
+	 * so the last PP_LEN bytes follow in a segment of their own */
+	sp.flags = ACK | RTE_TCP_PSH_FLAG;
+	sp.payload = 1460;
+	m = tcp_frame(&sp, 0, 1001, 9001, NULL, 0);
+	memcpy(in, rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 40), 1460);
+	inject_m(0, m, 0);
+	ck_assert_uint_eq(dp.workers[0].tx[0].n, 0);
+	ck_assert_uint_eq(dp.workers[0].tx[1].n, 2);
+	out.sport = lport;
+	for (int i = 0; i < 2; i++) {
+		m = dp.workers[0].tx[1].pkts[i];
+		ip = check_frame(m, &out, IPPROTO_TCP);
+		if (i == 0) {
+			ck_assert_uint_eq(ip[2] << 8 | ip[3], 1500);
+			ck_assert_uint_eq(be32_at(ip + 24), 1001);
+			ck_assert_uint_eq(ip[33], ACK); /* PSH moved on */
+			ck_assert_int_eq(memcmp(ip + 40, hdr, PP_LEN), 0);
+			ck_assert_int_eq(
+				memcmp(ip + 40 + PP_LEN, in, 1460 - PP_LEN), 0);
+		} else {
+			ck_assert_uint_eq(ip[2] << 8 | ip[3], 40 + PP_LEN);
+			ck_assert_uint_eq(be32_at(ip + 24), 1001 + 1460);
+			ck_assert_uint_eq(ip[33], ACK | RTE_TCP_PSH_FLAG);
+			ck_assert_int_eq(
+				memcmp(ip + 40, in + 1460 - PP_LEN, PP_LEN), 0);
+		}
+		rte_pktmbuf_free(m);
+	}
+	dp.workers[0].tx[1].n = 0;
+	/* had the second one been lost, the backend would acknowledge
+	 * 1001 + 1460 of its space: the client's 1001 + 1432 */
 	struct spec b = { IP(10, 1, 0, 11),
 			  PP_LADDR,
 			  8443,
@@ -1188,7 +1211,7 @@ START_TEST(test_fnat_proxy_limits)
 	ip = check_frame(m, &back, IPPROTO_TCP);
 	ck_assert_uint_eq(be32_at(ip + 28), 1001 + 1460 - PP_LEN);
 	rte_pktmbuf_free(m);
-	/* ... so the client sends the cut-off tail from there */
+	/* ... and the client would send the tail again from there */
 	m = pp_data(50200, lport, 1001 + 1460 - PP_LEN, PP_LEN, in);
 	ip = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
 	ck_assert_uint_eq(ip[2] << 8 | ip[3], 40 + PP_LEN);

@@ -7,6 +7,7 @@
 #   - GETs from the client through the VIP all succeed, spread over b1..b3;
 #   - lbctl service add + backend add (ip style) make a second service on
 #     port 8080 whose backends (second lab-backend instances) answer it.
+# shellcheck source=lbd_lib.sh
 source "$(dirname "$0")/lbd_lib.sh"
 lbd_begin
 

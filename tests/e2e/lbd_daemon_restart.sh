@@ -3,18 +3,20 @@
 # lbctl changes survive through the state file:
 #   - lbctl adds service web2 (VIP:8080 -> b1:80, b2:80) and sets b3's
 #     weight on service web to 3;
-#   - a 12 MiB GET of /bytes through the VIP runs at 1.5 MiB/s (curl
-#     --limit-rate); about 2 s in, edgelbd gets SIGTERM; while it is
+#   - a 12 MiB GET of /bytes through the VIP is read at 2 MiB/s with a
+#     64 KiB receive window; about 2 s in, edgelbd gets SIGTERM; while it is
 #     gone new GETs still succeed; it is started again from the same INI
 #     file;
-#   - the transfer completes with the right size and sha256;
+#   - the transfer completes with the right size and sha256, and never
+#     stalls for 3 s or more;
 #   - after the restart lbctl (ctl.sock) and the dataplane both show web2
 #     and b3's weight 3, and web2 answers.
+# shellcheck source=lbd_lib.sh
 source "$(dirname "$0")/lbd_lib.sh"
 lbd_begin
 
 SIZE=$((12 * 1024 * 1024))
-RATE=1536K
+RATE=$((2 * 1024 * 1024)) # bytes/s
 
 # "ADDR:PORT/WEIGHT" of the backends edgelbd reports for PORT (its
 # service show carries the backends; it does not serve BACKEND_GET).
@@ -45,11 +47,51 @@ before8080=$(lbd_backends 8080)
 lbd_log "before: web: $before80; web2: $before8080"
 
 # ---- the long transfer -------------------------------------------------------
+# A paced reader (curl --limit-rate lets bursts through, and the kernel
+# would buffer megabytes for it): a 64 KiB receive buffer clamps the TCP
+# window, so what has been read is what has crossed the dataplane, give
+# or take that window. It prints the longest gap between two reads.
+cat >"$LBD_DIR/slow_get.py" <<-'PY'
+		import socket, sys, time
+		vip, port, path, rate, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
+		s = socket.socket()
+		s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+		s.settimeout(10)
+		s.connect((vip, port))
+		s.sendall(b"GET %s HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n" % path.encode())
+		buf = b""
+		while b"\r\n\r\n" not in buf:
+		    d = s.recv(4096)
+		    if not d:
+		        sys.exit("no response header")
+		    buf += d
+		head, body = buf.split(b"\r\n\r\n", 1)
+		if not head.startswith(b"HTTP/1.1 200"):
+		    sys.exit("status: %r" % head.split(b"\r\n")[0])
+		length = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0])
+		t0 = last = time.monotonic()
+		got, gap = len(body), 0.0
+		with open(out, "wb", buffering=0) as f:
+		    f.write(body)
+		    while got < length:
+		        d = s.recv(min(16384, length - got))
+		        now = time.monotonic()
+		        if not d:
+		            sys.exit("closed at %d of %d bytes" % (got, length))
+		        gap = max(gap, now - last)
+		        last = now
+		        f.write(d)
+		        got += len(d)
+		        ahead = got / rate - (now - t0)
+		        if ahead > 0:
+		            time.sleep(ahead)
+		print("%.3f" % gap)
+	PY
 want=$(lbd_bytes_sha256 "$SIZE")
-lbd_client curl -sS --fail --connect-timeout 5 --max-time 90 \
-	--limit-rate "$RATE" -o "$LBD_DIR/download" \
-	"http://$LBD_VIP:$LBD_PORT/bytes?n=$SIZE" 2>"$LBD_DIR/curl.log" &
-curl_pid=$!
+lbd_client timeout 120 python3 "$LBD_DIR/slow_get.py" "$LBD_VIP" "$LBD_PORT" \
+	"/bytes?n=$SIZE" "$RATE" "$LBD_DIR/download" \
+	>"$LBD_DIR/slow_get.out" 2>"$LBD_DIR/slow_get.log" &
+get_pid=$!
 t_dl=$(lbd_now_ms)
 sleep 2
 part=$(stat -c %s "$LBD_DIR/download" 2>/dev/null || echo 0)
@@ -72,12 +114,15 @@ lbd_log "edgelbd answers again $t_back ms after the SIGTERM; transfer at $part2/
 
 # ---- the transfer completes -----------------------------------------------------
 rc=0
-wait "$curl_pid" || rc=$?
+wait "$get_pid" || rc=$?
 t_dl=$(($(lbd_now_ms) - t_dl))
 got_size=$(stat -c %s "$LBD_DIR/download" 2>/dev/null || echo 0)
 got=$(sha256sum "$LBD_DIR/download" | cut -d' ' -f1)
-lbd_log "transfer: curl exit $rc, $got_size bytes in $t_dl ms, sha256 $got"
-[ "$rc" = 0 ] || lbd_fail "curl failed ($(cat "$LBD_DIR/curl.log"))"
+gap=$(cat "$LBD_DIR/slow_get.out" 2>/dev/null || true)
+lbd_log "transfer: exit $rc, $got_size bytes in $t_dl ms, longest gap between reads ${gap:-?} s, sha256 $got"
+[ "$rc" = 0 ] || lbd_fail "the transfer failed: $(tail -n 3 "$LBD_DIR/slow_get.log")"
+awk -v g="$gap" 'BEGIN { exit !(g != "" && g < 3.0) }' ||
+	lbd_fail "the transfer stalled for ${gap:-?} s (limit 3 s)"
 [ "$got_size" = "$SIZE" ] || lbd_fail "transfer: $got_size bytes, want $SIZE"
 [ "$got" = "$want" ] || lbd_fail "transfer: sha256 $got, want $want"
 

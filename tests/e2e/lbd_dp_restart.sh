@@ -7,6 +7,7 @@
 #     lists both services, with all their backends, within 2 s of the
 #     dataplane's socket appearing (polled every 20 ms);
 #   - GETs through the VIP then succeed on both services.
+# shellcheck source=lbd_lib.sh
 source "$(dirname "$0")/lbd_lib.sh"
 lbd_begin
 

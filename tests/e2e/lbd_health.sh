@@ -8,6 +8,7 @@
 #   - b2 is started again: within rise x interval + interval + timeout
 #     (+ 2 s) it is up, its weight is back, and it takes its share of
 #     30 GETs again.
+# shellcheck source=lbd_lib.sh
 source "$(dirname "$0")/lbd_lib.sh"
 lbd_begin
 

@@ -8,6 +8,7 @@
 #     (SYN, ACK, request, FIN per connection, client to VIP) and each
 #     backend's packet counter grows; edgelb_dp_service_conns_total grows
 #     by exactly 40 (the health checks do not pass the dataplane).
+# shellcheck source=lbd_lib.sh
 source "$(dirname "$0")/lbd_lib.sh"
 lbd_begin promtool
 
