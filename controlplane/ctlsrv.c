@@ -311,15 +311,26 @@ put_service(struct nl_msg *msg, const struct cfg_service *s)
 	if (rc == 0)
 		rc = nla_put_string(msg, LB_ATTR_NAME, s->name);
 	if (rc == 0)
-		rc = nla_put_u8(msg, LB_ATTR_MODE, s->mode);
+		rc = dpc_put_svc_attrs(msg, s->mode, s->sched, s->persist,
+				       s->flags, s->mh_size);
+	return rc;
+}
+
+/* A backend's address, port, configured weight and health state. */
+static int
+put_backend(struct nl_msg *msg, struct lbd *d, const struct cfg_service *s,
+	    const struct cfg_backend *b)
+{
+	int st = s->check[0] ? hc_state(d->hc, s->name, &b->addr, b->port)
+			     : LB_HEALTH_UNKNOWN;
+	int rc = lbmsg_put_addr(msg, LB_ATTR_ADDR, &b->addr);
+
 	if (rc == 0)
-		rc = nla_put_string(msg, LB_ATTR_SCHED, s->sched);
+		rc = nla_put_u16(msg, LB_ATTR_PORT, b->port);
 	if (rc == 0)
-		rc = nla_put_u32(msg, LB_ATTR_PERSIST, s->persist);
+		rc = nla_put_u32(msg, LB_ATTR_WEIGHT, b->weight);
 	if (rc == 0)
-		rc = nla_put_u32(msg, LB_ATTR_SVC_FLAGS, s->flags);
-	if (rc == 0 && s->mh_size)
-		rc = nla_put_u32(msg, LB_ATTR_MH_SIZE, s->mh_size);
+		rc = nla_put_u8(msg, LB_ATTR_STATE, (uint8_t)st);
 	return rc;
 }
 
@@ -343,25 +354,12 @@ h_service_get(struct lbmsg_req *req)
 		list = rc == 0 ? nla_nest_start(msg, LB_ATTR_BACKENDS) : NULL;
 		for (uint32_t j = 0;
 		     list != NULL && rc == 0 && j < s->nbackends; j++) {
-			const struct cfg_backend *b = &s->backends[j];
 			struct nlattr *rec =
 				nla_nest_start(msg, LB_ATTR_BACKEND);
-			int st = s->check[0] ? hc_state(d->hc, s->name,
-							&b->addr, b->port)
-					     : LB_HEALTH_UNKNOWN;
 
-			rc = rec == NULL ? -EMSGSIZE : 0;
-			if (rc == 0)
-				rc = lbmsg_put_addr(msg, LB_ATTR_ADDR,
-						    &b->addr);
-			if (rc == 0)
-				rc = nla_put_u16(msg, LB_ATTR_PORT, b->port);
-			if (rc == 0)
-				rc = nla_put_u32(msg, LB_ATTR_WEIGHT,
-						 b->weight);
-			if (rc == 0)
-				rc = nla_put_u8(msg, LB_ATTR_STATE,
-						(uint8_t)st);
+			rc = rec == NULL
+				     ? -EMSGSIZE
+				     : put_backend(msg, d, s, &s->backends[j]);
 			if (rc == 0)
 				nla_nest_end(msg, rec);
 		}
@@ -383,16 +381,24 @@ h_service_get(struct lbmsg_req *req)
 	return 0;
 }
 
+/* What dump_items() adds to the part of item j of s. */
+typedef int (*put_item_fn)(struct nl_msg *msg, struct lbd *d,
+			   const struct cfg_service *s, uint32_t j);
+
+/*
+ * One part per backend (or local address) of each service req selects:
+ * the service key, then what put adds for the item.
+ */
 static int
-h_laddr_get(struct lbmsg_req *req)
+dump_items(struct lbmsg_req *req, bool backends, put_item_fn put)
 {
 	struct lbd *d = req->ctx;
 
 	for (uint32_t i = 0; i < d->cfg->nservices; i++) {
 		const struct cfg_service *s = &d->cfg->services[i];
+		uint32_t n = backends ? s->nbackends : s->nladdrs;
 
-		for (uint32_t j = 0; key_matches(req, s) && j < s->nladdrs;
-		     j++) {
+		for (uint32_t j = 0; key_matches(req, s) && j < n; j++) {
 			struct nl_msg *msg = lbmsg_req_part(req);
 			int rc;
 
@@ -401,8 +407,7 @@ h_laddr_get(struct lbmsg_req *req)
 			rc = lbmsg_put_svc_key(msg, s->proto, &s->vip,
 					       s->vport);
 			if (rc == 0)
-				rc = lbmsg_put_addr(msg, LB_ATTR_ADDR,
-						    &s->laddrs[j]);
+				rc = put(msg, d, s, j);
 			if (rc < 0) {
 				nlmsg_free(msg);
 				return rc;
@@ -413,6 +418,38 @@ h_laddr_get(struct lbmsg_req *req)
 		}
 	}
 	return 0;
+}
+
+/* A BACKEND_GET part: MODE (the service's), then the backend. */
+static int
+put_backend_item(struct nl_msg *msg, struct lbd *d, const struct cfg_service *s,
+		 uint32_t j)
+{
+	int rc = nla_put_u8(msg, LB_ATTR_MODE, s->mode);
+
+	if (rc == 0)
+		rc = put_backend(msg, d, s, &s->backends[j]);
+	return rc;
+}
+
+static int
+put_laddr_item(struct nl_msg *msg, struct lbd *d, const struct cfg_service *s,
+	       uint32_t j)
+{
+	(void)d;
+	return lbmsg_put_addr(msg, LB_ATTR_ADDR, &s->laddrs[j]);
+}
+
+static int
+h_backend_get(struct lbmsg_req *req)
+{
+	return dump_items(req, true, put_backend_item);
+}
+
+static int
+h_laddr_get(struct lbmsg_req *req)
+{
+	return dump_items(req, false, put_laddr_item);
 }
 
 struct health_dump {
@@ -511,18 +548,28 @@ h_save(struct lbmsg_req *req)
 
 #define FAMILY_LEN NLMSG_ALIGN(sizeof(struct lbmsg_hdr))
 
+/* Append the attributes of nlh (after its lbmsg header) to msg. */
+static int
+copy_attrs(struct nl_msg *msg, const struct nlmsghdr *nlh)
+{
+	size_t alen = nlh->nlmsg_len - NLMSG_HDRLEN - FAMILY_LEN;
+
+	if (alen && nlmsg_append(msg, (char *)NLMSG_DATA(nlh) + FAMILY_LEN,
+				 alen, NLMSG_ALIGNTO) < 0)
+		return -EMSGSIZE;
+	return 0;
+}
+
 static int
 forward_part(void *arg, const struct nlmsghdr *nlh, struct nlattr **tb)
 {
 	struct lbmsg_req *req = arg;
 	struct nl_msg *msg = lbmsg_req_part(req);
-	size_t alen = nlh->nlmsg_len - NLMSG_HDRLEN - FAMILY_LEN;
 
 	(void)tb;
 	if (msg == NULL)
 		return -ENOMEM;
-	if (alen && nlmsg_append(msg, (char *)NLMSG_DATA(nlh) + FAMILY_LEN,
-				 alen, NLMSG_ALIGNTO) < 0) {
+	if (copy_attrs(msg, nlh) < 0) {
 		nlmsg_free(msg);
 		return -EMSGSIZE;
 	}
@@ -536,14 +583,12 @@ h_proxy(struct lbmsg_req *req)
 	const struct nlmsghdr *nlh = req->nlh;
 	struct nl_msg *msg =
 		lbmsg_new(nlh->nlmsg_type, nlh->nlmsg_flags & NLM_F_DUMP);
-	size_t alen = nlh->nlmsg_len - NLMSG_HDRLEN - FAMILY_LEN;
 	char err[LBMSG_ERRMSG_MAX];
 	int rc;
 
 	if (msg == NULL)
 		return -ENOMEM;
-	if (alen && nlmsg_append(msg, (char *)NLMSG_DATA(nlh) + FAMILY_LEN,
-				 alen, NLMSG_ALIGNTO) < 0) {
+	if (copy_attrs(msg, nlh) < 0) {
 		nlmsg_free(msg);
 		return lbmsg_req_errf(req, -EMSGSIZE, "request too large");
 	}
@@ -593,6 +638,7 @@ static const lbmsg_handler_fn handlers[LB_MSG_MAX + 1] = {
 	[LB_MSG_BACKEND_NEW] = h_backend,
 	[LB_MSG_BACKEND_DEL] = h_backend,
 	[LB_MSG_BACKEND_SET] = h_backend,
+	[LB_MSG_BACKEND_GET] = h_backend_get,
 	[LB_MSG_LADDR_NEW] = h_laddr,
 	[LB_MSG_LADDR_DEL] = h_laddr,
 	[LB_MSG_LADDR_GET] = h_laddr_get,

@@ -238,6 +238,23 @@ dpc_dump_services(struct dpc *d, struct rec_svc **out, size_t *n, char *err,
 
 /* ---- operations -------------------------------------------------------- */
 
+int
+dpc_put_svc_attrs(struct nl_msg *msg, uint8_t mode, const char *sched,
+		  uint32_t persist, uint32_t flags, uint32_t mh_size)
+{
+	int rc = nla_put_u8(msg, LB_ATTR_MODE, mode);
+
+	if (rc == 0)
+		rc = nla_put_string(msg, LB_ATTR_SCHED, sched);
+	if (rc == 0)
+		rc = nla_put_u32(msg, LB_ATTR_PERSIST, persist);
+	if (rc == 0)
+		rc = nla_put_u32(msg, LB_ATTR_SVC_FLAGS, flags);
+	if (rc == 0 && mh_size)
+		rc = nla_put_u32(msg, LB_ATTR_MH_SIZE, mh_size);
+	return rc;
+}
+
 static const uint16_t op_type[] = {
 	[REC_SVC_DEL] = LB_MSG_SERVICE_DEL,
 	[REC_SVC_NEW] = LB_MSG_SERVICE_NEW,
@@ -265,15 +282,9 @@ dpc_op_msg(const struct rec_op *op)
 		if (rc == 0 && s->name[0])
 			rc = nla_put_string(msg, LB_ATTR_NAME, s->name);
 		if (rc == 0)
-			rc = nla_put_u8(msg, LB_ATTR_MODE, s->mode);
-		if (rc == 0)
-			rc = nla_put_string(msg, LB_ATTR_SCHED, s->sched);
-		if (rc == 0)
-			rc = nla_put_u32(msg, LB_ATTR_PERSIST, s->persist);
-		if (rc == 0)
-			rc = nla_put_u32(msg, LB_ATTR_SVC_FLAGS, s->flags);
-		if (rc == 0 && s->mh_size)
-			rc = nla_put_u32(msg, LB_ATTR_MH_SIZE, s->mh_size);
+			rc = dpc_put_svc_attrs(msg, s->mode, s->sched,
+					       s->persist, s->flags,
+					       s->mh_size);
 		break;
 	case REC_BACKEND_NEW:
 	case REC_BACKEND_SET:

@@ -2,7 +2,9 @@
 /*
  * The daemon's client of the dataplane socket (dp.sock, lbmsg): connect
  * and reconnect, dump the services the dataplane holds, apply one
- * reconciliation operation, and fetch its counters for /metrics.
+ * reconciliation operation, and fetch its counters for /metrics. The
+ * encoding of a service's attributes is shared with ctl.sock (ctlsrv.c),
+ * whose dumps carry them in the same form.
  *
  * Requests are synchronous with a short timeout (the dataplane's control
  * thread answers in microseconds); a transport failure (timeout, reset,
@@ -51,6 +53,15 @@ int dpc_apply_op(struct dpc *d, const struct rec_op *op, char *err,
 
 /* The lbmsg request for one plan operation (for tests). NULL: ENOMEM. */
 struct nl_msg *dpc_op_msg(const struct rec_op *op);
+
+/*
+ * Put a service's attributes besides its key and NAME, as SERVICE_NEW,
+ * SERVICE_SET and SERVICE_GET carry them on both sockets: MODE, SCHED,
+ * PERSIST, SVC_FLAGS, and MH_SIZE unless mh_size is 0. 0 or the
+ * negative libnl error of the first put that failed (message full).
+ */
+int dpc_put_svc_attrs(struct nl_msg *msg, uint8_t mode, const char *sched,
+		      uint32_t persist, uint32_t flags, uint32_t mh_size);
 
 /*
  * Turn one STATS_GET part into samples of m: each counter NAME of a part

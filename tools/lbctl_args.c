@@ -369,6 +369,26 @@ do_laddr(struct lbctl_pctx *p, struct words *w)
 	return lbmsg_put_addr(m, LB_ATTR_ADDR, &a) < 0 ? -ENOMEM : 0;
 }
 
+/*
+ * The verb of obj, among show, help and those in more. With *verb V_HELP
+ * or V_SHOW the command is complete (show takes no arguments: the view,
+ * then a get_type request); otherwise the caller goes on. 0 or -errno.
+ */
+static int
+take_verb_show(struct lbctl_pctx *p, struct words *w, const char *obj,
+	       unsigned int more, enum lbctl_view view, uint16_t get_type,
+	       enum verb *verb)
+{
+	TRY(take_verb(p, w, VB(V_SHOW) | VB(V_HELP) | more, verb));
+	if (*verb == V_HELP)
+		return lbctl_want_help(p, obj);
+	if (*verb != V_SHOW)
+		return 0;
+	TRY(need_end(p, w));
+	p->cmd->view = view;
+	return lbctl_req_add(p, get_type) ? 0 : -ENOMEM;
+}
+
 /* "dev PORT" */
 static int
 put_dev(struct lbctl_pctx *p, struct nl_msg *m, const char *s)
@@ -385,15 +405,10 @@ do_route(struct lbctl_pctx *p, struct words *w)
 	uint8_t plen;
 	const char *s;
 
-	TRY(take_verb(p, w, VB(V_SHOW) | VB(V_ADD) | VB(V_DEL) | VB(V_HELP),
-		      &verb));
-	if (verb == V_HELP)
-		return lbctl_want_help(p, "route");
-	if (verb == V_SHOW) {
-		TRY(need_end(p, w));
-		p->cmd->view = LBCTL_VIEW_ROUTES;
-		return lbctl_req_add(p, LB_MSG_ROUTE_GET) ? 0 : -ENOMEM;
-	}
+	TRY(take_verb_show(p, w, "route", VB(V_ADD) | VB(V_DEL),
+			   LBCTL_VIEW_ROUTES, LB_MSG_ROUTE_GET, &verb));
+	if (verb == V_HELP || verb == V_SHOW)
+		return 0;
 	s = next(w);
 	if (s == NULL)
 		return lbctl_usage_err(p, "missing PREFIX");
@@ -437,15 +452,10 @@ do_neigh(struct lbctl_pctx *p, struct words *w)
 	enum verb verb;
 	const char *s;
 
-	TRY(take_verb(p, w, VB(V_SHOW) | VB(V_ADD) | VB(V_DEL) | VB(V_HELP),
-		      &verb));
-	if (verb == V_HELP)
-		return lbctl_want_help(p, "neigh");
-	if (verb == V_SHOW) {
-		TRY(need_end(p, w));
-		p->cmd->view = LBCTL_VIEW_NEIGHS;
-		return lbctl_req_add(p, LB_MSG_NEIGH_GET) ? 0 : -ENOMEM;
-	}
+	TRY(take_verb_show(p, w, "neigh", VB(V_ADD) | VB(V_DEL),
+			   LBCTL_VIEW_NEIGHS, LB_MSG_NEIGH_GET, &verb));
+	if (verb == V_HELP || verb == V_SHOW)
+		return 0;
 	s = next(w);
 	if (s == NULL)
 		return lbctl_usage_err(p, "missing ADDR");
@@ -488,15 +498,10 @@ do_addr(struct lbctl_pctx *p, struct words *w)
 	uint8_t plen;
 	const char *s;
 
-	TRY(take_verb(p, w, VB(V_SHOW) | VB(V_ADD) | VB(V_DEL) | VB(V_HELP),
-		      &verb));
-	if (verb == V_HELP)
-		return lbctl_want_help(p, "addr");
-	if (verb == V_SHOW) {
-		TRY(need_end(p, w));
-		p->cmd->view = LBCTL_VIEW_ADDRS;
-		return lbctl_req_add(p, LB_MSG_PORTADDR_GET) ? 0 : -ENOMEM;
-	}
+	TRY(take_verb_show(p, w, "addr", VB(V_ADD) | VB(V_DEL),
+			   LBCTL_VIEW_ADDRS, LB_MSG_PORTADDR_GET, &verb));
+	if (verb == V_HELP || verb == V_SHOW)
+		return 0;
 	s = next(w);
 	if (s == NULL)
 		return lbctl_usage_err(p, "missing ADDR/PLEN");
@@ -529,12 +534,7 @@ do_show_only(struct lbctl_pctx *p, struct words *w, const char *obj,
 {
 	enum verb verb;
 
-	TRY(take_verb(p, w, VB(V_SHOW) | VB(V_HELP), &verb));
-	if (verb == V_HELP)
-		return lbctl_want_help(p, obj);
-	TRY(need_end(p, w));
-	p->cmd->view = view;
-	return lbctl_req_add(p, type) ? 0 : -ENOMEM;
+	return take_verb_show(p, w, obj, 0, view, type, &verb);
 }
 
 static int
@@ -594,14 +594,10 @@ do_config(struct lbctl_pctx *p, struct words *w)
 	uint32_t v;
 	size_t i;
 
-	TRY(take_verb(p, w, VB(V_SHOW) | VB(V_SET) | VB(V_HELP), &verb));
-	if (verb == V_HELP)
-		return lbctl_want_help(p, "config");
-	if (verb == V_SHOW) {
-		TRY(need_end(p, w));
-		p->cmd->view = LBCTL_VIEW_CONFIG;
-		return lbctl_req_add(p, LB_MSG_CONFIG_GET) ? 0 : -ENOMEM;
-	}
+	TRY(take_verb_show(p, w, "config", VB(V_SET), LBCTL_VIEW_CONFIG,
+			   LB_MSG_CONFIG_GET, &verb));
+	if (verb == V_HELP || verb == V_SHOW)
+		return 0;
 	m = lbctl_req_add(p, LB_MSG_CONFIG_SET);
 	if (m == NULL)
 		return -ENOMEM;

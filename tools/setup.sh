@@ -22,6 +22,7 @@ PACKAGES=(
 	# labs and tests
 	iproute2 ethtool curl socat bpftool iputils-ping iputils-arping procps
 	kmod openssl nftables wrk prometheus bind9-dnsutils knot-dnsutils
+	nginx-light
 )
 
 say() { printf 'setup: %s\n' "$*"; }

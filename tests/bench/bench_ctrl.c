@@ -18,8 +18,13 @@
  * (default wlc). Everything present before is flushed first: point it at
  * a dataplane of its own.
  *
- * Usage: bench_ctrl --socket PATH [--services S] [--backends B]
- *                   [--sched NAME] [--mode MODE]
+ * With --dp PATH (the socket is edgelbd's ctl.sock), each phase also
+ * polls the dataplane's dp.sock until its SERVICE_GET lists everything
+ * and reports that time as dp_seconds: how long programming through the
+ * daemon takes until the dataplane forwards with it.
+ *
+ * Usage: bench_ctrl --socket PATH [--dp PATH] [--services S]
+ *                   [--backends B] [--sched NAME] [--mode MODE]
  * Output: one JSON object on stdout.
  */
 #include <errno.h>
@@ -34,6 +39,7 @@
 
 struct bench_opts {
 	const char *socket;
+	const char *dp; /* dp.sock to wait on, or NULL */
 	uint32_t services;
 	uint32_t backends;
 	const char *sched;
@@ -159,6 +165,55 @@ count_part(void *arg, const struct nlmsghdr *nlh, struct nlattr **tb)
 	return 0;
 }
 
+static int
+count(struct lbmsg_client *c, struct dump_count *dc)
+{
+	dc->services = 0;
+	dc->backends = 0;
+	return request(c, lbmsg_new(LB_MSG_SERVICE_GET, NLM_F_DUMP), count_part,
+		       dc, "SERVICE_GET");
+}
+
+static int
+complete(const struct bench_opts *o, const struct dump_count *dc)
+{
+	return dc->services == o->services &&
+	       dc->backends == (uint64_t)o->services * o->backends;
+}
+
+/*
+ * Poll dp.sock every 10 ms until it lists everything; seconds since t0,
+ * or -1 after DP_WAIT_S.
+ */
+#define DP_WAIT_S 600
+static double
+wait_dp(const struct bench_opts *o, double t0)
+{
+	struct lbmsg_client *dp = lbmsg_client_open(o->dp, 10000);
+	const struct timespec tick = { 0, 10 * 1000 * 1000 };
+	struct dump_count dc;
+	double secs = -1;
+
+	if (dp == NULL) {
+		fprintf(stderr, "bench_ctrl: %s: %s\n", o->dp, strerror(errno));
+		return -1;
+	}
+	while (now_s() - t0 < DP_WAIT_S) {
+		if (count(dp, &dc) == 0 && complete(o, &dc)) {
+			secs = now_s() - t0;
+			break;
+		}
+		nanosleep(&tick, NULL);
+	}
+	if (secs < 0)
+		fprintf(stderr,
+			"bench_ctrl: the dataplane lists %u services "
+			"after %d s\n",
+			dc.services, DP_WAIT_S);
+	lbmsg_client_close(dp);
+	return secs;
+}
+
 /* SERVICE_GET must list exactly the services and backends programmed. */
 static int
 verify(struct lbmsg_client *c, const struct bench_opts *o, double *secs)
@@ -167,13 +222,11 @@ verify(struct lbmsg_client *c, const struct bench_opts *o, double *secs)
 	double t0 = now_s();
 	int rc;
 
-	rc = request(c, lbmsg_new(LB_MSG_SERVICE_GET, NLM_F_DUMP), count_part,
-		     &dc, "SERVICE_GET");
+	rc = count(c, &dc);
 	*secs = now_s() - t0;
 	if (rc < 0)
 		return rc;
-	if (dc.services != o->services ||
-	    dc.backends != (uint64_t)o->services * o->backends) {
+	if (!complete(o, &dc)) {
 		fprintf(stderr,
 			"bench_ctrl: dump lists %u services, %u backends; "
 			"expected %u, %u\n",
@@ -199,7 +252,7 @@ static int
 phase(struct lbmsg_client *c, const struct bench_opts *o, int incremental,
       int last)
 {
-	double t0, secs, dump_s, flush_s;
+	double t0, secs, dump_s, flush_s, dp_s = 0;
 	uint64_t requests = 0;
 
 	t0 = now_s();
@@ -216,14 +269,22 @@ phase(struct lbmsg_client *c, const struct bench_opts *o, int incremental,
 		}
 	}
 	secs = now_s() - t0;
+	if (o->dp != NULL) {
+		dp_s = wait_dp(o, t0);
+		if (dp_s < 0)
+			return -1;
+	}
 	if (verify(c, o, &dump_s) < 0 || flush(c, &flush_s) < 0)
 		return -1;
 	printf("    {\"method\": \"%s\", \"requests\": %llu, \"seconds\": "
 	       "%.3f, \"requests_per_s\": %.0f, \"us_per_request\": %.1f, "
-	       "\"dump_seconds\": %.3f, \"flush_seconds\": %.3f}%s\n",
+	       "\"dump_seconds\": %.3f, \"flush_seconds\": %.3f",
 	       incremental ? "incremental" : "batch",
 	       (unsigned long long)requests, secs, requests / secs,
-	       secs * 1e6 / requests, dump_s, flush_s, last ? "" : ",");
+	       secs * 1e6 / requests, dump_s, flush_s);
+	if (o->dp != NULL)
+		printf(", \"dp_seconds\": %.3f", dp_s);
+	printf("}%s\n", last ? "" : ",");
 	return 0;
 }
 
@@ -232,6 +293,7 @@ main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "dp", required_argument, NULL, 'd' },
 		{ "services", required_argument, NULL, 'n' },
 		{ "backends", required_argument, NULL, 'b' },
 		{ "sched", required_argument, NULL, 'S' },
@@ -252,6 +314,9 @@ main(int argc, char **argv)
 		switch (opt) {
 		case 's':
 			o.socket = optarg;
+			break;
+		case 'd':
+			o.dp = optarg;
 			break;
 		case 'n':
 			if (lb_parse_u32(optarg, 1, 60000, &o.services) < 0)
@@ -297,7 +362,8 @@ out:
 	lbmsg_client_close(c);
 	return ret;
 usage:
-	fprintf(stderr, "usage: bench_ctrl --socket PATH [--services S] "
-			"[--backends B] [--sched NAME] [--mode MODE]\n");
+	fprintf(stderr, "usage: bench_ctrl --socket PATH [--dp PATH] "
+			"[--services S] [--backends B] [--sched NAME] "
+			"[--mode MODE]\n");
 	return 2;
 }

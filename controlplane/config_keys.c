@@ -1,0 +1,681 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * edgelbd configuration: the small value parsers and the keys of the
+ * built-in sections ([global], [dataplane], [metrics], [service NAME],
+ * [healthcheck NAME]). Each key checks its value and stores it in the
+ * struct cfg being parsed; config.c dispatches to them through the key
+ * tables at the end of each part.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "config_priv.h"
+#include "edgelb/lbmsg.h"
+#include "edgelb/log.h"
+
+/* ---- small value parsers ----------------------------------------------- */
+
+int
+cfg_parse_duration_ms(const char *s, uint32_t *ms)
+{
+	unsigned long long whole = 0, frac = 0, fdiv = 1, mult;
+	const char *q = s;
+
+	if (!isdigit((unsigned char)*q))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*q); q++) {
+		whole = whole * 10 + (unsigned long long)(*q - '0');
+		if (whole > 100000000ull)
+			return -ERANGE;
+	}
+	if (*q == '.') {
+		q++;
+		if (!isdigit((unsigned char)*q))
+			return -EINVAL;
+		for (; isdigit((unsigned char)*q); q++)
+			if (fdiv < 1000000) {
+				frac = frac * 10 +
+				       (unsigned long long)(*q - '0');
+				fdiv *= 10;
+			}
+	}
+	if (*q == '\0' || strcmp(q, "s") == 0)
+		mult = 1000;
+	else if (strcmp(q, "ms") == 0)
+		mult = 1;
+	else if (strcmp(q, "m") == 0)
+		mult = 60000;
+	else if (strcmp(q, "h") == 0)
+		mult = 3600000;
+	else
+		return -EINVAL;
+	whole = whole * mult + frac * mult / fdiv;
+	if (whole > UINT32_MAX)
+		return -ERANGE;
+	*ms = (uint32_t)whole;
+	return 0;
+}
+
+static const char *const sched_names[] = {
+	"rr", "wrr", "lc", "wlc", "sh", "mh", "lrt",
+};
+
+bool
+cfg_sched_valid(const char *s)
+{
+	for (size_t i = 0; i < sizeof(sched_names) / sizeof(sched_names[0]);
+	     i++)
+		if (strcmp(s, sched_names[i]) == 0)
+			return true;
+	return false;
+}
+
+static const char *const check_type_names[] = {
+	[CFG_CHECK_TCP] = "tcp",
+	[CFG_CHECK_HTTP] = "http",
+	[CFG_CHECK_HTTPS] = "https",
+	[CFG_CHECK_UDP] = "udp",
+};
+
+const char *
+cfg_check_type_name(uint8_t type)
+{
+	if (type >= CFG_CHECK_TCP && type <= CFG_CHECK_UDP)
+		return check_type_names[type];
+	return "none";
+}
+
+static int
+parse_bool(const char *v, bool *out)
+{
+	if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") ||
+	    !strcasecmp(v, "on") || !strcmp(v, "1"))
+		*out = true;
+	else if (!strcasecmp(v, "no") || !strcasecmp(v, "false") ||
+		 !strcasecmp(v, "off") || !strcmp(v, "0"))
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static bool
+is_prime(uint32_t n)
+{
+	if (n < 2)
+		return false;
+	for (uint32_t d = 2; d * d <= n; d++)
+		if (n % d == 0)
+			return false;
+	return true;
+}
+
+bool
+cfg_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > LB_NAME_MAX)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("_.:-", *s))
+			return false;
+	return true;
+}
+
+/* Printable text without spaces (for a request line or Host header). */
+static bool
+token_valid(const char *s)
+{
+	for (; *s; s++)
+		if (!isgraph((unsigned char)*s))
+			return false;
+	return true;
+}
+
+static int
+copy_text(char *dst, const char *v, bool spaces_ok, char *err, size_t n)
+{
+	if (strlen(v) > CFG_TEXT_MAX) {
+		snprintf(err, n, "longer than %d characters", CFG_TEXT_MAX);
+		return -1;
+	}
+	for (const char *q = v; *q; q++)
+		if (!isprint((unsigned char)*q) || (!spaces_ok && *q == ' ')) {
+			snprintf(err, n, "contains a control character%s",
+				 spaces_ok ? "" : " or space");
+			return -1;
+		}
+	strcpy(dst, v);
+	return 0;
+}
+
+/* Decode \n \r \t \\ \xHH into bytes. */
+static int
+unescape(const char *v, uint8_t *out, size_t *len, char *err, size_t n)
+{
+	size_t o = 0;
+
+	for (const char *q = v; *q; q++) {
+		int c = (unsigned char)*q;
+
+		if (o >= CFG_TEXT_MAX) {
+			snprintf(err, n, "longer than %d bytes", CFG_TEXT_MAX);
+			return -1;
+		}
+		if (c == '\\') {
+			q++;
+			switch (*q) {
+			case 'n':
+				c = '\n';
+				break;
+			case 'r':
+				c = '\r';
+				break;
+			case 't':
+				c = '\t';
+				break;
+			case '0':
+				c = 0;
+				break;
+			case '\\':
+				c = '\\';
+				break;
+			case 'x':
+				if (!isxdigit((unsigned char)q[1]) ||
+				    !isxdigit((unsigned char)q[2])) {
+					snprintf(err, n,
+						 "\\x needs two hex digits");
+					return -1;
+				}
+				sscanf(q + 1, "%2x", (unsigned int *)&c);
+				q += 2;
+				break;
+			default:
+				snprintf(err, n, "unknown escape '\\%c'",
+					 *q ? *q : ' ');
+				return -1;
+			}
+		}
+		out[o++] = (uint8_t)c;
+	}
+	*len = o;
+	return 0;
+}
+
+static int
+addr_port_error(int rc, char *err, size_t n)
+{
+	snprintf(err, n,
+		 rc == -ERANGE ? "port out of range" : "expected ADDR:PORT");
+	return -1;
+}
+
+/* ---- [global], [dataplane], [metrics] ---------------------------------- */
+
+static int
+k_log_level(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	int l = lb_log_level_parse(v);
+
+	if (l < 0) {
+		snprintf(err, n, "expected err|warning|notice|info|debug");
+		return -1;
+	}
+	p->cfg->log_level = l;
+	return 0;
+}
+
+static int
+k_log_target(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	if (strcmp(v, "stderr") == 0)
+		p->cfg->log_syslog = false;
+	else if (strcmp(v, "syslog") == 0)
+		p->cfg->log_syslog = true;
+	else {
+		snprintf(err, n, "expected stderr|syslog");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_path(char *dst, size_t max, const char *v, char *err, size_t n)
+{
+	if (strlen(v) > max) {
+		snprintf(err, n, "path longer than %zu characters", max);
+		return -1;
+	}
+	strcpy(dst, v);
+	return 0;
+}
+
+static int
+k_ctl_socket(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	return set_path(p->cfg->ctl_socket, CFG_SOCKPATH_MAX, v, err, n);
+}
+
+static int
+k_state_file(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	return set_path(p->cfg->state_file, PATH_MAX - 16, v, err, n);
+}
+
+static int
+k_reconcile(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	if (cfg_parse_duration_ms(v, &p->cfg->reconcile_ms) < 0) {
+		snprintf(err, n, "expected a duration (30s, 500ms, 1m)");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+k_dp_socket(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	return set_path(p->cfg->dp_socket, CFG_SOCKPATH_MAX, v, err, n);
+}
+
+static int
+k_listen(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	int rc = lb_addr_port_parse(v, &p->cfg->metrics_addr,
+				    &p->cfg->metrics_port, false);
+
+	if (rc < 0)
+		return addr_port_error(rc, err, n);
+	p->cfg->metrics_enabled = true;
+	return 0;
+}
+
+static int
+k_metrics_path(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	if (v[0] != '/') {
+		snprintf(err, n, "must start with '/'");
+		return -1;
+	}
+	return copy_text(p->cfg->metrics_path, v, false, err, n);
+}
+
+const struct cfg_key_def cfg_global_keys[] = {
+	{ "log_level", false, k_log_level },
+	{ "log_target", false, k_log_target },
+	{ "ctl_socket", false, k_ctl_socket },
+	{ "state_file", false, k_state_file },
+	{ "reconcile_interval", false, k_reconcile },
+	{ NULL, false, NULL },
+};
+
+const struct cfg_key_def cfg_dataplane_keys[] = {
+	{ "socket", false, k_dp_socket },
+	{ NULL, false, NULL },
+};
+
+const struct cfg_key_def cfg_metrics_keys[] = {
+	{ "listen", false, k_listen },
+	{ "path", false, k_metrics_path },
+	{ NULL, false, NULL },
+};
+
+/* ---- [service NAME] ---------------------------------------------------- */
+
+#define SVC(p) (&(p)->cfg->services[(p)->obj])
+#define CHK(p) (&(p)->cfg->checks[(p)->obj])
+
+static int
+k_vip(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	int rc = lb_addr_port_parse(v, &SVC(p)->vip, &SVC(p)->vport, false);
+
+	return rc < 0 ? addr_port_error(rc, err, n) : 0;
+}
+
+static int
+k_proto(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	int rc = lb_proto_parse(v);
+
+	if (rc < 0) {
+		snprintf(err, n, "expected tcp|udp");
+		return -1;
+	}
+	SVC(p)->proto = (uint8_t)rc;
+	return 0;
+}
+
+static int
+k_mode(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	int rc = lb_mode_parse(v);
+
+	if (rc < 0) {
+		snprintf(err, n, "expected dr|nat|tunnel|fnat");
+		return -1;
+	}
+	SVC(p)->mode = (uint8_t)rc;
+	return 0;
+}
+
+static int
+k_sched(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	if (!cfg_sched_valid(v)) {
+		snprintf(err, n, "expected rr|wrr|lc|wlc|sh|mh|lrt");
+		return -1;
+	}
+	strcpy(SVC(p)->sched, v);
+	return 0;
+}
+
+static int
+k_persist(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	int rc = lb_parse_u32(v, 0, 2592000, &SVC(p)->persist);
+
+	if (rc < 0) {
+		snprintf(err, n,
+			 rc == -ERANGE ? "out of range (0-2592000)"
+				       : "expected seconds");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+k_backend(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	struct cfg_backend b = { .weight = CFG_DEFAULT_WEIGHT,
+				 .line = p->line };
+	char tmp[CFG_TEXT_MAX + 1], *save = NULL, *tok;
+	const struct cfg_backend *old;
+	int rc;
+
+	if (strlen(v) > CFG_TEXT_MAX) {
+		snprintf(err, n, "too long");
+		return -1;
+	}
+	strcpy(tmp, v);
+	tok = strtok_r(tmp, " \t", &save);
+	rc = lb_addr_port_parse(tok, &b.addr, &b.port, false);
+	if (rc < 0)
+		return addr_port_error(rc, err, n);
+	while ((tok = strtok_r(NULL, " \t", &save)) != NULL) {
+		if (strncmp(tok, "weight=", 7) != 0) {
+			snprintf(err, n,
+				 "unknown option '%s' (expected weight=N)",
+				 tok);
+			return -1;
+		}
+		if (lb_parse_u32(tok + 7, 0, LB_WEIGHT_MAX, &b.weight) < 0) {
+			snprintf(err, n, "weight out of range (0-%u)",
+				 LB_WEIGHT_MAX);
+			return -1;
+		}
+	}
+	old = cfg_backend_find(SVC(p), &b.addr, b.port);
+	if (old != NULL) {
+		snprintf(err, n, "duplicate backend (first on line %d)",
+			 old->line);
+		return -1;
+	}
+	if (cfg_backend_add(SVC(p), &b) < 0) {
+		snprintf(err, n, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+k_laddr(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	struct lb_addr a;
+	int rc;
+
+	if (lb_addr_parse(v, &a) < 0) {
+		snprintf(err, n, "expected an IPv4 or IPv6 address");
+		return -1;
+	}
+	rc = cfg_laddr_add(SVC(p), &a);
+	if (rc < 0) {
+		snprintf(err, n,
+			 rc == -EEXIST ? "duplicate laddr" : "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+k_toa(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	bool on;
+
+	if (parse_bool(v, &on) < 0) {
+		snprintf(err, n, "expected yes|no");
+		return -1;
+	}
+	if (on)
+		SVC(p)->flags |= LB_SVC_F_TOA;
+	else
+		SVC(p)->flags &= ~LB_SVC_F_TOA;
+	return 0;
+}
+
+static int
+k_proxy(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	if (strcmp(v, "v2") == 0)
+		SVC(p)->flags |= LB_SVC_F_PROXY_V2;
+	else if (strcmp(v, "off") == 0 || strcmp(v, "no") == 0)
+		SVC(p)->flags &= ~LB_SVC_F_PROXY_V2;
+	else {
+		snprintf(err, n, "expected v2|off");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+k_mh_size(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	uint32_t m;
+
+	if (lb_parse_u32(v, 7, 16777216, &m) < 0 || !is_prime(m)) {
+		snprintf(err, n, "expected a prime number in 7-16777216");
+		return -1;
+	}
+	SVC(p)->mh_size = m;
+	return 0;
+}
+
+static int
+k_svc_check(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	if (!cfg_name_valid(v)) {
+		snprintf(err, n, "invalid name");
+		return -1;
+	}
+	strcpy(SVC(p)->check, v);
+	return 0;
+}
+
+static int
+k_on_fail(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	if (strcmp(v, "quiesce") == 0)
+		SVC(p)->on_fail = CFG_ON_FAIL_QUIESCE;
+	else if (strcmp(v, "remove") == 0)
+		SVC(p)->on_fail = CFG_ON_FAIL_REMOVE;
+	else {
+		snprintf(err, n, "expected quiesce|remove");
+		return -1;
+	}
+	return 0;
+}
+
+const struct cfg_key_def cfg_service_keys[] = {
+	{ "vip", false, k_vip },
+	{ "proto", false, k_proto },
+	{ "mode", false, k_mode },
+	{ "scheduler", false, k_sched },
+	{ "persistence", false, k_persist },
+	{ "backend", true, k_backend },
+	{ "laddr", true, k_laddr },
+	{ "toa", false, k_toa },
+	{ "proxy_protocol", false, k_proxy },
+	{ "mh_size", false, k_mh_size },
+	{ "healthcheck", false, k_svc_check },
+	{ "on_fail", false, k_on_fail },
+	{ NULL, false, NULL },
+};
+
+/* ---- [healthcheck NAME] ------------------------------------------------ */
+
+static int
+k_hc_type(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	for (uint8_t t = CFG_CHECK_TCP; t <= CFG_CHECK_UDP; t++)
+		if (strcmp(v, check_type_names[t]) == 0) {
+			CHK(p)->type = t;
+			return 0;
+		}
+	snprintf(err, n, "expected tcp|http|https|udp");
+	return -1;
+}
+
+static int
+hc_duration(const char *v, uint32_t min, uint32_t *out, char *err, size_t n)
+{
+	int rc = cfg_parse_duration_ms(v, out);
+
+	if (rc == -EINVAL) {
+		snprintf(err, n, "expected a duration (2s, 500ms, 1m)");
+		return -1;
+	}
+	if (rc < 0 || *out < min || *out > 3600000) {
+		snprintf(err, n, "out of range (%ums-1h)", min);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+k_interval(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	return hc_duration(v, 100, &CHK(p)->interval_ms, err, n);
+}
+
+static int
+k_timeout(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	return hc_duration(v, 10, &CHK(p)->timeout_ms, err, n);
+}
+
+static int
+hc_count(const char *v, uint32_t *out, char *err, size_t n)
+{
+	if (lb_parse_u32(v, 1, 100, out) < 0) {
+		snprintf(err, n, "expected a number in 1-100");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+k_rise(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	return hc_count(v, &CHK(p)->rise, err, n);
+}
+
+static int
+k_fall(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	return hc_count(v, &CHK(p)->fall, err, n);
+}
+
+static int
+k_hc_port(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	uint32_t port;
+
+	if (lb_parse_u32(v, 1, 65535, &port) < 0) {
+		snprintf(err, n, "port out of range (1-65535)");
+		return -1;
+	}
+	CHK(p)->port = (uint16_t)port;
+	return 0;
+}
+
+static int
+k_path(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	if (v[0] != '/') {
+		snprintf(err, n, "must start with '/'");
+		return -1;
+	}
+	return copy_text(CHK(p)->path, v, false, err, n);
+}
+
+static int
+k_host(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	if (!token_valid(v)) {
+		snprintf(err, n, "contains a space or control character");
+		return -1;
+	}
+	return copy_text(CHK(p)->host, v, false, err, n);
+}
+
+static int
+k_expect_status(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	uint32_t st;
+
+	if (lb_parse_u32(v, 100, 599, &st) < 0) {
+		snprintf(err, n, "expected an HTTP status in 100-599");
+		return -1;
+	}
+	CHK(p)->expect_status = (uint16_t)st;
+	return 0;
+}
+
+static int
+k_expect_body(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	return copy_text(CHK(p)->expect_body, v, true, err, n);
+}
+
+static int
+k_send(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	return unescape(v, CHK(p)->send, &CHK(p)->send_len, err, n);
+}
+
+static int
+k_expect(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	return unescape(v, CHK(p)->expect, &CHK(p)->expect_len, err, n);
+}
+
+const struct cfg_key_def cfg_check_keys[] = {
+	{ "type", false, k_hc_type },
+	{ "interval", false, k_interval },
+	{ "timeout", false, k_timeout },
+	{ "rise", false, k_rise },
+	{ "fall", false, k_fall },
+	{ "port", false, k_hc_port },
+	{ "path", false, k_path },
+	{ "host", false, k_host },
+	{ "expect_status", false, k_expect_status },
+	{ "expect_body", false, k_expect_body },
+	{ "send", false, k_send },
+	{ "expect", false, k_expect },
+	{ NULL, false, NULL },
+};

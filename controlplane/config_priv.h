@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * edgelbd configuration internals shared by config.c (the line reader,
+ * sections, key dispatch, whole-file validation, life cycle),
+ * config_keys.c (the value checks of the built-in sections' keys) and
+ * config_svc.c (the service list editing API and the state file).
+ * Nothing outside these three files includes it.
+ */
+#ifndef EDGELBD_CONFIG_PRIV_H
+#define EDGELBD_CONFIG_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+
+enum cfg_sect_kind {
+	S_NONE,
+	S_BAD, /* reported already: ignore its keys */
+	S_GLOBAL,
+	S_DATAPLANE,
+	S_METRICS,
+	S_SERVICE,
+	S_CHECK,
+	S_PORT,
+	S_MODULE,
+};
+
+#define CFG_MAX_KEYS 32
+
+struct cfg_parser {
+	struct cfg *cfg;
+	struct cfg_errors *errs;
+	const char *file;
+	FILE *fp;
+	char *buf;
+	size_t bufsz;
+	int line;
+	bool state_only;
+	bool have_key; /* a key since the last header (continuations) */
+	int nerr;
+	int syntax_line; /* last line the reader flagged */
+	enum cfg_sect_kind kind;
+	char section[128]; /* as written, for messages */
+	const char *name;  /* the NAME part of section */
+	uint32_t obj;	   /* index of the service / check */
+	size_t mod;	   /* index of the module */
+	int key_line[CFG_MAX_KEYS];
+};
+
+struct cfg_key_def {
+	const char *key;
+	bool repeat;
+	int (*fn)(struct cfg_parser *p, const char *v, char *err, size_t n);
+};
+
+/*
+ * Key tables of the built-in sections, each ended by a NULL key. A key's
+ * fn stores the value in p->cfg (the section's object is p->obj) or
+ * writes the problem to err and returns -1.
+ */
+extern const struct cfg_key_def cfg_global_keys[];
+extern const struct cfg_key_def cfg_dataplane_keys[];
+extern const struct cfg_key_def cfg_metrics_keys[];
+extern const struct cfg_key_def cfg_service_keys[];
+extern const struct cfg_key_def cfg_check_keys[];
+
+/* 1-LB_NAME_MAX characters of A-Z a-z 0-9 _ . : - (services, checks). */
+bool cfg_name_valid(const char *s);
+
+/* Receives one problem of a service; line is 0 when none applies. */
+typedef void (*cfg_report_fn)(void *arg, int line, const char *msg);
+
+/*
+ * Report every problem of s through report; others are the services s
+ * must not clash with: the first nothers of c->services, except s and
+ * skip. Returns 0, or -EINVAL when something was reported.
+ */
+int cfg_service_problems(const struct cfg *c, const struct cfg_service *s,
+			 uint32_t nothers, const struct cfg_service *skip,
+			 cfg_report_fn report, void *arg);
+
+#endif

@@ -1,0 +1,523 @@
+#!/usr/bin/env bash
+# edgelb's benchmarks: runs every figure and writes docs/BENCHMARKS.md.
+#
+#   tests/bench/run.sh [--build DIR] [--out FILE] [--only LIST]
+#
+# Without --build it configures and builds build-bench/ (release) first.
+# --only takes a comma list of:
+#   baseline,modes,newconn,conn,maglev,ctrl,e2e,httpdns.
+# EDGELB_BENCH_SMOKE=1 runs the smoke mode that CI runs (meson test
+# --suite bench): tiny counts, about a second per measurement; it writes to
+# --out (default: DIR/bench-smoke.md), never to docs/.
+#
+# Figures are ratios against a baseline measured in the same invocation:
+# dpdk-testpmd (macswap) on the same memif rig, with the same generator,
+# the same lcores and the same frames. The machine may be small and shared;
+# every process is pinned with EAL -l to lcores 0 and 1: the dataplane's
+# (or testpmd's) main lcore on 0, its one worker on 1, the generator on 0.
+#
+# A figure that cannot be measured (the forwarding stage missing, a tool
+# missing, the lab's namespaces in use) is reported as "not measured:
+# REASON", never as a number. The exit status is 1 when the rig itself
+# fails (a program errors, the baseline returns nothing, a rewritten frame
+# fails validation), 0 otherwise.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+here=$root/tests/bench
+smoke=0
+case "${EDGELB_BENCH_SMOKE:-0}" in "" | 0) ;; *) smoke=1 ;; esac
+build=""
+out=""
+only="baseline,modes,newconn,conn,maglev,ctrl,e2e,httpdns"
+cmdline="tests/bench/run.sh $*"
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--build) build=$2; shift 2 ;;
+	--out) out=$2; shift 2 ;;
+	--only) only=$2; shift 2 ;;
+	-h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
+	esac
+done
+
+want() { [[ ",$only," == *",$1,"* ]]; }
+say() { printf 'bench: %s\n' "$*" >&2; }
+
+if [ -z "$build" ]; then
+	build=$root/build-bench
+	# -Wno-error=maybe-uninitialized: gcc -O3 reports false positives
+	# that -O2 does not; BENCH_MESON_ARGS replaces it.
+	margs=${BENCH_MESON_ARGS:--Dc_args=-Wno-error=maybe-uninitialized}
+	if [ ! -f "$build/build.ninja" ]; then
+		# shellcheck disable=SC2086
+		meson setup "$build" "$root" --buildtype=release $margs >&2
+	fi
+	ninja -C "$build" -j 2 >&2
+fi
+build=$(cd "$build" && pwd)
+if [ -z "$out" ]; then
+	if [ "$smoke" = 1 ]; then out=$build/bench-smoke.md; else out=$root/docs/BENCHMARKS.md; fi
+fi
+
+DP=$build/dataplane/edgelb-dp
+GEN=$build/tools/edgelb-gen
+LBCTL=$build/tools/lbctl
+EDGELBD=$build/controlplane/edgelbd
+TESTPMD=${TESTPMD:-$(command -v dpdk-testpmd || true)}
+
+if [ "$smoke" = 1 ]; then
+	DUR=1 FLOWS_BIG=100000 SYN_FLOWS=100000 CONN_SIZES="65536" CTRL_SVCS=100 WRK_DUR=2
+else
+	DUR=10 FLOWS_BIG=1000000 SYN_FLOWS=4000000 CONN_SIZES="1000000 10000000" CTRL_SVCS=10000 WRK_DUR=10
+fi
+FLOWS_SMALL=1000
+
+work=$(mktemp -d /tmp/edgelb-bench.XXXXXX)
+results=$work/results.jsonl
+: >"$results"
+pids=()
+status=0
+
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	if [ -n "${lab_started:-}" ]; then
+		"$root/tools/lab.sh" down >/dev/null 2>&1 || true
+	fi
+	if [ -n "${BENCH_KEEP:-}" ]; then
+		say "kept $work"
+	else
+		rm -rf "$work"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# record JSON: one result line (a figure's numbers or its reason).
+record() { printf '%s\n' "$1" >>"$results"; }
+not_measured() { # FIGURE KEY REASON
+	say "$1 $2: not measured: $3"
+	record "$(python3 -c 'import json,sys; print(json.dumps({"figure":sys.argv[1],"key":sys.argv[2],"status":"not measured","reason":sys.argv[3]}))' "$1" "$2" "$3")"
+}
+rig_failed() { # FIGURE KEY REASON
+	say "$1 $2: FAILED: $3"
+	status=1
+	record "$(python3 -c 'import json,sys; print(json.dumps({"figure":sys.argv[1],"key":sys.argv[2],"status":"failed","reason":sys.argv[3]}))' "$1" "$2" "$3")"
+}
+measured() { # FIGURE KEY JSON
+	record "$(python3 -c 'import json,sys; d=json.loads(sys.argv[3]); print(json.dumps({"figure":sys.argv[1],"key":sys.argv[2],"status":"measured","data":d}))' "$1" "$2" "$3")"
+}
+# jget JSON EXPR: a Python expression over d (the parsed JSON).
+jget() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"; }
+
+memif=$work/memif.sock
+EAL_COMMON=(--no-huge --no-pci --no-shconf --log-level=warning)
+
+# ---- the processes -------------------------------------------------------
+
+start_bg() { # LOG CMD...: start, remember the pid in $bg_pid
+	"${@:2}" >"$1" 2>&1 &
+	bg_pid=$!
+	pids+=("$bg_pid")
+}
+
+stop_bg() { # PID
+	kill -INT "$1" 2>/dev/null || true
+	for _ in $(seq 50); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$1" 2>/dev/null || true
+	{ wait "$1"; } 2>/dev/null || true
+}
+
+dp_pid=""
+dp_start() { # [CONN_MEM_MB]: edgelb-dp with one memif server port
+	local mem=${1:-512}
+	rm -f "$memif" "$work/dp.sock"
+	cat >"$work/dp.ini" <<-EOF
+		[dataplane]
+		socket = $work/dp.sock
+		log_level = warning
+
+		[port p0]
+		devargs = net_memif0,role=server,socket=$memif,socket-abstract=no
+		mac = 02:00:00:00:00:01
+		address = 10.0.0.1/16
+	EOF
+	start_bg "$work/dp.log" timeout 900 "$DP" -l 0,1 "${EAL_COMMON[@]}" \
+		-m "$mem" --file-prefix "bench-dp-$$" -- -c "$work/dp.ini"
+	dp_pid=$bg_pid
+	for _ in $(seq 100); do
+		[ -S "$work/dp.sock" ] && return 0
+		kill -0 "$dp_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	say "edgelb-dp did not start: $(tail -3 "$work/dp.log" | tr '\n' ' ')"
+	dp_stop
+	return 1
+}
+dp_stop() { [ -n "$dp_pid" ] && stop_bg "$dp_pid"; dp_pid=""; }
+ctl() { "$LBCTL" --socket "$work/dp.sock" "$@"; }
+
+tp_pid=""
+tp_start() { # testpmd, macswap, one port looped on itself
+	rm -f "$memif"
+	start_bg "$work/testpmd.log" timeout 900 "$TESTPMD" -l 0,1 \
+		"${EAL_COMMON[@]}" -m 512 --file-prefix "bench-tp-$$" \
+		--vdev="net_memif0,role=server,socket=$memif,socket-abstract=no" -- \
+		--forward-mode=macswap --port-topology=loop --nb-cores=1 \
+		--total-num-mbufs=16384 --auto-start --stats-period 1
+	tp_pid=$bg_pid
+	for _ in $(seq 100); do
+		# started once it prints its first statistics
+		grep -q 'statistics for port' "$work/testpmd.log" && return 0
+		kill -0 "$tp_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	say "dpdk-testpmd did not start: $(tail -3 "$work/testpmd.log" | tr '\n' ' ')"
+	tp_stop
+	return 1
+}
+tp_stop() { [ -n "$tp_pid" ] && stop_bg "$tp_pid"; tp_pid=""; }
+
+# gen ARGS...: run the generator on lcore 0; its JSON on stdout.
+gen() {
+	timeout 120 "$GEN" -l 0 "${EAL_COMMON[@]}" -m 256 \
+		--file-prefix "bench-gen-$$" \
+		--vdev="net_memif0,role=client,socket=$memif,socket-abstract=no" -- \
+		--vip 10.0.0.100 --dmac 02:00:00:00:00:01 "$@" 2>>"$work/gen.err"
+}
+
+# stats EXPR: evaluate EXPR over the dataplane's STATS_GET parts: w is the
+# worker lcore's counters, d its drops, t its conn-table counters.
+stats() {
+	{ ctl -j stats 2>/dev/null || true; } | python3 -c '
+import json, sys
+try:
+    parts = json.load(sys.stdin)
+except ValueError:
+    parts = []
+w = d = t = {}
+for p in parts:
+    k = p.get("stats_kind")
+    if p.get("lcore") == 1:
+        if k == "lcore": w = p["counters"]
+        elif k == "drop": d = p["counters"]
+        elif k == "conntab": t = p["counters"]
+print(eval(sys.argv[1]))' "$1"
+}
+
+# Service VIP 10.0.0.100:80, 10 backends 10.0.1.1-10 (MAC 02:bb:IP),
+# FULL-NAT local addresses 10.0.2.1-20.
+program() { # PROTO MODE
+	local proto=$1 mode=$2 b bport=8080
+	case "$mode" in dr | tunnel) bport=80 ;; esac
+	ctl service add "$proto" 10.0.0.100:80 mode "$mode" sched mh >/dev/null
+	for b in $(seq 1 10); do
+		ctl neigh add "10.0.1.$b" lladdr "$(printf '02:bb:0a:00:01:%02x' "$b")" dev p0 >/dev/null
+		ctl backend add "$proto" 10.0.0.100:80 "10.0.1.$b:$bport" >/dev/null
+	done
+	if [ "$mode" = fnat ]; then
+		# ~64k local ports per address: 20 addresses for 1M flows
+		for b in $(seq 1 20); do
+			ctl laddr add "$proto" 10.0.0.100:80 "10.0.2.$b" >/dev/null
+		done
+	fi
+}
+gen_check() { # MODE: the generator's validation arguments
+	case "$1" in
+	dr | tunnel) echo "--mode $1 --backend-net 10.0.1.0/24" ;;
+	nat) echo "--mode nat --backend-net 10.0.1.0/24 --bport 8080" ;;
+	fnat) echo "--mode fnat --backend-net 10.0.1.0/24 --bport 8080 --laddr-net 10.0.2.0/24" ;;
+	esac
+}
+
+# Why forwarding through the dataplane produced nothing valid, or "".
+why_not_forwarding() { # GEN-JSON
+	local fu valid
+	fu=$(stats 'd.get("fwd_unimplemented", 0)')
+	valid=$(jget "$1" 'd["valid"]')
+	if [ "$fu" -gt 0 ]; then
+		echo "the forwarding stage is not installed in edgelb-dp ($fu frames dropped as fwd_unimplemented)"
+	elif [ "$valid" = 0 ]; then
+		echo "no frame came back; dataplane drops: $(stats '{k: v for k, v in d.items() if v}')"
+	fi
+}
+alive() { # PID: running (a zombie is not)
+	local st
+	st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+	[[ "$st" != Z* ]]
+}
+dp_alive() { # FIGURE KEY: fail the figure if edgelb-dp has died
+	alive "$dp_pid" && return 0
+	rig_failed "$1" "$2" "edgelb-dp died under this traffic: $(grep -v '^EAL\|^TELEMETRY\|mp action' "$work/dp.log" | tail -3 | tr '\n' ' ') (exit status of a crash; log in BENCH_KEEP=1's work directory)"
+	dp_stop
+	return 1
+}
+invalid_total() { jget "$1" 'sum(d["invalid"].values())'; }
+
+# ---- figures -----------------------------------------------------------
+
+fig_baseline() {
+	local f j
+	if [ -z "$TESTPMD" ]; then
+		not_measured baseline all "dpdk-testpmd not found (Debian package dpdk)"
+		return
+	fi
+	for f in "$FLOWS_SMALL" "$FLOWS_BIG"; do
+		# testpmd's memif port does not survive its client leaving:
+		# a fresh testpmd for every generator run.
+		tp_start || { rig_failed baseline "$f" "dpdk-testpmd did not start"; continue; }
+		if ! j=$(gen --mode macswap --flows "$f" --duration "$DUR" --count 1000000000); then
+			rig_failed baseline "$f" "edgelb-gen failed: $(tail -2 "$work/gen.err" | tr '\n' ' ')"
+			tp_stop
+			continue
+		fi
+		if [ "$(jget "$j" 'd["valid"]')" = 0 ] || [ "$(invalid_total "$j")" != 0 ]; then
+			rig_failed baseline "$f" "testpmd returned $(jget "$j" 'd["valid"]') valid frames, invalid: $(jget "$j" 'd["invalid"]')"
+			tp_stop
+			continue
+		fi
+		measured baseline "$f" "$j"
+		say "baseline $f flows: $(jget "$j" 'round(d["valid"] / d["send_seconds"] / 1e6, 3)') Mpps"
+		tp_stop
+	done
+}
+
+# Figure 1 (and the receive path without forwarding when it is missing).
+fig_modes() {
+	local mode f j why cyc pkts drops
+	for mode in dr nat tunnel fnat; do
+		dp_start || { rig_failed modes "$mode" "edgelb-dp did not start"; continue; }
+		program udp "$mode"
+		# shellcheck disable=SC2046 # word splitting wanted
+		j=$(gen $(gen_check "$mode") --flows "$FLOWS_SMALL" --count 10000 --duration 2) ||
+			{ rig_failed modes "$mode" "edgelb-gen failed"; dp_stop; continue; }
+		dp_alive modes "$mode" || continue
+		why=$(why_not_forwarding "$j")
+		if [ -n "$why" ]; then
+			for f in "$FLOWS_SMALL" "$FLOWS_BIG"; do
+				not_measured modes "$mode/$f" "$why"
+			done
+			if [ "$mode" = dr ]; then
+				# What can be measured meanwhile: receive, parse,
+				# classify and drop, through the same rig.
+				ctl stats zero >/dev/null
+				j=$(gen --mode count --flows "$FLOWS_SMALL" --duration "$DUR" --count 1000000000) || true
+				pkts=$(stats 'w.get("rx_packets_total", 0)')
+				cyc=$(stats 'w.get("busy_cycles_total", 0)')
+				if [ -n "$j" ] && [ "$pkts" -gt 0 ]; then
+					measured rx_classify dr "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["dp_rx_packets"]=int(sys.argv[2]); d["dp_busy_cycles"]=int(sys.argv[3]); print(json.dumps(d))' "$j" "$pkts" "$cyc")"
+				fi
+			fi
+			dp_stop
+			continue
+		fi
+		for f in "$FLOWS_SMALL" "$FLOWS_BIG"; do
+			# Warm up: every flow once, so the measurement sees
+			# established connections only.
+			# shellcheck disable=SC2046 # word splitting wanted
+			gen $(gen_check "$mode") --flows "$f" --count "$f" --duration 60 >/dev/null ||
+				{ dp_alive modes "$mode/$f" && rig_failed modes "$mode/$f" "warm-up failed: $(tail -1 "$work/gen.err")"; break; }
+			ctl stats zero >/dev/null
+			# shellcheck disable=SC2046 # word splitting wanted
+			if ! j=$(gen $(gen_check "$mode") --flows "$f" --duration "$DUR" --count 1000000000); then
+				rig_failed modes "$mode/$f" "edgelb-gen failed"
+				continue
+			fi
+			dp_alive modes "$mode/$f" || break
+			pkts=$(stats 'w.get("rx_packets_total", 0)')
+			cyc=$(stats 'w.get("busy_cycles_total", 0)')
+			drops=$(stats 'json.dumps({k: v for k, v in d.items() if v})')
+			if [ "$(invalid_total "$j")" != 0 ]; then
+				rig_failed modes "$mode/$f" "rewritten frames failed validation: $(jget "$j" 'd["invalid"]')"
+			fi
+			measured modes "$mode/$f" "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["dp_rx_packets"]=int(sys.argv[2]); d["dp_busy_cycles"]=int(sys.argv[3]); d["dp_drops"]=json.loads(sys.argv[4]); print(json.dumps(d))' "$j" "$pkts" "$cyc" "$drops")"
+		done
+		dp_stop
+	done
+}
+
+# Figure 2: fresh TCP handshakes per second through one worker.
+fig_newconn() {
+	local mode j why created
+	for mode in dr nat tunnel fnat; do
+		dp_start || { rig_failed newconn "$mode" "edgelb-dp did not start"; continue; }
+		program tcp "$mode"
+		# shellcheck disable=SC2046 # word splitting wanted
+		j=$(gen $(gen_check "$mode") --syn --flows "$SYN_FLOWS" --count $((2 * SYN_FLOWS)) --duration "$DUR") ||
+			{ rig_failed newconn "$mode" "edgelb-gen failed"; dp_stop; continue; }
+		dp_alive newconn "$mode" || continue
+		why=$(why_not_forwarding "$j")
+		if [ -n "$why" ]; then
+			not_measured newconn "$mode" "$why"
+		else
+			created=$(stats 't.get("created_total", 0)')
+			if [ "$(invalid_total "$j")" != 0 ]; then
+				rig_failed newconn "$mode" "rewritten frames failed validation: $(jget "$j" 'd["invalid"]')"
+			fi
+			measured newconn "$mode" "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["dp_conns_created"]=int(sys.argv[2]); print(json.dumps(d))' "$j" "$created")"
+		fi
+		dp_stop
+	done
+}
+
+# Figure 3: memory per tracked connection (the dataplane's table), and
+# the forwarding rate with that many connections.
+fig_conn() {
+	local j mem=256 n
+	for n in $CONN_SIZES; do
+		mem=$(( (n * 300 / 1048576) + 256 > mem ? (n * 300 / 1048576) + 256 : mem ))
+	done
+	# shellcheck disable=SC2086
+	if j=$(timeout 600 "$build/tests/bench/bench_conn" -l 0 "${EAL_COMMON[@]}" -m "$mem" \
+		--file-prefix "bench-conn-$$" -- $CONN_SIZES 2>"$work/conn.err"); then
+		measured conn table "$j"
+	else
+		rig_failed conn table "bench_conn failed: $(tail -2 "$work/conn.err" | tr '\n' ' ')"
+	fi
+	for n in $CONN_SIZES; do
+		not_measured conn_mpps "$n" "edgelb-dp's connection table is fixed at 262,144 connections per worker (FWD_TABLE_CONNS in dataplane/fwd.c, no INI setting yet), so it cannot hold $n"
+	done
+}
+
+fig_maglev() {
+	local j
+	if j=$("$build/tests/bench/bench_maglev" 2>"$work/maglev.err"); then
+		measured maglev all "$j"
+	else
+		rig_failed maglev all "bench_maglev failed: $(tail -2 "$work/maglev.err" | tr '\n' ' ')"
+	fi
+}
+
+fig_ctrl() {
+	local j
+	dp_start 1024 || { rig_failed ctrl dp "edgelb-dp did not start"; return; }
+	if j=$("$build/tests/bench/bench_ctrl" --socket "$work/dp.sock" \
+		--services "$CTRL_SVCS" --backends 10 2>"$work/ctrl.err"); then
+		measured ctrl dp "$j"
+	else
+		rig_failed ctrl dp "bench_ctrl failed: $(tail -2 "$work/ctrl.err" | tr '\n' ' ')"
+	fi
+	dp_stop
+
+	# The same through edgelbd: requests to ctl.sock, timed until the
+	# dataplane's own dump lists every service and backend.
+	dp_start 1024 || { rig_failed ctrl edgelbd "edgelb-dp did not start"; return; }
+	cat >"$work/lbd.ini" <<-EOF
+		[global]
+		ctl_socket = $work/ctl.sock
+		log_level = warning
+
+		[dataplane]
+		socket = $work/dp.sock
+	EOF
+	rm -f "$work/ctl.sock"
+	start_bg "$work/lbd.log" timeout 1800 "$EDGELBD" -f -c "$work/lbd.ini"
+	lbd_pid=$bg_pid
+	for _ in $(seq 100); do
+		[ -S "$work/ctl.sock" ] && break
+		sleep 0.1
+	done
+	if j=$("$build/tests/bench/bench_ctrl" --socket "$work/ctl.sock" \
+		--dp "$work/dp.sock" --services "$CTRL_SVCS" --backends 10 \
+		2>"$work/ctrl-lbd.err"); then
+		measured ctrl edgelbd "$j"
+	else
+		rig_failed ctrl edgelbd "bench_ctrl through edgelbd failed: $(tail -2 "$work/ctrl-lbd.err" | tr '\n' ' ')"
+	fi
+	stop_bg "$lbd_pid"
+	lbd_pid=""
+	dp_stop
+}
+
+# Figure 6: HTTP through the namespace lab, edgelb against nftables DNAT.
+wrk_run() { # KEY: wrk from the client namespace to the VIP
+	local o
+	o=$(timeout $((WRK_DUR + 30)) ip netns exec elb-client wrk -t1 -c32 \
+		-d"${WRK_DUR}s" --latency "http://198.18.0.10/" 2>&1) || return 1
+	python3 - "$o" <<-'PY'
+		import json, re, sys
+		o = sys.argv[1]
+		def lat(s):
+		    m = re.match(r"([\d.]+)(us|ms|s)", s)
+		    return float(m.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3}[m.group(2)]
+		rps = re.search(r"Requests/sec:\s+([\d.]+)", o)
+		p99 = re.search(r"\s99%\s+(\S+)", o)
+		errs = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", o)
+		if not rps or not p99 or float(rps.group(1)) == 0:
+		    sys.exit(1)
+		print(json.dumps({"requests_per_s": float(rps.group(1)),
+		                  "p99_ms": lat(p99.group(1)),
+		                  "errors": errs.group(0) if errs else ""}))
+	PY
+}
+fig_e2e() {
+	local lb mode j
+	if [ "$(id -u)" != 0 ]; then
+		not_measured e2e all "needs root (network namespaces)"
+		return
+	fi
+	if ! command -v wrk >/dev/null; then
+		not_measured e2e all "wrk not installed (Debian package wrk)"
+		return
+	fi
+	if ip netns list 2>/dev/null | grep -q '^elb-'; then
+		not_measured e2e all "the lab's namespaces (elb-*) are in use by another run"
+		return
+	fi
+	export EDGELB_BUILD=$build EDGELB_LAB_DIR=$work/lab
+	for lb in kernel/nat dp/nat dp/fnat; do
+		mode=${lb#*/}
+		lab_started=1
+		if ! "$root/tools/lab.sh" up "$mode" --lb "${lb%/*}" >"$work/lab.log" 2>&1; then
+			not_measured e2e "$lb" "tools/lab.sh up $mode --lb ${lb%/*} failed: $(tail -2 "$work/lab.log" | tr '\n' ' ')"
+		elif j=$(wrk_run "$lb"); then
+			measured e2e "$lb" "$j"
+		else
+			not_measured e2e "$lb" "no HTTP response through the lab (forwarding through edgelb-dp not working yet?)"
+		fi
+		"$root/tools/lab.sh" down >/dev/null 2>&1 || true
+		lab_started=""
+	done
+}
+
+# HttpDNS queries/s against nginx serving the same bodies (its own script;
+# it writes a markdown section that is appended to the report).
+fig_httpdns() {
+	local rc=0
+	EDGELB_BENCH_OUT="$work/httpdns.md" "$here/bench_httpdns.sh" \
+		--build "$build" >"$work/httpdns.log" 2>&1 || rc=$?
+	case $rc in
+	0) ;;
+	77) not_measured httpdns all "$(tail -1 "$work/httpdns.log")" ;;
+	*) rig_failed httpdns all "bench_httpdns.sh failed: $(tail -2 "$work/httpdns.log" | tr '\n' ' ')" ;;
+	esac
+}
+
+say "build $build, work $work, smoke=$smoke"
+want baseline && fig_baseline
+want modes && fig_modes
+want newconn && fig_newconn
+want conn && fig_conn
+want maglev && fig_maglev
+want ctrl && fig_ctrl
+want e2e && fig_e2e
+want httpdns && fig_httpdns
+
+python3 "$here/report.py" --results "$results" --out "$out" \
+	--command "$cmdline" --smoke "$smoke" --duration "$DUR"
+if [ -s "$work/httpdns.md" ]; then
+	printf '\n' >>"$out"
+	cat "$work/httpdns.md" >>"$out"
+fi
+say "wrote $out"
+exit $status
