@@ -427,6 +427,7 @@ parse_fp(struct cfg *c, FILE *fp, const char *file, bool state_only,
 
 	rc = ini_parse_stream(read_line, &p, on_key, &p);
 	free(p.buf);
+	cfg_index_invalidate(c); /* keys were set after cfg_service_add */
 	if (rc > 0 && rc != p.syntax_line) {
 		p.line = rc;
 		p.section[0] = '\0';
@@ -485,6 +486,7 @@ cfg_parse_state(struct cfg *c, const char *path, struct cfg_errors *e)
 		tmp->services = sv;
 		tmp->nservices = n;
 		tmp->cap_services = cap;
+		cfg_index_invalidate(c);
 	}
 	cfg_free(tmp);
 	return rc;
@@ -612,6 +614,8 @@ cfg_new(const struct cfg_module_ops *const *mods, size_t nmods)
 	strcpy(c->file, "-");
 	c->mods = mods;
 	c->nmods = nmods;
+	if (cfg_index_init(c) < 0)
+		goto err;
 	for (size_t i = 0; i < nmods; i++) {
 		if (mods[i]->create == NULL)
 			continue;
@@ -635,6 +639,7 @@ cfg_free(struct cfg *c)
 		cfg_service_release(&c->services[i]);
 	free(c->services);
 	free(c->checks);
+	cfg_index_fini(c);
 	for (size_t i = 0; i < c->nmods; i++)
 		if (c->mod_state[i] != NULL && c->mods[i]->destroy != NULL)
 			c->mods[i]->destroy(c->mod_state[i]);

@@ -160,6 +160,8 @@ struct cfg {
 	struct cfg_check *checks;
 	uint32_t nchecks;
 	uint32_t cap_checks;
+	/* lookup index of services by key and name (config_svc.c) */
+	struct cfg_index *idx;
 	/* module sections: mods[i] owns mod_state[i] */
 	const struct cfg_module_ops *const *mods;
 	size_t nmods;
@@ -212,6 +214,13 @@ struct cfg_service *cfg_service_find_key(const struct cfg *c, uint8_t proto,
 					 const struct lb_addr *vip,
 					 uint16_t vport);
 const struct cfg_check *cfg_check_find(const struct cfg *c, const char *name);
+
+/*
+ * The lookups above use an index rebuilt on first use after a change;
+ * cfg_service_add and cfg_service_remove keep it right. Whoever changes
+ * the name or key of a service of c in place calls this.
+ */
+void cfg_index_invalidate(const struct cfg *c);
 
 /*
  * Check one service on its own and against the others of c (duplicate

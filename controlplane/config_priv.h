@@ -82,4 +82,8 @@ int cfg_service_problems(const struct cfg *c, const struct cfg_service *s,
 			 uint32_t nothers, const struct cfg_service *skip,
 			 cfg_report_fn report, void *arg);
 
+/* The service index of c (config_svc.c): 0 or -ENOMEM; fini frees it. */
+int cfg_index_init(struct cfg *c);
+void cfg_index_fini(struct cfg *c);
+
 #endif

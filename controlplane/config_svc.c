@@ -15,7 +15,93 @@
 
 #include "config.h"
 #include "config_priv.h"
+#include "svcmap.h"
 #include "edgelb/lbmsg.h"
+
+/* ---- the service index --------------------------------------------- */
+
+struct cfg_index {
+	struct svcmap *key;  /* svcmap_svc_key -> index + 1 */
+	struct svcmap *name; /* name -> index + 1 */
+	bool ok;
+};
+
+int
+cfg_index_init(struct cfg *c)
+{
+	c->idx = calloc(1, sizeof(*c->idx));
+	if (c->idx == NULL)
+		return -ENOMEM;
+	c->idx->key = svcmap_new();
+	c->idx->name = svcmap_new();
+	if (c->idx->key == NULL || c->idx->name == NULL) {
+		cfg_index_fini(c);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void
+cfg_index_fini(struct cfg *c)
+{
+	if (c->idx == NULL)
+		return;
+	svcmap_free(c->idx->key);
+	svcmap_free(c->idx->name);
+	free(c->idx);
+	c->idx = NULL;
+}
+
+void
+cfg_index_invalidate(const struct cfg *c)
+{
+	if (c->idx != NULL)
+		c->idx->ok = false;
+}
+
+/* Index service i of c; false (index now invalid) when out of memory. */
+static bool
+index_one(const struct cfg *c, uint32_t i)
+{
+	const struct cfg_service *s = &c->services[i];
+	void *v = (void *)(uintptr_t)(i + 1);
+	uint8_t k[SVCMAP_KEY_MAX];
+	size_t klen = svcmap_svc_key(s->proto, &s->vip, s->vport, k);
+	size_t nlen = strlen(s->name);
+
+	if (svcmap_put(c->idx->key, k, klen, v) < 0 ||
+	    (nlen <= SVCMAP_KEY_MAX &&
+	     svcmap_put(c->idx->name, s->name, nlen, v) < 0)) {
+		c->idx->ok = false;
+		return false;
+	}
+	return true;
+}
+
+/* The index, rebuilt if stale; NULL when there is none (scan instead). */
+static struct cfg_index *
+index_of(const struct cfg *c)
+{
+	if (c->idx == NULL)
+		return NULL;
+	if (!c->idx->ok) {
+		svcmap_clear(c->idx->key);
+		svcmap_clear(c->idx->name);
+		c->idx->ok = true;
+		for (uint32_t i = 0; i < c->nservices && c->idx->ok; i++)
+			index_one(c, i);
+	}
+	return c->idx->ok ? c->idx : NULL;
+}
+
+/* The service at index value v (index + 1) of c, or NULL. */
+static struct cfg_service *
+at(const struct cfg *c, void *v)
+{
+	uintptr_t i = (uintptr_t)v;
+
+	return i >= 1 && i <= c->nservices ? &c->services[i - 1] : NULL;
+}
 
 /* ---- services, backends, local addresses -------------------------------- */
 
@@ -83,6 +169,8 @@ cfg_service_add(struct cfg *c, const struct cfg_service *s)
 	if (cfg_service_copy(&c->services[c->nservices], s) < 0)
 		return -ENOMEM;
 	c->nservices++;
+	if (c->idx != NULL && c->idx->ok)
+		index_one(c, c->nservices - 1);
 	return 0;
 }
 
@@ -95,11 +183,21 @@ cfg_service_remove(struct cfg *c, uint32_t i)
 	memmove(&c->services[i], &c->services[i + 1],
 		(c->nservices - i - 1) * sizeof(c->services[0]));
 	c->nservices--;
+	cfg_index_invalidate(c);
 }
 
 struct cfg_service *
 cfg_service_find(const struct cfg *c, const char *name)
 {
+	const struct cfg_index *x = index_of(c);
+	size_t len = strlen(name);
+
+	if (x != NULL && len <= SVCMAP_KEY_MAX) {
+		struct cfg_service *s = at(c, svcmap_get(x->name, name, len));
+
+		if (s == NULL || strcmp(s->name, name) == 0)
+			return s;
+	}
 	for (uint32_t i = 0; i < c->nservices; i++)
 		if (strcmp(c->services[i].name, name) == 0)
 			return &c->services[i];
@@ -110,6 +208,17 @@ struct cfg_service *
 cfg_service_find_key(const struct cfg *c, uint8_t proto,
 		     const struct lb_addr *vip, uint16_t vport)
 {
+	const struct cfg_index *x = index_of(c);
+
+	if (x != NULL) {
+		uint8_t k[SVCMAP_KEY_MAX];
+		size_t klen = svcmap_svc_key(proto, vip, vport, k);
+		struct cfg_service *s = at(c, svcmap_get(x->key, k, klen));
+
+		if (s == NULL || (s->proto == proto && s->vport == vport &&
+				  lb_addr_equal(&s->vip, vip)))
+			return s;
+	}
 	for (uint32_t i = 0; i < c->nservices; i++) {
 		struct cfg_service *s = &c->services[i];
 
@@ -314,8 +423,33 @@ cfg_service_check(const struct cfg *c, const struct cfg_service *s,
 		  const struct cfg_service *skip, char *err, size_t errlen)
 {
 	struct first_err f = { err, errlen, false };
+	const struct cfg_service *o;
+	char a[LB_ADDRPORTSTRLEN];
+	int rc;
 
-	return cfg_service_problems(c, s, c->nservices, skip, report_first, &f);
+	if (index_of(c) == NULL) /* no index: scan */
+		return cfg_service_problems(c, s, c->nservices, skip,
+					    report_first, &f);
+	/* the service alone, then its clashes found through the index */
+	rc = cfg_service_problems(c, s, 0, skip, report_first, &f);
+	if (rc < 0 || s->vip.family == 0)
+		return rc;
+	o = cfg_service_find(c, s->name);
+	if (o != NULL && o != s && o != skip) {
+		snprintf(err, errlen, "service name '%s' already used",
+			 s->name);
+		return -EINVAL;
+	}
+	o = cfg_service_find_key(c, s->proto, &s->vip, s->vport);
+	if (o != NULL && o != s && o != skip) {
+		snprintf(err, errlen,
+			 "vip %s %s is already used by [service %s]",
+			 lb_proto_name(s->proto),
+			 lb_addr_port_format(&s->vip, s->vport, a, sizeof(a)),
+			 o->name);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* ---- state file -------------------------------------------------------- */

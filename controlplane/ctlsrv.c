@@ -129,15 +129,19 @@ commit_service(struct lbmsg_req *req, struct cfg_service *s,
 		return lbmsg_req_errf(req, rc, "%s", err);
 	}
 	if (old != NULL) {
+		bool renamed = strcmp(old->name, s->name) != 0;
+
 		cfg_service_release(old);
 		*old = *s; /* takes over s's arrays */
+		if (renamed)
+			cfg_index_invalidate(d->cfg);
 	} else {
 		rc = cfg_service_add(d->cfg, s);
 		cfg_service_release(s);
 		if (rc < 0)
 			return lbmsg_req_errf(req, rc, "out of memory");
 	}
-	lbd_changed(d);
+	lbd_changed(d, &s->proto, &s->vip, s->vport);
 	return 0;
 }
 
@@ -200,14 +204,15 @@ static int
 h_service_del(struct lbmsg_req *req)
 {
 	struct lbd *d = req->ctx;
-	struct cfg_service *s;
+	struct cfg_service *s, key;
 	int rc = 0;
 
 	s = req_service(req, &rc);
 	if (s == NULL)
 		return rc;
+	key = *s; /* for its key only */
 	cfg_service_remove(d->cfg, (uint32_t)(s - d->cfg->services));
-	lbd_changed(d);
+	lbd_changed(d, &key.proto, &key.vip, key.vport);
 	return 0;
 }
 
@@ -218,7 +223,7 @@ h_service_flush(struct lbmsg_req *req)
 
 	while (d->cfg->nservices)
 		cfg_service_remove(d->cfg, d->cfg->nservices - 1);
-	lbd_changed(d);
+	lbd_changed(d, NULL, NULL, 0);
 	return 0;
 }
 

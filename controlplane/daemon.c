@@ -19,6 +19,7 @@
 #include "httpd.h"
 #include "metrics.h"
 #include "modules.h"
+#include "svcmap.h"
 #include "edgelb/log.h"
 
 static uint64_t
@@ -32,6 +33,44 @@ now_ms(void)
 
 /* ---- desired state ----------------------------------------------------- */
 
+/* The desired form of s: health applied to its backends. 0 or -ENOMEM. */
+static int
+desired_one(const struct cfg_service *s, const struct hc *hc, struct rec_svc *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->proto = s->proto;
+	r->vip = s->vip;
+	r->vport = s->vport;
+	snprintf(r->name, sizeof(r->name), "%s", s->name);
+	r->mode = s->mode;
+	snprintf(r->sched, sizeof(r->sched), "%s", s->sched);
+	r->persist = s->persist;
+	r->flags = s->flags;
+	r->mh_size = s->mh_size;
+	r->backends =
+		calloc(s->nbackends ? s->nbackends : 1, sizeof(*r->backends));
+	r->laddrs = calloc(s->nladdrs ? s->nladdrs : 1, sizeof(*r->laddrs));
+	if (r->backends == NULL || r->laddrs == NULL)
+		return -ENOMEM;
+	memcpy(r->laddrs, s->laddrs, s->nladdrs * sizeof(*r->laddrs));
+	r->nladdrs = s->nladdrs;
+	for (uint32_t j = 0; j < s->nbackends; j++) {
+		const struct cfg_backend *b = &s->backends[j];
+		int st = hc != NULL && s->check[0]
+				 ? hc_state(hc, s->name, &b->addr, b->port)
+				 : LB_HEALTH_UNKNOWN;
+		struct rec_backend *rb = &r->backends[r->nbackends];
+
+		if (!hc_state_healthy(st) && s->on_fail == CFG_ON_FAIL_REMOVE)
+			continue;
+		rb->addr = b->addr;
+		rb->port = b->port;
+		rb->weight = hc_state_healthy(st) ? b->weight : 0;
+		r->nbackends++;
+	}
+	return 0;
+}
+
 int
 lbd_desired(const struct cfg *c, const struct hc *hc, struct rec_svc **out,
 	    size_t *n)
@@ -41,43 +80,9 @@ lbd_desired(const struct cfg *c, const struct hc *hc, struct rec_svc **out,
 	if (v == NULL)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < c->nservices; i++) {
-		const struct cfg_service *s = &c->services[i];
-		struct rec_svc *r = &v[i];
-
-		r->proto = s->proto;
-		r->vip = s->vip;
-		r->vport = s->vport;
-		snprintf(r->name, sizeof(r->name), "%s", s->name);
-		r->mode = s->mode;
-		snprintf(r->sched, sizeof(r->sched), "%s", s->sched);
-		r->persist = s->persist;
-		r->flags = s->flags;
-		r->mh_size = s->mh_size;
-		r->backends = calloc(s->nbackends ? s->nbackends : 1,
-				     sizeof(*r->backends));
-		r->laddrs =
-			calloc(s->nladdrs ? s->nladdrs : 1, sizeof(*r->laddrs));
-		if (r->backends == NULL || r->laddrs == NULL) {
+		if (desired_one(&c->services[i], hc, &v[i]) < 0) {
 			rec_svcs_free(v, i + 1);
 			return -ENOMEM;
-		}
-		memcpy(r->laddrs, s->laddrs, s->nladdrs * sizeof(*r->laddrs));
-		r->nladdrs = s->nladdrs;
-		for (uint32_t j = 0; j < s->nbackends; j++) {
-			const struct cfg_backend *b = &s->backends[j];
-			int st = hc != NULL && s->check[0]
-					 ? hc_state(hc, s->name, &b->addr,
-						    b->port)
-					 : LB_HEALTH_UNKNOWN;
-			struct rec_backend *rb = &r->backends[r->nbackends];
-
-			if (!hc_state_healthy(st) &&
-			    s->on_fail == CFG_ON_FAIL_REMOVE)
-				continue;
-			rb->addr = b->addr;
-			rb->port = b->port;
-			rb->weight = hc_state_healthy(st) ? b->weight : 0;
-			r->nbackends++;
 		}
 	}
 	*out = v;
@@ -85,33 +90,82 @@ lbd_desired(const struct cfg *c, const struct hc *hc, struct rec_svc **out,
 	return 0;
 }
 
-int
-lbd_reconcile(struct lbd *d)
-{
-	struct rec_svc *want = NULL, *have = NULL;
-	size_t nwant = 0, nhave = 0, failed = 0;
-	struct rec_plan plan = { 0 };
-	char err[LBMSG_ERRMSG_MAX];
-	uint64_t t0 = now_ms();
-	int rc, first = 0;
+/* ---- the applied state ------------------------------------------------- */
 
-	if (!dpc_connected(d->dpc))
-		return -ENOTCONN;
-	rc = dpc_dump_services(d->dpc, &have, &nhave, err, sizeof(err));
-	if (rc < 0) {
-		LB_WARN("reconcile: dump of %s failed: %s", dpc_path(d->dpc),
-			err);
-		goto out;
+static size_t
+key_of(const struct rec_svc *r, uint8_t k[SVCMAP_KEY_MAX])
+{
+	return svcmap_svc_key(r->proto, &r->vip, r->vport, k);
+}
+
+static void
+free_one(void *arg, void *v)
+{
+	(void)arg;
+	rec_svcs_free(v, 1);
+}
+
+/* Forget the applied state: the next change waits for a full reconcile. */
+static void
+applied_forget(struct lbd *d)
+{
+	if (d->applied != NULL) {
+		svcmap_foreach(d->applied, free_one, NULL);
+		svcmap_clear(d->applied);
 	}
-	rc = lbd_desired(d->cfg, d->hc, &want, &nwant);
-	if (rc == 0)
-		rc = rec_diff(want, nwant, have, nhave, &plan);
-	if (rc < 0)
-		goto out;
-	for (size_t i = 0; i < plan.n && dpc_connected(d->dpc); i++) {
-		const struct rec_op *op = &plan.ops[i];
+	d->applied_ok = false;
+}
+
+/*
+ * Record r (its arrays move into the record, r is left without them) as
+ * what the dataplane holds for r's key. 0 or -ENOMEM (record unchanged).
+ */
+static int
+applied_put(struct lbd *d, struct rec_svc *r)
+{
+	struct rec_svc *n = malloc(sizeof(*n)), *old;
+	uint8_t k[SVCMAP_KEY_MAX];
+	size_t klen = key_of(r, k);
+
+	if (n == NULL)
+		return -ENOMEM;
+	old = svcmap_get(d->applied, k, klen);
+	if (svcmap_put(d->applied, k, klen, n) < 0) {
+		free(n);
+		return -ENOMEM;
+	}
+	*n = *r;
+	r->backends = NULL;
+	r->laddrs = NULL;
+	r->nbackends = r->nladdrs = 0;
+	if (old != NULL)
+		rec_svcs_free(old, 1);
+	return 0;
+}
+
+static void
+release(struct rec_svc *r)
+{
+	free(r->backends);
+	free(r->laddrs);
+	r->backends = NULL;
+	r->laddrs = NULL;
+}
+
+/* ---- sending plans ----------------------------------------------------- */
+
+/* Send the operations of plan in order; the number that failed. */
+static size_t
+send_plan(struct lbd *d, const struct rec_plan *plan, int *first)
+{
+	char err[LBMSG_ERRMSG_MAX];
+	size_t failed = 0;
+
+	for (size_t i = 0; i < plan->n && dpc_connected(d->dpc); i++) {
+		const struct rec_op *op = &plan->ops[i];
 		char vip[LB_ADDRPORTSTRLEN], x[LB_ADDRPORTSTRLEN] = "";
 		struct metrics_label l = { "op", rec_op_name(op->type) };
+		int rc;
 
 		lb_addr_port_format(&op->svc->vip, op->svc->vport, vip,
 				    sizeof(vip));
@@ -126,22 +180,63 @@ lbd_reconcile(struct lbd *d)
 			LB_WARN("reconcile: %s %s %s %s: %s",
 				rec_op_name(op->type),
 				lb_proto_name(op->svc->proto), vip, x, err);
-			if (first == 0)
-				first = rc;
+			if (*first == 0)
+				*first = rc;
 			failed++;
 		} else {
-			LB_INFO("reconcile: %s %s %s %s%s",
-				rec_op_name(op->type),
-				lb_proto_name(op->svc->proto), vip, x,
-				op->be != NULL ? "" : "");
+			LB_INFO("reconcile: %s %s %s %s", rec_op_name(op->type),
+				lb_proto_name(op->svc->proto), vip, x);
 		}
 	}
+	if (*first == 0 && !dpc_connected(d->dpc))
+		*first = -ENOTCONN;
+	return failed;
+}
+
+/* A full reconcile at the next tick of the dataplane timer, after ms. */
+static void
+schedule_full(struct lbd *d, uint32_t ms)
+{
+	if (!d->dirty) /* else one is due already (maybe backing off) */
+		d->retry_at = now_ms() + ms;
+	d->dirty = true;
+}
+
+int
+lbd_reconcile(struct lbd *d)
+{
+	struct rec_svc *want = NULL, *have = NULL;
+	size_t nwant = 0, nhave = 0, failed = 0;
+	struct rec_plan plan = { 0 };
+	char err[LBMSG_ERRMSG_MAX];
+	uint64_t t0 = now_ms();
+	int rc, first = 0;
+
+	if (!dpc_connected(d->dpc))
+		return -ENOTCONN;
+	applied_forget(d);
+	rc = dpc_dump_services(d->dpc, &have, &nhave, err, sizeof(err));
+	if (rc < 0) {
+		LB_WARN("reconcile: dump of %s failed: %s", dpc_path(d->dpc),
+			err);
+		goto out;
+	}
+	rc = lbd_desired(d->cfg, d->hc, &want, &nwant);
+	if (rc == 0)
+		rc = rec_diff(want, nwant, have, nhave, &plan);
+	if (rc < 0)
+		goto out;
+	failed = send_plan(d, &plan, &first);
 	rc = first;
-	if (rc == 0 && !dpc_connected(d->dpc))
-		rc = -ENOTCONN;
 	if (plan.n)
 		LB_INFO("reconcile: %zu operations, %zu failed", plan.n,
 			failed);
+	/* the dataplane now holds want: record it */
+	for (size_t i = 0; rc == 0 && i < nwant; i++)
+		rc = applied_put(d, &want[i]);
+	d->applied_ok = rc == 0;
+	if (rc < 0)
+		applied_forget(d);
 out:
 	metrics_add(rc == 0 ? d->m.rec_ok : d->m.rec_err, 1);
 	metrics_observe(d->m.rec_duration, (double)(now_ms() - t0) / 1e3);
@@ -151,6 +246,60 @@ out:
 	rec_plan_free(&plan);
 	rec_svcs_free(want, nwant);
 	rec_svcs_free(have, nhave);
+	return rc;
+}
+
+int
+lbd_apply_service(struct lbd *d, uint8_t proto, const struct lb_addr *vip,
+		  uint16_t vport)
+{
+	const struct cfg_service *s =
+		cfg_service_find_key(d->cfg, proto, vip, vport);
+	struct rec_svc want = { 0 }, *have;
+	struct rec_plan plan = { 0 };
+	uint8_t k[SVCMAP_KEY_MAX];
+	size_t klen = svcmap_svc_key(proto, vip, vport, k), failed;
+	int rc, first = 0;
+
+	if (!dpc_connected(d->dpc)) {
+		d->dirty = true; /* the reconnect reconciles */
+		return -ENOTCONN;
+	}
+	if (!d->applied_ok) {
+		schedule_full(d, 0);
+		return -EAGAIN;
+	}
+	have = svcmap_get(d->applied, k, klen);
+	rc = s != NULL ? desired_one(s, d->hc, &want) : 0;
+	if (rc == 0)
+		rc = rec_diff(&want, s != NULL, have, have != NULL, &plan);
+	if (rc < 0)
+		goto err;
+	failed = send_plan(d, &plan, &first);
+	rc = first;
+	if (rc < 0) {
+		LB_WARN("apply: %zu of %zu operations failed; full reconcile "
+			"scheduled",
+			failed, plan.n);
+		goto err;
+	}
+	if (s != NULL) {
+		rc = applied_put(d, &want);
+	} else if (have != NULL) {
+		svcmap_del(d->applied, k, klen);
+		rec_svcs_free(have, 1);
+	}
+	if (rc < 0)
+		goto err;
+	rec_plan_free(&plan);
+	release(&want);
+	return 0;
+err:
+	/* the dataplane may hold anything for this service now */
+	applied_forget(d);
+	schedule_full(d, 0);
+	rec_plan_free(&plan);
+	release(&want);
 	return rc;
 }
 
@@ -167,28 +316,38 @@ lbd_save_state(struct lbd *d)
 	return rc;
 }
 
-int
-lbd_changed(struct lbd *d)
+/* Health targets follow the configuration when there are checks at all. */
+static void
+sync_health(struct lbd *d)
 {
-	if (hc_sync(d->hc, d->cfg) < 0)
+	if ((d->cfg->nchecks || hc_count(d->hc)) && hc_sync(d->hc, d->cfg) < 0)
 		LB_ERR("health checks: out of memory; targets not updated");
+}
+
+int
+lbd_changed(struct lbd *d, const uint8_t *proto, const struct lb_addr *vip,
+	    uint16_t vport)
+{
+	sync_health(d);
 	if (d->cfg->state_file[0])
 		lbd_save_state(d);
-	d->dirty = true;
-	d->retry_at = 0;
-	return lbd_reconcile(d);
+	if (proto == NULL) {
+		d->dirty = true;
+		d->retry_at = 0;
+		return lbd_reconcile(d);
+	}
+	return lbd_apply_service(d, *proto, vip, vport);
 }
 
 static void
 on_health(void *arg, const struct hc_info *t, int state)
 {
 	struct lbd *d = arg;
+	const struct cfg_service *s = cfg_service_find(d->cfg, t->service);
 
-	(void)t;
 	(void)state;
-	d->dirty = true;
-	d->retry_at = 0;
-	lbd_reconcile(d);
+	if (s != NULL)
+		lbd_apply_service(d, s->proto, &s->vip, s->vport);
 }
 
 /* ---- timers ------------------------------------------------------------ */
@@ -483,8 +642,9 @@ lbd_init(struct lbd *d, const char *cfg_path, struct cfg *cfg)
 	d->sig_int = evsignal_new(d->base, SIGINT, on_signal, d);
 	d->dp_timer = evtimer_new(d->base, on_dp_timer, d);
 	d->rec_timer = evtimer_new(d->base, on_rec_timer, d);
-	if (d->sig_hup == NULL || d->sig_term == NULL || d->sig_int == NULL ||
-	    d->dp_timer == NULL || d->rec_timer == NULL)
+	d->applied = svcmap_new();
+	if (d->applied == NULL || d->sig_hup == NULL || d->sig_term == NULL ||
+	    d->sig_int == NULL || d->dp_timer == NULL || d->rec_timer == NULL)
 		goto err;
 	evsignal_add(d->sig_hup, NULL);
 	evsignal_add(d->sig_term, NULL);
@@ -557,6 +717,8 @@ lbd_fini(struct lbd *d)
 		event_free(d->dp_timer);
 	if (d->rec_timer != NULL)
 		event_free(d->rec_timer);
+	applied_forget(d);
+	svcmap_free(d->applied);
 	metrics_free(d->metrics);
 	if (d->base != NULL)
 		event_base_free(d->base);

@@ -395,8 +395,13 @@ conn_insert(struct conn_table *ct, struct conn *c)
 	ct->st.conns++;
 	return 0;
 err:
-	rte_mempool_put(ct->mp, c);
 	return rc;
+}
+
+void
+conn_put(struct conn_table *ct, struct conn *c)
+{
+	rte_mempool_put(ct->mp, c);
 }
 
 void

@@ -191,10 +191,14 @@ struct conn *conn_alloc(struct conn_table *ct);
 /*
  * Hash c by its in tuple and, with CONN_F_OUT set, its out tuple; start
  * its timer for its state (TCP: whatever c->state is; UDP: udp). 0, or
- * -EEXIST (a tuple is in use) / -ENOSPC (hash full), and then c is
- * returned to the pool (unlink is not called).
+ * -EEXIST (a tuple is in use) / -ENOSPC (hash full): then c is not in the
+ * table and still the caller's, who undoes what it attached to c and
+ * returns it with conn_put().
  */
 int conn_insert(struct conn_table *ct, struct conn *c);
+
+/* Return a conn that is not in the table (a failed conn_insert). */
+void conn_put(struct conn_table *ct, struct conn *c);
 
 /* The key of c's tuple in direction dir. */
 void conn_key_of(const struct conn *c, unsigned int dir, struct conn_key *k);

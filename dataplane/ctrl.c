@@ -85,7 +85,7 @@ static int
 h_route_new(struct lbmsg_req *req)
 {
 	struct dp_ctx *dp = req->ctx;
-	uint32_t dst, gw = 0, nh;
+	uint32_t dst = 0, gw = 0, nh;
 	uint16_t port;
 	uint8_t plen;
 	int rc, p = -1;
@@ -127,7 +127,7 @@ static int
 h_route_del(struct lbmsg_req *req)
 {
 	struct dp_ctx *dp = req->ctx;
-	uint32_t dst;
+	uint32_t dst = 0;
 	uint8_t plen;
 	int rc;
 
@@ -180,7 +180,7 @@ h_neigh_new(struct lbmsg_req *req)
 {
 	struct dp_ctx *dp = req->ctx;
 	const uint8_t *mac = nla_data(req->tb[LB_ATTR_LLADDR]);
-	uint32_t ip;
+	uint32_t ip = 0;
 	int rc, p;
 
 	if ((rc = get_v4(req, LB_ATTR_ADDR, &ip)) < 0)
@@ -203,7 +203,7 @@ static int
 h_neigh_del(struct lbmsg_req *req)
 {
 	struct dp_ctx *dp = req->ctx;
-	uint32_t ip;
+	uint32_t ip = 0;
 	int rc;
 
 	if ((rc = get_v4(req, LB_ATTR_ADDR, &ip)) < 0)
@@ -253,7 +253,7 @@ h_portaddr_new(struct lbmsg_req *req)
 {
 	struct dp_ctx *dp = req->ctx;
 	char why[128];
-	uint32_t ip;
+	uint32_t ip = 0;
 	uint8_t plen;
 	int rc, p;
 
@@ -272,7 +272,7 @@ static int
 h_portaddr_del(struct lbmsg_req *req)
 {
 	struct dp_ctx *dp = req->ctx;
-	uint32_t ip;
+	uint32_t ip = 0;
 	int rc, p;
 
 	if ((p = get_port(req)) < 0)

@@ -52,6 +52,7 @@ dpconf_defaults(struct dpconf *c)
 	c->arp_retries = 3;
 	c->neigh_reachable_s = 300;
 	c->mbufs = 16383;
+	c->max_conns = DPCONF_DEFAULT_MAX_CONNS;
 	c->xdp_steer = true;
 	snprintf(c->xdp_pin_dir, sizeof(c->xdp_pin_dir), "%s",
 		 DPCONF_DEFAULT_XDP_PIN_DIR);
@@ -200,6 +201,8 @@ static const struct u32_key dataplane_u32[] = {
 	U32KEY("arp_retries", arp_retries, 1, 100),
 	U32KEY("neigh_reachable_time", neigh_reachable_s, 1, 86400),
 	U32KEY("mbufs", mbufs, 1023, 1u << 24),
+	U32KEY("max_conns", max_conns, DPCONF_MIN_MAX_CONNS,
+	       DPCONF_MAX_MAX_CONNS),
 	U32KEY("timeout_syn_recv", tmo.syn_recv, 1, DPCONF_TIMEOUT_MAX),
 	U32KEY("timeout_established", tmo.established, 1, DPCONF_TIMEOUT_MAX),
 	U32KEY("timeout_fin_wait", tmo.fin_wait, 1, DPCONF_TIMEOUT_MAX),

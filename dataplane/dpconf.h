@@ -25,6 +25,9 @@
 #define DPCONF_DEFAULT_SOCKET	   "/run/edgelb/dp.sock"
 #define DPCONF_PATH_MAX		   256
 #define DPCONF_DEFAULT_XDP_PIN_DIR "/sys/fs/bpf/edgelb"
+#define DPCONF_DEFAULT_MAX_CONNS   262144u /* per worker */
+#define DPCONF_MIN_MAX_CONNS	   64u
+#define DPCONF_MAX_MAX_CONNS	   (1u << 25) /* x 64 workers fits 32 bits */
 
 struct dpconf_addr {
 	uint32_t addr; /* network order */
@@ -79,6 +82,7 @@ struct dpconf {
 	uint32_t arp_retries;	    /* requests before a neighbour fails */
 	uint32_t neigh_reachable_s; /* a learned entry is re-probed after */
 	uint32_t mbufs;		    /* packet buffers in the pool */
+	uint32_t max_conns;	    /* connections + templates per worker */
 	bool wait_config;	    /* RX held until the first CONFIG_SET */
 	bool xdp_steer;		    /* load xdp_steer on net_af_xdp ports */
 	char xdp_prog[DPCONF_PATH_MAX];	   /* "" = search (see xdp.h) */

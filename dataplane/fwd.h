@@ -141,8 +141,8 @@ extern const struct fwd_mode_ops fwd_fnat_ops;
 int fwd_init(struct dp_ctx *dp);
 void fwd_fini(struct dp_ctx *dp);
 
-/* The same with `conns` connections per worker table (fwd_init: 262144,
- * about 40 MB per worker). */
+/* The same with `conns` connections per worker table (fwd_init: the
+ * [dataplane] max_conns setting, default 262144, about 40 MB per worker). */
 int fwd_init_conns(struct dp_ctx *dp, uint32_t conns);
 
 /* Replace port's RSS view (fwd_init reads it from the device). */
@@ -198,6 +198,8 @@ void fwd_rewrite(struct rte_ipv4_hdr *ip, void *l4, uint8_t proto,
 		 uint32_t saddr, uint16_t sport, uint32_t daddr,
 		 uint16_t dport);
 
+/* ---- ICMP (fwd_icmp.c) ------------------------------------------------- */
+
 /*
  * Answer the sender of m (ip_len bytes of IPv4 at offset l2 of m, from
  * src) with ICMP destination unreachable / fragmentation needed and
@@ -206,6 +208,26 @@ void fwd_rewrite(struct rte_ipv4_hdr *ip, void *l4, uint8_t proto,
 void fwd_icmp_frag_needed(struct dp_worker *w, struct rte_mbuf *m,
 			  const struct pkt_info *pi, uint32_t from,
 			  uint16_t mtu);
+
+/*
+ * If m (parsed as pi, protocol ICMP) is an error about a TCP or UDP
+ * packet (destination unreachable, time exceeded, parameter problem)
+ * whose headers fit, fill k with the tuple of the connection it is about
+ * (the embedded packet reversed) and return 0; else -EINVAL, m untouched.
+ */
+int fwd_icmp_error_key(struct rte_mbuf *m, const struct pkt_info *pi,
+		       struct conn_key *k);
+
+/*
+ * Translate the ICMP error m about c, received in direction dir (as
+ * found with fwd_icmp_error_key), for the other side: outer and embedded
+ * addresses and ports with their checksums, TTL decremented; then route
+ * and send it (to the client for CONN_DIR_OUT, else to the backend).
+ * Counts nothing itself. Consumes m.
+ */
+void fwd_icmp_error_xmit(struct dp_worker *w, struct rte_mbuf *m,
+			 const struct pkt_info *pi, const struct conn *c,
+			 unsigned int dir);
 
 /* NAT and FULL-NAT rewrite (fwd_nat.c): in, laddr:lport -> backend;
  * out, VIP:vport -> client; then routed and sent. Consumes m. */

@@ -229,7 +229,7 @@ tables_init(struct dp_ctx *dp, char *err, size_t errlen)
 nomem:
 	snprintf(err, errlen,
 		 "out of memory building the tables (give EAL "
-		 "more memory with -m)");
+		 "more memory with -m, or lower [dataplane] max_conns)");
 	return -ENOMEM;
 }
 
@@ -422,8 +422,9 @@ main(int argc, char **argv)
 		goto fail;
 	if (fwd_init(&dp) < 0) {
 		snprintf(err, sizeof(err),
-			 "connection tables: out of memory "
-			 "(give EAL more memory with -m)");
+			 "connection tables: out of memory (give EAL "
+			 "more memory with -m, or lower [dataplane] "
+			 "max_conns)");
 		goto fail;
 	}
 	dp.rx_enabled = !dp.conf.wait_config;

@@ -565,6 +565,22 @@ item_get(struct svc_table *t, struct lbmsg_req *req, bool backends)
 
 /* ---- BACKEND_* and LADDR_* --------------------------------------------- */
 
+/*
+ * Apply e (from svc_edit_from(s), then changed with result rc: < 0 when
+ * the change ran out of memory) to s, answering a failure; release e.
+ */
+static int
+edit_commit(struct svc_table *t, struct lbmsg_req *req, struct svc *s,
+	    struct svc_edit *e, int rc)
+{
+	if (rc < 0)
+		rc = lbmsg_req_errf(req, -ENOMEM, "out of memory");
+	else
+		rc = svc_update(t, s, e, req->errmsg, sizeof(req->errmsg));
+	svc_edit_release(e);
+	return rc;
+}
+
 static int
 backend_change(struct svc_table *t, struct lbmsg_req *req, uint16_t type)
 {
@@ -608,12 +624,7 @@ backend_change(struct svc_table *t, struct lbmsg_req *req, uint16_t type)
 		e.b[i].weight = b.weight;
 		break;
 	}
-	if (rc < 0)
-		rc = lbmsg_req_errf(req, -ENOMEM, "out of memory");
-	else
-		rc = svc_update(t, s, &e, req->errmsg, sizeof(req->errmsg));
-	svc_edit_release(&e);
-	return rc;
+	return edit_commit(t, req, s, &e, rc);
 }
 
 static int
@@ -664,12 +675,7 @@ laddr_change(struct svc_table *t, struct lbmsg_req *req, bool add)
 		memmove(&e.l[i], &e.l[i + 1], (e.nl - i - 1) * sizeof(e.l[0]));
 		e.nl--;
 	}
-	if (rc < 0)
-		rc = lbmsg_req_errf(req, -ENOMEM, "out of memory");
-	else
-		rc = svc_update(t, s, &e, req->errmsg, sizeof(req->errmsg));
-	svc_edit_release(&e);
-	return rc;
+	return edit_commit(t, req, s, &e, rc);
 }
 
 int

@@ -5,6 +5,9 @@
  */
 #include <errno.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 
 #include <rte_cycles.h>
 #include <rte_lcore.h>
@@ -46,6 +49,44 @@ dp_defer_free(struct dp_ctx *dp, void *p)
 	if (dp->qsv != NULL)
 		rte_rcu_qsbr_synchronize(dp->qsv, RTE_QSBR_THRID_INVALID);
 	rte_free(p);
+}
+
+/* ---- unmap guard ---------------------------------------------------------- */
+
+/* The workers' QSBR variable while any worker runs, else NULL. */
+static struct rte_rcu_qsbr *unmap_qsv;
+static unsigned int unmap_workers;
+static __thread bool unmap_in_worker;
+
+void
+dp_unmap_guard_arm(struct rte_rcu_qsbr *v)
+{
+	__atomic_store_n(&unmap_qsv, v, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&unmap_workers, 1, __ATOMIC_ACQ_REL);
+}
+
+void
+dp_unmap_guard_disarm(void)
+{
+	if (__atomic_sub_fetch(&unmap_workers, 1, __ATOMIC_ACQ_REL) == 0)
+		__atomic_store_n(&unmap_qsv, NULL, __ATOMIC_RELEASE);
+}
+
+/*
+ * Interposes libc's munmap() for the libraries we load (see worker.h):
+ * outside the workers, wait for a grace period of theirs first, so that
+ * no worker is still inside an RX/TX burst that read a PMD's "connected"
+ * flag before the PMD cleared it and started unmapping. A worker never
+ * waits (it would wait for itself). Same contract as munmap(2).
+ */
+int
+munmap(void *addr, size_t len)
+{
+	struct rte_rcu_qsbr *v = __atomic_load_n(&unmap_qsv, __ATOMIC_ACQUIRE);
+
+	if (v != NULL && !unmap_in_worker)
+		rte_rcu_qsbr_synchronize(v, RTE_QSBR_THRID_INVALID);
+	return (int)syscall(SYS_munmap, addr, len);
 }
 
 int
@@ -208,6 +249,8 @@ worker_main(void *arg)
 
 	rte_rcu_qsbr_thread_register(dp->qsv, w->index);
 	rte_rcu_qsbr_thread_online(dp->qsv, w->index);
+	unmap_in_worker = true;
+	dp_unmap_guard_arm(dp->qsv);
 	svc_worker_online(dp->svc, w->index);
 	prev = rte_rdtsc();
 	while (!__atomic_load_n(&dp->quit, __ATOMIC_RELAXED)) {
@@ -249,5 +292,6 @@ worker_main(void *arg)
 	svc_worker_offline(dp->svc, w->index);
 	rte_rcu_qsbr_thread_offline(dp->qsv, w->index);
 	rte_rcu_qsbr_thread_unregister(dp->qsv, w->index);
+	dp_unmap_guard_disarm();
 	return 0;
 }

@@ -66,6 +66,21 @@ dp_worker_drop(struct dp_worker *w, struct rte_mbuf *m, enum dp_drop why)
 	rte_pktmbuf_free(m);
 }
 
+/*
+ * The unmap guard. net_memif (DPDK 22.11) unmaps a connection's shared
+ * rings from the EAL interrupt thread as soon as its peer leaves, just
+ * after clearing the "connected" flag its RX/TX bursts test once on entry;
+ * a worker already inside a burst then reads unmapped memory (SIGSEGV).
+ * worker.c therefore defines munmap(): while the guard is armed, a call
+ * from any thread but a worker first waits for a grace period of v (every
+ * online worker reports a quiescent state between bursts), then unmaps.
+ * worker_main() arms it when it starts and disarms it when it stops; the
+ * last worker out disarms it for good. Exposed for tests.
+ */
+struct rte_rcu_qsbr;
+void dp_unmap_guard_arm(struct rte_rcu_qsbr *v);
+void dp_unmap_guard_disarm(void);
+
 /* Set up dp->workers[] (index, lcore) for every worker lcore. 0/-ENOMEM */
 int worker_init(struct dp_ctx *dp);
 void worker_fini(struct dp_ctx *dp);

@@ -174,7 +174,7 @@ do_service(struct lbctl_pctx *p, struct words *w)
 	bool have_flags = false, changed = false;
 	uint32_t flags = 0, v;
 	struct nl_msg *m;
-	enum verb verb;
+	enum verb verb = V_NONE;
 	uint8_t mode = 0;
 	const char *s;
 
@@ -284,7 +284,7 @@ do_backend(struct lbctl_pctx *p, struct words *w)
 	bool changed = false;
 	struct lb_addr a;
 	struct nl_msg *m;
-	enum verb verb;
+	enum verb verb = V_NONE;
 	uint16_t port;
 	uint8_t mode = 0;
 	const char *s;
@@ -340,7 +340,7 @@ do_laddr(struct lbctl_pctx *p, struct words *w)
 	struct lbctl_filter k = { 0 };
 	struct lb_addr a;
 	struct nl_msg *m;
-	enum verb verb;
+	enum verb verb = V_NONE;
 	const char *s;
 
 	TRY(take_verb(p, w, VB(V_SHOW) | VB(V_ADD) | VB(V_DEL) | VB(V_HELP),
@@ -401,7 +401,7 @@ do_route(struct lbctl_pctx *p, struct words *w)
 {
 	struct lb_addr dst, gw;
 	struct nl_msg *m;
-	enum verb verb;
+	enum verb verb = V_NONE;
 	uint8_t plen;
 	const char *s;
 
@@ -449,7 +449,7 @@ do_neigh(struct lbctl_pctx *p, struct words *w)
 	struct lb_addr a;
 	struct nl_msg *m;
 	uint8_t mac[6];
-	enum verb verb;
+	enum verb verb = V_NONE;
 	const char *s;
 
 	TRY(take_verb_show(p, w, "neigh", VB(V_ADD) | VB(V_DEL),
@@ -494,7 +494,7 @@ do_addr(struct lbctl_pctx *p, struct words *w)
 	bool have_dev = false;
 	struct lb_addr a;
 	struct nl_msg *m;
-	enum verb verb;
+	enum verb verb = V_NONE;
 	uint8_t plen;
 	const char *s;
 
@@ -532,7 +532,7 @@ static int
 do_show_only(struct lbctl_pctx *p, struct words *w, const char *obj,
 	     enum lbctl_view view, uint16_t type)
 {
-	enum verb verb;
+	enum verb verb = V_NONE;
 
 	return take_verb_show(p, w, obj, 0, view, type, &verb);
 }
@@ -559,7 +559,7 @@ do_health(struct lbctl_pctx *p, struct words *w)
 static int
 do_stats(struct lbctl_pctx *p, struct words *w)
 {
-	enum verb verb;
+	enum verb verb = V_NONE;
 
 	TRY(take_verb(p, w, VB(V_SHOW) | VB(V_ZERO) | VB(V_HELP), &verb));
 	if (verb == V_HELP)
@@ -589,7 +589,7 @@ do_config(struct lbctl_pctx *p, struct words *w)
 {
 	uint64_t seen = 0;
 	struct nl_msg *m;
-	enum verb verb;
+	enum verb verb = V_NONE;
 	const char *s;
 	uint32_t v;
 	size_t i;

@@ -111,6 +111,7 @@ measure(uint32_t size, struct conn_result *r)
 		}
 		fill(c, i);
 		if (conn_insert(ct, c) != 0) {
+			conn_put(ct, c);
 			fprintf(stderr, "bench_conn: insert %u failed\n", i);
 			goto out;
 		}

@@ -222,9 +222,20 @@ def render(res, args):
     else:
         w(reason(t))
     w("")
-    w("| connections | Mpps at that size |\n|---|---|")
+    w("Forwarding with the table holding that many NAT connections "
+      "(`[dataplane] max_conns` sized for them; a warm-up pass sends "
+      "every flow once, then the measurement runs over the same flows):\n")
+    w("| connections | Mpps | busy cycles/packet | invalid frames | dataplane drops |\n|---|---|---|---|---|")
     for r in res.of("conn_mpps"):
-        w(f"| {int(r['key']):,} | {reason(r) if r['status'] != 'measured' else ''} |")
+        if r["status"] != "measured":
+            w(f"| {int(r['key']):,} | {reason(r)} | | | |")
+            continue
+        d = r["data"]
+        cyc = (fmt(d["dp_busy_cycles"] / d["dp_rx_packets"], 0)
+               if d["dp_rx_packets"] else "-")
+        drops = ", ".join(f"{k} {v:,}" for k, v in d.get("dp_drops", {}).items())
+        w(f"| {int(r['key']):,} | {fmt(pps(d) / 1e6, 3)} | {cyc} | "
+          f"{sum(d['invalid'].values())} | {drops or '0'} |")
     w("")
 
     # ---- figure 4

@@ -139,13 +139,14 @@ stop_bg() { # PID
 }
 
 dp_pid=""
-dp_start() { # [CONN_MEM_MB]: edgelb-dp with one memif server port
-	local mem=${1:-512}
+dp_start() { # [MEM_MB [MAX_CONNS]]: edgelb-dp with one memif server port
+	local mem=${1:-512} conns=${2:-262144}
 	rm -f "$memif" "$work/dp.sock"
 	cat >"$work/dp.ini" <<-EOF
 		[dataplane]
 		socket = $work/dp.sock
 		log_level = warning
+		max_conns = $conns
 
 		[port p0]
 		devargs = net_memif0,role=server,socket=$memif,socket-abstract=no
@@ -384,8 +385,36 @@ fig_conn() {
 	else
 		rig_failed conn table "bench_conn failed: $(tail -2 "$work/conn.err" | tr '\n' ' ')"
 	fi
+	# Mpps with the table holding n NAT connections: a table sized for
+	# them ([dataplane] max_conns), a warm-up pass that sends every flow
+	# once, then the measurement over the same n flows.
+	local pkts cyc drops
 	for n in $CONN_SIZES; do
-		not_measured conn_mpps "$n" "edgelb-dp's connection table is fixed at 262,144 connections per worker (FWD_TABLE_CONNS in dataplane/fwd.c, no INI setting yet), so it cannot hold $n"
+		dp_start $((n * 300 / 1048576 + 512)) $((n + n / 8)) ||
+			{ rig_failed conn_mpps "$n" "edgelb-dp did not start"; continue; }
+		program udp nat
+		# shellcheck disable=SC2046 # word splitting wanted
+		if ! gen $(gen_check nat) --flows "$n" --count "$n" --duration 300 >/dev/null; then
+			dp_alive conn_mpps "$n" && rig_failed conn_mpps "$n" "warm-up failed: $(tail -1 "$work/gen.err")"
+			dp_stop
+			continue
+		fi
+		ctl stats zero >/dev/null
+		# shellcheck disable=SC2046 # word splitting wanted
+		if ! j=$(gen $(gen_check nat) --flows "$n" --duration "$DUR" --count 1000000000); then
+			rig_failed conn_mpps "$n" "edgelb-gen failed"
+			dp_stop
+			continue
+		fi
+		dp_alive conn_mpps "$n" || continue
+		pkts=$(stats 'w.get("rx_packets_total", 0)')
+		cyc=$(stats 'w.get("busy_cycles_total", 0)')
+		drops=$(stats 'json.dumps({k: v for k, v in d.items() if v})')
+		if [ "$(invalid_total "$j")" != 0 ]; then
+			rig_failed conn_mpps "$n" "rewritten frames failed validation: $(jget "$j" 'd["invalid"]')"
+		fi
+		measured conn_mpps "$n" "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["dp_rx_packets"]=int(sys.argv[2]); d["dp_busy_cycles"]=int(sys.argv[3]); d["dp_drops"]=json.loads(sys.argv[4]); print(json.dumps(d))' "$j" "$pkts" "$cyc" "$drops")"
+		dp_stop
 	done
 }
 

@@ -36,6 +36,12 @@ static const struct cli_case cases[] = {
 	  false, "@DIR@/dp.ini:5: unknown section [frobnicate]" },
 	{ "bad number", PORT_OK "[dataplane]\nmax_routes = lots\n", false,
 	  false, "@DIR@/dp.ini:4: [dataplane] max_routes:" },
+	{ "max_conns too small", PORT_OK "[dataplane]\nmax_conns = 63\n", false,
+	  false,
+	  "@DIR@/dp.ini:4: [dataplane] max_conns: '63' is not a number in "
+	  "[64, 33554432]" },
+	{ "max_conns not a number", "[dataplane]\nmax_conns = -1\n" PORT_OK,
+	  false, false, "@DIR@/dp.ini:2: [dataplane] max_conns:" },
 	{ "bad address", PORT_OK "address = 10.0.0.1/40\n", false, false,
 	  "@DIR@/dp.ini:3: [port p0] address:" },
 	{ "overlapping addresses",

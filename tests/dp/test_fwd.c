@@ -11,9 +11,12 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/mman.h>
 
 #include <rte_eal.h>
 #include <rte_ether.h>
@@ -32,6 +35,7 @@
 #include "port.h"
 #include "route.h"
 #include "svc.h"
+#include "worker.h"
 
 #define IP(a, b, c, d)                                                         \
 	RTE_BE32((uint32_t)(a) << 24 | (b) << 16 | (c) << 8 | (d))
@@ -1221,6 +1225,95 @@ START_TEST(test_fnat_proxy_limits)
 }
 END_TEST
 
+/* ---- the unmap guard (net_memif peer leaving during a burst) ------------ */
+
+struct unmap_run {
+	struct rte_rcu_qsbr *v;
+	void *page;
+	int online; /* the reader is registered and online */
+	int quiet;  /* the reader reports quiescent states from now on */
+	int stop;
+	int done; /* munmap() returned */
+	int rc;
+};
+
+/* A worker: until told, it is "inside a burst" (no quiescent state). */
+static void *
+unmap_reader(void *arg)
+{
+	struct unmap_run *r = arg;
+
+	rte_rcu_qsbr_thread_register(r->v, 0);
+	rte_rcu_qsbr_thread_online(r->v, 0);
+	__atomic_store_n(&r->online, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		if (__atomic_load_n(&r->quiet, __ATOMIC_ACQUIRE))
+			rte_rcu_qsbr_quiescent(r->v, 0);
+		rte_pause();
+	}
+	rte_rcu_qsbr_thread_offline(r->v, 0);
+	rte_rcu_qsbr_thread_unregister(r->v, 0);
+	return NULL;
+}
+
+/* The EAL interrupt thread: the PMD unmapping its rings. */
+static void *
+unmap_caller(void *arg)
+{
+	struct unmap_run *r = arg;
+
+	r->rc = munmap(r->page, 4096);
+	__atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * While a worker may be inside an RX/TX burst, a library's munmap() from
+ * another thread waits for the worker's next quiescent state; once the
+ * guard is disarmed it does not wait at all.
+ */
+START_TEST(test_unmap_waits_for_workers)
+{
+	struct timespec ts = { 0, 200 * 1000 * 1000 };
+	struct unmap_run r = { 0 };
+	pthread_t rd, ca;
+	int early, ca_ok;
+	void *page;
+
+	r.v = rte_zmalloc("test_qsv", rte_rcu_qsbr_get_memsize(1),
+			  RTE_CACHE_LINE_SIZE);
+	ck_assert_ptr_nonnull(r.v);
+	ck_assert_int_eq(rte_rcu_qsbr_init(r.v, 1), 0);
+	r.page = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(r.page, MAP_FAILED);
+	ck_assert_int_eq(pthread_create(&rd, NULL, unmap_reader, &r), 0);
+	while (!__atomic_load_n(&r.online, __ATOMIC_ACQUIRE))
+		rte_pause();
+	dp_unmap_guard_arm(r.v);
+	ca_ok = pthread_create(&ca, NULL, unmap_caller, &r) == 0;
+	if (ca_ok)
+		nanosleep(&ts, NULL);
+	early = __atomic_load_n(&r.done, __ATOMIC_ACQUIRE);
+	__atomic_store_n(&r.quiet, 1, __ATOMIC_RELEASE);
+	if (ca_ok)
+		pthread_join(ca, NULL);
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(rd, NULL);
+	dp_unmap_guard_disarm();
+	rte_free(r.v);
+	ck_assert(ca_ok);
+	ck_assert_msg(early == 0, "munmap() returned while a worker was "
+				  "inside a burst");
+	ck_assert_int_eq(r.done, 1);
+	ck_assert_int_eq(r.rc, 0);
+	page = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(page, MAP_FAILED);
+	ck_assert_int_eq(munmap(page, 4096), 0);
+}
+END_TEST
+
 static Suite *
 fwd_suite(void)
 {
@@ -1243,6 +1336,7 @@ fwd_suite(void)
 	tcase_add_test(lim, test_tunnel_frag_needed);
 	tcase_add_test(lim, test_no_conn_and_full);
 	tcase_add_test(lim, test_fnat_proxy_limits);
+	tcase_add_test(lim, test_unmap_waits_for_workers);
 	suite_add_tcase(s, lim);
 	return s;
 }

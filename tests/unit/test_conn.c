@@ -412,6 +412,7 @@ START_TEST(test_duplicate)
 	c->vport = htons(80);
 	ck_assert_int_eq(conn_insert(ct, c), -EEXIST);
 	ck_assert_uint_eq(live(), 1);
+	conn_put(ct, c);
 }
 END_TEST
 

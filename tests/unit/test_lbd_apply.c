@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Unit tests of edgelbd's incremental apply (controlplane/daemon.c)
+ * against a recording dp.sock served by a thread of the test: a change of
+ * one service sends only that service's operations and no dump; a failed
+ * operation drops the applied record and schedules one full reconcile.
+ */
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "daemon.h"
+#include "dpclient.h"
+#include "edgelb/lbmsg.h"
+
+#define MAX_SEEN 256
+
+/* What the fake dataplane received, and whether it fails the next op. */
+static struct {
+	pthread_mutex_t lock;
+	uint16_t type[MAX_SEEN];
+	uint16_t vport[MAX_SEEN];
+	unsigned int n;
+	bool fail_next;
+	volatile bool stop;
+} seen = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static int
+h_record(struct lbmsg_req *req)
+{
+	struct lb_addr vip;
+	uint16_t vport = 0;
+	uint8_t proto;
+	int rc = 0;
+
+	lbmsg_get_svc_key(req->tb, &proto, &vip, &vport);
+	pthread_mutex_lock(&seen.lock);
+	if (seen.n < MAX_SEEN) {
+		seen.type[seen.n] = req->nlh->nlmsg_type;
+		seen.vport[seen.n++] = vport;
+	}
+	if (seen.fail_next && !lbmsg_type_is_dump(req->nlh->nlmsg_type)) {
+		seen.fail_next = false;
+		rc = lbmsg_req_errf(req, -EINVAL, "refused by the test");
+	}
+	pthread_mutex_unlock(&seen.lock);
+	return rc; /* dumps: no parts, an empty dataplane */
+}
+
+static const lbmsg_handler_fn handlers[LB_MSG_MAX + 1] = {
+	[LB_MSG_SERVICE_NEW] = h_record, [LB_MSG_SERVICE_DEL] = h_record,
+	[LB_MSG_SERVICE_SET] = h_record, [LB_MSG_SERVICE_GET] = h_record,
+	[LB_MSG_BACKEND_NEW] = h_record, [LB_MSG_BACKEND_DEL] = h_record,
+	[LB_MSG_BACKEND_SET] = h_record, [LB_MSG_LADDR_NEW] = h_record,
+	[LB_MSG_LADDR_DEL] = h_record,	 [LB_MSG_LADDR_GET] = h_record,
+	[LB_MSG_CONFIG_GET] = h_record,
+};
+
+static void *
+serve(void *arg)
+{
+	struct lbmsg_server *srv = arg;
+
+	while (!seen.stop)
+		lbmsg_server_poll(srv, 20);
+	return NULL;
+}
+
+static char dir[32];
+static struct lbmsg_server *srv;
+static pthread_t thread;
+static struct lbd d;
+
+static void
+seen_reset(void)
+{
+	pthread_mutex_lock(&seen.lock);
+	seen.n = 0;
+	pthread_mutex_unlock(&seen.lock);
+}
+
+/* The number of requests of type t (for vport, or any when 0) seen. */
+static unsigned int
+seen_count(uint16_t t, uint16_t vport)
+{
+	unsigned int c = 0;
+
+	pthread_mutex_lock(&seen.lock);
+	for (unsigned int i = 0; i < seen.n; i++)
+		c += seen.type[i] == t &&
+		     (vport == 0 || seen.vport[i] == vport);
+	pthread_mutex_unlock(&seen.lock);
+	return c;
+}
+
+static unsigned int
+seen_total(void)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&seen.lock);
+	n = seen.n;
+	pthread_mutex_unlock(&seen.lock);
+	return n;
+}
+
+/* Service i: UDP 10.100.0.i:(1000 + i), DR, nb backends. */
+static void
+add_service(struct cfg *c, uint16_t i, uint32_t nb)
+{
+	struct cfg_service s;
+
+	cfg_service_init(&s);
+	s.proto = IPPROTO_UDP;
+	s.mode = LB_MODE_DR;
+	s.vport = (uint16_t)(1000 + i);
+	ck_assert_int_eq(lb_addr_parse("10.100.0.1", &s.vip), 0);
+	s.vip.v4 = htonl(0x0a640000u + i);
+	snprintf(s.name, sizeof(s.name), "svc%u", i);
+	for (uint32_t j = 0; j < nb; j++) {
+		struct cfg_backend b = { .port = 80, .weight = 1 };
+
+		ck_assert_int_eq(lb_addr_parse("10.101.0.1", &b.addr), 0);
+		b.addr.v4 = htonl(0x0a650000u + i * 16 + j);
+		ck_assert_int_eq(cfg_backend_add(&s, &b), 0);
+	}
+	ck_assert_int_eq(cfg_service_add(c, &s), 0);
+	cfg_service_release(&s);
+}
+
+static void
+setup(void)
+{
+	char path[96];
+	struct cfg *c;
+
+	snprintf(dir, sizeof(dir), "/tmp/lbd_apply.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/dp.sock", dir);
+	srv = lbmsg_server_open(path, 0600, -1, handlers, NULL);
+	ck_assert_ptr_nonnull(srv);
+	seen.stop = false;
+	seen.fail_next = false;
+	ck_assert_int_eq(pthread_create(&thread, NULL, serve, srv), 0);
+	c = cfg_new(NULL, 0);
+	ck_assert_ptr_nonnull(c);
+	snprintf(c->dp_socket, sizeof(c->dp_socket), "%s", path);
+	snprintf(c->ctl_socket, sizeof(c->ctl_socket), "%s/ctl.sock", dir);
+	c->metrics_enabled = false;
+	c->reconcile_ms = 0;
+	for (uint16_t i = 1; i <= 3; i++)
+		add_service(c, i, 2);
+	ck_assert_int_eq(lbd_init(&d, "-", c), 0);
+	ck_assert_int_eq(dpc_connect(d.dpc), 0);
+	seen_reset();
+}
+
+static void
+teardown(void)
+{
+	char path[96];
+
+	lbd_fini(&d);
+	seen.stop = true;
+	pthread_join(thread, NULL);
+	lbmsg_server_close(srv);
+	snprintf(path, sizeof(path), "%s/dp.sock", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/ctl.sock", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
+START_TEST(test_full_then_incremental)
+{
+	struct cfg_service *s;
+	struct cfg_backend b = { .port = 80, .weight = 5 };
+	uint8_t proto;
+
+	/* the full reconcile dumps and creates everything */
+	ck_assert_int_eq(lbd_reconcile(&d), 0);
+	ck_assert_uint_eq(seen_count(LB_MSG_SERVICE_GET, 0), 1);
+	ck_assert_uint_eq(seen_count(LB_MSG_SERVICE_NEW, 0), 3);
+	ck_assert_uint_eq(seen_count(LB_MSG_BACKEND_NEW, 0), 6);
+	ck_assert(d.applied_ok);
+	ck_assert(!d.dirty);
+
+	/* one new backend of service 2: exactly one BACKEND_NEW, no dump */
+	seen_reset();
+	s = &d.cfg->services[1];
+	ck_assert_int_eq(lb_addr_parse("10.9.9.9", &b.addr), 0);
+	ck_assert_int_eq(cfg_backend_add(s, &b), 0);
+	proto = s->proto;
+	ck_assert_int_eq(lbd_changed(&d, &proto, &s->vip, s->vport), 0);
+	ck_assert_uint_eq(seen_total(), 1);
+	ck_assert_uint_eq(seen_count(LB_MSG_BACKEND_NEW, 1002), 1);
+
+	/* a weight change: one BACKEND_SET */
+	seen_reset();
+	s->backends[0].weight = 7;
+	ck_assert_int_eq(lbd_apply_service(&d, s->proto, &s->vip, s->vport), 0);
+	ck_assert_uint_eq(seen_total(), 1);
+	ck_assert_uint_eq(seen_count(LB_MSG_BACKEND_SET, 1002), 1);
+
+	/* no change at all: nothing is sent */
+	seen_reset();
+	ck_assert_int_eq(lbd_apply_service(&d, s->proto, &s->vip, s->vport), 0);
+	ck_assert_uint_eq(seen_total(), 0);
+
+	/* a new service: SERVICE_NEW and its backends only */
+	seen_reset();
+	add_service(d.cfg, 4, 3);
+	s = &d.cfg->services[3];
+	ck_assert_int_eq(lbd_apply_service(&d, s->proto, &s->vip, s->vport), 0);
+	ck_assert_uint_eq(seen_total(), 4);
+	ck_assert_uint_eq(seen_count(LB_MSG_SERVICE_NEW, 1004), 1);
+	ck_assert_uint_eq(seen_count(LB_MSG_BACKEND_NEW, 1004), 3);
+
+	/* a service removed: one SERVICE_DEL */
+	seen_reset();
+	{
+		struct cfg_service key = d.cfg->services[0];
+
+		cfg_service_remove(d.cfg, 0);
+		ck_assert_int_eq(
+			lbd_apply_service(&d, key.proto, &key.vip, key.vport),
+			0);
+	}
+	ck_assert_uint_eq(seen_total(), 1);
+	ck_assert_uint_eq(seen_count(LB_MSG_SERVICE_DEL, 1001), 1);
+	ck_assert(!d.dirty);
+}
+END_TEST
+
+START_TEST(test_error_schedules_full)
+{
+	struct cfg_service *s;
+	struct cfg_backend b = { .port = 81, .weight = 1 };
+	struct timespec ts;
+	uint64_t now;
+
+	ck_assert_int_eq(lbd_reconcile(&d), 0);
+	seen_reset();
+	s = &d.cfg->services[2];
+	ck_assert_int_eq(lb_addr_parse("10.9.9.8", &b.addr), 0);
+	ck_assert_int_eq(cfg_backend_add(s, &b), 0);
+	seen.fail_next = true;
+	ck_assert_int_eq(lbd_apply_service(&d, s->proto, &s->vip, s->vport),
+			 -EINVAL);
+	ck_assert_uint_eq(seen_total(), 1);
+	/* the record is dropped and a full reconcile is due at once */
+	ck_assert(!d.applied_ok);
+	ck_assert(d.dirty);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	ck_assert_uint_le(d.retry_at, now);
+
+	/* further changes wait for it: nothing sent, still one due */
+	seen_reset();
+	s->backends[0].weight = 3;
+	ck_assert_int_eq(lbd_apply_service(&d, s->proto, &s->vip, s->vport),
+			 -EAGAIN);
+	ck_assert_uint_eq(seen_total(), 0);
+	ck_assert(d.dirty);
+
+	/* the full reconcile dumps once and restores the record */
+	ck_assert_int_eq(lbd_reconcile(&d), 0);
+	ck_assert_uint_eq(seen_count(LB_MSG_SERVICE_GET, 0), 1);
+	ck_assert(d.applied_ok);
+	ck_assert(!d.dirty);
+	seen_reset();
+	s->backends[0].weight = 4;
+	ck_assert_int_eq(lbd_apply_service(&d, s->proto, &s->vip, s->vport), 0);
+	ck_assert_uint_eq(seen_total(), 1);
+	ck_assert_uint_eq(seen_count(LB_MSG_BACKEND_SET, 1003), 1);
+}
+END_TEST
+
+START_TEST(test_not_connected)
+{
+	struct cfg_service *s = &d.cfg->services[0];
+
+	dpc_disconnect(d.dpc);
+	ck_assert_int_eq(lbd_apply_service(&d, s->proto, &s->vip, s->vport),
+			 -ENOTCONN);
+	ck_assert(d.dirty);
+	ck_assert_uint_eq(seen_total(), 0);
+}
+END_TEST
+
+static Suite *
+apply_suite(void)
+{
+	Suite *s = suite_create("lbd_apply");
+	TCase *tc = tcase_create("core");
+	TCase *te = tcase_create("errors");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(te, setup, teardown);
+	tcase_add_test(tc, test_full_then_incremental);
+	tcase_add_test(te, test_error_schedules_full);
+	tcase_add_test(te, test_not_connected);
+	suite_add_tcase(s, tc);
+	suite_add_tcase(s, te);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(apply_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
