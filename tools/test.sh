@@ -17,6 +17,16 @@ step() { printf '\n==== %s\n' "$*"; }
 
 rm -f /tmp/edgelb-testlog-*.json
 
+# What the suites start must be gone when they end: edgelb processes and
+# lab namespaces present now are not counted against them.
+leftovers() {
+	{
+		pgrep -f 'edgelb-dp|edgelbd|edgelb-gen|lab-backend|dpdk-testpmd' || true
+		ip netns list 2>/dev/null | awk '$1 ~ /^(elb|eld|elbx|elbt)-/ { print $1 }'
+	} | sort
+}
+before_leftovers=$(leftovers)
+
 step "setup"
 tools/setup.sh
 
@@ -52,7 +62,8 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	meson test -C build-san --suite unit --print-errorlogs || status=1
 cp build-san/meson-logs/testlog.json /tmp/edgelb-testlog-san.json 2>/dev/null || true
 
-fuzz_pass=0 fuzz_fail=0
+# Results outside meson's logs: the fuzz runs and the teardown check.
+extra_pass=0 extra_fail=0
 step "fuzz: ${FUZZ_SECONDS}s per target"
 for target in build-san/tests/fuzz/fuzz_*; do
 	[ -f "$target" ] && [ -x "$target" ] || continue
@@ -63,11 +74,11 @@ for target in build-san/tests/fuzz/fuzz_*; do
 	if (cd "$work" && "$root/$target" -max_total_time="$FUZZ_SECONDS" \
 		-rss_limit_mb=2048 -print_final_stats=1 . 2>"$work.log"); then
 		echo "fuzz: $name: $(grep -Eo 'Done [0-9]+ runs in [0-9]+ second' "$work.log" | tail -1), no crash"
-		fuzz_pass=$((fuzz_pass + 1))
+		extra_pass=$((extra_pass + 1))
 	else
 		echo "fuzz: $name FAILED" >&2
 		tail -40 "$work.log" >&2
-		fuzz_fail=$((fuzz_fail + 1))
+		extra_fail=$((extra_fail + 1))
 		status=1
 	fi
 	rm -rf "$work" "$work.log"
@@ -80,8 +91,27 @@ if grep -q "suite: 'bench'" tests/bench/meson.build 2>/dev/null; then
 	cp build/meson-logs/testlog.json /tmp/edgelb-testlog-bench.json 2>/dev/null || true
 fi
 
+step "teardown check"
+after_leftovers=$(comm -13 <(echo "$before_leftovers") <(leftovers))
+if [ -n "$after_leftovers" ]; then
+	echo "tests left processes or namespaces behind:" >&2
+	echo "$after_leftovers" | while read -r x; do
+		if [ -d "/proc/$x" ]; then
+			printf '  pid %s: %s\n' "$x" "$(tr '\0' ' ' </proc/"$x"/cmdline | cut -c1-150)"
+		else
+			printf '  %s\n' "$x"
+		fi
+	done >&2
+	status=1
+	extra_fail=$((extra_fail + 1))
+	echo "FAILED: teardown check"
+else
+	echo "nothing left behind"
+	extra_pass=$((extra_pass + 1))
+fi
+
 step "summary"
-python3 - "$fuzz_pass" "$fuzz_fail" /tmp/edgelb-testlog-*.json <<'PY'
+python3 - "$extra_pass" "$extra_fail" /tmp/edgelb-testlog-*.json <<'PY'
 import json, sys
 fp, ff = int(sys.argv[1]), int(sys.argv[2])
 passed, failed, skipped = fp, ff, 0

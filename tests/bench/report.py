@@ -317,6 +317,54 @@ def render(res, args):
         w(f"| {lab} | {fmt(d['requests_per_s'], 0)} | {fmt(d['p99_ms'], 2)} ms | {ratio} |")
     w("")
 
+    # ---- what limits the figures, from this run's own numbers
+    w("## What limits these figures\n")
+    base_small = base.get(min(base)) if base else None
+    cyc = {}
+    for r in res.of("modes"):
+        mode, _, flows = r["key"].partition("/")
+        if r["status"] == "measured" and r["data"]["dp_rx_packets"]:
+            d = r["data"]
+            cyc.setdefault(mode, {})[int(flows)] = d["dp_busy_cycles"] / d["dp_rx_packets"]
+    if base_small and cyc:
+        small = {m: v[min(v)] for m, v in cyc.items()}
+        w("* **The rig.** The baseline only swaps MAC addresses "
+          f"({fmt(base_small / 1e6, 1)} Mpps); edgelb parses every header, "
+          "looks up the service and the connection, rewrites and updates "
+          "checksums. The busy cycles per packet with few flows ("
+          + ", ".join(f"{names[m]} {fmt(c, 0)}" for m, c in small.items())
+          + ") are that work on this virtual CPU; the generator and the "
+          "dataplane's control thread share the other CPU, so no figure is "
+          "limited by offered load except the baseline's.")
+    t = res.get("conn", "table")
+    if t and t["status"] == "measured":
+        x = t["data"]["results"][0]
+        w(f"* **The connection table.** A lookup costs about "
+          f"{fmt(x['lookup_ns'], 0)} ns and an insert {fmt(x['insert_ns'], 0)} ns "
+          f"with {x['conns']:,} connections (figure 3). Every packet does "
+          "at least one lookup; NAT and FULL-NAT replies do another; a new "
+          "connection adds two inserts (in and out tuple), a mempool get "
+          "and a timer-wheel entry, which is what bounds figure 2.")
+        w(f"* **Memory per connection.** `struct conn` is "
+          f"{t['data']['conn_struct_bytes']} bytes; the rest of the "
+          f"{fmt(x['bytes_per_conn'], 0)} bytes is the rte_hash: two entries "
+          "per connection, each a key, a data pointer and a bucket slot "
+          "with its signature, at the hash's load factor. Reaching the "
+          "200-byte goal needs one entry for DR/TUNNEL connections (they "
+          "never see replies) or a table that stores the connection "
+          "inline.")
+    big = [r for r in res.of("conn_mpps") if r["status"] == "measured"]
+    if big:
+        worst = max(big, key=lambda r: int(r["key"]))["data"]
+        w("* **Large tables.** With "
+          f"{int(max(big, key=lambda r: int(r['key']))['key']):,} tracked "
+          f"connections a packet costs {fmt(worst['dp_busy_cycles'] / worst['dp_rx_packets'], 0)} "
+          "busy cycles: the rig runs DPDK with `--no-huge` (4 KiB pages), "
+          "so lookups in gigabytes of tables miss the TLB as well as the "
+          "caches. Production runs use hugepages (`tools/setup.sh` reserves "
+          "them).")
+    w("")
+
     pending = [r for r in res.rows if r["status"] != "measured"]
     w("## Not measured in this run\n")
     if not pending:

@@ -227,8 +227,9 @@ program() { # PROTO MODE
 		ctl backend add "$proto" 10.0.0.100:80 "10.0.1.$b:$bport" >/dev/null
 	done
 	if [ "$mode" = fnat ]; then
-		# ~64k local ports per address: 20 addresses for 1M flows
-		for b in $(seq 1 20); do
+		# ~64k local ports per address: 100 addresses for the 4M
+		# connections of the new-connections figure
+		for b in $(seq 1 100); do
 			ctl laddr add "$proto" 10.0.0.100:80 "10.0.2.$b" >/dev/null
 		done
 	fi
@@ -297,7 +298,10 @@ fig_baseline() {
 fig_modes() {
 	local mode f j why cyc pkts drops
 	for mode in dr nat tunnel fnat; do
-		dp_start || { rig_failed modes "$mode" "edgelb-dp did not start"; continue; }
+		# The table is sized for the larger flow count, so that every
+		# flow is tracked (a full table would measure drops instead).
+		dp_start $((FLOWS_BIG * 300 / 1048576 + 512)) $((FLOWS_BIG + FLOWS_BIG / 8)) ||
+			{ rig_failed modes "$mode" "edgelb-dp did not start"; continue; }
 		program udp "$mode"
 		# shellcheck disable=SC2046 # word splitting wanted
 		j=$(gen $(gen_check "$mode") --flows "$FLOWS_SMALL" --count 10000 --duration 2) ||
@@ -351,7 +355,8 @@ fig_modes() {
 fig_newconn() {
 	local mode j why created
 	for mode in dr nat tunnel fnat; do
-		dp_start || { rig_failed newconn "$mode" "edgelb-dp did not start"; continue; }
+		dp_start $((SYN_FLOWS * 300 / 1048576 + 512)) $((SYN_FLOWS + SYN_FLOWS / 8)) ||
+			{ rig_failed newconn "$mode" "edgelb-dp did not start"; continue; }
 		program tcp "$mode"
 		# shellcheck disable=SC2046 # word splitting wanted
 		j=$(gen $(gen_check "$mode") --syn --flows "$SYN_FLOWS" --count $((2 * SYN_FLOWS)) --duration "$DUR") ||

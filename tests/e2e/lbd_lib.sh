@@ -324,6 +324,49 @@ lbd_daemon_start() {
 	done
 }
 
+# A paced reader (curl --limit-rate lets bursts through, and the kernel
+# would buffer megabytes for it): a 64 KiB receive buffer clamps the TCP
+# window, so what has been read is what has crossed the dataplane, give
+# or take that window. It prints the longest gap between two reads.
+lbd_write_slow_get() {
+	cat >"$LBD_DIR/slow_get.py" <<-'PY'
+		import socket, sys, time
+		vip, port, path, rate, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
+		s = socket.socket()
+		s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+		s.settimeout(10)
+		s.connect((vip, port))
+		s.sendall(b"GET %s HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n" % path.encode())
+		buf = b""
+		while b"\r\n\r\n" not in buf:
+		    d = s.recv(4096)
+		    if not d:
+		        sys.exit("no response header")
+		    buf += d
+		head, body = buf.split(b"\r\n\r\n", 1)
+		if not head.startswith(b"HTTP/1.1 200"):
+		    sys.exit("status: %r" % head.split(b"\r\n")[0])
+		length = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0])
+		t0 = last = time.monotonic()
+		got, gap = len(body), 0.0
+		with open(out, "wb", buffering=0) as f:
+		    f.write(body)
+		    while got < length:
+		        d = s.recv(min(16384, length - got))
+		        now = time.monotonic()
+		        if not d:
+		            sys.exit("closed at %d of %d bytes" % (got, length))
+		        gap = max(gap, now - last)
+		        last = now
+		        f.write(d)
+		        got += len(d)
+		        ahead = got / rate - (now - t0)
+		        if ahead > 0:
+		            time.sleep(ahead)
+		print("%.3f" % gap)
+	PY
+}
+
 # Number of services the dataplane holds (SERVICE_GET on dp.sock).
 lbd_dp_nservices() {
 	lbd_dpctl -j service show 2>/dev/null |
