@@ -52,7 +52,8 @@ desired_one(const struct cfg_service *s, const struct hc *hc, struct rec_svc *r)
 	r->laddrs = calloc(s->nladdrs ? s->nladdrs : 1, sizeof(*r->laddrs));
 	if (r->backends == NULL || r->laddrs == NULL)
 		return -ENOMEM;
-	memcpy(r->laddrs, s->laddrs, s->nladdrs * sizeof(*r->laddrs));
+	if (s->nladdrs > 0)
+		memcpy(r->laddrs, s->laddrs, s->nladdrs * sizeof(*r->laddrs));
 	r->nladdrs = s->nladdrs;
 	for (uint32_t j = 0; j < s->nbackends; j++) {
 		const struct cfg_backend *b = &s->backends[j];

@@ -266,6 +266,34 @@ dp_alive() { # FIGURE KEY: fail the figure if edgelb-dp has died
 }
 invalid_total() { jget "$1" 'sum(d["invalid"].values())'; }
 
+# measure FIGURE KEY MODE FLOWS WARMUP_S: send every flow once (so the
+# measurement sees established connections only), zero the counters, then
+# forward for DUR seconds and record the rate, the worker's busy cycles
+# and drops. Returns 1 when nothing more can run on this dataplane (it
+# died, or the warm-up failed), else 0 (a failed measurement is recorded).
+measure() {
+	local fig=$1 key=$2 mode=$3 f=$4 warm=$5 j pkts cyc drops
+	# shellcheck disable=SC2046 # word splitting wanted
+	gen $(gen_check "$mode") --flows "$f" --count "$f" --duration "$warm" >/dev/null || {
+		dp_alive "$fig" "$key" && rig_failed "$fig" "$key" "warm-up failed: $(tail -1 "$work/gen.err")"
+		return 1
+	}
+	ctl stats zero >/dev/null
+	# shellcheck disable=SC2046 # word splitting wanted
+	if ! j=$(gen $(gen_check "$mode") --flows "$f" --duration "$DUR" --count 1000000000); then
+		rig_failed "$fig" "$key" "edgelb-gen failed"
+		return 0
+	fi
+	dp_alive "$fig" "$key" || return 1
+	pkts=$(stats 'w.get("rx_packets_total", 0)')
+	cyc=$(stats 'w.get("busy_cycles_total", 0)')
+	drops=$(stats 'json.dumps({k: v for k, v in d.items() if v})')
+	if [ "$(invalid_total "$j")" != 0 ]; then
+		rig_failed "$fig" "$key" "rewritten frames failed validation: $(jget "$j" 'd["invalid"]')"
+	fi
+	measured "$fig" "$key" "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["dp_rx_packets"]=int(sys.argv[2]); d["dp_busy_cycles"]=int(sys.argv[3]); d["dp_drops"]=json.loads(sys.argv[4]); print(json.dumps(d))' "$j" "$pkts" "$cyc" "$drops")"
+}
+
 # ---- figures -----------------------------------------------------------
 
 fig_baseline() {
@@ -327,25 +355,7 @@ fig_modes() {
 			continue
 		fi
 		for f in "$FLOWS_SMALL" "$FLOWS_BIG"; do
-			# Warm up: every flow once, so the measurement sees
-			# established connections only.
-			# shellcheck disable=SC2046 # word splitting wanted
-			gen $(gen_check "$mode") --flows "$f" --count "$f" --duration 60 >/dev/null ||
-				{ dp_alive modes "$mode/$f" && rig_failed modes "$mode/$f" "warm-up failed: $(tail -1 "$work/gen.err")"; break; }
-			ctl stats zero >/dev/null
-			# shellcheck disable=SC2046 # word splitting wanted
-			if ! j=$(gen $(gen_check "$mode") --flows "$f" --duration "$DUR" --count 1000000000); then
-				rig_failed modes "$mode/$f" "edgelb-gen failed"
-				continue
-			fi
-			dp_alive modes "$mode/$f" || break
-			pkts=$(stats 'w.get("rx_packets_total", 0)')
-			cyc=$(stats 'w.get("busy_cycles_total", 0)')
-			drops=$(stats 'json.dumps({k: v for k, v in d.items() if v})')
-			if [ "$(invalid_total "$j")" != 0 ]; then
-				rig_failed modes "$mode/$f" "rewritten frames failed validation: $(jget "$j" 'd["invalid"]')"
-			fi
-			measured modes "$mode/$f" "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["dp_rx_packets"]=int(sys.argv[2]); d["dp_busy_cycles"]=int(sys.argv[3]); d["dp_drops"]=json.loads(sys.argv[4]); print(json.dumps(d))' "$j" "$pkts" "$cyc" "$drops")"
+			measure modes "$mode/$f" "$mode" "$f" 60 || break
 		done
 		dp_stop
 	done
@@ -393,32 +403,11 @@ fig_conn() {
 	# Mpps with the table holding n NAT connections: a table sized for
 	# them ([dataplane] max_conns), a warm-up pass that sends every flow
 	# once, then the measurement over the same n flows.
-	local pkts cyc drops
 	for n in $CONN_SIZES; do
 		dp_start $((n * 300 / 1048576 + 512)) $((n + n / 8)) ||
 			{ rig_failed conn_mpps "$n" "edgelb-dp did not start"; continue; }
 		program udp nat
-		# shellcheck disable=SC2046 # word splitting wanted
-		if ! gen $(gen_check nat) --flows "$n" --count "$n" --duration 300 >/dev/null; then
-			dp_alive conn_mpps "$n" && rig_failed conn_mpps "$n" "warm-up failed: $(tail -1 "$work/gen.err")"
-			dp_stop
-			continue
-		fi
-		ctl stats zero >/dev/null
-		# shellcheck disable=SC2046 # word splitting wanted
-		if ! j=$(gen $(gen_check nat) --flows "$n" --duration "$DUR" --count 1000000000); then
-			rig_failed conn_mpps "$n" "edgelb-gen failed"
-			dp_stop
-			continue
-		fi
-		dp_alive conn_mpps "$n" || continue
-		pkts=$(stats 'w.get("rx_packets_total", 0)')
-		cyc=$(stats 'w.get("busy_cycles_total", 0)')
-		drops=$(stats 'json.dumps({k: v for k, v in d.items() if v})')
-		if [ "$(invalid_total "$j")" != 0 ]; then
-			rig_failed conn_mpps "$n" "rewritten frames failed validation: $(jget "$j" 'd["invalid"]')"
-		fi
-		measured conn_mpps "$n" "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["dp_rx_packets"]=int(sys.argv[2]); d["dp_busy_cycles"]=int(sys.argv[3]); d["dp_drops"]=json.loads(sys.argv[4]); print(json.dumps(d))' "$j" "$pkts" "$cyc" "$drops")"
+		measure conn_mpps "$n" nat "$n" 300 || true
 		dp_stop
 	done
 }
