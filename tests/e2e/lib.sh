@@ -125,21 +125,7 @@ scen_wrr() {
 # here from its definition (64-bit little-endian words, word k being
 # (k + 1) * 0x9E3779B97F4A7C15 mod 2^64), not by lab-backend.
 e2e_bytes_sha256() {
-	python3 - "$1" <<-'PY'
-		import hashlib, struct, sys
-		n = int(sys.argv[1])
-		C, M = 0x9E3779B97F4A7C15, (1 << 64) - 1
-		h = hashlib.sha256()
-		words, step, k = (n + 7) // 8, 1 << 17, 0
-		while k < words:
-		    m = min(step, words - k)
-		    chunk = struct.pack("<%dQ" % m, *[((j + 1) * C) & M for j in range(k, k + m)])
-		    k += m
-		    if k == words and n % 8:
-		        chunk = chunk[: len(chunk) - (8 - n % 8)]
-		    h.update(chunk)
-		print(h.hexdigest())
-	PY
+	python3 "$(dirname "${BASH_SOURCE[0]}")/bytes_sha256.py" "$1"
 }
 
 # scen_download BYTES: one GET of /bytes?n=BYTES through the VIP; the body's
