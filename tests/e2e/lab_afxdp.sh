@@ -99,19 +99,7 @@ in_lb() { ip netns exec "$NS_LB" "$@"; }
 
 # stat KIND NAME [IFNAME]: sum of counter NAME over STATS_GET parts.
 stat() {
-	lbctl -j stats | python3 -c '
-import json, sys
-kind, name = sys.argv[1], sys.argv[2]
-ifname = sys.argv[3] if len(sys.argv) > 3 else None
-total = 0
-for part in json.load(sys.stdin):
-    if part.get("stats_kind") != kind:
-        continue
-    if ifname is not None and part.get("ifname") != ifname:
-        continue
-    total += int(part.get("counters", {}).get(name, 0))
-print(total)
-' "$@"
+	lbctl -j stats | python3 "$(dirname "${BASH_SOURCE[0]}")/stat_sum.py" "$@"
 }
 
 # veth NS1 IF1 NS2 IF2: a pair, up, checksums computed in software on

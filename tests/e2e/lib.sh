@@ -344,19 +344,7 @@ scen_mh() {
 # parts of kind KIND (port, lcore, drop, service, ...), optionally only
 # the port IFNAME.
 e2e_stat() {
-	lab_lbctl -j stats | python3 -c '
-import json, sys
-kind, name = sys.argv[1], sys.argv[2]
-ifname = sys.argv[3] if len(sys.argv) > 3 else None
-total = 0
-for part in json.load(sys.stdin):
-    if part.get("stats_kind") != kind:
-        continue
-    if ifname is not None and part.get("ifname") != ifname:
-        continue
-    total += int(part.get("counters", {}).get(name, 0))
-print(total)
-' "$@"
+	lab_lbctl -j stats | python3 "$(dirname "${BASH_SOURCE[0]}")/stat_sum.py" "$@"
 }
 
 # MAC of a dataplane port, from PORT_GET.
