@@ -12,7 +12,7 @@
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
-#include <rte_mempool.h>
+#include <rte_prefetch.h>
 #include <rte_tcp.h>
 
 #include "edgelb/lbmsg.h"
@@ -20,19 +20,32 @@
 #include "dp.h"
 #include "fwd.h"
 
+/*
+ * Wheel links are indices into objs. A connection's prev is CONN_NIL when
+ * it is on no list, LINK_HEAD | slot when it heads wheel[slot], LINK_PEND
+ * when it heads pend, else the index of the connection before it.
+ */
+#define LINK_HEAD 0x80000000u
+#define LINK_PEND 0xfffffffeu
+
 struct conn_table {
 	struct rte_hash *h;
-	struct rte_mempool *mp;
+	struct conn *objs; /* [size] */
+	uint32_t *free;	   /* [size] stack of free indices */
+	uint32_t nfree;
+	uint32_t size;
 	const struct dpconf_timeouts *tmo;
 	conn_clock_fn clock;
 	void *clock_arg;
 	conn_unlink_fn unlink;
 	void *unlink_arg;
 	uint32_t budget;
-	uint32_t cur;	   /* next tick of the wheel to process */
-	struct conn *pend; /* the rest of tick cur - 1, being processed */
+	uint32_t now;  /* TSC clock: seconds at the last conn_tick() */
+	uint32_t gen;  /* inserts so far: invalidates bulk lookup misses */
+	uint32_t cur;  /* next tick of the wheel to process */
+	uint32_t pend; /* the rest of tick cur - 1, being processed */
 	struct conn_table_stats st;
-	struct conn *wheel[CONN_WHEEL_SLOTS];
+	uint32_t wheel[CONN_WHEEL_SLOTS];
 };
 
 /* ---- TCP state machine (IPVS's tables, RST -> CLOSE) ----------------------- */
@@ -108,48 +121,64 @@ conn_state_timeout(const struct dpconf_timeouts *tmo, uint8_t proto,
 
 /* ---- clock and wheel ------------------------------------------------------- */
 
-static uint32_t
-tsc_clock(void *arg)
+void
+conn_tick(struct conn_table *ct)
 {
-	RTE_SET_USED(arg);
-	return (uint32_t)(rte_get_tsc_cycles() / rte_get_tsc_hz());
+	if (ct->clock == NULL)
+		ct->now = (uint32_t)(rte_get_tsc_cycles() / rte_get_tsc_hz());
 }
 
 uint32_t
 conn_now(const struct conn_table *ct)
 {
-	return ct->clock(ct->clock_arg);
+	return ct->clock == NULL ? ct->now : ct->clock(ct->clock_arg);
+}
+
+static uint32_t
+idx_of(const struct conn_table *ct, const struct conn *c)
+{
+	return (uint32_t)(c - ct->objs);
+}
+
+/* The link that holds the index of whatever follows prev. */
+static uint32_t *
+link_after(struct conn_table *ct, uint32_t prev)
+{
+	if (prev == LINK_PEND)
+		return &ct->pend;
+	if (prev & LINK_HEAD)
+		return &ct->wheel[prev & ~LINK_HEAD];
+	return &ct->objs[prev].next;
 }
 
 static void
-wheel_unlink(struct conn *c)
+wheel_unlink(struct conn_table *ct, struct conn *c)
 {
-	if (c->pprev == NULL)
+	if (c->prev == CONN_NIL)
 		return;
-	*c->pprev = c->next;
-	if (c->next != NULL)
-		c->next->pprev = c->pprev;
-	c->next = NULL;
-	c->pprev = NULL;
+	*link_after(ct, c->prev) = c->next;
+	if (c->next != CONN_NIL)
+		ct->objs[c->next].prev = c->prev;
+	c->next = CONN_NIL;
+	c->prev = CONN_NIL;
 }
 
 /* File c in the slot of its deadline, as seen from tick ct->cur. */
 static void
 wheel_file(struct conn_table *ct, struct conn *c)
 {
-	uint32_t tick = c->expires;
-	struct conn **head;
+	uint32_t tick = c->expires, slot;
 
 	if ((int32_t)(tick - ct->cur) < 0)
 		tick = ct->cur;
 	else if (tick - ct->cur >= CONN_WHEEL_SLOTS)
 		tick = ct->cur + CONN_WHEEL_SLOTS - 1;
-	head = &ct->wheel[tick % CONN_WHEEL_SLOTS];
-	c->next = *head;
-	if (c->next != NULL)
-		c->next->pprev = &c->next;
-	*head = c;
-	c->pprev = head;
+	slot = tick % CONN_WHEEL_SLOTS;
+	c->next = ct->wheel[slot];
+	if (c->next != CONN_NIL)
+		ct->objs[c->next].prev = idx_of(ct, c);
+	ct->wheel[slot] = idx_of(ct, c);
+	c->prev = LINK_HEAD | slot;
 }
 
 /*
@@ -162,8 +191,8 @@ set_expires(struct conn_table *ct, struct conn *c, uint32_t expires)
 	bool earlier = (int32_t)(expires - c->expires) < 0;
 
 	c->expires = expires;
-	if (earlier || c->pprev == NULL) {
-		wheel_unlink(c);
+	if (earlier || c->prev == CONN_NIL) {
+		wheel_unlink(ct, c);
 		wheel_file(ct, c);
 	}
 }
@@ -221,22 +250,28 @@ unhash(struct conn_table *ct, struct conn *c)
 	}
 	if (ct->unlink != NULL)
 		ct->unlink(ct->unlink_arg, c);
-	if (c->tmpl != NULL) {
-		c->tmpl->refcnt--;
-		c->tmpl = NULL;
+	if (c->tmpl != CONN_NIL) {
+		ct->objs[c->tmpl].refcnt--;
+		c->tmpl = CONN_NIL;
 	}
+}
+
+static void
+obj_put(struct conn_table *ct, struct conn *c)
+{
+	ct->free[ct->nfree++] = idx_of(ct, c);
 }
 
 static void
 conn_free(struct conn_table *ct, struct conn *c)
 {
 	unhash(ct, c);
-	wheel_unlink(c);
+	wheel_unlink(ct, c);
 	if (c->flags & CONN_F_TEMPLATE)
 		ct->st.templates--;
 	ct->st.conns--;
 	ct->st.expired++;
-	rte_mempool_put(ct->mp, c);
+	obj_put(ct, c);
 }
 
 /* ---- table ------------------------------------------------------------- */
@@ -270,25 +305,36 @@ conn_table_create(const struct conn_table_conf *conf)
 	ct->h = rte_hash_create(&hp);
 	if (ct->h == NULL)
 		goto err;
-	snprintf(name, sizeof(name), "cm_%s", conf->name);
-	ct->mp = rte_mempool_create(
-		name, conf->size, sizeof(struct conn), 0, 0, NULL, NULL, NULL,
-		NULL, conf->socket_id,
-		RTE_MEMPOOL_F_SP_PUT | RTE_MEMPOOL_F_SC_GET |
-			RTE_MEMPOOL_F_NO_CACHE_ALIGN | RTE_MEMPOOL_F_NO_SPREAD);
-	if (ct->mp == NULL)
+	ct->objs = rte_malloc_socket("conn_objs",
+				     (size_t)conf->size * sizeof(struct conn),
+				     RTE_CACHE_LINE_SIZE, conf->socket_id);
+	ct->free = rte_malloc_socket("conn_free",
+				     (size_t)conf->size * sizeof(uint32_t),
+				     RTE_CACHE_LINE_SIZE, conf->socket_id);
+	if (ct->objs == NULL || ct->free == NULL)
 		goto err;
+	/* lowest index first: a small table stays in few pages */
+	for (uint32_t i = 0; i < conf->size; i++)
+		ct->free[i] = conf->size - 1 - i;
+	ct->nfree = conf->size;
+	ct->size = conf->size;
+	ct->pend = CONN_NIL;
+	for (uint32_t i = 0; i < CONN_WHEEL_SLOTS; i++)
+		ct->wheel[i] = CONN_NIL;
 	ct->tmo = conf->tmo;
-	ct->clock = conf->clock != NULL ? conf->clock : tsc_clock;
+	ct->clock = conf->clock;
 	ct->clock_arg = conf->clock_arg;
 	ct->unlink = conf->unlink;
 	ct->unlink_arg = conf->unlink_arg;
 	ct->budget = conf->budget != 0 ? conf->budget : CONN_DEFAULT_BUDGET;
+	conn_tick(ct);
 	ct->cur = conn_now(ct);
 	return ct;
 err:
-	errno = rte_errno == EEXIST ? EEXIST : ENOMEM;
+	errno = ct->h == NULL && rte_errno == EEXIST ? EEXIST : ENOMEM;
 	rte_hash_free(ct->h);
+	rte_free(ct->objs);
+	rte_free(ct->free);
 	rte_free(ct);
 	return NULL;
 }
@@ -301,22 +347,23 @@ conn_table_destroy(struct conn_table *ct)
 	/* connections first: they drop their template references */
 	for (int pass = 0; pass < 2; pass++)
 		for (uint32_t i = 0; i < CONN_WHEEL_SLOTS; i++) {
-			struct conn **pp = &ct->wheel[i];
+			uint32_t *link = &ct->wheel[i];
 
-			while (*pp != NULL) {
-				struct conn *c = *pp;
+			while (*link != CONN_NIL) {
+				struct conn *c = &ct->objs[*link];
 
 				if (pass == 0 && (c->flags & CONN_F_TEMPLATE)) {
-					pp = &c->next;
+					link = &c->next;
 					continue;
 				}
 				conn_free(ct, c);
 			}
 		}
-	while (ct->pend != NULL)
-		conn_free(ct, ct->pend);
+	while (ct->pend != CONN_NIL)
+		conn_free(ct, &ct->objs[ct->pend]);
 	rte_hash_free(ct->h);
-	rte_mempool_free(ct->mp);
+	rte_free(ct->objs);
+	rte_free(ct->free);
 	rte_free(ct);
 }
 
@@ -328,15 +375,12 @@ past(const struct conn_table *ct, const struct conn *c, uint32_t now)
 	       !((c->flags & CONN_F_TEMPLATE) && c->refcnt > 0);
 }
 
-struct conn *
-conn_lookup(struct conn_table *ct, const struct conn_key *k, unsigned int *dir)
+/* The connection hash data d points at, unless it is past its deadline. */
+static struct conn *
+found(struct conn_table *ct, void *d, unsigned int *dir)
 {
-	void *d;
-	struct conn *c;
+	struct conn *c = (struct conn *)((uintptr_t)d & ~(uintptr_t)1);
 
-	if (rte_hash_lookup_data(ct->h, k, &d) < 0)
-		return NULL;
-	c = (struct conn *)((uintptr_t)d & ~(uintptr_t)1);
 	if (past(ct, c, conn_now(ct))) {
 		conn_kill(ct, c);
 		return NULL;
@@ -346,27 +390,84 @@ conn_lookup(struct conn_table *ct, const struct conn_key *k, unsigned int *dir)
 }
 
 struct conn *
+conn_lookup(struct conn_table *ct, const struct conn_key *k, unsigned int *dir)
+{
+	void *d;
+
+	if (rte_hash_lookup_data(ct->h, k, &d) < 0)
+		return NULL;
+	return found(ct, d, dir);
+}
+
+void
+conn_lookup_bulk(struct conn_table *ct, const struct conn_key **keys,
+		 unsigned int n, struct conn_hint *hints)
+{
+	void *d[CONN_BULK_MAX];
+	uint64_t hits = 0;
+
+	if (n == 0)
+		return;
+	n = RTE_MIN(n, CONN_BULK_MAX);
+	rte_hash_lookup_bulk_data(ct->h, (const void **)keys, n, &hits, d);
+	for (unsigned int i = 0; i < n; i++) {
+		hints[i].gen = ct->gen;
+		hints[i].d = NULL;
+		if (hits & (1ull << i)) {
+			hints[i].d = d[i];
+			rte_prefetch0(
+				(void *)((uintptr_t)d[i] & ~(uintptr_t)1));
+		}
+	}
+}
+
+struct conn *
+conn_lookup_hint(struct conn_table *ct, const struct conn_key *k,
+		 const struct conn_hint *h, unsigned int *dir)
+{
+	const struct conn *c;
+
+	if (h->d == NULL) {
+		/* a miss holds until something is inserted */
+		if (h->gen == ct->gen)
+			return NULL;
+		return conn_lookup(ct, k, dir);
+	}
+	/* a hit holds while its connection is hashed (never freed then) */
+	c = (const struct conn *)((uintptr_t)h->d & ~(uintptr_t)1);
+	if (!(c->flags & CONN_F_HASHED))
+		return conn_lookup(ct, k, dir);
+	return found(ct, h->d, dir);
+}
+
+struct conn *
 conn_alloc(struct conn_table *ct)
 {
-	void *o;
+	struct conn *c;
 
-	if (rte_mempool_get(ct->mp, &o) != 0) {
+	if (ct->nfree == 0) {
 		ct->st.table_full++;
 		return NULL;
 	}
-	memset(o, 0, sizeof(struct conn));
-	return o;
+	c = &ct->objs[ct->free[--ct->nfree]];
+	memset(c, 0, sizeof(*c));
+	c->next = CONN_NIL;
+	c->prev = CONN_NIL;
+	c->tmpl = CONN_NIL;
+	return c;
 }
 
 static int
 add_key(struct conn_table *ct, const struct conn_key *k, void *data)
 {
-	int rc;
+	hash_sig_t sig = rte_hash_hash(ct->h, k);
 
-	if (rte_hash_lookup(ct->h, k) >= 0)
+	if (rte_hash_lookup_with_hash(ct->h, k, sig) >= 0)
 		return -EEXIST;
-	rc = rte_hash_add_key_data(ct->h, k, data);
-	return rc < 0 ? -ENOSPC : 0;
+	if (rte_hash_add_key_with_hash_data(ct->h, k, sig, data) < 0)
+		return -ENOSPC;
+	ct->gen++;
+	return 0;
 }
 
 int
@@ -388,8 +489,8 @@ conn_insert(struct conn_table *ct, struct conn *c)
 		}
 	}
 	c->flags |= CONN_F_HASHED;
-	c->timeout = conn_state_timeout(ct->tmo, c->proto, c->state);
-	c->expires = conn_now(ct) + c->timeout;
+	c->expires =
+		conn_now(ct) + conn_state_timeout(ct->tmo, c->proto, c->state);
 	wheel_file(ct, c);
 	ct->st.created++;
 	ct->st.conns++;
@@ -401,15 +502,23 @@ err:
 void
 conn_put(struct conn_table *ct, struct conn *c)
 {
-	rte_mempool_put(ct->mp, c);
+	obj_put(ct, c);
+}
+
+/* Seconds c lives after activity now. */
+static uint32_t
+timeout_of(const struct conn_table *ct, const struct conn *c)
+{
+	if (c->flags & CONN_F_TEMPLATE)
+		return c->persist;
+	return conn_state_timeout(ct->tmo, c->proto, c->state);
 }
 
 void
 conn_set_state(struct conn_table *ct, struct conn *c, uint8_t state)
 {
 	c->state = state;
-	c->timeout = conn_state_timeout(ct->tmo, c->proto, state);
-	set_expires(ct, c, conn_now(ct) + c->timeout);
+	set_expires(ct, c, conn_now(ct) + timeout_of(ct, c));
 }
 
 uint8_t
@@ -438,7 +547,7 @@ conn_tcp_event(struct conn_table *ct, struct conn *c, unsigned int dir,
 void
 conn_touch(struct conn_table *ct, struct conn *c)
 {
-	set_expires(ct, c, conn_now(ct) + c->timeout);
+	set_expires(ct, c, conn_now(ct) + timeout_of(ct, c));
 }
 
 void
@@ -451,32 +560,37 @@ conn_kill(struct conn_table *ct, struct conn *c)
 unsigned int
 conn_expire(struct conn_table *ct)
 {
-	uint32_t now = conn_now(ct);
 	unsigned int done = 0;
+	uint32_t now;
 
+	conn_tick(ct);
+	now = conn_now(ct);
 	if (ct->st.conns == 0) {
 		ct->cur = now + 1;
 		return 0;
 	}
 	while (done < ct->budget) {
-		struct conn *c = ct->pend;
+		struct conn *c;
 
-		if (c == NULL) {
+		if (ct->pend == CONN_NIL) {
+			uint32_t slot = ct->cur % CONN_WHEEL_SLOTS;
+
 			if ((int32_t)(now - ct->cur) < 0)
 				break;
-			ct->pend = ct->wheel[ct->cur % CONN_WHEEL_SLOTS];
-			ct->wheel[ct->cur % CONN_WHEEL_SLOTS] = NULL;
-			if (ct->pend != NULL)
-				ct->pend->pprev = &ct->pend;
+			ct->pend = ct->wheel[slot];
+			ct->wheel[slot] = CONN_NIL;
+			if (ct->pend != CONN_NIL)
+				ct->objs[ct->pend].prev = LINK_PEND;
 			ct->cur++;
 			continue;
 		}
+		c = &ct->objs[ct->pend];
 		done++;
-		wheel_unlink(c);
+		wheel_unlink(ct, c);
 		if ((c->flags & CONN_F_TEMPLATE) && c->refcnt > 0) {
 			/* a template lives while connections use it */
 			if ((int32_t)(now - c->expires) >= 0)
-				c->expires = now + c->timeout;
+				c->expires = now + c->persist;
 			wheel_file(ct, c);
 			continue;
 		}
@@ -512,11 +626,11 @@ conn_tmpl_insert(struct conn_table *ct, struct conn *t, uint32_t persist)
 	tmpl_key(&k, t->proto, t->caddr, t->vaddr, t->vport);
 	rc = add_key(ct, &k, t);
 	if (rc < 0) {
-		rte_mempool_put(ct->mp, t);
+		obj_put(ct, t);
 		return rc;
 	}
 	t->flags |= CONN_F_TEMPLATE | CONN_F_HASHED;
-	t->timeout = persist;
+	t->persist = persist;
 	t->expires = conn_now(ct) + persist;
 	wheel_file(ct, t);
 	ct->st.conns++;
@@ -527,7 +641,7 @@ conn_tmpl_insert(struct conn_table *ct, struct conn *t, uint32_t persist)
 void
 conn_tmpl_bind(struct conn_table *ct, struct conn *c, struct conn *t)
 {
-	c->tmpl = t;
+	c->tmpl = idx_of(ct, t);
 	t->refcnt++;
 	conn_touch(ct, t);
 }

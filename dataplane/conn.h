@@ -3,8 +3,8 @@
  * Connection tracking: one table per worker lcore, written and read only
  * by its owner, so it takes no lock.
  *
- * A connection is one struct conn from the table's own rte_mempool (no
- * per-lcore cache, single producer/consumer), reachable through an
+ * A connection is one struct conn (one cache line) from the table's own
+ * array, allocated from a stack of free indices, reachable through an
  * rte_hash by the 5-tuple of each direction it is seen in:
  *
  *   in:  client:cport -> VIP:vport          (every mode)
@@ -17,8 +17,9 @@
  * TCP follows IPVS's state machine (ip_vs_proto_tcp.c: the in/out tables
  * when both directions pass through us, the input-only table for DR and
  * TUNNEL), except that a RST always leads to CLOSE. Each state's timeout
- * comes from the dataplane's timeouts (struct dpconf_timeouts, read at
- * every state change so that CONFIG_SET applies to later changes):
+ * comes from the dataplane's timeouts (struct dpconf_timeouts, read
+ * whenever a timer restarts, so that CONFIG_SET applies from the next
+ * packet of each connection):
  * SYN_SENT and SYN_RECV use syn_recv, CLOSE_WAIT and LAST_ACK use
  * fin_wait, NONE uses close; UDP flows use udp.
  *
@@ -33,11 +34,18 @@
  * even when the wheel is behind.
  *
  * Persistence templates (IPVS's "persistent" services) are objects of the
- * same pool, keyed by (proto, client address, VIP, vport) with a marker
+ * same array, keyed by (proto, client address, VIP, vport) with a marker
  * byte, remembering a backend for svc->persist seconds; connections
  * scheduled through a template keep it alive while they exist.
  *
- * When the pool is empty a new connection cannot be tracked: conn_alloc()
+ * A worker looks up a whole receive burst at once (conn_lookup_bulk(),
+ * rte_hash's bulk lookup, which overlaps the cache misses of the burst's
+ * buckets and keys and prefetches each connection found), then handles
+ * the packets one by one with conn_lookup_hint(): a hint stays valid
+ * while nothing was inserted since the bulk lookup and the connection it
+ * names is still hashed; otherwise the packet is looked up again.
+ *
+ * When the array is full a new connection cannot be tracked: conn_alloc()
  * returns NULL and counts table_full; the caller drops the packet
  * (DP_DROP_CONN_TABLE_FULL). Existing connections are not evicted.
  */
@@ -46,6 +54,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include <rte_common.h>
 
 #include "dpconf.h"
 
@@ -93,20 +103,26 @@ struct conn_key {
 	uint8_t pad[2];
 };
 
+/* "No connection" in the 32-bit links below. */
+#define CONN_NIL UINT32_MAX
+
 /*
- * One connection (or template). Addresses and ports in network order.
- * Fields are filled by the caller between conn_alloc() and conn_insert()
- * (caddr..bport, proto, mode, svc_slot, bslot, bidx, flags) and are
- * owned by the worker afterwards.
+ * One connection (or template): exactly one cache line, in the table's
+ * own array (see conn_table_create), so that a packet touches one line
+ * of connection state. Addresses and ports in network order. Fields are
+ * filled by the caller between conn_alloc() and conn_insert() (caddr..
+ * bport, proto, mode, svc_slot, bslot, bidx, flags) and are owned by the
+ * worker afterwards. Links are indices into the table's array.
  */
 struct conn {
-	struct conn *next; /* timer wheel list */
-	struct conn **pprev;
-	struct conn *tmpl; /* the template it was scheduled by, or NULL */
-	uint32_t caddr, vaddr, laddr, baddr;
-	uint16_t cport, vport, lport, bport;
+	uint32_t next, prev; /* timer wheel list (conn.c) */
+	uint32_t tmpl;	     /* the template it was scheduled by, or CONN_NIL */
+	uint32_t caddr, vaddr, baddr;
+	union {
+		uint32_t laddr;	  /* connections */
+		uint32_t persist; /* templates: seconds kept after last use */
+	};
 	uint32_t expires;  /* clock second at which it expires */
-	uint32_t timeout;  /* seconds added on activity */
 	uint32_t svc_slot; /* service slot (counters) */
 	uint32_t bslot;	   /* backend slot */
 	uint32_t bidx;	   /* index in the service version: a hint */
@@ -122,13 +138,13 @@ struct conn {
 		 */
 		uint32_t pp_seq;
 	};
+	uint16_t cport, vport, lport, bport;
+	uint16_t flags; /* CONN_F_* */
 	uint8_t proto;
 	uint8_t mode;  /* enum lb_mode */
 	uint8_t state; /* enum conn_state */
-	uint8_t pad;
-	uint16_t flags; /* CONN_F_* */
-	uint16_t pad2;
-};
+	uint8_t pad[3];
+} __rte_cache_aligned;
 
 /* Seconds on the table's clock. */
 typedef uint32_t (*conn_clock_fn)(void *arg);
@@ -138,11 +154,12 @@ typedef uint32_t (*conn_clock_fn)(void *arg);
 typedef void (*conn_unlink_fn)(void *arg, struct conn *c);
 
 struct conn_table_conf {
-	const char *name; /* unique: names the mempool and the hash */
+	const char *name; /* unique: names the hash */
 	uint32_t size;	  /* connections + templates; >= 64 */
 	int socket_id;
-	const struct dpconf_timeouts *tmo; /* read on every state change */
-	conn_clock_fn clock;		   /* NULL: seconds of the TSC */
+	const struct dpconf_timeouts *tmo; /* read on every timer restart */
+	/* NULL: seconds of the TSC, read by conn_tick() (once a burst) */
+	conn_clock_fn clock;
 	void *clock_arg;
 	conn_unlink_fn unlink;
 	void *unlink_arg;
@@ -152,7 +169,7 @@ struct conn_table_conf {
 struct conn_table_stats {
 	uint64_t created;    /* connections (not templates) inserted */
 	uint64_t expired;    /* connections and templates freed */
-	uint64_t table_full; /* conn_alloc() found the pool empty */
+	uint64_t table_full; /* conn_alloc() found the array full */
 	uint32_t conns;	     /* gauge: objects in use (incl. templates) */
 	uint32_t templates;  /* gauge */
 };
@@ -178,6 +195,9 @@ void conn_table_destroy(struct conn_table *ct);
 /* The table's clock, in seconds. */
 uint32_t conn_now(const struct conn_table *ct);
 
+/* Read the TSC clock again (a worker calls it once a burst). */
+void conn_tick(struct conn_table *ct);
+
 /*
  * The connection whose in or out tuple is k, with *dir set, or NULL. A
  * connection past its deadline is unlinked here and not returned.
@@ -185,7 +205,23 @@ uint32_t conn_now(const struct conn_table *ct);
 struct conn *conn_lookup(struct conn_table *ct, const struct conn_key *k,
 			 unsigned int *dir);
 
-/* A zeroed object, or NULL (pool empty: table_full counted). */
+/* Result of a bulk lookup for one key: hash data (NULL: not found). */
+struct conn_hint {
+	void *d;
+	uint32_t gen; /* the table's insert generation at the lookup */
+};
+
+/* Up to CONN_BULK_MAX keys at once (n of them); fills hints[0..n). */
+#define CONN_BULK_MAX 64u
+void conn_lookup_bulk(struct conn_table *ct, const struct conn_key **keys,
+		      unsigned int n, struct conn_hint *hints);
+
+/* conn_lookup() of k, answered from h when h is still valid. */
+struct conn *conn_lookup_hint(struct conn_table *ct, const struct conn_key *k,
+			      const struct conn_hint *h, unsigned int *dir);
+
+/* A zeroed object (links CONN_NIL), or NULL (array full: table_full
+ * counted). */
 struct conn *conn_alloc(struct conn_table *ct);
 
 /*
@@ -231,7 +267,7 @@ struct conn *conn_tmpl_get(struct conn_table *ct, uint8_t proto, uint32_t caddr,
 /*
  * Insert t (from conn_alloc, with caddr, vaddr, vport, proto, baddr,
  * bport, svc_slot, bslot, bidx filled) as a template living persist
- * seconds after its last use. 0, -EEXIST, -ENOSPC (t returned to pool).
+ * seconds after its last use. 0, -EEXIST, -ENOSPC (t returned to the table).
  */
 int conn_tmpl_insert(struct conn_table *ct, struct conn *t, uint32_t persist);
 

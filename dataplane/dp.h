@@ -70,6 +70,16 @@ void dp_forward_unimplemented(struct dp_worker *w, struct rte_mbuf *m,
 typedef bool (*dp_reverse_fn)(struct dp_worker *w, struct rte_mbuf *m,
 			      uint16_t port, const struct pkt_info *pi);
 
+/*
+ * Called by a worker with each receive burst once it is parsed (pkts[i]
+ * described by pi[i], every one well formed and addressed to us), before
+ * any packet of it is handled: the forwarding stage's chance to look the
+ * burst up at once and leave PKT_F_HINT results in pi. NULL when there
+ * is no forwarding stage.
+ */
+typedef void (*dp_prepare_fn)(struct dp_worker *w, struct rte_mbuf **pkts,
+			      struct pkt_info *pi, uint16_t n);
+
 /* Per-iteration work of the forwarding stage (NULL when none). */
 typedef void (*dp_poll_fn)(struct dp_worker *w);
 
@@ -115,6 +125,7 @@ struct dp_ctx {
 	struct rte_ring *pend_ring; /* packets waiting for a next hop */
 	dp_forward_fn forward;
 	dp_reverse_fn reverse;
+	dp_prepare_fn prepare;
 	dp_poll_fn poll;
 	struct fwd *fwd;	    /* forwarding state (fwd.h) */
 	struct dpconf_timeouts tmo; /* for connection tracking */

@@ -4,6 +4,7 @@
  * between workers. The ICMP a connection's packets cause or meet is
  * built and translated in fwd_icmp.c. See fwd.h.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -245,6 +246,7 @@ fwd_init_size(struct dp_ctx *dp, uint32_t conns)
 		rss_read(f, p);
 	dp->forward = fwd_forward;
 	dp->reverse = fwd_reverse;
+	dp->prepare = fwd_prepare;
 	dp->poll = fwd_poll;
 	return 0;
 err:
@@ -275,6 +277,7 @@ fwd_fini(struct dp_ctx *dp)
 		return;
 	dp->forward = dp_forward_unimplemented;
 	dp->reverse = NULL;
+	dp->prepare = NULL;
 	dp->poll = NULL;
 	for (unsigned int i = 0; i < f->nworkers; i++) {
 		struct fwd_worker *fw = &f->w[i];
@@ -459,6 +462,51 @@ key_from(struct conn_key *k, const struct pkt_info *pi)
 	k->proto = pi->proto;
 }
 
+/* The connection of a TCP/UDP packet's own tuple k (key_from(pi)). */
+static struct conn *
+find(struct fwd_worker *fw, const struct conn_key *k, const struct pkt_info *pi,
+     unsigned int *dir)
+{
+	struct conn_hint h = { .d = pi->hint, .gen = pi->hint_gen };
+
+	if (pi->flags & PKT_F_HINT)
+		return conn_lookup_hint(fw->ct, k, &h, dir);
+	return conn_lookup(fw->ct, k, dir);
+}
+
+static_assert(DP_BURST <= CONN_BULK_MAX, "a burst is one bulk lookup");
+
+void
+fwd_prepare(struct dp_worker *w, struct rte_mbuf **pkts, struct pkt_info *pi,
+	    uint16_t n)
+{
+	struct fwd_worker *fw = fwd_worker_of(w);
+	struct conn_key keys[DP_BURST];
+	const struct conn_key *kp[DP_BURST];
+	struct conn_hint h[DP_BURST];
+	uint16_t at[DP_BURST];
+	unsigned int m = 0;
+
+	RTE_SET_USED(pkts);
+	conn_tick(fw->ct);
+	for (uint16_t i = 0; i < n && i < DP_BURST; i++) {
+		if (pi[i].l3 != PKT_L3_IPV4 || !(pi[i].flags & PKT_F_L4) ||
+		    (pi[i].proto != IPPROTO_TCP && pi[i].proto != IPPROTO_UDP))
+			continue;
+		key_from(&keys[m], &pi[i]);
+		kp[m] = &keys[m];
+		at[m++] = i;
+	}
+	conn_lookup_bulk(fw->ct, kp, m, h);
+	for (unsigned int j = 0; j < m; j++) {
+		pi[at[j]].hint = h[j].d;
+		pi[at[j]].hint_gen = h[j].gen;
+		pi[at[j]].flags |= PKT_F_HINT;
+		if ((uintptr_t)h[j].d & CONN_DIR_OUT)
+			pi[at[j]].flags |= PKT_F_REPLY;
+	}
+}
+
 /*
  * An ICMP error about c, in direction dir: DR and TUNNEL backends answer
  * clients directly, so one from the backend side goes on unchanged;
@@ -498,7 +546,8 @@ reply_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 	} else {
 		return false;
 	}
-	c = conn_lookup(fw->ct, &k, &dir);
+	c = pi->proto == IPPROTO_ICMP ? conn_lookup(fw->ct, &k, &dir)
+				      : find(fw, &k, pi, &dir);
 	if (c == NULL) {
 		if (!may_handoff)
 			return false;
@@ -667,7 +716,7 @@ conn_create(struct dp_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		c->flags |= CONN_F_TOA;
 	why = ops->conn_init(fw, c, s);
 	if (why >= 0) {
-		rte_mempool_put(rte_mempool_from_obj(c), c);
+		conn_put(fw->ct, c);
 		dp_worker_drop(w, m, (enum dp_drop)why);
 		return NULL;
 	}
@@ -705,7 +754,7 @@ fwd_forward(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 			pkt_at(m, struct rte_tcp_hdr *, pi->l2_len + pi->l3_len)
 				->tcp_flags;
 	key_from(&k, pi);
-	c = conn_lookup(fw->ct, &k, &dir);
+	c = find(fw, &k, pi, &dir);
 	if (c != NULL && dir == CONN_DIR_OUT) {
 		/* a FULL-NAT reply to a local address that is also a VIP */
 		conn_xmit(w, m, pi, c, dir);

@@ -27,6 +27,8 @@ enum pkt_l3 {
 #define PKT_F_FRAG_HEAD (1u << 2) /* ... and it is the first fragment */
 #define PKT_F_L4	(1u << 3) /* l4 header present and in bounds */
 #define PKT_F_BCAST	(1u << 4) /* Ethernet broadcast/multicast dst */
+#define PKT_F_HINT	(1u << 5) /* hint/hint_gen filled (see below) */
+#define PKT_F_REPLY	(1u << 6) /* ... and it names a reply: try reverse */
 
 struct pkt_info {
 	uint8_t l3;    /* enum pkt_l3 */
@@ -42,6 +44,12 @@ struct pkt_info {
 	uint16_t dport; /* host order; TCP/UDP */
 	uint32_t saddr; /* network order */
 	uint32_t daddr;
+	/*
+	 * With PKT_F_HINT: the forwarding stage's own lookup of this 5-tuple,
+	 * done for the whole burst by its dp_prepare_fn; opaque elsewhere.
+	 */
+	uint32_t hint_gen;
+	void *hint;
 };
 
 /*

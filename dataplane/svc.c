@@ -67,10 +67,12 @@
 #define SVC_MAX_LADDRS_PER_SVC 1024u
 
 /* rte_hash key of an address in the set; padding zeroed. */
+/* 32 bytes, like struct svc_key: compared with vector loads. */
 struct svc_addr_key {
 	uint8_t family;
 	uint8_t pad[3];
 	uint8_t a[16];
+	uint8_t zero[12];
 };
 
 /* ---- versions and reclamation ------------------------------------------ */

@@ -40,11 +40,13 @@ struct svc_pool {
 };
 
 /* rte_hash key of a service; padding zeroed. */
+/* 32 bytes: rte_hash compares keys of that size with vector loads. */
 struct svc_key {
 	uint8_t proto;
 	uint8_t family;
 	uint16_t vport;
 	uint8_t addr[16];
+	uint8_t zero[12];
 };
 
 /* Something unpublished that is freed once its grace period has passed. */

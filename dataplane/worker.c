@@ -12,6 +12,7 @@
 #include <rte_cycles.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
+#include <rte_prefetch.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
@@ -144,6 +145,21 @@ ipv4_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 			dp_worker_drop(w, m, DP_DROP_HOST_UNSUPPORTED);
 		return;
 	}
+	/* the forwarding stage knows it as a reply (its burst lookup) */
+	if ((pi->flags & PKT_F_REPLY) && dp->reverse(w, m, port, pi))
+		return;
+	if ((pi->proto == IPPROTO_TCP || pi->proto == IPPROTO_UDP) &&
+	    (pi->flags & PKT_F_L4)) {
+		s = svc_lookup(dp->svc, pi->proto, &dst, pi->dport);
+		if (s != NULL) {
+			if (pi->ttl <= 1) {
+				dp_worker_drop(w, m, DP_DROP_TTL_EXCEEDED);
+				return;
+			}
+			dp->forward(w, m, port, pi, s);
+			return;
+		}
+	}
 	if (!svc_addr_is_ours(dp->svc, &dst)) {
 		/* e.g. a reply from a NAT backend */
 		if (dp->reverse == NULL || !dp->reverse(w, m, port, pi))
@@ -157,18 +173,9 @@ ipv4_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 			dp_worker_drop(w, m, DP_DROP_FRAGMENT);
 			return;
 		}
-		s = svc_lookup(dp->svc, pi->proto, &dst, pi->dport);
-		if (s == NULL) {
-			/* e.g. a reply to a FULL-NAT local address */
-			if (dp->reverse == NULL || !dp->reverse(w, m, port, pi))
-				dp_worker_drop(w, m, DP_DROP_NO_SERVICE);
-			return;
-		}
-		if (pi->ttl <= 1) {
-			dp_worker_drop(w, m, DP_DROP_TTL_EXCEEDED);
-			return;
-		}
-		dp->forward(w, m, port, pi, s);
+		/* no service: e.g. a reply to a FULL-NAT local address */
+		if (dp->reverse == NULL || !dp->reverse(w, m, port, pi))
+			dp_worker_drop(w, m, DP_DROP_NO_SERVICE);
 		return;
 	case IPPROTO_ICMP:
 		/* ICMP errors about a connection belong to its backend */
@@ -184,32 +191,53 @@ ipv4_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 	}
 }
 
-static void
-packet_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port)
+/*
+ * Count, parse and check the burst pkts[0..n) received on port: drops what
+ * is malformed or not addressed to us, leaves the rest in pkts[] with
+ * their descriptions in pi[], in order. Returns how many are left.
+ */
+static uint16_t
+burst_parse(struct dp_worker *w, uint16_t port, struct rte_mbuf **pkts,
+	    struct pkt_info *pi, uint16_t n)
 {
-	const struct rte_ether_hdr *eth;
-	struct pkt_info pi;
-	int why;
+	const struct rte_ether_addr *mac = &w->dp->ports[port]->mac;
+	uint16_t kept = 0;
 
-	w->port_st[port].rx_packets++;
-	w->port_st[port].rx_bytes += rte_pktmbuf_pkt_len(m);
-	why = pkt_parse(m, &pi);
-	if (why >= 0) {
-		dp_worker_drop(w, m, (enum dp_drop)why);
-		return;
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		const struct rte_ether_hdr *eth;
+		int why;
+
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		w->port_st[port].rx_packets++;
+		w->port_st[port].rx_bytes += rte_pktmbuf_pkt_len(m);
+		why = pkt_parse(m, &pi[kept]);
+		if (why >= 0) {
+			dp_worker_drop(w, m, (enum dp_drop)why);
+			continue;
+		}
+		eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+		if (!(pi[kept].flags & PKT_F_BCAST) &&
+		    !rte_is_same_ether_addr(&eth->dst_addr, mac)) {
+			dp_worker_drop(w, m, DP_DROP_OTHER_HOST);
+			continue;
+		}
+		pkts[kept++] = m;
 	}
-	eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
-	if (!(pi.flags & PKT_F_BCAST) &&
-	    !rte_is_same_ether_addr(&eth->dst_addr, &w->dp->ports[port]->mac)) {
-		dp_worker_drop(w, m, DP_DROP_OTHER_HOST);
-		return;
-	}
-	switch (pi.l3) {
+	return kept;
+}
+
+static void
+packet_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
+	     const struct pkt_info *pi)
+{
+	switch (pi->l3) {
 	case PKT_L3_ARP:
-		arp_input(w, m, port, &pi);
+		arp_input(w, m, port, pi);
 		break;
 	case PKT_L3_IPV4:
-		ipv4_input(w, m, port, &pi);
+		ipv4_input(w, m, port, pi);
 		break;
 	case PKT_L3_IPV6:
 		dp_worker_drop(w, m, DP_DROP_IPV6_UNSUPPORTED);
@@ -245,6 +273,7 @@ worker_main(void *arg)
 	struct dp_ctx *dp = w->dp;
 	struct stats_lcore *ls = &w->lcore_st;
 	struct rte_mbuf *pkts[DP_BURST];
+	struct pkt_info pi[DP_BURST];
 	uint64_t prev, now;
 
 	rte_rcu_qsbr_thread_register(dp->qsv, w->index);
@@ -267,8 +296,11 @@ worker_main(void *arg)
 				ls->bursts++;
 				ls->packets += n;
 				got += n;
+				n = burst_parse(w, p, pkts, pi, n);
+				if (dp->prepare != NULL && n > 0)
+					dp->prepare(w, pkts, pi, n);
 				for (uint16_t i = 0; i < n; i++)
-					packet_input(w, pkts[i], p);
+					packet_input(w, pkts[i], p, &pi[i]);
 			}
 		}
 		if (w->index == 0)

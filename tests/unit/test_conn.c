@@ -14,7 +14,8 @@
 #include <string.h>
 
 #include <rte_eal.h>
-#include <rte_mempool.h>
+#include <rte_common.h>
+#include <rte_memory.h>
 #include <rte_tcp.h>
 
 #include "conn.h"
@@ -298,6 +299,87 @@ START_TEST(test_kill)
 }
 END_TEST
 
+/* The burst lookup and its hints agree with plain lookups until the
+ * table changes, and fall back to a plain lookup when it has. */
+START_TEST(test_bulk_hints)
+{
+	struct conn_key keys[20];
+	const struct conn_key *kp[20];
+	struct conn_hint h[20];
+	struct conn *c[10], *got;
+	unsigned int dir, n = 0;
+	struct conn gone;
+
+	for (uint32_t i = 0; i < 10; i++)
+		c[i] = mkconn(50 + i, i % 3 == 0 ? IPPROTO_UDP : IPPROTO_TCP,
+			      i % 2 == 0);
+	for (uint32_t i = 0; i < 10; i++)
+		conn_key_of(c[i], CONN_DIR_IN, &keys[n++]);
+	conn_key_of(c[0], CONN_DIR_OUT, &keys[n++]); /* 10 */
+	conn_key_of(c[4], CONN_DIR_OUT, &keys[n++]); /* 11 */
+	gone = *c[1];
+	gone.caddr = htonl(0x0b000001u); /* 12: not in the table */
+	conn_key_of(&gone, CONN_DIR_IN, &keys[n++]);
+	for (unsigned int i = 0; i < n; i++)
+		kp[i] = &keys[i];
+	conn_lookup_bulk(ct, kp, n, h);
+	for (unsigned int i = 0; i < 10; i++) {
+		ck_assert_ptr_eq(conn_lookup_hint(ct, &keys[i], &h[i], &dir),
+				 c[i]);
+		ck_assert_uint_eq(dir, CONN_DIR_IN);
+	}
+	ck_assert_ptr_eq(conn_lookup_hint(ct, &keys[10], &h[10], &dir), c[0]);
+	ck_assert_uint_eq(dir, CONN_DIR_OUT);
+	ck_assert_ptr_eq(conn_lookup_hint(ct, &keys[11], &h[11], &dir), c[4]);
+	ck_assert_uint_eq(dir, CONN_DIR_OUT);
+	ck_assert_ptr_null(conn_lookup_hint(ct, &keys[12], &h[12], &dir));
+
+	/* a miss no longer holds once something was inserted */
+	gone.flags = 0;
+	got = conn_alloc(ct);
+	ck_assert_ptr_nonnull(got);
+	*got = gone;
+	got->next = got->prev = got->tmpl = CONN_NIL;
+	ck_assert_int_eq(conn_insert(ct, got), 0);
+	ck_assert_ptr_eq(conn_lookup_hint(ct, &keys[12], &h[12], &dir), got);
+
+	/* a hit no longer holds once its connection was killed ... */
+	conn_kill(ct, c[3]);
+	ck_assert_ptr_null(conn_lookup_hint(ct, &keys[3], &h[3], &dir));
+	/* ... and the tuple's new connection is found instead */
+	got = mkconn(53, IPPROTO_UDP, false);
+	ck_assert_ptr_ne(got, c[3]);
+	ck_assert_ptr_eq(conn_lookup_hint(ct, &keys[3], &h[3], &dir), got);
+
+	/* a hit past its deadline is not returned, and is unlinked */
+	unlinked = 0;
+	now_s += tmo.udp + 1;
+	ck_assert_ptr_null(conn_lookup_hint(ct, &keys[0], &h[0], &dir));
+	ck_assert_uint_eq(unlinked, 1);
+	ck_assert_ptr_null(find(c[0], CONN_DIR_OUT, &dir));
+}
+END_TEST
+
+/* A connection is one cache line, and timeouts changed at run time apply
+ * from the connection's next packet. */
+START_TEST(test_layout_and_timeouts)
+{
+	struct conn *a = mkconn(70, IPPROTO_UDP, false);
+	struct conn *b = mkconn(71, IPPROTO_UDP, false);
+
+	ck_assert_uint_eq(sizeof(struct conn), RTE_CACHE_LINE_SIZE);
+	ck_assert_uint_eq((uintptr_t)a % RTE_CACHE_LINE_SIZE, 0);
+	ck_assert_uint_eq((uintptr_t)b % RTE_CACHE_LINE_SIZE, 0);
+	ck_assert_uint_eq(a->expires, now_s + 300);
+	tmo.udp = 5;
+	conn_touch(ct, a);
+	ck_assert_uint_eq(a->expires, now_s + 5);
+	run_to(now_s + 6);
+	ck_assert_uint_eq(live(), 1); /* b keeps its 300 s until touched */
+	ck_assert_uint_eq(b->expires, 1000 + 300);
+}
+END_TEST
+
 START_TEST(test_persistence)
 {
 	struct conn *t = conn_alloc(ct), *c;
@@ -478,6 +560,8 @@ conn_suite(void)
 	tcase_add_test(tc, test_timeouts);
 	tcase_add_test(tc, test_deadline_moves);
 	tcase_add_test(tc, test_kill);
+	tcase_add_test(tc, test_bulk_hints);
+	tcase_add_test(tc, test_layout_and_timeouts);
 	tcase_add_test(tc, test_persistence);
 	tcase_add_test(tc, test_template_expires);
 	suite_add_tcase(s, tc);
@@ -506,12 +590,7 @@ main(void)
 		fprintf(stderr, "test_conn: EAL init failed\n");
 		return EXIT_FAILURE;
 	}
-	printf("struct conn: %zu bytes, pool element with header: %u bytes\n",
-	       sizeof(struct conn),
-	       rte_mempool_calc_obj_size(sizeof(struct conn),
-					 RTE_MEMPOOL_F_NO_CACHE_ALIGN |
-						 RTE_MEMPOOL_F_NO_SPREAD,
-					 NULL));
+	printf("struct conn: %zu bytes\n", sizeof(struct conn));
 	sr = srunner_create(conn_suite());
 	/* one process: EAL cannot be initialised again in forked children */
 	srunner_set_fork_status(sr, CK_NOFORK);
