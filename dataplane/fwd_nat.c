@@ -8,7 +8,8 @@
  * A reply carries nothing of ours, so RSS may hand it to any worker: each
  * connection's backend-side tuple is recorded in the shared lock-free
  * reverse map (fwd.h) with its owner, and a reply found there by another
- * worker is passed to the owner's handoff ring.
+ * worker is passed to the owner's handoff ring. With one worker there is
+ * nobody to hand off to, and no entry is made.
  *
  * The rewrite itself (fwd_nat_rewrite_xmit) is shared with FULL-NAT: in,
  * source -> local address:port (the client itself here), destination ->
@@ -27,6 +28,8 @@ nat_conn_init(struct fwd_worker *fw, struct conn *c, const struct svc *s)
 	struct conn_key k;
 
 	RTE_SET_USED(s);
+	if (fw->fwd->nworkers == 1)
+		return -1; /* every reply reaches the only worker */
 	conn_key_of(c, CONN_DIR_OUT, &k);
 	/* without the entry, replies still work when RSS brings them here */
 	if (rte_hash_add_key_data(fw->fwd->nat_rev, &k,

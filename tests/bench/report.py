@@ -19,7 +19,20 @@ def sh(cmd):
         return ""
 
 
-def machine():
+def dpdk_memory(res):
+    """What the run's DPDK processes used, from its "rig memory" result:
+    (text for the Machine table, True/False/None for hugepages)."""
+    r = res.get("rig", "memory")
+    if not r or r["status"] != "measured":
+        return "not recorded in this run", None
+    d = r["data"]
+    if d.get("hugepages"):
+        return (f"2 MiB hugepages ({d['pages']:,} reserved; the largest "
+                f"figure needs {d['need_pages']:,} at once)"), True
+    return f"4 KiB pages (--no-huge): {d.get('reason', '?')}", False
+
+
+def machine(res):
     lscpu = {}
     for line in sh("lscpu").splitlines():
         k, _, v = line.partition(":")
@@ -34,6 +47,7 @@ def machine():
         ("Kernel", platform.release()),
         ("OS", sh(". /etc/os-release && echo $PRETTY_NAME")),
         ("DPDK", sh("pkg-config --modversion libdpdk")),
+        ("DPDK memory", dpdk_memory(res)[0]),
         ("Compiler", sh("cc --version | head -1")),
     ]
 
@@ -68,6 +82,12 @@ def reason(r):
     return f"{r['status']}: {r['reason']}"
 
 
+def runs(d):
+    """Every run of a measurement: Mpps (busy cycles/packet)."""
+    return ", ".join(f"{x['mpps']:.2f}" + (f" ({x['cycles']})" if "cycles" in x else "")
+                     for x in d.get("runs", []))
+
+
 def pps(d):
     return d["valid"] / d["send_seconds"] if d["send_seconds"] > 0 else 0
 
@@ -85,10 +105,12 @@ def render(res, args):
     w("```\ntests/bench/run.sh\n```\n")
     w(f"This run: `{args.command.strip()}` on "
       f"{datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}"
-      f", {args.duration} s per throughput measurement.\n")
+      f", {args.reps} run(s) of {args.duration} s per throughput "
+      "measurement; the tables give the run with the median rate and "
+      "list every run (the machine is shared: runs differ).\n")
     w("## Machine\n")
     w("| | |\n|---|---|")
-    for k, v in machine():
+    for k, v in machine(res):
         w(f"| {k} | {v} |")
     w("")
     w("## How the figures are taken\n")
@@ -137,17 +159,17 @@ def render(res, args):
 
     # ---- baseline
     w("## Baseline: dpdk-testpmd macswap on the same rig\n")
-    w("| flows | Mpps | frames | lost |\n|---|---|---|---|")
+    w("| flows | Mpps | every run, Mpps | frames | lost |\n|---|---|---|---|---|")
     base = {}
     for r in res.of("baseline"):
         if r["status"] != "measured":
-            w(f"| {r['key']} | {reason(r)} | | |")
+            w(f"| {r['key']} | {reason(r)} | | | |")
             continue
         d = r["data"]
         base[int(r["key"])] = pps(d)
-        w(f"| {d['flows']:,} | {fmt(pps(d) / 1e6, 3)} | {d['valid']:,} | {d['lost']:,} |")
+        w(f"| {d['flows']:,} | {fmt(pps(d) / 1e6, 3)} | {runs(d)} | {d['valid']:,} | {d['lost']:,} |")
     if not res.of("baseline"):
-        w("| | not run | | |")
+        w("| | not run | | | |")
     w("")
 
     # ---- figure 1
@@ -155,12 +177,13 @@ def render(res, args):
     w("Drops are the dataplane's own drop counters during the measurement "
       "(a full connection table shows as `conn_table_full`).\n")
     w("| mode | flows | Mpps | ratio to baseline | busy cycles/packet | "
-      "invalid frames | dataplane drops |\n|---|---|---|---|---|---|---|")
+      "every run, Mpps (cycles/packet) | invalid frames | dataplane drops |"
+      "\n|---|---|---|---|---|---|---|---|")
     names = {"dr": "DR", "nat": "NAT", "tunnel": "TUNNEL", "fnat": "FULL-NAT"}
     for r in res.of("modes"):
         mode, _, flows = r["key"].partition("/")
         if r["status"] != "measured":
-            w(f"| {names.get(mode, mode)} | {flows or '-'} | {reason(r)} | | | | |")
+            w(f"| {names.get(mode, mode)} | {flows or '-'} | {reason(r)} | | | | | |")
             continue
         d = r["data"]
         b = base.get(int(flows))
@@ -169,7 +192,7 @@ def render(res, args):
                if d["dp_rx_packets"] else "-")
         drops = ", ".join(f"{k} {v:,}" for k, v in d.get("dp_drops", {}).items())
         w(f"| {names[mode]} | {int(flows):,} | {fmt(pps(d) / 1e6, 3)} | "
-          f"{ratio} | {cyc} | {sum(d['invalid'].values())} | {drops or '0'} |")
+          f"{ratio} | {cyc} | {runs(d)} | {sum(d['invalid'].values())} | {drops or '0'} |")
     rc = res.get("rx_classify", "dr")
     if rc:
         d = rc["data"]
@@ -208,8 +231,8 @@ def render(res, args):
         d = t["data"]
         w("Measured on the dataplane's own connection table "
           "(`conn_table_create` of a worker: the rte_hash holding an in "
-          "and an out entry per connection, and the `struct conn` "
-          f"mempool; `struct conn` is {d['conn_struct_bytes']} bytes, a "
+          "and an out entry per connection, and the array of `struct "
+          f"conn`; `struct conn` is {d['conn_struct_bytes']} bytes, a "
           f"key {d['key_bytes']}), as DPDK heap bytes allocated, then "
           "filled with FULL-NAT connections (two entries each); insert "
           "and lookup times are per connection on one core, first touch "
@@ -225,16 +248,16 @@ def render(res, args):
     w("Forwarding with the table holding that many NAT connections "
       "(`[dataplane] max_conns` sized for them; a warm-up pass sends "
       "every flow once, then the measurement runs over the same flows):\n")
-    w("| connections | Mpps | busy cycles/packet | invalid frames | dataplane drops |\n|---|---|---|---|---|")
+    w("| connections | Mpps | busy cycles/packet | every run, Mpps (cycles/packet) | invalid frames | dataplane drops |\n|---|---|---|---|---|---|")
     for r in res.of("conn_mpps"):
         if r["status"] != "measured":
-            w(f"| {int(r['key']):,} | {reason(r)} | | | |")
+            w(f"| {int(r['key']):,} | {reason(r)} | | | | |")
             continue
         d = r["data"]
         cyc = (fmt(d["dp_busy_cycles"] / d["dp_rx_packets"], 0)
                if d["dp_rx_packets"] else "-")
         drops = ", ".join(f"{k} {v:,}" for k, v in d.get("dp_drops", {}).items())
-        w(f"| {int(r['key']):,} | {fmt(pps(d) / 1e6, 3)} | {cyc} | "
+        w(f"| {int(r['key']):,} | {fmt(pps(d) / 1e6, 3)} | {cyc} | {runs(d)} | "
           f"{sum(d['invalid'].values())} | {drops or '0'} |")
     w("")
 
@@ -341,28 +364,46 @@ def render(res, args):
         x = t["data"]["results"][0]
         w(f"* **The connection table.** A lookup costs about "
           f"{fmt(x['lookup_ns'], 0)} ns and an insert {fmt(x['insert_ns'], 0)} ns "
-          f"with {x['conns']:,} connections (figure 3). Every packet does "
-          "at least one lookup; NAT and FULL-NAT replies do another; a new "
-          "connection adds two inserts (in and out tuple), a mempool get "
-          "and a timer-wheel entry, which is what bounds figure 2.")
-        w(f"* **Memory per connection.** `struct conn` is "
-          f"{t['data']['conn_struct_bytes']} bytes; the rest of the "
-          f"{fmt(x['bytes_per_conn'], 0)} bytes is the rte_hash: two entries "
-          "per connection, each a key, a data pointer and a bucket slot "
-          "with its signature, at the hash's load factor. Reaching the "
-          "200-byte goal needs one entry for DR/TUNNEL connections (they "
-          "never see replies) or a table that stores the connection "
-          "inline.")
+          f"with {x['conns']:,} connections, one at a time (figure 3). The "
+          "worker looks a whole burst of packets up at once "
+          "(`rte_hash_lookup_bulk_data`), which overlaps those cache "
+          "misses, and prefetches the connections found; NAT and FULL-NAT "
+          "replies are looked up the same way. A new connection adds a "
+          "lookup and two inserts (in and out tuple) at random places in "
+          "the table, which is what bounds figure 2.")
+        cb = t['data']['conn_struct_bytes']
+        w(f"* **Memory per connection.** `struct conn` is {cb} bytes (one "
+          "cache line, in the table's own array, plus a 4-byte index on "
+          "the free stack); the rest of the "
+          f"{fmt(x['bytes_per_conn'], 0)} bytes is the rte_hash, sized for "
+          "two entries per connection: a 32-byte key slot each (16-byte "
+          "key and the data pointer, aligned), a bucket slot with its "
+          "signature and a free-slot ring entry, the last two at "
+          "power-of-two sizes. "
+          + ("That is within the 200-byte goal."
+             if x["bytes_per_conn"] <= 200 else
+             "That is over the 200-byte goal."))
     big = [r for r in res.of("conn_mpps") if r["status"] == "measured"]
     if big:
-        worst = max(big, key=lambda r: int(r["key"]))["data"]
+        top = max(big, key=lambda r: int(r["key"]))
+        worst = top["data"]
+        huge = dpdk_memory(res)[1]
+        if huge:
+            why = ("lookups in gigabytes of tables miss the caches. The rig "
+                   "runs DPDK on 2 MiB hugepages, as production does, so "
+                   "few of them miss the TLB as well.")
+        elif huge is False:
+            why = ("this run used DPDK with `--no-huge` (4 KiB pages; see "
+                   "*DPDK memory* above), so lookups in gigabytes of tables "
+                   "miss the TLB as well as the caches. Production runs use "
+                   "2 MiB hugepages (`tools/setup.sh` reserves them), as "
+                   "does this rig when the kernel can give them.")
+        else:
+            why = "lookups in gigabytes of tables miss the caches."
         w("* **Large tables.** With "
-          f"{int(max(big, key=lambda r: int(r['key']))['key']):,} tracked "
-          f"connections a packet costs {fmt(worst['dp_busy_cycles'] / worst['dp_rx_packets'], 0)} "
-          "busy cycles: the rig runs DPDK with `--no-huge` (4 KiB pages), "
-          "so lookups in gigabytes of tables miss the TLB as well as the "
-          "caches. Production runs use hugepages (`tools/setup.sh` reserves "
-          "them).")
+          f"{int(top['key']):,} tracked connections a packet costs "
+          f"{fmt(worst['dp_busy_cycles'] / worst['dp_rx_packets'], 0)} "
+          f"busy cycles: {why}")
     w("")
 
     pending = [r for r in res.rows if r["status"] != "measured"]
@@ -382,6 +423,7 @@ def main():
     ap.add_argument("--command", required=True)
     ap.add_argument("--smoke", default="0")
     ap.add_argument("--duration", default="?")
+    ap.add_argument("--reps", default="1")
     args = ap.parse_args()
     text = render(Results(args.results), args)
     tmp = args.out + ".tmp"

@@ -16,6 +16,15 @@
 # every process is pinned with EAL -l to lcores 0 and 1: the dataplane's
 # (or testpmd's) main lcore on 0, its one worker on 1, the generator on 0.
 #
+# DPDK memory: 2 MiB hugepages, as in production. Before the figures, the
+# rig works out how many pages its largest figure needs at once (the -m of
+# every DPDK process running together, plus a margin), mounts hugetlbfs on
+# /dev/hugepages if needed and raises nr_hugepages until that many pages are
+# free; it puts nr_hugepages back on exit. When the kernel cannot give them,
+# or EDGELB_BENCH_NO_HUGE=1, the whole run uses 4 KiB pages (--no-huge) and
+# the report says so. Smoke mode never reserves pages: it uses hugepages
+# only when enough are already free (tools/setup.sh reserves 512).
+#
 # A figure that cannot be measured (the forwarding stage missing, a tool
 # missing, the lab's namespaces in use) is reported as "not measured:
 # REASON", never as a number. The exit status is 1 when the rig itself
@@ -37,7 +46,7 @@ while [ $# -gt 0 ]; do
 	--build) build=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
-	-h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -68,11 +77,24 @@ EDGELBD=$build/controlplane/edgelbd
 TESTPMD=${TESTPMD:-$(command -v dpdk-testpmd || true)}
 
 if [ "$smoke" = 1 ]; then
-	DUR=1 FLOWS_BIG=100000 SYN_FLOWS=100000 CONN_SIZES="65536" CTRL_SVCS=100 WRK_DUR=2
+	REPS=1 DUR=1 FLOWS_BIG=100000 SYN_FLOWS=100000 CONN_SIZES="65536" CTRL_SVCS=100 WRK_DUR=2
+	CTRL_MEM=512
 else
-	DUR=10 FLOWS_BIG=1000000 SYN_FLOWS=4000000 CONN_SIZES="1000000 10000000" CTRL_SVCS=10000 WRK_DUR=10
+	REPS=3 DUR=10 FLOWS_BIG=1000000 SYN_FLOWS=4000000 CONN_SIZES="1000000 10000000" CTRL_SVCS=10000 WRK_DUR=10
+	CTRL_MEM=1024
 fi
 FLOWS_SMALL=1000
+
+# DPDK memory (EAL -m, MB) of each process.
+GEN_MEM=256 TP_MEM=512
+dp_mem() { echo $(($1 * 300 / 1048576 + 512)); } # CONNS: edgelb-dp
+conn_mem() { # bench_conn, for the largest of CONN_SIZES
+	local n mem=256
+	for n in $CONN_SIZES; do
+		mem=$(((n * 300 / 1048576) + 256 > mem ? (n * 300 / 1048576) + 256 : mem))
+	done
+	echo "$mem"
+}
 
 work=$(mktemp -d /tmp/edgelb-bench.XXXXXX)
 results=$work/results.jsonl
@@ -80,6 +102,7 @@ results=$work/results.jsonl
 pids=()
 status=0
 
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
 	local p
 	for p in "${pids[@]}"; do
@@ -88,6 +111,7 @@ cleanup() {
 	for p in "${pids[@]}"; do
 		wait "$p" 2>/dev/null || true
 	done
+	hp_restore
 	if [ -n "${lab_started:-}" ]; then
 		"$root/tools/lab.sh" down >/dev/null 2>&1 || true
 	fi
@@ -118,7 +142,127 @@ measured() { # FIGURE KEY JSON
 jget() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"; }
 
 memif=$work/memif.sock
+# Set by hp_setup: --in-memory with hugepages (no files in hugetlbfs, no
+# shared config), --no-huge otherwise (which --in-memory refuses).
 EAL_COMMON=(--no-huge --no-pci --no-shconf --log-level=warning)
+
+# ---- DPDK memory ---------------------------------------------------------
+
+HP_SYS=/sys/kernel/mm/hugepages/hugepages-2048kB
+HP_MNT=/dev/hugepages
+HP_MARGIN=64 # pages (128 MiB) beyond the processes' -m
+hugepages=0  # 1: this run's DPDK processes use 2 MiB hugepages
+hp_old=""    # nr_hugepages before this run raised it
+hp_set=""    # what this run set it to
+hp_mounted=""
+
+hp_nr() { cat "$HP_SYS/nr_hugepages" 2>/dev/null || echo 0; }
+hp_free() { cat "$HP_SYS/free_hugepages" 2>/dev/null || echo 0; }
+hp_pages() { echo $((($1 + 1) / 2)); } # MB: 2 MiB pages
+
+# The most DPDK memory (MB) the figures this run takes use at once: each
+# figure's processes run together (edgelb-dp or testpmd with the
+# generator), the figures one after another.
+hp_need_mb() {
+	local need=0 m n
+	at_least() { [ "$1" -gt "$need" ] && need=$1; return 0; }
+	if want baseline && [ -n "$TESTPMD" ]; then at_least $((TP_MEM + GEN_MEM)); fi
+	if want modes; then at_least $(($(dp_mem "$FLOWS_BIG") + GEN_MEM)); fi
+	if want newconn; then at_least $(($(dp_mem "$SYN_FLOWS") + GEN_MEM)); fi
+	if want conn; then
+		at_least "$(conn_mem)"
+		for n in $CONN_SIZES; do
+			m=$(dp_mem "$n")
+			at_least $((m + GEN_MEM))
+		done
+	fi
+	# (dp_start leaves room for a generator, whether or not one runs)
+	if want ctrl; then at_least $((CTRL_MEM + GEN_MEM)); fi
+	echo "$need"
+}
+
+# hp_setup: choose the run's DPDK memory, set EAL_COMMON and record it.
+hp_setup() {
+	local need_mb need free nr got why=""
+	need_mb=$(hp_need_mb)
+	need=$(($(hp_pages "$need_mb") + HP_MARGIN))
+	free=$(hp_free)
+	nr=$(hp_nr)
+	if [ "$need_mb" = 0 ]; then
+		why="no figure in this run starts a DPDK process"
+	elif [ -n "${EDGELB_BENCH_NO_HUGE:-}" ] && [ "$EDGELB_BENCH_NO_HUGE" != 0 ]; then
+		why="EDGELB_BENCH_NO_HUGE is set"
+	elif [ ! -e "$HP_SYS/nr_hugepages" ]; then
+		why="the kernel has no 2 MiB hugepages ($HP_SYS missing)"
+	elif [ "$free" -lt "$need" ] && [ "$smoke" = 1 ]; then
+		why="$free 2 MiB hugepages free, the smoke run needs $need and does not reserve more"
+	elif [ "$free" -lt "$need" ] && [ ! -w "$HP_SYS/nr_hugepages" ]; then
+		why="$free 2 MiB hugepages free, $need needed, and nr_hugepages is not writable (run as root)"
+	fi
+	if [ -z "$why" ] && ! grep -qs " $HP_MNT hugetlbfs " /proc/mounts; then
+		if mkdir -p "$HP_MNT" && mount -t hugetlbfs -o pagesize=2M nodev "$HP_MNT" 2>/dev/null; then
+			hp_mounted=1
+		else
+			why="cannot mount hugetlbfs on $HP_MNT"
+		fi
+	fi
+	if [ -z "$why" ] && [ "$free" -lt "$need" ]; then
+		# Pages in use (by other processes, or files left in hugetlbfs)
+		# are not free: raise by what is missing.
+		[ "$nr" -gt "$free" ] &&
+			say "hugepages: $((nr - free)) of $nr 2 MiB pages already in use (other processes or files in $HP_MNT)"
+		hp_set=$((nr + need - free))
+		hp_old=$nr
+		echo "$hp_set" >"$HP_SYS/nr_hugepages" 2>/dev/null || true
+		got=$(hp_nr)
+		hp_set=$got
+		free=$(hp_free)
+		if [ "$free" -lt "$need" ]; then
+			why="the kernel gave $free free 2 MiB hugepages of the $need needed (nr_hugepages $got)"
+			hp_restore
+		fi
+	fi
+	if [ -n "$why" ]; then
+		say "DPDK memory: 4 KiB pages (--no-huge): $why"
+		EAL_COMMON=(--no-huge --no-pci --no-shconf --log-level=warning)
+		measured rig memory "$(python3 -c 'import json,sys; print(json.dumps({"hugepages": False, "reason": sys.argv[1]}))' "$why")"
+		return
+	fi
+	hugepages=1
+	nr=$(hp_nr)
+	say "DPDK memory: 2 MiB hugepages: $free free of $nr, $need needed (${need_mb} MB of -m at once + $HP_MARGIN pages)"
+	EAL_COMMON=(--in-memory --no-pci --log-level=warning)
+	measured rig memory "{\"hugepages\": true, \"pages\": $nr, \"free\": $free, \"need_pages\": $need, \"need_mb\": $need_mb}"
+}
+
+# hp_restore: put nr_hugepages back. Only the pages this run added are
+# taken away, so that another run raising it meanwhile keeps its own.
+hp_restore() {
+	local cur
+	if [ -n "$hp_old" ]; then
+		cur=$(hp_nr)
+		cur=$((cur - (hp_set - hp_old)))
+		[ "$cur" -lt 0 ] && cur=0
+		echo "$cur" >"$HP_SYS/nr_hugepages" 2>/dev/null ||
+			say "hugepages: could not set nr_hugepages back to $cur"
+		hp_old=""
+	fi
+	if [ -n "$hp_mounted" ]; then
+		umount "$HP_MNT" 2>/dev/null || true
+		hp_mounted=""
+	fi
+}
+
+# hp_room MB WHO: with hugepages, fail (saying so) unless MB of them are free.
+hp_room() {
+	local free need
+	[ "$hugepages" = 1 ] || return 0
+	free=$(hp_free)
+	need=$(hp_pages "$1")
+	[ "$free" -ge "$need" ] && return 0
+	say "$2 needs $need free 2 MiB hugepages, $free are free"
+	return 1
+}
 
 # ---- the processes -------------------------------------------------------
 
@@ -128,13 +272,20 @@ start_bg() { # LOG CMD...: start, remember the pid in $bg_pid
 	pids+=("$bg_pid")
 }
 
-stop_bg() { # PID
+# stop_bg PID: SIGINT (timeout passes it on), then SIGKILL to the process
+# and to timeout after 60 s. edgelb-dp takes seconds to free millions of
+# connections; killing only timeout would leave it running, holding its
+# hugepages while the next figure starts.
+stop_bg() {
 	kill -INT "$1" 2>/dev/null || true
-	for _ in $(seq 50); do
+	for _ in $(seq 600); do
 		kill -0 "$1" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -KILL "$1" 2>/dev/null || true
+	if kill -0 "$1" 2>/dev/null; then
+		pkill -KILL -P "$1" 2>/dev/null || true
+		kill -KILL "$1" 2>/dev/null || true
+	fi
 	{ wait "$1"; } 2>/dev/null || true
 }
 
@@ -142,6 +293,8 @@ dp_pid=""
 dp_start() { # [MEM_MB [MAX_CONNS]]: edgelb-dp with one memif server port
 	local mem=${1:-512} conns=${2:-262144}
 	rm -f "$memif" "$work/dp.sock"
+	# with the generator's, which runs against it
+	hp_room $((mem + GEN_MEM)) "edgelb-dp (-m $mem) with edgelb-gen (-m $GEN_MEM)" || return 1
 	cat >"$work/dp.ini" <<-EOF
 		[dataplane]
 		socket = $work/dp.sock
@@ -171,8 +324,9 @@ ctl() { "$LBCTL" --socket "$work/dp.sock" "$@"; }
 tp_pid=""
 tp_start() { # testpmd, macswap, one port looped on itself
 	rm -f "$memif"
+	hp_room $((TP_MEM + GEN_MEM)) "dpdk-testpmd (-m $TP_MEM) with edgelb-gen (-m $GEN_MEM)" || return 1
 	start_bg "$work/testpmd.log" timeout 900 "$TESTPMD" -l 0,1 \
-		"${EAL_COMMON[@]}" -m 512 --file-prefix "bench-tp-$$" \
+		"${EAL_COMMON[@]}" -m "$TP_MEM" --file-prefix "bench-tp-$$" \
 		--vdev="net_memif0,role=server,socket=$memif,socket-abstract=no" -- \
 		--forward-mode=macswap --port-topology=loop --nb-cores=1 \
 		--total-num-mbufs=16384 --auto-start --stats-period 1
@@ -191,7 +345,7 @@ tp_stop() { [ -n "$tp_pid" ] && stop_bg "$tp_pid"; tp_pid=""; }
 
 # gen ARGS...: run the generator on lcore 0; its JSON on stdout.
 gen() {
-	timeout 120 "$GEN" -l 0 "${EAL_COMMON[@]}" -m 256 \
+	timeout 120 "$GEN" -l 0 "${EAL_COMMON[@]}" -m "$GEN_MEM" \
 		--file-prefix "bench-gen-$$" \
 		--vdev="net_memif0,role=client,socket=$memif,socket-abstract=no" -- \
 		--vip 10.0.0.100 --dmac 02:00:00:00:00:01 "$@" 2>>"$work/gen.err"
@@ -272,53 +426,82 @@ invalid_total() { jget "$1" 'sum(d["invalid"].values())'; }
 # and drops. Returns 1 when nothing more can run on this dataplane (it
 # died, or the warm-up failed), else 0 (a failed measurement is recorded).
 measure() {
-	local fig=$1 key=$2 mode=$3 f=$4 warm=$5 j pkts cyc drops
+	local fig=$1 key=$2 mode=$3 f=$4 warm=$5 j pkts cyc drops r runs=$work/runs.jsonl
 	# shellcheck disable=SC2046 # word splitting wanted
 	gen $(gen_check "$mode") --flows "$f" --count "$f" --duration "$warm" >/dev/null || {
 		dp_alive "$fig" "$key" && rig_failed "$fig" "$key" "warm-up failed: $(tail -1 "$work/gen.err")"
 		return 1
 	}
-	ctl stats zero >/dev/null
-	# shellcheck disable=SC2046 # word splitting wanted
-	if ! j=$(gen $(gen_check "$mode") --flows "$f" --duration "$DUR" --count 1000000000); then
-		rig_failed "$fig" "$key" "edgelb-gen failed"
-		return 0
-	fi
-	dp_alive "$fig" "$key" || return 1
-	pkts=$(stats 'w.get("rx_packets_total", 0)')
-	cyc=$(stats 'w.get("busy_cycles_total", 0)')
-	drops=$(stats 'json.dumps({k: v for k, v in d.items() if v})')
-	if [ "$(invalid_total "$j")" != 0 ]; then
-		rig_failed "$fig" "$key" "rewritten frames failed validation: $(jget "$j" 'd["invalid"]')"
-	fi
-	measured "$fig" "$key" "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["dp_rx_packets"]=int(sys.argv[2]); d["dp_busy_cycles"]=int(sys.argv[3]); d["dp_drops"]=json.loads(sys.argv[4]); print(json.dumps(d))' "$j" "$pkts" "$cyc" "$drops")"
+	: >"$runs"
+	for r in $(seq "$REPS"); do
+		ctl stats zero >/dev/null
+		# shellcheck disable=SC2046 # word splitting wanted
+		if ! j=$(gen $(gen_check "$mode") --flows "$f" --duration "$DUR" --count 1000000000); then
+			rig_failed "$fig" "$key" "edgelb-gen failed (run $r)"
+			return 0
+		fi
+		dp_alive "$fig" "$key" || return 1
+		pkts=$(stats 'w.get("rx_packets_total", 0)')
+		cyc=$(stats 'w.get("busy_cycles_total", 0)')
+		drops=$(stats 'json.dumps({k: v for k, v in d.items() if v})')
+		if [ -z "$pkts" ] || [ -z "$cyc" ] || [ -z "$drops" ]; then
+			rig_failed "$fig" "$key" "edgelb-dp did not answer STATS_GET after run $r"
+			return 0
+		fi
+		if [ "$(invalid_total "$j")" != 0 ]; then
+			rig_failed "$fig" "$key" "rewritten frames failed validation: $(jget "$j" 'd["invalid"]')"
+		fi
+		python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["dp_rx_packets"]=int(sys.argv[2]); d["dp_busy_cycles"]=int(sys.argv[3]); d["dp_drops"]=json.loads(sys.argv[4]); print(json.dumps(d))' "$j" "$pkts" "$cyc" "$drops" >>"$runs"
+	done
+	measured "$fig" "$key" "$(median_run "$runs")"
+}
+
+# median_run FILE: of the runs in FILE (one generator JSON a line), the
+# one with the median rate, with "runs" listing every run's Mpps (and busy
+# cycles per packet where the dataplane's counters were read).
+median_run() {
+	python3 - "$1" <<-'PY'
+		import json, sys
+		runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+		rate = lambda d: d["valid"] / d["send_seconds"] if d["send_seconds"] else 0
+		runs.sort(key=rate)
+		d = dict(runs[len(runs) // 2])
+		d["runs"] = [{"mpps": round(rate(x) / 1e6, 3),
+			      **({"cycles": round(x["dp_busy_cycles"] / x["dp_rx_packets"])}
+				 if x.get("dp_rx_packets") else {})} for x in runs]
+		print(json.dumps(d))
+	PY
 }
 
 # ---- figures -----------------------------------------------------------
 
 fig_baseline() {
-	local f j
+	local f j r
 	if [ -z "$TESTPMD" ]; then
 		not_measured baseline all "dpdk-testpmd not found (Debian package dpdk)"
 		return
 	fi
 	for f in "$FLOWS_SMALL" "$FLOWS_BIG"; do
-		# testpmd's memif port does not survive its client leaving:
-		# a fresh testpmd for every generator run.
-		tp_start || { rig_failed baseline "$f" "dpdk-testpmd did not start"; continue; }
-		if ! j=$(gen --mode macswap --flows "$f" --duration "$DUR" --count 1000000000); then
-			rig_failed baseline "$f" "edgelb-gen failed: $(tail -2 "$work/gen.err" | tr '\n' ' ')"
+		: >"$work/runs.jsonl"
+		for r in $(seq "$REPS"); do
+			# testpmd's memif port does not survive its client
+			# leaving: a fresh testpmd for every generator run.
+			tp_start || { rig_failed baseline "$f" "dpdk-testpmd did not start"; continue 2; }
+			if ! j=$(gen --mode macswap --flows "$f" --duration "$DUR" --count 1000000000); then
+				rig_failed baseline "$f" "edgelb-gen failed: $(tail -2 "$work/gen.err" | tr '\n' ' ')"
+				tp_stop
+				continue 2
+			fi
 			tp_stop
-			continue
-		fi
-		if [ "$(jget "$j" 'd["valid"]')" = 0 ] || [ "$(invalid_total "$j")" != 0 ]; then
-			rig_failed baseline "$f" "testpmd returned $(jget "$j" 'd["valid"]') valid frames, invalid: $(jget "$j" 'd["invalid"]')"
-			tp_stop
-			continue
-		fi
+			if [ "$(jget "$j" 'd["valid"]')" = 0 ] || [ "$(invalid_total "$j")" != 0 ]; then
+				rig_failed baseline "$f" "testpmd returned $(jget "$j" 'd["valid"]') valid frames, invalid: $(jget "$j" 'd["invalid"]')"
+				continue 2
+			fi
+			python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1])))' "$j" >>"$work/runs.jsonl"
+		done
+		j=$(median_run "$work/runs.jsonl")
 		measured baseline "$f" "$j"
-		say "baseline $f flows: $(jget "$j" 'round(d["valid"] / d["send_seconds"] / 1e6, 3)') Mpps"
-		tp_stop
+		say "baseline $f flows: $(jget "$j" 'round(d["valid"] / d["send_seconds"] / 1e6, 3)') Mpps (runs: $(jget "$j" '" ".join(str(x["mpps"]) for x in d["runs"])'))"
 	done
 }
 
@@ -328,7 +511,7 @@ fig_modes() {
 	for mode in dr nat tunnel fnat; do
 		# The table is sized for the larger flow count, so that every
 		# flow is tracked (a full table would measure drops instead).
-		dp_start $((FLOWS_BIG * 300 / 1048576 + 512)) $((FLOWS_BIG + FLOWS_BIG / 8)) ||
+		dp_start "$(dp_mem "$FLOWS_BIG")" $((FLOWS_BIG + FLOWS_BIG / 8)) ||
 			{ rig_failed modes "$mode" "edgelb-dp did not start"; continue; }
 		program udp "$mode"
 		# shellcheck disable=SC2046 # word splitting wanted
@@ -365,7 +548,7 @@ fig_modes() {
 fig_newconn() {
 	local mode j why created
 	for mode in dr nat tunnel fnat; do
-		dp_start $((SYN_FLOWS * 300 / 1048576 + 512)) $((SYN_FLOWS + SYN_FLOWS / 8)) ||
+		dp_start "$(dp_mem "$SYN_FLOWS")" $((SYN_FLOWS + SYN_FLOWS / 8)) ||
 			{ rig_failed newconn "$mode" "edgelb-dp did not start"; continue; }
 		program tcp "$mode"
 		# shellcheck disable=SC2046 # word splitting wanted
@@ -389,12 +572,12 @@ fig_newconn() {
 # Figure 3: memory per tracked connection (the dataplane's table), and
 # the forwarding rate with that many connections.
 fig_conn() {
-	local j mem=256 n
-	for n in $CONN_SIZES; do
-		mem=$(( (n * 300 / 1048576) + 256 > mem ? (n * 300 / 1048576) + 256 : mem ))
-	done
+	local j mem n
+	mem=$(conn_mem)
 	# shellcheck disable=SC2086
-	if j=$(timeout 600 "$build/tests/bench/bench_conn" -l 0 "${EAL_COMMON[@]}" -m "$mem" \
+	if ! hp_room "$mem" "bench_conn (-m $mem)"; then
+		rig_failed conn table "bench_conn needs $(hp_pages "$mem") free 2 MiB hugepages, $(hp_free) are free"
+	elif j=$(timeout 600 "$build/tests/bench/bench_conn" -l 0 "${EAL_COMMON[@]}" -m "$mem" \
 		--file-prefix "bench-conn-$$" -- $CONN_SIZES 2>"$work/conn.err"); then
 		measured conn table "$j"
 	else
@@ -404,7 +587,7 @@ fig_conn() {
 	# them ([dataplane] max_conns), a warm-up pass that sends every flow
 	# once, then the measurement over the same n flows.
 	for n in $CONN_SIZES; do
-		dp_start $((n * 300 / 1048576 + 512)) $((n + n / 8)) ||
+		dp_start "$(dp_mem "$n")" $((n + n / 8)) ||
 			{ rig_failed conn_mpps "$n" "edgelb-dp did not start"; continue; }
 		program udp nat
 		measure conn_mpps "$n" nat "$n" 300 || true
@@ -423,7 +606,7 @@ fig_maglev() {
 
 fig_ctrl() {
 	local j
-	dp_start 1024 || { rig_failed ctrl dp "edgelb-dp did not start"; return; }
+	dp_start "$CTRL_MEM" || { rig_failed ctrl dp "edgelb-dp did not start"; return; }
 	if j=$("$build/tests/bench/bench_ctrl" --socket "$work/dp.sock" \
 		--services "$CTRL_SVCS" --backends 10 2>"$work/ctrl.err"); then
 		measured ctrl dp "$j"
@@ -434,7 +617,7 @@ fig_ctrl() {
 
 	# The same through edgelbd: requests to ctl.sock, timed until the
 	# dataplane's own dump lists every service and backend.
-	dp_start 1024 || { rig_failed ctrl edgelbd "edgelb-dp did not start"; return; }
+	dp_start "$CTRL_MEM" || { rig_failed ctrl edgelbd "edgelb-dp did not start"; return; }
 	cat >"$work/lbd.ini" <<-EOF
 		[global]
 		ctl_socket = $work/ctl.sock
@@ -527,6 +710,7 @@ fig_httpdns() {
 }
 
 say "build $build, work $work, smoke=$smoke"
+hp_setup
 want baseline && fig_baseline
 want modes && fig_modes
 want newconn && fig_newconn
@@ -537,7 +721,7 @@ want e2e && fig_e2e
 want httpdns && fig_httpdns
 
 python3 "$here/report.py" --results "$results" --out "$out" \
-	--command "$cmdline" --smoke "$smoke" --duration "$DUR"
+	--command "$cmdline" --smoke "$smoke" --duration "$DUR" --reps "$REPS"
 if [ -s "$work/httpdns.md" ]; then
 	printf '\n' >>"$out"
 	cat "$work/httpdns.md" >>"$out"
