@@ -213,14 +213,16 @@ def render(res, args):
     w("Each connection is a fresh client tuple sending SYN, then the ACK of "
       "its handshake; a connection counts when its forwarded SYN comes "
       "back valid.\n")
-    w("| mode | conns/s | dataplane conns created | invalid frames |\n|---|---|---|---|")
+    w("| mode | conns/s | every run, conns/s | dataplane conns created | invalid frames |\n|---|---|---|---|---|")
     for r in res.of("newconn"):
         if r["status"] != "measured":
-            w(f"| {names.get(r['key'], r['key'])} | {reason(r)} | | |")
+            w(f"| {names.get(r['key'], r['key'])} | {reason(r)} | | | |")
             continue
         d = r["data"]
         cps = d["rx_syn"] / d["send_seconds"] if d["send_seconds"] else 0
-        w(f"| {names[r['key']]} | {fmt(cps, 0)} | {d['dp_conns_created']:,} | "
+        every = ", ".join(f"{x['syn_per_s']:,}" for x in d.get("runs", [])
+                          if "syn_per_s" in x)
+        w(f"| {names[r['key']]} | {fmt(cps, 0)} | {every} | {d['dp_conns_created']:,} | "
           f"{sum(d['invalid'].values())} |")
     w("")
 
