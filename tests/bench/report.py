@@ -83,8 +83,10 @@ def reason(r):
 
 
 def runs(d):
-    """Every run of a measurement: Mpps (busy cycles/packet)."""
-    return ", ".join(f"{x['mpps']:.2f}" + (f" ({x['cycles']})" if "cycles" in x else "")
+    """Every run of a measurement: Mpps [/ its baseline's] (cycles/packet)."""
+    return ", ".join(f"{x['mpps']:.2f}"
+                     + (f"/{x['baseline_mpps']:.2f}" if "baseline_mpps" in x else "")
+                     + (f" ({x['cycles']})" if "cycles" in x else "")
                      for x in d.get("runs", []))
 
 
@@ -136,8 +138,10 @@ def render(res, args):
   lcore on lcore 1, main lcore 0, the port looped on itself) on the same
   memif rig, with the same generator and frames, measured in the same
   invocation. Every throughput figure is given as a ratio to it: the
-  machine is shared and noisy, absolute numbers move between runs,
-  ratios much less.
+  machine is shared and noisy, and its speed drifts by up to 2-3x over
+  minutes (see *every run*), so each edgelb run is paired with a
+  baseline run taken just before it on a fresh testpmd, and the figure
+  is the run with the median ratio.
 * **Busy cycles per packet** come from the worker's own counters
   (`STATS_GET`: `busy_cycles_total` / `rx_packets_total`, TSC cycles in
   poll iterations that handled packets), zeroed after a warm-up pass that
@@ -176,8 +180,12 @@ def render(res, args):
     w("## 1. Forwarding rate per mode (one worker, UDP)\n")
     w("Drops are the dataplane's own drop counters during the measurement "
       "(a full connection table shows as `conn_table_full`).\n")
+    w("Each run is paired with a baseline run taken just before it (same "
+      "flows, same rig); the ratio is the median of the runs' ratios, and "
+      "the row shows that run. *Every run* lists edgelb's Mpps / the "
+      "paired baseline's Mpps (busy cycles/packet).\n")
     w("| mode | flows | Mpps | ratio to baseline | busy cycles/packet | "
-      "every run, Mpps (cycles/packet) | invalid frames | dataplane drops |"
+      "every run | invalid frames | dataplane drops |"
       "\n|---|---|---|---|---|---|---|---|")
     names = {"dr": "DR", "nat": "NAT", "tunnel": "TUNNEL", "fnat": "FULL-NAT"}
     for r in res.of("modes"):
@@ -187,7 +195,8 @@ def render(res, args):
             continue
         d = r["data"]
         b = base.get(int(flows))
-        ratio = fmt(pps(d) / b, 2) if b else "no baseline"
+        ratio = (fmt(d["ratio"], 2) if d.get("ratio")
+                 else fmt(pps(d) / b, 2) if b else "no baseline")
         cyc = (fmt(d["dp_busy_cycles"] / d["dp_rx_packets"], 0)
                if d["dp_rx_packets"] else "-")
         drops = ", ".join(f"{k} {v:,}" for k, v in d.get("dp_drops", {}).items())
@@ -250,16 +259,17 @@ def render(res, args):
     w("Forwarding with the table holding that many NAT connections "
       "(`[dataplane] max_conns` sized for them; a warm-up pass sends "
       "every flow once, then the measurement runs over the same flows):\n")
-    w("| connections | Mpps | busy cycles/packet | every run, Mpps (cycles/packet) | invalid frames | dataplane drops |\n|---|---|---|---|---|---|")
+    w("| connections | Mpps | ratio to baseline | busy cycles/packet | every run | invalid frames | dataplane drops |\n|---|---|---|---|---|---|---|")
     for r in res.of("conn_mpps"):
         if r["status"] != "measured":
-            w(f"| {int(r['key']):,} | {reason(r)} | | | | |")
+            w(f"| {int(r['key']):,} | {reason(r)} | | | | | |")
             continue
         d = r["data"]
         cyc = (fmt(d["dp_busy_cycles"] / d["dp_rx_packets"], 0)
                if d["dp_rx_packets"] else "-")
         drops = ", ".join(f"{k} {v:,}" for k, v in d.get("dp_drops", {}).items())
-        w(f"| {int(r['key']):,} | {fmt(pps(d) / 1e6, 3)} | {cyc} | {runs(d)} | "
+        ratio = fmt(d["ratio"], 2) if d.get("ratio") else "no baseline"
+        w(f"| {int(r['key']):,} | {fmt(pps(d) / 1e6, 3)} | {ratio} | {cyc} | {runs(d)} | "
           f"{sum(d['invalid'].values())} | {drops or '0'} |")
     w("")
 
@@ -361,6 +371,28 @@ def render(res, args):
           + ") are that work on this virtual CPU; the generator and the "
           "dataplane's control thread share the other CPU, so no figure is "
           "limited by offered load except the baseline's.")
+    # what the rig itself costs a packet: the baseline forwards at most
+    # TSC Hz / its rate cycles per packet (receive, swap, send)
+    bound = []
+    for r in res.of("modes"):
+        d = r.get("data") or {}
+        if r["status"] == "measured" and d.get("baseline_pps") and d.get("dp_tsc_hz"):
+            bound.append((r["key"], d["dp_tsc_hz"] / d["baseline_pps"],
+                          d["dp_busy_cycles"] / d["dp_rx_packets"]))
+    if bound:
+        lo = min(b for _, b, _ in bound)
+        hi = max(b for _, b, _ in bound)
+        w("* **What the rig costs a packet.** In the paired baseline runs "
+          f"testpmd spent at most {fmt(lo, 0)}–{fmt(hi, 0)} TSC cycles per "
+          "packet (TSC rate over its packet rate: an upper bound, since its "
+          "forwarding lcore is never idle while the generator sends; the "
+          "range is the machine's drift). That is the memif driver's "
+          "work (every frame is copied through the shared rings on "
+          "receive and on send) plus a swap of two MAC addresses; edgelb "
+          "pays the same driver cost, and its busy cycles per packet above "
+          "include it. A ratio of 0.8 to a forwarder that does next to "
+          "nothing per packet would leave edgelb a few dozen cycles of its "
+          "own.")
     t = res.get("conn", "table")
     if t and t["status"] == "measured":
         x = t["data"]["results"][0]

@@ -420,38 +420,62 @@ dp_alive() { # FIGURE KEY: fail the figure if edgelb-dp has died
 }
 invalid_total() { jget "$1" 'sum(d["invalid"].values())'; }
 
-# measure FIGURE KEY MODE FLOWS WARMUP_S: send every flow once (so the
-# measurement sees established connections only), zero the counters, then
-# forward for DUR seconds and record the rate, the worker's busy cycles
-# and drops. Returns 1 when nothing more can run on this dataplane (it
-# died, or the warm-up failed), else 0 (a failed measurement is recorded).
+# baseline_run FLOWS: one generator run against dpdk-testpmd (macswap) on
+# a fresh testpmd; its JSON on stdout (one line). Fails when testpmd is
+# missing or does not forward valid frames.
+baseline_run() {
+	local j
+	[ -n "$TESTPMD" ] || return 1
+	# testpmd's memif port does not survive its client leaving: a fresh
+	# testpmd for every generator run.
+	tp_start || return 1
+	j=$(gen --mode macswap --flows "$1" --duration "$DUR" --count 1000000000) || { tp_stop; return 1; }
+	tp_stop
+	[ "$(jget "$j" 'd["valid"]')" != 0 ] && [ "$(invalid_total "$j")" = 0 ] || return 1
+	python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1])))' "$j"
+}
+
+# measure FIGURE KEY MODE FLOWS WARMUP_S MEM_MB MAX_CONNS: REPS times, a
+# baseline run and right after it a run through a fresh edgelb-dp with
+# the same flows (send every flow once so that the measurement sees
+# established connections only, zero the counters, forward for DUR
+# seconds; record the rate, the worker's busy cycles and drops). The
+# machine's speed drifts over minutes; a ratio taken from runs seconds
+# apart is what stays comparable. Records the run with the median ratio.
 measure() {
-	local fig=$1 key=$2 mode=$3 f=$4 warm=$5 j pkts cyc drops r runs=$work/runs.jsonl
-	# shellcheck disable=SC2046 # word splitting wanted
-	gen $(gen_check "$mode") --flows "$f" --count "$f" --duration "$warm" >/dev/null || {
-		dp_alive "$fig" "$key" && rig_failed "$fig" "$key" "warm-up failed: $(tail -1 "$work/gen.err")"
-		return 1
-	}
+	local fig=$1 key=$2 mode=$3 f=$4 warm=$5 mem=$6 conns=$7 j b pkts cyc drops hz r runs=$work/runs.jsonl
 	: >"$runs"
 	for r in $(seq "$REPS"); do
+		b=$(baseline_run "$f") || b='{}'
+		dp_start "$mem" "$conns" || { rig_failed "$fig" "$key" "edgelb-dp did not start"; return 0; }
+		program udp "$mode"
+		# shellcheck disable=SC2046 # word splitting wanted
+		gen $(gen_check "$mode") --flows "$f" --count "$f" --duration "$warm" >/dev/null || {
+			dp_alive "$fig" "$key" && rig_failed "$fig" "$key" "warm-up failed: $(tail -1 "$work/gen.err")"
+			dp_stop
+			return 0
+		}
 		ctl stats zero >/dev/null
 		# shellcheck disable=SC2046 # word splitting wanted
 		if ! j=$(gen $(gen_check "$mode") --flows "$f" --duration "$DUR" --count 1000000000); then
 			rig_failed "$fig" "$key" "edgelb-gen failed (run $r)"
+			dp_stop
 			return 0
 		fi
-		dp_alive "$fig" "$key" || return 1
+		dp_alive "$fig" "$key" || return 0
 		pkts=$(stats 'w.get("rx_packets_total", 0)')
 		cyc=$(stats 'w.get("busy_cycles_total", 0)')
 		drops=$(stats 'json.dumps({k: v for k, v in d.items() if v})')
-		if [ -z "$pkts" ] || [ -z "$cyc" ] || [ -z "$drops" ]; then
+		hz=$(stats 'w.get("tsc_hz", 0)')
+		dp_stop
+		if [ -z "$pkts" ] || [ -z "$cyc" ] || [ -z "$drops" ] || [ -z "$hz" ]; then
 			rig_failed "$fig" "$key" "edgelb-dp did not answer STATS_GET after run $r"
 			return 0
 		fi
 		if [ "$(invalid_total "$j")" != 0 ]; then
 			rig_failed "$fig" "$key" "rewritten frames failed validation: $(jget "$j" 'd["invalid"]')"
 		fi
-		python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["dp_rx_packets"]=int(sys.argv[2]); d["dp_busy_cycles"]=int(sys.argv[3]); d["dp_drops"]=json.loads(sys.argv[4]); print(json.dumps(d))' "$j" "$pkts" "$cyc" "$drops" >>"$runs"
+		python3 -c 'import json,sys; d=json.loads(sys.argv[1]); b=json.loads(sys.argv[5]); d["dp_rx_packets"]=int(sys.argv[2]); d["dp_busy_cycles"]=int(sys.argv[3]); d["dp_drops"]=json.loads(sys.argv[4]); d["baseline_pps"]=b["valid"]/b["send_seconds"] if b.get("send_seconds") else 0; d["dp_tsc_hz"]=int(sys.argv[6]); print(json.dumps(d))' "$j" "$pkts" "$cyc" "$drops" "$b" "$hz" >>"$runs"
 	done
 	measured "$fig" "$key" "$(median_run "$runs")"
 }
@@ -464,13 +488,19 @@ median_run() {
 		import json, sys
 		runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 		rate = lambda d: d["valid"] / d["send_seconds"] if d["send_seconds"] else 0
-		runs.sort(key=rate)
+		# paired with a baseline run: the median ratio, else the median rate
+		ratio = lambda d: rate(d) / d["baseline_pps"] if d.get("baseline_pps") else 0
+		paired = all(x.get("baseline_pps") for x in runs)
+		runs.sort(key=ratio if paired else rate)
 		d = dict(runs[len(runs) // 2])
+		d["ratio"] = ratio(d) if paired else None
 		d["runs"] = [{"mpps": round(rate(x) / 1e6, 3),
-			      **({"cycles": round(x["dp_busy_cycles"] / x["dp_rx_packets"])}
-				 if x.get("dp_rx_packets") else {}),
-			      **({"syn_per_s": round(x["rx_syn"] / x["send_seconds"])}
-				 if x.get("syn") and x["send_seconds"] else {})} for x in runs]
+		              **({"baseline_mpps": round(x["baseline_pps"] / 1e6, 3)}
+		                 if x.get("baseline_pps") else {}),
+		              **({"cycles": round(x["dp_busy_cycles"] / x["dp_rx_packets"])}
+		                 if x.get("dp_rx_packets") else {}),
+		              **({"syn_per_s": round(x["rx_syn"] / x["send_seconds"])}
+		                 if x.get("syn") and x["send_seconds"] else {})} for x in runs]
 		print(json.dumps(d))
 	PY
 }
@@ -486,20 +516,10 @@ fig_baseline() {
 	for f in "$FLOWS_SMALL" "$FLOWS_BIG"; do
 		: >"$work/runs.jsonl"
 		for r in $(seq "$REPS"); do
-			# testpmd's memif port does not survive its client
-			# leaving: a fresh testpmd for every generator run.
-			tp_start || { rig_failed baseline "$f" "dpdk-testpmd did not start"; continue 2; }
-			if ! j=$(gen --mode macswap --flows "$f" --duration "$DUR" --count 1000000000); then
-				rig_failed baseline "$f" "edgelb-gen failed: $(tail -2 "$work/gen.err" | tr '\n' ' ')"
-				tp_stop
+			if ! baseline_run "$f" >>"$work/runs.jsonl"; then
+				rig_failed baseline "$f" "dpdk-testpmd did not forward valid frames (run $r): $(tail -2 "$work/gen.err" | tr '\n' ' ')"
 				continue 2
 			fi
-			tp_stop
-			if [ "$(jget "$j" 'd["valid"]')" = 0 ] || [ "$(invalid_total "$j")" != 0 ]; then
-				rig_failed baseline "$f" "testpmd returned $(jget "$j" 'd["valid"]') valid frames, invalid: $(jget "$j" 'd["invalid"]')"
-				continue 2
-			fi
-			python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1])))' "$j" >>"$work/runs.jsonl"
 		done
 		j=$(median_run "$work/runs.jsonl")
 		measured baseline "$f" "$j"
@@ -539,10 +559,10 @@ fig_modes() {
 			dp_stop
 			continue
 		fi
-		for f in "$FLOWS_SMALL" "$FLOWS_BIG"; do
-			measure modes "$mode/$f" "$mode" "$f" 60 || break
-		done
 		dp_stop
+		for f in "$FLOWS_SMALL" "$FLOWS_BIG"; do
+			measure modes "$mode/$f" "$mode" "$f" 60 "$(dp_mem "$FLOWS_BIG")" $((FLOWS_BIG + FLOWS_BIG / 8))
+		done
 	done
 }
 
@@ -596,11 +616,7 @@ fig_conn() {
 	# them ([dataplane] max_conns), a warm-up pass that sends every flow
 	# once, then the measurement over the same n flows.
 	for n in $CONN_SIZES; do
-		dp_start "$(dp_mem "$n")" $((n + n / 8)) ||
-			{ rig_failed conn_mpps "$n" "edgelb-dp did not start"; continue; }
-		program udp nat
-		measure conn_mpps "$n" nat "$n" 300 || true
-		dp_stop
+		measure conn_mpps "$n" nat "$n" 300 "$(dp_mem "$n")" $((n + n / 8))
 	done
 }
 
