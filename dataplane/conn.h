@@ -158,7 +158,7 @@ struct conn_table_conf {
 	uint32_t size;	  /* connections + templates; >= 64 */
 	int socket_id;
 	const struct dpconf_timeouts *tmo; /* read on every timer restart */
-	/* NULL: seconds of the TSC, read by conn_tick() (once a burst) */
+	/* NULL: seconds of the TSC, read by conn_tick() */
 	conn_clock_fn clock;
 	void *clock_arg;
 	conn_unlink_fn unlink;
@@ -195,7 +195,7 @@ void conn_table_destroy(struct conn_table *ct);
 /* The table's clock, in seconds. */
 uint32_t conn_now(const struct conn_table *ct);
 
-/* Read the TSC clock again (a worker calls it once a burst). */
+/* Read the TSC clock again; conn_expire() does, once a poll iteration. */
 void conn_tick(struct conn_table *ct);
 
 /*

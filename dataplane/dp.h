@@ -71,14 +71,14 @@ typedef bool (*dp_reverse_fn)(struct dp_worker *w, struct rte_mbuf *m,
 			      uint16_t port, const struct pkt_info *pi);
 
 /*
- * Called by a worker with each receive burst once it is parsed (pkts[i]
- * described by pi[i], every one well formed and addressed to us), before
- * any packet of it is handled: the forwarding stage's chance to look the
- * burst up at once and leave PKT_F_HINT results in pi. NULL when there
- * is no forwarding stage.
+ * Called by a worker with each receive burst once it is parsed (pi[0..n),
+ * every packet well formed and addressed to us), before any packet of it
+ * is handled: the forwarding stage's chance to look the burst up at once
+ * and leave PKT_F_HINT results in pi. NULL when there is no forwarding
+ * stage.
  */
-typedef void (*dp_prepare_fn)(struct dp_worker *w, struct rte_mbuf **pkts,
-			      struct pkt_info *pi, uint16_t n);
+typedef void (*dp_prepare_fn)(struct dp_worker *w, struct pkt_info *pi,
+			      uint16_t n);
 
 /* Per-iteration work of the forwarding stage (NULL when none). */
 typedef void (*dp_poll_fn)(struct dp_worker *w);

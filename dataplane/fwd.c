@@ -477,8 +477,7 @@ find(struct fwd_worker *fw, const struct conn_key *k, const struct pkt_info *pi,
 static_assert(DP_BURST <= CONN_BULK_MAX, "a burst is one bulk lookup");
 
 void
-fwd_prepare(struct dp_worker *w, struct rte_mbuf **pkts, struct pkt_info *pi,
-	    uint16_t n)
+fwd_prepare(struct dp_worker *w, struct pkt_info *pi, uint16_t n)
 {
 	struct fwd_worker *fw = fwd_worker_of(w);
 	struct conn_key keys[DP_BURST];
@@ -487,8 +486,6 @@ fwd_prepare(struct dp_worker *w, struct rte_mbuf **pkts, struct pkt_info *pi,
 	uint16_t at[DP_BURST];
 	unsigned int m = 0;
 
-	RTE_SET_USED(pkts);
-	conn_tick(fw->ct);
 	for (uint16_t i = 0; i < n && i < DP_BURST; i++) {
 		if (pi[i].l3 != PKT_L3_IPV4 || !(pi[i].flags & PKT_F_L4) ||
 		    (pi[i].proto != IPPROTO_TCP && pi[i].proto != IPPROTO_UDP))

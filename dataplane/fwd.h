@@ -159,8 +159,7 @@ void fwd_forward(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 		 const struct pkt_info *pi, const struct svc *s);
 bool fwd_reverse(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 		 const struct pkt_info *pi);
-void fwd_prepare(struct dp_worker *w, struct rte_mbuf **pkts,
-		 struct pkt_info *pi, uint16_t n);
+void fwd_prepare(struct dp_worker *w, struct pkt_info *pi, uint16_t n);
 void fwd_poll(struct dp_worker *w);
 
 /* ---- for conn.c, stats and tests ------------------------------------------ */

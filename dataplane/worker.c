@@ -298,7 +298,7 @@ worker_main(void *arg)
 				got += n;
 				n = burst_parse(w, p, pkts, pi, n);
 				if (dp->prepare != NULL && n > 0)
-					dp->prepare(w, pkts, pi, n);
+					dp->prepare(w, pi, n);
 				for (uint16_t i = 0; i < n; i++)
 					packet_input(w, pkts[i], p, &pi[i]);
 			}
