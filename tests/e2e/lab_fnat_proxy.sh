@@ -8,5 +8,5 @@ e2e_begin
 lab_up fnat
 lab_lbctl service set tcp "$LAB_VIP:$LAB_TCP_PORT" proxy-v2 ||
 	e2e_fail "switching the service to PROXY v2 failed"
-scen_real_client proxy || true
+e2e_scen scen_real_client proxy
 e2e_end

@@ -8,5 +8,5 @@ source "$(dirname "$0")/lib.sh"
 e2e_begin
 
 lab_up fnat --workers 2
-scen_handoff 50 || true
+e2e_scen scen_handoff 50
 e2e_end

@@ -6,5 +6,5 @@ source "$(dirname "$0")/lib.sh"
 e2e_begin
 
 lab_up nat --sched mh --weights "1 1 1"
-scen_mh 3 || true
+e2e_scen scen_mh 3
 e2e_end

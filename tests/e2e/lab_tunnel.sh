@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh"
 e2e_begin
 
 lab_up tunnel
-scen_wrr 300 "1 2 3" || true
-scen_download $((100 * 1024 * 1024)) || true
-scen_udp 12 || true
+e2e_scen scen_wrr 300 "1 2 3"
+e2e_scen scen_download $((100 * 1024 * 1024))
+e2e_scen scen_udp 12
 e2e_end

@@ -49,11 +49,20 @@ LBD_FAILED=0
 
 lbd_log() { printf '%s: %s\n' "$LBD_NAME" "$*"; }
 # lbd_fail MSG: report and return 1, which under errexit ends the test
-# (the cleanup trap prints the logs) unless the caller tests it.
+# (the cleanup trap prints the logs) unless the caller tests it. The
+# failure is also recorded in $LBD_DIR/failed, so that one inside a
+# subshell ($(...)) still fails the test at lbd_end or in the exit trap.
 lbd_fail() {
 	printf '%s: FAIL: %s\n' "$LBD_NAME" "$*" >&2
 	LBD_FAILED=1
+	if [ -n "$LBD_DIR" ]; then
+		: >"$LBD_DIR/failed"
+	fi
 	return 1
+}
+# True when a failure was recorded, in this shell or in a subshell.
+lbd_failed() {
+	[ "$LBD_FAILED" != 0 ] || { [ -n "$LBD_DIR" ] && [ -e "$LBD_DIR/failed" ]; }
 }
 lbd_skip() {
 	printf '%s: SKIP: %s\n' "$LBD_NAME" "$*"
@@ -96,6 +105,10 @@ lbd_cleanup() {
 	local rc=$? f ns pid
 	trap - EXIT
 	set +e
+	if [ "$rc" = 0 ] && lbd_failed; then
+		echo "$LBD_NAME: a failure was recorded; exiting 1" >&2
+		rc=1
+	fi
 	if [ "$rc" != 0 ] && [ "$rc" != 77 ] && [ -n "$LBD_DIR" ]; then
 		for f in "$LBD_DIR"/*.log; do
 			[ -s "$f" ] || continue
@@ -144,7 +157,7 @@ lbd_begin() {
 }
 
 lbd_end() {
-	if [ "$LBD_FAILED" != 0 ]; then
+	if lbd_failed; then
 		lbd_log "FAILED"
 		exit 1
 	fi

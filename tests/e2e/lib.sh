@@ -9,8 +9,13 @@
 #   source "$(dirname "$0")/lib.sh"
 #   e2e_begin                       # root check (exit 77), trap cleanup
 #   lab_up nat --lb kernel          # tools/lab.sh
-#   scen_wrr 300 "1 2 3"
-#   e2e_end
+#   e2e_scen scen_wrr 300 "1 2 3"  # a failure is recorded, the next
+#   e2e_scen scen_udp 12            # scenario still runs
+#   e2e_end                         # exit 1 if anything failed
+#
+# A failure must reach the test's own shell even when it happens in a
+# subshell ($(...), a pipeline): e2e_fail sets E2E_FAILED and also creates
+# the marker file $E2E_TMP/failed, which e2e_end and the exit trap check.
 
 set -euo pipefail
 
@@ -22,12 +27,37 @@ source "$E2E_SRC/tools/lab.sh"
 
 E2E_NAME=$(basename "${0%.sh}")
 E2E_FAILED=0
+E2E_TMP= # created by e2e_begin: the failure marker lives there
 
 e2e_log() { printf '%s: %s\n' "$E2E_NAME" "$*"; }
+# e2e_fail MSG: report, record the failure where a subshell can too, and
+# return 1.
 e2e_fail() {
 	printf '%s: FAIL: %s\n' "$E2E_NAME" "$*" >&2
 	E2E_FAILED=1
+	if [ -n "$E2E_TMP" ]; then
+		: >"$E2E_TMP/failed"
+	fi
 	return 1
+}
+# True when a failure was recorded, in this shell or in a subshell.
+e2e_failed() {
+	[ "$E2E_FAILED" != 0 ] || { [ -n "$E2E_TMP" ] && [ -e "$E2E_TMP/failed" ]; }
+}
+# e2e_scen CMD ARGS...: run one scenario; its failure is recorded (and
+# fails the test at e2e_end) but the next scenario still runs. A scenario
+# that returns non-zero without having called e2e_fail is a failure too.
+e2e_scen() {
+	local rc=0
+	"$@" || rc=$?
+	if [ "$rc" != 0 ]; then
+		printf '%s: FAIL: %s returned %s\n' "$E2E_NAME" "$1" "$rc" >&2
+		E2E_FAILED=1
+		if [ -n "$E2E_TMP" ]; then
+			: >"$E2E_TMP/failed"
+		fi
+	fi
+	return 0
 }
 e2e_skip() {
 	printf '%s: SKIP: %s\n' "$E2E_NAME" "$*"
@@ -37,6 +67,10 @@ e2e_skip() {
 e2e_cleanup() {
 	local rc=$?
 	trap - EXIT
+	if [ "$rc" = 0 ] && e2e_failed; then
+		echo "$E2E_NAME: a failure was recorded; exiting 1" >&2
+		rc=1
+	fi
 	if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then
 		if [ -S "$LAB_DIR/dp.sock" ]; then
 			echo "---- edgelb-dp counters at the failure" >&2
@@ -45,6 +79,7 @@ e2e_cleanup() {
 		lab_logs
 	fi
 	lab_down
+	[ -n "$E2E_TMP" ] && rm -rf "$E2E_TMP"
 	exit "$rc"
 }
 
@@ -59,10 +94,11 @@ e2e_begin() {
 	lab_lock || exit 1
 	trap e2e_cleanup EXIT
 	trap 'exit 130' INT TERM
+	E2E_TMP=$(mktemp -d /tmp/elb-e2e.XXXXXX)
 }
 
 e2e_end() {
-	if [ "$E2E_FAILED" != 0 ]; then
+	if e2e_failed; then
 		e2e_log "FAILED"
 		exit 1
 	fi
