@@ -2,12 +2,14 @@
 /*
  * Unit tests of controlplane/metrics.c and the dataplane stats collector
  * (dpc_stats_to_metrics): escaping, names, histogram rendering, a full
- * page compared line by line, collectors, and `promtool check metrics`
- * on a rendered page when promtool is installed.
+ * page compared line by line, collectors, and (as the separate test
+ * metrics_promtool, skipped without promtool) `promtool check metrics` on
+ * a rendered page.
  */
 #include <check.h>
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -357,11 +359,7 @@ START_TEST(test_promtool)
 	struct metrics *m;
 	char *out;
 
-	if (promtool == NULL) {
-		fprintf(stderr, "test_promtool: promtool not installed "
-				"(Debian package prometheus): skipped\n");
-		return;
-	}
+	ck_assert_ptr_nonnull(promtool); /* main() skips without it */
 	m = build_page(&calls);
 	feed(m, stats_part(LB_STATS_PORT, true, false), 2);
 	feed(m, stats_part(LB_STATS_SERVICE, false, true), 2);
@@ -392,18 +390,41 @@ metrics_suite(void)
 	tcase_add_test(tc, test_values);
 	tcase_add_test(tc, test_full_page);
 	tcase_add_test(tc, test_dp_stats);
-	tcase_add_test(tc, test_promtool);
 	suite_add_tcase(s, tc);
 	tcase_add_test(tl, test_many_series);
 	suite_add_tcase(s, tl);
 	return s;
 }
 
-int
-main(void)
+static Suite *
+promtool_suite(void)
 {
-	SRunner *sr = srunner_create(metrics_suite());
+	Suite *s = suite_create("metrics_promtool");
+	TCase *tc = tcase_create("promtool");
+
+	tcase_add_test(tc, test_promtool);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/*
+ * "test_metrics" runs the suite; "test_metrics promtool" runs
+ * `promtool check metrics` on a rendered page, or exits 77 (skipped)
+ * when promtool is not installed.
+ */
+int
+main(int argc, char **argv)
+{
+	bool promtool = argc > 1 && strcmp(argv[1], "promtool") == 0;
+	SRunner *sr;
 	int failed;
+
+	if (promtool && find_promtool() == NULL) {
+		printf("SKIP: promtool is not installed (Debian package "
+		       "prometheus)\n");
+		return 77;
+	}
+	sr = srunner_create(promtool ? promtool_suite() : metrics_suite());
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
