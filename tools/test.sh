@@ -2,20 +2,139 @@
 # Sets up the machine, builds edgelb and runs every test suite:
 #   1. formatting (clang-format),
 #   2. build/      gcc, everything: suites unit, dp, bpf, e2e,
-#   3. build-san/  clang with ASan+UBSan: suite unit, then each libFuzzer
-#                  target for FUZZ_SECONDS (default 60),
+#   3. build-san/  clang with ASan+UBSan, the dataplane included: suite
+#                  unit (the dataplane's conn, svc and sched suites among
+#                  them) and the in-process forwarding suite fwd, then each
+#                  libFuzzer target for FUZZ_SECONDS (default 60),
 #   4. benchmarks in smoke mode (suite bench) when present.
-# Exits non-zero on any failure. Run as root from a checkout.
-set -euo pipefail
+# Always ends with the line "N passed, N failed, N skipped", whatever
+# failed on the way (a failed setup, format or build step counts as one
+# failure), after the names of the failed and of the skipped tests. Exits
+# non-zero on any failure. A fuzz target's crashing input is kept in
+# build-san/fuzz-artifacts/TARGET/ and printed (hex dump and base64).
+# Run as root from a checkout.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 JOBS=${JOBS:-$(nproc)}
+LOGS=$(mktemp -d /tmp/edgelb-testlogs.XXXXXX)
 
 step() { printf '\n==== %s\n' "$*"; }
 
-rm -f /tmp/edgelb-testlog-*.json
+# Results outside meson's logs: steps, fuzz runs, the teardown check.
+extra_pass=0 extra_fail=0
+failed_steps=()
+status=0
+summary_done=0
+
+# ok_step / fail_step NAME: count a result that is not a meson test.
+ok_step() { extra_pass=$((extra_pass + 1)); }
+fail_step() {
+	extra_fail=$((extra_fail + 1))
+	failed_steps+=("$1")
+	status=1
+	echo "FAILED: $1" >&2
+}
+
+# run_step NAME CMD...: run a setup/build step; a failure is counted and
+# reported, and the script goes on (what depends on the step checks it).
+run_step() {
+	local name=$1
+	shift
+	step "$name"
+	if "$@"; then
+		ok_step
+		return 0
+	fi
+	fail_step "$name"
+	return 1
+}
+
+# meson_tests LOGNAME BUILDDIR ARGS...: meson test, its testlog kept for
+# the summary (a copy per run: each run overwrites meson's own).
+meson_tests() {
+	local log=$1 dir=$2
+	shift 2
+	local rc=0
+	rm -f "$dir/meson-logs/testlog.json"
+	meson test -C "$dir" "$@" || rc=$?
+	if [ -f "$dir/meson-logs/testlog.json" ]; then
+		cp "$dir/meson-logs/testlog.json" "$LOGS/$log.json"
+	fi
+	if [ "$rc" != 0 ]; then
+		status=1
+		# a meson failure with no test result (bad arguments, a build
+		# error in its rebuild) must still count
+		[ -s "$LOGS/$log.json" ] || fail_step "meson test $log"
+	fi
+}
+
+summary() {
+	[ "$summary_done" = 0 ] || return 0
+	summary_done=1
+	step "summary"
+	local steps
+	steps=$(printf '%s\n' "${failed_steps[@]+"${failed_steps[@]}"}")
+	if ! python3 - "$extra_pass" "$extra_fail" "$steps" "$LOGS" <<'PY'; then
+import glob, json, os, sys
+passed, failed = int(sys.argv[1]), int(sys.argv[2])
+skipped = 0
+fails, skips = [], []
+for s in sys.argv[3].splitlines():
+    if s:
+        fails.append(f"FAILED: step '{s}'")
+for path in sorted(glob.glob(os.path.join(sys.argv[4], "*.json"))):
+    where = os.path.basename(path)[:-5]
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        continue
+    for line in lines:
+        try:
+            r = json.loads(line)
+        except ValueError:
+            continue
+        res, name = r.get("result"), r.get("name")
+        if res in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        elif res == "SKIP":
+            skipped += 1
+            why = ""
+            for out in (r.get("stdout") or "").splitlines()[::-1]:
+                if "skip" in out.lower():
+                    why = ": " + out.strip()[:160]
+                    break
+            skips.append(f"SKIPPED: {name} [{where}]{why}")
+        else:
+            failed += 1
+            fails.append(f"FAILED: {name} [{where}] ({res})")
+for s in skips + fails:
+    print(s)
+print(f"{passed} passed, {failed} failed, {skipped} skipped")
+PY
+		# no python: the counts this script has itself
+		echo "summary: python3 failed; meson results not counted" >&2
+		echo "$extra_pass passed, $((extra_fail + 1)) failed, 0 skipped"
+		status=1
+	fi
+	rm -rf "$LOGS"
+}
+
+# The summary line is printed on every way out, an unexpected one included.
+on_exit() {
+	local rc=$?
+	trap - EXIT
+	if [ "$summary_done" = 0 ]; then
+		[ "$rc" = 0 ] || fail_step "tools/test.sh stopped early (status $rc)"
+		summary
+	fi
+	[ "$rc" = 0 ] || exit "$rc"
+	exit "$status"
+}
+trap on_exit EXIT
+trap 'exit 130' INT TERM
 
 # What the suites start must be gone when they end: edgelb processes and
 # lab namespaces present now are not counted against them.
@@ -27,14 +146,12 @@ leftovers() {
 }
 before_leftovers=$(leftovers)
 
-step "setup"
-tools/setup.sh
-
-step "format"
-tools/check-format.sh
+run_step "setup" tools/setup.sh
+run_step "format" tools/check-format.sh
 
 configure() { # dir, options...
-	local dir=$1; shift
+	local dir=$1
+	shift
 	if [ -f "$dir/build.ninja" ]; then
 		meson setup --reconfigure "$dir" "$@" >/dev/null
 	else
@@ -42,53 +159,87 @@ configure() { # dir, options...
 	fi
 }
 
-step "build (gcc)"
-configure build
-ninja -C build -j "$JOBS"
+build_gcc() { configure build && ninja -C build -j "$JOBS"; }
+# The dataplane is built too: its unit suites run under the sanitizers,
+# and fuzz targets may link it.
+build_san() {
+	CC=clang configure build-san -Db_sanitize=address,undefined \
+		-Db_lundef=false -Ddataplane=enabled -Dfuzz=true &&
+		ninja -C build-san -j "$JOBS"
+}
+gcc_ok=0 san_ok=0
+run_step "build (gcc)" build_gcc && gcc_ok=1
+run_step "build (clang, address+undefined sanitizers, dataplane, fuzz targets)" \
+	build_san && san_ok=1
 
-step "build (clang, address+undefined sanitizers, fuzz targets)"
-CC=clang configure build-san -Db_sanitize=address,undefined -Db_lundef=false \
-	-Ddataplane=disabled -Dfuzz=true
-ninja -C build-san -j "$JOBS"
+if ((gcc_ok)); then
+	step "tests: build/ (unit, dp, bpf, e2e)"
+	meson_tests build build --no-suite bench --print-errorlogs --num-processes 1
+fi
 
-status=0
+if ((san_ok)); then
+	# The dataplane's suites start DPDK's EAL with --no-huge, so its
+	# memory is ordinary mmap'd memory and LeakSanitizer finds no false
+	# leaks in it: no suppressions are needed.
+	step "tests: build-san/ (unit, the dataplane's conn, svc, sched among them, under ASan/UBSan)"
+	ASAN_OPTIONS=detect_leaks=1 \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		meson_tests san-unit build-san --suite unit --print-errorlogs
+	step "tests: build-san/ (the dataplane's fwd suite under ASan/UBSan)"
+	ASAN_OPTIONS=detect_leaks=1 \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		meson_tests san-fwd build-san fwd --print-errorlogs
+fi
 
-step "tests: build/ (unit, dp, bpf, e2e)"
-meson test -C build --no-suite bench --print-errorlogs --num-processes 1 || status=1
-cp build/meson-logs/testlog.json /tmp/edgelb-testlog-build.json 2>/dev/null || true
+# A crashing input is kept in build-san/fuzz-artifacts/TARGET/ (CI keeps
+# the checkout's build directories) and printed, so that it can be
+# reproduced from the log alone: ./build-san/tests/fuzz/TARGET FILE
+fuzz_report() { # target name, artifact dir
+	local f n=0
+	for f in "$2"/crash-* "$2"/leak-* "$2"/timeout-* "$2"/oom-*; do
+		[ -f "$f" ] || continue
+		n=$((n + 1))
+		echo "fuzz: $1: input kept as $f ($(stat -c %s "$f") bytes)" >&2
+		echo "---- hex dump (first 1 KiB)" >&2
+		head -c 1024 "$f" | od -A x -t x1z -v >&2
+		echo "---- base64 (first 64 KiB; base64 -d > input)" >&2
+		head -c 65536 "$f" | base64 >&2
+	done
+	((n > 0)) || echo "fuzz: $1: no crashing input was written" >&2
+}
 
-step "tests: build-san/ (unit under ASan/UBSan)"
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	meson test -C build-san --suite unit --print-errorlogs || status=1
-cp build-san/meson-logs/testlog.json /tmp/edgelb-testlog-san.json 2>/dev/null || true
+if ((san_ok)); then
+	step "fuzz: ${FUZZ_SECONDS}s per target"
+	for target in build-san/tests/fuzz/fuzz_*; do
+		[ -f "$target" ] && [ -x "$target" ] || continue
+		name=$(basename "$target")
+		corpus_seed="tests/fuzz/corpus/${name#fuzz_}"
+		work=$(mktemp -d)
+		art=$root/build-san/fuzz-artifacts/$name
+		rm -rf "$art"
+		mkdir -p "$art"
+		[ -d "$corpus_seed" ] && cp -r "$corpus_seed/." "$work/"
+		if (cd "$work" && "$root/$target" -max_total_time="$FUZZ_SECONDS" \
+			-rss_limit_mb=2048 -print_final_stats=1 \
+			-artifact_prefix="$art/" . 2>"$work.log"); then
+			echo "fuzz: $name: $(grep -Eo 'Done [0-9]+ runs in [0-9]+ second' "$work.log" | tail -1), no crash"
+			ok_step
+			rmdir "$art" 2>/dev/null || true
+		else
+			echo "fuzz: $name FAILED" >&2
+			tail -40 "$work.log" >&2
+			fuzz_report "$name" "$art"
+			cp "$work.log" "$art/fuzz.log"
+			fail_step "fuzz $name"
+		fi
+		rm -rf "$work" "$work.log"
+	done
+fi
 
-# Results outside meson's logs: the fuzz runs and the teardown check.
-extra_pass=0 extra_fail=0
-step "fuzz: ${FUZZ_SECONDS}s per target"
-for target in build-san/tests/fuzz/fuzz_*; do
-	[ -f "$target" ] && [ -x "$target" ] || continue
-	name=$(basename "$target")
-	corpus_seed="tests/fuzz/corpus/${name#fuzz_}"
-	work=$(mktemp -d)
-	[ -d "$corpus_seed" ] && cp -r "$corpus_seed/." "$work/"
-	if (cd "$work" && "$root/$target" -max_total_time="$FUZZ_SECONDS" \
-		-rss_limit_mb=2048 -print_final_stats=1 . 2>"$work.log"); then
-		echo "fuzz: $name: $(grep -Eo 'Done [0-9]+ runs in [0-9]+ second' "$work.log" | tail -1), no crash"
-		extra_pass=$((extra_pass + 1))
-	else
-		echo "fuzz: $name FAILED" >&2
-		tail -40 "$work.log" >&2
-		extra_fail=$((extra_fail + 1))
-		status=1
-	fi
-	rm -rf "$work" "$work.log"
-done
-
-if grep -q "suite: 'bench'" tests/bench/meson.build 2>/dev/null; then
+if ((gcc_ok)) && grep -q "suite: 'bench'" tests/bench/meson.build 2>/dev/null; then
 	step "benchmarks: smoke mode"
-	EDGELB_BENCH_SMOKE=1 meson test -C build --suite bench --print-errorlogs \
-		--num-processes 1 || status=1
-	cp build/meson-logs/testlog.json /tmp/edgelb-testlog-bench.json 2>/dev/null || true
+	EDGELB_BENCH_SMOKE=1 meson_tests bench build --suite bench \
+		--print-errorlogs --num-processes 1
 fi
 
 step "teardown check"
@@ -102,35 +253,11 @@ if [ -n "$after_leftovers" ]; then
 			printf '  %s\n' "$x"
 		fi
 	done >&2
-	status=1
-	extra_fail=$((extra_fail + 1))
-	echo "FAILED: teardown check"
+	fail_step "teardown check"
 else
 	echo "nothing left behind"
-	extra_pass=$((extra_pass + 1))
+	ok_step
 fi
 
-step "summary"
-python3 - "$extra_pass" "$extra_fail" /tmp/edgelb-testlog-*.json <<'PY'
-import json, sys
-fp, ff = int(sys.argv[1]), int(sys.argv[2])
-passed, failed, skipped = fp, ff, 0
-for path in sys.argv[3:]:
-    try:
-        lines = open(path).read().splitlines()
-    except OSError:
-        continue
-    for line in lines:
-        r = json.loads(line)
-        res = r.get("result")
-        if res in ("OK", "EXPECTEDFAIL"):
-            passed += 1
-        elif res == "SKIP":
-            skipped += 1
-        else:
-            failed += 1
-            print(f"FAILED: {r.get('name')} ({res})")
-print(f"{passed} passed, {failed} failed, {skipped} skipped")
-PY
-rm -f /tmp/edgelb-testlog-*.json
-exit $status
+summary
+exit "$status"
