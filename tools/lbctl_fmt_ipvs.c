@@ -22,6 +22,14 @@
 
 #include "lbctl_fmt_priv.h"
 
+/*
+ * ipvsadm prints the kernel's IPVS version and ip_vs_conn_tab_size, the
+ * number of buckets of IPVS's connection hash table (2^conn_tab_bits,
+ * 4096 by default), which bounds nothing: IPVS chains connections. edgelb
+ * has no such table to report (its per-worker tables are sized by
+ * [dataplane] max_conns, a hard limit of another kind), so the line is
+ * the one a stock kernel prints, for scripts that parse it.
+ */
 #define IPVS_HEADER "IP Virtual Server version 1.2.1 (size=4096)\n"
 
 static const char *
