@@ -191,8 +191,8 @@ if ((san_ok)); then
 		meson_tests san-fwd build-san fwd --print-errorlogs
 fi
 
-# A crashing input is kept in build-san/fuzz-artifacts/TARGET/ (CI keeps
-# the checkout's build directories) and printed, so that it can be
+# A crashing input is kept in build-san/fuzz-artifacts/TARGET/ (it stays
+# in the checkout after the run) and printed, so that it can be
 # reproduced from the log alone: ./build-san/tests/fuzz/TARGET FILE
 fuzz_report() { # target name, artifact dir
 	local f n=0
