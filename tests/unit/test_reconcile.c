@@ -148,10 +148,13 @@ model_copy(const struct rec_svc *have, size_t n)
 			calloc(have[i].nbackends + 1, sizeof(*v[i].backends));
 		v[i].laddrs = calloc(have[i].nladdrs + 1, sizeof(*v[i].laddrs));
 		ck_assert(v[i].backends != NULL && v[i].laddrs != NULL);
-		memcpy(v[i].backends, have[i].backends,
-		       have[i].nbackends * sizeof(*v[i].backends));
-		memcpy(v[i].laddrs, have[i].laddrs,
-		       have[i].nladdrs * sizeof(*v[i].laddrs));
+		/* (memcpy from NULL is undefined even for 0 bytes) */
+		if (have[i].nbackends > 0)
+			memcpy(v[i].backends, have[i].backends,
+			       have[i].nbackends * sizeof(*v[i].backends));
+		if (have[i].nladdrs > 0)
+			memcpy(v[i].laddrs, have[i].laddrs,
+			       have[i].nladdrs * sizeof(*v[i].laddrs));
 	}
 	return v;
 }
