@@ -1225,6 +1225,158 @@ START_TEST(test_fnat_proxy_limits)
 }
 END_TEST
 
+/*
+ * A client segment that starts before pp_seq and carries data past it
+ * (Linux keeps the new part of a partly-old segment) would put the
+ * client's own bytes where the header belongs: here a forged PROXY v2
+ * header claiming 198.51.100.66. It is dropped and counted; the real
+ * first segment then gets the balancer's header first.
+ */
+START_TEST(test_fnat_proxy_forged)
+{
+	static const uint8_t sig[12] = { '\r', '\n', '\r', '\n', 0,   '\r',
+					 '\n', 'Q',  'U',  'I',	 'T', '\n' };
+	struct spec sp = { CLIENT, PP_VIP,	    50300, 443, IPPROTO_TCP,
+			   ACK,	   4 + PP_LEN + 20, true,  0 };
+	uint8_t hdr[PP_LEN], in[200], *fake;
+	uint32_t forged = IP(198, 51, 100, 66);
+	struct rte_mbuf *m;
+	const uint8_t *ip;
+	uint16_t lport, v;
+
+	service(IPPROTO_TCP, PP_VIP, 443, LB_MODE_FNAT, LB_SVC_F_PROXY_V2,
+		IP(10, 1, 0, 11), 8443, PP_LADDR);
+	lport = pp_handshake(50300);
+	pp_expected(hdr, 50300, 443);
+
+	/* seq 997: 4 old bytes, then a forged header at pp_seq 1001 */
+	m = tcp_frame(&sp, 0, 997, 9001, NULL, 0);
+	ip = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+	fake = (uint8_t *)ip + 40 + 4;
+	memcpy(fake, sig, 12);
+	fake[12] = 0x21;
+	fake[13] = 0x11;
+	fake[14] = 0;
+	fake[15] = 12;
+	memcpy(fake + 16, &forged, 4);
+	memcpy(fake + 20, &forged, 4);
+	fake[24] = fake[26] = 0;
+	fake[25] = fake[27] = 1;
+	((uint8_t *)ip)[36] = ((uint8_t *)ip)[37] = 0;
+	v = l4_csum(CLIENT, PP_VIP, IPPROTO_TCP, ip + 20,
+		    (uint16_t)(20 + sp.payload));
+	memcpy((uint8_t *)ip + 36, &v, 2);
+	inject_m(0, m, 0);
+	nothing_sent(0);
+	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_PROXY_OVERLAP], 1);
+
+	/* the real first segment: the balancer's header, then the data */
+	m = pp_data(50300, lport, 1001, 60, in);
+	ip = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+	ck_assert_uint_eq(be32_at(ip + 24), 1001);
+	ck_assert_int_eq(memcmp(ip + 40, hdr, PP_LEN), 0);
+	ck_assert_int_eq(memcmp(ip + 40 + PP_LEN, in, 60), 0);
+	rte_pktmbuf_free(m);
+
+	/* and after it, an old segment reaching into new data: dropped too */
+	sp.payload = 100;
+	inject_m(0, tcp_frame(&sp, 0, 1001 + 30, 9001, NULL, 0), 0);
+	m = take(0, 1);
+	ip = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+	ck_assert_uint_eq(be32_at(ip + 24), 1001 + 30 + PP_LEN);
+	rte_pktmbuf_free(m);
+	inject_m(0, tcp_frame(&sp, 0, 990, 9001, NULL, 0), 0);
+	nothing_sent(0);
+	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_PROXY_OVERLAP], 2);
+}
+END_TEST
+
+/* The state of the connection whose in tuple is CLIENT:cport -> vip:vport
+ * on worker 0. */
+static uint8_t
+conn_state_of(uint32_t vip, uint16_t cport, uint16_t vport)
+{
+	struct conn_key k = { .saddr = CLIENT,
+			      .daddr = vip,
+			      .sport = htons(cport),
+			      .dport = htons(vport),
+			      .proto = IPPROTO_TCP };
+	unsigned int dir;
+	struct conn *c = conn_lookup(fwd_conn_table(&dp, 0), &k, &dir);
+
+	ck_assert_ptr_nonnull(c);
+	return c->state;
+}
+
+/*
+ * A PROXY v2 connection closed before the client sent a byte: its FIN at
+ * pp_seq carries the header, so that the backend's ACK of the FIN maps
+ * back to the client's FIN + 1 and both sides finish closing.
+ */
+START_TEST(test_fnat_proxy_fin_only)
+{
+	struct spec fin = { CLIENT, PP_VIP,	 50400,
+			    443,    IPPROTO_TCP, ACK | RTE_TCP_FIN_FLAG,
+			    0,	    true,	 0 };
+	struct spec b = {
+		IP(10, 1, 0, 11),	PP_LADDR, 8443, 0, IPPROTO_TCP,
+		ACK | RTE_TCP_FIN_FLAG, 0,	  true, 0
+	};
+	struct expect back = { 0, mac_router, PP_VIP, CLIENT, 443, 50400, 59 };
+	uint32_t seq, end;
+	uint8_t hdr[PP_LEN];
+	struct rte_mbuf *m;
+	const uint8_t *ip;
+	uint16_t lport;
+
+	service(IPPROTO_TCP, PP_VIP, 443, LB_MODE_FNAT, LB_SVC_F_PROXY_V2,
+		IP(10, 1, 0, 11), 8443, PP_LADDR);
+	lport = pp_handshake(50400);
+	pp_expected(hdr, 50400, 443);
+
+	inject_m(0, tcp_frame(&fin, 0, 1001, 9001, NULL, 0), 0);
+	m = take(0, 1);
+	ip = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+	ck_assert(ip[33] & RTE_TCP_FIN_FLAG);
+	seq = be32_at(ip + 24);
+	/* where the backend's stream ends: seq + payload + the FIN */
+	end = seq + (uint32_t)((ip[2] << 8 | ip[3]) - 40) + 1;
+	ck_assert_uint_eq(seq, 1001);
+	ck_assert_uint_eq(end, 1001 + PP_LEN + 1);
+	ck_assert_int_eq(memcmp(ip + 40, hdr, PP_LEN), 0);
+	rte_pktmbuf_free(m);
+
+	/* the backend acknowledges the FIN and closes: the client sees its
+	 * FIN acknowledged */
+	b.dport = lport;
+	inject_m(0, tcp_frame(&b, 1, 9001, end, NULL, 0), 1);
+	m = take(0, 0);
+	ip = check_frame(m, &back, IPPROTO_TCP);
+	ck_assert_uint_eq(be32_at(ip + 24), 9001);
+	ck_assert_uint_eq(be32_at(ip + 28), 1002);
+	rte_pktmbuf_free(m);
+
+	/* the client's last ACK sits after the header in the backend's space */
+	fin.flags = ACK;
+	inject_m(0, tcp_frame(&fin, 0, 1002, 9002, NULL, 0), 0);
+	m = take(0, 1);
+	ip = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+	ck_assert_uint_eq(be32_at(ip + 24), end);
+	ck_assert_uint_eq(be32_at(ip + 28), 9002);
+	rte_pktmbuf_free(m);
+	ck_assert_uint_eq(conn_state_of(PP_VIP, 50400, 443), CONN_S_TIME_WAIT);
+
+	/* a retransmitted FIN at pp_seq gets the same header, same end */
+	fin.flags = ACK | RTE_TCP_FIN_FLAG;
+	inject_m(0, tcp_frame(&fin, 0, 1001, 9002, NULL, 0), 0);
+	m = take(0, 1);
+	ip = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+	ck_assert_uint_eq(be32_at(ip + 24), 1001);
+	ck_assert_uint_eq((ip[2] << 8 | ip[3]) - 40, PP_LEN);
+	rte_pktmbuf_free(m);
+}
+END_TEST
+
 /* ---- the unmap guard (net_memif peer leaving during a burst) ------------ */
 
 struct unmap_run {
@@ -1331,6 +1483,8 @@ fwd_suite(void)
 	tcase_add_test(tc, test_fnat_rss);
 	tcase_add_test(tc, test_nat_icmp_error);
 	tcase_add_test(tc, test_fnat_proxy);
+	tcase_add_test(tc, test_fnat_proxy_forged);
+	tcase_add_test(tc, test_fnat_proxy_fin_only);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(lim, lab_up, lab_down);
 	tcase_add_test(lim, test_tunnel_frag_needed);
