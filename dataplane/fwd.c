@@ -717,11 +717,15 @@ conn_create(struct dp_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		dp_worker_drop(w, m, (enum dp_drop)why);
 		return NULL;
 	}
-	if (conn_insert(fw->ct, c) < 0) {
+	why = conn_insert(fw->ct, c);
+	if (why < 0) {
 		if (ops->conn_release != NULL)
 			ops->conn_release(fw, c);
 		conn_put(fw->ct, c);
-		dp_worker_drop(w, m, DP_DROP_CONN_TABLE_FULL);
+		/* the in tuple matched nothing: -EEXIST is the out tuple */
+		dp_worker_drop(w, m,
+			       why == -EEXIST ? DP_DROP_NAT_TUPLE_COLLISION
+					      : DP_DROP_CONN_TABLE_FULL);
 		return NULL;
 	}
 	if (ops->replies && pi->proto == IPPROTO_TCP) {

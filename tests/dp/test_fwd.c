@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 
 #include <rte_eal.h>
+#include <rte_hash.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
 #include <rte_malloc.h>
@@ -847,6 +848,65 @@ START_TEST(test_nat_icmp_error)
 }
 END_TEST
 
+/*
+ * NAT out-tuple collision: CLIENT:51000 reaches two VIPs whose services
+ * share backend 10.1.0.10:8080, so both connections would have the out
+ * tuple 10.1.0.10:8080 -> CLIENT:51000. The second one is dropped and
+ * counted as nat_tuple_collision, whether it lands on the first one's
+ * worker or on the other; the first one's reverse-map entry still
+ * names its owner and its replies still reach the client.
+ */
+START_TEST(test_nat_tuple_collision)
+{
+	struct spec a = {
+		CLIENT, IP(192, 0, 2, 3), 51000, 80, IPPROTO_TCP, SYN, 0, true,
+		1460
+	};
+	struct spec b = {
+		CLIENT, IP(192, 0, 2, 6), 51000, 80, IPPROTO_TCP, SYN, 0, true,
+		1460
+	};
+	struct spec r = { IP(10, 1, 0, 10), CLIENT, 8080, 51000, IPPROTO_TCP,
+			  SYN | ACK,	    0,	    true, 1460 };
+	struct expect back = { 0,     mac_router, IP(192, 0, 2, 3), CLIENT, 80,
+			       51000, 59 };
+	struct conn_key k = { .saddr = IP(10, 1, 0, 10),
+			      .daddr = CLIENT,
+			      .sport = htons(8080),
+			      .dport = htons(51000),
+			      .proto = IPPROTO_TCP };
+	struct rte_mbuf *m;
+	void *d;
+
+	service(IPPROTO_TCP, IP(192, 0, 2, 6), 80, LB_MODE_NAT, 0,
+		IP(10, 1, 0, 10), 8080, 0);
+	inject(0, &a, 0);
+	rte_pktmbuf_free(take(0, 1));
+	ck_assert_int_ge(rte_hash_lookup_data(dp.fwd->nat_rev, &k, &d), 0);
+	ck_assert_uint_eq((uintptr_t)d, 1); /* worker 0 */
+
+	for (unsigned int wk = 0; wk < 2; wk++) {
+		inject(wk, &b, 0);
+		nothing_sent(wk);
+		ck_assert_uint_eq(
+			dp.workers[wk].drops[DP_DROP_NAT_TUPLE_COLLISION], 1);
+		ck_assert_uint_eq(dp.workers[wk].drops[DP_DROP_CONN_TABLE_FULL],
+				  0);
+		ck_assert_int_ge(rte_hash_lookup_data(dp.fwd->nat_rev, &k, &d),
+				 0);
+		ck_assert_uint_eq((uintptr_t)d, 1);
+	}
+	/* the first connection's reply, arriving on worker 1, is handed to
+	 * worker 0 and goes back from VIP 192.0.2.3 */
+	inject(1, &r, 1);
+	nothing_sent(1);
+	fwd_poll(&dp.workers[0]);
+	m = take(0, 0);
+	check_frame(m, &back, IPPROTO_TCP);
+	rte_pktmbuf_free(m);
+}
+END_TEST
+
 START_TEST(test_no_conn_and_full)
 {
 	struct spec ack = {
@@ -1489,6 +1549,7 @@ fwd_suite(void)
 	tcase_add_checked_fixture(lim, lab_up, lab_down);
 	tcase_add_test(lim, test_tunnel_frag_needed);
 	tcase_add_test(lim, test_no_conn_and_full);
+	tcase_add_test(lim, test_nat_tuple_collision);
 	tcase_add_test(lim, test_fnat_proxy_limits);
 	tcase_add_test(lim, test_unmap_waits_for_workers);
 	suite_add_tcase(s, lim);
