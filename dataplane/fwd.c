@@ -529,13 +529,19 @@ reply_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 	    const struct pkt_info *pi, bool may_handoff)
 {
 	struct fwd_worker *fw = fwd_worker_of(w);
+	enum dp_drop why;
 	struct conn_key k;
 	unsigned int dir;
 	struct conn *c;
-	int owner;
+	int owner, rc;
 
 	if (pi->proto == IPPROTO_ICMP) {
-		if (fwd_icmp_error_key(m, pi, &k) < 0)
+		rc = fwd_icmp_error_key(m, pi, &k, &why);
+		if (rc == -EBADMSG) {
+			dp_worker_drop(w, m, why);
+			return true;
+		}
+		if (rc < 0)
 			return false;
 	} else if ((pi->proto == IPPROTO_TCP || pi->proto == IPPROTO_UDP) &&
 		   (pi->flags & PKT_F_L4)) {

@@ -791,10 +791,38 @@ START_TEST(test_tunnel_frag_needed)
 }
 END_TEST
 
-/* An ICMP port unreachable from a NAT backend reaches the client about
- * the VIP. */
+/* ICMP errors from a NAT backend about what it received. */
+enum icmp_mut {
+	ICMP_OK,	 /* as a router or host sends it */
+	ICMP_BAD_CSUM,	 /* ICMP checksum wrong */
+	ICMP_FIRST_FRAG, /* quoted packet: MF set, offset 0 */
+	ICMP_LATER_FRAG, /* quoted packet: offset 1480, MF clear */
+	ICMP_SHORT,	 /* 4 bytes of the quoted UDP header */
+};
+
+struct icmp_case {
+	const char *name;
+	enum icmp_mut mut;
+	int drop; /* expected drop reason, or -1: translated to the client */
+};
+
+static const struct icmp_case icmp_cases[] = {
+	{ "port unreachable", ICMP_OK, -1 },
+	{ "bad ICMP checksum", ICMP_BAD_CSUM, DP_DROP_ICMP_ERR_BAD_CSUM },
+	{ "quoting a first fragment", ICMP_FIRST_FRAG, -1 },
+	{ "quoting a later fragment", ICMP_LATER_FRAG,
+	  DP_DROP_ICMP_ERR_FRAGMENT },
+	{ "quoting 4 bytes of UDP", ICMP_SHORT, DP_DROP_ICMP_ERR_SHORT },
+};
+
+/*
+ * An ICMP port unreachable from a NAT backend, about the datagram it got
+ * (its ports as sent, whatever the case changes), reaches the client
+ * about the VIP; a malformed one is dropped with its reason.
+ */
 START_TEST(test_nat_icmp_error)
 {
+	const struct icmp_case *tc = &icmp_cases[_i];
 	struct spec q = {
 		CLIENT, IP(192, 0, 2, 3), 47000, 53, IPPROTO_UDP, 0, 12, false,
 		0
@@ -811,6 +839,8 @@ START_TEST(test_nat_icmp_error)
 	inject(0, &q, 0);
 	sent = take(0, 1); /* client -> 10.1.0.10:5353 as the backend saw */
 	qlen = (uint16_t)(rte_pktmbuf_pkt_len(sent) - 14);
+	if (tc->mut == ICMP_SHORT)
+		qlen = 20 + 4;
 	ip = f;
 	memset(ip, 0, 42);
 	memcpy(ip, mac_port[1], 6);
@@ -828,14 +858,29 @@ START_TEST(test_nat_icmp_error)
 	ic[0] = 3;
 	ic[1] = 3;
 	memcpy(ic + 8, rte_pktmbuf_mtod_offset(sent, uint8_t *, 14), qlen);
+	if (tc->mut == ICMP_FIRST_FRAG || tc->mut == ICMP_LATER_FRAG) {
+		ic[8 + 6] = tc->mut == ICMP_FIRST_FRAG ? 0x20 : 0;
+		ic[8 + 7] = tc->mut == ICMP_FIRST_FRAG ? 0 : 1480 / 8;
+		ic[8 + 10] = ic[8 + 11] = 0;
+		*(uint16_t *)(ic + 8 + 10) = ip_csum(ic + 8, 20);
+	}
 	*(uint16_t *)(ic + 2) = ip_csum(ic, 8u + qlen);
+	if (tc->mut == ICMP_BAD_CSUM)
+		ic[2] ^= 0x40;
 	*(uint16_t *)(ip + 10) = ip_csum(ip, 20);
 	rte_pktmbuf_free(sent);
 	m = rte_pktmbuf_alloc(pool);
 	memcpy(rte_pktmbuf_append(m, (uint16_t)(14 + 28 + qlen)), f,
 	       14u + 28 + qlen);
 	ck_assert_int_lt(pkt_parse(m, &pi), 0);
-	ck_assert(dp.reverse(&dp.workers[0], m, 1, &pi));
+	ck_assert_msg(dp.reverse(&dp.workers[0], m, 1, &pi), "%s: not taken",
+		      tc->name);
+	if (tc->drop >= 0) {
+		nothing_sent(0);
+		ck_assert_msg(dp.workers[0].drops[tc->drop] == 1,
+			      "%s: drop %d not counted", tc->name, tc->drop);
+		return;
+	}
 	m = take(0, 0);
 	o = check_frame(m, &back, IPPROTO_ICMP);
 	ck_assert_uint_eq(sum16(o + 20, 8u + qlen, 0), 0xffff);
@@ -1541,7 +1586,8 @@ fwd_suite(void)
 	tcase_add_test(tc, test_nat_handoff);
 	tcase_add_test(tc, test_fnat_toa);
 	tcase_add_test(tc, test_fnat_rss);
-	tcase_add_test(tc, test_nat_icmp_error);
+	tcase_add_loop_test(tc, test_nat_icmp_error, 0,
+			    (int)(sizeof(icmp_cases) / sizeof(icmp_cases[0])));
 	tcase_add_test(tc, test_fnat_proxy);
 	tcase_add_test(tc, test_fnat_proxy_forged);
 	tcase_add_test(tc, test_fnat_proxy_fin_only);
