@@ -414,12 +414,25 @@ owner_of(struct dp_worker *w, const struct conn_key *k, uint16_t port)
 
 /* ---- the reply path --------------------------------------------------------- */
 
-static void
+/*
+ * Track a TCP segment of c with len payload bytes. False when it must be
+ * dropped: an RST outside the window of sequence numbers seen from its
+ * side (a blind one). Another segment outside it is passed on (a stack
+ * answers it, or it is an old retransmission) without a state change.
+ */
+static bool
 tcp_track(struct fwd_worker *fw, struct conn *c, unsigned int dir,
-	  const struct rte_tcp_hdr *th)
+	  const struct rte_tcp_hdr *th, uint32_t len)
 {
 	uint8_t before = c->state;
 
+	if (!conn_tcp_seq(c, dir, th->tcp_flags, rte_be_to_cpu_32(th->sent_seq),
+			  len)) {
+		if (th->tcp_flags & RTE_TCP_RST_FLAG)
+			return false;
+		conn_touch(fw->ct, c);
+		return true;
+	}
 	conn_tcp_event(fw->ct, c, dir, th->tcp_flags);
 	if (dir == CONN_DIR_OUT && (c->flags & CONN_F_RTT) &&
 	    (th->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) ==
@@ -432,6 +445,7 @@ tcp_track(struct fwd_worker *fw, struct conn *c, unsigned int dir,
 	}
 	if (c->state != before)
 		gauge_state(fw, c);
+	return true;
 }
 
 /* A packet of c in direction dir: track, count, send. Consumes m. */
@@ -441,12 +455,16 @@ conn_xmit(struct dp_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 {
 	struct fwd_worker *fw = fwd_worker_of(w);
 
-	if (c->proto == IPPROTO_TCP)
-		tcp_track(fw, c, dir,
-			  pkt_at(m, struct rte_tcp_hdr *,
-				 pi->l2_len + pi->l3_len));
-	else
+	if (c->proto != IPPROTO_TCP) {
 		conn_touch(fw->ct, c);
+	} else if (!tcp_track(
+			   fw, c, dir,
+			   pkt_at(m, struct rte_tcp_hdr *,
+				  pi->l2_len + pi->l3_len),
+			   (uint32_t)(pi->ip_len - pi->l3_len - pi->l4_len))) {
+		dp_worker_drop(w, m, DP_DROP_RST_OUT_OF_WINDOW);
+		return;
+	}
 	count(fw, c, dir, pi->ip_len);
 	modes[c->mode]->xmit(fw, w, m, pi, c, dir);
 }
@@ -591,7 +609,7 @@ conn_backend(const struct svc *s, struct conn *c)
 		return &s->backends[c->bidx];
 	for (uint32_t i = 0; i < s->nbackends; i++)
 		if (s->backends[i].slot == c->bslot) {
-			c->bidx = i;
+			c->bidx = conn_bidx(i);
 			return &s->backends[i];
 		}
 	return NULL;
@@ -666,7 +684,7 @@ pick(struct fwd_worker *fw, const struct svc *s, const struct pkt_info *pi,
 	t->bport = rte_cpu_to_be_16(b->port);
 	t->svc_slot = s->slot;
 	t->bslot = b->slot;
-	t->bidx = (uint32_t)(b - s->backends);
+	t->bidx = conn_bidx((uint32_t)(b - s->backends));
 	t->mode = b->mode != LB_MODE_UNSET ? b->mode : s->mode;
 	if (conn_tmpl_insert(fw->ct, t, s->persist) == 0)
 		*tmpl = t;
@@ -710,7 +728,7 @@ conn_create(struct dp_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	c->lport = c->cport;
 	c->svc_slot = s->slot;
 	c->bslot = b->slot;
-	c->bidx = (uint32_t)(b - s->backends);
+	c->bidx = conn_bidx((uint32_t)(b - s->backends));
 	c->state = pi->proto == IPPROTO_TCP ? CONN_S_NONE : CONN_S_NONE;
 	if (ops->replies)
 		c->flags |= CONN_F_OUT;

@@ -1482,6 +1482,111 @@ START_TEST(test_fnat_proxy_fin_only)
 }
 END_TEST
 
+/* ---- RST within the window of sequence numbers seen (RFC 5961) ------- */
+
+#define RW_VIP IP(192, 0, 2, 7)
+
+/* The connection of CLIENT:cport -> vip:80 on worker 0, or NULL. */
+static struct conn *
+conn_of(uint32_t vip, uint16_t cport)
+{
+	struct conn_key k = { .saddr = CLIENT,
+			      .daddr = vip,
+			      .sport = htons(cport),
+			      .dport = htons(80),
+			      .proto = IPPROTO_TCP };
+	unsigned int dir;
+
+	return conn_lookup(fwd_conn_table(&dp, 0), &k, &dir);
+}
+
+/* Seconds left before c expires. */
+static uint32_t
+ttl_of(const struct conn *c)
+{
+	return c->expires - conn_now(fwd_conn_table(&dp, 0));
+}
+
+/*
+ * A NAT service with two backends (rr): a blind RST from the client's
+ * or the backend's side, its sequence number far from anything seen, is
+ * dropped and counted; the connection stays ESTABLISHED with its idle
+ * timeout, and a SYN with the same 4-tuple afterwards stays on the same
+ * backend. An RST at the sequence number the client is at closes it.
+ */
+START_TEST(test_rst_window)
+{
+	struct spec syn = { CLIENT, RW_VIP, 52000, 80, IPPROTO_TCP,
+			    SYN,    0,	    true,  0 };
+	struct spec sa = { IP(10, 1, 0, 10), CLIENT, 8080, 52000, IPPROTO_TCP,
+			   SYN | ACK,	     0,	     true, 0 };
+	struct spec data = { CLIENT, RW_VIP, 52000, 80, IPPROTO_TCP,
+			     ACK,    100,    true,  0 };
+	struct spec rst = { CLIENT,	      RW_VIP, 52000, 80, IPPROTO_TCP,
+			    RTE_TCP_RST_FLAG, 0,      true,  0 };
+	struct spec brst = {
+		IP(10, 1, 0, 10),	CLIENT, 8080, 52000, IPPROTO_TCP,
+		RTE_TCP_RST_FLAG | ACK, 0,	true, 0
+	};
+	struct nl_msg *msg = lbmsg_new(LB_MSG_BACKEND_NEW, 0);
+	struct lb_addr v = { .family = AF_INET, .v4 = RW_VIP };
+	struct lb_addr b2 = { .family = AF_INET, .v4 = IP(10, 1, 0, 11) };
+	struct rte_mbuf *m;
+	const uint8_t *ip;
+	struct conn *c;
+
+	service(IPPROTO_TCP, RW_VIP, 80, LB_MODE_NAT, 0, IP(10, 1, 0, 10), 8080,
+		0);
+	lbmsg_put_svc_key(msg, IPPROTO_TCP, &v, 80);
+	lbmsg_put_addr(msg, LB_ATTR_ADDR, &b2);
+	nla_put_u16(msg, LB_ATTR_PORT, 8080);
+	nla_put_u32(msg, LB_ATTR_WEIGHT, 1);
+	ctrl(msg);
+
+	/* client ISN 0x10000000, backend ISN 0x70000000 */
+	inject_m(0, tcp_frame(&syn, 0, 0x10000000, 0, NULL, 0), 0);
+	m = take(0, 1);
+	ip = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+	ck_assert_int_eq(memcmp(ip + 16, &sa.saddr, 4), 0); /* 10.1.0.10 */
+	rte_pktmbuf_free(m);
+	inject_m(0, tcp_frame(&sa, 1, 0x70000000, 0x10000001, NULL, 0), 1);
+	rte_pktmbuf_free(take(0, 0));
+	inject_m(0, tcp_frame(&data, 0, 0x10000001, 0x70000001, NULL, 0), 0);
+	rte_pktmbuf_free(take(0, 1));
+	c = conn_of(RW_VIP, 52000);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->state, CONN_S_ESTABLISHED);
+	ck_assert_uint_ge(ttl_of(c), 899);
+
+	/* blind RSTs: from the client side, and as if from the backend */
+	inject_m(0, tcp_frame(&rst, 0, 0x90000000, 0, NULL, 0), 0);
+	nothing_sent(0);
+	inject_m(0, tcp_frame(&brst, 1, 0x30000000, 0x10000065, NULL, 0), 1);
+	nothing_sent(0);
+	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_RST_OUT_OF_WINDOW], 2);
+	c = conn_of(RW_VIP, 52000);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->state, CONN_S_ESTABLISHED);
+	ck_assert_uint_ge(ttl_of(c), 899);
+
+	/* then a SYN with the right 4-tuple: still the same backend */
+	inject_m(0, tcp_frame(&syn, 0, 0x50000000, 0, NULL, 0), 0);
+	m = take(0, 1);
+	ip = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+	ck_assert_int_eq(memcmp(ip + 16, &sa.saddr, 4), 0);
+	rte_pktmbuf_free(m);
+	ck_assert_uint_eq(conn_of(RW_VIP, 52000)->state, CONN_S_ESTABLISHED);
+
+	/* the client's own RST, at its next sequence number, closes it */
+	inject_m(0, tcp_frame(&rst, 0, 0x10000001 + 100, 0, NULL, 0), 0);
+	rte_pktmbuf_free(take(0, 1));
+	c = conn_of(RW_VIP, 52000);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->state, CONN_S_CLOSE);
+	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_RST_OUT_OF_WINDOW], 2);
+}
+END_TEST
+
 /* ---- the unmap guard (net_memif peer leaving during a burst) ------------ */
 
 struct unmap_run {
@@ -1596,6 +1701,7 @@ fwd_suite(void)
 	tcase_add_test(lim, test_tunnel_frag_needed);
 	tcase_add_test(lim, test_no_conn_and_full);
 	tcase_add_test(lim, test_nat_tuple_collision);
+	tcase_add_test(lim, test_rst_window);
 	tcase_add_test(lim, test_fnat_proxy_limits);
 	tcase_add_test(lim, test_unmap_waits_for_workers);
 	suite_add_tcase(s, lim);
