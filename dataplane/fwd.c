@@ -769,6 +769,7 @@ fwd_forward(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 	    const struct pkt_info *pi, const struct svc *s)
 {
 	struct fwd_worker *fw = fwd_worker_of(w);
+	const struct svc_backend *b = NULL;
 	uint8_t tflags = 0;
 	struct conn_key k;
 	unsigned int dir;
@@ -785,11 +786,18 @@ fwd_forward(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 		conn_xmit(w, m, pi, c, dir);
 		return;
 	}
-	if (c != NULL && conn_backend(s, c) == NULL) {
+	if (c != NULL && (b = conn_backend(s, c)) == NULL) {
 		if (w->dp->del_policy != LB_DEL_RESET) {
 			dp_worker_drop(w, m, DP_DROP_BACKEND_GONE);
 			return;
 		}
+		conn_kill(fw->ct, c);
+		c = NULL;
+	} else if (c != NULL && c->proto == IPPROTO_UDP && b->weight == 0 &&
+		   (b->flags & LB_BACKEND_F_DOWN) &&
+		   !(s->flags & LB_SVC_F_UDP_DRAIN)) {
+		/* a flow on a backend that is down: a healthy one takes it
+		 * (TCP connections drain: they cannot move) */
 		conn_kill(fw->ct, c);
 		c = NULL;
 	}

@@ -1587,6 +1587,104 @@ START_TEST(test_rst_window)
 }
 END_TEST
 
+/* ---- a backend that is down under on_fail = quiesce ------------------ */
+
+#define DN_VIP IP(192, 0, 2, 8)
+
+/* BACKEND_NEW (weight 1) or BACKEND_SET (weight, flags) of b:port in
+ * service proto DN_VIP:vport. */
+static void
+backend_msg(uint16_t type, uint8_t proto, uint16_t vport, uint32_t b,
+	    uint16_t port, uint32_t weight, uint32_t flags)
+{
+	struct nl_msg *msg = lbmsg_new(type, 0);
+	struct lb_addr v = { .family = AF_INET, .v4 = DN_VIP };
+	struct lb_addr ba = { .family = AF_INET, .v4 = b };
+
+	lbmsg_put_svc_key(msg, proto, &v, vport);
+	lbmsg_put_addr(msg, LB_ATTR_ADDR, &ba);
+	nla_put_u16(msg, LB_ATTR_PORT, port);
+	nla_put_u32(msg, LB_ATTR_WEIGHT, weight);
+	if (type == LB_MSG_BACKEND_SET)
+		nla_put_u32(msg, LB_ATTR_FLAGS, flags);
+	ctrl(msg);
+}
+
+/* Send sp in on worker 0; the backend address it went to. */
+static uint32_t
+sent_to(const struct spec *sp)
+{
+	struct rte_mbuf *m;
+	uint32_t d;
+
+	inject(0, sp, 0);
+	m = take(0, 1);
+	memcpy(&d, rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 16), 4);
+	rte_pktmbuf_free(m);
+	return d;
+}
+
+struct down_case {
+	const char *name;
+	uint8_t proto;
+	uint32_t svc_flags;
+	uint32_t be_flags; /* of the backend set to weight 0 */
+	bool moves;	   /* the flow's next packet goes to the other one */
+};
+
+static const struct down_case down_cases[] = {
+	{ "udp, down: rescheduled", IPPROTO_UDP, 0, LB_BACKEND_F_DOWN, true },
+	{ "udp, weight 0 by hand: drains", IPPROTO_UDP, 0, 0, false },
+	{ "udp, down, udp-drain: drains", IPPROTO_UDP, LB_SVC_F_UDP_DRAIN,
+	  LB_BACKEND_F_DOWN, false },
+	{ "tcp, down: drains", IPPROTO_TCP, 0, LB_BACKEND_F_DOWN, false },
+};
+
+/*
+ * A NAT service (rr) with backends 10.1.0.10 and .11: a flow starts on
+ * one of them, which then gets weight 0, down or not; the flow's next
+ * packet goes to the other backend only for UDP on a down backend
+ * without the service's udp-drain flag.
+ */
+START_TEST(test_backend_down)
+{
+	const struct down_case *dc = &down_cases[_i];
+	const uint16_t vport = dc->proto == IPPROTO_UDP ? 53 : 80;
+	struct spec sp = { CLIENT, DN_VIP, 53000, vport, dc->proto,
+			   SYN,	   0,	   true,  0 };
+	uint32_t first, other, then;
+
+	if (dc->proto == IPPROTO_UDP) {
+		sp.flags = 0;
+		sp.payload = 20;
+	}
+	service(dc->proto, DN_VIP, vport, LB_MODE_NAT, dc->svc_flags,
+		IP(10, 1, 0, 10), 8080, 0);
+	backend_msg(LB_MSG_BACKEND_NEW, dc->proto, vport, IP(10, 1, 0, 11),
+		    8080, 1, 0);
+	first = sent_to(&sp);
+	other = first == IP(10, 1, 0, 10) ? IP(10, 1, 0, 11) : IP(10, 1, 0, 10);
+	if (dc->proto == IPPROTO_TCP) {
+		struct spec sa = { first,     CLIENT, 8080, 53000, IPPROTO_TCP,
+				   SYN | ACK, 0,      true, 0 };
+
+		inject(0, &sa, 1);
+		rte_pktmbuf_free(take(0, 0));
+		sp.flags = ACK;
+		sp.payload = 10;
+		ck_assert_uint_eq(sent_to(&sp), first);
+	}
+	backend_msg(LB_MSG_BACKEND_SET, dc->proto, vport, first, 8080, 0,
+		    dc->be_flags);
+	then = sent_to(&sp);
+	ck_assert_msg(then == (dc->moves ? other : first),
+		      "%s: went to %08x, first %08x", dc->name, ntohl(then),
+		      ntohl(first));
+	/* and stays there */
+	ck_assert_uint_eq(sent_to(&sp), then);
+}
+END_TEST
+
 /* ---- the unmap guard (net_memif peer leaving during a burst) ------------ */
 
 struct unmap_run {
@@ -1702,6 +1800,8 @@ fwd_suite(void)
 	tcase_add_test(lim, test_no_conn_and_full);
 	tcase_add_test(lim, test_nat_tuple_collision);
 	tcase_add_test(lim, test_rst_window);
+	tcase_add_loop_test(lim, test_backend_down, 0,
+			    (int)(sizeof(down_cases) / sizeof(down_cases[0])));
 	tcase_add_test(lim, test_fnat_proxy_limits);
 	tcase_add_test(lim, test_unmap_waits_for_workers);
 	suite_add_tcase(s, lim);
