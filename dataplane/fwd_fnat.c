@@ -29,10 +29,10 @@
  * like the ACKs of it are. A segment that starts before pp_seq and
  * carries data past it is dropped (proxy_overlap): the backend would
  * keep its new part, the client's own bytes where the header belongs.
- * From then on the backend's sequence space for
- * client bytes is PROXY2_V4_LEN ahead of the client's: each client
- * segment after pp_seq gets seq + 28; each ACK number and SACK edge from
- * the backend gets - 28 (an edge inside the header maps to pp_seq). All
+ * From then on the backend's sequence space for client bytes is
+ * PROXY2_V4_LEN ahead of the client's: each client segment after pp_seq
+ * gets seq + 28; each ACK number and SACK edge from the backend gets - 28
+ * (an edge inside the header maps to pp_seq). All
  * with incremental checksum updates, except for the segments whose
  * payload changes length. The MSS is not touched: when the first segment
  * plus the header would exceed the egress MTU, the segment keeps its size
