@@ -128,17 +128,18 @@ static const struct {
 	P(LB_MSG_SERVICE_FLUSH) = { "SERVICE_FLUSH", { 0, 0 } },
 	P(LB_MSG_BACKEND_NEW) = { "BACKEND_NEW",
 				  { BE_KEY | A(LB_ATTR_WEIGHT) |
-					    A(LB_ATTR_MODE),
+					    A(LB_ATTR_MODE) | A(LB_ATTR_FLAGS),
 				    BE_KEY } },
 	P(LB_MSG_BACKEND_DEL) = { "BACKEND_DEL", { BE_KEY, BE_KEY } },
 	P(LB_MSG_BACKEND_SET) = { "BACKEND_SET",
 				  { BE_KEY | A(LB_ATTR_WEIGHT) |
-					    A(LB_ATTR_MODE),
+					    A(LB_ATTR_MODE) | A(LB_ATTR_FLAGS),
 				    BE_KEY } },
 	P(LB_MSG_BACKEND_GET) = { "BACKEND_GET",
 				  { BE_KEY | A(LB_ATTR_WEIGHT) |
 					    A(LB_ATTR_MODE) | A(LB_ATTR_STATE) |
-					    A(LB_ATTR_COUNTERS),
+					    A(LB_ATTR_COUNTERS) |
+					    A(LB_ATTR_FLAGS),
 				    0 } },
 	P(LB_MSG_LADDR_NEW) = { "LADDR_NEW",
 				{ SVC_KEY | A(LB_ATTR_ADDR),

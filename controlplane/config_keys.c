@@ -520,6 +520,20 @@ k_on_fail(struct cfg_parser *p, const char *v, char *err, size_t n)
 	return 0;
 }
 
+static int
+k_udp_on_down(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	if (strcmp(v, "reschedule") == 0)
+		SVC(p)->flags &= ~LB_SVC_F_UDP_DRAIN;
+	else if (strcmp(v, "drain") == 0)
+		SVC(p)->flags |= LB_SVC_F_UDP_DRAIN;
+	else {
+		snprintf(err, n, "expected reschedule|drain");
+		return -1;
+	}
+	return 0;
+}
+
 const struct cfg_key_def cfg_service_keys[] = {
 	{ "vip", false, k_vip },
 	{ "proto", false, k_proto },
@@ -533,6 +547,7 @@ const struct cfg_key_def cfg_service_keys[] = {
 	{ "mh_size", false, k_mh_size },
 	{ "healthcheck", false, k_svc_check },
 	{ "on_fail", false, k_on_fail },
+	{ "udp_on_down", false, k_udp_on_down },
 	{ NULL, false, NULL },
 };
 

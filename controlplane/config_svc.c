@@ -483,6 +483,8 @@ cfg_write_services(const struct cfg *c, FILE *out)
 		fprintf(out, "on_fail = %s\n",
 			s->on_fail == CFG_ON_FAIL_REMOVE ? "remove"
 							 : "quiesce");
+		if (s->flags & LB_SVC_F_UDP_DRAIN)
+			fprintf(out, "udp_on_down = drain\n");
 		for (uint32_t j = 0; j < s->nbackends; j++)
 			fprintf(out, "backend = %s weight=%u\n",
 				lb_addr_port_format(&s->backends[j].addr,

@@ -67,6 +67,8 @@ desired_one(const struct cfg_service *s, const struct hc *hc, struct rec_svc *r)
 		rb->addr = b->addr;
 		rb->port = b->port;
 		rb->weight = hc_state_healthy(st) ? b->weight : 0;
+		/* tells the dataplane a failed backend from a drained one */
+		rb->flags = hc_state_healthy(st) ? 0 : LB_BACKEND_F_DOWN;
 		r->nbackends++;
 	}
 	return 0;

@@ -7,8 +7,8 @@
  * mutable state exists in the daemon.
  *
  * Desired state = the configured services, with each backend's weight
- * multiplied by its health (a backend that is DOWN gets weight 0, or is
- * left out with on_fail = remove).
+ * multiplied by its health (a backend that is DOWN gets weight 0 and
+ * LB_BACKEND_F_DOWN, or is left out with on_fail = remove).
  *
  * The daemon records what it last applied to the dataplane (the applied
  * state: a desired-form copy of every service, by key). A change of one

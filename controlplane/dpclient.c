@@ -173,6 +173,8 @@ on_service(void *arg, const struct nlmsghdr *nlh, struct nlattr **tb)
 		b->port = nla_get_u16(rb[LB_ATTR_PORT]);
 		if (rb[LB_ATTR_WEIGHT])
 			b->weight = nla_get_u32(rb[LB_ATTR_WEIGHT]);
+		if (rb[LB_ATTR_FLAGS])
+			b->flags = nla_get_u32(rb[LB_ATTR_FLAGS]);
 	}
 	return 0;
 }
@@ -290,6 +292,8 @@ dpc_op_msg(const struct rec_op *op)
 	case REC_BACKEND_SET:
 		if (rc == 0)
 			rc = nla_put_u32(msg, LB_ATTR_WEIGHT, op->be->weight);
+		if (rc == 0)
+			rc = nla_put_u32(msg, LB_ATTR_FLAGS, op->be->flags);
 		/* fall through */
 	case REC_BACKEND_DEL:
 		if (rc == 0)

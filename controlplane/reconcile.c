@@ -139,7 +139,8 @@ diff_children(struct rec_plan *p, const struct rec_svc *w,
 
 		if (o == NULL)
 			rc = push(p, REC_BACKEND_NEW, w, &w->backends[i], NULL);
-		else if (o->weight != w->backends[i].weight)
+		else if (o->weight != w->backends[i].weight ||
+			 o->flags != w->backends[i].flags)
 			rc = push(p, REC_BACKEND_SET, w, &w->backends[i], NULL);
 	}
 	for (uint32_t i = 0; rc == 0 && i < h->nbackends; i++)

@@ -26,6 +26,7 @@ struct rec_backend {
 	struct lb_addr addr;
 	uint16_t port;
 	uint32_t weight;
+	uint32_t flags; /* LB_BACKEND_F_* */
 };
 
 struct rec_svc {

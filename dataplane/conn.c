@@ -544,6 +544,34 @@ conn_tcp_event(struct conn_table *ct, struct conn *c, unsigned int dir,
 	return c->state;
 }
 
+bool
+conn_tcp_seq(struct conn *c, unsigned int dir, uint8_t tcp_flags, uint32_t seq,
+	     uint32_t len)
+{
+	uint16_t known = (uint16_t)(CONN_F_SEQ_IN << dir),
+		 *top = &c->seq_hi[dir];
+	uint32_t end = seq + len + !!(tcp_flags & RTE_TCP_SYN_FLAG) +
+		       !!(tcp_flags & RTE_TCP_FIN_FLAG);
+	int16_t d;
+
+	if ((tcp_flags & RTE_TCP_SYN_FLAG) &&
+	    (!(c->flags & known) || c->state == CONN_S_NONE ||
+	     c->state == CONN_S_SYN_SENT || c->state == CONN_S_SYN_RECV)) {
+		*top = (uint16_t)(end >> CONN_SEQ_SHIFT);
+		c->flags |= known;
+		return true;
+	}
+	if (!(c->flags & known))
+		return true;
+	d = (int16_t)((uint16_t)(seq >> CONN_SEQ_SHIFT) - *top);
+	if (d < -CONN_SEQ_BEHIND || d > CONN_SEQ_AHEAD)
+		return false;
+	d = (int16_t)((uint16_t)(end >> CONN_SEQ_SHIFT) - *top);
+	if (d > 0 && !(tcp_flags & RTE_TCP_RST_FLAG))
+		*top = (uint16_t)(end >> CONN_SEQ_SHIFT);
+	return true;
+}
+
 void
 conn_touch(struct conn_table *ct, struct conn *c)
 {

@@ -16,7 +16,10 @@
  *
  * TCP follows IPVS's state machine (ip_vs_proto_tcp.c: the in/out tables
  * when both directions pass through us, the input-only table for DR and
- * TUNNEL), except that a RST always leads to CLOSE. Each state's timeout
+ * TUNNEL), except that a RST always leads to CLOSE. The forwarding stage
+ * first checks each segment against the window of sequence numbers seen
+ * from its side (conn_tcp_seq(), RFC 5961): an RST outside it is
+ * dropped, and no segment outside it changes the state. Each state's timeout
  * comes from the dataplane's timeouts (struct dpconf_timeouts, read
  * whenever a timer restarts, so that CONFIG_SET applies from the next
  * packet of each connection):
@@ -81,16 +84,29 @@ enum conn_state {
 };
 
 /* struct conn.flags */
-#define CONN_F_TEMPLATE (1u << 0) /* a persistence template */
-#define CONN_F_HASHED	(1u << 1) /* in the hash (not yet unlinked) */
-#define CONN_F_OUT	(1u << 2) /* has an out entry (replies via us) */
-#define CONN_F_ACTIVE	(1u << 3) /* counted as active (else inactive) */
-#define CONN_F_TOA	(1u << 4) /* FULL-NAT: put TOA in SYN + 1st ACK */
-#define CONN_F_TOA_DONE (1u << 5) /* ... the first ACK had it */
-#define CONN_F_RTT	(1u << 6) /* SYN time taken, SYN-ACK awaited */
-#define CONN_F_REVMAP	(1u << 7) /* NAT: in the shared reverse map */
-#define CONN_F_PP	(1u << 8) /* FULL-NAT TCP: PROXY v2 header first */
-#define CONN_F_PP_SEQ	(1u << 9) /* ... pp_seq known (SYN-ACK seen) */
+#define CONN_F_TEMPLATE (1u << 0)  /* a persistence template */
+#define CONN_F_HASHED	(1u << 1)  /* in the hash (not yet unlinked) */
+#define CONN_F_OUT	(1u << 2)  /* has an out entry (replies via us) */
+#define CONN_F_ACTIVE	(1u << 3)  /* counted as active (else inactive) */
+#define CONN_F_TOA	(1u << 4)  /* FULL-NAT: put TOA in SYN + 1st ACK */
+#define CONN_F_TOA_DONE (1u << 5)  /* ... the first ACK had it */
+#define CONN_F_RTT	(1u << 6)  /* SYN time taken, SYN-ACK awaited */
+#define CONN_F_REVMAP	(1u << 7)  /* NAT: in the shared reverse map */
+#define CONN_F_PP	(1u << 8)  /* FULL-NAT TCP: PROXY v2 header first */
+#define CONN_F_PP_SEQ	(1u << 9)  /* ... pp_seq known (SYN-ACK seen) */
+#define CONN_F_SEQ_IN	(1u << 10) /* seq_hi[CONN_DIR_IN] known */
+#define CONN_F_SEQ_OUT	(1u << 11) /* seq_hi[CONN_DIR_OUT] known */
+
+/*
+ * The window of sequence numbers a TCP segment from one side must fall
+ * in (conn_tcp_seq()), in units of 1 << CONN_SEQ_SHIFT bytes (64 KiB)
+ * around the highest sequence number seen from that side: up to
+ * CONN_SEQ_BEHIND units before it (4 MiB: data in flight, an RST at an
+ * old ACK number) and CONN_SEQ_AHEAD units after it (one segment).
+ */
+#define CONN_SEQ_SHIFT	16
+#define CONN_SEQ_BEHIND 64
+#define CONN_SEQ_AHEAD	2
 
 /* Hash key: one direction's 5-tuple, addresses and ports network order. */
 struct conn_key {
@@ -125,7 +141,6 @@ struct conn {
 	uint32_t expires;  /* clock second at which it expires */
 	uint32_t svc_slot; /* service slot (counters) */
 	uint32_t bslot;	   /* backend slot */
-	uint32_t bidx;	   /* index in the service version: a hint */
 	union {
 		uint32_t t_syn;	 /* lrt: TSC-derived microseconds at SYN */
 		uint32_t refcnt; /* templates: connections using it */
@@ -140,11 +155,28 @@ struct conn {
 	};
 	uint16_t cport, vport, lport, bport;
 	uint16_t flags; /* CONN_F_* */
+	uint16_t bidx;	/* index in the service version: a hint (conn_bidx) */
+	/*
+	 * TCP: per direction, the sequence number just past the last one
+	 * seen from that side, >> CONN_SEQ_SHIFT (CONN_F_SEQ_IN << dir:
+	 * known); see conn_tcp_seq().
+	 */
+	uint16_t seq_hi[2];
 	uint8_t proto;
 	uint8_t mode;  /* enum lb_mode */
 	uint8_t state; /* enum conn_state */
-	uint8_t pad[3];
+	uint8_t pad[1];
 } __rte_cache_aligned;
+
+_Static_assert(sizeof(struct conn) == RTE_CACHE_LINE_SIZE,
+	       "a connection is one cache line");
+
+/* A backend's index as a struct conn.bidx hint; past 65534: no hint. */
+static inline uint16_t
+conn_bidx(uint32_t i)
+{
+	return i < UINT16_MAX ? (uint16_t)i : UINT16_MAX;
+}
 
 /* Seconds on the table's clock. */
 typedef uint32_t (*conn_clock_fn)(void *arg);
@@ -245,6 +277,22 @@ void conn_key_of(const struct conn *c, unsigned int dir, struct conn_key *k);
  */
 uint8_t conn_tcp_event(struct conn_table *ct, struct conn *c, unsigned int dir,
 		       uint8_t tcp_flags);
+
+/*
+ * RFC 5961 as a middlebox can apply it: is a TCP segment of c from side
+ * dir (flags, sequence number seq, len payload bytes) within the window
+ * of sequence numbers seen from that side (CONN_SEQ_*)? A side nothing
+ * was seen from yet is not judged; its SYN starts the window, as does a
+ * new SYN of it while the handshake is not complete (state NONE,
+ * SYN_SENT, SYN_RECV). A segment in the window other than an RST moves
+ * the window's top to its end (seq + len, + 1 for SYN and FIN) when that
+ * is later.
+ * Returns true when in the window (or not judged); nothing changes
+ * otherwise. The caller drops an RST that is not, and changes no state
+ * for any segment that is not.
+ */
+bool conn_tcp_seq(struct conn *c, unsigned int dir, uint8_t tcp_flags,
+		  uint32_t seq, uint32_t len);
 
 /* Restart c's timer with its current timeout (UDP traffic). */
 void conn_touch(struct conn_table *ct, struct conn *c);

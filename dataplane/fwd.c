@@ -414,12 +414,25 @@ owner_of(struct dp_worker *w, const struct conn_key *k, uint16_t port)
 
 /* ---- the reply path --------------------------------------------------------- */
 
-static void
+/*
+ * Track a TCP segment of c with len payload bytes. False when it must be
+ * dropped: an RST outside the window of sequence numbers seen from its
+ * side (a blind one). Another segment outside it is passed on (a stack
+ * answers it, or it is an old retransmission) without a state change.
+ */
+static bool
 tcp_track(struct fwd_worker *fw, struct conn *c, unsigned int dir,
-	  const struct rte_tcp_hdr *th)
+	  const struct rte_tcp_hdr *th, uint32_t len)
 {
 	uint8_t before = c->state;
 
+	if (!conn_tcp_seq(c, dir, th->tcp_flags, rte_be_to_cpu_32(th->sent_seq),
+			  len)) {
+		if (th->tcp_flags & RTE_TCP_RST_FLAG)
+			return false;
+		conn_touch(fw->ct, c);
+		return true;
+	}
 	conn_tcp_event(fw->ct, c, dir, th->tcp_flags);
 	if (dir == CONN_DIR_OUT && (c->flags & CONN_F_RTT) &&
 	    (th->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) ==
@@ -432,6 +445,7 @@ tcp_track(struct fwd_worker *fw, struct conn *c, unsigned int dir,
 	}
 	if (c->state != before)
 		gauge_state(fw, c);
+	return true;
 }
 
 /* A packet of c in direction dir: track, count, send. Consumes m. */
@@ -441,12 +455,16 @@ conn_xmit(struct dp_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 {
 	struct fwd_worker *fw = fwd_worker_of(w);
 
-	if (c->proto == IPPROTO_TCP)
-		tcp_track(fw, c, dir,
-			  pkt_at(m, struct rte_tcp_hdr *,
-				 pi->l2_len + pi->l3_len));
-	else
+	if (c->proto != IPPROTO_TCP) {
 		conn_touch(fw->ct, c);
+	} else if (!tcp_track(
+			   fw, c, dir,
+			   pkt_at(m, struct rte_tcp_hdr *,
+				  pi->l2_len + pi->l3_len),
+			   (uint32_t)(pi->ip_len - pi->l3_len - pi->l4_len))) {
+		dp_worker_drop(w, m, DP_DROP_RST_OUT_OF_WINDOW);
+		return;
+	}
 	count(fw, c, dir, pi->ip_len);
 	modes[c->mode]->xmit(fw, w, m, pi, c, dir);
 }
@@ -529,13 +547,19 @@ reply_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 	    const struct pkt_info *pi, bool may_handoff)
 {
 	struct fwd_worker *fw = fwd_worker_of(w);
+	enum dp_drop why;
 	struct conn_key k;
 	unsigned int dir;
 	struct conn *c;
-	int owner;
+	int owner, rc;
 
 	if (pi->proto == IPPROTO_ICMP) {
-		if (fwd_icmp_error_key(m, pi, &k) < 0)
+		rc = fwd_icmp_error_key(m, pi, &k, &why);
+		if (rc == -EBADMSG) {
+			dp_worker_drop(w, m, why);
+			return true;
+		}
+		if (rc < 0)
 			return false;
 	} else if ((pi->proto == IPPROTO_TCP || pi->proto == IPPROTO_UDP) &&
 		   (pi->flags & PKT_F_L4)) {
@@ -585,7 +609,7 @@ conn_backend(const struct svc *s, struct conn *c)
 		return &s->backends[c->bidx];
 	for (uint32_t i = 0; i < s->nbackends; i++)
 		if (s->backends[i].slot == c->bslot) {
-			c->bidx = i;
+			c->bidx = conn_bidx(i);
 			return &s->backends[i];
 		}
 	return NULL;
@@ -660,7 +684,7 @@ pick(struct fwd_worker *fw, const struct svc *s, const struct pkt_info *pi,
 	t->bport = rte_cpu_to_be_16(b->port);
 	t->svc_slot = s->slot;
 	t->bslot = b->slot;
-	t->bidx = (uint32_t)(b - s->backends);
+	t->bidx = conn_bidx((uint32_t)(b - s->backends));
 	t->mode = b->mode != LB_MODE_UNSET ? b->mode : s->mode;
 	if (conn_tmpl_insert(fw->ct, t, s->persist) == 0)
 		*tmpl = t;
@@ -704,7 +728,7 @@ conn_create(struct dp_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	c->lport = c->cport;
 	c->svc_slot = s->slot;
 	c->bslot = b->slot;
-	c->bidx = (uint32_t)(b - s->backends);
+	c->bidx = conn_bidx((uint32_t)(b - s->backends));
 	c->state = pi->proto == IPPROTO_TCP ? CONN_S_NONE : CONN_S_NONE;
 	if (ops->replies)
 		c->flags |= CONN_F_OUT;
@@ -717,11 +741,15 @@ conn_create(struct dp_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		dp_worker_drop(w, m, (enum dp_drop)why);
 		return NULL;
 	}
-	if (conn_insert(fw->ct, c) < 0) {
+	why = conn_insert(fw->ct, c);
+	if (why < 0) {
 		if (ops->conn_release != NULL)
 			ops->conn_release(fw, c);
 		conn_put(fw->ct, c);
-		dp_worker_drop(w, m, DP_DROP_CONN_TABLE_FULL);
+		/* the in tuple matched nothing: -EEXIST is the out tuple */
+		dp_worker_drop(w, m,
+			       why == -EEXIST ? DP_DROP_NAT_TUPLE_COLLISION
+					      : DP_DROP_CONN_TABLE_FULL);
 		return NULL;
 	}
 	if (ops->replies && pi->proto == IPPROTO_TCP) {
@@ -741,6 +769,7 @@ fwd_forward(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 	    const struct pkt_info *pi, const struct svc *s)
 {
 	struct fwd_worker *fw = fwd_worker_of(w);
+	const struct svc_backend *b = NULL;
 	uint8_t tflags = 0;
 	struct conn_key k;
 	unsigned int dir;
@@ -757,11 +786,18 @@ fwd_forward(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 		conn_xmit(w, m, pi, c, dir);
 		return;
 	}
-	if (c != NULL && conn_backend(s, c) == NULL) {
+	if (c != NULL && (b = conn_backend(s, c)) == NULL) {
 		if (w->dp->del_policy != LB_DEL_RESET) {
 			dp_worker_drop(w, m, DP_DROP_BACKEND_GONE);
 			return;
 		}
+		conn_kill(fw->ct, c);
+		c = NULL;
+	} else if (c != NULL && c->proto == IPPROTO_UDP && b->weight == 0 &&
+		   (b->flags & LB_BACKEND_F_DOWN) &&
+		   !(s->flags & LB_SVC_F_UDP_DRAIN)) {
+		/* a flow on a backend that is down: a healthy one takes it
+		 * (TCP connections drain: they cannot move) */
 		conn_kill(fw->ct, c);
 		c = NULL;
 	}

@@ -211,13 +211,17 @@ void fwd_icmp_frag_needed(struct dp_worker *w, struct rte_mbuf *m,
 			  uint16_t mtu);
 
 /*
- * If m (parsed as pi, protocol ICMP) is an error about a TCP or UDP
- * packet (destination unreachable, time exceeded, parameter problem)
- * whose headers fit, fill k with the tuple of the connection it is about
- * (the embedded packet reversed) and return 0; else -EINVAL, m untouched.
+ * If m (parsed as pi, protocol ICMP) is an error (destination
+ * unreachable, time exceeded, parameter problem) about a TCP or UDP
+ * packet, fill k with the tuple of the connection it is about (the
+ * embedded packet reversed) and return 0. -EINVAL: not such an error
+ * (another type, about another protocol). -EBADMSG: such an error that
+ * must not be translated, *why set: ICMP checksum wrong, quoted packet a
+ * non-first fragment, or less than its IP header + 8 bytes quoted. m is
+ * untouched in every case.
  */
 int fwd_icmp_error_key(struct rte_mbuf *m, const struct pkt_info *pi,
-		       struct conn_key *k);
+		       struct conn_key *k, enum dp_drop *why);
 
 /*
  * Translate the ICMP error m about c, received in direction dir (as

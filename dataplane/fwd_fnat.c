@@ -24,10 +24,15 @@
  * 28-byte header goes in front of the client's first payload, i.e. into
  * the segment whose sequence number is pp_seq (the ACK number of the
  * backend's SYN-ACK, recorded then), and into every retransmission of a
- * segment starting there. From then on the backend's sequence space for
- * client bytes is PROXY2_V4_LEN ahead of the client's: each client
- * segment after pp_seq gets seq + 28; each ACK number and SACK edge from
- * the backend gets - 28 (an edge inside the header maps to pp_seq). All
+ * segment starting there; a FIN at pp_seq without payload (a client that
+ * closes before saying anything) gets it too, so that the FIN is shifted
+ * like the ACKs of it are. A segment that starts before pp_seq and
+ * carries data past it is dropped (proxy_overlap): the backend would
+ * keep its new part, the client's own bytes where the header belongs.
+ * From then on the backend's sequence space for client bytes is
+ * PROXY2_V4_LEN ahead of the client's: each client segment after pp_seq
+ * gets seq + 28; each ACK number and SACK edge from the backend gets - 28
+ * (an edge inside the header maps to pp_seq). All
  * with incremental checksum updates, except for the segments whose
  * payload changes length. The MSS is not touched: when the first segment
  * plus the header would exceed the egress MTU, the segment keeps its size
@@ -440,7 +445,15 @@ pp_in(struct fwd_worker *fw, struct dp_worker *w, struct rte_mbuf *m,
 		return plen > 0 ? DP_DROP_NO_CONN : -1;
 	seq = rte_be_to_cpu_32(th->sent_seq);
 	d = seq - c->pp_seq;
-	if (d == 0 && plen > 0 && !(f & RTE_TCP_RST_FLAG)) {
+	if ((int32_t)d < 0 && (int32_t)(d + plen) > 0)
+		/* old bytes, then new ones where the header belongs: the
+		 * backend would keep the new part */
+		return DP_DROP_PROXY_OVERLAP;
+	if (d == 0 && (plen > 0 || (f & RTE_TCP_FIN_FLAG)) &&
+	    !(f & RTE_TCP_RST_FLAG)) {
+		/* the first byte, or a FIN without one: the header goes
+		 * first, so that the FIN sits after it like any later
+		 * segment */
 		if (route_lookup(fw->fwd->dp->route, c->baddr, &port, &nh) < 0)
 			return DP_DROP_NO_ROUTE;
 		return pp_insert(m, pi, c, plen, w->dp->ports[port]->mtu, tail,

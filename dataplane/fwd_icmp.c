@@ -6,6 +6,13 @@
  * problem), whose embedded header is rewritten to the tuple the other
  * side knows. fwd.c looks the connection up and hands over the packet;
  * see fwd.h.
+ *
+ * An error is believed only when its ICMP checksum is right, and only
+ * when it quotes the first fragment (offset 0) of a packet with at least
+ * 8 bytes of its TCP/UDP header: a later fragment quotes payload bytes
+ * where the ports would be, which could name any connection. Others are
+ * dropped with their reason (icmp_err_bad_csum, icmp_err_fragment,
+ * icmp_err_short), whether or not a connection would have matched.
  */
 #include <errno.h>
 #include <string.h>
@@ -82,7 +89,7 @@ fwd_icmp_frag_needed(struct dp_worker *w, struct rte_mbuf *m,
 
 int
 fwd_icmp_error_key(struct rte_mbuf *m, const struct pkt_info *pi,
-		   struct conn_key *k)
+		   struct conn_key *k, enum dp_drop *why)
 {
 	uint16_t off = (uint16_t)(pi->l2_len + pi->l3_len);
 	uint16_t icmp_len = (uint16_t)(pi->ip_len - pi->l3_len);
@@ -91,20 +98,38 @@ fwd_icmp_error_key(struct rte_mbuf *m, const struct pkt_info *pi,
 	uint16_t ihl, *ports, avail;
 
 	if (!(pi->flags & PKT_F_L4) || (pi->flags & PKT_F_FRAG) ||
-	    rte_pktmbuf_data_len(m) < off + icmp_len || icmp_len < 8 + 20 + 8)
+	    rte_pktmbuf_data_len(m) < off + icmp_len)
 		return -EINVAL;
 	icmp = pkt_at(m, struct rte_icmp_hdr *, off);
 	if (icmp->icmp_type != ICMP_DEST_UNREACH &&
 	    icmp->icmp_type != ICMP_TIME_EXCEEDED &&
 	    icmp->icmp_type != ICMP_PARAMETER_PROB)
 		return -EINVAL;
+	/* before anything quoted in it is believed */
+	if (rte_raw_cksum(icmp, icmp_len) != 0xffff) {
+		*why = DP_DROP_ICMP_ERR_BAD_CSUM;
+		return -EBADMSG;
+	}
+	if (icmp_len < 8 + 20) {
+		*why = DP_DROP_ICMP_ERR_SHORT;
+		return -EBADMSG;
+	}
 	in = (struct rte_ipv4_hdr *)(icmp + 1);
 	ihl = (uint16_t)((in->version_ihl & 0xf) * 4);
 	avail = (uint16_t)(icmp_len - 8);
-	if ((in->version_ihl >> 4) != 4 || ihl < 20 || avail < ihl + 8 ||
+	if ((in->version_ihl >> 4) != 4 || ihl < 20 ||
 	    (in->next_proto_id != IPPROTO_TCP &&
 	     in->next_proto_id != IPPROTO_UDP))
 		return -EINVAL;
+	/* a later fragment quotes payload where the ports would be */
+	if (in->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_OFFSET_MASK)) {
+		*why = DP_DROP_ICMP_ERR_FRAGMENT;
+		return -EBADMSG;
+	}
+	if (avail < ihl + 8) {
+		*why = DP_DROP_ICMP_ERR_SHORT;
+		return -EBADMSG;
+	}
 	ports = (uint16_t *)((char *)in + ihl);
 	/* the embedded packet went the other way: look up its reverse */
 	memset(k, 0, sizeof(*k));

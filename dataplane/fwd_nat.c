@@ -11,6 +11,12 @@
  * worker is passed to the owner's handoff ring. With one worker there is
  * nobody to hand off to, and no entry is made.
  *
+ * Two connections with one out tuple (a client port reaching two VIPs
+ * whose services share a backend address and port) cannot both live:
+ * replies would be ambiguous. The second is dropped and counted
+ * (DP_DROP_NAT_TUPLE_COLLISION), found in the reverse map or, with one
+ * worker, by conn_insert()'s -EEXIST; the first one keeps its entry.
+ *
  * The rewrite itself (fwd_nat_rewrite_xmit) is shared with FULL-NAT: in,
  * source -> local address:port (the client itself here), destination ->
  * backend; out, source -> VIP:vport, destination -> client. Checksums are
@@ -31,6 +37,14 @@ nat_conn_init(struct fwd_worker *fw, struct conn *c, const struct svc *s)
 	if (fw->fwd->nworkers == 1)
 		return -1; /* every reply reaches the only worker */
 	conn_key_of(c, CONN_DIR_OUT, &k);
+	/*
+	 * A live connection (of any worker) has this out tuple: its replies
+	 * could not be told apart, and adding would overwrite its entry.
+	 * Two workers adding the same tuple at the same instant both
+	 * succeed (rte_hash has no add-if-absent); the later entry wins.
+	 */
+	if (rte_hash_lookup(fw->fwd->nat_rev, &k) >= 0)
+		return DP_DROP_NAT_TUPLE_COLLISION;
 	/* without the entry, replies still work when RSS brings them here */
 	if (rte_hash_add_key_data(fw->fwd->nat_rev, &k,
 				  (void *)(uintptr_t)(fw->index + 1)) == 0)

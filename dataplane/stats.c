@@ -54,6 +54,12 @@ static const char *const drop_names[DP_DROP_MAX] = {
 	[DP_DROP_FRAG_NEEDED] = "frag_needed",
 	[DP_DROP_TOO_BIG] = "too_big",
 	[DP_DROP_NO_HEADROOM] = "no_headroom",
+	[DP_DROP_PROXY_OVERLAP] = "proxy_overlap",
+	[DP_DROP_NAT_TUPLE_COLLISION] = "nat_tuple_collision",
+	[DP_DROP_RST_OUT_OF_WINDOW] = "rst_out_of_window",
+	[DP_DROP_ICMP_ERR_BAD_CSUM] = "icmp_err_bad_csum",
+	[DP_DROP_ICMP_ERR_FRAGMENT] = "icmp_err_fragment",
+	[DP_DROP_ICMP_ERR_SHORT] = "icmp_err_short",
 };
 
 /* What the counters read at the last STATS_ZERO. */

@@ -55,6 +55,12 @@ enum dp_drop {
 	DP_DROP_FRAG_NEEDED,	   /* TUNNEL: too big with DF, ICMP sent */
 	DP_DROP_TOO_BIG,	   /* TUNNEL: too big without DF */
 	DP_DROP_NO_HEADROOM,	   /* no room in the mbuf for a header */
+	DP_DROP_PROXY_OVERLAP,	   /* PROXY v2: client data across pp_seq */
+	DP_DROP_NAT_TUPLE_COLLISION, /* NAT: out tuple of another conn */
+	DP_DROP_RST_OUT_OF_WINDOW,   /* TCP RST outside the seen seq window */
+	DP_DROP_ICMP_ERR_BAD_CSUM,   /* ICMP error about a conn: bad checksum */
+	DP_DROP_ICMP_ERR_FRAGMENT,   /* ... quoting a non-first fragment */
+	DP_DROP_ICMP_ERR_SHORT,	     /* ... quoting too little of the packet */
 	DP_DROP_MAX,
 };
 

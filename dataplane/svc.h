@@ -25,6 +25,7 @@ struct svc_backend {
 	struct lb_addr addr;
 	uint16_t port;
 	uint8_t mode;	 /* enum lb_mode */
+	uint8_t flags;	 /* LB_BACKEND_F_* */
 	uint32_t weight; /* 0 = quiescent */
 	uint32_t slot;	 /* stable id for counters, < max_backends */
 };

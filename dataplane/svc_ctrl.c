@@ -150,8 +150,8 @@ unknown_sched(struct lbmsg_req *req, const char *name)
 
 /*
  * A backend from tb (top level or a BACKEND record) of service s: ADDR
- * and PORT always; WEIGHT and MODE when given (weight defaults to 1 for a
- * new one). The result has slot SVC_SLOT_NONE.
+ * and PORT always; WEIGHT, MODE and FLAGS when given (weight defaults to
+ * 1 for a new one, flags to 0). The result has slot SVC_SLOT_NONE.
  */
 static int
 get_backend(struct lbmsg_req *req, struct nlattr **tb, const struct svc *s,
@@ -180,6 +180,15 @@ get_backend(struct lbmsg_req *req, struct nlattr **tb, const struct svc *s,
 			return lbmsg_req_errf(req, -ERANGE,
 					      "backend %s: weight %u above %u",
 					      buf, b->weight, LB_WEIGHT_MAX);
+	}
+	if (tb[LB_ATTR_FLAGS] != NULL) {
+		uint32_t f = nla_get_u32(tb[LB_ATTR_FLAGS]);
+
+		if (f & ~LB_BACKEND_F_ALL)
+			return lbmsg_req_errf(req, -EINVAL,
+					      "backend %s: unknown flags 0x%x",
+					      buf, f & ~LB_BACKEND_F_ALL);
+		b->flags = (uint8_t)f;
 	}
 	if (tb[LB_ATTR_MODE] != NULL && nla_get_u8(tb[LB_ATTR_MODE]) != s->mode)
 		return lbmsg_req_errf(
@@ -402,7 +411,8 @@ put_backend_attrs(struct nl_msg *m, const struct svc_backend *b)
 	if (lbmsg_put_addr(m, LB_ATTR_ADDR, &b->addr) < 0 ||
 	    nla_put_u16(m, LB_ATTR_PORT, b->port) < 0 ||
 	    nla_put_u32(m, LB_ATTR_WEIGHT, b->weight) < 0 ||
-	    nla_put_u8(m, LB_ATTR_MODE, b->mode) < 0)
+	    nla_put_u8(m, LB_ATTR_MODE, b->mode) < 0 ||
+	    nla_put_u32(m, LB_ATTR_FLAGS, b->flags) < 0)
 		return -EMSGSIZE;
 	return 0;
 }
@@ -606,9 +616,16 @@ backend_change(struct svc_table *t, struct lbmsg_req *req, uint16_t type)
 	if (type != LB_MSG_BACKEND_NEW && i < 0)
 		return lbmsg_req_errf(req, -ENOENT, "no backend %s in %s", buf,
 				      k.text);
-	if (type == LB_MSG_BACKEND_SET && (req->tb[LB_ATTR_WEIGHT] == NULL ||
-					   s->backends[i].weight == b.weight))
-		return 0; /* nothing changes */
+	if (type == LB_MSG_BACKEND_SET) {
+		/* what is not given stays */
+		if (req->tb[LB_ATTR_WEIGHT] == NULL)
+			b.weight = s->backends[i].weight;
+		if (req->tb[LB_ATTR_FLAGS] == NULL)
+			b.flags = s->backends[i].flags;
+		if (s->backends[i].weight == b.weight &&
+		    s->backends[i].flags == b.flags)
+			return 0; /* nothing changes */
+	}
 	if (svc_edit_from(&e, s) < 0)
 		return lbmsg_req_errf(req, -ENOMEM, "out of memory");
 	switch (type) {
@@ -622,6 +639,7 @@ backend_change(struct svc_table *t, struct lbmsg_req *req, uint16_t type)
 		break;
 	default:
 		e.b[i].weight = b.weight;
+		e.b[i].flags = b.flags;
 		break;
 	}
 	return edit_commit(t, req, s, &e, rc);

@@ -18,6 +18,7 @@ static const struct {
 	  "dr|nat|tunnel|fnat]\n"
 	  "                 [sched NAME] [persist SEC] [toa] [proxy-v2] "
 	  "[sh-port]\n"
+	  "                 [udp-drain]\n"
 	  "                 [mh-size N] [name NAME]\n"
 	  "       lbctl service set [tcp|udp] VIP[:PORT] OPTIONS... (as add; a "
 	  "flag\n"

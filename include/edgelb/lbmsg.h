@@ -146,7 +146,16 @@ enum lb_attr {
 #define LB_SVC_F_TOA	  (1u << 0) /* FULL-NAT: client addr in TCP option */
 #define LB_SVC_F_PROXY_V2 (1u << 1) /* FULL-NAT: PROXY protocol v2 */
 #define LB_SVC_F_SH_PORT  (1u << 2) /* sh: hash source port too */
-#define LB_SVC_F_ALL	  (LB_SVC_F_TOA | LB_SVC_F_PROXY_V2 | LB_SVC_F_SH_PORT)
+/* UDP flows on a backend that is down (LB_BACKEND_F_DOWN, weight 0) stay
+ * on it like TCP connections; without it they are rescheduled */
+#define LB_SVC_F_UDP_DRAIN (1u << 3)
+#define LB_SVC_F_ALL                                                           \
+	(LB_SVC_F_TOA | LB_SVC_F_PROXY_V2 | LB_SVC_F_SH_PORT |                 \
+	 LB_SVC_F_UDP_DRAIN)
+
+/* LB_ATTR_FLAGS in BACKEND records and BACKEND_* messages */
+#define LB_BACKEND_F_DOWN (1u << 0) /* its health check failed (edgelbd) */
+#define LB_BACKEND_F_ALL  LB_BACKEND_F_DOWN
 
 #define LB_WEIGHT_MAX 65535u
 

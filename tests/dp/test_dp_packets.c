@@ -293,6 +293,46 @@ b_icmp_bad_csum(struct frame *f)
 	f->b[14 + 20 + 2] ^= 0x55;
 }
 
+/*
+ * ICMP port unreachable from the peer about a UDP datagram VIP:80 ->
+ * peer:40000 (20-byte header + 8 bytes quoted); frag is the quoted
+ * header's flags/offset field.
+ */
+static void
+icmp_error(struct frame *f, uint16_t frag)
+{
+	uint8_t *ic = ipv4(f, PEER_IP, VIP, 1, 64, 8 + 28), *in = ic + 8;
+	uint32_t s = ip4(VIP), d = ip4(PEER_IP);
+
+	ic[0] = 3;
+	ic[1] = 3;
+	in[0] = 0x45;
+	put16(in + 2, 20 + 8 + 100);
+	put16(in + 6, frag);
+	in[8] = 63;
+	in[9] = 17;
+	memcpy(in + 12, &s, 4);
+	memcpy(in + 16, &d, 4);
+	put16(in + 10, dp_cksum(in, 20));
+	put16(in + 20, 80);
+	put16(in + 22, 40000);
+	put16(in + 24, 8 + 100);
+	put16(ic + 2, dp_cksum(ic, 8 + 28));
+}
+
+static void
+b_icmp_err_bad_csum(struct frame *f)
+{
+	icmp_error(f, 0);
+	f->b[14 + 20 + 3] ^= 0x21;
+}
+
+static void
+b_icmp_err_fragment(struct frame *f)
+{
+	icmp_error(f, 1480 / 8); /* a later fragment: no UDP header */
+}
+
 /* ARP reply to a request for `asked`, sent to the peer. */
 static int
 arp_reply_check(const uint8_t *p, size_t len, const char *asked, int check)
@@ -404,6 +444,10 @@ static const struct tcase cases[] = {
 	  NULL },
 	{ "unicast to another MAC", b_other_host, "other_host", NULL },
 	{ "IPv6", b_ipv6, "ipv6_unsupported", NULL },
+	{ "ICMP error with a bad checksum", b_icmp_err_bad_csum,
+	  "icmp_err_bad_csum", NULL },
+	{ "ICMP error quoting a later fragment", b_icmp_err_fragment,
+	  "icmp_err_fragment", NULL },
 };
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 

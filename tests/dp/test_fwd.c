@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 
 #include <rte_eal.h>
+#include <rte_hash.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
 #include <rte_malloc.h>
@@ -790,10 +791,38 @@ START_TEST(test_tunnel_frag_needed)
 }
 END_TEST
 
-/* An ICMP port unreachable from a NAT backend reaches the client about
- * the VIP. */
+/* ICMP errors from a NAT backend about what it received. */
+enum icmp_mut {
+	ICMP_OK,	 /* as a router or host sends it */
+	ICMP_BAD_CSUM,	 /* ICMP checksum wrong */
+	ICMP_FIRST_FRAG, /* quoted packet: MF set, offset 0 */
+	ICMP_LATER_FRAG, /* quoted packet: offset 1480, MF clear */
+	ICMP_SHORT,	 /* 4 bytes of the quoted UDP header */
+};
+
+struct icmp_case {
+	const char *name;
+	enum icmp_mut mut;
+	int drop; /* expected drop reason, or -1: translated to the client */
+};
+
+static const struct icmp_case icmp_cases[] = {
+	{ "port unreachable", ICMP_OK, -1 },
+	{ "bad ICMP checksum", ICMP_BAD_CSUM, DP_DROP_ICMP_ERR_BAD_CSUM },
+	{ "quoting a first fragment", ICMP_FIRST_FRAG, -1 },
+	{ "quoting a later fragment", ICMP_LATER_FRAG,
+	  DP_DROP_ICMP_ERR_FRAGMENT },
+	{ "quoting 4 bytes of UDP", ICMP_SHORT, DP_DROP_ICMP_ERR_SHORT },
+};
+
+/*
+ * An ICMP port unreachable from a NAT backend, about the datagram it got
+ * (its ports as sent, whatever the case changes), reaches the client
+ * about the VIP; a malformed one is dropped with its reason.
+ */
 START_TEST(test_nat_icmp_error)
 {
+	const struct icmp_case *tc = &icmp_cases[_i];
 	struct spec q = {
 		CLIENT, IP(192, 0, 2, 3), 47000, 53, IPPROTO_UDP, 0, 12, false,
 		0
@@ -810,6 +839,8 @@ START_TEST(test_nat_icmp_error)
 	inject(0, &q, 0);
 	sent = take(0, 1); /* client -> 10.1.0.10:5353 as the backend saw */
 	qlen = (uint16_t)(rte_pktmbuf_pkt_len(sent) - 14);
+	if (tc->mut == ICMP_SHORT)
+		qlen = 20 + 4;
 	ip = f;
 	memset(ip, 0, 42);
 	memcpy(ip, mac_port[1], 6);
@@ -827,14 +858,29 @@ START_TEST(test_nat_icmp_error)
 	ic[0] = 3;
 	ic[1] = 3;
 	memcpy(ic + 8, rte_pktmbuf_mtod_offset(sent, uint8_t *, 14), qlen);
+	if (tc->mut == ICMP_FIRST_FRAG || tc->mut == ICMP_LATER_FRAG) {
+		ic[8 + 6] = tc->mut == ICMP_FIRST_FRAG ? 0x20 : 0;
+		ic[8 + 7] = tc->mut == ICMP_FIRST_FRAG ? 0 : 1480 / 8;
+		ic[8 + 10] = ic[8 + 11] = 0;
+		*(uint16_t *)(ic + 8 + 10) = ip_csum(ic + 8, 20);
+	}
 	*(uint16_t *)(ic + 2) = ip_csum(ic, 8u + qlen);
+	if (tc->mut == ICMP_BAD_CSUM)
+		ic[2] ^= 0x40;
 	*(uint16_t *)(ip + 10) = ip_csum(ip, 20);
 	rte_pktmbuf_free(sent);
 	m = rte_pktmbuf_alloc(pool);
 	memcpy(rte_pktmbuf_append(m, (uint16_t)(14 + 28 + qlen)), f,
 	       14u + 28 + qlen);
 	ck_assert_int_lt(pkt_parse(m, &pi), 0);
-	ck_assert(dp.reverse(&dp.workers[0], m, 1, &pi));
+	ck_assert_msg(dp.reverse(&dp.workers[0], m, 1, &pi), "%s: not taken",
+		      tc->name);
+	if (tc->drop >= 0) {
+		nothing_sent(0);
+		ck_assert_msg(dp.workers[0].drops[tc->drop] == 1,
+			      "%s: drop %d not counted", tc->name, tc->drop);
+		return;
+	}
 	m = take(0, 0);
 	o = check_frame(m, &back, IPPROTO_ICMP);
 	ck_assert_uint_eq(sum16(o + 20, 8u + qlen, 0), 0xffff);
@@ -843,6 +889,65 @@ START_TEST(test_nat_icmp_error)
 		0, NULL, CLIENT, IP(192, 0, 2, 3), 47000, 53, 59
 	};
 	check_ip(o + 28, &inner, IPPROTO_UDP);
+	rte_pktmbuf_free(m);
+}
+END_TEST
+
+/*
+ * NAT out-tuple collision: CLIENT:51000 reaches two VIPs whose services
+ * share backend 10.1.0.10:8080, so both connections would have the out
+ * tuple 10.1.0.10:8080 -> CLIENT:51000. The second one is dropped and
+ * counted as nat_tuple_collision, whether it lands on the first one's
+ * worker or on the other; the first one's reverse-map entry still
+ * names its owner and its replies still reach the client.
+ */
+START_TEST(test_nat_tuple_collision)
+{
+	struct spec a = {
+		CLIENT, IP(192, 0, 2, 3), 51000, 80, IPPROTO_TCP, SYN, 0, true,
+		1460
+	};
+	struct spec b = {
+		CLIENT, IP(192, 0, 2, 6), 51000, 80, IPPROTO_TCP, SYN, 0, true,
+		1460
+	};
+	struct spec r = { IP(10, 1, 0, 10), CLIENT, 8080, 51000, IPPROTO_TCP,
+			  SYN | ACK,	    0,	    true, 1460 };
+	struct expect back = { 0,     mac_router, IP(192, 0, 2, 3), CLIENT, 80,
+			       51000, 59 };
+	struct conn_key k = { .saddr = IP(10, 1, 0, 10),
+			      .daddr = CLIENT,
+			      .sport = htons(8080),
+			      .dport = htons(51000),
+			      .proto = IPPROTO_TCP };
+	struct rte_mbuf *m;
+	void *d;
+
+	service(IPPROTO_TCP, IP(192, 0, 2, 6), 80, LB_MODE_NAT, 0,
+		IP(10, 1, 0, 10), 8080, 0);
+	inject(0, &a, 0);
+	rte_pktmbuf_free(take(0, 1));
+	ck_assert_int_ge(rte_hash_lookup_data(dp.fwd->nat_rev, &k, &d), 0);
+	ck_assert_uint_eq((uintptr_t)d, 1); /* worker 0 */
+
+	for (unsigned int wk = 0; wk < 2; wk++) {
+		inject(wk, &b, 0);
+		nothing_sent(wk);
+		ck_assert_uint_eq(
+			dp.workers[wk].drops[DP_DROP_NAT_TUPLE_COLLISION], 1);
+		ck_assert_uint_eq(dp.workers[wk].drops[DP_DROP_CONN_TABLE_FULL],
+				  0);
+		ck_assert_int_ge(rte_hash_lookup_data(dp.fwd->nat_rev, &k, &d),
+				 0);
+		ck_assert_uint_eq((uintptr_t)d, 1);
+	}
+	/* the first connection's reply, arriving on worker 1, is handed to
+	 * worker 0 and goes back from VIP 192.0.2.3 */
+	inject(1, &r, 1);
+	nothing_sent(1);
+	fwd_poll(&dp.workers[0]);
+	m = take(0, 0);
+	check_frame(m, &back, IPPROTO_TCP);
 	rte_pktmbuf_free(m);
 }
 END_TEST
@@ -1225,6 +1330,361 @@ START_TEST(test_fnat_proxy_limits)
 }
 END_TEST
 
+/*
+ * A client segment that starts before pp_seq and carries data past it
+ * (Linux keeps the new part of a partly-old segment) would put the
+ * client's own bytes where the header belongs: here a forged PROXY v2
+ * header claiming 198.51.100.66. It is dropped and counted; the real
+ * first segment then gets the balancer's header first.
+ */
+START_TEST(test_fnat_proxy_forged)
+{
+	static const uint8_t sig[12] = { '\r', '\n', '\r', '\n', 0,   '\r',
+					 '\n', 'Q',  'U',  'I',	 'T', '\n' };
+	struct spec sp = { CLIENT, PP_VIP,	    50300, 443, IPPROTO_TCP,
+			   ACK,	   4 + PP_LEN + 20, true,  0 };
+	uint8_t hdr[PP_LEN], in[200], *fake;
+	uint32_t forged = IP(198, 51, 100, 66);
+	struct rte_mbuf *m;
+	const uint8_t *ip;
+	uint16_t lport, v;
+
+	service(IPPROTO_TCP, PP_VIP, 443, LB_MODE_FNAT, LB_SVC_F_PROXY_V2,
+		IP(10, 1, 0, 11), 8443, PP_LADDR);
+	lport = pp_handshake(50300);
+	pp_expected(hdr, 50300, 443);
+
+	/* seq 997: 4 old bytes, then a forged header at pp_seq 1001 */
+	m = tcp_frame(&sp, 0, 997, 9001, NULL, 0);
+	ip = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+	fake = (uint8_t *)ip + 40 + 4;
+	memcpy(fake, sig, 12);
+	fake[12] = 0x21;
+	fake[13] = 0x11;
+	fake[14] = 0;
+	fake[15] = 12;
+	memcpy(fake + 16, &forged, 4);
+	memcpy(fake + 20, &forged, 4);
+	fake[24] = fake[26] = 0;
+	fake[25] = fake[27] = 1;
+	((uint8_t *)ip)[36] = ((uint8_t *)ip)[37] = 0;
+	v = l4_csum(CLIENT, PP_VIP, IPPROTO_TCP, ip + 20,
+		    (uint16_t)(20 + sp.payload));
+	memcpy((uint8_t *)ip + 36, &v, 2);
+	inject_m(0, m, 0);
+	nothing_sent(0);
+	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_PROXY_OVERLAP], 1);
+
+	/* the real first segment: the balancer's header, then the data */
+	m = pp_data(50300, lport, 1001, 60, in);
+	ip = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+	ck_assert_uint_eq(be32_at(ip + 24), 1001);
+	ck_assert_int_eq(memcmp(ip + 40, hdr, PP_LEN), 0);
+	ck_assert_int_eq(memcmp(ip + 40 + PP_LEN, in, 60), 0);
+	rte_pktmbuf_free(m);
+
+	/* and after it, an old segment reaching into new data: dropped too */
+	sp.payload = 100;
+	inject_m(0, tcp_frame(&sp, 0, 1001 + 30, 9001, NULL, 0), 0);
+	m = take(0, 1);
+	ip = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+	ck_assert_uint_eq(be32_at(ip + 24), 1001 + 30 + PP_LEN);
+	rte_pktmbuf_free(m);
+	inject_m(0, tcp_frame(&sp, 0, 990, 9001, NULL, 0), 0);
+	nothing_sent(0);
+	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_PROXY_OVERLAP], 2);
+}
+END_TEST
+
+/* The state of the connection whose in tuple is CLIENT:cport -> vip:vport
+ * on worker 0. */
+static uint8_t
+conn_state_of(uint32_t vip, uint16_t cport, uint16_t vport)
+{
+	struct conn_key k = { .saddr = CLIENT,
+			      .daddr = vip,
+			      .sport = htons(cport),
+			      .dport = htons(vport),
+			      .proto = IPPROTO_TCP };
+	unsigned int dir;
+	struct conn *c = conn_lookup(fwd_conn_table(&dp, 0), &k, &dir);
+
+	ck_assert_ptr_nonnull(c);
+	return c->state;
+}
+
+/*
+ * A PROXY v2 connection closed before the client sent a byte: its FIN at
+ * pp_seq carries the header, so that the backend's ACK of the FIN maps
+ * back to the client's FIN + 1 and both sides finish closing.
+ */
+START_TEST(test_fnat_proxy_fin_only)
+{
+	struct spec fin = { CLIENT, PP_VIP,	 50400,
+			    443,    IPPROTO_TCP, ACK | RTE_TCP_FIN_FLAG,
+			    0,	    true,	 0 };
+	struct spec b = {
+		IP(10, 1, 0, 11),	PP_LADDR, 8443, 0, IPPROTO_TCP,
+		ACK | RTE_TCP_FIN_FLAG, 0,	  true, 0
+	};
+	struct expect back = { 0, mac_router, PP_VIP, CLIENT, 443, 50400, 59 };
+	uint32_t seq, end;
+	uint8_t hdr[PP_LEN];
+	struct rte_mbuf *m;
+	const uint8_t *ip;
+	uint16_t lport;
+
+	service(IPPROTO_TCP, PP_VIP, 443, LB_MODE_FNAT, LB_SVC_F_PROXY_V2,
+		IP(10, 1, 0, 11), 8443, PP_LADDR);
+	lport = pp_handshake(50400);
+	pp_expected(hdr, 50400, 443);
+
+	inject_m(0, tcp_frame(&fin, 0, 1001, 9001, NULL, 0), 0);
+	m = take(0, 1);
+	ip = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+	ck_assert(ip[33] & RTE_TCP_FIN_FLAG);
+	seq = be32_at(ip + 24);
+	/* where the backend's stream ends: seq + payload + the FIN */
+	end = seq + (uint32_t)((ip[2] << 8 | ip[3]) - 40) + 1;
+	ck_assert_uint_eq(seq, 1001);
+	ck_assert_uint_eq(end, 1001 + PP_LEN + 1);
+	ck_assert_int_eq(memcmp(ip + 40, hdr, PP_LEN), 0);
+	rte_pktmbuf_free(m);
+
+	/* the backend acknowledges the FIN and closes: the client sees its
+	 * FIN acknowledged */
+	b.dport = lport;
+	inject_m(0, tcp_frame(&b, 1, 9001, end, NULL, 0), 1);
+	m = take(0, 0);
+	ip = check_frame(m, &back, IPPROTO_TCP);
+	ck_assert_uint_eq(be32_at(ip + 24), 9001);
+	ck_assert_uint_eq(be32_at(ip + 28), 1002);
+	rte_pktmbuf_free(m);
+
+	/* the client's last ACK sits after the header in the backend's space */
+	fin.flags = ACK;
+	inject_m(0, tcp_frame(&fin, 0, 1002, 9002, NULL, 0), 0);
+	m = take(0, 1);
+	ip = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+	ck_assert_uint_eq(be32_at(ip + 24), end);
+	ck_assert_uint_eq(be32_at(ip + 28), 9002);
+	rte_pktmbuf_free(m);
+	ck_assert_uint_eq(conn_state_of(PP_VIP, 50400, 443), CONN_S_TIME_WAIT);
+
+	/* a retransmitted FIN at pp_seq gets the same header, same end */
+	fin.flags = ACK | RTE_TCP_FIN_FLAG;
+	inject_m(0, tcp_frame(&fin, 0, 1001, 9002, NULL, 0), 0);
+	m = take(0, 1);
+	ip = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+	ck_assert_uint_eq(be32_at(ip + 24), 1001);
+	ck_assert_uint_eq((ip[2] << 8 | ip[3]) - 40, PP_LEN);
+	rte_pktmbuf_free(m);
+}
+END_TEST
+
+/* ---- RST within the window of sequence numbers seen (RFC 5961) ------- */
+
+#define RW_VIP IP(192, 0, 2, 7)
+
+/* The connection of CLIENT:cport -> vip:80 on worker 0, or NULL. */
+static struct conn *
+conn_of(uint32_t vip, uint16_t cport)
+{
+	struct conn_key k = { .saddr = CLIENT,
+			      .daddr = vip,
+			      .sport = htons(cport),
+			      .dport = htons(80),
+			      .proto = IPPROTO_TCP };
+	unsigned int dir;
+
+	return conn_lookup(fwd_conn_table(&dp, 0), &k, &dir);
+}
+
+/* Seconds left before c expires. */
+static uint32_t
+ttl_of(const struct conn *c)
+{
+	return c->expires - conn_now(fwd_conn_table(&dp, 0));
+}
+
+/*
+ * A NAT service with two backends (rr): a blind RST from the client's
+ * or the backend's side, its sequence number far from anything seen, is
+ * dropped and counted; the connection stays ESTABLISHED with its idle
+ * timeout, and a SYN with the same 4-tuple afterwards stays on the same
+ * backend. An RST at the sequence number the client is at closes it.
+ */
+START_TEST(test_rst_window)
+{
+	struct spec syn = { CLIENT, RW_VIP, 52000, 80, IPPROTO_TCP,
+			    SYN,    0,	    true,  0 };
+	struct spec sa = { IP(10, 1, 0, 10), CLIENT, 8080, 52000, IPPROTO_TCP,
+			   SYN | ACK,	     0,	     true, 0 };
+	struct spec data = { CLIENT, RW_VIP, 52000, 80, IPPROTO_TCP,
+			     ACK,    100,    true,  0 };
+	struct spec rst = { CLIENT,	      RW_VIP, 52000, 80, IPPROTO_TCP,
+			    RTE_TCP_RST_FLAG, 0,      true,  0 };
+	struct spec brst = {
+		IP(10, 1, 0, 10),	CLIENT, 8080, 52000, IPPROTO_TCP,
+		RTE_TCP_RST_FLAG | ACK, 0,	true, 0
+	};
+	struct nl_msg *msg = lbmsg_new(LB_MSG_BACKEND_NEW, 0);
+	struct lb_addr v = { .family = AF_INET, .v4 = RW_VIP };
+	struct lb_addr b2 = { .family = AF_INET, .v4 = IP(10, 1, 0, 11) };
+	struct rte_mbuf *m;
+	const uint8_t *ip;
+	struct conn *c;
+
+	service(IPPROTO_TCP, RW_VIP, 80, LB_MODE_NAT, 0, IP(10, 1, 0, 10), 8080,
+		0);
+	lbmsg_put_svc_key(msg, IPPROTO_TCP, &v, 80);
+	lbmsg_put_addr(msg, LB_ATTR_ADDR, &b2);
+	nla_put_u16(msg, LB_ATTR_PORT, 8080);
+	nla_put_u32(msg, LB_ATTR_WEIGHT, 1);
+	ctrl(msg);
+
+	/* client ISN 0x10000000, backend ISN 0x70000000 */
+	inject_m(0, tcp_frame(&syn, 0, 0x10000000, 0, NULL, 0), 0);
+	m = take(0, 1);
+	ip = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+	ck_assert_int_eq(memcmp(ip + 16, &sa.saddr, 4), 0); /* 10.1.0.10 */
+	rte_pktmbuf_free(m);
+	inject_m(0, tcp_frame(&sa, 1, 0x70000000, 0x10000001, NULL, 0), 1);
+	rte_pktmbuf_free(take(0, 0));
+	inject_m(0, tcp_frame(&data, 0, 0x10000001, 0x70000001, NULL, 0), 0);
+	rte_pktmbuf_free(take(0, 1));
+	c = conn_of(RW_VIP, 52000);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->state, CONN_S_ESTABLISHED);
+	ck_assert_uint_ge(ttl_of(c), 899);
+
+	/* blind RSTs: from the client side, and as if from the backend */
+	inject_m(0, tcp_frame(&rst, 0, 0x90000000, 0, NULL, 0), 0);
+	nothing_sent(0);
+	inject_m(0, tcp_frame(&brst, 1, 0x30000000, 0x10000065, NULL, 0), 1);
+	nothing_sent(0);
+	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_RST_OUT_OF_WINDOW], 2);
+	c = conn_of(RW_VIP, 52000);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->state, CONN_S_ESTABLISHED);
+	ck_assert_uint_ge(ttl_of(c), 899);
+
+	/* then a SYN with the right 4-tuple: still the same backend */
+	inject_m(0, tcp_frame(&syn, 0, 0x50000000, 0, NULL, 0), 0);
+	m = take(0, 1);
+	ip = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
+	ck_assert_int_eq(memcmp(ip + 16, &sa.saddr, 4), 0);
+	rte_pktmbuf_free(m);
+	ck_assert_uint_eq(conn_of(RW_VIP, 52000)->state, CONN_S_ESTABLISHED);
+
+	/* the client's own RST, at its next sequence number, closes it */
+	inject_m(0, tcp_frame(&rst, 0, 0x10000001 + 100, 0, NULL, 0), 0);
+	rte_pktmbuf_free(take(0, 1));
+	c = conn_of(RW_VIP, 52000);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->state, CONN_S_CLOSE);
+	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_RST_OUT_OF_WINDOW], 2);
+}
+END_TEST
+
+/* ---- a backend that is down under on_fail = quiesce ------------------ */
+
+#define DN_VIP IP(192, 0, 2, 8)
+
+/* BACKEND_NEW (weight 1) or BACKEND_SET (weight, flags) of b:port in
+ * service proto DN_VIP:vport. */
+static void
+backend_msg(uint16_t type, uint8_t proto, uint16_t vport, uint32_t b,
+	    uint16_t port, uint32_t weight, uint32_t flags)
+{
+	struct nl_msg *msg = lbmsg_new(type, 0);
+	struct lb_addr v = { .family = AF_INET, .v4 = DN_VIP };
+	struct lb_addr ba = { .family = AF_INET, .v4 = b };
+
+	lbmsg_put_svc_key(msg, proto, &v, vport);
+	lbmsg_put_addr(msg, LB_ATTR_ADDR, &ba);
+	nla_put_u16(msg, LB_ATTR_PORT, port);
+	nla_put_u32(msg, LB_ATTR_WEIGHT, weight);
+	if (type == LB_MSG_BACKEND_SET)
+		nla_put_u32(msg, LB_ATTR_FLAGS, flags);
+	ctrl(msg);
+}
+
+/* Send sp in on worker 0; the backend address it went to. */
+static uint32_t
+sent_to(const struct spec *sp)
+{
+	struct rte_mbuf *m;
+	uint32_t d;
+
+	inject(0, sp, 0);
+	m = take(0, 1);
+	memcpy(&d, rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 16), 4);
+	rte_pktmbuf_free(m);
+	return d;
+}
+
+struct down_case {
+	const char *name;
+	uint8_t proto;
+	uint32_t svc_flags;
+	uint32_t be_flags; /* of the backend set to weight 0 */
+	bool moves;	   /* the flow's next packet goes to the other one */
+};
+
+static const struct down_case down_cases[] = {
+	{ "udp, down: rescheduled", IPPROTO_UDP, 0, LB_BACKEND_F_DOWN, true },
+	{ "udp, weight 0 by hand: drains", IPPROTO_UDP, 0, 0, false },
+	{ "udp, down, udp-drain: drains", IPPROTO_UDP, LB_SVC_F_UDP_DRAIN,
+	  LB_BACKEND_F_DOWN, false },
+	{ "tcp, down: drains", IPPROTO_TCP, 0, LB_BACKEND_F_DOWN, false },
+};
+
+/*
+ * A NAT service (rr) with backends 10.1.0.10 and .11: a flow starts on
+ * one of them, which then gets weight 0, down or not; the flow's next
+ * packet goes to the other backend only for UDP on a down backend
+ * without the service's udp-drain flag.
+ */
+START_TEST(test_backend_down)
+{
+	const struct down_case *dc = &down_cases[_i];
+	const uint16_t vport = dc->proto == IPPROTO_UDP ? 53 : 80;
+	struct spec sp = { CLIENT, DN_VIP, 53000, vport, dc->proto,
+			   SYN,	   0,	   true,  0 };
+	uint32_t first, other, then;
+
+	if (dc->proto == IPPROTO_UDP) {
+		sp.flags = 0;
+		sp.payload = 20;
+	}
+	service(dc->proto, DN_VIP, vport, LB_MODE_NAT, dc->svc_flags,
+		IP(10, 1, 0, 10), 8080, 0);
+	backend_msg(LB_MSG_BACKEND_NEW, dc->proto, vport, IP(10, 1, 0, 11),
+		    8080, 1, 0);
+	first = sent_to(&sp);
+	other = first == IP(10, 1, 0, 10) ? IP(10, 1, 0, 11) : IP(10, 1, 0, 10);
+	if (dc->proto == IPPROTO_TCP) {
+		struct spec sa = { first,     CLIENT, 8080, 53000, IPPROTO_TCP,
+				   SYN | ACK, 0,      true, 0 };
+
+		inject(0, &sa, 1);
+		rte_pktmbuf_free(take(0, 0));
+		sp.flags = ACK;
+		sp.payload = 10;
+		ck_assert_uint_eq(sent_to(&sp), first);
+	}
+	backend_msg(LB_MSG_BACKEND_SET, dc->proto, vport, first, 8080, 0,
+		    dc->be_flags);
+	then = sent_to(&sp);
+	ck_assert_msg(then == (dc->moves ? other : first),
+		      "%s: went to %08x, first %08x", dc->name, ntohl(then),
+		      ntohl(first));
+	/* and stays there */
+	ck_assert_uint_eq(sent_to(&sp), then);
+}
+END_TEST
+
 /* ---- the unmap guard (net_memif peer leaving during a burst) ------------ */
 
 struct unmap_run {
@@ -1329,12 +1789,19 @@ fwd_suite(void)
 	tcase_add_test(tc, test_nat_handoff);
 	tcase_add_test(tc, test_fnat_toa);
 	tcase_add_test(tc, test_fnat_rss);
-	tcase_add_test(tc, test_nat_icmp_error);
+	tcase_add_loop_test(tc, test_nat_icmp_error, 0,
+			    (int)(sizeof(icmp_cases) / sizeof(icmp_cases[0])));
 	tcase_add_test(tc, test_fnat_proxy);
+	tcase_add_test(tc, test_fnat_proxy_forged);
+	tcase_add_test(tc, test_fnat_proxy_fin_only);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(lim, lab_up, lab_down);
 	tcase_add_test(lim, test_tunnel_frag_needed);
 	tcase_add_test(lim, test_no_conn_and_full);
+	tcase_add_test(lim, test_nat_tuple_collision);
+	tcase_add_test(lim, test_rst_window);
+	tcase_add_loop_test(lim, test_backend_down, 0,
+			    (int)(sizeof(down_cases) / sizeof(down_cases[0])));
 	tcase_add_test(lim, test_fnat_proxy_limits);
 	tcase_add_test(lim, test_unmap_waits_for_workers);
 	suite_add_tcase(s, lim);

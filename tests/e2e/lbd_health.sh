@@ -3,11 +3,11 @@
 # HTTP check, interval 500ms, timeout 300ms, fall 2, rise 2:
 #   - b2's HTTP server is killed: within fall x interval + timeout (+ a
 #     2 s margin for a loaded machine) lbctl health show -j reports it
-#     down, the dataplane gives it weight 0, and 30 GETs through the VIP
-#     all succeed, answered by b1 and b3 only;
+#     down, the dataplane gives it weight 0 and the down flag, and 30
+#     GETs through the VIP all succeed, answered by b1 and b3 only;
 #   - b2 is started again: within rise x interval + interval + timeout
-#     (+ 2 s) it is up, its weight is back, and it takes its share of
-#     30 GETs again.
+#     (+ 2 s) it is up, its weight is back (flag cleared), and it takes
+#     its share of 30 GETs again.
 # shellcheck source=lbd_lib.sh
 source "$(dirname "$0")/lbd_lib.sh"
 lbd_begin
@@ -62,6 +62,16 @@ wait_dp_weight() {
 	return 1
 }
 
+# dp_flags ADDR: the dataplane's FLAGS of backend ADDR (bit 0: down).
+dp_flags() {
+	lbd_dpctl -j backend show tcp "$LBD_VIP:$LBD_PORT" | python3 -c '
+import json, sys
+for b in json.load(sys.stdin):
+    if b.get("addr") == sys.argv[1]:
+        print(b.get("flags", 0))
+' "$1"
+}
+
 lbd_up
 b2=$(lbd_backend_ip b2)
 
@@ -78,6 +88,8 @@ lbd_log "b2 killed: reported down after $t_down ms (budget $budget ms =" \
 	"fall $LBD_HC_FALL x $LBD_HC_INTERVAL_MS + $LBD_HC_TIMEOUT_MS + $MARGIN_MS)"
 t_w=$(wait_dp_weight "$b2" 0 2000)
 lbd_log "dataplane weight of b2 is 0 $t_w ms after that"
+f=$(dp_flags "$b2") || lbd_fail "backend show failed"
+[ "$f" = 1 ] || lbd_fail "b2 down: dataplane flags '$f', expected 1 (down)"
 spread=$(lbd_spread 30) || exit 1
 lbd_log "b2 down: 30/30 GETs answered: $spread"
 grep -q 'b2=' <<<"$spread" && lbd_fail "b2 is down but answered: $spread"
@@ -92,6 +104,8 @@ lbd_log "b2 restarted: reported up after $t_up ms (budget $budget ms =" \
 	"rise $LBD_HC_RISE x $LBD_HC_INTERVAL_MS + $LBD_HC_INTERVAL_MS + $LBD_HC_TIMEOUT_MS + $MARGIN_MS)"
 t_w=$(wait_dp_weight "$b2" 1 2000)
 lbd_log "dataplane weight of b2 is 1 $t_w ms after that"
+f=$(dp_flags "$b2") || lbd_fail "backend show failed"
+[ "$f" = 0 ] || lbd_fail "b2 up: dataplane flags '$f', expected 0"
 spread=$(lbd_spread 30) || exit 1
 lbd_log "b2 up again: 30/30 GETs answered: $spread"
 [ "$spread" = "b1=10 b2=10 b3=10 " ] ||

@@ -302,6 +302,7 @@ static const char full_ini[] =
 	"mode = dr\n"
 	"backend = [2001:db8:1::1]:53\n"
 	"healthcheck = dns\n"
+	"udp_on_down = drain\n"
 	"\n"
 	"[metrics]\n"
 	"listen = 127.0.0.1:9100\n"
@@ -380,6 +381,7 @@ START_TEST(test_full_file)
 	ck_assert_uint_eq(s->vip.family, AF_INET6);
 	ck_assert_str_eq(s->sched, CFG_DEFAULT_SCHED);
 	ck_assert_uint_eq(s->on_fail, CFG_ON_FAIL_QUIESCE);
+	ck_assert_uint_eq(s->flags, LB_SVC_F_UDP_DRAIN);
 	cfg_errors_free(&e);
 	cfg_free(c);
 }
@@ -426,6 +428,7 @@ START_TEST(test_state_round_trip)
 	ck_assert_int_eq(cfg_backend_add(s, &b), -EEXIST);
 	s->check[0] = 't';
 	s->check[1] = '\0';
+	s->flags |= LB_SVC_F_UDP_DRAIN;
 	{
 		struct cfg_service n;
 
@@ -468,6 +471,7 @@ START_TEST(test_state_round_trip)
 	ck_assert_uint_eq(s->nbackends, 2);
 	ck_assert_uint_eq(s->backends[1].weight, 9);
 	ck_assert_str_eq(s->check, "t");
+	ck_assert_uint_eq(s->flags, LB_SVC_F_UDP_DRAIN);
 	s = cfg_service_find(c2, "tcp-10.0.0.5-443");
 	ck_assert_ptr_nonnull(s);
 	ck_assert_uint_eq(s->mode, LB_MODE_FNAT);

@@ -208,6 +208,60 @@ START_TEST(test_tcp_input_only)
 }
 END_TEST
 
+/*
+ * The window of sequence numbers seen (RFC 5961): started by each side's
+ * SYN, moved by segments in it, 4 MiB behind and 128 KiB ahead of the
+ * highest seen (64 KiB units), across the 2^32 wrap; a segment outside
+ * moves nothing; a side not seen yet is not judged.
+ */
+START_TEST(test_tcp_seq_window)
+{
+	struct conn *c = mkconn(4, IPPROTO_TCP, true);
+	const uint32_t isn = 0xfffe0000u; /* wraps after 128 KiB */
+
+	ck_assert(conn_tcp_seq(c, CONN_DIR_OUT, RST | ACK, 0x12345678, 0));
+	ck_assert(conn_tcp_seq(c, CONN_DIR_IN, SYN, isn, 0));
+	conn_tcp_event(ct, c, CONN_DIR_IN, SYN);
+	ck_assert(c->flags & CONN_F_SEQ_IN);
+	ck_assert(!(c->flags & CONN_F_SEQ_OUT));
+	ck_assert(conn_tcp_seq(c, CONN_DIR_OUT, SYN | ACK, 0x70000000, 0));
+	conn_tcp_event(ct, c, CONN_DIR_OUT, SYN | ACK);
+	conn_tcp_event(ct, c, CONN_DIR_IN, ACK);
+	ck_assert_int_eq(c->state, CONN_S_ESTABLISHED);
+	/* the client sends 256 KiB in 1000-byte segments, over the wrap */
+	for (uint32_t off = 0; off < 256 * 1024; off += 1000)
+		ck_assert(
+			conn_tcp_seq(c, CONN_DIR_IN, ACK, isn + 1 + off, 1000));
+	/* top now about isn + 1 + 256 KiB = 0x00020000 + 1 + 384 */
+	ck_assert(conn_tcp_seq(c, CONN_DIR_IN, RST, isn + 1 + 256 * 1024, 0));
+	ck_assert(conn_tcp_seq(c, CONN_DIR_IN, RST, isn + 1, 0));
+	ck_assert(
+		conn_tcp_seq(c, CONN_DIR_IN, RST, 0x00020000u - 0x400000u, 0));
+	ck_assert(!conn_tcp_seq(c, CONN_DIR_IN, RST,
+				0x00020000u - 0x410000u - 1, 0));
+	ck_assert(conn_tcp_seq(c, CONN_DIR_IN, RST, 0x00020000u + 0x2ffffu, 0));
+	ck_assert(
+		!conn_tcp_seq(c, CONN_DIR_IN, RST, 0x00020000u + 0x30000u, 0));
+	ck_assert(!conn_tcp_seq(c, CONN_DIR_IN, RST, 0x80000000u, 0));
+	/* an out-of-window segment does not move the window */
+	ck_assert(!conn_tcp_seq(c, CONN_DIR_IN, ACK, 0x00100000u, 1000));
+	ck_assert(!conn_tcp_seq(c, CONN_DIR_IN, RST, 0x00100000u, 0));
+	/* nor does a new SYN once established */
+	ck_assert(!conn_tcp_seq(c, CONN_DIR_IN, SYN, 0x40000000u, 0));
+	ck_assert(!conn_tcp_seq(c, CONN_DIR_IN, RST, 0x40000001u, 0));
+	/* the other side has its own window */
+	ck_assert(conn_tcp_seq(c, CONN_DIR_OUT, RST | ACK, 0x70000001u, 0));
+	ck_assert(!conn_tcp_seq(c, CONN_DIR_OUT, RST | ACK, 0x10000000u, 0));
+	/* during the handshake a new SYN starts its side's window again */
+	c = mkconn(5, IPPROTO_TCP, false);
+	ck_assert(conn_tcp_seq(c, CONN_DIR_IN, SYN, 1000, 0));
+	conn_tcp_event(ct, c, CONN_DIR_IN, SYN);
+	ck_assert(conn_tcp_seq(c, CONN_DIR_IN, SYN, 0x60000000u, 0));
+	ck_assert(conn_tcp_seq(c, CONN_DIR_IN, RST, 0x60000001u, 0));
+	ck_assert(!conn_tcp_seq(c, CONN_DIR_IN, RST, 1001, 0));
+}
+END_TEST
+
 /* Each state's timeout: alive one second before, gone at the deadline. */
 START_TEST(test_timeouts)
 {
@@ -557,6 +611,7 @@ conn_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_tcp_inout);
 	tcase_add_test(tc, test_tcp_input_only);
+	tcase_add_test(tc, test_tcp_seq_window);
 	tcase_add_test(tc, test_timeouts);
 	tcase_add_test(tc, test_deadline_moves);
 	tcase_add_test(tc, test_kill);

@@ -56,9 +56,10 @@ parse_list(const char *text, size_t *n)
 		     b != NULL; b = strtok_r(NULL, ",", &save2)) {
 			char addr[64];
 			unsigned int w;
+			int end = 0;
 			struct rec_backend *be;
 
-			if (sscanf(b, " %63s w%u", addr, &w) != 2)
+			if (sscanf(b, " %63s w%u%n", addr, &w, &end) != 2)
 				continue;
 			s->backends = realloc(s->backends,
 					      (s->nbackends + 1) *
@@ -68,6 +69,8 @@ parse_list(const char *text, size_t *n)
 							    &be->port, false),
 					 0);
 			be->weight = w;
+			/* "w0d": down */
+			be->flags = b[end] == 'd' ? LB_BACKEND_F_DOWN : 0;
 		}
 		if (bar2 == NULL)
 			continue;
@@ -95,10 +98,11 @@ format_op(const struct rec_op *op, char *buf, size_t len)
 					     sizeof(vip)));
 
 	if (op->be != NULL)
-		n += snprintf(buf + n, len - (size_t)n, " %s w%u",
+		n += snprintf(buf + n, len - (size_t)n, " %s w%u%s",
 			      lb_addr_port_format(&op->be->addr, op->be->port,
 						  x, sizeof(x)),
-			      op->be->weight);
+			      op->be->weight,
+			      op->be->flags & LB_BACKEND_F_DOWN ? "d" : "");
 	if (op->laddr != NULL)
 		snprintf(buf + n, len - (size_t)n, " %s",
 			 lb_addr_format(op->laddr, x, sizeof(x)));
@@ -335,6 +339,13 @@ static const struct {
 	  "BACKEND_DEL 10.0.0.1:80 10.1.0.2:80 w2\n" },
 	{ "weight change", S1 "|10.1.0.1:80 w0," B2, S1 "|" B1 "," B2,
 	  "BACKEND_SET 10.0.0.1:80 10.1.0.1:80 w0\n" },
+	{ "backend goes down (weight already 0)", S1 "|10.1.0.1:80 w0d," B2,
+	  S1 "|10.1.0.1:80 w0," B2,
+	  "BACKEND_SET 10.0.0.1:80 10.1.0.1:80 w0d\n" },
+	{ "backend comes up", S1 "|" B1 "," B2, S1 "|10.1.0.1:80 w0d," B2,
+	  "BACKEND_SET 10.0.0.1:80 10.1.0.1:80 w1\n" },
+	{ "new backend that is down", S1 "|" B1 ",10.1.0.2:80 w0d", S1 "|" B1,
+	  "BACKEND_NEW 10.0.0.1:80 10.1.0.2:80 w0d\n" },
 	{ "scheduler change", "tcp 10.0.0.1:80 dr mh p0 f0|" B1, S1 "|" B1,
 	  "SERVICE_SET 10.0.0.1:80\n" },
 	{ "persistence change", "tcp 10.0.0.1:80 dr wlc p300 f0|" B1, S1 "|" B1,
