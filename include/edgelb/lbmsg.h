@@ -149,6 +149,8 @@ enum lb_attr {
 #define LB_SVC_F_ALL	  (LB_SVC_F_TOA | LB_SVC_F_PROXY_V2 | LB_SVC_F_SH_PORT)
 
 #define LB_WEIGHT_MAX 65535u
+/* LB_ATTR_PERSIST: 30 days, in seconds */
+#define LB_PERSIST_MAX 2592000u
 
 /* LB_ATTR_FLAGS in ROUTE_GET parts */
 #define LB_ROUTE_F_CONNECTED (1u << 0) /* from a port address */

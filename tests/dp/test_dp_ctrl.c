@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,19 @@ config(int attr, uint32_t v)
 	struct nl_msg *m = lbmsg_new(LB_MSG_CONFIG_SET, 0);
 
 	nla_put_u32(m, attr, v);
+	return m;
+}
+
+static struct nl_msg *
+service(uint16_t vport, uint32_t persist)
+{
+	struct nl_msg *m = lbmsg_new(LB_MSG_SERVICE_NEW, 0);
+	struct lb_addr vip = A("10.0.0.100");
+
+	nla_put_u8(m, LB_ATTR_PROTO, IPPROTO_TCP);
+	lbmsg_put_addr(m, LB_ATTR_VIP, &vip);
+	nla_put_u16(m, LB_ATTR_VPORT, vport);
+	nla_put_u32(m, LB_ATTR_PERSIST, persist);
 	return m;
 }
 
@@ -229,6 +243,10 @@ B(nb_del, neigh(LB_MSG_NEIGH_DEL, "10.0.0.7", NULL, NULL))
 B(cf_zero, config(LB_ATTR_TMO_UDP, 0))
 B(cf_big, config(LB_ATTR_TMO_SYN_RECV, 8 * 86400))
 B(cf_udp, config(LB_ATTR_TMO_UDP, 60))
+/* persistence: at most 30 days (2592000 s), the control plane's limit */
+B(sv_persist_max, service(80, 2592000))
+B(sv_persist_big, service(81, 2592001))
+B(sv_persist_huge, service(82, UINT32_MAX))
 B(st_zero, lbmsg_new(LB_MSG_STATS_ZERO, 0))
 B(conn_get, lbmsg_new(LB_MSG_CONN_GET, NLM_F_DUMP))
 
@@ -292,6 +310,9 @@ static const struct step steps[] = {
 	{ "config udp timeout 60", REQ, cf_udp, 0 },
 	{ "config read back", HAS, NULL, 0, LB_MSG_CONFIG_GET,
 	  "udp 60 syn_recv 30 flags 0" },
+	{ "persist at the maximum", REQ, sv_persist_max, 0 },
+	{ "persist above the maximum", REQ, sv_persist_big, -ERANGE },
+	{ "persist that would wrap the clock", REQ, sv_persist_huge, -ERANGE },
 	{ "stats zero", REQ, st_zero, 0 },
 	{ "conn dump of an idle dataplane", REQ, conn_get, 0 },
 };
