@@ -54,6 +54,12 @@ static const char *const drop_names[DP_DROP_MAX] = {
 	[DP_DROP_FRAG_NEEDED] = "frag_needed",
 	[DP_DROP_TOO_BIG] = "too_big",
 	[DP_DROP_NO_HEADROOM] = "no_headroom",
+	[DP_DROP_ARP_UNSOLICITED] = "arp_unsolicited",
+	[DP_DROP_ARP_BAD_SHA] = "arp_bad_sender_mac",
+	[DP_DROP_VLAN_OTHER] = "vlan_other",
+	[DP_DROP_VLAN_UNTAGGED] = "vlan_untagged",
+	[DP_DROP_VLAN_TAGGED] = "vlan_tagged",
+	[DP_DROP_QINQ] = "qinq",
 };
 
 /* What the counters read at the last STATS_ZERO. */

@@ -55,6 +55,12 @@ enum dp_drop {
 	DP_DROP_FRAG_NEEDED,	   /* TUNNEL: too big with DF, ICMP sent */
 	DP_DROP_TOO_BIG,	   /* TUNNEL: too big without DF */
 	DP_DROP_NO_HEADROOM,	   /* no room in the mbuf for a header */
+	DP_DROP_ARP_UNSOLICITED,   /* ARP reply to no request of ours */
+	DP_DROP_ARP_BAD_SHA,	   /* ARP sender MAC multicast/broadcast/0 */
+	DP_DROP_VLAN_OTHER,	   /* tagged with a VID the port is not on */
+	DP_DROP_VLAN_UNTAGGED,	   /* untagged, the port has a VLAN */
+	DP_DROP_VLAN_TAGGED,	   /* 802.1Q tagged, the port has no VLAN */
+	DP_DROP_QINQ,		   /* 802.1ad (QinQ) frame, never served */
 	DP_DROP_MAX,
 };
 

@@ -26,6 +26,8 @@
 #define GW_MAC	  "\x02\x00\x00\x00\x00\xfe"
 #define OTHER_MAC "\x02\x00\x00\x00\x00\x77"
 #define BCAST_MAC "\xff\xff\xff\xff\xff\xff"
+#define MCAST_MAC "\x01\x00\x5e\x00\x00\x01"
+#define ZERO_MAC  "\x00\x00\x00\x00\x00\x00"
 #define PORT_IP	  "10.0.0.1"
 #define PEER_IP	  "10.0.0.2"
 #define VIP	  "10.0.0.100"
@@ -190,6 +192,45 @@ static void
 b_arp_gw_reply(struct frame *f)
 {
 	arp(f, 2, GW_MAC, GW_IP, PORT_IP, PORT_MAC);
+}
+
+/* After the gateway's answer: replies nobody asked for must not move it. */
+static void
+b_arp_gw_unsolicited(struct frame *f)
+{
+	arp(f, 2, OTHER_MAC, GW_IP, PORT_IP, PORT_MAC);
+}
+
+static void
+b_arp_gw_mcast(struct frame *f)
+{
+	arp(f, 2, MCAST_MAC, GW_IP, PORT_IP, PORT_MAC);
+}
+
+static void
+b_arp_gw_bcast(struct frame *f)
+{
+	arp(f, 2, BCAST_MAC, GW_IP, PORT_IP, PORT_MAC);
+}
+
+static void
+b_arp_gw_zero(struct frame *f)
+{
+	arp(f, 2, ZERO_MAC, GW_IP, PORT_IP, PORT_MAC);
+}
+
+/* A reply from a host we never asked (no entry). */
+static void
+b_arp_stranger_reply(struct frame *f)
+{
+	arp(f, 2, OTHER_MAC, "10.0.0.77", PORT_IP, PORT_MAC);
+}
+
+/* A request from a zero sender MAC: answering would send to 00:00:... */
+static void
+b_arp_req_zero(struct frame *f)
+{
+	arp(f, 1, ZERO_MAC, PEER_IP, PORT_IP, BCAST_MAC);
 }
 
 static void
@@ -387,6 +428,18 @@ static const struct tcase cases[] = {
 	{ "ARP request for a VIP", b_arp_vip, NULL, m_arp_vip },
 	{ "ARP request for someone else", b_arp_other, "arp_not_ours", NULL },
 	{ "ARP reply from the gateway", b_arp_gw_reply, NULL, NULL },
+	{ "unsolicited ARP reply for the gateway, other MAC",
+	  b_arp_gw_unsolicited, "arp_unsolicited", NULL },
+	{ "ARP reply with a multicast sender MAC", b_arp_gw_mcast,
+	  "arp_bad_sender_mac", NULL },
+	{ "ARP reply with the broadcast sender MAC", b_arp_gw_bcast,
+	  "arp_bad_sender_mac", NULL },
+	{ "ARP reply with a zero sender MAC", b_arp_gw_zero,
+	  "arp_bad_sender_mac", NULL },
+	{ "ARP reply from a host never asked", b_arp_stranger_reply,
+	  "arp_unsolicited", NULL },
+	{ "ARP request from a zero sender MAC", b_arp_req_zero,
+	  "arp_bad_sender_mac", NULL },
 	{ "ICMP echo to a VIP", b_echo_vip, NULL, m_echo_vip },
 	{ "ICMP echo to the port address", b_echo_port, NULL, m_echo_port },
 	{ "ICMP echo with a bad checksum", b_icmp_bad_csum, "bad_icmp_csum",
