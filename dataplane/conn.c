@@ -696,27 +696,43 @@ conn_dump_chunk(struct conn_table *ct, uint32_t *next, struct conn_info *out,
 	return n;
 }
 
+/* Does an address filter attr (absent: any) name v4? */
+static bool
+match_addr(struct nlattr *nla, uint32_t v4)
+{
+	struct lb_addr a;
+
+	return nla == NULL || (lbmsg_get_addr(nla, &a) == 0 &&
+			       a.family == AF_INET && a.v4 == v4);
+}
+
+/* Does a port filter (absent: any) name the network-order port? */
+static bool
+match_port(struct nlattr *nla, uint16_t be_port)
+{
+	return nla == NULL || nla_get_u16(nla) == rte_be_to_cpu_16(be_port);
+}
+
+/* Every filter the request carries (see docs/protocol.md, CONN_GET). */
 static bool
 dump_match(struct lbmsg_req *req, const struct conn_info *ci)
 {
 	struct nlattr **tb = req->tb;
-	struct lb_addr a;
 
 	if (tb[LB_ATTR_PROTO] != NULL &&
 	    nla_get_u8(tb[LB_ATTR_PROTO]) != ci->proto)
 		return false;
-	if (tb[LB_ATTR_VPORT] != NULL &&
-	    nla_get_u16(tb[LB_ATTR_VPORT]) != rte_be_to_cpu_16(ci->vport))
+	if (tb[LB_ATTR_STATE] != NULL &&
+	    nla_get_u8(tb[LB_ATTR_STATE]) != ci->state)
 		return false;
-	if (tb[LB_ATTR_VIP] != NULL &&
-	    (lbmsg_get_addr(tb[LB_ATTR_VIP], &a) < 0 || a.family != AF_INET ||
-	     a.v4 != ci->vaddr))
-		return false;
-	if (tb[LB_ATTR_CADDR] != NULL &&
-	    (lbmsg_get_addr(tb[LB_ATTR_CADDR], &a) < 0 || a.family != AF_INET ||
-	     a.v4 != ci->caddr))
-		return false;
-	return true;
+	return match_addr(tb[LB_ATTR_VIP], ci->vaddr) &&
+	       match_port(tb[LB_ATTR_VPORT], ci->vport) &&
+	       match_addr(tb[LB_ATTR_CADDR], ci->caddr) &&
+	       match_port(tb[LB_ATTR_CPORT], ci->cport) &&
+	       match_addr(tb[LB_ATTR_LADDR], ci->laddr) &&
+	       match_port(tb[LB_ATTR_LPORT], ci->lport) &&
+	       match_addr(tb[LB_ATTR_ADDR], ci->baddr) &&
+	       match_port(tb[LB_ATTR_PORT], ci->bport);
 }
 
 static int
@@ -757,6 +773,9 @@ conn_dump(struct dp_ctx *dp, struct lbmsg_req *req)
 	for (unsigned int i = 0; i < dp->nworkers; i++) {
 		uint32_t next = 0;
 
+		if (req->tb[LB_ATTR_LCORE] != NULL &&
+		    nla_get_u16(req->tb[LB_ATTR_LCORE]) != dp->workers[i].lcore)
+			continue;
 		while (next != UINT32_MAX) {
 			const struct conn_info *ci;
 			int n = fwd_dump_request(dp, i, &next, &ci, 1000);

@@ -289,8 +289,9 @@ uint32_t conn_dump_chunk(struct conn_table *ct, uint32_t *next,
 /*
  * CONN_GET (control thread): asks each worker in turn for chunks of its
  * table (fwd.c's handshake, so that no table is read concurrently with
- * its owner) and sends a dump part per connection, filtered by the
- * PROTO/VIP/VPORT/CADDR attributes present. 0 or -errno (-ETIMEDOUT when
+ * its owner) and sends a dump part per connection, filtered by every
+ * attribute present: PROTO, VIP, VPORT, CADDR, CPORT, LADDR, LPORT, ADDR,
+ * PORT, STATE and LCORE (the worker's lcore). 0 or -errno (-ETIMEDOUT when
  * a worker does not answer within a second).
  */
 int conn_dump(struct dp_ctx *dp, struct lbmsg_req *req);
