@@ -53,6 +53,8 @@ struct pkt {
 struct spec {
 	uint16_t ethertype; /* ETH_P_IP, ETH_P_IPV6, ETH_P_ARP, other */
 	uint16_t vlan;	    /* VLAN id; 0 = untagged */
+	uint16_t tpid;	    /* of that tag; 0 = 802.1Q */
+	uint16_t vlan2;	    /* a second (inner) 802.1Q tag; 0 = none */
 	const char *src, *dst;
 	uint8_t proto;	 /* L4 protocol / next header */
 	uint8_t ihl;	 /* 0 = 5 */
@@ -208,7 +210,19 @@ static void
 build(struct pkt *p, const struct spec *s)
 {
 	p->len = 0;
-	put_eth(p, s->ethertype, s->vlan);
+	if (s->tpid || s->vlan2) {
+		put(p, mac_dst, 6);
+		put(p, mac_src, 6);
+		put16(p, s->tpid ? s->tpid : ETH_P_8021Q);
+		put16(p, s->vlan);
+		if (s->vlan2) {
+			put16(p, ETH_P_8021Q);
+			put16(p, s->vlan2);
+		}
+		put16(p, s->ethertype);
+	} else {
+		put_eth(p, s->ethertype, s->vlan);
+	}
 	build_l3(p, s);
 	if (s->trunc)
 		p->len = s->trunc;
@@ -367,6 +381,24 @@ static const struct steer_case steer_cases[] = {
 	{ "VLAN-tagged VIP TCP",
 	  { V4(.vlan = 100, .dst = "10.0.0.1", .proto = 6, .dport = 80) },
 	  XDP_REDIRECT,
+	  NO_REASON },
+	/* edgelb-dp serves one 802.1Q tag at most and drops 802.1ad and
+	 * stacked tags (qinq): never steer them to it, leave them to the
+	 * kernel */
+	{ "802.1ad (QinQ) S-tag, VIP TCP",
+	  { V4(.vlan = 100, .tpid = 0x88a8, .dst = "10.0.0.1", .proto = 6,
+	       .dport = 80) },
+	  XDP_PASS,
+	  NO_REASON },
+	{ "802.1ad S-tag over an 802.1Q tag, VIP TCP",
+	  { V4(.vlan = 100, .tpid = 0x88a8, .vlan2 = 200, .dst = "10.0.0.1",
+	       .proto = 6, .dport = 80) },
+	  XDP_PASS,
+	  NO_REASON },
+	{ "two 802.1Q tags, VIP TCP",
+	  { V4(.vlan = 100, .vlan2 = 200, .dst = "10.0.0.1", .proto = 6,
+	       .dport = 80) },
+	  XDP_PASS,
 	  NO_REASON },
 	{ "ARP request for a VIP (ARP-only entry)",
 	  { ARP(.dst = "10.0.0.1") },
