@@ -329,6 +329,19 @@ struct lbmsg_req {
  */
 typedef int (*lbmsg_handler_fn)(struct lbmsg_req *req);
 
+/*
+ * A dump handler may return LBMSG_DEFERRED instead: it has taken the
+ * request over (copied what it needs, dup'ed req->fd) and sends the
+ * parts, NLMSG_DONE and the ack itself later, built with lbmsg_done_msg()
+ * and lbmsg_ack_msg(); the server sends nothing for it.
+ */
+#define LBMSG_DEFERRED 0x40000000
+
+/* NLMSG_DONE / NLMSG_ERROR answering the request header req; NULL: ENOMEM */
+struct nl_msg *lbmsg_done_msg(const struct nlmsghdr *req, int error);
+struct nl_msg *lbmsg_ack_msg(const struct nlmsghdr *req, int error,
+			     const char *text);
+
 /* Set the extended-ack text; returns err, so `return lbmsg_req_errf(...)`. */
 int lbmsg_req_errf(struct lbmsg_req *req, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

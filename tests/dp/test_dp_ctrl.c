@@ -14,7 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 
 #include "dp_harness.h"
 
@@ -348,6 +352,22 @@ static const char ini_conns[] =
 	"mac = 02:00:00:00:01:01\n"
 	"address = 10.1.0.1/24\n";
 
+static const char ini_bulk[] =
+	"[dataplane]\n"
+	"wait_config = yes\n"
+	"max_services = 16\n"
+	"max_backends = 64\n"
+	"mbufs = 8191\n"
+	"arp_retry_ms = 60000\n"
+	"[port p0]\n"
+	"devargs = net_pcap0,rx_pcap=@DIR@/in0.pcap,tx_pcap=@DIR@/out0.pcap\n"
+	"mac = 02:00:00:00:00:01\n"
+	"address = 10.0.0.1/24\n"
+	"[port p1]\n"
+	"devargs = net_pcap1,rx_pcap=@DIR@/in1.pcap,tx_pcap=@DIR@/out1.pcap\n"
+	"mac = 02:00:00:00:01:01\n"
+	"address = 10.1.0.1/24\n";
+
 /* SYNs from client i: 10.0.0.2 ports 40000.. to :80, 10.0.0.3 to :81 */
 #define NSYN_80 4
 #define NSYN_81 2
@@ -403,6 +423,31 @@ write_syns(struct dp_run *r)
 			f, i < NSYN_80 ? "10.0.0.2" : "10.0.0.3",
 			(uint16_t)(40000 + i), i < NSYN_80 ? 80 : 81);
 		h.ts.tv_usec = i;
+		pcap_dump((u_char *)d, &h, f);
+	}
+	pcap_dump_close(d);
+	pcap_close(pd);
+	return 0;
+}
+
+/* NSYN_BULK SYNs from 10.0.0.4 to :80: connections for a big dump. */
+#define NSYN_BULK 3000
+
+static int
+write_bulk_syns(struct dp_run *r)
+{
+	pcap_t *pd = pcap_open_dead(DLT_EN10MB, 65535);
+	pcap_dumper_t *d = pcap_dump_open(pd, dp_run_file(r, "in0.pcap"));
+	uint8_t f[64];
+
+	if (d == NULL)
+		return -1;
+	for (int i = 0; i < NSYN_BULK; i++) {
+		struct pcap_pkthdr h = { 0 };
+
+		h.caplen = h.len = (uint32_t)syn_frame(
+			f, "10.0.0.4", (uint16_t)(10000 + i), 80);
+		h.ts.tv_usec = i % 1000000;
 		pcap_dump((u_char *)d, &h, f);
 	}
 	pcap_dump_close(d);
@@ -605,6 +650,128 @@ check_conn_filters(struct dp_run *r)
 	      got.n, NSYN_81);
 }
 
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Read a dump's answer on fd until the ack or EOF (5 s at most): the
+ * number of parts; *done and *ack are the NLMSG_DONE / ack errors, or 1
+ * when that message did not come.
+ */
+static void
+read_dump(int fd, int *parts, int *done, int *ack)
+{
+	static uint8_t buf[LBMSG_MAX_SIZE];
+	struct timeval tv = { .tv_sec = 5 };
+
+	*parts = 0;
+	*done = *ack = 1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
+
+		if (n < (ssize_t)sizeof(*h))
+			return; /* EOF, timeout */
+		if (h->nlmsg_type == NLMSG_DONE && n >= NLMSG_LENGTH(4)) {
+			memcpy(done, NLMSG_DATA(h), sizeof(*done));
+		} else if (h->nlmsg_type == NLMSG_ERROR &&
+			   n >= (ssize_t)NLMSG_LENGTH(sizeof(int))) {
+			memcpy(ack, NLMSG_DATA(h), sizeof(*ack));
+			return;
+		} else if (h->nlmsg_type == LB_MSG_CONN_GET) {
+			(*parts)++;
+		}
+	}
+}
+
+/*
+ * A client asks for a dump of NSYN_BULK connections and never reads it.
+ * Meanwhile another client's requests are answered at once (each within
+ * 500 ms, for 3 s): the control thread never waits for the slow reader.
+ * Then the slow client reads what it got: parts, then an error or the end.
+ */
+static void
+check_unread_dump(struct dp_run *r)
+{
+	struct nl_msg *m = lbmsg_new(LB_MSG_CONN_GET, NLM_F_DUMP);
+	struct nlmsghdr *h = nlmsg_hdr(m);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int64_t t0, worst = 0;
+	int fd, n = 0, slow = 0;
+
+	/* every SYN received (and its connection made in that burst) */
+	CHECK(dp_stat_wait(r, "p0", "rx_packets_total", NSYN_BULK, 20000) ==
+		      NSYN_BULK,
+	      "bulk SYNs not received");
+	usleep(200000);
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/dp.sock", r->dir) >=
+	    (int)sizeof(sa.sun_path)) {
+		CHECK(0, "socket path too long");
+		return;
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0,
+	      "second client: %s", strerror(errno));
+	h->nlmsg_seq = 77;
+	CHECK(send(fd, h, h->nlmsg_len, 0) == (ssize_t)h->nlmsg_len,
+	      "sending CONN_GET");
+	nlmsg_free(m);
+	t0 = mono_ms();
+	while (mono_ms() - t0 < 3000) {
+		int64_t a = mono_ms(), took;
+
+		CHECK(dp_req(r, lbmsg_new(LB_MSG_PORT_GET, NLM_F_DUMP), NULL,
+			     NULL) == 0,
+		      "PORT_GET while a dump is not read");
+		took = mono_ms() - a;
+		worst = took > worst ? took : worst;
+		slow += took > 500;
+		n++;
+		usleep(100000);
+	}
+	CHECK(slow == 0,
+	      "%d of %d requests took over 500 ms (worst %lld ms) while "
+	      "another client did not read its dump",
+	      slow, n, (long long)worst);
+	printf("unread dump: %d requests served meanwhile, worst %lld ms\n", n,
+	       (long long)worst);
+	/* now read: every connection, then NLMSG_DONE and a 0 ack */
+	int parts, done, ack;
+
+	read_dump(fd, &parts, &done, &ack);
+	CHECK(parts == NSYN_BULK && done == 0 && ack == 0,
+	      "late reader: %d parts (expected %d), done %d, ack %d", parts,
+	      NSYN_BULK, done, ack);
+	close(fd);
+	/* a client that reads nothing for longer than the stall limit is hung
+	 * up on: it finds a part of the dump, then EOF, no DONE */
+	fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0,
+	      "third client: %s", strerror(errno));
+	m = lbmsg_new(LB_MSG_CONN_GET, NLM_F_DUMP);
+	h = nlmsg_hdr(m);
+	CHECK(send(fd, h, h->nlmsg_len, 0) == (ssize_t)h->nlmsg_len,
+	      "sending CONN_GET");
+	nlmsg_free(m);
+	sleep(7);
+	read_dump(fd, &parts, &done, &ack);
+	CHECK(parts > 0 && parts < NSYN_BULK && done == 1 && ack == 1,
+	      "stalled reader: %d parts, done %d, ack %d (expected some "
+	      "parts, then EOF)",
+	      parts, done, ack);
+	close(fd);
+	CHECK(dp_req(r, lbmsg_new(LB_MSG_PORT_GET, NLM_F_DUMP), NULL, NULL) ==
+		      0,
+	      "PORT_GET after the stalled reader");
+}
+
 static void
 run_conns(const char *bin)
 {
@@ -626,6 +793,29 @@ run_conns(const char *bin)
 	check_conn_filters(&r);
 	status = dp_run_stop(&r);
 	CHECK(status == 0, "second edgelb-dp exit status %d", status);
+	if (dp_failures > 0)
+		dp_run_dump_log(&r);
+}
+
+static void
+run_bulk(const char *bin)
+{
+	static struct dp_run r;
+	int status;
+
+	dp_run_init(&r);
+	if (write_bulk_syns(&r) < 0 || write_empty_pcap(&r, "in1.pcap") < 0 ||
+	    dp_run_start(&r, bin, ini_bulk) < 0) {
+		CHECK(0, "starting the third dataplane");
+		return;
+	}
+	CHECK(dp_req(&r, dr_service(80, "10.1.0.10", 8080), NULL, NULL) == 0,
+	      "service :80");
+	CHECK(dp_req(&r, lbmsg_new(LB_MSG_CONFIG_SET, 0), NULL, NULL) == 0,
+	      "CONFIG_SET");
+	check_unread_dump(&r);
+	status = dp_run_stop(&r);
+	CHECK(status == 0, "third edgelb-dp exit status %d", status);
 	if (dp_failures > 0)
 		dp_run_dump_log(&r);
 }
@@ -683,6 +873,7 @@ main(int argc, char **argv)
 	if (dp_failures > 0)
 		dp_run_dump_log(&r);
 	run_conns(argv[1]);
+	run_bulk(argv[1]);
 	printf("%s: %zu steps, %d failures\n", argv[0], n, dp_failures);
 	return dp_failures == 0 ? 0 : 1;
 }
