@@ -49,16 +49,18 @@ now_us(void)
 
 /* ---- counters ------------------------------------------------------------- */
 
+enum gauge_op { GAUGE_OPEN, GAUGE_MOVE, GAUGE_CLOSE };
+
 static void
-gauge(struct fwd_worker *fw, const struct conn *c, int how)
+gauge(struct fwd_worker *fw, const struct conn *c, enum gauge_op op)
 {
 	struct svc_table *t = fw->fwd->dp->svc;
 	struct svc_counters *sc = svc_counters(t, fw->index, c->svc_slot);
 	struct svc_counters *bc = svc_backend_counters(t, fw->index, c->bslot);
 
-	if (how > 0)
+	if (op == GAUGE_OPEN)
 		svc_gauge_open(sc, bc);
-	else if (how < 0)
+	else if (op == GAUGE_CLOSE)
 		svc_gauge_close(sc, bc, c->flags & CONN_F_ACTIVE);
 	else
 		svc_gauge_move(sc, bc, !(c->flags & CONN_F_ACTIVE));
@@ -72,7 +74,7 @@ gauge_state(struct fwd_worker *fw, struct conn *c)
 
 	if (active == !!(c->flags & CONN_F_ACTIVE))
 		return;
-	gauge(fw, c, 0);
+	gauge(fw, c, GAUGE_MOVE);
 	c->flags ^= CONN_F_ACTIVE;
 }
 
@@ -104,7 +106,7 @@ on_unlink(void *arg, struct conn *c)
 	struct fwd_worker *fw = arg;
 	const struct fwd_mode_ops *ops = modes[c->mode];
 
-	gauge(fw, c, -1);
+	gauge(fw, c, GAUGE_CLOSE);
 	if (ops != NULL && ops->conn_release != NULL)
 		ops->conn_release(fw, c);
 }
@@ -728,7 +730,7 @@ conn_create(struct dp_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	}
 	if (t != NULL)
 		conn_tmpl_bind(fw->ct, c, t);
-	gauge(fw, c, 1);
+	gauge(fw, c, GAUGE_OPEN);
 	svc_counters(w->dp->svc, fw->index, s->slot)->conns++;
 	svc_backend_counters(w->dp->svc, fw->index, b->slot)->conns++;
 	return c;
