@@ -75,9 +75,13 @@ cursor_pull(struct hdr_cursor *c, __u32 len)
 }
 
 /*
- * Ethernet header, then at most one 802.1Q/802.1ad tag. Returns the
- * Ethernet header and sets *proto (network order) to the EtherType of what
- * follows, or NULL if truncated.
+ * Ethernet header, then at most one 802.1Q tag. Returns the Ethernet
+ * header and sets *proto (network order) to the EtherType of what follows,
+ * or NULL if truncated. An 802.1ad S-tag (0x88a8), or a second tag after
+ * the 802.1Q one, is not looked into: *proto is then ETH_P_8021AD or
+ * ETH_P_8021Q, which no caller serves. This is the set edgelb-dp's parser
+ * accepts (dataplane/pkt.h: it drops QinQ as `qinq`), so xdp_steer never
+ * hands the dataplane a frame it would drop for its tags.
  */
 static __always_inline struct ethhdr *
 parse_ethhdr(struct hdr_cursor *c, __be16 *proto)
@@ -88,8 +92,7 @@ parse_ethhdr(struct hdr_cursor *c, __be16 *proto)
 	if (eth == NULL)
 		return NULL;
 	*proto = eth->h_proto;
-	if (*proto == bpf_htons(ETH_P_8021Q) ||
-	    *proto == bpf_htons(ETH_P_8021AD)) {
+	if (*proto == bpf_htons(ETH_P_8021Q)) {
 		vlan = cursor_pull(c, sizeof(*vlan));
 		if (vlan == NULL)
 			return NULL;

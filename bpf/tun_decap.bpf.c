@@ -10,11 +10,13 @@
  * directly from the VIP it holds on lo -- as an ipip device would, without
  * needing one.
  *
- * Verdicts and counters: see tun_decap.h. Untagged Ethernet only: a
+ * Who may tunnel (outer source, inner destination), verdicts and counters:
+ * see tun_decap.h. Untagged Ethernet only: a
  * VLAN-tagged frame is passed untouched (attach to the VLAN device).
  */
 #include <linux/bpf.h>
 #include <linux/in.h>
+#include <linux/in6.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
@@ -39,6 +41,27 @@ struct {
 } decap_filter SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_DECAP_SRC_MAX);
+	__type(key, __u32);
+	__type(value, __u32);
+} decap_src SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_DECAP_VIP_MAX);
+	__type(key, __u32);
+	__type(value, __u32);
+} decap_vip SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_DECAP_VIP_MAX);
+	__type(key, struct in6_addr);
+	__type(value, __u32);
+} decap_vip6 SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, LB_DECAP_STAT_MAX);
 	__type(key, __u32);
@@ -60,19 +83,44 @@ count(__u32 idx, __u64 bytes)
 
 /* Whether the outer destination passes the optional filter. */
 static __always_inline int
-filter_accepts(struct iphdr *iph)
+filter_accepts(const struct decap_cfg *cfg, struct iphdr *iph)
 {
-	struct decap_cfg *cfg;
-	__u32 key = 0;
 	__u32 daddr;
 
-	cfg = bpf_map_lookup_elem(&decap_cfg, &key);
-	if (cfg == NULL)
-		return -1;
 	if (!(cfg->flags & LB_DECAP_F_FILTER))
 		return 1;
 	daddr = iph->daddr;
 	return bpf_map_lookup_elem(&decap_filter, &daddr) != NULL;
+}
+
+/* Whether the outer source is an allowed balancer. */
+static __always_inline int
+src_allowed(const struct decap_cfg *cfg, struct iphdr *iph)
+{
+	__u32 saddr;
+
+	if (cfg->flags & LB_DECAP_F_ANY_SRC)
+		return 1;
+	saddr = iph->saddr;
+	return bpf_map_lookup_elem(&decap_src, &saddr) != NULL;
+}
+
+/* Whether the inner destination (header bounds checked) is a VIP. */
+static __always_inline int
+vip_allowed(const struct decap_cfg *cfg, const void *inner, int v6)
+{
+	if (cfg->flags & LB_DECAP_F_ANY_VIP)
+		return 1;
+	if (v6) {
+		struct in6_addr a;
+
+		__builtin_memcpy(&a, &((const struct ipv6hdr *)inner)->daddr,
+				 sizeof(a));
+		return bpf_map_lookup_elem(&decap_vip6, &a) != NULL;
+	}
+	__u32 d = ((const struct iphdr *)inner)->daddr;
+
+	return bpf_map_lookup_elem(&decap_vip, &d) != NULL;
 }
 
 SEC("xdp")
@@ -86,12 +134,13 @@ tun_decap(struct xdp_md *ctx)
 	__u32 reason = LB_DECAP_STAT_MAX;
 	__u64 len = data_end - data;
 	int action = XDP_PASS;
+	struct decap_cfg *cfg;
 	struct ethhdr eth_copy;
 	struct ethhdr *eth;
+	__u32 key = 0;
 	struct iphdr *iph;
 	__u8 *inner;
 	int outer_len;
-	int ok;
 
 	eth = cursor_pull(&c, sizeof(*eth));
 	if (eth == NULL || eth->h_proto != bpf_htons(ETH_P_IP))
@@ -105,12 +154,16 @@ tun_decap(struct xdp_md *ctx)
 	if (iph->frag_off & bpf_htons(LB_IP_MF | LB_IP_OFFSET))
 		goto out;
 
-	ok = filter_accepts(iph);
-	if (ok < 0)
+	cfg = bpf_map_lookup_elem(&decap_cfg, &key);
+	if (cfg == NULL)
 		goto drop;
-	if (ok == 0) {
+	if (!filter_accepts(cfg, iph)) {
 		reason = LB_DECAP_STAT_FILTERED;
 		goto out;
+	}
+	if (!src_allowed(cfg, iph)) {
+		reason = LB_DECAP_STAT_REFUSED_SRC;
+		goto drop;
 	}
 
 	__builtin_memcpy(&eth_copy, eth, sizeof(eth_copy));
@@ -125,6 +178,10 @@ tun_decap(struct xdp_md *ctx)
 		    (inner[0] >> 4) != 6)
 			goto drop;
 		eth_copy.h_proto = bpf_htons(ETH_P_IPV6);
+	}
+	if (!vip_allowed(cfg, inner, iph->protocol == IPPROTO_IPV6)) {
+		reason = LB_DECAP_STAT_REFUSED_VIP;
+		goto drop;
 	}
 
 	outer_len = (void *)inner - (void *)(eth + 1);

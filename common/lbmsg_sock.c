@@ -137,6 +137,64 @@ lbmsg_req_send(struct lbmsg_req *req, struct nl_msg *msg)
 	return rc;
 }
 
+struct nl_msg *
+lbmsg_ack_msg(const struct nlmsghdr *hdr, int error, const char *text)
+{
+	struct nlmsgerr e = { .error = error, .msg = *hdr };
+	uint16_t flags = NLM_F_CAPPED;
+	struct nl_msg *msg;
+	struct nlmsghdr *h;
+
+	if (text != NULL && text[0] != '\0')
+		flags |= NLM_F_ACK_TLVS;
+	msg = nlmsg_alloc_simple(NLMSG_ERROR, flags);
+	if (msg == NULL)
+		return NULL;
+	if (nlmsg_append(msg, &e, sizeof(e), NLMSG_ALIGNTO) < 0 ||
+	    ((flags & NLM_F_ACK_TLVS) &&
+	     nla_put_string(msg, NLMSGERR_ATTR_MSG, text) < 0)) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	h = nlmsg_hdr(msg);
+	h->nlmsg_seq = hdr->nlmsg_seq;
+	h->nlmsg_pid = hdr->nlmsg_pid;
+	return msg;
+}
+
+struct nl_msg *
+lbmsg_done_msg(const struct nlmsghdr *req, int error)
+{
+	struct nl_msg *msg = nlmsg_alloc_simple(NLMSG_DONE, NLM_F_MULTI);
+	struct nlmsghdr *h;
+
+	if (msg == NULL)
+		return NULL;
+	if (nlmsg_append(msg, &error, sizeof(error), NLMSG_ALIGNTO) < 0) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	h = nlmsg_hdr(msg);
+	h->nlmsg_seq = req->nlmsg_seq;
+	h->nlmsg_pid = req->nlmsg_pid;
+	return msg;
+}
+
+/* Send and free msg (NULL: -ENOMEM), waiting up to the send timeout. */
+static int
+send_msg(int fd, struct nl_msg *msg)
+{
+	struct nlmsghdr *h;
+	int rc;
+
+	if (msg == NULL)
+		return -ENOMEM;
+	h = nlmsg_hdr(msg);
+	rc = send_wait(fd, h, h->nlmsg_len, SEND_TIMEOUT_MS);
+	nlmsg_free(msg);
+	return rc;
+}
+
 /*
  * NLMSG_ERROR for a request whose header is hdr (zeroes when the request
  * was too short to have one), with the text as NLMSGERR_ATTR_MSG.
@@ -144,48 +202,13 @@ lbmsg_req_send(struct lbmsg_req *req, struct nl_msg *msg)
 static int
 send_ack(int fd, const struct nlmsghdr *hdr, int error, const char *text)
 {
-	struct nlmsgerr e = { .error = error, .msg = *hdr };
-	uint16_t flags = NLM_F_CAPPED;
-	struct nl_msg *msg;
-	struct nlmsghdr *h;
-	int rc = -ENOMEM;
-
-	if (text != NULL && text[0] != '\0')
-		flags |= NLM_F_ACK_TLVS;
-	msg = nlmsg_alloc_simple(NLMSG_ERROR, flags);
-	if (msg == NULL)
-		return -ENOMEM;
-	if (nlmsg_append(msg, &e, sizeof(e), NLMSG_ALIGNTO) < 0)
-		goto out;
-	if ((flags & NLM_F_ACK_TLVS) &&
-	    nla_put_string(msg, NLMSGERR_ATTR_MSG, text) < 0)
-		goto out;
-	h = nlmsg_hdr(msg);
-	h->nlmsg_seq = hdr->nlmsg_seq;
-	h->nlmsg_pid = hdr->nlmsg_pid;
-	rc = send_wait(fd, h, h->nlmsg_len, SEND_TIMEOUT_MS);
-out:
-	nlmsg_free(msg);
-	return rc;
+	return send_msg(fd, lbmsg_ack_msg(hdr, error, text));
 }
 
 static int
 send_done(int fd, const struct nlmsghdr *req, int error)
 {
-	struct nl_msg *msg = nlmsg_alloc_simple(NLMSG_DONE, NLM_F_MULTI);
-	struct nlmsghdr *h;
-	int rc = -ENOMEM;
-
-	if (msg == NULL)
-		return -ENOMEM;
-	if (nlmsg_append(msg, &error, sizeof(error), NLMSG_ALIGNTO) == 0) {
-		h = nlmsg_hdr(msg);
-		h->nlmsg_seq = req->nlmsg_seq;
-		h->nlmsg_pid = req->nlmsg_pid;
-		rc = send_wait(fd, h, h->nlmsg_len, SEND_TIMEOUT_MS);
-	}
-	nlmsg_free(msg);
-	return rc;
+	return send_msg(fd, lbmsg_done_msg(req, error));
 }
 
 /* Answer one datagram of len bytes (trunc: it was longer than the buffer). */
@@ -223,6 +246,8 @@ serve_datagram(struct lbmsg_server *srv, int fd, size_t len, bool trunc)
 		goto ack;
 	}
 	rc = fn(&req);
+	if (rc == LBMSG_DEFERRED)
+		return 0; /* the handler answers later */
 	if (rc > 0)
 		rc = 0;
 	if (lbmsg_type_is_dump(hdr.nlmsg_type)) {

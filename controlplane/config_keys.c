@@ -378,7 +378,7 @@ k_sched(struct cfg_parser *p, const char *v, char *err, size_t n)
 static int
 k_persist(struct cfg_parser *p, const char *v, char *err, size_t n)
 {
-	int rc = lb_parse_u32(v, 0, 2592000, &SVC(p)->persist);
+	int rc = lb_parse_u32(v, 0, LB_PERSIST_MAX, &SVC(p)->persist);
 
 	if (rc < 0) {
 		snprintf(err, n,

@@ -24,6 +24,13 @@ addr_is_ours(struct dp_ctx *dp, uint16_t port, uint32_t ip)
 	return dp->svc != NULL && svc_addr_is_ours(dp->svc, &a);
 }
 
+/* A sender MAC a neighbour may have: unicast and not all zero. */
+static bool
+sender_mac_ok(const struct rte_ether_addr *a)
+{
+	return !rte_is_multicast_ether_addr(a) && !rte_is_zero_ether_addr(a);
+}
+
 void
 arp_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 	  const struct pkt_info *pi)
@@ -41,9 +48,12 @@ arp_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 			dp_worker_drop(w, m, DP_DROP_ARP_NOT_OURS);
 			return;
 		}
-		if (rte_is_multicast_ether_addr(&d->arp_sha) ||
-		    d->arp_sip == 0) {
-			/* a probe (RFC 5227) or nonsense: no reply */
+		if (!sender_mac_ok(&d->arp_sha)) {
+			dp_worker_drop(w, m, DP_DROP_ARP_BAD_SHA);
+			return;
+		}
+		if (d->arp_sip == 0) {
+			/* a probe (RFC 5227): no reply */
 			dp_worker_drop(w, m, DP_DROP_ARP_BAD);
 			return;
 		}
@@ -57,6 +67,10 @@ arp_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 		dp_worker_tx(w, port, m);
 		return;
 	case RTE_ARP_OP_REPLY:
+		if (!sender_mac_ok(&d->arp_sha)) {
+			dp_worker_drop(w, m, DP_DROP_ARP_BAD_SHA);
+			return;
+		}
 		/* the control thread owns the neighbour cache */
 		m->port = port;
 		if (rte_ring_mp_enqueue(dp->arp_ring, m) != 0)
@@ -84,9 +98,12 @@ arp_drain(struct dp_ctx *dp)
 				arp = pkt_at(pkts[i],
 					     const struct rte_arp_hdr *,
 					     pi.l2_len);
-				neigh_learn(dp->neigh, pkts[i]->port,
+				if (!neigh_learn(
+					    dp->neigh, pkts[i]->port,
 					    arp->arp_data.arp_sip,
-					    arp->arp_data.arp_sha.addr_bytes);
+					    arp->arp_data.arp_sha.addr_bytes))
+					dp->ctrl_drops
+						[DP_DROP_ARP_UNSOLICITED]++;
 			}
 			rte_pktmbuf_free(pkts[i]);
 		}

@@ -335,13 +335,37 @@ uint32_t conn_dump_chunk(struct conn_table *ct, uint32_t *next,
 			 struct conn_info *out, uint32_t max);
 
 /*
- * CONN_GET (control thread): asks each worker in turn for chunks of its
- * table (fwd.c's handshake, so that no table is read concurrently with
- * its owner) and sends a dump part per connection, filtered by the
- * PROTO/VIP/VPORT/CADDR attributes present. 0 or -errno (-ETIMEDOUT when
- * a worker does not answer within a second).
+ * CONN_GET (control thread), incremental: conn_dump_start() takes the
+ * request over (a copy of it, a dup of the client's socket) and each
+ * conn_dump_step() asks the workers for at most CONN_DUMP_CHUNKS chunks
+ * of their tables (fwd.c's handshake, so that no table is read
+ * concurrently with its owner) and sends at most CONN_DUMP_BUDGET messages -- a part per connection that
+ * passes every filter present (PROTO, VIP, VPORT, CADDR, CPORT, LADDR,
+ * LPORT, ADDR, PORT, STATE, LCORE), then NLMSG_DONE and the ack -- without
+ * ever waiting for the socket: a part the socket does not take waits in
+ * the dump (one message per client beyond its socket buffer). A client
+ * that takes nothing for CONN_DUMP_STALL_MS is hung up on. A worker that
+ * does not answer within a second ends the dump with ETIMEDOUT.
+ *
+ * conn_dump_start: the dump, or NULL with errno and req's error text set.
+ * conn_dump_step: CONN_DUMP_MORE (call again), CONN_DUMP_BLOCKED (the
+ * socket is full), CONN_DUMP_FINISHED or CONN_DUMP_FAILED (free it).
  */
-int conn_dump(struct dp_ctx *dp, struct lbmsg_req *req);
+#define CONN_DUMP_BUDGET   256u
+#define CONN_DUMP_CHUNKS   2u /* worker chunks read per step, at most */
+#define CONN_DUMP_STALL_MS 5000u
+
+enum {
+	CONN_DUMP_MORE = 0,
+	CONN_DUMP_BLOCKED,
+	CONN_DUMP_FINISHED,
+	CONN_DUMP_FAILED,
+};
+
+struct conn_dump;
+struct conn_dump *conn_dump_start(struct dp_ctx *dp, struct lbmsg_req *req);
+int conn_dump_step(struct dp_ctx *dp, struct conn_dump *d, uint64_t now_ms);
+void conn_dump_free(struct conn_dump *d);
 
 /* STATS_GET parts of kind LB_STATS_CONNTAB, one per worker. 0 or -errno */
 int conn_stats_dump(struct dp_ctx *dp, struct lbmsg_req *req);

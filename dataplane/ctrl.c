@@ -18,9 +18,16 @@
 #include "stats.h"
 #include "conn.h"
 #include "svc.h"
+#include "worker.h"
+
+/* CONN_GET dumps in progress at once (more: EBUSY). */
+#define CTRL_DUMPS_MAX 8
 
 struct ctrl {
 	struct lbmsg_server *srv;
+	struct conn_dump *dumps[CTRL_DUMPS_MAX];
+	unsigned int ndumps;
+	uint64_t dumps_failed; /* dropped: client gone or stalled */
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -351,10 +358,24 @@ h_stats_get(struct lbmsg_req *req)
 	return rc < 0 ? rc : conn_stats_dump(req->ctx, req);
 }
 
+/* The dump goes on in ctrl_poll(), a bounded piece per call. */
 static int
 h_conn_get(struct lbmsg_req *req)
 {
-	return conn_dump(req->ctx, req);
+	struct dp_ctx *dp = req->ctx;
+	struct ctrl *c = dp->ctrl;
+	struct conn_dump *d;
+
+	if (c->ndumps == CTRL_DUMPS_MAX)
+		return lbmsg_req_errf(req, -EBUSY,
+				      "%u connection dumps in progress: try "
+				      "again later",
+				      CTRL_DUMPS_MAX);
+	d = conn_dump_start(dp, req);
+	if (d == NULL)
+		return -errno;
+	c->dumps[c->ndumps++] = d;
+	return LBMSG_DEFERRED;
 }
 
 static int
@@ -527,15 +548,55 @@ ctrl_close(struct dp_ctx *dp)
 {
 	if (dp->ctrl == NULL)
 		return;
+	for (unsigned int i = 0; i < dp->ctrl->ndumps; i++)
+		conn_dump_free(dp->ctrl->dumps[i]);
 	lbmsg_server_close(dp->ctrl->srv);
 	free(dp->ctrl);
 	dp->ctrl = NULL;
 }
 
+/* Advance every dump by one bounded step. True if one could go on. */
+static bool
+dumps_step(struct dp_ctx *dp)
+{
+	struct ctrl *c = dp->ctrl;
+	uint64_t now = dp_now_ms();
+	bool busy = false;
+	unsigned int i = 0;
+
+	while (i < c->ndumps) {
+		int rc = conn_dump_step(dp, c->dumps[i], now);
+
+		if (rc == CONN_DUMP_MORE || rc == CONN_DUMP_BLOCKED) {
+			busy |= rc == CONN_DUMP_MORE;
+			i++;
+			continue;
+		}
+		if (rc == CONN_DUMP_FAILED) {
+			c->dumps_failed++;
+			LB_WARN("dp.sock: a connection dump was dropped "
+				"(client gone or not reading)");
+		}
+		conn_dump_free(c->dumps[i]);
+		c->dumps[i] = c->dumps[--c->ndumps];
+	}
+	return busy;
+}
+
 int
 ctrl_poll(struct dp_ctx *dp, int timeout_ms)
 {
-	return lbmsg_server_poll(dp->ctrl->srv, timeout_ms);
+	struct ctrl *c = dp->ctrl;
+	int rc;
+
+	/* a dump with more to send must not wait for a request; one that
+	 * waits for its reader is looked at again soon */
+	if (c->ndumps > 0)
+		timeout_ms = dumps_step(dp) ? 0 : RTE_MIN(timeout_ms, 1);
+	rc = lbmsg_server_poll(c->srv, timeout_ms);
+	if (c->ndumps > 0)
+		dumps_step(dp);
+	return rc;
 }
 
 void

@@ -350,6 +350,12 @@ port_key(struct load_ctx *lc, const char *section, const char *name,
 			return fail(lc, lc->lineno, section, name,
 				    "'%s' is not a unicast MAC", value);
 		p->has_mac = true;
+	} else if (strcmp(name, "vlan") == 0) {
+		if (lb_parse_u32(value, 0, 4094, &v) < 0)
+			return fail(lc, lc->lineno, section, name,
+				    "'%s' is not a VLAN id in [0, 4094]",
+				    value);
+		p->vlan = (uint16_t)v;
 	} else if (strcmp(name, "xdp_steer") == 0) {
 		bool on;
 

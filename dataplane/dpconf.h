@@ -54,6 +54,7 @@ struct dpconf_port {
 	uint16_t rx_desc; /* ring sizes; adjusted to the device's limits */
 	uint16_t tx_desc;
 	int8_t xdp_steer; /* net_af_xdp: 1 yes, 0 no, -1 = [dataplane]'s */
+	uint16_t vlan;	  /* 802.1Q VID 1..4094; 0 = untagged */
 	int line;	  /* first line of the section */
 };
 

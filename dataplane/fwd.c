@@ -49,20 +49,21 @@ now_us(void)
 
 /* ---- counters ------------------------------------------------------------- */
 
+enum gauge_op { GAUGE_OPEN, GAUGE_MOVE, GAUGE_CLOSE };
+
 static void
-gauge(struct fwd_worker *fw, const struct conn *c, bool active, int delta)
+gauge(struct fwd_worker *fw, const struct conn *c, enum gauge_op op)
 {
 	struct svc_table *t = fw->fwd->dp->svc;
 	struct svc_counters *sc = svc_counters(t, fw->index, c->svc_slot);
 	struct svc_counters *bc = svc_backend_counters(t, fw->index, c->bslot);
 
-	if (active) {
-		sc->active += (uint64_t)(int64_t)delta;
-		bc->active += (uint64_t)(int64_t)delta;
-	} else {
-		sc->inactive += (uint64_t)(int64_t)delta;
-		bc->inactive += (uint64_t)(int64_t)delta;
-	}
+	if (op == GAUGE_OPEN)
+		svc_gauge_open(sc, bc);
+	else if (op == GAUGE_CLOSE)
+		svc_gauge_close(sc, bc, c->flags & CONN_F_ACTIVE);
+	else
+		svc_gauge_move(sc, bc, !(c->flags & CONN_F_ACTIVE));
 }
 
 /* Move c between the active and inactive gauges after a state change. */
@@ -73,8 +74,7 @@ gauge_state(struct fwd_worker *fw, struct conn *c)
 
 	if (active == !!(c->flags & CONN_F_ACTIVE))
 		return;
-	gauge(fw, c, !active, -1);
-	gauge(fw, c, active, 1);
+	gauge(fw, c, GAUGE_MOVE);
 	c->flags ^= CONN_F_ACTIVE;
 }
 
@@ -106,7 +106,7 @@ on_unlink(void *arg, struct conn *c)
 	struct fwd_worker *fw = arg;
 	const struct fwd_mode_ops *ops = modes[c->mode];
 
-	gauge(fw, c, c->flags & CONN_F_ACTIVE, -1);
+	gauge(fw, c, GAUGE_CLOSE);
 	if (ops != NULL && ops->conn_release != NULL)
 		ops->conn_release(fw, c);
 }
@@ -758,7 +758,7 @@ conn_create(struct dp_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	}
 	if (t != NULL)
 		conn_tmpl_bind(fw->ct, c, t);
-	gauge(fw, c, false, 1);
+	gauge(fw, c, GAUGE_OPEN);
 	svc_counters(w->dp->svc, fw->index, s->slot)->conns++;
 	svc_backend_counters(w->dp->svc, fw->index, b->slot)->conns++;
 	return c;

@@ -248,15 +248,19 @@ neigh_flush_port(struct neigh_table *nt, uint16_t port)
 		publish(nt);
 }
 
-void
+bool
 neigh_learn(struct neigh_table *nt, uint16_t port, uint32_t ip,
 	    const uint8_t mac[6])
 {
 	struct neigh *n = find(nt, ip);
 	bool changed;
 
-	if (n == NULL || n->state == LB_NEIGH_PERMANENT || n->port != port)
-		return;
+	/* only an answer to a request of ours: INCOMPLETE, or STALE while
+	 * being re-probed; see neigh.h */
+	if (n == NULL || n->port != port ||
+	    !(n->state == LB_NEIGH_INCOMPLETE ||
+	      (n->state == LB_NEIGH_STALE && n->probes > 0)))
+		return false;
 	changed = n->state == LB_NEIGH_INCOMPLETE || memcmp(n->mac, mac, 6);
 	if (n->state == LB_NEIGH_INCOMPLETE)
 		nt->st.resolved++;
@@ -268,6 +272,7 @@ neigh_learn(struct neigh_table *nt, uint16_t port, uint32_t ip,
 	if (changed && publish(nt) < 0)
 		LB_WARN("neighbour table: out of memory publishing");
 	release(nt, n);
+	return true;
 }
 
 static struct neigh *

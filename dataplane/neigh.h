@@ -76,9 +76,16 @@ int neigh_add(struct neigh_table *nt, uint32_t ip, uint16_t port,
 /* Delete any entry for ip (its queue is dropped). 0 or -ENOENT. */
 int neigh_del(struct neigh_table *nt, uint32_t ip);
 
-/* An ARP reply from ip/mac came in on port: update a waiting or known
- * entry (never creates one, never changes a PERMANENT one). */
-void neigh_learn(struct neigh_table *nt, uint16_t port, uint32_t ip,
+/*
+ * An ARP reply from ip/mac came in on port. Only a solicited one is
+ * taken: the entry waits for our request (INCOMPLETE) or is STALE and
+ * being re-probed. Everything else is unsolicited and ignored (false):
+ * no entry (never created from a reply, like Linux with arp_accept=0),
+ * a PERMANENT entry, another port, or a REACHABLE entry (confirmed
+ * within neigh_reachable_time: a reply then cannot move it to another
+ * MAC; a real change is picked up by the re-probe when it goes STALE).
+ */
+bool neigh_learn(struct neigh_table *nt, uint16_t port, uint32_t ip,
 		 const uint8_t mac[6]);
 
 /* Start resolving ip on port (no packet yet), e.g. a route's gateway. */

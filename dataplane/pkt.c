@@ -3,6 +3,7 @@
  * Packet parsing: a cursor over the first segment with a bounds check
  * before every header is read.
  */
+#include <errno.h>
 #include <netinet/in.h>
 
 #include <rte_arp.h>
@@ -154,6 +155,9 @@ pkt_parse(struct rte_mbuf *m, struct pkt_info *pi)
 		pi->flags |= PKT_F_BCAST;
 	type = eth->ether_type;
 	pi->l2_len = sizeof(*eth);
+	/* 802.1ad S-tags and stacked tags are not served (see pkt.h) */
+	if (type == rte_cpu_to_be_16(RTE_ETHER_TYPE_QINQ))
+		return DP_DROP_QINQ;
 	if (type == rte_cpu_to_be_16(RTE_ETHER_TYPE_VLAN)) {
 		const struct rte_vlan_hdr *vh;
 
@@ -164,6 +168,9 @@ pkt_parse(struct rte_mbuf *m, struct pkt_info *pi)
 		pi->vlan_tci = rte_be_to_cpu_16(vh->vlan_tci);
 		type = vh->eth_proto;
 		pi->l2_len += sizeof(*vh);
+		if (type == rte_cpu_to_be_16(RTE_ETHER_TYPE_VLAN) ||
+		    type == rte_cpu_to_be_16(RTE_ETHER_TYPE_QINQ))
+			return DP_DROP_QINQ;
 	}
 	switch (rte_be_to_cpu_16(type)) {
 	case RTE_ETHER_TYPE_ARP:
@@ -175,5 +182,36 @@ pkt_parse(struct rte_mbuf *m, struct pkt_info *pi)
 		return -1;
 	default:
 		return DP_DROP_BAD_L2;
+	}
+}
+
+int
+pkt_vlan_rx(struct rte_mbuf *m, struct pkt_info *pi, uint16_t vid)
+{
+	if (!(pi->flags & PKT_F_VLAN))
+		return vid == 0 ? -1 : DP_DROP_VLAN_UNTAGGED;
+	if (vid == 0)
+		return DP_DROP_VLAN_TAGGED;
+	if ((pi->vlan_tci & RTE_VLAN_ID_MASK) != vid)
+		return DP_DROP_VLAN_OTHER;
+	/* pkt_parse checked the tag is in the first segment */
+	if (rte_vlan_strip(m) != 0)
+		return DP_DROP_TRUNCATED;
+	pi->flags &= (uint8_t)~PKT_F_VLAN;
+	pi->l2_len -= (uint16_t)sizeof(struct rte_vlan_hdr);
+	return -1;
+}
+
+int
+pkt_vlan_tx(struct rte_mbuf *m, uint16_t vid)
+{
+	m->vlan_tci = vid;
+	switch (rte_vlan_insert(&m)) {
+	case 0:
+		return -1;
+	case -ENOSPC:
+		return DP_DROP_NO_HEADROOM;
+	default:
+		return DP_DROP_TRUNCATED;
 	}
 }

@@ -57,7 +57,8 @@ struct pkt_info {
  * far as the first one holds them). Returns -1 when the frame is fine
  * (pi filled), else the enum dp_drop reason to count.
  *
- * Checks: frame holds the Ethernet (+VLAN) header; ARP: fixed Ethernet/
+ * Checks: frame holds the Ethernet (+VLAN) header, at most one 802.1Q
+ * tag and no 802.1ad tag (else DP_DROP_QINQ); ARP: fixed Ethernet/
  * IPv4 layout; IPv4: version 4, IHL >= 5 and within the frame, header
  * checksum, total length >= IHL*4 and <= frame; L4 header (TCP data
  * offset >= 5, UDP 8 bytes, ICMP 8 bytes) within the total length unless
@@ -65,6 +66,25 @@ struct pkt_info {
  * matters depends on what happens to the packet next.
  */
 int pkt_parse(struct rte_mbuf *m, struct pkt_info *pi);
+
+/*
+ * VLANs. A port either has no VLAN (vid 0: untagged frames only) or one
+ * 802.1Q VID (tagged frames of that VID only; the priority bits are not
+ * looked at). pkt_vlan_rx() checks a parsed frame against its port's vid
+ * and strips the tag, so everything after it sees untagged frames (pi is
+ * updated); pkt_vlan_tx() inserts the port's tag (priority 0) when a
+ * frame leaves. 802.1ad S-tags (0x88a8) and stacked tags (QinQ) are never
+ * served: pkt_parse() drops them (DP_DROP_QINQ) on any port, and
+ * xdp_steer, on net_af_xdp ports, leaves them to the kernel.
+ *
+ * pkt_vlan_rx: -1 to go on, or DP_DROP_VLAN_UNTAGGED (vid set, frame
+ * untagged), DP_DROP_VLAN_TAGGED (no vid, frame tagged),
+ * DP_DROP_VLAN_OTHER (another VID).
+ * pkt_vlan_tx: -1, or DP_DROP_NO_HEADROOM (no room for the tag),
+ * DP_DROP_TRUNCATED (shared or runt mbuf); m is then not changed.
+ */
+int pkt_vlan_rx(struct rte_mbuf *m, struct pkt_info *pi, uint16_t vid);
+int pkt_vlan_tx(struct rte_mbuf *m, uint16_t vid);
 
 /* Pointer to offset off in m's first segment (checked by pkt_parse). */
 #define pkt_at(m, type, off) rte_pktmbuf_mtod_offset(m, type, off)

@@ -165,6 +165,7 @@ port_open(struct dp_ctx *dp, const struct dpconf_port *pc, unsigned int index,
 	}
 	if (rte_eth_dev_get_mtu(p->id, &p->mtu) < 0)
 		p->mtu = RTE_ETHER_MTU;
+	p->vlan = pc->vlan;
 	snprintf(rname, sizeof(rname), "dp_ctx%u", index);
 	p->ctrl_txr = rte_ring_create(rname, PORT_CTRL_RING, socket,
 				      RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -175,8 +176,10 @@ port_open(struct dp_ctx *dp, const struct dpconf_port *pc, unsigned int index,
 		goto err;
 	}
 	dp->ports[index] = p;
-	LB_INFO("port %s: dpdk port %u, %s, mtu %u, %u queue pair(s)%s",
-		p->name, p->id, pc->devargs, p->mtu, nq, p->rss ? ", rss" : "");
+	LB_INFO("port %s: dpdk port %u, %s, mtu %u, %u queue pair(s)%s, "
+		"vlan %u",
+		p->name, p->id, pc->devargs, p->mtu, nq, p->rss ? ", rss" : "",
+		p->vlan);
 	return 0;
 err:
 	rte_free(p);

@@ -33,6 +33,7 @@ struct dp_port {
 	uint16_t index; /* our index in dp->ports[] */
 	struct rte_ether_addr mac;
 	uint16_t mtu;
+	uint16_t vlan; /* 802.1Q VID of every frame in and out; 0 = none */
 	bool rss;
 	bool started;
 	bool hotplugged;	   /* probed by us: removed again at close */

@@ -60,6 +60,12 @@ static const char *const drop_names[DP_DROP_MAX] = {
 	[DP_DROP_ICMP_ERR_BAD_CSUM] = "icmp_err_bad_csum",
 	[DP_DROP_ICMP_ERR_FRAGMENT] = "icmp_err_fragment",
 	[DP_DROP_ICMP_ERR_SHORT] = "icmp_err_short",
+	[DP_DROP_ARP_UNSOLICITED] = "arp_unsolicited",
+	[DP_DROP_ARP_BAD_SHA] = "arp_bad_sender_mac",
+	[DP_DROP_VLAN_OTHER] = "vlan_other",
+	[DP_DROP_VLAN_UNTAGGED] = "vlan_untagged",
+	[DP_DROP_VLAN_TAGGED] = "vlan_tagged",
+	[DP_DROP_QINQ] = "qinq",
 };
 
 /* What the counters read at the last STATS_ZERO. */

@@ -61,6 +61,12 @@ enum dp_drop {
 	DP_DROP_ICMP_ERR_BAD_CSUM,   /* ICMP error about a conn: bad checksum */
 	DP_DROP_ICMP_ERR_FRAGMENT,   /* ... quoting a non-first fragment */
 	DP_DROP_ICMP_ERR_SHORT,	     /* ... quoting too little of the packet */
+	DP_DROP_ARP_UNSOLICITED,     /* ARP reply to no request of ours */
+	DP_DROP_ARP_BAD_SHA,	     /* ARP sender MAC multicast/broadcast/0 */
+	DP_DROP_VLAN_OTHER,	     /* tagged with a VID the port is not on */
+	DP_DROP_VLAN_UNTAGGED,	     /* untagged, the port has a VLAN */
+	DP_DROP_VLAN_TAGGED,	     /* 802.1Q tagged, the port has no VLAN */
+	DP_DROP_QINQ,		     /* 802.1ad (QinQ) frame, never served */
 	DP_DROP_MAX,
 };
 

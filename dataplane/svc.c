@@ -36,9 +36,10 @@
  * high-water mark of slots in use (64 B x workers per slot), not the
  * configured maximum, and chunks of different workers never share a cache
  * line. A slot is released after its grace period, and only when its
- * connection gauges (active + inactive, summed over workers) are back to
- * zero, so conns of a deleted backend never count on a new one; until then
- * it waits on a draining list that every reclaim re-checks. Zeroing keeps a
+ * connection references (`refs`, summed over workers; not the gauges,
+ * which a state change writes in two stores) are back to zero, so conns
+ * of a deleted backend never count on a new one; until then it waits on
+ * a draining list that every reclaim re-checks. Zeroing keeps a
  * baseline per slot on the control thread instead of writing into the
  * workers' counters, so a zero never races with an increment.
  *

@@ -63,7 +63,10 @@ struct svc_counters {
 	uint64_t bytes_out;
 	uint64_t active; /* gauges kept by conn tracking */
 	uint64_t inactive;
-	uint64_t pad;
+	/* conns of this worker that reference the slot: +1 first when one
+	 * opens, -1 last when it ends, never touched in between, so the
+	 * control thread reads one word that no state change tears */
+	uint64_t refs;
 };
 
 struct svc_table_conf {
@@ -182,13 +185,61 @@ const struct svc_backend *svc_schedule(const struct svc *s, unsigned int worker,
 /*
  * The calling worker's counters for a service / backend slot (of a
  * version the worker saw). `active` and `inactive` are the gauges conn
- * tracking keeps: a deleted service's or backend's slot is reused only
- * once both, summed over workers, are back to 0.
+ * tracking keeps; a deleted service's or backend's slot is reused only
+ * once `refs`, summed over workers, is back to 0 (the gauges are not
+ * checked: a state change writes them one after the other, and a check
+ * between the two stores would see an idle slot).
  */
 struct svc_counters *svc_counters(struct svc_table *t, unsigned int worker,
 				  uint32_t svc_slot);
 struct svc_counters *svc_backend_counters(struct svc_table *t,
 					  unsigned int worker,
 					  uint32_t backend_slot);
+
+/*
+ * Conn tracking's gauge updates on a service's and a backend's counters
+ * (the calling worker's): a new conn counts as inactive, a state change
+ * moves it, its end takes it away.
+ */
+static inline void
+svc_gauge_open(struct svc_counters *sc, struct svc_counters *bc)
+{
+	/* single writer: a plain increment, published before the gauges */
+	__atomic_store_n(&sc->refs, sc->refs + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&bc->refs, bc->refs + 1, __ATOMIC_RELEASE);
+	sc->inactive++;
+	bc->inactive++;
+}
+
+static inline void
+svc_gauge_move(struct svc_counters *sc, struct svc_counters *bc, bool to_active)
+{
+	if (to_active) {
+		sc->inactive--;
+		bc->inactive--;
+		sc->active++;
+		bc->active++;
+	} else {
+		sc->active--;
+		bc->active--;
+		sc->inactive++;
+		bc->inactive++;
+	}
+}
+
+static inline void
+svc_gauge_close(struct svc_counters *sc, struct svc_counters *bc, bool active)
+{
+	if (active) {
+		sc->active--;
+		bc->active--;
+	} else {
+		sc->inactive--;
+		bc->inactive--;
+	}
+	/* the last writes of this conn to the slots */
+	__atomic_store_n(&sc->refs, sc->refs - 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&bc->refs, bc->refs - 1, __ATOMIC_RELEASE);
+}
 
 #endif

@@ -245,8 +245,13 @@ apply_opts(struct lbmsg_req *req, struct svc_edit *e)
 		if (e->s.sched == NULL)
 			return unknown_sched(req, name);
 	}
-	if (tb[LB_ATTR_PERSIST] != NULL)
+	if (tb[LB_ATTR_PERSIST] != NULL) {
 		e->s.persist = nla_get_u32(tb[LB_ATTR_PERSIST]);
+		if (e->s.persist > LB_PERSIST_MAX)
+			return lbmsg_req_errf(req, -ERANGE,
+					      "persist %u above the maximum %u",
+					      e->s.persist, LB_PERSIST_MAX);
+	}
 	if (tb[LB_ATTR_SVC_FLAGS] != NULL) {
 		e->s.flags = nla_get_u32(tb[LB_ATTR_SVC_FLAGS]);
 		if (e->s.flags & ~LB_SVC_F_ALL)

@@ -124,6 +124,7 @@ svc_pool_unalloc(struct svc_pool *p, uint32_t slot)
 	p->used--;
 }
 
+/* Do conns still reference the slot? `refs` only, see svc_counters. */
 static bool
 pool_busy(const struct svc_pool *p, uint32_t slot)
 {
@@ -133,8 +134,7 @@ pool_busy(const struct svc_pool *p, uint32_t slot)
 	for (w = 0; w < p->nworkers; w++) {
 		const struct svc_counters *c = svc_pool_cnt(p, w, slot);
 
-		n += __atomic_load_n(&c->active, __ATOMIC_RELAXED);
-		n += __atomic_load_n(&c->inactive, __ATOMIC_RELAXED);
+		n += __atomic_load_n(&c->refs, __ATOMIC_ACQUIRE);
 	}
 	return n != 0;
 }

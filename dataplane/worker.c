@@ -213,6 +213,9 @@ burst_parse(struct dp_worker *w, uint16_t port, struct rte_mbuf **pkts,
 		w->port_st[port].rx_packets++;
 		w->port_st[port].rx_bytes += rte_pktmbuf_pkt_len(m);
 		why = pkt_parse(m, &pi[kept]);
+		if (why < 0)
+			why = pkt_vlan_rx(m, &pi[kept],
+					  w->dp->ports[port]->vlan);
 		if (why >= 0) {
 			dp_worker_drop(w, m, (enum dp_drop)why);
 			continue;

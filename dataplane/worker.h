@@ -19,7 +19,28 @@
 #include <rte_mbuf.h>
 
 #include "dp.h"
+#include "pkt.h"
 #include "port.h"
+
+/* Tag the buffered packets of a VLAN port; drop (counted) what fails. */
+static inline void
+dp_worker_tag(struct dp_worker *w, uint16_t port)
+{
+	struct dp_txbuf *tb = &w->tx[port];
+	uint16_t vid = w->dp->ports[port]->vlan, kept = 0;
+
+	for (uint16_t i = 0; i < tb->n; i++) {
+		int why = pkt_vlan_tx(tb->pkts[i], vid);
+
+		if (why >= 0) {
+			w->drops[why]++;
+			rte_pktmbuf_free(tb->pkts[i]);
+			continue;
+		}
+		tb->pkts[kept++] = tb->pkts[i];
+	}
+	tb->n = kept;
+}
 
 /* Send the buffered packets of port now; count what the queue refused. */
 static inline void
@@ -32,6 +53,8 @@ dp_worker_flush(struct dp_worker *w, uint16_t port)
 
 	if (tb->n == 0)
 		return;
+	if (w->dp->ports[port]->vlan != 0)
+		dp_worker_tag(w, port);
 	for (uint16_t i = 0; i < tb->n; i++)
 		bytes += rte_pktmbuf_pkt_len(tb->pkts[i]);
 	sent = rte_eth_tx_burst(w->dp->ports[port]->id, (uint16_t)w->index,

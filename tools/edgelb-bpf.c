@@ -2,7 +2,9 @@
 /*
  * edgelb-bpf: load, inspect and remove the edgelb XDP programs.
  *
- *   edgelb-bpf decap attach IFACE [--mode skb|native] [--addr A]... [--force]
+ *   edgelb-bpf decap attach IFACE (--allow-src A... | --any-src)
+ *                              (--vip V... | --any-vip)
+ *                              [--mode skb|native] [--addr A]... [--force]
  *   edgelb-bpf decap detach IFACE
  *   edgelb-bpf decap show IFACE [-j]
  *   edgelb-bpf steer attach IFACE [--mode skb|native] [--force]
@@ -17,6 +19,12 @@
  * /sys/fs/bpf if there is none). "show" finds the maps through the program
  * attached to the interface, so it works without pins too, including for
  * xdp_steer loaded by DPDK's net_af_xdp through a libxdp dispatcher.
+ *
+ * decap (also spelt tun-decap) decapsulates only what a balancer sent to
+ * a VIP: --allow-src names the balancers' addresses (the outer source),
+ * --vip the VIPs (the inner destination, IPv4 or IPv6); an operator who
+ * wants no such check says so with --any-src / --any-vip. --addr limits
+ * the outer destinations (the backend's own addresses).
  *
  * Object files: --obj FILE, else $EDGELB_BPF_DIR/NAME.o, else the build
  * tree, else the install directory. Exit status 0 on success, 1 on error,
@@ -65,6 +73,12 @@ struct opts {
 	bool verbose;
 	int naddrs;
 	uint32_t addrs[MAX_ADDRS]; /* --addr, network order */
+	int nsrcs;
+	uint32_t srcs[MAX_ADDRS]; /* --allow-src */
+	int nvips, nvips6;
+	uint32_t vips[MAX_ADDRS]; /* --vip, IPv4 */
+	struct in6_addr vips6[MAX_ADDRS];
+	bool any_src, any_vip;
 };
 
 /* One program kind: which object, which program, which maps to pin. */
@@ -76,7 +90,11 @@ struct kind {
 };
 
 static const char *const decap_maps[] = { LB_DECAP_STATS_MAP,
-					  LB_DECAP_FILTER_MAP, LB_DECAP_CFG_MAP,
+					  LB_DECAP_FILTER_MAP,
+					  LB_DECAP_CFG_MAP,
+					  LB_DECAP_SRC_MAP,
+					  LB_DECAP_VIP_MAP,
+					  LB_DECAP_VIP6_MAP,
 					  NULL };
 static const char *const steer_maps[] = { LB_STEER_MAP, LB_STEER_STATS_MAP,
 					  LB_STEER_XSKS_MAP, NULL };
@@ -99,6 +117,8 @@ static const char *const decap_stat_names[LB_DECAP_STAT_MAX] = {
 	[LB_DECAP_STAT_PASSED] = "passed",
 	[LB_DECAP_STAT_DROPPED] = "dropped",
 	[LB_DECAP_STAT_FILTERED] = "filtered",
+	[LB_DECAP_STAT_REFUSED_SRC] = "refused_source",
+	[LB_DECAP_STAT_REFUSED_VIP] = "refused_vip",
 };
 
 static bool verbose;
@@ -137,8 +157,9 @@ static void
 usage(FILE *f)
 {
 	fputs("usage: edgelb-bpf [--obj FILE] [--pin-dir DIR] [-v] COMMAND\n"
-	      "  decap attach IFACE [--mode skb|native] [--addr A]... "
-	      "[--force]\n"
+	      "  decap attach IFACE (--allow-src A... | --any-src) "
+	      "(--vip V... | --any-vip)\n"
+	      "               [--mode skb|native] [--addr A]... [--force]\n"
 	      "  decap detach IFACE\n"
 	      "  decap show IFACE [-j]\n"
 	      "  steer attach IFACE [--mode skb|native] [--force]\n"
@@ -222,24 +243,47 @@ pin_maps(const struct opts *o, const struct kind *k)
 	return err;
 }
 
+/* Put every key of keys[n] (size ksz each) into the map called name. */
+static int
+map_fill(struct bpf_object *obj, const char *name, const void *keys, size_t ksz,
+	 int n)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, name);
+	uint32_t one = 1;
+	int i;
+
+	if (m == NULL)
+		return -ENOENT;
+	for (i = 0; i < n; i++)
+		if (bpf_map__update_elem(m, (const char *)keys + i * ksz, ksz,
+					 &one, sizeof(one), BPF_ANY) < 0)
+			return -errno;
+	return 0;
+}
+
 static int
 decap_configure(struct bpf_object *obj, const struct opts *o)
 {
 	struct decap_cfg cfg = { .flags = 0 };
-	uint32_t zero = 0, one = 1;
+	uint32_t zero = 0;
 	struct bpf_map *m;
-	int i;
+	int err;
 
-	m = bpf_object__find_map_by_name(obj, LB_DECAP_FILTER_MAP);
-	if (m == NULL)
-		return -ENOENT;
-	for (i = 0; i < o->naddrs; i++) {
-		if (bpf_map__update_elem(m, &o->addrs[i], sizeof(uint32_t),
-					 &one, sizeof(one), BPF_ANY) < 0)
-			return -errno;
-	}
+	if ((err = map_fill(obj, LB_DECAP_FILTER_MAP, o->addrs,
+			    sizeof(o->addrs[0]), o->naddrs)) < 0 ||
+	    (err = map_fill(obj, LB_DECAP_SRC_MAP, o->srcs, sizeof(o->srcs[0]),
+			    o->nsrcs)) < 0 ||
+	    (err = map_fill(obj, LB_DECAP_VIP_MAP, o->vips, sizeof(o->vips[0]),
+			    o->nvips)) < 0 ||
+	    (err = map_fill(obj, LB_DECAP_VIP6_MAP, o->vips6,
+			    sizeof(o->vips6[0]), o->nvips6)) < 0)
+		return err;
 	if (o->naddrs > 0)
 		cfg.flags |= LB_DECAP_F_FILTER;
+	if (o->any_src)
+		cfg.flags |= LB_DECAP_F_ANY_SRC;
+	if (o->any_vip)
+		cfg.flags |= LB_DECAP_F_ANY_VIP;
 	m = bpf_object__find_map_by_name(obj, LB_DECAP_CFG_MAP);
 	if (m == NULL)
 		return -ENOENT;
@@ -281,9 +325,21 @@ cmd_attach(const struct opts *o, const struct kind *k)
 		fail("%s: no program %s", path, k->prog);
 		goto err;
 	}
-	if (k == &kind_steer && o->naddrs > 0) {
+	if (k == &kind_steer && (o->naddrs || o->nsrcs || o->nvips ||
+				 o->nvips6 || o->any_src || o->any_vip)) {
 		err = -EINVAL;
-		fail("--addr is for decap only (use steer add)");
+		fail("--addr, --allow-src, --vip, --any-* are for decap only");
+		goto err;
+	}
+	if (k == &kind_decap && (o->nsrcs == 0) == !o->any_src) {
+		err = -EINVAL;
+		fail("decap needs the balancers' addresses (--allow-src A) or "
+		     "--any-src, not both");
+		goto err;
+	}
+	if (k == &kind_decap && (o->nvips + o->nvips6 == 0) == !o->any_vip) {
+		err = -EINVAL;
+		fail("decap needs the VIPs (--vip V) or --any-vip, not both");
 		goto err;
 	}
 	if (k == &kind_decap) {
@@ -403,6 +459,38 @@ print_prog(const struct opts *o, const char *what)
 		       name, id, mode_name(flags));
 }
 
+/*
+ * One allow list of tun_decap: "any" or the keys of map (IPv4 or IPv6).
+ * title NULL: continue the previous list (text) under its own JSON key.
+ */
+static void
+print_allowed(const struct opts *o, const char *key, const char *title,
+	      bool any, const char *map, bool v6)
+{
+	uint8_t k[16], next[16];
+	char a[INET6_ADDRSTRLEN];
+	void *prev = NULL;
+	int fd = xdpmap_find(o->ifindex, map), n = 0;
+
+	if (o->json)
+		printf(",\"%s\":%s", key, any ? "\"any\"" : "[");
+	else if (title != NULL)
+		printf("  %s: %s\n", title, any ? "any" : "only these");
+	while (!any && fd >= 0 && bpf_map_get_next_key(fd, prev, next) == 0) {
+		memcpy(k, next, sizeof(k));
+		prev = k;
+		inet_ntop(v6 ? AF_INET6 : AF_INET, k, a, sizeof(a));
+		if (o->json)
+			printf("%s\"%s\"", n++ ? "," : "", a);
+		else
+			printf("    %s\n", a);
+	}
+	if (o->json && !any)
+		printf("]");
+	if (fd >= 0)
+		close(fd);
+}
+
 static int
 cmd_decap_show(const struct opts *o)
 {
@@ -450,7 +538,15 @@ cmd_decap_show(const struct opts *o)
 			printf("    %s\n", a);
 	}
 	if (o->json)
-		printf("]}\n");
+		printf("]");
+	print_allowed(o, "allow_src", "balancers (outer sources)",
+		      cfg.flags & LB_DECAP_F_ANY_SRC, LB_DECAP_SRC_MAP, false);
+	print_allowed(o, "vips", "VIPs (inner destinations)",
+		      cfg.flags & LB_DECAP_F_ANY_VIP, LB_DECAP_VIP_MAP, false);
+	if (!(cfg.flags & LB_DECAP_F_ANY_VIP))
+		print_allowed(o, "vips6", NULL, false, LB_DECAP_VIP6_MAP, true);
+	if (o->json)
+		printf("}\n");
 out:
 	close(stats_fd);
 	if (cfg_fd >= 0)
@@ -589,6 +685,10 @@ parse_opts(struct opts *o, int argc, char **argv)
 		{ "pin-dir", required_argument, NULL, 'p' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "addr", required_argument, NULL, 'a' },
+		{ "allow-src", required_argument, NULL, 's' },
+		{ "vip", required_argument, NULL, 'V' },
+		{ "any-src", no_argument, NULL, 'S' },
+		{ "any-vip", no_argument, NULL, 'A' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -622,6 +722,29 @@ parse_opts(struct opts *o, int argc, char **argv)
 				    1)
 				return -1;
 			o->naddrs++;
+			break;
+		case 's':
+			if (o->nsrcs == MAX_ADDRS ||
+			    inet_pton(AF_INET, optarg, &o->srcs[o->nsrcs]) != 1)
+				return -1;
+			o->nsrcs++;
+			break;
+		case 'V':
+			if (o->nvips < MAX_ADDRS &&
+			    inet_pton(AF_INET, optarg, &o->vips[o->nvips]) == 1)
+				o->nvips++;
+			else if (o->nvips6 < MAX_ADDRS &&
+				 inet_pton(AF_INET6, optarg,
+					   &o->vips6[o->nvips6]) == 1)
+				o->nvips6++;
+			else
+				return -1;
+			break;
+		case 'S':
+			o->any_src = true;
+			break;
+		case 'A':
+			o->any_vip = true;
 			break;
 		case 'f':
 			o->force = true;
@@ -662,7 +785,7 @@ main(int argc, char **argv)
 	what = argv[optind];
 	verb = argv[optind + 1];
 	o.ifname = argv[optind + 2];
-	if (strcmp(what, "decap") == 0)
+	if (strcmp(what, "decap") == 0 || strcmp(what, "tun-decap") == 0)
 		k = &kind_decap;
 	else if (strcmp(what, "steer") == 0)
 		k = &kind_steer;

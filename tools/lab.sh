@@ -285,14 +285,18 @@ lab_start_backends() {
 	lab_say "$n backends serving HTTP on :$LAB_TCP_PORT and UDP echo on :$LAB_UDP_PORT"
 }
 
-# Attach the IPIP decapsulation XDP program for TUNNEL mode.
+# Attach the IPIP decapsulation XDP program for TUNNEL mode: only what
+# the LB (its address on the backend subnet, the tunnel's outer source)
+# sends to the VIP is decapsulated.
 lab_attach_decap() {
 	local bin b n
 	bin=$(lab_bin edgelb-bpf) || return 1
 	for b in "${LAB_BACKENDS[@]}"; do
 		n=${b#b}
 		ip netns exec "elb-$b" "$bin" --pin-dir "$LAB_BPF_PIN/$b" \
-			decap attach "elb-be$n" --mode skb >>"$LAB_DIR/bpf.log" 2>&1 || {
+			decap attach "elb-be$n" --mode skb \
+			--allow-src "$LAB_LB_INT_IP" --vip "$LAB_VIP" \
+			>>"$LAB_DIR/bpf.log" 2>&1 || {
 			lab_die "edgelb-bpf decap attach elb-be$n failed (see $LAB_DIR/bpf.log)"
 			return 1
 		}

@@ -215,7 +215,7 @@ do_service(struct lbctl_pctx *p, struct words *w)
 		} else if (strcmp(s, "persist") == 0 ||
 			   strcmp(s, "persistent") == 0) {
 			TRY(lbctl_parse_u32_arg(p, "persist", next(w), 0,
-						UINT32_MAX, &v));
+						LB_PERSIST_MAX, &v));
 			if (nla_put_u32(m, LB_ATTR_PERSIST, v) < 0)
 				return -ENOMEM;
 		} else if (strcmp(s, "mh-size") == 0) {

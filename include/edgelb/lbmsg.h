@@ -158,6 +158,8 @@ enum lb_attr {
 #define LB_BACKEND_F_ALL  LB_BACKEND_F_DOWN
 
 #define LB_WEIGHT_MAX 65535u
+/* LB_ATTR_PERSIST: 30 days, in seconds */
+#define LB_PERSIST_MAX 2592000u
 
 /* LB_ATTR_FLAGS in ROUTE_GET parts */
 #define LB_ROUTE_F_CONNECTED (1u << 0) /* from a port address */
@@ -335,6 +337,19 @@ struct lbmsg_req {
  * ack. A handler must not keep req after returning.
  */
 typedef int (*lbmsg_handler_fn)(struct lbmsg_req *req);
+
+/*
+ * A dump handler may return LBMSG_DEFERRED instead: it has taken the
+ * request over (copied what it needs, dup'ed req->fd) and sends the
+ * parts, NLMSG_DONE and the ack itself later, built with lbmsg_done_msg()
+ * and lbmsg_ack_msg(); the server sends nothing for it.
+ */
+#define LBMSG_DEFERRED 0x40000000
+
+/* NLMSG_DONE / NLMSG_ERROR answering the request header req; NULL: ENOMEM */
+struct nl_msg *lbmsg_done_msg(const struct nlmsghdr *req, int error);
+struct nl_msg *lbmsg_ack_msg(const struct nlmsghdr *req, int error,
+			     const char *text);
 
 /* Set the extended-ack text; returns err, so `return lbmsg_req_errf(...)`. */
 int lbmsg_req_errf(struct lbmsg_req *req, int err, const char *fmt, ...)

@@ -6,7 +6,8 @@
 #   backend (vb, 192.0.2.10; VIP 10.0.0.1 on lo; tun_decap on vb)
 # Checks decap attach/show/detach against `ip link`, pinned maps, that
 # IPIP-encapsulated UDP and ICMP echo reach the backend's kernel only while
-# tun_decap is attached, the outer-destination filter, and steer
+# tun_decap is attached, only from the balancer (192.0.2.1) to the VIP,
+# the outer-destination filter, and steer
 # attach/add/show/del/detach. Everything stays inside the namespaces,
 # which are removed on exit.
 #
@@ -85,6 +86,7 @@ lb ping -c 1 -W 2 192.0.2.10 >/dev/null
 set +e
 
 # UDP through the tunnel: 0 if the backend's socket got PAYLOAD.
+# udp_through PAYLOAD WAIT OUTER_DST [OUTER_SRC [INNER_DST]]
 udp_through() {
 	be "$PROBE" recv 10.0.0.1 5000 "$1" "$2" >"$TMP/recv.out" 2>&1 &
 	pid=$!
@@ -94,21 +96,33 @@ udp_through() {
 		[ $i -gt 50 ] && break
 		sleep 0.1
 	done
-	lb "$PROBE" send va "$VB_MAC" 192.0.2.1 "$3" 198.51.100.7 10.0.0.1 \
-		5000 "$1"
+	lb "$PROBE" send va "$VB_MAC" "${4:-192.0.2.1}" "$3" 198.51.100.7 \
+		"${5:-10.0.0.1}" 5000 "$1"
 	wait $pid
 }
 
 # --- decap attach / show / pins -------------------------------------------
-if ebpf decap attach vb --mode skb; then ok "decap attach"; else fail "decap attach"; fi
+ebpf decap attach vb --mode skb 2>/dev/null &&
+	fail "attach without --allow-src/--vip accepted" ||
+	ok "attach without the balancers and VIPs refused"
+ebpf decap attach vb --mode skb --allow-src 192.0.2.1 2>/dev/null &&
+	fail "attach without --vip accepted" || ok "attach without --vip refused"
+ebpf decap attach vb --mode skb --any-src --allow-src 192.0.2.1 \
+	--vip 10.0.0.1 2>/dev/null &&
+	fail "--any-src with --allow-src accepted" ||
+	ok "--any-src with --allow-src refused"
+DECAP_ALLOW="--allow-src 192.0.2.1 --vip 10.0.0.1 --vip 2001:db8::1"
+# shellcheck disable=SC2086
+if ebpf decap attach vb --mode skb $DECAP_ALLOW; then ok "decap attach"; else fail "decap attach"; fi
 be ip link show vb | grep -q "prog/xdp.*name tun_decap" &&
 	ok "ip link shows tun_decap" || fail "ip link does not show tun_decap"
 be ip link show vb | grep -q xdpgeneric &&
 	ok "attached in skb mode" || fail "not in skb (xdpgeneric) mode"
-for m in decap_stats decap_filter decap_cfg; do
+for m in decap_stats decap_filter decap_cfg decap_src decap_vip decap_vip6; do
 	[ -e "$PINS/edgelb/vb/$m" ] && ok "pinned $m" || fail "$m not pinned"
 done
-ebpf decap attach vb --mode skb 2>/dev/null &&
+# shellcheck disable=SC2086
+ebpf decap attach vb --mode skb $DECAP_ALLOW 2>/dev/null &&
 	fail "second attach succeeded" || ok "second attach refused"
 ebpf decap show vb >"$TMP/show.txt" || fail "decap show"
 grep -q "decapsulated" "$TMP/show.txt" && ok "decap show" ||
@@ -125,6 +139,21 @@ D=$(echo "$J" | counter decapsulated 1)
 [ "$D" = 2 ] && ok "decapsulated = 2" || fail "decapsulated = '$D', expected 2"
 DR=$(echo "$J" | counter dropped 1)
 [ "$DR" = 0 ] && ok "dropped = 0" || fail "dropped = '$DR'"
+echo "$J" | grep -q '"allow_src":\["192.0.2.1"\],"vips":\["10.0.0.1"\],"vips6":\["2001:db8::1"\]' &&
+	ok "allow lists shown" || fail "allow lists not shown: $J"
+# Who may tunnel: another source, or an inner destination that is no VIP,
+# is dropped and counted, never handed to the kernel.
+udp_through spoofed-src 1 192.0.2.10 192.0.2.66 &&
+	fail "IPIP from a non-balancer delivered" ||
+	ok "IPIP from a non-balancer not delivered"
+udp_through not-a-vip 1 192.0.2.10 192.0.2.1 192.0.2.10
+J=$(ebpf decap show vb -j)
+RS=$(echo "$J" | counter refused_source 1)
+[ "$RS" = 1 ] && ok "refused_source = 1" || fail "refused_source = '$RS': $J"
+RV=$(echo "$J" | counter refused_vip 1)
+[ "$RV" = 1 ] && ok "refused_vip = 1" || fail "refused_vip = '$RV': $J"
+DR=$(echo "$J" | counter dropped 1)
+[ "$DR" = 2 ] && ok "dropped = 2" || fail "dropped = '$DR', expected 2"
 # The pinned map holds the same counters.
 if command -v bpftool >/dev/null; then
 	bpftool map dump pinned "$PINS/edgelb/vb/decap_stats" >/dev/null &&
@@ -145,7 +174,8 @@ udp_through no-decap 1 192.0.2.10 && fail "delivered without tun_decap" ||
 	ok "not delivered without tun_decap"
 
 # --- filter ---------------------------------------------------------------
-ebpf decap attach vb --mode skb --addr 192.0.2.99 || fail "attach --addr"
+ebpf decap attach vb --mode skb --any-src --any-vip --addr 192.0.2.99 ||
+	fail "attach --addr"
 udp_through filtered 1 192.0.2.10 && fail "filtered packet delivered" ||
 	ok "outer destination not in the filter: not decapsulated"
 J=$(ebpf decap show vb -j)

@@ -53,6 +53,8 @@ struct pkt {
 struct spec {
 	uint16_t ethertype; /* ETH_P_IP, ETH_P_IPV6, ETH_P_ARP, other */
 	uint16_t vlan;	    /* VLAN id; 0 = untagged */
+	uint16_t tpid;	    /* of that tag; 0 = 802.1Q */
+	uint16_t vlan2;	    /* a second (inner) 802.1Q tag; 0 = none */
 	const char *src, *dst;
 	uint8_t proto;	 /* L4 protocol / next header */
 	uint8_t ihl;	 /* 0 = 5 */
@@ -208,7 +210,19 @@ static void
 build(struct pkt *p, const struct spec *s)
 {
 	p->len = 0;
-	put_eth(p, s->ethertype, s->vlan);
+	if (s->tpid || s->vlan2) {
+		put(p, mac_dst, 6);
+		put(p, mac_src, 6);
+		put16(p, s->tpid ? s->tpid : ETH_P_8021Q);
+		put16(p, s->vlan);
+		if (s->vlan2) {
+			put16(p, ETH_P_8021Q);
+			put16(p, s->vlan2);
+		}
+		put16(p, s->ethertype);
+	} else {
+		put_eth(p, s->ethertype, s->vlan);
+	}
 	build_l3(p, s);
 	if (s->trunc)
 		p->len = s->trunc;
@@ -367,6 +381,24 @@ static const struct steer_case steer_cases[] = {
 	{ "VLAN-tagged VIP TCP",
 	  { V4(.vlan = 100, .dst = "10.0.0.1", .proto = 6, .dport = 80) },
 	  XDP_REDIRECT,
+	  NO_REASON },
+	/* edgelb-dp serves one 802.1Q tag at most and drops 802.1ad and
+	 * stacked tags (qinq): never steer them to it, leave them to the
+	 * kernel */
+	{ "802.1ad (QinQ) S-tag, VIP TCP",
+	  { V4(.vlan = 100, .tpid = 0x88a8, .dst = "10.0.0.1", .proto = 6,
+	       .dport = 80) },
+	  XDP_PASS,
+	  NO_REASON },
+	{ "802.1ad S-tag over an 802.1Q tag, VIP TCP",
+	  { V4(.vlan = 100, .tpid = 0x88a8, .vlan2 = 200, .dst = "10.0.0.1",
+	       .proto = 6, .dport = 80) },
+	  XDP_PASS,
+	  NO_REASON },
+	{ "two 802.1Q tags, VIP TCP",
+	  { V4(.vlan = 100, .vlan2 = 200, .dst = "10.0.0.1", .proto = 6,
+	       .dport = 80) },
+	  XDP_PASS,
 	  NO_REASON },
 	{ "ARP request for a VIP (ARP-only entry)",
 	  { ARP(.dst = "10.0.0.1") },
@@ -777,9 +809,11 @@ struct decap_case {
 	uint8_t outer_ihl;   /* 0 = 5 */
 	uint16_t outer_frag;
 	const char *outer_dst; /* 0 = 192.0.2.10 */
+	const char *outer_src; /* 0 = 192.0.2.1, an allowed balancer */
 	struct spec inner;     /* L3 only */
 	size_t trunc;	       /* cut the outer frame */
 	int filter;	       /* filter on, only 192.0.2.10 accepted */
+	uint32_t any;	       /* LB_DECAP_F_ANY_SRC / _ANY_VIP */
 	int action;
 	enum expect_out out;
 	int verdict, reason; /* counter slots */
@@ -845,21 +879,66 @@ static const struct decap_case decap_cases[] = {
 	  .outer_dst = "192.0.2.11", .inner = { IN4, .proto = 17, .dport = 53 },
 	  .action = XDP_PASS, .out = OUT_INNER,
 	  .verdict = LB_DECAP_STAT_DECAPSULATED, .reason = NO_REASON },
+	/* who may tunnel: balancers 192.0.2.1 only, VIPs 10.0.0.1 and
+	 * 2001:db8::1 only (decap_setup) */
+	{ "outer source is not a balancer", .outer_proto = 4,
+	  .outer_src = "192.0.2.66", .inner = { IN4, .proto = 6, .dport = 80 },
+	  .action = XDP_DROP, .out = OUT_ANY, .verdict = LB_DECAP_STAT_DROPPED,
+	  .reason = LB_DECAP_STAT_REFUSED_SRC },
+	{ "inner destination is not a VIP", .outer_proto = 4,
+	  .inner = { .ethertype = ETH_P_IP,
+		     .src = "198.51.100.7",
+		     .dst = "10.0.0.2",
+		     .proto = 6,
+		     .dport = 22 },
+	  .action = XDP_DROP, .out = OUT_ANY, .verdict = LB_DECAP_STAT_DROPPED,
+	  .reason = LB_DECAP_STAT_REFUSED_VIP },
+	{ "inner IPv6 destination is not a VIP", .outer_proto = 41,
+	  .inner = { .ethertype = ETH_P_IPV6,
+		     .src = "2001:db8:ff::7",
+		     .dst = "2001:db8::2",
+		     .proto = 6,
+		     .dport = 22 },
+	  .action = XDP_DROP, .out = OUT_ANY, .verdict = LB_DECAP_STAT_DROPPED,
+	  .reason = LB_DECAP_STAT_REFUSED_VIP },
+	{ "any source allowed by the operator", .outer_proto = 4,
+	  .outer_src = "192.0.2.66", .any = LB_DECAP_F_ANY_SRC,
+	  .inner = { IN4, .proto = 6, .dport = 80 }, .action = XDP_PASS,
+	  .out = OUT_INNER, .verdict = LB_DECAP_STAT_DECAPSULATED,
+	  .reason = NO_REASON },
+	{ "any inner destination allowed by the operator", .outer_proto = 4,
+	  .any = LB_DECAP_F_ANY_VIP,
+	  .inner = { .ethertype = ETH_P_IP,
+		     .src = "198.51.100.7",
+		     .dst = "10.0.0.2",
+		     .proto = 6,
+		     .dport = 22 },
+	  .action = XDP_PASS, .out = OUT_INNER,
+	  .verdict = LB_DECAP_STAT_DECAPSULATED, .reason = NO_REASON },
 };
 
 static struct bpf_object *decap_obj;
 
 static void
+decap_allow(const char *map, int family, const char *addr)
+{
+	uint8_t a[16];
+	uint32_t one = 1;
+
+	ck_assert_int_eq(inet_pton(family, addr, a), 1);
+	ck_assert_int_eq(
+		bpf_map_update_elem(map_fd(decap_obj, map), a, &one, BPF_ANY),
+		0);
+}
+
+static void
 decap_setup(void)
 {
-	uint32_t addr, one = 1;
-
 	decap_obj = load("tun_decap.o");
-	ck_assert_int_eq(inet_pton(AF_INET, "192.0.2.10", &addr), 1);
-	ck_assert_int_eq(
-		bpf_map_update_elem(map_fd(decap_obj, LB_DECAP_FILTER_MAP),
-				    &addr, &one, BPF_ANY),
-		0);
+	decap_allow(LB_DECAP_FILTER_MAP, AF_INET, "192.0.2.10");
+	decap_allow(LB_DECAP_SRC_MAP, AF_INET, "192.0.2.1");
+	decap_allow(LB_DECAP_VIP_MAP, AF_INET, "10.0.0.1");
+	decap_allow(LB_DECAP_VIP6_MAP, AF_INET6, "2001:db8::1");
 }
 
 static void
@@ -870,9 +949,9 @@ decap_teardown(void)
 }
 
 static void
-decap_set_filter(int on)
+decap_set_filter(int on, uint32_t any)
 {
-	struct decap_cfg cfg = { .flags = on ? LB_DECAP_F_FILTER : 0 };
+	struct decap_cfg cfg = { .flags = (on ? LB_DECAP_F_FILTER : 0) | any };
 	uint32_t zero = 0;
 
 	ck_assert_int_eq(
@@ -888,7 +967,7 @@ START_TEST(test_decap_table)
 	int sfd = map_fd(decap_obj, LB_DECAP_STATS_MAP);
 	struct spec outer = {
 		.ethertype = tc->ethertype ? tc->ethertype : ETH_P_IP,
-		.src = "192.0.2.1",
+		.src = tc->outer_src ? tc->outer_src : "192.0.2.1",
 		.dst = tc->outer_dst ? tc->outer_dst : "192.0.2.10",
 		.proto = tc->outer_proto,
 		.ihl = tc->outer_ihl,
@@ -913,7 +992,7 @@ START_TEST(test_decap_table)
 	put_eth(&want, tc->inner.ethertype, 0);
 	put(&want, inner.b, inner.len);
 
-	decap_set_filter(tc->filter);
+	decap_set_filter(tc->filter, tc->any);
 	read_counters(sfd, before, LB_DECAP_STAT_MAX);
 	action = run(prog_fd(decap_obj, LB_DECAP_PROG), &in, &out);
 	read_counters(sfd, after, LB_DECAP_STAT_MAX);

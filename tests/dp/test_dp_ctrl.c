@@ -9,11 +9,16 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 
 #include "dp_harness.h"
 
@@ -96,6 +101,19 @@ config(int attr, uint32_t v)
 	struct nl_msg *m = lbmsg_new(LB_MSG_CONFIG_SET, 0);
 
 	nla_put_u32(m, attr, v);
+	return m;
+}
+
+static struct nl_msg *
+service(uint16_t vport, uint32_t persist)
+{
+	struct nl_msg *m = lbmsg_new(LB_MSG_SERVICE_NEW, 0);
+	struct lb_addr vip = A("10.0.0.100");
+
+	nla_put_u8(m, LB_ATTR_PROTO, IPPROTO_TCP);
+	lbmsg_put_addr(m, LB_ATTR_VIP, &vip);
+	nla_put_u16(m, LB_ATTR_VPORT, vport);
+	nla_put_u32(m, LB_ATTR_PERSIST, persist);
 	return m;
 }
 
@@ -229,6 +247,10 @@ B(nb_del, neigh(LB_MSG_NEIGH_DEL, "10.0.0.7", NULL, NULL))
 B(cf_zero, config(LB_ATTR_TMO_UDP, 0))
 B(cf_big, config(LB_ATTR_TMO_SYN_RECV, 8 * 86400))
 B(cf_udp, config(LB_ATTR_TMO_UDP, 60))
+/* persistence: at most 30 days (2592000 s), the control plane's limit */
+B(sv_persist_max, service(80, 2592000))
+B(sv_persist_big, service(81, 2592001))
+B(sv_persist_huge, service(82, UINT32_MAX))
 B(st_zero, lbmsg_new(LB_MSG_STATS_ZERO, 0))
 B(conn_get, lbmsg_new(LB_MSG_CONN_GET, NLM_F_DUMP))
 
@@ -292,6 +314,9 @@ static const struct step steps[] = {
 	{ "config udp timeout 60", REQ, cf_udp, 0 },
 	{ "config read back", HAS, NULL, 0, LB_MSG_CONFIG_GET,
 	  "udp 60 syn_recv 30 flags 0" },
+	{ "persist at the maximum", REQ, sv_persist_max, 0 },
+	{ "persist above the maximum", REQ, sv_persist_big, -ERANGE },
+	{ "persist that would wrap the clock", REQ, sv_persist_huge, -ERANGE },
 	{ "stats zero", REQ, st_zero, 0 },
 	{ "conn dump of an idle dataplane", REQ, conn_get, 0 },
 };
@@ -307,6 +332,492 @@ write_empty_pcap(struct dp_run *r, const char *name)
 	pcap_dump_close(d);
 	pcap_close(pd);
 	return 0;
+}
+
+/* ---- CONN_GET filters: a second dataplane with connections -------------- */
+
+static const char ini_conns[] =
+	"[dataplane]\n"
+	"wait_config = yes\n"
+	"max_services = 16\n"
+	"max_backends = 64\n"
+	"mbufs = 4095\n"
+	"arp_retry_ms = 60000\n"
+	"[port p0]\n"
+	"devargs = net_pcap0,rx_pcap=@DIR@/in0.pcap,tx_pcap=@DIR@/out0.pcap\n"
+	"mac = 02:00:00:00:00:01\n"
+	"address = 10.0.0.1/24\n"
+	"[port p1]\n"
+	"devargs = net_pcap1,rx_pcap=@DIR@/in1.pcap,tx_pcap=@DIR@/out1.pcap\n"
+	"mac = 02:00:00:00:01:01\n"
+	"address = 10.1.0.1/24\n";
+
+static const char ini_bulk[] =
+	"[dataplane]\n"
+	"wait_config = yes\n"
+	"max_services = 16\n"
+	"max_backends = 64\n"
+	"mbufs = 8191\n"
+	"arp_retry_ms = 60000\n"
+	"[port p0]\n"
+	"devargs = net_pcap0,rx_pcap=@DIR@/in0.pcap,tx_pcap=@DIR@/out0.pcap\n"
+	"mac = 02:00:00:00:00:01\n"
+	"address = 10.0.0.1/24\n"
+	"[port p1]\n"
+	"devargs = net_pcap1,rx_pcap=@DIR@/in1.pcap,tx_pcap=@DIR@/out1.pcap\n"
+	"mac = 02:00:00:00:01:01\n"
+	"address = 10.1.0.1/24\n";
+
+/* SYNs from client i: 10.0.0.2 ports 40000.. to :80, 10.0.0.3 to :81 */
+#define NSYN_80 4
+#define NSYN_81 2
+
+static void
+put_be16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static size_t
+syn_frame(uint8_t *f, const char *src, uint16_t sport, uint16_t dport)
+{
+	static const uint8_t dst_mac[6] = { 2, 0, 0, 0, 0, 1 };
+	static const uint8_t src_mac[6] = { 2, 0, 0, 0, 0, 2 };
+	uint8_t *ip = f + 14, *th = ip + 20;
+	struct lb_addr s = A(src), d = A("10.0.0.100");
+
+	memset(f, 0, 64);
+	memcpy(f, dst_mac, 6);
+	memcpy(f + 6, src_mac, 6);
+	put_be16(f + 12, 0x0800);
+	ip[0] = 0x45;
+	put_be16(ip + 2, 40);
+	put_be16(ip + 6, 0x4000);
+	ip[8] = 64;
+	ip[9] = IPPROTO_TCP;
+	memcpy(ip + 12, &s.v4, 4);
+	memcpy(ip + 16, &d.v4, 4);
+	put_be16(ip + 10, dp_cksum(ip, 20));
+	put_be16(th, sport);
+	put_be16(th + 2, dport);
+	th[12] = 5 << 4;
+	th[13] = 0x02;
+	put_be16(th + 14, 65535);
+	return 14 + 40;
+}
+
+static int
+write_syns(struct dp_run *r)
+{
+	pcap_t *pd = pcap_open_dead(DLT_EN10MB, 65535);
+	pcap_dumper_t *d = pcap_dump_open(pd, dp_run_file(r, "in0.pcap"));
+	uint8_t f[64];
+
+	if (d == NULL)
+		return -1;
+	for (int i = 0; i < NSYN_80 + NSYN_81; i++) {
+		struct pcap_pkthdr h = { 0 };
+
+		h.caplen = h.len = (uint32_t)syn_frame(
+			f, i < NSYN_80 ? "10.0.0.2" : "10.0.0.3",
+			(uint16_t)(40000 + i), i < NSYN_80 ? 80 : 81);
+		h.ts.tv_usec = i;
+		pcap_dump((u_char *)d, &h, f);
+	}
+	pcap_dump_close(d);
+	pcap_close(pd);
+	return 0;
+}
+
+/* NSYN_BULK SYNs from 10.0.0.4 to :80: connections for a big dump. */
+#define NSYN_BULK 3000
+
+static int
+write_bulk_syns(struct dp_run *r)
+{
+	pcap_t *pd = pcap_open_dead(DLT_EN10MB, 65535);
+	pcap_dumper_t *d = pcap_dump_open(pd, dp_run_file(r, "in0.pcap"));
+	uint8_t f[64];
+
+	if (d == NULL)
+		return -1;
+	for (int i = 0; i < NSYN_BULK; i++) {
+		struct pcap_pkthdr h = { 0 };
+
+		h.caplen = h.len = (uint32_t)syn_frame(
+			f, "10.0.0.4", (uint16_t)(10000 + i), 80);
+		h.ts.tv_usec = i % 1000000;
+		pcap_dump((u_char *)d, &h, f);
+	}
+	pcap_dump_close(d);
+	pcap_close(pd);
+	return 0;
+}
+
+static struct nl_msg *
+dr_service(uint16_t vport, const char *backend, uint16_t bport)
+{
+	struct nl_msg *m = lbmsg_new(LB_MSG_SERVICE_NEW, 0);
+	struct lb_addr vip = A("10.0.0.100"), b = A(backend);
+	struct nlattr *list, *rec;
+
+	lbmsg_put_svc_key(m, IPPROTO_TCP, &vip, vport);
+	nla_put_u8(m, LB_ATTR_MODE, LB_MODE_DR);
+	nla_put_string(m, LB_ATTR_SCHED, "rr");
+	list = nla_nest_start(m, LB_ATTR_BACKENDS);
+	rec = nla_nest_start(m, LB_ATTR_BACKEND);
+	lbmsg_put_addr(m, LB_ATTR_ADDR, &b);
+	nla_put_u16(m, LB_ATTR_PORT, bport);
+	nla_put_u32(m, LB_ATTR_WEIGHT, 1);
+	nla_nest_end(m, rec);
+	nla_nest_end(m, list);
+	return m;
+}
+
+struct conn_row {
+	uint32_t caddr, laddr, baddr;
+	uint16_t cport, lport, bport, lcore;
+	uint8_t state;
+};
+
+struct conn_rows {
+	struct conn_row r[64];
+	int n;
+};
+
+static int
+conn_part(void *arg, const struct nlmsghdr *nlh, struct nlattr **tb)
+{
+	struct conn_rows *d = arg;
+	struct conn_row *c;
+	struct lb_addr a;
+
+	(void)nlh;
+	if (d->n == 64)
+		return 0;
+	c = &d->r[d->n++];
+	memset(c, 0, sizeof(*c));
+	if (tb[LB_ATTR_CADDR] && lbmsg_get_addr(tb[LB_ATTR_CADDR], &a) == 0)
+		c->caddr = a.v4;
+	if (tb[LB_ATTR_LADDR] && lbmsg_get_addr(tb[LB_ATTR_LADDR], &a) == 0)
+		c->laddr = a.v4;
+	if (tb[LB_ATTR_ADDR] && lbmsg_get_addr(tb[LB_ATTR_ADDR], &a) == 0)
+		c->baddr = a.v4;
+	if (tb[LB_ATTR_CPORT])
+		c->cport = nla_get_u16(tb[LB_ATTR_CPORT]);
+	if (tb[LB_ATTR_LPORT])
+		c->lport = nla_get_u16(tb[LB_ATTR_LPORT]);
+	if (tb[LB_ATTR_PORT])
+		c->bport = nla_get_u16(tb[LB_ATTR_PORT]);
+	if (tb[LB_ATTR_LCORE])
+		c->lcore = nla_get_u16(tb[LB_ATTR_LCORE]);
+	if (tb[LB_ATTR_STATE])
+		c->state = nla_get_u8(tb[LB_ATTR_STATE]);
+	return 0;
+}
+
+/* Does row c carry value v (as put in the request) for attribute attr? */
+static bool
+row_has(const struct conn_row *c, int attr, uint32_t v)
+{
+	switch (attr) {
+	case LB_ATTR_CADDR:
+		return c->caddr == v;
+	case LB_ATTR_LADDR:
+		return c->laddr == v;
+	case LB_ATTR_ADDR:
+		return c->baddr == v;
+	case LB_ATTR_CPORT:
+		return c->cport == v;
+	case LB_ATTR_LPORT:
+		return c->lport == v;
+	case LB_ATTR_PORT:
+		return c->bport == v;
+	case LB_ATTR_STATE:
+		return c->state == v;
+	case LB_ATTR_LCORE:
+		return c->lcore == v;
+	}
+	return false;
+}
+
+static struct nl_msg *
+conn_get_filtered(int attr, uint32_t v)
+{
+	struct nl_msg *m = lbmsg_new(LB_MSG_CONN_GET, NLM_F_DUMP);
+	struct lb_addr a = { .family = AF_INET, .v4 = v };
+
+	switch (attr) {
+	case LB_ATTR_CADDR:
+	case LB_ATTR_LADDR:
+	case LB_ATTR_ADDR:
+		lbmsg_put_addr(m, attr, &a);
+		break;
+	case LB_ATTR_STATE:
+		nla_put_u8(m, attr, (uint8_t)v);
+		break;
+	default:
+		nla_put_u16(m, attr, (uint16_t)v);
+	}
+	return m;
+}
+
+/*
+ * Every CONN_GET filter, each with a value some connections have (the
+ * first one's) and with one none has: the filtered dump holds exactly
+ * the rows of the full dump that match.
+ */
+static void
+check_conn_filters(struct dp_run *r)
+{
+	static const struct {
+		const char *name;
+		int attr;
+	} f[] = {
+		{ "CADDR", LB_ATTR_CADDR }, { "CPORT", LB_ATTR_CPORT },
+		{ "LADDR", LB_ATTR_LADDR }, { "LPORT", LB_ATTR_LPORT },
+		{ "ADDR", LB_ATTR_ADDR },   { "PORT", LB_ATTR_PORT },
+		{ "STATE", LB_ATTR_STATE }, { "LCORE", LB_ATTR_LCORE },
+	};
+	static struct conn_rows all, got;
+	const int want_all = NSYN_80 + NSYN_81;
+
+	for (int tries = 0; tries < 100; tries++) {
+		all.n = 0;
+		CHECK(dp_req(r, lbmsg_new(LB_MSG_CONN_GET, NLM_F_DUMP),
+			     conn_part, &all) == 0,
+		      "CONN_GET");
+		if (all.n >= want_all)
+			break;
+		usleep(50000);
+	}
+	CHECK(all.n == want_all, "CONN_GET: %d connections, expected %d", all.n,
+	      want_all);
+	if (all.n == 0)
+		return;
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		const struct conn_row *c0 = &all.r[all.n - 1];
+		uint32_t present = f[i].attr == LB_ATTR_CADDR	? c0->caddr
+				   : f[i].attr == LB_ATTR_LADDR ? c0->laddr
+				   : f[i].attr == LB_ATTR_ADDR	? c0->baddr
+				   : f[i].attr == LB_ATTR_CPORT ? c0->cport
+				   : f[i].attr == LB_ATTR_LPORT ? c0->lport
+				   : f[i].attr == LB_ATTR_PORT	? c0->bport
+				   : f[i].attr == LB_ATTR_STATE ? c0->state
+								: c0->lcore;
+		/* a value no row has: LCORE 999, state 10, 10.9.9.9, port 9 */
+		uint32_t absent = f[i].attr == LB_ATTR_LCORE   ? 999
+				  : f[i].attr == LB_ATTR_STATE ? 10
+				  : (f[i].attr == LB_ATTR_CADDR ||
+				     f[i].attr == LB_ATTR_LADDR ||
+				     f[i].attr == LB_ATTR_ADDR)
+					  ? A("10.9.9.9").v4
+					  : 9;
+		uint32_t vals[2] = { present, absent };
+
+		for (int k = 0; k < 2; k++) {
+			int want = 0;
+
+			for (int j = 0; j < all.n; j++)
+				want += row_has(&all.r[j], f[i].attr, vals[k]);
+			got.n = 0;
+			CHECK(dp_req(r, conn_get_filtered(f[i].attr, vals[k]),
+				     conn_part, &got) == 0,
+			      "CONN_GET %s", f[i].name);
+			CHECK(got.n == want,
+			      "CONN_GET filtered by %s (%s value): %d rows, "
+			      "expected %d",
+			      f[i].name, k == 0 ? "a present" : "an absent",
+			      got.n, want);
+			for (int j = 0; j < got.n; j++)
+				if (!row_has(&got.r[j], f[i].attr, vals[k])) {
+					CHECK(0,
+					      "CONN_GET %s: row %d does "
+					      "not match",
+					      f[i].name, j);
+					break;
+				}
+		}
+	}
+	/* two filters together: client 10.0.0.3 and backend port 8081 */
+	struct nl_msg *m = conn_get_filtered(LB_ATTR_CADDR, A("10.0.0.3").v4);
+
+	nla_put_u16(m, LB_ATTR_PORT, 8081);
+	got.n = 0;
+	CHECK(dp_req(r, m, conn_part, &got) == 0, "CONN_GET CADDR+PORT");
+	CHECK(got.n == NSYN_81, "CONN_GET CADDR+PORT: %d rows, expected %d",
+	      got.n, NSYN_81);
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Read a dump's answer on fd until the ack or EOF (5 s at most): the
+ * number of parts; *done and *ack are the NLMSG_DONE / ack errors, or 1
+ * when that message did not come.
+ */
+static void
+read_dump(int fd, int *parts, int *done, int *ack)
+{
+	static uint8_t buf[LBMSG_MAX_SIZE];
+	struct timeval tv = { .tv_sec = 5 };
+
+	*parts = 0;
+	*done = *ack = 1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
+
+		if (n < (ssize_t)sizeof(*h))
+			return; /* EOF, timeout */
+		if (h->nlmsg_type == NLMSG_DONE && n >= NLMSG_LENGTH(4)) {
+			memcpy(done, NLMSG_DATA(h), sizeof(*done));
+		} else if (h->nlmsg_type == NLMSG_ERROR &&
+			   n >= (ssize_t)NLMSG_LENGTH(sizeof(int))) {
+			memcpy(ack, NLMSG_DATA(h), sizeof(*ack));
+			return;
+		} else if (h->nlmsg_type == LB_MSG_CONN_GET) {
+			(*parts)++;
+		}
+	}
+}
+
+/*
+ * A client asks for a dump of NSYN_BULK connections and never reads it.
+ * Meanwhile another client's requests are answered at once (each within
+ * 500 ms, for 3 s): the control thread never waits for the slow reader.
+ * Then the slow client reads what it got: parts, then an error or the end.
+ */
+static void
+check_unread_dump(struct dp_run *r)
+{
+	struct nl_msg *m = lbmsg_new(LB_MSG_CONN_GET, NLM_F_DUMP);
+	struct nlmsghdr *h = nlmsg_hdr(m);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int64_t t0, worst = 0;
+	int fd, n = 0, slow = 0;
+
+	/* every SYN received (and its connection made in that burst) */
+	CHECK(dp_stat_wait(r, "p0", "rx_packets_total", NSYN_BULK, 20000) ==
+		      NSYN_BULK,
+	      "bulk SYNs not received");
+	usleep(200000);
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/dp.sock", r->dir) >=
+	    (int)sizeof(sa.sun_path)) {
+		CHECK(0, "socket path too long");
+		return;
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0,
+	      "second client: %s", strerror(errno));
+	h->nlmsg_seq = 77;
+	CHECK(send(fd, h, h->nlmsg_len, 0) == (ssize_t)h->nlmsg_len,
+	      "sending CONN_GET");
+	nlmsg_free(m);
+	t0 = mono_ms();
+	while (mono_ms() - t0 < 3000) {
+		int64_t a = mono_ms(), took;
+
+		CHECK(dp_req(r, lbmsg_new(LB_MSG_PORT_GET, NLM_F_DUMP), NULL,
+			     NULL) == 0,
+		      "PORT_GET while a dump is not read");
+		took = mono_ms() - a;
+		worst = took > worst ? took : worst;
+		slow += took > 500;
+		n++;
+		usleep(100000);
+	}
+	CHECK(slow == 0,
+	      "%d of %d requests took over 500 ms (worst %lld ms) while "
+	      "another client did not read its dump",
+	      slow, n, (long long)worst);
+	printf("unread dump: %d requests served meanwhile, worst %lld ms\n", n,
+	       (long long)worst);
+	/* now read: every connection, then NLMSG_DONE and a 0 ack */
+	int parts, done, ack;
+
+	read_dump(fd, &parts, &done, &ack);
+	CHECK(parts == NSYN_BULK && done == 0 && ack == 0,
+	      "late reader: %d parts (expected %d), done %d, ack %d", parts,
+	      NSYN_BULK, done, ack);
+	close(fd);
+	/* a client that reads nothing for longer than the stall limit is hung
+	 * up on: it finds a part of the dump, then EOF, no DONE */
+	fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0,
+	      "third client: %s", strerror(errno));
+	m = lbmsg_new(LB_MSG_CONN_GET, NLM_F_DUMP);
+	h = nlmsg_hdr(m);
+	CHECK(send(fd, h, h->nlmsg_len, 0) == (ssize_t)h->nlmsg_len,
+	      "sending CONN_GET");
+	nlmsg_free(m);
+	sleep(7);
+	read_dump(fd, &parts, &done, &ack);
+	CHECK(parts > 0 && parts < NSYN_BULK && done == 1 && ack == 1,
+	      "stalled reader: %d parts, done %d, ack %d (expected some "
+	      "parts, then EOF)",
+	      parts, done, ack);
+	close(fd);
+	CHECK(dp_req(r, lbmsg_new(LB_MSG_PORT_GET, NLM_F_DUMP), NULL, NULL) ==
+		      0,
+	      "PORT_GET after the stalled reader");
+}
+
+static void
+run_conns(const char *bin)
+{
+	static struct dp_run r;
+	int status;
+
+	dp_run_init(&r);
+	if (write_syns(&r) < 0 || write_empty_pcap(&r, "in1.pcap") < 0 ||
+	    dp_run_start(&r, bin, ini_conns) < 0) {
+		CHECK(0, "starting the second dataplane");
+		return;
+	}
+	CHECK(dp_req(&r, dr_service(80, "10.1.0.10", 8080), NULL, NULL) == 0,
+	      "service :80");
+	CHECK(dp_req(&r, dr_service(81, "10.1.0.11", 8081), NULL, NULL) == 0,
+	      "service :81");
+	CHECK(dp_req(&r, lbmsg_new(LB_MSG_CONFIG_SET, 0), NULL, NULL) == 0,
+	      "CONFIG_SET");
+	check_conn_filters(&r);
+	status = dp_run_stop(&r);
+	CHECK(status == 0, "second edgelb-dp exit status %d", status);
+	if (dp_failures > 0)
+		dp_run_dump_log(&r);
+}
+
+static void
+run_bulk(const char *bin)
+{
+	static struct dp_run r;
+	int status;
+
+	dp_run_init(&r);
+	if (write_bulk_syns(&r) < 0 || write_empty_pcap(&r, "in1.pcap") < 0 ||
+	    dp_run_start(&r, bin, ini_bulk) < 0) {
+		CHECK(0, "starting the third dataplane");
+		return;
+	}
+	CHECK(dp_req(&r, dr_service(80, "10.1.0.10", 8080), NULL, NULL) == 0,
+	      "service :80");
+	CHECK(dp_req(&r, lbmsg_new(LB_MSG_CONFIG_SET, 0), NULL, NULL) == 0,
+	      "CONFIG_SET");
+	check_unread_dump(&r);
+	status = dp_run_stop(&r);
+	CHECK(status == 0, "third edgelb-dp exit status %d", status);
+	if (dp_failures > 0)
+		dp_run_dump_log(&r);
 }
 
 int
@@ -361,6 +872,8 @@ main(int argc, char **argv)
 	CHECK(status == 0, "edgelb-dp exit status %d", status);
 	if (dp_failures > 0)
 		dp_run_dump_log(&r);
+	run_conns(argv[1]);
+	run_bulk(argv[1]);
 	printf("%s: %zu steps, %d failures\n", argv[0], n, dp_failures);
 	return dp_failures == 0 ? 0 : 1;
 }

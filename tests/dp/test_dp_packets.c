@@ -26,10 +26,16 @@
 #define GW_MAC	  "\x02\x00\x00\x00\x00\xfe"
 #define OTHER_MAC "\x02\x00\x00\x00\x00\x77"
 #define BCAST_MAC "\xff\xff\xff\xff\xff\xff"
+#define MCAST_MAC "\x01\x00\x5e\x00\x00\x01"
+#define ZERO_MAC  "\x00\x00\x00\x00\x00\x00"
 #define PORT_IP	  "10.0.0.1"
 #define PEER_IP	  "10.0.0.2"
 #define VIP	  "10.0.0.100"
 #define GW_IP	  "10.0.0.254"
+/* p1: on VLAN 100 */
+#define P1_MAC	   "\x02\x00\x00\x00\x05\x01"
+#define P1_IP	   "10.5.0.1"
+#define P1_PEER_IP "10.5.0.2"
 
 static const char ini[] =
 	"; edgelbd's sections are skipped by edgelb-dp\n"
@@ -50,7 +56,13 @@ static const char ini[] =
 	"[port p0]\n"
 	"devargs = net_pcap0,rx_pcap=@DIR@/in.pcap,tx_pcap=@DIR@/out.pcap\n"
 	"mac = 02:00:00:00:00:01\n"
-	"address = " PORT_IP "/24\n";
+	"address = " PORT_IP "/24\n"
+	"\n"
+	"[port p1]\n"
+	"devargs = net_pcap1,rx_pcap=@DIR@/in1.pcap,tx_pcap=@DIR@/out1.pcap\n"
+	"mac = 02:00:00:00:05:01\n"
+	"address = " P1_IP "/24\n"
+	"vlan = 100\n";
 
 /* ---- frame building ------------------------------------------------------ */
 
@@ -158,6 +170,99 @@ tcp_syn(struct frame *f, const char *dst, uint16_t dport, uint8_t ttl)
 	put16(th + 14, 65535);
 }
 
+/* Insert a tag (tpid, vid) after the MAC addresses. */
+static void
+vlan_tag(struct frame *f, uint16_t tpid, uint16_t vid)
+{
+	memmove(f->b + 16, f->b + 12, f->len - 12);
+	put16(f->b + 12, tpid);
+	put16(f->b + 14, vid);
+	f->len += 4;
+}
+
+/* ---- VLANs -------------------------------------------------------------- */
+
+static void
+b_tagged_on_untagged(struct frame *f)
+{
+	icmp_echo(f, PORT_IP, 0x6001, 1);
+	vlan_tag(f, 0x8100, 100);
+}
+
+/* 802.1ad S-tag: edgelb serves one 802.1Q tag at most (so does xdp_steer) */
+static void
+b_qinq_8021ad(struct frame *f)
+{
+	icmp_echo(f, PORT_IP, 0x6002, 1);
+	vlan_tag(f, 0x8100, 100);
+	vlan_tag(f, 0x88a8, 7);
+}
+
+static void
+b_qinq_stacked(struct frame *f)
+{
+	icmp_echo(f, PORT_IP, 0x6003, 1);
+	vlan_tag(f, 0x8100, 100);
+	vlan_tag(f, 0x8100, 7);
+}
+
+/* Echo request to p1's address from its peer, untagged (tag it after). */
+static void
+echo_p1(struct frame *f, uint16_t id)
+{
+	uint8_t *ic = ipv4(f, P1_PEER_IP, P1_IP, 1, 64, 8 + 24);
+
+	memcpy(f->b, P1_MAC, 6);
+	ic[0] = 8;
+	put16(ic + 4, id);
+	put16(ic + 6, 1);
+	for (int i = 0; i < 24; i++)
+		ic[8 + i] = (uint8_t)('a' + i);
+	put16(ic + 2, dp_cksum(ic, 8 + 24));
+}
+
+static void
+v_echo_100(struct frame *f)
+{
+	echo_p1(f, 0x7100);
+	vlan_tag(f, 0x8100, 100);
+}
+
+static void
+v_echo_pcp_100(struct frame *f)
+{
+	echo_p1(f, 0x7101);
+	vlan_tag(f, 0x8100, 5 << 13 | 100); /* priority 5: the VID counts */
+}
+
+static void
+v_arp_100(struct frame *f)
+{
+	arp(f, 1, PEER_MAC, P1_PEER_IP, P1_IP, BCAST_MAC);
+	vlan_tag(f, 0x8100, 100);
+}
+
+static void
+v_echo_untagged(struct frame *f)
+{
+	echo_p1(f, 0x7102);
+}
+
+static void
+v_echo_200(struct frame *f)
+{
+	echo_p1(f, 0x7103);
+	vlan_tag(f, 0x8100, 200);
+}
+
+static void
+v_qinq(struct frame *f)
+{
+	echo_p1(f, 0x7104);
+	vlan_tag(f, 0x8100, 100);
+	vlan_tag(f, 0x88a8, 100);
+}
+
 /* ---- the case table ------------------------------------------------------ */
 
 struct tcase {
@@ -190,6 +295,45 @@ static void
 b_arp_gw_reply(struct frame *f)
 {
 	arp(f, 2, GW_MAC, GW_IP, PORT_IP, PORT_MAC);
+}
+
+/* After the gateway's answer: replies nobody asked for must not move it. */
+static void
+b_arp_gw_unsolicited(struct frame *f)
+{
+	arp(f, 2, OTHER_MAC, GW_IP, PORT_IP, PORT_MAC);
+}
+
+static void
+b_arp_gw_mcast(struct frame *f)
+{
+	arp(f, 2, MCAST_MAC, GW_IP, PORT_IP, PORT_MAC);
+}
+
+static void
+b_arp_gw_bcast(struct frame *f)
+{
+	arp(f, 2, BCAST_MAC, GW_IP, PORT_IP, PORT_MAC);
+}
+
+static void
+b_arp_gw_zero(struct frame *f)
+{
+	arp(f, 2, ZERO_MAC, GW_IP, PORT_IP, PORT_MAC);
+}
+
+/* A reply from a host we never asked (no entry). */
+static void
+b_arp_stranger_reply(struct frame *f)
+{
+	arp(f, 2, OTHER_MAC, "10.0.0.77", PORT_IP, PORT_MAC);
+}
+
+/* A request from a zero sender MAC: answering would send to 00:00:... */
+static void
+b_arp_req_zero(struct frame *f)
+{
+	arp(f, 1, ZERO_MAC, PEER_IP, PORT_IP, BCAST_MAC);
 }
 
 static void
@@ -427,6 +571,18 @@ static const struct tcase cases[] = {
 	{ "ARP request for a VIP", b_arp_vip, NULL, m_arp_vip },
 	{ "ARP request for someone else", b_arp_other, "arp_not_ours", NULL },
 	{ "ARP reply from the gateway", b_arp_gw_reply, NULL, NULL },
+	{ "unsolicited ARP reply for the gateway, other MAC",
+	  b_arp_gw_unsolicited, "arp_unsolicited", NULL },
+	{ "ARP reply with a multicast sender MAC", b_arp_gw_mcast,
+	  "arp_bad_sender_mac", NULL },
+	{ "ARP reply with the broadcast sender MAC", b_arp_gw_bcast,
+	  "arp_bad_sender_mac", NULL },
+	{ "ARP reply with a zero sender MAC", b_arp_gw_zero,
+	  "arp_bad_sender_mac", NULL },
+	{ "ARP reply from a host never asked", b_arp_stranger_reply,
+	  "arp_unsolicited", NULL },
+	{ "ARP request from a zero sender MAC", b_arp_req_zero,
+	  "arp_bad_sender_mac", NULL },
 	{ "ICMP echo to a VIP", b_echo_vip, NULL, m_echo_vip },
 	{ "ICMP echo to the port address", b_echo_port, NULL, m_echo_port },
 	{ "ICMP echo with a bad checksum", b_icmp_bad_csum, "bad_icmp_csum",
@@ -448,8 +604,44 @@ static const struct tcase cases[] = {
 	  "icmp_err_bad_csum", NULL },
 	{ "ICMP error quoting a later fragment", b_icmp_err_fragment,
 	  "icmp_err_fragment", NULL },
+	{ "802.1Q-tagged frame on an untagged port", b_tagged_on_untagged,
+	  "vlan_tagged", NULL },
+	{ "802.1ad (QinQ) frame", b_qinq_8021ad, "qinq", NULL },
+	{ "two stacked 802.1Q tags", b_qinq_stacked, "qinq", NULL },
 };
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
+
+/* Port p1 (vlan = 100): in1.pcap; replies are checked in out1.pcap. */
+struct vcase {
+	const char *desc;
+	void (*build)(struct frame *f);
+	const char *drop; /* drop counter expected, or NULL: a reply */
+	uint16_t echo_id; /* the reply's echo id; 0: an ARP reply */
+};
+
+static const struct vcase vcases[] = {
+	{ "echo tagged with the port's VLAN", v_echo_100, NULL, 0x7100 },
+	{ "echo tagged with the port's VLAN, priority 5", v_echo_pcp_100, NULL,
+	  0x7101 },
+	{ "ARP request tagged with the port's VLAN", v_arp_100, NULL, 0 },
+	{ "untagged echo on a VLAN port", v_echo_untagged, "vlan_untagged", 0 },
+	{ "echo tagged with another VLAN", v_echo_200, "vlan_other", 0 },
+	{ "802.1ad frame on a VLAN port", v_qinq, "qinq", 0 },
+};
+#define NVCASES (sizeof(vcases) / sizeof(vcases[0]))
+
+/* How many frames of both tables expect drop counter d. */
+static unsigned int
+drops_expected(const char *d)
+{
+	unsigned int n = 0;
+
+	for (size_t j = 0; j < NCASES; j++)
+		n += cases[j].drop != NULL && strcmp(cases[j].drop, d) == 0;
+	for (size_t j = 0; j < NVCASES; j++)
+		n += vcases[j].drop != NULL && strcmp(vcases[j].drop, d) == 0;
+	return n;
+}
 
 /* Frames edgelb-dp sends on its own: GARP for the port address, the ARP
  * request for the static route's gateway, GARP for the VIP. */
@@ -498,8 +690,70 @@ write_input(struct dp_run *r)
 		pcap_dump((u_char *)d, &h, f.b);
 	}
 	pcap_dump_close(d);
+	d = pcap_dump_open(pd, dp_run_file(r, "in1.pcap"));
+	if (d == NULL)
+		return -1;
+	for (size_t i = 0; i < NVCASES; i++) {
+		struct frame f;
+		struct pcap_pkthdr h = { 0 };
+
+		vcases[i].build(&f);
+		h.caplen = h.len = (uint32_t)f.len;
+		h.ts.tv_usec = (long)i;
+		pcap_dump((u_char *)d, &h, f.b);
+	}
+	pcap_dump_close(d);
 	pcap_close(pd);
 	return 0;
+}
+
+/*
+ * out1.pcap: every frame carries VLAN 100 (priority 0); one echo reply per
+ * echo case and one ARP reply, to the peer, from p1. Returns the frames.
+ */
+static unsigned int
+check_output_p1(struct dp_run *r)
+{
+	char errbuf[PCAP_ERRBUF_SIZE];
+	pcap_t *pc = pcap_open_offline(dp_run_file(r, "out1.pcap"), errbuf);
+	int seen[NVCASES] = { 0 }, arp_replies = 0;
+	unsigned int total = 0;
+	struct pcap_pkthdr *h;
+	const u_char *p;
+
+	CHECK(pc != NULL, "cannot open out1.pcap: %s", errbuf);
+	if (pc == NULL)
+		return 0;
+	while (pcap_next_ex(pc, &h, &p) == 1) {
+		total++;
+		if (h->caplen < 18 || get16(p + 12) != 0x8100 ||
+		    get16(p + 14) != 100) {
+			CHECK(0, "p1 sent a frame without VLAN 100 (type %04x)",
+			      h->caplen >= 14 ? get16(p + 12) : 0);
+			continue;
+		}
+		CHECK(memcmp(p + 6, P1_MAC, 6) == 0, "p1 frame: eth src");
+		if (get16(p + 16) == 0x0806 && h->caplen >= 18 + 28 &&
+		    get16(p + 18 + 6) == 2) {
+			CHECK(memcmp(p, PEER_MAC, 6) == 0, "p1 ARP reply: dst");
+			arp_replies++;
+			continue;
+		}
+		if (get16(p + 16) != 0x0800 || h->caplen < 18 + 20 + 8 ||
+		    p[18 + 9] != 1 || p[18 + 20] != 0)
+			continue; /* GARP, requests */
+		for (size_t i = 0; i < NVCASES; i++)
+			if (vcases[i].echo_id != 0 &&
+			    get16(p + 18 + 20 + 4) == vcases[i].echo_id)
+				seen[i]++;
+	}
+	pcap_close(pc);
+	for (size_t i = 0; i < NVCASES; i++)
+		if (vcases[i].drop == NULL && vcases[i].echo_id != 0)
+			CHECK(seen[i] == 1, "%s: %d replies, expected 1",
+			      vcases[i].desc, seen[i]);
+	CHECK(arp_replies == 1, "p1: %d ARP replies, expected 1", arp_replies);
+	return total;
 }
 
 static int
@@ -617,6 +871,15 @@ main(int argc, char **argv)
 	CHECK(dp_stat_wait(&r, "p0", "tx_packets_total", expect_out, 10000) ==
 		      expect_out,
 	      "port did not send %u frames", expect_out);
+	CHECK(dp_stat_wait(&r, "p1", "rx_packets_total", NVCASES, 10000) ==
+		      NVCASES,
+	      "p1 did not receive %zu frames", NVCASES);
+	/* 3 replies; GARP for p1's address */
+	CHECK(dp_stat_wait(&r, "p1", "tx_packets_total", 4, 10000) >= 4,
+	      "p1 did not send its replies");
+	/* ARP replies are judged by the control thread, a moment later */
+	dp_stat_wait(&r, "drop", "arp_unsolicited",
+		     drops_expected("arp_unsolicited"), 10000);
 	CHECK(dp_stats_get(&r, &after) == 0, "STATS_GET failed");
 	for (size_t i = 0; i < NCASES; i++) {
 		const char *d = cases[i].drop;
@@ -624,9 +887,7 @@ main(int argc, char **argv)
 
 		if (d == NULL)
 			continue;
-		for (size_t j = 0; j < NCASES; j++)
-			want += cases[j].drop != NULL &&
-				strcmp(cases[j].drop, d) == 0;
+		want = drops_expected(d);
 		CHECK(dp_stat(&after, "drop", d) -
 				      dp_stat(&before, "drop", d) ==
 			      want,
@@ -640,13 +901,11 @@ main(int argc, char **argv)
 
 		if (strcmp(c->scope, "drop") != 0 || c->value == 0)
 			continue;
-		for (size_t j = 0; j < NCASES; j++)
-			expected |= cases[j].drop != NULL &&
-				    strcmp(cases[j].drop, c->name) == 0;
+		expected = drops_expected(c->name) > 0;
 		CHECK(expected, "unexpected drops: %s = %lu", c->name,
 		      (unsigned long)c->value);
 	}
-	CHECK(dp_stat(&after, "lcore", "rx_packets_total") == NCASES,
+	CHECK(dp_stat(&after, "lcore", "rx_packets_total") == NCASES + NVCASES,
 	      "lcore rx_packets_total");
 	CHECK(dp_stat(&after, "lcore", "rx_bursts_total") >= 1 &&
 		      dp_stat(&after, "lcore", "busy_cycles_total") > 0,
@@ -660,8 +919,11 @@ main(int argc, char **argv)
 	status = dp_run_stop(&r);
 	CHECK(status == 0, "edgelb-dp exit status %d", status);
 	check_output(&r, expect_out);
+	CHECK(check_output_p1(&r) == dp_stat(&after, "p1", "tx_packets_total"),
+	      "out1.pcap and p1's tx counter disagree");
 	if (dp_failures > 0)
 		dp_run_dump_log(&r);
-	printf("%s: %zu cases, %d failures\n", argv[0], NCASES, dp_failures);
+	printf("%s: %zu cases, %d failures\n", argv[0], NCASES + NVCASES,
+	       dp_failures);
 	return dp_failures == 0 ? 0 : 1;
 }

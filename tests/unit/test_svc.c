@@ -1062,7 +1062,7 @@ START_TEST(err_backends_full)
 			  1));
 	/* a backend whose conns are still counted keeps its slot */
 	const struct svc *s = svc_lookup(C.t, IPPROTO_TCP, AP("10.0.0.1"), 80);
-	svc_backend_counters(C.t, 0, s->backends[0].slot)->active = 1;
+	svc_backend_counters(C.t, 0, s->backends[0].slot)->refs = 1;
 	ck_ok(msg_backend(LB_MSG_BACKEND_DEL, "10.0.0.1", 80, "10.1.0.2", 80,
 			  -1));
 	svc_table_reclaim(C.t);
@@ -1071,6 +1071,59 @@ START_TEST(err_backends_full)
 	ck_refused(msg_backend(LB_MSG_BACKEND_NEW, "10.0.0.1", 80, "10.1.1.4",
 			       80, 1),
 		   -ENOSPC);
+}
+END_TEST
+
+/*
+ * A worker moving a conn between the gauges writes two counters (-1 on one,
+ * +1 on the other). A release check that runs between the two stores must
+ * not see the backend idle: the slot would go to a new backend, which then
+ * inherits the +1 (and later the conn's -1).
+ */
+START_TEST(slot_release_mid_move)
+{
+	struct svc_table_conf conf = { .nworkers = 1, .max_backends = 4 };
+	struct lb_addr vip = A("10.0.0.1");
+	struct svc_table_stats st;
+	struct svc_counters *bc, *sc;
+	const struct svc *s;
+	uint32_t old;
+
+	ctx_close();
+	ctx_open(&conf);
+	ck_ok(msg_key(LB_MSG_SERVICE_NEW, IPPROTO_TCP, "10.0.0.1", 80));
+	ck_ok(msg_backend(LB_MSG_BACKEND_NEW, "10.0.0.1", 80, "10.1.0.1", 80,
+			  1));
+	s = svc_lookup(C.t, IPPROTO_TCP, &vip, 80);
+	old = s->backends[0].slot;
+	sc = svc_counters(C.t, 0, s->slot);
+	bc = svc_backend_counters(C.t, 0, old);
+	/* the worker opens a conn (inactive), then starts moving it to
+	 * active: the -1 is written, the +1 not yet */
+	svc_gauge_open(sc, bc);
+	bc->inactive -= 1;
+	sc->inactive -= 1;
+	ck_ok(msg_backend(LB_MSG_BACKEND_DEL, "10.0.0.1", 80, "10.1.0.1", 80,
+			  -1));
+	svc_table_reclaim(C.t);
+	svc_table_reclaim(C.t);
+	svc_table_get_stats(C.t, &st);
+	ck_assert_uint_eq(st.draining, 1);
+	ck_ok(msg_backend(LB_MSG_BACKEND_NEW, "10.0.0.1", 80, "10.1.0.2", 80,
+			  1));
+	s = svc_lookup(C.t, IPPROTO_TCP, &vip, 80);
+	ck_assert_uint_ne(s->backends[0].slot, old);
+	/* the worker finishes the move, the conn ends: the slot frees */
+	bc->active += 1;
+	sc->active += 1;
+	svc_gauge_close(sc, bc, true);
+	svc_table_reclaim(C.t);
+	svc_table_reclaim(C.t);
+	svc_table_get_stats(C.t, &st);
+	ck_assert_uint_eq(st.draining, 0);
+	bc = svc_backend_counters(C.t, 0, s->backends[0].slot);
+	ck_assert_uint_eq(bc->active, 0);
+	ck_assert_uint_eq(bc->inactive, 0);
 }
 END_TEST
 
@@ -1452,6 +1505,7 @@ svc_suite(void)
 	tcase_add_test(errors, err_values);
 	tcase_add_test(errors, err_services_full);
 	tcase_add_test(errors, err_backends_full);
+	tcase_add_test(errors, slot_release_mid_move);
 	tcase_add_test(errors, err_laddrs_full);
 	suite_add_tcase(s, errors);
 
