@@ -25,9 +25,14 @@
  * frame's checksums (else the IPv4 header checksum and the TCP, UDP or
  * ICMP checksum are made valid first); bit 3 start a new receive burst;
  * bit 4 instead of a frame, a backend's reply to the last packet sent
- * to a backend (body: TCP flags, payload length, payload), so that
+ * to a backend (body: TCP flags, payload length, payload; flags 0xff:
+ * an ICMP port unreachable quoting that packet instead), so that
  * NAT and FULL-NAT replies, whose local port is not known in advance,
- * are reachable. Consecutive frames for the same worker and port form
+ * are reachable; bit 5 instead of a frame, a control request between
+ * bursts (see control(): delete a backend, set its weight, add one, or
+ * switch the deleted-backend policy), so that connections whose backend
+ * went away are exercised too. Services are restored before the next
+ * input. Consecutive frames for the same worker and port form
  * one burst (at most FUZZ_BURST). After each burst every worker polls
  * (handoff ring, timers) and everything sent is checked and freed.
  *
@@ -42,8 +47,9 @@
  *    input of the same burst with the same IP ID and protocol and a TTL
  *    one higher; when every such input had a valid TCP/UDP checksum and
  *    was no fragment, the output's is valid too;
- *  - an ICMP packet is either a forwarded one (as above, ICMP checksum)
- *    or one we generate (echo reply, fragmentation needed: TTL 64) with
+ *  - an ICMP packet is either a forwarded one (as above, ICMP checksum;
+ *    an error's quoted IPv4 header keeps a valid checksum when the
+ *    input's had one) or one we generate (echo reply, fragmentation needed: TTL 64) with
  *    a valid ICMP checksum;
  *  - ARP: a well-formed Ethernet/IPv4 ARP reply from the port's MAC;
  *  - no mbuf leaks: once an input is handled, everything sent or queued
@@ -91,6 +97,7 @@
 #define F_RAW	0x04
 #define F_BURST 0x08
 #define F_REPLY 0x10
+#define F_CTRL	0x20
 
 static const uint8_t mac_port[2][6] = { { 2, 0, 0, 0, 0, 1 },
 					{ 2, 0, 0, 0, 0, 2 } };
@@ -157,6 +164,23 @@ l4_ok(const uint8_t *ip, uint16_t ihl, uint16_t l4len)
 	}
 }
 
+/*
+ * The IPv4 header quoted by the ICMP error at icmp (l4len bytes), or
+ * NULL when it is not an error or the quoted header does not fit.
+ */
+static const uint8_t *
+quoted(const uint8_t *icmp, uint16_t l4len)
+{
+	const uint8_t *in = icmp + 8;
+
+	if (l4len < 8 + 20 ||
+	    (icmp[0] != 3 && icmp[0] != 11 && icmp[0] != 12) ||
+	    (in[0] >> 4) != 4 || (in[0] & 0xf) < 5 ||
+	    (in[0] & 0xf) * 4 > l4len - 8)
+		return NULL;
+	return in;
+}
+
 static void
 put16(uint8_t *p, uint16_t v)
 {
@@ -203,12 +227,20 @@ fix_sums(uint8_t *ip, size_t avail)
 		put16(l4 + 6, s == 0 ? 0xffff : s);
 		break;
 	}
-	case IPPROTO_ICMP:
+	case IPPROTO_ICMP: {
+		uint8_t *in = (uint8_t *)quoted(l4, l4len);
+
 		if (l4len < 8)
 			return;
+		if (in != NULL) { /* the quoted header's checksum first */
+			in[10] = in[11] = 0;
+			put16(in + 10,
+			      (uint16_t)~sum16(in, (in[0] & 0xfu) * 4, 0));
+		}
 		l4[2] = l4[3] = 0;
 		put16(l4 + 2, (uint16_t)~sum16(l4, l4len, 0));
 		break;
+	}
 	}
 }
 
@@ -218,7 +250,8 @@ struct in_rec {
 	uint16_t id;
 	uint8_t proto;
 	uint8_t ttl;
-	bool l4_ok; /* not a fragment, length right, L4 checksum valid */
+	bool l4_ok;	/* not a fragment, length right, L4 checksum valid */
+	bool quoted_ok; /* ICMP error: its quoted IPv4 header is valid */
 };
 
 static struct in_rec ins[FUZZ_MAX_FRAMES * 2];
@@ -250,6 +283,14 @@ note_input(const uint8_t *f, size_t len)
 	r->id = (uint16_t)(f[4] << 8 | f[5]);
 	r->proto = f[9];
 	r->ttl = f[8];
+	r->quoted_ok = false;
+	if (r->proto == IPPROTO_ICMP && off == 0 && ihl >= 20 && tot >= ihl &&
+	    tot <= len) {
+		const uint8_t *in = quoted(f + ihl, (uint16_t)(tot - ihl));
+
+		r->quoted_ok = in != NULL &&
+			       sum16(in, (in[0] & 0xfu) * 4, 0) == 0xffff;
+	}
 	r->l4_ok = off == 0 && ihl >= 20 && tot >= ihl && tot <= len &&
 		   l4_ok(f, ihl, (uint16_t)(tot - ihl));
 }
@@ -263,7 +304,8 @@ struct last_out {
 	uint16_t sport, dport; /* network order */
 	uint32_t seq, ack;     /* host order */
 	uint16_t plen;
-	uint8_t mac[6]; /* the backend's */
+	uint8_t mac[6];	   /* the backend's */
+	uint8_t quote[28]; /* its IPv4 header (no options) and 8 bytes */
 };
 
 static struct last_out last;
@@ -278,6 +320,8 @@ note_output(const uint8_t *ip, uint16_t ihl, uint16_t tot, const uint8_t *eth)
 		return;
 	last.valid = true;
 	last.proto = ip[9];
+	memcpy(last.quote, ip, 20);
+	memcpy(last.quote + 20, l4, 8);
 	memcpy(&last.saddr, ip + 12, 4);
 	memcpy(&last.daddr, ip + 16, 4);
 	memcpy(&last.sport, l4, 2);
@@ -308,6 +352,8 @@ build_reply(uint8_t *out, size_t cap, uint8_t f, const uint8_t *p,
 
 	if (!last.valid || 14u + 20 + l4len > cap)
 		return 0;
+	if (f == 0xff) /* not a reply: the backend's port unreachable */
+		l4len = 8 + sizeof(last.quote);
 	memset(out, 0, 14 + 20 + l4len);
 	memcpy(out, mac_port[1], 6);
 	/* from the MAC it was sent to (none yet when it waits for ARP) */
@@ -320,6 +366,13 @@ build_reply(uint8_t *out, size_t cap, uint8_t f, const uint8_t *p,
 	ip[9] = last.proto;
 	memcpy(ip + 12, &last.daddr, 4);
 	memcpy(ip + 16, &last.saddr, 4);
+	if (f == 0xff) {
+		ip[9] = IPPROTO_ICMP;
+		l4[0] = 3; /* destination unreachable */
+		l4[1] = 3; /* port */
+		memcpy(l4 + 8, last.quote, sizeof(last.quote));
+		return 14u + 20 + l4len;
+	}
 	memcpy(l4, &last.dport, 2);
 	memcpy(l4 + 2, &last.sport, 2);
 	if (last.proto == IPPROTO_TCP) {
@@ -352,7 +405,7 @@ check_forwarded(const uint8_t *ip, uint16_t ihl, uint16_t tot)
 	uint16_t id = (uint16_t)(ip[4] << 8 | ip[5]);
 	uint16_t off = (uint16_t)((ip[6] << 8 | ip[7]) & 0x3fff);
 	uint8_t proto = ip[9], ttl = ip[8];
-	unsigned int cand = 0, cand_ok = 0;
+	unsigned int cand = 0, cand_ok = 0, cand_qok = 0;
 	bool sum_ok = l4_ok(ip, ihl, (uint16_t)(tot - ihl));
 
 	for (unsigned int i = 0; i < nins; i++)
@@ -360,6 +413,7 @@ check_forwarded(const uint8_t *ip, uint16_t ihl, uint16_t tot)
 		    ins[i].ttl == ttl + 1) {
 			cand++;
 			cand_ok += ins[i].l4_ok;
+			cand_qok += ins[i].quoted_ok;
 		}
 	switch (proto) {
 	case IPPROTO_TCP:
@@ -396,6 +450,18 @@ check_forwarded(const uint8_t *ip, uint16_t ihl, uint16_t tot)
 		if (off == 0 && cand_ok == cand && !sum_ok) {
 			fprintf(stderr, "fuzz_pkt: ICMP checksum wrong\n");
 			__builtin_trap();
+		}
+		if (off == 0 && cand_qok == cand) {
+			/* a translated error: its quoted header stays valid */
+			const uint8_t *in =
+				quoted(ip + ihl, (uint16_t)(tot - ihl));
+
+			if (in == NULL ||
+			    sum16(in, (in[0] & 0xfu) * 4, 0) != 0xffff) {
+				fprintf(stderr, "fuzz_pkt: quoted IPv4 header "
+						"of an ICMP error wrong\n");
+				__builtin_trap();
+			}
 		}
 		return;
 	default:
@@ -560,25 +626,137 @@ service(uint8_t proto, uint32_t vip, uint16_t vport, uint8_t mode,
 	}
 }
 
+static const struct be b2[] = { { IP(10, 1, 0, 10), 0, 1 },
+				{ IP(10, 1, 0, 11), 0, 1 } };
+static const struct be nat_tcp[] = { { IP(10, 1, 0, 10), 8080, 1 },
+				     { IP(10, 1, 0, 12), 8080, 1 } };
+static const struct be nat_udp[] = { { IP(10, 1, 0, 10), 5353, 1 },
+				     { IP(10, 1, 0, 12), 5353, 1 } };
+static const struct be fnat_tcp[] = { { IP(10, 1, 0, 11), 8080, 1 } };
+static const struct be fnat_udp[] = { { IP(10, 1, 0, 11), 5353, 1 } };
+static const struct be pp[] = { { IP(10, 1, 0, 11), 8443, 1 } };
+static const struct be pers[] = { { IP(10, 1, 0, 10), 80, 2 },
+				  { IP(10, 1, 0, 11), 80, 1 } };
+
+static const struct svc_def {
+	uint8_t proto;
+	uint32_t vip;
+	uint16_t vport;
+	uint8_t mode;
+	const char *sched;
+	uint32_t flags, persist;
+	const struct be *b;
+	unsigned int nb;
+	uint32_t laddr;
+} svcs[] = {
+	{ IPPROTO_TCP, IP(192, 0, 2, 1), 80, LB_MODE_DR, "mh", 0, 0, b2, 2, 0 },
+	{ IPPROTO_UDP, IP(192, 0, 2, 1), 53, LB_MODE_DR, "mh", 0, 0, b2, 2, 0 },
+	{ IPPROTO_TCP, IP(192, 0, 2, 2), 80, LB_MODE_TUNNEL, "sh", 0, 0, b2, 2,
+	  0 },
+	{ IPPROTO_UDP, IP(192, 0, 2, 2), 53, LB_MODE_TUNNEL, "sh", 0, 0, b2, 2,
+	  0 },
+	{ IPPROTO_TCP, IP(192, 0, 2, 3), 80, LB_MODE_NAT, "mh", 0, 0, nat_tcp,
+	  2, 0 },
+	{ IPPROTO_UDP, IP(192, 0, 2, 3), 53, LB_MODE_NAT, "mh", 0, 0, nat_udp,
+	  2, 0 },
+	{ IPPROTO_TCP, IP(192, 0, 2, 4), 80, LB_MODE_FNAT, "mh", LB_SVC_F_TOA,
+	  0, fnat_tcp, 1, IP(10, 1, 0, 100) },
+	{ IPPROTO_UDP, IP(192, 0, 2, 4), 53, LB_MODE_FNAT, "mh", 0, 0, fnat_udp,
+	  1, IP(10, 1, 0, 100) },
+	{ IPPROTO_TCP, IP(192, 0, 2, 5), 443, LB_MODE_FNAT, "mh",
+	  LB_SVC_F_PROXY_V2, 0, pp, 1, IP(10, 1, 0, 101) },
+	{ IPPROTO_TCP, IP(192, 0, 2, 6), 80, LB_MODE_NAT, "wrr", 0, 60, pers, 2,
+	  0 },
+};
+
+static bool svc_dirty; /* a control record changed the services */
+
+/* (Re)build the service table of svcs[] (no worker may hold a version). */
 static void
-lab_up(void)
+services_up(void)
 {
 	struct svc_table_conf sc = { .nworkers = 2,
 				     .max_services = 64,
 				     .max_backends = 256,
 				     .socket_id = SOCKET_ID_ANY,
 				     .max_laddrs = 64 };
-	static const struct be b2[] = { { IP(10, 1, 0, 10), 0, 1 },
-					{ IP(10, 1, 0, 11), 0, 1 } };
-	static const struct be nat_tcp[] = { { IP(10, 1, 0, 10), 8080, 1 },
-					     { IP(10, 1, 0, 12), 8080, 1 } };
-	static const struct be nat_udp[] = { { IP(10, 1, 0, 10), 5353, 1 },
-					     { IP(10, 1, 0, 12), 5353, 1 } };
-	static const struct be fnat_tcp[] = { { IP(10, 1, 0, 11), 8080, 1 } };
-	static const struct be fnat_udp[] = { { IP(10, 1, 0, 11), 5353, 1 } };
-	static const struct be pp[] = { { IP(10, 1, 0, 11), 8443, 1 } };
-	static const struct be pers[] = { { IP(10, 1, 0, 10), 80, 2 },
-					  { IP(10, 1, 0, 11), 80, 1 } };
+
+	if (dp.svc != NULL)
+		svc_table_destroy(dp.svc);
+	dp.svc = svc_table_create(&sc);
+	if (dp.svc == NULL)
+		abort();
+	for (size_t i = 0; i < RTE_DIM(svcs); i++) {
+		const struct svc_def *d = &svcs[i];
+
+		service(d->proto, d->vip, d->vport, d->mode, d->sched, d->flags,
+			d->persist, d->b, d->nb, d->laddr);
+	}
+	dp.del_policy = LB_DEL_EXPIRE;
+	svc_dirty = false;
+}
+
+/*
+ * A control record (F_CTRL): body[0] the operation, body[1] the service
+ * (index in svcs[]), body[2] the backend (its index, or of 8 new
+ * addresses), body[3] a weight. Requests the table refuses (no such
+ * backend, exists already) are fine, as long as they say why.
+ */
+static void
+control(const uint8_t *body, size_t len)
+{
+	uint8_t op = len > 0 ? body[0] % 4 : 0;
+	const struct svc_def *d =
+		&svcs[(len > 1 ? body[1] : 0) % RTE_DIM(svcs)];
+	uint8_t bi = len > 2 ? body[2] : 0;
+	struct lb_addr v = { .family = AF_INET, .v4 = d->vip };
+	struct lb_addr ba = { .family = AF_INET };
+	uint16_t bport = 0;
+	struct nl_msg *m;
+	struct nlmsghdr *h;
+	struct nlattr *tb[LB_ATTR_MAX + 1];
+	struct lbmsg_req req = { 0 };
+	char err[256];
+	int rc;
+
+	svc_dirty = true;
+	if (op == 3) {
+		dp.del_policy = dp.del_policy == LB_DEL_RESET ? LB_DEL_EXPIRE
+							      : LB_DEL_RESET;
+		return;
+	}
+	if (op == 2 || bi >= d->nb) {
+		ba.v4 = IP(10, 1, 0, 20 + bi % 8); /* a neighbour nobody has */
+		bport = d->b[0].port;
+	} else {
+		ba.v4 = d->b[bi].addr;
+		bport = d->b[bi].port;
+	}
+	m = lbmsg_new(op == 0	? LB_MSG_BACKEND_DEL
+		      : op == 1 ? LB_MSG_BACKEND_SET
+				: LB_MSG_BACKEND_NEW,
+		      0);
+	lbmsg_put_svc_key(m, d->proto, &v, d->vport);
+	lbmsg_put_addr(m, LB_ATTR_ADDR, &ba);
+	nla_put_u16(m, LB_ATTR_PORT, bport);
+	if (op != 0)
+		nla_put_u32(m, LB_ATTR_WEIGHT, len > 3 ? body[3] : 0);
+	h = nlmsg_hdr(m);
+	h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	if (lbmsg_parse(h, h->nlmsg_len, tb, err, sizeof(err)) != 0)
+		abort();
+	req.nlh = h;
+	req.tb = tb;
+	req.fd = -1;
+	rc = svc_ctrl_handle(dp.svc, &req);
+	if (rc > 0 || (rc < 0 && req.errmsg[0] == '\0'))
+		__builtin_trap();
+	nlmsg_free(m);
+}
+
+static void
+lab_up(void)
+{
 	struct port_addr_set *as;
 
 	memset(&dp, 0, sizeof(dp));
@@ -622,29 +800,7 @@ lab_up(void)
 	    neigh_add(dp.neigh, IP(10, 1, 0, 10), 1, mac_b10) != 0 ||
 	    neigh_add(dp.neigh, IP(10, 1, 0, 11), 1, mac_b11) != 0)
 		abort();
-	dp.svc = svc_table_create(&sc);
-	if (dp.svc == NULL)
-		abort();
-	service(IPPROTO_TCP, IP(192, 0, 2, 1), 80, LB_MODE_DR, "mh", 0, 0, b2,
-		2, 0);
-	service(IPPROTO_UDP, IP(192, 0, 2, 1), 53, LB_MODE_DR, "mh", 0, 0, b2,
-		2, 0);
-	service(IPPROTO_TCP, IP(192, 0, 2, 2), 80, LB_MODE_TUNNEL, "sh", 0, 0,
-		b2, 2, 0);
-	service(IPPROTO_UDP, IP(192, 0, 2, 2), 53, LB_MODE_TUNNEL, "sh", 0, 0,
-		b2, 2, 0);
-	service(IPPROTO_TCP, IP(192, 0, 2, 3), 80, LB_MODE_NAT, "mh", 0, 0,
-		nat_tcp, 2, 0);
-	service(IPPROTO_UDP, IP(192, 0, 2, 3), 53, LB_MODE_NAT, "mh", 0, 0,
-		nat_udp, 2, 0);
-	service(IPPROTO_TCP, IP(192, 0, 2, 4), 80, LB_MODE_FNAT, "mh",
-		LB_SVC_F_TOA, 0, fnat_tcp, 1, IP(10, 1, 0, 100));
-	service(IPPROTO_UDP, IP(192, 0, 2, 4), 53, LB_MODE_FNAT, "mh", 0, 0,
-		fnat_udp, 1, IP(10, 1, 0, 100));
-	service(IPPROTO_TCP, IP(192, 0, 2, 5), 443, LB_MODE_FNAT, "mh",
-		LB_SVC_F_PROXY_V2, 0, pp, 1, IP(10, 1, 0, 101));
-	service(IPPROTO_TCP, IP(192, 0, 2, 6), 80, LB_MODE_NAT, "wrr", 0, 60,
-		pers, 2, 0);
+	services_up();
 }
 
 /* At exit: free what the tables hold, so LeakSanitizer (which does not
@@ -680,6 +836,8 @@ conns_reset(bool rss)
 	};
 
 	fwd_fini(&dp);
+	if (svc_dirty)
+		services_up();
 	if (fwd_init_conns(&dp, FUZZ_CONNS) != 0)
 		abort();
 	if (rss) {
@@ -785,6 +943,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (len > size - at)
 			len = size - at;
 		nframes++;
+		if (fl & F_CTRL) {
+			if (n > 0) {
+				run_burst(burst, n, bwk, bport);
+				n = 0;
+			}
+			control(data + at, len);
+			at += len;
+			continue;
+		}
 		m = rte_pktmbuf_alloc(pool);
 		if (m == NULL)
 			abort();

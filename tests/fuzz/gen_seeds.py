@@ -217,7 +217,8 @@ if len(sys.argv) > 1 and sys.argv[1] == "--no-pkt":
 # flags: bit 0 arrival port (0: clients, 1: backends), bit 1 worker,
 # bit 2 keep the frame's checksums as they are (else the harness fixes
 # the IPv4 and TCP/UDP/ICMP checksums), bit 3 start a new burst, bit 4
-# a backend's reply to the last packet sent to a backend.
+# a backend's reply to the last packet sent to a backend, bit 5 a
+# control request (op, service index, backend index, weight).
 
 
 def put_pkt(name, data, opts=0):
@@ -391,6 +392,12 @@ err = icmp(3, 3, b"\0\0\0\0", inner)
 put_pkt("icmp-error-nat", rec(nat_q) + rec(eth(
     MAC_P[1], MAC_B[10], 0x0800, ipv4(ip4("10.1.0.10"), CLIENT, 1, err)),
     port=1))
+# the same quoting whatever the dataplane sent (reply record, flags 0xff)
+put_pkt("icmp-error-nat-last", rec(nat_q) + rec_reply(0xFF))
+put_pkt("icmp-error-fnat-last", rec(from_client("192.0.2.4", "udp", 53,
+                                                 sport=44002, payload=b"q")) +
+        rec_reply(0xFF))
+put_pkt("icmp-error-tcp-last", rec(nat_syn) + rec_reply(0xFF))
 inner_c = ipv4(ip4("192.0.2.3"), CLIENT, 6,
                tcp(ip4("192.0.2.3"), CLIENT, 80, 42000, SYN | ACK))
 put_pkt("icmp-error-client", rec(nat_syn) + rec(eth(
@@ -438,3 +445,42 @@ put_pkt("ttl1", rec(from_client("192.0.2.3", "udp", 53, ttl=1,
 put_pkt("persist", rec(from_client("192.0.2.6", "tcp", 80, SYN,
                                       sport=45000)) +
     rec(from_client("192.0.2.6", "tcp", 80, SYN, sport=45001)))
+
+# control requests: op 0 delete, 1 set weight, 2 add, 3 switch the
+# deleted-backend policy; service index into fuzz_pkt.c's svcs[]
+CTRL = 0x20
+
+
+def rec_ctrl(op, svc, be, weight=0):
+    return struct.pack("!BHBBBB", CTRL, 4, op, svc, be, weight)
+
+
+# NAT tcp (svcs[4]): a connection, its backend deleted, more of it
+for b in (0, 1):
+    s_ = from_client("192.0.2.3", "tcp", 80, SYN, sport=46000 + b)
+    a_ = from_client("192.0.2.3", "tcp", 80, ACK, sport=46000 + b, seq=1001,
+                     ack=9001)
+    put_pkt("ctrl-del-%d" % b, rec(s_) + rec_ctrl(0, 4, b) + rec(a_) +
+            rec(s_))
+    put_pkt("ctrl-del-reset-%d" % b, rec(s_) + rec_ctrl(3, 0, 0) +
+            rec_ctrl(0, 4, b) + rec(a_) + rec(s_))
+# weight 0 (quiescent), then weights back; a new backend in DR
+put_pkt("ctrl-weight", rec(from_client("192.0.2.1", "udp", 53, sport=47000,
+                                        payload=b"q")) +
+        rec_ctrl(1, 1, 0, 0) + rec_ctrl(1, 1, 1, 0) +
+        rec(from_client("192.0.2.1", "udp", 53, sport=47001, payload=b"q")) +
+        rec_ctrl(1, 1, 1, 5) +
+        rec(from_client("192.0.2.1", "udp", 53, sport=47002, payload=b"q")))
+put_pkt("ctrl-add", rec_ctrl(2, 0, 3, 9) +
+        rec(from_client("192.0.2.1", "tcp", 80, SYN, sport=47003)))
+# persistence (svcs[9]): template, backend deleted, new connection
+put_pkt("ctrl-persist", rec(from_client("192.0.2.6", "tcp", 80, SYN,
+                                         sport=45000)) +
+        rec_ctrl(0, 9, 0) + rec_ctrl(0, 9, 1) +
+        rec(from_client("192.0.2.6", "tcp", 80, SYN, sport=45001)))
+# FULL-NAT with its only backend deleted while replies come
+put_pkt("ctrl-fnat", rec(from_client("192.0.2.4", "tcp", 80, SYN,
+                                      sport=44100, opts=MSS)) +
+        rec_ctrl(0, 6, 0) + rec_reply(SYN | ACK) +
+        rec(from_client("192.0.2.4", "tcp", 80, ACK, sport=44100, seq=1001,
+                        ack=9001)))
