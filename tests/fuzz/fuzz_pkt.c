@@ -11,11 +11,11 @@
  *
  * Services (programmed through svc_ctrl_handle, as dp.sock does):
  *   192.0.2.1 tcp/80, udp/53   DR      mh  10.1.0.10, 10.1.0.11
- *   192.0.2.2 tcp/80, udp/53   TUNNEL  sh  10.1.0.10, 10.1.0.11
+ *   192.0.2.2 tcp/80, udp/53   TUNNEL  sh, mh  10.1.0.10, 10.1.0.11
  *   192.0.2.3 tcp/80, udp/53   NAT     mh  10.1.0.10:8080|5353, 10.1.0.12
  *   192.0.2.4 tcp/80, udp/53   FULL-NAT, TOA, laddr 10.1.0.100   mh
  *   192.0.2.5 tcp/443          FULL-NAT, PROXY v2, laddr 10.1.0.101
- *   192.0.2.6 tcp/80           NAT, persistence 60 s, wrr
+ *   192.0.2.6 tcp/80           NAT, persistence 60 s, mh (weights 2:1)
  * (10.1.0.12 has no neighbour entry: its packets wait for ARP.)
  *
  * Input: one options byte (bit 0: RSS on port 1, so FULL-NAT picks local
@@ -653,7 +653,7 @@ static const struct svc_def {
 	{ IPPROTO_UDP, IP(192, 0, 2, 1), 53, LB_MODE_DR, "mh", 0, 0, b2, 2, 0 },
 	{ IPPROTO_TCP, IP(192, 0, 2, 2), 80, LB_MODE_TUNNEL, "sh", 0, 0, b2, 2,
 	  0 },
-	{ IPPROTO_UDP, IP(192, 0, 2, 2), 53, LB_MODE_TUNNEL, "sh", 0, 0, b2, 2,
+	{ IPPROTO_UDP, IP(192, 0, 2, 2), 53, LB_MODE_TUNNEL, "mh", 0, 0, b2, 2,
 	  0 },
 	{ IPPROTO_TCP, IP(192, 0, 2, 3), 80, LB_MODE_NAT, "mh", 0, 0, nat_tcp,
 	  2, 0 },
@@ -665,13 +665,18 @@ static const struct svc_def {
 	  1, IP(10, 1, 0, 100) },
 	{ IPPROTO_TCP, IP(192, 0, 2, 5), 443, LB_MODE_FNAT, "mh",
 	  LB_SVC_F_PROXY_V2, 0, pp, 1, IP(10, 1, 0, 101) },
-	{ IPPROTO_TCP, IP(192, 0, 2, 6), 80, LB_MODE_NAT, "wrr", 0, 60, pers, 2,
+	{ IPPROTO_TCP, IP(192, 0, 2, 6), 80, LB_MODE_NAT, "mh", 0, 60, pers, 2,
 	  0 },
 };
 
 static bool svc_dirty; /* a control record changed the services */
 
-/* (Re)build the service table of svcs[] (no worker may hold a version). */
+/*
+ * (Re)build the service table of svcs[] (no worker may hold a version).
+ * Schedulers are stateless ones (mh, sh), so an input always meets the
+ * same choices; one sh only, as its 16384 buckets make it the costly
+ * part of a rebuild.
+ */
 static void
 services_up(void)
 {
