@@ -57,6 +57,7 @@
  *    the mbufs it held before.
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -813,6 +814,8 @@ lab_up(void)
 static void
 lab_down(void)
 {
+	char rundir[PATH_MAX];
+
 	fwd_fini(&dp);
 	svc_table_destroy(dp.svc);
 	neigh_destroy(dp.neigh);
@@ -823,7 +826,9 @@ lab_down(void)
 	rte_free(dp.qsv);
 	rte_free(dp.workers);
 	rte_mempool_free(pool);
+	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
+	rmdir(rundir); /* --no-shconf leaves it empty */
 }
 
 /* Connection state starts empty for every input (reproducible runs). */
