@@ -25,8 +25,6 @@
 #include "metrics.h"
 #include "edgelb/log.h"
 
-#define HC_HTTP_MAX_RESPONSE (64 * 1024)
-
 /* ---- state machine ----------------------------------------------------- */
 
 void
@@ -267,6 +265,95 @@ target_sockaddr(const struct hc_target *t, struct sockaddr_storage *ss,
 	return 0;
 }
 
+/* ---- response parsing -------------------------------------------------- */
+
+/* Skip one or more ASCII digits at p[*i..n); false if there is none. */
+static bool
+skip_digits(const char *p, size_t n, size_t *i)
+{
+	size_t start = *i;
+
+	while (*i < n && p[*i] >= '0' && p[*i] <= '9')
+		(*i)++;
+	return *i > start;
+}
+
+/*
+ * The status of the status line p[0..n) (its CRLF excluded): "HTTP/"
+ * digits "." digits, spaces, three digits, then a space or the end.
+ * Reads nothing past p[n - 1]. 0 or -EINVAL.
+ */
+static int
+parse_status_line(const char *p, size_t n, unsigned int *status)
+{
+	size_t i = 5;
+
+	if (n < i || memcmp(p, "HTTP/", 5) != 0 || !skip_digits(p, n, &i) ||
+	    i >= n || p[i++] != '.' || !skip_digits(p, n, &i) || i >= n ||
+	    p[i] != ' ')
+		return -EINVAL;
+	while (i < n && p[i] == ' ')
+		i++;
+	if (n - i < 3 || (n - i > 3 && p[i + 3] != ' '))
+		return -EINVAL;
+	*status = 0;
+	for (size_t k = i; k < i + 3; k++) {
+		if (p[k] < '0' || p[k] > '9')
+			return -EINVAL;
+		*status = *status * 10 + (unsigned int)(p[k] - '0');
+	}
+	return 0;
+}
+
+enum hc_verdict
+hc_http_verdict(const char *p, size_t len, bool final,
+		unsigned int expect_status, const char *expect_body, char *why,
+		size_t whylen)
+{
+	const char *eol, *body;
+	unsigned int status;
+
+	if (len > HC_HTTP_MAX_RESPONSE)
+		len = HC_HTTP_MAX_RESPONSE;
+	eol = len > 0 ? memmem(p, len, "\r\n", 2) : NULL;
+	if (eol == NULL) {
+		if (!final && len < HC_HTTP_MAX_RESPONSE)
+			return HC_VERDICT_MORE;
+		snprintf(why, whylen, "no HTTP status line");
+		return HC_VERDICT_FAIL;
+	}
+	if (parse_status_line(p, (size_t)(eol - p), &status) < 0) {
+		snprintf(why, whylen, "malformed HTTP status line");
+		return HC_VERDICT_FAIL;
+	}
+	if (status != expect_status) {
+		snprintf(why, whylen, "HTTP status %u, expected %u", status,
+			 expect_status);
+		return HC_VERDICT_FAIL;
+	}
+	if (expect_body[0] == '\0')
+		return HC_VERDICT_OK;
+	body = memmem(p, len, "\r\n\r\n", 4);
+	if (body != NULL && memmem(body + 4, len - (size_t)(body + 4 - p),
+				   expect_body, strlen(expect_body)) != NULL)
+		return HC_VERDICT_OK;
+	if (!final && len < HC_HTTP_MAX_RESPONSE)
+		return HC_VERDICT_MORE;
+	snprintf(why, whylen, "body does not contain the expected text");
+	return HC_VERDICT_FAIL;
+}
+
+enum hc_verdict
+hc_udp_verdict(const uint8_t *buf, size_t len, const uint8_t *expect,
+	       size_t expect_len, char *why, size_t whylen)
+{
+	if (expect_len == 0 ||
+	    (len > 0 && memmem(buf, len, expect, expect_len) != NULL))
+		return HC_VERDICT_OK;
+	snprintf(why, whylen, "reply does not contain the expected bytes");
+	return HC_VERDICT_FAIL;
+}
+
 /*
  * Decide an HTTP check from the response so far; returns 1 ok, 0 fail,
  * -1 undecided (need more). final: no more data will come.
@@ -276,43 +363,21 @@ http_verdict(struct hc_target *t, bool final)
 {
 	struct evbuffer *in = bufferevent_get_input(t->bev);
 	size_t len = evbuffer_get_length(in);
-	const char *p = (const char *)evbuffer_pullup(in, -1);
-	const char *eol, *body;
-	unsigned int status;
+	const char *p;
 
 	if (len > HC_HTTP_MAX_RESPONSE)
 		len = HC_HTTP_MAX_RESPONSE;
-	eol = p != NULL ? memmem(p, len, "\r\n", 2) : NULL;
-	if (eol == NULL) {
-		if (!final && len < HC_HTTP_MAX_RESPONSE)
-			return -1;
-		snprintf(t->last_error, sizeof(t->last_error),
-			 "no HTTP status line");
-		return 0;
-	}
-	if (sscanf(p, "HTTP/%*u.%*u %3u", &status) != 1) {
-		snprintf(t->last_error, sizeof(t->last_error),
-			 "malformed HTTP status line");
-		return 0;
-	}
-	if (status != t->check.expect_status) {
-		snprintf(t->last_error, sizeof(t->last_error),
-			 "HTTP status %u, expected %u", status,
-			 t->check.expect_status);
-		return 0;
-	}
-	if (t->check.expect_body[0] == '\0')
+	p = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
+	switch (hc_http_verdict(p, p != NULL ? len : 0, final,
+				t->check.expect_status, t->check.expect_body,
+				t->last_error, sizeof(t->last_error))) {
+	case HC_VERDICT_OK:
 		return 1;
-	body = memmem(p, len, "\r\n\r\n", 4);
-	if (body != NULL &&
-	    memmem(body + 4, len - (size_t)(body + 4 - p), t->check.expect_body,
-		   strlen(t->check.expect_body)) != NULL)
-		return 1;
-	if (!final && len < HC_HTTP_MAX_RESPONSE)
+	case HC_VERDICT_MORE:
 		return -1;
-	snprintf(t->last_error, sizeof(t->last_error),
-		 "body does not contain the expected text");
-	return 0;
+	default:
+		return 0;
+	}
 }
 
 static void
@@ -402,10 +467,10 @@ udp_read(evutil_socket_t fd, short what, void *arg)
 		exec_done(t, false, strerror(errno));
 		return;
 	}
-	if (t->check.expect_len && memmem(buf, (size_t)n, t->check.expect,
-					  t->check.expect_len) == NULL) {
-		exec_done(t, false,
-			  "reply does not contain the expected bytes");
+	if (hc_udp_verdict(buf, (size_t)n, t->check.expect, t->check.expect_len,
+			   t->last_error,
+			   sizeof(t->last_error)) != HC_VERDICT_OK) {
+		exec_done(t, false, t->last_error);
 		return;
 	}
 	exec_done(t, true, "");

@@ -24,6 +24,7 @@
 #define EDGELBD_HEALTH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -90,6 +91,40 @@ hc_state_healthy(int state)
 }
 
 const char *hc_state_name(int state); /* "up", "down", "unknown" */
+
+/* ---- response parsing (pure; fuzzed by tests/fuzz/fuzz_health.c) ------- */
+
+enum hc_verdict {
+	HC_VERDICT_OK,	 /* the check passed */
+	HC_VERDICT_FAIL, /* it failed: the reason is in why */
+	HC_VERDICT_MORE, /* undecided: wait for more of the response */
+};
+
+/*
+ * Decide an HTTP check from the first len bytes of the response, which
+ * are any bytes (not NUL-terminated, possibly containing NULs); only
+ * the first HC_HTTP_MAX_RESPONSE of them are looked at. The status line
+ * must be "HTTP/" digits "." digits, one or more spaces, exactly three
+ * digits, then a space or the CRLF that ends the line. The check passes
+ * when the status is expect_status and, if expect_body is not "", the
+ * body (after the blank line) contains it. final: no more bytes will
+ * come (the peer closed), so HC_VERDICT_MORE is never returned. On
+ * failure why (whylen > 0) holds a NUL-terminated reason.
+ */
+#define HC_HTTP_MAX_RESPONSE (64 * 1024)
+enum hc_verdict hc_http_verdict(const char *p, size_t len, bool final,
+				unsigned int expect_status,
+				const char *expect_body, char *why,
+				size_t whylen);
+
+/*
+ * Decide a UDP check from one reply datagram buf[0..len): it passes if
+ * expect[0..expect_len) occurs in it (any reply passes when expect_len
+ * is 0). Never HC_VERDICT_MORE; on failure why holds the reason.
+ */
+enum hc_verdict hc_udp_verdict(const uint8_t *buf, size_t len,
+			       const uint8_t *expect, size_t expect_len,
+			       char *why, size_t whylen);
 
 /* ---- runtime ----------------------------------------------------------- */
 

@@ -250,6 +250,19 @@ packet_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 	}
 }
 
+void
+worker_rx_burst(struct dp_worker *w, uint16_t port, struct rte_mbuf **pkts,
+		uint16_t n)
+{
+	struct pkt_info pi[DP_BURST];
+
+	n = burst_parse(w, port, pkts, pi, n);
+	if (w->dp->prepare != NULL && n > 0)
+		w->dp->prepare(w, pi, n);
+	for (uint16_t i = 0; i < n; i++)
+		packet_input(w, pkts[i], port, &pi[i]);
+}
+
 /* Worker 0: send what the control thread queued. Returns the count. */
 static unsigned int
 ctrl_tx_drain(struct dp_worker *w)
@@ -276,7 +289,6 @@ worker_main(void *arg)
 	struct dp_ctx *dp = w->dp;
 	struct stats_lcore *ls = &w->lcore_st;
 	struct rte_mbuf *pkts[DP_BURST];
-	struct pkt_info pi[DP_BURST];
 	uint64_t prev, now;
 
 	rte_rcu_qsbr_thread_register(dp->qsv, w->index);
@@ -299,11 +311,7 @@ worker_main(void *arg)
 				ls->bursts++;
 				ls->packets += n;
 				got += n;
-				n = burst_parse(w, p, pkts, pi, n);
-				if (dp->prepare != NULL && n > 0)
-					dp->prepare(w, pi, n);
-				for (uint16_t i = 0; i < n; i++)
-					packet_input(w, pkts[i], p, &pi[i]);
+				worker_rx_burst(w, p, pkts, n);
 			}
 		}
 		if (w->index == 0)

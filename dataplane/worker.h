@@ -108,6 +108,18 @@ void dp_unmap_guard_disarm(void);
 int worker_init(struct dp_ctx *dp);
 void worker_fini(struct dp_ctx *dp);
 
+/*
+ * Handle pkts[0..n) (n <= DP_BURST) received on port as the poll loop
+ * does: count, parse, drop what is malformed or not for us, let the
+ * forwarding stage look the burst up (dp->prepare), then ARP, ICMP or
+ * forward each packet. Consumes every mbuf: queued in w->tx[] (sent at
+ * the next flush), handed to the control thread or another worker, or
+ * dropped and counted. Used by worker_main(); exposed for tests and the
+ * packet-path fuzz target.
+ */
+void worker_rx_burst(struct dp_worker *w, uint16_t port, struct rte_mbuf **pkts,
+		     uint16_t n);
+
 /* rte_eal_remote_launch() entry; arg is the struct dp_worker. */
 int worker_main(void *arg);
 

@@ -461,6 +461,152 @@ START_TEST(test_udp)
 }
 END_TEST
 
+/* ---- response parsing --------------------------------------------------- */
+
+struct http_case {
+	const char *resp;
+	bool final;
+	unsigned int status;
+	const char *body;
+	enum hc_verdict want;
+};
+
+static const struct http_case http_cases[] = {
+	{ "HTTP/1.1 200 OK\r\n\r\nhello", false, 200, "", HC_VERDICT_OK },
+	{ "HTTP/1.0 204\r\n\r\n", false, 204, "", HC_VERDICT_OK },
+	{ "HTTP/1.1  200 OK\r\n", false, 200, "", HC_VERDICT_OK },
+	{ "HTTP/1.1 500 Oops\r\n\r\n", false, 200, "", HC_VERDICT_FAIL },
+	{ "HTTP/1.1 200 OK\r\n\r\nhello world", false, 200, "world",
+	  HC_VERDICT_OK },
+	{ "HTTP/1.1 200 OK\r\n\r\nhello", false, 200, "world",
+	  HC_VERDICT_MORE },
+	{ "HTTP/1.1 200 OK\r\n\r\nhello", true, 200, "world", HC_VERDICT_FAIL },
+	{ "HTTP/1.1 200 OK\r\nX: world\r\n\r\n", true, 200, "world",
+	  HC_VERDICT_FAIL }, /* a header is not the body */
+	{ "HTTP/1.1 200 O", false, 200, "", HC_VERDICT_MORE },
+	{ "HTTP/1.1 200 O", true, 200, "", HC_VERDICT_FAIL },
+	{ "", false, 200, "", HC_VERDICT_MORE },
+	{ "", true, 200, "", HC_VERDICT_FAIL },
+	{ "HTTP/1.1 2000 OK\r\n", false, 200, "", HC_VERDICT_FAIL },
+	{ "HTTP/1.1 20 OK\r\n", false, 20, "", HC_VERDICT_FAIL },
+	{ "HTTP/1.1 +200 OK\r\n", false, 200, "", HC_VERDICT_FAIL },
+	{ "HTTP/1.1 -200 OK\r\n", false, 200, "", HC_VERDICT_FAIL },
+	{ " HTTP/1.1 200 OK\r\n", false, 200, "", HC_VERDICT_FAIL },
+	{ "HTTP/1.1200 OK\r\n", false, 200, "", HC_VERDICT_FAIL },
+	{ "HTTP/ 1.1 200 OK\r\n", false, 200, "", HC_VERDICT_FAIL },
+	{ "HTTP/1. 200 OK\r\n", false, 200, "", HC_VERDICT_FAIL },
+	{ "HTTP/1.1 200\tOK\r\n", false, 200, "", HC_VERDICT_FAIL },
+	{ "HTTP/1.1\r\n 200 OK\r\n", false, 200, "", HC_VERDICT_FAIL },
+	{ "SSH-2.0-OpenSSH\r\n", false, 200, "", HC_VERDICT_FAIL },
+};
+
+START_TEST(test_http_verdict)
+{
+	const struct http_case *c = &http_cases[_i];
+	size_t len = strlen(c->resp);
+	/* exactly the response's bytes: no NUL after them */
+	char *buf = malloc(len ? len : 1);
+	char why[96] = "";
+	enum hc_verdict v;
+
+	ck_assert_ptr_nonnull(buf);
+	memcpy(buf, c->resp, len);
+	v = hc_http_verdict(buf, len, c->final, c->status, c->body, why,
+			    sizeof(why));
+	ck_assert_msg(v == c->want, "case %d: verdict %d, want %d (%s)", _i, v,
+		      c->want, why);
+	if (v == HC_VERDICT_FAIL)
+		ck_assert(why[0] != '\0');
+	free(buf);
+}
+END_TEST
+
+/*
+ * Regression (issue #16, defect 8): the status line was read with
+ * sscanf() on the response buffer, which is not NUL-terminated. A
+ * response that fills its buffer exactly was read past its end (ASan:
+ * heap-buffer-overflow), and bytes after len decided the verdict.
+ */
+START_TEST(test_http_verdict_unterminated)
+{
+	static const char line[] = "HTTP/1.1\r\n";
+	const size_t len = 64;
+	char *buf = malloc(len);
+	char big[] = "HTTP/1.1\r\n 200 OK\r\n\r\n";
+	char why[96];
+
+	ck_assert_ptr_nonnull(buf);
+	memcpy(buf, line, sizeof(line) - 1);
+	memset(buf + sizeof(line) - 1, ' ', len - (sizeof(line) - 1));
+	ck_assert_int_eq(
+		hc_http_verdict(buf, len, false, 200, "", why, sizeof(why)),
+		HC_VERDICT_FAIL);
+	ck_assert_str_eq(why, "malformed HTTP status line");
+	free(buf);
+	/* only the first len bytes count: "HTTP/1.1\r\n" is malformed
+	 * whatever follows it in memory */
+	ck_assert_int_eq(hc_http_verdict(big, strlen(line), false, 200, "", why,
+					 sizeof(why)),
+			 HC_VERDICT_FAIL);
+	/* and the status line may not run into the next line */
+	ck_assert_int_eq(hc_http_verdict(big, sizeof(big) - 1, false, 200, "",
+					 why, sizeof(why)),
+			 HC_VERDICT_FAIL);
+}
+END_TEST
+
+START_TEST(test_http_verdict_limits)
+{
+	const size_t len = HC_HTTP_MAX_RESPONSE + 100;
+	char *buf = malloc(len);
+	static const char head[] = "HTTP/1.1 200 OK\r\n\r\n";
+	char why[96];
+
+	ck_assert_ptr_nonnull(buf);
+	memcpy(buf, head, sizeof(head) - 1);
+	memset(buf + sizeof(head) - 1, 'x', len - (sizeof(head) - 1));
+	buf[100] = '\0'; /* a NUL in the body is just a byte */
+	memcpy(buf + 200, "needle", 6);
+	ck_assert_int_eq(hc_http_verdict(buf, len, false, 200, "needle", why,
+					 sizeof(why)),
+			 HC_VERDICT_OK);
+	/* text past the first HC_HTTP_MAX_RESPONSE bytes is not looked at:
+	 * a full buffer is decided, not waited on */
+	memcpy(buf + 200, "xxxxxx", 6);
+	memcpy(buf + HC_HTTP_MAX_RESPONSE + 10, "needle", 6);
+	ck_assert_int_eq(hc_http_verdict(buf, len, false, 200, "needle", why,
+					 sizeof(why)),
+			 HC_VERDICT_FAIL);
+	/* no CRLF in a full buffer */
+	memset(buf, 'x', len);
+	ck_assert_int_eq(
+		hc_http_verdict(buf, len, false, 200, "", why, sizeof(why)),
+		HC_VERDICT_FAIL);
+	ck_assert_str_eq(why, "no HTTP status line");
+	free(buf);
+}
+END_TEST
+
+START_TEST(test_udp_verdict)
+{
+	static const uint8_t reply[] = { 'p', 'o', 0, 'n', 'g', '\n' };
+	static const uint8_t want[] = { 0, 'n', 'g' };
+	char why[96];
+
+	ck_assert_int_eq(hc_udp_verdict(reply, sizeof(reply), want,
+					sizeof(want), why, sizeof(why)),
+			 HC_VERDICT_OK);
+	ck_assert_int_eq(
+		hc_udp_verdict(reply, 3, want, sizeof(want), why, sizeof(why)),
+		HC_VERDICT_FAIL);
+	ck_assert_int_eq(
+		hc_udp_verdict(reply, 0, want, sizeof(want), why, sizeof(why)),
+		HC_VERDICT_FAIL);
+	ck_assert_int_eq(hc_udp_verdict(reply, 0, want, 0, why, sizeof(why)),
+			 HC_VERDICT_OK);
+}
+END_TEST
+
 static Suite *
 health_suite(void)
 {
@@ -475,6 +621,11 @@ health_suite(void)
 	tcase_add_test(tc, test_timeout_is_failure);
 	tcase_add_test(tc, test_no_pile_up);
 	tcase_add_test(tc, test_slow_answer_reschedules_now);
+	tcase_add_loop_test(tc, test_http_verdict, 0,
+			    (int)(sizeof(http_cases) / sizeof(http_cases[0])));
+	tcase_add_test(tc, test_http_verdict_unterminated);
+	tcase_add_test(tc, test_http_verdict_limits);
+	tcase_add_test(tc, test_udp_verdict);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(tn, setup, teardown);

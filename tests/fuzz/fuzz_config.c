@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * libFuzzer target for edgelbd's configuration parser: the input is the
+ * INI file, parsed as edgelbd reads its main file (cfg_parse_file with
+ * every module's sections, so [httpdns] and its keys are parsed too),
+ * then validated (cfg_validate). The state file is not read: the input
+ * names no file for it that exists here.
+ *
+ * Checked beyond ASan/UBSan: a rejected file always has at least one
+ * error message, each naming the file; an accepted file's services,
+ * written as a state file (cfg_write_services), parse back without error
+ * (cfg_parse_state) and write out again byte for byte the same.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fuzz_file.h"
+#include "modules.h"
+
+/* The services of c as state-file text (malloc'd, NUL-terminated). */
+static char *
+services_text(const struct cfg *c, size_t *len)
+{
+	char *text = NULL;
+	FILE *out = open_memstream(&text, len);
+
+	if (out == NULL || cfg_write_services(c, out) != 0)
+		__builtin_trap();
+	fclose(out);
+	return text;
+}
+
+/* text1 (services of a valid cfg) must parse back to the same text. */
+static void
+round_trip(const char *text1, size_t len1)
+{
+	struct cfg_errors e = { 0 };
+	struct cfg *c = cfg_new(NULL, 0);
+	char path[64];
+	char *text2;
+	size_t len2;
+	int fd;
+
+	if (c == NULL)
+		abort();
+	fd = fuzz_file(text1, len1, path, sizeof(path));
+	if (cfg_parse_state(c, path, &e) != 0) {
+		cfg_errors_print(&e, stderr);
+		__builtin_trap(); /* we wrote what we cannot read */
+	}
+	close(fd);
+	text2 = services_text(c, &len2);
+	if (len1 != len2 || memcmp(text1, text2, len1) != 0) {
+		fprintf(stderr, "--- written\n%s--- read back and written\n%s",
+			text1, text2);
+		__builtin_trap();
+	}
+	free(text2);
+	cfg_errors_free(&e);
+	cfg_free(c);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct cfg_errors e = { 0 };
+	const struct cfg_module_ops *const *mods;
+	struct cfg *c;
+	char path[64];
+	size_t nmods;
+	int fd, rc;
+
+	if (size > 64 * 1024)
+		return 0;
+	mods = lbd_cfg_modules(&nmods);
+	c = cfg_new(mods, nmods);
+	if (c == NULL)
+		abort();
+	fd = fuzz_file(data, size, path, sizeof(path));
+	rc = cfg_parse_file(c, path, &e);
+	close(fd);
+	if (rc == 0)
+		rc = cfg_validate(c, &e);
+	if (rc != 0) {
+		if (e.n == 0)
+			__builtin_trap(); /* rejected without a word */
+		for (size_t i = 0; i < e.n; i++)
+			if (strstr(e.msg[i], path) == NULL)
+				__builtin_trap(); /* a message must name it */
+	} else {
+		size_t len;
+		char *text = services_text(c, &len);
+
+		round_trip(text, len);
+		free(text);
+	}
+	cfg_errors_free(&e);
+	cfg_free(c);
+	return 0;
+}
