@@ -220,6 +220,8 @@ int http_resp_start(struct http_req *r, int status, const struct http_header *h,
 int http_resp_write(struct http_req *r, const void *p, size_t n);
 int http_resp_end(struct http_req *r);
 bool http_resp_writable(const struct http_req *r);
+/* Bytes queued on the connection, not yet taken by the kernel. */
+size_t http_resp_pending(const struct http_req *r);
 /* start + write + end with one Content-Type (NULL: none). */
 int http_resp_simple(struct http_req *r, int status, const char *ctype,
 		     const void *body, size_t n);

@@ -477,6 +477,12 @@ http_resp_writable(const struct http_req *r)
 		       r->c->s->lim.out_high_water;
 }
 
+size_t
+http_resp_pending(const struct http_req *r)
+{
+	return evbuffer_get_length(bufferevent_get_output(r->c->bev));
+}
+
 int
 http_resp_write(struct http_req *r, const void *p, size_t n)
 {

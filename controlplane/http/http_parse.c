@@ -199,6 +199,10 @@ cb_value(http_parser *hp, const char *at, size_t n)
 
 	if (p->cur != CUR_VALUE && p->cur != CUR_FIELD)
 		return fail(p, -EBADMSG, 400, "header value without a name");
+	/* "Name : v": RFC 9112 5.1 says reject, some proxies strip it */
+	if (p->cur == CUR_FIELD && p->alen > p->cur_start &&
+	    (p->arena[p->alen - 1] == ' ' || p->arena[p->alen - 1] == '\t'))
+		return fail(p, -EBADMSG, 400, "whitespace before a colon");
 	return append(p, CUR_VALUE, at, n);
 }
 
