@@ -46,6 +46,7 @@ struct http_parse {
 	bool at_bol;	/* the previous byte ended a line */
 	bool cr_bol;	/* a CR at the start of a line: LF ends the head */
 	bool scan_done; /* the empty line that ends the head was seen */
+	bool prev_cr;	/* the previous byte was a CR */
 	/* state */
 	bool started, in_body, done, user_paused;
 	int err; /* sticky: 0 or the -errno of http_parse_feed */
@@ -263,6 +264,9 @@ check_head(struct http_parse *p)
 			    "Transfer-Encoding other than chunked");
 	if (nte > 0 && m->version_minor == 0)
 		return fail(p, -EBADMSG, 400, "Transfer-Encoding in HTTP/1.0");
+	if (p->kind == HTTP_PARSE_RESPONSE &&
+	    (m->status < 100 || m->status > 599))
+		return fail(p, -EBADMSG, 400, "status out of range");
 	if (p->kind == HTTP_PARSE_REQUEST) {
 		if (nhost > 1 || (nhost == 0 && m->version_minor >= 1))
 			return fail(p, -EBADMSG, 400,
@@ -380,6 +384,7 @@ reset(struct http_parse *p)
 	p->cur = CUR_NONE;
 	p->head_bytes = 0;
 	p->line_seen = p->at_bol = p->cr_bol = p->scan_done = false;
+	p->prev_cr = false;
 	p->started = p->in_body = p->done = false;
 }
 
@@ -439,6 +444,12 @@ scan_head(struct http_parse *p, const char *buf, size_t n, size_t *head)
 
 		if (++p->head_bytes > p->max_head)
 			return fail(p, -EMSGSIZE, 431, "head too large");
+		if (p->prev_cr && c != '\n')
+			/* http_parser (not strict) takes "\r\n\rX" as the end
+			 * of the head: a peer could end it where a proxy
+			 * does not */
+			return fail(p, -EBADMSG, 400, "CR without LF");
+		p->prev_cr = c == '\r';
 		if (!p->line_seen) {
 			/* empty lines before a message are skipped */
 			if (c != '\r' && c != '\n')
@@ -447,10 +458,8 @@ scan_head(struct http_parse *p, const char *buf, size_t n, size_t *head)
 		}
 		if (p->cr_bol) {
 			p->cr_bol = false;
-			if (c == '\n') {
-				p->scan_done = true;
-				continue;
-			}
+			p->scan_done = true; /* c is the LF: checked above */
+			continue;
 		}
 		if (p->at_bol) {
 			p->at_bol = false;

@@ -463,6 +463,8 @@ static const struct {
 	{ "negative Content-Length",
 	  "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n" },
 	{ "CONNECT", "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n" },
+	{ "CR without LF ending the head",
+	  "GET / HTTP/1.1\r\nHost: t\r\n\rGET /x HTTP/1.1\r\nHost: t\r\n\r\n" },
 	{ "garbage", "\x01\x02\x03 / HTTP/1.1\r\n\r\n" },
 };
 
