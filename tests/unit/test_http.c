@@ -23,6 +23,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <event2/event.h>
 
 #include "http.h"
@@ -138,6 +139,42 @@ static const struct http_handler handler = {
 	.on_drain = on_drain,
 };
 
+/* Streaming request bodies: pause after the first piece, resume 300 ms
+ * later from a timer. */
+static volatile uint64_t body_got, body_pieces;
+static struct event *resume_ev;
+
+static void
+on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	http_req_pause_body(arg, false);
+}
+
+static int
+on_body(void *arg, struct http_req *r, const char *p, size_t n)
+{
+	struct timeval tv = { 0, 300 * 1000 };
+
+	(void)arg;
+	(void)p;
+	body_got += n;
+	if (body_pieces++ == 0) {
+		http_req_pause_body(r, true);
+		resume_ev = evtimer_new(base, on_resume, r);
+		evtimer_add(resume_ev, &tv);
+	}
+	return 0;
+}
+
+static const struct http_handler stream_handler = {
+	.on_request = on_request,
+	.on_body = on_body,
+};
+
+static const struct http_handler *cur_handler = &handler;
+
 /* ---- the server in a thread -------------------------------------------- */
 
 static void
@@ -179,7 +216,7 @@ srv_start(const struct http_limits *lim)
 	stream_written = stream_max_pending = 0;
 	base = event_base_new();
 	ck_assert_ptr_nonnull(base);
-	srv = http_server_new(base, lim, &handler, NULL);
+	srv = http_server_new(base, lim, cur_handler, NULL);
 	ck_assert_ptr_nonnull(srv);
 	ck_assert_int_eq(lb_addr_parse("127.0.0.1", &a), 0);
 	ck_assert_int_eq(http_server_listen(srv, &a, 0), 0);
@@ -717,6 +754,79 @@ START_TEST(test_backpressure)
 }
 END_TEST
 
+START_TEST(test_body_stream)
+{
+	struct http_limits l = test_limits();
+	static char chunk[64 * 1024];
+	const uint64_t total = 16ull << 20;
+	uint64_t sent = 0, at_pause;
+	char buf[4096], head[256];
+	bool eof;
+	int fd;
+
+	l.max_body_bytes = total;
+	cur_handler = &stream_handler;
+	srv_start(&l);
+	fd = cl_connect();
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	snprintf(head, sizeof(head),
+		 "PUT /up HTTP/1.1\r\nHost: t\r\nContent-Length: %llu\r\n\r\n",
+		 (unsigned long long)total);
+	cl_send(fd, head);
+	memset(chunk, 'b', sizeof(chunk));
+	/* while the handler holds the body, the server reads no more of it:
+	 * the client's sends stall once the socket buffers are full */
+	for (uint64_t end = now_ms() + 200; now_ms() < end && sent < total;) {
+		ssize_t n = send(fd, chunk,
+				 total - sent < sizeof(chunk) ? total - sent
+							      : sizeof(chunk),
+				 MSG_NOSIGNAL);
+
+		if (n > 0)
+			sent += (uint64_t)n;
+		else
+			usleep(1000);
+	}
+	at_pause = body_got;
+	ck_assert_uint_eq(body_pieces, 1);
+	ck_assert_msg(sent < total, "all %llu bytes went in while paused",
+		      (unsigned long long)sent);
+	/* after the resume the rest flows, in pieces */
+	for (uint64_t end = now_ms() + 20000; now_ms() < end && sent < total;) {
+		ssize_t n = send(fd, chunk,
+				 total - sent < sizeof(chunk) ? total - sent
+							      : sizeof(chunk),
+				 MSG_NOSIGNAL);
+
+		if (n > 0)
+			sent += (uint64_t)n;
+		else
+			usleep(1000);
+	}
+	ck_assert_uint_eq(sent, total);
+	fcntl(fd, F_SETFL, 0);
+	cl_read(fd, buf, sizeof(buf), "body=0", &eof);
+	ck_assert_msg(strstr(buf, "PUT /up body=0") != NULL, "got %s", buf);
+	ck_assert_uint_eq(body_got, total);
+	ck_assert_uint_gt(body_pieces, 2);
+	ck_assert_uint_lt(at_pause, total);
+	close(fd);
+	srv_stop();
+	event_free(resume_ev);
+}
+END_TEST
+
+START_TEST(test_log_ratelimit)
+{
+	struct http_ratelimit rl = { .burst = 10 };
+
+	for (int i = 0; i < 100; i++)
+		http_log_rl(&rl, LOG_ERR, "line %d", i);
+	ck_assert_uint_eq(rl.n, 10);
+	ck_assert_uint_eq(rl.suppressed, 90);
+}
+END_TEST
+
 /* ---- EMFILE ------------------------------------------------------------- */
 
 static double
@@ -854,6 +964,7 @@ http_suite(void)
 	tcase_add_test(tc, test_chunked_body);
 	tcase_add_test(tc, test_continue);
 	tcase_add_test(tc, test_head);
+	tcase_add_test(tc, test_log_ratelimit);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("smuggling");
 	tcase_add_loop_test(tc, test_smuggling, 0,
@@ -869,6 +980,7 @@ http_suite(void)
 	tc = tcase_create("backpressure");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_backpressure);
+	tcase_add_test(tc, test_body_stream);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("emfile");
 	tcase_add_test(tc, test_emfile_backoff);
