@@ -81,7 +81,8 @@ req_abort(struct http_conn *c)
 	r->handed = false;
 }
 
-/* An error status from the server itself (not the handler), then close. */
+/* An error status from the server itself (not the handler), then close.
+ * Counts the refusals of the parser; timeouts count themselves. */
 static void
 fail_reply(struct http_conn *c, int status, const char *why)
 {
@@ -94,9 +95,6 @@ fail_reply(struct http_conn *c, int status, const char *why)
 	case 400:
 	case 505:
 		st->bad_requests++;
-		break;
-	case 408:
-		st->head_timeouts++;
 		break;
 	case 413:
 		st->body_too_large++;
@@ -297,6 +295,7 @@ h1_timeout(struct http_conn *c)
 		http_conn_close_after_flush(c);
 		break;
 	case H1_HEAD:
+		c->s->st.head_timeouts++;
 		fail_reply(c, 408, "head deadline");
 		break;
 	case H1_BODY:
