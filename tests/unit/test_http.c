@@ -632,7 +632,7 @@ START_TEST(test_head_deadline)
 	ck_assert_msg(t1 != 0, "never cut: %zu bytes sent over %llu ms",
 		      sizeof(req) - 1, (unsigned long long)(now_ms() - t0));
 	ck_assert_msg(strncmp(buf, "HTTP/1.1 408 ", 13) == 0, "got %s", buf);
-	ck_assert_msg(t1 - t0 >= 950 && t1 - t0 <= 1250,
+	ck_assert_msg(t1 - t0 >= 950 && t1 - t0 <= 1400,
 		      "cut after %llu ms, deadline 1000",
 		      (unsigned long long)(t1 - t0));
 	ck_assert_uint_eq(http_server_stats(srv)->head_timeouts, 1);
