@@ -10,13 +10,12 @@
 #include <time.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
 
 #include "ctlsrv.h"
 #include "daemon.h"
 #include "dpclient.h"
 #include "health.h"
-#include "httpd.h"
+#include "http/http.h"
 #include "metrics.h"
 #include "modules.h"
 #include "svcmap.h"
@@ -410,38 +409,97 @@ on_rec_timer(evutil_socket_t fd, short what, void *arg)
 
 /* ---- metrics ----------------------------------------------------------- */
 
+/* The limits of the /metrics listener: scrapers are few and send no body. */
+static const struct http_limits metrics_limits = {
+	.max_conns = 64,
+	.max_conns_per_addr = 16,
+	.max_head_bytes = 8192,
+	.max_body_bytes = 4096,
+	.head_timeout_ms = 10000,
+	.idle_timeout_ms = 10000,
+	.out_high_water = 256 * 1024,
+	.accept_backoff_ms = 100,
+};
+
 static void
-on_metrics(struct evhttp_request *req, void *arg)
+on_metrics(void *arg, struct http_req *req)
 {
+	static const struct http_header allow = { "Allow", "GET, HEAD" };
+	const struct http_msg *m = http_req_msg(req);
 	struct lbd *d = arg;
-	struct evbuffer *body;
 	char *page = NULL;
 	size_t len = 0;
 
+	if (strcmp(m->method, "GET") != 0 && strcmp(m->method, "HEAD") != 0) {
+		if (http_resp_start(req, 405, &allow, 1, 0) == 0)
+			http_resp_end(req);
+		return;
+	}
+	if (strcmp(m->path, d->cfg->metrics_path) != 0) {
+		http_resp_simple(req, 404, NULL, NULL, 0);
+		return;
+	}
 	if (metrics_render_string(d->metrics, &page, &len) < 0) {
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		http_resp_simple(req, 500, NULL, NULL, 0);
 		return;
 	}
-	body = evbuffer_new();
-	if (body == NULL) {
-		free(page);
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
-		return;
-	}
-	evbuffer_add(body, page, len);
+	http_resp_simple(req, 200, "text/plain; version=0.0.4; charset=utf-8",
+			 page, len);
 	free(page);
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-			  "Content-Type",
-			  "text/plain; version=0.0.4; charset=utf-8");
-	evhttp_send_reply(req, HTTP_OK, "OK", body);
-	evbuffer_free(body);
 }
 
+/* The /metrics listener's own counters. */
 static void
-on_not_found(struct evhttp_request *req, void *arg)
+collect_http(struct lbd *d, struct metrics *m)
 {
-	(void)arg;
-	evhttp_send_error(req, HTTP_NOTFOUND, NULL);
+	static const char *const results[] = { "accepted", "refused_total",
+					       "refused_per_addr" };
+	static const char *const reasons[] = { "bad_request", "head_too_large",
+					       "body_too_large",
+					       "head_timeout" };
+	const struct http_stats *st;
+	uint64_t conns[3], rejected[4];
+
+	if (d->metrics_http == NULL)
+		return;
+	st = http_server_stats(d->metrics_http);
+	conns[0] = st->conns_accepted;
+	conns[1] = st->conns_refused_total;
+	conns[2] = st->conns_refused_per_addr;
+	rejected[0] = st->bad_requests;
+	rejected[1] = st->head_too_large;
+	rejected[2] = st->body_too_large;
+	rejected[3] = st->head_timeouts;
+	for (size_t i = 0; i < 3; i++) {
+		struct metrics_label l[2] = { { "listener", "metrics" },
+					      { "result", results[i] } };
+
+		metrics_put(m, "edgelbd_http_connections_total",
+			    "Connections to an HTTP listener, by result.",
+			    METRICS_COUNTER, l, 2, (double)conns[i]);
+	}
+	for (size_t i = 0; i < 4; i++) {
+		struct metrics_label l[2] = { { "listener", "metrics" },
+					      { "reason", reasons[i] } };
+
+		metrics_put(m, "edgelbd_http_rejected_total",
+			    "Requests refused by an HTTP listener's limits.",
+			    METRICS_COUNTER, l, 2, (double)rejected[i]);
+	}
+	{
+		struct metrics_label l = { "listener", "metrics" };
+
+		metrics_put(m, "edgelbd_http_connections_open",
+			    "Open connections of an HTTP listener.",
+			    METRICS_GAUGE, &l, 1, (double)st->conns_open);
+		metrics_put(m, "edgelbd_http_accept_errors_total",
+			    "Failed accept() calls (EMFILE and kin pause the "
+			    "listener).",
+			    METRICS_COUNTER, &l, 1, (double)st->accept_errors);
+		metrics_put(m, "edgelbd_http_requests_total",
+			    "Requests read by an HTTP listener.",
+			    METRICS_COUNTER, &l, 1, (double)st->requests);
+	}
 }
 
 /* Totals of the desired state, at scrape time. */
@@ -451,12 +509,12 @@ collect_daemon(void *arg, struct metrics *m)
 	struct lbd *d = arg;
 	uint32_t nb = 0;
 
-	(void)m;
 	for (uint32_t i = 0; i < d->cfg->nservices; i++)
 		nb += d->cfg->services[i].nbackends;
 	metrics_set(d->m.services, d->cfg->nservices);
 	metrics_set(d->m.backends, nb);
 	metrics_set(d->m.dp_connected, dpc_connected(d->dpc));
+	collect_http(d, m);
 	return 0;
 }
 
@@ -516,21 +574,26 @@ metrics_init(struct lbd *d)
 static int
 metrics_listen(struct lbd *d, const struct cfg *c)
 {
+	static const struct http_handler h = { .on_request = on_metrics };
 	char a[LB_ADDRPORTSTRLEN];
+	int rc;
 
 	if (!c->metrics_enabled)
 		return 0;
-	d->metrics_http =
-		httpd_open(d->base, &c->metrics_addr, c->metrics_port, NULL);
-	if (d->metrics_http == NULL) {
+	d->metrics_http = http_server_new(d->base, &metrics_limits, &h, d);
+	if (d->metrics_http == NULL)
+		return -errno;
+	rc = http_server_listen(d->metrics_http, &c->metrics_addr,
+				c->metrics_port);
+	if (rc < 0) {
 		LB_ERR("[metrics] listen %s: %s",
 		       lb_addr_port_format(&c->metrics_addr, c->metrics_port, a,
 					   sizeof(a)),
-		       strerror(errno));
-		return -errno;
+		       strerror(-rc));
+		http_server_free(d->metrics_http);
+		d->metrics_http = NULL;
+		return rc;
 	}
-	evhttp_set_cb(d->metrics_http, c->metrics_path, on_metrics, d);
-	evhttp_set_gencb(d->metrics_http, on_not_found, d);
 	return 0;
 }
 
@@ -600,11 +663,10 @@ lbd_reload(struct lbd *d)
 		}
 	}
 	if (!same_addr_port(c, old)) {
-		struct evhttp *h = d->metrics_http;
+		struct http_server *h = d->metrics_http;
 
 		d->metrics_http = NULL;
-		if (h != NULL)
-			evhttp_free(h);
+		http_server_free(h);
 		metrics_listen(d, c);
 	}
 	for (size_t i = 0; i < lbd_nmodules; i++)
@@ -706,8 +768,7 @@ lbd_fini(struct lbd *d)
 			lbd_modules[i]->stop(d, d->mod_state[i]);
 	if (d->ctl != NULL)
 		ctlsrv_close(d->ctl);
-	if (d->metrics_http != NULL)
-		evhttp_free(d->metrics_http);
+	http_server_free(d->metrics_http);
 	hc_free(d->hc);
 	dpc_free(d->dpc);
 	if (d->sig_hup != NULL)

@@ -33,7 +33,7 @@
 
 struct event;
 struct event_base;
-struct evhttp;
+struct http_server;
 struct hc;
 struct dpc;
 struct ctlsrv;
@@ -53,7 +53,7 @@ struct lbd {
 	struct hc *hc;
 	struct dpc *dpc;
 	struct ctlsrv *ctl;
-	struct evhttp *metrics_http;
+	struct http_server *metrics_http;
 	struct event *sig_hup;
 	struct event *sig_term;
 	struct event *sig_int;

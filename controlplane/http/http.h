@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The HTTP stack of edgelbd's services: an HTTP/1.1 message parser (on
+ * http_parser from libhttp-parser-dev) usable without sockets, and a server
+ * on a libevent loop with limits on every listener.
+ *
+ * Parser: http_parse_* turns bytes into one message at a time (a request,
+ * or a response for an upstream client), body handed out in chunks, and
+ * stops after each message so that pipelined requests are answered in
+ * order. It rejects what could smuggle a second request past a proxy:
+ * several Content-Length headers, Transfer-Encoding with Content-Length,
+ * a Transfer-Encoding other than "chunked", obs-fold (a header line that
+ * starts with a space or a tab), several Host headers.
+ *
+ * Server: http_server_* accepts connections, reads one request at a time
+ * and calls the handler; the handler answers with http_resp_* at once or
+ * later, with a whole body or a streamed one. Limits (struct http_limits)
+ * apply per listener; each refusal is answered with a status (400, 408,
+ * 413, 431, 503) or a closed connection and counted in struct http_stats.
+ * Back-pressure both ways: a streaming handler gets the request body in
+ * chunks and may pause it; the server stops reading a connection whose
+ * output is above out_high_water, and http_resp_write refuses data
+ * (-EAGAIN) until the output drained, announced by on_drain.
+ *
+ * The per-connection protocol sits behind struct http_proto (http_priv.h),
+ * so that HTTP/2 can plug into the same listener later.
+ */
+#ifndef EDGELBD_HTTP_H
+#define EDGELBD_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "edgelb/types.h"
+
+struct event_base;
+
+#define HTTP_MAX_HEADERS 64 /* per message; more is 431 */
+
+struct http_header {
+	const char *name;
+	const char *value;
+};
+
+/* ---- messages and the parser ------------------------------------------ */
+
+/* One parsed message head. Strings live until http_parse_next/free. */
+struct http_msg {
+	const char *method; /* request: "GET"; response: NULL */
+	const char *target; /* request: as sent ("/a?b"); response: NULL */
+	const char *path;   /* request: target up to '?' */
+	const char *query;  /* request: after '?', NULL if none */
+	int status;	    /* response: status code; request: 0 */
+	int version_major, version_minor;
+	struct http_header headers[HTTP_MAX_HEADERS];
+	size_t nheaders;
+	int64_t content_length; /* -1: none */
+	bool chunked;		/* Transfer-Encoding: chunked */
+	bool keep_alive;	/* the peer allows another message after this */
+	bool expect_continue;	/* Expect: 100-continue */
+	bool head;		/* request method HEAD */
+	uint64_t body_bytes;	/* body bytes delivered so far */
+};
+
+enum http_parse_kind {
+	HTTP_PARSE_REQUEST,
+	HTTP_PARSE_RESPONSE,
+};
+
+/*
+ * Callbacks: 0 to go on, a negative errno to stop (http_parse_feed then
+ * returns -ECANCELED). on_head may also return HTTP_PARSE_NO_BODY (for a
+ * response to HEAD, or 1xx/204/304). Any may be NULL.
+ */
+#define HTTP_PARSE_NO_BODY 1
+struct http_parse_ops {
+	int (*on_head)(void *arg, struct http_msg *m);
+	int (*on_body)(void *arg, struct http_msg *m, const char *p, size_t n);
+	int (*on_end)(void *arg, struct http_msg *m);
+};
+
+struct http_parse;
+
+/*
+ * A parser for requests or responses. max_head bounds the start line and
+ * headers (bytes as received), max_body the body (declared or chunked).
+ * NULL with errno EINVAL (max_head 0) or ENOMEM.
+ */
+struct http_parse *http_parse_new(enum http_parse_kind kind, size_t max_head,
+				  uint64_t max_body,
+				  const struct http_parse_ops *ops, void *arg);
+void http_parse_free(struct http_parse *p);
+
+/*
+ * Feed len bytes; *used says how many were taken. Stops after a message's
+ * end (http_parse_done is then true; call http_parse_next before the next
+ * message) or when paused. Returns 0, or on a bad message (feed no more;
+ * http_parse_status gives the answer, http_parse_reason why):
+ *   -EBADMSG   malformed or smuggling attempt (400), HTTP version not 1.x
+ *   -EMSGSIZE  start line + headers over max_head or HTTP_MAX_HEADERS (431)
+ *   -EFBIG     body over max_body (413)
+ *   -ECANCELED a callback returned an error (its value: http_parse_cb_err)
+ */
+int http_parse_feed(struct http_parse *p, const char *buf, size_t len,
+		    size_t *used);
+/* The peer closed: ends an EOF-delimited response body. 0 or -EBADMSG. */
+int http_parse_eof(struct http_parse *p);
+bool http_parse_done(const struct http_parse *p);    /* message ended */
+bool http_parse_started(const struct http_parse *p); /* bytes of a message */
+bool http_parse_in_body(const struct http_parse *p); /* head parsed */
+int http_parse_next(struct http_parse *p); /* 0, or -EBUSY mid-message */
+void http_parse_pause(struct http_parse *p, bool paused);
+int http_parse_status(const struct http_parse *p); /* 400/413/431 or 0 */
+const char *http_parse_reason(const struct http_parse *p);
+const struct http_msg *http_parse_msg(const struct http_parse *p);
+
+/* "Not Found" for 404; "Unknown" for codes it does not know. */
+const char *http_status_text(int status);
+
+/* Case-insensitive header lookup; the first match or NULL. */
+const char *http_msg_header(const struct http_msg *m, const char *name);
+
+/* ---- the server ------------------------------------------------------- */
+
+struct http_limits {
+	uint32_t max_conns;	     /* open connections per listener */
+	uint32_t max_conns_per_addr; /* of them from one client address */
+	uint32_t max_head_bytes;     /* request line + headers */
+	uint64_t max_body_bytes;     /* request body */
+	uint32_t head_timeout_ms;   /* from a request's first byte (absolute) */
+	uint32_t idle_timeout_ms;   /* keep-alive wait; body and write stalls */
+	uint32_t out_high_water;    /* output bytes above which reading stops */
+	uint32_t accept_backoff_ms; /* listener pause on EMFILE/ENFILE */
+};
+
+/* 256 conns, 32 per address, 8 KiB head, 64 KiB body, 10 s head deadline,
+ * 30 s idle, 256 KiB high water, 100 ms accept backoff. */
+extern const struct http_limits http_default_limits;
+
+/* Counters of one server, all listeners. */
+struct http_stats {
+	uint64_t conns_accepted;
+	uint64_t conns_open;		 /* gauge */
+	uint64_t conns_refused_total;	 /* over max_conns: 503, closed */
+	uint64_t conns_refused_per_addr; /* over max_conns_per_addr: 503 */
+	uint64_t accept_errors;		 /* accept() failed */
+	uint64_t accept_backoffs;	 /* listener paused (EMFILE, ...) */
+	uint64_t requests;
+	uint64_t bad_requests;	 /* 400, closed */
+	uint64_t head_too_large; /* 431, closed */
+	uint64_t body_too_large; /* 413, closed */
+	uint64_t head_timeouts;	 /* 408, closed */
+	uint64_t idle_closes;	 /* keep-alive, body or write stall */
+	uint64_t read_pauses;	 /* output above high water */
+	uint64_t responses[6];	 /* by class: [2] is 2xx; [0] unknown */
+};
+
+struct http_server;
+struct http_req;
+
+/*
+ * The service. on_request is called once a request's body is complete;
+ * without on_body the server collects the body (up to max_body_bytes) into
+ * http_req_body. With on_body the body comes in chunks (0 to go on; a
+ * negative errno closes the connection) and on_request follows at its end.
+ * on_head, if set, sees the head first and may answer at once (the rest of
+ * the request is then not read and the connection closes). on_drain: the
+ * output fell below half the high water after http_resp_write said
+ * -EAGAIN. on_abort: the connection is gone before the answer ended; req
+ * is invalid after it returns.
+ */
+struct http_handler {
+	void (*on_request)(void *arg, struct http_req *req);
+	int (*on_head)(void *arg, struct http_req *req);
+	int (*on_body)(void *arg, struct http_req *req, const char *p,
+		       size_t n);
+	void (*on_drain)(void *arg, struct http_req *req);
+	void (*on_abort)(void *arg, struct http_req *req);
+};
+
+/* NULL lim means the defaults. NULL with errno EINVAL or ENOMEM. */
+struct http_server *http_server_new(struct event_base *base,
+				    const struct http_limits *lim,
+				    const struct http_handler *h, void *arg);
+/* Closes listeners and connections (on_abort for answers in flight). */
+void http_server_free(struct http_server *s);
+
+/*
+ * Listen on addr:port (port 0: any; see http_server_port). SO_REUSEADDR.
+ * 0, -EADDRINUSE, -EACCES, -ENOMEM, -ENOSPC (more than 8 listeners), ...
+ */
+int http_server_listen(struct http_server *s, const struct lb_addr *addr,
+		       uint16_t port);
+/* The port of the first listener, 0 if none. */
+uint16_t http_server_port(const struct http_server *s);
+const struct http_stats *http_server_stats(const struct http_server *s);
+
+/* The request: valid from on_head/on_request until the answer ended. */
+const struct http_msg *http_req_msg(const struct http_req *r);
+const struct sockaddr *http_req_peer(const struct http_req *r, socklen_t *len);
+/* The collected body (handlers without on_body); never NULL. */
+const char *http_req_body(const struct http_req *r, size_t *len);
+/* Stop or go on reading the request body (streaming handlers). */
+void http_req_pause_body(struct http_req *r, bool paused);
+
+/*
+ * Answer. http_resp_start sends the status line and headers (the server
+ * adds Content-Length, or chunked framing when content_length is -1, and
+ * Connection); header names and values with CR, LF or NUL are refused.
+ * http_resp_write queues body bytes (none go out for HEAD): -EAGAIN when
+ * the output is above the high water (nothing queued: wait for on_drain).
+ * http_resp_end finishes; the server then reads the next request. All
+ * return 0, -EINVAL (bad header, more body than announced, wrong order),
+ * -ENOMEM, or -EPIPE (the connection is closing).
+ */
+int http_resp_start(struct http_req *r, int status, const struct http_header *h,
+		    size_t nh, int64_t content_length);
+int http_resp_write(struct http_req *r, const void *p, size_t n);
+int http_resp_end(struct http_req *r);
+bool http_resp_writable(const struct http_req *r);
+/* Bytes queued on the connection, not yet taken by the kernel. */
+size_t http_resp_pending(const struct http_req *r);
+/* start + write + end with one Content-Type (NULL: none). */
+int http_resp_simple(struct http_req *r, int status, const char *ctype,
+		     const void *body, size_t n);
+
+/* ---- rate-limited logging --------------------------------------------- */
+
+/*
+ * At most burst lines per second through one limiter; the lines dropped
+ * are counted and reported with the next line that passes. For every log
+ * line a client can trigger.
+ */
+struct http_ratelimit {
+	uint32_t burst;
+	uint32_t n;
+	uint64_t window_ms;
+	uint64_t suppressed;
+};
+void http_log_rl(struct http_ratelimit *rl, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,567 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * HTTP/1.1 on a server connection (struct http_proto, see http_priv.h):
+ * one request at a time. The parser stops after each request; the next
+ * one (pipelined bytes wait in the input buffer, itself bounded) is read
+ * only after the answer to this one ended, so answers go out in request
+ * order. Deadlines, on the connection's one timer:
+ *   waiting for a request  idle_timeout_ms, then close
+ *   head                   head_timeout_ms from the request's first byte,
+ *                          not restarted by later bytes; then 408, close
+ *   body                   idle_timeout_ms, restarted by each read; 408
+ *   handler                none (the handler's business)
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <netdb.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "http_priv.h"
+#include "edgelb/log.h"
+
+enum h1_state {
+	H1_IDLE,    /* between requests */
+	H1_HEAD,    /* reading a head */
+	H1_BODY,    /* reading a body */
+	H1_HANDLER, /* request complete: the handler answers */
+};
+
+struct http_req {
+	struct http_conn *c;
+	const struct http_msg *msg;
+	bool handed;	 /* the handler saw it (on_head or on_request) */
+	bool complete;	 /* the request's last byte was read */
+	bool started;	 /* answer: head sent */
+	bool ended;	 /* answer: complete */
+	bool no_body;	 /* answer: HEAD request, 1xx, 204, 304 */
+	bool chunked;	 /* answer: chunked framing */
+	bool close;	 /* answer: close the connection after it */
+	bool want_drain; /* http_resp_write said -EAGAIN */
+	int64_t left;	 /* answer: body bytes still due; -1 unknown */
+	int status;
+	char *body; /* collected request body */
+	size_t body_len, body_cap;
+};
+
+struct h1 {
+	struct http_parse *parse;
+	enum h1_state state;
+	bool paused; /* the handler paused the body */
+	struct http_req req;
+};
+
+static struct h1 *
+h1_of(struct http_conn *c)
+{
+	return c->pstate;
+}
+
+static void
+req_reset(struct http_conn *c, struct http_req *r)
+{
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+	r->c = c;
+}
+
+/* The handler will not see this request again: tell it if it cares. */
+static void
+req_abort(struct http_conn *c)
+{
+	struct h1 *h = h1_of(c);
+	struct http_req *r = &h->req;
+
+	if (r->handed && !r->ended && c->s->h.on_abort != NULL)
+		c->s->h.on_abort(c->s->arg, r);
+	r->handed = false;
+}
+
+/* An error status from the server itself (not the handler), then close.
+ * Counts the refusals of the parser; timeouts count themselves. */
+static void
+fail_reply(struct http_conn *c, int status, const char *why)
+{
+	struct h1 *h = h1_of(c);
+	struct http_req *r = &h->req;
+	struct http_stats *st = &c->s->st;
+	char peer[64] = "?";
+
+	switch (status) {
+	case 400:
+	case 505:
+		st->bad_requests++;
+		break;
+	case 413:
+		st->body_too_large++;
+		break;
+	case 431:
+		st->head_too_large++;
+		break;
+	default:
+		break;
+	}
+	if (c->peer.ss_family != 0)
+		getnameinfo((struct sockaddr *)&c->peer, c->peerlen, peer,
+			    sizeof(peer), NULL, 0, NI_NUMERICHOST);
+	http_log_rl(&c->s->rl, LOG_INFO, "http: %s: %d %s", peer, status, why);
+	req_abort(c);
+	if (status != 0 && !r->started) {
+		evbuffer_add_printf(bufferevent_get_output(c->bev),
+				    "HTTP/1.1 %d %s\r\nContent-Length: 0\r\n"
+				    "Connection: close\r\n\r\n",
+				    status, http_status_text(status));
+		st->responses[status / 100]++;
+	}
+	http_conn_close_after_flush(c);
+}
+
+/* ---- parser callbacks ------------------------------------------------- */
+
+static int
+p_head(void *arg, struct http_msg *m)
+{
+	struct http_conn *c = arg;
+	struct h1 *h = h1_of(c);
+	struct http_req *r = &h->req;
+	int rc = 0;
+
+	c->s->st.requests++;
+	r->msg = m;
+	h->state = H1_BODY;
+	http_conn_timer(c, c->s->lim.idle_timeout_ms);
+	if (http_msg_header(m, "Expect") != NULL && !m->expect_continue) {
+		fail_reply(c, 417, "unknown expectation");
+		return -EPROTO;
+	}
+	if (c->s->h.on_head != NULL) {
+		r->handed = true;
+		rc = c->s->h.on_head(c->s->arg, r);
+		if (rc < 0)
+			return rc;
+	}
+	/* the client waits for this before it sends the body */
+	if (m->expect_continue && !r->started && !c->closing &&
+	    (m->chunked || m->content_length > 0))
+		evbuffer_add_printf(bufferevent_get_output(c->bev),
+				    "HTTP/1.1 100 Continue\r\n\r\n");
+	return 0;
+}
+
+static int
+p_body(void *arg, struct http_msg *m, const char *p, size_t n)
+{
+	struct http_conn *c = arg;
+	struct http_req *r = &h1_of(c)->req;
+	char *b;
+
+	(void)m;
+	if (r->ended)
+		return 0; /* answered early: the rest is dropped */
+	if (c->s->h.on_body != NULL)
+		return c->s->h.on_body(c->s->arg, r, p, n);
+	if (r->body_len + n > r->body_cap) {
+		size_t cap = r->body_cap ? r->body_cap : 1024;
+
+		while (cap < r->body_len + n)
+			cap *= 2;
+		b = realloc(r->body, cap);
+		if (b == NULL)
+			return -ENOMEM;
+		r->body = b;
+		r->body_cap = cap;
+	}
+	memcpy(r->body + r->body_len, p, n);
+	r->body_len += n;
+	return 0;
+}
+
+static int
+p_end(void *arg, struct http_msg *m)
+{
+	struct http_conn *c = arg;
+	struct h1 *h = h1_of(c);
+
+	(void)m;
+	h->req.complete = true;
+	h->state = H1_HANDLER;
+	http_conn_timer(c, 0);
+	return 0;
+}
+
+static const struct http_parse_ops parse_ops = {
+	.on_head = p_head,
+	.on_body = p_body,
+	.on_end = p_end,
+};
+
+/* ---- the protocol ------------------------------------------------------ */
+
+static void
+to_idle(struct http_conn *c)
+{
+	struct h1 *h = h1_of(c);
+
+	req_reset(c, &h->req);
+	http_parse_next(h->parse);
+	h->paused = false;
+	h->state = H1_IDLE;
+	http_conn_timer(c, c->s->lim.idle_timeout_ms);
+}
+
+static void
+h1_read(struct http_conn *c)
+{
+	struct h1 *h = h1_of(c);
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct http_req *r = &h->req;
+
+	while (!c->closing && !c->out_full && h->state != H1_HANDLER &&
+	       evbuffer_get_length(in) > 0) {
+		struct evbuffer_iovec v;
+		size_t used = 0;
+		int rc;
+
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		if (h->state == H1_IDLE) {
+			/* the head deadline runs from the first byte */
+			h->state = H1_HEAD;
+			http_conn_timer(c, c->s->lim.head_timeout_ms);
+		}
+		rc = http_parse_feed(h->parse, v.iov_base, v.iov_len, &used);
+		evbuffer_drain(in, used);
+		if (c->closing)
+			return; /* a callback failed the request */
+		if (rc == -ECANCELED) {
+			fail_reply(c, r->started ? 0 : 500, "handler failed");
+			return;
+		}
+		if (rc < 0) {
+			fail_reply(c, http_parse_status(h->parse),
+				   http_parse_reason(h->parse));
+			return;
+		}
+		if (r->ended && !r->complete) {
+			/* answered before the request ended */
+			http_conn_close_after_flush(c);
+			return;
+		}
+		if (h->state == H1_BODY && used > 0 && !h->paused)
+			http_conn_timer(c, c->s->lim.idle_timeout_ms);
+		if (h->state == H1_HANDLER) {
+			if (r->ended) {
+				/* answered from on_head: next request */
+				if (r->close)
+					http_conn_close_after_flush(c);
+				else
+					to_idle(c);
+				continue;
+			}
+			r->handed = true;
+			c->s->h.on_request(c->s->arg, r);
+			/* http_resp_end moved on to the next request */
+			continue;
+		}
+		if (used == 0)
+			break; /* paused by the handler */
+	}
+}
+
+static void
+h1_drain(struct http_conn *c)
+{
+	struct http_req *r = &h1_of(c)->req;
+
+	if (r->want_drain && r->handed && !r->ended) {
+		r->want_drain = false;
+		if (c->s->h.on_drain != NULL)
+			c->s->h.on_drain(c->s->arg, r);
+	}
+}
+
+static void
+h1_timeout(struct http_conn *c)
+{
+	struct h1 *h = h1_of(c);
+
+	switch (h->state) {
+	case H1_IDLE:
+		c->s->st.idle_closes++;
+		http_conn_close_after_flush(c);
+		break;
+	case H1_HEAD:
+		c->s->st.head_timeouts++;
+		fail_reply(c, 408, "head deadline");
+		break;
+	case H1_BODY:
+		c->s->st.idle_closes++;
+		fail_reply(c, 408, "body stalled");
+		break;
+	case H1_HANDLER:
+		break;
+	}
+}
+
+static void
+h1_eof(struct http_conn *c)
+{
+	struct h1 *h = h1_of(c);
+
+	if (h->state == H1_HANDLER && !h->req.ended) {
+		/* a half-closed peer still gets its answer */
+		h->req.close = true;
+		bufferevent_disable(c->bev, EV_READ);
+		return;
+	}
+	req_abort(c);
+	http_conn_close_after_flush(c);
+}
+
+static int
+h1_start(struct http_conn *c)
+{
+	struct h1 *h = calloc(1, sizeof(*h));
+
+	if (h == NULL)
+		return -ENOMEM;
+	h->parse = http_parse_new(HTTP_PARSE_REQUEST, c->s->lim.max_head_bytes,
+				  c->s->lim.max_body_bytes, &parse_ops, c);
+	if (h->parse == NULL) {
+		free(h);
+		return -ENOMEM;
+	}
+	c->pstate = h;
+	req_reset(c, &h->req);
+	h->state = H1_IDLE;
+	http_conn_timer(c, c->s->lim.idle_timeout_ms);
+	return 0;
+}
+
+static void
+h1_fini(struct http_conn *c)
+{
+	struct h1 *h = h1_of(c);
+
+	if (h == NULL)
+		return;
+	req_abort(c);
+	free(h->req.body);
+	http_parse_free(h->parse);
+	free(h);
+	c->pstate = NULL;
+}
+
+const struct http_proto http1_proto = {
+	.name = "http/1.1",
+	.start = h1_start,
+	.on_read = h1_read,
+	.on_drain = h1_drain,
+	.on_timeout = h1_timeout,
+	.on_eof = h1_eof,
+	.fini = h1_fini,
+};
+
+/* ---- the request and its answer ---------------------------------------- */
+
+const struct http_msg *
+http_req_msg(const struct http_req *r)
+{
+	return r->msg;
+}
+
+const struct sockaddr *
+http_req_peer(const struct http_req *r, socklen_t *len)
+{
+	if (len != NULL)
+		*len = r->c->peerlen;
+	return (const struct sockaddr *)&r->c->peer;
+}
+
+const char *
+http_req_body(const struct http_req *r, size_t *len)
+{
+	*len = r->body_len;
+	return r->body != NULL ? r->body : "";
+}
+
+void
+http_req_pause_body(struct http_req *r, bool paused)
+{
+	struct h1 *h = h1_of(r->c);
+
+	h->paused = paused;
+	http_parse_pause(h->parse, paused);
+	/* a paused body is not a stalled one */
+	if (h->state == H1_BODY)
+		http_conn_timer(r->c,
+				paused ? 0 : r->c->s->lim.idle_timeout_ms);
+	if (!paused)
+		http_conn_kick(r->c);
+}
+
+static bool
+token_ok(const char *s, bool value)
+{
+	if (s == NULL || (!value && *s == '\0'))
+		return false;
+	for (; *s; s++)
+		if (*s == '\r' || *s == '\n' ||
+		    (!value && (*s == ':' || *s == ' ')))
+			return false;
+	return true;
+}
+
+int
+http_resp_start(struct http_req *r, int status, const struct http_header *hd,
+		size_t nh, int64_t content_length)
+{
+	struct http_conn *c = r->c;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	const struct http_msg *m = r->msg;
+	bool v10 = m != NULL && m->version_minor == 0;
+
+	if (c->closing)
+		return -EPIPE;
+	if (r->started || status < 200 || status > 999 || content_length < -1)
+		return -EINVAL;
+	for (size_t i = 0; i < nh; i++) {
+		if (!token_ok(hd[i].name, false) ||
+		    !token_ok(hd[i].value, true) ||
+		    strcasecmp(hd[i].name, "Content-Length") == 0 ||
+		    strcasecmp(hd[i].name, "Transfer-Encoding") == 0 ||
+		    strcasecmp(hd[i].name, "Connection") == 0)
+			return -EINVAL;
+	}
+	r->status = status;
+	r->no_body = (m != NULL && m->head) || status == 204 || status == 304;
+	r->close = r->close || m == NULL || !m->keep_alive || !r->complete;
+	r->left = content_length;
+	if (content_length < 0 && !r->no_body) {
+		if (v10)
+			r->close = true; /* the close delimits the body */
+		else
+			r->chunked = true;
+	}
+	if (evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status,
+				http_status_text(status)) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < nh; i++)
+		evbuffer_add_printf(out, "%s: %s\r\n", hd[i].name, hd[i].value);
+	if (content_length >= 0 && status != 204 && status != 304)
+		evbuffer_add_printf(out, "Content-Length: %lld\r\n",
+				    (long long)content_length);
+	else if (r->chunked)
+		evbuffer_add_printf(out, "Transfer-Encoding: chunked\r\n");
+	if (r->close)
+		evbuffer_add_printf(out, "Connection: close\r\n");
+	else if (v10)
+		evbuffer_add_printf(out, "Connection: keep-alive\r\n");
+	if (evbuffer_add(out, "\r\n", 2) < 0)
+		return -ENOMEM;
+	r->started = true;
+	http_conn_check_out(c);
+	return 0;
+}
+
+bool
+http_resp_writable(const struct http_req *r)
+{
+	return !r->c->out_full &&
+	       evbuffer_get_length(bufferevent_get_output(r->c->bev)) <=
+		       r->c->s->lim.out_high_water;
+}
+
+size_t
+http_resp_pending(const struct http_req *r)
+{
+	return evbuffer_get_length(bufferevent_get_output(r->c->bev));
+}
+
+int
+http_resp_write(struct http_req *r, const void *p, size_t n)
+{
+	struct http_conn *c = r->c;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	if (c->closing)
+		return -EPIPE;
+	if (!r->started || r->ended || (r->left >= 0 && (int64_t)n > r->left))
+		return -EINVAL;
+	if (n == 0)
+		return 0;
+	if (!http_resp_writable(r)) {
+		r->want_drain = true;
+		return -EAGAIN;
+	}
+	if (r->left >= 0)
+		r->left -= (int64_t)n;
+	if (r->no_body)
+		return 0;
+	if (r->chunked && evbuffer_add_printf(out, "%zx\r\n", n) < 0)
+		return -ENOMEM;
+	if (evbuffer_add(out, p, n) < 0 ||
+	    (r->chunked && evbuffer_add(out, "\r\n", 2) < 0))
+		return -ENOMEM;
+	http_conn_check_out(c);
+	return 0;
+}
+
+int
+http_resp_end(struct http_req *r)
+{
+	struct http_conn *c = r->c;
+	struct h1 *h = h1_of(c);
+	int rc = 0;
+
+	if (c->closing)
+		return -EPIPE;
+	if (!r->started || r->ended)
+		return -EINVAL;
+	if (r->left > 0 && !r->no_body) {
+		/* shorter than announced: only a close can tell the peer */
+		rc = -EINVAL;
+		r->close = true;
+	}
+	if (r->chunked &&
+	    evbuffer_add(bufferevent_get_output(c->bev), "0\r\n\r\n", 5) < 0)
+		rc = -ENOMEM;
+	r->ended = true;
+	c->s->st.responses[r->status / 100 < 6 ? r->status / 100 : 0]++;
+	if (!r->complete) {
+		/* early answer, from on_head/on_body: h1_read closes */
+		return rc;
+	}
+	if (r->close || rc < 0) {
+		http_conn_close_after_flush(c);
+	} else if (h->state == H1_HANDLER) {
+		to_idle(c);
+		http_conn_kick(c); /* pipelined requests may be waiting */
+	}
+	return rc;
+}
+
+int
+http_resp_simple(struct http_req *r, int status, const char *ctype,
+		 const void *body, size_t n)
+{
+	struct http_header hd = { "Content-Type", ctype };
+	int rc;
+
+	rc = http_resp_start(r, status, &hd, ctype != NULL ? 1 : 0, (int64_t)n);
+	if (rc == 0 && n > 0 && !r->no_body) {
+		/* one piece: bypass the high water check of http_resp_write */
+		if (evbuffer_add(bufferevent_get_output(r->c->bev), body, n) <
+		    0)
+			rc = -ENOMEM;
+		r->left = 0;
+		http_conn_check_out(r->c);
+	} else if (rc == 0) {
+		r->left = 0;
+	}
+	return rc < 0 ? rc : http_resp_end(r);
+}

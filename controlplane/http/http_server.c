@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The HTTP server's listeners and connections (see http.h). A listener
+ * accepts up to a batch per wake-up, refuses connections over max_conns
+ * or max_conns_per_addr with a 503, and when accept() fails for lack of
+ * descriptors or memory it stops listening for accept_backoff_ms instead
+ * of waking again at once (the socket stays readable: without the pause
+ * the loop would spin). A connection is a bufferevent plus one timer; its
+ * protocol (http_priv.h) does the rest.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "http_priv.h"
+#include "edgelb/log.h"
+
+#define ACCEPT_BATCH 32
+#define LINGER_MS    2000 /* reading to EOF after the last answer */
+
+static const char busy_reply[] = "HTTP/1.1 503 Service Unavailable\r\n"
+				 "Content-Length: 0\r\n"
+				 "Connection: close\r\n\r\n";
+
+static void conn_free(struct http_conn *c);
+
+static void
+on_conn_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->closing) {
+		conn_free(c);
+		return;
+	}
+	c->proto->on_timeout(c);
+}
+
+static void
+on_kick(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	c->proto->on_read(c);
+}
+
+void
+http_conn_timer(struct http_conn *c, uint32_t ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (ms == 0)
+		evtimer_del(c->timer);
+	else
+		evtimer_add(c->timer, &tv);
+}
+
+void
+http_conn_kick(struct http_conn *c)
+{
+	event_active(c->kick, EV_READ, 0);
+}
+
+void
+http_conn_check_out(struct http_conn *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	if (!c->out_full &&
+	    evbuffer_get_length(out) > c->s->lim.out_high_water) {
+		c->out_full = true;
+		c->s->st.read_pauses++;
+		bufferevent_disable(c->bev, EV_READ);
+	}
+}
+
+/* Shut down writing and read to EOF, so that unread request bytes do not
+ * turn the close into a reset that destroys the last answer. */
+static void
+linger(struct http_conn *c)
+{
+	c->lingering = true;
+	shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+	bufferevent_enable(c->bev, EV_READ);
+	http_conn_timer(c, LINGER_MS);
+}
+
+void
+http_conn_close_after_flush(struct http_conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	evtimer_del(c->timer);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		linger(c);
+	else
+		/* a peer that does not read: give up after the idle time */
+		http_conn_timer(c, c->s->lim.idle_timeout_ms);
+}
+
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+	struct http_conn *c = arg;
+
+	if (c->closing) {
+		evbuffer_drain(bufferevent_get_input(bev),
+			       evbuffer_get_length(bufferevent_get_input(bev)));
+		return;
+	}
+	c->proto->on_read(c);
+}
+
+static void
+on_write(struct bufferevent *bev, void *arg)
+{
+	struct http_conn *c = arg;
+
+	if (c->closing) {
+		if (!c->lingering &&
+		    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			linger(c);
+		return;
+	}
+	if (c->out_full) {
+		c->out_full = false;
+		bufferevent_enable(bev, EV_READ);
+		http_conn_kick(c);
+	}
+	c->proto->on_drain(c);
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct http_conn *c = arg;
+
+	(void)bev;
+	if ((what & BEV_EVENT_EOF) && !c->closing) {
+		c->proto->on_eof(c);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT)
+		c->s->st.idle_closes++; /* the peer stopped reading */
+	conn_free(c);
+}
+
+static void
+conn_free(struct http_conn *c)
+{
+	struct http_server *s = c->s;
+
+	if (c->proto != NULL && c->proto->fini != NULL)
+		c->proto->fini(c);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	http_addr_put(&s->addrs, c->slot);
+	if (c->timer != NULL)
+		event_free(c->timer);
+	if (c->kick != NULL)
+		event_free(c->kick);
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	s->st.conns_open--;
+	free(c);
+}
+
+/* Best effort: a refused client gets a status before the close. */
+static void
+refuse(struct http_server *s, int fd, const char *why)
+{
+	ssize_t rc = send(fd, busy_reply, sizeof(busy_reply) - 1,
+			  MSG_DONTWAIT | MSG_NOSIGNAL);
+
+	(void)rc;
+	close(fd);
+	http_log_rl(&s->rl, LOG_WARNING, "http: connection refused: %s", why);
+}
+
+static int
+conn_new(struct http_server *s, int fd, const struct sockaddr_storage *peer,
+	 socklen_t peerlen)
+{
+	struct timeval wt = { s->lim.idle_timeout_ms / 1000,
+			      (s->lim.idle_timeout_ms % 1000) * 1000 };
+	struct http_conn *c;
+
+	if (s->st.conns_open >= s->lim.max_conns) {
+		s->st.conns_refused_total++;
+		refuse(s, fd, "max_conns reached");
+		return 0;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		goto err;
+	c->s = s;
+	c->peer = *peer;
+	c->peerlen = peerlen;
+	c->slot = http_addr_get(&s->addrs, (const struct sockaddr *)peer);
+	if (c->slot == NULL) {
+		free(c);
+		goto err;
+	}
+	if (c->slot->n > s->lim.max_conns_per_addr) {
+		http_addr_put(&s->addrs, c->slot);
+		free(c);
+		s->st.conns_refused_per_addr++;
+		refuse(s, fd, "max_conns_per_addr reached");
+		return 0;
+	}
+	s->st.conns_open++;
+	s->st.conns_accepted++;
+	c->next = s->conns;
+	if (s->conns != NULL)
+		s->conns->prev = c;
+	s->conns = c;
+	c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->timer = evtimer_new(s->base, on_conn_timer, c);
+	c->kick = event_new(s->base, -1, 0, on_kick, c);
+	if (c->bev == NULL) {
+		close(fd);
+		conn_free(c);
+		return -ENOMEM;
+	}
+	if (c->timer == NULL || c->kick == NULL)
+		goto err_conn;
+	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, s->lim.out_high_water / 2,
+				 0);
+	/* unparsed input (pipelined requests) is bounded too */
+	bufferevent_setwatermark(c->bev, EV_READ, 0,
+				 s->lim.max_head_bytes + 16384);
+	bufferevent_set_timeouts(c->bev, NULL, &wt);
+	c->proto = &http1_proto;
+	if (c->proto->start(c) < 0)
+		goto err_conn;
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	return 0;
+err_conn:
+	conn_free(c);
+	return -ENOMEM;
+err:
+	close(fd);
+	return -ENOMEM;
+}
+
+static void
+on_backoff(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_listener *l = arg;
+
+	(void)fd;
+	(void)what;
+	event_add(l->ev, NULL);
+}
+
+static void
+on_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_listener *l = arg;
+	struct http_server *s = l->s;
+
+	(void)what;
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_storage peer;
+		socklen_t len = sizeof(peer);
+		struct timeval tv;
+		int c = accept4(fd, (struct sockaddr *)&peer, &len,
+				SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (c >= 0) {
+			if (conn_new(s, c, &peer, len) < 0)
+				http_log_rl(&s->rl, LOG_ERR,
+					    "http: connection: out of memory");
+			continue;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		s->st.accept_errors++;
+		if (errno != EMFILE && errno != ENFILE && errno != ENOBUFS &&
+		    errno != ENOMEM) {
+			http_log_rl(&s->rl, LOG_ERR, "http: accept: %s",
+				    strerror(errno));
+			return;
+		}
+		/* the socket stays readable: pause instead of spinning */
+		s->st.accept_backoffs++;
+		http_log_rl(&s->rl, LOG_ERR,
+			    "http: accept: %s; pausing the listener %u ms",
+			    strerror(errno), s->lim.accept_backoff_ms);
+		event_del(l->ev);
+		tv.tv_sec = s->lim.accept_backoff_ms / 1000;
+		tv.tv_usec = (s->lim.accept_backoff_ms % 1000) * 1000;
+		evtimer_add(l->backoff, &tv);
+		return;
+	}
+}
+
+struct http_server *
+http_server_new(struct event_base *base, const struct http_limits *lim,
+		const struct http_handler *h, void *arg)
+{
+	struct http_server *s;
+
+	if (lim == NULL)
+		lim = &http_default_limits;
+	if (base == NULL || h == NULL || h->on_request == NULL ||
+	    lim->max_conns == 0 || lim->max_conns_per_addr == 0 ||
+	    lim->max_head_bytes == 0 || lim->head_timeout_ms == 0 ||
+	    lim->idle_timeout_ms == 0 || lim->out_high_water == 0 ||
+	    lim->accept_backoff_ms == 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		goto err;
+	s->base = base;
+	s->lim = *lim;
+	s->h = *h;
+	s->arg = arg;
+	s->rl.burst = 10;
+	if (http_addr_table_init(&s->addrs, lim->max_conns) < 0)
+		goto err;
+	return s;
+err:
+	free(s);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void
+http_server_free(struct http_server *s)
+{
+	if (s == NULL)
+		return;
+	while (s->conns != NULL)
+		conn_free(s->conns);
+	for (size_t i = 0; i < s->nls; i++) {
+		event_free(s->ls[i].ev);
+		event_free(s->ls[i].backoff);
+		close(s->ls[i].fd);
+	}
+	http_addr_table_fini(&s->addrs);
+	free(s);
+}
+
+int
+http_server_listen(struct http_server *s, const struct lb_addr *addr,
+		   uint16_t port)
+{
+	struct http_listener *l;
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len;
+	int one = 1, fd = -1, rc;
+
+	if (s->nls >= HTTP_MAX_LISTENERS)
+		return -ENOSPC;
+	if (addr->family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons(port);
+		memcpy(&a->sin_addr, &addr->v4, 4);
+		len = sizeof(*a);
+	} else if (addr->family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(port);
+		memcpy(&a->sin6_addr, addr->v6, 16);
+		len = sizeof(*a);
+	} else {
+		return -EAFNOSUPPORT;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 512) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+		rc = -errno;
+		goto err;
+	}
+	l = &s->ls[s->nls];
+	l->s = s;
+	l->fd = fd;
+	l->port = ntohs(ss.ss_family == AF_INET
+				? ((struct sockaddr_in *)&ss)->sin_port
+				: ((struct sockaddr_in6 *)&ss)->sin6_port);
+	l->ev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_accept, l);
+	l->backoff = evtimer_new(s->base, on_backoff, l);
+	if (l->ev == NULL || l->backoff == NULL || event_add(l->ev, NULL) < 0) {
+		if (l->ev != NULL)
+			event_free(l->ev);
+		if (l->backoff != NULL)
+			event_free(l->backoff);
+		rc = -ENOMEM;
+		goto err;
+	}
+	s->nls++;
+	return 0;
+err:
+	close(fd);
+	return rc;
+}
+
+uint16_t
+http_server_port(const struct http_server *s)
+{
+	return s->nls > 0 ? s->ls[0].port : 0;
+}
+
+const struct http_stats *
+http_server_stats(const struct http_server *s)
+{
+	return &s->st;
+}
