@@ -266,15 +266,58 @@ ctrl_tx_drain(struct dp_worker *w)
 	return total;
 }
 
+unsigned int
+worker_iterate(struct dp_worker *w, uint64_t *prev)
+{
+	struct dp_ctx *dp = w->dp;
+	struct stats_lcore *ls = &w->lcore_st;
+	struct rte_mbuf *pkts[DP_BURST];
+	struct pkt_info pi[DP_BURST];
+	unsigned int got = 0;
+	uint64_t now;
+
+	if (__atomic_load_n(&dp->rx_enabled, __ATOMIC_ACQUIRE)) {
+		for (uint16_t p = 0; p < dp->nports; p++) {
+			uint16_t n = rte_eth_rx_burst(dp->ports[p]->id,
+						      (uint16_t)w->index, pkts,
+						      DP_BURST);
+
+			if (n == 0)
+				continue;
+			ls->bursts++;
+			ls->packets += n;
+			got += n;
+			n = burst_parse(w, p, pkts, pi, n);
+			if (dp->prepare != NULL && n > 0)
+				dp->prepare(w, pi, n);
+			for (uint16_t i = 0; i < n; i++)
+				packet_input(w, pkts[i], p, &pi[i]);
+		}
+	}
+	if (w->index == 0)
+		got += ctrl_tx_drain(w);
+	if (dp->poll != NULL)
+		dp->poll(w);
+	for (uint16_t p = 0; p < dp->nports; p++)
+		dp_worker_flush(w, p);
+	svc_worker_quiescent(dp->svc, w->index);
+	rte_rcu_qsbr_quiescent(dp->qsv, w->index);
+	now = rte_rdtsc();
+	if (got > 0)
+		ls->busy_cycles += now - *prev;
+	else
+		ls->idle_cycles += now - *prev;
+	ls->iterations++;
+	*prev = now;
+	return got;
+}
+
 int
 worker_main(void *arg)
 {
 	struct dp_worker *w = arg;
 	struct dp_ctx *dp = w->dp;
-	struct stats_lcore *ls = &w->lcore_st;
-	struct rte_mbuf *pkts[DP_BURST];
-	struct pkt_info pi[DP_BURST];
-	uint64_t prev, now;
+	uint64_t prev;
 
 	rte_rcu_qsbr_thread_register(dp->qsv, w->index);
 	rte_rcu_qsbr_thread_online(dp->qsv, w->index);
@@ -282,43 +325,8 @@ worker_main(void *arg)
 	dp_unmap_guard_arm(dp->qsv);
 	svc_worker_online(dp->svc, w->index);
 	prev = rte_rdtsc();
-	while (!__atomic_load_n(&dp->quit, __ATOMIC_RELAXED)) {
-		unsigned int got = 0;
-
-		if (__atomic_load_n(&dp->rx_enabled, __ATOMIC_ACQUIRE)) {
-			for (uint16_t p = 0; p < dp->nports; p++) {
-				uint16_t n = rte_eth_rx_burst(
-					dp->ports[p]->id, (uint16_t)w->index,
-					pkts, DP_BURST);
-
-				if (n == 0)
-					continue;
-				ls->bursts++;
-				ls->packets += n;
-				got += n;
-				n = burst_parse(w, p, pkts, pi, n);
-				if (dp->prepare != NULL && n > 0)
-					dp->prepare(w, pi, n);
-				for (uint16_t i = 0; i < n; i++)
-					packet_input(w, pkts[i], p, &pi[i]);
-			}
-		}
-		if (w->index == 0)
-			got += ctrl_tx_drain(w);
-		if (dp->poll != NULL)
-			dp->poll(w);
-		for (uint16_t p = 0; p < dp->nports; p++)
-			dp_worker_flush(w, p);
-		svc_worker_quiescent(dp->svc, w->index);
-		rte_rcu_qsbr_quiescent(dp->qsv, w->index);
-		now = rte_rdtsc();
-		if (got > 0)
-			ls->busy_cycles += now - prev;
-		else
-			ls->idle_cycles += now - prev;
-		ls->iterations++;
-		prev = now;
-	}
+	while (!__atomic_load_n(&dp->quit, __ATOMIC_RELAXED))
+		worker_iterate(w, &prev);
 	for (uint16_t p = 0; p < dp->nports; p++)
 		dp_worker_flush(w, p);
 	svc_worker_offline(dp->svc, w->index);

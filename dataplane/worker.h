@@ -85,6 +85,16 @@ void dp_unmap_guard_disarm(void);
 int worker_init(struct dp_ctx *dp);
 void worker_fini(struct dp_ctx *dp);
 
+/*
+ * One iteration of the poll loop: an RX burst of every port through
+ * parse, prepare and the packet path, worker 0's control TX, the
+ * forwarding stage's poll, the TX flush and the quiescent states; the
+ * cycles since *prev count as busy (packets handled) or idle, and *prev
+ * becomes now. Returns the packets handled. worker_main() loops on it;
+ * exposed so that a benchmark can drive the real loop body itself.
+ */
+unsigned int worker_iterate(struct dp_worker *w, uint64_t *prev);
+
 /* rte_eal_remote_launch() entry; arg is the struct dp_worker. */
 int worker_main(void *arg);
 
