@@ -120,9 +120,42 @@ worker_fini(struct dp_ctx *dp)
 	dp->workers = NULL;
 }
 
+/*
+ * The last service lookup of a burst: packets of one burst mostly go to
+ * the same VIP and port, and svc_lookup() is a full hash lookup. A result
+ * (NULL too) stays valid until the worker's next quiescent state, which
+ * comes after the burst; a burst started afresh starts with it empty.
+ */
+struct svc_memo {
+	const struct svc *s;
+	uint32_t daddr;
+	uint16_t dport;
+	uint8_t proto;
+	bool valid;
+};
+
+static const struct svc *
+svc_lookup_memo(struct svc_table *t, struct svc_memo *mo,
+		const struct pkt_info *pi)
+{
+	struct lb_addr dst = { .family = AF_INET, .v4 = pi->daddr };
+
+	if (mo->valid && mo->daddr == pi->daddr && mo->dport == pi->dport &&
+	    mo->proto == pi->proto)
+		return mo->s;
+	*mo = (struct svc_memo){
+		.s = svc_lookup(t, pi->proto, &dst, pi->dport),
+		.daddr = pi->daddr,
+		.dport = pi->dport,
+		.proto = pi->proto,
+		.valid = true,
+	};
+	return mo->s;
+}
+
 static void
 ipv4_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
-	   const struct pkt_info *pi)
+	   const struct pkt_info *pi, struct svc_memo *mo)
 {
 	struct dp_ctx *dp = w->dp;
 	struct lb_addr dst = { .family = AF_INET, .v4 = pi->daddr };
@@ -150,7 +183,7 @@ ipv4_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 		return;
 	if ((pi->proto == IPPROTO_TCP || pi->proto == IPPROTO_UDP) &&
 	    (pi->flags & PKT_F_L4)) {
-		s = svc_lookup(dp->svc, pi->proto, &dst, pi->dport);
+		s = svc_lookup_memo(dp->svc, mo, pi);
 		if (s != NULL) {
 			if (pi->ttl <= 1) {
 				dp_worker_drop(w, m, DP_DROP_TTL_EXCEEDED);
@@ -230,14 +263,14 @@ burst_parse(struct dp_worker *w, uint16_t port, struct rte_mbuf **pkts,
 
 static void
 packet_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
-	     const struct pkt_info *pi)
+	     const struct pkt_info *pi, struct svc_memo *mo)
 {
 	switch (pi->l3) {
 	case PKT_L3_ARP:
 		arp_input(w, m, port, pi);
 		break;
 	case PKT_L3_IPV4:
-		ipv4_input(w, m, port, pi);
+		ipv4_input(w, m, port, pi, mo);
 		break;
 	case PKT_L3_IPV6:
 		dp_worker_drop(w, m, DP_DROP_IPV6_UNSUPPORTED);
@@ -281,6 +314,7 @@ worker_iterate(struct dp_worker *w, uint64_t *prev)
 			uint16_t n = rte_eth_rx_burst(dp->ports[p]->id,
 						      (uint16_t)w->index, pkts,
 						      DP_BURST);
+			struct svc_memo mo = { .valid = false };
 
 			if (n == 0)
 				continue;
@@ -291,7 +325,7 @@ worker_iterate(struct dp_worker *w, uint64_t *prev)
 			if (dp->prepare != NULL && n > 0)
 				dp->prepare(w, pi, n);
 			for (uint16_t i = 0; i < n; i++)
-				packet_input(w, pkts[i], p, &pi[i]);
+				packet_input(w, pkts[i], p, &pi[i], &mo);
 		}
 	}
 	if (w->index == 0)
