@@ -69,8 +69,8 @@
 #define OWN_SLOTS	16 /* bursts of mbufs in rotation */
 #define VAL_EVERY	64 /* validate one burst in this many */
 #define NB_BACKENDS	10
-#define NB_LADDRS	200	 /* ~64k ports each: 10M FULL-NAT flows fit */
-#define FLOW_STRIDE	1000003u /* prime: visits every flow of N = 10^k */
+#define NB_LADDRS	200 /* ~64k ports each: 10M FULL-NAT flows fit */
+#define FLOW_STRIDE	2654435761u /* see stride_for() */
 #define FRAME_LEN	60
 #define RING_SIZE	1024
 
@@ -567,7 +567,7 @@ struct run {
  */
 static int
 run(const struct mode_def *md, const struct tmpl *t, uint64_t k0,
-    uint64_t npkts, uint32_t nflows, uint32_t stride, struct run *r,
+    uint64_t npkts, uint32_t nflows, uint64_t stride, struct run *r,
     struct tally *ty)
 {
 	struct dp_worker *w = &dp.workers[0];
@@ -685,6 +685,26 @@ cpp(const struct run *r)
 	return r->pkts != 0 ? (double)r->cycles / (double)r->pkts : 0;
 }
 
+/*
+ * The step between the flows of consecutive packets: coprime to nflows,
+ * so that a run visits every flow, and far from a multiple of it, so that
+ * consecutive packets touch connections created far apart (the warm-up
+ * creates them in flow order, and the table's array is in that order).
+ */
+static uint64_t
+stride_for(uint32_t nflows)
+{
+	uint64_t s = FLOW_STRIDE;
+	uint64_t a, b, t;
+
+	for (;; s += 2) {
+		for (a = s, b = nflows; b != 0; t = a % b, a = b, b = t)
+			;
+		if (a == 1)
+			return s % nflows;
+	}
+}
+
 /* Established flows: warm-up, then reps runs each paired with a floor. */
 static int
 fig_steady(const struct mode_def *md, uint32_t nflows, unsigned int reps,
@@ -711,11 +731,11 @@ fig_steady(const struct mode_def *md, uint32_t nflows, unsigned int reps,
 		struct tmpl ft;
 
 		tmpl_build(&ft, IPH(10, 0, 0, 100), IPPROTO_UDP);
-		rc = run(NULL, &ft, 0, fpkts, nflows, FLOW_STRIDE, &fr[i],
-			 &fty);
+		rc = run(NULL, &ft, 0, fpkts, nflows, stride_for(nflows),
+			 &fr[i], &fty);
 		if (rc == 0)
 			rc = run(md, &t, (uint64_t)i * npkts, npkts, nflows,
-				 FLOW_STRIDE, &mr[i], &ty);
+				 stride_for(nflows), &mr[i], &ty);
 	}
 	if (rc < 0)
 		return rc;
