@@ -332,11 +332,16 @@ fwd_route(struct dp_worker *w, struct rte_mbuf *m, uint32_t dst, uint16_t *port,
 void
 fwd_ttl_dec(struct rte_ipv4_hdr *ip)
 {
+	uint8_t b[2]; /* TTL and protocol, the checksum's 16-bit word */
 	uint16_t old, new;
 
-	memcpy(&old, &ip->time_to_live, 2); /* TTL and protocol */
-	ip->time_to_live--;
-	memcpy(&new, &ip->time_to_live, 2);
+	/* one load and one store of the word: storing the TTL byte and
+	 * loading the word back would stall on store forwarding */
+	memcpy(b, &ip->time_to_live, 2);
+	memcpy(&old, b, 2);
+	b[0]--;
+	memcpy(&new, b, 2);
+	memcpy(&ip->time_to_live, b, 2);
 	csum_replace2(CSUM_FIELD(ip, hdr_checksum), old, new);
 }
 

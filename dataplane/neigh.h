@@ -108,10 +108,21 @@ void neigh_zero_stats(struct neigh_table *nt);
 
 /* ---- workers ----------------------------------------------------------- */
 
+/*
+ * Slot hash of ip (network order); the table takes its low bits. The
+ * neighbours of one subnet differ in the low bits of the host-order
+ * address, which are the high bits of the network-order word: multiplied
+ * as it is, they stay above bit 24 and every neighbour of a /24 lands in
+ * the same slot (the probe becomes a linear scan). In host order, with
+ * the upper half folded in, the low bits of the product are a bijection
+ * of the address's low bits: consecutive addresses never collide.
+ */
 static inline uint32_t
 neigh_hash(uint32_t ip)
 {
-	return (ip * 2654435761u) >> 7;
+	uint32_t x = rte_be_to_cpu_32(ip);
+
+	return (x ^ (x >> 16)) * 2654435761u;
 }
 
 /* The published entry for ip if it can be used to send, or NULL. */

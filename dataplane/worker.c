@@ -120,9 +120,42 @@ worker_fini(struct dp_ctx *dp)
 	dp->workers = NULL;
 }
 
+/*
+ * The last service lookup of a burst: packets of one burst mostly go to
+ * the same VIP and port, and svc_lookup() is a full hash lookup. A result
+ * (NULL too) stays valid until the worker's next quiescent state, which
+ * comes after the burst; a burst started afresh starts with it empty.
+ */
+struct svc_memo {
+	const struct svc *s;
+	uint32_t daddr;
+	uint16_t dport;
+	uint8_t proto;
+	bool valid;
+};
+
+static const struct svc *
+svc_lookup_memo(struct svc_table *t, struct svc_memo *mo,
+		const struct pkt_info *pi)
+{
+	struct lb_addr dst = { .family = AF_INET, .v4 = pi->daddr };
+
+	if (mo->valid && mo->daddr == pi->daddr && mo->dport == pi->dport &&
+	    mo->proto == pi->proto)
+		return mo->s;
+	*mo = (struct svc_memo){
+		.s = svc_lookup(t, pi->proto, &dst, pi->dport),
+		.daddr = pi->daddr,
+		.dport = pi->dport,
+		.proto = pi->proto,
+		.valid = true,
+	};
+	return mo->s;
+}
+
 static void
 ipv4_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
-	   const struct pkt_info *pi)
+	   const struct pkt_info *pi, struct svc_memo *mo)
 {
 	struct dp_ctx *dp = w->dp;
 	struct lb_addr dst = { .family = AF_INET, .v4 = pi->daddr };
@@ -150,7 +183,7 @@ ipv4_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 		return;
 	if ((pi->proto == IPPROTO_TCP || pi->proto == IPPROTO_UDP) &&
 	    (pi->flags & PKT_F_L4)) {
-		s = svc_lookup(dp->svc, pi->proto, &dst, pi->dport);
+		s = svc_lookup_memo(dp->svc, mo, pi);
 		if (s != NULL) {
 			if (pi->ttl <= 1) {
 				dp_worker_drop(w, m, DP_DROP_TTL_EXCEEDED);
@@ -233,14 +266,14 @@ burst_parse(struct dp_worker *w, uint16_t port, struct rte_mbuf **pkts,
 
 static void
 packet_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
-	     const struct pkt_info *pi)
+	     const struct pkt_info *pi, struct svc_memo *mo)
 {
 	switch (pi->l3) {
 	case PKT_L3_ARP:
 		arp_input(w, m, port, pi);
 		break;
 	case PKT_L3_IPV4:
-		ipv4_input(w, m, port, pi);
+		ipv4_input(w, m, port, pi, mo);
 		break;
 	case PKT_L3_IPV6:
 		dp_worker_drop(w, m, DP_DROP_IPV6_UNSUPPORTED);
@@ -255,12 +288,13 @@ worker_rx_burst(struct dp_worker *w, uint16_t port, struct rte_mbuf **pkts,
 		uint16_t n)
 {
 	struct pkt_info pi[DP_BURST];
+	struct svc_memo mo = { .valid = false };
 
 	n = burst_parse(w, port, pkts, pi, n);
 	if (w->dp->prepare != NULL && n > 0)
 		w->dp->prepare(w, pi, n);
 	for (uint16_t i = 0; i < n; i++)
-		packet_input(w, pkts[i], port, &pi[i]);
+		packet_input(w, pkts[i], port, &pi[i], &mo);
 }
 
 /* Worker 0: send what the control thread queued. Returns the count. */
@@ -282,14 +316,53 @@ ctrl_tx_drain(struct dp_worker *w)
 	return total;
 }
 
+unsigned int
+worker_iterate(struct dp_worker *w, uint64_t *prev)
+{
+	struct dp_ctx *dp = w->dp;
+	struct stats_lcore *ls = &w->lcore_st;
+	struct rte_mbuf *pkts[DP_BURST];
+	unsigned int got = 0;
+	uint64_t now;
+
+	if (__atomic_load_n(&dp->rx_enabled, __ATOMIC_ACQUIRE)) {
+		for (uint16_t p = 0; p < dp->nports; p++) {
+			uint16_t n = rte_eth_rx_burst(dp->ports[p]->id,
+						      (uint16_t)w->index, pkts,
+						      DP_BURST);
+
+			if (n == 0)
+				continue;
+			ls->bursts++;
+			ls->packets += n;
+			got += n;
+			worker_rx_burst(w, p, pkts, n);
+		}
+	}
+	if (w->index == 0)
+		got += ctrl_tx_drain(w);
+	if (dp->poll != NULL)
+		dp->poll(w);
+	for (uint16_t p = 0; p < dp->nports; p++)
+		dp_worker_flush(w, p);
+	svc_worker_quiescent(dp->svc, w->index);
+	rte_rcu_qsbr_quiescent(dp->qsv, w->index);
+	now = rte_rdtsc();
+	if (got > 0)
+		ls->busy_cycles += now - *prev;
+	else
+		ls->idle_cycles += now - *prev;
+	ls->iterations++;
+	*prev = now;
+	return got;
+}
+
 int
 worker_main(void *arg)
 {
 	struct dp_worker *w = arg;
 	struct dp_ctx *dp = w->dp;
-	struct stats_lcore *ls = &w->lcore_st;
-	struct rte_mbuf *pkts[DP_BURST];
-	uint64_t prev, now;
+	uint64_t prev;
 
 	rte_rcu_qsbr_thread_register(dp->qsv, w->index);
 	rte_rcu_qsbr_thread_online(dp->qsv, w->index);
@@ -297,39 +370,8 @@ worker_main(void *arg)
 	dp_unmap_guard_arm(dp->qsv);
 	svc_worker_online(dp->svc, w->index);
 	prev = rte_rdtsc();
-	while (!__atomic_load_n(&dp->quit, __ATOMIC_RELAXED)) {
-		unsigned int got = 0;
-
-		if (__atomic_load_n(&dp->rx_enabled, __ATOMIC_ACQUIRE)) {
-			for (uint16_t p = 0; p < dp->nports; p++) {
-				uint16_t n = rte_eth_rx_burst(
-					dp->ports[p]->id, (uint16_t)w->index,
-					pkts, DP_BURST);
-
-				if (n == 0)
-					continue;
-				ls->bursts++;
-				ls->packets += n;
-				got += n;
-				worker_rx_burst(w, p, pkts, n);
-			}
-		}
-		if (w->index == 0)
-			got += ctrl_tx_drain(w);
-		if (dp->poll != NULL)
-			dp->poll(w);
-		for (uint16_t p = 0; p < dp->nports; p++)
-			dp_worker_flush(w, p);
-		svc_worker_quiescent(dp->svc, w->index);
-		rte_rcu_qsbr_quiescent(dp->qsv, w->index);
-		now = rte_rdtsc();
-		if (got > 0)
-			ls->busy_cycles += now - prev;
-		else
-			ls->idle_cycles += now - prev;
-		ls->iterations++;
-		prev = now;
-	}
+	while (!__atomic_load_n(&dp->quit, __ATOMIC_RELAXED))
+		worker_iterate(w, &prev);
 	for (uint16_t p = 0; p < dp->nports; p++)
 		dp_worker_flush(w, p);
 	svc_worker_offline(dp->svc, w->index);

@@ -114,11 +114,21 @@ void worker_fini(struct dp_ctx *dp);
  * forwarding stage look the burst up (dp->prepare), then ARP, ICMP or
  * forward each packet. Consumes every mbuf: queued in w->tx[] (sent at
  * the next flush), handed to the control thread or another worker, or
- * dropped and counted. Used by worker_main(); exposed for tests and the
+ * dropped and counted. Used by worker_iterate(); exposed for tests and the
  * packet-path fuzz target.
  */
 void worker_rx_burst(struct dp_worker *w, uint16_t port, struct rte_mbuf **pkts,
 		     uint16_t n);
+
+/*
+ * One iteration of the poll loop: an RX burst of every port through
+ * parse, prepare and the packet path, worker 0's control TX, the
+ * forwarding stage's poll, the TX flush and the quiescent states; the
+ * cycles since *prev count as busy (packets handled) or idle, and *prev
+ * becomes now. Returns the packets handled. worker_main() loops on it;
+ * exposed so that a benchmark can drive the real loop body itself.
+ */
+unsigned int worker_iterate(struct dp_worker *w, uint64_t *prev);
 
 /* rte_eal_remote_launch() entry; arg is the struct dp_worker. */
 int worker_main(void *arg);

@@ -58,6 +58,37 @@ def fmt(v, nd=2):
     return f"{v:,.{nd}f}"
 
 
+def spread(vals):
+    """(min, median, max) of vals, or None when there are none. The
+    median of an even count is the mean of the middle two."""
+    v = sorted(x for x in vals if x is not None)
+    if not v:
+        return None
+    n = len(v)
+    med = v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+    return v[0], med, v[-1]
+
+
+def fmt_spread(vals, nd=2, bold=False):
+    """'median (min–max)' over vals; '-' without any."""
+    sp = spread(vals)
+    if sp is None:
+        return "-"
+    lo, med, hi = sp
+    m = fmt(med, nd)
+    if bold:
+        m = f"**{m}**"
+    if len([x for x in vals if x is not None]) < 2:
+        return m
+    return f"{m} ({fmt(lo, nd)}–{fmt(hi, nd)})"
+
+
+def inconclusive(vals, limit):
+    """True when max/min of vals exceeds limit (the report's threshold)."""
+    sp = spread(vals)
+    return sp is not None and sp[0] > 0 and sp[2] / sp[0] > limit
+
+
 class Results:
     def __init__(self, path):
         self.rows = []
@@ -76,6 +107,11 @@ class Results:
         return [r for r in self.rows if r["figure"] == figure]
 
 
+def rig(res, key):
+    r = res.get("rig", key)
+    return r["data"] if r and r["status"] == "measured" else {}
+
+
 def reason(r):
     if r is None:
         return "not run (excluded with --only)"
@@ -90,8 +126,99 @@ def runs(d):
                      for x in d.get("runs", []))
 
 
-def pps(d):
-    return d["valid"] / d["send_seconds"] if d["send_seconds"] > 0 else 0
+def col(d, key, scale=1.0):
+    """The values of key over a measurement's runs (scaled)."""
+    return [x[key] * scale if scale != 1.0 else x[key]
+            for x in d.get("runs", []) if key in x]
+
+
+def judge(vals, goal, below=True):
+    """Whether a goal is met by every run (met), by none (not met) or by
+    some (inconclusive), as text with the median and range."""
+    sp = spread(vals)
+    if sp is None:
+        return "not measured"
+    lo, med, hi = sp
+    ok_all = hi <= goal if below else lo >= goal
+    ok_none = lo > goal if below else hi < goal
+    verdict = ("met" if ok_all else "not met" if ok_none else
+               "inconclusive (the runs fall on both sides)")
+    return f"{verdict}: {fmt_spread(vals, 0)}"
+
+
+def own_section(res, w, limit, names):
+    """The headline section from bench_own; returns the goal verdicts."""
+    goals = {}
+    w("## Headline: the dataplane's own cost per packet (no driver)\n")
+    r = res.get("own", "all")
+    if r is None or r["status"] != "measured":
+        w(reason(r) + "\n")
+        return goals
+    d = r["data"]
+    hz = d["tsc_hz"]
+    w("`tests/bench/bench_own`: one process, one thread, the real "
+      "dataplane context (service table, connection table, routes, "
+      "neighbours, forwarding stage) around a DPDK `net_ring` port whose "
+      "queues are plain rings: no driver copies a frame. The harness "
+      f"writes each burst of {d['burst']} frames ({d['frame_bytes']} "
+      "bytes, one template patched per flow) into recycled mbufs, puts it "
+      "on the RX ring, runs one iteration of the worker's real poll loop "
+      "(`worker_iterate`: RX burst, parse, burst connection lookup, "
+      "forward, rewrite, TX flush) and takes the frames off the TX ring. "
+      "Each run is paired with a run of the same harness around a "
+      "do-nothing forwarder (the burst moved from the RX to the TX queue "
+      "unchanged): the **floor**. **Own cycles** = the run's cycles per "
+      "packet − its floor's. Sampled output frames (one burst in 64; "
+      "every burst in smoke mode) are "
+      "validated independently of the dataplane's code (addresses, ports, "
+      "TTL, MACs, IPv4 and L4 checksums recomputed, the IPIP header); a "
+      "missing or invalid frame fails the run. "
+      f"{d['reps']} runs per figure; TSC {fmt(hz / 1e9, 2)} GHz; DPDK "
+      f"memory on {'2 MiB hugepages' if d.get('hugepages') else '4 KiB pages (--no-huge)'}.\n")
+    w("Established flows (UDP; a warm-up pass creates one connection per "
+      "flow, then each run sends *frames per run* frames, every flow at "
+      "least once, in a fixed pseudo-random flow order):\n")
+    w("| mode | flows | **own cycles/packet** | whole loop | floor | worker busy cycles/packet | frames per run | frames checked | missing + invalid | warm-up cycles/packet (new connections) |")
+    w("|---|---|---|---|---|---|---|---|---|---|")
+    for x in d.get("steady", []):
+        own = [y["own"] for y in x["runs"]]
+        bad = x["missing"] + sum(x["invalid"].values())
+        flag = " *inconclusive*" if inconclusive(own, limit) else ""
+        w(f"| {names.get(x['mode'], x['mode'])} | {x['flows']:,} | "
+          f"{fmt_spread(own, 0, bold=True)}{flag} | "
+          f"{fmt_spread([y['cycles'] for y in x['runs']], 0)} | "
+          f"{fmt_spread([y['floor'] for y in x['runs']], 0)} | "
+          f"{fmt_spread([y['busy'] for y in x['runs']], 0)} | "
+          f"{x['packets']:,} | {x['checked']:,} | {bad} | "
+          f"{fmt(x['warmup_cycles'], 0)} |")
+        if x["flows"] == 1000000 and x["mode"] in ("fnat", "dr"):
+            goals[x["mode"]] = judge(own, 250 if x["mode"] == "fnat" else 100)
+    w("")
+    w("*Worker busy cycles* is the dataplane's own busy-cycle counter over "
+      "the same iterations (what `STATS_GET` reports in production): the "
+      "own cycles plus the ring driver's share of the floor.\n")
+    rates = []
+    if d.get("newconn"):
+        w("New connections: every frame a TCP SYN of a flow never seen, "
+          "into a fresh table sized for them, per run. Connections per "
+          "second per worker = TSC Hz / own cycles per SYN (and, for "
+          "comparison, / the whole loop's cycles, harness included):\n")
+        w("| mode | SYNs per run | **own cycles per new connection** | **connections/s (own)** | connections/s (whole loop) | connections created | missing + invalid |")
+        w("|---|---|---|---|---|---|---|")
+        for x in d["newconn"]:
+            own = [y["own"] for y in x["runs"]]
+            cps = [hz / y["own"] for y in x["runs"] if y["own"] > 0]
+            whole = [hz / y["cycles"] for y in x["runs"] if y["cycles"] > 0]
+            bad = x["missing"] + sum(x["invalid"].values())
+            created = ", ".join(f"{y['created']:,}" for y in x["runs"])
+            name = names.get(x["mode"], x["mode"])
+            rates.append(f"{name} {judge(cps, 1e6, below=False)}")
+            w(f"| {name} | {x['syn']:,} | "
+              f"{fmt_spread(own, 0, bold=True)} | {fmt_spread(cps, 0)} | "
+              f"{fmt_spread(whole, 0)} | {created} | {bad} |")
+        w("")
+        goals["newconn"] = "; ".join(rates)
+    return goals
 
 
 def render(res, args):
@@ -105,18 +232,31 @@ def render(res, args):
     w("Generated by `tests/bench/run.sh`; do not edit by hand. To "
       "reproduce every figure, run as root from a checkout:\n")
     w("```\ntests/bench/run.sh\n```\n")
+    src = rig(res, "source")
+    params = rig(res, "params")
+    limit = params.get("inconclusive", 1.5)
+    commit = src.get("commit", "not recorded")
+    dirty = src.get("dirty_files")
+    tree = ("the tree was clean" if dirty == 0 else
+            f"**the tree differed from it in {dirty} tracked file(s)**"
+            if dirty else "tree state not recorded")
     w(f"This run: `{args.command.strip()}` on "
       f"{datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}"
-      f", {args.reps} run(s) of {args.duration} s per throughput "
-      "measurement; the tables give the run with the median rate and "
-      "list every run (the machine is shared: runs differ).\n")
+      f", measuring commit `{commit}` ({tree}); {args.reps} run(s) of "
+      f"{args.duration} s per memif throughput measurement. Every figure "
+      "is given as the median over its runs with the minimum and maximum "
+      "in brackets, *median (min–max)*; no single run stands for a "
+      "figure (the machine is shared: runs differ).\n")
     w("## Machine\n")
     w("| | |\n|---|---|")
     for k, v in machine(res):
         w(f"| {k} | {v} |")
     w("")
-    w("## How the figures are taken\n")
-    w("""* **Rig.** `edgelb-dp` (or the baseline) owns one `net_memif`
+    names = {"dr": "DR", "nat": "NAT", "tunnel": "TUNNEL", "fnat": "FULL-NAT"}
+    goals = own_section(res, w, limit, names)
+
+    w("## How the memif figures are taken\n")
+    w(f"""* **Rig.** `edgelb-dp` (or the baseline) owns one `net_memif`
   server port; `tools/edgelb-gen` is the memif client on the other side.
   The generator sends 60-byte frames (64 on a wire) to the VIP
   10.0.0.100:80 from N flows (client 10.1.0.1 + i / 60000, port 1024 +
@@ -124,115 +264,123 @@ def render(res, args):
   mode (backend MAC for DR; backend address, port and both checksums for
   NAT/FULL-NAT, plus the local source address for FULL-NAT; the IPIP outer
   header and the untouched inner packet for TUNNEL; every flow on one
-  backend where the client tuple survives). The service has 10 backends
-  (10.0.1.1-10, Maglev), permanent neighbours for them, and for FULL-NAT
-  20 local addresses.
-* **Pinning, and why every figure is a lower bound.** The machine has
-  few cores and the rig shares them: the dataplane runs
-  `-l 0,1` (control thread on lcore 0, **one worker** on lcore 1), the
-  generator runs on lcore 0 too. The generator's own cost caps what the
-  worker is offered, so the Mpps figures are rig-limited lower bounds.
-  The baseline shares exactly the same constraint, which keeps the ratio
-  fair.
+  backend where the client tuple survives). The service has
+  {params.get('backends', '?')} backends (10.0.1.1.., Maglev), permanent
+  neighbours for them, and for FULL-NAT {params.get('laddrs', '?')} local
+  addresses. The memif driver copies every frame on receive and on send,
+  so these figures include a driver cost the headline above leaves out.
+* **Pinning.** The machine has few cores and the rig shares them: the
+  dataplane runs `-l 0,1` (control thread on lcore 0, **one worker** on
+  lcore 1), the generator runs on lcore 0 too. Whether a rate is what
+  the worker can do or what the generator offered shows in the worker's
+  *busy share* (its busy cycles over the TSC cycles of the generator's
+  send window) and in the packets it found per RX burst (at most 32),
+  printed with each figure: at a busy share of 1.00 with full bursts
+  the worker set the rate; below, part of its time was idle and the
+  Mpps figure is a lower bound set by the offered load.
 * **Baseline.** `dpdk-testpmd` in `macswap` forward mode (one forwarding
   lcore on lcore 1, main lcore 0, the port looped on itself) on the same
   memif rig, with the same generator and frames, measured in the same
-  invocation. Every throughput figure is given as a ratio to it: the
-  machine is shared and noisy, and its speed drifts by up to 2-3x over
-  minutes (see *every run*), so each edgelb run is paired with a
-  baseline run taken just before it on a fresh testpmd, and the figure
-  is the run with the median ratio.
-* **Busy cycles per packet** come from the worker's own counters
-  (`STATS_GET`: `busy_cycles_total` / `rx_packets_total`, TSC cycles in
-  poll iterations that handled packets), zeroed after a warm-up pass that
-  sends every flow once, so that the measurement sees established
-  connections.
+  invocation. The machine is shared and its speed drifts over minutes,
+  so each edgelb run is paired with a baseline run taken just before it
+  on a fresh testpmd and the ratio is taken per pair. The tables give
+  the median ratio over the pairs with its minimum and maximum, and the
+  same for the baseline rates. A figure whose ratios spread by more than
+  {fmt(limit, 1)}× (max/min) is marked **inconclusive**: the machine,
+  not edgelb, decides where one run lands in such a range.
+* **Busy cycles per packet** (the headline of each memif table) come
+  from the worker's own counters (`STATS_GET`: `busy_cycles_total` /
+  `rx_packets_total`, TSC cycles in poll iterations that handled
+  packets), zeroed after a warm-up pass that sends every flow once, so
+  that the measurement sees established connections. They do not depend
+  on the generator or on the baseline; their spread is printed with
+  them.
 * **Bounded.** Every generator run stops after `--count` frames or
   `--duration` seconds; every process is stopped by its pid at the end.
 * A figure that cannot be taken yet is printed as *not measured* with
   the reason; no number here is estimated or carried over.
 """)
     w("## Goals and peers\n")
-    w("| what | goal | peers, for context |\n|---|---|---|")
-    w("| busy cycles per packet, FULL-NAT, 1M flows | ≤ 250 | Maglev paper: ~350 ns/packet |")
-    w("| forwarded rate per mode | ≥ 0.8 × the rig baseline | DPVS FULL-NAT 2.9 Mpps per core; Katran 5.2 Mpps per core |")
-    w("| new TCP connections per second per worker | ≥ 1M | DPVS: 200k per core |")
-    w("| memory per tracked connection | ≤ 200 bytes | |")
-    w("| Maglev table build (M=65537) | ≤ 1 ms, max/avg share ≤ 1.01 | Maglev paper: 1.8 ms (M=65537, N=1000) |")
+    w("| what | goal | this run | peers, for context |\n|---|---|---|---|")
+    w(f"| own cycles per packet, FULL-NAT, 1M flows | ≤ 250 | {goals.get('fnat', '-')} | Maglev paper: ~350 ns/packet |")
+    w(f"| own cycles per packet, DR, 1M flows | ≤ 100 | {goals.get('dr', '-')} | |")
+    w(f"| new TCP connections per second per worker, every mode | ≥ 1M | {goals.get('newconn', '-')} | DPVS: 200k per core |")
+    w("| forwarded rate per mode on the memif rig | ≥ 0.8 × the rig baseline | figure 1 | DPVS FULL-NAT 2.9 Mpps per core; Katran 5.2 Mpps per core |")
+    w("| memory per tracked connection | ≤ 200 bytes | figure 3 | |")
+    w("| Maglev table build (M=65537) | ≤ 1 ms, max/avg share ≤ 1.01 | figure 4 | Maglev paper: 1.8 ms (M=65537, N=1000) |")
     w("")
 
     # ---- baseline
     w("## Baseline: dpdk-testpmd macswap on the same rig\n")
-    w("| flows | Mpps | every run, Mpps | frames | lost |\n|---|---|---|---|---|")
-    base = {}
+    w("| flows | Mpps | every run, Mpps |\n|---|---|---|")
     for r in res.of("baseline"):
         if r["status"] != "measured":
-            w(f"| {r['key']} | {reason(r)} | | | |")
+            w(f"| {r['key']} | {reason(r)} | |")
             continue
         d = r["data"]
-        base[int(r["key"])] = pps(d)
-        w(f"| {d['flows']:,} | {fmt(pps(d) / 1e6, 3)} | {runs(d)} | {d['valid']:,} | {d['lost']:,} |")
+        w(f"| {d['flows']:,} | {fmt_spread(col(d, 'mpps'), 3)} | {runs(d)} |")
     if not res.of("baseline"):
-        w("| | not run | | | |")
+        w("| | not run | |")
     w("")
 
     # ---- figure 1
-    w("## 1. Forwarding rate per mode (one worker, UDP)\n")
-    w("Drops are the dataplane's own drop counters during the measurement "
-      "(a full connection table shows as `conn_table_full`).\n")
+    w("## 1. Forwarding on the memif rig per mode (one worker, UDP)\n")
     w("Each run is paired with a baseline run taken just before it (same "
-      "flows, same rig); the ratio is the median of the runs' ratios, and "
-      "the row shows that run. *Every run* lists edgelb's Mpps / the "
-      "paired baseline's Mpps (busy cycles/packet).\n")
-    w("| mode | flows | Mpps | ratio to baseline | busy cycles/packet | "
-      "every run | invalid frames | dataplane drops |"
-      "\n|---|---|---|---|---|---|---|---|")
-    names = {"dr": "DR", "nat": "NAT", "tunnel": "TUNNEL", "fnat": "FULL-NAT"}
+      "flows, same rig). Columns give *median (min–max)* over the runs; "
+      "*ratio* is taken per pair. *Every run* lists edgelb's Mpps / the "
+      "paired baseline's Mpps (busy cycles/packet). *Busy share* near 1 "
+      "means the worker, not the offered load, set the rate. Invalid "
+      "frames and the dataplane's drop counters are summed over the "
+      "runs.\n")
+    w("| mode | flows | **busy cycles/packet** | Mpps | ratio to baseline | "
+      "paired baseline Mpps | busy share | packets per RX burst | every run | "
+      "invalid frames | dataplane drops |"
+      "\n|---|---|---|---|---|---|---|---|---|---|---|")
     for r in res.of("modes"):
         mode, _, flows = r["key"].partition("/")
         if r["status"] != "measured":
-            w(f"| {names.get(mode, mode)} | {flows or '-'} | {reason(r)} | | | | | |")
+            w(f"| {names.get(mode, mode)} | {flows or '-'} | {reason(r)} | | | | | | | | |")
             continue
         d = r["data"]
-        b = base.get(int(flows))
-        ratio = (fmt(d["ratio"], 2) if d.get("ratio")
-                 else fmt(pps(d) / b, 2) if b else "no baseline")
-        cyc = (fmt(d["dp_busy_cycles"] / d["dp_rx_packets"], 0)
-               if d["dp_rx_packets"] else "-")
-        drops = ", ".join(f"{k} {v:,}" for k, v in d.get("dp_drops", {}).items())
-        w(f"| {names[mode]} | {int(flows):,} | {fmt(pps(d) / 1e6, 3)} | "
-          f"{ratio} | {cyc} | {runs(d)} | {sum(d['invalid'].values())} | {drops or '0'} |")
+        ratios = col(d, "ratio")
+        flag = f" **inconclusive** (max/min {fmt(max(ratios) / min(ratios), 1)})" \
+            if inconclusive(ratios, limit) else ""
+        w(f"| {names[mode]} | {int(flows):,} | "
+          f"{fmt_spread(col(d, 'cycles'), 0, bold=True)} | "
+          f"{fmt_spread(col(d, 'mpps'), 3)} | "
+          f"{fmt_spread(ratios, 2) if ratios else 'no baseline'}{flag} | "
+          f"{fmt_spread(col(d, 'baseline_mpps'), 2)} | "
+          f"{fmt_spread(col(d, 'busy_share'), 2)} | "
+          f"{fmt_spread(col(d, 'per_burst'), 1)} | {runs(d)} | "
+          f"{sum(col(d, 'invalid'))} | {sum(col(d, 'drops')):,} |")
     rc = res.get("rx_classify", "dr")
     if rc:
         d = rc["data"]
         rate = d["dp_rx_packets"] / d["send_seconds"]
-        b = base.get(d["flows"])
         w("")
         w("Meanwhile, what the worker costs without a forwarding stage "
           "(receive, parse, classify as a service's packet, count and "
-          f"free), same rig, {d['flows']:,} flows: "
-          f"**{fmt(d['dp_busy_cycles'] / d['dp_rx_packets'], 0)} busy "
-          f"cycles/packet**, {fmt(rate / 1e6, 3)} Mpps taken in "
-          f"({fmt(rate / b, 2) + ' of the baseline' if b else 'no baseline'}"
-          "). This is not figure 1: nothing is forwarded.")
+          f"free), same rig, {d['flows']:,} flows, one run: "
+          f"{fmt(d['dp_busy_cycles'] / d['dp_rx_packets'], 0)} busy "
+          f"cycles/packet, {fmt(rate / 1e6, 3)} Mpps taken in. This is not "
+          "figure 1: nothing is forwarded.")
     w("")
 
     # ---- figure 2
-    w("## 2. New TCP connections per second (one worker)\n")
+    w("## 2. New TCP connections per second on the memif rig (one worker)\n")
     w("Each connection is a fresh client tuple sending SYN, then the ACK of "
       "its handshake; a connection counts when its forwarded SYN comes "
-      "back valid.\n")
-    w("| mode | conns/s | every run, conns/s | dataplane conns created | invalid frames |\n|---|---|---|---|---|")
+      "back valid. Each run on a fresh dataplane.\n")
+    w("| mode | conns/s | every run, conns/s | dataplane conns created (median run) | invalid frames |\n|---|---|---|---|---|")
     for r in res.of("newconn"):
         if r["status"] != "measured":
             w(f"| {names.get(r['key'], r['key'])} | {reason(r)} | | | |")
             continue
         d = r["data"]
-        cps = d["rx_syn"] / d["send_seconds"] if d["send_seconds"] else 0
         every = ", ".join(f"{x['syn_per_s']:,}" for x in d.get("runs", [])
                           if "syn_per_s" in x)
-        w(f"| {names[r['key']]} | {fmt(cps, 0)} | {every} | {d['dp_conns_created']:,} | "
-          f"{sum(d['invalid'].values())} |")
+        w(f"| {names[r['key']]} | {fmt_spread(col(d, 'syn_per_s'), 0)} | {every} | "
+          f"{d['dp_conns_created']:,} | {sum(col(d, 'invalid'))} |")
     w("")
 
     # ---- figure 3
@@ -259,18 +407,19 @@ def render(res, args):
     w("Forwarding with the table holding that many NAT connections "
       "(`[dataplane] max_conns` sized for them; a warm-up pass sends "
       "every flow once, then the measurement runs over the same flows):\n")
-    w("| connections | Mpps | ratio to baseline | busy cycles/packet | every run | invalid frames | dataplane drops |\n|---|---|---|---|---|---|---|")
+    w("| connections | **busy cycles/packet** | Mpps | ratio to baseline | busy share | every run | invalid frames | dataplane drops |\n|---|---|---|---|---|---|---|---|")
     for r in res.of("conn_mpps"):
         if r["status"] != "measured":
-            w(f"| {int(r['key']):,} | {reason(r)} | | | | | |")
+            w(f"| {int(r['key']):,} | {reason(r)} | | | | | | |")
             continue
         d = r["data"]
-        cyc = (fmt(d["dp_busy_cycles"] / d["dp_rx_packets"], 0)
-               if d["dp_rx_packets"] else "-")
-        drops = ", ".join(f"{k} {v:,}" for k, v in d.get("dp_drops", {}).items())
-        ratio = fmt(d["ratio"], 2) if d.get("ratio") else "no baseline"
-        w(f"| {int(r['key']):,} | {fmt(pps(d) / 1e6, 3)} | {ratio} | {cyc} | {runs(d)} | "
-          f"{sum(d['invalid'].values())} | {drops or '0'} |")
+        ratios = col(d, "ratio")
+        flag = " **inconclusive**" if inconclusive(ratios, limit) else ""
+        w(f"| {int(r['key']):,} | {fmt_spread(col(d, 'cycles'), 0, bold=True)} | "
+          f"{fmt_spread(col(d, 'mpps'), 3)} | "
+          f"{fmt_spread(ratios, 2) if ratios else 'no baseline'}{flag} | "
+          f"{fmt_spread(col(d, 'busy_share'), 2)} | {runs(d)} | "
+          f"{sum(col(d, 'invalid'))} | {sum(col(d, 'drops')):,} |")
     w("")
 
     # ---- figure 4
@@ -333,66 +482,131 @@ def render(res, args):
 
     # ---- figure 6
     w("## 6. End to end: HTTP through the namespace lab\n")
-    w("`wrk -t1 -c32` from the lab's client namespace to the VIP, through "
-      "the router, to the three backends' `lab-backend` (tools/lab.sh), "
-      "with edgelb and with the kernel's nftables DNAT on the same "
-      "topology (`tools/lab.sh up nat --lb kernel`), in the same run.\n")
-    w("| load balancer | requests/s | p99 latency | ratio to nftables |\n|---|---|---|---|")
-    kern = res.get("e2e", "kernel/nat")
-    kr = kern["data"]["requests_per_s"] if kern and kern["status"] == "measured" else None
+    w(f"`wrk -t1 -c32 -d{params.get('wrk_seconds', '?')}s` from the lab's "
+      "client namespace to the VIP, through the router, to the three "
+      "backends' `lab-backend` (tools/lab.sh), with edgelb and with the "
+      "kernel's nftables DNAT on the same topology (`tools/lab.sh up nat "
+      f"--lb kernel`). {params.get('e2e_reps', '?')} rounds, each "
+      "nftables, then edgelb NAT, then edgelb FULL-NAT, every lab brought "
+      "up afresh; a ratio is taken within a round. wrk's socket errors "
+      "and non-2xx/3xx responses are printed for every run: **a run with "
+      "errors is not a figure** and is left out of the medians and "
+      "ratios.\n")
+    e = res.get("e2e", "all")
     labels = {"kernel/nat": "nftables DNAT (kernel)", "dp/nat": "edgelb NAT",
-              "dp/fnat": "edgelb FULL-NAT", "all": "all"}
-    for r in res.of("e2e"):
-        lab = labels.get(r["key"], r["key"])
-        if r["status"] != "measured":
-            w(f"| {lab} | {reason(r)} | | |")
-            continue
-        d = r["data"]
-        ratio = fmt(d["requests_per_s"] / kr, 2) if kr else "-"
-        w(f"| {lab} | {fmt(d['requests_per_s'], 0)} | {fmt(d['p99_ms'], 2)} ms | {ratio} |")
+              "dp/fnat": "edgelb FULL-NAT"}
+    if e and e["status"] == "measured":
+        rr = e["data"]["runs"]
+
+        def errs(x):
+            return sum(x["socket_errors"].values()) + x["non_2xx"]
+
+        w("| round | load balancer | requests/s | p99 latency | socket errors (connect/read/write/timeout) | non-2xx | ratio to the round's nftables run |")
+        w("|---|---|---|---|---|---|---|")
+        kern = {x["round"]: x for x in rr if x["lb"] == "kernel/nat"}
+        ratios = {}
+        for x in rr:
+            se = x["socket_errors"]
+            k = kern.get(x["round"])
+            ratio = "-"
+            if x["lb"] != "kernel/nat" and k and not errs(k) and not errs(x):
+                ratio = fmt(x["requests_per_s"] / k["requests_per_s"], 2)
+                ratios.setdefault(x["lb"], []).append(
+                    x["requests_per_s"] / k["requests_per_s"])
+            elif errs(x):
+                ratio = "not a figure (errors)"
+            w(f"| {x['round']} | {labels.get(x['lb'], x['lb'])} | "
+              f"{fmt(x['requests_per_s'], 0)} | {fmt(x['p99_ms'], 2)} ms | "
+              + ("/".join(str(se.get(t, 0)) for t in
+                          ("connect", "read", "write", "timeout")) if se else "0")
+              + f" | {x['non_2xx']} | {ratio} |")
+        w("")
+        w("| load balancer | requests/s | p99 ms | ratio to nftables |\n|---|---|---|---|")
+        for lb, lab in labels.items():
+            ok = [x for x in rr if x["lb"] == lb and not errs(x)]
+            if not ok:
+                w(f"| {lab} | no run without errors | | |")
+                continue
+            rt = ratios.get(lb, [])
+            flag = " **inconclusive**" if inconclusive(rt, limit) else ""
+            w(f"| {lab} | {fmt_spread([x['requests_per_s'] for x in ok], 0)} | "
+              f"{fmt_spread([x['p99_ms'] for x in ok], 2)} | "
+              f"{(fmt_spread(rt, 2) + flag) if rt else '-'} |")
+    else:
+        for r in res.of("e2e"):
+            w(f"* {labels.get(r['key'], r['key'])}: {reason(r)}")
+        if not res.of("e2e"):
+            w(reason(None))
     w("")
 
     # ---- what limits the figures, from this run's own numbers
     w("## What limits these figures\n")
-    base_small = base.get(min(base)) if base else None
-    cyc = {}
+    shares, tp, mine, bursts = [], [], {}, []
     for r in res.of("modes"):
+        if r["status"] != "measured":
+            continue
+        d = r["data"]
+        shares += col(d, "busy_share")
+        bursts += col(d, "per_burst")
+        hz = d.get("dp_tsc_hz")
+        tp += [hz / (b * 1e6) for b in col(d, "baseline_mpps") if hz and b]
         mode, _, flows = r["key"].partition("/")
-        if r["status"] == "measured" and r["data"]["dp_rx_packets"]:
-            d = r["data"]
-            cyc.setdefault(mode, {})[int(flows)] = d["dp_busy_cycles"] / d["dp_rx_packets"]
-    if base_small and cyc:
-        small = {m: v[min(v)] for m, v in cyc.items()}
-        w("* **The rig.** The baseline only swaps MAC addresses "
-          f"({fmt(base_small / 1e6, 1)} Mpps); edgelb parses every header, "
-          "looks up the service and the connection, rewrites and updates "
-          "checksums. The busy cycles per packet with few flows ("
-          + ", ".join(f"{names[m]} {fmt(c, 0)}" for m, c in small.items())
-          + ") are that work on this virtual CPU; the generator and the "
-          "dataplane's control thread share the other CPU, so no figure is "
-          "limited by offered load except the baseline's.")
+        if int(flows) == min(int(x["key"].partition("/")[2])
+                             for x in res.of("modes") if "/" in x["key"]):
+            mine[mode] = spread(col(d, "cycles"))
+    if shares:
+        lo, med, hi = spread(shares)
+        full = 0.95
+        w("* **Worker or offered load.** The worker's busy share over the "
+          f"figure-1 runs was {fmt(med, 2)} ({fmt(lo, 2)}–{fmt(hi, 2)}). "
+          + (f"Every run was at or above {full}: the worker, not the "
+             "generator, set those rates."
+             if lo >= full else
+             f"{sum(1 for x in shares if x < full)} of {len(shares)} runs "
+             f"were below {full}: in those the generator (which shares "
+             "lcore 0 with the dataplane's control thread) did not keep "
+             "the worker busy, and their Mpps are lower bounds set by the "
+             "offered load."))
+    if shares and bursts:
+        lo, med, hi = spread(shares)
+        w("* **What busy cycles per packet mean on this rig.** Busy cycles "
+          "per packet × Mpps / TSC MHz is the busy share above: "
+          f"{fmt(med, 2)} ({fmt(lo, 2)}–{fmt(hi, 2)}) over the figure-1 "
+          "runs, with "
+          f"{fmt(spread(bursts)[1], 1)} ({fmt(spread(bursts)[0], 1)}–"
+          f"{fmt(spread(bursts)[2], 1)}) packets per RX burst. In a run "
+          "whose share is near 1.00 the busy cycles per packet are the TSC "
+          "rate divided by the packet rate: they move with the rate exactly "
+          "as much as the machine's drift moves it (and with bursts far "
+          "from full they spread the poll loop's per-iteration work over "
+          "few packets). The memif figures therefore cannot rank the "
+          "modes' own work; the headline section measures it without a "
+          "driver.")
+    if mine:
+        w("* **The work.** The baseline only swaps MAC addresses; edgelb "
+          "parses every header, looks up the service and the connection, "
+          "rewrites and updates checksums. Busy cycles per packet with "
+          "the fewest flows, median: "
+          + ", ".join(f"{names[m]} {fmt(v[1], 0)}" for m, v in mine.items() if v)
+          + " (driver included; the headline gives the same work without "
+          "it).")
     # what the rig itself costs a packet: the baseline forwards at most
     # TSC Hz / its rate cycles per packet (receive, swap, send)
-    bound = []
-    for r in res.of("modes"):
-        d = r.get("data") or {}
-        if r["status"] == "measured" and d.get("baseline_pps") and d.get("dp_tsc_hz"):
-            bound.append((r["key"], d["dp_tsc_hz"] / d["baseline_pps"],
-                          d["dp_busy_cycles"] / d["dp_rx_packets"]))
-    if bound:
-        lo = min(b for _, b, _ in bound)
-        hi = max(b for _, b, _ in bound)
+    if tp:
+        lo, med, hi = spread(tp)
         w("* **What the rig costs a packet.** In the paired baseline runs "
-          f"testpmd spent at most {fmt(lo, 0)}–{fmt(hi, 0)} TSC cycles per "
-          "packet (TSC rate over its packet rate: an upper bound, since its "
-          "forwarding lcore is never idle while the generator sends; the "
-          "range is the machine's drift). That is the memif driver's "
-          "work (every frame is copied through the shared rings on "
-          "receive and on send) plus a swap of two MAC addresses; edgelb "
-          "pays the same driver cost, and its busy cycles per packet above "
-          "include it. A ratio of 0.8 to a forwarder that does next to "
-          "nothing per packet would leave edgelb a few dozen cycles of its "
-          "own.")
+          f"testpmd spent at most {fmt(med, 0)} ({fmt(lo, 0)}–{fmt(hi, 0)}) "
+          "TSC cycles per packet (TSC rate over its packet rate: an upper "
+          "bound, since its forwarding lcore is never idle while the "
+          "generator sends; the range is the machine's drift). That is the "
+          "memif driver's work (every frame is copied through the shared "
+          "rings on receive and on send) plus a swap of two MAC addresses; "
+          "edgelb pays the same driver cost, and its busy cycles per packet "
+          "above include it. A ratio of 0.8 to that forwarder would leave "
+          f"edgelb {fmt(med * 0.25, 0)} ({fmt(lo * 0.25, 0)}–"
+          f"{fmt(hi * 0.25, 0)}) cycles of its own (a quarter of "
+          "testpmd's), which is why the own-cost goals are judged on the "
+          "headline rig, not on this one.")
     t = res.get("conn", "table")
     if t and t["status"] == "measured":
         x = t["data"]["results"][0]
@@ -420,24 +634,24 @@ def render(res, args):
     big = [r for r in res.of("conn_mpps") if r["status"] == "measured"]
     if big:
         top = max(big, key=lambda r: int(r["key"]))
-        worst = top["data"]
+        worst = spread(col(top["data"], "cycles"))
         huge = dpdk_memory(res)[1]
         if huge:
-            why = ("lookups in gigabytes of tables miss the caches. The rig "
+            why = ("lookups in a table that size miss the caches. The rig "
                    "runs DPDK on 2 MiB hugepages, as production does, so "
                    "few of them miss the TLB as well.")
         elif huge is False:
             why = ("this run used DPDK with `--no-huge` (4 KiB pages; see "
-                   "*DPDK memory* above), so lookups in gigabytes of tables "
+                   "*DPDK memory* above), so lookups in a table that size "
                    "miss the TLB as well as the caches. Production runs use "
                    "2 MiB hugepages (`tools/setup.sh` reserves them), as "
                    "does this rig when the kernel can give them.")
         else:
-            why = "lookups in gigabytes of tables miss the caches."
+            why = "lookups in a table that size miss the caches."
         w("* **Large tables.** With "
           f"{int(top['key']):,} tracked connections a packet costs "
-          f"{fmt(worst['dp_busy_cycles'] / worst['dp_rx_packets'], 0)} "
-          f"busy cycles: {why}")
+          f"{fmt(worst[1], 0)} busy cycles (median; "
+          f"{fmt(worst[0], 0)}–{fmt(worst[2], 0)}): {why}")
     w("")
 
     pending = [r for r in res.rows if r["status"] != "measured"]

@@ -5,14 +5,22 @@
 #
 # Without --build it configures and builds build-bench/ (release) first.
 # --only takes a comma list of:
-#   baseline,modes,newconn,conn,maglev,ctrl,e2e,httpdns.
+#   own,baseline,modes,newconn,conn,maglev,ctrl,e2e,httpdns.
 # EDGELB_BENCH_SMOKE=1 runs the smoke mode that CI runs (meson test
 # --suite bench): tiny counts, about a second per measurement; it writes to
 # --out (default: DIR/bench-smoke.md), never to docs/.
 #
-# Figures are ratios against a baseline measured in the same invocation:
-# dpdk-testpmd (macswap) on the same memif rig, with the same generator,
-# the same lcores and the same frames. The machine may be small and shared;
+# The headline figure ("own") is the dataplane's own cycles per packet,
+# measured in one process on a zero-copy ring port (bench_own), each run
+# paired with the same harness around a do-nothing forwarder.
+#
+# The memif figures give the worker's busy cycles per packet and ratios
+# against a baseline measured in the same invocation: dpdk-testpmd
+# (macswap) on the same memif rig, with the same generator, the same
+# lcores and the same frames; every run is paired with a baseline run
+# taken just before it, and the report gives the minimum, median and
+# maximum over the runs (and marks a figure inconclusive when its ratios
+# spread by more than INCONCLUSIVE, max/min). The machine may be small and shared;
 # every process is pinned with EAL -l to lcores 0 and 1: the dataplane's
 # (or testpmd's) main lcore on 0, its one worker on 1, the generator on 0.
 #
@@ -27,9 +35,10 @@
 #
 # A figure that cannot be measured (the forwarding stage missing, a tool
 # missing, the lab's namespaces in use) is reported as "not measured:
-# REASON", never as a number. The exit status is 1 when the rig itself
-# fails (a program errors, the baseline returns nothing, a rewritten frame
-# fails validation), 0 otherwise.
+# REASON", never as a number; in smoke mode a figure that forwards
+# nothing fails instead. The exit status is 1 when the rig itself fails
+# (a program errors, the baseline returns nothing, a rewritten frame
+# fails validation, in smoke mode nothing is forwarded), 0 otherwise.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -38,7 +47,7 @@ smoke=0
 case "${EDGELB_BENCH_SMOKE:-0}" in "" | 0) ;; *) smoke=1 ;; esac
 build=""
 out=""
-only="baseline,modes,newconn,conn,maglev,ctrl,e2e,httpdns"
+only="own,baseline,modes,newconn,conn,maglev,ctrl,e2e,httpdns"
 cmdline="tests/bench/run.sh $*"
 
 while [ $# -gt 0 ]; do
@@ -46,7 +55,7 @@ while [ $# -gt 0 ]; do
 	--build) build=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
-	-h | --help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -78,16 +87,27 @@ TESTPMD=${TESTPMD:-$(command -v dpdk-testpmd || true)}
 
 if [ "$smoke" = 1 ]; then
 	REPS=1 DUR=1 FLOWS_BIG=100000 SYN_FLOWS=100000 CONN_SIZES="65536" CTRL_SVCS=100 WRK_DUR=2
-	CTRL_MEM=512
+	CTRL_MEM=512 E2E_REPS=1
+	OWN_ARGS="--smoke" OWN_FLOWS_MAX=20000
 else
-	REPS=3 DUR=5 FLOWS_BIG=1000000 SYN_FLOWS=4000000 CONN_SIZES="1000000 10000000" CTRL_SVCS=10000 WRK_DUR=10
-	CTRL_MEM=1024
+	REPS=5 DUR=5 FLOWS_BIG=1000000 SYN_FLOWS=4000000 CONN_SIZES="1000000 10000000" CTRL_SVCS=10000 WRK_DUR=10
+	CTRL_MEM=1024 E2E_REPS=3
+	OWN_ARGS="--flows 1000,1000000,10000000 --reps 5 --packets 2000000 --syn 1000000" OWN_FLOWS_MAX=10000000
 fi
 FLOWS_SMALL=1000
+BACKENDS=10 # per service, on the memif rig
+LADDRS=100  # FULL-NAT local addresses, on the memif rig
+# A figure whose ratios to the baseline spread by more than this (max/min
+# over its runs) is marked inconclusive: the machine's drift, not edgelb,
+# decides where in that range one run lands.
+INCONCLUSIVE=1.5
 
 # DPDK memory (EAL -m, MB) of each process.
 GEN_MEM=256 TP_MEM=512
 dp_mem() { echo $(($1 * 300 / 1048576 + 512)); } # CONNS: edgelb-dp
+# bench_own: a table of 1.125 x its largest flow count (connection table
+# and the reverse-map hash fwd_init sizes alike), mbufs and services
+own_mem() { echo $((OWN_FLOWS_MAX * 330 / 1048576 + 512)); }
 conn_mem() { # bench_conn, for the largest of CONN_SIZES
 	local n mem=256
 	for n in $CONN_SIZES; do
@@ -126,6 +146,16 @@ trap 'exit 130' INT TERM
 
 # record JSON: one result line (a figure's numbers or its reason).
 record() { printf '%s\n' "$1" >>"$results"; }
+# no_forwarding FIGURE KEY REASON: a figure that forwards nothing is not
+# measured in a full run (the report says why), and a failure in smoke
+# mode, whose purpose is to prove that the rig and the dataplane work.
+no_forwarding() {
+	if [ "$smoke" = 1 ]; then
+		rig_failed "$1" "$2" "$3"
+	else
+		not_measured "$1" "$2" "$3"
+	fi
+}
 not_measured() { # FIGURE KEY REASON
 	say "$1 $2: not measured: $3"
 	record "$(python3 -c 'import json,sys; print(json.dumps({"figure":sys.argv[1],"key":sys.argv[2],"status":"not measured","reason":sys.argv[3]}))' "$1" "$2" "$3")"
@@ -166,6 +196,7 @@ hp_pages() { echo $((($1 + 1) / 2)); } # MB: 2 MiB pages
 hp_need_mb() {
 	local need=0 m n
 	at_least() { [ "$1" -gt "$need" ] && need=$1; return 0; }
+	if want own; then at_least "$(own_mem)"; fi
 	if want baseline && [ -n "$TESTPMD" ]; then at_least $((TP_MEM + GEN_MEM)); fi
 	if want modes; then at_least $(($(dp_mem "$FLOWS_BIG") + GEN_MEM)); fi
 	if want newconn; then at_least $(($(dp_mem "$SYN_FLOWS") + GEN_MEM)); fi
@@ -370,20 +401,20 @@ for p in parts:
 print(eval(sys.argv[1]))' "$1"
 }
 
-# Service VIP 10.0.0.100:80, 10 backends 10.0.1.1-10 (MAC 02:bb:IP),
-# FULL-NAT local addresses 10.0.2.1-20.
+# Service VIP 10.0.0.100:80, $BACKENDS backends 10.0.1.1.. (MAC 02:bb:IP),
+# FULL-NAT: $LADDRS local addresses 10.0.2.1..
 program() { # PROTO MODE
 	local proto=$1 mode=$2 b bport=8080
 	case "$mode" in dr | tunnel) bport=80 ;; esac
 	ctl service add "$proto" 10.0.0.100:80 mode "$mode" sched mh >/dev/null
-	for b in $(seq 1 10); do
+	for b in $(seq 1 "$BACKENDS"); do
 		ctl neigh add "10.0.1.$b" lladdr "$(printf '02:bb:0a:00:01:%02x' "$b")" dev p0 >/dev/null
 		ctl backend add "$proto" 10.0.0.100:80 "10.0.1.$b:$bport" >/dev/null
 	done
 	if [ "$mode" = fnat ]; then
-		# ~64k local ports per address: 100 addresses for the 4M
+		# ~64k local ports per address: LADDRS=100 covers the 4M
 		# connections of the new-connections figure
-		for b in $(seq 1 100); do
+		for b in $(seq 1 "$LADDRS"); do
 			ctl laddr add "$proto" 10.0.0.100:80 "10.0.2.$b" >/dev/null
 		done
 	fi
@@ -439,11 +470,11 @@ baseline_run() {
 # baseline run and right after it a run through a fresh edgelb-dp with
 # the same flows (send every flow once so that the measurement sees
 # established connections only, zero the counters, forward for DUR
-# seconds; record the rate, the worker's busy cycles and drops). The
-# machine's speed drifts over minutes; a ratio taken from runs seconds
-# apart is what stays comparable. Records the run with the median ratio.
+# seconds; record the rate, the worker's busy and idle cycles and drops).
+# The machine's speed drifts over minutes; a ratio taken from runs seconds
+# apart is what stays comparable. Records every run (median_run).
 measure() {
-	local fig=$1 key=$2 mode=$3 f=$4 warm=$5 mem=$6 conns=$7 j b pkts cyc drops hz r runs=$work/runs.jsonl
+	local fig=$1 key=$2 mode=$3 f=$4 warm=$5 mem=$6 conns=$7 j b pkts cyc idle bursts drops hz r runs=$work/runs.jsonl
 	: >"$runs"
 	for r in $(seq "$REPS"); do
 		b=$(baseline_run "$f") || b='{}'
@@ -463,26 +494,37 @@ measure() {
 			return 0
 		fi
 		dp_alive "$fig" "$key" || return 0
+		if [ "$(jget "$j" 'd["valid"]')" = 0 ]; then
+			no_forwarding "$fig" "$key" "no frame came back (run $r); dataplane drops: $(stats '{k: v for k, v in d.items() if v}')"
+			dp_stop
+			return 0
+		fi
 		pkts=$(stats 'w.get("rx_packets_total", 0)')
 		cyc=$(stats 'w.get("busy_cycles_total", 0)')
+		idle=$(stats 'w.get("idle_cycles_total", 0)')
+		bursts=$(stats 'w.get("rx_bursts_total", 0)')
 		drops=$(stats 'json.dumps({k: v for k, v in d.items() if v})')
 		hz=$(stats 'w.get("tsc_hz", 0)')
 		dp_stop
-		if [ -z "$pkts" ] || [ -z "$cyc" ] || [ -z "$drops" ] || [ -z "$hz" ]; then
+		if [ -z "$pkts" ] || [ -z "$cyc" ] || [ -z "$idle" ] || [ -z "$bursts" ] || [ -z "$drops" ] || [ -z "$hz" ]; then
 			rig_failed "$fig" "$key" "edgelb-dp did not answer STATS_GET after run $r"
 			return 0
 		fi
 		if [ "$(invalid_total "$j")" != 0 ]; then
 			rig_failed "$fig" "$key" "rewritten frames failed validation: $(jget "$j" 'd["invalid"]')"
 		fi
-		python3 -c 'import json,sys; d=json.loads(sys.argv[1]); b=json.loads(sys.argv[5]); d["dp_rx_packets"]=int(sys.argv[2]); d["dp_busy_cycles"]=int(sys.argv[3]); d["dp_drops"]=json.loads(sys.argv[4]); d["baseline_pps"]=b["valid"]/b["send_seconds"] if b.get("send_seconds") else 0; d["dp_tsc_hz"]=int(sys.argv[6]); print(json.dumps(d))' "$j" "$pkts" "$cyc" "$drops" "$b" "$hz" >>"$runs"
+		python3 -c 'import json,sys; d=json.loads(sys.argv[1]); b=json.loads(sys.argv[5]); d["dp_rx_packets"]=int(sys.argv[2]); d["dp_busy_cycles"]=int(sys.argv[3]); d["dp_drops"]=json.loads(sys.argv[4]); d["baseline_pps"]=b["valid"]/b["send_seconds"] if b.get("send_seconds") else 0; d["dp_tsc_hz"]=int(sys.argv[6]); d["dp_idle_cycles"]=int(sys.argv[7]); d["dp_rx_bursts"]=int(sys.argv[8]); print(json.dumps(d))' "$j" "$pkts" "$cyc" "$drops" "$b" "$hz" "$idle" "$bursts" >>"$runs"
 	done
 	measured "$fig" "$key" "$(median_run "$runs")"
 }
 
 # median_run FILE: of the runs in FILE (one generator JSON a line), the
-# one with the median rate, with "runs" listing every run's Mpps (and busy
-# cycles per packet where the dataplane's counters were read).
+# one with the median ratio (the median rate when unpaired), with "runs"
+# listing every run: Mpps, its baseline's Mpps and the ratio, busy cycles
+# per packet and the worker's busy share of its cycles where the
+# dataplane's counters were read. The report takes min, median and max
+# of each over "runs"; the run carried along supplies counts (frames,
+# invalid, drops) only.
 median_run() {
 	python3 - "$1" <<-'PY'
 		import json, sys
@@ -497,8 +539,17 @@ median_run() {
 		d["runs"] = [{"mpps": round(rate(x) / 1e6, 3),
 		              **({"baseline_mpps": round(x["baseline_pps"] / 1e6, 3)}
 		                 if x.get("baseline_pps") else {}),
+		              **({"ratio": round(ratio(x), 4)} if x.get("baseline_pps") else {}),
 		              **({"cycles": round(x["dp_busy_cycles"] / x["dp_rx_packets"])}
 		                 if x.get("dp_rx_packets") else {}),
+		              # the worker's busy cycles over the TSC cycles of the
+		              # generator's send window: 1.0 when it never idled
+		              **({"busy_share": round(x["dp_busy_cycles"] / (x["send_seconds"] * x["dp_tsc_hz"]), 3)}
+		                 if x.get("dp_busy_cycles") and x.get("dp_tsc_hz") and x["send_seconds"] else {}),
+		              **({"per_burst": round(x["dp_rx_packets"] / x["dp_rx_bursts"], 1)}
+		                 if x.get("dp_rx_bursts") else {}),
+		              "invalid": sum(x.get("invalid", {}).values()),
+		              **({"drops": sum(x["dp_drops"].values())} if "dp_drops" in x else {}),
 		              **({"syn_per_s": round(x["rx_syn"] / x["send_seconds"])}
 		                 if x.get("syn") and x["send_seconds"] else {})} for x in runs]
 		print(json.dumps(d))
@@ -506,6 +557,30 @@ median_run() {
 }
 
 # ---- figures -----------------------------------------------------------
+
+# The headline: the dataplane's own cycles per packet per mode and flow
+# count, and new connections per second, without a driver (bench_own:
+# one process, a net_ring port, frames recycled; each run paired with a
+# do-nothing forwarder in the same harness, which is subtracted). It
+# validates sampled frames itself and exits 1 on a missing or invalid
+# frame; its figures are recorded either way, the failure too.
+fig_own() {
+	local j mem rc=0
+	mem=$(own_mem)
+	if ! hp_room "$mem" "bench_own (-m $mem)"; then
+		rig_failed own all "bench_own needs $(hp_pages "$mem") free 2 MiB hugepages, $(hp_free) are free"
+		return
+	fi
+	# shellcheck disable=SC2086 # word splitting wanted
+	j=$(timeout 3600 "$build/tests/bench/bench_own" -l 1 "${EAL_COMMON[@]}" \
+		-m "$mem" --file-prefix "bench-own-$$" -- $OWN_ARGS 2>"$work/own.err") || rc=$?
+	if python3 -c 'import json,sys; json.loads(sys.argv[1])' "$j" 2>/dev/null; then
+		measured own all "$j"
+	fi
+	if [ "$rc" != 0 ]; then
+		rig_failed own all "bench_own exited with status $rc: $(grep -v '^EAL\|^TELEMETRY' "$work/own.err" | tail -4 | tr '\n' ' ')"
+	fi
+}
 
 fig_baseline() {
 	local f j r
@@ -543,7 +618,7 @@ fig_modes() {
 		why=$(why_not_forwarding "$j")
 		if [ -n "$why" ]; then
 			for f in "$FLOWS_SMALL" "$FLOWS_BIG"; do
-				not_measured modes "$mode/$f" "$why"
+				no_forwarding modes "$mode/$f" "$why"
 			done
 			if [ "$mode" = dr ]; then
 				# What can be measured meanwhile: receive, parse,
@@ -591,7 +666,7 @@ fig_newconn() {
 			dp_stop
 		done
 		if [ -n "$why" ]; then
-			not_measured newconn "$mode" "$why"
+			no_forwarding newconn "$mode" "$why"
 		else
 			measured newconn "$mode" "$(median_run "$runs")"
 		fi
@@ -671,7 +746,10 @@ fig_ctrl() {
 }
 
 # Figure 6: HTTP through the namespace lab, edgelb against nftables DNAT.
-wrk_run() { # KEY: wrk from the client namespace to the VIP
+# wrk_run: wrk from the client namespace to the VIP; one JSON line with
+# requests/s, p99 and wrk's own error counts (socket errors by kind,
+# non-2xx/3xx responses). Fails only when wrk fails or prints no rate.
+wrk_run() {
 	local o
 	o=$(timeout $((WRK_DUR + 30)) ip netns exec elb-client wrk -t1 -c32 \
 		-d"${WRK_DUR}s" --latency "http://198.18.0.10/" 2>&1) || return 1
@@ -683,16 +761,41 @@ wrk_run() { # KEY: wrk from the client namespace to the VIP
 		    return float(m.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3}[m.group(2)]
 		rps = re.search(r"Requests/sec:\s+([\d.]+)", o)
 		p99 = re.search(r"\s99%\s+(\S+)", o)
-		errs = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", o)
-		if not rps or not p99 or float(rps.group(1)) == 0:
+		if not rps or not p99:
 		    sys.exit(1)
+		sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", o)
+		non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", o)
+		errors = dict(zip(("connect", "read", "write", "timeout"),
+		                  map(int, sock.groups()))) if sock else {}
 		print(json.dumps({"requests_per_s": float(rps.group(1)),
 		                  "p99_ms": lat(p99.group(1)),
-		                  "errors": errs.group(0) if errs else ""}))
+		                  "socket_errors": errors,
+		                  "non_2xx": int(non2xx.group(1)) if non2xx else 0}))
 	PY
 }
+# e2e_one LB: bring the lab up with LB (kernel/nat, dp/nat, dp/fnat), run
+# wrk once, take it down. The JSON line on stdout; the reason on stderr.
+e2e_one() {
+	local lb=$1 mode=${1#*/} j rc=0
+	lab_started=1
+	if ! "$root/tools/lab.sh" up "$mode" --lb "${lb%/*}" >"$work/lab.log" 2>&1; then
+		echo "tools/lab.sh up $mode --lb ${lb%/*} failed: $(tail -2 "$work/lab.log" | tr '\n' ' ')" >&2
+		rc=1
+	elif ! j=$(wrk_run); then
+		echo "no HTTP response through the lab" >&2
+		rc=2
+	fi
+	"$root/tools/lab.sh" down >/dev/null 2>&1 || true
+	lab_started=""
+	[ "$rc" = 0 ] && echo "$j"
+	return $rc
+}
+# E2E_REPS rounds, each nftables then edgelb NAT then edgelb FULL-NAT,
+# so that every edgelb run is paired with an nftables run taken just
+# before it. A run in which wrk counted errors or non-2xx responses is
+# listed but is not a figure.
 fig_e2e() {
-	local lb mode j
+	local lb r j why rc runs=$work/e2e.jsonl
 	if [ "$(id -u)" != 0 ]; then
 		not_measured e2e all "needs root (network namespaces)"
 		return
@@ -706,19 +809,27 @@ fig_e2e() {
 		return
 	fi
 	export EDGELB_BUILD=$build EDGELB_LAB_DIR=$work/lab
-	for lb in kernel/nat dp/nat dp/fnat; do
-		mode=${lb#*/}
-		lab_started=1
-		if ! "$root/tools/lab.sh" up "$mode" --lb "${lb%/*}" >"$work/lab.log" 2>&1; then
-			not_measured e2e "$lb" "tools/lab.sh up $mode --lb ${lb%/*} failed: $(tail -2 "$work/lab.log" | tr '\n' ' ')"
-		elif j=$(wrk_run "$lb"); then
-			measured e2e "$lb" "$j"
-		else
-			not_measured e2e "$lb" "no HTTP response through the lab (forwarding through edgelb-dp not working yet?)"
-		fi
-		"$root/tools/lab.sh" down >/dev/null 2>&1 || true
-		lab_started=""
+	: >"$runs"
+	for r in $(seq "$E2E_REPS"); do
+		for lb in kernel/nat dp/nat dp/fnat; do
+			rc=0
+			j=$(e2e_one "$lb" 2>"$work/e2e.err") || rc=$?
+			why=$(tail -1 "$work/e2e.err")
+			case $rc in
+			0) python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["lb"]=sys.argv[2]; d["round"]=int(sys.argv[3]); print(json.dumps(d))' "$j" "$lb" "$r" >>"$runs" ;;
+			2)
+				if [ "$lb" = kernel/nat ]; then
+					not_measured e2e "$lb" "$why (round $r)"
+				else
+					no_forwarding e2e "$lb" "$why (round $r)"
+				fi
+				return
+				;;
+			*) not_measured e2e "$lb" "$why (round $r)"; return ;;
+			esac
+		done
 	done
+	measured e2e all "$(python3 -c 'import json,sys; print(json.dumps({"runs": [json.loads(l) for l in open(sys.argv[1]) if l.strip()]}))' "$runs")"
 }
 
 # HttpDNS queries/s against nginx serving the same bodies (its own script;
@@ -735,7 +846,13 @@ fig_httpdns() {
 }
 
 say "build $build, work $work, smoke=$smoke"
+# The commit measured, and whether the tree differed from it.
+rig_commit=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)
+rig_dirty=$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null | wc -l)
+measured rig source "$(python3 -c 'import json,sys; print(json.dumps({"commit": sys.argv[1], "dirty_files": int(sys.argv[2])}))' "$rig_commit" "$rig_dirty")"
+measured rig params "{\"backends\": $BACKENDS, \"laddrs\": $LADDRS, \"inconclusive\": $INCONCLUSIVE, \"e2e_reps\": $E2E_REPS, \"wrk_seconds\": $WRK_DUR}"
 hp_setup
+want own && fig_own
 want baseline && fig_baseline
 want modes && fig_modes
 want newconn && fig_newconn
