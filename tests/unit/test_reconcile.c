@@ -222,6 +222,7 @@ model_apply(struct rec_svc **v, size_t *n, const struct rec_op *op,
 		ck_assert_msg(model_find_be(s, op->be) != NULL,
 			      "case '%s': %s: no such backend", name, line);
 		model_find_be(s, op->be)->weight = op->be->weight;
+		model_find_be(s, op->be)->flags = op->be->flags;
 		break;
 	case REC_BACKEND_DEL: {
 		struct rec_backend *be = model_find_be(s, op->be);
@@ -294,12 +295,13 @@ model_check(struct rec_svc *m, size_t nm, const struct rec_svc *w, size_t nw,
 			struct rec_backend *be =
 				model_find_be(s, &ws->backends[j]);
 
-			ck_assert_msg(be != NULL &&
-					      be->weight ==
-						      ws->backends[j].weight,
-				      "case '%s': %s: backend %u missing or "
-				      "other weight after the plan",
-				      name, vip, j);
+			ck_assert_msg(
+				be != NULL &&
+					be->weight == ws->backends[j].weight &&
+					be->flags == ws->backends[j].flags,
+				"case '%s': %s: backend %u missing or "
+				"other weight or flags after the plan",
+				name, vip, j);
 		}
 		ck_assert_msg(s->nladdrs == ws->nladdrs,
 			      "case '%s': %s: %u laddrs after the plan, %u "
