@@ -48,7 +48,6 @@
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_ip.h>
-#include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
@@ -58,8 +57,10 @@
 #include "conn.h"
 #include "csum.h"
 #include "dp.h"
+#include "dplab.h"
 #include "fwd.h"
 #include "neigh.h"
+#include "pktcheck.h"
 #include "port.h"
 #include "route.h"
 #include "svc.h"
@@ -100,34 +101,6 @@ static uint64_t prev_tsc;
 static bool smoke;
 
 /* ---- independent checks ---------------------------------------------------- */
-
-static uint16_t
-sum16(const void *buf, size_t len, uint32_t acc)
-{
-	const uint8_t *p = buf;
-
-	for (size_t i = 0; i + 1 < len; i += 2)
-		acc += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		acc += (uint32_t)p[len - 1] << 8;
-	while (acc >> 16)
-		acc = (acc & 0xffff) + (acc >> 16);
-	return (uint16_t)acc;
-}
-
-/* 0xffff when the L4 segment with its pseudo-header sums right. */
-static uint16_t
-l4_sum(const uint8_t *ip, const uint8_t *l4, uint16_t len)
-{
-	uint8_t ph[12];
-
-	memcpy(ph, ip + 12, 8);
-	ph[8] = 0;
-	ph[9] = ip[9];
-	ph[10] = (uint8_t)(len >> 8);
-	ph[11] = (uint8_t)len;
-	return sum16(l4, len, sum16(ph, 12, 0));
-}
 
 static uint32_t
 rd32(const uint8_t *p)
@@ -190,7 +163,7 @@ tmpl_build(struct tmpl *t, uint32_t vip, uint8_t proto)
 	ip[17] = (uint8_t)(vip >> 16);
 	ip[18] = (uint8_t)(vip >> 8);
 	ip[19] = (uint8_t)vip;
-	s = (uint16_t)~sum16(ip, 20, 0);
+	s = (uint16_t)~pktcheck_sum16(ip, 20, 0);
 	ip[10] = (uint8_t)(s >> 8);
 	ip[11] = (uint8_t)s;
 	l4[2] = 0;
@@ -200,7 +173,7 @@ tmpl_build(struct tmpl *t, uint32_t vip, uint8_t proto)
 		l4[13] = RTE_TCP_SYN_FLAG;
 		l4[14] = 0xff;
 		l4[15] = 0xff;
-		s = (uint16_t)~l4_sum(ip, l4, 20);
+		s = (uint16_t)~pktcheck_l4_sum(ip, ip[9], l4, 20);
 		l4[16] = (uint8_t)(s >> 8);
 		l4[17] = (uint8_t)s;
 	} else {
@@ -210,7 +183,7 @@ tmpl_build(struct tmpl *t, uint32_t vip, uint8_t proto)
 		l4[5] = (uint8_t)ulen;
 		for (unsigned int i = 12; i < ulen; i++)
 			l4[i] = (uint8_t)(i * 7);
-		s = (uint16_t)~l4_sum(ip, l4, ulen);
+		s = (uint16_t)~pktcheck_l4_sum(ip, ip[9], l4, ulen);
 		l4[6] = (uint8_t)(s >> 8);
 		l4[7] = (uint8_t)s;
 	}
@@ -288,7 +261,7 @@ check_ip(const uint8_t *ip, uint16_t avail, uint8_t proto, uint32_t flow,
 
 	if (avail < 20 || iplen > avail || ip[0] != 0x45 || ip[9] != proto)
 		return BAD_LEN;
-	if (sum16(ip, 20, 0) != 0xffff)
+	if (pktcheck_sum16(ip, 20, 0) != 0xffff)
 		return BAD_IP_CSUM;
 	if (ip[8] != ttl)
 		return BAD_TTL;
@@ -298,7 +271,7 @@ check_ip(const uint8_t *ip, uint16_t avail, uint8_t proto, uint32_t flow,
 		return BAD_PORT;
 	if (rd32(ip + flow_off(proto) - 14) != flow)
 		return BAD_LEN;
-	if (l4_sum(ip, l4, (uint16_t)(iplen - 20)) != 0xffff)
+	if (pktcheck_l4_sum(ip, ip[9], l4, (uint16_t)(iplen - 20)) != 0xffff)
 		return BAD_L4_CSUM;
 	return -1;
 }
@@ -355,7 +328,7 @@ check_frame(const struct rte_mbuf *m, const struct mode_def *md, uint8_t proto,
 	}
 	case LB_MODE_TUNNEL:
 		if (avail < 40 || ip[9] != IPPROTO_IPIP ||
-		    sum16(ip, 20, 0) != 0xffff ||
+		    pktcheck_sum16(ip, 20, 0) != 0xffff ||
 		    rd32(ip + 12) != IPH(10, 0, 0, 1) ||
 		    rd32(ip + 16) != baddr ||
 		    rd16(ip + 2) != rd16(ip + 22) + 20)
@@ -368,73 +341,33 @@ check_frame(const struct rte_mbuf *m, const struct mode_def *md, uint8_t proto,
 
 /* ---- the lab --------------------------------------------------------------- */
 
-static int
-ctrl(struct nl_msg *m)
-{
-	struct nlmsghdr *h = nlmsg_hdr(m);
-	struct nlattr *tb[LB_ATTR_MAX + 1];
-	struct lbmsg_req req = { 0 };
-	char err[256];
-	int rc;
-
-	h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	rc = lbmsg_parse(h, h->nlmsg_len, tb, err, sizeof(err));
-	if (rc == 0) {
-		req.nlh = h;
-		req.tb = tb;
-		req.fd = -1;
-		rc = svc_ctrl_handle(dp.svc, &req);
-		if (rc != 0)
-			fprintf(stderr, "bench_own: control request: %s\n",
-				req.errmsg);
-	}
-	nlmsg_free(m);
-	return rc;
-}
-
 /* The service of md for proto: 10 backends (Maglev), 100 local
  * addresses for FULL-NAT, as the memif rig programs it. */
 static int
 service(const struct mode_def *md, uint8_t proto)
 {
-	struct nl_msg *m = lbmsg_new(LB_MSG_SERVICE_NEW, 0);
-	struct lb_addr v = { .family = AF_INET,
-			     .v4 = rte_cpu_to_be_32(vip_of(md)) };
-	struct nlattr *list;
+	struct dplab_backend b[NB_BACKENDS];
+	struct dplab_svc d = { .proto = proto,
+			       .vip = rte_cpu_to_be_32(vip_of(md)),
+			       .vport = 80,
+			       .mode = md->mode,
+			       .sched = "mh",
+			       .b = b,
+			       .nb = NB_BACKENDS };
+	char why[LBMSG_ERRMSG_MAX];
 	int rc;
 
-	if (m == NULL)
-		return -ENOMEM;
-	lbmsg_put_svc_key(m, proto, &v, 80);
-	nla_put_u8(m, LB_ATTR_MODE, md->mode);
-	nla_put_string(m, LB_ATTR_SCHED, "mh");
-	list = nla_nest_start(m, LB_ATTR_BACKENDS);
-	for (uint32_t b = 1; b <= NB_BACKENDS; b++) {
-		struct lb_addr ba = { .family = AF_INET,
-				      .v4 = rte_cpu_to_be_32(
-					      IPH(10, 0, 1, b)) };
-		struct nlattr *r = nla_nest_start(m, LB_ATTR_BACKEND);
-
-		lbmsg_put_addr(m, LB_ATTR_ADDR, &ba);
-		nla_put_u16(m, LB_ATTR_PORT, md->bport);
-		nla_put_u32(m, LB_ATTR_WEIGHT, 1);
-		nla_nest_end(m, r);
+	for (uint32_t i = 0; i < NB_BACKENDS; i++)
+		b[i] = (struct dplab_backend){
+			rte_cpu_to_be_32(IPH(10, 0, 1, i + 1)), md->bport, 1
+		};
+	if (md->mode == LB_MODE_FNAT) {
+		d.laddr = rte_cpu_to_be_32(IPH(10, 0, 2, 1));
+		d.nladdr = NB_LADDRS;
 	}
-	nla_nest_end(m, list);
-	rc = ctrl(m);
-	for (uint32_t a = 1;
-	     rc == 0 && md->mode == LB_MODE_FNAT && a <= NB_LADDRS; a++) {
-		struct lb_addr la = { .family = AF_INET,
-				      .v4 = rte_cpu_to_be_32(
-					      IPH(10, 0, 2, a)) };
-
-		m = lbmsg_new(LB_MSG_LADDR_NEW, 0);
-		if (m == NULL)
-			return -ENOMEM;
-		lbmsg_put_svc_key(m, proto, &v, 80);
-		lbmsg_put_addr(m, LB_ATTR_ADDR, &la);
-		rc = ctrl(m);
-	}
+	rc = dplab_service(dp.svc, &d, why, sizeof(why));
+	if (rc != 0)
+		fprintf(stderr, "bench_own: control request: %s\n", why);
 	return rc;
 }
 
@@ -467,13 +400,9 @@ ring_port(void)
 static int
 lab_up(void)
 {
-	struct svc_table_conf sc = { .nworkers = 1,
-				     .max_services = 64,
-				     .max_backends = 256,
-				     .socket_id = SOCKET_ID_ANY,
-				     .max_laddrs = 512 };
-	struct port_addr_set *as;
-	int id;
+	static const struct port_addr addr = { RTE_BE32(IPH(10, 0, 0, 1)), 16,
+					       0 };
+	int id, rc;
 
 	pool = rte_pktmbuf_pool_create("own_pool", 8191, 256, 0,
 				       RTE_MBUF_DEFAULT_BUF_SIZE,
@@ -483,12 +412,9 @@ lab_up(void)
 	id = ring_port();
 	if (id < 0)
 		return id;
-	dpconf_defaults(&dp.conf);
-	dp.tmo = dp.conf.tmo;
-	dp.pool = pool;
-	dp.nworkers = 1;
-	dp.workers = rte_zmalloc("own_w", sizeof(dp.workers[0]), 64);
-	dp.qsv = rte_zmalloc("own_qsv", rte_rcu_qsbr_get_memsize(1), 64);
+	rc = dplab_ctx_init(&dp, 1, pool);
+	if (rc < 0)
+		return rc;
 	port0 = (struct dp_port){ .id = (uint16_t)id, .mtu = 1500 };
 	snprintf(port0.name, sizeof(port0.name), "p0");
 	port0.mac = port_mac;
@@ -500,16 +426,9 @@ lab_up(void)
 				      RING_F_SC_DEQ);
 	dp.pend_ring = rte_ring_create("own_pend", 1024, (int)rte_socket_id(),
 				       RING_F_SC_DEQ);
-	as = rte_zmalloc("own_as", sizeof(*as) + sizeof(as->a[0]), 0);
-	if (dp.workers == NULL || dp.qsv == NULL || port0.ctrl_txr == NULL ||
-	    dp.arp_ring == NULL || dp.pend_ring == NULL || as == NULL ||
-	    rte_rcu_qsbr_init(dp.qsv, 1) != 0)
+	if (port0.ctrl_txr == NULL || dp.arp_ring == NULL ||
+	    dp.pend_ring == NULL || dplab_addrs(&dp, &addr, 1) != 0)
 		return -ENOMEM;
-	dp.workers[0] = (struct dp_worker){ .dp = &dp };
-	as->n = 1;
-	as->a[0] =
-		(struct port_addr){ rte_cpu_to_be_32(IPH(10, 0, 0, 1)), 16, 0 };
-	dp.addrs = as;
 	dp.route = route_create(64, NULL, SOCKET_ID_ANY);
 	if (dp.route == NULL ||
 	    route_connected_add(dp.route, rte_cpu_to_be_32(IPH(10, 0, 0, 0)),
@@ -523,8 +442,7 @@ lab_up(void)
 			      mac) != 0)
 			return -ENOMEM;
 	}
-	dp.svc = svc_table_create(&sc);
-	if (dp.svc == NULL)
+	if (dplab_svc_table(&dp, 512) != 0)
 		return -ENOMEM;
 	for (unsigned int i = 0; i < NB_MODES; i++)
 		if (service(&mode_defs[i], IPPROTO_UDP) != 0 ||

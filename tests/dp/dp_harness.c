@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "dp_harness.h"
+#include "pktcheck.h"
 
 int dp_failures;
 
@@ -303,14 +304,6 @@ dp_stat_wait(struct dp_run *r, const char *scope, const char *name,
 uint16_t
 dp_cksum(const void *buf, size_t len)
 {
-	const uint8_t *p = buf;
-	uint32_t sum = 0;
-
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum; /* host order value of the big-endian sum */
+	/* host order value of the big-endian sum */
+	return (uint16_t)~pktcheck_sum16(buf, len, 0);
 }

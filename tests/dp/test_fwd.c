@@ -7,7 +7,8 @@
  * what the workers queue for TX is checked field by field. Every
  * checksum is verified from scratch with a plain RFC 1071 sum over the
  * header (and pseudo-header), independently of the code under test;
- * Toeplitz is recomputed bit by bit for the RSS case.
+ * Toeplitz is recomputed bit by bit for the RSS case (tests/lib/pktcheck).
+ * The lab is tests/lib/dplab's two-port one.
  */
 #include <check.h>
 #include <errno.h>
@@ -30,84 +31,21 @@
 
 #include "conn.h"
 #include "dp.h"
+#include "dplab.h"
 #include "fwd.h"
-#include "neigh.h"
 #include "pkt.h"
+#include "pktcheck.h"
 #include "port.h"
-#include "route.h"
 #include "svc.h"
 #include "worker.h"
 
-#define IP(a, b, c, d)                                                         \
-	RTE_BE32((uint32_t)(a) << 24 | (b) << 16 | (c) << 8 | (d))
+#define IP  DPLAB_IP /* short, for the case tables */
 #define SYN RTE_TCP_SYN_FLAG
 #define ACK RTE_TCP_ACK_FLAG
-
-static const uint8_t mac_port[2][6] = { { 2, 0, 0, 0, 0, 1 },
-					{ 2, 0, 0, 0, 0, 2 } };
-static const uint8_t mac_router[6] = { 2, 0, 0, 0, 0, 0xfe };
-static const uint8_t mac_b10[6] = { 2, 0, 0, 0, 1, 10 };
-static const uint8_t mac_b11[6] = { 2, 0, 0, 0, 1, 11 };
 
 static struct dp_ctx dp;
 static struct dp_port ports[2];
 static struct rte_mempool *pool;
-
-/* ---- independent checksums and Toeplitz -------------------------------- */
-
-static uint16_t
-sum16(const void *buf, size_t len, uint32_t acc)
-{
-	const uint8_t *p = buf;
-
-	for (size_t i = 0; i + 1 < len; i += 2)
-		acc += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		acc += (uint32_t)p[len - 1] << 8;
-	while (acc >> 16)
-		acc = (acc & 0xffff) + (acc >> 16);
-	return (uint16_t)acc;
-}
-
-static uint16_t
-ip_csum(const void *ip, size_t len)
-{
-	return htons((uint16_t)~sum16(ip, len, 0));
-}
-
-/* Checksum of an L4 segment with its pseudo-header (0 means valid when
- * the segment holds its checksum). */
-static uint16_t
-l4_csum(uint32_t s, uint32_t d, uint8_t proto, const void *l4, uint16_t len)
-{
-	uint8_t ph[12];
-
-	memcpy(ph, &s, 4);
-	memcpy(ph + 4, &d, 4);
-	ph[8] = 0;
-	ph[9] = proto;
-	ph[10] = (uint8_t)(len >> 8);
-	ph[11] = (uint8_t)len;
-	return htons((uint16_t)~sum16(l4, len, sum16(ph, 12, 0)));
-}
-
-static uint32_t
-toeplitz(const uint8_t *key, const uint8_t *in, unsigned int len)
-{
-	uint32_t h = 0;
-
-	for (unsigned int i = 0; i < len * 8; i++) {
-		unsigned int b = i / 8, s = i % 8;
-		uint64_t win = (uint64_t)key[b] << 32 |
-			       (uint64_t)key[b + 1] << 24 |
-			       (uint64_t)key[b + 2] << 16 |
-			       (uint64_t)key[b + 3] << 8 | key[b + 4];
-
-		if (in[b] & (0x80 >> s))
-			h ^= (uint32_t)(win >> (8 - s));
-	}
-	return h;
-}
 
 /* ---- frames -------------------------------------------------------------- */
 
@@ -134,8 +72,9 @@ frame(const struct spec *sp, uint16_t port)
 	eth = (struct rte_ether_hdr *)rte_pktmbuf_append(m, 14 + iplen);
 	ck_assert_ptr_nonnull(eth);
 	memset(eth, 0, 14 + iplen);
-	memcpy(eth->dst_addr.addr_bytes, mac_port[port], 6);
-	memcpy(eth->src_addr.addr_bytes, port == 0 ? mac_router : mac_b10, 6);
+	memcpy(eth->dst_addr.addr_bytes, dplab_mac_port[port], 6);
+	memcpy(eth->src_addr.addr_bytes,
+	       port == 0 ? dplab_mac_router : dplab_mac_b10, 6);
 	eth->ether_type = htons(RTE_ETHER_TYPE_IPV4);
 	ip = (struct rte_ipv4_hdr *)(eth + 1);
 	ip->version_ihl = 0x45;
@@ -147,7 +86,7 @@ frame(const struct spec *sp, uint16_t port)
 	ip->next_proto_id = sp->proto;
 	ip->src_addr = sp->saddr;
 	ip->dst_addr = sp->daddr;
-	ip->hdr_checksum = ip_csum(ip, 20);
+	ip->hdr_checksum = pktcheck_ip_csum(ip, 20);
 	l4 = (uint8_t *)(ip + 1);
 	for (uint16_t i = 0; i < sp->payload; i++)
 		l4[l4len + i] = (uint8_t)(i * 7);
@@ -167,16 +106,18 @@ frame(const struct spec *sp, uint16_t port)
 			l4[22] = (uint8_t)(sp->mss >> 8);
 			l4[23] = (uint8_t)sp->mss;
 		}
-		th->cksum = l4_csum(sp->saddr, sp->daddr, IPPROTO_TCP, l4,
-				    (uint16_t)(l4len + sp->payload));
+		th->cksum =
+			pktcheck_l4_csum(sp->saddr, sp->daddr, IPPROTO_TCP, l4,
+					 (uint16_t)(l4len + sp->payload));
 	} else {
 		struct rte_udp_hdr *uh = (struct rte_udp_hdr *)l4;
 
 		uh->src_port = htons(sp->sport);
 		uh->dst_port = htons(sp->dport);
 		uh->dgram_len = htons((uint16_t)(8 + sp->payload));
-		uh->dgram_cksum = l4_csum(sp->saddr, sp->daddr, IPPROTO_UDP, l4,
-					  (uint16_t)(8 + sp->payload));
+		uh->dgram_cksum =
+			pktcheck_l4_csum(sp->saddr, sp->daddr, IPPROTO_UDP, l4,
+					 (uint16_t)(8 + sp->payload));
 	}
 	return m;
 }
@@ -249,7 +190,8 @@ check_ip(const uint8_t *ipb, const struct expect *e, uint8_t proto)
 	ck_assert_uint_eq(ip->time_to_live, e->ttl);
 	ck_assert_uint_eq(ip->src_addr, e->saddr);
 	ck_assert_uint_eq(ip->dst_addr, e->daddr);
-	ck_assert_uint_eq(sum16(ip, 20, 0), 0xffff); /* header checksum */
+	/* the header checksum */
+	ck_assert_uint_eq(pktcheck_sum16(ip, 20, 0), 0xffff);
 	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP) {
 		const struct rte_udp_hdr *uh = (const void *)l4;
 
@@ -257,8 +199,9 @@ check_ip(const uint8_t *ipb, const struct expect *e, uint8_t proto)
 			ck_assert_uint_eq(ntohs(uh->src_port), e->sport);
 		if (e->dport)
 			ck_assert_uint_eq(ntohs(uh->dst_port), e->dport);
-		ck_assert_msg(l4_csum(ip->src_addr, ip->dst_addr, proto, l4,
-				      (uint16_t)(iplen - 20)) == 0,
+		ck_assert_msg(pktcheck_l4_csum(ip->src_addr, ip->dst_addr,
+					       proto, l4,
+					       (uint16_t)(iplen - 20)) == 0,
 			      "L4 checksum wrong");
 	}
 }
@@ -273,8 +216,9 @@ check_frame(struct rte_mbuf *m, const struct expect *e, uint8_t proto)
 	const uint8_t *ip = (const uint8_t *)(eth + 1);
 
 	ck_assert_int_eq(memcmp(eth->dst_addr.addr_bytes, e->mac, 6), 0);
-	ck_assert_int_eq(memcmp(eth->src_addr.addr_bytes, mac_port[e->port], 6),
-			 0);
+	ck_assert_int_eq(
+		memcmp(eth->src_addr.addr_bytes, dplab_mac_port[e->port], 6),
+		0);
 	ck_assert_uint_eq(ntohs(eth->ether_type), RTE_ETHER_TYPE_IPV4);
 	ck_assert_uint_eq(
 		rte_pktmbuf_pkt_len(m),
@@ -285,106 +229,44 @@ check_frame(struct rte_mbuf *m, const struct expect *e, uint8_t proto)
 
 /* ---- the lab ------------------------------------------------------------- */
 
-static int
+/* Hand m to the service table; the request must succeed. */
+static void
 ctrl(struct nl_msg *m)
 {
-	struct nlmsghdr *h = nlmsg_hdr(m);
-	struct nlattr *tb[LB_ATTR_MAX + 1];
-	struct lbmsg_req req = { 0 };
-	char err[256];
-	int rc;
+	char why[LBMSG_ERRMSG_MAX];
+	int rc = dplab_ctrl(dp.svc, m, why, sizeof(why));
 
-	h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	ck_assert_int_eq(lbmsg_parse(h, h->nlmsg_len, tb, err, sizeof(err)), 0);
-	req.nlh = h;
-	req.tb = tb;
-	req.fd = -1;
-	rc = svc_ctrl_handle(dp.svc, &req);
-	ck_assert_msg(rc == 0, "control request failed: %s", req.errmsg);
-	nlmsg_free(m);
-	return rc;
+	ck_assert_msg(rc == 0, "control request failed: %s", why);
 }
 
+/* A service (scheduler rr) with one backend b:bport, and the local
+ * address laddr when not 0. */
 static void
 service(uint8_t proto, uint32_t vip, uint16_t vport, uint8_t mode,
 	uint32_t flags, uint32_t b, uint16_t bport, uint32_t laddr)
 {
-	struct nl_msg *m = lbmsg_new(LB_MSG_SERVICE_NEW, 0);
-	struct lb_addr v = { .family = AF_INET, .v4 = vip };
-	struct lb_addr ba = { .family = AF_INET, .v4 = b };
-	struct nlattr *list, *r;
+	const struct dplab_backend be = { b, bport, 1 };
+	const struct dplab_svc d = { .proto = proto,
+				     .vip = vip,
+				     .vport = vport,
+				     .mode = mode,
+				     .sched = "rr",
+				     .flags = flags,
+				     .b = &be,
+				     .nb = 1,
+				     .laddr = laddr,
+				     .nladdr = 1 };
+	char why[LBMSG_ERRMSG_MAX];
+	int rc = dplab_service(dp.svc, &d, why, sizeof(why));
 
-	lbmsg_put_svc_key(m, proto, &v, vport);
-	nla_put_u8(m, LB_ATTR_MODE, mode);
-	nla_put_string(m, LB_ATTR_SCHED, "rr");
-	nla_put_u32(m, LB_ATTR_SVC_FLAGS, flags);
-	list = nla_nest_start(m, LB_ATTR_BACKENDS);
-	r = nla_nest_start(m, LB_ATTR_BACKEND);
-	lbmsg_put_addr(m, LB_ATTR_ADDR, &ba);
-	nla_put_u16(m, LB_ATTR_PORT, bport);
-	nla_put_u32(m, LB_ATTR_WEIGHT, 1);
-	nla_nest_end(m, r);
-	nla_nest_end(m, list);
-	ctrl(m);
-	if (laddr != 0) {
-		struct lb_addr la = { .family = AF_INET, .v4 = laddr };
-
-		m = lbmsg_new(LB_MSG_LADDR_NEW, 0);
-		lbmsg_put_svc_key(m, proto, &v, vport);
-		lbmsg_put_addr(m, LB_ATTR_ADDR, &la);
-		ctrl(m);
-	}
+	ck_assert_msg(rc == 0, "control request failed: %s", why);
 }
 
 static void
 lab_up(void)
 {
-	struct svc_table_conf sc = { .nworkers = 2,
-				     .max_services = 64,
-				     .max_backends = 256,
-				     .socket_id = SOCKET_ID_ANY,
-				     .max_laddrs = 64 };
-	struct port_addr_set *as;
-
-	memset(&dp, 0, sizeof(dp));
-	dpconf_defaults(&dp.conf);
-	dp.conf.max_backends = 256;
-	dp.tmo = dp.conf.tmo;
-	dp.nworkers = 2;
-	dp.workers = rte_zmalloc("w", 2 * sizeof(dp.workers[0]), 64);
-	for (unsigned int i = 0; i < 2; i++) {
-		dp.workers[i].dp = &dp;
-		dp.workers[i].index = i;
-	}
-	for (uint16_t p = 0; p < 2; p++) {
-		ports[p] = (struct dp_port){ .id = p, .index = p, .mtu = 1500 };
-		memcpy(ports[p].mac.addr_bytes, mac_port[p], 6);
-		dp.ports[p] = &ports[p];
-	}
-	dp.nports = 2;
-	dp.qsv = rte_zmalloc("qsv", rte_rcu_qsbr_get_memsize(2), 64);
-	ck_assert_int_eq(rte_rcu_qsbr_init(dp.qsv, 2), 0);
-	as = rte_zmalloc("as", sizeof(*as) + 2 * sizeof(as->a[0]), 0);
-	as->n = 2;
-	as->a[0] = (struct port_addr){ IP(10, 0, 0, 1), 24, 0 };
-	as->a[1] = (struct port_addr){ IP(10, 1, 0, 1), 24, 1 };
-	dp.addrs = as;
-	dp.route = route_create(64, NULL, SOCKET_ID_ANY);
-	ck_assert_ptr_nonnull(dp.route);
-	ck_assert_int_eq(route_connected_add(dp.route, IP(10, 0, 0, 0), 24, 0),
-			 0);
-	ck_assert_int_eq(route_connected_add(dp.route, IP(10, 1, 0, 0), 24, 1),
-			 0);
-	ck_assert_int_eq(route_add(dp.route, IP(203, 0, 113, 0), 24,
-				   IP(10, 0, 0, 254), 0),
-			 0);
-	ck_assert_ptr_nonnull(neigh_create(&dp));
-	ck_assert_int_eq(neigh_add(dp.neigh, IP(10, 0, 0, 254), 0, mac_router),
-			 0);
-	ck_assert_int_eq(neigh_add(dp.neigh, IP(10, 1, 0, 10), 1, mac_b10), 0);
-	ck_assert_int_eq(neigh_add(dp.neigh, IP(10, 1, 0, 11), 1, mac_b11), 0);
-	dp.svc = svc_table_create(&sc);
-	ck_assert_ptr_nonnull(dp.svc);
+	ck_assert_int_eq(dplab_pair_up(&dp, ports, pool), 0);
+	ck_assert_int_eq(dplab_svc_table(&dp, 64), 0);
 	service(IPPROTO_TCP, IP(192, 0, 2, 1), 80, LB_MODE_DR, 0,
 		IP(10, 1, 0, 10), 80, 0);
 	service(IPPROTO_UDP, IP(192, 0, 2, 1), 53, LB_MODE_DR, 0,
@@ -413,14 +295,7 @@ lab_down(void)
 				rte_pktmbuf_free(dp.workers[w].tx[p].pkts[i]);
 			dp.workers[w].tx[p].n = 0;
 		}
-	fwd_fini(&dp);
-	svc_table_destroy(dp.svc);
-	neigh_destroy(dp.neigh);
-	dp.neigh_pub = NULL;
-	route_destroy(dp.route);
-	rte_free(dp.addrs);
-	rte_free(dp.qsv);
-	rte_free(dp.workers);
+	dplab_down(&dp);
 }
 
 /* ---- cases: first packets in, per mode -------------------------------- */
@@ -439,34 +314,35 @@ static const struct in_case in_cases[] = {
 	  { CLIENT, IP(192, 0, 2, 1), 40000, 80, IPPROTO_TCP, SYN, 0, true,
 	    1460 },
 	  false,
-	  { 1, mac_b10, CLIENT, IP(192, 0, 2, 1), 40000, 80, 59 } },
+	  { 1, dplab_mac_b10, CLIENT, IP(192, 0, 2, 1), 40000, 80, 59 } },
 	{ "dr udp",
 	  { CLIENT, IP(192, 0, 2, 1), 40001, 53, IPPROTO_UDP, 0, 33, false, 0 },
 	  false,
-	  { 1, mac_b10, CLIENT, IP(192, 0, 2, 1), 40001, 53, 59 } },
+	  { 1, dplab_mac_b10, CLIENT, IP(192, 0, 2, 1), 40001, 53, 59 } },
 	{ "tunnel tcp syn",
 	  { CLIENT, IP(192, 0, 2, 2), 40002, 80, IPPROTO_TCP, SYN, 0, true,
 	    1460 },
 	  true,
-	  { 1, mac_b10, CLIENT, IP(192, 0, 2, 2), 40002, 80, 59 } },
+	  { 1, dplab_mac_b10, CLIENT, IP(192, 0, 2, 2), 40002, 80, 59 } },
 	{ "tunnel udp",
 	  { CLIENT, IP(192, 0, 2, 2), 40003, 53, IPPROTO_UDP, 0, 100, false,
 	    0 },
 	  true,
-	  { 1, mac_b10, CLIENT, IP(192, 0, 2, 2), 40003, 53, 59 } },
+	  { 1, dplab_mac_b10, CLIENT, IP(192, 0, 2, 2), 40003, 53, 59 } },
 	{ "nat tcp syn",
 	  { CLIENT, IP(192, 0, 2, 3), 40004, 80, IPPROTO_TCP, SYN, 0, true,
 	    1460 },
 	  false,
-	  { 1, mac_b10, CLIENT, IP(10, 1, 0, 10), 40004, 8080, 59 } },
+	  { 1, dplab_mac_b10, CLIENT, IP(10, 1, 0, 10), 40004, 8080, 59 } },
 	{ "nat udp",
 	  { CLIENT, IP(192, 0, 2, 3), 40005, 53, IPPROTO_UDP, 0, 21, false, 0 },
 	  false,
-	  { 1, mac_b10, CLIENT, IP(10, 1, 0, 10), 40005, 5353, 59 } },
+	  { 1, dplab_mac_b10, CLIENT, IP(10, 1, 0, 10), 40005, 5353, 59 } },
 	{ "fnat udp",
 	  { CLIENT, IP(192, 0, 2, 4), 40006, 53, IPPROTO_UDP, 0, 21, false, 0 },
 	  false,
-	  { 1, mac_b11, IP(10, 1, 0, 100), IP(10, 1, 0, 11), 0, 5353, 59 } },
+	  { 1, dplab_mac_b11, IP(10, 1, 0, 100), IP(10, 1, 0, 11), 0, 5353,
+	    59 } },
 };
 
 START_TEST(test_first_packet)
@@ -485,9 +361,13 @@ START_TEST(test_first_packet)
 		ck_assert_uint_eq(ip[6] & 0x40, c->in.df ? 0x40 : 0);
 	} else {
 		const uint8_t *o = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
-		struct expect outer = {
-			1, mac_b10, IP(10, 1, 0, 1), IP(10, 1, 0, 10), 0, 0, 64
-		};
+		struct expect outer = { 1,
+					dplab_mac_b10,
+					IP(10, 1, 0, 1),
+					IP(10, 1, 0, 10),
+					0,
+					0,
+					64 };
 		uint16_t inner_len = (uint16_t)(o[22] << 8 | o[23]);
 
 		check_frame(m, &outer, IPPROTO_IPIP);
@@ -550,8 +430,9 @@ START_TEST(test_nat_reply)
 		CLIENT, IP(192, 0, 2, 3), 42001, 53, IPPROTO_UDP, 0, 20, false,
 		0
 	};
-	struct expect back = { 0,     mac_router, IP(192, 0, 2, 3), CLIENT, 80,
-			       42000, 59 };
+	struct expect back = {
+		0, dplab_mac_router, IP(192, 0, 2, 3), CLIENT, 80, 42000, 59
+	};
 	struct rte_mbuf *m;
 
 	inject(0, &syn, 0);
@@ -591,8 +472,9 @@ START_TEST(test_nat_handoff)
 			  40,
 			  false,
 			  0 };
-	struct expect back = { 0,     mac_router, IP(192, 0, 2, 3), CLIENT, 53,
-			       43000, 59 };
+	struct expect back = {
+		0, dplab_mac_router, IP(192, 0, 2, 3), CLIENT, 53, 43000, 59
+	};
 	struct rte_mbuf *m;
 
 	inject(0, &q, 0);
@@ -636,10 +518,12 @@ START_TEST(test_fnat_toa)
 		1460
 	};
 	struct expect out = {
-		1, mac_b11, IP(10, 1, 0, 100), IP(10, 1, 0, 11), 0, 8080, 59
+		1, dplab_mac_b11, IP(10, 1, 0, 100), IP(10, 1, 0, 11), 0, 8080,
+		59
 	};
-	struct expect back = { 0,     mac_router, IP(192, 0, 2, 4), CLIENT, 80,
-			       44000, 59 };
+	struct expect back = {
+		0, dplab_mac_router, IP(192, 0, 2, 4), CLIENT, 80, 44000, 59
+	};
 	struct rte_mbuf *m;
 	const uint8_t *ip, *th;
 	unsigned int o;
@@ -706,23 +590,13 @@ END_TEST
  * reply hashes to the owner's queue. */
 START_TEST(test_fnat_rss)
 {
-	static const uint8_t key[40] = {
-		0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67,
-		0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb,
-		0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30,
-		0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
-	};
-	struct fwd_rss r = {
-		.on = true, .l4_tcp = true, .l4_udp = true, .reta_size = 128
-	};
+	struct fwd_rss r;
 	struct spec sp = {
 		CLIENT, IP(192, 0, 2, 4), 45000, 53, IPPROTO_UDP, 0, 10, false,
 		0
 	};
 
-	memcpy(r.key, key, sizeof(key));
-	for (unsigned int i = 0; i < 128; i++)
-		r.reta[i] = (uint16_t)((i / 3) % 2);
+	dplab_rss_conf(&r);
 	fwd_rss_set(&dp, 1, &r);
 	for (unsigned int wk = 0; wk < 2; wk++)
 		for (int n = 0; n < 8; n++) {
@@ -740,7 +614,7 @@ START_TEST(test_fnat_rss)
 			memcpy(tuple + 4, ip + 12, 4);
 			memcpy(tuple + 8, ip + 22, 2);
 			memcpy(tuple + 10, ip + 20, 2);
-			h = toeplitz(key, tuple, 12);
+			h = pktcheck_toeplitz(r.key, tuple, 12);
 			ck_assert_uint_eq(r.reta[h % 128], wk);
 			rte_pktmbuf_free(m);
 		}
@@ -752,7 +626,7 @@ START_TEST(test_tunnel_frag_needed)
 	struct spec big = { CLIENT, IP(192, 0, 2, 2), 46000, 80,  IPPROTO_TCP,
 			    SYN,    1460 - 4,	      true,  1460 };
 	struct expect icmp = {
-		0, mac_router, IP(192, 0, 2, 2), CLIENT, 0, 0, 64
+		0, dplab_mac_router, IP(192, 0, 2, 2), CLIENT, 0, 0, 64
 	};
 	struct rte_mbuf *m;
 	const uint8_t *ip, *ic;
@@ -767,7 +641,7 @@ START_TEST(test_tunnel_frag_needed)
 	ck_assert_uint_eq(ic[0], 3);
 	ck_assert_uint_eq(ic[1], 4);
 	ck_assert_uint_eq(ic[6] << 8 | ic[7], 1480);
-	ck_assert_uint_eq(sum16(ic, len - 20u, 0), 0xffff);
+	ck_assert_uint_eq(pktcheck_sum16(ic, len - 20u, 0), 0xffff);
 	/* the client's own header is quoted */
 	ck_assert_uint_eq(ic[8], 0x45);
 	ck_assert_int_eq(memcmp(ic + 8 + 12, &big.saddr, 4), 0);
@@ -828,7 +702,7 @@ START_TEST(test_nat_icmp_error)
 		0
 	};
 	struct expect back = {
-		0, mac_router, IP(192, 0, 2, 3), CLIENT, 0, 0, 63
+		0, dplab_mac_router, IP(192, 0, 2, 3), CLIENT, 0, 0, 63
 	};
 	struct rte_mbuf *sent, *m;
 	struct pkt_info pi;
@@ -843,8 +717,8 @@ START_TEST(test_nat_icmp_error)
 		qlen = 20 + 4;
 	ip = f;
 	memset(ip, 0, 42);
-	memcpy(ip, mac_port[1], 6);
-	memcpy(ip + 6, mac_b10, 6);
+	memcpy(ip, dplab_mac_port[1], 6);
+	memcpy(ip + 6, dplab_mac_b10, 6);
 	ip[12] = 0x08;
 	ip += 14;
 	ip[0] = 0x45;
@@ -862,12 +736,12 @@ START_TEST(test_nat_icmp_error)
 		ic[8 + 6] = tc->mut == ICMP_FIRST_FRAG ? 0x20 : 0;
 		ic[8 + 7] = tc->mut == ICMP_FIRST_FRAG ? 0 : 1480 / 8;
 		ic[8 + 10] = ic[8 + 11] = 0;
-		*(uint16_t *)(ic + 8 + 10) = ip_csum(ic + 8, 20);
+		*(uint16_t *)(ic + 8 + 10) = pktcheck_ip_csum(ic + 8, 20);
 	}
-	*(uint16_t *)(ic + 2) = ip_csum(ic, 8u + qlen);
+	*(uint16_t *)(ic + 2) = pktcheck_ip_csum(ic, 8u + qlen);
 	if (tc->mut == ICMP_BAD_CSUM)
 		ic[2] ^= 0x40;
-	*(uint16_t *)(ip + 10) = ip_csum(ip, 20);
+	*(uint16_t *)(ip + 10) = pktcheck_ip_csum(ip, 20);
 	rte_pktmbuf_free(sent);
 	m = rte_pktmbuf_alloc(pool);
 	memcpy(rte_pktmbuf_append(m, (uint16_t)(14 + 28 + qlen)), f,
@@ -883,7 +757,7 @@ START_TEST(test_nat_icmp_error)
 	}
 	m = take(0, 0);
 	o = check_frame(m, &back, IPPROTO_ICMP);
-	ck_assert_uint_eq(sum16(o + 20, 8u + qlen, 0), 0xffff);
+	ck_assert_uint_eq(pktcheck_sum16(o + 20, 8u + qlen, 0), 0xffff);
 	/* embedded: client:47000 -> VIP:53, valid header and UDP sums */
 	struct expect inner = {
 		0, NULL, CLIENT, IP(192, 0, 2, 3), 47000, 53, 59
@@ -913,8 +787,9 @@ START_TEST(test_nat_tuple_collision)
 	};
 	struct spec r = { IP(10, 1, 0, 10), CLIENT, 8080, 51000, IPPROTO_TCP,
 			  SYN | ACK,	    0,	    true, 1460 };
-	struct expect back = { 0,     mac_router, IP(192, 0, 2, 3), CLIENT, 80,
-			       51000, 59 };
+	struct expect back = {
+		0, dplab_mac_router, IP(192, 0, 2, 3), CLIENT, 80, 51000, 59
+	};
 	struct conn_key k = { .saddr = IP(10, 1, 0, 10),
 			      .daddr = CLIENT,
 			      .sport = htons(8080),
@@ -1018,8 +893,8 @@ tcp_frame(const struct spec *sp, uint16_t port, uint32_t seq, uint32_t ack,
 		th[12] = (uint8_t)((20 + olen) / 4 << 4);
 	}
 	th[16] = th[17] = 0;
-	v = l4_csum(sp->saddr, sp->daddr, IPPROTO_TCP, th,
-		    (uint16_t)(iplen - 20));
+	v = pktcheck_l4_csum(sp->saddr, sp->daddr, IPPROTO_TCP, th,
+			     (uint16_t)(iplen - 20));
 	memcpy(th + 16, &v, 2);
 	return m;
 }
@@ -1085,9 +960,10 @@ pp_handshake(uint16_t cport)
 			   SYN | ACK,	     0,	       true, 0 };
 	struct spec ack = { CLIENT, PP_VIP, cport, 443, IPPROTO_TCP,
 			    ACK,    0,	    true,  0 };
-	struct expect out = { 1, mac_b11, PP_LADDR, IP(10, 1, 0, 11),
-			      0, 8443,	  59 };
-	struct expect back = { 0, mac_router, PP_VIP, CLIENT, 443, cport, 59 };
+	struct expect out = { 1, dplab_mac_b11, PP_LADDR, IP(10, 1, 0, 11),
+			      0, 8443,		59 };
+	struct expect back = { 0, dplab_mac_router, PP_VIP, CLIENT, 443, cport,
+			       59 };
 	struct rte_mbuf *m;
 	const uint8_t *ip;
 	uint16_t lport;
@@ -1126,8 +1002,8 @@ pp_data(uint16_t cport, uint16_t lport, uint32_t seq, uint16_t payload,
 {
 	struct spec d = { CLIENT, PP_VIP,  cport, 443, IPPROTO_TCP,
 			  ACK,	  payload, true,  0 };
-	struct expect out = { 1,     mac_b11, PP_LADDR, IP(10, 1, 0, 11),
-			      lport, 8443,    59 };
+	struct expect out = { 1,     dplab_mac_b11, PP_LADDR, IP(10, 1, 0, 11),
+			      lport, 8443,	    59 };
 	struct rte_mbuf *m = tcp_frame(&d, 0, seq, 9001, NULL, 0);
 
 	memcpy(in, rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 40), payload);
@@ -1149,7 +1025,8 @@ START_TEST(test_fnat_proxy)
 			  12,
 			  true,
 			  0 };
-	struct expect back = { 0, mac_router, PP_VIP, CLIENT, 443, 50000, 59 };
+	struct expect back = { 0, dplab_mac_router, PP_VIP, CLIENT, 443, 50000,
+			       59 };
 	struct rte_mbuf *m;
 	const uint8_t *ip;
 	uint16_t lport;
@@ -1240,8 +1117,8 @@ START_TEST(test_fnat_proxy_limits)
 {
 	struct spec tfo = { CLIENT, PP_VIP, 50100, 443, IPPROTO_TCP,
 			    SYN,    60,	    true,  0 };
-	struct expect out = { 1, mac_b11, PP_LADDR, IP(10, 1, 0, 11),
-			      0, 8443,	  59 };
+	struct expect out = { 1, dplab_mac_b11, PP_LADDR, IP(10, 1, 0, 11),
+			      0, 8443,		59 };
 	static uint8_t in[1500];
 	uint8_t hdr[PP_LEN];
 	struct rte_mbuf *m;
@@ -1314,7 +1191,8 @@ START_TEST(test_fnat_proxy_limits)
 			  0,
 			  true,
 			  0 };
-	struct expect back = { 0, mac_router, PP_VIP, CLIENT, 443, 50200, 59 };
+	struct expect back = { 0, dplab_mac_router, PP_VIP, CLIENT, 443, 50200,
+			       59 };
 	inject_m(0, tcp_frame(&b, 1, 9001, 1001 + 1460, NULL, 0), 1);
 	m = take(0, 0);
 	ip = check_frame(m, &back, IPPROTO_TCP);
@@ -1368,8 +1246,8 @@ START_TEST(test_fnat_proxy_forged)
 	fake[24] = fake[26] = 0;
 	fake[25] = fake[27] = 1;
 	((uint8_t *)ip)[36] = ((uint8_t *)ip)[37] = 0;
-	v = l4_csum(CLIENT, PP_VIP, IPPROTO_TCP, ip + 20,
-		    (uint16_t)(20 + sp.payload));
+	v = pktcheck_l4_csum(CLIENT, PP_VIP, IPPROTO_TCP, ip + 20,
+			     (uint16_t)(20 + sp.payload));
 	memcpy((uint8_t *)ip + 36, &v, 2);
 	inject_m(0, m, 0);
 	nothing_sent(0);
@@ -1427,7 +1305,8 @@ START_TEST(test_fnat_proxy_fin_only)
 		IP(10, 1, 0, 11),	PP_LADDR, 8443, 0, IPPROTO_TCP,
 		ACK | RTE_TCP_FIN_FLAG, 0,	  true, 0
 	};
-	struct expect back = { 0, mac_router, PP_VIP, CLIENT, 443, 50400, 59 };
+	struct expect back = { 0, dplab_mac_router, PP_VIP, CLIENT, 443, 50400,
+			       59 };
 	uint32_t seq, end;
 	uint8_t hdr[PP_LEN];
 	struct rte_mbuf *m;

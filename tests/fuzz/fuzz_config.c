@@ -18,51 +18,9 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fuzz_cfg.h"
 #include "fuzz_file.h"
 #include "modules.h"
-
-/* The services of c as state-file text (malloc'd, NUL-terminated). */
-static char *
-services_text(const struct cfg *c, size_t *len)
-{
-	char *text = NULL;
-	FILE *out = open_memstream(&text, len);
-
-	if (out == NULL || cfg_write_services(c, out) != 0)
-		__builtin_trap();
-	fclose(out);
-	return text;
-}
-
-/* text1 (services of a valid cfg) must parse back to the same text. */
-static void
-round_trip(const char *text1, size_t len1)
-{
-	struct cfg_errors e = { 0 };
-	struct cfg *c = cfg_new(NULL, 0);
-	char path[64];
-	char *text2;
-	size_t len2;
-	int fd;
-
-	if (c == NULL)
-		abort();
-	fd = fuzz_file(text1, len1, path, sizeof(path));
-	if (cfg_parse_state(c, path, &e) != 0) {
-		cfg_errors_print(&e, stderr);
-		__builtin_trap(); /* we wrote what we cannot read */
-	}
-	close(fd);
-	text2 = services_text(c, &len2);
-	if (len1 != len2 || memcmp(text1, text2, len1) != 0) {
-		fprintf(stderr, "--- written\n%s--- read back and written\n%s",
-			text1, text2);
-		__builtin_trap();
-	}
-	free(text2);
-	cfg_errors_free(&e);
-	cfg_free(c);
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -92,11 +50,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (strstr(e.msg[i], path) == NULL)
 				__builtin_trap(); /* a message must name it */
 	} else {
-		size_t len;
-		char *text = services_text(c, &len);
-
-		round_trip(text, len);
-		free(text);
+		fuzz_cfg_round_trip(c, false);
 	}
 	cfg_errors_free(&e);
 	cfg_free(c);

@@ -3,11 +3,11 @@
  * libFuzzer target for the dataplane's packet path: frames go through
  * worker_rx_burst() (pkt_parse, classification, ARP, ICMP, connection
  * lookup and scheduling, every forwarding mode, the reply path, handoff
- * between workers) of a dataplane context built in process as
- * tests/dp/test_fwd.c builds it: EAL without hugepages or PCI, two fake
- * ports (0: clients behind the router 10.0.0.254; 1: backends on
- * 10.1.0.0/24), real route, neighbour and service tables, two workers
- * with their connection tables.
+ * between workers) of a dataplane context built in process by
+ * tests/lib/dplab, as for tests/dp/test_fwd.c: EAL without hugepages or
+ * PCI, two fake ports (0: clients behind the router 10.0.0.254; 1:
+ * backends on 10.1.0.0/24), real route, neighbour and service tables,
+ * two workers with their connection tables.
  *
  * Services (programmed through svc_ctrl_handle, as dp.sock does):
  *   192.0.2.1 tcp/80, udp/53   DR      mh  10.1.0.10, 10.1.0.11
@@ -69,24 +69,21 @@
 #include <rte_eal.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
-#include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
-#include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
 #include "edgelb/lbmsg.h"
+#include "dplab.h"
 #include "fwd.h"
-#include "neigh.h"
 #include "pkt.h"
+#include "pktcheck.h"
 #include "port.h"
-#include "route.h"
 #include "stats.h"
 #include "svc.h"
 #include "worker.h"
 
-#define IP(a, b, c, d)                                                         \
-	RTE_BE32((uint32_t)(a) << 24 | (b) << 16 | (c) << 8 | (d))
+#define IP DPLAB_IP /* short, for the tables */
 
 #define FUZZ_MAX_FRAMES 16
 #define FUZZ_BURST	8
@@ -100,12 +97,6 @@
 #define F_REPLY 0x10
 #define F_CTRL	0x20
 
-static const uint8_t mac_port[2][6] = { { 2, 0, 0, 0, 0, 1 },
-					{ 2, 0, 0, 0, 0, 2 } };
-static const uint8_t mac_router[6] = { 2, 0, 0, 0, 0, 0xfe };
-static const uint8_t mac_b10[6] = { 2, 0, 0, 0, 1, 10 };
-static const uint8_t mac_b11[6] = { 2, 0, 0, 0, 1, 11 };
-
 static struct dp_ctx dp;
 static struct dp_port ports[2];
 static struct rte_mempool *pool;
@@ -114,31 +105,6 @@ static bool verbose;	      /* FUZZ_PKT_VERBOSE set: say what happened */
 static unsigned int nsent[2]; /* frames out per port, this input */
 
 /* ---- independent checksums ---------------------------------------------- */
-
-static uint32_t
-sum16(const uint8_t *p, size_t len, uint32_t acc)
-{
-	for (size_t i = 0; i + 1 < len; i += 2)
-		acc += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		acc += (uint32_t)p[len - 1] << 8;
-	while (acc >> 16)
-		acc = (acc & 0xffff) + (acc >> 16);
-	return acc;
-}
-
-static uint32_t
-pseudo(const uint8_t *ip, uint8_t proto, uint16_t len)
-{
-	uint8_t ph[12];
-
-	memcpy(ph, ip + 12, 8);
-	ph[8] = 0;
-	ph[9] = proto;
-	ph[10] = (uint8_t)(len >> 8);
-	ph[11] = (uint8_t)len;
-	return sum16(ph, 12, 0);
-}
 
 /* Is the L4 checksum of the IPv4 packet at ip (l4len bytes after the
  * header of ihl bytes) right? UDP 0 means "none" and is right. */
@@ -151,15 +117,15 @@ l4_ok(const uint8_t *ip, uint16_t ihl, uint16_t l4len)
 	switch (proto) {
 	case IPPROTO_TCP:
 		return l4len >= 20 &&
-		       sum16(l4, l4len, pseudo(ip, proto, l4len)) == 0xffff;
+		       pktcheck_l4_sum(ip, proto, l4, l4len) == 0xffff;
 	case IPPROTO_UDP:
 		if (l4len < 8)
 			return false;
 		if (l4[6] == 0 && l4[7] == 0)
 			return true;
-		return sum16(l4, l4len, pseudo(ip, proto, l4len)) == 0xffff;
+		return pktcheck_l4_sum(ip, proto, l4, l4len) == 0xffff;
 	case IPPROTO_ICMP:
-		return l4len >= 8 && sum16(l4, l4len, 0) == 0xffff;
+		return l4len >= 8 && pktcheck_sum16(l4, l4len, 0) == 0xffff;
 	default:
 		return true;
 	}
@@ -203,7 +169,7 @@ fix_sums(uint8_t *ip, size_t avail)
 	if (ihl < 20 || ihl > avail)
 		return;
 	ip[10] = ip[11] = 0;
-	put16(ip + 10, (uint16_t)~sum16(ip, ihl, 0));
+	put16(ip + 10, (uint16_t)~pktcheck_sum16(ip, ihl, 0));
 	off = (uint16_t)((ip[6] << 8 | ip[7]) & 0x3fff);
 	if (off != 0 || tot < ihl || tot > avail)
 		return; /* a fragment, or a bad length pkt_parse drops */
@@ -215,8 +181,7 @@ fix_sums(uint8_t *ip, size_t avail)
 			return;
 		l4[16] = l4[17] = 0;
 		put16(l4 + 16,
-		      (uint16_t)~sum16(l4, l4len,
-				       pseudo(ip, IPPROTO_TCP, l4len)));
+		      (uint16_t)~pktcheck_l4_sum(ip, IPPROTO_TCP, l4, l4len));
 		break;
 	case IPPROTO_UDP: {
 		uint16_t s;
@@ -224,7 +189,7 @@ fix_sums(uint8_t *ip, size_t avail)
 		if (l4len < 8)
 			return;
 		l4[6] = l4[7] = 0;
-		s = (uint16_t)~sum16(l4, l4len, pseudo(ip, IPPROTO_UDP, l4len));
+		s = (uint16_t)~pktcheck_l4_sum(ip, IPPROTO_UDP, l4, l4len);
 		put16(l4 + 6, s == 0 ? 0xffff : s);
 		break;
 	}
@@ -235,11 +200,11 @@ fix_sums(uint8_t *ip, size_t avail)
 			return;
 		if (in != NULL) { /* the quoted header's checksum first */
 			in[10] = in[11] = 0;
-			put16(in + 10,
-			      (uint16_t)~sum16(in, (in[0] & 0xfu) * 4, 0));
+			put16(in + 10, (uint16_t)~pktcheck_sum16(
+					       in, (in[0] & 0xfu) * 4, 0));
 		}
 		l4[2] = l4[3] = 0;
-		put16(l4 + 2, (uint16_t)~sum16(l4, l4len, 0));
+		put16(l4 + 2, (uint16_t)~pktcheck_sum16(l4, l4len, 0));
 		break;
 	}
 	}
@@ -289,8 +254,9 @@ note_input(const uint8_t *f, size_t len)
 	    tot <= len) {
 		const uint8_t *in = quoted(f + ihl, (uint16_t)(tot - ihl));
 
-		r->quoted_ok = in != NULL &&
-			       sum16(in, (in[0] & 0xfu) * 4, 0) == 0xffff;
+		r->quoted_ok =
+			in != NULL &&
+			pktcheck_sum16(in, (in[0] & 0xfu) * 4, 0) == 0xffff;
 	}
 	r->l4_ok = off == 0 && ihl >= 20 && tot >= ihl && tot <= len &&
 		   l4_ok(f, ihl, (uint16_t)(tot - ihl));
@@ -356,9 +322,9 @@ build_reply(uint8_t *out, size_t cap, uint8_t f, const uint8_t *p,
 	if (f == 0xff) /* not a reply: the backend's port unreachable */
 		l4len = 8 + sizeof(last.quote);
 	memset(out, 0, 14 + 20 + l4len);
-	memcpy(out, mac_port[1], 6);
+	memcpy(out, dplab_mac_port[1], 6);
 	/* from the MAC it was sent to (none yet when it waits for ARP) */
-	memcpy(out + 6, last.mac[0] == 0 ? mac_b10 : last.mac, 6);
+	memcpy(out + 6, last.mac[0] == 0 ? dplab_mac_b10 : last.mac, 6);
 	out[12] = 0x08;
 	ip[0] = 0x45;
 	put16(ip + 2, (uint16_t)(20 + l4len));
@@ -457,8 +423,8 @@ check_forwarded(const uint8_t *ip, uint16_t ihl, uint16_t tot)
 			const uint8_t *in =
 				quoted(ip + ihl, (uint16_t)(tot - ihl));
 
-			if (in == NULL ||
-			    sum16(in, (in[0] & 0xfu) * 4, 0) != 0xffff) {
+			if (in == NULL || pktcheck_sum16(in, (in[0] & 0xfu) * 4,
+							 0) != 0xffff) {
 				fprintf(stderr, "fuzz_pkt: quoted IPv4 header "
 						"of an ICMP error wrong\n");
 				__builtin_trap();
@@ -486,7 +452,7 @@ check_out(struct rte_mbuf *m, int port, bool queued)
 	f = rte_pktmbuf_mtod(m, const uint8_t *);
 	len = rte_pktmbuf_data_len(m);
 	nsent[port]++;
-	if (len < 14 || (queued && memcmp(f + 6, mac_port[port], 6) != 0))
+	if (len < 14 || (queued && memcmp(f + 6, dplab_mac_port[port], 6) != 0))
 		__builtin_trap();
 	if (f[12] == 0x81 && f[13] == 0x00)
 		l2 = 18;
@@ -497,7 +463,7 @@ check_out(struct rte_mbuf *m, int port, bool queued)
 
 		if (len < l2 + 28 || a[0] != 0 || a[1] != 1 || a[2] != 8 ||
 		    a[3] != 0 || a[4] != 6 || a[5] != 4 || a[6] != 0 ||
-		    a[7] != 2 || memcmp(a + 8, mac_port[port], 6) != 0)
+		    a[7] != 2 || memcmp(a + 8, dplab_mac_port[port], 6) != 0)
 			__builtin_trap();
 		rte_pktmbuf_free(m);
 		return;
@@ -508,13 +474,14 @@ check_out(struct rte_mbuf *m, int port, bool queued)
 	ihl = (uint16_t)((ip[0] & 0xf) * 4);
 	tot = (uint16_t)(ip[2] << 8 | ip[3]);
 	if ((ip[0] >> 4) != 4 || ihl < 20 || tot < ihl ||
-	    (uint32_t)l2 + tot != len || sum16(ip, ihl, 0) != 0xffff) {
+	    (uint32_t)l2 + tot != len || pktcheck_sum16(ip, ihl, 0) != 0xffff) {
 		fprintf(stderr,
 			"fuzz_pkt: bad IPv4 header: frame %u, l2 %u, ihl "
 			"%u, total length %u, header sum %s\n",
 			len, l2, ihl, tot,
-			sum16(ip, ihl < 20 ? 20 : ihl, 0) == 0xffff ? "ok"
-								    : "bad");
+			pktcheck_sum16(ip, ihl < 20 ? 20 : ihl, 0) == 0xffff
+				? "ok"
+				: "bad");
 		__builtin_trap();
 	}
 	if (ip[9] == IPPROTO_IPIP) {
@@ -526,7 +493,8 @@ check_out(struct rte_mbuf *m, int port, bool queued)
 		iihl = (uint16_t)((in[0] & 0xf) * 4);
 		itot = (uint16_t)(in[2] << 8 | in[3]);
 		if ((in[0] >> 4) != 4 || iihl < 20 || itot < iihl ||
-		    itot != tot - ihl || sum16(in, iihl, 0) != 0xffff) {
+		    itot != tot - ihl ||
+		    pktcheck_sum16(in, iihl, 0) != 0xffff) {
 			fprintf(stderr, "fuzz_pkt: bad inner IPv4 header\n");
 			__builtin_trap();
 		}
@@ -561,113 +529,43 @@ collect(void)
 
 /* ---- the lab ---------------------------------------------------------------- */
 
-static void
-ctrl(struct nl_msg *m)
-{
-	struct nlmsghdr *h = nlmsg_hdr(m);
-	struct nlattr *tb[LB_ATTR_MAX + 1];
-	struct lbmsg_req req = { 0 };
-	char err[256];
+static const struct dplab_backend b2[] = { { IP(10, 1, 0, 10), 0, 1 },
+					   { IP(10, 1, 0, 11), 0, 1 } };
+static const struct dplab_backend nat_tcp[] = { { IP(10, 1, 0, 10), 8080, 1 },
+						{ IP(10, 1, 0, 12), 8080, 1 } };
+static const struct dplab_backend nat_udp[] = { { IP(10, 1, 0, 10), 5353, 1 },
+						{ IP(10, 1, 0, 12), 5353, 1 } };
+static const struct dplab_backend fnat_tcp[] = { { IP(10, 1, 0, 11), 8080,
+						   1 } };
+static const struct dplab_backend fnat_udp[] = { { IP(10, 1, 0, 11), 5353,
+						   1 } };
+static const struct dplab_backend pp[] = { { IP(10, 1, 0, 11), 8443, 1 } };
+static const struct dplab_backend pers[] = { { IP(10, 1, 0, 10), 80, 2 },
+					     { IP(10, 1, 0, 11), 80, 1 } };
 
-	h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	if (lbmsg_parse(h, h->nlmsg_len, tb, err, sizeof(err)) != 0)
-		abort();
-	req.nlh = h;
-	req.tb = tb;
-	req.fd = -1;
-	if (svc_ctrl_handle(dp.svc, &req) != 0) {
-		fprintf(stderr, "fuzz_pkt: set-up failed: %s\n", req.errmsg);
-		abort();
-	}
-	nlmsg_free(m);
-}
-
-struct be {
-	uint32_t addr;
-	uint16_t port;
-	uint32_t weight;
-};
-
-static void
-service(uint8_t proto, uint32_t vip, uint16_t vport, uint8_t mode,
-	const char *sched, uint32_t flags, uint32_t persist, const struct be *b,
-	unsigned int nb, uint32_t laddr)
-{
-	struct nl_msg *m = lbmsg_new(LB_MSG_SERVICE_NEW, 0);
-	struct lb_addr v = { .family = AF_INET, .v4 = vip };
-	struct nlattr *list, *r;
-
-	lbmsg_put_svc_key(m, proto, &v, vport);
-	nla_put_u8(m, LB_ATTR_MODE, mode);
-	nla_put_string(m, LB_ATTR_SCHED, sched);
-	nla_put_u32(m, LB_ATTR_SVC_FLAGS, flags);
-	if (persist)
-		nla_put_u32(m, LB_ATTR_PERSIST, persist);
-	if (strcmp(sched, "mh") == 0)
-		nla_put_u32(m, LB_ATTR_MH_SIZE, 251);
-	list = nla_nest_start(m, LB_ATTR_BACKENDS);
-	for (unsigned int i = 0; i < nb; i++) {
-		struct lb_addr ba = { .family = AF_INET, .v4 = b[i].addr };
-
-		r = nla_nest_start(m, LB_ATTR_BACKEND);
-		lbmsg_put_addr(m, LB_ATTR_ADDR, &ba);
-		nla_put_u16(m, LB_ATTR_PORT, b[i].port);
-		nla_put_u32(m, LB_ATTR_WEIGHT, b[i].weight);
-		nla_nest_end(m, r);
-	}
-	nla_nest_end(m, list);
-	ctrl(m);
-	if (laddr != 0) {
-		struct lb_addr la = { .family = AF_INET, .v4 = laddr };
-
-		m = lbmsg_new(LB_MSG_LADDR_NEW, 0);
-		lbmsg_put_svc_key(m, proto, &v, vport);
-		lbmsg_put_addr(m, LB_ATTR_ADDR, &la);
-		ctrl(m);
-	}
-}
-
-static const struct be b2[] = { { IP(10, 1, 0, 10), 0, 1 },
-				{ IP(10, 1, 0, 11), 0, 1 } };
-static const struct be nat_tcp[] = { { IP(10, 1, 0, 10), 8080, 1 },
-				     { IP(10, 1, 0, 12), 8080, 1 } };
-static const struct be nat_udp[] = { { IP(10, 1, 0, 10), 5353, 1 },
-				     { IP(10, 1, 0, 12), 5353, 1 } };
-static const struct be fnat_tcp[] = { { IP(10, 1, 0, 11), 8080, 1 } };
-static const struct be fnat_udp[] = { { IP(10, 1, 0, 11), 5353, 1 } };
-static const struct be pp[] = { { IP(10, 1, 0, 11), 8443, 1 } };
-static const struct be pers[] = { { IP(10, 1, 0, 10), 80, 2 },
-				  { IP(10, 1, 0, 11), 80, 1 } };
-
-static const struct svc_def {
-	uint8_t proto;
-	uint32_t vip;
-	uint16_t vport;
-	uint8_t mode;
-	const char *sched;
-	uint32_t flags, persist;
-	const struct be *b;
-	unsigned int nb;
-	uint32_t laddr;
-} svcs[] = {
-	{ IPPROTO_TCP, IP(192, 0, 2, 1), 80, LB_MODE_DR, "mh", 0, 0, b2, 2, 0 },
-	{ IPPROTO_UDP, IP(192, 0, 2, 1), 53, LB_MODE_DR, "mh", 0, 0, b2, 2, 0 },
-	{ IPPROTO_TCP, IP(192, 0, 2, 2), 80, LB_MODE_TUNNEL, "sh", 0, 0, b2, 2,
-	  0 },
-	{ IPPROTO_UDP, IP(192, 0, 2, 2), 53, LB_MODE_TUNNEL, "mh", 0, 0, b2, 2,
-	  0 },
-	{ IPPROTO_TCP, IP(192, 0, 2, 3), 80, LB_MODE_NAT, "mh", 0, 0, nat_tcp,
-	  2, 0 },
-	{ IPPROTO_UDP, IP(192, 0, 2, 3), 53, LB_MODE_NAT, "mh", 0, 0, nat_udp,
-	  2, 0 },
+/* proto, vip, vport, mode, sched, flags, persist, mh_size, backends,
+ * local address and count; mh with a small table (251 entries) */
+static const struct dplab_svc svcs[] = {
+	{ IPPROTO_TCP, IP(192, 0, 2, 1), 80, LB_MODE_DR, "mh", 0, 0, 251, b2, 2,
+	  0, 0 },
+	{ IPPROTO_UDP, IP(192, 0, 2, 1), 53, LB_MODE_DR, "mh", 0, 0, 251, b2, 2,
+	  0, 0 },
+	{ IPPROTO_TCP, IP(192, 0, 2, 2), 80, LB_MODE_TUNNEL, "sh", 0, 0, 0, b2,
+	  2, 0, 0 },
+	{ IPPROTO_UDP, IP(192, 0, 2, 2), 53, LB_MODE_TUNNEL, "mh", 0, 0, 251,
+	  b2, 2, 0, 0 },
+	{ IPPROTO_TCP, IP(192, 0, 2, 3), 80, LB_MODE_NAT, "mh", 0, 0, 251,
+	  nat_tcp, 2, 0, 0 },
+	{ IPPROTO_UDP, IP(192, 0, 2, 3), 53, LB_MODE_NAT, "mh", 0, 0, 251,
+	  nat_udp, 2, 0, 0 },
 	{ IPPROTO_TCP, IP(192, 0, 2, 4), 80, LB_MODE_FNAT, "mh", LB_SVC_F_TOA,
-	  0, fnat_tcp, 1, IP(10, 1, 0, 100) },
-	{ IPPROTO_UDP, IP(192, 0, 2, 4), 53, LB_MODE_FNAT, "mh", 0, 0, fnat_udp,
-	  1, IP(10, 1, 0, 100) },
+	  0, 251, fnat_tcp, 1, IP(10, 1, 0, 100), 1 },
+	{ IPPROTO_UDP, IP(192, 0, 2, 4), 53, LB_MODE_FNAT, "mh", 0, 0, 251,
+	  fnat_udp, 1, IP(10, 1, 0, 100), 1 },
 	{ IPPROTO_TCP, IP(192, 0, 2, 5), 443, LB_MODE_FNAT, "mh",
-	  LB_SVC_F_PROXY_V2, 0, pp, 1, IP(10, 1, 0, 101) },
-	{ IPPROTO_TCP, IP(192, 0, 2, 6), 80, LB_MODE_NAT, "mh", 0, 60, pers, 2,
-	  0 },
+	  LB_SVC_F_PROXY_V2, 0, 251, pp, 1, IP(10, 1, 0, 101), 1 },
+	{ IPPROTO_TCP, IP(192, 0, 2, 6), 80, LB_MODE_NAT, "mh", 0, 60, 251,
+	  pers, 2, 0, 0 },
 };
 
 static bool svc_dirty; /* a control record changed the services */
@@ -681,23 +579,17 @@ static bool svc_dirty; /* a control record changed the services */
 static void
 services_up(void)
 {
-	struct svc_table_conf sc = { .nworkers = 2,
-				     .max_services = 64,
-				     .max_backends = 256,
-				     .socket_id = SOCKET_ID_ANY,
-				     .max_laddrs = 64 };
+	char why[LBMSG_ERRMSG_MAX];
 
 	if (dp.svc != NULL)
 		svc_table_destroy(dp.svc);
-	dp.svc = svc_table_create(&sc);
-	if (dp.svc == NULL)
+	if (dplab_svc_table(&dp, 64) != 0)
 		abort();
-	for (size_t i = 0; i < RTE_DIM(svcs); i++) {
-		const struct svc_def *d = &svcs[i];
-
-		service(d->proto, d->vip, d->vport, d->mode, d->sched, d->flags,
-			d->persist, d->b, d->nb, d->laddr);
-	}
+	for (size_t i = 0; i < RTE_DIM(svcs); i++)
+		if (dplab_service(dp.svc, &svcs[i], why, sizeof(why)) != 0) {
+			fprintf(stderr, "fuzz_pkt: set-up failed: %s\n", why);
+			abort();
+		}
 	dp.del_policy = LB_DEL_EXPIRE;
 	svc_dirty = false;
 }
@@ -712,17 +604,14 @@ static void
 control(const uint8_t *body, size_t len)
 {
 	uint8_t op = len > 0 ? body[0] % 4 : 0;
-	const struct svc_def *d =
+	const struct dplab_svc *d =
 		&svcs[(len > 1 ? body[1] : 0) % RTE_DIM(svcs)];
 	uint8_t bi = len > 2 ? body[2] : 0;
 	struct lb_addr v = { .family = AF_INET, .v4 = d->vip };
 	struct lb_addr ba = { .family = AF_INET };
 	uint16_t bport = 0;
 	struct nl_msg *m;
-	struct nlmsghdr *h;
-	struct nlattr *tb[LB_ATTR_MAX + 1];
-	struct lbmsg_req req = { 0 };
-	char err[256];
+	char why[LBMSG_ERRMSG_MAX];
 	int rc;
 
 	svc_dirty = true;
@@ -747,64 +636,19 @@ control(const uint8_t *body, size_t len)
 	nla_put_u16(m, LB_ATTR_PORT, bport);
 	if (op != 0)
 		nla_put_u32(m, LB_ATTR_WEIGHT, len > 3 ? body[3] : 0);
-	h = nlmsg_hdr(m);
-	h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	if (lbmsg_parse(h, h->nlmsg_len, tb, err, sizeof(err)) != 0)
-		abort();
-	req.nlh = h;
-	req.tb = tb;
-	req.fd = -1;
-	rc = svc_ctrl_handle(dp.svc, &req);
-	if (rc > 0 || (rc < 0 && req.errmsg[0] == '\0'))
+	rc = dplab_ctrl(dp.svc, m, why, sizeof(why));
+	if (rc > 0 || (rc < 0 && why[0] == '\0'))
 		__builtin_trap();
-	nlmsg_free(m);
 }
 
 static void
 lab_up(void)
 {
-	struct port_addr_set *as;
-
-	memset(&dp, 0, sizeof(dp));
-	dpconf_defaults(&dp.conf);
-	dp.conf.max_backends = 256;
-	dp.tmo = dp.conf.tmo;
-	dp.pool = pool;
-	dp.nworkers = 2;
-	dp.workers = rte_zmalloc("w", 2 * sizeof(dp.workers[0]), 64);
-	if (dp.workers == NULL)
+	if (dplab_pair_up(&dp, ports, pool) != 0)
 		abort();
-	for (unsigned int i = 0; i < 2; i++) {
-		dp.workers[i].dp = &dp;
-		dp.workers[i].index = i;
-	}
-	for (uint16_t p = 0; p < 2; p++) {
-		ports[p] = (struct dp_port){ .id = p, .index = p, .mtu = 1500 };
-		memcpy(ports[p].mac.addr_bytes, mac_port[p], 6);
-		dp.ports[p] = &ports[p];
-	}
-	dp.nports = 2;
-	dp.qsv = rte_zmalloc("qsv", rte_rcu_qsbr_get_memsize(2), 64);
-	as = rte_zmalloc("as", sizeof(*as) + 2 * sizeof(as->a[0]), 0);
 	dp.arp_ring = rte_ring_create("fz_arp", 64, SOCKET_ID_ANY, 0);
 	dp.pend_ring = rte_ring_create("fz_pend", 64, SOCKET_ID_ANY, 0);
-	if (dp.qsv == NULL || rte_rcu_qsbr_init(dp.qsv, 2) != 0 || as == NULL ||
-	    dp.arp_ring == NULL || dp.pend_ring == NULL)
-		abort();
-	as->n = 2;
-	as->a[0] = (struct port_addr){ IP(10, 0, 0, 1), 24, 0 };
-	as->a[1] = (struct port_addr){ IP(10, 1, 0, 1), 24, 1 };
-	dp.addrs = as;
-	dp.route = route_create(64, NULL, SOCKET_ID_ANY);
-	if (dp.route == NULL ||
-	    route_connected_add(dp.route, IP(10, 0, 0, 0), 24, 0) != 0 ||
-	    route_connected_add(dp.route, IP(10, 1, 0, 0), 24, 1) != 0 ||
-	    route_add(dp.route, IP(203, 0, 113, 0), 24, IP(10, 0, 0, 254), 0) !=
-		    0 ||
-	    neigh_create(&dp) == NULL ||
-	    neigh_add(dp.neigh, IP(10, 0, 0, 254), 0, mac_router) != 0 ||
-	    neigh_add(dp.neigh, IP(10, 1, 0, 10), 1, mac_b10) != 0 ||
-	    neigh_add(dp.neigh, IP(10, 1, 0, 11), 1, mac_b11) != 0)
+	if (dp.arp_ring == NULL || dp.pend_ring == NULL)
 		abort();
 	services_up();
 }
@@ -816,15 +660,7 @@ lab_down(void)
 {
 	char rundir[PATH_MAX];
 
-	fwd_fini(&dp);
-	svc_table_destroy(dp.svc);
-	neigh_destroy(dp.neigh);
-	route_destroy(dp.route);
-	rte_ring_free(dp.arp_ring);
-	rte_ring_free(dp.pend_ring);
-	rte_free(dp.addrs);
-	rte_free(dp.qsv);
-	rte_free(dp.workers);
+	dplab_down(&dp);
 	rte_mempool_free(pool);
 	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
@@ -835,15 +671,7 @@ lab_down(void)
 static void
 conns_reset(bool rss)
 {
-	static const uint8_t key[40] = {
-		0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67,
-		0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb,
-		0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30,
-		0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
-	};
-	struct fwd_rss r = {
-		.on = true, .l4_tcp = true, .l4_udp = true, .reta_size = 128
-	};
+	struct fwd_rss r;
 
 	fwd_fini(&dp);
 	if (svc_dirty)
@@ -851,9 +679,7 @@ conns_reset(bool rss)
 	if (fwd_init_conns(&dp, FUZZ_CONNS) != 0)
 		abort();
 	if (rss) {
-		memcpy(r.key, key, sizeof(key));
-		for (unsigned int i = 0; i < 128; i++)
-			r.reta[i] = (uint16_t)((i / 3) % 2);
+		dplab_rss_conf(&r);
 		fwd_rss_set(&dp, 1, &r);
 	}
 }
