@@ -772,50 +772,36 @@ check_unread_dump(struct dp_run *r)
 	      "PORT_GET after the stalled reader");
 }
 
+/*
+ * Start another dataplane on ini with write_in's frames on port 0 and
+ * none on port 1, add the DR service :80 (and :81 when two), apply
+ * CONFIG_SET, run check on it and stop it; name says which in messages.
+ */
 static void
-run_conns(const char *bin)
+run_extra(const char *bin, const char *name, const char *ini,
+	  int (*write_in)(struct dp_run *r), bool two,
+	  void (*check)(struct dp_run *r))
 {
 	static struct dp_run r;
 	int status;
 
 	dp_run_init(&r);
-	if (write_syns(&r) < 0 || write_empty_pcap(&r, "in1.pcap") < 0 ||
-	    dp_run_start(&r, bin, ini_conns) < 0) {
-		CHECK(0, "starting the second dataplane");
+	if (write_in(&r) < 0 || write_empty_pcap(&r, "in1.pcap") < 0 ||
+	    dp_run_start(&r, bin, ini) < 0) {
+		CHECK(0, "starting the %s dataplane", name);
 		return;
 	}
 	CHECK(dp_req(&r, dr_service(80, "10.1.0.10", 8080), NULL, NULL) == 0,
 	      "service :80");
-	CHECK(dp_req(&r, dr_service(81, "10.1.0.11", 8081), NULL, NULL) == 0,
-	      "service :81");
+	if (two)
+		CHECK(dp_req(&r, dr_service(81, "10.1.0.11", 8081), NULL,
+			     NULL) == 0,
+		      "service :81");
 	CHECK(dp_req(&r, lbmsg_new(LB_MSG_CONFIG_SET, 0), NULL, NULL) == 0,
 	      "CONFIG_SET");
-	check_conn_filters(&r);
+	check(&r);
 	status = dp_run_stop(&r);
-	CHECK(status == 0, "second edgelb-dp exit status %d", status);
-	if (dp_failures > 0)
-		dp_run_dump_log(&r);
-}
-
-static void
-run_bulk(const char *bin)
-{
-	static struct dp_run r;
-	int status;
-
-	dp_run_init(&r);
-	if (write_bulk_syns(&r) < 0 || write_empty_pcap(&r, "in1.pcap") < 0 ||
-	    dp_run_start(&r, bin, ini_bulk) < 0) {
-		CHECK(0, "starting the third dataplane");
-		return;
-	}
-	CHECK(dp_req(&r, dr_service(80, "10.1.0.10", 8080), NULL, NULL) == 0,
-	      "service :80");
-	CHECK(dp_req(&r, lbmsg_new(LB_MSG_CONFIG_SET, 0), NULL, NULL) == 0,
-	      "CONFIG_SET");
-	check_unread_dump(&r);
-	status = dp_run_stop(&r);
-	CHECK(status == 0, "third edgelb-dp exit status %d", status);
+	CHECK(status == 0, "%s edgelb-dp exit status %d", name, status);
 	if (dp_failures > 0)
 		dp_run_dump_log(&r);
 }
@@ -872,8 +858,10 @@ main(int argc, char **argv)
 	CHECK(status == 0, "edgelb-dp exit status %d", status);
 	if (dp_failures > 0)
 		dp_run_dump_log(&r);
-	run_conns(argv[1]);
-	run_bulk(argv[1]);
+	run_extra(argv[1], "second", ini_conns, write_syns, true,
+		  check_conn_filters);
+	run_extra(argv[1], "third", ini_bulk, write_bulk_syns, false,
+		  check_unread_dump);
 	printf("%s: %zu steps, %d failures\n", argv[0], n, dp_failures);
 	return dp_failures == 0 ? 0 : 1;
 }
