@@ -17,7 +17,7 @@ PACKAGES=(
 	clang-format git python3
 	# libraries
 	dpdk dpdk-dev libdpdk-dev libbpf-dev libxdp-dev libnl-3-dev
-	libinih-dev check libevent-dev libsqlite3-dev libssl-dev libcjson-dev
+	libinih-dev check libevent-dev libssl-dev libcjson-dev
 	libpcap-dev libelf-dev zlib1g-dev libldns-dev libnghttp2-dev
 	libhttp-parser-dev
 	# labs and tests

@@ -257,7 +257,7 @@ def render(res, args):
 
     w("## How the memif figures are taken\n")
     w(f"""* **Rig.** `edgelb-dp` (or the baseline) owns one `net_memif`
-  server port; `tools/edgelb-gen` is the memif client on the other side.
+  server port; `tests/lab/edgelb-gen` is the memif client on the other side.
   The generator sends 60-byte frames (64 on a wire) to the VIP
   10.0.0.100:80 from N flows (client 10.1.0.1 + i / 60000, port 1024 +
   i % 60000), receives what comes back and validates every frame for the
@@ -484,8 +484,8 @@ def render(res, args):
     w("## 6. End to end: HTTP through the namespace lab\n")
     w(f"`wrk -t1 -c32 -d{params.get('wrk_seconds', '?')}s` from the lab's "
       "client namespace to the VIP, through the router, to the three "
-      "backends' `lab-backend` (tools/lab.sh), with edgelb and with the "
-      "kernel's nftables DNAT on the same topology (`tools/lab.sh up nat "
+      "backends' `lab-backend` (tests/lab/lab.sh), with edgelb and with the "
+      "kernel's nftables DNAT on the same topology (`tests/lab/lab.sh up nat "
       f"--lb kernel`). {params.get('e2e_reps', '?')} rounds, each "
       "nftables, then edgelb NAT, then edgelb FULL-NAT, every lab brought "
       "up afresh; a ratio is taken within a round. wrk's socket errors "

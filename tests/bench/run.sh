@@ -80,8 +80,8 @@ if [ -z "$out" ]; then
 fi
 
 DP=$build/dataplane/edgelb-dp
-GEN=$build/tools/edgelb-gen
-LBCTL=$build/tools/lbctl
+GEN=$build/tests/lab/edgelb-gen
+LBCTL=$build/tools/lbctl/lbctl
 EDGELBD=$build/controlplane/edgelbd
 TESTPMD=${TESTPMD:-$(command -v dpdk-testpmd || true)}
 
@@ -133,7 +133,7 @@ cleanup() {
 	done
 	hp_restore
 	if [ -n "${lab_started:-}" ]; then
-		"$root/tools/lab.sh" down >/dev/null 2>&1 || true
+		"$root/tests/lab/lab.sh" down >/dev/null 2>&1 || true
 	fi
 	if [ -n "${BENCH_KEEP:-}" ]; then
 		say "kept $work"
@@ -778,14 +778,14 @@ wrk_run() {
 e2e_one() {
 	local lb=$1 mode=${1#*/} j rc=0
 	lab_started=1
-	if ! "$root/tools/lab.sh" up "$mode" --lb "${lb%/*}" >"$work/lab.log" 2>&1; then
-		echo "tools/lab.sh up $mode --lb ${lb%/*} failed: $(tail -2 "$work/lab.log" | tr '\n' ' ')" >&2
+	if ! "$root/tests/lab/lab.sh" up "$mode" --lb "${lb%/*}" >"$work/lab.log" 2>&1; then
+		echo "tests/lab/lab.sh up $mode --lb ${lb%/*} failed: $(tail -2 "$work/lab.log" | tr '\n' ' ')" >&2
 		rc=1
 	elif ! j=$(wrk_run); then
 		echo "no HTTP response through the lab" >&2
 		rc=2
 	fi
-	"$root/tools/lab.sh" down >/dev/null 2>&1 || true
+	"$root/tests/lab/lab.sh" down >/dev/null 2>&1 || true
 	lab_started=""
 	[ "$rc" = 0 ] && echo "$j"
 	return $rc

@@ -12,7 +12,7 @@ set -euo pipefail
 
 BUILD=${EDGELB_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 EDGELBD=$BUILD/controlplane/edgelbd
-LBCTL=$BUILD/tools/lbctl
+LBCTL=$BUILD/tools/lbctl/lbctl
 
 for tool in openssl python3; do
 	command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }

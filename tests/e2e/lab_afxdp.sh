@@ -36,9 +36,9 @@ E2E_NAME=lab_afxdp
 SRC=${EDGELB_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${EDGELB_BUILD:-$SRC/build}
 DP=$BUILD/dataplane/edgelb-dp
-LBCTL=$BUILD/tools/lbctl
+LBCTL=$BUILD/tools/lbctl/lbctl
 BPF=$BUILD/tools/edgelb-bpf
-BACKEND=$BUILD/tools/lab-backend
+BACKEND=$BUILD/tests/lab/lab-backend
 OBJ=${EDGELB_BPF_DIR:-$BUILD/bpf}/xdp_steer.o
 
 NS_LB=elbx-lb-$$

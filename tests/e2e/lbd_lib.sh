@@ -13,7 +13,7 @@
 #
 # The VIP 198.18.96.10 (TCP 80) is reached through the client's default
 # route; edgelb-dp answers ARP for its port addresses. Namespaces are
-# named eld-* and interfaces eld*, so these labs and tools/lab.sh's (elb-*)
+# named eld-* and interfaces eld*, so these labs and tests/lab/lab.sh's (elb-*)
 # can run at the same time. Run files live in $LBD_DIR (a fresh temporary
 # directory); everything is removed on every exit path.
 
@@ -73,8 +73,8 @@ lbd_now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 EDGELBD=$LBD_BUILD/controlplane/edgelbd
 EDGELB_DP=$LBD_BUILD/dataplane/edgelb-dp
-LBCTL=$LBD_BUILD/tools/lbctl
-LAB_BACKEND=$LBD_BUILD/tools/lab-backend
+LBCTL=$LBD_BUILD/tools/lbctl/lbctl
+LAB_BACKEND=$LBD_BUILD/tests/lab/lab-backend
 
 # lbctl on edgelbd's ctl.sock; lbd_dpctl on the dataplane's socket.
 lbd_lbctl() { "$LBCTL" --socket "$LBD_DIR/ctl.sock" "$@"; }

@@ -1,14 +1,14 @@
 # Scenario library for the end-to-end labs (sourced by tests/e2e/*.sh).
 #
 # Each scenario drives real traffic from the client namespace through the
-# VIP of a lab brought up with tools/lab.sh, asserts on what the backends
+# VIP of a lab brought up with tests/lab/lab.sh, asserts on what the backends
 # answered, prints what it measured and returns non-zero on a failure.
 # Every loop is bounded in count and in time.
 #
 # A test script does:
 #   source "$(dirname "$0")/lib.sh"
 #   e2e_begin                       # root check (exit 77), trap cleanup
-#   lab_up nat --lb kernel          # tools/lab.sh
+#   lab_up nat --lb kernel          # tests/lab/lab.sh
 #   e2e_scen scen_wrr 300 "1 2 3"  # a failure is recorded, the next
 #   e2e_scen scen_udp 12            # scenario still runs
 #   e2e_end                         # exit 1 if anything failed
@@ -22,8 +22,8 @@ set -euo pipefail
 E2E_SRC=${EDGELB_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 export EDGELB_SRC=$E2E_SRC
 export EDGELB_BUILD=${EDGELB_BUILD:-$E2E_SRC/build}
-# shellcheck source=../../tools/lab.sh
-source "$E2E_SRC/tools/lab.sh"
+# shellcheck source=../../tests/lab/lab.sh
+source "$E2E_SRC/tests/lab/lab.sh"
 
 E2E_NAME=$(basename "${0%.sh}")
 E2E_FAILED=0

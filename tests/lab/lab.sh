@@ -28,7 +28,7 @@
 # lives in $LAB_DIR, so "down" removes exactly what "up" made, including
 # after a crash.
 
-LAB_SRC=${EDGELB_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+LAB_SRC=${EDGELB_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 LAB_BUILD=${EDGELB_BUILD:-$LAB_SRC/build}
 LAB_DIR=${EDGELB_LAB_DIR:-/run/edgelb-lab}
 LAB_BPF_PIN=/sys/fs/bpf/elb-lab
@@ -77,6 +77,8 @@ lab_bin() { # NAME: path of a built program, or fail
 	local p
 	case $1 in
 	edgelb-dp) p=$LAB_BUILD/dataplane/edgelb-dp ;;
+	lbctl) p=$LAB_BUILD/tools/lbctl/lbctl ;;
+	lab-backend | edgelb-gen) p=$LAB_BUILD/tests/lab/$1 ;;
 	*) p=$LAB_BUILD/tools/$1 ;;
 	esac
 	[ -x "$p" ] || {
@@ -365,7 +367,7 @@ lab_start_dp() {
 	local workers=$1 ptype=$2 bin deadline
 	bin=$(lab_bin edgelb-dp) || return 1
 	cat >"$LAB_DIR/edgelb-dp.ini" <<-EOF
-		; written by tools/lab.sh
+		; written by tests/lab/lab.sh
 		[dataplane]
 		socket = $LAB_DIR/dp.sock
 		route = 10.99.1.0/24 via $LAB_ROUTER_EXT_IP

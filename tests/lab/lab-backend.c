@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * lab-backend: the real server run in each backend namespace of the
- * network-namespace lab (tools/lab.sh, tests/e2e).
+ * network-namespace lab (tests/lab/lab.sh, tests/e2e).
  *
  *   lab-backend --name NAME [--tcp-port P] [--udp-port P] [--toa] [-v]
  *
