@@ -271,3 +271,18 @@ lb_mode_name(enum lb_mode m)
 		return "?";
 	}
 }
+
+const char *const lb_sched_names[] = {
+	"rr", "wrr", "lc", "wlc", "sh", "mh", "lrt",
+};
+const size_t lb_nsched_names =
+	sizeof(lb_sched_names) / sizeof(lb_sched_names[0]);
+
+bool
+lb_sched_name_valid(const char *s)
+{
+	for (size_t i = 0; i < lb_nsched_names; i++)
+		if (strcmp(s, lb_sched_names[i]) == 0)
+			return true;
+	return false;
+}

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "edgelb/lbmsg.h"
+#include "edgelb/util.h"
 #include "lbmsg_priv.h"
 
 #define SERVER_MAX_CLIENTS 64
@@ -60,20 +61,11 @@ fill_addr(struct sockaddr_un *sa, const char *path)
 	return 0;
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Send one datagram on a non-blocking socket, waiting up to timeout. */
 static int
 send_wait(int fd, const void *buf, size_t len, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = (int64_t)lb_now_ms() + timeout_ms;
 
 	for (;;) {
 		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -88,7 +80,7 @@ send_wait(int fd, const void *buf, size_t len, int timeout_ms)
 			continue;
 		if (errno != EAGAIN)
 			return -errno;
-		left = deadline - now_ms();
+		left = deadline - (int64_t)lb_now_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
 		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)

@@ -24,6 +24,7 @@
 #include "config_priv.h"
 #include "edgelb/lbmsg.h"
 #include "edgelb/log.h"
+#include "edgelb/util.h"
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -39,16 +40,9 @@ cfg_errors_add(struct cfg_errors *e, const char *fmt, ...)
 		e->dropped++;
 		return;
 	}
-	if (e->n == e->cap) {
-		size_t cap = e->cap ? e->cap * 2 : 16;
-		char **nm = realloc(e->msg, cap * sizeof(*nm));
-
-		if (nm == NULL) {
-			e->dropped++;
-			return;
-		}
-		e->msg = nm;
-		e->cap = cap;
+	if (lb_array_grow(&e->msg, &e->cap, e->n + 1, sizeof(*e->msg)) < 0) {
+		e->dropped++;
+		return;
 	}
 	va_start(ap, fmt);
 	if (vasprintf(&m, fmt, ap) < 0)
@@ -156,16 +150,10 @@ open_check(struct cfg_parser *p)
 		     "healthcheck defined twice (first on line %d)", old->line);
 		return -1;
 	}
-	if (c->nchecks == c->cap_checks) {
-		uint32_t cap = c->cap_checks ? c->cap_checks * 2 : 8;
-		struct cfg_check *nk = realloc(c->checks, cap * sizeof(*nk));
-
-		if (nk == NULL) {
-			perr(p, NULL, NULL, "out of memory");
-			return -1;
-		}
-		c->checks = nk;
-		c->cap_checks = cap;
+	if (lb_array_grow(&c->checks, &c->cap_checks, c->nchecks + 1,
+			  sizeof(*c->checks)) < 0) {
+		perr(p, NULL, NULL, "out of memory");
+		return -1;
 	}
 	check_init(&c->checks[c->nchecks]);
 	strcpy(c->checks[c->nchecks].name, p->name);
@@ -478,7 +466,8 @@ cfg_parse_state(struct cfg *c, const char *path, struct cfg_errors *e)
 	fclose(fp);
 	if (rc == 0) {
 		struct cfg_service *sv = c->services;
-		uint32_t n = c->nservices, cap = c->cap_services;
+		uint32_t n = c->nservices;
+		size_t cap = c->cap_services;
 
 		c->services = tmp->services;
 		c->nservices = tmp->nservices;
@@ -607,8 +596,8 @@ cfg_new(const struct cfg_module_ops *const *mods, size_t nmods)
 	if (c == NULL)
 		return NULL;
 	c->log_level = LOG_INFO;
-	strcpy(c->ctl_socket, CFG_DEFAULT_CTL_SOCKET);
-	strcpy(c->dp_socket, CFG_DEFAULT_DP_SOCKET);
+	strcpy(c->ctl_socket, LB_DEFAULT_CTL_SOCKET);
+	strcpy(c->dp_socket, LB_DEFAULT_DP_SOCKET);
 	strcpy(c->metrics_path, "/metrics");
 	c->reconcile_ms = 30000;
 	strcpy(c->file, "-");

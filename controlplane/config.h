@@ -37,10 +37,6 @@
 #define CFG_MAX_ERRORS	   100
 #define CFG_DEFAULT_WEIGHT 1
 
-#define CFG_DEFAULT_CTL_SOCKET "/run/edgelb/ctl.sock"
-#define CFG_DEFAULT_DP_SOCKET  "/run/edgelb/dp.sock"
-#define CFG_DEFAULT_SCHED      "wlc"
-
 /* Collected error messages, one line each, in file order. */
 struct cfg_errors {
 	char **msg;
@@ -103,10 +99,10 @@ struct cfg_service {
 	uint8_t on_fail;	     /* enum cfg_on_fail */
 	struct cfg_backend *backends;
 	uint32_t nbackends;
-	uint32_t cap_backends;
+	size_t cap_backends;
 	struct lb_addr *laddrs; /* FULL-NAT local addresses */
 	uint32_t nladdrs;
-	uint32_t cap_laddrs;
+	size_t cap_laddrs;
 	int line; /* of the section header; 0 for lbctl-made services */
 };
 
@@ -156,10 +152,10 @@ struct cfg {
 	/* [service NAME] and [healthcheck NAME], in file order */
 	struct cfg_service *services;
 	uint32_t nservices;
-	uint32_t cap_services;
+	size_t cap_services;
 	struct cfg_check *checks;
 	uint32_t nchecks;
-	uint32_t cap_checks;
+	size_t cap_checks;
 	/* lookup index of services by key and name (config_svc.c) */
 	struct cfg_index *idx;
 	/* module sections: mods[i] owns mod_state[i] */
@@ -268,7 +264,6 @@ void *cfg_module_state(const struct cfg *c, const struct cfg_module_ops *ops);
 /* Small parsers shared with lbctl-facing code. */
 int cfg_parse_duration_ms(const char *s,
 			  uint32_t *ms); /* "2", "500ms", "1.5s", "1m" */
-bool cfg_sched_valid(const char *s);
 const char *cfg_check_type_name(uint8_t type);
 
 #endif

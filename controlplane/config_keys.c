@@ -16,6 +16,7 @@
 #include "config_priv.h"
 #include "edgelb/lbmsg.h"
 #include "edgelb/log.h"
+#include "edgelb/util.h"
 
 /* ---- small value parsers ----------------------------------------------- */
 
@@ -60,20 +61,6 @@ cfg_parse_duration_ms(const char *s, uint32_t *ms)
 	return 0;
 }
 
-static const char *const sched_names[] = {
-	"rr", "wrr", "lc", "wlc", "sh", "mh", "lrt",
-};
-
-bool
-cfg_sched_valid(const char *s)
-{
-	for (size_t i = 0; i < sizeof(sched_names) / sizeof(sched_names[0]);
-	     i++)
-		if (strcmp(s, sched_names[i]) == 0)
-			return true;
-	return false;
-}
-
 static const char *const check_type_names[] = {
 	[CFG_CHECK_TCP] = "tcp",
 	[CFG_CHECK_HTTP] = "http",
@@ -101,17 +88,6 @@ parse_bool(const char *v, bool *out)
 	else
 		return -EINVAL;
 	return 0;
-}
-
-static bool
-is_prime(uint32_t n)
-{
-	if (n < 2)
-		return false;
-	for (uint32_t d = 2; d * d <= n; d++)
-		if (n % d == 0)
-			return false;
-	return true;
 }
 
 bool
@@ -367,7 +343,7 @@ k_mode(struct cfg_parser *p, const char *v, char *err, size_t n)
 static int
 k_sched(struct cfg_parser *p, const char *v, char *err, size_t n)
 {
-	if (!cfg_sched_valid(v)) {
+	if (!lb_sched_name_valid(v)) {
 		snprintf(err, n, "expected rr|wrr|lc|wlc|sh|mh|lrt");
 		return -1;
 	}
@@ -487,7 +463,7 @@ k_mh_size(struct cfg_parser *p, const char *v, char *err, size_t n)
 {
 	uint32_t m;
 
-	if (lb_parse_u32(v, 7, 16777216, &m) < 0 || !is_prime(m)) {
+	if (lb_parse_u32(v, 7, 16777216, &m) < 0 || !lb_is_prime(m)) {
 		snprintf(err, n, "expected a prime number in 7-16777216");
 		return -1;
 	}

@@ -17,6 +17,7 @@
 #include "config_priv.h"
 #include "svcmap.h"
 #include "edgelb/lbmsg.h"
+#include "edgelb/util.h"
 
 /* ---- the service index --------------------------------------------- */
 
@@ -110,7 +111,7 @@ cfg_service_init(struct cfg_service *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->proto = IPPROTO_TCP;
-	strcpy(s->sched, CFG_DEFAULT_SCHED);
+	strcpy(s->sched, LB_SCHED_DEFAULT);
 }
 
 void
@@ -156,16 +157,9 @@ err:
 int
 cfg_service_add(struct cfg *c, const struct cfg_service *s)
 {
-	if (c->nservices == c->cap_services) {
-		uint32_t cap = c->cap_services ? c->cap_services * 2 : 8;
-		struct cfg_service *ns =
-			realloc(c->services, cap * sizeof(*ns));
-
-		if (ns == NULL)
-			return -ENOMEM;
-		c->services = ns;
-		c->cap_services = cap;
-	}
+	if (lb_array_grow(&c->services, &c->cap_services, c->nservices + 1,
+			  sizeof(*c->services)) < 0)
+		return -ENOMEM;
 	if (cfg_service_copy(&c->services[c->nservices], s) < 0)
 		return -ENOMEM;
 	c->nservices++;
@@ -254,16 +248,9 @@ cfg_backend_add(struct cfg_service *s, const struct cfg_backend *b)
 {
 	if (cfg_backend_find(s, &b->addr, b->port) != NULL)
 		return -EEXIST;
-	if (s->nbackends == s->cap_backends) {
-		uint32_t cap = s->cap_backends ? s->cap_backends * 2 : 4;
-		struct cfg_backend *nb =
-			realloc(s->backends, cap * sizeof(*nb));
-
-		if (nb == NULL)
-			return -ENOMEM;
-		s->backends = nb;
-		s->cap_backends = cap;
-	}
+	if (lb_array_grow(&s->backends, &s->cap_backends, s->nbackends + 1,
+			  sizeof(*s->backends)) < 0)
+		return -ENOMEM;
 	s->backends[s->nbackends++] = *b;
 	return 0;
 }
@@ -289,15 +276,9 @@ cfg_laddr_add(struct cfg_service *s, const struct lb_addr *a)
 	for (uint32_t i = 0; i < s->nladdrs; i++)
 		if (lb_addr_equal(&s->laddrs[i], a))
 			return -EEXIST;
-	if (s->nladdrs == s->cap_laddrs) {
-		uint32_t cap = s->cap_laddrs ? s->cap_laddrs * 2 : 4;
-		struct lb_addr *nl = realloc(s->laddrs, cap * sizeof(*nl));
-
-		if (nl == NULL)
-			return -ENOMEM;
-		s->laddrs = nl;
-		s->cap_laddrs = cap;
-	}
+	if (lb_array_grow(&s->laddrs, &s->cap_laddrs, s->nladdrs + 1,
+			  sizeof(*s->laddrs)) < 0)
+		return -ENOMEM;
 	s->laddrs[s->nladdrs++] = *a;
 	return 0;
 }
@@ -342,7 +323,7 @@ cfg_service_problems(const struct cfg *c, const struct cfg_service *s,
 		PROBLEM(s->line, "vip is required");
 	if (s->mode == LB_MODE_UNSET)
 		PROBLEM(s->line, "mode is required");
-	if (!cfg_sched_valid(s->sched))
+	if (!lb_sched_name_valid(s->sched))
 		PROBLEM(s->line, "unknown scheduler '%s'", s->sched);
 	if (s->nladdrs && s->mode != LB_MODE_FNAT && s->mode != LB_MODE_UNSET)
 		PROBLEM(s->line, "laddr is only valid with mode fnat");

@@ -68,7 +68,7 @@ take_svc_attrs(struct lbmsg_req *req, struct cfg_service *s)
 	if (tb[LB_ATTR_SCHED]) {
 		const char *sc = nla_get_string(tb[LB_ATTR_SCHED]);
 
-		if (!cfg_sched_valid(sc))
+		if (!lb_sched_name_valid(sc))
 			return lbmsg_req_errf(req, -EINVAL,
 					      "unknown scheduler '%s'", sc);
 		snprintf(s->sched, sizeof(s->sched), "%s", sc);

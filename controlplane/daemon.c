@@ -20,15 +20,7 @@
 #include "modules.h"
 #include "svcmap.h"
 #include "edgelb/log.h"
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
+#include "edgelb/util.h"
 
 /* ---- desired state ----------------------------------------------------- */
 
@@ -200,7 +192,7 @@ static void
 schedule_full(struct lbd *d, uint32_t ms)
 {
 	if (!d->dirty) /* else one is due already (maybe backing off) */
-		d->retry_at = now_ms() + ms;
+		d->retry_at = lb_now_ms() + ms;
 	d->dirty = true;
 }
 
@@ -211,7 +203,7 @@ lbd_reconcile(struct lbd *d)
 	size_t nwant = 0, nhave = 0, failed = 0;
 	struct rec_plan plan = { 0 };
 	char err[LBMSG_ERRMSG_MAX];
-	uint64_t t0 = now_ms();
+	uint64_t t0 = lb_now_ms();
 	int rc, first = 0;
 
 	if (!dpc_connected(d->dpc))
@@ -241,10 +233,10 @@ lbd_reconcile(struct lbd *d)
 		applied_forget(d);
 out:
 	metrics_add(rc == 0 ? d->m.rec_ok : d->m.rec_err, 1);
-	metrics_observe(d->m.rec_duration, (double)(now_ms() - t0) / 1e3);
+	metrics_observe(d->m.rec_duration, (double)(lb_now_ms() - t0) / 1e3);
 	d->dirty = rc != 0;
 	if (rc != 0)
-		d->retry_at = now_ms() + LBD_RETRY_FAILED_MS;
+		d->retry_at = lb_now_ms() + LBD_RETRY_FAILED_MS;
 	rec_plan_free(&plan);
 	rec_svcs_free(want, nwant);
 	rec_svcs_free(have, nhave);
@@ -378,7 +370,7 @@ on_dp_timer(evutil_socket_t fd, short what, void *arg)
 			metrics_add(d->m.dp_connects, 1);
 			lbd_reconcile(d);
 		}
-	} else if (d->dirty && now_ms() >= d->retry_at) {
+	} else if (d->dirty && lb_now_ms() >= d->retry_at) {
 		lbd_reconcile(d);
 	} else {
 		/* heartbeat: notices a dataplane restart within a period */

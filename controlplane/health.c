@@ -24,6 +24,7 @@
 #include "health.h"
 #include "metrics.h"
 #include "edgelb/log.h"
+#include "edgelb/util.h"
 
 /* ---- state machine ----------------------------------------------------- */
 
@@ -145,15 +146,6 @@ struct hc {
 };
 
 static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static uint64_t
 now_ns(void)
 {
 	struct timespec ts;
@@ -214,7 +206,7 @@ exec_cancel(struct hc_target *t)
 static void
 arm_timer(struct hc_target *t)
 {
-	uint64_t when = hc_sm_next_event(&t->sm), now = now_ms();
+	uint64_t when = hc_sm_next_event(&t->sm), now = lb_now_ms();
 	uint64_t d = when > now ? when - now : 0;
 	struct timeval tv = { .tv_sec = (time_t)(d / 1000),
 			      .tv_usec = (suseconds_t)(d % 1000) * 1000 };
@@ -235,7 +227,7 @@ exec_done(struct hc_target *t, bool ok, const char *why)
 	if (t->hc->duration != NULL)
 		metrics_observe(metrics_series(t->hc->duration, &l, 1),
 				(double)(now_ns() - t->t0_ns) / 1e9);
-	change = hc_sm_result(&t->sm, &t->params, now_ms(), ok);
+	change = hc_sm_result(&t->sm, &t->params, lb_now_ms(), ok);
 	report_change(t, change);
 	arm_timer(t);
 }
@@ -540,7 +532,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	switch (hc_sm_poll(&t->sm, &t->params, now_ms(), &change)) {
+	switch (hc_sm_poll(&t->sm, &t->params, lb_now_ms(), &change)) {
 	case HC_ACT_START:
 		exec_start(t);
 		if (!t->sm.in_flight)
@@ -580,7 +572,7 @@ target_new(struct hc *hc, const struct cfg_service *s,
 	   const struct cfg_backend *b, const struct cfg_check *k)
 {
 	struct hc_target *t = calloc(1, sizeof(*t));
-	uint64_t now = now_ms();
+	uint64_t now = lb_now_ms();
 
 	if (t == NULL)
 		return NULL;
@@ -619,7 +611,8 @@ int
 hc_sync(struct hc *hc, const struct cfg *c)
 {
 	struct hc_target **nt = NULL;
-	unsigned int n = 0, cap = 0;
+	unsigned int n = 0;
+	size_t cap = 0;
 
 	for (unsigned int i = 0; i < hc->n; i++)
 		hc->t[i]->keep = false;
@@ -633,15 +626,8 @@ hc_sync(struct hc *hc, const struct cfg *c)
 			struct hc_target *t =
 				find_target(hc, s->name, &b->addr, b->port);
 
-			if (n == cap) {
-				struct hc_target **g;
-
-				cap = cap ? cap * 2 : 16;
-				g = realloc(nt, cap * sizeof(*g));
-				if (g == NULL)
-					goto err;
-				nt = g;
-			}
+			if (lb_array_grow(&nt, &cap, n + 1, sizeof(*nt)) < 0)
+				goto err;
 			if (t != NULL && t->keep)
 				continue; /* listed twice: keep one */
 			if (t != NULL && strcmp(t->check.name, k->name) == 0) {

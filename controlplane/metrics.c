@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "edgelb/util.h"
 
 #define MAX_LABELS 16
 
@@ -49,7 +50,7 @@ struct collector {
 struct metrics {
 	struct metrics_family *first, *last;
 	struct collector *collectors;
-	size_t ncollectors;
+	size_t ncollectors, cap_collectors;
 	uint64_t errors;
 	const struct metrics *parent; /* scrape registries: names to avoid */
 };
@@ -392,14 +393,11 @@ metrics_put(struct metrics *m, const char *name, const char *help,
 int
 metrics_add_collector(struct metrics *m, metrics_collect_fn fn, void *arg)
 {
-	struct collector *c =
-		realloc(m->collectors, (m->ncollectors + 1) * sizeof(*c));
-
-	if (c == NULL)
+	if (lb_array_grow(&m->collectors, &m->cap_collectors,
+			  m->ncollectors + 1, sizeof(*m->collectors)) < 0)
 		return -ENOMEM;
-	c[m->ncollectors].fn = fn;
-	c[m->ncollectors].arg = arg;
-	m->collectors = c;
+	m->collectors[m->ncollectors].fn = fn;
+	m->collectors[m->ncollectors].arg = arg;
 	m->ncollectors++;
 	return 0;
 }

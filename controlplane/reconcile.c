@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "reconcile.h"
+#include "edgelb/util.h"
 
 static int
 addr_cmp(const struct lb_addr *a, const struct lb_addr *b)
@@ -77,15 +78,8 @@ static int
 push(struct rec_plan *p, enum rec_op_type t, const struct rec_svc *s,
      const struct rec_backend *be, const struct lb_addr *la)
 {
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 32;
-		struct rec_op *ops = realloc(p->ops, cap * sizeof(*ops));
-
-		if (ops == NULL)
-			return -ENOMEM;
-		p->ops = ops;
-		p->cap = cap;
-	}
+	if (lb_array_grow(&p->ops, &p->cap, p->n + 1, sizeof(*p->ops)) < 0)
+		return -ENOMEM;
 	p->ops[p->n++] = (struct rec_op){ t, s, be, la };
 	return 0;
 }

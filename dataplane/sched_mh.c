@@ -49,6 +49,7 @@
 
 #include "sched_ops.h"
 #include "sched_private.h"
+#include "edgelb/util.h"
 
 #define MH_MAGIC 0x4d41474cu /* tells sched_mh_table() an mh state */
 
@@ -92,19 +93,6 @@ struct mh_fill {
 	uint32_t left;	/* free slots */
 	uint64_t magic; /* floor(2^64 / M), for mh_mulmod() */
 };
-
-static bool
-mh_is_prime(uint32_t m)
-{
-	if (m < 2)
-		return false;
-	if (m % 2 == 0)
-		return m == 2;
-	for (uint32_t d = 3; (uint64_t)d * d <= m; d += 2)
-		if (m % d == 0)
-			return false;
-	return true;
-}
 
 /* a^-1 mod m for 0 < a < m, m prime (extended Euclid). */
 static uint32_t
@@ -374,7 +362,7 @@ mh_create(const struct sched_backend *b, uint32_t n,
 	if (sched_check_args(b, n, p) < 0)
 		goto einval;
 	M = p->mh_size != 0 ? p->mh_size : SCHED_MH_DEFAULT_SIZE;
-	if (M > SCHED_MH_MAX_SIZE || M < n || !mh_is_prime(M))
+	if (M > SCHED_MH_MAX_SIZE || M < n || !lb_is_prime(M))
 		goto einval;
 	st = sched_zalloc(sizeof(*st));
 	if (st == NULL)

@@ -89,6 +89,20 @@ const char *lb_proto_name(uint8_t proto);
 int lb_mode_parse(const char *s);
 const char *lb_mode_name(enum lb_mode m);
 
+/*
+ * Scheduler names as the INI file, lbctl and lbmsg spell them; the
+ * dataplane registers one scheduler under each (test_sched checks it).
+ * LB_SCHED_DEFAULT is a service's scheduler when none is named.
+ */
+#define LB_SCHED_DEFAULT "wlc"
+extern const char *const lb_sched_names[];
+extern const size_t lb_nsched_names;
+bool lb_sched_name_valid(const char *s);
+
+/* Where the sockets are when the configuration names none. */
+#define LB_DEFAULT_DP_SOCKET  "/run/edgelb/dp.sock"
+#define LB_DEFAULT_CTL_SOCKET "/run/edgelb/ctl.sock"
+
 /* A decimal unsigned in [min, max]. Returns 0, -EINVAL or -ERANGE. */
 int lb_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
 

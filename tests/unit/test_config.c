@@ -379,7 +379,7 @@ START_TEST(test_full_file)
 	ck_assert_ptr_eq(s, &c->services[1]);
 	ck_assert_str_eq(s->name, "dns6");
 	ck_assert_uint_eq(s->vip.family, AF_INET6);
-	ck_assert_str_eq(s->sched, CFG_DEFAULT_SCHED);
+	ck_assert_str_eq(s->sched, LB_SCHED_DEFAULT);
 	ck_assert_uint_eq(s->on_fail, CFG_ON_FAIL_QUIESCE);
 	ck_assert_uint_eq(s->flags, LB_SVC_F_UDP_DRAIN);
 	cfg_errors_free(&e);
@@ -393,8 +393,8 @@ START_TEST(test_defaults)
 	struct cfg *c = load("", &e);
 
 	ck_assert_ptr_nonnull(c);
-	ck_assert_str_eq(c->ctl_socket, CFG_DEFAULT_CTL_SOCKET);
-	ck_assert_str_eq(c->dp_socket, CFG_DEFAULT_DP_SOCKET);
+	ck_assert_str_eq(c->ctl_socket, LB_DEFAULT_CTL_SOCKET);
+	ck_assert_str_eq(c->dp_socket, LB_DEFAULT_DP_SOCKET);
 	ck_assert(!c->metrics_enabled);
 	ck_assert(!c->log_syslog);
 	ck_assert_int_eq(c->log_level, LOG_INFO);

@@ -283,7 +283,7 @@ START_TEST(test_options)
 	ck_assert_int_eq(lbctl_parse(argv_of(WA("stats"), argv), argv, &cmd,
 				     err, sizeof(err)),
 			 0);
-	ck_assert_str_eq(cmd.opts.socket, LBCTL_DEFAULT_SOCKET);
+	ck_assert_str_eq(cmd.opts.socket, LB_DEFAULT_CTL_SOCKET);
 	lbctl_cmd_free(&cmd);
 
 	/* help needs no request */

@@ -107,6 +107,11 @@ START_TEST(registry_lists_and_finds_all)
 			seen += strcmp(names[j], all_names[i]) == 0;
 		ck_assert_int_eq(seen, 1);
 	}
+	/* The names the INI file and lbctl accept are exactly these. */
+	ck_assert_int_eq((int)lb_nsched_names, NALL);
+	for (size_t i = 0; i < lb_nsched_names; i++)
+		ck_assert_ptr_nonnull(sched_find(lb_sched_names[i]));
+	ck_assert(lb_sched_name_valid(LB_SCHED_DEFAULT));
 	ck_assert_ptr_null(sched_find("nope"));
 	ck_assert_ptr_null(sched_find(""));
 	ck_assert_ptr_null(sched_find(NULL));

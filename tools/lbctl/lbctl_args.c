@@ -765,7 +765,7 @@ lbctl_parse(int argc, char **argv, struct lbctl_cmd *cmd, char *err,
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	cmd->opts.socket =
-		env != NULL && env[0] != '\0' ? env : LBCTL_DEFAULT_SOCKET;
+		env != NULL && env[0] != '\0' ? env : LB_DEFAULT_CTL_SOCKET;
 	cmd->opts.timeout_ms = 5000;
 
 	/* Options before the first word; -w and --count only after it. */

@@ -20,8 +20,7 @@
 #include "edgelb/lbmsg.h"
 #include "edgelb/types.h"
 
-#define LBCTL_DEFAULT_SOCKET "/run/edgelb/ctl.sock"
-#define LBCTL_MAX_REQS	     4
+#define LBCTL_MAX_REQS 4
 
 /* Exit statuses of lbctl (documented in --help and lbctl(8)). */
 enum lbctl_exit {

@@ -17,6 +17,7 @@
 
 #include "lbctl_fmt.h"
 #include "lbctl_fmt_priv.h"
+#include "edgelb/util.h"
 
 /* ---- collecting ---------------------------------------------------------- */
 
@@ -40,7 +41,7 @@ model_free(struct lbctl_fmt *f)
 		free(f->svcs[i].bes);
 	free(f->svcs);
 	f->svcs = NULL;
-	f->nsvcs = 0;
+	f->nsvcs = f->cap_svcs = 0;
 	f->built = false;
 }
 
@@ -71,14 +72,9 @@ lbctl_fmt_part(void *arg, const struct nlmsghdr *nlh, struct nlattr **tb)
 	struct nlmsghdr *copy;
 
 	(void)tb; /* re-parsed from the copy */
-	if (f->nparts == f->cap) {
-		size_t cap = f->cap ? f->cap * 2 : 16;
-		p = realloc(f->parts, cap * sizeof(*p));
-		if (p == NULL)
-			return -ENOMEM;
-		f->parts = p;
-		f->cap = cap;
-	}
+	if (lb_array_grow(&f->parts, &f->cap, f->nparts + 1,
+			  sizeof(*f->parts)) < 0)
+		return -ENOMEM;
 	copy = malloc(nlh->nlmsg_len);
 	if (copy == NULL)
 		return -ENOMEM;
@@ -250,10 +246,9 @@ svc_add(struct lbctl_fmt *f, struct nlattr **tb)
 	s = svc_find(f, &k);
 	if (s != NULL)
 		return s;
-	s = realloc(f->svcs, (f->nsvcs + 1) * sizeof(*s));
-	if (s == NULL)
+	if (lb_array_grow(&f->svcs, &f->cap_svcs, f->nsvcs + 1,
+			  sizeof(*f->svcs)) < 0)
 		return NULL;
-	f->svcs = s;
 	s = &f->svcs[f->nsvcs++];
 	*s = k;
 	return s;
@@ -264,10 +259,9 @@ be_add(struct fmt_svc *s, struct nlattr **tb)
 {
 	struct fmt_be *b;
 
-	b = realloc(s->bes, (s->nbes + 1) * sizeof(*b));
-	if (b == NULL)
+	if (lb_array_grow(&s->bes, &s->cap_bes, s->nbes + 1, sizeof(*s->bes)) <
+	    0)
 		return -ENOMEM;
-	s->bes = b;
 	b = &s->bes[s->nbes];
 	memset(b, 0, sizeof(*b));
 	memcpy(b->tb, tb, sizeof(b->tb));

@@ -221,7 +221,7 @@ fmt_ipvs_save(struct lbctl_fmt *f, FILE *out)
 
 		lb_addr_port_format(&s->vip, s->vport, ap, sizeof(ap));
 		fprintf(out, "-A %s %s -s %s", sw, ap,
-			fmt_str(s->tb, LB_ATTR_SCHED, "wlc"));
+			fmt_str(s->tb, LB_ATTR_SCHED, LB_SCHED_DEFAULT));
 		if (fmt_u(s->tb, LB_ATTR_PERSIST) != 0)
 			fprintf(out, " -p %" PRIu64,
 				fmt_u(s->tb, LB_ATTR_PERSIST));

@@ -28,7 +28,7 @@ struct fmt_svc {
 	struct lb_addr vip;
 	uint16_t vport;
 	struct fmt_be *bes;
-	size_t nbes;
+	size_t nbes, cap_bes;
 };
 
 /* Counters of a service or backend, and rates (per second). */
@@ -46,7 +46,7 @@ struct lbctl_fmt {
 	struct fmt_part *parts;
 	size_t nparts, cap;
 	struct fmt_svc *svcs; /* built by fmt_model(), sorted */
-	size_t nsvcs;
+	size_t nsvcs, cap_svcs;
 	bool built; /* svcs is up to date with parts */
 	const struct lbctl_fmt *base;
 	double secs;

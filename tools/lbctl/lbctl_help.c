@@ -99,7 +99,7 @@ static const char usage[] =
 	"  -j, --json          JSON output for show commands\n"
 	"  -s, --stats         add counters to service and backend tables\n"
 	"  --socket PATH       control socket (default $EDGELB_SOCKET, else\n"
-	"                      " LBCTL_DEFAULT_SOCKET "); the dataplane's\n"
+	"                      " LB_DEFAULT_CTL_SOCKET "); the dataplane's\n"
 	"                      dp.sock speaks the same protocol\n"
 	"  -w SECONDS          stats: redraw every SECONDS\n"
 	"  --count N           stats: stop after N rounds\n"

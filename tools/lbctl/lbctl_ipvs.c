@@ -19,7 +19,6 @@
 
 #include "lbctl_args.h"
 
-#define IPVS_DEF_SCHED	 "wlc"
 #define IPVS_DEF_PERSIST 300
 #define IPVS_DEF_WEIGHT	 1
 
@@ -398,7 +397,7 @@ build_service(struct lbctl_pctx *p, const struct ipvs_args *a, uint16_t type)
 	if (rc < 0 || type == LB_MSG_SERVICE_DEL)
 		return rc;
 	if (sched == NULL && type == LB_MSG_SERVICE_NEW)
-		sched = IPVS_DEF_SCHED;
+		sched = LB_SCHED_DEFAULT;
 	if (sched != NULL && nla_put_string(m, LB_ATTR_SCHED, sched) < 0)
 		return -ENOMEM;
 	if (a->persist && nla_put_u32(m, LB_ATTR_PERSIST, a->timeout) < 0)

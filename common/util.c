@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The small helpers of edgelb/util.h.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "edgelb/util.h"
+
+uint64_t
+lb_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+bool
+lb_is_prime(uint32_t n)
+{
+	if (n < 2)
+		return false;
+	if (n % 2 == 0)
+		return n == 2;
+	for (uint64_t d = 3; d * d <= n; d += 2)
+		if (n % d == 0)
+			return false;
+	return true;
+}
+
+int
+lb_array_grow(void *arrp, size_t *cap, size_t need, size_t elem)
+{
+	void *p, *np;
+	size_t ncap;
+
+	if (need <= *cap)
+		return 0;
+	ncap = *cap < 4 ? 8 : *cap;
+	while (ncap < need) {
+		if (ncap > SIZE_MAX / 2)
+			return -EOVERFLOW;
+		ncap *= 2;
+	}
+	if (elem != 0 && ncap > SIZE_MAX / elem)
+		return -EOVERFLOW;
+	/* arrp points at a T *: read and write it as bytes, not as void *. */
+	memcpy(&p, arrp, sizeof(p));
+	np = realloc(p, ncap * elem);
+	if (np == NULL)
+		return -ENOMEM;
+	memcpy(arrp, &np, sizeof(np));
+	*cap = ncap;
+	return 0;
+}
