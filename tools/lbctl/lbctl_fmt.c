@@ -224,7 +224,7 @@ cmp_be(const void *x, const void *y)
 }
 
 static struct fmt_svc *
-svc_find(struct lbctl_fmt *f, const struct fmt_svc *key)
+model_svc_find(struct lbctl_fmt *f, const struct fmt_svc *key)
 {
 	for (size_t i = 0; i < f->nsvcs; i++)
 		if (cmp_key(&f->svcs[i], key) == 0)
@@ -233,7 +233,7 @@ svc_find(struct lbctl_fmt *f, const struct fmt_svc *key)
 }
 
 static struct fmt_svc *
-svc_add(struct lbctl_fmt *f, struct nlattr **tb)
+model_svc_add(struct lbctl_fmt *f, struct nlattr **tb)
 {
 	struct fmt_svc k = { .tb = tb }, *s;
 
@@ -243,7 +243,7 @@ svc_add(struct lbctl_fmt *f, struct nlattr **tb)
 	    (k.proto != f->filter.proto || k.vport != f->filter.vport ||
 	     !lb_addr_equal(&k.vip, &f->filter.vip)))
 		return NULL;
-	s = svc_find(f, &k);
+	s = model_svc_find(f, &k);
 	if (s != NULL)
 		return s;
 	if (lb_array_grow(&f->svcs, &f->cap_svcs, f->nsvcs + 1,
@@ -287,7 +287,7 @@ fmt_model(struct lbctl_fmt *f)
 
 		if (type != LB_MSG_SERVICE_GET && type != LB_MSG_BACKEND_GET)
 			continue;
-		s = svc_add(f, p->tb);
+		s = model_svc_add(f, p->tb);
 		if (s == NULL)
 			continue;
 		if (type == LB_MSG_BACKEND_GET) {
@@ -397,7 +397,7 @@ fmt_svc_vals(const struct lbctl_fmt *f, const struct fmt_svc *s,
 	if (s->placeholder) /* only backend parts: a service has no counters */
 		memset(v, 0, sizeof(*v));
 	if (f->base != NULL &&
-	    (o = svc_find((struct lbctl_fmt *)f->base, s)) != NULL)
+	    (o = model_svc_find((struct lbctl_fmt *)f->base, s)) != NULL)
 		read_vals(o->tb, &old);
 	rates_from_base(f, v, &old);
 }
@@ -411,7 +411,7 @@ fmt_be_vals(const struct lbctl_fmt *f, const struct fmt_svc *s,
 
 	read_vals(b->tb, v);
 	if (f->base != NULL &&
-	    (o = svc_find((struct lbctl_fmt *)f->base, s)) != NULL) {
+	    (o = model_svc_find((struct lbctl_fmt *)f->base, s)) != NULL) {
 		for (size_t i = 0; i < o->nbes; i++)
 			if (cmp_be(&o->bes[i], b) == 0)
 				read_vals(o->bes[i].tb, &old);

@@ -97,7 +97,7 @@ largenum(FILE *out, uint64_t v, bool exact)
 
 /* "TCP  10.0.0.1:80" (cut to 33 for IPv4) */
 static void
-svc_name(const struct fmt_svc *s, char *buf, size_t len)
+fmt_svc_name(const struct fmt_svc *s, char *buf, size_t len)
 {
 	char ap[LB_ADDRPORTSTRLEN];
 
@@ -142,7 +142,7 @@ ipvs_service(const struct lbctl_fmt *f, const struct fmt_svc *s, FILE *out)
 	char name[80], dname[LB_ADDRPORTSTRLEN];
 	struct fmt_vals v;
 
-	svc_name(s, name, sizeof(name));
+	fmt_svc_name(s, name, sizeof(name));
 	fmt_svc_vals(f, s, &v);
 	if (f->opts.stats) {
 		fprintf(out, "%-33s", name);

@@ -86,7 +86,7 @@ counter_lines(FILE *out, struct nlattr *const *tb, const char *indent)
 }
 
 static void
-svc_key_str(struct nlattr *const *tb, char *buf, size_t len)
+fmt_svc_key_str(struct nlattr *const *tb, char *buf, size_t len)
 {
 	char ap[LB_ADDRPORTSTRLEN];
 
@@ -120,7 +120,7 @@ row(const struct lbctl_fmt *f, struct nlattr *const *tb, FILE *out)
 
 	switch (f->view) {
 	case LBCTL_VIEW_LADDRS:
-		svc_key_str(tb, a, sizeof(a));
+		fmt_svc_key_str(tb, a, sizeof(a));
 		fprintf(out, "%-30s %s\n", a,
 			fmt_addr(tb, LB_ATTR_ADDR, b, sizeof(b)));
 		if (f->opts.stats)
@@ -189,7 +189,7 @@ row(const struct lbctl_fmt *f, struct nlattr *const *tb, FILE *out)
 			fmt_u(tb, LB_ATTR_LCORE));
 		break;
 	case LBCTL_VIEW_HEALTH:
-		svc_key_str(tb, a, sizeof(a));
+		fmt_svc_key_str(tb, a, sizeof(a));
 		s = state_name(f->view, fmt_u(tb, LB_ATTR_STATE));
 		fprintf(out, "%-30s %-26s %-12s %-8s %-6" PRIu64 " %s\n", a,
 			fmt_addrport(tb, LB_ATTR_ADDR, LB_ATTR_PORT, b,
@@ -267,7 +267,7 @@ stats_head(struct nlattr *const *tb, FILE *out)
 		break;
 	case LB_STATS_SERVICE:
 	case LB_STATS_BACKEND:
-		svc_key_str(tb, a, sizeof(a));
+		fmt_svc_key_str(tb, a, sizeof(a));
 		fprintf(out, " %s", a);
 		if (kind == LB_STATS_BACKEND)
 			fprintf(out, " -> %s",
