@@ -936,7 +936,7 @@ h2_body_read(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len,
 {
 	struct http_client_req *r = src->ptr;
 	struct hc_conn *k = ud;
-	size_t n;
+	size_t n, left;
 
 	(void)s;
 	(void)sid;
@@ -950,23 +950,17 @@ h2_body_read(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len,
 			*flags |= NGHTTP2_DATA_FLAG_EOF;
 		return (ssize_t)n;
 	}
-	if (r->out == NULL) {
-		*flags |= NGHTTP2_DATA_FLAG_EOF;
-		return 0;
-	}
-	n = (size_t)evbuffer_remove(r->out, buf, len);
+	n = r->out != NULL ? (size_t)evbuffer_remove(r->out, buf, len) : 0;
 	if (n == 0 && !r->body_ended) {
 		r->deferred = true;
-		if (!r->want_writable) {
-			r->want_writable = true;
-			req_kick(r);
-		}
+		r->want_writable = true;
+		req_kick(r);
 		return NGHTTP2_ERR_DEFERRED;
 	}
-	if (r->body_ended && evbuffer_get_length(r->out) == 0)
+	left = r->out != NULL ? evbuffer_get_length(r->out) : 0;
+	if (r->body_ended && left == 0)
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
-	if (!r->body_ended && !r->want_writable &&
-	    evbuffer_get_length(r->out) <= k->c->o.out_high_water / 2) {
+	if (!r->body_ended && left <= k->c->o.out_high_water / 2) {
 		r->want_writable = true;
 		req_kick(r);
 	}
@@ -1233,7 +1227,8 @@ conn_idle(struct hc_conn *k)
 	struct hc_host *h = k->h;
 	uint32_t max = k->c->o.max_idle_per_host;
 
-	if (h->nidle >= max) {
+	/* with requests waiting, dispatch takes it (and trims after) */
+	if (h->nidle >= max && h->qhead == NULL) {
 		struct hc_conn *old = NULL;
 
 		for (struct hc_conn *x = h->conns; x != NULL; x = x->next)
@@ -1651,6 +1646,24 @@ host_dispatch(struct hc_host *h)
 	}
 }
 
+/* Close the oldest idle HTTP/1.1 connections over max_idle_per_host. */
+static void
+host_trim(struct hc_host *h)
+{
+	while (h->nidle > h->c->o.max_idle_per_host) {
+		struct hc_conn *old = NULL;
+
+		for (struct hc_conn *x = h->conns; x != NULL; x = x->next)
+			if (x->idle && x->mode == MODE_H1 &&
+			    (old == NULL || x->idle_since < old->idle_since))
+				old = x;
+		if (old == NULL)
+			return;
+		h->c->st.evictions++;
+		conn_close(old, 0);
+	}
+}
+
 static void
 on_dispatch(evutil_socket_t fd, short what, void *arg)
 {
@@ -1661,6 +1674,7 @@ on_dispatch(evutil_socket_t fd, short what, void *arg)
 	for (struct hc_host *h = c->hosts; h != NULL; h = h->next) {
 		if (h->qhead != NULL)
 			host_dispatch(h);
+		host_trim(h);
 		/* HTTP/2 sessions that carry nothing wait as idle ones */
 		for (struct hc_conn *k = h->conns; k != NULL; k = k->next)
 			if (k->mode == MODE_H2 && k->st == CS_READY &&
