@@ -92,6 +92,8 @@ struct res {
 	/* pause every pause_every bytes, resume 2 ms later */
 	uint64_t pause_every, next_pause;
 	unsigned pauses;
+	bool paused;
+	unsigned while_paused; /* pieces delivered while paused: none */
 	struct event *resume;
 	/* piecewise upload of up_total bytes */
 	uint64_t up_total, up_sent;
@@ -145,8 +147,10 @@ on_resume(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!x->done)
+	if (!x->done) {
+		x->paused = false;
 		http_client_req_pause(x->r, false);
+	}
 }
 
 static int
@@ -155,6 +159,8 @@ on_body(void *arg, struct http_client_req *r, const char *p, size_t n)
 	struct res *x = arg;
 	size_t room = sizeof(x->body) - 1 - x->blen;
 
+	if (x->paused)
+		x->while_paused++;
 	memcpy(x->body + x->blen, p, n < room ? n : room);
 	x->blen += n < room ? n : room;
 	x->body[x->blen] = '\0';
@@ -165,6 +171,7 @@ on_body(void *arg, struct http_client_req *r, const char *p, size_t n)
 
 		x->next_pause += x->pause_every;
 		x->pauses++;
+		x->paused = true;
 		http_client_req_pause(r, true);
 		if (x->resume == NULL)
 			x->resume = evtimer_new(base, on_resume, x);
@@ -1094,6 +1101,7 @@ download(enum http_client_proto proto, uint16_t port)
 	ck_assert_uint_eq(x.total, BIG);
 	ck_assert_uint_eq(x.hash, big_hash);
 	ck_assert_uint_ge(x.pauses, 30);
+	ck_assert_uint_eq(x.while_paused, 0);
 	/* the client's buffers never held more than a window's worth */
 	printf("download proto %d: in_high %llu bytes, %u pauses\n", proto,
 	       (unsigned long long)st()->in_high, x.pauses);
