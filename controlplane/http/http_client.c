@@ -368,7 +368,7 @@ req_on_timer(evutil_socket_t fd, short what, void *arg)
 	conn_close(k, -ETIMEDOUT);
 }
 
-static void h2_deliver_pending(struct http_client_req *r);
+static bool h2_deliver_pending(struct http_client_req *r);
 
 /* From the loop: on_writable, or buffered body after a resume. */
 static void
@@ -376,6 +376,7 @@ req_on_kick(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_client_req *r = arg;
 	struct hc_conn *k = r->conn;
+	bool gone;
 
 	(void)fd;
 	(void)what;
@@ -385,27 +386,30 @@ req_on_kick(evutil_socket_t fd, short what, void *arg)
 	    k->cur == r) {
 		k->busy++;
 		h1_process(k);
+		/* r is freed once it ended (no new one is bound meanwhile:
+		 * dispatch runs from the loop) */
+		gone = k->cur != r;
 		k->busy--;
 		if (k->dead) {
 			conn_close(k, 0);
 			return;
 		}
+		if (gone)
+			return;
 	}
-	if (r->done)
-		return;
 	if (!r->paused && k->mode == MODE_H2 && r->in != NULL &&
 	    evbuffer_get_length(r->in) > 0) {
 		k->busy++;
-		h2_deliver_pending(r);
+		gone = h2_deliver_pending(r);
 		h2_flush(k);
 		k->busy--;
 		if (k->dead) {
 			conn_close(k, 0);
 			return;
 		}
+		if (gone)
+			return;
 	}
-	if (r->done)
-		return;
 	if (r->want_writable && r->piecewise && !r->body_ended &&
 	    r->ops.on_writable != NULL) {
 		r->want_writable = false;
@@ -846,22 +850,26 @@ h2_deliver(struct hc_conn *k, struct http_client_req *r, const char *p,
 	return 0;
 }
 
-static void
+/* Deliver what came while paused. True when r ended (it may be freed). */
+static bool
 h2_deliver_pending(struct http_client_req *r)
 {
 	struct hc_conn *k = r->conn;
 	char buf[16384];
 
-	while (!r->done && !r->paused && evbuffer_get_length(r->in) > 0) {
+	while (!r->paused && evbuffer_get_length(r->in) > 0) {
 		int n = evbuffer_remove(r->in, buf, sizeof(buf));
 
-		if (n <= 0 || h2_deliver(k, r, buf, (size_t)n) < 0)
-			return;
+		if (n > 0 && h2_deliver(k, r, buf, (size_t)n) < 0)
+			return true;
 	}
-	if (!r->done && r->h2_ended && evbuffer_get_length(r->in) == 0)
+	if (r->h2_ended && evbuffer_get_length(r->in) == 0) {
 		req_finish(r, 0);
-	else if (!r->done && !r->paused)
+		return true;
+	}
+	if (!r->paused)
 		req_phase(r, k->c->o.read_timeout_ms);
+	return false;
 }
 
 static int
