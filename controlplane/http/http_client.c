@@ -573,6 +573,21 @@ h1_bad(struct hc_conn *k, int err)
 	conn_close(k, 0);
 }
 
+/* The first contiguous bytes of in (never an empty chain). */
+static bool
+in_chunk(struct evbuffer *in, struct evbuffer_iovec *v)
+{
+	size_t len = evbuffer_get_length(in);
+
+	if (len == 0)
+		return false;
+	if (evbuffer_peek(in, -1, NULL, v, 1) == 1 && v->iov_len > 0)
+		return true;
+	v->iov_len = len < 16384 ? len : 16384;
+	v->iov_base = evbuffer_pullup(in, (ssize_t)v->iov_len);
+	return v->iov_base != NULL;
+}
+
 /* Feed the buffered input to the parser, as far as it goes. */
 static void
 h1_process(struct hc_conn *k)
@@ -593,7 +608,7 @@ h1_process(struct hc_conn *k)
 		}
 		if (r->paused)
 			return;
-		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+		if (!in_chunk(in, &v))
 			return;
 		rc = http_parse_feed(k->p, v.iov_base, v.iov_len, &used);
 		evbuffer_drain(in, used);
@@ -1064,7 +1079,7 @@ h2_process(struct hc_conn *k)
 	struct evbuffer_iovec v;
 
 	note_high(&k->c->st.in_high, evbuffer_get_length(in));
-	while (!k->dead && evbuffer_peek(in, -1, NULL, &v, 1) == 1) {
+	while (!k->dead && in_chunk(in, &v)) {
 		ssize_t n =
 			nghttp2_session_mem_recv(k->s, v.iov_base, v.iov_len);
 
@@ -1076,6 +1091,8 @@ h2_process(struct hc_conn *k)
 			return;
 		}
 		evbuffer_drain(in, (size_t)n);
+		if (n == 0)
+			break; /* the session takes no more (terminated) */
 	}
 	h2_flush(k);
 }
