@@ -95,7 +95,8 @@ struct hc_host {
 	char *sni;
 	enum host_mode mode;
 	struct hc_conn *conns;
-	uint32_t nconns, nidle;
+	uint32_t nconns; /* all, connecting included */
+	uint32_t nidle;	 /* idle HTTP/1.1 ones */
 	struct http_client_req *qhead, *qtail;
 };
 
@@ -1169,7 +1170,7 @@ conn_unlink(struct hc_conn *k)
 	if (k->next != NULL)
 		k->next->prev = k->prev;
 	h->nconns--;
-	if (k->idle)
+	if (k->idle && k->mode == MODE_H1)
 		h->nidle--;
 	k->c->st.conns_open--;
 }
@@ -1280,7 +1281,8 @@ conn_unidle(struct hc_conn *k)
 	if (!k->idle)
 		return;
 	k->idle = false;
-	k->h->nidle--;
+	if (k->mode == MODE_H1)
+		k->h->nidle--;
 	evtimer_del(k->timer);
 }
 
@@ -1706,7 +1708,6 @@ on_dispatch(evutil_socket_t fd, short what, void *arg)
 			    k->nstreams == 0 && !k->idle && !k->dead) {
 				k->idle = true;
 				k->idle_since = now_ms();
-				h->nidle++;
 				timer_ms(k->timer, c->o.idle_timeout_ms);
 			}
 	}

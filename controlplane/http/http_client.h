@@ -102,8 +102,9 @@ struct http_client_stats {
 };
 
 /*
- * The client on base. opts NULL: the defaults (zero fields also take the
- * default). NULL with errno EINVAL (no base), ENOMEM, or EPROTO (the TLS
+ * The client on base. opts NULL: the defaults; a zero field takes its
+ * default too, except max_idle_per_host (0: keep no idle connection),
+ * total_timeout_ms (0: none) and the booleans. NULL with errno EINVAL (no base), ENOMEM, or EPROTO (the TLS
  * context or ca_file could not be set up).
  */
 struct http_client *http_client_new(struct event_base *base,
@@ -164,9 +165,13 @@ struct http_client_req_ops {
 
 /*
  * Start a request (it runs from the loop; no callback before this
- * returns). NULL with errno EINVAL (no method or target, a bad
- * proto or address, CR/LF/NUL in a header, body without body_len), or
- * ENOMEM.
+ * returns). Header names go out in lower case; Host, Content-Length,
+ * Transfer-Encoding, Connection, Keep-Alive, Upgrade, TE and
+ * Proxy-Connection are the client's to write and refused. NULL with errno
+ * EINVAL (no method or target, a method not a token, a bad proto, port or
+ * address, a control byte in the target, authority or a header, a
+ * refused header, more than HTTP_MAX_HEADERS, a body with body_len < 0),
+ * or ENOMEM.
  */
 struct http_client_req *
 http_client_request(struct http_client *c, const struct http_client_spec *s,
@@ -176,7 +181,9 @@ http_client_request(struct http_client *c, const struct http_client_spec *s,
  * Piecewise request body. 0; -EAGAIN when over out_high_water or not yet
  * on a connection (nothing taken: wait for on_writable); -EINVAL after
  * end, beyond a declared length, or for a request with a whole body;
- * -EPIPE once the request is done; -ENOMEM.
+ * -EPIPE when the connection closed during the call (on_done was called:
+ * r is gone); -ENOMEM. Call it from on_writable or from the loop, not
+ * after on_done.
  */
 int http_client_req_write(struct http_client_req *r, const void *p, size_t n);
 /* The body ended. 0, -EINVAL (short of a declared length, twice). */

@@ -778,7 +778,7 @@ script_suite(void)
 
 static char dir[64];
 static pid_t nginx_pid;
-static uint16_t p_h1, p_h2c, p_tls;
+static uint16_t p_h1, p_h2c, p_tls, p_tls1, p_short1, p_short2;
 static uint64_t big_hash;
 static char ca_good[128], ca_wrong[128];
 
@@ -866,6 +866,9 @@ nginx_start(void)
 	p_h1 = free_port();
 	p_h2c = free_port();
 	p_tls = free_port();
+	p_tls1 = free_port();
+	p_short1 = free_port();
+	p_short2 = free_port();
 	snprintf(path, sizeof(path), "%s/nginx.conf", dir);
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
@@ -884,6 +887,7 @@ nginx_start(void)
 		"  listen 127.0.0.1:%u;\n"
 		"  listen 127.0.0.1:%u http2;\n"
 		"  listen 127.0.0.1:%u ssl http2;\n"
+		"  listen 127.0.0.1:%u ssl;\n" /* ALPN: http/1.1 only */
 		"  ssl_certificate %s/cert.pem;\n"
 		"  ssl_certificate_key %s/key.pem;\n"
 		"  root %s/www;\n"
@@ -894,11 +898,21 @@ nginx_start(void)
 		"  location /up/ { dav_methods PUT; client_max_body_size 64m; "
 		"}\n"
 		" }\n"
+		/* a server that ends connections itself: after 2 requests
+		 * (Connection: close; h2 GOAWAY) or 1 s idle */
+		" server {\n"
+		"  listen 127.0.0.1:%u;\n"
+		"  listen 127.0.0.1:%u http2;\n"
+		"  keepalive_requests 2; keepalive_timeout 1s;\n"
+		"  location = /conn { default_type text/plain;\n"
+		"   return 200 \"$connection $connection_requests\"; }\n"
+		" }\n"
 		"}\n",
 		echo ? "load_module " ECHO_MOD ";" : "", dir, dir, dir, dir,
-		dir, dir, dir, dir, p_h1, p_h2c, p_tls, dir, dir, dir,
+		dir, dir, dir, dir, p_h1, p_h2c, p_tls, p_tls1, dir, dir, dir,
 		echo ? "echo_sleep 0.3; echo -n \"$connection\";"
-		     : "return 500;");
+		     : "return 500;",
+		p_short1, p_short2);
 	ck_assert_int_eq(fclose(f), 0);
 	nginx_pid = fork();
 	ck_assert_int_ge(nginx_pid, 0);
@@ -911,7 +925,8 @@ nginx_start(void)
 		_exit(127);
 	}
 	for (int i = 0; i < 100; i++) {
-		if (port_up(p_h1) && port_up(p_h2c) && port_up(p_tls))
+		if (port_up(p_h1) && port_up(p_h2c) && port_up(p_tls) &&
+		    port_up(p_tls1) && port_up(p_short1) && port_up(p_short2))
 			return;
 		usleep(50000);
 	}
@@ -1048,6 +1063,106 @@ START_TEST(test_tls_alpn_h2)
 	get(&x[0], HTTP_CLIENT_TLS, p_tls, "/conn");
 	run(1, 3000);
 	ck_assert_int_eq(x[0].err, 0);
+	client_free();
+}
+END_TEST
+
+START_TEST(test_tls_alpn_h1)
+{
+	struct http_client_opts o = http_client_default_opts;
+	struct http_client_spec s;
+	struct res x[3];
+
+	o.ca_file = ca_good;
+	client_new(&o);
+	for (int i = 0; i < 3; i++) {
+		ndone = 0;
+		s = spec(HTTP_CLIENT_TLS, p_tls1, "GET", "/conn");
+		s.authority = "localhost";
+		start(&x[i], &s);
+		run(1, 3000);
+		ck_assert_int_eq(x[i].err, 0);
+		ck_assert_int_eq(x[i].version, 1); /* the server has no h2 */
+	}
+	ck_assert_uint_eq(st()->connects, 1); /* keep-alive over TLS */
+	ck_assert_uint_eq(st()->reuses, 2);
+	ck_assert_uint_eq(st()->h2_conns, 0);
+	client_free();
+}
+END_TEST
+
+/* nginx's $connection of a /conn answer ("N R"), and R. */
+static long
+conn_of(const struct res *x, long *nreq)
+{
+	char *e;
+	long n = strtol(x->body, &e, 10);
+
+	*nreq = strtol(e, NULL, 10);
+	return n;
+}
+
+/* The server ends connections: after 2 requests, and when idle 1 s. The
+ * client must not send on what the server closed (no error, no retry). */
+static void
+server_closes_case(enum http_client_proto proto, uint16_t port)
+{
+	struct res x[4];
+	long c[4], n[4];
+
+	client_new(NULL);
+	for (int i = 0; i < 3; i++) {
+		ndone = 0;
+		get(&x[i], proto, port, "/conn");
+		run(1, 3000);
+		ck_assert_int_eq(x[i].err, 0);
+		ck_assert_int_eq(x[i].version, proto == HTTP_CLIENT_H1 ? 1 : 2);
+		c[i] = conn_of(&x[i], &n[i]);
+	}
+	/* requests 1, 2 on one connection; the 3rd on a new one */
+	ck_assert_int_eq(c[0], c[1]);
+	ck_assert_int_eq(n[1], 2);
+	ck_assert_int_ne(c[2], c[0]);
+	ck_assert_int_eq(n[2], 1);
+	ck_assert_uint_eq(st()->connects, 2);
+	spin(1500); /* the server closes the idle one; the client sees it */
+	ck_assert_uint_eq(st()->conns_open, 0);
+	ndone = 0;
+	get(&x[3], proto, port, "/conn");
+	run(1, 3000);
+	ck_assert_int_eq(x[3].err, 0);
+	ck_assert_uint_eq(st()->connects, 3);
+	ck_assert_uint_eq(st()->retries, 0);
+	ck_assert_uint_eq(st()->failed, 0);
+	client_free();
+}
+
+START_TEST(test_server_closes_h1)
+{
+	server_closes_case(HTTP_CLIENT_H1, p_short1);
+}
+END_TEST
+
+START_TEST(test_server_closes_h2)
+{
+	server_closes_case(HTTP_CLIENT_H2C, p_short2);
+}
+END_TEST
+
+START_TEST(test_h2_idle_expiry)
+{
+	struct http_client_opts o = http_client_default_opts;
+	struct res x;
+
+	o.idle_timeout_ms = 300;
+	client_new(&o);
+	get(&x, HTTP_CLIENT_H2C, p_h2c, "/conn");
+	run(1, 3000);
+	ck_assert_int_eq(x.err, 0);
+	ck_assert_uint_eq(st()->conns_open, 1);
+	spin(700);
+	ck_assert_uint_eq(st()->conns_open, 0);
+	ck_assert_uint_eq(st()->evictions, 1);
 	client_free();
 }
 END_TEST
@@ -1202,6 +1317,10 @@ nginx_suite(void)
 	tcase_add_test(t, test_pool_limits);
 	tcase_add_test(t, test_h2c_multiplex);
 	tcase_add_test(t, test_tls_alpn_h2);
+	tcase_add_test(t, test_tls_alpn_h1);
+	tcase_add_test(t, test_server_closes_h1);
+	tcase_add_test(t, test_server_closes_h2);
+	tcase_add_test(t, test_h2_idle_expiry);
 	tcase_add_test(t, test_tls_wrong_ca);
 	tcase_add_test(t, test_tls_wrong_name);
 	tcase_add_test(t, test_body_limit_nginx);
