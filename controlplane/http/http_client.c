@@ -76,7 +76,8 @@ struct hc_conn {
 	/* HTTP/1.1 */
 	struct http_parse *p;
 	struct http_client_req *cur;
-	bool interim; /* the message being parsed is a 1xx */
+	bool interim;	/* the message being parsed is a 1xx */
+	bool proto_err; /* HTTP/2: we sent GOAWAY with an error */
 	bool resp_end;
 	/* HTTP/2 */
 	nghttp2_session *s;
@@ -1068,9 +1069,13 @@ h2_flush(struct hc_conn *k)
 			return;
 		}
 	}
+	/* the session is over: GOAWAY both ways, or a connection error */
 	if (!nghttp2_session_want_read(k->s) &&
-	    !nghttp2_session_want_write(k->s) && k->nstreams == 0)
-		conn_close(k, 0);
+	    !nghttp2_session_want_write(k->s)) {
+		if (k->proto_err)
+			k->c->st.bad_responses++;
+		conn_close(k, k->proto_err ? -EBADMSG : 0);
+	}
 }
 
 static void
@@ -1099,6 +1104,18 @@ h2_process(struct hc_conn *k)
 }
 
 static int
+h2_on_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
+{
+	struct hc_conn *k = ud;
+
+	(void)s;
+	if (f->hd.type == NGHTTP2_GOAWAY &&
+	    f->goaway.error_code != NGHTTP2_NO_ERROR)
+		k->proto_err = true; /* the peer broke the protocol */
+	return 0;
+}
+
+static int
 h2_start(struct hc_conn *k)
 {
 	nghttp2_session_callbacks *cbs = NULL;
@@ -1120,6 +1137,7 @@ h2_start(struct hc_conn *k)
 								  h2_on_data);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cbs,
 							       h2_on_close);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cbs, h2_on_send);
 	nghttp2_option_set_no_auto_window_update(opt, 1);
 	nghttp2_option_set_peer_max_concurrent_streams(opt,
 						       k->c->o.max_streams);

@@ -299,6 +299,8 @@ enum after {
 struct answer {
 	const char *text; /* NULL: nothing */
 	enum after after;
+	size_t len;	   /* 0: strlen(text) */
+	uint32_t delay_ms; /* before sending */
 };
 
 struct script {
@@ -365,8 +367,10 @@ serve(int fd, int conn)
 		len -= (size_t)(e + 4 - buf);
 		memmove(buf, e + 4, len);
 		a = sc.answer(conn, sc.requests++);
+		usleep(a.delay_ms * 1000);
 		if (a.text != NULL &&
-		    send(fd, a.text, strlen(a.text), MSG_NOSIGNAL) < 0)
+		    send(fd, a.text, a.len != 0 ? a.len : strlen(a.text),
+			 MSG_NOSIGNAL) < 0)
 			return;
 		if (a.after == A_CLOSE)
 			return;
@@ -747,6 +751,116 @@ START_TEST(test_bad_spec)
 }
 END_TEST
 
+/* ---- scripted: HTTP/2 ---------------------------------------------------
+ * The client's preface ("PRI * HTTP/2.0\r\n\r\n...") is the "head" the
+ * scripted server answers, 100 ms later (the request's HEADERS went out
+ * by then): frames built here, HPACK by hand. */
+
+static char h2buf[8192];
+static size_t h2len;
+
+static void
+h2_frame(uint8_t type, uint8_t flags, uint32_t sid, const void *p, size_t n)
+{
+	uint8_t *b = (uint8_t *)h2buf + h2len;
+
+	ck_assert_uint_le(h2len + 9 + n, sizeof(h2buf));
+	b[0] = (uint8_t)(n >> 16);
+	b[1] = (uint8_t)(n >> 8);
+	b[2] = (uint8_t)n;
+	b[3] = type;
+	b[4] = flags;
+	b[5] = (uint8_t)(sid >> 24);
+	b[6] = (uint8_t)(sid >> 16);
+	b[7] = (uint8_t)(sid >> 8);
+	b[8] = (uint8_t)sid;
+	memcpy(b + 9, p, n);
+	h2len += 9 + n;
+}
+
+enum { F_DATA = 0, F_HEADERS = 1, F_SETTINGS = 4 };
+enum { END_STREAM = 1, END_HEADERS = 4, SETTINGS_ACK = 1 };
+
+static struct answer
+ans_h2(int conn, int req)
+{
+	(void)conn;
+	(void)req;
+	return (struct answer){ h2buf, A_STALL, h2len, 100 };
+}
+
+static void
+h2_case(int want_err)
+{
+	struct http_client_opts o = fast_opts();
+	struct res x;
+
+	o.max_head_bytes = 2048;
+	script_start(ans_h2, false);
+	client_new(&o);
+	get(&x, HTTP_CLIENT_H2C, sc.port, "/");
+	run(1, 3000);
+	ck_assert(x.done);
+	ck_assert_int_eq(x.err, want_err);
+	ck_assert_uint_eq(st()->bad_responses, 1);
+	ck_assert_uint_eq(st()->h2_streams, 1);
+	client_free();
+	script_stop();
+}
+
+static void
+h2_begin(void)
+{
+	h2len = 0;
+	h2_frame(F_SETTINGS, 0, 0, NULL, 0);
+	h2_frame(F_SETTINGS, SETTINGS_ACK, 0, NULL, 0);
+}
+
+/* content-length: 2 with 7 bytes of DATA */
+START_TEST(test_h2_length_mismatch)
+{
+	/* :status 200 (static 8); content-length (static 28) "2" */
+	static const uint8_t hd[] = { 0x88, 0x0f, 0x0d, 0x01, '2' };
+
+	h2_begin();
+	h2_frame(F_HEADERS, END_HEADERS, 1, hd, sizeof(hd));
+	h2_frame(F_DATA, END_STREAM, 1, "toolong", 7);
+	h2_case(-EBADMSG);
+}
+END_TEST
+
+/* a 3000-byte header value over max_head_bytes 2048 */
+START_TEST(test_h2_head_too_large)
+{
+	uint8_t hd[3100];
+	size_t n = 0;
+
+	hd[n++] = 0x88;
+	hd[n++] = 0x00; /* literal, new name */
+	hd[n++] = 5;
+	memcpy(hd + n, "x-big", 5);
+	n += 5;
+	hd[n++] = 0x7f; /* 3000 = 127 + 2873: 0xb9 0x16 */
+	hd[n++] = 0xb9;
+	hd[n++] = 0x16;
+	memset(hd + n, 'v', 3000);
+	n += 3000;
+	h2_begin();
+	h2_frame(F_HEADERS, END_HEADERS | END_STREAM, 1, hd, n);
+	h2_case(-EMSGSIZE);
+}
+END_TEST
+
+/* not HTTP/2 at all */
+START_TEST(test_h2_garbage)
+{
+	h2len = 0;
+	memcpy(h2buf, "HTTP/1.1 200 OK\r\n\r\n", 19);
+	h2len = 19;
+	h2_case(-EBADMSG);
+}
+END_TEST
+
 static Suite *
 script_suite(void)
 {
@@ -766,6 +880,11 @@ script_suite(void)
 	tcase_add_test(t, test_head_too_large);
 	tcase_add_test(t, test_body_too_large);
 	tcase_add_test(t, test_bad_spec);
+	suite_add_tcase(s, t);
+	t = tcase_create("h2_bad_responses");
+	tcase_add_test(t, test_h2_length_mismatch);
+	tcase_add_test(t, test_h2_head_too_large);
+	tcase_add_test(t, test_h2_garbage);
 	suite_add_tcase(s, t);
 	t = tcase_create("retry");
 	tcase_add_test(t, test_retry_idempotent);
