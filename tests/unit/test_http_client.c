@@ -301,6 +301,9 @@ struct answer {
 	enum after after;
 	size_t len;	   /* 0: strlen(text) */
 	uint32_t delay_ms; /* before sending */
+	/* and later, before the after step: then_len bytes */
+	const char *then;
+	size_t then_len;
 };
 
 struct script {
@@ -371,6 +374,10 @@ serve(int fd, int conn)
 		if (a.text != NULL &&
 		    send(fd, a.text, a.len != 0 ? a.len : strlen(a.text),
 			 MSG_NOSIGNAL) < 0)
+			return;
+		usleep(a.then != NULL ? a.delay_ms * 1000 : 0);
+		if (a.then != NULL &&
+		    send(fd, a.then, a.then_len, MSG_NOSIGNAL) < 0)
 			return;
 		if (a.after == A_CLOSE)
 			return;
@@ -760,11 +767,12 @@ static char h2buf[8192];
 static size_t h2len;
 
 static void
-h2_frame(uint8_t type, uint8_t flags, uint32_t sid, const void *p, size_t n)
+h2_frame_to(char *buf, size_t cap, size_t *len, uint8_t type, uint8_t flags,
+	    uint32_t sid, const void *p, size_t n)
 {
-	uint8_t *b = (uint8_t *)h2buf + h2len;
+	uint8_t *b = (uint8_t *)buf + *len;
 
-	ck_assert_uint_le(h2len + 9 + n, sizeof(h2buf));
+	ck_assert_uint_le(*len + 9 + n, cap);
 	b[0] = (uint8_t)(n >> 16);
 	b[1] = (uint8_t)(n >> 8);
 	b[2] = (uint8_t)n;
@@ -774,8 +782,15 @@ h2_frame(uint8_t type, uint8_t flags, uint32_t sid, const void *p, size_t n)
 	b[6] = (uint8_t)(sid >> 16);
 	b[7] = (uint8_t)(sid >> 8);
 	b[8] = (uint8_t)sid;
-	memcpy(b + 9, p, n);
-	h2len += 9 + n;
+	if (n > 0)
+		memcpy(b + 9, p, n);
+	*len += 9 + n;
+}
+
+static void
+h2_frame(uint8_t type, uint8_t flags, uint32_t sid, const void *p, size_t n)
+{
+	h2_frame_to(h2buf, sizeof(h2buf), &h2len, type, flags, sid, p, n);
 }
 
 enum { F_DATA = 0, F_HEADERS = 1, F_SETTINGS = 4 };
@@ -806,6 +821,19 @@ h2_case(int want_err)
 	ck_assert_uint_eq(st()->h2_streams, 1);
 	client_free();
 	script_stop();
+}
+
+static char h2then[1024];
+static size_t h2then_len;
+
+static struct answer
+ans_h2_then(int conn, int req)
+{
+	(void)conn;
+	(void)req;
+	return (struct answer){
+		h2buf, A_STALL, h2len, 100, h2then, h2then_len
+	};
 }
 
 static void
@@ -861,6 +889,50 @@ START_TEST(test_h2_garbage)
 }
 END_TEST
 
+/* The server refuses stream 1 (REFUSED_STREAM: not processed): the GET is
+ * sent again, once, on stream 3, which the server answers; a POST is not. */
+static void
+h2_refused_case(const char *method, int want_err, unsigned want_retries)
+{
+	static const uint8_t refused[] = { 0, 0, 0, 7 };
+	static const uint8_t s200 = 0x88;
+	struct http_client_spec sp;
+	struct res x;
+
+	h2_begin();
+	h2_frame(3 /* RST_STREAM */, 0, 1, refused, sizeof(refused));
+	/* the answer to stream 3, 100 ms later */
+	h2then_len = 0;
+	h2_frame_to(h2then, sizeof(h2then), &h2then_len, F_HEADERS,
+		    END_HEADERS | END_STREAM, 3, &s200, 1);
+	script_start(ans_h2_then, false);
+	client_new(NULL);
+	sp = spec(HTTP_CLIENT_H2C, sc.port, method, "/");
+	start(&x, &sp);
+	run(1, 3000);
+	ck_assert(x.done);
+	ck_assert_int_eq(x.err, want_err);
+	ck_assert_uint_eq(st()->retries, want_retries);
+	ck_assert_uint_eq(st()->h2_streams, 1 + want_retries);
+	ck_assert_uint_eq(st()->connects, 1);
+	if (want_err == 0)
+		ck_assert_int_eq(x.status, 200);
+	client_free();
+	script_stop();
+}
+
+START_TEST(test_h2_refused_retry)
+{
+	h2_refused_case("GET", 0, 1);
+}
+END_TEST
+
+START_TEST(test_h2_refused_post)
+{
+	h2_refused_case("POST", -ECONNRESET, 0);
+}
+END_TEST
+
 static Suite *
 script_suite(void)
 {
@@ -889,6 +961,8 @@ script_suite(void)
 	t = tcase_create("retry");
 	tcase_add_test(t, test_retry_idempotent);
 	tcase_add_test(t, test_no_retry_post);
+	tcase_add_test(t, test_h2_refused_retry);
+	tcase_add_test(t, test_h2_refused_post);
 	suite_add_tcase(s, t);
 	return s;
 }
