@@ -382,8 +382,14 @@ req_on_kick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (r->done || k == NULL)
+	if (r->done)
 		return;
+	if (k == NULL) {
+		/* an HTTP/2 response that ended, its connection gone since */
+		if (!r->paused && r->h2_ended && r->in != NULL)
+			h2_deliver_pending(r);
+		return;
+	}
 	if (!r->paused && k->mode == MODE_H1 && k->st == CS_READY &&
 	    k->cur == r) {
 		k->busy++;
@@ -860,6 +866,8 @@ h2_deliver(struct hc_conn *k, struct http_client_req *r, const char *p,
 		h2_fail(k, r, rc, NGHTTP2_CANCEL);
 		return rc;
 	}
+	if (k == NULL)
+		return 0; /* the session is gone (an orphan) */
 	if (r->sid > 0)
 		nghttp2_session_consume(k->s, r->sid, n);
 	else
@@ -885,7 +893,7 @@ h2_deliver_pending(struct http_client_req *r)
 		return true;
 	}
 	if (!r->paused)
-		req_phase(r, k->c->o.read_timeout_ms);
+		req_phase(r, r->c->o.read_timeout_ms);
 	return false;
 }
 
@@ -1219,8 +1227,18 @@ conn_close(struct hc_conn *k, int err)
 		 * busy), freed below */
 		for (r = k->reqs; r != NULL; r = next) {
 			next = r->snext;
-			if (!r->done)
-				req_finish(r, err);
+			if (r->done)
+				continue;
+			if (r->h2_ended && r->in != NULL &&
+			    evbuffer_get_length(r->in) > 0) {
+				/* the response is whole, the caller paused:
+				 * it goes on without the connection */
+				stream_unlink(k, r);
+				r->conn = NULL;
+				r->sid = 0;
+				continue;
+			}
+			req_finish(r, err);
 		}
 		schedule_dispatch(c);
 	}

@@ -42,6 +42,7 @@
 #define ECHO_MOD "/usr/lib/nginx/modules/ngx_http_echo_module.so"
 #define BIG	 (32ull * 1024 * 1024)
 #define CHUNK	 (64 * 1024)
+#define SMALL	 100000 /* under a stream's window: all of it comes at once */
 
 static struct event_base *base;
 static struct http_client *cl;
@@ -1056,6 +1057,7 @@ nginx_start(void)
 	snprintf(ca_wrong, sizeof(ca_wrong), "%s/other.pem", dir);
 	snprintf(path, sizeof(path), "%s/www/big", dir);
 	write_big(path);
+	sh("head -c %d %s > %s/www/small", SMALL, path, dir);
 	p_h1 = free_port();
 	p_h2c = free_port();
 	p_tls = free_port();
@@ -1097,6 +1099,7 @@ nginx_start(void)
 		"  listen 127.0.0.1:%u;\n"
 		"  listen 127.0.0.1:%u http2;\n"
 		"  keepalive_requests 2; keepalive_timeout 1s;\n"
+		"  root %s/www;\n"
 		"  location = /conn { default_type text/plain;\n"
 		"   return 200 \"$connection $connection_requests\"; }\n"
 		" }\n"
@@ -1105,7 +1108,7 @@ nginx_start(void)
 		dir, dir, dir, dir, p_h1, p_h2c, p_tls, p_tls1, dir, dir, dir,
 		echo ? "echo_sleep 0.3; echo -n \"$connection\";"
 		     : "return 500;",
-		p_short1, p_short2);
+		p_short1, p_short2, dir);
 	ck_assert_int_eq(fclose(f), 0);
 	nginx_pid = fork();
 	ck_assert_int_ge(nginx_pid, 0);
@@ -1342,6 +1345,43 @@ START_TEST(test_server_closes_h2)
 }
 END_TEST
 
+/* The server sends a whole response, then GOAWAY and closes (its
+ * keepalive_requests), while the caller holds the body paused: the body
+ * is still delivered, whole, after the connection is gone. */
+START_TEST(test_h2_paused_survives_close)
+{
+	struct res x[2];
+	uint64_t h = FNV0;
+	uint8_t b;
+
+	client_new(NULL);
+	get(&x[0], HTTP_CLIENT_H2C, p_short2, "/small");
+	x[0].pause_every = x[0].next_pause = 1; /* at the first piece */
+	get(&x[1], HTTP_CLIENT_H2C, p_short2, "/conn");
+	run(1, 3000); /* /conn; /small waits, paused */
+	ck_assert(x[1].done);
+	ck_assert_int_eq(x[1].err, 0);
+	ck_assert(!x[0].done);
+	/* hold the pause until the server closed the connection */
+	evtimer_del(x[0].resume);
+	spin(500);
+	ck_assert_uint_eq(st()->conns_open, 0);
+	ck_assert(!x[0].done);
+	x[0].pause_every = 0;
+	x[0].paused = false;
+	http_client_req_pause(x[0].r, false);
+	run(2, 3000);
+	ck_assert_int_eq(x[0].err, 0);
+	ck_assert_uint_eq(x[0].total, SMALL);
+	for (uint64_t i = 0; i < SMALL; i++) {
+		b = pat(i);
+		h = fnv(h, &b, 1);
+	}
+	ck_assert_uint_eq(x[0].hash, h);
+	client_free();
+}
+END_TEST
+
 START_TEST(test_h2_idle_expiry)
 {
 	struct http_client_opts o = http_client_default_opts;
@@ -1514,6 +1554,7 @@ nginx_suite(void)
 	tcase_add_test(t, test_server_closes_h1);
 	tcase_add_test(t, test_server_closes_h2);
 	tcase_add_test(t, test_h2_idle_expiry);
+	tcase_add_test(t, test_h2_paused_survives_close);
 	tcase_add_test(t, test_tls_wrong_ca);
 	tcase_add_test(t, test_tls_wrong_name);
 	tcase_add_test(t, test_body_limit_nginx);
