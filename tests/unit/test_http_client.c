@@ -93,6 +93,7 @@ struct res {
 	/* pause every pause_every bytes, resume 2 ms later */
 	uint64_t pause_every, next_pause;
 	unsigned pauses;
+	long resume_us; /* 0: 2000 */
 	bool paused;
 	unsigned while_paused; /* pieces delivered while paused: none */
 	struct event *resume;
@@ -168,7 +169,8 @@ on_body(void *arg, struct http_client_req *r, const char *p, size_t n)
 	x->total += n;
 	x->hash = fnv(x->hash, p, n);
 	if (x->pause_every != 0 && x->total >= x->next_pause) {
-		struct timeval tv = { 0, 2000 };
+		struct timeval tv = { 0,
+				      x->resume_us != 0 ? x->resume_us : 2000 };
 
 		x->next_pause += x->pause_every;
 		x->pauses++;
@@ -1357,6 +1359,7 @@ START_TEST(test_h2_paused_survives_close)
 	client_new(NULL);
 	get(&x[0], HTTP_CLIENT_H2C, p_short2, "/small");
 	x[0].pause_every = x[0].next_pause = 1; /* at the first piece */
+	x[0].resume_us = 900000;		/* not before we say */
 	get(&x[1], HTTP_CLIENT_H2C, p_short2, "/conn");
 	run(1, 3000); /* /conn; /small waits, paused */
 	ck_assert(x[1].done);
