@@ -85,7 +85,7 @@ extern const struct http_client_opts http_client_default_opts;
 struct http_client_stats {
 	uint64_t requests;	 /* accepted by http_client_request */
 	uint64_t completed;	 /* on_done with 0 */
-	uint64_t failed;	 /* on_done with an error */
+	uint64_t failed;	 /* on_done with an error, or cancelled */
 	uint64_t connects;	 /* connections opened (TCP up) */
 	uint64_t connect_errors; /* refused, unreachable, TLS failed ... */
 	uint64_t tls_errors;	 /* handshake or verification failed */

@@ -936,6 +936,32 @@ START_TEST(test_h2_refused_post)
 }
 END_TEST
 
+/* Cancel: no callback follows; an HTTP/1.1 request's connection goes. */
+START_TEST(test_cancel_h1)
+{
+	struct http_client_opts o = fast_opts();
+	struct res x, y;
+
+	o.head_timeout_ms = 5000;
+	script_start(ans_none, false);
+	client_new(&o);
+	get(&x, HTTP_CLIENT_H1, sc.port, "/");
+	get(&y, HTTP_CLIENT_H1, sc.port, "/");
+	http_client_req_cancel(y.r); /* still queued */
+	spin(200);		     /* x is sent, waits for its head */
+	ck_assert_uint_eq(st()->connects, 1);
+	ck_assert_uint_eq(st()->conns_open, 1);
+	http_client_req_cancel(x.r);
+	ck_assert_uint_eq(st()->conns_open, 0);
+	spin(200);
+	ck_assert(!x.done);
+	ck_assert(!y.done);
+	ck_assert_uint_eq(st()->failed, 2);
+	client_free();
+	script_stop();
+}
+END_TEST
+
 static Suite *
 script_suite(void)
 {
@@ -947,6 +973,7 @@ script_suite(void)
 	tcase_add_test(t, test_total_timeout);
 	tcase_add_test(t, test_connect_timeout);
 	tcase_add_test(t, test_refused);
+	tcase_add_test(t, test_cancel_h1);
 	suite_add_tcase(s, t);
 	t = tcase_create("bad_responses");
 	tcase_add_test(t, test_two_content_length);
@@ -1385,6 +1412,31 @@ START_TEST(test_h2_paused_survives_close)
 }
 END_TEST
 
+/* Cancel an HTTP/2 stream: the session stays for the others and the next */
+START_TEST(test_cancel_h2)
+{
+	struct res x[3];
+
+	ck_assert_msg(access(ECHO_MOD, R_OK) == 0, "needs %s", ECHO_MOD);
+	client_new(NULL);
+	get(&x[0], HTTP_CLIENT_H2C, p_h2c, "/sleep");
+	get(&x[1], HTTP_CLIENT_H2C, p_h2c, "/sleep");
+	spin(100);
+	ck_assert_uint_eq(st()->h2_streams, 2);
+	http_client_req_cancel(x[1].r);
+	run(1, 3000);
+	ck_assert_int_eq(x[0].err, 0);
+	ck_assert(!x[1].done);
+	get(&x[2], HTTP_CLIENT_H2C, p_h2c, "/conn");
+	run(2, 3000);
+	ck_assert_int_eq(x[2].err, 0);
+	ck_assert(!x[1].done);
+	ck_assert_uint_eq(st()->connects, 1);
+	ck_assert_uint_eq(st()->conns_open, 1);
+	client_free();
+}
+END_TEST
+
 START_TEST(test_h2_idle_expiry)
 {
 	struct http_client_opts o = http_client_default_opts;
@@ -1557,6 +1609,7 @@ nginx_suite(void)
 	tcase_add_test(t, test_server_closes_h1);
 	tcase_add_test(t, test_server_closes_h2);
 	tcase_add_test(t, test_h2_idle_expiry);
+	tcase_add_test(t, test_cancel_h2);
 	tcase_add_test(t, test_h2_paused_survives_close);
 	tcase_add_test(t, test_tls_wrong_ca);
 	tcase_add_test(t, test_tls_wrong_name);
