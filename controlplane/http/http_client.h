@@ -58,7 +58,10 @@ enum http_client_proto {
 };
 
 struct http_client_opts {
-	const char *ca_file;	     /* TLS: trusted CAs (PEM); NULL: system */
+	/* TLS: trusted CAs (PEM), read by http_client_new. NULL: the system
+	 * store, whose directory OpenSSL reads at handshakes (file I/O on
+	 * the loop's thread: services give a file) */
+	const char *ca_file;
 	bool tls_insecure;	     /* TLS: skip verification (tests only) */
 	uint32_t max_conns_per_host; /* HTTP/1.1 connections, busy or idle */
 	uint32_t max_idle_per_host;  /* HTTP/1.1 idle ones kept */
@@ -109,7 +112,8 @@ struct http_client_stats {
  */
 struct http_client *http_client_new(struct event_base *base,
 				    const struct http_client_opts *opts);
-/* Closes every connection; requests in flight get on_done(-ECANCELED). */
+/* Closes every connection; requests in flight get on_done(-ECANCELED).
+ * Not from inside a callback of c. */
 void http_client_free(struct http_client *c);
 const struct http_client_stats *http_client_stats(const struct http_client *c);
 

@@ -758,6 +758,18 @@ START_TEST(test_bad_spec)
 	ck_assert_ptr_null(http_client_request(cl, &s, &ops, &x));
 	ck_assert_uint_eq(st()->requests, 0);
 	client_free();
+	/* a CA file that cannot be read */
+	{
+		struct http_client_opts o = http_client_default_opts;
+		struct event_base *b = event_base_new();
+
+		o.ca_file = "/nonexistent/ca.pem";
+		ck_assert_ptr_null(http_client_new(b, &o));
+		ck_assert_int_eq(errno, EPROTO);
+		ck_assert_ptr_null(http_client_new(NULL, NULL));
+		ck_assert_int_eq(errno, EINVAL);
+		event_base_free(b);
+	}
 }
 END_TEST
 
