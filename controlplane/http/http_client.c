@@ -122,6 +122,7 @@ struct http_client_req {
 	bool idempotent, retried, got_bytes, paused, want_writable;
 	bool done, reused, no_body;
 	bool linked; /* in its session's list (HTTP/2) */
+	bool orphan; /* in the client's list: its session went (HTTP/2) */
 	int version;
 	int cb_err;
 	struct event *timer, *kick;
@@ -140,6 +141,9 @@ struct http_client {
 	struct http_client_opts o;
 	SSL_CTX *ssl;
 	struct hc_host *hosts;
+	/* HTTP/2 requests whose response is whole and held paused by the
+	 * caller while their connection closed */
+	struct http_client_req *orphans;
 	struct event *dispatch_ev;
 	bool freeing;
 	struct http_client_stats st;
@@ -261,6 +265,19 @@ stream_unlink(struct hc_conn *k, struct http_client_req *r)
 }
 
 static void
+orphan_unlink(struct http_client_req *r)
+{
+	if (r->sprev != NULL)
+		r->sprev->snext = r->snext;
+	else
+		r->c->orphans = r->snext;
+	if (r->snext != NULL)
+		r->snext->sprev = r->sprev;
+	r->sprev = r->snext = NULL;
+	r->orphan = false;
+}
+
+static void
 req_free(struct http_client_req *r)
 {
 	if (r->timer != NULL)
@@ -294,6 +311,8 @@ req_finish(struct http_client_req *r, int err)
 	r->done = true;
 	if (r->state == RS_QUEUED)
 		queue_remove(r->h, r);
+	if (r->orphan)
+		orphan_unlink(r);
 	if (k != NULL && k->cur == r)
 		k->cur = NULL;
 	evtimer_del(r->timer);
@@ -1236,6 +1255,11 @@ conn_close(struct hc_conn *k, int err)
 				stream_unlink(k, r);
 				r->conn = NULL;
 				r->sid = 0;
+				r->orphan = true;
+				r->snext = c->orphans;
+				if (c->orphans != NULL)
+					c->orphans->sprev = r;
+				c->orphans = r;
 				continue;
 			}
 			req_finish(r, err);
@@ -1841,6 +1865,8 @@ http_client_free(struct http_client *c)
 	if (c == NULL)
 		return;
 	c->freeing = true;
+	while (c->orphans != NULL)
+		req_finish(c->orphans, -ECANCELED);
 	for (h = c->hosts; h != NULL; h = hn) {
 		hn = h->next;
 		fail_queue(h, -ECANCELED);

@@ -1389,7 +1389,8 @@ END_TEST
 /* The server sends a whole response, then GOAWAY and closes (its
  * keepalive_requests), while the caller holds the body paused: the body
  * is still delivered, whole, after the connection is gone. */
-START_TEST(test_h2_paused_survives_close)
+static void
+paused_close_case(bool free_first)
 {
 	struct res x[2];
 	uint64_t h = FNV0;
@@ -1409,6 +1410,13 @@ START_TEST(test_h2_paused_survives_close)
 	spin(500);
 	ck_assert_uint_eq(st()->conns_open, 0);
 	ck_assert(!x[0].done);
+	if (free_first) {
+		/* the client goes first: the request ends, cancelled */
+		client_free();
+		ck_assert(x[0].done);
+		ck_assert_int_eq(x[0].err, -ECANCELED);
+		return;
+	}
 	x[0].pause_every = 0;
 	x[0].paused = false;
 	http_client_req_pause(x[0].r, false);
@@ -1421,6 +1429,17 @@ START_TEST(test_h2_paused_survives_close)
 	}
 	ck_assert_uint_eq(x[0].hash, h);
 	client_free();
+}
+
+START_TEST(test_h2_paused_survives_close)
+{
+	paused_close_case(false);
+}
+END_TEST
+
+START_TEST(test_h2_paused_then_free)
+{
+	paused_close_case(true);
 }
 END_TEST
 
@@ -1623,6 +1642,7 @@ nginx_suite(void)
 	tcase_add_test(t, test_h2_idle_expiry);
 	tcase_add_test(t, test_cancel_h2);
 	tcase_add_test(t, test_h2_paused_survives_close);
+	tcase_add_test(t, test_h2_paused_then_free);
 	tcase_add_test(t, test_tls_wrong_ca);
 	tcase_add_test(t, test_tls_wrong_name);
 	tcase_add_test(t, test_body_limit_nginx);
