@@ -78,6 +78,7 @@ struct hc_conn {
 	struct http_client_req *cur;
 	bool interim;	/* the message being parsed is a 1xx */
 	bool proto_err; /* HTTP/2: we sent GOAWAY with an error */
+	int bad_err;	/* HTTP/1.1: a callback found the response bad */
 	bool resp_end;
 	/* HTTP/2 */
 	nghttp2_session *s;
@@ -509,13 +510,22 @@ h1_on_head(void *arg, struct http_msg *m)
 	int rc;
 
 	if (m->status < 200) {
-		if (m->status == 101)
-			return -EBADMSG; /* no upgrade was asked for */
+		if (m->status == 101) {
+			k->bad_err = -EBADMSG; /* no upgrade was asked for */
+			return -EBADMSG;
+		}
 		k->interim = true;
 		return HTTP_PARSE_NO_BODY;
 	}
 	r->no_body = strcmp(r->method, "HEAD") == 0 || m->status == 204 ||
 		     m->status == 304;
+	/* the body limit is checked here, not by the parser: a HEAD or 304
+	 * may announce any length */
+	if (!r->no_body && m->content_length >= 0 &&
+	    (uint64_t)m->content_length > k->c->o.max_body_bytes) {
+		k->bad_err = -EFBIG;
+		return -EFBIG;
+	}
 	r->state = RS_BODY;
 	req_phase(r, k->c->o.read_timeout_ms);
 	if (r->ops.on_head != NULL) {
@@ -535,7 +545,10 @@ h1_on_body(void *arg, struct http_msg *m, const char *p, size_t n)
 	struct http_client_req *r = k->cur;
 	int rc;
 
-	(void)m;
+	if (m->body_bytes > k->c->o.max_body_bytes) {
+		k->bad_err = -EFBIG; /* chunked or EOF-delimited */
+		return -EFBIG;
+	}
 	if (r->ops.on_body != NULL) {
 		rc = r->ops.on_body(r->arg, r, p, n);
 		if (rc < 0) {
@@ -641,6 +654,10 @@ h1_process(struct hc_conn *k)
 		evbuffer_drain(in, used);
 		if (used > 0)
 			r->got_bytes = true;
+		if (rc == -ECANCELED && k->bad_err != 0) {
+			h1_bad(k, k->bad_err);
+			return;
+		}
 		if (rc == -ECANCELED) {
 			k->cur = NULL;
 			req_finish(r, r->cb_err < 0 ? r->cb_err : -EBADMSG);
@@ -828,7 +845,8 @@ h2_head(struct hc_conn *k, struct http_client_req *r, bool end)
 			h2_fail(k, r, -EBADMSG, NGHTTP2_PROTOCOL_ERROR);
 			return 0;
 		}
-		if ((uint64_t)r->msg.content_length > k->c->o.max_body_bytes) {
+		if ((uint64_t)r->msg.content_length > k->c->o.max_body_bytes &&
+		    strcmp(r->method, "HEAD") != 0 && r->msg.status != 304) {
 			k->c->st.bad_responses++;
 			h2_fail(k, r, -EFBIG, NGHTTP2_CANCEL);
 			return 0;
@@ -1426,7 +1444,7 @@ conn_ready(struct hc_conn *k)
 		return;
 	}
 	k->p = http_parse_new(HTTP_PARSE_RESPONSE, k->c->o.max_head_bytes,
-			      k->c->o.max_body_bytes, &h1_parse_ops, k);
+			      UINT64_MAX, &h1_parse_ops, k);
 	if (k->p == NULL) {
 		conn_close(k, -ENOMEM);
 		return;

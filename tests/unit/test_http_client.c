@@ -1620,6 +1620,22 @@ START_TEST(test_body_limit_nginx)
 	ck_assert_int_eq(x[0].err, -EFBIG);
 	ck_assert_int_eq(x[1].err, -EFBIG);
 	ck_assert_uint_eq(st()->bad_responses, 2);
+	/* HEAD announces the length of a body that does not come */
+	for (int i = 0; i < 2; i++) {
+		struct http_client_spec s =
+			spec(i == 0 ? HTTP_CLIENT_H1 : HTTP_CLIENT_H2C,
+			     i == 0 ? p_h1 : p_h2c, "HEAD", "/big");
+
+		start(&x[i], &s);
+	}
+	ndone = 0;
+	run(2, 5000);
+	ck_assert_int_eq(x[0].err, 0);
+	ck_assert_int_eq(x[0].status, 200);
+	ck_assert_int_eq(x[1].err, 0);
+	ck_assert_int_eq(x[1].status, 200);
+	ck_assert_uint_eq(x[0].total + x[1].total, 0);
+	ck_assert_uint_eq(st()->bad_responses, 2);
 	client_free();
 }
 END_TEST
