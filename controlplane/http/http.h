@@ -302,6 +302,9 @@ int http_resp_end(struct http_req *r);
 bool http_resp_writable(const struct http_req *r);
 /* Bytes queued on the connection, not yet taken by the kernel. */
 size_t http_resp_pending(const struct http_req *r);
+/* start + the whole body (past the high water) + end. */
+int http_resp_full(struct http_req *r, int status, const struct http_header *h,
+		   size_t nh, const void *body, size_t n);
 /* start + write + end with one Content-Type (NULL: none). */
 int http_resp_simple(struct http_req *r, int status, const char *ctype,
 		     const void *body, size_t n);

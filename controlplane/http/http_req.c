@@ -106,9 +106,17 @@ http_resp_simple(struct http_req *r, int status, const char *ctype,
 		 const void *body, size_t n)
 {
 	struct http_header hd = { "Content-Type", ctype };
+
+	return http_resp_full(r, status, &hd, ctype != NULL ? 1 : 0, body, n);
+}
+
+int
+http_resp_full(struct http_req *r, int status, const struct http_header *h,
+	       size_t nh, const void *body, size_t n)
+{
 	int rc;
 
-	rc = http_resp_start(r, status, &hd, ctype != NULL ? 1 : 0, (int64_t)n);
+	rc = http_resp_start(r, status, h, nh, (int64_t)n);
 	/* one piece: past the high water check of http_resp_write */
 	if (rc == 0 && n > 0)
 		rc = r->c->proto->resp_write(r, body, n, true);
