@@ -27,6 +27,7 @@
 #include <event2/event.h>
 
 #include "http.h"
+#include "metrics.h"
 
 #define BIG_TOTAL (64ull * 1024 * 1024)
 #define BIG_CHUNK (64 * 1024)
@@ -879,6 +880,59 @@ START_TEST(test_drain)
 }
 END_TEST
 
+/* ---- metrics -------------------------------------------------------------- */
+
+static void
+sum_srv(void *arg, struct http_stats *sum)
+{
+	(void)arg;
+	http_server_stats_read(srv, sum);
+}
+
+/* The edgelb_http_* families of one service, from the server's counters. */
+START_TEST(test_metrics)
+{
+	struct http_limits l = test_limits();
+	struct metrics *m = metrics_new();
+	struct http_metrics *hm;
+	char cmd[8192], out[4096], *page;
+	size_t len;
+
+	srv_start(&l, &handler);
+	hm = http_metrics_register(m, "t", sum_srv, NULL);
+	ck_assert_ptr_nonnull(hm);
+	snprintf(cmd, sizeof(cmd),
+		 "curl -sS --max-time 5 --http2-prior-knowledge "
+		 "http://127.0.0.1:%u/m && curl -sS --max-time 5 "
+		 "http://127.0.0.1:%u/m",
+		 port, port);
+	ck_assert_int_eq(run(cmd, out, sizeof(out)), 0);
+	snprintf(cmd, sizeof(cmd),
+		 "curl -sS --max-time 5 --http2-prior-knowledge -o /dev/null "
+		 "-H 'X-Big: %05000d' http://127.0.0.1:%u/",
+		 0, port);
+	ck_assert_int_eq(run(cmd, out, sizeof(out)), 0);
+	ck_assert_int_eq(metrics_render_string(m, &page, &len), 0);
+	ck_assert_msg(
+		strstr(page, "edgelb_http_requests_total{service=\"t\","
+			     "proto=\"h2\"} 2\n") != NULL &&
+			strstr(page, "edgelb_http_requests_total{service="
+				     "\"t\",proto=\"http1\"} 1\n") != NULL &&
+			strstr(page, "edgelb_http_connections_total{"
+				     "service=\"t\"} 3\n") != NULL &&
+			strstr(page, "edgelb_http_errors_total{service="
+				     "\"t\",reason=\"head_too_large\"} "
+				     "1\n") != NULL &&
+			strstr(page, "edgelb_http_refused_total{service="
+				     "\"t\",reason=\"per_addr\"} 0\n") != NULL,
+		"%s", page);
+	free(page);
+	http_metrics_unregister(hm);
+	metrics_free(m);
+	srv_stop();
+}
+END_TEST
+
 static Suite *
 http2_suite(void)
 {
@@ -908,6 +962,7 @@ http2_suite(void)
 	tc = tcase_create("workers");
 	tcase_add_test(tc, test_workers);
 	tcase_add_test(tc, test_drain);
+	tcase_add_test(tc, test_metrics);
 	suite_add_tcase(s, tc);
 	return s;
 }
