@@ -186,7 +186,8 @@ struct http_req;
  * the request is then not read and the connection closes). on_drain: the
  * output fell below half the high water after http_resp_write said
  * -EAGAIN. on_abort: the connection (or the HTTP/2 stream) is gone before
- * the answer ended; req is invalid after it returns. on_conn, if set: a
+ * the answer ended (also after on_body alone); req is invalid after it
+ * returns. on_conn, if set: a
  * connection chose its protocol ("http/1.1" or "h2"; tls says whether it
  * came over TLS).
  *
@@ -250,6 +251,13 @@ int http_server_listen_tls(struct http_server *s, const struct lb_addr *addr,
 /* The general form: o NULL is a plain listener. */
 int http_server_listen_opts(struct http_server *s, const struct lb_addr *addr,
 			    uint16_t port, const struct http_listen_opts *o);
+/*
+ * Serve a connected, non-blocking stream socket as if a plain listener
+ * had accepted it from peer (the fuzz target, socket activation). The
+ * server owns fd from here, even on error. 0 or -ENOMEM, -EINVAL.
+ */
+int http_server_adopt(struct http_server *s, int fd,
+		      const struct sockaddr *peer, socklen_t len);
 /* Close the listeners whose port is port (0: all). */
 void http_server_unlisten(struct http_server *s, uint16_t port);
 

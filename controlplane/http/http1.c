@@ -145,8 +145,10 @@ p_body(void *arg, struct http_msg *m, const char *p, size_t n)
 	(void)m;
 	if (r->ended)
 		return 0; /* answered early: the rest is dropped */
-	if (c->s->h.on_body != NULL)
+	if (c->s->h.on_body != NULL) {
+		r->handed = true; /* it may keep r: on_abort tells it */
 		return c->s->h.on_body(c->s->arg, r, p, n);
+	}
 	if (r->body_len + n > r->body_cap) {
 		size_t cap = r->body_cap ? r->body_cap : 1024;
 

@@ -269,6 +269,7 @@ stream_deliver(struct h2_stream *st)
 
 		if (evbuffer_peek(st->in, -1, NULL, &v, 1) < 1)
 			break;
+		r->handed = true; /* it may keep r: on_abort tells it */
 		rc = c->s->h.on_body(c->s->arg, r, v.iov_base, v.iov_len);
 		evbuffer_drain(st->in, v.iov_len);
 		nghttp2_session_consume(st->h->ng, st->id, v.iov_len);

@@ -299,10 +299,9 @@ refuse(struct http_server *s, int fd, bool tls, const char *why)
 }
 
 static int
-conn_new(struct http_listener *l, int fd, const struct sockaddr_storage *peer,
-	 socklen_t peerlen)
+conn_new(struct http_server *s, const struct http_tls_ctx *tls, int fd,
+	 const struct sockaddr_storage *peer, socklen_t peerlen)
 {
-	struct http_server *s = l->s;
 	struct timeval wt = { s->lim.idle_timeout_ms / 1000,
 			      (s->lim.idle_timeout_ms % 1000) * 1000 };
 	struct http_conn *c;
@@ -310,7 +309,7 @@ conn_new(struct http_listener *l, int fd, const struct sockaddr_storage *peer,
 
 	if (s->st.conns_open >= s->lim.max_conns) {
 		HTTP_STAT_ADD(s, conns_refused_total, 1);
-		refuse(s, fd, l->tls != NULL, "max_conns reached");
+		refuse(s, fd, tls != NULL, "max_conns reached");
 		return 0;
 	}
 	c = calloc(1, sizeof(*c));
@@ -328,7 +327,7 @@ conn_new(struct http_listener *l, int fd, const struct sockaddr_storage *peer,
 		http_addr_put(&s->addrs, c->slot);
 		free(c);
 		HTTP_STAT_ADD(s, conns_refused_per_addr, 1);
-		refuse(s, fd, l->tls != NULL, "max_conns_per_addr reached");
+		refuse(s, fd, tls != NULL, "max_conns_per_addr reached");
 		return 0;
 	}
 	HTTP_STAT_ADD(s, conns_open, 1);
@@ -337,9 +336,9 @@ conn_new(struct http_listener *l, int fd, const struct sockaddr_storage *peer,
 	if (s->conns != NULL)
 		s->conns->prev = c;
 	s->conns = c;
-	if (l->tls != NULL) {
+	if (tls != NULL) {
 		c->tls = true;
-		ssl = SSL_new(l->tls->def);
+		ssl = SSL_new(tls->def);
 		if (ssl != NULL)
 			c->bev = bufferevent_openssl_socket_new(
 				s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
@@ -405,7 +404,7 @@ on_accept(evutil_socket_t fd, short what, void *arg)
 				SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (c >= 0) {
-			if (conn_new(l, c, &peer, len) < 0)
+			if (conn_new(s, l->tls, c, &peer, len) < 0)
 				http_log_rl(&s->rl, LOG_ERR,
 					    "http: connection: out of memory");
 			continue;
@@ -638,6 +637,20 @@ http_server_stats_read(const struct http_server *s, struct http_stats *sum)
 	/* struct http_stats is uint64_t fields only */
 	for (size_t i = 0; i < sizeof(*sum) / sizeof(uint64_t); i++)
 		dst[i] += __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
+int
+http_server_adopt(struct http_server *s, int fd, const struct sockaddr *peer,
+		  socklen_t len)
+{
+	struct sockaddr_storage ss = { 0 };
+
+	if (len > sizeof(ss)) {
+		close(fd);
+		return -EINVAL;
+	}
+	memcpy(&ss, peer, len);
+	return conn_new(s, NULL, fd, &ss, len);
 }
 
 void
