@@ -490,6 +490,7 @@ START_TEST(test_big_bodies)
 	ck_assert_int_eq(run(cmd, out, sizeof(out)), 0);
 	ck_assert_str_eq(out, "67108864");
 	hwm1 = vm_hwm_kib();
+	fprintf(stderr, "big bodies: peak memory +%ld KiB\n", hwm1 - hwm0);
 	ck_assert_msg(hwm1 - hwm0 < 16 * 1024,
 		      "peak memory grew by %ld KiB for 64 MiB each way",
 		      hwm1 - hwm0);
