@@ -258,8 +258,6 @@ int http_server_listen_opts(struct http_server *s, const struct lb_addr *addr,
  */
 int http_server_adopt(struct http_server *s, int fd,
 		      const struct sockaddr *peer, socklen_t len);
-/* Close the listeners whose port is port (0: all). */
-void http_server_unlisten(struct http_server *s, uint16_t port);
 
 /* The port of the first listener, 0 if none. */
 uint16_t http_server_port(const struct http_server *s);

@@ -39,6 +39,7 @@ static const char busy_reply[] = "HTTP/1.1 503 Service Unavailable\r\n"
 				 "Connection: close\r\n\r\n";
 
 static void conn_free(struct http_conn *c);
+static void listeners_close(struct http_server *s);
 
 static void
 on_conn_timer(evutil_socket_t fd, short what, void *arg)
@@ -475,7 +476,7 @@ http_server_free(struct http_server *s)
 		return;
 	while (s->conns != NULL)
 		conn_free(s->conns);
-	http_server_unlisten(s, 0);
+	listeners_close(s);
 	http_addr_table_fini(&s->addrs);
 	free(s);
 }
@@ -490,32 +491,13 @@ listener_close(struct http_listener *l)
 	memset(l, 0, sizeof(*l));
 }
 
-void
-http_server_unlisten(struct http_server *s, uint16_t port)
+/* Close every listener. */
+static void
+listeners_close(struct http_server *s)
 {
-	size_t j = 0;
-
-	for (size_t i = 0; i < s->nls; i++) {
-		if (port == 0 || s->ls[i].port == port) {
-			listener_close(&s->ls[i]);
-			continue;
-		}
-		if (i != j) {
-			/* events point at the listener: re-point them */
-			struct http_listener *l = &s->ls[j];
-
-			*l = s->ls[i];
-			event_del(l->ev);
-			event_assign(l->ev, s->base, l->fd,
-				     EV_READ | EV_PERSIST, on_accept, l);
-			event_del(l->backoff);
-			evtimer_assign(l->backoff, s->base, on_backoff, l);
-			if (!s->draining)
-				event_add(l->ev, NULL);
-		}
-		j++;
-	}
-	s->nls = j;
+	for (size_t i = 0; i < s->nls; i++)
+		listener_close(&s->ls[i]);
+	s->nls = 0;
 }
 
 int
