@@ -30,6 +30,17 @@
 #include "metrics.h"
 
 #define BIG_TOTAL (64ull * 1024 * 1024)
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HTTP2_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HTTP2_TEST_ASAN 1
+#endif
+#endif
+#ifndef HTTP2_TEST_ASAN
+#define HTTP2_TEST_ASAN 0
+#endif
 #define BIG_CHUNK (64 * 1024)
 
 static struct event_base *base;
@@ -491,9 +502,14 @@ START_TEST(test_big_bodies)
 	ck_assert_str_eq(out, "67108864");
 	hwm1 = vm_hwm_kib();
 	fprintf(stderr, "big bodies: peak memory +%ld KiB\n", hwm1 - hwm0);
+#if HTTP2_TEST_ASAN
+	/* ASan's quarantine keeps freed memory: the peak says nothing */
+	fprintf(stderr, "big bodies: memory bound not checked under ASan\n");
+#else
 	ck_assert_msg(hwm1 - hwm0 < 16 * 1024,
 		      "peak memory grew by %ld KiB for 64 MiB each way",
 		      hwm1 - hwm0);
+#endif
 	srv_stop();
 }
 END_TEST
