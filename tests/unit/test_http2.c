@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <event2/event.h>
 
+#include "hdns_srv.h"
 #include "http.h"
 #include "metrics.h"
 
@@ -950,6 +951,78 @@ START_TEST(test_metrics)
 }
 END_TEST
 
+/* ---- HttpDNS on worker threads -------------------------------------------- */
+
+static int
+web_source(void *arg, const char *name, struct lb_addr *vip, bool *healthy)
+{
+	(void)arg;
+	if (strcmp(name, "web") != 0)
+		return -ENOENT;
+	*healthy = true;
+	return lb_addr_parse("192.0.2.10", vip);
+}
+
+static uint16_t
+free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, len), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+/* [httpdns] workers = 2: answers over HTTP/1.1 and h2c from both
+ * threads, then a drain closes the listeners and ends with nothing
+ * active. */
+START_TEST(test_httpdns_workers)
+{
+	struct hdns_source src = { .service = web_source };
+	struct hdns_conf c;
+	struct hdns_srv *hs;
+	char err[256], v[64], cmd[1024], out[4096];
+	uint16_t p = free_port();
+
+	hdns_conf_init(&c);
+	snprintf(v, sizeof(v), "127.0.0.1:%u", p);
+	ck_assert_int_eq(hdns_conf_key(&c, "listen", v, err, sizeof(err)), 0);
+	ck_assert_int_eq(hdns_conf_key(&c, "workers", "2", err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(hdns_conf_key(&c, "domain",
+				       "www.example.test service=web", err,
+				       sizeof(err)),
+			 0);
+	ck_assert_int_eq(hdns_conf_validate(&c, err, sizeof(err)), 0);
+	hs = hdns_srv_new(NULL, &c, &src, NULL);
+	ck_assert_ptr_nonnull(hs);
+	snprintf(cmd, sizeof(cmd),
+		 "for i in $(seq 10); do "
+		 "curl -sS --max-time 5 "
+		 "http://127.0.0.1:%u/d?dn=www.example.test"
+		 " && echo && curl -sS --max-time 5 --http2-prior-knowledge "
+		 "http://127.0.0.1:%u/d?dn=www.example.test && echo || exit 1; "
+		 "done | sort | uniq -c",
+		 p, p);
+	ck_assert_int_eq(run(cmd, out, sizeof(out)), 0);
+	ck_assert_msg(strstr(out, "20 192.0.2.10\n") != NULL, "%s", out);
+	hdns_srv_drain(hs);
+	for (int i = 0; i < 100 && !hdns_srv_drained(hs); i++)
+		usleep(20 * 1000);
+	ck_assert(hdns_srv_drained(hs));
+	snprintf(cmd, sizeof(cmd),
+		 "curl -sS --max-time 2 http://127.0.0.1:%u/d?dn=x 2>&1", p);
+	ck_assert_int_ne(run(cmd, out, sizeof(out)), 0);
+	ck_assert_uint_eq(hdns_srv_connections(hs), 0);
+	hdns_srv_free(hs);
+	hdns_conf_release(&c);
+}
+END_TEST
+
 static Suite *
 http2_suite(void)
 {
@@ -980,6 +1053,7 @@ http2_suite(void)
 	tcase_add_test(tc, test_workers);
 	tcase_add_test(tc, test_drain);
 	tcase_add_test(tc, test_metrics);
+	tcase_add_test(tc, test_httpdns_workers);
 	suite_add_tcase(s, tc);
 	return s;
 }
