@@ -749,6 +749,14 @@ START_TEST(test_tls_alpn)
 	ck_assert_uint_eq(st.requests, 2);
 	ck_assert_uint_eq(st.requests_h2, 1);
 	ck_assert_uint_eq(st.tls_errors, 0);
+	/* a client that does not trust the certificate: counted */
+	snprintf(cmd, sizeof(cmd),
+		 "curl -sS --max-time 5 https://127.0.0.1:%u/t 2>&1", port);
+	ck_assert_int_eq(run(cmd, out, sizeof(out)), 60);
+	for (int i = 0; i < 50 && stats().tls_errors == 0; i++)
+		usleep(20 * 1000);
+	ck_assert_uint_eq(stats().tls_errors, 1);
+	ck_assert_uint_eq(stats().requests, 2);
 	srv_stop();
 }
 END_TEST
@@ -1010,6 +1018,24 @@ START_TEST(test_httpdns_workers)
 		 p, p);
 	ck_assert_int_eq(run(cmd, out, sizeof(out)), 0);
 	ck_assert_msg(strstr(out, "20 192.0.2.10\n") != NULL, "%s", out);
+	/* reloads: an answer-only change, then a limit (new listeners) */
+	ck_assert_int_eq(hdns_conf_key(&c, "domain", "b.test service=web", err,
+				       sizeof(err)),
+			 0);
+	ck_assert_int_eq(hdns_srv_update(hs, &c), 0);
+	snprintf(cmd, sizeof(cmd),
+		 "curl -sS --max-time 5 http://127.0.0.1:%u/d?dn=b.test", p);
+	ck_assert_int_eq(run(cmd, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "192.0.2.10");
+	ck_assert_int_eq(
+		hdns_conf_key(&c, "max_streams", "7", err, sizeof(err)), 0);
+	ck_assert_int_eq(hdns_srv_update(hs, &c), 0);
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 10 nghttp -v http://127.0.0.1:%u/d?dn=b.test 2>&1 | "
+		 "grep -c 'SETTINGS_MAX_CONCURRENT_STREAMS(0x03):7'",
+		 p);
+	ck_assert_int_eq(run(cmd, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "1\n");
 	hdns_srv_drain(hs);
 	for (int i = 0; i < 100 && !hdns_srv_drained(hs); i++)
 		usleep(20 * 1000);
