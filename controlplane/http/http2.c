@@ -512,9 +512,11 @@ cb_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *arg)
 	case NGHTTP2_GOAWAY:
 		if (f->goaway.error_code == NGHTTP2_NO_ERROR)
 			return 0;
+		/* nghttp2 says why in the opaque data, if at all */
 		if (f->goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM ||
-		    memmem(f->goaway.opaque_data, f->goaway.opaque_data_len,
-			   "concurrent", 10) != NULL)
+		    (f->goaway.opaque_data != NULL &&
+		     memmem(f->goaway.opaque_data, f->goaway.opaque_data_len,
+			    "concurrent", 10) != NULL))
 			HTTP_STAT_ADD(c->s, streams_refused, 1);
 		else
 			HTTP_STAT_ADD(c->s, bad_requests, 1);
