@@ -793,6 +793,37 @@ START_TEST(test_tls_sni)
 }
 END_TEST
 
+/* Connection limits on a TLS listener: the one over is closed (no 503 in
+ * plain text on a TLS port) and counted. */
+START_TEST(test_tls_max_conns)
+{
+	struct http_limits l = test_limits();
+	char cmd[1024], out[4096];
+	int fd;
+
+	tls_conf();
+	l.max_conns = 1;
+	srv_start_tls(&l, &handler, &tls3);
+	fd = cl_connect(); /* holds the one connection, handshake pending */
+	for (int i = 0; i < 50 && stats().conns_open == 0; i++)
+		usleep(20 * 1000);
+	snprintf(cmd, sizeof(cmd),
+		 "curl -sS --max-time 5 --cacert %s --resolve "
+		 "a.test:%u:127.0.0.1 "
+		 "https://a.test:%u/t 2>&1",
+		 certf[1], port, port);
+	ck_assert_int_ne(run(cmd, out, sizeof(out)), 0);
+	ck_assert_ptr_null(strstr(out, "503"));
+	ck_assert_uint_eq(stats().conns_refused_total, 1);
+	close(fd);
+	for (int i = 0; i < 50 && stats().conns_open > 0; i++)
+		usleep(20 * 1000);
+	ck_assert_int_eq(run(cmd, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "GET /t h2 body=0 up=0\n");
+	srv_stop();
+}
+END_TEST
+
 /* A key that is not the certificate's, a missing file: -EINVAL at once. */
 START_TEST(test_tls_bad_files)
 {
@@ -1074,6 +1105,7 @@ http2_suite(void)
 	tcase_add_test(tc, test_tls_alpn);
 	tcase_add_test(tc, test_tls_sni);
 	tcase_add_test(tc, test_tls_bad_files);
+	tcase_add_test(tc, test_tls_max_conns);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("workers");
 	tcase_add_test(tc, test_workers);
