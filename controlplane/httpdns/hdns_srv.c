@@ -25,6 +25,26 @@
 #define XFF_MAX	   511
 #define TARGET_MAX (HDNS_QUERY_MAX + 255) /* 414 above */
 
+#define REQ_SERIES_MAX 256 /* (dialect, qtype, status) triples counted */
+
+/* Requests by (dialect, qtype, status): counted on whichever thread
+ * served them, rendered on the daemon's at scrape time. */
+struct req_series {
+	uint8_t dialect;
+	const char *qtype; /* a static string of the core */
+	int status;
+	uint64_t n;
+};
+
+enum { CONN_H1, CONN_H1_TLS, CONN_H2C, CONN_H2, CONN_KINDS };
+
+static const char *const conn_names[CONN_KINDS] = {
+	"http/1.1",
+	"http/1.1+tls",
+	"h2c",
+	"h2",
+};
+
 /* One generation of listeners: a server on the daemon's loop, or
  * workers on threads. */
 struct hdns_http {
@@ -39,8 +59,12 @@ struct hdns_srv {
 	struct hdns_source src;
 	struct hdns_http http;
 	struct metrics *m;
-	struct metrics_family *f_req, *f_lat, *f_conn;
+	struct metrics_family *f_lat;
 	struct http_metrics *hm;
+	/* under lock */
+	struct req_series req[REQ_SERIES_MAX];
+	size_t nreq;
+	uint64_t conns[CONN_KINDS];
 	struct http_ratelimit rl;
 };
 
@@ -56,26 +80,77 @@ metrics_setup(struct hdns_srv *s)
 	static const double b[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
 				    0.005,  0.01,    0.025,  0.1 };
 
-	if (s->m == NULL)
-		return;
-	s->f_req = metrics_family(s->m, "edgelbd_httpdns_requests_total",
-				  "HttpDNS requests by dialect, query type and "
-				  "HTTP status.",
-				  METRICS_COUNTER, NULL, 0);
 	s->f_lat =
 		metrics_family(s->m, "edgelbd_httpdns_request_duration_seconds",
 			       "Time to answer one HttpDNS request.",
 			       METRICS_HISTOGRAM, b, sizeof(b) / sizeof(b[0]));
-	s->f_conn = metrics_family(s->m, "edgelbd_httpdns_connections_total",
-				   "HttpDNS connections by protocol.",
-				   METRICS_COUNTER, NULL, 0);
 }
 
-/* The registry belongs to the daemon's thread: only with workers = 1. */
+/* The registry belongs to the daemon's thread: the histogram is observed
+ * only with workers = 1. */
 static bool
 metrics_here(const struct hdns_srv *s)
 {
 	return s->m != NULL && s->http.hs != NULL;
+}
+
+/* Count one request (any thread). */
+static void
+count_req(struct hdns_srv *s, const struct hdns_resp *resp)
+{
+	const char *qtype = resp->qtype != NULL ? resp->qtype : "none";
+	size_t i;
+
+	pthread_mutex_lock(&s->lock);
+	for (i = 0; i < s->nreq; i++)
+		if (s->req[i].dialect == resp->dialect &&
+		    s->req[i].status == resp->status &&
+		    strcmp(s->req[i].qtype, qtype) == 0)
+			break;
+	if (i == s->nreq && s->nreq < REQ_SERIES_MAX) {
+		s->req[i].dialect = resp->dialect;
+		s->req[i].qtype = qtype;
+		s->req[i].status = resp->status;
+		s->nreq++;
+	}
+	if (i < s->nreq)
+		s->req[i].n++;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* At scrape time, on the daemon's thread. */
+static int
+collect(void *arg, struct metrics *m)
+{
+	struct hdns_srv *s = arg;
+
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->nreq; i++) {
+		const struct req_series *r = &s->req[i];
+		char st[8];
+		struct metrics_label l[3] = {
+			{ "dialect", dialect_names[r->dialect] },
+			{ "qtype", r->qtype },
+			{ "status", st },
+		};
+
+		snprintf(st, sizeof(st), "%d", r->status);
+		metrics_put(m, "edgelbd_httpdns_requests_total",
+			    "HttpDNS requests by dialect, query type and HTTP "
+			    "status.",
+			    METRICS_COUNTER, l, 3, (double)r->n);
+	}
+	for (int i = 0; i < CONN_KINDS; i++) {
+		struct metrics_label l = { "proto", conn_names[i] };
+
+		if (s->conns[i] > 0)
+			metrics_put(m, "edgelbd_httpdns_connections_total",
+				    "HttpDNS connections by protocol.",
+				    METRICS_COUNTER, &l, 1,
+				    (double)s->conns[i]);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return 0;
 }
 
 static void
@@ -106,12 +181,11 @@ on_conn(void *arg, const char *proto, bool tls)
 {
 	struct hdns_srv *s = arg;
 	bool h2 = strcmp(proto, "h2") == 0;
-	struct metrics_label l = { "proto",
-				   h2 ? (tls ? "h2" : "h2c")
-				      : (tls ? "http/1.1+tls" : "http/1.1") };
 
-	if (metrics_here(s) && s->f_conn != NULL)
-		metrics_add(metrics_series(s->f_conn, &l, 1), 1);
+	pthread_mutex_lock(&s->lock);
+	s->conns[h2 ? (tls ? CONN_H2 : CONN_H2C)
+		    : (tls ? CONN_H1_TLS : CONN_H1)]++;
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* A header value the old server kept in a buffer of max + 1 bytes. */
@@ -192,17 +266,12 @@ on_request(void *arg, struct http_req *req)
 		resp.max_age = -1;
 	}
 	reply(req, &resp);
-	if (metrics_here(s) && s->f_req != NULL) {
-		char st[8];
-		struct metrics_label l[3] = {
-			{ "dialect", dialect_names[resp.dialect] },
-			{ "qtype", resp.qtype != NULL ? resp.qtype : "none" },
-			{ "status", st },
-		};
+	count_req(s, &resp);
+	if (metrics_here(s) && s->f_lat != NULL) {
+		struct metrics_label l = { "dialect",
+					   dialect_names[resp.dialect] };
 
-		snprintf(st, sizeof(st), "%d", resp.status);
-		metrics_add(metrics_series(s->f_req, l, 3), 1);
-		metrics_observe(metrics_series(s->f_lat, l, 1), now_s() - t0);
+		metrics_observe(metrics_series(s->f_lat, &l, 1), now_s() - t0);
 	}
 	hdns_resp_release(&resp);
 }
@@ -342,7 +411,7 @@ hdns_srv_new(struct event_base *base, const struct hdns_conf *c,
 	if (rc == 0 && m != NULL) {
 		metrics_setup(s);
 		s->hm = http_metrics_register(m, "httpdns", sum_stats, s);
-		if (s->hm == NULL)
+		if (s->hm == NULL || metrics_add_collector(m, collect, s) < 0)
 			rc = -ENOMEM;
 	}
 	if (rc < 0) {
@@ -405,7 +474,9 @@ hdns_srv_free(struct hdns_srv *s)
 	if (s == NULL)
 		return;
 	http_metrics_unregister(s->hm);
-	http_free(&s->http);
+	http_free(&s->http); /* no thread counts any more */
+	if (s->m != NULL)
+		metrics_del_collector(s->m, collect, s);
 	hdns_conf_release(&s->conf);
 	pthread_mutex_destroy(&s->lock);
 	free(s);

@@ -10,10 +10,11 @@
  * Threads: workers = 1 serves on the daemon's loop. workers > 1 runs that
  * many loops on threads (struct http_workers, SO_REUSEPORT); hdns_handle
  * then runs under a mutex (the configuration is swapped under it), and
- * the per-request edgelbd_httpdns_* metrics are not updated (the
- * registry is the daemon thread's); edgelb_http_* still count. The data
- * source (hdns_source) is called from the worker threads: it must be
- * safe there.
+ * the latency histogram is not observed (the registry is the daemon
+ * thread's); the request and connection counters are kept under the
+ * mutex and rendered at scrape time either way. The data source
+ * (hdns_source) is called from the worker threads: it must be safe
+ * there.
  *
  * Metrics (when a registry is given):
  *   edgelbd_httpdns_requests_total{dialect,qtype,status}

@@ -1024,7 +1024,9 @@ START_TEST(test_httpdns_workers)
 	struct hdns_source src = { .service = web_source };
 	struct hdns_conf c;
 	struct hdns_srv *hs;
-	char err[256], v[64], cmd[1024], out[4096];
+	struct metrics *m;
+	char err[256], v[64], cmd[1024], out[4096], *page;
+	size_t len;
 	uint16_t p = free_port();
 
 	hdns_conf_init(&c);
@@ -1037,7 +1039,8 @@ START_TEST(test_httpdns_workers)
 				       sizeof(err)),
 			 0);
 	ck_assert_int_eq(hdns_conf_validate(&c, err, sizeof(err)), 0);
-	hs = hdns_srv_new(NULL, &c, &src, NULL);
+	m = metrics_new();
+	hs = hdns_srv_new(NULL, &c, &src, m);
 	ck_assert_ptr_nonnull(hs);
 	snprintf(cmd, sizeof(cmd),
 		 "for i in $(seq 10); do "
@@ -1049,6 +1052,17 @@ START_TEST(test_httpdns_workers)
 		 p, p);
 	ck_assert_int_eq(run(cmd, out, sizeof(out)), 0);
 	ck_assert_msg(strstr(out, "20 192.0.2.10\n") != NULL, "%s", out);
+	ck_assert_int_eq(metrics_render_string(m, &page, &len), 0);
+	ck_assert_msg(strstr(page, "edgelbd_httpdns_requests_total{dialect="
+				   "\"text\",qtype=\"A\",status=\"200\"} "
+				   "20\n") != NULL &&
+			      strstr(page, "edgelbd_httpdns_connections_total{"
+					   "proto=\"h2c\"} 10\n") != NULL &&
+			      strstr(page,
+				     "edgelb_http_requests_total{service="
+				     "\"httpdns\",proto=\"h2\"} 10\n") != NULL,
+		      "%s", page);
+	free(page);
 	/* reloads: an answer-only change, then a limit (new listeners) */
 	ck_assert_int_eq(hdns_conf_key(&c, "domain", "b.test service=web", err,
 				       sizeof(err)),
@@ -1076,6 +1090,7 @@ START_TEST(test_httpdns_workers)
 	ck_assert_int_ne(run(cmd, out, sizeof(out)), 0);
 	ck_assert_uint_eq(hdns_srv_connections(hs), 0);
 	hdns_srv_free(hs);
+	metrics_free(m);
 	hdns_conf_release(&c);
 }
 END_TEST
