@@ -71,19 +71,18 @@ fail_reply(struct http_conn *c, int status, const char *why)
 {
 	struct h1 *h = h1_of(c);
 	struct http_req *r = &h->req;
-	struct http_stats *st = &c->s->st;
 	char peer[64] = "?";
 
 	switch (status) {
 	case 400:
 	case 505:
-		st->bad_requests++;
+		HTTP_STAT_ADD(c->s, bad_requests, 1);
 		break;
 	case 413:
-		st->body_too_large++;
+		HTTP_STAT_ADD(c->s, body_too_large, 1);
 		break;
 	case 431:
-		st->head_too_large++;
+		HTTP_STAT_ADD(c->s, head_too_large, 1);
 		break;
 	default:
 		break;
@@ -98,7 +97,7 @@ fail_reply(struct http_conn *c, int status, const char *why)
 				    "HTTP/1.1 %d %s\r\nContent-Length: 0\r\n"
 				    "Connection: close\r\n\r\n",
 				    status, http_status_text(status));
-		st->responses[status / 100]++;
+		HTTP_STAT_ADD(c->s, responses[status / 100], 1);
 	}
 	http_conn_close_after_flush(c);
 }
@@ -113,7 +112,7 @@ p_head(void *arg, struct http_msg *m)
 	struct http_req *r = &h->req;
 	int rc = 0;
 
-	c->s->st.requests++;
+	HTTP_STAT_ADD(c->s, requests, 1);
 	r->msg = m;
 	h->state = H1_BODY;
 	http_conn_timer(c, c->s->lim.idle_timeout_ms);
@@ -276,15 +275,15 @@ h1_timeout(struct http_conn *c)
 
 	switch (h->state) {
 	case H1_IDLE:
-		c->s->st.idle_closes++;
+		HTTP_STAT_ADD(c->s, idle_closes, 1);
 		http_conn_close_after_flush(c);
 		break;
 	case H1_HEAD:
-		c->s->st.head_timeouts++;
+		HTTP_STAT_ADD(c->s, head_timeouts, 1);
 		fail_reply(c, 408, "head deadline");
 		break;
 	case H1_BODY:
-		c->s->st.idle_closes++;
+		HTTP_STAT_ADD(c->s, idle_closes, 1);
 		fail_reply(c, 408, "body stalled");
 		break;
 	case H1_HANDLER:
@@ -499,7 +498,8 @@ h1_resp_end(struct http_req *r)
 	    evbuffer_add(bufferevent_get_output(c->bev), "0\r\n\r\n", 5) < 0)
 		rc = -ENOMEM;
 	r->ended = true;
-	c->s->st.responses[r->status / 100 < 6 ? r->status / 100 : 0]++;
+	HTTP_STAT_ADD(c->s,
+		      responses[r->status / 100 < 6 ? r->status / 100 : 0], 1);
 	if (!r->complete) {
 		/* early answer, from on_head/on_body: h1_read closes */
 		return rc;

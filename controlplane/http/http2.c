@@ -204,7 +204,6 @@ static void
 stream_fail(struct h2_stream *st, int status, const char *why)
 {
 	struct http_conn *c = st->h->c;
-	struct http_stats *stt = &c->s->st;
 	char peer[64], code[8];
 
 	switch (status) {
@@ -243,7 +242,7 @@ stream_fail(struct h2_stream *st, int status, const char *why)
 			(size_t)snprintf(code, sizeof(code), "%d", status);
 		if (nghttp2_submit_response(st->h->ng, st->id, nv, 2, NULL) ==
 		    0)
-			stt->responses[status / 100]++;
+			HTTP_STAT_ADD(c->s, responses[status / 100], 1);
 		st->req.started = true;
 	}
 	st->req.ended = true;
@@ -1002,7 +1001,8 @@ h2_resp_end(struct http_req *r)
 	if (!r->started || r->ended)
 		return -EINVAL;
 	r->ended = true;
-	c->s->st.responses[r->status / 100 < 6 ? r->status / 100 : 0]++;
+	HTTP_STAT_ADD(c->s,
+		      responses[r->status / 100 < 6 ? r->status / 100 : 0], 1);
 	if (r->left > 0 && !r->no_body) {
 		/* shorter than announced: the client must not take it whole */
 		rc = -EINVAL;

@@ -54,6 +54,7 @@ struct hdns_http {
 
 struct hdns_srv {
 	struct event_base *base;
+	pthread_t owner;      /* the daemon's thread, which made s */
 	pthread_mutex_t lock; /* conf, for hdns_handle on worker threads */
 	struct hdns_conf conf;
 	struct hdns_source src;
@@ -87,11 +88,11 @@ metrics_setup(struct hdns_srv *s)
 }
 
 /* The registry belongs to the daemon's thread: the histogram is observed
- * only with workers = 1. */
+ * only there (workers = 1). Not s->http: a reload swaps it. */
 static bool
 metrics_here(const struct hdns_srv *s)
 {
-	return s->m != NULL && s->http.hs != NULL;
+	return s->m != NULL && pthread_equal(pthread_self(), s->owner);
 }
 
 /* Count one request (any thread). */
@@ -400,6 +401,7 @@ hdns_srv_new(struct event_base *base, const struct hdns_conf *c,
 	if (s == NULL)
 		return NULL;
 	s->base = base;
+	s->owner = pthread_self();
 	s->src = *src;
 	s->m = m;
 	s->rl.burst = 10;
