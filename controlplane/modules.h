@@ -28,6 +28,13 @@ struct lbd_module {
 	 */
 	int (*apply)(struct lbd *d, void *state, const struct cfg *old,
 		     const struct cfg *new);
+	/*
+	 * SIGTERM: stop accepting new work; work in flight goes on. 0 or
+	 * -errno. May be NULL (the module has nothing to drain).
+	 */
+	int (*drain)(struct lbd *d, void *state);
+	/* True once nothing is in flight (polled after drain). May be NULL. */
+	bool (*drained)(void *state);
 	void (*stop)(struct lbd *d, void *state);
 };
 

@@ -2,7 +2,9 @@
 /*
  * The HTTP stack of edgelbd's services: an HTTP/1.1 message parser (on
  * http_parser from libhttp-parser-dev) usable without sockets, and a server
- * on a libevent loop with limits on every listener.
+ * on a libevent loop with limits on every listener, speaking HTTP/1.1 and
+ * HTTP/2 (libnghttp2), in plain TCP or TLS (OpenSSL), on one loop or on
+ * several threads (struct http_workers).
  *
  * Parser: http_parse_* turns bytes into one message at a time (a request,
  * or a response for an upstream client), body handed out in chunks, and
@@ -22,8 +24,18 @@
  * output is above out_high_water, and http_resp_write refuses data
  * (-EAGAIN) until the output drained, announced by on_drain.
  *
- * The per-connection protocol sits behind struct http_proto (http_priv.h),
- * so that HTTP/2 can plug into the same listener later.
+ * Protocols: a plain listener speaks HTTP/1.1, or HTTP/2 to a client that
+ * starts with the HTTP/2 connection preface (h2c by prior knowledge); a
+ * TLS listener picks by ALPN ("h2", else HTTP/1.1). A handler sees the
+ * same http_req either way: on HTTP/2 a request is a stream, answered on
+ * its stream while other streams go on. HTTP/2 limits: at most
+ * max_streams concurrent streams (SETTINGS_MAX_CONCURRENT_STREAMS; a
+ * stream over it is refused with RST_STREAM REFUSED_STREAM, or the
+ * connection with GOAWAY once the client had the setting), a head over
+ * max_head_bytes is answered 431, a body over max_body_bytes 413, the
+ * same deadlines as HTTP/1.1. Request bodies are flow-controlled: a
+ * stream's window opens only as the handler takes the data, so a paused
+ * stream holds at most one window (64 KiB) in the server.
  */
 #ifndef EDGELBD_HTTP_H
 #define EDGELBD_HTTP_H
@@ -133,22 +145,27 @@ struct http_limits {
 	uint32_t idle_timeout_ms;   /* keep-alive wait; body and write stalls */
 	uint32_t out_high_water;    /* output bytes above which reading stops */
 	uint32_t accept_backoff_ms; /* listener pause on EMFILE/ENFILE */
+	uint32_t max_streams;	    /* HTTP/2 streams per connection; 0: 100 */
 };
 
 /* 256 conns, 32 per address, 8 KiB head, 64 KiB body, 10 s head deadline,
- * 30 s idle, 256 KiB high water, 100 ms accept backoff. */
+ * 30 s idle, 256 KiB high water, 100 ms accept backoff, 100 streams. */
 extern const struct http_limits http_default_limits;
 
 /* Counters of one server, all listeners. */
 struct http_stats {
 	uint64_t conns_accepted;
-	uint64_t conns_open;		 /* gauge */
-	uint64_t conns_refused_total;	 /* over max_conns: 503, closed */
-	uint64_t conns_refused_per_addr; /* over max_conns_per_addr: 503 */
-	uint64_t accept_errors;		 /* accept() failed */
-	uint64_t accept_backoffs;	 /* listener paused (EMFILE, ...) */
-	uint64_t requests;
-	uint64_t bad_requests;	 /* 400, closed */
+	uint64_t conns_open;		  /* gauge */
+	uint64_t conns_refused_total;	  /* over max_conns: 503, closed */
+	uint64_t conns_refused_per_addr;  /* over max_conns_per_addr: 503 */
+	uint64_t accept_errors;		  /* accept() failed */
+	uint64_t accept_backoffs;	  /* listener paused (EMFILE, ...) */
+	uint64_t requests;		  /* all protocols */
+	uint64_t requests_h2;		  /* of them HTTP/2 streams */
+	uint64_t streams_refused;	  /* HTTP/2: over max_streams */
+	uint64_t tls_errors;		  /* TLS handshakes that failed */
+	uint64_t conns_refused_fd_budget; /* reserved for the fd budget */
+	uint64_t bad_requests;	 /* 400, closed (HTTP/2: also bad frames) */
 	uint64_t head_too_large; /* 431, closed */
 	uint64_t body_too_large; /* 413, closed */
 	uint64_t head_timeouts;	 /* 408, closed */
@@ -168,8 +185,13 @@ struct http_req;
  * on_head, if set, sees the head first and may answer at once (the rest of
  * the request is then not read and the connection closes). on_drain: the
  * output fell below half the high water after http_resp_write said
- * -EAGAIN. on_abort: the connection is gone before the answer ended; req
- * is invalid after it returns.
+ * -EAGAIN. on_abort: the connection (or the HTTP/2 stream) is gone before
+ * the answer ended (also after on_body alone); req is invalid after it
+ * returns. on_conn, if set: a
+ * connection chose its protocol ("http/1.1" or "h2"; tls says whether it
+ * came over TLS).
+ *
+ * With http_workers the callbacks run on the worker threads.
  */
 struct http_handler {
 	void (*on_request)(void *arg, struct http_req *req);
@@ -178,6 +200,7 @@ struct http_handler {
 		       size_t n);
 	void (*on_drain)(void *arg, struct http_req *req);
 	void (*on_abort)(void *arg, struct http_req *req);
+	void (*on_conn)(void *arg, const char *proto, bool tls);
 };
 
 /* NULL lim means the defaults. NULL with errno EINVAL or ENOMEM. */
@@ -193,9 +216,68 @@ void http_server_free(struct http_server *s);
  */
 int http_server_listen(struct http_server *s, const struct lb_addr *addr,
 		       uint16_t port);
+
+/*
+ * TLS on a listener: certificates chosen by the server name the client
+ * asks for (SNI); the entry whose server_name is NULL is the default
+ * (for clients without SNI or asking an unknown name; without one, the
+ * first entry). ALPN offers h2 and http/1.1. Certificate files are PEM
+ * chains, keys PEM.
+ */
+struct http_tls_cert {
+	const char *server_name; /* NULL: the default */
+	const char *cert;	 /* PEM chain file */
+	const char *key;	 /* PEM key file */
+};
+
+struct http_tls {
+	const struct http_tls_cert *certs;
+	size_t ncerts; /* 1 .. 64 */
+};
+
+struct http_listen_opts {
+	const struct http_tls *tls; /* NULL: plain */
+	bool reuseport;		    /* SO_REUSEPORT (http_workers) */
+};
+
+/*
+ * Listen with TLS: every certificate and key is loaded (and the key
+ * checked against its certificate) now; a file that does not load fails
+ * with -EINVAL and a log line naming it and OpenSSL's reason. Otherwise
+ * as http_server_listen.
+ */
+int http_server_listen_tls(struct http_server *s, const struct lb_addr *addr,
+			   uint16_t port, const struct http_tls *tls);
+/* The general form: o NULL is a plain listener. */
+int http_server_listen_opts(struct http_server *s, const struct lb_addr *addr,
+			    uint16_t port, const struct http_listen_opts *o);
+/*
+ * Serve a connected, non-blocking stream socket as if a plain listener
+ * had accepted it from peer (the fuzz target, socket activation). The
+ * server owns fd from here, even on error. 0 or -ENOMEM, -EINVAL.
+ */
+int http_server_adopt(struct http_server *s, int fd,
+		      const struct sockaddr *peer, socklen_t len);
+
 /* The port of the first listener, 0 if none. */
 uint16_t http_server_port(const struct http_server *s);
 const struct http_stats *http_server_stats(const struct http_server *s);
+/*
+ * Add s's counters to *sum with relaxed atomic loads: safe from a thread
+ * other than the one running s's loop.
+ */
+void http_server_stats_read(const struct http_server *s,
+			    struct http_stats *sum);
+
+/*
+ * Drain (on SIGTERM): stop accepting; idle keep-alive connections close
+ * now; requests in flight are answered, then their connections close
+ * (HTTP/1.1 says Connection: close; HTTP/2 sends GOAWAY and finishes
+ * the streams it had). Call from s's loop thread.
+ */
+void http_server_drain(struct http_server *s);
+/* Connections still serving (not closing): 0 once a drain is done. */
+size_t http_server_active(const struct http_server *s);
 
 /* The request: valid from on_head/on_request until the answer ended. */
 const struct http_msg *http_req_msg(const struct http_req *r);
@@ -204,6 +286,10 @@ const struct sockaddr *http_req_peer(const struct http_req *r, socklen_t *len);
 const char *http_req_body(const struct http_req *r, size_t *len);
 /* Stop or go on reading the request body (streaming handlers). */
 void http_req_pause_body(struct http_req *r, bool paused);
+/* The protocol: "http/1.1" or "h2". */
+const char *http_req_proto(const struct http_req *r);
+/* Did the request come over TLS? */
+bool http_req_tls(const struct http_req *r);
 
 /*
  * Answer. http_resp_start sends the status line and headers (the server
@@ -222,9 +308,66 @@ int http_resp_end(struct http_req *r);
 bool http_resp_writable(const struct http_req *r);
 /* Bytes queued on the connection, not yet taken by the kernel. */
 size_t http_resp_pending(const struct http_req *r);
+/* start + the whole body (past the high water) + end. */
+int http_resp_full(struct http_req *r, int status, const struct http_header *h,
+		   size_t nh, const void *body, size_t n);
 /* start + write + end with one Content-Type (NULL: none). */
 int http_resp_simple(struct http_req *r, int status, const char *ctype,
 		     const void *body, size_t n);
+
+/* ---- worker threads ---------------------------------------------------- */
+
+/*
+ * N event loop threads, each with its own event_base and http_server, all
+ * listening on the same addresses with SO_REUSEPORT (the kernel spreads
+ * connections). Limits apply per worker: max_conns and max_conns_per_addr
+ * count the connections of one thread, so a service allows up to N times
+ * them in all. The handler's callbacks run on the worker threads.
+ *
+ * Use: new, listen (any number), start; free stops every loop
+ * (event_base_loopexit) and joins the threads. Listening after start is
+ * refused (-EBUSY).
+ */
+struct http_workers;
+
+/* NULL with errno EINVAL (n 0 or over 64, bad limits) or ENOMEM. */
+struct http_workers *http_workers_new(unsigned int n,
+				      const struct http_limits *lim,
+				      const struct http_handler *h, void *arg);
+/* Every worker listens (port 0: the first one picks, the rest follow). */
+int http_workers_listen(struct http_workers *w, const struct lb_addr *addr,
+			uint16_t port, const struct http_tls *tls);
+/* Start the threads. 0 or -errno (then nothing runs). */
+int http_workers_start(struct http_workers *w);
+/*
+ * Drain every worker (http_server_drain on its own thread) and report
+ * whether all are done: call drain once, then poll drained.
+ */
+void http_workers_drain(struct http_workers *w);
+bool http_workers_drained(struct http_workers *w);
+void http_workers_free(struct http_workers *w);
+uint16_t http_workers_port(const struct http_workers *w);
+unsigned int http_workers_count(const struct http_workers *w);
+/* The server of worker i, for its stats (read with http_server_stats_read). */
+struct http_server *http_workers_server(struct http_workers *w, unsigned int i);
+
+/* ---- metrics ----------------------------------------------------------- */
+
+/*
+ * The edgelb_http_* families of a service (label service=NAME), filled at
+ * every scrape from stats(): connections_open, connections_total,
+ * refused_total{reason}, errors_total{reason}, accept_backoffs_total,
+ * requests_total{proto}. stats adds the counters of every server of the
+ * service into sum (http_server_stats_read). Registered in the daemon's
+ * registry (metrics.h); NULL with errno ENOMEM. Compiled into edgelbd.
+ */
+struct metrics;
+struct http_metrics;
+typedef void (*http_stats_fn)(void *arg, struct http_stats *sum);
+struct http_metrics *http_metrics_register(struct metrics *m,
+					   const char *service,
+					   http_stats_fn stats, void *arg);
+void http_metrics_unregister(struct http_metrics *hm);
 
 /* ---- rate-limited logging --------------------------------------------- */
 

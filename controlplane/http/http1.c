@@ -31,23 +31,6 @@ enum h1_state {
 	H1_HANDLER, /* request complete: the handler answers */
 };
 
-struct http_req {
-	struct http_conn *c;
-	const struct http_msg *msg;
-	bool handed;	 /* the handler saw it (on_head or on_request) */
-	bool complete;	 /* the request's last byte was read */
-	bool started;	 /* answer: head sent */
-	bool ended;	 /* answer: complete */
-	bool no_body;	 /* answer: HEAD request, 1xx, 204, 304 */
-	bool chunked;	 /* answer: chunked framing */
-	bool close;	 /* answer: close the connection after it */
-	bool want_drain; /* http_resp_write said -EAGAIN */
-	int64_t left;	 /* answer: body bytes still due; -1 unknown */
-	int status;
-	char *body; /* collected request body */
-	size_t body_len, body_cap;
-};
-
 struct h1 {
 	struct http_parse *parse;
 	enum h1_state state;
@@ -88,19 +71,18 @@ fail_reply(struct http_conn *c, int status, const char *why)
 {
 	struct h1 *h = h1_of(c);
 	struct http_req *r = &h->req;
-	struct http_stats *st = &c->s->st;
 	char peer[64] = "?";
 
 	switch (status) {
 	case 400:
 	case 505:
-		st->bad_requests++;
+		HTTP_STAT_ADD(c->s, bad_requests, 1);
 		break;
 	case 413:
-		st->body_too_large++;
+		HTTP_STAT_ADD(c->s, body_too_large, 1);
 		break;
 	case 431:
-		st->head_too_large++;
+		HTTP_STAT_ADD(c->s, head_too_large, 1);
 		break;
 	default:
 		break;
@@ -115,7 +97,7 @@ fail_reply(struct http_conn *c, int status, const char *why)
 				    "HTTP/1.1 %d %s\r\nContent-Length: 0\r\n"
 				    "Connection: close\r\n\r\n",
 				    status, http_status_text(status));
-		st->responses[status / 100]++;
+		HTTP_STAT_ADD(c->s, responses[status / 100], 1);
 	}
 	http_conn_close_after_flush(c);
 }
@@ -130,7 +112,7 @@ p_head(void *arg, struct http_msg *m)
 	struct http_req *r = &h->req;
 	int rc = 0;
 
-	c->s->st.requests++;
+	HTTP_STAT_ADD(c->s, requests, 1);
 	r->msg = m;
 	h->state = H1_BODY;
 	http_conn_timer(c, c->s->lim.idle_timeout_ms);
@@ -162,8 +144,10 @@ p_body(void *arg, struct http_msg *m, const char *p, size_t n)
 	(void)m;
 	if (r->ended)
 		return 0; /* answered early: the rest is dropped */
-	if (c->s->h.on_body != NULL)
+	if (c->s->h.on_body != NULL) {
+		r->handed = true; /* it may keep r: on_abort tells it */
 		return c->s->h.on_body(c->s->arg, r, p, n);
+	}
 	if (r->body_len + n > r->body_cap) {
 		size_t cap = r->body_cap ? r->body_cap : 1024;
 
@@ -291,15 +275,15 @@ h1_timeout(struct http_conn *c)
 
 	switch (h->state) {
 	case H1_IDLE:
-		c->s->st.idle_closes++;
+		HTTP_STAT_ADD(c->s, idle_closes, 1);
 		http_conn_close_after_flush(c);
 		break;
 	case H1_HEAD:
-		c->s->st.head_timeouts++;
+		HTTP_STAT_ADD(c->s, head_timeouts, 1);
 		fail_reply(c, 408, "head deadline");
 		break;
 	case H1_BODY:
-		c->s->st.idle_closes++;
+		HTTP_STAT_ADD(c->s, idle_closes, 1);
 		fail_reply(c, 408, "body stalled");
 		break;
 	case H1_HANDLER:
@@ -320,6 +304,20 @@ h1_eof(struct http_conn *c)
 	}
 	req_abort(c);
 	http_conn_close_after_flush(c);
+}
+
+/* The server drains: an idle connection closes now, a busy one after its
+ * answer (which then says Connection: close). */
+static void
+h1_drain_conn(struct http_conn *c)
+{
+	struct h1 *h = h1_of(c);
+
+	if (h->state == H1_IDLE &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+		http_conn_close_after_flush(c);
+	else
+		h->req.close = true;
 }
 
 static int
@@ -356,41 +354,10 @@ h1_fini(struct http_conn *c)
 	c->pstate = NULL;
 }
 
-const struct http_proto http1_proto = {
-	.name = "http/1.1",
-	.start = h1_start,
-	.on_read = h1_read,
-	.on_drain = h1_drain,
-	.on_timeout = h1_timeout,
-	.on_eof = h1_eof,
-	.fini = h1_fini,
-};
-
 /* ---- the request and its answer ---------------------------------------- */
 
-const struct http_msg *
-http_req_msg(const struct http_req *r)
-{
-	return r->msg;
-}
-
-const struct sockaddr *
-http_req_peer(const struct http_req *r, socklen_t *len)
-{
-	if (len != NULL)
-		*len = r->c->peerlen;
-	return (const struct sockaddr *)&r->c->peer;
-}
-
-const char *
-http_req_body(const struct http_req *r, size_t *len)
-{
-	*len = r->body_len;
-	return r->body != NULL ? r->body : "";
-}
-
-void
-http_req_pause_body(struct http_req *r, bool paused)
+static void
+h1_pause_body(struct http_req *r, bool paused)
 {
 	struct h1 *h = h1_of(r->c);
 
@@ -416,9 +383,9 @@ token_ok(const char *s, bool value)
 	return true;
 }
 
-int
-http_resp_start(struct http_req *r, int status, const struct http_header *hd,
-		size_t nh, int64_t content_length)
+static int
+h1_resp_start(struct http_req *r, int status, const struct http_header *hd,
+	      size_t nh, int64_t content_length)
 {
 	struct http_conn *c = r->c;
 	struct evbuffer *out = bufferevent_get_output(c->bev);
@@ -468,22 +435,22 @@ http_resp_start(struct http_req *r, int status, const struct http_header *hd,
 	return 0;
 }
 
-bool
-http_resp_writable(const struct http_req *r)
+static bool
+h1_resp_writable(const struct http_req *r)
 {
 	return !r->c->out_full &&
 	       evbuffer_get_length(bufferevent_get_output(r->c->bev)) <=
 		       r->c->s->lim.out_high_water;
 }
 
-size_t
-http_resp_pending(const struct http_req *r)
+static size_t
+h1_resp_pending(const struct http_req *r)
 {
 	return evbuffer_get_length(bufferevent_get_output(r->c->bev));
 }
 
-int
-http_resp_write(struct http_req *r, const void *p, size_t n)
+static int
+h1_resp_write(struct http_req *r, const void *p, size_t n, bool force)
 {
 	struct http_conn *c = r->c;
 	struct evbuffer *out = bufferevent_get_output(c->bev);
@@ -494,7 +461,7 @@ http_resp_write(struct http_req *r, const void *p, size_t n)
 		return -EINVAL;
 	if (n == 0)
 		return 0;
-	if (!http_resp_writable(r)) {
+	if (!force && !h1_resp_writable(r)) {
 		r->want_drain = true;
 		return -EAGAIN;
 	}
@@ -511,8 +478,8 @@ http_resp_write(struct http_req *r, const void *p, size_t n)
 	return 0;
 }
 
-int
-http_resp_end(struct http_req *r)
+static int
+h1_resp_end(struct http_req *r)
 {
 	struct http_conn *c = r->c;
 	struct h1 *h = h1_of(c);
@@ -531,7 +498,8 @@ http_resp_end(struct http_req *r)
 	    evbuffer_add(bufferevent_get_output(c->bev), "0\r\n\r\n", 5) < 0)
 		rc = -ENOMEM;
 	r->ended = true;
-	c->s->st.responses[r->status / 100 < 6 ? r->status / 100 : 0]++;
+	HTTP_STAT_ADD(c->s,
+		      responses[r->status / 100 < 6 ? r->status / 100 : 0], 1);
 	if (!r->complete) {
 		/* early answer, from on_head/on_body: h1_read closes */
 		return rc;
@@ -545,23 +513,19 @@ http_resp_end(struct http_req *r)
 	return rc;
 }
 
-int
-http_resp_simple(struct http_req *r, int status, const char *ctype,
-		 const void *body, size_t n)
-{
-	struct http_header hd = { "Content-Type", ctype };
-	int rc;
-
-	rc = http_resp_start(r, status, &hd, ctype != NULL ? 1 : 0, (int64_t)n);
-	if (rc == 0 && n > 0 && !r->no_body) {
-		/* one piece: bypass the high water check of http_resp_write */
-		if (evbuffer_add(bufferevent_get_output(r->c->bev), body, n) <
-		    0)
-			rc = -ENOMEM;
-		r->left = 0;
-		http_conn_check_out(r->c);
-	} else if (rc == 0) {
-		r->left = 0;
-	}
-	return rc < 0 ? rc : http_resp_end(r);
-}
+const struct http_proto http1_proto = {
+	.name = "http/1.1",
+	.start = h1_start,
+	.on_read = h1_read,
+	.on_drain = h1_drain,
+	.on_timeout = h1_timeout,
+	.on_eof = h1_eof,
+	.fini = h1_fini,
+	.drain = h1_drain_conn,
+	.resp_start = h1_resp_start,
+	.resp_write = h1_resp_write,
+	.resp_end = h1_resp_end,
+	.resp_writable = h1_resp_writable,
+	.resp_pending = h1_resp_pending,
+	.pause_body = h1_pause_body,
+};

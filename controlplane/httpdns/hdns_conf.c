@@ -31,6 +31,13 @@ hdns_conf_init(struct hdns_conf *c)
 	c->empty_ttl = 5;
 	c->max_batch = 5;
 	c->max_body = 4096;
+	c->workers = 1;
+	c->max_conns = 1024;
+	c->max_conns_per_addr = 64;
+	c->header_timeout_ms = 10000;
+	c->idle_timeout_ms = 30000;
+	c->max_header_size = 8192;
+	c->max_streams = 100;
 	c->sign_algo = HDNS_SIGN_HMAC_SHA256;
 }
 
@@ -291,6 +298,34 @@ parse_u32_key(const char *value, uint32_t min, uint32_t max, uint32_t *out,
 	return 0;
 }
 
+/* A duration: N or Ns (seconds), Nms, Nm; 1 ms .. HDNS_TIMEOUT_MAX. */
+static int
+parse_duration_key(const char *value, uint32_t *out, char *err, size_t errlen)
+{
+	unsigned long long v = 0, mult = 1000;
+	const char *q = value;
+
+	for (; *q >= '0' && *q <= '9' && v <= HDNS_TIMEOUT_MAX; q++)
+		v = v * 10 + (unsigned long long)(*q - '0');
+	if (q == value)
+		goto bad;
+	if (strcmp(q, "ms") == 0)
+		mult = 1;
+	else if (strcmp(q, "m") == 0)
+		mult = 60000;
+	else if (*q != '\0' && strcmp(q, "s") != 0)
+		goto bad;
+	v *= mult;
+	if (v == 0 || v > HDNS_TIMEOUT_MAX)
+		goto bad;
+	*out = (uint32_t)v;
+	return 0;
+bad:
+	return fail(err, errlen,
+		    "expected a duration (N, Nms, Ns, Nm) of 1ms..%um",
+		    HDNS_TIMEOUT_MAX / 60000);
+}
+
 int
 hdns_conf_key(struct hdns_conf *c, const char *key, const char *value,
 	      char *err, size_t errlen)
@@ -321,6 +356,27 @@ hdns_conf_key(struct hdns_conf *c, const char *key, const char *value,
 	} else if (strcmp(key, "max_body") == 0) {
 		return parse_u32_key(value, 512, HDNS_BODY_LIMIT, &c->max_body,
 				     err, errlen);
+	} else if (strcmp(key, "workers") == 0) {
+		return parse_u32_key(value, 1, HDNS_WORKERS_MAX, &c->workers,
+				     err, errlen);
+	} else if (strcmp(key, "max_connections") == 0) {
+		return parse_u32_key(value, 1, HDNS_CONNS_MAX, &c->max_conns,
+				     err, errlen);
+	} else if (strcmp(key, "max_connections_per_addr") == 0) {
+		return parse_u32_key(value, 1, HDNS_CONNS_MAX,
+				     &c->max_conns_per_addr, err, errlen);
+	} else if (strcmp(key, "header_timeout") == 0) {
+		return parse_duration_key(value, &c->header_timeout_ms, err,
+					  errlen);
+	} else if (strcmp(key, "idle_timeout") == 0) {
+		return parse_duration_key(value, &c->idle_timeout_ms, err,
+					  errlen);
+	} else if (strcmp(key, "max_header_size") == 0) {
+		return parse_u32_key(value, HDNS_HEADER_MIN, HDNS_HEADER_MAX,
+				     &c->max_header_size, err, errlen);
+	} else if (strcmp(key, "max_streams") == 0) {
+		return parse_u32_key(value, 1, HDNS_STREAMS_MAX,
+				     &c->max_streams, err, errlen);
 	} else if (strcmp(key, "secret") == 0) {
 		if (value[0] == '\0' || strlen(value) > HDNS_SECRET_MAX)
 			return fail(err, errlen, "secret: 1..%d bytes",
@@ -375,6 +431,11 @@ hdns_conf_validate(const struct hdns_conf *c, char *err, size_t errlen)
 	if (c->empty_ttl > c->ttl)
 		return fail(err, errlen, "empty_ttl %u above ttl %u",
 			    c->empty_ttl, c->ttl);
+	if (c->max_conns_per_addr > c->max_conns)
+		return fail(err, errlen,
+			    "max_connections_per_addr %u above "
+			    "max_connections %u",
+			    c->max_conns_per_addr, c->max_conns);
 	for (size_t i = 0; i < c->nbinds; i++) {
 		const struct hdns_bind *b = &c->binds[i];
 

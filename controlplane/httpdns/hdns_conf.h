@@ -14,6 +14,13 @@
  *   empty_ttl = 5                        TTL of empty and fallback answers
  *   max_batch = 5                        hosts per batch request
  *   max_body = 4096                      bytes of a request body
+ *   workers = 1                          event loop threads (SO_REUSEPORT)
+ *   max_connections = 1024               open connections per listener
+ *   max_connections_per_addr = 64        of them from one client address
+ *   header_timeout = 10s                 first byte to last header byte
+ *   idle_timeout = 30s                   keep-alive, body and write stalls
+ *   max_header_size = 8192               request line + headers, bytes
+ *   max_streams = 100                    concurrent HTTP/2 streams
  *   secret = s3cr3t                      enables /sign_d, /sign_resolve
  *   sign_algo = hmac-sha256              or md5
  *   trusted_proxy = 10.0.0.0/8           repeatable
@@ -42,6 +49,12 @@
 #define HDNS_BATCH_LIMIT  64 /* highest max_batch accepted */
 #define HDNS_TTL_LIMIT	  86400
 #define HDNS_BODY_LIMIT	  65535 /* a DNS message never exceeds it */
+#define HDNS_WORKERS_MAX  64
+#define HDNS_CONNS_MAX	  1000000
+#define HDNS_HEADER_MIN	  1024
+#define HDNS_HEADER_MAX	  (1024 * 1024)
+#define HDNS_STREAMS_MAX  10000
+#define HDNS_TIMEOUT_MAX  3600000 /* ms */
 
 enum hdns_sign_algo {
 	HDNS_SIGN_HMAC_SHA256 = 0,
@@ -80,6 +93,13 @@ struct hdns_conf {
 	uint32_t empty_ttl;
 	uint32_t max_batch;
 	uint32_t max_body;
+	uint32_t workers;
+	uint32_t max_conns;
+	uint32_t max_conns_per_addr;
+	uint32_t header_timeout_ms;
+	uint32_t idle_timeout_ms;
+	uint32_t max_header_size;
+	uint32_t max_streams;
 	char secret[HDNS_SECRET_MAX + 1]; /* "" = signed endpoints disabled */
 	uint8_t sign_algo;		  /* enum hdns_sign_algo */
 	struct hdns_prefix proxies[HDNS_PROXY_MAX];
@@ -92,7 +112,9 @@ struct hdns_conf {
 	size_t nbinds;
 };
 
-/* Defaults: ttl 60, empty_ttl 5, max_batch 5, max_body 4096; no listener. */
+/* Defaults: ttl 60, empty_ttl 5, max_batch 5, max_body 4096, workers 1,
+ * max_connections 1024 (64 per address), header_timeout 10 s,
+ * idle_timeout 30 s, max_header_size 8192, max_streams 100; no listener. */
 void hdns_conf_init(struct hdns_conf *c);
 void hdns_conf_release(struct hdns_conf *c);
 /* Deep copy. 0 or -ENOMEM (dst is then initialised and empty). */
@@ -108,7 +130,8 @@ int hdns_conf_key(struct hdns_conf *c, const char *key, const char *value,
 /*
  * The section as a whole: views named by domain lines exist, no
  * (domain, view) pair twice, https_listen has cert and key, ttl >=
- * empty_ttl. 0 or -EINVAL with the problem in err.
+ * empty_ttl, max_connections_per_addr <= max_connections. 0 or -EINVAL
+ * with the problem in err.
  */
 int hdns_conf_validate(const struct hdns_conf *c, char *err, size_t errlen);
 

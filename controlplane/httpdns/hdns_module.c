@@ -152,6 +152,27 @@ mod_apply(struct lbd *d, void *state, const struct cfg *old,
 	return m->srv != NULL ? 0 : -errno;
 }
 
+/* SIGTERM: the listeners close, idle keep-alive connections close, the
+ * requests in flight are answered. */
+static int
+mod_drain(struct lbd *d, void *state)
+{
+	struct hdns_mod *m = state;
+
+	(void)d;
+	if (m->srv != NULL)
+		hdns_srv_drain(m->srv);
+	return 0;
+}
+
+static bool
+mod_drained(void *state)
+{
+	struct hdns_mod *m = state;
+
+	return m->srv == NULL || hdns_srv_drained(m->srv);
+}
+
 static void
 mod_stop(struct lbd *d, void *state)
 {
@@ -167,5 +188,7 @@ const struct lbd_module hdns_module = {
 	.cfg = &hdns_cfg_ops,
 	.start = mod_start,
 	.apply = mod_apply,
+	.drain = mod_drain,
+	.drained = mod_drained,
 	.stop = mod_stop,
 };

@@ -1,22 +1,32 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The HttpDNS server: listeners for plain HTTP and HTTPS on a libevent
- * base, each connection speaking HTTP/1.1 (keep-alive, pipelined
- * requests answered in order) or HTTP/2 (ALPN "h2" over TLS, or the
- * connection preface on plain TCP, as dig +https and kdig +https use),
- * every request answered by hdns_handle().
+ * The HttpDNS server: an http_handler (controlplane/http) answering every
+ * request with hdns_handle(), on a plain listener (HTTP/1.1, and HTTP/2
+ * by prior knowledge as dig +https and kdig +https use it over TLS) and
+ * a TLS one (ALPN h2 and http/1.1). The limits of [httpdns] (connections,
+ * header size and deadline, idle time, body, HTTP/2 streams) are the
+ * server's http_limits.
  *
- * evhttp is not used because DoH clients speak HTTP/2 only; limits are
- * the same as httpd.h's: headers max 8 KiB, body max_body, idle timeout
- * 10 s, at most 100 concurrent HTTP/2 streams.
+ * Threads: workers = 1 serves on the daemon's loop. workers > 1 runs that
+ * many loops on threads (struct http_workers, SO_REUSEPORT); hdns_handle
+ * then runs under a mutex (the configuration is swapped under it), and
+ * the latency histogram is not observed (the registry is the daemon
+ * thread's); the request and connection counters are kept under the
+ * mutex and rendered at scrape time either way. The data source
+ * (hdns_source) is called from the worker threads: it must be safe
+ * there.
  *
  * Metrics (when a registry is given):
  *   edgelbd_httpdns_requests_total{dialect,qtype,status}
  *   edgelbd_httpdns_request_duration_seconds{dialect} (histogram)
- *   edgelbd_httpdns_connections_total{proto}  (http/1.1, h2; tls or not)
+ *   edgelbd_httpdns_connections_total{proto}  (http/1.1, http/1.1+tls,
+ *                                              h2c, h2)
+ *   edgelb_http_*{service="httpdns"}          (http_metrics_register)
  */
 #ifndef EDGELBD_HDNS_SRV_H
 #define EDGELBD_HDNS_SRV_H
+
+#include <stdbool.h>
 
 #include "hdns.h"
 
@@ -34,11 +44,18 @@ struct hdns_srv *hdns_srv_new(struct event_base *base,
 			      const struct hdns_source *src, struct metrics *m);
 
 /*
- * Take a new configuration. Listeners whose address, port and TLS files
- * are unchanged keep running; others are reopened. 0 or -errno, and then
- * the old configuration stays in force.
+ * Take a new configuration. When the listeners, TLS files, limits and
+ * workers are unchanged only the configuration is swapped; otherwise new
+ * listeners (SO_REUSEPORT: no gap) replace the old ones and the old
+ * connections close. 0 or -errno, and then the old configuration stays
+ * in force.
  */
 int hdns_srv_update(struct hdns_srv *s, const struct hdns_conf *c);
+
+/* SIGTERM: stop accepting, answer what is in flight, close idle
+ * connections. drained: nothing left. */
+void hdns_srv_drain(struct hdns_srv *s);
+bool hdns_srv_drained(struct hdns_srv *s);
 
 void hdns_srv_free(struct hdns_srv *s);
 

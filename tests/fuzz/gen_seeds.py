@@ -484,3 +484,53 @@ put_pkt("ctrl-fnat", rec(from_client("192.0.2.4", "tcp", 80, SYN,
         rec_ctrl(0, 6, 0) + rec_reply(SYN | ACK) +
         rec(from_client("192.0.2.4", "tcp", 80, ACK, sport=44100, seq=1001,
                         ack=9001)))
+
+
+# ---- the HTTP server over a socketpair (fuzz_h2_server) -----------------
+# First byte: options (bit 0 the HTTP/2 preface is prefixed by the target,
+# bit 1 a streaming handler, bit 2 the client does not read, bit 3 small
+# writes). HPACK without Huffman or the dynamic table.
+
+def h2_frame(typ, flags, sid, payload=b""):
+    return (struct.pack(">I", len(payload))[1:] + bytes([typ, flags]) +
+            struct.pack(">I", sid) + payload)
+
+
+def hpack_lit(name, value):
+    name, value = name.encode(), value.encode()
+    return bytes([0x00, len(name)]) + name + bytes([len(value)]) + value
+
+
+def h2_req(sid, method="GET", path="/", extra=(), end_stream=True):
+    blk = hpack_lit(":method", method) + b"\x86" + hpack_lit(":path", path)
+    blk += hpack_lit(":authority", "t")
+    for n, v in extra:
+        blk += hpack_lit(n, v)
+    return h2_frame(1, 0x4 | (0x1 if end_stream else 0), sid, blk)
+
+
+H2_SETTINGS = h2_frame(4, 0, 0)
+put("h2_server", "h2_get", b"\x01" + H2_SETTINGS + h2_req(1))
+put("h2_server", "h2_post", b"\x03" + H2_SETTINGS +
+    h2_req(1, "POST", "/p", [("content-length", "5")], end_stream=False) +
+    h2_frame(0, 0x1, 1, b"hello"))
+put("h2_server", "h2_streams", b"\x01" + H2_SETTINGS +
+    b"".join(h2_req(i, path="/h") for i in range(1, 24, 2)))
+put("h2_server", "h2_stream_down", b"\x05" + H2_SETTINGS + h2_req(1, path="/s") +
+    h2_frame(8, 0, 0, struct.pack(">I", 1 << 20)))
+put("h2_server", "h2_rst_ping_goaway", b"\x01" + H2_SETTINGS +
+    h2_req(1, path="/h") + h2_frame(3, 0, 1, struct.pack(">I", 8)) +
+    h2_frame(6, 0, 0, b"12345678") +
+    h2_frame(7, 0, 0, struct.pack(">II", 0, 0)))
+put("h2_server", "h2_continuation", b"\x09" + H2_SETTINGS +
+    h2_frame(1, 0x1, 1, b"\x82\x86") + h2_frame(9, 0x4, 1, b"\x84"))
+put("h2_server", "h2_big_body", b"\x03" + H2_SETTINGS +
+    h2_req(1, "POST", "/p", end_stream=False) +
+    b"".join(h2_frame(0, 0, 1, b"x" * 4000) for _ in range(3)) +
+    h2_frame(0, 0x1, 1, b""))
+put("h2_server", "h1_keepalive", b"\x00GET /a HTTP/1.1\r\nHost: t\r\n\r\n"
+    b"POST /b HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc")
+put("h2_server", "h1_chunked_stream", b"\x0aPOST /s HTTP/1.1\r\nHost: t\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+put("h2_server", "h2c_sniff", b"\x00PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" +
+    H2_SETTINGS + h2_req(1))

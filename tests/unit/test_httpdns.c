@@ -700,6 +700,26 @@ static const struct conf_case conf_cases[] = {
 	{ "domain", "x.test service=a,b,c,d,e,f,g,h,i", false },
 	{ "domain", "x.test service=a ttl=0", false },
 	{ "domain", "x.test service=a view=v ttl=10", true },
+	{ "workers", "0", false },
+	{ "workers", "4", true },
+	{ "workers", "65", false },
+	{ "max_connections", "0", false },
+	{ "max_connections", "5000", true },
+	{ "max_connections_per_addr", "x", false },
+	{ "header_timeout", "0", false },
+	{ "header_timeout", "10", true },
+	{ "header_timeout", "250ms", true },
+	{ "header_timeout", "2m", true },
+	{ "header_timeout", "61m", false },
+	{ "header_timeout", "5h", false },
+	{ "header_timeout", "ms", false },
+	{ "idle_timeout", "-1s", false },
+	{ "idle_timeout", "30s", true },
+	{ "max_header_size", "1023", false },
+	{ "max_header_size", "16384", true },
+	{ "max_streams", "0", false },
+	{ "max_streams", "10001", false },
+	{ "max_streams", "128", true },
 	{ "nope", "1", false },
 };
 
@@ -753,6 +773,46 @@ START_TEST(conf_validate)
 }
 END_TEST
 
+/* The HTTP keys: defaults, values as parsed, and the cross-check. */
+START_TEST(conf_http_keys)
+{
+	struct hdns_conf c;
+	char err[256];
+
+	hdns_conf_init(&c);
+	ck_assert_uint_eq(c.workers, 1);
+	ck_assert_uint_eq(c.max_conns, 1024);
+	ck_assert_uint_eq(c.max_conns_per_addr, 64);
+	ck_assert_uint_eq(c.header_timeout_ms, 10000);
+	ck_assert_uint_eq(c.idle_timeout_ms, 30000);
+	ck_assert_uint_eq(c.max_header_size, 8192);
+	ck_assert_uint_eq(c.max_streams, 100);
+	ck_assert_int_eq(
+		hdns_conf_key(&c, "header_timeout", "250ms", err, sizeof(err)),
+		0);
+	ck_assert_uint_eq(c.header_timeout_ms, 250);
+	ck_assert_int_eq(
+		hdns_conf_key(&c, "idle_timeout", "2m", err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.idle_timeout_ms, 120000);
+	ck_assert_int_eq(
+		hdns_conf_key(&c, "idle_timeout", "7", err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.idle_timeout_ms, 7000);
+	ck_assert_int_eq(
+		hdns_conf_key(&c, "header_timeout", "1h", err, sizeof(err)),
+		-EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "duration"));
+	ck_assert_int_eq(
+		hdns_conf_key(&c, "max_connections", "10", err, sizeof(err)),
+		0);
+	ck_assert_int_eq(hdns_conf_key(&c, "max_connections_per_addr", "11",
+				       err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(hdns_conf_validate(&c, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "max_connections_per_addr 11"));
+	hdns_conf_release(&c);
+}
+END_TEST
+
 static Suite *
 httpdns_suite(void)
 {
@@ -780,6 +840,7 @@ httpdns_suite(void)
 	tcase_add_loop_test(tc, conf_keys, 0,
 			    sizeof(conf_cases) / sizeof(conf_cases[0]));
 	tcase_add_test(tc, conf_validate);
+	tcase_add_test(tc, conf_http_keys);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("limits");
