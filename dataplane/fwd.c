@@ -704,7 +704,8 @@ conn_create(struct dp_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	const struct fwd_mode_ops *ops;
 	const struct svc_backend *b;
 	struct conn *c, *t;
-	int why;
+	enum dp_drop why;
+	int rc;
 
 	b = pick(fw, s, pi, &t);
 	if (b == NULL) {
@@ -741,20 +742,20 @@ conn_create(struct dp_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	    pi->proto == IPPROTO_TCP)
 		c->flags |= CONN_F_TOA;
 	why = ops->conn_init(fw, c, s);
-	if (why >= 0) {
+	if (why != DP_PASS) {
 		conn_put(fw->ct, c);
-		dp_worker_drop(w, m, (enum dp_drop)why);
+		dp_worker_drop(w, m, why);
 		return NULL;
 	}
-	why = conn_insert(fw->ct, c);
-	if (why < 0) {
+	rc = conn_insert(fw->ct, c);
+	if (rc < 0) {
 		if (ops->conn_release != NULL)
 			ops->conn_release(fw, c);
 		conn_put(fw->ct, c);
 		/* the in tuple matched nothing: -EEXIST is the out tuple */
 		dp_worker_drop(w, m,
-			       why == -EEXIST ? DP_DROP_NAT_TUPLE_COLLISION
-					      : DP_DROP_CONN_TABLE_FULL);
+			       rc == -EEXIST ? DP_DROP_NAT_TUPLE_COLLISION
+					     : DP_DROP_CONN_TABLE_FULL);
 		return NULL;
 	}
 	if (ops->replies && pi->proto == IPPROTO_TCP) {

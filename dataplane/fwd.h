@@ -113,11 +113,11 @@ struct fwd_mode_ops {
 	bool replies; /* replies pass through us: the conn has an out tuple */
 	/*
 	 * Complete the backend side of new connection c of service s (laddr,
-	 * lport for the out tuple; caddr..bport are set). Returns -1 when c
-	 * may be inserted, else the enum dp_drop reason to drop the packet.
+	 * lport for the out tuple; caddr..bport are set). Returns DP_PASS
+	 * when c may be inserted, else the reason to drop the packet.
 	 */
-	int (*conn_init)(struct fwd_worker *fw, struct conn *c,
-			 const struct svc *s);
+	enum dp_drop (*conn_init)(struct fwd_worker *fw, struct conn *c,
+				  const struct svc *s);
 	/* Undo conn_init's side effects when c leaves the table. */
 	void (*conn_release)(struct fwd_worker *fw, struct conn *c);
 	/* Rewrite m (of c, direction dir, parsed as pi) and send it. */

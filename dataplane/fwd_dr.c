@@ -12,13 +12,13 @@
 #include "neigh.h"
 #include "worker.h"
 
-static int
+static enum dp_drop
 dr_conn_init(struct fwd_worker *fw, struct conn *c, const struct svc *s)
 {
 	RTE_SET_USED(fw);
 	RTE_SET_USED(c);
 	RTE_SET_USED(s);
-	return -1;
+	return DP_PASS;
 }
 
 static void

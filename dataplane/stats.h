@@ -21,6 +21,8 @@
  * interface: docs/dataplane.md lists each one.
  */
 enum dp_drop {
+	/* not a drop: the packet goes on (what a check returns on success) */
+	DP_PASS = -1,
 	DP_DROP_TRUNCATED,	   /* frame shorter than its headers */
 	DP_DROP_BAD_L2,		   /* unknown ethertype */
 	DP_DROP_OTHER_HOST,	   /* unicast to another MAC address */

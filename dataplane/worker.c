@@ -239,18 +239,18 @@ burst_parse(struct dp_worker *w, uint16_t port, struct rte_mbuf **pkts,
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		const struct rte_ether_hdr *eth;
-		int why;
+		enum dp_drop why;
 
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 		w->port_st[port].rx_packets++;
 		w->port_st[port].rx_bytes += rte_pktmbuf_pkt_len(m);
 		why = pkt_parse(m, &pi[kept]);
-		if (why < 0)
+		if (why == DP_PASS)
 			why = pkt_vlan_rx(m, &pi[kept],
 					  w->dp->ports[port]->vlan);
-		if (why >= 0) {
-			dp_worker_drop(w, m, (enum dp_drop)why);
+		if (why != DP_PASS) {
+			dp_worker_drop(w, m, why);
 			continue;
 		}
 		eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);

@@ -30,9 +30,9 @@ dp_worker_tag(struct dp_worker *w, uint16_t port)
 	uint16_t vid = w->dp->ports[port]->vlan, kept = 0;
 
 	for (uint16_t i = 0; i < tb->n; i++) {
-		int why = pkt_vlan_tx(tb->pkts[i], vid);
+		enum dp_drop why = pkt_vlan_tx(tb->pkts[i], vid);
 
-		if (why >= 0) {
+		if (why != DP_PASS) {
 			w->drops[why]++;
 			rte_pktmbuf_free(tb->pkts[i]);
 			continue;

@@ -138,7 +138,7 @@ inject(unsigned int wk, const struct spec *sp, uint16_t port)
 	const struct svc *s = svc_of(sp);
 	struct pkt_info pi;
 
-	ck_assert_int_lt(pkt_parse(m, &pi), 0);
+	ck_assert_int_eq(pkt_parse(m, &pi), DP_PASS);
 	if (s != NULL) {
 		dp.forward(&dp.workers[wk], m, port, &pi, s);
 		return;
@@ -677,13 +677,13 @@ enum icmp_mut {
 struct icmp_case {
 	const char *name;
 	enum icmp_mut mut;
-	int drop; /* expected drop reason, or -1: translated to the client */
+	int drop; /* expected drop reason, or DP_PASS: translated to the client */
 };
 
 static const struct icmp_case icmp_cases[] = {
-	{ "port unreachable", ICMP_OK, -1 },
+	{ "port unreachable", ICMP_OK, DP_PASS },
 	{ "bad ICMP checksum", ICMP_BAD_CSUM, DP_DROP_ICMP_ERR_BAD_CSUM },
-	{ "quoting a first fragment", ICMP_FIRST_FRAG, -1 },
+	{ "quoting a first fragment", ICMP_FIRST_FRAG, DP_PASS },
 	{ "quoting a later fragment", ICMP_LATER_FRAG,
 	  DP_DROP_ICMP_ERR_FRAGMENT },
 	{ "quoting 4 bytes of UDP", ICMP_SHORT, DP_DROP_ICMP_ERR_SHORT },
@@ -746,10 +746,10 @@ START_TEST(test_nat_icmp_error)
 	m = rte_pktmbuf_alloc(pool);
 	memcpy(rte_pktmbuf_append(m, (uint16_t)(14 + 28 + qlen)), f,
 	       14u + 28 + qlen);
-	ck_assert_int_lt(pkt_parse(m, &pi), 0);
+	ck_assert_int_eq(pkt_parse(m, &pi), DP_PASS);
 	ck_assert_msg(dp.reverse(&dp.workers[0], m, 1, &pi), "%s: not taken",
 		      tc->name);
-	if (tc->drop >= 0) {
+	if (tc->drop != DP_PASS) {
 		nothing_sent(0);
 		ck_assert_msg(dp.workers[0].drops[tc->drop] == 1,
 			      "%s: drop %d not counted", tc->name, tc->drop);
@@ -907,7 +907,7 @@ inject_m(unsigned int wk, struct rte_mbuf *m, uint16_t port)
 	struct lb_addr vip = { .family = AF_INET };
 	const struct svc *s;
 
-	ck_assert_int_lt(pkt_parse(m, &pi), 0);
+	ck_assert_int_eq(pkt_parse(m, &pi), DP_PASS);
 	vip.v4 = pi.daddr;
 	s = svc_lookup(dp.svc, pi.proto, &vip, pi.dport);
 	if (s != NULL) {
