@@ -44,45 +44,6 @@ struct rte_rcu_qsbr;
 struct rte_rcu_qsbr_dq;
 struct rte_ring;
 
-/*
- * The forwarding stage: called by a worker for a TCP/UDP packet to a VIP
- * for which svc_lookup() found s (valid until the worker's next quiescent
- * state). It owns m from then on: it sends it (dp_worker_tx) or drops it
- * (dp_worker_drop). pi describes m as parsed; port is the port index m
- * arrived on. Connection tracking installs its own function in
- * dp->forward before the workers start; dp_forward_unimplemented (the
- * default) counts DP_DROP_FWD_UNIMPLEMENTED and drops.
- */
-typedef void (*dp_forward_fn)(struct dp_worker *w, struct rte_mbuf *m,
-			      uint16_t port, const struct pkt_info *pi,
-			      const struct svc *s);
-
-void dp_forward_unimplemented(struct dp_worker *w, struct rte_mbuf *m,
-			      uint16_t port, const struct pkt_info *pi,
-			      const struct svc *s);
-
-/*
- * The reply path (installed by fwd_init, NULL before): offered a packet
- * classify would otherwise drop or answer itself (not to a VIP, to a VIP
- * or local address without a service, ICMP to a VIP). Returns true when
- * it took m (sent, handed to another worker or dropped and counted).
- */
-typedef bool (*dp_reverse_fn)(struct dp_worker *w, struct rte_mbuf *m,
-			      uint16_t port, const struct pkt_info *pi);
-
-/*
- * Called by a worker with each receive burst once it is parsed (pi[0..n),
- * every packet well formed and addressed to us), before any packet of it
- * is handled: the forwarding stage's chance to look the burst up at once
- * and leave PKT_F_HINT results in pi. NULL when there is no forwarding
- * stage.
- */
-typedef void (*dp_prepare_fn)(struct dp_worker *w, struct pkt_info *pi,
-			      uint16_t n);
-
-/* Per-iteration work of the forwarding stage (NULL when none). */
-typedef void (*dp_poll_fn)(struct dp_worker *w);
-
 struct fwd;
 struct xdp_ctx;
 
@@ -123,11 +84,7 @@ struct dp_ctx {
 	/* workers -> control thread (multi-producer, single consumer) */
 	struct rte_ring *arp_ring;  /* ARP frames to learn neighbours from */
 	struct rte_ring *pend_ring; /* packets waiting for a next hop */
-	dp_forward_fn forward;
-	dp_reverse_fn reverse;
-	dp_prepare_fn prepare;
-	dp_poll_fn poll;
-	struct fwd *fwd;	    /* forwarding state (fwd.h) */
+	struct fwd *fwd;	    /* forwarding state (fwd.h); NULL before */
 	struct dpconf_timeouts tmo; /* for connection tracking */
 	uint8_t del_policy;	    /* enum lb_del_policy */
 	struct ctrl *ctrl;

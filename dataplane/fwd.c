@@ -232,9 +232,6 @@ fwd_init_size(struct dp_ctx *dp, uint32_t conns)
 	f->nworkers = dp->nworkers;
 	dp->fwd = f;
 	tsc_per_us = rte_get_tsc_hz() / 1000000 ?: 1;
-	f->load_sched[0] = sched_find("lc");
-	f->load_sched[1] = sched_find("wlc");
-	f->load_sched[2] = sched_find("lrt");
 	f->nat_rev = rte_hash_create(&hp);
 	if (f->nat_rev == NULL ||
 	    (dp->qsv != NULL && rte_hash_rcu_qsbr_add(f->nat_rev, &rc) != 0))
@@ -244,10 +241,6 @@ fwd_init_size(struct dp_ctx *dp, uint32_t conns)
 			goto err;
 	for (uint16_t p = 0; p < dp->nports; p++)
 		rss_read(f, p);
-	dp->forward = fwd_forward;
-	dp->reverse = fwd_reverse;
-	dp->prepare = fwd_prepare;
-	dp->poll = fwd_poll;
 	return 0;
 err:
 	fwd_fini(dp);
@@ -275,10 +268,6 @@ fwd_fini(struct dp_ctx *dp)
 
 	if (f == NULL)
 		return;
-	dp->forward = dp_forward_unimplemented;
-	dp->reverse = NULL;
-	dp->prepare = NULL;
-	dp->poll = NULL;
 	for (unsigned int i = 0; i < f->nworkers; i++) {
 		struct fwd_worker *fw = &f->w[i];
 
@@ -626,10 +615,7 @@ load_view(struct fwd_worker *fw, const struct svc *s, struct sched_load *l)
 	struct svc_table *t = fw->fwd->dp->svc;
 	uint32_t maxb = fw->fwd->dp->conf.max_backends;
 
-	if ((s->sched != fw->fwd->load_sched[0] &&
-	     s->sched != fw->fwd->load_sched[1] &&
-	     s->sched != fw->fwd->load_sched[2]) ||
-	    s->nbackends > FWD_LOAD_MAX)
+	if (!s->sched->load_aware || s->nbackends > FWD_LOAD_MAX)
 		return NULL;
 	for (uint32_t i = 0; i < s->nbackends; i++) {
 		uint32_t slot = s->backends[i].slot;

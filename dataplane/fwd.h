@@ -3,19 +3,24 @@
  * The forwarding stage: connection lookup, scheduling of new flows,
  * per-mode rewriting, and the reply path.
  *
- * fwd_init() installs three hooks in the dataplane context:
+ * The worker loop (worker.c) calls four entry points, once fwd_init()
+ * has set dp->fwd (before that it drops what it would forward, counted
+ * as fwd_unimplemented):
  *
- *   dp->forward  a TCP/UDP packet to a VIP with a service (worker.c
+ *   fwd_prepare  each parsed receive burst, before any packet of it is
+ *                handled: one bulk connection lookup whose results it
+ *                leaves in pi (PKT_F_HINT, PKT_F_REPLY).
+ *   fwd_forward  a TCP/UDP packet to a VIP with a service (worker.c
  *                found it): look up its connection (either direction: a
  *                FULL-NAT reply to a local address that also is a VIP
  *                lands here too), or schedule a new one, then hand the
  *                packet to its mode.
- *   dp->reverse  a packet classify would otherwise drop or answer
+ *   fwd_reverse  a packet classify would otherwise drop or answer
  *                itself: a NAT reply (from a backend, to a client), a
  *                FULL-NAT reply to a local address without a service, an
  *                ICMP error about a tracked connection. Returns true when
  *                it took the packet.
- *   dp->poll     once per poll-loop iteration: drain this worker's
+ *   fwd_poll     once per poll-loop iteration: drain this worker's
  *                handoff ring, run its timer wheel (bounded), answer a
  *                pending CONN_GET chunk request.
  *
@@ -100,7 +105,6 @@ struct fwd_worker {
 struct fwd {
 	struct dp_ctx *dp;
 	struct rte_hash *nat_rev; /* NAT: backend tuple -> owner + 1 */
-	const struct sched_ops *load_sched[3]; /* lc, wlc, lrt */
 	struct fwd_rss rss[DP_MAX_PORTS];
 	unsigned int nworkers;
 	struct fwd_worker w[];
@@ -153,7 +157,11 @@ void fwd_rss_set(struct dp_ctx *dp, uint16_t port, const struct fwd_rss *r);
 int fwd_rss_queue(const struct fwd_rss *r, uint8_t proto, uint32_t saddr,
 		  uint32_t daddr, uint16_t sport, uint16_t dport);
 
-/* ---- the hooks ---------------------------------------------------------- */
+/*
+ * ---- the worker's entry points (see the top of this file) -----------------
+ * Each takes ownership of the mbuf it is given (fwd_reverse only when it
+ * returns true): sent, handed to another worker, or dropped and counted.
+ */
 
 void fwd_forward(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 		 const struct pkt_info *pi, const struct svc *s);

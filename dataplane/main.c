@@ -344,7 +344,7 @@ teardown(struct dp_ctx *dp)
 int
 main(int argc, char **argv)
 {
-	static struct dp_ctx dp = { .forward = dp_forward_unimplemented };
+	static struct dp_ctx dp;
 	const char *config = NULL, *sock = NULL;
 	struct sigaction sa = { .sa_handler = on_signal };
 	char err[512];

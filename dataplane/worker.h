@@ -111,7 +111,7 @@ void worker_fini(struct dp_ctx *dp);
 /*
  * Handle pkts[0..n) (n <= DP_BURST) received on port as the poll loop
  * does: count, parse, drop what is malformed or not for us, let the
- * forwarding stage look the burst up (dp->prepare), then ARP, ICMP or
+ * forwarding stage look the burst up (fwd_prepare), then ARP, ICMP or
  * forward each packet. Consumes every mbuf: queued in w->tx[] (sent at
  * the next flush), handed to the control thread or another worker, or
  * dropped and counted. Used by worker_iterate(); exposed for tests and the
