@@ -93,7 +93,7 @@ arp_drain(struct dp_ctx *dp)
 			struct pkt_info pi;
 			const struct rte_arp_hdr *arp;
 
-			if (pkt_parse(pkts[i], &pi) < 0 &&
+			if (pkt_parse(pkts[i], &pi) == DP_PASS &&
 			    pi.l3 == PKT_L3_ARP) {
 				arp = pkt_at(pkts[i],
 					     const struct rte_arp_hdr *,

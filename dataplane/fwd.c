@@ -832,7 +832,7 @@ fwd_poll(struct dp_worker *w)
 		uint16_t port = (uint16_t)pkts[i]->hash.usr;
 
 		fw->handoff_in++;
-		if (pkt_parse(pkts[i], &pi) >= 0 ||
+		if (pkt_parse(pkts[i], &pi) != DP_PASS ||
 		    !reply_input(w, pkts[i], port, &pi, false))
 			dp_worker_drop(w, pkts[i], DP_DROP_NOT_OURS);
 	}
