@@ -4,7 +4,6 @@
  * counted drop. See worker.h.
  */
 #include <errno.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -22,26 +21,6 @@
 #include "pkt.h"
 #include "svc.h"
 #include "worker.h"
-
-uint64_t
-dp_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-void
-dp_defer_free(struct dp_ctx *dp, void *p)
-{
-	if (dp->dq != NULL && rte_rcu_qsbr_dq_enqueue(dp->dq, &p) == 0)
-		return;
-	/* no queue yet (no worker running) or queue full: wait it out */
-	if (dp->qsv != NULL)
-		rte_rcu_qsbr_synchronize(dp->qsv, RTE_QSBR_THRID_INVALID);
-	rte_free(p);
-}
 
 /* ---- unmap guard ---------------------------------------------------------- */
 
