@@ -12,7 +12,7 @@
 #include "neigh.h"
 #include "port.h"
 #include "svc.h"
-#include "worker.h"
+#include "dp_tx.h"
 
 static bool
 addr_is_ours(struct dp_ctx *dp, uint16_t port, uint32_t ip)

@@ -18,7 +18,6 @@
 #include "stats.h"
 #include "conn.h"
 #include "svc.h"
-#include "worker.h"
 
 /* CONN_GET dumps in progress at once (more: EBUSY). */
 #define CTRL_DUMPS_MAX 8

@@ -27,7 +27,7 @@
 #include "port.h"
 #include "route.h"
 #include "svc.h"
-#include "worker.h"
+#include "dp_tx.h"
 
 /* per worker, when the configuration leaves it at 0 ([dataplane] max_conns) */
 #define FWD_TABLE_CONNS DPCONF_DEFAULT_MAX_CONNS

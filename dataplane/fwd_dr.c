@@ -10,7 +10,7 @@
  */
 #include "fwd.h"
 #include "neigh.h"
-#include "worker.h"
+#include "dp_tx.h"
 
 static enum dp_drop
 dr_conn_init(struct fwd_worker *fw, struct conn *c, const struct svc *s)

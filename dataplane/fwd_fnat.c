@@ -61,7 +61,7 @@
 #include "route.h"
 #include "svc.h"
 #include "toa.h"
-#include "worker.h"
+#include "dp_tx.h"
 
 #define TOA_MSS_DELTA TOA_LEN
 

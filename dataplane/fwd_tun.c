@@ -18,7 +18,7 @@
 #include "fwd.h"
 #include "neigh.h"
 #include "port.h"
-#include "worker.h"
+#include "dp_tx.h"
 
 #define IPIP_HLEN ((uint16_t)sizeof(struct rte_ipv4_hdr))
 

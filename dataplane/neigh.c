@@ -19,7 +19,7 @@
 #include "arp.h"
 #include "neigh.h"
 #include "port.h"
-#include "worker.h"
+#include "dp_tx.h"
 
 struct neigh {
 	uint32_t ip; /* 0 = free */

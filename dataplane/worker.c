@@ -16,6 +16,7 @@
 #include <rte_ring.h>
 
 #include "arp.h"
+#include "dp_tx.h"
 #include "fwd.h"
 #include "icmp.h"
 #include "pkt.h"
