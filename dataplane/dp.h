@@ -23,7 +23,7 @@
 #include <rte_mbuf.h>
 
 #include "dpconf.h"
-#include "stats.h"
+#include "counters.h"
 
 #define DP_MAX_PORTS   DPCONF_MAX_PORTS
 #define DP_MAX_WORKERS 64

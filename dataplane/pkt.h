@@ -13,7 +13,7 @@
 
 #include <rte_mbuf.h>
 
-#include "stats.h"
+#include "counters.h"
 
 enum pkt_l3 {
 	PKT_L3_OTHER = 0,
