@@ -11,6 +11,7 @@
 #include <rte_ethdev.h>
 
 #include "edgelb/log.h"
+#include "arp.h"
 #include "ctrl.h"
 #include "neigh.h"
 #include "port.h"
@@ -271,6 +272,7 @@ h_portaddr_new(struct lbmsg_req *req)
 	rc = port_addr_add(dp, (uint16_t)p, ip, plen, why, sizeof(why));
 	if (rc < 0)
 		return lbmsg_req_errf(req, rc, "%s", why);
+	arp_send_garp(dp, (uint16_t)p, ip);
 	return 0;
 }
 

@@ -91,6 +91,12 @@ bool neigh_learn(struct neigh_table *nt, uint16_t port, uint32_t ip,
 /* Start resolving ip on port (no packet yet), e.g. a route's gateway. */
 void neigh_probe(struct neigh_table *nt, uint16_t port, uint32_t ip);
 
+/*
+ * Learn from the ARP frames workers queued on dp->arp_ring (neigh_learn;
+ * an unsolicited reply counts DP_DROP_ARP_UNSOLICITED).
+ */
+void neigh_arp_drain(struct neigh_table *nt);
+
 /* Drain dp->pend_ring: queue or send each packet. */
 void neigh_drain(struct neigh_table *nt);
 

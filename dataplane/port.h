@@ -79,7 +79,8 @@ void port_addrs_fini(struct dp_ctx *dp);
 /*
  * Add addr/plen (network order) on port. Errors: -EINVAL (bad address or
  * prefix, overlaps another port's subnet), -EEXIST (address present),
- * -ENOSPC, -ENOMEM. err explains.
+ * -ENOSPC, -ENOMEM. err explains. The caller announces it (gratuitous
+ * ARP, arp_send_garp) once added: ARP sits above the ports.
  */
 int port_addr_add(struct dp_ctx *dp, uint16_t port, uint32_t addr, uint8_t plen,
 		  char *err, size_t errlen);
