@@ -377,4 +377,8 @@ uint32_t conn_state_timeout(const struct dpconf_timeouts *tmo, uint8_t proto,
 /* "ESTABLISHED", ... */
 const char *conn_state_name(uint8_t state);
 
+/* dp.sock CONN_GET handler (conn_ctrl.c; req->ctx is the struct dp_ctx):
+ * starts a dump that ctrl_poll() goes on with. */
+int conn_ctrl_get(struct lbmsg_req *req);
+
 #endif

@@ -103,4 +103,13 @@ void dp_defer_free(struct dp_ctx *dp, void *p);
 /* Current time in milliseconds (monotonic); control thread. */
 uint64_t dp_now_ms(void);
 
+/*
+ * dp.sock handlers of the run-time settings (dp_ctrl.c; req->ctx is the
+ * struct dp_ctx): CONFIG_SET (timeouts, DEL_POLICY; the first one starts
+ * RX when it was held) and CONFIG_GET. 0 or -errno, explained.
+ */
+struct lbmsg_req;
+int dp_ctrl_config_set(struct lbmsg_req *req);
+int dp_ctrl_config_get(struct lbmsg_req *req);
+
 #endif

@@ -154,4 +154,13 @@ neigh_lookup(const struct neigh_pub *p, uint32_t ip)
 void neigh_output(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 		  uint32_t nexthop);
 
+/*
+ * dp.sock handlers (neigh_ctrl.c; req->ctx is the struct dp_ctx):
+ * NEIGH_NEW, NEIGH_DEL, the NEIGH_GET dump. 0 or -errno, explained.
+ */
+struct lbmsg_req;
+int neigh_ctrl_new(struct lbmsg_req *req);
+int neigh_ctrl_del(struct lbmsg_req *req);
+int neigh_ctrl_get(struct lbmsg_req *req);
+
 #endif

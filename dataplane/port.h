@@ -114,4 +114,15 @@ uint32_t port_addr_source(const struct dp_ctx *dp, uint16_t port,
  */
 void port_ctrl_tx(struct dp_ctx *dp, uint16_t port, struct rte_mbuf *m);
 
+/*
+ * dp.sock handlers (port_ctrl.c; req->ctx is the struct dp_ctx):
+ * PORTADDR_NEW, PORTADDR_DEL, the PORTADDR_GET and PORT_GET dumps. 0 or
+ * -errno, explained.
+ */
+struct lbmsg_req;
+int port_ctrl_addr_new(struct lbmsg_req *req);
+int port_ctrl_addr_del(struct lbmsg_req *req);
+int port_ctrl_addr_get(struct lbmsg_req *req);
+int port_ctrl_get(struct lbmsg_req *req);
+
 #endif

@@ -23,15 +23,28 @@ const char *stats_drop_name(enum dp_drop d);
 struct dp_ctx;
 
 /*
- * Answer STATS_GET: parts of kind LB_STATS_PORT (one per port),
- * LB_STATS_LCORE (one per worker), LB_STATS_DROP (one per worker and one
- * for the control thread, each with LB_ATTR_LCORE), then the service
- * table's own parts. 0 or -errno.
+ * STATS_GET: parts of kind LB_STATS_PORT (one per port), LB_STATS_LCORE
+ * (one per worker), LB_STATS_DROP (one per worker and one for the control
+ * thread, each with LB_ATTR_LCORE), then the service table's own parts.
+ * srv: the control socket's counters now. 0 or -errno.
  */
-int stats_dump(struct dp_ctx *dp, struct lbmsg_req *req);
+struct lbmsg_server_stats;
+int stats_dump(struct dp_ctx *dp, struct lbmsg_req *req,
+	       const struct lbmsg_server_stats *srv);
 
-/* STATS_ZERO: make every counter read as 0 from now on (see above). */
-void stats_zero(struct dp_ctx *dp);
+/*
+ * STATS_ZERO: make every counter read as 0 from now on (see above); srv
+ * as for stats_dump.
+ */
+void stats_zero(struct dp_ctx *dp, const struct lbmsg_server_stats *srv);
+
+/*
+ * dp.sock handlers (stats_ctrl.c; req->ctx is the struct dp_ctx):
+ * STATS_GET (stats_dump, then the connection tables' parts) and
+ * STATS_ZERO. 0 or -errno.
+ */
+int stats_ctrl_get(struct lbmsg_req *req);
+int stats_ctrl_zero(struct lbmsg_req *req);
 
 /* Allocate the baseline storage; 0 or -ENOMEM. */
 int stats_init(struct dp_ctx *dp);
