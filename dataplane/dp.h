@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The edgelb-dp process context and the per-worker context.
+ * The edgelb-dp process context and the per-worker context, with what
+ * every module gets from the context (dp.c: dp_defer_free, dp_now_ms) and
+ * the dp.sock handlers of the run-time settings (dp_ctrl.c).
  *
  * One struct dp_ctx per process, built by main.c and handed to every
  * module. Workers are numbered 0..nworkers-1 (the index the service table
@@ -8,10 +10,19 @@
  * which nobody else writes while it runs: its TX buffers and counters are
  * plain memory, read (not written) by the control thread for statistics.
  *
- * Tables the control thread writes and workers read (port addresses,
- * neighbours, routes, services) are published with RCU: the workers
- * report a quiescent state on dp->qsv once per poll iteration, and
- * dp_defer_free() releases an old version after a grace period.
+ * Tables the control thread writes and workers read are published with
+ * RCU, in two grace-period domains:
+ *   dp->qsv  port addresses and neighbours (old versions freed with
+ *            dp_defer_free()), routes (rte_lpm's RCU and route.c's
+ *            tokens) and NAT's reverse map (rte_hash's RCU);
+ *   the service table's own QSBR variable (svc.c): service versions,
+ *            their hash key positions and slots.
+ * A worker reports a quiescent state on both at the same point, once per
+ * poll-loop iteration (worker_iterate), so the two grace periods end
+ * together. The service table keeps its own variable because it is built
+ * and tested as a library without a dataplane context (test_svc creates
+ * tables on their own) and reclaims object by object with tokens; the
+ * cost is one more store per worker iteration.
  */
 #ifndef EDGELB_DP_H
 #define EDGELB_DP_H
@@ -74,7 +85,7 @@ struct dp_ctx {
 	unsigned int nports;
 	struct dp_port *ports[DP_MAX_PORTS];
 	struct rte_mempool *pool;
-	struct rte_rcu_qsbr *qsv;
+	struct rte_rcu_qsbr *qsv;   /* see the top: not the services */
 	struct rte_rcu_qsbr_dq *dq; /* deferred rte_free of old versions */
 	struct svc_table *svc;
 	struct route_table *route;
