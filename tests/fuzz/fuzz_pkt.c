@@ -72,6 +72,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_ring.h>
+#include <rte_tcp.h>
 
 #include "edgelb/lbmsg.h"
 #include "dplab.h"
