@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Connection tracking: per-worker table, TCP state machine, timer wheel,
- * persistence templates, the chunks a CONN_GET dump reads (the dump
- * itself is conn_ctrl.c). See conn.h.
+ * Connection tracking, the table: its hash (both directions of a
+ * connection), lookups with burst hints, allocation and insertion, the
+ * TCP state machine, the clock, statistics and the chunks a CONN_GET dump
+ * reads. The timer wheel is conn_timer.c, templates conn_tmpl.c, the dump
+ * itself conn_ctrl.c. See conn.h.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,35 +21,8 @@
 
 #include "edgelb/lbmsg.h"
 #include "conn.h"
+#include "conn_priv.h"
 #include "dp.h"
-
-/*
- * Wheel links are indices into objs. A connection's prev is CONN_NIL when
- * it is on no list, LINK_HEAD | slot when it heads wheel[slot], LINK_PEND
- * when it heads pend, else the index of the connection before it.
- */
-#define LINK_HEAD 0x80000000u
-#define LINK_PEND 0xfffffffeu
-
-struct conn_table {
-	struct rte_hash *h;
-	struct conn *objs; /* [size] */
-	uint32_t *free;	   /* [size] stack of free indices */
-	uint32_t nfree;
-	uint32_t size;
-	const struct dpconf_timeouts *tmo;
-	conn_clock_fn clock;
-	void *clock_arg;
-	conn_unlink_fn unlink;
-	void *unlink_arg;
-	uint32_t budget;
-	uint32_t now;  /* TSC clock: seconds at the last conn_tick() */
-	uint32_t gen;  /* inserts so far: invalidates bulk lookup misses */
-	uint32_t cur;  /* next tick of the wheel to process */
-	uint32_t pend; /* the rest of tick cur - 1, being processed */
-	struct conn_table_stats st;
-	uint32_t wheel[CONN_WHEEL_SLOTS];
-};
 
 /* ---- TCP state machine (IPVS's tables, RST -> CLOSE) ----------------------- */
 
@@ -120,7 +95,7 @@ conn_state_timeout(const struct dpconf_timeouts *tmo, uint8_t proto,
 	}
 }
 
-/* ---- clock and wheel ------------------------------------------------------- */
+/* ---- clock ------------------------------------------------------- */
 
 void
 conn_tick(struct conn_table *ct)
@@ -132,70 +107,7 @@ conn_tick(struct conn_table *ct)
 uint32_t
 conn_now(const struct conn_table *ct)
 {
-	return ct->clock == NULL ? ct->now : ct->clock(ct->clock_arg);
-}
-
-static uint32_t
-idx_of(const struct conn_table *ct, const struct conn *c)
-{
-	return (uint32_t)(c - ct->objs);
-}
-
-/* The link that holds the index of whatever follows prev. */
-static uint32_t *
-link_after(struct conn_table *ct, uint32_t prev)
-{
-	if (prev == LINK_PEND)
-		return &ct->pend;
-	if (prev & LINK_HEAD)
-		return &ct->wheel[prev & ~LINK_HEAD];
-	return &ct->objs[prev].next;
-}
-
-static void
-wheel_unlink(struct conn_table *ct, struct conn *c)
-{
-	if (c->prev == CONN_NIL)
-		return;
-	*link_after(ct, c->prev) = c->next;
-	if (c->next != CONN_NIL)
-		ct->objs[c->next].prev = c->prev;
-	c->next = CONN_NIL;
-	c->prev = CONN_NIL;
-}
-
-/* File c in the slot of its deadline, as seen from tick ct->cur. */
-static void
-wheel_file(struct conn_table *ct, struct conn *c)
-{
-	uint32_t tick = c->expires, slot;
-
-	if ((int32_t)(tick - ct->cur) < 0)
-		tick = ct->cur;
-	else if (tick - ct->cur >= CONN_WHEEL_SLOTS)
-		tick = ct->cur + CONN_WHEEL_SLOTS - 1;
-	slot = tick % CONN_WHEEL_SLOTS;
-	c->next = ct->wheel[slot];
-	if (c->next != CONN_NIL)
-		ct->objs[c->next].prev = idx_of(ct, c);
-	ct->wheel[slot] = idx_of(ct, c);
-	c->prev = LINK_HEAD | slot;
-}
-
-/*
- * New deadline for c. A later one is left for the wheel to notice; an
- * earlier one re-files c now so that it does not expire late.
- */
-static void
-set_expires(struct conn_table *ct, struct conn *c, uint32_t expires)
-{
-	bool earlier = (int32_t)(expires - c->expires) < 0;
-
-	c->expires = expires;
-	if (earlier || c->prev == CONN_NIL) {
-		wheel_unlink(ct, c);
-		wheel_file(ct, c);
-	}
+	return conn_clock(ct);
 }
 
 /* ---- hash -------------------------------------------------------------- */
@@ -218,9 +130,9 @@ conn_key_of(const struct conn *c, unsigned int dir, struct conn_key *k)
 	}
 }
 
-static void
-tmpl_key(struct conn_key *k, uint8_t proto, uint32_t caddr, uint32_t vaddr,
-	 uint16_t vport)
+void
+conn_tmpl_key(struct conn_key *k, uint8_t proto, uint32_t caddr, uint32_t vaddr,
+	      uint16_t vport)
 {
 	memset(k, 0, sizeof(*k));
 	k->saddr = caddr;
@@ -230,8 +142,8 @@ tmpl_key(struct conn_key *k, uint8_t proto, uint32_t caddr, uint32_t vaddr,
 	k->tmpl = 1;
 }
 
-static void
-unhash(struct conn_table *ct, struct conn *c)
+void
+conn_unhash(struct conn_table *ct, struct conn *c)
 {
 	struct conn_key k;
 
@@ -239,7 +151,7 @@ unhash(struct conn_table *ct, struct conn *c)
 		return;
 	c->flags &= (uint16_t)~CONN_F_HASHED;
 	if (c->flags & CONN_F_TEMPLATE) {
-		tmpl_key(&k, c->proto, c->caddr, c->vaddr, c->vport);
+		conn_tmpl_key(&k, c->proto, c->caddr, c->vaddr, c->vport);
 		rte_hash_del_key(ct->h, &k);
 		return;
 	}
@@ -257,22 +169,22 @@ unhash(struct conn_table *ct, struct conn *c)
 	}
 }
 
-static void
-obj_put(struct conn_table *ct, struct conn *c)
+void
+conn_obj_put(struct conn_table *ct, struct conn *c)
 {
-	ct->free[ct->nfree++] = idx_of(ct, c);
+	ct->free[ct->nfree++] = conn_idx(ct, c);
 }
 
-static void
-conn_free(struct conn_table *ct, struct conn *c)
+void
+conn_free_obj(struct conn_table *ct, struct conn *c)
 {
-	unhash(ct, c);
-	wheel_unlink(ct, c);
+	conn_unhash(ct, c);
+	conn_wheel_unlink(ct, c);
 	if (c->flags & CONN_F_TEMPLATE)
 		ct->st.templates--;
 	ct->st.conns--;
 	ct->st.expired++;
-	obj_put(ct, c);
+	conn_obj_put(ct, c);
 }
 
 /* ---- table ------------------------------------------------------------- */
@@ -329,7 +241,7 @@ conn_table_create(const struct conn_table_conf *conf)
 	ct->unlink_arg = conf->unlink_arg;
 	ct->budget = conf->budget != 0 ? conf->budget : CONN_DEFAULT_BUDGET;
 	conn_tick(ct);
-	ct->cur = conn_now(ct);
+	ct->cur = conn_clock(ct);
 	return ct;
 err:
 	errno = ct->h == NULL && rte_errno == EEXIST ? EEXIST : ENOMEM;
@@ -357,11 +269,11 @@ conn_table_destroy(struct conn_table *ct)
 					link = &c->next;
 					continue;
 				}
-				conn_free(ct, c);
+				conn_free_obj(ct, c);
 			}
 		}
 	while (ct->pend != CONN_NIL)
-		conn_free(ct, &ct->objs[ct->pend]);
+		conn_free_obj(ct, &ct->objs[ct->pend]);
 	rte_hash_free(ct->h);
 	rte_free(ct->objs);
 	rte_free(ct->free);
@@ -382,7 +294,7 @@ found(struct conn_table *ct, void *d, unsigned int *dir)
 {
 	struct conn *c = (struct conn *)((uintptr_t)d & ~(uintptr_t)1);
 
-	if (past(ct, c, conn_now(ct))) {
+	if (past(ct, c, conn_clock(ct))) {
 		conn_kill(ct, c);
 		return NULL;
 	}
@@ -458,8 +370,8 @@ conn_alloc(struct conn_table *ct)
 	return c;
 }
 
-static int
-add_key(struct conn_table *ct, const struct conn_key *k, void *data)
+int
+conn_add_key(struct conn_table *ct, const struct conn_key *k, void *data)
 {
 	hash_sig_t sig = rte_hash_hash(ct->h, k);
 
@@ -478,21 +390,21 @@ conn_insert(struct conn_table *ct, struct conn *c)
 	int rc;
 
 	conn_key_of(c, CONN_DIR_IN, &in);
-	rc = add_key(ct, &in, c);
+	rc = conn_add_key(ct, &in, c);
 	if (rc < 0)
 		goto err;
 	if (c->flags & CONN_F_OUT) {
 		conn_key_of(c, CONN_DIR_OUT, &out);
-		rc = add_key(ct, &out, (void *)((uintptr_t)c | 1));
+		rc = conn_add_key(ct, &out, (void *)((uintptr_t)c | 1));
 		if (rc < 0) {
 			rte_hash_del_key(ct->h, &in);
 			goto err;
 		}
 	}
 	c->flags |= CONN_F_HASHED;
-	c->expires =
-		conn_now(ct) + conn_state_timeout(ct->tmo, c->proto, c->state);
-	wheel_file(ct, c);
+	c->expires = conn_clock(ct) +
+		     conn_state_timeout(ct->tmo, c->proto, c->state);
+	conn_wheel_file(ct, c);
 	ct->st.created++;
 	ct->st.conns++;
 	return 0;
@@ -503,23 +415,7 @@ err:
 void
 conn_put(struct conn_table *ct, struct conn *c)
 {
-	obj_put(ct, c);
-}
-
-/* Seconds c lives after activity now. */
-static uint32_t
-timeout_of(const struct conn_table *ct, const struct conn *c)
-{
-	if (c->flags & CONN_F_TEMPLATE)
-		return c->persist;
-	return conn_state_timeout(ct->tmo, c->proto, c->state);
-}
-
-void
-conn_set_state(struct conn_table *ct, struct conn *c, uint8_t state)
-{
-	c->state = state;
-	set_expires(ct, c, conn_now(ct) + timeout_of(ct, c));
+	conn_obj_put(ct, c);
 }
 
 uint8_t
@@ -573,108 +469,6 @@ conn_tcp_seq(struct conn *c, unsigned int dir, uint8_t tcp_flags, uint32_t seq,
 	return true;
 }
 
-void
-conn_touch(struct conn_table *ct, struct conn *c)
-{
-	set_expires(ct, c, conn_now(ct) + timeout_of(ct, c));
-}
-
-void
-conn_kill(struct conn_table *ct, struct conn *c)
-{
-	unhash(ct, c);
-	set_expires(ct, c, conn_now(ct));
-}
-
-unsigned int
-conn_expire(struct conn_table *ct)
-{
-	unsigned int done = 0;
-	uint32_t now;
-
-	conn_tick(ct);
-	now = conn_now(ct);
-	if (ct->st.conns == 0) {
-		ct->cur = now + 1;
-		return 0;
-	}
-	while (done < ct->budget) {
-		struct conn *c;
-
-		if (ct->pend == CONN_NIL) {
-			uint32_t slot = ct->cur % CONN_WHEEL_SLOTS;
-
-			if ((int32_t)(now - ct->cur) < 0)
-				break;
-			ct->pend = ct->wheel[slot];
-			ct->wheel[slot] = CONN_NIL;
-			if (ct->pend != CONN_NIL)
-				ct->objs[ct->pend].prev = LINK_PEND;
-			ct->cur++;
-			continue;
-		}
-		c = &ct->objs[ct->pend];
-		done++;
-		wheel_unlink(ct, c);
-		if ((c->flags & CONN_F_TEMPLATE) && c->refcnt > 0) {
-			/* a template lives while connections use it */
-			if ((int32_t)(now - c->expires) >= 0)
-				c->expires = now + c->persist;
-			wheel_file(ct, c);
-			continue;
-		}
-		if ((int32_t)(now - c->expires) < 0) {
-			/* the deadline moved later since c was filed */
-			wheel_file(ct, c);
-			continue;
-		}
-		conn_free(ct, c);
-	}
-	return done;
-}
-
-/* ---- templates --------------------------------------------------------- */
-
-struct conn *
-conn_tmpl_get(struct conn_table *ct, uint8_t proto, uint32_t caddr,
-	      uint32_t vaddr, uint16_t vport)
-{
-	struct conn_key k;
-	unsigned int dir;
-
-	tmpl_key(&k, proto, caddr, vaddr, vport);
-	return conn_lookup(ct, &k, &dir);
-}
-
-int
-conn_tmpl_insert(struct conn_table *ct, struct conn *t, uint32_t persist)
-{
-	struct conn_key k;
-	int rc;
-
-	tmpl_key(&k, t->proto, t->caddr, t->vaddr, t->vport);
-	rc = add_key(ct, &k, t);
-	if (rc < 0) {
-		obj_put(ct, t);
-		return rc;
-	}
-	t->flags |= CONN_F_TEMPLATE | CONN_F_HASHED;
-	t->persist = persist;
-	t->expires = conn_now(ct) + persist;
-	wheel_file(ct, t);
-	ct->st.conns++;
-	ct->st.templates++;
-	return 0;
-}
-
-void
-conn_tmpl_bind(struct conn_table *ct, struct conn *c, struct conn *t)
-{
-	c->tmpl = idx_of(ct, t);
-	t->refcnt++;
-	conn_touch(ct, t);
-}
-
 /* ---- stats and dumps --------------------------------------------------- */
 
 void
@@ -687,7 +481,7 @@ uint32_t
 conn_dump_chunk(struct conn_table *ct, uint32_t *next, struct conn_info *out,
 		uint32_t max)
 {
-	uint32_t now = conn_now(ct), n = 0;
+	uint32_t now = conn_clock(ct), n = 0;
 	const void *key;
 	void *d;
 
