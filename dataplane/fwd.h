@@ -107,6 +107,7 @@ struct fwd {
 	struct rte_hash *nat_rev; /* NAT: backend tuple -> owner + 1 */
 	struct fwd_rss rss[DP_MAX_PORTS];
 	unsigned int nworkers;
+	uint64_t tsc_per_us; /* for the SYN to SYN-ACK times (lrt) */
 	struct fwd_worker w[];
 };
 
@@ -149,6 +150,9 @@ void fwd_fini(struct dp_ctx *dp);
  * [dataplane] max_conns setting, default 262144, about 40 MB per worker). */
 int fwd_init_conns(struct dp_ctx *dp, uint32_t conns);
 
+/* Read port's RSS view from the device (fwd_rss.c; fwd_init does). */
+void fwd_rss_read(struct fwd *f, uint16_t port);
+
 /* Replace port's RSS view (fwd_init reads it from the device). */
 void fwd_rss_set(struct dp_ctx *dp, uint16_t port, const struct fwd_rss *r);
 
@@ -173,6 +177,12 @@ void fwd_poll(struct dp_worker *w);
 /* ---- for conn.c, stats and tests ------------------------------------------ */
 
 struct conn_table *fwd_conn_table(struct dp_ctx *dp, unsigned int worker);
+
+/*
+ * The connection tables' unlink callback (arg: the struct fwd_worker),
+ * installed by fwd_setup.c: release c's gauges and its mode's state.
+ */
+void fwd_conn_unlink(void *arg, struct conn *c);
 
 /*
  * Control thread: ask worker for up to FWD_DUMP_CHUNK connections from
