@@ -244,17 +244,15 @@ int
 dpc_put_svc_attrs(struct nl_msg *msg, uint8_t mode, const char *sched,
 		  uint32_t persist, uint32_t flags, uint32_t mh_size)
 {
-	int rc = nla_put_u8(msg, LB_ATTR_MODE, mode);
+	const struct lbmsg_svc_attrs a = {
+		.mode = mode,
+		.sched = sched,
+		.persist = persist,
+		.flags = flags,
+		.mh_size = mh_size,
+	};
 
-	if (rc == 0)
-		rc = nla_put_string(msg, LB_ATTR_SCHED, sched);
-	if (rc == 0)
-		rc = nla_put_u32(msg, LB_ATTR_PERSIST, persist);
-	if (rc == 0)
-		rc = nla_put_u32(msg, LB_ATTR_SVC_FLAGS, flags);
-	if (rc == 0 && mh_size)
-		rc = nla_put_u32(msg, LB_ATTR_MH_SIZE, mh_size);
-	return rc;
+	return lbmsg_put_svc_attrs(msg, &a);
 }
 
 static const uint16_t op_type[] = {

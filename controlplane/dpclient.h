@@ -57,8 +57,8 @@ struct nl_msg *dpc_op_msg(const struct rec_op *op);
 /*
  * Put a service's attributes besides its key and NAME, as SERVICE_NEW,
  * SERVICE_SET and SERVICE_GET carry them on both sockets: MODE, SCHED,
- * PERSIST, SVC_FLAGS, and MH_SIZE unless mh_size is 0. 0 or the
- * negative libnl error of the first put that failed (message full).
+ * PERSIST, SVC_FLAGS, and MH_SIZE unless mh_size is 0, with the common
+ * encoder lbmsg_put_svc_attrs(). 0 or -EMSGSIZE (message full).
  */
 int dpc_put_svc_attrs(struct nl_msg *msg, uint8_t mode, const char *sched,
 		      uint32_t persist, uint32_t flags, uint32_t mh_size);

@@ -9,10 +9,9 @@
 #include <rte_ring.h>
 
 #include "arp.h"
-#include "neigh.h"
 #include "port.h"
 #include "svc.h"
-#include "worker.h"
+#include "dp_tx.h"
 
 static bool
 addr_is_ours(struct dp_ctx *dp, uint16_t port, uint32_t ip)
@@ -78,35 +77,6 @@ arp_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 		return;
 	default:
 		dp_worker_drop(w, m, DP_DROP_ARP_BAD);
-	}
-}
-
-void
-arp_drain(struct dp_ctx *dp)
-{
-	struct rte_mbuf *pkts[DP_BURST];
-	unsigned int n;
-
-	while ((n = rte_ring_sc_dequeue_burst(dp->arp_ring, (void **)pkts,
-					      DP_BURST, NULL)) > 0) {
-		for (unsigned int i = 0; i < n; i++) {
-			struct pkt_info pi;
-			const struct rte_arp_hdr *arp;
-
-			if (pkt_parse(pkts[i], &pi) < 0 &&
-			    pi.l3 == PKT_L3_ARP) {
-				arp = pkt_at(pkts[i],
-					     const struct rte_arp_hdr *,
-					     pi.l2_len);
-				if (!neigh_learn(
-					    dp->neigh, pkts[i]->port,
-					    arp->arp_data.arp_sip,
-					    arp->arp_data.arp_sha.addr_bytes))
-					dp->ctrl_drops
-						[DP_DROP_ARP_UNSOLICITED]++;
-			}
-			rte_pktmbuf_free(pkts[i]);
-		}
 	}
 }
 

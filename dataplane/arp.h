@@ -21,9 +21,6 @@
 void arp_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 	       const struct pkt_info *pi);
 
-/* Control thread: learn from the frames workers queued on dp->arp_ring. */
-void arp_drain(struct dp_ctx *dp);
-
 /* Control thread: broadcast a request for tip from sip on port. */
 void arp_send_request(struct dp_ctx *dp, uint16_t port, uint32_t sip,
 		      uint32_t tip);

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Connection tracking: per-worker table, TCP state machine, timer wheel,
- * persistence templates, dumps. See conn.h.
+ * Connection tracking, the table: its hash (both directions of a
+ * connection), lookups with burst hints, allocation and insertion, the
+ * TCP state machine, the clock, statistics and the chunks a CONN_GET dump
+ * reads. The timer wheel is conn_timer.c, templates conn_tmpl.c, the dump
+ * itself conn_ctrl.c. See conn.h.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <sys/socket.h>
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
@@ -21,36 +21,8 @@
 
 #include "edgelb/lbmsg.h"
 #include "conn.h"
+#include "conn_priv.h"
 #include "dp.h"
-#include "fwd.h"
-
-/*
- * Wheel links are indices into objs. A connection's prev is CONN_NIL when
- * it is on no list, LINK_HEAD | slot when it heads wheel[slot], LINK_PEND
- * when it heads pend, else the index of the connection before it.
- */
-#define LINK_HEAD 0x80000000u
-#define LINK_PEND 0xfffffffeu
-
-struct conn_table {
-	struct rte_hash *h;
-	struct conn *objs; /* [size] */
-	uint32_t *free;	   /* [size] stack of free indices */
-	uint32_t nfree;
-	uint32_t size;
-	const struct dpconf_timeouts *tmo;
-	conn_clock_fn clock;
-	void *clock_arg;
-	conn_unlink_fn unlink;
-	void *unlink_arg;
-	uint32_t budget;
-	uint32_t now;  /* TSC clock: seconds at the last conn_tick() */
-	uint32_t gen;  /* inserts so far: invalidates bulk lookup misses */
-	uint32_t cur;  /* next tick of the wheel to process */
-	uint32_t pend; /* the rest of tick cur - 1, being processed */
-	struct conn_table_stats st;
-	uint32_t wheel[CONN_WHEEL_SLOTS];
-};
 
 /* ---- TCP state machine (IPVS's tables, RST -> CLOSE) ----------------------- */
 
@@ -123,7 +95,7 @@ conn_state_timeout(const struct dpconf_timeouts *tmo, uint8_t proto,
 	}
 }
 
-/* ---- clock and wheel ------------------------------------------------------- */
+/* ---- clock ------------------------------------------------------- */
 
 void
 conn_tick(struct conn_table *ct)
@@ -135,70 +107,7 @@ conn_tick(struct conn_table *ct)
 uint32_t
 conn_now(const struct conn_table *ct)
 {
-	return ct->clock == NULL ? ct->now : ct->clock(ct->clock_arg);
-}
-
-static uint32_t
-idx_of(const struct conn_table *ct, const struct conn *c)
-{
-	return (uint32_t)(c - ct->objs);
-}
-
-/* The link that holds the index of whatever follows prev. */
-static uint32_t *
-link_after(struct conn_table *ct, uint32_t prev)
-{
-	if (prev == LINK_PEND)
-		return &ct->pend;
-	if (prev & LINK_HEAD)
-		return &ct->wheel[prev & ~LINK_HEAD];
-	return &ct->objs[prev].next;
-}
-
-static void
-wheel_unlink(struct conn_table *ct, struct conn *c)
-{
-	if (c->prev == CONN_NIL)
-		return;
-	*link_after(ct, c->prev) = c->next;
-	if (c->next != CONN_NIL)
-		ct->objs[c->next].prev = c->prev;
-	c->next = CONN_NIL;
-	c->prev = CONN_NIL;
-}
-
-/* File c in the slot of its deadline, as seen from tick ct->cur. */
-static void
-wheel_file(struct conn_table *ct, struct conn *c)
-{
-	uint32_t tick = c->expires, slot;
-
-	if ((int32_t)(tick - ct->cur) < 0)
-		tick = ct->cur;
-	else if (tick - ct->cur >= CONN_WHEEL_SLOTS)
-		tick = ct->cur + CONN_WHEEL_SLOTS - 1;
-	slot = tick % CONN_WHEEL_SLOTS;
-	c->next = ct->wheel[slot];
-	if (c->next != CONN_NIL)
-		ct->objs[c->next].prev = idx_of(ct, c);
-	ct->wheel[slot] = idx_of(ct, c);
-	c->prev = LINK_HEAD | slot;
-}
-
-/*
- * New deadline for c. A later one is left for the wheel to notice; an
- * earlier one re-files c now so that it does not expire late.
- */
-static void
-set_expires(struct conn_table *ct, struct conn *c, uint32_t expires)
-{
-	bool earlier = (int32_t)(expires - c->expires) < 0;
-
-	c->expires = expires;
-	if (earlier || c->prev == CONN_NIL) {
-		wheel_unlink(ct, c);
-		wheel_file(ct, c);
-	}
+	return conn_clock(ct);
 }
 
 /* ---- hash -------------------------------------------------------------- */
@@ -221,9 +130,9 @@ conn_key_of(const struct conn *c, unsigned int dir, struct conn_key *k)
 	}
 }
 
-static void
-tmpl_key(struct conn_key *k, uint8_t proto, uint32_t caddr, uint32_t vaddr,
-	 uint16_t vport)
+void
+conn_tmpl_key(struct conn_key *k, uint8_t proto, uint32_t caddr, uint32_t vaddr,
+	      uint16_t vport)
 {
 	memset(k, 0, sizeof(*k));
 	k->saddr = caddr;
@@ -233,8 +142,8 @@ tmpl_key(struct conn_key *k, uint8_t proto, uint32_t caddr, uint32_t vaddr,
 	k->tmpl = 1;
 }
 
-static void
-unhash(struct conn_table *ct, struct conn *c)
+void
+conn_unhash(struct conn_table *ct, struct conn *c)
 {
 	struct conn_key k;
 
@@ -242,7 +151,7 @@ unhash(struct conn_table *ct, struct conn *c)
 		return;
 	c->flags &= (uint16_t)~CONN_F_HASHED;
 	if (c->flags & CONN_F_TEMPLATE) {
-		tmpl_key(&k, c->proto, c->caddr, c->vaddr, c->vport);
+		conn_tmpl_key(&k, c->proto, c->caddr, c->vaddr, c->vport);
 		rte_hash_del_key(ct->h, &k);
 		return;
 	}
@@ -260,22 +169,22 @@ unhash(struct conn_table *ct, struct conn *c)
 	}
 }
 
-static void
-obj_put(struct conn_table *ct, struct conn *c)
+void
+conn_obj_put(struct conn_table *ct, struct conn *c)
 {
-	ct->free[ct->nfree++] = idx_of(ct, c);
+	ct->free[ct->nfree++] = conn_idx(ct, c);
 }
 
-static void
-conn_free(struct conn_table *ct, struct conn *c)
+void
+conn_free_obj(struct conn_table *ct, struct conn *c)
 {
-	unhash(ct, c);
-	wheel_unlink(ct, c);
+	conn_unhash(ct, c);
+	conn_wheel_unlink(ct, c);
 	if (c->flags & CONN_F_TEMPLATE)
 		ct->st.templates--;
 	ct->st.conns--;
 	ct->st.expired++;
-	obj_put(ct, c);
+	conn_obj_put(ct, c);
 }
 
 /* ---- table ------------------------------------------------------------- */
@@ -332,7 +241,7 @@ conn_table_create(const struct conn_table_conf *conf)
 	ct->unlink_arg = conf->unlink_arg;
 	ct->budget = conf->budget != 0 ? conf->budget : CONN_DEFAULT_BUDGET;
 	conn_tick(ct);
-	ct->cur = conn_now(ct);
+	ct->cur = conn_clock(ct);
 	return ct;
 err:
 	errno = ct->h == NULL && rte_errno == EEXIST ? EEXIST : ENOMEM;
@@ -360,11 +269,11 @@ conn_table_destroy(struct conn_table *ct)
 					link = &c->next;
 					continue;
 				}
-				conn_free(ct, c);
+				conn_free_obj(ct, c);
 			}
 		}
 	while (ct->pend != CONN_NIL)
-		conn_free(ct, &ct->objs[ct->pend]);
+		conn_free_obj(ct, &ct->objs[ct->pend]);
 	rte_hash_free(ct->h);
 	rte_free(ct->objs);
 	rte_free(ct->free);
@@ -385,7 +294,7 @@ found(struct conn_table *ct, void *d, unsigned int *dir)
 {
 	struct conn *c = (struct conn *)((uintptr_t)d & ~(uintptr_t)1);
 
-	if (past(ct, c, conn_now(ct))) {
+	if (past(ct, c, conn_clock(ct))) {
 		conn_kill(ct, c);
 		return NULL;
 	}
@@ -461,8 +370,8 @@ conn_alloc(struct conn_table *ct)
 	return c;
 }
 
-static int
-add_key(struct conn_table *ct, const struct conn_key *k, void *data)
+int
+conn_add_key(struct conn_table *ct, const struct conn_key *k, void *data)
 {
 	hash_sig_t sig = rte_hash_hash(ct->h, k);
 
@@ -481,21 +390,21 @@ conn_insert(struct conn_table *ct, struct conn *c)
 	int rc;
 
 	conn_key_of(c, CONN_DIR_IN, &in);
-	rc = add_key(ct, &in, c);
+	rc = conn_add_key(ct, &in, c);
 	if (rc < 0)
 		goto err;
 	if (c->flags & CONN_F_OUT) {
 		conn_key_of(c, CONN_DIR_OUT, &out);
-		rc = add_key(ct, &out, (void *)((uintptr_t)c | 1));
+		rc = conn_add_key(ct, &out, (void *)((uintptr_t)c | 1));
 		if (rc < 0) {
 			rte_hash_del_key(ct->h, &in);
 			goto err;
 		}
 	}
 	c->flags |= CONN_F_HASHED;
-	c->expires =
-		conn_now(ct) + conn_state_timeout(ct->tmo, c->proto, c->state);
-	wheel_file(ct, c);
+	c->expires = conn_clock(ct) +
+		     conn_state_timeout(ct->tmo, c->proto, c->state);
+	conn_wheel_file(ct, c);
 	ct->st.created++;
 	ct->st.conns++;
 	return 0;
@@ -506,23 +415,7 @@ err:
 void
 conn_put(struct conn_table *ct, struct conn *c)
 {
-	obj_put(ct, c);
-}
-
-/* Seconds c lives after activity now. */
-static uint32_t
-timeout_of(const struct conn_table *ct, const struct conn *c)
-{
-	if (c->flags & CONN_F_TEMPLATE)
-		return c->persist;
-	return conn_state_timeout(ct->tmo, c->proto, c->state);
-}
-
-void
-conn_set_state(struct conn_table *ct, struct conn *c, uint8_t state)
-{
-	c->state = state;
-	set_expires(ct, c, conn_now(ct) + timeout_of(ct, c));
+	conn_obj_put(ct, c);
 }
 
 uint8_t
@@ -576,108 +469,6 @@ conn_tcp_seq(struct conn *c, unsigned int dir, uint8_t tcp_flags, uint32_t seq,
 	return true;
 }
 
-void
-conn_touch(struct conn_table *ct, struct conn *c)
-{
-	set_expires(ct, c, conn_now(ct) + timeout_of(ct, c));
-}
-
-void
-conn_kill(struct conn_table *ct, struct conn *c)
-{
-	unhash(ct, c);
-	set_expires(ct, c, conn_now(ct));
-}
-
-unsigned int
-conn_expire(struct conn_table *ct)
-{
-	unsigned int done = 0;
-	uint32_t now;
-
-	conn_tick(ct);
-	now = conn_now(ct);
-	if (ct->st.conns == 0) {
-		ct->cur = now + 1;
-		return 0;
-	}
-	while (done < ct->budget) {
-		struct conn *c;
-
-		if (ct->pend == CONN_NIL) {
-			uint32_t slot = ct->cur % CONN_WHEEL_SLOTS;
-
-			if ((int32_t)(now - ct->cur) < 0)
-				break;
-			ct->pend = ct->wheel[slot];
-			ct->wheel[slot] = CONN_NIL;
-			if (ct->pend != CONN_NIL)
-				ct->objs[ct->pend].prev = LINK_PEND;
-			ct->cur++;
-			continue;
-		}
-		c = &ct->objs[ct->pend];
-		done++;
-		wheel_unlink(ct, c);
-		if ((c->flags & CONN_F_TEMPLATE) && c->refcnt > 0) {
-			/* a template lives while connections use it */
-			if ((int32_t)(now - c->expires) >= 0)
-				c->expires = now + c->persist;
-			wheel_file(ct, c);
-			continue;
-		}
-		if ((int32_t)(now - c->expires) < 0) {
-			/* the deadline moved later since c was filed */
-			wheel_file(ct, c);
-			continue;
-		}
-		conn_free(ct, c);
-	}
-	return done;
-}
-
-/* ---- templates --------------------------------------------------------- */
-
-struct conn *
-conn_tmpl_get(struct conn_table *ct, uint8_t proto, uint32_t caddr,
-	      uint32_t vaddr, uint16_t vport)
-{
-	struct conn_key k;
-	unsigned int dir;
-
-	tmpl_key(&k, proto, caddr, vaddr, vport);
-	return conn_lookup(ct, &k, &dir);
-}
-
-int
-conn_tmpl_insert(struct conn_table *ct, struct conn *t, uint32_t persist)
-{
-	struct conn_key k;
-	int rc;
-
-	tmpl_key(&k, t->proto, t->caddr, t->vaddr, t->vport);
-	rc = add_key(ct, &k, t);
-	if (rc < 0) {
-		obj_put(ct, t);
-		return rc;
-	}
-	t->flags |= CONN_F_TEMPLATE | CONN_F_HASHED;
-	t->persist = persist;
-	t->expires = conn_now(ct) + persist;
-	wheel_file(ct, t);
-	ct->st.conns++;
-	ct->st.templates++;
-	return 0;
-}
-
-void
-conn_tmpl_bind(struct conn_table *ct, struct conn *c, struct conn *t)
-{
-	c->tmpl = idx_of(ct, t);
-	t->refcnt++;
-	conn_touch(ct, t);
-}
-
 /* ---- stats and dumps --------------------------------------------------- */
 
 void
@@ -690,7 +481,7 @@ uint32_t
 conn_dump_chunk(struct conn_table *ct, uint32_t *next, struct conn_info *out,
 		uint32_t max)
 {
-	uint32_t now = conn_now(ct), n = 0;
+	uint32_t now = conn_clock(ct), n = 0;
 	const void *key;
 	void *d;
 
@@ -726,308 +517,4 @@ conn_dump_chunk(struct conn_table *ct, uint32_t *next, struct conn_info *out,
 		};
 	}
 	return n;
-}
-
-/* Does an address filter attr (absent: any) name v4? */
-static bool
-match_addr(struct nlattr *nla, uint32_t v4)
-{
-	struct lb_addr a;
-
-	return nla == NULL || (lbmsg_get_addr(nla, &a) == 0 &&
-			       a.family == AF_INET && a.v4 == v4);
-}
-
-/* Does a port filter (absent: any) name the network-order port? */
-static bool
-match_port(struct nlattr *nla, uint16_t be_port)
-{
-	return nla == NULL || nla_get_u16(nla) == rte_be_to_cpu_16(be_port);
-}
-
-/* Every filter the request carries (see docs/protocol.md, CONN_GET). */
-static bool
-dump_match(struct nlattr **tb, const struct conn_info *ci)
-{
-	if (tb[LB_ATTR_PROTO] != NULL &&
-	    nla_get_u8(tb[LB_ATTR_PROTO]) != ci->proto)
-		return false;
-	if (tb[LB_ATTR_STATE] != NULL &&
-	    nla_get_u8(tb[LB_ATTR_STATE]) != ci->state)
-		return false;
-	return match_addr(tb[LB_ATTR_VIP], ci->vaddr) &&
-	       match_port(tb[LB_ATTR_VPORT], ci->vport) &&
-	       match_addr(tb[LB_ATTR_CADDR], ci->caddr) &&
-	       match_port(tb[LB_ATTR_CPORT], ci->cport) &&
-	       match_addr(tb[LB_ATTR_LADDR], ci->laddr) &&
-	       match_port(tb[LB_ATTR_LPORT], ci->lport) &&
-	       match_addr(tb[LB_ATTR_ADDR], ci->baddr) &&
-	       match_port(tb[LB_ATTR_PORT], ci->bport);
-}
-
-/* The dump part of one connection; NULL on ENOMEM/EMSGSIZE. */
-static struct nl_msg *
-dump_one(const struct nlmsghdr *req, const struct conn_info *ci, uint16_t lcore)
-{
-	struct nl_msg *m = lbmsg_new(req->nlmsg_type, NLM_F_MULTI);
-	struct lb_addr v = { .family = AF_INET, .v4 = ci->vaddr };
-	struct lb_addr ca = { .family = AF_INET, .v4 = ci->caddr };
-	struct lb_addr la = { .family = AF_INET, .v4 = ci->laddr };
-	struct lb_addr ba = { .family = AF_INET, .v4 = ci->baddr };
-
-	if (m == NULL)
-		return NULL;
-	nlmsg_hdr(m)->nlmsg_seq = req->nlmsg_seq;
-	nlmsg_hdr(m)->nlmsg_pid = req->nlmsg_pid;
-	if (lbmsg_put_svc_key(m, ci->proto, &v, rte_be_to_cpu_16(ci->vport)) <
-		    0 ||
-	    lbmsg_put_addr(m, LB_ATTR_CADDR, &ca) < 0 ||
-	    nla_put_u16(m, LB_ATTR_CPORT, rte_be_to_cpu_16(ci->cport)) < 0 ||
-	    lbmsg_put_addr(m, LB_ATTR_LADDR, &la) < 0 ||
-	    nla_put_u16(m, LB_ATTR_LPORT, rte_be_to_cpu_16(ci->lport)) < 0 ||
-	    lbmsg_put_addr(m, LB_ATTR_ADDR, &ba) < 0 ||
-	    nla_put_u16(m, LB_ATTR_PORT, rte_be_to_cpu_16(ci->bport)) < 0 ||
-	    nla_put_u8(m, LB_ATTR_STATE, ci->state) < 0 ||
-	    nla_put_u32(m, LB_ATTR_EXPIRES, ci->expires_s) < 0 ||
-	    nla_put_u16(m, LB_ATTR_LCORE, lcore) < 0 ||
-	    nla_put_u32(m, LB_ATTR_FLAGS, ci->flags) < 0) {
-		nlmsg_free(m);
-		return NULL;
-	}
-	return m;
-}
-
-/* ---- CONN_GET: incremental dumps ------------------------------------------ */
-
-enum dump_phase { DUMP_PARTS, DUMP_DONE, DUMP_ACK, DUMP_END };
-
-struct conn_dump {
-	int fd; /* our dup of the client's socket */
-	enum dump_phase phase;
-	int error; /* for NLMSG_DONE and the ack */
-	char errmsg[LBMSG_ERRMSG_MAX];
-	unsigned int worker;	/* dp->workers index being read */
-	uint32_t next;		/* its table iterator; UINT32_MAX: done */
-	uint32_t n, pos;	/* ci[0..n) copied, ci[pos] next to look at */
-	struct nl_msg *pending; /* built, not yet taken by the socket */
-	uint64_t stalled_ms;	/* since when the socket refuses, or 0 */
-	uint64_t parts;
-	unsigned int fetches;		    /* chunks read in this step */
-	struct nlattr *tb[LB_ATTR_MAX + 1]; /* into req (filters) */
-	struct conn_info ci[FWD_DUMP_CHUNK];
-	struct nlmsghdr *req; /* a copy of the request */
-};
-
-void
-conn_dump_free(struct conn_dump *d)
-{
-	if (d == NULL)
-		return;
-	if (d->pending != NULL)
-		nlmsg_free(d->pending);
-	if (d->fd >= 0)
-		close(d->fd);
-	free(d->req);
-	rte_free(d);
-}
-
-struct conn_dump *
-conn_dump_start(struct dp_ctx *dp, struct lbmsg_req *req)
-{
-	uint32_t len = req->nlh->nlmsg_len;
-	char err[LBMSG_ERRMSG_MAX];
-	struct conn_dump *d;
-
-	if (dp->fwd == NULL) {
-		lbmsg_req_errf(req, -EOPNOTSUPP,
-			       "connection tracking is not running");
-		errno = EOPNOTSUPP;
-		return NULL;
-	}
-	d = rte_zmalloc("conn_dump", sizeof(*d), 0);
-	if (d == NULL)
-		goto nomem;
-	d->fd = -1;
-	d->req = malloc(len);
-	if (d->req == NULL)
-		goto nomem;
-	memcpy(d->req, req->nlh, len);
-	/* validated once already: cannot fail, but check anyway */
-	if (lbmsg_parse(d->req, len, d->tb, err, sizeof(err)) < 0) {
-		lbmsg_req_errf(req, -EINVAL, "%s", err);
-		conn_dump_free(d);
-		errno = EINVAL;
-		return NULL;
-	}
-	d->fd = fcntl(req->fd, F_DUPFD_CLOEXEC, 0);
-	if (d->fd < 0) {
-		lbmsg_req_errf(req, -errno, "dup: %s", strerror(errno));
-		conn_dump_free(d);
-		return NULL;
-	}
-	return d;
-nomem:
-	conn_dump_free(d);
-	lbmsg_req_errf(req, -ENOMEM, "out of memory");
-	errno = ENOMEM;
-	return NULL;
-}
-
-/* Fetch the next chunk of connections: 0, or -errno (explained in d). */
-static int
-dump_fetch(struct dp_ctx *dp, struct conn_dump *d)
-{
-	struct nlattr *lc = d->tb[LB_ATTR_LCORE];
-	const struct conn_info *ci;
-	int n;
-
-	while (d->worker < dp->nworkers &&
-	       (d->next == UINT32_MAX ||
-		(lc != NULL &&
-		 nla_get_u16(lc) != dp->workers[d->worker].lcore))) {
-		d->worker++;
-		d->next = 0;
-	}
-	if (d->worker == dp->nworkers)
-		return 1; /* all read */
-	n = fwd_dump_request(dp, d->worker, &d->next, &ci, 1000);
-	if (n < 0) {
-		snprintf(d->errmsg, sizeof(d->errmsg),
-			 "worker %u did not answer", d->worker);
-		return n;
-	}
-	memcpy(d->ci, ci, (size_t)n * sizeof(*ci));
-	d->n = (uint32_t)n;
-	d->pos = 0;
-	return 0;
-}
-
-/* The next message to send, or NULL at the end (or ENOMEM: d->error). */
-static struct nl_msg *
-dump_next(struct dp_ctx *dp, struct conn_dump *d)
-{
-	struct nl_msg *m;
-	int rc;
-
-	while (d->phase == DUMP_PARTS) {
-		if (d->pos < d->n) {
-			const struct conn_info *ci = &d->ci[d->pos++];
-
-			if (!dump_match(d->tb, ci))
-				continue;
-			m = dump_one(d->req, ci,
-				     (uint16_t)dp->workers[d->worker].lcore);
-			if (m != NULL)
-				return m;
-			d->error = -ENOMEM;
-			snprintf(d->errmsg, sizeof(d->errmsg),
-				 "cannot build a part");
-			d->phase = DUMP_DONE;
-			break;
-		}
-		/* bounded work per step even when filters pass nothing */
-		if (d->fetches++ == CONN_DUMP_CHUNKS)
-			return NULL;
-		rc = dump_fetch(dp, d);
-		if (rc == 1)
-			d->phase = DUMP_DONE;
-		else if (rc < 0) {
-			d->error = rc;
-			d->phase = DUMP_DONE;
-		}
-	}
-	if (d->phase == DUMP_DONE) {
-		d->phase = DUMP_ACK;
-		return lbmsg_done_msg(d->req, d->error);
-	}
-	if (d->phase == DUMP_ACK) {
-		d->phase = DUMP_END;
-		return lbmsg_ack_msg(d->req, d->error,
-				     d->error < 0 ? d->errmsg : NULL);
-	}
-	return NULL;
-}
-
-int
-conn_dump_step(struct dp_ctx *dp, struct conn_dump *d, uint64_t now_ms)
-{
-	d->fetches = 0;
-	for (unsigned int sent = 0; sent < CONN_DUMP_BUDGET;) {
-		struct nlmsghdr *h;
-		ssize_t n;
-
-		if (d->pending == NULL) {
-			if (d->phase == DUMP_END)
-				return CONN_DUMP_FINISHED;
-			d->pending = dump_next(dp, d);
-			if (d->pending == NULL && d->phase == DUMP_PARTS)
-				return CONN_DUMP_MORE; /* chunk budget spent */
-			if (d->pending == NULL)
-				return d->phase == DUMP_END ? CONN_DUMP_FINISHED
-							    : CONN_DUMP_FAILED;
-		}
-		h = nlmsg_hdr(d->pending);
-		n = send(d->fd, h, h->nlmsg_len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			if (d->stalled_ms == 0)
-				d->stalled_ms = now_ms;
-			if (now_ms - d->stalled_ms > CONN_DUMP_STALL_MS) {
-				/* no room even for an error: hang up, the
-				 * server sees the EOF and drops the client */
-				shutdown(d->fd, SHUT_RDWR);
-				return CONN_DUMP_FAILED;
-			}
-			return CONN_DUMP_BLOCKED;
-		}
-		if (n != (ssize_t)h->nlmsg_len)
-			return CONN_DUMP_FAILED; /* the client is gone */
-		nlmsg_free(d->pending);
-		d->pending = NULL;
-		d->stalled_ms = 0;
-		d->parts++;
-		sent++;
-	}
-	return CONN_DUMP_MORE;
-}
-
-int
-conn_stats_dump(struct dp_ctx *dp, struct lbmsg_req *req)
-{
-	if (dp->fwd == NULL)
-		return 0;
-	for (unsigned int i = 0; i < dp->nworkers; i++) {
-		const struct fwd_worker *fw = &dp->fwd->w[i];
-		struct nl_msg *m = lbmsg_req_part(req);
-		struct conn_table_stats st;
-		struct nlattr *cnt;
-
-		if (m == NULL)
-			return -ENOMEM;
-		/* plain reads of the owner's counters, like other stats */
-		conn_get_stats(fw->ct, &st);
-		if (nla_put_u8(m, LB_ATTR_STATS_KIND, LB_STATS_CONNTAB) < 0 ||
-		    nla_put_u16(m, LB_ATTR_LCORE,
-				(uint16_t)dp->workers[i].lcore) < 0 ||
-		    (cnt = nla_nest_start(m, LB_ATTR_COUNTERS)) == NULL ||
-		    lbmsg_put_counter(m, "conns", st.conns - st.templates) <
-			    0 ||
-		    lbmsg_put_counter(m, "templates", st.templates) < 0 ||
-		    lbmsg_put_counter(m, "created_total", st.created) < 0 ||
-		    lbmsg_put_counter(m, "expired_total", st.expired) < 0 ||
-		    lbmsg_put_counter(m, "conn_table_full_total",
-				      st.table_full) < 0 ||
-		    lbmsg_put_counter(m, "handoff_in_total", fw->handoff_in) <
-			    0 ||
-		    lbmsg_put_counter(m, "handoff_out_total", fw->handoff_out) <
-			    0) {
-			nlmsg_free(m);
-			return -EMSGSIZE;
-		}
-		nla_nest_end(m, cnt);
-		int rc = lbmsg_req_send(req, m);
-
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
 }

@@ -335,8 +335,8 @@ uint32_t conn_dump_chunk(struct conn_table *ct, uint32_t *next,
 			 struct conn_info *out, uint32_t max);
 
 /*
- * CONN_GET (control thread), incremental: conn_dump_start() takes the
- * request over (a copy of it, a dup of the client's socket) and each
+ * CONN_GET (control thread; conn_ctrl.c), incremental: conn_dump_start()
+ * takes the request over (a copy of it, a dup of the client's socket) and each
  * conn_dump_step() asks the workers for at most CONN_DUMP_CHUNKS chunks
  * of their tables (fwd.c's handshake, so that no table is read
  * concurrently with its owner) and sends at most CONN_DUMP_BUDGET messages -- a part per connection that
@@ -367,7 +367,8 @@ struct conn_dump *conn_dump_start(struct dp_ctx *dp, struct lbmsg_req *req);
 int conn_dump_step(struct dp_ctx *dp, struct conn_dump *d, uint64_t now_ms);
 void conn_dump_free(struct conn_dump *d);
 
-/* STATS_GET parts of kind LB_STATS_CONNTAB, one per worker. 0 or -errno */
+/* STATS_GET parts of kind LB_STATS_CONNTAB, one per worker (conn_ctrl.c).
+ * 0 or -errno */
 int conn_stats_dump(struct dp_ctx *dp, struct lbmsg_req *req);
 
 /* For tests and docs: the timeout of state for proto under tmo. */
@@ -376,5 +377,9 @@ uint32_t conn_state_timeout(const struct dpconf_timeouts *tmo, uint8_t proto,
 
 /* "ESTABLISHED", ... */
 const char *conn_state_name(uint8_t state);
+
+/* dp.sock CONN_GET handler (conn_ctrl.c; req->ctx is the struct dp_ctx):
+ * starts a dump that ctrl_poll() goes on with. */
+int conn_ctrl_get(struct lbmsg_req *req);
 
 #endif

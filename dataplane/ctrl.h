@@ -2,12 +2,15 @@
 /*
  * The dp.sock control server, run on the control thread (main lcore).
  *
- * One handler per lbmsg type: SERVICE_*, BACKEND_* and LADDR_* go to the
- * service table (svc_ctrl_handle); ROUTE_*, NEIGH_*, PORTADDR_*,
- * PORT_GET, STATS_GET/ZERO and CONFIG_GET/SET are answered here. Every
- * attribute was checked against its policy by lbmsg; handlers check the
- * values (address family, ranges, names) and answer -EINVAL, -ENODEV,
- * -EEXIST, -ENOENT ... with a one-line explanation.
+ * ctrl.c dispatches each lbmsg type to a handler that lives beside its
+ * table: SERVICE_*, BACKEND_*, LADDR_* to svc_ctrl.c, ROUTE_* to
+ * route_ctrl.c, NEIGH_* to neigh_ctrl.c, PORTADDR_* and PORT_GET to
+ * port_ctrl.c, STATS_GET/ZERO to stats_ctrl.c, CONN_GET to conn_ctrl.c,
+ * CONFIG_SET/GET to dp_ctrl.c. Every attribute was checked against its
+ * policy by lbmsg; handlers check the values (address family, ranges,
+ * names) and answer -EINVAL, -ENODEV, -EEXIST, -ENOENT ... with a
+ * one-line explanation. A dump that cannot be sent at once (CONN_GET) is
+ * handed back here and stepped by ctrl_poll() between requests.
  */
 #ifndef EDGELB_DP_CTRL_H
 #define EDGELB_DP_CTRL_H
@@ -28,5 +31,33 @@ int ctrl_poll(struct dp_ctx *dp, int timeout_ms);
 
 /* The socket server's counters (zeros before ctrl_open). */
 void ctrl_server_stats(struct dp_ctx *dp, struct lbmsg_server_stats *st);
+
+/* ---- for the handlers ---------------------------------------------------- */
+
+/* Dumps in progress at once (more: EBUSY). */
+#define CTRL_DUMPS_MAX 8
+
+struct conn_dump;
+
+/* Room for one more deferred dump? */
+bool ctrl_can_defer(const struct dp_ctx *dp);
+
+/*
+ * Take d over (its handler returns LBMSG_DEFERRED): ctrl_poll() steps it
+ * until it ends, then frees it. Only after ctrl_can_defer() said yes.
+ */
+void ctrl_defer(struct dp_ctx *dp, struct conn_dump *d);
+
+/* An IPv4 address attribute: 0 or -EINVAL (explained). */
+int ctrl_get_v4(struct lbmsg_req *req, int attr, uint32_t *out);
+
+/* Put an IPv4 address attribute. 0 or -EMSGSIZE/-EINVAL. */
+int ctrl_put_v4(struct nl_msg *msg, int attr, uint32_t v4);
+
+/* Port index named by LB_ATTR_IFNAME: >= 0 or -ENODEV (explained). */
+int ctrl_get_port(struct lbmsg_req *req);
+
+/* LB_ATTR_PREFIXLEN, at most 32: 0 or -EINVAL (explained). */
+int ctrl_get_plen(struct lbmsg_req *req, uint8_t *plen);
 
 #endif

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The edgelb-dp process context and the per-worker context.
+ * The edgelb-dp process context and the per-worker context, with what
+ * every module gets from the context (dp.c: dp_defer_free, dp_now_ms) and
+ * the dp.sock handlers of the run-time settings (dp_ctrl.c).
  *
  * One struct dp_ctx per process, built by main.c and handed to every
  * module. Workers are numbered 0..nworkers-1 (the index the service table
@@ -8,10 +10,19 @@
  * which nobody else writes while it runs: its TX buffers and counters are
  * plain memory, read (not written) by the control thread for statistics.
  *
- * Tables the control thread writes and workers read (port addresses,
- * neighbours, routes, services) are published with RCU: the workers
- * report a quiescent state on dp->qsv once per poll iteration, and
- * dp_defer_free() releases an old version after a grace period.
+ * Tables the control thread writes and workers read are published with
+ * RCU, in two grace-period domains:
+ *   dp->qsv  port addresses and neighbours (old versions freed with
+ *            dp_defer_free()), routes (rte_lpm's RCU and route.c's
+ *            tokens) and NAT's reverse map (rte_hash's RCU);
+ *   the service table's own QSBR variable (svc.c): service versions,
+ *            their hash key positions and slots.
+ * A worker reports a quiescent state on both at the same point, once per
+ * poll-loop iteration (worker_iterate), so the two grace periods end
+ * together. The service table keeps its own variable because it is built
+ * and tested as a library without a dataplane context (test_svc creates
+ * tables on their own) and reclaims object by object with tokens; the
+ * cost is one more store per worker iteration.
  */
 #ifndef EDGELB_DP_H
 #define EDGELB_DP_H
@@ -23,7 +34,7 @@
 #include <rte_mbuf.h>
 
 #include "dpconf.h"
-#include "stats.h"
+#include "counters.h"
 
 #define DP_MAX_PORTS   DPCONF_MAX_PORTS
 #define DP_MAX_WORKERS 64
@@ -43,45 +54,6 @@ struct ctrl;
 struct rte_rcu_qsbr;
 struct rte_rcu_qsbr_dq;
 struct rte_ring;
-
-/*
- * The forwarding stage: called by a worker for a TCP/UDP packet to a VIP
- * for which svc_lookup() found s (valid until the worker's next quiescent
- * state). It owns m from then on: it sends it (dp_worker_tx) or drops it
- * (dp_worker_drop). pi describes m as parsed; port is the port index m
- * arrived on. Connection tracking installs its own function in
- * dp->forward before the workers start; dp_forward_unimplemented (the
- * default) counts DP_DROP_FWD_UNIMPLEMENTED and drops.
- */
-typedef void (*dp_forward_fn)(struct dp_worker *w, struct rte_mbuf *m,
-			      uint16_t port, const struct pkt_info *pi,
-			      const struct svc *s);
-
-void dp_forward_unimplemented(struct dp_worker *w, struct rte_mbuf *m,
-			      uint16_t port, const struct pkt_info *pi,
-			      const struct svc *s);
-
-/*
- * The reply path (installed by fwd_init, NULL before): offered a packet
- * classify would otherwise drop or answer itself (not to a VIP, to a VIP
- * or local address without a service, ICMP to a VIP). Returns true when
- * it took m (sent, handed to another worker or dropped and counted).
- */
-typedef bool (*dp_reverse_fn)(struct dp_worker *w, struct rte_mbuf *m,
-			      uint16_t port, const struct pkt_info *pi);
-
-/*
- * Called by a worker with each receive burst once it is parsed (pi[0..n),
- * every packet well formed and addressed to us), before any packet of it
- * is handled: the forwarding stage's chance to look the burst up at once
- * and leave PKT_F_HINT results in pi. NULL when there is no forwarding
- * stage.
- */
-typedef void (*dp_prepare_fn)(struct dp_worker *w, struct pkt_info *pi,
-			      uint16_t n);
-
-/* Per-iteration work of the forwarding stage (NULL when none). */
-typedef void (*dp_poll_fn)(struct dp_worker *w);
 
 struct fwd;
 struct xdp_ctx;
@@ -113,7 +85,7 @@ struct dp_ctx {
 	unsigned int nports;
 	struct dp_port *ports[DP_MAX_PORTS];
 	struct rte_mempool *pool;
-	struct rte_rcu_qsbr *qsv;
+	struct rte_rcu_qsbr *qsv;   /* see the top: not the services */
 	struct rte_rcu_qsbr_dq *dq; /* deferred rte_free of old versions */
 	struct svc_table *svc;
 	struct route_table *route;
@@ -123,11 +95,7 @@ struct dp_ctx {
 	/* workers -> control thread (multi-producer, single consumer) */
 	struct rte_ring *arp_ring;  /* ARP frames to learn neighbours from */
 	struct rte_ring *pend_ring; /* packets waiting for a next hop */
-	dp_forward_fn forward;
-	dp_reverse_fn reverse;
-	dp_prepare_fn prepare;
-	dp_poll_fn poll;
-	struct fwd *fwd;	    /* forwarding state (fwd.h) */
+	struct fwd *fwd;	    /* forwarding state (fwd.h); NULL before */
 	struct dpconf_timeouts tmo; /* for connection tracking */
 	uint8_t del_policy;	    /* enum lb_del_policy */
 	struct ctrl *ctrl;
@@ -145,5 +113,14 @@ void dp_defer_free(struct dp_ctx *dp, void *p);
 
 /* Current time in milliseconds (monotonic); control thread. */
 uint64_t dp_now_ms(void);
+
+/*
+ * dp.sock handlers of the run-time settings (dp_ctrl.c; req->ctx is the
+ * struct dp_ctx): CONFIG_SET (timeouts, DEL_POLICY; the first one starts
+ * RX when it was held) and CONFIG_GET. 0 or -errno, explained.
+ */
+struct lbmsg_req;
+int dp_ctrl_config_set(struct lbmsg_req *req);
+int dp_ctrl_config_get(struct lbmsg_req *req);
 
 #endif

@@ -1,36 +1,25 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The forwarding stage: hooks, scheduling, counters, reply path, handoff
- * between workers. The ICMP a connection's packets cause or meet is
- * built and translated in fwd_icmp.c. See fwd.h.
+ * The forwarding stage, per packet: the burst lookup, new connections
+ * (scheduling, templates, the mode's conn_init), the reply path, the
+ * handoff between workers, counters and gauges, the per-iteration poll.
+ * Set-up is fwd_setup.c, the RSS view fwd_rss.c, the helpers the modes
+ * share fwd_mode.c, ICMP errors fwd_icmp.c. See fwd.h.
  */
 #include <assert.h>
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <rte_cycles.h>
-#include <rte_ethdev.h>
 #include <rte_hash.h>
-#include <rte_hash_crc.h>
-#include <rte_malloc.h>
 #include <rte_ring.h>
 #include <rte_tcp.h>
-#include <rte_thash.h>
-#include <rte_udp.h>
 
 #include "edgelb/log.h"
-#include "csum.h"
 #include "fwd.h"
 #include "neigh.h"
-#include "port.h"
-#include "route.h"
 #include "svc.h"
-#include "worker.h"
-
-/* per worker, when the configuration leaves it at 0 ([dataplane] max_conns) */
-#define FWD_TABLE_CONNS DPCONF_DEFAULT_MAX_CONNS
+#include "dp_tx.h"
 
 static const struct fwd_mode_ops *const modes[LB_MODE_MAX + 1] = {
 	[LB_MODE_DR] = &fwd_dr_ops,
@@ -39,12 +28,10 @@ static const struct fwd_mode_ops *const modes[LB_MODE_MAX + 1] = {
 	[LB_MODE_FNAT] = &fwd_fnat_ops,
 };
 
-static uint64_t tsc_per_us = 1;
-
 static uint32_t
-now_us(void)
+now_us(const struct fwd_worker *fw)
 {
-	return (uint32_t)(rte_rdtsc() / tsc_per_us);
+	return (uint32_t)(rte_rdtsc() / fw->fwd->tsc_per_us);
 }
 
 /* ---- counters ------------------------------------------------------------- */
@@ -99,9 +86,8 @@ count(struct fwd_worker *fw, const struct conn *c, unsigned int dir,
 	}
 }
 
-/* conn_table's unlink callback: release gauges and the mode's state. */
-static void
-on_unlink(void *arg, struct conn *c)
+void
+fwd_conn_unlink(void *arg, struct conn *c)
 {
 	struct fwd_worker *fw = arg;
 	const struct fwd_mode_ops *ops = modes[c->mode];
@@ -109,268 +95,6 @@ on_unlink(void *arg, struct conn *c)
 	gauge(fw, c, GAUGE_CLOSE);
 	if (ops != NULL && ops->conn_release != NULL)
 		ops->conn_release(fw, c);
-}
-
-/* ---- set-up -------------------------------------------------------------- */
-
-static void
-rss_read(struct fwd *f, uint16_t p)
-{
-	const struct dp_port *dport = f->dp->ports[p];
-	struct rte_eth_rss_reta_entry64
-		reta[FWD_RETA_MAX / RTE_ETH_RETA_GROUP_SIZE];
-	struct rte_eth_rss_conf rc = { 0 };
-	struct rte_eth_dev_info info;
-	struct fwd_rss *r = &f->rss[p];
-
-	memset(r, 0, sizeof(*r));
-	if (!dport->rss || f->nworkers < 2 ||
-	    rte_eth_dev_info_get(dport->id, &info) != 0 ||
-	    info.reta_size == 0 || info.reta_size > FWD_RETA_MAX ||
-	    info.hash_key_size > FWD_RSS_KEY_MAX || info.hash_key_size < 40)
-		return;
-	rc.rss_key = r->key;
-	rc.rss_key_len = info.hash_key_size;
-	if (rte_eth_dev_rss_hash_conf_get(dport->id, &rc) != 0)
-		return;
-	memset(reta, 0, sizeof(reta));
-	for (unsigned int i = 0; i < info.reta_size / RTE_ETH_RETA_GROUP_SIZE;
-	     i++)
-		reta[i].mask = UINT64_MAX;
-	if (rte_eth_dev_rss_reta_query(dport->id, reta, info.reta_size) != 0)
-		return;
-	for (unsigned int i = 0; i < info.reta_size; i++)
-		r->reta[i] = reta[i / RTE_ETH_RETA_GROUP_SIZE]
-				     .reta[i % RTE_ETH_RETA_GROUP_SIZE];
-	r->reta_size = info.reta_size;
-	r->l4_tcp = (rc.rss_hf & RTE_ETH_RSS_NONFRAG_IPV4_TCP) != 0;
-	r->l4_udp = (rc.rss_hf & RTE_ETH_RSS_NONFRAG_IPV4_UDP) != 0;
-	r->on = true;
-}
-
-void
-fwd_rss_set(struct dp_ctx *dp, uint16_t port, const struct fwd_rss *r)
-{
-	dp->fwd->rss[port] = *r;
-}
-
-int
-fwd_rss_queue(const struct fwd_rss *r, uint8_t proto, uint32_t saddr,
-	      uint32_t daddr, uint16_t sport, uint16_t dport)
-{
-	struct rte_ipv4_tuple t;
-	uint32_t h;
-
-	if (!r->on || !(proto == IPPROTO_TCP ? r->l4_tcp : r->l4_udp))
-		return -1;
-	t.src_addr = rte_be_to_cpu_32(saddr);
-	t.dst_addr = rte_be_to_cpu_32(daddr);
-	t.sport = rte_be_to_cpu_16(sport);
-	t.dport = rte_be_to_cpu_16(dport);
-	h = rte_softrss((uint32_t *)&t, RTE_THASH_V4_L4_LEN, r->key);
-	return r->reta[h % r->reta_size];
-}
-
-static int
-worker_setup(struct fwd *f, unsigned int i, uint32_t conns)
-{
-	struct dp_ctx *dp = f->dp;
-	struct fwd_worker *fw = &f->w[i];
-	struct conn_table_conf cc = {
-		.size = conns,
-		.socket_id = (int)rte_socket_id(),
-		.tmo = &dp->tmo,
-		.unlink = on_unlink,
-		.unlink_arg = fw,
-	};
-	char name[32];
-
-	fw->fwd = f;
-	fw->index = i;
-	fw->lport_next = (uint16_t)(i * 7919u);
-	snprintf(name, sizeof(name), "w%u", i);
-	cc.name = name;
-	fw->ct = conn_table_create(&cc);
-	snprintf(name, sizeof(name), "fwd_ho%u", i);
-	fw->handoff = rte_ring_create(name, FWD_HANDOFF_SIZE, cc.socket_id,
-				      RING_F_SC_DEQ);
-	fw->rtt_us = rte_zmalloc("fwd_rtt",
-				 sizeof(uint32_t) * dp->conf.max_backends, 0);
-	fw->ld_active =
-		rte_zmalloc("fwd_ld", 3 * sizeof(uint32_t) * FWD_LOAD_MAX, 0);
-	if (fw->ct == NULL || fw->handoff == NULL || fw->rtt_us == NULL ||
-	    fw->ld_active == NULL)
-		return -ENOMEM;
-	fw->ld_inactive = fw->ld_active + FWD_LOAD_MAX;
-	fw->ld_rtt = fw->ld_inactive + FWD_LOAD_MAX;
-	return 0;
-}
-
-static int
-fwd_init_size(struct dp_ctx *dp, uint32_t conns)
-{
-	struct rte_hash_parameters hp = {
-		.name = "fwd_nat_rev",
-		.entries = conns * dp->nworkers,
-		.key_len = sizeof(struct conn_key),
-		.hash_func = rte_hash_crc,
-		.socket_id = (int)rte_socket_id(),
-		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF |
-			      RTE_HASH_EXTRA_FLAGS_MULTI_WRITER_ADD,
-	};
-	struct rte_hash_rcu_config rc = {
-		.v = dp->qsv,
-		.mode = RTE_HASH_QSBR_MODE_DQ,
-	};
-	struct fwd *f;
-
-	f = rte_zmalloc("fwd", sizeof(*f) + dp->nworkers * sizeof(f->w[0]),
-			RTE_CACHE_LINE_SIZE);
-	if (f == NULL)
-		return -ENOMEM;
-	f->dp = dp;
-	f->nworkers = dp->nworkers;
-	dp->fwd = f;
-	tsc_per_us = rte_get_tsc_hz() / 1000000 ?: 1;
-	f->load_sched[0] = sched_find("lc");
-	f->load_sched[1] = sched_find("wlc");
-	f->load_sched[2] = sched_find("lrt");
-	f->nat_rev = rte_hash_create(&hp);
-	if (f->nat_rev == NULL ||
-	    (dp->qsv != NULL && rte_hash_rcu_qsbr_add(f->nat_rev, &rc) != 0))
-		goto err;
-	for (unsigned int i = 0; i < dp->nworkers; i++)
-		if (worker_setup(f, i, conns) < 0)
-			goto err;
-	for (uint16_t p = 0; p < dp->nports; p++)
-		rss_read(f, p);
-	dp->forward = fwd_forward;
-	dp->reverse = fwd_reverse;
-	dp->prepare = fwd_prepare;
-	dp->poll = fwd_poll;
-	return 0;
-err:
-	fwd_fini(dp);
-	return -ENOMEM;
-}
-
-int
-fwd_init(struct dp_ctx *dp)
-{
-	return fwd_init_size(dp, dp->conf.max_conns != 0 ? dp->conf.max_conns
-							 : FWD_TABLE_CONNS);
-}
-
-int
-fwd_init_conns(struct dp_ctx *dp, uint32_t conns)
-{
-	return fwd_init_size(dp, conns);
-}
-
-void
-fwd_fini(struct dp_ctx *dp)
-{
-	struct fwd *f = dp->fwd;
-	struct rte_mbuf *m;
-
-	if (f == NULL)
-		return;
-	dp->forward = dp_forward_unimplemented;
-	dp->reverse = NULL;
-	dp->prepare = NULL;
-	dp->poll = NULL;
-	for (unsigned int i = 0; i < f->nworkers; i++) {
-		struct fwd_worker *fw = &f->w[i];
-
-		conn_table_destroy(fw->ct);
-		while (fw->handoff != NULL &&
-		       rte_ring_dequeue(fw->handoff, (void **)&m) == 0)
-			rte_pktmbuf_free(m);
-		rte_ring_free(fw->handoff);
-		rte_free(fw->rtt_us);
-		rte_free(fw->ld_active);
-	}
-	rte_hash_free(f->nat_rev);
-	rte_free(f);
-	dp->fwd = NULL;
-}
-
-struct conn_table *
-fwd_conn_table(struct dp_ctx *dp, unsigned int worker)
-{
-	return dp->fwd->w[worker].ct;
-}
-
-/* ---- helpers for the modes ------------------------------------------------ */
-
-struct rte_ipv4_hdr *
-fwd_l2_reset(struct rte_mbuf *m, const struct pkt_info *pi)
-{
-	struct rte_ether_hdr *eth;
-
-	if (pi->l2_len > sizeof(*eth))
-		rte_pktmbuf_adj(m, (uint16_t)(pi->l2_len - sizeof(*eth)));
-	if (rte_pktmbuf_pkt_len(m) > sizeof(*eth) + pi->ip_len)
-		rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) -
-					       sizeof(*eth) - pi->ip_len));
-	eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-	return (struct rte_ipv4_hdr *)(eth + 1);
-}
-
-int
-fwd_route(struct dp_worker *w, struct rte_mbuf *m, uint32_t dst, uint16_t *port,
-	  uint32_t *nh)
-{
-	if (route_lookup(w->dp->route, dst, port, nh) < 0) {
-		dp_worker_drop(w, m, DP_DROP_NO_ROUTE);
-		return -ENOENT;
-	}
-	return 0;
-}
-
-void
-fwd_ttl_dec(struct rte_ipv4_hdr *ip)
-{
-	uint8_t b[2]; /* TTL and protocol, the checksum's 16-bit word */
-	uint16_t old, new;
-
-	/* one load and one store of the word: storing the TTL byte and
-	 * loading the word back would stall on store forwarding */
-	memcpy(b, &ip->time_to_live, 2);
-	memcpy(&old, b, 2);
-	b[0]--;
-	memcpy(&new, b, 2);
-	memcpy(&ip->time_to_live, b, 2);
-	csum_replace2(CSUM_FIELD(ip, hdr_checksum), old, new);
-}
-
-void
-fwd_rewrite(struct rte_ipv4_hdr *ip, void *l4, uint8_t proto, uint32_t saddr,
-	    uint16_t sport, uint32_t daddr, uint16_t dport)
-{
-	uint16_t *ports = l4; /* source, destination: same place in both */
-	void *sum = NULL;
-
-	if (proto == IPPROTO_TCP)
-		sum = CSUM_FIELD((struct rte_tcp_hdr *)l4, cksum);
-	else if (proto == IPPROTO_UDP &&
-		 ((struct rte_udp_hdr *)l4)->dgram_cksum != 0)
-		sum = CSUM_FIELD((struct rte_udp_hdr *)l4, dgram_cksum);
-	csum_replace4(CSUM_FIELD(ip, hdr_checksum), ip->src_addr, saddr);
-	csum_replace4(CSUM_FIELD(ip, hdr_checksum), ip->dst_addr, daddr);
-	if (sum != NULL) {
-		csum_replace4(sum, ip->src_addr, saddr);
-		csum_replace4(sum, ip->dst_addr, daddr);
-		csum_replace2(sum, ports[0], sport);
-		csum_replace2(sum, ports[1], dport);
-		if (proto == IPPROTO_UDP)
-			csum_udp_fix(sum);
-	}
-	ip->src_addr = saddr;
-	ip->dst_addr = daddr;
-	ports[0] = sport;
-	ports[1] = dport;
 }
 
 /* ---- handoff between workers ---------------------------------------------- */
@@ -443,7 +167,8 @@ tcp_track(struct fwd_worker *fw, struct conn *c, unsigned int dir,
 	    (th->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) ==
 		    (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG) &&
 	    c->bslot < fw->fwd->dp->conf.max_backends) {
-		uint32_t rtt = now_us() - c->t_syn, *r = &fw->rtt_us[c->bslot];
+		uint32_t rtt = now_us(fw) - c->t_syn,
+			 *r = &fw->rtt_us[c->bslot];
 
 		*r = *r == 0 ? rtt : (*r * 7 + rtt) / 8;
 		c->flags &= (uint16_t)~CONN_F_RTT;
@@ -626,10 +351,7 @@ load_view(struct fwd_worker *fw, const struct svc *s, struct sched_load *l)
 	struct svc_table *t = fw->fwd->dp->svc;
 	uint32_t maxb = fw->fwd->dp->conf.max_backends;
 
-	if ((s->sched != fw->fwd->load_sched[0] &&
-	     s->sched != fw->fwd->load_sched[1] &&
-	     s->sched != fw->fwd->load_sched[2]) ||
-	    s->nbackends > FWD_LOAD_MAX)
+	if (!s->sched->load_aware || s->nbackends > FWD_LOAD_MAX)
 		return NULL;
 	for (uint32_t i = 0; i < s->nbackends; i++) {
 		uint32_t slot = s->backends[i].slot;
@@ -704,7 +426,8 @@ conn_create(struct dp_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	const struct fwd_mode_ops *ops;
 	const struct svc_backend *b;
 	struct conn *c, *t;
-	int why;
+	enum dp_drop why;
+	int rc;
 
 	b = pick(fw, s, pi, &t);
 	if (b == NULL) {
@@ -741,24 +464,24 @@ conn_create(struct dp_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	    pi->proto == IPPROTO_TCP)
 		c->flags |= CONN_F_TOA;
 	why = ops->conn_init(fw, c, s);
-	if (why >= 0) {
+	if (why != DP_PASS) {
 		conn_put(fw->ct, c);
-		dp_worker_drop(w, m, (enum dp_drop)why);
+		dp_worker_drop(w, m, why);
 		return NULL;
 	}
-	why = conn_insert(fw->ct, c);
-	if (why < 0) {
+	rc = conn_insert(fw->ct, c);
+	if (rc < 0) {
 		if (ops->conn_release != NULL)
 			ops->conn_release(fw, c);
 		conn_put(fw->ct, c);
 		/* the in tuple matched nothing: -EEXIST is the out tuple */
 		dp_worker_drop(w, m,
-			       why == -EEXIST ? DP_DROP_NAT_TUPLE_COLLISION
-					      : DP_DROP_CONN_TABLE_FULL);
+			       rc == -EEXIST ? DP_DROP_NAT_TUPLE_COLLISION
+					     : DP_DROP_CONN_TABLE_FULL);
 		return NULL;
 	}
 	if (ops->replies && pi->proto == IPPROTO_TCP) {
-		c->t_syn = now_us();
+		c->t_syn = now_us(fw);
 		c->flags |= CONN_F_RTT;
 	}
 	if (t != NULL)
@@ -845,7 +568,7 @@ fwd_poll(struct dp_worker *w)
 		uint16_t port = (uint16_t)pkts[i]->hash.usr;
 
 		fw->handoff_in++;
-		if (pkt_parse(pkts[i], &pi) >= 0 ||
+		if (pkt_parse(pkts[i], &pi) != DP_PASS ||
 		    !reply_input(w, pkts[i], port, &pi, false))
 			dp_worker_drop(w, pkts[i], DP_DROP_NOT_OURS);
 	}
@@ -856,27 +579,4 @@ fwd_poll(struct dp_worker *w)
 		__atomic_store_n(&fw->dump.done, fw->dump.req,
 				 __ATOMIC_RELEASE);
 	}
-}
-
-int
-fwd_dump_request(struct dp_ctx *dp, unsigned int worker, uint32_t *next,
-		 const struct conn_info **out, int timeout_ms)
-{
-	struct fwd_dump *d = &dp->fwd->w[worker].dump;
-	struct timespec ts = { 0, 100000 };
-	uint32_t seq = d->req + 1;
-
-	if (__atomic_load_n(&d->done, __ATOMIC_ACQUIRE) != d->req)
-		return -EBUSY; /* an earlier request is still unanswered */
-	d->next = *next;
-	__atomic_store_n(&d->req, seq, __ATOMIC_RELEASE);
-	for (int waited = 0; __atomic_load_n(&d->done, __ATOMIC_ACQUIRE) != seq;
-	     waited++) {
-		if (waited >= timeout_ms * 10)
-			return -ETIMEDOUT;
-		nanosleep(&ts, NULL);
-	}
-	*next = d->next;
-	*out = d->out;
-	return (int)d->n;
 }

@@ -3,19 +3,24 @@
  * The forwarding stage: connection lookup, scheduling of new flows,
  * per-mode rewriting, and the reply path.
  *
- * fwd_init() installs three hooks in the dataplane context:
+ * The worker loop (worker.c) calls four entry points, once fwd_init()
+ * has set dp->fwd (before that it drops what it would forward, counted
+ * as fwd_unimplemented):
  *
- *   dp->forward  a TCP/UDP packet to a VIP with a service (worker.c
+ *   fwd_prepare  each parsed receive burst, before any packet of it is
+ *                handled: one bulk connection lookup whose results it
+ *                leaves in pi (PKT_F_HINT, PKT_F_REPLY).
+ *   fwd_forward  a TCP/UDP packet to a VIP with a service (worker.c
  *                found it): look up its connection (either direction: a
  *                FULL-NAT reply to a local address that also is a VIP
  *                lands here too), or schedule a new one, then hand the
  *                packet to its mode.
- *   dp->reverse  a packet classify would otherwise drop or answer
+ *   fwd_reverse  a packet classify would otherwise drop or answer
  *                itself: a NAT reply (from a backend, to a client), a
  *                FULL-NAT reply to a local address without a service, an
  *                ICMP error about a tracked connection. Returns true when
  *                it took the packet.
- *   dp->poll     once per poll-loop iteration: drain this worker's
+ *   fwd_poll     once per poll-loop iteration: drain this worker's
  *                handoff ring, run its timer wheel (bounded), answer a
  *                pending CONN_GET chunk request.
  *
@@ -100,9 +105,9 @@ struct fwd_worker {
 struct fwd {
 	struct dp_ctx *dp;
 	struct rte_hash *nat_rev; /* NAT: backend tuple -> owner + 1 */
-	const struct sched_ops *load_sched[3]; /* lc, wlc, lrt */
 	struct fwd_rss rss[DP_MAX_PORTS];
 	unsigned int nworkers;
+	uint64_t tsc_per_us; /* for the SYN to SYN-ACK times (lrt) */
 	struct fwd_worker w[];
 };
 
@@ -113,11 +118,11 @@ struct fwd_mode_ops {
 	bool replies; /* replies pass through us: the conn has an out tuple */
 	/*
 	 * Complete the backend side of new connection c of service s (laddr,
-	 * lport for the out tuple; caddr..bport are set). Returns -1 when c
-	 * may be inserted, else the enum dp_drop reason to drop the packet.
+	 * lport for the out tuple; caddr..bport are set). Returns DP_PASS
+	 * when c may be inserted, else the reason to drop the packet.
 	 */
-	int (*conn_init)(struct fwd_worker *fw, struct conn *c,
-			 const struct svc *s);
+	enum dp_drop (*conn_init)(struct fwd_worker *fw, struct conn *c,
+				  const struct svc *s);
 	/* Undo conn_init's side effects when c leaves the table. */
 	void (*conn_release)(struct fwd_worker *fw, struct conn *c);
 	/* Rewrite m (of c, direction dir, parsed as pi) and send it. */
@@ -145,6 +150,9 @@ void fwd_fini(struct dp_ctx *dp);
  * [dataplane] max_conns setting, default 262144, about 40 MB per worker). */
 int fwd_init_conns(struct dp_ctx *dp, uint32_t conns);
 
+/* Read port's RSS view from the device (fwd_rss.c; fwd_init does). */
+void fwd_rss_read(struct fwd *f, uint16_t port);
+
 /* Replace port's RSS view (fwd_init reads it from the device). */
 void fwd_rss_set(struct dp_ctx *dp, uint16_t port, const struct fwd_rss *r);
 
@@ -153,7 +161,11 @@ void fwd_rss_set(struct dp_ctx *dp, uint16_t port, const struct fwd_rss *r);
 int fwd_rss_queue(const struct fwd_rss *r, uint8_t proto, uint32_t saddr,
 		  uint32_t daddr, uint16_t sport, uint16_t dport);
 
-/* ---- the hooks ---------------------------------------------------------- */
+/*
+ * ---- the worker's entry points (see the top of this file) -----------------
+ * Each takes ownership of the mbuf it is given (fwd_reverse only when it
+ * returns true): sent, handed to another worker, or dropped and counted.
+ */
 
 void fwd_forward(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 		 const struct pkt_info *pi, const struct svc *s);
@@ -165,6 +177,12 @@ void fwd_poll(struct dp_worker *w);
 /* ---- for conn.c, stats and tests ------------------------------------------ */
 
 struct conn_table *fwd_conn_table(struct dp_ctx *dp, unsigned int worker);
+
+/*
+ * The connection tables' unlink callback (arg: the struct fwd_worker),
+ * installed by fwd_setup.c: release c's gauges and its mode's state.
+ */
+void fwd_conn_unlink(void *arg, struct conn *c);
 
 /*
  * Control thread: ask worker for up to FWD_DUMP_CHUNK connections from

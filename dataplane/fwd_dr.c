@@ -10,15 +10,15 @@
  */
 #include "fwd.h"
 #include "neigh.h"
-#include "worker.h"
+#include "dp_tx.h"
 
-static int
+static enum dp_drop
 dr_conn_init(struct fwd_worker *fw, struct conn *c, const struct svc *s)
 {
 	RTE_SET_USED(fw);
 	RTE_SET_USED(c);
 	RTE_SET_USED(s);
-	return -1;
+	return DP_PASS;
 }
 
 static void

@@ -61,7 +61,7 @@
 #include "route.h"
 #include "svc.h"
 #include "toa.h"
-#include "worker.h"
+#include "dp_tx.h"
 
 #define TOA_MSS_DELTA TOA_LEN
 
@@ -77,7 +77,7 @@ port_free(struct fwd_worker *fw, struct conn *c, uint32_t laddr, uint16_t lport)
 	return conn_lookup(fw->ct, &k, &dir) == NULL;
 }
 
-static int
+static enum dp_drop
 fnat_conn_init(struct fwd_worker *fw, struct conn *c, const struct svc *s)
 {
 	const unsigned int nw = fw->fwd->nworkers;
@@ -121,7 +121,7 @@ fnat_conn_init(struct fwd_worker *fw, struct conn *c, const struct svc *s)
 						   fw->index);
 			}
 			if (port_free(fw, c, la->v4, lport))
-				return -1;
+				return DP_PASS;
 		}
 	}
 	return DP_DROP_NO_LOCAL_PORT;
@@ -366,9 +366,10 @@ pp_tail(struct rte_mbuf *m, const struct pkt_info *pi, const struct conn *c,
  * its size and its last PROXY2_V4_LEN payload bytes move to *tail (pi
  * in *tpi), which carries the FIN and PSH flags; without a free mbuf
  * they are left out (the client sends them again, as the backend does
- * not acknowledge them). Returns -1, or the drop reason (m untouched).
+ * not acknowledge them). Returns DP_PASS, or the drop reason (m
+ * untouched).
  */
-static int
+static enum dp_drop
 pp_insert(struct rte_mbuf *m, struct pkt_info *pi, const struct conn *c,
 	  uint16_t plen, uint16_t mtu, struct rte_mbuf **tail,
 	  struct pkt_info *tpi)
@@ -399,7 +400,7 @@ pp_insert(struct rte_mbuf *m, struct pkt_info *pi, const struct conn *c,
 		th->tcp_flags &=
 			(uint8_t) ~(RTE_TCP_FIN_FLAG | RTE_TCP_PSH_FLAG);
 		set_len_recsum(m, pi, ip, th, pi->ip_len);
-		return -1;
+		return DP_PASS;
 	}
 	old = ip->total_length;
 	new = rte_cpu_to_be_16((uint16_t)(pi->ip_len + PROXY2_V4_LEN));
@@ -411,16 +412,16 @@ pp_insert(struct rte_mbuf *m, struct pkt_info *pi, const struct conn *c,
 		      rte_cpu_to_be_16((uint16_t)(tcplen + PROXY2_V4_LEN)));
 	csum_add(CSUM_FIELD(th, cksum), csum_add_bytes(0, h, PROXY2_V4_LEN));
 	pi->ip_len = (uint16_t)(pi->ip_len + PROXY2_V4_LEN);
-	return -1;
+	return DP_PASS;
 }
 
 /*
  * A client segment of c (pi updated): drop a SYN's payload, put the
  * header in front of the first payload, shift later sequence numbers.
- * Returns -1, or the drop reason; *tail gets a second segment to send
+ * Returns DP_PASS, or the drop reason; *tail gets a second segment to send
  * after m when the header did not fit in m (pp_insert()).
  */
-static int
+static enum dp_drop
 pp_in(struct fwd_worker *fw, struct dp_worker *w, struct rte_mbuf *m,
       struct pkt_info *pi, struct conn *c, struct rte_mbuf **tail,
       struct pkt_info *tpi)
@@ -438,11 +439,11 @@ pp_in(struct fwd_worker *fw, struct dp_worker *w, struct rte_mbuf *m,
 				m, pi,
 				pkt_at(m, struct rte_ipv4_hdr *, pi->l2_len),
 				th, (uint16_t)(pi->l3_len + pi->l4_len));
-		return -1;
+		return DP_PASS;
 	}
 	if (!(c->flags & CONN_F_PP_SEQ))
 		/* no SYN-ACK went back: no payload may pass yet */
-		return plen > 0 ? DP_DROP_NO_CONN : -1;
+		return plen > 0 ? DP_DROP_NO_CONN : DP_PASS;
 	seq = rte_be_to_cpu_32(th->sent_seq);
 	d = seq - c->pp_seq;
 	if ((int32_t)d < 0 && (int32_t)(d + plen) > 0)
@@ -462,7 +463,7 @@ pp_in(struct fwd_worker *fw, struct dp_worker *w, struct rte_mbuf *m,
 	if ((int32_t)d > 0)
 		put32(th, offsetof(struct rte_tcp_hdr, sent_seq),
 		      seq + PROXY2_V4_LEN);
-	return -1;
+	return DP_PASS;
 }
 
 static void
@@ -495,7 +496,7 @@ fnat_xmit(struct fwd_worker *fw, struct dp_worker *w, struct rte_mbuf *m,
 		uint16_t l4off = (uint16_t)(p.l2_len + p.l3_len);
 		struct rte_mbuf *tail = NULL;
 		struct pkt_info tp;
-		int why;
+		enum dp_drop why;
 
 		if (p.flags & PKT_F_FRAG) {
 			/* its other fragments are dropped anyway */
@@ -512,8 +513,8 @@ fnat_xmit(struct fwd_worker *fw, struct dp_worker *w, struct rte_mbuf *m,
 			       p.l4_len);
 		} else {
 			why = pp_in(fw, w, m, &p, c, &tail, &tp);
-			if (why >= 0) {
-				dp_worker_drop(w, m, (enum dp_drop)why);
+			if (why != DP_PASS) {
+				dp_worker_drop(w, m, why);
 				return;
 			}
 		}

@@ -25,7 +25,7 @@
 #include "csum.h"
 #include "fwd.h"
 #include "neigh.h"
-#include "worker.h"
+#include "dp_tx.h"
 
 #define ICMP_DEST_UNREACH   3
 #define ICMP_TIME_EXCEEDED  11

@@ -26,16 +26,16 @@
 
 #include "fwd.h"
 #include "neigh.h"
-#include "worker.h"
+#include "dp_tx.h"
 
-static int
+static enum dp_drop
 nat_conn_init(struct fwd_worker *fw, struct conn *c, const struct svc *s)
 {
 	struct conn_key k;
 
 	RTE_SET_USED(s);
 	if (fw->fwd->nworkers == 1)
-		return -1; /* every reply reaches the only worker */
+		return DP_PASS; /* every reply reaches the only worker */
 	conn_key_of(c, CONN_DIR_OUT, &k);
 	/*
 	 * A live connection (of any worker) has this out tuple: its replies
@@ -49,7 +49,7 @@ nat_conn_init(struct fwd_worker *fw, struct conn *c, const struct svc *s)
 	if (rte_hash_add_key_data(fw->fwd->nat_rev, &k,
 				  (void *)(uintptr_t)(fw->index + 1)) == 0)
 		c->flags |= CONN_F_REVMAP;
-	return -1;
+	return DP_PASS;
 }
 
 static void

@@ -18,17 +18,17 @@
 #include "fwd.h"
 #include "neigh.h"
 #include "port.h"
-#include "worker.h"
+#include "dp_tx.h"
 
 #define IPIP_HLEN ((uint16_t)sizeof(struct rte_ipv4_hdr))
 
-static int
+static enum dp_drop
 tun_conn_init(struct fwd_worker *fw, struct conn *c, const struct svc *s)
 {
 	RTE_SET_USED(fw);
 	RTE_SET_USED(c);
 	RTE_SET_USED(s);
-	return -1;
+	return DP_PASS;
 }
 
 static void

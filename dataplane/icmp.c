@@ -8,7 +8,7 @@
 
 #include "icmp.h"
 #include "port.h"
-#include "worker.h"
+#include "dp_tx.h"
 
 #define ICMP_REPLY_TTL 64
 

@@ -247,6 +247,8 @@ apply_static(struct dp_ctx *dp, char *err, size_t errlen)
 
 			rc = port_addr_add(dp, (uint16_t)i, a->addr, a->plen,
 					   why, sizeof(why));
+			if (rc == 0)
+				arp_send_garp(dp, (uint16_t)i, a->addr);
 			if (rc < 0) {
 				snprintf(err, errlen,
 					 "%s:%d: [port %s] "
@@ -296,7 +298,7 @@ control_loop(struct dp_ctx *dp)
 
 		if (ctrl_poll(dp, CTRL_POLL_MS) < 0)
 			LB_WARN("control socket: %s", strerror(errno));
-		arp_drain(dp);
+		neigh_arp_drain(dp->neigh);
 		xdp_poll(dp);
 		neigh_drain(dp->neigh);
 		now = dp_now_ms();
@@ -344,7 +346,7 @@ teardown(struct dp_ctx *dp)
 int
 main(int argc, char **argv)
 {
-	static struct dp_ctx dp = { .forward = dp_forward_unimplemented };
+	static struct dp_ctx dp;
 	const char *config = NULL, *sock = NULL;
 	struct sigaction sa = { .sa_handler = on_signal };
 	char err[512];

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_arp.h>
 #include <rte_ether.h>
 #include <rte_malloc.h>
 #include <rte_ring.h>
@@ -19,7 +20,7 @@
 #include "arp.h"
 #include "neigh.h"
 #include "port.h"
-#include "worker.h"
+#include "dp_tx.h"
 
 struct neigh {
 	uint32_t ip; /* 0 = free */
@@ -292,6 +293,36 @@ void
 neigh_probe(struct neigh_table *nt, uint16_t port, uint32_t ip)
 {
 	resolve(nt, port, ip);
+}
+
+void
+neigh_arp_drain(struct neigh_table *nt)
+{
+	struct dp_ctx *dp = nt->dp;
+	struct rte_mbuf *pkts[DP_BURST];
+	unsigned int n;
+
+	while ((n = rte_ring_sc_dequeue_burst(dp->arp_ring, (void **)pkts,
+					      DP_BURST, NULL)) > 0) {
+		for (unsigned int i = 0; i < n; i++) {
+			struct pkt_info pi;
+			const struct rte_arp_hdr *arp;
+
+			if (pkt_parse(pkts[i], &pi) == DP_PASS &&
+			    pi.l3 == PKT_L3_ARP) {
+				arp = pkt_at(pkts[i],
+					     const struct rte_arp_hdr *,
+					     pi.l2_len);
+				if (!neigh_learn(
+					    nt, pkts[i]->port,
+					    arp->arp_data.arp_sip,
+					    arp->arp_data.arp_sha.addr_bytes))
+					dp->ctrl_drops
+						[DP_DROP_ARP_UNSOLICITED]++;
+			}
+			rte_pktmbuf_free(pkts[i]);
+		}
+	}
 }
 
 void

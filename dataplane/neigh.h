@@ -91,6 +91,12 @@ bool neigh_learn(struct neigh_table *nt, uint16_t port, uint32_t ip,
 /* Start resolving ip on port (no packet yet), e.g. a route's gateway. */
 void neigh_probe(struct neigh_table *nt, uint16_t port, uint32_t ip);
 
+/*
+ * Learn from the ARP frames workers queued on dp->arp_ring (neigh_learn;
+ * an unsolicited reply counts DP_DROP_ARP_UNSOLICITED).
+ */
+void neigh_arp_drain(struct neigh_table *nt);
+
 /* Drain dp->pend_ring: queue or send each packet. */
 void neigh_drain(struct neigh_table *nt);
 
@@ -147,5 +153,14 @@ neigh_lookup(const struct neigh_pub *p, uint32_t ip)
  */
 void neigh_output(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 		  uint32_t nexthop);
+
+/*
+ * dp.sock handlers (neigh_ctrl.c; req->ctx is the struct dp_ctx):
+ * NEIGH_NEW, NEIGH_DEL, the NEIGH_GET dump. 0 or -errno, explained.
+ */
+struct lbmsg_req;
+int neigh_ctrl_new(struct lbmsg_req *req);
+int neigh_ctrl_del(struct lbmsg_req *req);
+int neigh_ctrl_get(struct lbmsg_req *req);
 
 #endif

@@ -49,7 +49,7 @@ ip_csum_ok(const void *ip, uint16_t ihl)
 	return s == 0xffff;
 }
 
-static int
+static enum dp_drop
 parse_arp(struct rte_mbuf *m, struct pkt_info *pi, uint16_t avail)
 {
 	const struct rte_arp_hdr *arp;
@@ -65,10 +65,10 @@ parse_arp(struct rte_mbuf *m, struct pkt_info *pi, uint16_t avail)
 	pi->l3_len = sizeof(*arp);
 	pi->saddr = arp->arp_data.arp_sip;
 	pi->daddr = arp->arp_data.arp_tip;
-	return -1;
+	return DP_PASS;
 }
 
-static int
+static enum dp_drop
 parse_l4(struct rte_mbuf *m, struct pkt_info *pi)
 {
 	uint16_t off = pi->l2_len + pi->l3_len;
@@ -118,13 +118,13 @@ parse_l4(struct rte_mbuf *m, struct pkt_info *pi)
 		break;
 	}
 	default:
-		return -1; /* other protocols: no L4 view */
+		return DP_PASS; /* other protocols: no L4 view */
 	}
 	pi->flags |= PKT_F_L4;
-	return -1;
+	return DP_PASS;
 }
 
-static int
+static enum dp_drop
 parse_ipv4(struct rte_mbuf *m, struct pkt_info *pi, uint16_t avail)
 {
 	const struct rte_ipv4_hdr *ip;
@@ -155,12 +155,12 @@ parse_ipv4(struct rte_mbuf *m, struct pkt_info *pi, uint16_t avail)
 		if ((frag & RTE_IPV4_HDR_OFFSET_MASK) == 0)
 			pi->flags |= PKT_F_FRAG_HEAD;
 		else
-			return -1; /* no L4 header in this one */
+			return DP_PASS; /* no L4 header in this one */
 	}
 	return parse_l4(m, pi);
 }
 
-int
+enum dp_drop
 pkt_parse(struct rte_mbuf *m, struct pkt_info *pi)
 {
 	const struct rte_ether_hdr *eth;
@@ -204,17 +204,17 @@ pkt_parse(struct rte_mbuf *m, struct pkt_info *pi)
 		return parse_ipv4(m, pi, len - pi->l2_len);
 	case RTE_ETHER_TYPE_IPV6:
 		pi->l3 = PKT_L3_IPV6;
-		return -1;
+		return DP_PASS;
 	default:
 		return DP_DROP_BAD_L2;
 	}
 }
 
-int
+enum dp_drop
 pkt_vlan_rx(struct rte_mbuf *m, struct pkt_info *pi, uint16_t vid)
 {
 	if (!(pi->flags & PKT_F_VLAN))
-		return vid == 0 ? -1 : DP_DROP_VLAN_UNTAGGED;
+		return vid == 0 ? DP_PASS : DP_DROP_VLAN_UNTAGGED;
 	if (vid == 0)
 		return DP_DROP_VLAN_TAGGED;
 	if ((pi->vlan_tci & RTE_VLAN_ID_MASK) != vid)
@@ -224,16 +224,16 @@ pkt_vlan_rx(struct rte_mbuf *m, struct pkt_info *pi, uint16_t vid)
 		return DP_DROP_TRUNCATED;
 	pi->flags &= (uint8_t)~PKT_F_VLAN;
 	pi->l2_len -= (uint16_t)sizeof(struct rte_vlan_hdr);
-	return -1;
+	return DP_PASS;
 }
 
-int
+enum dp_drop
 pkt_vlan_tx(struct rte_mbuf *m, uint16_t vid)
 {
 	m->vlan_tci = vid;
 	switch (rte_vlan_insert(&m)) {
 	case 0:
-		return -1;
+		return DP_PASS;
 	case -ENOSPC:
 		return DP_DROP_NO_HEADROOM;
 	default:

@@ -13,7 +13,7 @@
 
 #include <rte_mbuf.h>
 
-#include "stats.h"
+#include "counters.h"
 
 enum pkt_l3 {
 	PKT_L3_OTHER = 0,
@@ -54,8 +54,8 @@ struct pkt_info {
 
 /*
  * Parse m (one segment; frames of several segments are parsed only as
- * far as the first one holds them). Returns -1 when the frame is fine
- * (pi filled), else the enum dp_drop reason to count.
+ * far as the first one holds them). Returns DP_PASS when the frame is
+ * fine (pi filled), else the reason to count it dropped.
  *
  * Checks: frame holds the Ethernet (+VLAN) header, at most one 802.1Q
  * tag and no 802.1ad tag (else DP_DROP_QINQ); ARP: fixed Ethernet/
@@ -65,7 +65,7 @@ struct pkt_info {
  * the packet is a non-first fragment. TTL is only recorded: whether 0/1
  * matters depends on what happens to the packet next.
  */
-int pkt_parse(struct rte_mbuf *m, struct pkt_info *pi);
+enum dp_drop pkt_parse(struct rte_mbuf *m, struct pkt_info *pi);
 
 /*
  * VLANs. A port either has no VLAN (vid 0: untagged frames only) or one
@@ -77,14 +77,14 @@ int pkt_parse(struct rte_mbuf *m, struct pkt_info *pi);
  * served: pkt_parse() drops them (DP_DROP_QINQ) on any port, and
  * xdp_steer, on net_af_xdp ports, leaves them to the kernel.
  *
- * pkt_vlan_rx: -1 to go on, or DP_DROP_VLAN_UNTAGGED (vid set, frame
+ * pkt_vlan_rx: DP_PASS to go on, or DP_DROP_VLAN_UNTAGGED (vid set, frame
  * untagged), DP_DROP_VLAN_TAGGED (no vid, frame tagged),
  * DP_DROP_VLAN_OTHER (another VID).
- * pkt_vlan_tx: -1, or DP_DROP_NO_HEADROOM (no room for the tag),
+ * pkt_vlan_tx: DP_PASS, or DP_DROP_NO_HEADROOM (no room for the tag),
  * DP_DROP_TRUNCATED (shared or runt mbuf); m is then not changed.
  */
-int pkt_vlan_rx(struct rte_mbuf *m, struct pkt_info *pi, uint16_t vid);
-int pkt_vlan_tx(struct rte_mbuf *m, uint16_t vid);
+enum dp_drop pkt_vlan_rx(struct rte_mbuf *m, struct pkt_info *pi, uint16_t vid);
+enum dp_drop pkt_vlan_tx(struct rte_mbuf *m, uint16_t vid);
 
 /* Pointer to offset off in m's first segment (checked by pkt_parse). */
 #define pkt_at(m, type, off) rte_pktmbuf_mtod_offset(m, type, off)

@@ -13,7 +13,6 @@
 #include <rte_ring.h>
 
 #include "edgelb/log.h"
-#include "arp.h"
 #include "port.h"
 #include "route.h"
 
@@ -345,7 +344,6 @@ port_addr_add(struct dp_ctx *dp, uint16_t port, uint32_t addr, uint8_t plen,
 		return rc;
 	}
 	addrs_publish(dp, s);
-	arp_send_garp(dp, port, addr);
 	return 0;
 }
 

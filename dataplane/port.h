@@ -79,7 +79,8 @@ void port_addrs_fini(struct dp_ctx *dp);
 /*
  * Add addr/plen (network order) on port. Errors: -EINVAL (bad address or
  * prefix, overlaps another port's subnet), -EEXIST (address present),
- * -ENOSPC, -ENOMEM. err explains.
+ * -ENOSPC, -ENOMEM. err explains. The caller announces it (gratuitous
+ * ARP, arp_send_garp) once added: ARP sits above the ports.
  */
 int port_addr_add(struct dp_ctx *dp, uint16_t port, uint32_t addr, uint8_t plen,
 		  char *err, size_t errlen);
@@ -112,5 +113,16 @@ uint32_t port_addr_source(const struct dp_ctx *dp, uint16_t port,
  * Frees m and counts DP_DROP_TX_FULL when the ring is full.
  */
 void port_ctrl_tx(struct dp_ctx *dp, uint16_t port, struct rte_mbuf *m);
+
+/*
+ * dp.sock handlers (port_ctrl.c; req->ctx is the struct dp_ctx):
+ * PORTADDR_NEW, PORTADDR_DEL, the PORTADDR_GET and PORT_GET dumps. 0 or
+ * -errno, explained.
+ */
+struct lbmsg_req;
+int port_ctrl_addr_new(struct lbmsg_req *req);
+int port_ctrl_addr_del(struct lbmsg_req *req);
+int port_ctrl_addr_get(struct lbmsg_req *req);
+int port_ctrl_get(struct lbmsg_req *req);
 
 #endif

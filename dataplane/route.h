@@ -97,4 +97,12 @@ route_lookup(const struct route_table *rt, uint32_t dst, uint16_t *port,
 	return 0;
 }
 
+/*
+ * dp.sock handlers (route_ctrl.c; req->ctx is the struct dp_ctx):
+ * ROUTE_NEW, ROUTE_DEL, the ROUTE_GET dump. 0 or -errno, explained.
+ */
+int route_ctrl_new(struct lbmsg_req *req);
+int route_ctrl_del(struct lbmsg_req *req);
+int route_ctrl_get(struct lbmsg_req *req);
+
 #endif

@@ -68,6 +68,7 @@ wlc_pick(void *state, unsigned int worker, const struct sched_flow *f,
 
 const struct sched_ops sched_lc_ops = {
 	.name = "lc",
+	.load_aware = true,
 	.create = lc_create,
 	.destroy = lc_destroy,
 	.pick = lc_pick,
@@ -75,6 +76,7 @@ const struct sched_ops sched_lc_ops = {
 
 const struct sched_ops sched_wlc_ops = {
 	.name = "wlc",
+	.load_aware = true,
 	.create = lc_create,
 	.destroy = lc_destroy,
 	.pick = wlc_pick,

@@ -82,6 +82,7 @@ lrt_pick(void *state, unsigned int worker, const struct sched_flow *f,
 
 const struct sched_ops sched_lrt_ops = {
 	.name = "lrt",
+	.load_aware = true,
 	.create = lrt_create,
 	.destroy = lrt_destroy,
 	.pick = lrt_pick,

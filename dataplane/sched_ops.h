@@ -16,6 +16,7 @@
 #ifndef EDGELB_SCHED_OPS_H
 #define EDGELB_SCHED_OPS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "edgelb/types.h"
@@ -59,6 +60,8 @@ struct sched_load {
 
 struct sched_ops {
 	const char *name;
+	/* pick() reads the load view: the forwarding stage builds one */
+	bool load_aware;
 	/*
 	 * Build the state for n backends (n may be 0). Returns NULL with
 	 * errno: EINVAL (bad params, e.g. mh_size not prime or < n or above

@@ -11,7 +11,6 @@
 #include <rte_lcore.h>
 
 #include "edgelb/log.h"
-#include "ctrl.h"
 #include "dp.h"
 #include "neigh.h"
 #include "port.h"
@@ -113,7 +112,7 @@ stats_drop_total(struct dp_ctx *dp, enum dp_drop d)
 }
 
 void
-stats_zero(struct dp_ctx *dp)
+stats_zero(struct dp_ctx *dp, const struct lbmsg_server_stats *srv)
 {
 	struct stats_base *b = dp->stats_base;
 
@@ -128,7 +127,7 @@ stats_zero(struct dp_ctx *dp)
 	for (unsigned int p = 0; p < dp->nports; p++)
 		rte_eth_stats_get(dp->ports[p]->id, &b->hw[p]);
 	neigh_zero_stats(dp->neigh);
-	ctrl_server_stats(dp, &b->srv);
+	b->srv = *srv;
 	if (dp->svc != NULL)
 		svc_stats_zero(dp->svc);
 	xdp_stats_zero(dp);
@@ -258,21 +257,20 @@ dump_worker(struct dp_ctx *dp, struct lbmsg_req *req, unsigned int i)
 }
 
 static int
-dump_ctrl(struct dp_ctx *dp, struct lbmsg_req *req)
+dump_ctrl(struct dp_ctx *dp, struct lbmsg_req *req,
+	  const struct lbmsg_server_stats *srv)
 {
 	const struct stats_base *b = dp->stats_base;
 	uint16_t lcore = (uint16_t)dp->main_lcore;
-	struct lbmsg_server_stats srv;
 	struct neigh_stats ns;
 	struct cnt d[DP_DROP_MAX];
 	int rc;
 
 	neigh_get_stats(dp->neigh, &ns);
-	ctrl_server_stats(dp, &srv);
 	const struct cnt c[] = {
-		{ "ctrl_requests_total", srv.requests - b->srv.requests },
-		{ "ctrl_errors_total", srv.errors - b->srv.errors },
-		{ "ctrl_malformed_total", srv.malformed - b->srv.malformed },
+		{ "ctrl_requests_total", srv->requests - b->srv.requests },
+		{ "ctrl_errors_total", srv->errors - b->srv.errors },
+		{ "ctrl_malformed_total", srv->malformed - b->srv.malformed },
 		{ "neigh_arp_requests_total", ns.arp_requests },
 		{ "neigh_resolved_total", ns.resolved },
 		{ "neigh_failed_total", ns.failed },
@@ -291,7 +289,8 @@ dump_ctrl(struct dp_ctx *dp, struct lbmsg_req *req)
 }
 
 int
-stats_dump(struct dp_ctx *dp, struct lbmsg_req *req)
+stats_dump(struct dp_ctx *dp, struct lbmsg_req *req,
+	   const struct lbmsg_server_stats *srv)
 {
 	int rc = 0;
 
@@ -302,7 +301,7 @@ stats_dump(struct dp_ctx *dp, struct lbmsg_req *req)
 	for (unsigned int i = 0; i < dp->nworkers && rc == 0; i++)
 		rc = dump_worker(dp, req, i);
 	if (rc == 0)
-		rc = dump_ctrl(dp, req);
+		rc = dump_ctrl(dp, req, srv);
 	if (rc == 0 && dp->svc != NULL)
 		rc = svc_stats_dump(dp->svc, req);
 	return rc;

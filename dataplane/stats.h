@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Dataplane counters: what each worker counts (per port, per lcore, drops
- * by reason), written by its owner without atomics, and the control-thread
- * side that sums them for STATS_GET and zeroes them for STATS_ZERO.
+ * The control-thread side of the dataplane counters (counters.h: what
+ * each worker counts per port, per lcore and by drop reason, written by
+ * its owner without atomics): it sums them for STATS_GET and zeroes them
+ * for STATS_ZERO.
  *
  * Zeroing never writes a worker's counters (that would race with the
  * worker's plain increments): STATS_ZERO records the current sums as a
@@ -14,94 +15,36 @@
 #include <stdint.h>
 
 #include "edgelb/lbmsg.h"
+#include "counters.h"
 
-/*
- * Why a packet was dropped. The names (stats_drop_name()) are the counter
- * names in STATS_GET parts of kind LB_STATS_DROP, so they are part of the
- * interface: docs/dataplane.md lists each one.
- */
-enum dp_drop {
-	DP_DROP_TRUNCATED,	   /* frame shorter than its headers */
-	DP_DROP_BAD_L2,		   /* unknown ethertype */
-	DP_DROP_OTHER_HOST,	   /* unicast to another MAC address */
-	DP_DROP_BAD_VERSION,	   /* IPv4 ethertype, IP version not 4 */
-	DP_DROP_BAD_IHL,	   /* IHL < 5 or header beyond the frame */
-	DP_DROP_BAD_TOTAL_LEN,	   /* total length < IHL or > frame */
-	DP_DROP_BAD_IP_CSUM,	   /* IPv4 header checksum wrong */
-	DP_DROP_BAD_SADDR,	   /* source is multicast/broadcast/ours */
-	DP_DROP_TTL_EXCEEDED,	   /* TTL <= 1 on traffic to be forwarded */
-	DP_DROP_FRAGMENT,	   /* non-first fragment (no L4 header) */
-	DP_DROP_BAD_L4,		   /* L4 header beyond the IP payload */
-	DP_DROP_NOT_OURS,	   /* not addressed to a port address or VIP */
-	DP_DROP_NO_SERVICE,	   /* to a VIP, no service for proto/port */
-	DP_DROP_HOST_UNSUPPORTED,  /* to a port address, not ICMP echo */
-	DP_DROP_ICMP_UNSUPPORTED,  /* ICMP to us other than echo request */
-	DP_DROP_BAD_ICMP_CSUM,	   /* echo request with a wrong checksum */
-	DP_DROP_IPV6_UNSUPPORTED,  /* IPv6 is recognised, not served yet */
-	DP_DROP_ARP_BAD,	   /* malformed ARP (hw/proto type, lengths) */
-	DP_DROP_ARP_NOT_OURS,	   /* ARP request for an address not ours */
-	DP_DROP_NO_ROUTE,	   /* no route to the destination */
-	DP_DROP_NEIGH_QUEUE_FULL,  /* next hop unresolved and its queue full */
-	DP_DROP_NEIGH_FAILED,	   /* next hop did not answer ARP */
-	DP_DROP_CTRL_RING_FULL,	   /* handing a packet to the control thread */
-	DP_DROP_TX_FULL,	   /* the TX queue did not take the packet */
-	DP_DROP_FWD_UNIMPLEMENTED, /* no forwarding stage is installed */
-	DP_DROP_CONN_TABLE_FULL,   /* new flow, the worker's conn table full */
-	DP_DROP_NO_CONN,	   /* TCP without SYN and no connection */
-	DP_DROP_NO_BACKEND,	   /* no backend with a weight above 0 */
-	DP_DROP_BACKEND_GONE,	   /* conn's backend deleted (policy expire) */
-	DP_DROP_NO_LOCAL_PORT,	   /* FULL-NAT: no free local address/port */
-	DP_DROP_HANDOFF_FULL,	   /* the owner worker's handoff ring is full */
-	DP_DROP_FRAG_NEEDED,	   /* TUNNEL: too big with DF, ICMP sent */
-	DP_DROP_TOO_BIG,	   /* TUNNEL: too big without DF */
-	DP_DROP_NO_HEADROOM,	   /* no room in the mbuf for a header */
-	DP_DROP_PROXY_OVERLAP,	   /* PROXY v2: client data across pp_seq */
-	DP_DROP_NAT_TUPLE_COLLISION, /* NAT: out tuple of another conn */
-	DP_DROP_RST_OUT_OF_WINDOW,   /* TCP RST outside the seen seq window */
-	DP_DROP_ICMP_ERR_BAD_CSUM,   /* ICMP error about a conn: bad checksum */
-	DP_DROP_ICMP_ERR_FRAGMENT,   /* ... quoting a non-first fragment */
-	DP_DROP_ICMP_ERR_SHORT,	     /* ... quoting too little of the packet */
-	DP_DROP_ARP_UNSOLICITED,     /* ARP reply to no request of ours */
-	DP_DROP_ARP_BAD_SHA,	     /* ARP sender MAC multicast/broadcast/0 */
-	DP_DROP_VLAN_OTHER,	     /* tagged with a VID the port is not on */
-	DP_DROP_VLAN_UNTAGGED,	     /* untagged, the port has a VLAN */
-	DP_DROP_VLAN_TAGGED,	     /* 802.1Q tagged, the port has no VLAN */
-	DP_DROP_QINQ,		     /* 802.1ad (QinQ) frame, never served */
-	DP_DROP_MAX,
-};
-
+/* The counter name of a drop reason ("unnamed" for one without). */
 const char *stats_drop_name(enum dp_drop d);
-
-/* One worker's counters for one port. */
-struct stats_port {
-	uint64_t rx_packets;
-	uint64_t rx_bytes;
-	uint64_t tx_packets;
-	uint64_t tx_bytes;
-	uint64_t tx_dropped; /* not taken by the TX queue */
-};
-
-/* Per-lcore totals. */
-struct stats_lcore {
-	uint64_t iterations;
-	uint64_t bursts;  /* RX bursts that returned packets */
-	uint64_t packets; /* packets received */
-	uint64_t busy_cycles;
-	uint64_t idle_cycles;
-};
 
 struct dp_ctx;
 
 /*
- * Answer STATS_GET: parts of kind LB_STATS_PORT (one per port),
- * LB_STATS_LCORE (one per worker), LB_STATS_DROP (one per worker and one
- * for the control thread, each with LB_ATTR_LCORE), then the service
- * table's own parts. 0 or -errno.
+ * STATS_GET: parts of kind LB_STATS_PORT (one per port), LB_STATS_LCORE
+ * (one per worker), LB_STATS_DROP (one per worker and one for the control
+ * thread, each with LB_ATTR_LCORE), then the service table's own parts.
+ * srv: the control socket's counters now. 0 or -errno.
  */
-int stats_dump(struct dp_ctx *dp, struct lbmsg_req *req);
+struct lbmsg_server_stats;
+int stats_dump(struct dp_ctx *dp, struct lbmsg_req *req,
+	       const struct lbmsg_server_stats *srv);
 
-/* STATS_ZERO: make every counter read as 0 from now on (see above). */
-void stats_zero(struct dp_ctx *dp);
+/*
+ * STATS_ZERO: make every counter read as 0 from now on (see above); srv
+ * as for stats_dump.
+ */
+void stats_zero(struct dp_ctx *dp, const struct lbmsg_server_stats *srv);
+
+/*
+ * dp.sock handlers (stats_ctrl.c; req->ctx is the struct dp_ctx):
+ * STATS_GET (stats_dump, then the connection tables' parts) and
+ * STATS_ZERO. 0 or -errno.
+ */
+int stats_ctrl_get(struct lbmsg_req *req);
+int stats_ctrl_zero(struct lbmsg_req *req);
 
 /* Allocate the baseline storage; 0 or -ENOMEM. */
 int stats_init(struct dp_ctx *dp);

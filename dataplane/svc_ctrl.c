@@ -158,45 +158,31 @@ get_backend(struct lbmsg_req *req, struct nlattr **tb, const struct svc *s,
 	    struct svc_backend *b)
 {
 	char buf[LB_ADDRPORTSTRLEN];
+	struct lbmsg_backend wb;
+	int rc;
 
+	rc = lbmsg_get_backend(tb, &wb, req->errmsg, sizeof(req->errmsg));
+	if (rc < 0)
+		return rc;
 	memset(b, 0, sizeof(*b));
 	b->slot = SVC_SLOT_NONE;
-	b->weight = 1;
+	b->addr = wb.addr;
+	b->port = wb.port;
+	b->weight = (wb.present & LBMSG_BE_WEIGHT) ? wb.weight : 1;
+	b->flags = (uint8_t)wb.flags;
 	b->mode = s->mode;
-	if (tb[LB_ATTR_ADDR] == NULL || tb[LB_ATTR_PORT] == NULL ||
-	    lbmsg_get_addr(tb[LB_ATTR_ADDR], &b->addr) < 0)
-		return lbmsg_req_errf(req, -EINVAL,
-				      "a backend needs ADDR and PORT");
-	b->port = nla_get_u16(tb[LB_ATTR_PORT]);
 	lb_addr_port_format(&b->addr, b->port, buf, sizeof(buf));
 	if (b->addr.family != s->vip.family)
 		return lbmsg_req_errf(req, -EAFNOSUPPORT,
 				      "backend %s: address family differs "
 				      "from the VIP's",
 				      buf);
-	if (tb[LB_ATTR_WEIGHT] != NULL) {
-		b->weight = nla_get_u32(tb[LB_ATTR_WEIGHT]);
-		if (b->weight > LB_WEIGHT_MAX)
-			return lbmsg_req_errf(req, -ERANGE,
-					      "backend %s: weight %u above %u",
-					      buf, b->weight, LB_WEIGHT_MAX);
-	}
-	if (tb[LB_ATTR_FLAGS] != NULL) {
-		uint32_t f = nla_get_u32(tb[LB_ATTR_FLAGS]);
-
-		if (f & ~LB_BACKEND_F_ALL)
-			return lbmsg_req_errf(req, -EINVAL,
-					      "backend %s: unknown flags 0x%x",
-					      buf, f & ~LB_BACKEND_F_ALL);
-		b->flags = (uint8_t)f;
-	}
-	if (tb[LB_ATTR_MODE] != NULL && nla_get_u8(tb[LB_ATTR_MODE]) != s->mode)
-		return lbmsg_req_errf(
-			req, -EINVAL,
-			"backend %s: mode %s differs from the "
-			"service's mode %s",
-			buf, lb_mode_name(nla_get_u8(tb[LB_ATTR_MODE])),
-			lb_mode_name(s->mode));
+	if ((wb.present & LBMSG_BE_MODE) && wb.mode != s->mode)
+		return lbmsg_req_errf(req, -EINVAL,
+				      "backend %s: mode %s differs from the "
+				      "service's mode %s",
+				      buf, lb_mode_name(wb.mode),
+				      lb_mode_name(s->mode));
 	return 0;
 }
 
@@ -222,45 +208,31 @@ apply_opts(struct lbmsg_req *req, struct svc_edit *e)
 {
 	struct nlattr **tb = req->tb, *pos;
 	uint32_t old_nb = e->nb, i;
+	struct lbmsg_svc_attrs a;
 	struct svc_backend *old_b;
 	int rem, rc;
 
-	if (tb[LB_ATTR_NAME] != NULL)
-		snprintf(e->s.name, sizeof(e->s.name), "%s",
-			 nla_get_string(tb[LB_ATTR_NAME]));
-	if (tb[LB_ATTR_MODE] != NULL) {
-		uint8_t m = nla_get_u8(tb[LB_ATTR_MODE]);
-
-		if (m < LB_MODE_DR || m > LB_MODE_MAX)
-			return lbmsg_req_errf(req, -EINVAL, "unknown mode %u",
-					      m);
-		e->s.mode = m;
+	rc = lbmsg_get_svc_attrs(tb, &a, req->errmsg, sizeof(req->errmsg));
+	if (rc < 0)
+		return rc;
+	if (a.present & LBMSG_SVC_NAME)
+		snprintf(e->s.name, sizeof(e->s.name), "%s", a.name);
+	if (a.present & LBMSG_SVC_MODE) {
+		e->s.mode = a.mode;
 		for (i = 0; i < e->nb; i++)
-			e->b[i].mode = m;
+			e->b[i].mode = a.mode;
 	}
-	if (tb[LB_ATTR_SCHED] != NULL) {
-		const char *name = nla_get_string(tb[LB_ATTR_SCHED]);
-
-		e->s.sched = sched_find(name);
+	if (a.present & LBMSG_SVC_SCHED) {
+		e->s.sched = sched_find(a.sched);
 		if (e->s.sched == NULL)
-			return unknown_sched(req, name);
+			return unknown_sched(req, a.sched);
 	}
-	if (tb[LB_ATTR_PERSIST] != NULL) {
-		e->s.persist = nla_get_u32(tb[LB_ATTR_PERSIST]);
-		if (e->s.persist > LB_PERSIST_MAX)
-			return lbmsg_req_errf(req, -ERANGE,
-					      "persist %u above the maximum %u",
-					      e->s.persist, LB_PERSIST_MAX);
-	}
-	if (tb[LB_ATTR_SVC_FLAGS] != NULL) {
-		e->s.flags = nla_get_u32(tb[LB_ATTR_SVC_FLAGS]);
-		if (e->s.flags & ~LB_SVC_F_ALL)
-			return lbmsg_req_errf(req, -EINVAL,
-					      "unknown service flags 0x%x",
-					      e->s.flags & ~LB_SVC_F_ALL);
-	}
-	if (tb[LB_ATTR_MH_SIZE] != NULL)
-		e->s.mh_size = nla_get_u32(tb[LB_ATTR_MH_SIZE]);
+	if (a.present & LBMSG_SVC_PERSIST)
+		e->s.persist = a.persist;
+	if (a.present & LBMSG_SVC_FLAGS)
+		e->s.flags = a.flags;
+	if (a.present & LBMSG_SVC_MH_SIZE)
+		e->s.mh_size = a.mh_size;
 	if ((e->s.flags & (LB_SVC_F_TOA | LB_SVC_F_PROXY_V2)) &&
 	    e->s.mode != LB_MODE_FNAT)
 		return lbmsg_req_errf(req, -EINVAL,
@@ -399,27 +371,33 @@ svc_put_key(struct nl_msg *m, const struct svc *s)
 static int
 put_svc_attrs(struct nl_msg *m, const struct svc *s)
 {
-	if (svc_put_key(m, s) < 0 ||
-	    (s->name[0] && nla_put_string(m, LB_ATTR_NAME, s->name) < 0) ||
-	    nla_put_u8(m, LB_ATTR_MODE, s->mode) < 0 ||
-	    nla_put_string(m, LB_ATTR_SCHED, s->sched->name) < 0 ||
-	    nla_put_u32(m, LB_ATTR_PERSIST, s->persist) < 0 ||
-	    nla_put_u32(m, LB_ATTR_SVC_FLAGS, s->flags) < 0 ||
-	    (s->mh_size && nla_put_u32(m, LB_ATTR_MH_SIZE, s->mh_size) < 0))
+	const struct lbmsg_svc_attrs a = {
+		.name = s->name,
+		.sched = s->sched->name,
+		.mode = s->mode,
+		.persist = s->persist,
+		.flags = s->flags,
+		.mh_size = s->mh_size,
+	};
+
+	if (svc_put_key(m, s) < 0)
 		return -EMSGSIZE;
-	return 0;
+	return lbmsg_put_svc_attrs(m, &a);
 }
 
 static int
 put_backend_attrs(struct nl_msg *m, const struct svc_backend *b)
 {
-	if (lbmsg_put_addr(m, LB_ATTR_ADDR, &b->addr) < 0 ||
-	    nla_put_u16(m, LB_ATTR_PORT, b->port) < 0 ||
-	    nla_put_u32(m, LB_ATTR_WEIGHT, b->weight) < 0 ||
-	    nla_put_u8(m, LB_ATTR_MODE, b->mode) < 0 ||
-	    nla_put_u32(m, LB_ATTR_FLAGS, b->flags) < 0)
-		return -EMSGSIZE;
-	return 0;
+	const struct lbmsg_backend wb = {
+		.present = LBMSG_BE_WEIGHT | LBMSG_BE_MODE | LBMSG_BE_FLAGS,
+		.addr = b->addr,
+		.port = b->port,
+		.weight = b->weight,
+		.mode = b->mode,
+		.flags = b->flags,
+	};
+
+	return lbmsg_put_backend(m, &wb);
 }
 
 /* Does s match the service-key attributes present in the request? */
@@ -699,6 +677,112 @@ laddr_change(struct svc_table *t, struct lbmsg_req *req, bool add)
 		e.nl--;
 	}
 	return edit_commit(t, req, s, &e, rc);
+}
+
+/* ---- STATS_GET: services and backends ---------------------------------- */
+
+static int
+put_counters(struct nl_msg *m, const struct svc_counters *c)
+{
+	struct nlattr *list = nla_nest_start(m, LB_ATTR_COUNTERS);
+
+	if (list == NULL || lbmsg_put_counter(m, "conns_total", c->conns) < 0 ||
+	    lbmsg_put_counter(m, "packets_in_total", c->pkts_in) < 0 ||
+	    lbmsg_put_counter(m, "packets_out_total", c->pkts_out) < 0 ||
+	    lbmsg_put_counter(m, "bytes_in_total", c->bytes_in) < 0 ||
+	    lbmsg_put_counter(m, "bytes_out_total", c->bytes_out) < 0 ||
+	    lbmsg_put_counter(m, "active_conns", c->active) < 0 ||
+	    lbmsg_put_counter(m, "inactive_conns", c->inactive) < 0)
+		return -EMSGSIZE;
+	nla_nest_end(m, list);
+	return 0;
+}
+
+static int
+send_stats(struct svc_table *t, struct lbmsg_req *req, const struct svc *s,
+	   const struct svc_backend *b)
+{
+	struct svc_counters c;
+	struct nl_msg *m;
+	int rc;
+
+	if (b != NULL)
+		svc_pool_sum(&t->backends, b->slot, &c);
+	else
+		svc_pool_sum(&t->svcs, s->slot, &c);
+	m = lbmsg_req_part(req);
+	if (m == NULL)
+		return lbmsg_req_errf(req, -ENOMEM, "out of memory");
+	rc = nla_put_u8(m, LB_ATTR_STATS_KIND,
+			b ? LB_STATS_BACKEND : LB_STATS_SERVICE) < 0 ||
+	     svc_put_key(m, s) < 0 ||
+	     (s->name[0] && nla_put_string(m, LB_ATTR_NAME, s->name) < 0) ||
+	     (b && lbmsg_put_addr(m, LB_ATTR_ADDR, &b->addr) < 0) ||
+	     (b && nla_put_u16(m, LB_ATTR_PORT, b->port) < 0) ||
+	     put_counters(m, &c) < 0;
+	if (rc) {
+		nlmsg_free(m);
+		return lbmsg_req_errf(req, -EMSGSIZE, "part too big");
+	}
+	rc = lbmsg_req_send(req, m);
+	return rc < 0 ? lbmsg_req_errf(req, rc, "sending a part failed") : 0;
+}
+
+/* Does backend b match the ADDR/PORT attributes present in tb? */
+static bool
+backend_filter(struct nlattr **tb, const struct svc_backend *b)
+{
+	struct lb_addr a;
+
+	if (tb[LB_ATTR_PORT] != NULL &&
+	    nla_get_u16(tb[LB_ATTR_PORT]) != b->port)
+		return false;
+	return tb[LB_ATTR_ADDR] == NULL ||
+	       (lbmsg_get_addr(tb[LB_ATTR_ADDR], &a) == 0 &&
+		lb_addr_equal(&a, &b->addr));
+}
+
+/*
+ * Filters: STATS_KIND (service or backend), the service key attributes,
+ * and for backends ADDR/PORT. A request aimed at ports or lcores (IFNAME,
+ * PORT_ID, LCORE) without a kind gets nothing from here.
+ */
+int
+svc_stats_dump(struct svc_table *t, struct lbmsg_req *req)
+{
+	struct nlattr **tb = req->tb, *kind = tb[LB_ATTR_STATS_KIND];
+	bool want_svc = true, want_be = true;
+	uint32_t i, j;
+	int rc;
+
+	if (kind != NULL) {
+		want_svc = nla_get_u8(kind) == LB_STATS_SERVICE;
+		want_be = nla_get_u8(kind) == LB_STATS_BACKEND;
+	} else if (tb[LB_ATTR_IFNAME] || tb[LB_ATTR_PORT_ID] ||
+		   tb[LB_ATTR_LCORE]) {
+		return 0;
+	} else if (tb[LB_ATTR_ADDR] || tb[LB_ATTR_PORT]) {
+		want_svc = false; /* a backend filter */
+	}
+	for (i = 0; i < t->svcs.next && (want_svc || want_be); i++) {
+		const struct svc *s = t->by_slot[i];
+
+		if (s == NULL || !svc_key_filter(tb, s))
+			continue;
+		if (want_svc) {
+			rc = send_stats(t, req, s, NULL);
+			if (rc < 0)
+				return rc;
+		}
+		for (j = 0; want_be && j < s->nbackends; j++) {
+			if (!backend_filter(tb, &s->backends[j]))
+				continue;
+			rc = send_stats(t, req, s, &s->backends[j]);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
 }
 
 int

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Service table internals shared by svc.c (table, RCU, slots, counters,
- * address set) and svc_ctrl.c (lbmsg handlers, dumps, stats). Control
- * thread only, except where a comment says otherwise.
+ * Service table internals shared by svc.c (table, versions, RCU
+ * reclamation, address set), svc_slots.c (the slot pool and its
+ * per-worker counters) and svc_ctrl.c (dp.sock handlers, dumps, the
+ * STATS_GET parts). Control thread only, except where a comment says
+ * otherwise.
  */
 #ifndef EDGELB_SVC_PRIV_H
 #define EDGELB_SVC_PRIV_H

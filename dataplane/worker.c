@@ -4,7 +4,6 @@
  * counted drop. See worker.h.
  */
 #include <errno.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -17,40 +16,12 @@
 #include <rte_ring.h>
 
 #include "arp.h"
+#include "dp_tx.h"
+#include "fwd.h"
 #include "icmp.h"
 #include "pkt.h"
 #include "svc.h"
 #include "worker.h"
-
-void
-dp_forward_unimplemented(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
-			 const struct pkt_info *pi, const struct svc *s)
-{
-	RTE_SET_USED(port);
-	RTE_SET_USED(pi);
-	RTE_SET_USED(s);
-	dp_worker_drop(w, m, DP_DROP_FWD_UNIMPLEMENTED);
-}
-
-uint64_t
-dp_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-void
-dp_defer_free(struct dp_ctx *dp, void *p)
-{
-	if (dp->dq != NULL && rte_rcu_qsbr_dq_enqueue(dp->dq, &p) == 0)
-		return;
-	/* no queue yet (no worker running) or queue full: wait it out */
-	if (dp->qsv != NULL)
-		rte_rcu_qsbr_synchronize(dp->qsv, RTE_QSBR_THRID_INVALID);
-	rte_free(p);
-}
 
 /* ---- unmap guard ---------------------------------------------------------- */
 
@@ -179,7 +150,7 @@ ipv4_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 		return;
 	}
 	/* the forwarding stage knows it as a reply (its burst lookup) */
-	if ((pi->flags & PKT_F_REPLY) && dp->reverse(w, m, port, pi))
+	if ((pi->flags & PKT_F_REPLY) && fwd_reverse(w, m, port, pi))
 		return;
 	if ((pi->proto == IPPROTO_TCP || pi->proto == IPPROTO_UDP) &&
 	    (pi->flags & PKT_F_L4)) {
@@ -189,13 +160,16 @@ ipv4_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 				dp_worker_drop(w, m, DP_DROP_TTL_EXCEEDED);
 				return;
 			}
-			dp->forward(w, m, port, pi, s);
+			if (dp->fwd == NULL)
+				dp_worker_drop(w, m, DP_DROP_FWD_UNIMPLEMENTED);
+			else
+				fwd_forward(w, m, port, pi, s);
 			return;
 		}
 	}
 	if (!svc_addr_is_ours(dp->svc, &dst)) {
 		/* e.g. a reply from a NAT backend */
-		if (dp->reverse == NULL || !dp->reverse(w, m, port, pi))
+		if (dp->fwd == NULL || !fwd_reverse(w, m, port, pi))
 			dp_worker_drop(w, m, DP_DROP_NOT_OURS);
 		return;
 	}
@@ -207,12 +181,12 @@ ipv4_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 			return;
 		}
 		/* no service: e.g. a reply to a FULL-NAT local address */
-		if (dp->reverse == NULL || !dp->reverse(w, m, port, pi))
+		if (dp->fwd == NULL || !fwd_reverse(w, m, port, pi))
 			dp_worker_drop(w, m, DP_DROP_NO_SERVICE);
 		return;
 	case IPPROTO_ICMP:
 		/* ICMP errors about a connection belong to its backend */
-		if (dp->reverse != NULL && dp->reverse(w, m, port, pi))
+		if (dp->fwd != NULL && fwd_reverse(w, m, port, pi))
 			return;
 		if (pi->flags & PKT_F_L4)
 			icmp_input(w, m, port, pi);
@@ -239,18 +213,18 @@ burst_parse(struct dp_worker *w, uint16_t port, struct rte_mbuf **pkts,
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		const struct rte_ether_hdr *eth;
-		int why;
+		enum dp_drop why;
 
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 		w->port_st[port].rx_packets++;
 		w->port_st[port].rx_bytes += rte_pktmbuf_pkt_len(m);
 		why = pkt_parse(m, &pi[kept]);
-		if (why < 0)
+		if (why == DP_PASS)
 			why = pkt_vlan_rx(m, &pi[kept],
 					  w->dp->ports[port]->vlan);
-		if (why >= 0) {
-			dp_worker_drop(w, m, (enum dp_drop)why);
+		if (why != DP_PASS) {
+			dp_worker_drop(w, m, why);
 			continue;
 		}
 		eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
@@ -291,8 +265,8 @@ worker_rx_burst(struct dp_worker *w, uint16_t port, struct rte_mbuf **pkts,
 	struct svc_memo mo = { .valid = false };
 
 	n = burst_parse(w, port, pkts, pi, n);
-	if (w->dp->prepare != NULL && n > 0)
-		w->dp->prepare(w, pi, n);
+	if (w->dp->fwd != NULL && n > 0)
+		fwd_prepare(w, pi, n);
 	for (uint16_t i = 0; i < n; i++)
 		packet_input(w, pkts[i], port, &pi[i], &mo);
 }
@@ -341,8 +315,8 @@ worker_iterate(struct dp_worker *w, uint64_t *prev)
 	}
 	if (w->index == 0)
 		got += ctrl_tx_drain(w);
-	if (dp->poll != NULL)
-		dp->poll(w);
+	if (dp->fwd != NULL)
+		fwd_poll(w);
 	for (uint16_t p = 0; p < dp->nports; p++)
 		dp_worker_flush(w, p);
 	svc_worker_quiescent(dp->svc, w->index);

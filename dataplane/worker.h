@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The worker lcores' poll loop and the helpers every packet-path stage
- * uses to send or drop a packet.
+ * The worker lcores' poll loop. The helpers every packet-path stage uses
+ * to send or drop a packet are in dp_tx.h.
  *
  * A worker polls its RX queue of every port in bursts of DP_BURST, parses
  * and classifies each packet, queues what it sends in a per-port TX
@@ -15,79 +15,9 @@
 
 #include <stdint.h>
 
-#include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
 #include "dp.h"
-#include "pkt.h"
-#include "port.h"
-
-/* Tag the buffered packets of a VLAN port; drop (counted) what fails. */
-static inline void
-dp_worker_tag(struct dp_worker *w, uint16_t port)
-{
-	struct dp_txbuf *tb = &w->tx[port];
-	uint16_t vid = w->dp->ports[port]->vlan, kept = 0;
-
-	for (uint16_t i = 0; i < tb->n; i++) {
-		int why = pkt_vlan_tx(tb->pkts[i], vid);
-
-		if (why >= 0) {
-			w->drops[why]++;
-			rte_pktmbuf_free(tb->pkts[i]);
-			continue;
-		}
-		tb->pkts[kept++] = tb->pkts[i];
-	}
-	tb->n = kept;
-}
-
-/* Send the buffered packets of port now; count what the queue refused. */
-static inline void
-dp_worker_flush(struct dp_worker *w, uint16_t port)
-{
-	struct dp_txbuf *tb = &w->tx[port];
-	struct stats_port *st = &w->port_st[port];
-	uint64_t bytes = 0;
-	uint16_t sent;
-
-	if (tb->n == 0)
-		return;
-	if (w->dp->ports[port]->vlan != 0)
-		dp_worker_tag(w, port);
-	for (uint16_t i = 0; i < tb->n; i++)
-		bytes += rte_pktmbuf_pkt_len(tb->pkts[i]);
-	sent = rte_eth_tx_burst(w->dp->ports[port]->id, (uint16_t)w->index,
-				tb->pkts, tb->n);
-	for (uint16_t i = sent; i < tb->n; i++) {
-		bytes -= rte_pktmbuf_pkt_len(tb->pkts[i]);
-		rte_pktmbuf_free(tb->pkts[i]);
-	}
-	st->tx_packets += sent;
-	st->tx_bytes += bytes;
-	st->tx_dropped += (uint64_t)(tb->n - sent);
-	w->drops[DP_DROP_TX_FULL] += (uint64_t)(tb->n - sent);
-	tb->n = 0;
-}
-
-/* Queue m for TX on port (our port index). Consumes m. */
-static inline void
-dp_worker_tx(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
-{
-	struct dp_txbuf *tb = &w->tx[port];
-
-	tb->pkts[tb->n++] = m;
-	if (tb->n == DP_BURST)
-		dp_worker_flush(w, port);
-}
-
-/* Count m as dropped for why and free it. */
-static inline void
-dp_worker_drop(struct dp_worker *w, struct rte_mbuf *m, enum dp_drop why)
-{
-	w->drops[why]++;
-	rte_pktmbuf_free(m);
-}
 
 /*
  * The unmap guard. net_memif (DPDK 22.11) unmaps a connection's shared
@@ -111,7 +41,7 @@ void worker_fini(struct dp_ctx *dp);
 /*
  * Handle pkts[0..n) (n <= DP_BURST) received on port as the poll loop
  * does: count, parse, drop what is malformed or not for us, let the
- * forwarding stage look the burst up (dp->prepare), then ARP, ICMP or
+ * forwarding stage look the burst up (fwd_prepare), then ARP, ICMP or
  * forward each packet. Consumes every mbuf: queued in w->tx[] (sent at
  * the next flush), handed to the control thread or another worker, or
  * dropped and counted. Used by worker_iterate(); exposed for tests and the

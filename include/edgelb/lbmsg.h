@@ -316,6 +316,78 @@ enum {
 };
 int lbmsg_policy_attr(uint16_t type, int attr);
 
+/* ---- records (lbmsg_svc.c) ---------------------------------------------- */
+
+/*
+ * The records both sides encode and decode: a service's attributes
+ * (SERVICE_NEW/SET requests, SERVICE_GET parts) and a backend (BACKEND_*
+ * requests, BACKEND_GET parts, BACKEND records in a BACKENDS list). The
+ * service key travels beside them (lbmsg_put_svc_key/lbmsg_get_svc_key);
+ * a local address is the key and one ADDR (lbmsg_put_addr/get_addr).
+ *
+ * Decoders read tb as lbmsg_parse() or lbmsg_parse_record() filled it
+ * and check every attribute they read again (size, NUL, length, range),
+ * so a table filled without a policy is safe too. Strings point into the
+ * message: valid while it is. A refusal returns a negative errno and
+ * explains in err (when not NULL):
+ *   wrong size, string without NUL or too long          -ERANGE
+ *   PERSIST above LB_PERSIST_MAX, WEIGHT above LB_WEIGHT_MAX -ERANGE
+ *   MODE not an lb_mode, unknown SVC_FLAGS / FLAGS bits  -EINVAL
+ *   a backend without ADDR or PORT, a bad ADDR           -EINVAL
+ * Encoders return 0 or -EMSGSIZE (the message is full).
+ */
+
+/* Optional service attributes a decoded message carried. */
+#define LBMSG_SVC_NAME	  (1u << 0)
+#define LBMSG_SVC_MODE	  (1u << 1)
+#define LBMSG_SVC_SCHED	  (1u << 2)
+#define LBMSG_SVC_PERSIST (1u << 3)
+#define LBMSG_SVC_FLAGS	  (1u << 4)
+#define LBMSG_SVC_MH_SIZE (1u << 5)
+
+struct lbmsg_svc_attrs {
+	uint32_t present;  /* LBMSG_SVC_*: set by the decoder */
+	const char *name;  /* NULL or "": not sent */
+	const char *sched; /* NULL: not sent */
+	uint8_t mode;	   /* enum lb_mode */
+	uint32_t persist;  /* seconds */
+	uint32_t flags;	   /* LB_SVC_F_* */
+	uint32_t mh_size;  /* 0: not sent (the scheduler's default) */
+};
+
+/*
+ * NAME (when set), MODE, SCHED (when set), PERSIST, SVC_FLAGS, MH_SIZE
+ * (when not 0). 0 or -EMSGSIZE.
+ */
+int lbmsg_put_svc_attrs(struct nl_msg *msg, const struct lbmsg_svc_attrs *a);
+
+/* The service attributes present in tb; a->present says which. */
+int lbmsg_get_svc_attrs(struct nlattr **tb, struct lbmsg_svc_attrs *a,
+			char *err, size_t errlen);
+
+/* Optional backend attributes: set by the decoder, read by the encoder. */
+#define LBMSG_BE_WEIGHT (1u << 0)
+#define LBMSG_BE_MODE	(1u << 1)
+#define LBMSG_BE_FLAGS	(1u << 2)
+#define LBMSG_BE_STATE	(1u << 3)
+
+struct lbmsg_backend {
+	uint32_t present; /* LBMSG_BE_* */
+	struct lb_addr addr;
+	uint16_t port;
+	uint32_t weight; /* <= LB_WEIGHT_MAX */
+	uint8_t mode;	 /* enum lb_mode */
+	uint32_t flags;	 /* LB_BACKEND_F_* */
+	uint8_t state;	 /* enum lb_health_state */
+};
+
+/* ADDR, PORT, then WEIGHT, MODE, FLAGS, STATE as present. 0 or -EMSGSIZE */
+int lbmsg_put_backend(struct nl_msg *msg, const struct lbmsg_backend *b);
+
+/* A backend from tb (a message or a BACKEND record): ADDR, PORT needed. */
+int lbmsg_get_backend(struct nlattr **tb, struct lbmsg_backend *b, char *err,
+		      size_t errlen);
+
 /* ---- server ------------------------------------------------------------ */
 
 struct lbmsg_server;

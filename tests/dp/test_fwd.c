@@ -138,12 +138,12 @@ inject(unsigned int wk, const struct spec *sp, uint16_t port)
 	const struct svc *s = svc_of(sp);
 	struct pkt_info pi;
 
-	ck_assert_int_lt(pkt_parse(m, &pi), 0);
+	ck_assert_int_eq(pkt_parse(m, &pi), DP_PASS);
 	if (s != NULL) {
-		dp.forward(&dp.workers[wk], m, port, &pi, s);
+		fwd_forward(&dp.workers[wk], m, port, &pi, s);
 		return;
 	}
-	if (!dp.reverse(&dp.workers[wk], m, port, &pi))
+	if (!fwd_reverse(&dp.workers[wk], m, port, &pi))
 		rte_pktmbuf_free(m);
 }
 
@@ -677,13 +677,13 @@ enum icmp_mut {
 struct icmp_case {
 	const char *name;
 	enum icmp_mut mut;
-	int drop; /* expected drop reason, or -1: translated to the client */
+	int drop; /* expected drop reason, or DP_PASS: translated to the client */
 };
 
 static const struct icmp_case icmp_cases[] = {
-	{ "port unreachable", ICMP_OK, -1 },
+	{ "port unreachable", ICMP_OK, DP_PASS },
 	{ "bad ICMP checksum", ICMP_BAD_CSUM, DP_DROP_ICMP_ERR_BAD_CSUM },
-	{ "quoting a first fragment", ICMP_FIRST_FRAG, -1 },
+	{ "quoting a first fragment", ICMP_FIRST_FRAG, DP_PASS },
 	{ "quoting a later fragment", ICMP_LATER_FRAG,
 	  DP_DROP_ICMP_ERR_FRAGMENT },
 	{ "quoting 4 bytes of UDP", ICMP_SHORT, DP_DROP_ICMP_ERR_SHORT },
@@ -746,10 +746,10 @@ START_TEST(test_nat_icmp_error)
 	m = rte_pktmbuf_alloc(pool);
 	memcpy(rte_pktmbuf_append(m, (uint16_t)(14 + 28 + qlen)), f,
 	       14u + 28 + qlen);
-	ck_assert_int_lt(pkt_parse(m, &pi), 0);
-	ck_assert_msg(dp.reverse(&dp.workers[0], m, 1, &pi), "%s: not taken",
+	ck_assert_int_eq(pkt_parse(m, &pi), DP_PASS);
+	ck_assert_msg(fwd_reverse(&dp.workers[0], m, 1, &pi), "%s: not taken",
 		      tc->name);
-	if (tc->drop >= 0) {
+	if (tc->drop != DP_PASS) {
 		nothing_sent(0);
 		ck_assert_msg(dp.workers[0].drops[tc->drop] == 1,
 			      "%s: drop %d not counted", tc->name, tc->drop);
@@ -907,14 +907,14 @@ inject_m(unsigned int wk, struct rte_mbuf *m, uint16_t port)
 	struct lb_addr vip = { .family = AF_INET };
 	const struct svc *s;
 
-	ck_assert_int_lt(pkt_parse(m, &pi), 0);
+	ck_assert_int_eq(pkt_parse(m, &pi), DP_PASS);
 	vip.v4 = pi.daddr;
 	s = svc_lookup(dp.svc, pi.proto, &vip, pi.dport);
 	if (s != NULL) {
-		dp.forward(&dp.workers[wk], m, port, &pi, s);
+		fwd_forward(&dp.workers[wk], m, port, &pi, s);
 		return;
 	}
-	if (!dp.reverse(&dp.workers[wk], m, port, &pi))
+	if (!fwd_reverse(&dp.workers[wk], m, port, &pi))
 		rte_pktmbuf_free(m);
 }
 
@@ -1564,6 +1564,46 @@ START_TEST(test_backend_down)
 }
 END_TEST
 
+/* ---- load-aware schedulers ------------------------------------------------ */
+
+static const char *const load_scheds[] = { "lc", "wlc", "lrt" };
+
+/*
+ * A NAT service with backends 10.1.0.10 and .11 and a load-aware
+ * scheduler (its ops say load_aware): the first new flow goes to .10 (a
+ * tie goes to the first), the second to .11 because the worker's load
+ * view counts the first flow on .10, the third back to .10. Without a
+ * load view every flow would go to .10.
+ */
+START_TEST(test_load_aware)
+{
+	const struct dplab_backend be[2] = { { IP(10, 1, 0, 10), 80, 1 },
+					     { IP(10, 1, 0, 11), 80, 1 } };
+	const struct dplab_svc d = { .proto = IPPROTO_TCP,
+				     .vip = DN_VIP,
+				     .vport = 80,
+				     .mode = LB_MODE_NAT,
+				     .sched = load_scheds[_i],
+				     .b = be,
+				     .nb = 2 };
+	const uint32_t want[3] = { IP(10, 1, 0, 10), IP(10, 1, 0, 11),
+				   IP(10, 1, 0, 10) };
+	char why[LBMSG_ERRMSG_MAX];
+
+	ck_assert_msg(dplab_service(dp.svc, &d, why, sizeof(why)) == 0,
+		      "service: %s", why);
+	for (uint16_t i = 0; i < 3; i++) {
+		struct spec sp = { CLIENT, DN_VIP,	(uint16_t)(40000 + i),
+				   80,	   IPPROTO_TCP, SYN,
+				   0,	   true,	0 };
+		uint32_t got = sent_to(&sp);
+
+		ck_assert_msg(got == want[i], "%s: flow %u went to %08x",
+			      load_scheds[_i], i, ntohl(got));
+	}
+}
+END_TEST
+
 /* ---- the unmap guard (net_memif peer leaving during a burst) ------------ */
 
 struct unmap_run {
@@ -1681,6 +1721,9 @@ fwd_suite(void)
 	tcase_add_test(lim, test_rst_window);
 	tcase_add_loop_test(lim, test_backend_down, 0,
 			    (int)(sizeof(down_cases) / sizeof(down_cases[0])));
+	tcase_add_loop_test(
+		lim, test_load_aware, 0,
+		(int)(sizeof(load_scheds) / sizeof(load_scheds[0])));
 	tcase_add_test(lim, test_fnat_proxy_limits);
 	tcase_add_test(lim, test_unmap_waits_for_workers);
 	suite_add_tcase(s, lim);

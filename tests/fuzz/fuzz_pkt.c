@@ -72,6 +72,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_ring.h>
+#include <rte_tcp.h>
 
 #include "edgelb/lbmsg.h"
 #include "dplab.h"
@@ -743,7 +744,7 @@ run_burst(struct rte_mbuf **pkts, uint16_t n, unsigned int wk, uint16_t port)
 	if (n > 0)
 		worker_rx_burst(&dp.workers[wk], port, pkts, n);
 	for (unsigned int w = 0; w < dp.nworkers; w++)
-		dp.poll(&dp.workers[w]);
+		fwd_poll(&dp.workers[w]);
 	collect();
 	nins = 0;
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * lbmsg: codec round trips for every message type, rejection of every
- * class of malformed input, and the server/client pair over a real
- * AF_UNIX SEQPACKET socket.
+ * class of malformed input, the service and backend records (encode,
+ * decode, refusals) and the server/client pair over a real AF_UNIX
+ * SEQPACKET socket.
  */
 #include <check.h>
 #include <errno.h>
@@ -1036,6 +1037,340 @@ START_TEST(docs_match_policies)
 }
 END_TEST
 
+/* ---- records: the one encoder and decoder of each record ---------------- */
+
+/* Parse a built message as a receiver does; tb is filled. */
+static void
+rec_parse(struct nl_msg *m, struct nlattr **tb)
+{
+	struct nlmsghdr *h = nlmsg_hdr(m);
+
+	ck_assert_msg(
+		lbmsg_parse(h, h->nlmsg_len, tb, errbuf, sizeof(errbuf)) == 0,
+		"lbmsg_parse: %s", errbuf);
+}
+
+static const struct lbmsg_svc_attrs svc_cases[] = {
+	{ LBMSG_SVC_NAME | LBMSG_SVC_MODE | LBMSG_SVC_SCHED |
+		  LBMSG_SVC_PERSIST | LBMSG_SVC_FLAGS | LBMSG_SVC_MH_SIZE,
+	  "web", "mh", LB_MODE_FNAT, LB_PERSIST_MAX, LB_SVC_F_ALL, 65537 },
+	{ LBMSG_SVC_MODE | LBMSG_SVC_SCHED | LBMSG_SVC_PERSIST |
+		  LBMSG_SVC_FLAGS,
+	  NULL, "wlc", LB_MODE_DR, 0, 0, 0 },
+	{ LBMSG_SVC_NAME | LBMSG_SVC_MODE | LBMSG_SVC_SCHED |
+		  LBMSG_SVC_PERSIST | LBMSG_SVC_FLAGS,
+	  "a-name-of-sixty-three-characters-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+	  "sched-fifteench", LB_MODE_TUNNEL, 300, LB_SVC_F_SH_PORT, 0 },
+	{ LBMSG_SVC_MODE | LBMSG_SVC_PERSIST | LBMSG_SVC_FLAGS, "", NULL,
+	  LB_MODE_NAT, 1, LB_SVC_F_UDP_DRAIN, 0 },
+};
+
+static bool
+str_eq(const char *a, const char *b)
+{
+	return strcmp(a != NULL ? a : "", b != NULL ? b : "") == 0;
+}
+
+/* encode -> a real message through lbmsg_parse -> decode -> equal */
+START_TEST(rec_svc_roundtrip)
+{
+	const struct lbmsg_svc_attrs *in = &svc_cases[_i];
+	struct nlattr *tb[LB_ATTR_MAX + 1];
+	struct lbmsg_svc_attrs out;
+	struct lb_addr vip;
+	struct nl_msg *m;
+
+	ck_assert_int_eq(lb_addr_parse("10.0.0.1", &vip), 0);
+	m = lbmsg_new(LB_MSG_SERVICE_NEW, NLM_F_REQUEST);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(lbmsg_put_svc_key(m, IPPROTO_TCP, &vip, 80), 0);
+	ck_assert_int_eq(lbmsg_put_svc_attrs(m, in), 0);
+	rec_parse(m, tb);
+	ck_assert_int_eq(lbmsg_get_svc_attrs(tb, &out, errbuf, sizeof(errbuf)),
+			 0);
+	ck_assert_uint_eq(out.present, in->present);
+	ck_assert_msg(str_eq(out.name, in->name), "name '%s'", out.name);
+	ck_assert_msg(str_eq(out.sched, in->sched), "sched '%s'", out.sched);
+	ck_assert_uint_eq(out.mode, in->mode);
+	ck_assert_uint_eq(out.persist, in->persist);
+	ck_assert_uint_eq(out.flags, in->flags);
+	ck_assert_uint_eq(out.mh_size, in->mh_size);
+	nlmsg_free(m);
+}
+END_TEST
+
+static const struct {
+	uint16_t type; /* message the backend travels in */
+	bool record;   /* inside SERVICE_NEW's BACKENDS list */
+	struct lbmsg_backend b;
+} be_cases[] = {
+	{ LB_MSG_BACKEND_NEW,
+	  false,
+	  { LBMSG_BE_WEIGHT | LBMSG_BE_MODE | LBMSG_BE_FLAGS, .port = 8080,
+	    .weight = LB_WEIGHT_MAX, .mode = LB_MODE_NAT,
+	    .flags = LB_BACKEND_F_DOWN } },
+	{ LB_MSG_BACKEND_DEL, false, { 0, .port = 1 } },
+	{ LB_MSG_BACKEND_GET,
+	  false,
+	  { LBMSG_BE_WEIGHT | LBMSG_BE_STATE, .port = 65535, .weight = 0,
+	    .state = LB_HEALTH_DOWN } },
+	{ LB_MSG_SERVICE_NEW,
+	  true,
+	  { LBMSG_BE_WEIGHT | LBMSG_BE_MODE | LBMSG_BE_FLAGS | LBMSG_BE_STATE,
+	    .port = 443, .weight = 7, .mode = LB_MODE_FNAT, .flags = 0,
+	    .state = LB_HEALTH_UP } },
+};
+
+START_TEST(rec_backend_roundtrip)
+{
+	struct lbmsg_backend in = be_cases[_i].b, out;
+	struct nlattr *tb[LB_ATTR_MAX + 1], *rb[LB_ATTR_MAX + 1], *pos;
+	struct nlattr **from = tb;
+	struct nlattr *list = NULL, *rec = NULL;
+	struct lb_addr vip;
+	struct nl_msg *m;
+	int rem, n = 0;
+
+	ck_assert_int_eq(lb_addr_parse("10.0.0.1", &vip), 0);
+	ck_assert_int_eq(
+		lb_addr_parse(_i % 2 ? "2001:db8::7" : "10.1.2.3", &in.addr),
+		0);
+	m = lbmsg_new(be_cases[_i].type, NLM_F_REQUEST);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(lbmsg_put_svc_key(m, IPPROTO_UDP, &vip, 53), 0);
+	if (be_cases[_i].record) {
+		list = nla_nest_start(m, LB_ATTR_BACKENDS);
+		rec = nla_nest_start(m, LB_ATTR_BACKEND);
+	}
+	ck_assert_int_eq(lbmsg_put_backend(m, &in), 0);
+	if (be_cases[_i].record) {
+		nla_nest_end(m, rec);
+		nla_nest_end(m, list);
+	}
+	rec_parse(m, tb);
+	if (be_cases[_i].record) {
+		lbmsg_list_for_each (pos, tb[LB_ATTR_BACKENDS], rem) {
+			ck_assert_int_eq(lbmsg_parse_record(pos, rb), 0);
+			n++;
+		}
+		ck_assert_int_eq(n, 1);
+		from = rb;
+	}
+	ck_assert_msg(lbmsg_get_backend(from, &out, errbuf, sizeof(errbuf)) ==
+			      0,
+		      "lbmsg_get_backend: %s", errbuf);
+	ck_assert_uint_eq(out.present, in.present);
+	ck_assert(lb_addr_equal(&out.addr, &in.addr));
+	ck_assert_uint_eq(out.port, in.port);
+	ck_assert_uint_eq(out.weight, in.weight);
+	ck_assert_uint_eq(out.mode, in.mode);
+	ck_assert_uint_eq(out.flags, in.flags);
+	ck_assert_uint_eq(out.state, in.state);
+	nlmsg_free(m);
+}
+END_TEST
+
+/*
+ * What a decoder refuses. The table is filled without a policy (as
+ * lbmsg_parse_record does), so each check here is the decoder's own.
+ */
+static void
+raw_u32(struct raw *r, uint16_t type, uint32_t v)
+{
+	raw_attr(r, type, &v, 4);
+}
+
+static void
+bad_mode_size(struct raw *r)
+{
+	raw_u16(r, LB_ATTR_MODE, LB_MODE_DR);
+}
+
+static void
+bad_mode_value(struct raw *r)
+{
+	raw_u8(r, LB_ATTR_MODE, 0);
+}
+
+static void
+bad_name_long(struct raw *r)
+{
+	char name[LB_NAME_MAX + 2];
+
+	memset(name, 'x', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	raw_attr(r, LB_ATTR_NAME, name, sizeof(name));
+}
+
+static void
+bad_sched_unterminated(struct raw *r)
+{
+	raw_attr(r, LB_ATTR_SCHED, "wrr", 3);
+}
+
+static void
+bad_persist_size(struct raw *r)
+{
+	raw_u16(r, LB_ATTR_PERSIST, 30);
+}
+
+static void
+bad_persist_value(struct raw *r)
+{
+	raw_u32(r, LB_ATTR_PERSIST, LB_PERSIST_MAX + 1);
+}
+
+static void
+bad_svc_flags(struct raw *r)
+{
+	raw_u32(r, LB_ATTR_SVC_FLAGS, 0x100);
+}
+
+static void
+bad_mh_size(struct raw *r)
+{
+	uint64_t v = 65537;
+
+	raw_attr(r, LB_ATTR_MH_SIZE, &v, 8);
+}
+
+static void
+be_addr(struct raw *r)
+{
+	uint8_t ip[4] = { 10, 1, 2, 3 };
+
+	raw_attr(r, LB_ATTR_ADDR, ip, 4);
+}
+
+static void
+bad_be_no_port(struct raw *r)
+{
+	be_addr(r);
+}
+
+static void
+bad_be_addr_size(struct raw *r)
+{
+	uint8_t ip[5] = { 10, 1, 2, 3, 4 };
+
+	raw_attr(r, LB_ATTR_ADDR, ip, 5);
+	raw_u16(r, LB_ATTR_PORT, 80);
+}
+
+static void
+bad_be_port_size(struct raw *r)
+{
+	be_addr(r);
+	raw_u32(r, LB_ATTR_PORT, 80);
+}
+
+static void
+bad_be_weight(struct raw *r)
+{
+	be_addr(r);
+	raw_u16(r, LB_ATTR_PORT, 80);
+	raw_u32(r, LB_ATTR_WEIGHT, LB_WEIGHT_MAX + 1);
+}
+
+static void
+bad_be_flags(struct raw *r)
+{
+	be_addr(r);
+	raw_u16(r, LB_ATTR_PORT, 80);
+	raw_u32(r, LB_ATTR_FLAGS, 0x2);
+}
+
+static void
+bad_be_state_size(struct raw *r)
+{
+	be_addr(r);
+	raw_u16(r, LB_ATTR_PORT, 80);
+	raw_u32(r, LB_ATTR_STATE, 1);
+}
+
+static const struct {
+	const char *desc;
+	bool backend; /* lbmsg_get_backend, else lbmsg_get_svc_attrs */
+	void (*build)(struct raw *r);
+	int rc;
+	const char *msg;
+} rec_bad[] = {
+	{ "MODE truncated", false, bad_mode_size, -ERANGE,
+	  "MODE: 2 bytes, expected 1" },
+	{ "MODE 0", false, bad_mode_value, -EINVAL, "unknown mode 0" },
+	{ "NAME oversized", false, bad_name_long, -ERANGE,
+	  "NAME: 64 characters, at most 63" },
+	{ "SCHED without NUL", false, bad_sched_unterminated, -ERANGE,
+	  "SCHED: not one NUL-terminated string" },
+	{ "PERSIST truncated", false, bad_persist_size, -ERANGE,
+	  "PERSIST: 2 bytes, expected 4" },
+	{ "PERSIST too long", false, bad_persist_value, -ERANGE,
+	  "persist 2592001 above the maximum 2592000" },
+	{ "SVC_FLAGS unknown", false, bad_svc_flags, -EINVAL,
+	  "unknown service flags 0x100" },
+	{ "MH_SIZE oversized", false, bad_mh_size, -ERANGE,
+	  "MH_SIZE: 8 bytes, expected 4" },
+	{ "backend without PORT", true, bad_be_no_port, -EINVAL,
+	  "a backend needs ADDR and PORT" },
+	{ "backend ADDR of 5 bytes", true, bad_be_addr_size, -ERANGE,
+	  "ADDR: 5 bytes, an address is 4 or 16" },
+	{ "backend PORT oversized", true, bad_be_port_size, -ERANGE,
+	  "PORT: 4 bytes, expected 2" },
+	{ "backend WEIGHT above max", true, bad_be_weight, -ERANGE,
+	  "backend 10.1.2.3:80: weight 65536 above 65535" },
+	{ "backend FLAGS unknown", true, bad_be_flags, -EINVAL,
+	  "backend 10.1.2.3:80: unknown flags 0x2" },
+	{ "backend STATE oversized", true, bad_be_state_size, -ERANGE,
+	  "STATE: 4 bytes, expected 1" },
+};
+
+START_TEST(rec_decode_refuses)
+{
+	struct nlattr *tb[LB_ATTR_MAX + 1];
+	struct lbmsg_svc_attrs a;
+	struct lbmsg_backend b;
+	struct raw r;
+	int rc;
+
+	raw_start(&r, LB_MSG_SERVICE_SET, NLM_F_REQUEST, LBMSG_VERSION);
+	raw_svc_key(&r);
+	rec_bad[_i].build(&r);
+	ck_assert_int_eq(nlmsg_parse((struct nlmsghdr *)r.b,
+				     sizeof(struct lbmsg_hdr), tb, LB_ATTR_MAX,
+				     NULL),
+			 0);
+	errbuf[0] = '\0';
+	rc = rec_bad[_i].backend
+		     ? lbmsg_get_backend(tb, &b, errbuf, sizeof(errbuf))
+		     : lbmsg_get_svc_attrs(tb, &a, errbuf, sizeof(errbuf));
+	ck_assert_msg(rc == rec_bad[_i].rc, "%s: rc %d, expected %d (%s)",
+		      rec_bad[_i].desc, rc, rec_bad[_i].rc, errbuf);
+	ck_assert_msg(strstr(errbuf, rec_bad[_i].msg) != NULL,
+		      "%s: message '%s' lacks '%s'", rec_bad[_i].desc, errbuf,
+		      rec_bad[_i].msg);
+}
+END_TEST
+
+/* An encoder that runs out of room says so with -EMSGSIZE. */
+START_TEST(rec_encode_full)
+{
+	const struct lbmsg_svc_attrs a = svc_cases[0];
+	struct lbmsg_backend b = be_cases[0].b;
+	struct nl_msg *m = nlmsg_alloc_size(NLMSG_HDRLEN + 24);
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_ptr_nonnull(nlmsg_put(m, 0, 0, LB_MSG_SERVICE_NEW, 0, 0));
+	ck_assert_int_eq(lbmsg_put_svc_attrs(m, &a), -EMSGSIZE);
+	nlmsg_free(m);
+	m = nlmsg_alloc_size(NLMSG_HDRLEN + 16);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_ptr_nonnull(nlmsg_put(m, 0, 0, LB_MSG_BACKEND_NEW, 0, 0));
+	ck_assert_int_eq(lb_addr_parse("2001:db8::1", &b.addr), 0);
+	ck_assert_int_eq(lbmsg_put_backend(m, &b), -EMSGSIZE);
+	nlmsg_free(m);
+}
+END_TEST
+
 static Suite *
 lbmsg_suite(void)
 {
@@ -1044,6 +1379,7 @@ lbmsg_suite(void)
 	TCase *errors = tcase_create("errors");
 	TCase *sock = tcase_create("socket");
 	TCase *limits = tcase_create("limits");
+	TCase *records = tcase_create("records");
 
 	tcase_add_loop_test(core, roundtrip_every_type, 0,
 			    LB_MSG_MAX - LB_MSG_MIN + 1);
@@ -1080,6 +1416,15 @@ lbmsg_suite(void)
 	tcase_add_test(errors, err_record_duplicate);
 	tcase_add_test(errors, err_counter_name_chars);
 	suite_add_tcase(s, errors);
+
+	tcase_add_loop_test(records, rec_svc_roundtrip, 0,
+			    (int)(sizeof(svc_cases) / sizeof(svc_cases[0])));
+	tcase_add_loop_test(records, rec_backend_roundtrip, 0,
+			    (int)(sizeof(be_cases) / sizeof(be_cases[0])));
+	tcase_add_loop_test(records, rec_decode_refuses, 0,
+			    (int)(sizeof(rec_bad) / sizeof(rec_bad[0])));
+	tcase_add_test(records, rec_encode_full);
+	suite_add_tcase(s, records);
 
 	tcase_add_test(limits, err_oversized);
 	tcase_add_test(limits, client_no_server);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Stable slot ids for services and backends, their per-worker counters
- * (see svc.c for why they are chunked) and the STATS_GET/STATS_ZERO side
- * of the table. Control thread only; workers reach the counters through
- * svc_pool_cnt().
+ * The slot pool: stable slot ids for services and backends with their
+ * per-worker counters (see svc.c for why they are chunked), the sums
+ * STATS_GET reads and the baselines STATS_ZERO sets. Control thread only;
+ * workers reach the counters through svc_pool_cnt(). The STATS_GET parts
+ * themselves are built in svc_ctrl.c.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -12,8 +13,6 @@
 
 #include <rte_common.h>
 #include <rte_malloc.h>
-
-#include <netlink/attr.h>
 
 #include "edgelb/log.h"
 #include "svc_priv.h"
@@ -222,112 +221,9 @@ svc_pool_zero(struct svc_pool *p, uint32_t slot)
 	b->bytes_out += now.bytes_out;
 }
 
-/* ---- stats ------------------------------------------------------------- */
+/* ---- STATS_ZERO ------------------------------------------------------- */
 
-static int
-put_counters(struct nl_msg *m, const struct svc_counters *c)
-{
-	struct nlattr *list = nla_nest_start(m, LB_ATTR_COUNTERS);
-
-	if (list == NULL || lbmsg_put_counter(m, "conns_total", c->conns) < 0 ||
-	    lbmsg_put_counter(m, "packets_in_total", c->pkts_in) < 0 ||
-	    lbmsg_put_counter(m, "packets_out_total", c->pkts_out) < 0 ||
-	    lbmsg_put_counter(m, "bytes_in_total", c->bytes_in) < 0 ||
-	    lbmsg_put_counter(m, "bytes_out_total", c->bytes_out) < 0 ||
-	    lbmsg_put_counter(m, "active_conns", c->active) < 0 ||
-	    lbmsg_put_counter(m, "inactive_conns", c->inactive) < 0)
-		return -EMSGSIZE;
-	nla_nest_end(m, list);
-	return 0;
-}
-
-static int
-send_stats(struct svc_table *t, struct lbmsg_req *req, const struct svc *s,
-	   const struct svc_backend *b)
-{
-	struct svc_counters c;
-	struct nl_msg *m;
-	int rc;
-
-	if (b != NULL)
-		svc_pool_sum(&t->backends, b->slot, &c);
-	else
-		svc_pool_sum(&t->svcs, s->slot, &c);
-	m = lbmsg_req_part(req);
-	if (m == NULL)
-		return lbmsg_req_errf(req, -ENOMEM, "out of memory");
-	rc = nla_put_u8(m, LB_ATTR_STATS_KIND,
-			b ? LB_STATS_BACKEND : LB_STATS_SERVICE) < 0 ||
-	     svc_put_key(m, s) < 0 ||
-	     (s->name[0] && nla_put_string(m, LB_ATTR_NAME, s->name) < 0) ||
-	     (b && lbmsg_put_addr(m, LB_ATTR_ADDR, &b->addr) < 0) ||
-	     (b && nla_put_u16(m, LB_ATTR_PORT, b->port) < 0) ||
-	     put_counters(m, &c) < 0;
-	if (rc) {
-		nlmsg_free(m);
-		return lbmsg_req_errf(req, -EMSGSIZE, "part too big");
-	}
-	rc = lbmsg_req_send(req, m);
-	return rc < 0 ? lbmsg_req_errf(req, rc, "sending a part failed") : 0;
-}
-
-/* Does backend b match the ADDR/PORT attributes present in tb? */
-static bool
-backend_filter(struct nlattr **tb, const struct svc_backend *b)
-{
-	struct lb_addr a;
-
-	if (tb[LB_ATTR_PORT] != NULL &&
-	    nla_get_u16(tb[LB_ATTR_PORT]) != b->port)
-		return false;
-	return tb[LB_ATTR_ADDR] == NULL ||
-	       (lbmsg_get_addr(tb[LB_ATTR_ADDR], &a) == 0 &&
-		lb_addr_equal(&a, &b->addr));
-}
-
-/*
- * Filters: STATS_KIND (service or backend), the service key attributes,
- * and for backends ADDR/PORT. A request aimed at ports or lcores (IFNAME,
- * PORT_ID, LCORE) without a kind gets nothing from here.
- */
-int
-svc_stats_dump(struct svc_table *t, struct lbmsg_req *req)
-{
-	struct nlattr **tb = req->tb, *kind = tb[LB_ATTR_STATS_KIND];
-	bool want_svc = true, want_be = true;
-	uint32_t i, j;
-	int rc;
-
-	if (kind != NULL) {
-		want_svc = nla_get_u8(kind) == LB_STATS_SERVICE;
-		want_be = nla_get_u8(kind) == LB_STATS_BACKEND;
-	} else if (tb[LB_ATTR_IFNAME] || tb[LB_ATTR_PORT_ID] ||
-		   tb[LB_ATTR_LCORE]) {
-		return 0;
-	} else if (tb[LB_ATTR_ADDR] || tb[LB_ATTR_PORT]) {
-		want_svc = false; /* a backend filter */
-	}
-	for (i = 0; i < t->svcs.next && (want_svc || want_be); i++) {
-		const struct svc *s = t->by_slot[i];
-
-		if (s == NULL || !svc_key_filter(tb, s))
-			continue;
-		if (want_svc) {
-			rc = send_stats(t, req, s, NULL);
-			if (rc < 0)
-				return rc;
-		}
-		for (j = 0; want_be && j < s->nbackends; j++) {
-			if (!backend_filter(tb, &s->backends[j]))
-				continue;
-			rc = send_stats(t, req, s, &s->backends[j]);
-			if (rc < 0)
-				return rc;
-		}
-	}
-	return 0;
-}
-
+/* Zero every slot of a live service or backend (a baseline per slot). */
 void
 svc_stats_zero(struct svc_table *t)
 {
