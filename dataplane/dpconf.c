@@ -41,7 +41,7 @@ void
 dpconf_defaults(struct dpconf *c)
 {
 	memset(c, 0, sizeof(*c));
-	snprintf(c->socket, sizeof(c->socket), "%s", DPCONF_DEFAULT_SOCKET);
+	snprintf(c->socket, sizeof(c->socket), "%s", LB_DEFAULT_DP_SOCKET);
 	c->log_level = LOG_INFO;
 	c->max_services = 65536;
 	c->max_backends = 1048576;

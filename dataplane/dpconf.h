@@ -22,7 +22,6 @@
 #define DPCONF_MAX_ADDRS	   16  /* per port, from the file */
 #define DPCONF_MAX_ROUTES	   256 /* from the file */
 #define DPCONF_DEVARGS_MAX	   256
-#define DPCONF_DEFAULT_SOCKET	   "/run/edgelb/dp.sock"
 #define DPCONF_PATH_MAX		   256
 #define DPCONF_DEFAULT_XDP_PIN_DIR "/sys/fs/bpf/edgelb"
 #define DPCONF_DEFAULT_MAX_CONNS   262144u /* per worker */

@@ -70,7 +70,7 @@ usage(FILE *f, const char *prog)
 		"thread, each other lcore a worker), --no-huge -m 512 without "
 		"hugepages,\n"
 		"--no-pci for vdev-only set-ups. See docs/dataplane.md.\n",
-		prog, DPCONF_DEFAULT_SOCKET);
+		prog, LB_DEFAULT_DP_SOCKET);
 }
 
 static void

@@ -18,10 +18,10 @@
 
 #include <netlink/attr.h>
 
+#include "edgelb/util.h"
 #include "svc_priv.h"
 
-#define SVC_DEFAULT_SCHED "wlc"
-#define SVC_DEFAULT_MODE  LB_MODE_DR
+#define SVC_DEFAULT_MODE LB_MODE_DR
 
 /* A request's service key, printable for messages. */
 struct req_key {
@@ -33,27 +33,11 @@ struct req_key {
 
 /* ---- edits ------------------------------------------------------------ */
 
-static int
-grow(void **arr, uint32_t *cap, uint32_t n, size_t esz)
-{
-	uint32_t c;
-	void *p;
-
-	if (n < *cap)
-		return 0;
-	c = *cap ? *cap * 2 : 8;
-	p = realloc(*arr, (size_t)c * esz);
-	if (p == NULL)
-		return -ENOMEM;
-	*arr = p;
-	*cap = c;
-	return 0;
-}
-
 int
 svc_edit_add_backend(struct svc_edit *e, const struct svc_backend *b)
 {
-	if (grow((void **)&e->b, &e->capb, e->nb, sizeof(*e->b)) < 0)
+	if (lb_array_grow(&e->b, &e->capb, (size_t)e->nb + 1, sizeof(*e->b)) <
+	    0)
 		return -ENOMEM;
 	e->b[e->nb++] = *b;
 	return 0;
@@ -62,7 +46,8 @@ svc_edit_add_backend(struct svc_edit *e, const struct svc_backend *b)
 int
 svc_edit_add_laddr(struct svc_edit *e, const struct lb_addr *a)
 {
-	if (grow((void **)&e->l, &e->capl, e->nl, sizeof(*e->l)) < 0)
+	if (lb_array_grow(&e->l, &e->capl, (size_t)e->nl + 1, sizeof(*e->l)) <
+	    0)
 		return -ENOMEM;
 	e->l[e->nl++] = *a;
 	return 0;
@@ -298,12 +283,12 @@ service_new(struct svc_table *t, struct lbmsg_req *req)
 	e.s.vip = k.vip;
 	e.s.vport = k.vport;
 	e.s.mode = SVC_DEFAULT_MODE;
-	e.s.sched = sched_find(SVC_DEFAULT_SCHED);
+	e.s.sched = sched_find(LB_SCHED_DEFAULT);
 	e.s.slot = SVC_SLOT_NONE;
 	if (e.s.sched == NULL && req->tb[LB_ATTR_SCHED] == NULL)
 		return lbmsg_req_errf(req, -ENOENT,
 				      "default scheduler %s is missing",
-				      SVC_DEFAULT_SCHED);
+				      LB_SCHED_DEFAULT);
 	if (svc_find(t, k.proto, &k.vip, k.vport) != NULL)
 		return lbmsg_req_errf(req, -EEXIST, "service %s exists",
 				      k.text);

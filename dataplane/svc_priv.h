@@ -30,7 +30,8 @@ struct svc_pool {
 	uint32_t next;	/* slots >= next were never used */
 	uint32_t nfree; /* free[] is a stack of released slots */
 	uint32_t *free;
-	uint32_t ndrain, capdrain; /* released, conns still count on them */
+	uint32_t ndrain; /* released, conns still count on them */
+	size_t capdrain;
 	uint32_t *drain;
 	unsigned int nworkers;
 	uint32_t nchunks;
@@ -92,9 +93,11 @@ struct svc_table {
 struct svc_edit {
 	struct svc s; /* parameters; backends/laddrs below */
 	struct svc_backend *b;
-	uint32_t nb, capb;
+	uint32_t nb;
+	size_t capb;
 	struct lb_addr *l;
-	uint32_t nl, capl;
+	uint32_t nl;
+	size_t capl;
 	uint32_t *fresh; /* indexes into b of slots allocated by a commit */
 	uint32_t nfresh;
 };

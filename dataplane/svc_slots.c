@@ -15,6 +15,7 @@
 #include <rte_malloc.h>
 
 #include "edgelb/log.h"
+#include "edgelb/util.h"
 #include "svc_priv.h"
 
 int
@@ -143,18 +144,12 @@ void
 svc_pool_release(struct svc_pool *p, uint32_t slot)
 {
 	if (pool_busy(p, slot)) {
-		if (p->ndrain == p->capdrain) {
-			uint32_t cap = p->capdrain ? p->capdrain * 2 : 64;
-			uint32_t *d = realloc(p->drain, cap * sizeof(*d));
-
-			if (d == NULL) {
-				/* cannot track it: leak the slot, loudly */
-				LB_ERR("svc: out of memory, slot %u lost",
-				       slot);
-				return;
-			}
-			p->drain = d;
-			p->capdrain = cap;
+		if (lb_array_grow(&p->drain, &p->capdrain,
+				  (size_t)p->ndrain + 1,
+				  sizeof(*p->drain)) < 0) {
+			/* cannot track it: leak the slot, loudly */
+			LB_ERR("svc: out of memory, slot %u lost", slot);
+			return;
 		}
 		p->drain[p->ndrain++] = slot;
 		return;

@@ -24,6 +24,7 @@
 #include <rte_common.h>
 
 #include "edgelb/log.h"
+#include "edgelb/util.h"
 #include "arp.h"
 #include "port.h"
 #include "steer.h"
@@ -57,7 +58,8 @@ struct xdp_port {
 struct xdp_ctx {
 	struct xdp_port port[DP_MAX_PORTS];
 	struct lb_addr *svc; /* VIPs and local addresses, unordered */
-	uint32_t nsvc, cap;
+	uint32_t nsvc;
+	size_t cap;
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -508,20 +510,13 @@ xdp_svc_addr_cb(void *arg, const struct lb_addr *addr, bool added)
 	if (added) {
 		if (idx >= 0)
 			return;
-		if (xc->nsvc == xc->cap) {
-			uint32_t cap = xc->cap ? xc->cap * 2 : 64;
-			struct lb_addr *n =
-				realloc(xc->svc, cap * sizeof(*xc->svc));
+		if (lb_array_grow(&xc->svc, &xc->cap, (size_t)xc->nsvc + 1,
+				  sizeof(*xc->svc)) < 0) {
+			char buf[LB_ADDRSTRLEN];
 
-			if (n == NULL) {
-				char buf[LB_ADDRSTRLEN];
-
-				LB_ERR("xdp: out of memory: %s not steered",
-				       lb_addr_format(addr, buf, sizeof(buf)));
-				return;
-			}
-			xc->svc = n;
-			xc->cap = cap;
+			LB_ERR("xdp: out of memory: %s not steered",
+			       lb_addr_format(addr, buf, sizeof(buf)));
+			return;
 		}
 		xc->svc[xc->nsvc++] = *addr;
 	} else {
