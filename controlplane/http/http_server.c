@@ -18,6 +18,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "http_fdbudget.h"
 #include "http_priv.h"
 #include "edgelb/log.h"
 
@@ -171,6 +172,7 @@ conn_free(struct http_conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	http_addr_put(&s->addrs, c->slot);
+	http_fdbudget_put();
 	if (c->timer != NULL)
 		event_free(c->timer);
 	if (c->kick != NULL)
@@ -222,6 +224,12 @@ conn_new(struct http_server *s, int fd, const struct sockaddr_storage *peer,
 		free(c);
 		s->st.conns_refused_per_addr++;
 		refuse(s, fd, "max_conns_per_addr reached");
+		return 0;
+	}
+	if (http_fdbudget_take() < 0) {
+		http_addr_put(&s->addrs, c->slot);
+		free(c);
+		refuse(s, fd, "descriptor budget reached (fd_budget)");
 		return 0;
 	}
 	s->st.conns_open++;
