@@ -71,6 +71,11 @@ write_ini() {
 		listen = $LBD_MGMT_IP:$HDNS_PORT
 		ttl = 60
 		domain = www.example.test service=web
+	EOF
+	# HTTP_LIMITS_NO_KEYS=1: without the limit keys, to see how an
+	# HttpDNS that does not know them fares (a diagnosis, not a test)
+	[ -n "${HTTP_LIMITS_NO_KEYS:-}" ] && return 0
+	cat >>"$LBD_DIR/edgelb.ini" <<-EOF
 		workers = 1
 		max_connections = $MAX_CONNS
 		max_connections_per_addr = $PER_ADDR
