@@ -70,7 +70,9 @@ h1_of(struct http_conn *c)
  * (two epoll_ctl calls) and waiting a loop turn for it. The bufferevent
  * still takes over whenever there is anything to wait for: output left,
  * reading paused above the high water, a handler waiting for on_drain, a
- * connection closing, a write error (its write event reports it).
+ * connection closing, a write error (its write event reports it), and
+ * always on a connection that is not a plain socket (c->plain_fd false:
+ * TLS or a filter must see every byte).
  */
 static void
 h1_flush(struct http_conn *c)
@@ -80,7 +82,7 @@ h1_flush(struct http_conn *c)
 
 	if (h->in_read || evbuffer_get_length(out) == 0)
 		return;
-	if (!c->closing && !c->out_full && !h->req.want_drain) {
+	if (c->plain_fd && !c->closing && !c->out_full && !h->req.want_drain) {
 		/* a socket bufferevent freezes its output's start: only it
 		 * drains the output; thawed for the write */
 		evbuffer_unfreeze(out, 1);
@@ -97,7 +99,7 @@ h1_flush(struct http_conn *c)
 static void
 h1_write_idle(struct http_conn *c)
 {
-	if (!c->closing &&
+	if (c->plain_fd && !c->closing &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 &&
 	    (bufferevent_get_enabled(c->bev) & EV_WRITE))
 		bufferevent_disable(c->bev, EV_WRITE);

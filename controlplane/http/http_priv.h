@@ -86,6 +86,9 @@ struct http_conn {
 	bool out_full;	     /* reading stopped: output above high water */
 	bool closing;	     /* flushing, then lingering, then gone */
 	bool lingering;	     /* shut down for writing, reading to EOF */
+	/* bev is a plain socket bufferevent: the protocol may write its
+	 * output to the descriptor itself (never over TLS or a filter) */
+	bool plain_fd;
 };
 
 /* Arm c's timer in ms; 0 disarms. */

@@ -239,6 +239,7 @@ conn_new(struct http_server *s, int fd, const struct sockaddr_storage *peer,
 		s->conns->prev = c;
 	s->conns = c;
 	c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->plain_fd = true;
 	c->timer = evtimer_new(s->base, on_conn_timer, c);
 	c->kick = event_new(s->base, -1, 0, on_kick, c);
 	if (c->bev == NULL) {
