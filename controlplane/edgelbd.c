@@ -14,10 +14,23 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "http_fdbudget.h"
 #include "modules.h"
 #include "edgelb/log.h"
 
 #define DEFAULT_CONFIG "/etc/edgelb/edgelb.ini"
+
+/* Backends with a health check: each holds a socket while checked. */
+static uint32_t
+health_targets(const struct cfg *c)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < c->nservices; i++)
+		if (c->services[i].check[0] != '\0')
+			n += c->services[i].nbackends;
+	return n;
+}
 
 static void
 usage(FILE *out)
@@ -92,6 +105,7 @@ main(int argc, char **argv)
 	if (c == NULL)
 		return 1;
 	lb_log_init("edgelbd", c->log_level, c->log_syslog && !foreground);
+	http_fdbudget_init(http_fdbudget_reserve_for(health_targets(c)));
 	rc = lbd_init(&d, path, c);
 	if (rc < 0)
 		return 1;

@@ -34,7 +34,8 @@ enum h1_state {
 struct h1 {
 	struct http_parse *parse;
 	enum h1_state state;
-	bool paused; /* the handler paused the body */
+	bool paused;  /* the handler paused the body */
+	bool in_read; /* in h1_read: it flushes the output at its end */
 	struct http_req req;
 };
 
@@ -42,6 +43,58 @@ static struct h1 *
 h1_of(struct http_conn *c)
 {
 	return c->pstate;
+}
+
+/*
+ * Output. The answers go out with a direct write from here, not from the
+ * bufferevent's write event: that event is enabled only while output is
+ * left over (the socket was full), so a keep-alive request costs one read
+ * and one write instead of also arming and disarming the write event
+ * (two epoll_ctl calls) and waiting a loop turn for it. The bufferevent
+ * still takes over whenever there is anything to wait for: output left,
+ * reading paused above the high water, a handler waiting for on_drain, a
+ * connection closing, a write error (its write event reports it), and
+ * always on a connection that is not a plain socket (c->plain_fd false:
+ * TLS or a filter must see every byte).
+ */
+static void
+h1_flush(struct http_conn *c)
+{
+	struct h1 *h = h1_of(c);
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	if (h->in_read || evbuffer_get_length(out) == 0)
+		return;
+	if (c->plain_fd && !c->closing && !c->out_full && !h->req.want_drain) {
+		/* a socket bufferevent freezes its output's start: only it
+		 * drains the output; thawed for the write */
+		evbuffer_unfreeze(out, 1);
+		evbuffer_write(out, bufferevent_getfd(c->bev));
+		evbuffer_freeze(out, 1);
+		if (evbuffer_get_length(out) == 0)
+			return;
+	}
+	bufferevent_enable(c->bev, EV_WRITE);
+}
+
+/* Nothing left to write: the write event off until output is left over
+ * (the event itself is already off when the output is empty). */
+static void
+h1_write_idle(struct http_conn *c)
+{
+	if (c->plain_fd && !c->closing &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 &&
+	    (bufferevent_get_enabled(c->bev) & EV_WRITE))
+		bufferevent_disable(c->bev, EV_WRITE);
+}
+
+/* Close once flushed: the bufferevent writes what is left. */
+static void
+h1_close(struct http_conn *c)
+{
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+		bufferevent_enable(c->bev, EV_WRITE);
+	http_conn_close_after_flush(c);
 }
 
 static void
@@ -99,7 +152,7 @@ fail_reply(struct http_conn *c, int status, const char *why)
 				    status, http_status_text(status));
 		HTTP_STAT_ADD(c->s, responses[status / 100], 1);
 	}
-	http_conn_close_after_flush(c);
+	h1_close(c);
 }
 
 /* ---- parser callbacks ------------------------------------------------- */
@@ -198,7 +251,7 @@ to_idle(struct http_conn *c)
 }
 
 static void
-h1_read(struct http_conn *c)
+h1_read_input(struct http_conn *c)
 {
 	struct h1 *h = h1_of(c);
 	struct evbuffer *in = bufferevent_get_input(c->bev);
@@ -232,7 +285,7 @@ h1_read(struct http_conn *c)
 		}
 		if (r->ended && !r->complete) {
 			/* answered before the request ended */
-			http_conn_close_after_flush(c);
+			h1_close(c);
 			return;
 		}
 		if (h->state == H1_BODY && used > 0 && !h->paused)
@@ -241,7 +294,7 @@ h1_read(struct http_conn *c)
 			if (r->ended) {
 				/* answered from on_head: next request */
 				if (r->close)
-					http_conn_close_after_flush(c);
+					h1_close(c);
 				else
 					to_idle(c);
 				continue;
@@ -256,11 +309,25 @@ h1_read(struct http_conn *c)
 	}
 }
 
+/* The requests read, then their answers out in one write. */
+static void
+h1_read(struct http_conn *c)
+{
+	struct h1 *h = h1_of(c);
+
+	h1_write_idle(c);
+	h->in_read = true;
+	h1_read_input(c);
+	h->in_read = false;
+	h1_flush(c);
+}
+
 static void
 h1_drain(struct http_conn *c)
 {
 	struct http_req *r = &h1_of(c)->req;
 
+	h1_write_idle(c);
 	if (r->want_drain && r->handed && !r->ended) {
 		r->want_drain = false;
 		if (c->s->h.on_drain != NULL)
@@ -276,7 +343,7 @@ h1_timeout(struct http_conn *c)
 	switch (h->state) {
 	case H1_IDLE:
 		HTTP_STAT_ADD(c->s, idle_closes, 1);
-		http_conn_close_after_flush(c);
+		h1_close(c);
 		break;
 	case H1_HEAD:
 		HTTP_STAT_ADD(c->s, head_timeouts, 1);
@@ -303,7 +370,7 @@ h1_eof(struct http_conn *c)
 		return;
 	}
 	req_abort(c);
-	http_conn_close_after_flush(c);
+	h1_close(c);
 }
 
 /* The server drains: an idle connection closes now, a busy one after its
@@ -315,7 +382,7 @@ h1_drain_conn(struct http_conn *c)
 
 	if (h->state == H1_IDLE &&
 	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
-		http_conn_close_after_flush(c);
+		h1_close(c);
 	else
 		h->req.close = true;
 }
@@ -432,6 +499,7 @@ h1_resp_start(struct http_req *r, int status, const struct http_header *hd,
 		return -ENOMEM;
 	r->started = true;
 	http_conn_check_out(c);
+	h1_flush(c);
 	return 0;
 }
 
@@ -475,6 +543,7 @@ h1_resp_write(struct http_req *r, const void *p, size_t n, bool force)
 	    (r->chunked && evbuffer_add(out, "\r\n", 2) < 0))
 		return -ENOMEM;
 	http_conn_check_out(c);
+	h1_flush(c);
 	return 0;
 }
 
@@ -502,13 +571,18 @@ h1_resp_end(struct http_req *r)
 		      responses[r->status / 100 < 6 ? r->status / 100 : 0], 1);
 	if (!r->complete) {
 		/* early answer, from on_head/on_body: h1_read closes */
+		h1_flush(c);
 		return rc;
 	}
 	if (r->close || rc < 0) {
-		http_conn_close_after_flush(c);
+		h1_close(c);
 	} else if (h->state == H1_HANDLER) {
 		to_idle(c);
-		http_conn_kick(c); /* pipelined requests may be waiting */
+		/* pipelined requests may be waiting (h1_read's loop reads
+		 * them when the answer came from inside it) */
+		if (!h->in_read)
+			http_conn_kick(c);
+		h1_flush(c);
 	}
 	return rc;
 }

@@ -143,6 +143,9 @@ struct http_conn {
 	bool closing;	     /* flushing, then lingering, then gone */
 	bool lingering;	     /* shut down for writing, reading to EOF */
 	bool tls;	     /* bev is an OpenSSL bufferevent */
+	/* bev is a plain socket bufferevent: the protocol may write its
+	 * output to the descriptor itself (never over TLS or a filter) */
+	bool plain_fd;
 };
 
 /* A counter of the server's stats, written by its own loop thread only;

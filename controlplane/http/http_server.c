@@ -26,6 +26,7 @@
 #include <netdb.h>
 #include <openssl/err.h>
 
+#include "http_fdbudget.h"
 #include "http_priv.h"
 #include "edgelb/log.h"
 
@@ -275,6 +276,7 @@ conn_free(struct http_conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	http_addr_put(&s->addrs, c->slot);
+	http_fdbudget_put();
 	if (c->timer != NULL)
 		event_free(c->timer);
 	if (c->kick != NULL)
@@ -331,6 +333,14 @@ conn_new(struct http_server *s, const struct http_tls_ctx *tls, int fd,
 		refuse(s, fd, tls != NULL, "max_conns_per_addr reached");
 		return 0;
 	}
+	if (http_fdbudget_take() < 0) {
+		http_addr_put(&s->addrs, c->slot);
+		free(c);
+		HTTP_STAT_ADD(s, conns_refused_fd_budget, 1);
+		refuse(s, fd, tls != NULL,
+		       "descriptor budget reached (fd_budget)");
+		return 0;
+	}
 	HTTP_STAT_ADD(s, conns_open, 1);
 	HTTP_STAT_ADD(s, conns_accepted, 1);
 	c->next = s->conns;
@@ -351,6 +361,7 @@ conn_new(struct http_server *s, const struct http_tls_ctx *tls, int fd,
 	} else {
 		c->bev = bufferevent_socket_new(s->base, fd,
 						BEV_OPT_CLOSE_ON_FREE);
+		c->plain_fd = true;
 	}
 	c->timer = evtimer_new(s->base, on_conn_timer, c);
 	c->kick = event_new(s->base, -1, 0, on_kick, c);

@@ -204,21 +204,28 @@ text_bytes=$(stat -c %s "$T/www/d.txt")
 hdr_bytes() { curl -sS --max-time 2 -D - -o /dev/null "$1" | wc -c; }
 
 # ---- measuring -------------------------------------------------------------
-# run_wrk URL TAG: one wrk run; appends "TAG RPS P99_US" to $T/results.
-# A run with socket errors or non-2xx answers fails the rig.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+CLK_TCK=$(getconf CLK_TCK)
+
+# run_wrk URL TAG PID: one wrk run; appends "TAG RPS P99_US CPU_US_PER_REQ"
+# to $T/results, the CPU time (utime + stime of PID, from /proc/PID/stat)
+# over the run divided by the requests wrk completed. A run with socket
+# errors or non-2xx answers fails the rig.
 run_wrk() {
-	local url=$1 tag=$2 log=$T/wrk.$2.$RANDOM rc=0
+	local url=$1 tag=$2 pid=$3 log=$T/wrk.$2.$RANDOM rc=0 c0 c1
+	c0=$(cpu_ticks "$pid")
 	# in the background, so that a signal runs the cleanup at once
 	taskset -c 0 wrk -t1 -c"$conns" -d"${dur}s" --latency "$url" >"$log" 2>&1 &
 	WRK_PID=$!
 	wait "$WRK_PID" || rc=$?
 	WRK_PID=
+	c1=$(cpu_ticks "$pid")
 	[ "$rc" = 0 ] || { cat "$log" >&2; die "wrk failed on $url"; }
 	if grep -q -e 'Socket errors' -e 'Non-2xx' "$log"; then
 		cat "$log" >&2
 		die "wrk saw errors on $url"
 	fi
-	awk -v tag="$tag" '
+	awk -v tag="$tag" -v ticks=$((c1 - c0)) -v hz="$CLK_TCK" '
 		function us(v) {
 			if (v ~ /us$/) return v + 0;
 			if (v ~ /ms$/) return v * 1000;
@@ -227,9 +234,10 @@ run_wrk() {
 		}
 		$1 == "99%" { p99 = us($2) }
 		$1 == "Requests/sec:" { rps = $2 }
+		$2 == "requests" && $3 == "in" { n = $1 }
 		END {
-			if (rps == "" || p99 == "") exit 1;
-			printf "%s %.0f %.0f\n", tag, rps, p99;
+			if (rps == "" || p99 == "" || n == "" || n == 0) exit 1;
+			printf "%s %.0f %.0f %.2f\n", tag, rps, p99, ticks / hz * 1000000 / n;
 		}' "$log" >>"$T/results" || { cat "$log" >&2; die "cannot read wrk's output for $url"; }
 	say "$(tail -1 "$T/results")"
 }
@@ -240,21 +248,26 @@ for r in $(seq "$rounds"); do
 	# alternate which server goes first, so that neither always runs on a
 	# machine warmed (or loaded) by the other
 	if [ $((r % 2)) = 1 ]; then
-		run_wrk "$JSON_URL" lbd_json; run_wrk "$N/d.json" ngx_json
-		run_wrk "$TEXT_URL" lbd_text; run_wrk "$N/d.txt" ngx_text
+		run_wrk "$JSON_URL" lbd_json "$LBD_PID"; run_wrk "$N/d.json" ngx_json "$NGX_PID"
+		run_wrk "$TEXT_URL" lbd_text "$LBD_PID"; run_wrk "$N/d.txt" ngx_text "$NGX_PID"
 	else
-		run_wrk "$N/d.json" ngx_json; run_wrk "$JSON_URL" lbd_json
-		run_wrk "$N/d.txt" ngx_text; run_wrk "$TEXT_URL" lbd_text
+		run_wrk "$N/d.json" ngx_json "$NGX_PID"; run_wrk "$JSON_URL" lbd_json "$LBD_PID"
+		run_wrk "$N/d.txt" ngx_text "$NGX_PID"; run_wrk "$TEXT_URL" lbd_text "$LBD_PID"
 	fi
 done
 # the answer still carries the VIP: the health check held the backend up
 [ "$(curl -sS --max-time 2 "$TEXT_URL")" == "192.0.2.10" ] ||
 	die "edgelbd's answer changed during the run"
 
-# median TAG FIELD (2 = rps, 3 = p99 µs)
+# median TAG FIELD (2 = rps, 3 = p99 µs, 4 = CPU µs per request)
 median() {
 	awk -v t="$1" -v f="$2" '$1 == t { print $f }' "$T/results" | sort -n |
-		awk '{ v[NR] = $1 } END { if (NR == 0) exit 1; print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+		awk '{ v[NR] = $1 } END { if (NR == 0) exit 1; print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# spread TAG FIELD: "min–max" over rounds ("" with one round)
+spread() {
+	awk -v t="$1" -v f="$2" '$1 == t { print $f }' "$T/results" | sort -n |
+		awk '{ v[NR] = $1 } END { if (NR > 1) printf " (%s–%s)", v[1], v[NR] }'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 fmt_lat() { awk -v u="$1" 'BEGIN { if (u >= 1000) printf "%.2f ms", u / 1000; else printf "%d µs", u }'; }
@@ -263,17 +276,23 @@ declare -A M
 for tag in lbd_json ngx_json lbd_text ngx_text; do
 	M[$tag.rps]=$(median "$tag" 2)
 	M[$tag.p99]=$(median "$tag" 3)
+	M[$tag.cpu]=$(median "$tag" 4)
+	M[$tag.rps_spread]=$(spread "$tag" 2)
+	M[$tag.cpu_spread]=$(spread "$tag" 4)
 done
 
 model=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 mode=measured
 [ "$smoke" = 1 ] && mode="smoke run: 1 s, the figures only prove the rig works"
 row() { # DIALECT URL_LBD URL_NGX BYTES HDR_LBD HDR_NGX TAG
-	printf '| %s | %s | %s | %s B (headers %s / %s B) | %s | %s | %s | %s | **%s** |\n' \
+	printf '| %s | %s | %s | %s B (headers %s / %s B) | %s%s | %s | %s%s | %s%s | %s | %s%s | **%s** | **%s** |\n' \
 		"$1" "\`$2\`" "\`$3\`" "$4" "$5" "$6" \
-		"${M[lbd_$7.rps]}" "$(fmt_lat "${M[lbd_$7.p99]}")" \
-		"${M[ngx_$7.rps]}" "$(fmt_lat "${M[ngx_$7.p99]}")" \
-		"$(ratio "${M[lbd_$7.rps]}" "${M[ngx_$7.rps]}")"
+		"${M[lbd_$7.rps]}" "${M[lbd_$7.rps_spread]}" "$(fmt_lat "${M[lbd_$7.p99]}")" \
+		"${M[lbd_$7.cpu]}" "${M[lbd_$7.cpu_spread]}" \
+		"${M[ngx_$7.rps]}" "${M[ngx_$7.rps_spread]}" "$(fmt_lat "${M[ngx_$7.p99]}")" \
+		"${M[ngx_$7.cpu]}" "${M[ngx_$7.cpu_spread]}" \
+		"$(ratio "${M[lbd_$7.rps]}" "${M[ngx_$7.rps]}")" \
+		"$(ratio "${M[ngx_$7.cpu]}" "${M[lbd_$7.cpu]}")"
 }
 report() {
 	cat <<EOF
@@ -289,15 +308,18 @@ health check bound to \`$NAME\`; nginx: \`worker_processes 1\`,
 \`master_process off\`, \`access_log off\`, static files holding edgelbd's
 exact answer bytes); the load is
 \`taskset -c 0 wrk -t1 -c$conns -d${dur}s --latency URL\` over keep-alive
-HTTP/1.1 on loopback. Figures are medians over rounds; ratio = edgelbd
-requests/s over nginx requests/s.
+HTTP/1.1 on loopback. Figures are medians (min–max) over rounds; CPU/req
+is the server's utime + stime from /proc/PID/stat over a run divided by
+the requests wrk completed; ratio = edgelbd requests/s over nginx
+requests/s, CPU ratio = nginx CPU per request over edgelbd's (both: above
+1 means edgelbd is ahead).
 
-| dialect | edgelbd URL | nginx URL | body | edgelbd req/s | edgelbd p99 | nginx req/s | nginx p99 | ratio |
-|---|---|---|---|---:|---:|---:|---:|---:|
+| dialect | edgelbd URL | nginx URL | body | edgelbd req/s | edgelbd p99 | edgelbd CPU µs/req | nginx req/s | nginx p99 | nginx CPU µs/req | ratio | CPU ratio |
+|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|
 $(row JSON "/d?host=$NAME" /d.json "$json_bytes" "$(hdr_bytes "$JSON_URL")" "$(hdr_bytes "$N/d.json")" json)
 $(row text "/d?dn=$NAME" /d.txt "$text_bytes" "$(hdr_bytes "$TEXT_URL")" "$(hdr_bytes "$N/d.txt")" text)
 
-Every run: $(awk '{ printf "%s%s %s req/s p99 %s µs", (NR > 1 ? "; " : ""), $1, $2, $3 }' "$T/results").
+Every run: $(awk '{ printf "%s%s %s req/s p99 %s µs %s µs CPU/req", (NR > 1 ? "; " : ""), $1, $2, $3, $4 }' "$T/results").
 EOF
 }
 report >"$T/report.md"

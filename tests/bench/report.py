@@ -221,6 +221,56 @@ def own_section(res, w, limit, names):
     return goals
 
 
+def http_route_section(res, w, limit):
+    """Figure 7: bench_http_route (edgelbd's HTTP stack) against nginx,
+    h2load over HTTP/1.1 keep-alive and h2c; ratios within a round."""
+    w("## 7. A trivial route on edgelbd's HTTP stack, against nginx\n")
+    r = res.get("http_route", "all")
+    if not r or r["status"] != "measured":
+        w(f"{reason(r)}\n")
+        return
+    d = r["data"]
+    w("`tests/bench/bench_http_route.sh`: `bench_http_route` "
+      "(controlplane/http/, one thread, a fixed 200 with a "
+      f"{d['body_bytes']}-byte body) and {d['nginx']} (one worker, "
+      "`master_process off`, `access_log off`, `return 200` with the same "
+      "body), each pinned to CPU 1; "
+      f"`taskset -c 0 h2load -t1 -c{d['conns']} -D{d['duration']}` "
+      "over HTTP/1.1 keep-alive (`--h1`, one request at a time per "
+      f"connection) and h2c with prior knowledge (`-m{d['streams']}`); "
+      f"{d['rounds']} rounds, alternating which server goes first. p99 "
+      "from h2load's per-request log; CPU per request = the server's "
+      "utime + stime (/proc/PID/stat) over the run / requests done. "
+      "Ratios are taken within a round (route over nginx); median "
+      "(min–max) over rounds.\n")
+    runs_ = d["runs"]
+    w("| protocol | route req/s | route p99 µs | route CPU µs/req | nginx req/s | nginx p99 µs | nginx CPU µs/req | req/s ratio | CPU/req ratio (nginx / route) |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for proto, name in (("h1", "HTTP/1.1"), ("h2", "HTTP/2 (h2c)")):
+        rt = [x for x in runs_ if x["server"] == "route" and x["proto"] == proto]
+        ng = [x for x in runs_ if x["server"] == "nginx" and x["proto"] == proto]
+        if not rt or not ng:
+            why = d.get("h2_skipped") if proto == "h2" else None
+            w(f"| {name} | not measured: {why or 'no runs'} | | | | | | | |")
+            continue
+        rps_r = [a["rps"] / b["rps"] for a, b in zip(rt, ng) if b["rps"]]
+        cpu_r = [b["cpu_us_per_req"] / a["cpu_us_per_req"] for a, b in zip(rt, ng)
+                 if a.get("cpu_us_per_req") and b.get("cpu_us_per_req")]
+        flag = " **inconclusive**" if inconclusive(rps_r, limit) else ""
+        w(f"| {name} | {fmt_spread([x['rps'] for x in rt], 0)} | "
+          f"{fmt_spread([x['p99_us'] for x in rt], 0)} | "
+          f"{fmt_spread([x['cpu_us_per_req'] for x in rt], 2)} | "
+          f"{fmt_spread([x['rps'] for x in ng], 0)} | "
+          f"{fmt_spread([x['p99_us'] for x in ng], 0)} | "
+          f"{fmt_spread([x['cpu_us_per_req'] for x in ng], 2)} | "
+          f"{fmt_spread(rps_r, 2, bold=True)}{flag} | {fmt_spread(cpu_r, 2)} |")
+    w("")
+    w("Every run: " + "; ".join(
+        f"{x['server']}/{x['proto']} {x['rps']:,.0f} req/s p99 {x['p99_us']} µs "
+        f"{x['cpu_us_per_req']:.2f} µs CPU/req" if x.get("cpu_us_per_req") else
+        f"{x['server']}/{x['proto']} {x['rps']:,.0f} req/s" for x in runs_) + ".\n")
+
+
 def render(res, args):
     smoke = args.smoke == "1"
     o = []
@@ -538,6 +588,9 @@ def render(res, args):
         if not res.of("e2e"):
             w(reason(None))
     w("")
+
+    # ---- figure 7
+    http_route_section(res, w, limit)
 
     # ---- what limits the figures, from this run's own numbers
     w("## What limits these figures\n")

@@ -5,7 +5,7 @@
 #
 # Without --build it configures and builds build-bench/ (release) first.
 # --only takes a comma list of:
-#   own,baseline,modes,newconn,conn,maglev,ctrl,e2e,httpdns.
+#   own,baseline,modes,newconn,conn,maglev,ctrl,e2e,httpdns,http_route.
 # EDGELB_BENCH_SMOKE=1 runs the smoke mode that CI runs (meson test
 # --suite bench): tiny counts, about a second per measurement; it writes to
 # --out (default: DIR/bench-smoke.md), never to docs/.
@@ -47,7 +47,7 @@ smoke=0
 case "${EDGELB_BENCH_SMOKE:-0}" in "" | 0) ;; *) smoke=1 ;; esac
 build=""
 out=""
-only="own,baseline,modes,newconn,conn,maglev,ctrl,e2e,httpdns"
+only="own,baseline,modes,newconn,conn,maglev,ctrl,e2e,httpdns,http_route"
 cmdline="tests/bench/run.sh $*"
 
 while [ $# -gt 0 ]; do
@@ -845,6 +845,19 @@ fig_httpdns() {
 	esac
 }
 
+# A trivial route on the HTTP stack against nginx, h2load over HTTP/1.1
+# and h2c (its own script; it prints the runs as JSON).
+fig_http_route() {
+	local rc=0
+	"$here/bench_http_route.sh" --build "$build" >"$work/http_route.json" \
+		2>"$work/http_route.log" || rc=$?
+	case $rc in
+	0) measured http_route all "$(tail -1 "$work/http_route.json")" ;;
+	77) not_measured http_route all "$(tail -1 "$work/http_route.json")" ;;
+	*) rig_failed http_route all "bench_http_route.sh failed: $(tail -2 "$work/http_route.log" | tr '\n' ' ')" ;;
+	esac
+}
+
 say "build $build, work $work, smoke=$smoke"
 # The commit measured, and whether the tree differed from it.
 rig_commit=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)
@@ -861,6 +874,7 @@ want maglev && fig_maglev
 want ctrl && fig_ctrl
 want e2e && fig_e2e
 want httpdns && fig_httpdns
+want http_route && fig_http_route
 
 python3 "$here/report.py" --results "$results" --out "$out" \
 	--command "$cmdline" --smoke "$smoke" --duration "$DUR" --reps "$REPS"

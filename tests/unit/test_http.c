@@ -27,6 +27,7 @@
 #include <event2/event.h>
 
 #include "http.h"
+#include "http_fdbudget.h"
 
 #define STREAM_CHUNK (64 * 1024)
 #define STREAM_TOTAL (64ull * 1024 * 1024)
@@ -892,6 +893,7 @@ emfile_child(int ctl, int out)
 	rl.rlim_cur = rl.rlim_max = (rlim_t)fd + 4;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 		_exit(2);
+	http_fdbudget_init(0); /* no reserve: accept() itself runs out */
 	event_base_dispatch(base);
 	rep.backoffs = http_server_stats(srv)->accept_backoffs;
 	if (write(out, &rep, sizeof(rep)) != sizeof(rep))
