@@ -439,4 +439,12 @@ int lbmsg_client_request_raw(struct lbmsg_client *c, const void *buf,
 			     size_t len, lbmsg_part_fn cb, void *arg, char *err,
 			     size_t errlen);
 
+/*
+ * An NLMSG_ERROR reply h of len bytes: its error (0 or negative errno)
+ * with the NLMSGERR_ATTR_MSG text (or strerror) in err; -EBADMSG when
+ * malformed. For clients that read replies themselves.
+ */
+int lbmsg_read_ack(const struct nlmsghdr *h, size_t len, char *err,
+		   size_t errlen);
+
 #endif
