@@ -611,6 +611,7 @@ cfg_new(const struct cfg_module_ops *const *mods, size_t nmods)
 	strcpy(c->dp_socket, CFG_DEFAULT_DP_SOCKET);
 	strcpy(c->metrics_path, "/metrics");
 	c->reconcile_ms = 30000;
+	c->shutdown_grace_ms = 10000;
 	strcpy(c->file, "-");
 	c->mods = mods;
 	c->nmods = nmods;

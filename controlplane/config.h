@@ -143,8 +143,9 @@ struct cfg {
 	int log_level; /* LOG_* */
 	bool log_syslog;
 	char ctl_socket[CFG_SOCKPATH_MAX + 1];
-	char state_file[PATH_MAX]; /* "" = lbctl changes are not persisted */
-	uint32_t reconcile_ms;	   /* periodic full reconcile; 0 = off */
+	char state_file[PATH_MAX];  /* "" = lbctl changes are not persisted */
+	uint32_t reconcile_ms;	    /* periodic full reconcile; 0 = off */
+	uint32_t shutdown_grace_ms; /* SIGTERM: drain at most; 0 = at once */
 	/* [dataplane] */
 	char dp_socket[CFG_SOCKPATH_MAX + 1];
 	/* [metrics] */

@@ -278,6 +278,16 @@ k_reconcile(struct cfg_parser *p, const char *v, char *err, size_t n)
 }
 
 static int
+k_shutdown_grace(struct cfg_parser *p, const char *v, char *err, size_t n)
+{
+	if (cfg_parse_duration_ms(v, &p->cfg->shutdown_grace_ms) < 0) {
+		snprintf(err, n, "expected a duration (10s, 500ms, 0)");
+		return -1;
+	}
+	return 0;
+}
+
+static int
 k_dp_socket(struct cfg_parser *p, const char *v, char *err, size_t n)
 {
 	return set_path(p->cfg->dp_socket, CFG_SOCKPATH_MAX, v, err, n);
@@ -311,6 +321,7 @@ const struct cfg_key_def cfg_global_keys[] = {
 	{ "ctl_socket", false, k_ctl_socket },
 	{ "state_file", false, k_state_file },
 	{ "reconcile_interval", false, k_reconcile },
+	{ "shutdown_grace", false, k_shutdown_grace },
 	{ NULL, false, NULL },
 };
 

@@ -93,6 +93,17 @@ int metrics_render(struct metrics *m, FILE *out);
 /* Render into a malloc'd string (*len bytes, NUL-terminated). 0/-errno */
 int metrics_render_string(struct metrics *m, char **buf, size_t *len);
 
+/*
+ * A scrape-time registry filled outside a render (e.g. from an answer
+ * that came later): names registered in parent are refused in it, as in
+ * a collector's. NULL with errno ENOMEM. Free with metrics_free.
+ */
+struct metrics *metrics_scrape_new(const struct metrics *parent);
+
+/* metrics_render_string, then the families of extra (may be NULL). */
+int metrics_render_string_extra(struct metrics *m, const struct metrics *extra,
+				char **buf, size_t *len);
+
 /* Samples dropped because of an invalid name, label or type clash. */
 uint64_t metrics_errors(const struct metrics *m);
 

@@ -53,6 +53,18 @@ static const struct cfg_module_ops *const cfg_ops[] = {
 	&push_cfg,
 };
 
+size_t
+lbd_modules_cfg(const struct lbd_module *const *mods, size_t n,
+		const struct cfg_module_ops **out)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n && k < CFG_MAX_MODULES; i++)
+		if (mods[i]->cfg != NULL)
+			out[k++] = mods[i]->cfg;
+	return k;
+}
+
 const struct cfg_module_ops *const *
 lbd_cfg_modules(size_t *n)
 {

@@ -8,6 +8,7 @@
 #ifndef EDGELBD_MODULES_H
 #define EDGELBD_MODULES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -28,6 +29,13 @@ struct lbd_module {
 	 */
 	int (*apply)(struct lbd *d, void *state, const struct cfg *old,
 		     const struct cfg *new);
+	/*
+	 * SIGTERM: stop accepting new work; work in flight goes on. 0 or
+	 * -errno. May be NULL (the module has nothing to drain).
+	 */
+	int (*drain)(struct lbd *d, void *state);
+	/* True once nothing is in flight (polled after drain). May be NULL. */
+	bool (*drained)(void *state);
 	void (*stop)(struct lbd *d, void *state);
 };
 
@@ -36,5 +44,12 @@ extern const size_t lbd_nmodules;
 
 /* The config hooks of every module, in table order, for cfg_load(). */
 const struct cfg_module_ops *const *lbd_cfg_modules(size_t *n);
+
+/*
+ * The config hooks of the n modules of mods into out (CFG_MAX_MODULES
+ * entries), in table order; returns how many.
+ */
+size_t lbd_modules_cfg(const struct lbd_module *const *mods, size_t n,
+		       const struct cfg_module_ops **out);
 
 #endif

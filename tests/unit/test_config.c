@@ -197,6 +197,9 @@ static const struct {
 	{ "[healthcheck t]\ntype = tcp\ninterval = soon\n",
 	  "edgelb.ini:3: [healthcheck t] interval: 'soon': expected a duration "
 	  "(2s, 500ms, 1m)" },
+	{ "[global]\nshutdown_grace = -1\n",
+	  "edgelb.ini:2: [global] shutdown_grace: '-1': expected a duration "
+	  "(10s, 500ms, 0)" },
 	{ "[route]\n",
 	  "edgelb.ini:1: [route]: section needs a name: [route NAME]" },
 };
@@ -398,7 +401,23 @@ START_TEST(test_defaults)
 	ck_assert(!c->metrics_enabled);
 	ck_assert(!c->log_syslog);
 	ck_assert_int_eq(c->log_level, LOG_INFO);
+	ck_assert_uint_eq(c->shutdown_grace_ms, 10000);
 	ck_assert_uint_eq(c->nservices, 0);
+	cfg_free(c);
+}
+END_TEST
+
+START_TEST(test_shutdown_grace)
+{
+	struct cfg_errors e = { 0 };
+	struct cfg *c = load("[global]\nshutdown_grace = 2500ms\n", &e);
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->shutdown_grace_ms, 2500);
+	cfg_free(c);
+	c = load("[global]\nshutdown_grace = 0\n", &e);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->shutdown_grace_ms, 0);
 	cfg_free(c);
 }
 END_TEST
@@ -563,6 +582,7 @@ config_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_full_file);
 	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_shutdown_grace);
 	tcase_add_test(tc, test_state_round_trip);
 	tcase_add_test(tc, test_check_file);
 	tcase_add_test(tc, test_durations);

@@ -1,0 +1,393 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * edgelbd's loop never waits for the dataplane (controlplane/dpclient.c):
+ * a stand-in dp.sock, served by a thread of the test, takes 1.5 s to
+ * answer STATS_GET; while a /metrics scrape (or a ctl.sock STATS_GET)
+ * waits for it, another ctl.sock request is answered within 100 ms, and
+ * the slow answer still arrives with the dataplane's counters in it.
+ *
+ * The daemon's loop turns on the test's main thread; the clients run on
+ * a second thread and record what they saw, checked on the main thread.
+ */
+#include <check.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <event2/event.h>
+
+#include "daemon.h"
+#include "http/http.h"
+#include "edgelb/lbmsg.h"
+
+#define SLOW_MS	  1500 /* the stand-in's STATS_GET */
+#define PROMPT_MS 100  /* the bound on a request that needs no dp */
+
+static atomic_bool stats_started;
+static atomic_bool dp_stop;
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- the dataplane stand-in ---------------------------------------------- */
+
+static int
+h_ok(struct lbmsg_req *req)
+{
+	(void)req;
+	return 0; /* dumps: an empty dataplane */
+}
+
+/* One PORT part with one counter, after SLOW_MS. */
+static int
+h_slow_stats(struct lbmsg_req *req)
+{
+	struct nl_msg *msg;
+	struct nlattr *cnt;
+
+	atomic_store(&stats_started, true);
+	usleep(SLOW_MS * 1000);
+	msg = lbmsg_req_part(req);
+	if (msg == NULL)
+		return -ENOMEM;
+	nla_put_u8(msg, LB_ATTR_STATS_KIND, LB_STATS_PORT);
+	nla_put_string(msg, LB_ATTR_IFNAME, "slow0");
+	cnt = nla_nest_start(msg, LB_ATTR_COUNTERS);
+	lbmsg_put_counter(msg, "rx_packets_total", 4242);
+	nla_nest_end(msg, cnt);
+	return lbmsg_req_send(req, msg);
+}
+
+static const lbmsg_handler_fn dp_handlers[LB_MSG_MAX + 1] = {
+	[LB_MSG_SERVICE_NEW] = h_ok, [LB_MSG_SERVICE_GET] = h_ok,
+	[LB_MSG_BACKEND_NEW] = h_ok, [LB_MSG_LADDR_GET] = h_ok,
+	[LB_MSG_CONFIG_GET] = h_ok,  [LB_MSG_STATS_GET] = h_slow_stats,
+};
+
+static void *
+dp_serve(void *arg)
+{
+	while (!atomic_load(&dp_stop))
+		lbmsg_server_poll(arg, 20);
+	return NULL;
+}
+
+/* ---- fixture -------------------------------------------------------------- */
+
+static char dir[32], ctl_path[96];
+static struct lbmsg_server *dp;
+static pthread_t dp_thread;
+static struct lbd d;
+static uint16_t metrics_port;
+
+static void
+setup(void)
+{
+	char path[96];
+	struct cfg *c;
+	struct cfg_service s;
+	struct cfg_backend b = { .port = 80, .weight = 1 };
+
+	snprintf(dir, sizeof(dir), "/tmp/lbd_loop.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/dp.sock", dir);
+	snprintf(ctl_path, sizeof(ctl_path), "%s/ctl.sock", dir);
+	dp = lbmsg_server_open(path, 0600, -1, dp_handlers, NULL);
+	ck_assert_ptr_nonnull(dp);
+	atomic_store(&dp_stop, false);
+	atomic_store(&stats_started, false);
+	ck_assert_int_eq(pthread_create(&dp_thread, NULL, dp_serve, dp), 0);
+
+	c = cfg_new(NULL, 0);
+	ck_assert_ptr_nonnull(c);
+	snprintf(c->dp_socket, sizeof(c->dp_socket), "%s", path);
+	snprintf(c->ctl_socket, sizeof(c->ctl_socket), "%s", ctl_path);
+	c->metrics_enabled = true;
+	ck_assert_int_eq(lb_addr_parse("127.0.0.1", &c->metrics_addr), 0);
+	c->metrics_port = 0;
+	c->reconcile_ms = 0;
+	cfg_service_init(&s);
+	s.proto = IPPROTO_TCP;
+	s.mode = LB_MODE_DR;
+	s.vport = 80;
+	snprintf(s.name, sizeof(s.name), "web");
+	ck_assert_int_eq(lb_addr_parse("10.100.0.1", &s.vip), 0);
+	ck_assert_int_eq(lb_addr_parse("10.101.0.1", &b.addr), 0);
+	ck_assert_int_eq(cfg_backend_add(&s, &b), 0);
+	ck_assert_int_eq(cfg_service_add(c, &s), 0);
+	cfg_service_release(&s);
+	ck_assert_int_eq(lbd_init(&d, "-", c), 0);
+	metrics_port = http_server_port(d.metrics_http);
+	ck_assert_uint_ne(metrics_port, 0);
+}
+
+static void
+teardown(void)
+{
+	char path[96];
+
+	lbd_fini(&d);
+	atomic_store(&dp_stop, true);
+	pthread_join(dp_thread, NULL);
+	lbmsg_server_close(dp);
+	snprintf(path, sizeof(path), "%s/dp.sock", dir);
+	unlink(path);
+	unlink(ctl_path);
+	rmdir(dir);
+}
+
+/* ---- the clients (second thread) ------------------------------------------ */
+
+struct seen {
+	atomic_bool done;
+	bool started;  /* the stand-in got STATS_GET in time */
+	int prompt_rc; /* the quick ctl.sock request */
+	unsigned int prompt_parts;
+	uint64_t prompt_ms;
+	int slow_rc; /* the request that waited for the dp */
+	uint64_t slow_ms;
+	bool slow_has_counter; /* its answer carries the dp's counter */
+};
+
+static int
+count_part(void *arg, const struct nlmsghdr *nlh, struct nlattr **tb)
+{
+	(void)nlh;
+	(void)tb;
+	(*(unsigned int *)arg)++;
+	return 0;
+}
+
+/* The STATS_GET part of kind PORT with 4242 in it. */
+static int
+find_counter(void *arg, const struct nlmsghdr *nlh, struct nlattr **tb)
+{
+	struct nlattr *pos;
+	int rem;
+
+	(void)nlh;
+	if (tb[LB_ATTR_STATS_KIND] == NULL || tb[LB_ATTR_COUNTERS] == NULL ||
+	    nla_get_u8(tb[LB_ATTR_STATS_KIND]) != LB_STATS_PORT)
+		return 0;
+	lbmsg_list_for_each (pos, tb[LB_ATTR_COUNTERS], rem) {
+		struct nlattr *rc[LB_ATTR_MAX + 1];
+
+		if (lbmsg_parse_record(pos, rc) == 0 &&
+		    rc[LB_ATTR_CNT_VALUE] != NULL &&
+		    nla_get_u64(rc[LB_ATTR_CNT_VALUE]) == 4242)
+			*(bool *)arg = true;
+	}
+	return 0;
+}
+
+/* Wait (bounded) until the stand-in is inside its slow STATS_GET. */
+static bool
+wait_started(void)
+{
+	for (int i = 0; i < 300 && !atomic_load(&stats_started); i++)
+		usleep(10 * 1000);
+	return atomic_load(&stats_started);
+}
+
+/* SERVICE_GET on ctl.sock: answered from the desired state alone. */
+static void
+prompt_request(struct seen *sn)
+{
+	struct lbmsg_client *c = lbmsg_client_open(ctl_path, 3000);
+	struct nl_msg *msg = lbmsg_new(LB_MSG_SERVICE_GET, NLM_F_DUMP);
+	char err[LBMSG_ERRMSG_MAX];
+	uint64_t t0;
+
+	sn->prompt_rc = -EIO;
+	if (c == NULL || msg == NULL)
+		goto out;
+	t0 = now_ms();
+	sn->prompt_rc = lbmsg_client_request(
+		c, msg, count_part, &sn->prompt_parts, err, sizeof(err));
+	sn->prompt_ms = now_ms() - t0;
+out:
+	if (msg != NULL)
+		nlmsg_free(msg);
+	lbmsg_client_close(c);
+}
+
+static void *
+scrape_client(void *arg)
+{
+	struct seen *sn = arg;
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(metrics_port) };
+	static const char get[] = "GET /metrics HTTP/1.1\r\nHost: t\r\n"
+				  "Connection: close\r\n\r\n";
+	char *page = calloc(1, 1 << 20);
+	size_t len = 0;
+	uint64_t t0 = now_ms();
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sn->slow_rc = -EIO;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (page == NULL || fd < 0 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    write(fd, get, sizeof(get) - 1) != (ssize_t)(sizeof(get) - 1))
+		goto out;
+	sn->started = wait_started();
+	if (sn->started)
+		prompt_request(sn);
+	/* now the scrape's answer, which waited for the dataplane */
+	while (len < (1u << 20) - 1 && now_ms() - t0 < 5000) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		n = read(fd, page + len, (1u << 20) - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	sn->slow_ms = now_ms() - t0;
+	sn->slow_rc = strncmp(page, "HTTP/1.1 200", 12) == 0 ? 0 : -EPROTO;
+	sn->slow_has_counter =
+		strstr(page, "edgelb_dp_port_rx_packets_total{port=\"slow0\"} "
+			     "4242") != NULL;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(page);
+	atomic_store(&sn->done, true);
+	return NULL;
+}
+
+static void *
+stats_client(void *arg)
+{
+	struct seen *sn = arg;
+	struct lbmsg_client *c = lbmsg_client_open(ctl_path, 5000);
+	struct nl_msg *msg = lbmsg_new(LB_MSG_STATS_GET, NLM_F_DUMP);
+	char err[LBMSG_ERRMSG_MAX];
+	uint64_t t0 = now_ms();
+
+	sn->slow_rc = -EIO;
+	if (c == NULL || msg == NULL)
+		goto out;
+	sn->slow_rc = lbmsg_client_request(
+		c, msg, find_counter, &sn->slow_has_counter, err, sizeof(err));
+	sn->slow_ms = now_ms() - t0;
+out:
+	if (msg != NULL)
+		nlmsg_free(msg);
+	lbmsg_client_close(c);
+	atomic_store(&sn->done, true);
+	return NULL;
+}
+
+/* A second ctl.sock client, started once the stats request is in the dp. */
+static void *
+prompt_client(void *arg)
+{
+	struct seen *sn = arg;
+
+	sn->started = wait_started();
+	if (sn->started)
+		prompt_request(sn);
+	return NULL;
+}
+
+/* Turn the daemon's loop until the clients are done (10 s at most). */
+static void
+run_until(struct seen *sn)
+{
+	uint64_t end = now_ms() + 10000;
+
+	while (!atomic_load(&sn->done) && now_ms() < end)
+		event_base_loop(d.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	ck_assert_msg(atomic_load(&sn->done), "clients not done in 10 s");
+}
+
+/* ---- tests ------------------------------------------------------------------ */
+
+START_TEST(test_metrics_scrape_waits_alone)
+{
+	struct seen sn = { 0 };
+	pthread_t t;
+
+	ck_assert_int_eq(pthread_create(&t, NULL, scrape_client, &sn), 0);
+	run_until(&sn);
+	pthread_join(t, NULL);
+	ck_assert_msg(sn.started, "the dataplane never got STATS_GET");
+	ck_assert_int_eq(sn.prompt_rc, 0);
+	ck_assert_uint_eq(sn.prompt_parts, 1);
+	ck_assert_msg(sn.prompt_ms < PROMPT_MS,
+		      "ctl.sock answered in %llu ms while /metrics waited "
+		      "for the dataplane",
+		      (unsigned long long)sn.prompt_ms);
+	ck_assert_int_eq(sn.slow_rc, 0);
+	ck_assert_msg(sn.slow_has_counter,
+		      "the scrape lacks the dataplane's counter");
+	ck_assert_uint_ge(sn.slow_ms, SLOW_MS - 100);
+}
+END_TEST
+
+START_TEST(test_ctl_stats_waits_alone)
+{
+	struct seen sn = { 0 };
+	pthread_t t1, t2;
+
+	ck_assert_int_eq(pthread_create(&t1, NULL, stats_client, &sn), 0);
+	ck_assert_int_eq(pthread_create(&t2, NULL, prompt_client, &sn), 0);
+	run_until(&sn);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	ck_assert_msg(sn.started, "the dataplane never got STATS_GET");
+	ck_assert_int_eq(sn.prompt_rc, 0);
+	ck_assert_uint_eq(sn.prompt_parts, 1);
+	ck_assert_msg(sn.prompt_ms < PROMPT_MS,
+		      "SERVICE_GET answered in %llu ms while STATS_GET "
+		      "waited for the dataplane",
+		      (unsigned long long)sn.prompt_ms);
+	ck_assert_int_eq(sn.slow_rc, 0);
+	ck_assert_msg(sn.slow_has_counter,
+		      "STATS_GET lacks the dataplane's part");
+	ck_assert_uint_ge(sn.slow_ms, SLOW_MS - 100);
+}
+END_TEST
+
+static Suite *
+loop_suite(void)
+{
+	Suite *s = suite_create("lbd_loop");
+	TCase *tc = tcase_create("dataplane_slow");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_metrics_scrape_waits_alone);
+	tcase_add_test(tc, test_ctl_stats_waits_alone);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(loop_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
