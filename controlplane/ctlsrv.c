@@ -25,6 +25,7 @@
 #include "dpsync.h"
 #include "health.h"
 #include "lbd.h"
+#include "modules.h"
 #include "edgelb/lbmsg.h"
 #include "edgelb/log.h"
 
@@ -724,6 +725,62 @@ h_health_get(struct lbmsg_req *req)
 	return hd.rc;
 }
 
+/* The module's life cycle as the daemon sees it (LB_MODULE_*). */
+static uint8_t
+module_state(struct lbd *d, size_t i)
+{
+	const struct lbd_module *m = d->modules[i];
+
+	if (m->start == NULL)
+		return LB_MODULE_RESERVED;
+	if (d->drain_deadline == 0)
+		return LB_MODULE_RUNNING;
+	return m->drained == NULL || d->mod_state[i] == NULL ||
+			       m->drained(d->mod_state[i])
+		       ? LB_MODULE_DRAINED
+		       : LB_MODULE_DRAINING;
+}
+
+/* One part per module (or the one NAME selects): NAME, STATE, its own. */
+static int
+h_module_get(struct lbmsg_req *req)
+{
+	struct lbd *d = D(req);
+	const char *want = req->tb[LB_ATTR_NAME] != NULL
+				   ? nla_get_string(req->tb[LB_ATTR_NAME])
+				   : NULL;
+	unsigned int found = 0;
+
+	for (size_t i = 0; i < d->nmodules; i++) {
+		const struct lbd_module *m = d->modules[i];
+		struct nl_msg *msg;
+		int rc;
+
+		if (want != NULL && strcmp(want, m->name) != 0)
+			continue;
+		found++;
+		msg = lbmsg_req_part(req);
+		if (msg == NULL)
+			return -ENOMEM;
+		rc = nla_put_string(msg, LB_ATTR_NAME, m->name);
+		if (rc == 0)
+			rc = nla_put_u8(msg, LB_ATTR_STATE, module_state(d, i));
+		if (rc == 0 && m->ctl_show != NULL && d->mod_state[i] != NULL)
+			rc = m->ctl_show(d, d->mod_state[i], msg);
+		if (rc < 0) {
+			nlmsg_free(msg);
+			return lbmsg_req_errf(req, -EMSGSIZE, "module %s: %s",
+					      m->name, strerror(-rc));
+		}
+		rc = lbmsg_req_send(req, msg);
+		if (rc < 0)
+			return rc;
+	}
+	if (want != NULL && found == 0)
+		return lbmsg_req_errf(req, -ENOENT, "no module '%s'", want);
+	return 0;
+}
+
 static int
 h_save(struct lbmsg_req *req)
 {
@@ -875,6 +932,7 @@ static const lbmsg_handler_fn handlers[LB_MSG_MAX + 1] = {
 	[LB_MSG_LADDR_GET] = h_laddr_get,
 	[LB_MSG_HEALTH_GET] = h_health_get,
 	[LB_MSG_SAVE] = h_save,
+	[LB_MSG_MODULE_GET] = h_module_get,
 	[LB_MSG_STATS_GET] = h_stats_get,
 	[LB_MSG_STATS_ZERO] = h_proxy,
 	[LB_MSG_CONN_GET] = h_proxy,

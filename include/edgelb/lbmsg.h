@@ -87,6 +87,7 @@ enum lb_msg_type {
 	LB_MSG_CONFIG_GET,
 	LB_MSG_HEALTH_GET, /* edgelbd only: health-check state */
 	LB_MSG_SAVE,	   /* edgelbd only: write the running state file */
+	LB_MSG_MODULE_GET, /* edgelbd only: its modules and their state */
 	__LB_MSG_END,
 };
 #define LB_MSG_MIN LB_MSG_SERVICE_NEW
@@ -192,6 +193,14 @@ enum lb_health_state {
 	LB_HEALTH_UNKNOWN = 0,
 	LB_HEALTH_UP = 1,
 	LB_HEALTH_DOWN = 2,
+};
+
+/* LB_ATTR_STATE of a MODULE_GET part: an edgelbd module's life cycle. */
+enum {
+	LB_MODULE_RESERVED = 0, /* its section is reserved, not in this build */
+	LB_MODULE_RUNNING = 1,
+	LB_MODULE_DRAINING = 2, /* SIGTERM: work in flight goes on */
+	LB_MODULE_DRAINED = 3,	/* SIGTERM: nothing in flight any more */
 };
 
 /*

@@ -6,8 +6,8 @@
  * (the module closes its listener) and polls drained (no connection
  * open) every 100 ms: a request in flight is given the time to finish;
  * one that never finishes is cut at [global] shutdown_grace; 0 exits at
- * once. The daemon's loop runs on the main thread (lbd_run), the client
- * on a second thread.
+ * once. lbctl's MODULE_GET tells running from draining. The daemon's
+ * loop runs on the main thread (lbd_run), the client on a second thread.
  */
 #include <check.h>
 #include <errno.h>
@@ -27,6 +27,7 @@
 
 #include "daemon.h"
 #include "modules.h"
+#include "edgelb/lbmsg.h"
 
 static uint64_t
 now_ms(void)
@@ -203,6 +204,9 @@ stop_daemon(void)
 
 struct client {
 	int finish_after_ms; /* -1: never finish the request */
+	int state_before;    /* MODULE_GET's STATE for "line" before SIGTERM */
+	int state_during;    /* and while its request is in flight */
+	int state_unknown;   /* MODULE_GET for a module that is not there */
 	uint64_t sig_ms;     /* when SIGTERM was sent */
 	bool in_flight;	     /* the module had the connection open */
 	bool new_refused;    /* a connection after SIGTERM was refused */
@@ -225,6 +229,36 @@ connect_srv(void)
 	return fd;
 }
 
+static int
+state_part(void *arg, const struct nlmsghdr *nlh, struct nlattr **tb)
+{
+	(void)nlh;
+	if (tb[LB_ATTR_STATE] != NULL)
+		*(int *)arg = nla_get_u8(tb[LB_ATTR_STATE]);
+	return 0;
+}
+
+/* MODULE_GET NAME=name on ctl.sock: its STATE, or a negative errno. */
+static int
+module_state(const char *name)
+{
+	char path[96], err[LBMSG_ERRMSG_MAX];
+	struct lbmsg_client *c;
+	struct nl_msg *msg = lbmsg_new(LB_MSG_MODULE_GET, NLM_F_DUMP);
+	int st = -ENODATA, rc = -ENOMEM;
+
+	snprintf(path, sizeof(path), "%s/ctl.sock", dir);
+	c = lbmsg_client_open(path, 2000);
+	if (c != NULL && msg != NULL &&
+	    nla_put_string(msg, LB_ATTR_NAME, name) == 0)
+		rc = lbmsg_client_request(c, msg, state_part, &st, err,
+					  sizeof(err));
+	if (msg != NULL)
+		nlmsg_free(msg);
+	lbmsg_client_close(c);
+	return rc < 0 ? rc : st;
+}
+
 static void *
 client(void *arg)
 {
@@ -237,6 +271,8 @@ client(void *arg)
 	for (int i = 0; i < 200 && atomic_load(&srv.open) == 0; i++)
 		usleep(10 * 1000);
 	cl->in_flight = atomic_load(&srv.open) == 1;
+	cl->state_before = module_state("line");
+	cl->state_unknown = module_state("nosuch");
 	cl->sig_ms = now_ms();
 	kill(getpid(), SIGTERM);
 	for (int i = 0; i < 200 && !atomic_load(&srv.drain_called); i++)
@@ -245,6 +281,7 @@ client(void *arg)
 	cl->new_refused = fd2 < 0;
 	if (fd2 >= 0)
 		close(fd2);
+	cl->state_during = module_state("line");
 	if (cl->finish_after_ms < 0)
 		return NULL; /* the caller reads the end of cl->fd */
 	usleep((useconds_t)cl->finish_after_ms * 1000);
@@ -283,6 +320,9 @@ START_TEST(test_in_flight_finishes)
 	ck_assert_msg(cl.new_refused, "a new connection was accepted after "
 				      "SIGTERM");
 	ck_assert_str_eq(cl.reply, "OK\n");
+	ck_assert_int_eq(cl.state_before, LB_MODULE_RUNNING);
+	ck_assert_int_eq(cl.state_during, LB_MODULE_DRAINING);
+	ck_assert_int_eq(cl.state_unknown, -ENOENT);
 	/* it waited for the request, and not for the grace */
 	ck_assert_uint_ge(took, 300);
 	ck_assert_msg(took < 2000, "exit %llu ms after SIGTERM (grace 3 s)",

@@ -366,6 +366,72 @@ START_TEST(test_ctl_stats_waits_alone)
 }
 END_TEST
 
+/* MODULE_GET with the daemon's own table: httpdns runs, the rest reserved. */
+struct modules_seen {
+	atomic_bool done;
+	int rc;
+	char names[8][16];
+	int states[8];
+	unsigned int n;
+};
+
+static int
+module_part(void *arg, const struct nlmsghdr *nlh, struct nlattr **tb)
+{
+	struct modules_seen *ms = arg;
+
+	(void)nlh;
+	if (ms->n < 8 && tb[LB_ATTR_NAME] != NULL &&
+	    tb[LB_ATTR_STATE] != NULL) {
+		snprintf(ms->names[ms->n], sizeof(ms->names[0]), "%s",
+			 nla_get_string(tb[LB_ATTR_NAME]));
+		ms->states[ms->n++] = nla_get_u8(tb[LB_ATTR_STATE]);
+	}
+	return 0;
+}
+
+static void *
+modules_client(void *arg)
+{
+	struct modules_seen *ms = arg;
+	struct lbmsg_client *c = lbmsg_client_open(ctl_path, 3000);
+	struct nl_msg *msg = lbmsg_new(LB_MSG_MODULE_GET, NLM_F_DUMP);
+	char err[LBMSG_ERRMSG_MAX];
+
+	ms->rc = -EIO;
+	if (c != NULL && msg != NULL)
+		ms->rc = lbmsg_client_request(c, msg, module_part, ms, err,
+					      sizeof(err));
+	if (msg != NULL)
+		nlmsg_free(msg);
+	lbmsg_client_close(c);
+	atomic_store(&ms->done, true);
+	return NULL;
+}
+
+START_TEST(test_module_list)
+{
+	static const char *const names[] = { "httpdns", "gateway", "route",
+					     "push" };
+	static const int states[] = { LB_MODULE_RUNNING, LB_MODULE_RESERVED,
+				      LB_MODULE_RESERVED, LB_MODULE_RESERVED };
+	struct modules_seen ms = { 0 };
+	uint64_t end = now_ms() + 10000;
+	pthread_t t;
+
+	ck_assert_int_eq(pthread_create(&t, NULL, modules_client, &ms), 0);
+	while (!atomic_load(&ms.done) && now_ms() < end)
+		event_base_loop(d.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(ms.rc, 0);
+	ck_assert_uint_eq(ms.n, 4);
+	for (unsigned int i = 0; i < 4; i++) {
+		ck_assert_str_eq(ms.names[i], names[i]);
+		ck_assert_int_eq(ms.states[i], states[i]);
+	}
+}
+END_TEST
+
 static Suite *
 loop_suite(void)
 {
@@ -376,6 +442,7 @@ loop_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_metrics_scrape_waits_alone);
 	tcase_add_test(tc, test_ctl_stats_waits_alone);
+	tcase_add_test(tc, test_module_list);
 	suite_add_tcase(s, tc);
 	return s;
 }
