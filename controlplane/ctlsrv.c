@@ -26,6 +26,7 @@
 #include "health.h"
 #include "lbd.h"
 #include "modules.h"
+#include "view.h"
 #include "edgelb/lbmsg.h"
 #include "edgelb/log.h"
 
@@ -196,7 +197,8 @@ save_state(struct lbd *d, int *rc)
 
 /*
  * The desired state was edited: re-sync health targets (when any check
- * exists), persist the state file when configured, then bring the
+ * exists), publish the new view, persist the state file when configured,
+ * then bring the
  * dataplane up to date: the service with key (*proto, vip, vport), or
  * everything when proto is NULL. The answer waits for that.
  */
@@ -210,6 +212,7 @@ changed(struct lbmsg_req *req, const uint8_t *proto, const struct lb_addr *vip,
 
 	if ((d->cfg->nchecks || hc_count(d->hc)) && hc_sync(d->hc, d->cfg) < 0)
 		LB_ERR("health checks: out of memory; targets not updated");
+	view_refresh(d->view, d->cfg, d->hc);
 	if (d->cfg->state_file[0])
 		save_state(d, &rc);
 	p = pending_new(req);

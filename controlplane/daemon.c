@@ -19,6 +19,7 @@
 #include "http/http.h"
 #include "metrics.h"
 #include "modules.h"
+#include "view.h"
 #include "edgelb/log.h"
 
 static uint64_t
@@ -38,6 +39,7 @@ on_health(void *arg, const struct hc_info *t, int state)
 	const struct cfg_service *s = cfg_service_find(d->cfg, t->service);
 
 	(void)state;
+	view_refresh(d->view, d->cfg, d->hc);
 	if (s != NULL)
 		dpsync_service(d->sync, s->proto, &s->vip, s->vport, NULL,
 			       NULL);
@@ -486,6 +488,7 @@ lbd_reload(struct lbd *d)
 	d->cfg = c;
 	if (hc_sync(d->hc, c) < 0)
 		LB_ERR("health checks: out of memory; targets not updated");
+	view_refresh(d->view, c, d->hc);
 	cfg_free(old);
 	if (c->reconcile_ms)
 		arm(d->rec_timer, c->reconcile_ms);
@@ -528,7 +531,9 @@ lbd_init_with(struct lbd *d, const char *cfg_path, struct cfg *cfg,
 	d->hc = hc_new(d->base, d->metrics, on_health, d);
 	d->dpc = dpc_new(d->base, cfg->dp_socket, LBD_DP_TIMEOUT_MS);
 	d->sync = d->dpc != NULL ? dpsync_new(d) : NULL;
-	if (d->hc == NULL || d->sync == NULL)
+	d->view = calloc(1, sizeof(*d->view));
+	if (d->hc == NULL || d->sync == NULL || d->view == NULL ||
+	    view_refresh(d->view, cfg, d->hc) < 0)
 		goto err;
 	rc = metrics_listen(d, cfg);
 	if (rc < 0)
@@ -550,7 +555,7 @@ lbd_init_with(struct lbd *d, const char *cfg_path, struct cfg *cfg,
 		}
 	}
 	rc = -ENOMEM;
-	if (hc_sync(d->hc, cfg) < 0)
+	if (hc_sync(d->hc, cfg) < 0 || view_refresh(d->view, cfg, d->hc) < 0)
 		goto err;
 	arm(d->dp_timer, 0); /* connect at once */
 	if (cfg->reconcile_ms)
@@ -589,6 +594,9 @@ lbd_fini(struct lbd *d)
 	hc_free(d->hc);
 	dpc_free(d->dpc);
 	dpsync_free(d->sync);
+	if (d->view != NULL)
+		view_pub_fini(d->view);
+	free(d->view);
 	if (d->sig_hup != NULL)
 		event_free(d->sig_hup);
 	if (d->sig_term != NULL)

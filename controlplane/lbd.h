@@ -3,7 +3,8 @@
  * edgelbd's one context, passed first to every call: the event loop, the
  * current configuration (the desired state), the metrics registry, the
  * health checker, the dataplane client and its synchronisation, the
- * control socket, and the module table with each module's state. No
+ * published view of services and health, the control socket, and the
+ * module table with each module's state. No
  * other mutable state exists in the daemon. This header only declares
  * the struct; daemon.h has the life cycle that fills it.
  */
@@ -28,6 +29,7 @@ struct metrics;
 struct metrics_series;
 struct lbd_module;
 struct lbd_scrape;
+struct view_pub;
 
 struct lbd {
 	struct event_base *base;
@@ -37,6 +39,7 @@ struct lbd {
 	struct hc *hc;
 	struct dpc *dpc;
 	struct dpsync *sync;
+	struct view_pub *view; /* services and health for every thread */
 	struct ctlsrv *ctl;
 	struct http_server *metrics_http;
 	struct lbd_scrape *scrapes; /* /metrics answers waiting for dp */
