@@ -135,7 +135,7 @@ scrape_unlink(struct lbd_scrape *sc)
 
 /* Render the registry (and dp, the dataplane's samples, if any). */
 static void
-metrics_answer(struct lbd *d, struct http_req *req, const struct metrics *dp)
+scrape_answer(struct lbd *d, struct http_req *req, const struct metrics *dp)
 {
 	char *page = NULL;
 	size_t len = 0;
@@ -156,7 +156,7 @@ scrape_done(void *arg, int rc, const char *err)
 
 	if (rc < 0)
 		LB_WARN("dataplane stats: %s", err);
-	metrics_answer(sc->d, sc->req, rc == 0 ? sc->sink.m : NULL);
+	scrape_answer(sc->d, sc->req, rc == 0 ? sc->sink.m : NULL);
 	scrape_unlink(sc);
 }
 
@@ -178,7 +178,7 @@ on_metrics(void *arg, struct http_req *req)
 		return;
 	}
 	if (!dpc_connected(d->dpc)) {
-		metrics_answer(d, req, NULL);
+		scrape_answer(d, req, NULL);
 		return;
 	}
 	/* the dataplane's counters come back later: answer then */
@@ -190,7 +190,7 @@ on_metrics(void *arg, struct http_req *req)
 		if (sc != NULL)
 			metrics_free(sc->sink.m);
 		free(sc);
-		metrics_answer(d, req, NULL);
+		scrape_answer(d, req, NULL);
 		return;
 	}
 	sc->d = d;
@@ -326,7 +326,7 @@ init_metrics(struct lbd *d)
 }
 
 static int
-metrics_listen(struct lbd *d, const struct cfg *c)
+listen_metrics(struct lbd *d, const struct cfg *c)
 {
 	static const struct http_handler h = { .on_request = on_metrics,
 					       .on_abort = on_metrics_abort };
@@ -478,7 +478,7 @@ lbd_reload(struct lbd *d)
 
 		d->metrics_http = NULL;
 		http_server_free(h);
-		metrics_listen(d, c);
+		listen_metrics(d, c);
 	}
 	for (size_t i = 0; i < d->nmodules; i++)
 		if (d->modules[i]->apply != NULL &&
@@ -535,7 +535,7 @@ lbd_init_with(struct lbd *d, const char *cfg_path, struct cfg *cfg,
 	if (d->hc == NULL || d->sync == NULL || d->view == NULL ||
 	    view_refresh(d->view, cfg, d->hc) < 0)
 		goto err;
-	rc = metrics_listen(d, cfg);
+	rc = listen_metrics(d, cfg);
 	if (rc < 0)
 		goto err;
 	d->ctl = ctlsrv_open(d, cfg->ctl_socket);

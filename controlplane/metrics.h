@@ -6,11 +6,16 @@
  * A family has a name ([a-zA-Z_:][a-zA-Z0-9_:]*; counters end in _total),
  * a HELP text and a type; its series are identified by their label set.
  * Modules register families at start and update series as events happen.
- * Values that live elsewhere (the dataplane's counters, health states)
- * come through collectors: callbacks run at each render that fill a
- * scrape-time registry, rendered after the persistent one.
+ * Values that live elsewhere (health states, listener counters) come
+ * through collectors: callbacks run at each render that fill a
+ * scrape-time registry, rendered after the persistent one. The
+ * dataplane's counters arrive later than a render may wait: the daemon
+ * fills a registry of its own (metrics_scrape_new) from the STATS_GET
+ * answer and renders it with metrics_render_string_extra.
  *
- * Not thread-safe: used from the daemon's event loop only.
+ * Not thread-safe: used from the daemon's main loop only (a service
+ * thread hands its counts to the main loop, or keeps them per thread and
+ * a collector sums them with relaxed atomic loads).
  */
 #ifndef EDGELBD_METRICS_H
 #define EDGELBD_METRICS_H
