@@ -4,7 +4,11 @@
  * a stand-in dp.sock, served by a thread of the test, takes 1.5 s to
  * answer STATS_GET; while a /metrics scrape (or a ctl.sock STATS_GET)
  * waits for it, another ctl.sock request is answered within 100 ms, and
- * the slow answer still arrives with the dataplane's counters in it.
+ * the slow answer still arrives with the dataplane's counters in it. A
+ * dataplane silent for longer than LBD_DP_TIMEOUT_MS is cut and the
+ * page answered without its counters; a ctl.sock client slower than the
+ * dataplane at a 5000-part dump gets every part in order while the
+ * loop goes on answering others; MODULE_GET lists the module table.
  *
  * The daemon's loop turns on the test's main thread; the clients run on
  * a second thread and record what they saw, checked on the main thread.
@@ -25,13 +29,16 @@
 #include <event2/event.h>
 
 #include "daemon.h"
+#include "dpclient.h"
 #include "http/http.h"
 #include "edgelb/lbmsg.h"
 
 #define SLOW_MS	  1500 /* the stand-in's STATS_GET */
+#define NCONNS	  5000 /* parts of the stand-in's CONN_GET */
 #define PROMPT_MS 100  /* the bound on a request that needs no dp */
 
 static atomic_bool stats_started;
+static atomic_int stats_delay_ms = SLOW_MS;
 static atomic_bool dp_stop;
 
 static uint64_t
@@ -60,7 +67,7 @@ h_slow_stats(struct lbmsg_req *req)
 	struct nlattr *cnt;
 
 	atomic_store(&stats_started, true);
-	usleep(SLOW_MS * 1000);
+	usleep((useconds_t)atomic_load(&stats_delay_ms) * 1000);
 	msg = lbmsg_req_part(req);
 	if (msg == NULL)
 		return -ENOMEM;
@@ -72,10 +79,29 @@ h_slow_stats(struct lbmsg_req *req)
 	return lbmsg_req_send(req, msg);
 }
 
+/* NCONNS parts at once, LCORE numbering them: more than a socket holds. */
+static int
+h_many_conns(struct lbmsg_req *req)
+{
+	for (int i = 0; i < NCONNS; i++) {
+		struct nl_msg *msg = lbmsg_req_part(req);
+		int rc;
+
+		if (msg == NULL)
+			return -ENOMEM;
+		nla_put_u16(msg, LB_ATTR_LCORE, (uint16_t)i);
+		rc = lbmsg_req_send(req, msg);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 static const lbmsg_handler_fn dp_handlers[LB_MSG_MAX + 1] = {
-	[LB_MSG_SERVICE_NEW] = h_ok, [LB_MSG_SERVICE_GET] = h_ok,
-	[LB_MSG_BACKEND_NEW] = h_ok, [LB_MSG_LADDR_GET] = h_ok,
-	[LB_MSG_CONFIG_GET] = h_ok,  [LB_MSG_STATS_GET] = h_slow_stats,
+	[LB_MSG_SERVICE_NEW] = h_ok,	  [LB_MSG_SERVICE_GET] = h_ok,
+	[LB_MSG_BACKEND_NEW] = h_ok,	  [LB_MSG_LADDR_GET] = h_ok,
+	[LB_MSG_CONFIG_GET] = h_ok,	  [LB_MSG_STATS_GET] = h_slow_stats,
+	[LB_MSG_CONN_GET] = h_many_conns,
 };
 
 static void *
@@ -110,6 +136,7 @@ setup(void)
 	ck_assert_ptr_nonnull(dp);
 	atomic_store(&dp_stop, false);
 	atomic_store(&stats_started, false);
+	atomic_store(&stats_delay_ms, SLOW_MS);
 	ck_assert_int_eq(pthread_create(&dp_thread, NULL, dp_serve, dp), 0);
 
 	c = cfg_new(NULL, 0);
@@ -161,6 +188,7 @@ struct seen {
 	int slow_rc; /* the request that waited for the dp */
 	uint64_t slow_ms;
 	bool slow_has_counter; /* its answer carries the dp's counter */
+	bool dp_gone;	       /* the page says edgelbd_dataplane_connected 0 */
 };
 
 static int
@@ -264,6 +292,7 @@ scrape_client(void *arg)
 	sn->slow_has_counter =
 		strstr(page, "edgelb_dp_port_rx_packets_total{port=\"slow0\"} "
 			     "4242") != NULL;
+	sn->dp_gone = strstr(page, "\nedgelbd_dataplane_connected 0\n") != NULL;
 out:
 	if (fd >= 0)
 		close(fd);
@@ -432,6 +461,111 @@ START_TEST(test_module_list)
 }
 END_TEST
 
+START_TEST(test_dataplane_silent_is_cut)
+{
+	struct seen sn = { 0 };
+	pthread_t t;
+
+	/* longer than LBD_DP_TIMEOUT_MS: the request times out */
+	atomic_store(&stats_delay_ms, LBD_DP_TIMEOUT_MS + 1000);
+	ck_assert_int_eq(pthread_create(&t, NULL, scrape_client, &sn), 0);
+	run_until(&sn);
+	pthread_join(t, NULL);
+	ck_assert(sn.started);
+	ck_assert_int_eq(sn.prompt_rc, 0);
+	ck_assert_int_eq(sn.slow_rc, 0); /* answered, without dp counters */
+	ck_assert(!sn.slow_has_counter);
+	ck_assert(sn.dp_gone);
+	ck_assert_uint_ge(sn.slow_ms, LBD_DP_TIMEOUT_MS - 100);
+	ck_assert_msg(sn.slow_ms < LBD_DP_TIMEOUT_MS + 800,
+		      "/metrics answered after %llu ms",
+		      (unsigned long long)sn.slow_ms);
+}
+END_TEST
+
+/* A ctl.sock client slower than the dataplane at a large dump. */
+struct dump_seen {
+	atomic_bool done;
+	int rc;
+	unsigned int parts;
+	unsigned int out_of_order;
+	int prompt_rc;
+	uint64_t prompt_ms;
+};
+
+static int
+conn_part(void *arg, const struct nlmsghdr *nlh, struct nlattr **tb)
+{
+	struct dump_seen *ds = arg;
+
+	(void)nlh;
+	if (tb[LB_ATTR_LCORE] == NULL ||
+	    nla_get_u16(tb[LB_ATTR_LCORE]) != ds->parts)
+		ds->out_of_order++;
+	ds->parts++;
+	if (ds->parts == 1)
+		usleep(300 * 1000); /* everyone else's buffers fill */
+	return 0;
+}
+
+static void *
+slow_dump_client(void *arg)
+{
+	struct dump_seen *ds = arg;
+	struct lbmsg_client *c = lbmsg_client_open(ctl_path, 5000);
+	struct nl_msg *msg = lbmsg_new(LB_MSG_CONN_GET, NLM_F_DUMP);
+	char err[LBMSG_ERRMSG_MAX];
+
+	ds->rc = -EIO;
+	if (c != NULL && msg != NULL)
+		ds->rc = lbmsg_client_request(c, msg, conn_part, ds, err,
+					      sizeof(err));
+	if (msg != NULL)
+		nlmsg_free(msg);
+	lbmsg_client_close(c);
+	atomic_store(&ds->done, true);
+	return NULL;
+}
+
+/* While the dump is held for the slow client, ctl.sock still answers. */
+static void *
+prompt_during_dump(void *arg)
+{
+	struct dump_seen *ds = arg;
+	struct seen sn = { 0 };
+
+	usleep(150 * 1000);
+	prompt_request(&sn);
+	ds->prompt_rc = sn.prompt_rc;
+	ds->prompt_ms = sn.prompt_ms;
+	return NULL;
+}
+
+START_TEST(test_slow_client_holds_the_dump)
+{
+	struct dump_seen ds = { 0 };
+	uint64_t end = now_ms() + 15000;
+	pthread_t t1, t2;
+
+	/* the reconcile at connect first, so that nothing else is queued */
+	while (!dpc_connected(d.dpc) && now_ms() < end)
+		event_base_loop(d.base, EVLOOP_ONCE);
+	ck_assert_int_eq(pthread_create(&t1, NULL, slow_dump_client, &ds), 0);
+	ck_assert_int_eq(pthread_create(&t2, NULL, prompt_during_dump, &ds), 0);
+	while (!atomic_load(&ds.done) && now_ms() < end)
+		event_base_loop(d.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	ck_assert_int_eq(ds.rc, 0);
+	ck_assert_uint_eq(ds.parts, NCONNS);
+	ck_assert_uint_eq(ds.out_of_order, 0);
+	ck_assert_int_eq(ds.prompt_rc, 0);
+	ck_assert_msg(ds.prompt_ms < PROMPT_MS,
+		      "SERVICE_GET answered in %llu ms during a held dump",
+		      (unsigned long long)ds.prompt_ms);
+}
+END_TEST
+
 static Suite *
 loop_suite(void)
 {
@@ -443,6 +577,8 @@ loop_suite(void)
 	tcase_add_test(tc, test_metrics_scrape_waits_alone);
 	tcase_add_test(tc, test_ctl_stats_waits_alone);
 	tcase_add_test(tc, test_module_list);
+	tcase_add_test(tc, test_dataplane_silent_is_cut);
+	tcase_add_test(tc, test_slow_client_holds_the_dump);
 	suite_add_tcase(s, tc);
 	return s;
 }
