@@ -548,6 +548,10 @@ lbd_init_with(struct lbd *d, const char *cfg_path, struct cfg *cfg,
 		if (d->modules[i]->start == NULL)
 			continue;
 		rc = d->modules[i]->start(d, cfg, &d->mod_state[i]);
+		if (rc == 0 && d->modules[i]->collect != NULL)
+			rc = metrics_add_collector(d->metrics,
+						   d->modules[i]->collect,
+						   d->mod_state[i]);
 		if (rc < 0) {
 			LB_ERR("module %s: %s", d->modules[i]->name,
 			       strerror(-rc));
@@ -584,9 +588,16 @@ lbd_run(struct lbd *d)
 void
 lbd_fini(struct lbd *d)
 {
-	for (size_t i = d->nmodules; i-- > 0;)
-		if (d->mod_state[i] != NULL && d->modules[i]->stop != NULL)
+	for (size_t i = d->nmodules; i-- > 0;) {
+		if (d->mod_state[i] == NULL)
+			continue;
+		if (d->modules[i]->collect != NULL)
+			metrics_del_collector(d->metrics,
+					      d->modules[i]->collect,
+					      d->mod_state[i]);
+		if (d->modules[i]->stop != NULL)
 			d->modules[i]->stop(d, d->mod_state[i]);
+	}
 	/* the users of dpc and dpsync first: they cancel what they wait for */
 	if (d->ctl != NULL)
 		ctlsrv_close(d->ctl);

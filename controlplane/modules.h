@@ -5,9 +5,10 @@
  * cfg_module_ops, whose keys are best given as a struct cfg_key table as
  * the core sections are; the daemon derives cfg_load()'s list from this
  * table), its life cycle hooks (start, apply on SIGHUP, drain/drained on
- * SIGTERM, stop), what `lbctl module show` reports of it (ctl_show), and
- * through start its metrics (on d->metrics) and listeners (on d->base, or
- * on service threads of loops.h). Adding a service is adding one entry to
+ * SIGTERM, stop), what `lbctl module show` reports of it (ctl_show), its
+ * metrics (series registered by start on d->metrics, scrape-time samples
+ * through collect) and, through start, its listeners (on d->base, or on
+ * service threads of loops.h). Adding a service is adding one entry to
  * the table in modules.c; nothing else in the daemon names it.
  *
  * Hooks run on the main loop. Code of a module that runs on its own
@@ -23,6 +24,7 @@
 #include "config.h"
 
 struct lbd;
+struct metrics;
 struct nl_msg;
 
 struct lbd_module {
@@ -39,6 +41,13 @@ struct lbd_module {
 	 */
 	int (*apply)(struct lbd *d, void *state, const struct cfg *old,
 		     const struct cfg *new);
+	/*
+	 * Its scrape-time metrics: a collector (metrics.h) the daemon
+	 * registers once start succeeded and removes before stop; series
+	 * updated as events happen are registered by start on d->metrics.
+	 * May be NULL.
+	 */
+	int (*collect)(void *state, struct metrics *m);
 	/*
 	 * lbctl module show NAME: add the module's own attributes (its
 	 * COUNTERS) to its MODULE_GET part. 0 or -errno. May be NULL.

@@ -348,10 +348,10 @@ struct lbmsg_req {
 typedef int (*lbmsg_handler_fn)(struct lbmsg_req *req);
 
 /*
- * A dump handler may return LBMSG_DEFERRED instead: it has taken the
- * request over (copied what it needs, dup'ed req->fd) and sends the
- * parts, NLMSG_DONE and the ack itself later, built with lbmsg_done_msg()
- * and lbmsg_ack_msg(); the server sends nothing for it.
+ * A handler may return LBMSG_DEFERRED instead: it has taken the request
+ * over (copied what it needs, dup'ed req->fd) and sends the parts (of a
+ * dump), NLMSG_DONE (of a dump) and the ack itself later, built with
+ * lbmsg_done_msg() and lbmsg_ack_msg(); the server sends nothing for it.
  */
 #define LBMSG_DEFERRED 0x40000000
 

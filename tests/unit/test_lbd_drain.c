@@ -26,6 +26,7 @@
 #include <event2/event.h>
 
 #include "daemon.h"
+#include "metrics.h"
 #include "modules.h"
 #include "edgelb/lbmsg.h"
 
@@ -157,9 +158,20 @@ mod_stop(struct lbd *d, void *state)
 	atomic_store(&s->stop_called, true);
 }
 
+/* Its scrape-time metric: the connections open. */
+static int
+mod_collect(void *state, struct metrics *m)
+{
+	metrics_put(m, "edgelbd_line_open", "Open line connections.",
+		    METRICS_GAUGE, NULL, 0,
+		    atomic_load(&((struct line_srv *)state)->open));
+	return 0;
+}
+
 static const struct lbd_module line_module = {
 	.name = "line",
 	.start = mod_start,
+	.collect = mod_collect,
 	.drain = mod_drain,
 	.drained = mod_drained,
 	.stop = mod_stop,
@@ -339,7 +351,8 @@ START_TEST(test_never_finishes_is_cut_at_grace)
 	struct client cl = { .finish_after_ms = -1 };
 	pthread_t t;
 	uint64_t took;
-	char c;
+	char c, *page = NULL;
+	size_t len = 0;
 
 	start_daemon(600);
 	took = run_daemon(&cl, &t);
@@ -349,6 +362,10 @@ START_TEST(test_never_finishes_is_cut_at_grace)
 	ck_assert_msg(took < 1500, "exit %llu ms after SIGTERM (grace 600 ms)",
 		      (unsigned long long)took);
 	ck_assert_int_eq(atomic_load(&srv.open), 1); /* still in flight */
+	ck_assert_int_eq(metrics_render_string(d.metrics, &page, &len), 0);
+	ck_assert_msg(strstr(page, "\nedgelbd_line_open 1\n") != NULL,
+		      "the module's collector is not in /metrics");
+	free(page);
 	stop_daemon();
 	/* stop closed it: the client sees the end */
 	ck_assert_int_eq(read(cl.fd, &c, 1), 0);
