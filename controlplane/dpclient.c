@@ -235,14 +235,34 @@ dpc_request(struct dpc *d, struct nl_msg *msg, lbmsg_part_fn part,
 	return 0;
 }
 
+/*
+ * The request a reply with this sequence number answers, or NULL. Not
+ * only the head: the dataplane may answer a later request while it is
+ * still sending a deferred dump (CONN_GET) in pieces.
+ */
+static struct dpc_req **
+find_seq(struct dpc *d, uint32_t seq)
+{
+	for (struct dpc_req **pr = &d->head; *pr != NULL; pr = &(*pr)->next)
+		if ((*pr)->sent && (*pr)->seq == seq)
+			return pr;
+	return NULL;
+}
+
 void
 dpc_cancel(struct dpc *d, void *arg)
 {
 	for (struct dpc_req *r = d->head; r != NULL; r = r->next)
 		if (r->arg == arg)
 			r->cancelled = true;
-	if (d->held != NULL && d->head != NULL && d->head->cancelled)
-		dpc_resume(d); /* nobody will resume a cancelled holder */
+	if (d->held != NULL) {
+		const struct nlmsghdr *h = (const void *)d->held;
+		struct dpc_req **pr = find_seq(d, h->nlmsg_seq);
+
+		if (pr == NULL || (*pr)->cancelled)
+			dpc_resume(
+				d); /* nobody will resume a cancelled holder */
+	}
 }
 
 /* Send what is not sent yet, in order, until the socket is full. */
@@ -288,7 +308,7 @@ on_timeout(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (d->fd < 0 || d->head == NULL || !d->head->sent)
-		return; /* nothing waits for a reply */
+		return; /* nothing waits for a reply (the head is sent first) */
 	if (d->held != NULL || idle < (uint64_t)d->timeout_ms) {
 		struct timeval tv = { 0, 100 * 1000 };
 
@@ -305,15 +325,15 @@ on_timeout(evutil_socket_t fd, short what, void *arg)
 	broken(d, -ETIMEDOUT, err);
 }
 
-/* Unlink the head request and complete it. */
+/* Unlink the request at *pr and complete it. */
 static void
-complete_head(struct dpc *d, int rc, const char *err)
+complete(struct dpc *d, struct dpc_req **pr, int rc, const char *err)
 {
-	struct dpc_req *r = d->head;
+	struct dpc_req *r = *pr;
 
-	d->head = r->next;
-	if (d->head == NULL)
-		d->tail = &d->head;
+	*pr = r->next;
+	if (d->tail == &r->next)
+		d->tail = pr;
 	d->npending--;
 	if (r->rc < 0) {
 		rc = r->rc;
@@ -333,19 +353,21 @@ deliver(struct dpc *d, const uint8_t *buf, size_t n, char *err, size_t errlen)
 {
 	const struct nlmsghdr *h = (const void *)buf;
 	struct nlattr *tb[LB_ATTR_MAX + 1];
-	struct dpc_req *r = d->head;
 	char perr[LBMSG_ERRMSG_MAX];
+	struct dpc_req **pr, *r;
 	int rc;
 
 	if (n < NLMSG_HDRLEN || h->nlmsg_len != n) {
 		snprintf(err, errlen, "malformed reply header");
 		return -EBADMSG;
 	}
-	if (r == NULL || !r->sent || h->nlmsg_seq != r->seq)
+	pr = find_seq(d, h->nlmsg_seq);
+	if (pr == NULL)
 		return 0; /* left over from a request no one waits for */
+	r = *pr;
 	if (h->nlmsg_type == NLMSG_ERROR) {
 		rc = lbmsg_read_ack(h, n, perr, sizeof(perr));
-		complete_head(d, rc, perr);
+		complete(d, pr, rc, perr);
 		return 0;
 	}
 	if (h->nlmsg_type == NLMSG_DONE || r->rc < 0 || r->cancelled)

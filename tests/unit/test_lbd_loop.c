@@ -8,7 +8,9 @@
  * dataplane silent for longer than LBD_DP_TIMEOUT_MS is cut and the
  * page answered without its counters; a ctl.sock client slower than the
  * dataplane at a 5000-part dump gets every part in order while the
- * loop goes on answering others; MODULE_GET lists the module table.
+ * loop goes on answering others; replies that come in another order
+ * than the requests (a deferred CONN_GET) each reach their own request;
+ * MODULE_GET lists the module table.
  *
  * The daemon's loop turns on the test's main thread; the clients run on
  * a second thread and record what they saw, checked on the main thread.
@@ -79,10 +81,61 @@ h_slow_stats(struct lbmsg_req *req)
 	return lbmsg_req_send(req, msg);
 }
 
+/*
+ * CONN_GET answered later (as the real dataplane does, in pieces): the
+ * request is kept, and the serving thread answers it DEFER_MS later,
+ * having answered whatever came meanwhile first.
+ */
+#define DEFER_MS    300
+#define DEFER_PARTS 10
+static atomic_bool conn_deferred, conn_started;
+static struct {
+	int fd;
+	struct nlmsghdr hdr;
+	uint64_t at;
+} deferred = { .fd = -1 };
+
+static int
+send_msg(int fd, struct nl_msg *msg)
+{
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+	int rc =
+		send(fd, h, h->nlmsg_len, MSG_NOSIGNAL) == (ssize_t)h->nlmsg_len
+			? 0
+			: -EIO;
+
+	nlmsg_free(msg);
+	return rc;
+}
+
+static void
+answer_deferred(void)
+{
+	for (int i = 0; i < DEFER_PARTS; i++) {
+		struct nl_msg *msg =
+			lbmsg_new(deferred.hdr.nlmsg_type, NLM_F_MULTI);
+
+		nlmsg_hdr(msg)->nlmsg_seq = deferred.hdr.nlmsg_seq;
+		nla_put_u16(msg, LB_ATTR_LCORE, (uint16_t)i);
+		send_msg(deferred.fd, msg);
+	}
+	send_msg(deferred.fd, lbmsg_done_msg(&deferred.hdr, 0));
+	send_msg(deferred.fd, lbmsg_ack_msg(&deferred.hdr, 0, NULL));
+	close(deferred.fd);
+	deferred.fd = -1;
+}
+
 /* NCONNS parts at once, LCORE numbering them: more than a socket holds. */
 static int
 h_many_conns(struct lbmsg_req *req)
 {
+	if (atomic_load(&conn_deferred)) {
+		deferred.fd = dup(req->fd);
+		deferred.hdr = *req->nlh;
+		deferred.at = now_ms() + DEFER_MS;
+		atomic_store(&conn_started, true);
+		return LBMSG_DEFERRED;
+	}
 	for (int i = 0; i < NCONNS; i++) {
 		struct nl_msg *msg = lbmsg_req_part(req);
 		int rc;
@@ -107,8 +160,11 @@ static const lbmsg_handler_fn dp_handlers[LB_MSG_MAX + 1] = {
 static void *
 dp_serve(void *arg)
 {
-	while (!atomic_load(&dp_stop))
+	while (!atomic_load(&dp_stop)) {
 		lbmsg_server_poll(arg, 20);
+		if (deferred.fd >= 0 && now_ms() >= deferred.at)
+			answer_deferred();
+	}
 	return NULL;
 }
 
@@ -137,6 +193,8 @@ setup(void)
 	atomic_store(&dp_stop, false);
 	atomic_store(&stats_started, false);
 	atomic_store(&stats_delay_ms, SLOW_MS);
+	atomic_store(&conn_deferred, false);
+	atomic_store(&conn_started, false);
 	ck_assert_int_eq(pthread_create(&dp_thread, NULL, dp_serve, dp), 0);
 
 	c = cfg_new(NULL, 0);
@@ -566,6 +624,91 @@ START_TEST(test_slow_client_holds_the_dump)
 }
 END_TEST
 
+/* Replies in another order than the requests: each still finds its own. */
+struct order_seen {
+	atomic_bool done;
+	struct dump_seen conns;
+	struct seen stats;
+	uint64_t stats_ms;
+};
+
+static void *
+deferred_dump_client(void *arg)
+{
+	struct order_seen *os = arg;
+	struct lbmsg_client *c = lbmsg_client_open(ctl_path, 5000);
+	struct nl_msg *msg = lbmsg_new(LB_MSG_CONN_GET, NLM_F_DUMP);
+	char err[LBMSG_ERRMSG_MAX];
+
+	os->conns.rc = -EIO;
+	if (c != NULL && msg != NULL)
+		os->conns.rc = lbmsg_client_request(
+			c, msg, conn_part, &os->conns, err, sizeof(err));
+	if (msg != NULL)
+		nlmsg_free(msg);
+	lbmsg_client_close(c);
+	return NULL;
+}
+
+static void *
+stats_meanwhile(void *arg)
+{
+	struct order_seen *os = arg;
+	struct lbmsg_client *c;
+	struct nl_msg *msg = lbmsg_new(LB_MSG_STATS_GET, NLM_F_DUMP);
+	char err[LBMSG_ERRMSG_MAX];
+	uint64_t t0;
+
+	for (int i = 0; i < 300 && !atomic_load(&conn_started); i++)
+		usleep(10 * 1000);
+	c = lbmsg_client_open(ctl_path, 5000);
+	os->stats.slow_rc = -EIO;
+	t0 = now_ms();
+	if (c != NULL && msg != NULL && atomic_load(&conn_started))
+		os->stats.slow_rc = lbmsg_client_request(
+			c, msg, find_counter, &os->stats.slow_has_counter, err,
+			sizeof(err));
+	os->stats_ms = now_ms() - t0;
+	if (msg != NULL)
+		nlmsg_free(msg);
+	lbmsg_client_close(c);
+	return NULL;
+}
+
+START_TEST(test_replies_out_of_order)
+{
+	struct order_seen os = { 0 };
+	uint64_t end = now_ms() + 15000;
+	pthread_t t1, t2;
+
+	atomic_store(&conn_deferred, true);
+	atomic_store(&stats_delay_ms, 0);
+	ck_assert_int_eq(pthread_create(&t1, NULL, deferred_dump_client, &os),
+			 0);
+	ck_assert_int_eq(pthread_create(&t2, NULL, stats_meanwhile, &os), 0);
+	/* both threads end within their 5 s timeouts */
+	while (now_ms() < end && (pthread_tryjoin_np(t2, NULL) != 0)) {
+		event_base_loop(d.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+	while (now_ms() < end && (pthread_tryjoin_np(t1, NULL) != 0)) {
+		event_base_loop(d.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+	ck_assert_msg(now_ms() < end, "clients not done in 15 s");
+	/* STATS_GET was answered while CONN_GET still waited */
+	ck_assert_int_eq(os.stats.slow_rc, 0);
+	ck_assert(os.stats.slow_has_counter);
+	ck_assert_msg(os.stats_ms < DEFER_MS,
+		      "STATS_GET took %llu ms behind a deferred CONN_GET",
+		      (unsigned long long)os.stats_ms);
+	ck_assert_int_eq(os.conns.rc, 0);
+	ck_assert_uint_eq(os.conns.parts, DEFER_PARTS);
+	ck_assert_uint_eq(os.conns.out_of_order, 0);
+	ck_assert(dpc_connected(d.dpc));
+}
+END_TEST
+
 static Suite *
 loop_suite(void)
 {
@@ -579,6 +722,7 @@ loop_suite(void)
 	tcase_add_test(tc, test_module_list);
 	tcase_add_test(tc, test_dataplane_silent_is_cut);
 	tcase_add_test(tc, test_slow_client_holds_the_dump);
+	tcase_add_test(tc, test_replies_out_of_order);
 	suite_add_tcase(s, tc);
 	return s;
 }
