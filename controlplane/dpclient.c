@@ -41,6 +41,7 @@ struct dpc {
 	uint32_t seq;
 	struct event *rd, *wr, *tmo;
 	struct dpc_req *head, **tail;
+	struct dpc_req *unsent; /* the first request not sent yet */
 	size_t npending;
 	uint64_t progress_ms; /* last datagram sent or received */
 	uint8_t *held;	      /* a part a callback could not take */
@@ -95,6 +96,7 @@ fail_all(struct dpc *d, int rc, const char *err)
 
 	d->head = NULL;
 	d->tail = &d->head;
+	d->unsent = NULL;
 	d->npending = 0;
 	free(d->held);
 	d->held = NULL;
@@ -229,6 +231,8 @@ dpc_request(struct dpc *d, struct nl_msg *msg, lbmsg_part_fn part,
 	r->arg = arg;
 	*d->tail = r;
 	d->tail = &r->next;
+	if (d->unsent == NULL)
+		d->unsent = r;
 	d->npending++;
 	/* sent from the loop, so that no callback runs inside this call */
 	event_active(d->wr, EV_WRITE, 1);
@@ -273,26 +277,25 @@ on_write(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	for (struct dpc_req *r = d->head; r != NULL && d->fd >= 0;
+	for (struct dpc_req *r = d->unsent; r != NULL && d->fd >= 0;
 	     r = r->next) {
 		ssize_t n;
 
-		if (r->sent)
-			continue;
 		n = send(d->fd, r->buf, r->len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && errno == EAGAIN) {
 			event_add(d->wr, NULL);
 			return;
 		}
 		if (n != (ssize_t)r->len) {
+			int e = n < 0 ? errno : EIO;
 			char err[64];
 
-			snprintf(err, sizeof(err), "send: %s",
-				 n < 0 ? strerror(errno) : "short");
-			broken(d, n < 0 ? -errno : -EIO, err);
+			snprintf(err, sizeof(err), "send: %s", strerror(e));
+			broken(d, -e, err);
 			return;
 		}
 		r->sent = true;
+		d->unsent = r->next;
 		d->progress_ms = now_ms();
 		arm_timeout(d);
 	}
@@ -431,9 +434,10 @@ on_read(evutil_socket_t fd, short what, void *arg)
 		if (n < 0 && errno == EAGAIN)
 			return;
 		if (n < 0) {
-			snprintf(err, sizeof(err), "receive: %s",
-				 strerror(errno));
-			broken(d, -errno, err);
+			int e = errno;
+
+			snprintf(err, sizeof(err), "receive: %s", strerror(e));
+			broken(d, -e, err);
 			return;
 		}
 		if (n == 0) {

@@ -405,9 +405,8 @@ start_full(struct dpsync *s, struct run *r)
 	int rc;
 
 	if (!dpc_connected(s->d->dpc)) {
-		s->dirty = true; /* the reconnect reconciles */
-		r->first = -ENOTCONN;
-		end_run(r);
+		s->dirty = true; /* the reconnect reconciles: no run counted */
+		finish(s, r, -ENOTCONN);
 		return;
 	}
 	applied_forget(s);

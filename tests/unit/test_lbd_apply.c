@@ -24,7 +24,7 @@
 #include "dpsync.h"
 #include "edgelb/lbmsg.h"
 
-#define MAX_SEEN 256
+#define MAX_SEEN 8192
 
 /* What the fake dataplane received, and whether it fails the next op. */
 static struct {
@@ -322,6 +322,38 @@ START_TEST(test_error_schedules_full)
 }
 END_TEST
 
+/*
+ * A reconcile of many services pipelines thousands of operations: more
+ * than dp.sock's buffer holds at once, so sending waits for room on the
+ * loop. Every operation arrives once, each service's after its
+ * SERVICE_NEW.
+ */
+START_TEST(test_big_reconcile_pipelined)
+{
+	static bool created[2100];
+	unsigned int n, misordered = 0;
+
+	for (uint16_t i = 4; i < 2000; i++)
+		add_service(d.cfg, i, 2);
+	ck_assert_int_eq(reconcile(), 0);
+	ck_assert_uint_eq(seen_count(LB_MSG_SERVICE_NEW, 0), 1999);
+	ck_assert_uint_eq(seen_count(LB_MSG_BACKEND_NEW, 0), 2 * 1999);
+	pthread_mutex_lock(&seen.lock);
+	n = seen.n;
+	for (unsigned int i = 0; i < n; i++) {
+		uint16_t v = (uint16_t)(seen.vport[i] - 1000);
+
+		if (seen.type[i] == LB_MSG_SERVICE_NEW)
+			created[v] = true;
+		else if (seen.type[i] == LB_MSG_BACKEND_NEW && !created[v])
+			misordered++;
+	}
+	pthread_mutex_unlock(&seen.lock);
+	ck_assert_uint_eq(misordered, 0);
+	ck_assert(dpsync_applied_ok(d.sync));
+}
+END_TEST
+
 START_TEST(test_not_connected)
 {
 	struct cfg_service *s = &d.cfg->services[0];
@@ -345,6 +377,7 @@ apply_suite(void)
 	tcase_add_test(tc, test_full_then_incremental);
 	tcase_add_test(te, test_error_schedules_full);
 	tcase_add_test(te, test_not_connected);
+	tcase_add_test(tc, test_big_reconcile_pipelined);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, te);
 	return s;
