@@ -32,6 +32,7 @@
 
 #define MAX_CLIENTS    64
 #define SLOW_CLIENT_MS 2000
+#define MAX_PENDING    256 /* deferred answers in flight, all clients */
 
 struct pending;
 
@@ -42,6 +43,7 @@ struct ctlsrv {
 	struct event *client_ev[MAX_CLIENTS];
 	unsigned int nclients;
 	struct pending *pending; /* deferred requests */
+	unsigned int npending;
 };
 
 /* The daemon behind a request of ctl.sock. */
@@ -68,8 +70,13 @@ static struct pending *
 pending_new(struct lbmsg_req *req)
 {
 	struct ctlsrv *s = req->ctx;
-	struct pending *p = calloc(1, sizeof(*p));
+	struct pending *p;
 
+	if (s->npending >= MAX_PENDING) {
+		errno = EBUSY;
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return NULL;
 	p->fd = fcntl(req->fd, F_DUPFD_CLOEXEC, 0);
@@ -77,9 +84,12 @@ pending_new(struct lbmsg_req *req)
 		p->wr = event_new(s->d->base, p->fd, EV_WRITE,
 				  on_client_writable, p);
 	if (p->fd < 0 || p->wr == NULL) {
+		int e = p->fd < 0 ? errno : ENOMEM;
+
 		if (p->fd >= 0)
 			close(p->fd);
 		free(p);
+		errno = e;
 		return NULL;
 	}
 	p->s = s;
@@ -87,6 +97,7 @@ pending_new(struct lbmsg_req *req)
 	p->dump = lbmsg_type_is_dump(req->nlh->nlmsg_type);
 	p->next = s->pending;
 	s->pending = p;
+	s->npending++;
 	return p;
 }
 
@@ -98,6 +109,7 @@ pending_free(struct pending *p)
 	while (*pp != p)
 		pp = &(*pp)->next;
 	*pp = p->next;
+	p->s->npending--;
 	for (int i = 0; i < p->ntail; i++)
 		nlmsg_free(p->tail[i]);
 	event_free(p->wr);
@@ -221,7 +233,7 @@ changed(struct lbmsg_req *req, const uint8_t *proto, const struct lb_addr *vip,
 	else
 		dpsync_service(d->sync, *proto, vip, vport,
 			       p != NULL ? edit_done : NULL, p);
-	/* out of memory for p: answer now, the dataplane follows later */
+	/* no room for p (EBUSY, ENOMEM): answer now, the dataplane follows */
 	return p != NULL ? LBMSG_DEFERRED : 0;
 }
 
@@ -883,8 +895,13 @@ h_proxy(struct lbmsg_req *req)
 					     ? forward_part
 					     : NULL,
 				     proxy_done, p)
-		       : -ENOMEM;
+		       : -errno;
 	nlmsg_free(msg);
+	if (rc == -EBUSY)
+		return lbmsg_req_errf(req, rc,
+				      "%d requests wait for the dataplane: try "
+				      "again later",
+				      MAX_PENDING);
 	if (rc < 0) {
 		if (p != NULL)
 			pending_free(p);

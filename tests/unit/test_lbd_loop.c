@@ -10,6 +10,7 @@
  * dataplane at a 5000-part dump gets every part in order while the
  * loop goes on answering others; replies that come in another order
  * than the requests (a deferred CONN_GET) each reach their own request;
+ * requests waiting for the dataplane are bounded (EBUSY beyond);
  * MODULE_GET lists the module table.
  *
  * The daemon's loop turns on the test's main thread; the clients run on
@@ -28,6 +29,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <event2/event.h>
 
 #include "daemon.h"
@@ -709,6 +711,91 @@ START_TEST(test_replies_out_of_order)
 }
 END_TEST
 
+/*
+ * One client pipelines more pass-through requests than ctl.sock keeps
+ * waiting for the dataplane (256): the rest are refused at once with
+ * EBUSY; the waiting ones end with the dataplane's timeout. Nothing is
+ * left unanswered.
+ */
+#define FLOOD 300
+
+struct flood_seen {
+	atomic_bool done;
+	unsigned int acks, busy, failed, ok;
+};
+
+static void *
+flood_client(void *arg)
+{
+	struct flood_seen *fs = arg;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	static uint8_t buf[LBMSG_MAX_SIZE];
+	uint64_t end = now_ms() + 8000;
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ctl_path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto out;
+	for (uint32_t i = 1; i <= FLOOD; i++) {
+		struct nl_msg *msg = lbmsg_new(LB_MSG_STATS_GET, NLM_F_DUMP);
+		struct nlmsghdr *h = nlmsg_hdr(msg);
+
+		h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+		h->nlmsg_seq = i;
+		if (send(fd, h, h->nlmsg_len, MSG_NOSIGNAL) < 0)
+			i = FLOOD; /* counted as unanswered below */
+		nlmsg_free(msg);
+	}
+	while (fs->acks < FLOOD && now_ms() < end) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		const struct nlmsghdr *h = (const void *)buf;
+		char err[LBMSG_ERRMSG_MAX];
+		ssize_t n;
+		int rc;
+
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n <= 0)
+			break;
+		if (h->nlmsg_type != NLMSG_ERROR)
+			continue;
+		fs->acks++;
+		rc = lbmsg_read_ack(h, (size_t)n, err, sizeof(err));
+		if (rc == -EBUSY)
+			fs->busy++;
+		else if (rc < 0)
+			fs->failed++;
+		else
+			fs->ok++;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	atomic_store(&fs->done, true);
+	return NULL;
+}
+
+START_TEST(test_pending_bounded)
+{
+	struct flood_seen fs = { 0 };
+	uint64_t end = now_ms() + 15000;
+	pthread_t t;
+
+	while (!dpc_connected(d.dpc) && now_ms() < end)
+		event_base_loop(d.base, EVLOOP_ONCE);
+	/* the first STATS_GET holds the stand-in beyond the dp timeout */
+	atomic_store(&stats_delay_ms, LBD_DP_TIMEOUT_MS + 1000);
+	ck_assert_int_eq(pthread_create(&t, NULL, flood_client, &fs), 0);
+	while (!atomic_load(&fs.done) && now_ms() < end)
+		event_base_loop(d.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	pthread_join(t, NULL);
+	ck_assert_uint_eq(fs.acks, FLOOD);
+	ck_assert_uint_eq(fs.busy, FLOOD - 256);
+	ck_assert_uint_eq(fs.failed, 256); /* the dataplane's timeout */
+}
+END_TEST
+
 static Suite *
 loop_suite(void)
 {
@@ -723,6 +810,7 @@ loop_suite(void)
 	tcase_add_test(tc, test_dataplane_silent_is_cut);
 	tcase_add_test(tc, test_slow_client_holds_the_dump);
 	tcase_add_test(tc, test_replies_out_of_order);
+	tcase_add_test(tc, test_pending_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }
