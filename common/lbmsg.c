@@ -229,6 +229,10 @@ static const struct {
 					   A(LB_ATTR_COUNTERS),
 				   0 } },
 	P(LB_MSG_SAVE) = { "SAVE", { 0, 0 } },
+	P(LB_MSG_MODULE_GET) = { "MODULE_GET",
+				 { A(LB_ATTR_NAME) | A(LB_ATTR_STATE) |
+					   A(LB_ATTR_COUNTERS),
+				   0 } },
 #undef P
 };
 
@@ -329,6 +333,7 @@ lbmsg_type_is_dump(uint16_t type)
 	case LB_MSG_CONN_GET:
 	case LB_MSG_CONFIG_GET:
 	case LB_MSG_HEALTH_GET:
+	case LB_MSG_MODULE_GET:
 		return 1;
 	default:
 		return 0;

@@ -480,9 +480,8 @@ lbmsg_client_set_limits(struct lbmsg_client *c, size_t max_parts,
 	c->max_bytes = max_bytes;
 }
 
-/* The ack's error and, when present, its NLMSGERR_ATTR_MSG text. */
-static int
-read_ack(const struct nlmsghdr *h, size_t len, char *err, size_t errlen)
+int
+lbmsg_read_ack(const struct nlmsghdr *h, size_t len, char *err, size_t errlen)
 {
 	const struct nlmsgerr *e = NLMSG_DATA(h);
 	size_t off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*e));
@@ -563,7 +562,7 @@ exchange(struct lbmsg_client *c, const void *buf, size_t len, uint32_t seq,
 		if (!any_seq && h->nlmsg_seq != seq)
 			continue; /* left over from an abandoned request */
 		if (h->nlmsg_type == NLMSG_ERROR)
-			return read_ack(h, (size_t)n, err, errlen);
+			return lbmsg_read_ack(h, (size_t)n, err, errlen);
 		if (h->nlmsg_type == NLMSG_DONE)
 			continue;
 		if (++parts > c->max_parts ||

@@ -162,6 +162,23 @@ open_check(struct cfg_parser *p)
 	return 0;
 }
 
+/* The section ends: every required key of its table must have come. */
+static void
+close_section(struct cfg_parser *p)
+{
+	int line = p->line;
+
+	if (p->keys == NULL || p->kind == S_BAD)
+		return;
+	p->line = p->sect_line;
+	for (int i = 0; p->keys[i].name != NULL && i < CFG_MAX_KEYS; i++)
+		if ((p->keys[i].flags & CFG_KEY_REQUIRED) &&
+		    p->key_line[i] == 0)
+			perr(p, NULL, NULL, "%s is required", p->keys[i].name);
+	p->line = line;
+	p->keys = NULL;
+}
+
 /* Classify a section header "type [name]" and open it. */
 static void
 open_section(struct cfg_parser *p, const char *text)
@@ -183,8 +200,10 @@ open_section(struct cfg_parser *p, const char *text)
 	size_t tl;
 	bool named = false, found = false;
 
+	close_section(p);
 	snprintf(p->section, sizeof(p->section), "%s", text);
 	memset(p->key_line, 0, sizeof(p->key_line));
+	p->sect_line = p->line;
 	p->have_key = false;
 	p->kind = S_BAD;
 	sp = strpbrk(p->section, " \t");
@@ -254,6 +273,7 @@ open_section(struct cfg_parser *p, const char *text)
 		const struct cfg_module_ops *ops = p->cfg->mods[p->mod];
 		char err[256] = "";
 
+		p->keys = ops->keys;
 		if (ops->open != NULL &&
 		    ops->open(p->cfg->mod_state[p->mod], p->name, p->line, err,
 			      sizeof(err)) < 0) {
@@ -264,20 +284,22 @@ open_section(struct cfg_parser *p, const char *text)
 }
 
 static void
-do_key(struct cfg_parser *p, const struct cfg_key_def *keys, const char *key,
-       const char *value)
+do_key(struct cfg_parser *p, const struct cfg_key *keys, void *obj,
+       const char *key, const char *value)
 {
 	char err[256] = "";
+	struct cfg_set set = { .obj = obj, .line = p->line };
 	int i;
 
-	for (i = 0; keys[i].key != NULL; i++)
-		if (strcmp(keys[i].key, key) == 0)
+	for (i = 0; keys[i].name != NULL; i++)
+		if (strcmp(keys[i].name, key) == 0)
 			break;
-	if (keys[i].key == NULL) {
+	if (keys[i].name == NULL) {
 		perr(p, key, NULL, "unknown key");
 		return;
 	}
-	if (!keys[i].repeat && i < CFG_MAX_KEYS && p->key_line[i] != 0) {
+	if (!(keys[i].flags & CFG_KEY_REPEAT) && i < CFG_MAX_KEYS &&
+	    p->key_line[i] != 0) {
 		perr(p, key, value, "given twice (first on line %d)",
 		     p->key_line[i]);
 		return;
@@ -288,7 +310,8 @@ do_key(struct cfg_parser *p, const struct cfg_key_def *keys, const char *key,
 		perr(p, key, NULL, "empty value");
 		return;
 	}
-	if (keys[i].fn(p, value, err, sizeof(err)) < 0)
+	set.key = &keys[i];
+	if (keys[i].set(&set, value, err, sizeof(err)) < 0)
 		perr(p, key, value, "%s", err);
 }
 
@@ -306,26 +329,30 @@ on_key(void *user, const char *section, const char *key, const char *value)
 		perr(p, key, NULL, "key outside of any section");
 		break;
 	case S_GLOBAL:
-		do_key(p, cfg_global_keys, key, value);
+		do_key(p, cfg_global_keys, p->cfg, key, value);
 		break;
 	case S_DATAPLANE:
 		/* the dataplane's own keys belong to edgelb-dp */
 		if (strcmp(key, "socket") == 0)
-			do_key(p, cfg_dataplane_keys, key, value);
+			do_key(p, cfg_dataplane_keys, p->cfg, key, value);
 		break;
 	case S_METRICS:
-		do_key(p, cfg_metrics_keys, key, value);
+		do_key(p, cfg_metrics_keys, p->cfg, key, value);
 		break;
 	case S_SERVICE:
-		do_key(p, cfg_service_keys, key, value);
+		do_key(p, cfg_service_keys, &p->cfg->services[p->obj], key,
+		       value);
 		break;
 	case S_CHECK:
-		do_key(p, cfg_check_keys, key, value);
+		do_key(p, cfg_check_keys, &p->cfg->checks[p->obj], key, value);
 		break;
 	case S_MODULE: {
 		const struct cfg_module_ops *ops = p->cfg->mods[p->mod];
 
-		if (ops->key == NULL)
+		if (ops->keys != NULL)
+			do_key(p, ops->keys, p->cfg->mod_state[p->mod], key,
+			       value);
+		else if (ops->key == NULL)
 			perr(p, key, NULL, "[%s] takes no keys", ops->section);
 		else if (ops->key(p->cfg->mod_state[p->mod], p->name, key,
 				  value, err, sizeof(err)) < 0)
@@ -414,6 +441,7 @@ parse_fp(struct cfg *c, FILE *fp, const char *file, bool state_only,
 	int rc;
 
 	rc = ini_parse_stream(read_line, &p, on_key, &p);
+	close_section(&p);
 	free(p.buf);
 	cfg_index_invalidate(c); /* keys were set after cfg_service_add */
 	if (rc > 0 && rc != p.syntax_line) {
@@ -600,8 +628,10 @@ cfg_new(const struct cfg_module_ops *const *mods, size_t nmods)
 	strcpy(c->dp_socket, LB_DEFAULT_DP_SOCKET);
 	strcpy(c->metrics_path, "/metrics");
 	c->reconcile_ms = 30000;
+	c->shutdown_grace_ms = 10000;
 	strcpy(c->file, "-");
-	c->mods = mods;
+	for (size_t i = 0; i < nmods; i++)
+		c->mods[i] = mods[i];
 	c->nmods = nmods;
 	if (cfg_index_init(c) < 0)
 		goto err;

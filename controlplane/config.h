@@ -53,6 +53,44 @@ void cfg_errors_free(struct cfg_errors *e);
 struct cfg;
 
 /*
+ * A section's keys, declared as a table in the style of nginx's command
+ * tables, ended by a NULL name. The parser finds the key, refuses it a
+ * second time unless CFG_KEY_REPEAT, refuses an empty value, and calls
+ * set; when the section ends, every CFG_KEY_REQUIRED key must have come.
+ * set stores the value in the section's object (struct cfg for [global],
+ * [dataplane] and [metrics], the struct cfg_service or cfg_check being
+ * parsed, a module's state) -- the shared cfg_set_* setters at offset --
+ * or writes the problem to err and returns -1.
+ */
+#define CFG_KEY_REPEAT	 0x1u /* may be given more than once */
+#define CFG_KEY_REQUIRED 0x2u /* the section is incomplete without it */
+
+struct cfg_key;
+
+/* What a setter is given besides the value. */
+struct cfg_set {
+	const struct cfg_key *key;
+	void *obj;
+	int line;
+};
+
+struct cfg_key {
+	const char *name;
+	int (*set)(const struct cfg_set *p, const char *v, char *err, size_t n);
+	size_t offset;	    /* of the field in obj (shared setters) */
+	size_t size;	    /* of a text field, with its NUL */
+	unsigned int flags; /* CFG_KEY_* */
+};
+
+/* N, Nms, Ns, Nm, Nh into a uint32_t of milliseconds. */
+int cfg_set_duration(const struct cfg_set *p, const char *v, char *err,
+		     size_t n);
+/* yes/no, true/false, on/off, 1/0 into a bool. */
+int cfg_set_bool(const struct cfg_set *p, const char *v, char *err, size_t n);
+/* A path of at most size - 1 characters into char[size]. */
+int cfg_set_path(const struct cfg_set *p, const char *v, char *err, size_t n);
+
+/*
  * Hooks of a section owned by a daemon module. state is what create()
  * returned for this configuration (one per struct cfg). section() is
  * called when the section opens (name is NULL for unnamed sections), key()
@@ -67,6 +105,8 @@ struct cfg_module_ops {
 	void (*destroy)(void *state);
 	int (*open)(void *state, const char *name, int line, char *err,
 		    size_t errlen);
+	const struct cfg_key *keys; /* its keys; obj is the state */
+	/* or, when keys is NULL, every key of the section goes here */
 	int (*key)(void *state, const char *name, const char *key,
 		   const char *value, char *err, size_t errlen);
 	int (*validate)(void *state, const struct cfg *c, char *err,
@@ -139,8 +179,9 @@ struct cfg {
 	int log_level; /* LOG_* */
 	bool log_syslog;
 	char ctl_socket[CFG_SOCKPATH_MAX + 1];
-	char state_file[PATH_MAX]; /* "" = lbctl changes are not persisted */
-	uint32_t reconcile_ms;	   /* periodic full reconcile; 0 = off */
+	char state_file[PATH_MAX];  /* "" = lbctl changes are not persisted */
+	uint32_t reconcile_ms;	    /* periodic full reconcile; 0 = off */
+	uint32_t shutdown_grace_ms; /* SIGTERM: drain at most; 0 = at once */
 	/* [dataplane] */
 	char dp_socket[CFG_SOCKPATH_MAX + 1];
 	/* [metrics] */
@@ -159,7 +200,7 @@ struct cfg {
 	/* lookup index of services by key and name (config_svc.c) */
 	struct cfg_index *idx;
 	/* module sections: mods[i] owns mod_state[i] */
-	const struct cfg_module_ops *const *mods;
+	const struct cfg_module_ops *mods[CFG_MAX_MODULES]; /* a copy */
 	size_t nmods;
 	void *mod_state[CFG_MAX_MODULES];
 };

@@ -8,6 +8,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -17,6 +18,12 @@
 #include "edgelb/lbmsg.h"
 #include "edgelb/log.h"
 #include "edgelb/util.h"
+
+/* The object of the section whose key is being set (see config.h). */
+#define CFG(p)	       ((struct cfg *)(p)->obj)
+#define SVC(p)	       ((struct cfg_service *)(p)->obj)
+#define CHK(p)	       ((struct cfg_check *)(p)->obj)
+#define FIELD(p, type) ((type *)((char *)(p)->obj + (p)->key->offset))
 
 /* ---- small value parsers ----------------------------------------------- */
 
@@ -194,7 +201,7 @@ addr_port_error(int rc, char *err, size_t n)
 /* ---- [global], [dataplane], [metrics] ---------------------------------- */
 
 static int
-k_log_level(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_log_level(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	int l = lb_log_level_parse(v);
 
@@ -202,17 +209,17 @@ k_log_level(struct cfg_parser *p, const char *v, char *err, size_t n)
 		snprintf(err, n, "expected err|warning|notice|info|debug");
 		return -1;
 	}
-	p->cfg->log_level = l;
+	CFG(p)->log_level = l;
 	return 0;
 }
 
 static int
-k_log_target(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_log_target(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	if (strcmp(v, "stderr") == 0)
-		p->cfg->log_syslog = false;
+		CFG(p)->log_syslog = false;
 	else if (strcmp(v, "syslog") == 0)
-		p->cfg->log_syslog = true;
+		CFG(p)->log_syslog = true;
 	else {
 		snprintf(err, n, "expected stderr|syslog");
 		return -1;
@@ -231,83 +238,89 @@ set_path(char *dst, size_t max, const char *v, char *err, size_t n)
 	return 0;
 }
 
-static int
-k_ctl_socket(struct cfg_parser *p, const char *v, char *err, size_t n)
+int
+cfg_set_path(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
-	return set_path(p->cfg->ctl_socket, CFG_SOCKPATH_MAX, v, err, n);
+	return set_path(FIELD(p, char), p->key->size - 1, v, err, n);
 }
 
-static int
-k_state_file(struct cfg_parser *p, const char *v, char *err, size_t n)
+int
+cfg_set_duration(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
-	return set_path(p->cfg->state_file, PATH_MAX - 16, v, err, n);
+	if (cfg_parse_duration_ms(v, FIELD(p, uint32_t)) < 0) {
+		snprintf(err, n, "expected a duration (10s, 500ms, 1m)");
+		return -1;
+	}
+	return 0;
 }
 
-static int
-k_reconcile(struct cfg_parser *p, const char *v, char *err, size_t n)
+int
+cfg_set_bool(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
-	if (cfg_parse_duration_ms(v, &p->cfg->reconcile_ms) < 0) {
-		snprintf(err, n, "expected a duration (30s, 500ms, 1m)");
+	if (parse_bool(v, FIELD(p, bool)) < 0) {
+		snprintf(err, n, "expected yes|no");
 		return -1;
 	}
 	return 0;
 }
 
 static int
-k_dp_socket(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_state_file(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
-	return set_path(p->cfg->dp_socket, CFG_SOCKPATH_MAX, v, err, n);
+	return set_path(CFG(p)->state_file, PATH_MAX - 16, v, err, n);
 }
 
 static int
-k_listen(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_listen(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
-	int rc = lb_addr_port_parse(v, &p->cfg->metrics_addr,
-				    &p->cfg->metrics_port, false);
+	int rc = lb_addr_port_parse(v, &CFG(p)->metrics_addr,
+				    &CFG(p)->metrics_port, false);
 
 	if (rc < 0)
 		return addr_port_error(rc, err, n);
-	p->cfg->metrics_enabled = true;
+	CFG(p)->metrics_enabled = true;
 	return 0;
 }
 
 static int
-k_metrics_path(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_metrics_path(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	if (v[0] != '/') {
 		snprintf(err, n, "must start with '/'");
 		return -1;
 	}
-	return copy_text(p->cfg->metrics_path, v, false, err, n);
+	return copy_text(CFG(p)->metrics_path, v, false, err, n);
 }
 
-const struct cfg_key_def cfg_global_keys[] = {
-	{ "log_level", false, k_log_level },
-	{ "log_target", false, k_log_target },
-	{ "ctl_socket", false, k_ctl_socket },
-	{ "state_file", false, k_state_file },
-	{ "reconcile_interval", false, k_reconcile },
-	{ NULL, false, NULL },
+const struct cfg_key cfg_global_keys[] = {
+	{ "log_level", k_log_level },
+	{ "log_target", k_log_target },
+	{ "ctl_socket", cfg_set_path, offsetof(struct cfg, ctl_socket),
+	  sizeof(((struct cfg *)0)->ctl_socket) },
+	{ "state_file", k_state_file },
+	{ "reconcile_interval", cfg_set_duration,
+	  offsetof(struct cfg, reconcile_ms) },
+	{ "shutdown_grace", cfg_set_duration,
+	  offsetof(struct cfg, shutdown_grace_ms) },
+	{ NULL },
 };
 
-const struct cfg_key_def cfg_dataplane_keys[] = {
-	{ "socket", false, k_dp_socket },
-	{ NULL, false, NULL },
+const struct cfg_key cfg_dataplane_keys[] = {
+	{ "socket", cfg_set_path, offsetof(struct cfg, dp_socket),
+	  sizeof(((struct cfg *)0)->dp_socket) },
+	{ NULL },
 };
 
-const struct cfg_key_def cfg_metrics_keys[] = {
-	{ "listen", false, k_listen },
-	{ "path", false, k_metrics_path },
-	{ NULL, false, NULL },
+const struct cfg_key cfg_metrics_keys[] = {
+	{ "listen", k_listen },
+	{ "path", k_metrics_path },
+	{ NULL },
 };
 
 /* ---- [service NAME] ---------------------------------------------------- */
 
-#define SVC(p) (&(p)->cfg->services[(p)->obj])
-#define CHK(p) (&(p)->cfg->checks[(p)->obj])
-
 static int
-k_vip(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_vip(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	int rc = lb_addr_port_parse(v, &SVC(p)->vip, &SVC(p)->vport, false);
 
@@ -315,7 +328,7 @@ k_vip(struct cfg_parser *p, const char *v, char *err, size_t n)
 }
 
 static int
-k_proto(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_proto(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	int rc = lb_proto_parse(v);
 
@@ -328,7 +341,7 @@ k_proto(struct cfg_parser *p, const char *v, char *err, size_t n)
 }
 
 static int
-k_mode(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_mode(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	int rc = lb_mode_parse(v);
 
@@ -341,7 +354,7 @@ k_mode(struct cfg_parser *p, const char *v, char *err, size_t n)
 }
 
 static int
-k_sched(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_sched(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	if (!lb_sched_name_valid(v)) {
 		snprintf(err, n, "expected rr|wrr|lc|wlc|sh|mh|lrt");
@@ -352,7 +365,7 @@ k_sched(struct cfg_parser *p, const char *v, char *err, size_t n)
 }
 
 static int
-k_persist(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_persist(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	int rc = lb_parse_u32(v, 0, LB_PERSIST_MAX, &SVC(p)->persist);
 
@@ -366,7 +379,7 @@ k_persist(struct cfg_parser *p, const char *v, char *err, size_t n)
 }
 
 static int
-k_backend(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_backend(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	struct cfg_backend b = { .weight = CFG_DEFAULT_WEIGHT,
 				 .line = p->line };
@@ -410,7 +423,7 @@ k_backend(struct cfg_parser *p, const char *v, char *err, size_t n)
 }
 
 static int
-k_laddr(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_laddr(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	struct lb_addr a;
 	int rc;
@@ -429,7 +442,7 @@ k_laddr(struct cfg_parser *p, const char *v, char *err, size_t n)
 }
 
 static int
-k_toa(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_toa(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	bool on;
 
@@ -445,7 +458,7 @@ k_toa(struct cfg_parser *p, const char *v, char *err, size_t n)
 }
 
 static int
-k_proxy(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_proxy(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	if (strcmp(v, "v2") == 0)
 		SVC(p)->flags |= LB_SVC_F_PROXY_V2;
@@ -459,7 +472,7 @@ k_proxy(struct cfg_parser *p, const char *v, char *err, size_t n)
 }
 
 static int
-k_mh_size(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_mh_size(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	uint32_t m;
 
@@ -472,7 +485,7 @@ k_mh_size(struct cfg_parser *p, const char *v, char *err, size_t n)
 }
 
 static int
-k_svc_check(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_svc_check(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	if (!cfg_name_valid(v)) {
 		snprintf(err, n, "invalid name");
@@ -483,7 +496,7 @@ k_svc_check(struct cfg_parser *p, const char *v, char *err, size_t n)
 }
 
 static int
-k_on_fail(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_on_fail(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	if (strcmp(v, "quiesce") == 0)
 		SVC(p)->on_fail = CFG_ON_FAIL_QUIESCE;
@@ -497,7 +510,7 @@ k_on_fail(struct cfg_parser *p, const char *v, char *err, size_t n)
 }
 
 static int
-k_udp_on_down(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_udp_on_down(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	if (strcmp(v, "reschedule") == 0)
 		SVC(p)->flags &= ~LB_SVC_F_UDP_DRAIN;
@@ -510,27 +523,27 @@ k_udp_on_down(struct cfg_parser *p, const char *v, char *err, size_t n)
 	return 0;
 }
 
-const struct cfg_key_def cfg_service_keys[] = {
-	{ "vip", false, k_vip },
-	{ "proto", false, k_proto },
-	{ "mode", false, k_mode },
-	{ "scheduler", false, k_sched },
-	{ "persistence", false, k_persist },
-	{ "backend", true, k_backend },
-	{ "laddr", true, k_laddr },
-	{ "toa", false, k_toa },
-	{ "proxy_protocol", false, k_proxy },
-	{ "mh_size", false, k_mh_size },
-	{ "healthcheck", false, k_svc_check },
-	{ "on_fail", false, k_on_fail },
-	{ "udp_on_down", false, k_udp_on_down },
-	{ NULL, false, NULL },
+const struct cfg_key cfg_service_keys[] = {
+	{ "vip", k_vip },
+	{ "proto", k_proto },
+	{ "mode", k_mode },
+	{ "scheduler", k_sched },
+	{ "persistence", k_persist },
+	{ "backend", k_backend, .flags = CFG_KEY_REPEAT },
+	{ "laddr", k_laddr, .flags = CFG_KEY_REPEAT },
+	{ "toa", k_toa },
+	{ "proxy_protocol", k_proxy },
+	{ "mh_size", k_mh_size },
+	{ "healthcheck", k_svc_check },
+	{ "on_fail", k_on_fail },
+	{ "udp_on_down", k_udp_on_down },
+	{ NULL },
 };
 
 /* ---- [healthcheck NAME] ------------------------------------------------ */
 
 static int
-k_hc_type(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_hc_type(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	for (uint8_t t = CFG_CHECK_TCP; t <= CFG_CHECK_UDP; t++)
 		if (strcmp(v, check_type_names[t]) == 0) {
@@ -542,7 +555,7 @@ k_hc_type(struct cfg_parser *p, const char *v, char *err, size_t n)
 }
 
 static int
-hc_duration(const char *v, uint32_t min, uint32_t *out, char *err, size_t n)
+check_duration(const char *v, uint32_t min, uint32_t *out, char *err, size_t n)
 {
 	int rc = cfg_parse_duration_ms(v, out);
 
@@ -558,19 +571,19 @@ hc_duration(const char *v, uint32_t min, uint32_t *out, char *err, size_t n)
 }
 
 static int
-k_interval(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_interval(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
-	return hc_duration(v, 100, &CHK(p)->interval_ms, err, n);
+	return check_duration(v, 100, &CHK(p)->interval_ms, err, n);
 }
 
 static int
-k_timeout(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_timeout(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
-	return hc_duration(v, 10, &CHK(p)->timeout_ms, err, n);
+	return check_duration(v, 10, &CHK(p)->timeout_ms, err, n);
 }
 
 static int
-hc_count(const char *v, uint32_t *out, char *err, size_t n)
+check_count(const char *v, uint32_t *out, char *err, size_t n)
 {
 	if (lb_parse_u32(v, 1, 100, out) < 0) {
 		snprintf(err, n, "expected a number in 1-100");
@@ -580,19 +593,19 @@ hc_count(const char *v, uint32_t *out, char *err, size_t n)
 }
 
 static int
-k_rise(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_rise(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
-	return hc_count(v, &CHK(p)->rise, err, n);
+	return check_count(v, &CHK(p)->rise, err, n);
 }
 
 static int
-k_fall(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_fall(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
-	return hc_count(v, &CHK(p)->fall, err, n);
+	return check_count(v, &CHK(p)->fall, err, n);
 }
 
 static int
-k_hc_port(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_hc_port(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	uint32_t port;
 
@@ -605,7 +618,7 @@ k_hc_port(struct cfg_parser *p, const char *v, char *err, size_t n)
 }
 
 static int
-k_path(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_path(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	if (v[0] != '/') {
 		snprintf(err, n, "must start with '/'");
@@ -615,7 +628,7 @@ k_path(struct cfg_parser *p, const char *v, char *err, size_t n)
 }
 
 static int
-k_host(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_host(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	if (!token_valid(v)) {
 		snprintf(err, n, "contains a space or control character");
@@ -625,7 +638,7 @@ k_host(struct cfg_parser *p, const char *v, char *err, size_t n)
 }
 
 static int
-k_expect_status(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_expect_status(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	uint32_t st;
 
@@ -638,35 +651,35 @@ k_expect_status(struct cfg_parser *p, const char *v, char *err, size_t n)
 }
 
 static int
-k_expect_body(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_expect_body(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	return copy_text(CHK(p)->expect_body, v, true, err, n);
 }
 
 static int
-k_send(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_send(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	return unescape(v, CHK(p)->send, &CHK(p)->send_len, err, n);
 }
 
 static int
-k_expect(struct cfg_parser *p, const char *v, char *err, size_t n)
+k_expect(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	return unescape(v, CHK(p)->expect, &CHK(p)->expect_len, err, n);
 }
 
-const struct cfg_key_def cfg_check_keys[] = {
-	{ "type", false, k_hc_type },
-	{ "interval", false, k_interval },
-	{ "timeout", false, k_timeout },
-	{ "rise", false, k_rise },
-	{ "fall", false, k_fall },
-	{ "port", false, k_hc_port },
-	{ "path", false, k_path },
-	{ "host", false, k_host },
-	{ "expect_status", false, k_expect_status },
-	{ "expect_body", false, k_expect_body },
-	{ "send", false, k_send },
-	{ "expect", false, k_expect },
-	{ NULL, false, NULL },
+const struct cfg_key cfg_check_keys[] = {
+	{ "type", k_hc_type },
+	{ "interval", k_interval },
+	{ "timeout", k_timeout },
+	{ "rise", k_rise },
+	{ "fall", k_fall },
+	{ "port", k_hc_port },
+	{ "path", k_path },
+	{ "host", k_host },
+	{ "expect_status", k_expect_status },
+	{ "expect_body", k_expect_body },
+	{ "send", k_send },
+	{ "expect", k_expect },
+	{ NULL },
 };

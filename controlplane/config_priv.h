@@ -43,29 +43,26 @@ struct cfg_parser {
 	int nerr;
 	int syntax_line; /* last line the reader flagged */
 	enum cfg_sect_kind kind;
-	char section[128]; /* as written, for messages */
-	const char *name;  /* the NAME part of section */
-	uint32_t obj;	   /* index of the service / check */
-	size_t mod;	   /* index of the module */
+	char section[128];	    /* as written, for messages */
+	const char *name;	    /* the NAME part of section */
+	uint32_t obj;		    /* index of the service / check */
+	size_t mod;		    /* index of the module */
+	const struct cfg_key *keys; /* of the open section, if a table */
+	int sect_line;
 	int key_line[CFG_MAX_KEYS];
 };
 
-struct cfg_key_def {
-	const char *key;
-	bool repeat;
-	int (*fn)(struct cfg_parser *p, const char *v, char *err, size_t n);
-};
-
 /*
- * Key tables of the built-in sections, each ended by a NULL key. A key's
- * fn stores the value in p->cfg (the section's object is p->obj) or
- * writes the problem to err and returns -1.
+ * Key tables of the built-in sections (struct cfg_key, config.h): the
+ * object of [global], [dataplane] and [metrics] is the struct cfg, of
+ * [service NAME] the struct cfg_service, of [healthcheck NAME] the
+ * struct cfg_check.
  */
-extern const struct cfg_key_def cfg_global_keys[];
-extern const struct cfg_key_def cfg_dataplane_keys[];
-extern const struct cfg_key_def cfg_metrics_keys[];
-extern const struct cfg_key_def cfg_service_keys[];
-extern const struct cfg_key_def cfg_check_keys[];
+extern const struct cfg_key cfg_global_keys[];
+extern const struct cfg_key cfg_dataplane_keys[];
+extern const struct cfg_key cfg_metrics_keys[];
+extern const struct cfg_key cfg_service_keys[];
+extern const struct cfg_key cfg_check_keys[];
 
 /* 1-LB_NAME_MAX characters of A-Z a-z 0-9 _ . : - (services, checks). */
 bool cfg_name_valid(const char *s);

@@ -4,21 +4,37 @@
  * sockets; this file watches its listening and client fds with libevent
  * and calls lbmsg_server_poll(srv, 0) when one is readable, then re-reads
  * the set of client fds.
+ *
+ * A request that needs the dataplane is deferred (LBMSG_DEFERRED): it
+ * keeps a duplicate of the client's fd and answers from the callbacks of
+ * dpclient/dpsync, never blocking the loop. A client slower than the
+ * dataplane at a dump holds the dump (DPC_HOLD) until its socket takes
+ * the part, for at most SLOW_CLIENT_MS; then its answer is dropped.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <event2/event.h>
 
 #include "ctlsrv.h"
-#include "daemon.h"
 #include "dpclient.h"
+#include "dpsync.h"
 #include "health.h"
+#include "lbd.h"
+#include "modules.h"
+#include "view.h"
 #include "edgelb/lbmsg.h"
 #include "edgelb/log.h"
 
-#define MAX_CLIENTS 64
+#define MAX_CLIENTS    64
+#define SLOW_CLIENT_MS 2000
+#define MAX_PENDING    256 /* deferred answers in flight, all clients */
+
+struct pending;
 
 struct ctlsrv {
 	struct lbd *d;
@@ -26,14 +42,207 @@ struct ctlsrv {
 	struct event *listen_ev;
 	struct event *client_ev[MAX_CLIENTS];
 	unsigned int nclients;
+	struct pending *pending; /* deferred requests */
+	unsigned int npending;
 };
+
+/* The daemon behind a request of ctl.sock. */
+#define D(req) (((struct ctlsrv *)(req)->ctx)->d)
+
+/* ---- deferred answers -------------------------------------------------- */
+
+/* A request answered later, on the client's fd (a duplicate). */
+struct pending {
+	struct pending *next;
+	struct ctlsrv *s;
+	int fd;
+	struct nlmsghdr hdr;	/* of the request */
+	bool dump;		/* NLMSG_DONE before the ack */
+	bool dead;		/* the client is gone or too slow */
+	struct event *wr;	/* the client's socket took nothing yet */
+	struct nl_msg *tail[2]; /* DONE and the ack, when not sent yet */
+	int ntail;
+};
+
+static void on_client_writable(evutil_socket_t fd, short what, void *arg);
+
+static struct pending *
+pending_new(struct lbmsg_req *req)
+{
+	struct ctlsrv *s = req->ctx;
+	struct pending *p;
+
+	if (s->npending >= MAX_PENDING) {
+		errno = EBUSY;
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return NULL;
+	p->fd = fcntl(req->fd, F_DUPFD_CLOEXEC, 0);
+	if (p->fd >= 0)
+		p->wr = event_new(s->d->base, p->fd, EV_WRITE,
+				  on_client_writable, p);
+	if (p->fd < 0 || p->wr == NULL) {
+		int e = p->fd < 0 ? errno : ENOMEM;
+
+		if (p->fd >= 0)
+			close(p->fd);
+		free(p);
+		errno = e;
+		return NULL;
+	}
+	p->s = s;
+	p->hdr = *req->nlh;
+	p->dump = lbmsg_type_is_dump(req->nlh->nlmsg_type);
+	p->next = s->pending;
+	s->pending = p;
+	s->npending++;
+	return p;
+}
+
+static void
+pending_free(struct pending *p)
+{
+	struct pending **pp = &p->s->pending;
+
+	while (*pp != p)
+		pp = &(*pp)->next;
+	*pp = p->next;
+	p->s->npending--;
+	for (int i = 0; i < p->ntail; i++)
+		nlmsg_free(p->tail[i]);
+	event_free(p->wr);
+	close(p->fd);
+	free(p);
+}
+
+/* Send msg (freed) without waiting: 0, -EAGAIN (kept: *keep) or -errno. */
+static int
+send_now(struct pending *p, struct nl_msg *msg)
+{
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+	ssize_t n = send(p->fd, h, h->nlmsg_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	int rc = n == (ssize_t)h->nlmsg_len ? 0 : n < 0 ? -errno : -EIO;
+
+	if (rc != -EAGAIN)
+		nlmsg_free(msg);
+	return rc;
+}
+
+static void
+wait_writable(struct pending *p)
+{
+	struct timeval tv = { SLOW_CLIENT_MS / 1000,
+			      (SLOW_CLIENT_MS % 1000) * 1000 };
+
+	event_add(p->wr, &tv);
+}
+
+/* Send what is left of the answer; free p once all is out (or dead). */
+static void
+flush_tail(struct pending *p)
+{
+	while (p->ntail > 0 && !p->dead) {
+		int rc = send_now(p, p->tail[0]);
+
+		if (rc == -EAGAIN) {
+			wait_writable(p);
+			return;
+		}
+		if (rc < 0)
+			p->dead = true;
+		else
+			memmove(&p->tail[0], &p->tail[1],
+				--p->ntail * sizeof(p->tail[0]));
+	}
+	pending_free(p);
+}
+
+/* End the answer: NLMSG_DONE for a dump, then the ack. */
+static void
+pending_end(struct pending *p, int rc, const char *text)
+{
+	if (p->dump)
+		p->tail[p->ntail++] = lbmsg_done_msg(&p->hdr, rc);
+	p->tail[p->ntail++] = lbmsg_ack_msg(&p->hdr, rc, rc < 0 ? text : NULL);
+	for (int i = 0; i < p->ntail; i++)
+		if (p->tail[i] == NULL)
+			p->dead =
+				true; /* out of memory: the client times out */
+	flush_tail(p);
+}
+
+static void
+on_client_writable(evutil_socket_t fd, short what, void *arg)
+{
+	struct pending *p = arg;
+
+	(void)fd;
+	if (what & EV_TIMEOUT) {
+		LB_WARN("ctl socket: a client took nothing for %d ms; its "
+			"answer is dropped",
+			SLOW_CLIENT_MS);
+		p->dead = true;
+	}
+	if (p->ntail > 0)
+		flush_tail(p);
+	else
+		dpc_resume(p->s->d->dpc); /* a held dump part */
+}
+
+/* A desired-state edit reached the dataplane (or failed: logged). */
+static void
+edit_done(void *arg, int rc)
+{
+	(void)rc; /* the edit stays either way, as before */
+	pending_end(arg, 0, NULL);
+}
+
+static void
+save_state(struct lbd *d, int *rc)
+{
+	*rc = cfg_save_state(d->cfg, d->cfg->state_file);
+	if (*rc < 0)
+		LB_ERR("state file %s: %s", d->cfg->state_file, strerror(-*rc));
+}
+
+/*
+ * The desired state was edited: re-sync health targets (when any check
+ * exists), publish the new view, persist the state file when configured,
+ * then bring the
+ * dataplane up to date: the service with key (*proto, vip, vport), or
+ * everything when proto is NULL. The answer waits for that.
+ */
+static int
+changed(struct lbmsg_req *req, const uint8_t *proto, const struct lb_addr *vip,
+	uint16_t vport)
+{
+	struct lbd *d = D(req);
+	struct pending *p;
+	int rc;
+
+	if ((d->cfg->nchecks || hc_count(d->hc)) && hc_sync(d->hc, d->cfg) < 0)
+		LB_ERR("health checks: out of memory; targets not updated");
+	view_refresh(d->view, d->cfg, d->hc);
+	if (d->cfg->state_file[0])
+		save_state(d, &rc);
+	p = pending_new(req);
+	if (proto == NULL)
+		dpsync_reconcile(d->sync, p != NULL ? edit_done : NULL, p);
+	else
+		dpsync_service(d->sync, *proto, vip, vport,
+			       p != NULL ? edit_done : NULL, p);
+	/* no room for p (EBUSY, ENOMEM): answer now, the dataplane follows */
+	return p != NULL ? LBMSG_DEFERRED : 0;
+}
 
 /* ---- desired-state edits ----------------------------------------------- */
 
 static struct cfg_service *
 req_service(struct lbmsg_req *req, int *rc)
 {
-	struct lbd *d = req->ctx;
+	struct lbd *d = D(req);
 	struct cfg_service *s;
 	struct lb_addr vip;
 	uint16_t vport;
@@ -119,7 +328,7 @@ static int
 commit_service(struct lbmsg_req *req, struct cfg_service *s,
 	       struct cfg_service *old)
 {
-	struct lbd *d = req->ctx;
+	struct lbd *d = D(req);
 	char err[LBMSG_ERRMSG_MAX];
 	int rc;
 
@@ -141,14 +350,13 @@ commit_service(struct lbmsg_req *req, struct cfg_service *s,
 		if (rc < 0)
 			return lbmsg_req_errf(req, rc, "out of memory");
 	}
-	lbd_changed(d, &s->proto, &s->vip, s->vport);
-	return 0;
+	return changed(req, &s->proto, &s->vip, s->vport);
 }
 
 static int
 h_service_new(struct lbmsg_req *req)
 {
-	struct lbd *d = req->ctx;
+	struct lbd *d = D(req);
 	struct cfg_service s;
 	char a[LB_ADDRPORTSTRLEN];
 	int rc;
@@ -203,7 +411,7 @@ h_service_set(struct lbmsg_req *req)
 static int
 h_service_del(struct lbmsg_req *req)
 {
-	struct lbd *d = req->ctx;
+	struct lbd *d = D(req);
 	struct cfg_service *s, key;
 	int rc = 0;
 
@@ -212,19 +420,17 @@ h_service_del(struct lbmsg_req *req)
 		return rc;
 	key = *s; /* for its key only */
 	cfg_service_remove(d->cfg, (uint32_t)(s - d->cfg->services));
-	lbd_changed(d, &key.proto, &key.vip, key.vport);
-	return 0;
+	return changed(req, &key.proto, &key.vip, key.vport);
 }
 
 static int
 h_service_flush(struct lbmsg_req *req)
 {
-	struct lbd *d = req->ctx;
+	struct lbd *d = D(req);
 
 	while (d->cfg->nservices)
 		cfg_service_remove(d->cfg, d->cfg->nservices - 1);
-	lbd_changed(d, NULL, NULL, 0);
-	return 0;
+	return changed(req, NULL, NULL, 0);
 }
 
 static int
@@ -342,7 +548,7 @@ put_backend(struct nl_msg *msg, struct lbd *d, const struct cfg_service *s,
 static int
 h_service_get(struct lbmsg_req *req)
 {
-	struct lbd *d = req->ctx;
+	struct lbd *d = D(req);
 
 	for (uint32_t i = 0; i < d->cfg->nservices; i++) {
 		const struct cfg_service *s = &d->cfg->services[i];
@@ -397,7 +603,7 @@ typedef int (*put_item_fn)(struct nl_msg *msg, struct lbd *d,
 static int
 dump_items(struct lbmsg_req *req, bool backends, put_item_fn put)
 {
-	struct lbd *d = req->ctx;
+	struct lbd *d = D(req);
 
 	for (uint32_t i = 0; i < d->cfg->nservices; i++) {
 		const struct cfg_service *s = &d->cfg->services[i];
@@ -466,7 +672,7 @@ static void
 health_part(void *arg, const struct hc_info *t)
 {
 	struct health_dump *hd = arg;
-	struct lbd *d = hd->req->ctx;
+	struct lbd *d = D(hd->req);
 	const struct cfg_service *s = cfg_service_find(d->cfg, t->service);
 	const struct cfg_backend *b =
 		s != NULL ? cfg_backend_find(s, &t->addr, t->port) : NULL;
@@ -527,22 +733,79 @@ health_part(void *arg, const struct hc_info *t)
 static int
 h_health_get(struct lbmsg_req *req)
 {
-	struct lbd *d = req->ctx;
+	struct lbd *d = D(req);
 	struct health_dump hd = { req, 0 };
 
 	hc_foreach(d->hc, health_part, &hd);
 	return hd.rc;
 }
 
+/* The module's life cycle as the daemon sees it (LB_MODULE_*). */
+static uint8_t
+module_state(struct lbd *d, size_t i)
+{
+	const struct lbd_module *m = d->modules[i];
+
+	if (m->start == NULL)
+		return LB_MODULE_RESERVED;
+	if (d->drain_deadline == 0)
+		return LB_MODULE_RUNNING;
+	return m->drained == NULL || d->mod_state[i] == NULL ||
+			       m->drained(d->mod_state[i])
+		       ? LB_MODULE_DRAINED
+		       : LB_MODULE_DRAINING;
+}
+
+/* One part per module (or the one NAME selects): NAME, STATE, its own. */
+static int
+h_module_get(struct lbmsg_req *req)
+{
+	struct lbd *d = D(req);
+	const char *want = req->tb[LB_ATTR_NAME] != NULL
+				   ? nla_get_string(req->tb[LB_ATTR_NAME])
+				   : NULL;
+	unsigned int found = 0;
+
+	for (size_t i = 0; i < d->nmodules; i++) {
+		const struct lbd_module *m = d->modules[i];
+		struct nl_msg *msg;
+		int rc;
+
+		if (want != NULL && strcmp(want, m->name) != 0)
+			continue;
+		found++;
+		msg = lbmsg_req_part(req);
+		if (msg == NULL)
+			return -ENOMEM;
+		rc = nla_put_string(msg, LB_ATTR_NAME, m->name);
+		if (rc == 0)
+			rc = nla_put_u8(msg, LB_ATTR_STATE, module_state(d, i));
+		if (rc == 0 && m->ctl_show != NULL && d->mod_state[i] != NULL)
+			rc = m->ctl_show(d, d->mod_state[i], msg);
+		if (rc < 0) {
+			nlmsg_free(msg);
+			return lbmsg_req_errf(req, -EMSGSIZE, "module %s: %s",
+					      m->name, strerror(-rc));
+		}
+		rc = lbmsg_req_send(req, msg);
+		if (rc < 0)
+			return rc;
+	}
+	if (want != NULL && found == 0)
+		return lbmsg_req_errf(req, -ENOENT, "no module '%s'", want);
+	return 0;
+}
+
 static int
 h_save(struct lbmsg_req *req)
 {
-	struct lbd *d = req->ctx;
-	int rc = lbd_save_state(d);
+	struct lbd *d = D(req);
+	int rc;
 
-	if (rc == -ENOENT)
+	if (d->cfg->state_file[0] == '\0')
 		return lbmsg_req_errf(req, -ENOENT,
 				      "no [global] state_file configured");
+	save_state(d, &rc);
 	if (rc < 0)
 		return lbmsg_req_errf(req, rc, "%s: %s", d->cfg->state_file,
 				      strerror(-rc));
@@ -565,52 +828,92 @@ copy_attrs(struct nl_msg *msg, const struct nlmsghdr *nlh)
 	return 0;
 }
 
+/* One dump part of the dataplane, passed on to the client as ours. */
 static int
 forward_part(void *arg, const struct nlmsghdr *nlh, struct nlattr **tb)
 {
-	struct lbmsg_req *req = arg;
-	struct nl_msg *msg = lbmsg_req_part(req);
+	struct pending *p = arg;
+	struct nl_msg *msg;
+	int rc;
 
 	(void)tb;
+	if (p->dead)
+		return 0; /* the rest of the dump is dropped */
+	msg = lbmsg_new(p->hdr.nlmsg_type, NLM_F_MULTI);
 	if (msg == NULL)
 		return -ENOMEM;
+	nlmsg_hdr(msg)->nlmsg_seq = p->hdr.nlmsg_seq;
+	nlmsg_hdr(msg)->nlmsg_pid = p->hdr.nlmsg_pid;
 	if (copy_attrs(msg, nlh) < 0) {
 		nlmsg_free(msg);
 		return -EMSGSIZE;
 	}
-	return lbmsg_req_send(req, msg);
+	rc = send_now(p, msg);
+	if (rc == -EAGAIN) {
+		nlmsg_free(msg); /* built again when delivered again */
+		wait_writable(p);
+		return DPC_HOLD;
+	}
+	if (rc < 0)
+		p->dead = true;
+	return 0;
+}
+
+static void
+proxy_done(void *arg, int rc, const char *err)
+{
+	struct pending *p = arg;
+	char text[LBMSG_ERRMSG_MAX];
+
+	snprintf(text, sizeof(text), "dataplane: %s", err);
+	pending_end(p, rc, text);
 }
 
 static int
 h_proxy(struct lbmsg_req *req)
 {
-	struct lbd *d = req->ctx;
+	struct lbd *d = D(req);
 	const struct nlmsghdr *nlh = req->nlh;
-	struct nl_msg *msg =
-		lbmsg_new(nlh->nlmsg_type, nlh->nlmsg_flags & NLM_F_DUMP);
-	char err[LBMSG_ERRMSG_MAX];
+	struct nl_msg *msg;
+	struct pending *p;
 	int rc;
 
+	if (!dpc_connected(d->dpc))
+		return lbmsg_req_errf(req, -ENOTCONN,
+				      "dataplane: not connected to %s",
+				      dpc_path(d->dpc));
+	msg = lbmsg_new(nlh->nlmsg_type, nlh->nlmsg_flags & NLM_F_DUMP);
 	if (msg == NULL)
 		return -ENOMEM;
 	if (copy_attrs(msg, nlh) < 0) {
 		nlmsg_free(msg);
 		return lbmsg_req_errf(req, -EMSGSIZE, "request too large");
 	}
-	rc = dpc_request(d->dpc, msg,
-			 lbmsg_type_is_dump(nlh->nlmsg_type) ? forward_part
-							     : NULL,
-			 req, err, sizeof(err));
+	p = pending_new(req);
+	rc = p != NULL ? dpc_request(d->dpc, msg,
+				     lbmsg_type_is_dump(nlh->nlmsg_type)
+					     ? forward_part
+					     : NULL,
+				     proxy_done, p)
+		       : -errno;
 	nlmsg_free(msg);
-	if (rc < 0)
-		return lbmsg_req_errf(req, rc, "dataplane: %s", err);
-	return 0;
+	if (rc == -EBUSY)
+		return lbmsg_req_errf(req, rc,
+				      "%d requests wait for the dataplane: try "
+				      "again later",
+				      MAX_PENDING);
+	if (rc < 0) {
+		if (p != NULL)
+			pending_free(p);
+		return lbmsg_req_errf(req, rc, "dataplane: %s", strerror(-rc));
+	}
+	return LBMSG_DEFERRED;
 }
 
 static int
 h_stats_get(struct lbmsg_req *req)
 {
-	struct lbd *d = req->ctx;
+	struct lbd *d = D(req);
 	struct nl_msg *msg = lbmsg_req_part(req);
 	struct nlattr *cnt;
 	int rc;
@@ -649,6 +952,7 @@ static const lbmsg_handler_fn handlers[LB_MSG_MAX + 1] = {
 	[LB_MSG_LADDR_GET] = h_laddr_get,
 	[LB_MSG_HEALTH_GET] = h_health_get,
 	[LB_MSG_SAVE] = h_save,
+	[LB_MSG_MODULE_GET] = h_module_get,
 	[LB_MSG_STATS_GET] = h_stats_get,
 	[LB_MSG_STATS_ZERO] = h_proxy,
 	[LB_MSG_CONN_GET] = h_proxy,
@@ -709,7 +1013,7 @@ ctlsrv_open(struct lbd *d, const char *path)
 	if (s == NULL)
 		return NULL;
 	s->d = d;
-	s->srv = lbmsg_server_open(path, 0600, -1, handlers, d);
+	s->srv = lbmsg_server_open(path, 0600, -1, handlers, s);
 	if (s->srv == NULL)
 		goto err;
 	s->listen_ev = event_new(d->base, lbmsg_server_listen_fd(s->srv),
@@ -731,6 +1035,13 @@ ctlsrv_close(struct ctlsrv *s)
 {
 	if (s == NULL)
 		return;
+	while (s->pending != NULL) {
+		struct pending *p = s->pending;
+
+		dpc_cancel(s->d->dpc, p);
+		dpsync_cancel(s->d->sync, p);
+		pending_free(p);
+	}
 	for (unsigned int i = 0; i < s->nclients; i++)
 		event_free(s->client_ev[i]);
 	if (s->listen_ev != NULL)

@@ -9,7 +9,13 @@
  *  - STATS_GET (plus a part of kind DAEMON), STATS_ZERO and the read-only
  *    dumps of the dataplane (CONN, PORT, ROUTE, NEIGH, PORTADDR, CONFIG)
  *    are passed through to dp.sock;
- *  - SAVE writes the state file.
+ *  - SAVE writes the state file;
+ *  - MODULE_GET lists the modules of modules.h and their state.
+ *
+ * Nothing here waits for the dataplane: an edit is answered once dpsync
+ * sent it (the answer is deferred, the loop goes on), a pass-through
+ * once dp.sock answered. A client gets its answers in order as long as it
+ * sends one request at a time (lbctl does).
  */
 #ifndef EDGELBD_CTLSRV_H
 #define EDGELBD_CTLSRV_H

@@ -6,19 +6,56 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <event2/event.h>
 
 #include "dpclient.h"
 #include "metrics.h"
+#include "edgelb/util.h"
 #include "edgelb/log.h"
 
-struct dpc {
-	char path[108];
-	int timeout_ms;
-	struct lbmsg_client *c;
+#define READ_BATCH 64 /* datagrams read per readable event */
+
+struct dpc_req {
+	struct dpc_req *next;
+	uint32_t seq;
+	bool sent;
+	bool cancelled;
+	int rc; /* a part callback failed: the result, once acked */
+	char err[LBMSG_ERRMSG_MAX];
+	size_t parts, bytes;
+	lbmsg_part_fn part;
+	dpc_done_fn done;
+	void *arg;
+	size_t len;
+	uint8_t buf[]; /* the request datagram */
 };
 
+struct dpc {
+	struct event_base *base;
+	char path[108];
+	int timeout_ms;
+	int fd;
+	uint32_t seq;
+	struct event *rd, *wr, *tmo;
+	struct dpc_req *head, **tail;
+	struct dpc_req *unsent; /* the first request not sent yet */
+	size_t npending;
+	uint64_t progress_ms; /* last datagram sent or received */
+	uint8_t *held;	      /* a part a callback could not take */
+	size_t held_len;
+	uint8_t buf[LBMSG_MAX_SIZE];
+};
+
+static void on_read(evutil_socket_t fd, short what, void *arg);
+static void on_write(evutil_socket_t fd, short what, void *arg);
+static void on_timeout(evutil_socket_t fd, short what, void *arg);
+
 struct dpc *
-dpc_new(const char *path, int timeout_ms)
+dpc_new(struct event_base *base, const char *path, int timeout_ms)
 {
 	struct dpc *d;
 
@@ -29,9 +66,54 @@ dpc_new(const char *path, int timeout_ms)
 	d = calloc(1, sizeof(*d));
 	if (d == NULL)
 		return NULL;
+	d->base = base;
 	strcpy(d->path, path);
-	d->timeout_ms = timeout_ms;
+	d->timeout_ms = timeout_ms > 0 ? timeout_ms : 2000;
+	d->fd = -1;
+	d->tail = &d->head;
+	d->tmo = evtimer_new(base, on_timeout, d);
+	if (d->tmo == NULL) {
+		free(d);
+		errno = ENOMEM;
+		return NULL;
+	}
 	return d;
+}
+
+/* Take the queue off d and complete every request with rc. */
+static void
+fail_all(struct dpc *d, int rc, const char *err)
+{
+	struct dpc_req *r = d->head;
+
+	d->head = NULL;
+	d->tail = &d->head;
+	d->unsent = NULL;
+	d->npending = 0;
+	free(d->held);
+	d->held = NULL;
+	while (r != NULL) {
+		struct dpc_req *next = r->next;
+
+		if (!r->cancelled && r->done != NULL)
+			r->done(r->arg, rc, err);
+		free(r);
+		r = next;
+	}
+}
+
+static void
+close_fd(struct dpc *d)
+{
+	if (d->rd != NULL)
+		event_free(d->rd);
+	if (d->wr != NULL)
+		event_free(d->wr);
+	d->rd = d->wr = NULL;
+	evtimer_del(d->tmo);
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
 }
 
 void
@@ -39,31 +121,62 @@ dpc_free(struct dpc *d)
 {
 	if (d == NULL)
 		return;
-	dpc_disconnect(d);
+	close_fd(d);
+	fail_all(d, -ECANCELED, "edgelbd is stopping");
+	event_free(d->tmo);
 	free(d);
 }
 
 int
 dpc_connect(struct dpc *d)
 {
-	if (d->c != NULL)
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int rc;
+
+	if (d->fd >= 0)
 		return 0;
-	d->c = lbmsg_client_open(d->path, d->timeout_ms);
-	return d->c != NULL ? 0 : -errno;
+	strcpy(sa.sun_path, d->path);
+	d->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		       0);
+	if (d->fd < 0)
+		return -errno;
+	/* AF_UNIX: done or refused at once (EAGAIN: backlog full, retry) */
+	if (connect(d->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto err;
+	d->rd = event_new(d->base, d->fd, EV_READ | EV_PERSIST, on_read, d);
+	d->wr = event_new(d->base, d->fd, EV_WRITE, on_write, d);
+	if (d->rd == NULL || d->wr == NULL || event_add(d->rd, NULL) < 0) {
+		errno = ENOMEM;
+		goto err;
+	}
+	d->seq = (uint32_t)time(NULL);
+	return 0;
+err:
+	rc = -errno;
+	close_fd(d);
+	return rc;
+}
+
+/* A transport failure: close, complete everything queued with rc. */
+static void
+broken(struct dpc *d, int rc, const char *err)
+{
+	LB_WARN("dataplane %s: %s; reconnecting", d->path, err);
+	close_fd(d);
+	fail_all(d, rc, err);
 }
 
 void
 dpc_disconnect(struct dpc *d)
 {
-	if (d->c != NULL)
-		lbmsg_client_close(d->c);
-	d->c = NULL;
+	close_fd(d);
+	fail_all(d, -ENOTCONN, "disconnected");
 }
 
 bool
 dpc_connected(const struct dpc *d)
 {
-	return d->c != NULL;
+	return d->fd >= 0;
 }
 
 const char *
@@ -72,29 +185,299 @@ dpc_path(const struct dpc *d)
 	return d->path;
 }
 
-static bool
-transport_error(int rc)
+size_t
+dpc_pending(const struct dpc *d)
 {
-	return rc == -ETIMEDOUT || rc == -ECONNRESET || rc == -EPIPE ||
-	       rc == -ENOTCONN || rc == -ECONNREFUSED || rc == -EBADF;
+	return d->npending;
+}
+
+static void
+arm_timeout(struct dpc *d)
+{
+	struct timeval tv = { .tv_sec = d->timeout_ms / 1000,
+			      .tv_usec = (d->timeout_ms % 1000) * 1000 };
+
+	if (!evtimer_pending(d->tmo, NULL))
+		evtimer_add(d->tmo, &tv);
 }
 
 int
-dpc_request(struct dpc *d, struct nl_msg *msg, lbmsg_part_fn cb, void *arg,
-	    char *err, size_t errlen)
+dpc_request(struct dpc *d, struct nl_msg *msg, lbmsg_part_fn part,
+	    dpc_done_fn done, void *arg)
 {
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+	struct dpc_req *r;
+
+	if (d->fd < 0)
+		return -ENOTCONN;
+	r = calloc(1, sizeof(*r) + h->nlmsg_len);
+	if (r == NULL)
+		return -ENOMEM;
+	memcpy(r->buf, h, h->nlmsg_len);
+	r->len = h->nlmsg_len;
+	h = (struct nlmsghdr *)r->buf;
+	h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	h->nlmsg_seq = r->seq = ++d->seq;
+	r->part = part;
+	r->done = done;
+	r->arg = arg;
+	*d->tail = r;
+	d->tail = &r->next;
+	if (d->unsent == NULL)
+		d->unsent = r;
+	d->npending++;
+	/* sent from the loop, so that no callback runs inside this call */
+	event_active(d->wr, EV_WRITE, 1);
+	return 0;
+}
+
+/*
+ * The request a reply with this sequence number answers, or NULL. Not
+ * only the head: the dataplane may answer a later request while it is
+ * still sending a deferred dump (CONN_GET) in pieces.
+ */
+static struct dpc_req **
+find_seq(struct dpc *d, uint32_t seq)
+{
+	for (struct dpc_req **pr = &d->head; *pr != NULL; pr = &(*pr)->next)
+		if ((*pr)->sent && (*pr)->seq == seq)
+			return pr;
+	return NULL;
+}
+
+void
+dpc_cancel(struct dpc *d, void *arg)
+{
+	for (struct dpc_req *r = d->head; r != NULL; r = r->next)
+		if (r->arg == arg)
+			r->cancelled = true;
+	if (d->held != NULL) {
+		const struct nlmsghdr *h = (const void *)d->held;
+		struct dpc_req **pr = find_seq(d, h->nlmsg_seq);
+
+		if (pr == NULL || (*pr)->cancelled)
+			dpc_resume(
+				d); /* nobody will resume a cancelled holder */
+	}
+}
+
+/* Send what is not sent yet, in order, until the socket is full. */
+static void
+on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct dpc *d = arg;
+
+	(void)fd;
+	(void)what;
+	for (struct dpc_req *r = d->unsent; r != NULL && d->fd >= 0;
+	     r = r->next) {
+		ssize_t n;
+
+		n = send(d->fd, r->buf, r->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno == EAGAIN) {
+			event_add(d->wr, NULL);
+			return;
+		}
+		if (n != (ssize_t)r->len) {
+			int e = n < 0 ? errno : EIO;
+			char err[64];
+
+			snprintf(err, sizeof(err), "send: %s", strerror(e));
+			broken(d, -e, err);
+			return;
+		}
+		r->sent = true;
+		d->unsent = r->next;
+		d->progress_ms = lb_now_ms();
+		arm_timeout(d);
+	}
+}
+
+static void
+on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct dpc *d = arg;
+	uint64_t idle = lb_now_ms() - d->progress_ms;
+	char err[64];
+
+	(void)fd;
+	(void)what;
+	if (d->fd < 0 || d->head == NULL || !d->head->sent)
+		return; /* nothing waits for a reply (the head is sent first) */
+	if (d->held != NULL || idle < (uint64_t)d->timeout_ms) {
+		struct timeval tv = { 0, 100 * 1000 };
+
+		if (d->held == NULL) {
+			uint64_t left = (uint64_t)d->timeout_ms - idle;
+
+			tv.tv_sec = (time_t)(left / 1000);
+			tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+		}
+		evtimer_add(d->tmo, &tv);
+		return;
+	}
+	snprintf(err, sizeof(err), "no reply within %d ms", d->timeout_ms);
+	broken(d, -ETIMEDOUT, err);
+}
+
+/* Unlink the request at *pr and complete it. */
+static void
+complete(struct dpc *d, struct dpc_req **pr, int rc, const char *err)
+{
+	struct dpc_req *r = *pr;
+
+	*pr = r->next;
+	if (d->tail == &r->next)
+		d->tail = pr;
+	d->npending--;
+	if (r->rc < 0) {
+		rc = r->rc;
+		err = r->err;
+	}
+	if (!r->cancelled && r->done != NULL)
+		r->done(r->arg, rc, err);
+	free(r);
+}
+
+/*
+ * One reply datagram. 0; DPC_HOLD (held, stop reading); or a negative
+ * errno with err: a transport failure.
+ */
+static int
+deliver(struct dpc *d, const uint8_t *buf, size_t n, char *err, size_t errlen)
+{
+	const struct nlmsghdr *h = (const void *)buf;
+	struct nlattr *tb[LB_ATTR_MAX + 1];
+	char perr[LBMSG_ERRMSG_MAX];
+	struct dpc_req **pr, *r;
 	int rc;
 
-	if (d->c == NULL) {
-		snprintf(err, errlen, "not connected to %s", d->path);
-		return -ENOTCONN;
+	if (n < NLMSG_HDRLEN || h->nlmsg_len != n) {
+		snprintf(err, errlen, "malformed reply header");
+		return -EBADMSG;
 	}
-	rc = lbmsg_client_request(d->c, msg, cb, arg, err, errlen);
-	if (transport_error(rc)) {
-		LB_WARN("dataplane %s: %s; reconnecting", d->path, err);
-		dpc_disconnect(d);
+	pr = find_seq(d, h->nlmsg_seq);
+	if (pr == NULL)
+		return 0; /* left over from a request no one waits for */
+	r = *pr;
+	if (h->nlmsg_type == NLMSG_ERROR) {
+		rc = lbmsg_read_ack(h, n, perr, sizeof(perr));
+		complete(d, pr, rc, perr);
+		return 0;
 	}
-	return rc;
+	if (h->nlmsg_type == NLMSG_DONE || r->rc < 0 || r->cancelled)
+		return 0;
+	if (++r->parts > LBMSG_DUMP_MAX_PARTS ||
+	    (r->bytes += n) > LBMSG_DUMP_MAX_BYTES) {
+		r->rc = -EMSGSIZE;
+		snprintf(r->err, sizeof(r->err), "dump exceeds the limit");
+		return 0;
+	}
+	if (lbmsg_parse(h, n, tb, perr, sizeof(perr)) < 0) {
+		snprintf(err, errlen, "bad reply: %.200s", perr);
+		return -EBADMSG;
+	}
+	if (r->part == NULL)
+		return 0;
+	rc = r->part(r->arg, h, tb);
+	if (rc == DPC_HOLD) {
+		r->parts--;
+		r->bytes -= n;
+		return DPC_HOLD;
+	}
+	if (rc < 0) {
+		r->rc = rc;
+		snprintf(r->err, sizeof(r->err), "reply handler failed: %s",
+			 strerror(-rc));
+	}
+	return 0;
+}
+
+/* Hold buf: keep a copy and stop reading until dpc_resume(). */
+static int
+hold(struct dpc *d, const uint8_t *buf, size_t n)
+{
+	d->held = malloc(n);
+	if (d->held == NULL)
+		return -ENOMEM;
+	memcpy(d->held, buf, n);
+	d->held_len = n;
+	event_del(d->rd);
+	return 0;
+}
+
+static void
+on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct dpc *d = arg;
+	char err[LBMSG_ERRMSG_MAX];
+
+	(void)fd;
+	(void)what;
+	for (int i = 0; i < READ_BATCH && d->fd >= 0 && d->held == NULL; i++) {
+		struct iovec iov = { .iov_base = d->buf,
+				     .iov_len = sizeof(d->buf) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+		ssize_t n = recvmsg(d->fd, &mh, MSG_DONTWAIT);
+		int rc;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n < 0) {
+			int e = errno;
+
+			snprintf(err, sizeof(err), "receive: %s", strerror(e));
+			broken(d, -e, err);
+			return;
+		}
+		if (n == 0) {
+			broken(d, -ECONNRESET,
+			       "the dataplane closed the connection");
+			return;
+		}
+		if (mh.msg_flags & MSG_TRUNC) {
+			broken(d, -EMSGSIZE,
+			       "reply larger than LBMSG_MAX_SIZE");
+			return;
+		}
+		d->progress_ms = lb_now_ms();
+		rc = deliver(d, d->buf, (size_t)n, err, sizeof(err));
+		if (rc == DPC_HOLD)
+			rc = hold(d, d->buf, (size_t)n);
+		if (rc < 0) {
+			if (rc == -ENOMEM)
+				snprintf(err, sizeof(err), "out of memory");
+			broken(d, rc, err);
+			return;
+		}
+	}
+}
+
+void
+dpc_resume(struct dpc *d)
+{
+	uint8_t *buf = d->held;
+	char err[LBMSG_ERRMSG_MAX];
+	int rc;
+
+	if (buf == NULL || d->fd < 0)
+		return;
+	d->held = NULL;
+	d->progress_ms = lb_now_ms();
+	rc = deliver(d, buf, d->held_len, err, sizeof(err));
+	if (rc == DPC_HOLD) {
+		d->held = buf; /* still full */
+		return;
+	}
+	free(buf);
+	if (rc < 0) {
+		broken(d, rc, err);
+		return;
+	}
+	event_add(d->rd, NULL);
+	event_active(d->rd, EV_READ, 1); /* what came meanwhile */
 }
 
 /* ---- service dump ------------------------------------------------------ */
@@ -205,37 +588,84 @@ on_laddr(void *arg, const struct nlmsghdr *nlh, struct nlattr **tb)
 	return 0;
 }
 
-static int
-dump(struct dpc *d, uint16_t type, lbmsg_part_fn cb, struct dump *dp, char *err,
-     size_t errlen)
-{
-	struct nl_msg *msg = lbmsg_new(type, NLM_F_DUMP);
+/* The two dumps of dpc_dump_services, sent back to back. */
+struct dump_job {
+	struct dump dp;
+	dpc_dump_fn done;
+	void *arg;
 	int rc;
+	char err[LBMSG_ERRMSG_MAX];
+	int left;
+};
 
-	if (msg == NULL)
-		return -ENOMEM;
-	rc = dpc_request(d, msg, cb, dp, err, errlen);
-	nlmsg_free(msg);
-	return rc;
+static void
+dump_done(void *arg, int rc, const char *err)
+{
+	struct dump_job *j = arg;
+
+	if (rc < 0 && j->rc == 0) {
+		j->rc = rc;
+		snprintf(j->err, sizeof(j->err), "%s", err);
+	}
+	if (--j->left > 0)
+		return;
+	if (j->rc < 0) {
+		rec_svcs_free(j->dp.v, j->dp.n);
+		j->done(j->arg, j->rc, j->err, NULL, 0);
+	} else {
+		j->done(j->arg, 0, "", j->dp.v, j->dp.n);
+	}
+	free(j);
+}
+
+static int
+laddr_part(void *arg, const struct nlmsghdr *nlh, struct nlattr **tb)
+{
+	struct dump_job *j = arg;
+
+	/* the services failed: skip, the result is theirs */
+	return j->rc < 0 ? 0 : on_laddr(&j->dp, nlh, tb);
+}
+
+static int
+service_part(void *arg, const struct nlmsghdr *nlh, struct nlattr **tb)
+{
+	struct dump_job *j = arg;
+
+	return on_service(&j->dp, nlh, tb);
 }
 
 int
-dpc_dump_services(struct dpc *d, struct rec_svc **out, size_t *n, char *err,
-		  size_t errlen)
+dpc_dump_services(struct dpc *d, dpc_dump_fn done, void *arg)
 {
-	struct dump dp = { 0 };
-	int rc;
+	struct nl_msg *svc = lbmsg_new(LB_MSG_SERVICE_GET, NLM_F_DUMP);
+	struct nl_msg *la = lbmsg_new(LB_MSG_LADDR_GET, NLM_F_DUMP);
+	struct dump_job *j = calloc(1, sizeof(*j));
+	int rc = -ENOMEM;
 
-	rc = dump(d, LB_MSG_SERVICE_GET, on_service, &dp, err, errlen);
-	if (rc == 0)
-		rc = dump(d, LB_MSG_LADDR_GET, on_laddr, &dp, err, errlen);
-	if (rc < 0) {
-		rec_svcs_free(dp.v, dp.n);
-		return rc;
+	if (svc == NULL || la == NULL || j == NULL)
+		goto err;
+	j->done = done;
+	j->arg = arg;
+	rc = dpc_request(d, svc, service_part, dump_done, j);
+	if (rc < 0)
+		goto err;
+	j->left = 1;
+	/* after a queued request only ENOMEM can fail */
+	if (dpc_request(d, la, laddr_part, dump_done, j) == 0) {
+		j->left = 2;
+	} else {
+		j->rc = -ENOMEM;
+		snprintf(j->err, sizeof(j->err), "out of memory");
 	}
-	*out = dp.v;
-	*n = dp.n;
+	nlmsg_free(svc);
+	nlmsg_free(la);
 	return 0;
+err:
+	nlmsg_free(svc);
+	nlmsg_free(la);
+	free(j);
+	return rc;
 }
 
 /* ---- operations -------------------------------------------------------- */
@@ -316,14 +746,15 @@ dpc_op_msg(const struct rec_op *op)
 }
 
 int
-dpc_apply_op(struct dpc *d, const struct rec_op *op, char *err, size_t errlen)
+dpc_apply_op(struct dpc *d, const struct rec_op *op, dpc_done_fn done,
+	     void *arg)
 {
 	struct nl_msg *msg = dpc_op_msg(op);
 	int rc;
 
 	if (msg == NULL)
 		return -ENOMEM;
-	rc = dpc_request(d, msg, NULL, NULL, err, errlen);
+	rc = dpc_request(d, msg, NULL, done, arg);
 	nlmsg_free(msg);
 	return rc;
 }
@@ -440,27 +871,22 @@ dpc_stats_to_metrics(struct metrics *m, struct nlattr **tb)
 static int
 on_stats(void *arg, const struct nlmsghdr *nlh, struct nlattr **tb)
 {
+	struct dpc_sink *sink = arg;
+
 	(void)nlh;
-	dpc_stats_to_metrics(arg, tb);
+	dpc_stats_to_metrics(sink->m, tb);
 	return 0;
 }
 
 int
-dpc_collect(void *arg, struct metrics *m)
+dpc_collect(struct dpc *d, struct dpc_sink *sink, dpc_done_fn done)
 {
-	struct dpc *d = arg;
-	struct nl_msg *msg;
-	char err[LBMSG_ERRMSG_MAX];
+	struct nl_msg *msg = lbmsg_new(LB_MSG_STATS_GET, NLM_F_DUMP);
 	int rc;
 
-	if (d->c == NULL)
-		return -ENOTCONN;
-	msg = lbmsg_new(LB_MSG_STATS_GET, NLM_F_DUMP);
 	if (msg == NULL)
 		return -ENOMEM;
-	rc = dpc_request(d, msg, on_stats, m, err, sizeof(err));
+	rc = dpc_request(d, msg, on_stats, done, sink);
 	nlmsg_free(msg);
-	if (rc < 0)
-		LB_WARN("dataplane stats: %s", err);
 	return rc;
 }

@@ -59,7 +59,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = DEFAULT_CONFIG;
-	const struct cfg_module_ops *const *mods;
+	const struct cfg_module_ops *mods[CFG_MAX_MODULES];
 	bool check = false, foreground = false;
 	struct cfg_errors e = { 0 };
 	struct lbd d;
@@ -93,7 +93,7 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	mods = lbd_cfg_modules(&nmods);
+	nmods = lbd_cfg_modules(mods);
 	if (check)
 		return cfg_check_file(path, mods, nmods, stdout) == 0 ? 0 : 1;
 

@@ -351,7 +351,7 @@ hc_udp_verdict(const uint8_t *buf, size_t len, const uint8_t *expect,
  * -1 undecided (need more). final: no more data will come.
  */
 static int
-http_verdict(struct hc_target *t, bool final)
+check_http_verdict(struct hc_target *t, bool final)
 {
 	struct evbuffer *in = bufferevent_get_input(t->bev);
 	size_t len = evbuffer_get_length(in);
@@ -381,7 +381,7 @@ bev_read(struct bufferevent *bev, void *arg)
 	(void)bev;
 	if (t->check.type == CFG_CHECK_TCP)
 		return;
-	v = http_verdict(t, false);
+	v = check_http_verdict(t, false);
 	if (v >= 0)
 		exec_done(t, v == 1, t->last_error);
 }
@@ -421,7 +421,7 @@ bev_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if ((what & BEV_EVENT_EOF) && t->check.type != CFG_CHECK_TCP) {
-		int v = http_verdict(t, true);
+		int v = check_http_verdict(t, true);
 
 		exec_done(t, v == 1, t->last_error);
 		return;

@@ -499,17 +499,26 @@ render_family(FILE *out, const struct metrics_family *f)
 	}
 }
 
-int
-metrics_render(struct metrics *m, FILE *out)
+struct metrics *
+metrics_scrape_new(const struct metrics *parent)
+{
+	struct metrics *m = metrics_new();
+
+	if (m != NULL)
+		m->parent = parent;
+	return m;
+}
+
+static int
+render(struct metrics *m, const struct metrics *extra, FILE *out)
 {
 	struct metrics *scrape = NULL;
 
 	/* collectors first: they may also update registered series */
 	if (m->ncollectors) {
-		scrape = metrics_new();
+		scrape = metrics_scrape_new(m);
 		if (scrape == NULL)
 			return -ENOMEM;
-		scrape->parent = m;
 		for (size_t i = 0; i < m->ncollectors; i++)
 			m->collectors[i].fn(m->collectors[i].arg, scrape);
 		m->errors += scrape->errors;
@@ -522,18 +531,31 @@ metrics_render(struct metrics *m, FILE *out)
 			render_family(out, f);
 		metrics_free(scrape);
 	}
+	if (extra != NULL) {
+		m->errors += extra->errors;
+		for (const struct metrics_family *f = extra->first; f != NULL;
+		     f = f->next)
+			render_family(out, f);
+	}
 	return ferror(out) ? -EIO : 0;
 }
 
 int
-metrics_render_string(struct metrics *m, char **buf, size_t *len)
+metrics_render(struct metrics *m, FILE *out)
+{
+	return render(m, NULL, out);
+}
+
+int
+metrics_render_string_extra(struct metrics *m, const struct metrics *extra,
+			    char **buf, size_t *len)
 {
 	FILE *fp = open_memstream(buf, len);
 	int rc;
 
 	if (fp == NULL)
 		return -errno;
-	rc = metrics_render(m, fp);
+	rc = render(m, extra, fp);
 	if (fclose(fp) != 0 && rc == 0)
 		rc = -ENOMEM;
 	if (rc < 0) {
@@ -541,6 +563,12 @@ metrics_render_string(struct metrics *m, char **buf, size_t *len)
 		*buf = NULL;
 	}
 	return rc;
+}
+
+int
+metrics_render_string(struct metrics *m, char **buf, size_t *len)
+{
+	return metrics_render_string_extra(m, NULL, buf, len);
 }
 
 uint64_t

@@ -6,11 +6,16 @@
  * A family has a name ([a-zA-Z_:][a-zA-Z0-9_:]*; counters end in _total),
  * a HELP text and a type; its series are identified by their label set.
  * Modules register families at start and update series as events happen.
- * Values that live elsewhere (the dataplane's counters, health states)
- * come through collectors: callbacks run at each render that fill a
- * scrape-time registry, rendered after the persistent one.
+ * Values that live elsewhere (health states, listener counters) come
+ * through collectors: callbacks run at each render that fill a
+ * scrape-time registry, rendered after the persistent one. The
+ * dataplane's counters arrive later than a render may wait: the daemon
+ * fills a registry of its own (metrics_scrape_new) from the STATS_GET
+ * answer and renders it with metrics_render_string_extra.
  *
- * Not thread-safe: used from the daemon's event loop only.
+ * Not thread-safe: used from the daemon's main loop only (a service
+ * thread hands its counts to the main loop, or keeps them per thread and
+ * a collector sums them with relaxed atomic loads).
  */
 #ifndef EDGELBD_METRICS_H
 #define EDGELBD_METRICS_H
@@ -92,6 +97,17 @@ int metrics_render(struct metrics *m, FILE *out);
 
 /* Render into a malloc'd string (*len bytes, NUL-terminated). 0/-errno */
 int metrics_render_string(struct metrics *m, char **buf, size_t *len);
+
+/*
+ * A scrape-time registry filled outside a render (e.g. from an answer
+ * that came later): names registered in parent are refused in it, as in
+ * a collector's. NULL with errno ENOMEM. Free with metrics_free.
+ */
+struct metrics *metrics_scrape_new(const struct metrics *parent);
+
+/* metrics_render_string, then the families of extra (may be NULL). */
+int metrics_render_string_extra(struct metrics *m, const struct metrics *extra,
+				char **buf, size_t *len);
 
 /* Samples dropped because of an invalid name, label or type clash. */
 uint64_t metrics_errors(const struct metrics *m);

@@ -2,8 +2,13 @@
 /*
  * The module table (see modules.h). Services whose implementation is not
  * in this build yet reserve their section names with a placeholder: the
- * section is accepted empty, and any key is rejected with a message that
- * says so, rather than being silently ignored.
+ * section is accepted empty, any key is rejected with a message that
+ * says so rather than being silently ignored, and `lbctl module show`
+ * lists them as reserved.
+ *
+ * HttpDNS still parses its section with a key() hook (hdns_conf.c); its
+ * keys move to a struct cfg_key table (config.h) when that file is next
+ * reworked.
  */
 #include <stdio.h>
 
@@ -46,16 +51,20 @@ const struct lbd_module *const lbd_modules[] = {
 
 const size_t lbd_nmodules = sizeof(lbd_modules) / sizeof(lbd_modules[0]);
 
-static const struct cfg_module_ops *const cfg_ops[] = {
-	&hdns_cfg_ops,
-	&gateway_cfg,
-	&route_cfg,
-	&push_cfg,
-};
-
-const struct cfg_module_ops *const *
-lbd_cfg_modules(size_t *n)
+size_t
+lbd_modules_cfg(const struct lbd_module *const *mods, size_t n,
+		const struct cfg_module_ops **out)
 {
-	*n = sizeof(cfg_ops) / sizeof(cfg_ops[0]);
-	return cfg_ops;
+	size_t k = 0;
+
+	for (size_t i = 0; i < n && k < CFG_MAX_MODULES; i++)
+		if (mods[i]->cfg != NULL)
+			out[k++] = mods[i]->cfg;
+	return k;
+}
+
+size_t
+lbd_cfg_modules(const struct cfg_module_ops **out)
+{
+	return lbd_modules_cfg(lbd_modules, lbd_nmodules, out);
 }

@@ -1,18 +1,31 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The table of services that plug into edgelbd: each registers its config
- * sections, its start/apply/stop hooks and (through start) its metrics and
- * listeners on the daemon's one event loop. Adding a service is adding one
- * entry to the table in modules.c; nothing else in the daemon names it.
+ * The table of services that plug into edgelbd, one struct lbd_module per
+ * service and nothing parallel to it: its config section (struct
+ * cfg_module_ops, whose keys are best given as a struct cfg_key table as
+ * the core sections are; the daemon derives cfg_load()'s list from this
+ * table), its life cycle hooks (start, apply on SIGHUP, drain/drained on
+ * SIGTERM, stop), what `lbctl module show` reports of it (ctl_show), its
+ * metrics (series registered by start on d->metrics, scrape-time samples
+ * through collect) and, through start, its listeners (on d->base, or on
+ * service threads of loops.h). Adding a service is adding one entry to
+ * the table in modules.c; nothing else in the daemon names it.
+ *
+ * Hooks run on the main loop. Code of a module that runs on its own
+ * threads reads services, backends and health only through the snapshot
+ * of view.h, and never calls dp.sock.
  */
 #ifndef EDGELBD_MODULES_H
 #define EDGELBD_MODULES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
 
 struct lbd;
+struct metrics;
+struct nl_msg;
 
 struct lbd_module {
 	const char *name;
@@ -29,6 +42,18 @@ struct lbd_module {
 	int (*apply)(struct lbd *d, void *state, const struct cfg *old,
 		     const struct cfg *new);
 	/*
+	 * Its scrape-time metrics: a collector (metrics.h) the daemon
+	 * registers once start succeeded and removes before stop; series
+	 * updated as events happen are registered by start on d->metrics.
+	 * May be NULL.
+	 */
+	int (*collect)(void *state, struct metrics *m);
+	/*
+	 * lbctl module show NAME: add the module's own attributes (its
+	 * COUNTERS) to its MODULE_GET part. 0 or -errno. May be NULL.
+	 */
+	int (*ctl_show)(struct lbd *d, void *state, struct nl_msg *part);
+	/*
 	 * SIGTERM: stop accepting new work; work in flight goes on. 0 or
 	 * -errno. May be NULL (the module has nothing to drain).
 	 */
@@ -41,7 +66,17 @@ struct lbd_module {
 extern const struct lbd_module *const lbd_modules[];
 extern const size_t lbd_nmodules;
 
-/* The config hooks of every module, in table order, for cfg_load(). */
-const struct cfg_module_ops *const *lbd_cfg_modules(size_t *n);
+/*
+ * The config hooks of every module of lbd_modules, in table order, for
+ * cfg_load(): into out (CFG_MAX_MODULES entries); returns how many.
+ */
+size_t lbd_cfg_modules(const struct cfg_module_ops **out);
+
+/*
+ * The config hooks of the n modules of mods into out (CFG_MAX_MODULES
+ * entries), in table order; returns how many.
+ */
+size_t lbd_modules_cfg(const struct lbd_module *const *mods, size_t n,
+		       const struct cfg_module_ops **out);
 
 #endif

@@ -3,10 +3,11 @@
  * Reconciliation: the operations that turn the dataplane's actual
  * services into the desired ones, touching nothing that is already right.
  *
- * rec_diff() is a pure function of two service lists; the daemon builds
+ * rec_diff() is a pure function of two service lists; dpsync.c builds
  * the desired list from the configuration and the health states, the
  * actual one from a SERVICE_GET + LADDR_GET dump (dpclient), and sends the
- * plan's operations in order. Order of the plan: services to delete first
+ * plan's operations in order (pipelined: the dataplane applies them in
+ * the order sent). Order of the plan: services to delete first
  * (a VIP freed before another service may take it), then, per desired
  * service in its order: SERVICE_NEW or SERVICE_SET, LADDR_NEW,
  * BACKEND_NEW, BACKEND_SET, BACKEND_DEL, LADDR_DEL, so that a service never

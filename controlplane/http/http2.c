@@ -47,6 +47,7 @@
 
 #include "http_priv.h"
 #include "edgelb/log.h"
+#include "edgelb/util.h"
 
 #define H2_WINDOW     (64 * 1024) /* per-stream receive window */
 #define H2_STREAM_OUT (64 * 1024) /* queued answer bytes before -EAGAIN */
@@ -91,15 +92,6 @@ struct h2 {
 	uint64_t last_ms; /* last bytes read */
 	bool dying;	  /* fini: stream callbacks do nothing */
 };
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static struct h2 *
 h2_of(struct http_conn *c)
@@ -371,7 +363,7 @@ cb_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *arg)
 	if (st == NULL)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	st->in_head = true;
-	st->head_start_ms = now_ms();
+	st->head_start_ms = lb_now_ms();
 	nghttp2_session_set_stream_user_data(ng, f->hd.stream_id, st);
 	return 0;
 }
@@ -600,7 +592,7 @@ static void
 h2_timer(struct http_conn *c)
 {
 	struct h2 *h = h2_of(c);
-	uint64_t now = now_ms(), due = 0;
+	uint64_t now = lb_now_ms(), due = 0;
 	bool handler = false;
 
 	for (struct h2_stream *st = h->streams; st != NULL; st = st->next) {
@@ -697,7 +689,7 @@ h2_read(struct http_conn *c)
 
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;
-		h->last_ms = now_ms();
+		h->last_ms = lb_now_ms();
 		n = nghttp2_session_mem_recv(h->ng, v.iov_base, v.iov_len);
 		if (n < 0) {
 			HTTP_STAT_ADD(c->s, bad_requests, 1);
@@ -722,7 +714,7 @@ h2_read(struct http_conn *c)
 static void
 h2_drain(struct http_conn *c)
 {
-	h2_of(c)->last_ms = now_ms(); /* the client takes our bytes */
+	h2_of(c)->last_ms = lb_now_ms(); /* the client takes our bytes */
 	h2_flush(c);
 }
 
@@ -730,7 +722,7 @@ static void
 h2_timeout(struct http_conn *c)
 {
 	struct h2 *h = h2_of(c);
-	uint64_t now = now_ms();
+	uint64_t now = lb_now_ms();
 
 	for (struct h2_stream *st = h->streams; st != NULL; st = st->next)
 		if (st->in_head &&
@@ -787,7 +779,7 @@ h2_start(struct http_conn *c)
 	if (h == NULL)
 		return -ENOMEM;
 	h->c = c;
-	h->last_ms = now_ms();
+	h->last_ms = lb_now_ms();
 	if (nghttp2_session_callbacks_new(&cb) != 0 ||
 	    nghttp2_option_new(&opt) != 0)
 		goto err;

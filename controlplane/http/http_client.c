@@ -38,6 +38,7 @@
 #include <openssl/x509v3.h>
 
 #include "http_client.h"
+#include "edgelb/util.h"
 
 enum conn_state {
 	CS_CONNECTING,
@@ -173,15 +174,6 @@ static void h1_process(struct hc_conn *k);
 static void h2_flush(struct hc_conn *k);
 static void schedule_dispatch(struct http_client *c);
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void
 timer_ms(struct event *ev, uint64_t ms)
 {
@@ -203,7 +195,7 @@ note_high(uint64_t *hw, size_t n)
 static void
 req_arm(struct http_client_req *r)
 {
-	uint64_t now = now_ms(), at = r->deadline;
+	uint64_t now = lb_now_ms(), at = r->deadline;
 
 	if (r->phase_deadline != 0 && (at == 0 || r->phase_deadline < at))
 		at = r->phase_deadline;
@@ -217,7 +209,7 @@ req_arm(struct http_client_req *r)
 static void
 req_phase(struct http_client_req *r, uint32_t ms)
 {
-	r->phase_deadline = ms != 0 ? now_ms() + ms : 0;
+	r->phase_deadline = ms != 0 ? lb_now_ms() + ms : 0;
 	req_arm(r);
 }
 
@@ -1347,7 +1339,7 @@ conn_idle(struct hc_conn *k)
 		conn_close(old, 0);
 	}
 	k->idle = true;
-	k->idle_since = now_ms();
+	k->idle_since = lb_now_ms();
 	h->nidle++;
 	timer_ms(k->timer, k->c->o.idle_timeout_ms);
 	schedule_dispatch(k->c);
@@ -1785,7 +1777,7 @@ on_dispatch(evutil_socket_t fd, short what, void *arg)
 			if (k->mode == MODE_H2 && k->st == CS_READY &&
 			    k->nstreams == 0 && !k->idle && !k->dead) {
 				k->idle = true;
-				k->idle_since = now_ms();
+				k->idle_since = lb_now_ms();
 				timer_ms(k->timer, c->o.idle_timeout_ms);
 			}
 	}
@@ -2104,7 +2096,7 @@ http_client_request(struct http_client *c, const struct http_client_spec *s,
 	if (r->h == NULL)
 		goto err;
 	if (c->o.total_timeout_ms != 0)
-		r->deadline = now_ms() + c->o.total_timeout_ms;
+		r->deadline = lb_now_ms() + c->o.total_timeout_ms;
 	req_arm(r);
 	r->state = RS_QUEUED;
 	queue_push(r->h, r, false);

@@ -14,6 +14,7 @@
 
 #include "http_priv.h"
 #include "edgelb/log.h"
+#include "edgelb/util.h"
 
 const struct http_limits http_default_limits = {
 	.max_conns = 256,
@@ -119,15 +120,13 @@ http_addr_put(struct http_addr_table *t, struct http_addr_count *e)
 void
 http_log_rl(struct http_ratelimit *rl, int level, const char *fmt, ...)
 {
-	struct timespec ts;
 	char line[512];
 	uint64_t now;
 	va_list ap;
 
 	if (lb_log_get_level() < level)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	now = lb_now_ms();
 	if (now - rl->window_ms >= 1000) {
 		rl->window_ms = now;
 		rl->n = 0;

@@ -11,6 +11,7 @@
 #include "hdns_module.h"
 #include "hdns_srv.h"
 #include "health.h"
+#include "view.h"
 #include "edgelb/log.h"
 
 struct hdns_mod {
@@ -80,21 +81,17 @@ static int
 source_service(void *arg, const char *name, struct lb_addr *vip, bool *healthy)
 {
 	struct hdns_mod *m = arg;
-	const struct cfg_service *s = cfg_service_find(m->d->cfg, name);
+	struct view *v = view_get(m->d->view); /* never walks the config */
+	const struct view_service *s = view_find(v, name);
+	int rc = -ENOENT;
 
-	if (s == NULL || s->vip.family == 0)
-		return -ENOENT;
-	*vip = s->vip;
-	*healthy = false;
-	for (uint32_t i = 0; i < s->nbackends && !*healthy; i++) {
-		const struct cfg_backend *b = &s->backends[i];
-
-		*healthy = b->weight > 0 &&
-			   (s->check[0] == '\0' || m->d->hc == NULL ||
-			    hc_state_healthy(hc_state(m->d->hc, s->name,
-						      &b->addr, b->port)));
+	if (s != NULL && s->vip.family != 0) {
+		*vip = s->vip;
+		*healthy = s->healthy;
+		rc = 0;
 	}
-	return 0;
+	view_put(v);
+	return rc;
 }
 
 /* ---- life cycle ------------------------------------------------------------ */

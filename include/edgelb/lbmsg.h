@@ -87,6 +87,7 @@ enum lb_msg_type {
 	LB_MSG_CONFIG_GET,
 	LB_MSG_HEALTH_GET, /* edgelbd only: health-check state */
 	LB_MSG_SAVE,	   /* edgelbd only: write the running state file */
+	LB_MSG_MODULE_GET, /* edgelbd only: its modules and their state */
 	__LB_MSG_END,
 };
 #define LB_MSG_MIN LB_MSG_SERVICE_NEW
@@ -192,6 +193,14 @@ enum lb_health_state {
 	LB_HEALTH_UNKNOWN = 0,
 	LB_HEALTH_UP = 1,
 	LB_HEALTH_DOWN = 2,
+};
+
+/* LB_ATTR_STATE of a MODULE_GET part: an edgelbd module's life cycle. */
+enum {
+	LB_MODULE_RESERVED = 0, /* its section is reserved, not in this build */
+	LB_MODULE_RUNNING = 1,
+	LB_MODULE_DRAINING = 2, /* SIGTERM: work in flight goes on */
+	LB_MODULE_DRAINED = 3,	/* SIGTERM: nothing in flight any more */
 };
 
 /*
@@ -411,10 +420,10 @@ struct lbmsg_req {
 typedef int (*lbmsg_handler_fn)(struct lbmsg_req *req);
 
 /*
- * A dump handler may return LBMSG_DEFERRED instead: it has taken the
- * request over (copied what it needs, dup'ed req->fd) and sends the
- * parts, NLMSG_DONE and the ack itself later, built with lbmsg_done_msg()
- * and lbmsg_ack_msg(); the server sends nothing for it.
+ * A handler may return LBMSG_DEFERRED instead: it has taken the request
+ * over (copied what it needs, dup'ed req->fd) and sends the parts (of a
+ * dump), NLMSG_DONE (of a dump) and the ack itself later, built with
+ * lbmsg_done_msg() and lbmsg_ack_msg(); the server sends nothing for it.
  */
 #define LBMSG_DEFERRED 0x40000000
 
@@ -510,5 +519,13 @@ int lbmsg_client_request(struct lbmsg_client *c, struct nl_msg *msg,
 int lbmsg_client_request_raw(struct lbmsg_client *c, const void *buf,
 			     size_t len, lbmsg_part_fn cb, void *arg, char *err,
 			     size_t errlen);
+
+/*
+ * An NLMSG_ERROR reply h of len bytes: its error (0 or negative errno)
+ * with the NLMSGERR_ATTR_MSG text (or strerror) in err; -EBADMSG when
+ * malformed. For clients that read replies themselves.
+ */
+int lbmsg_read_ack(const struct nlmsghdr *h, size_t len, char *err,
+		   size_t errlen);
 
 #endif

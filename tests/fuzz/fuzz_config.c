@@ -26,7 +26,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct cfg_errors e = { 0 };
-	const struct cfg_module_ops *const *mods;
+	const struct cfg_module_ops *mods[CFG_MAX_MODULES];
 	struct cfg *c;
 	char path[64];
 	size_t nmods;
@@ -34,7 +34,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > 64 * 1024)
 		return 0;
-	mods = lbd_cfg_modules(&nmods);
+	nmods = lbd_cfg_modules(mods);
 	c = cfg_new(mods, nmods);
 	if (c == NULL)
 		abort();

@@ -7,6 +7,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,8 +57,8 @@ write_file(const char *name, const char *text)
 static struct cfg *
 load(const char *text, struct cfg_errors *e)
 {
-	size_t n;
-	const struct cfg_module_ops *const *mods = lbd_cfg_modules(&n);
+	const struct cfg_module_ops *mods[CFG_MAX_MODULES];
+	size_t n = lbd_cfg_modules(mods);
 
 	return cfg_load(write_file("edgelb.ini", text), mods, n, e);
 }
@@ -197,6 +198,9 @@ static const struct {
 	{ "[healthcheck t]\ntype = tcp\ninterval = soon\n",
 	  "edgelb.ini:3: [healthcheck t] interval: 'soon': expected a duration "
 	  "(2s, 500ms, 1m)" },
+	{ "[global]\nshutdown_grace = -1\n",
+	  "edgelb.ini:2: [global] shutdown_grace: '-1': expected a duration "
+	  "(10s, 500ms, 1m)" },
 	{ "[route]\n",
 	  "edgelb.ini:1: [route]: section needs a name: [route NAME]" },
 };
@@ -221,8 +225,8 @@ END_TEST
 START_TEST(test_missing_file)
 {
 	struct cfg_errors e = { 0 };
-	size_t n;
-	const struct cfg_module_ops *const *mods = lbd_cfg_modules(&n);
+	const struct cfg_module_ops *mods[CFG_MAX_MODULES];
+	size_t n = lbd_cfg_modules(mods);
 	struct cfg *c = cfg_load("/nonexistent/edgelb.ini", mods, n, &e);
 
 	ck_assert_ptr_null(c);
@@ -398,8 +402,111 @@ START_TEST(test_defaults)
 	ck_assert(!c->metrics_enabled);
 	ck_assert(!c->log_syslog);
 	ck_assert_int_eq(c->log_level, LOG_INFO);
+	ck_assert_uint_eq(c->shutdown_grace_ms, 10000);
 	ck_assert_uint_eq(c->nservices, 0);
 	cfg_free(c);
+}
+END_TEST
+
+START_TEST(test_shutdown_grace)
+{
+	struct cfg_errors e = { 0 };
+	struct cfg *c = load("[global]\nshutdown_grace = 2500ms\n", &e);
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->shutdown_grace_ms, 2500);
+	cfg_free(c);
+	c = load("[global]\nshutdown_grace = 0\n", &e);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->shutdown_grace_ms, 0);
+	cfg_free(c);
+}
+END_TEST
+
+/* A module's section described by a key table (struct cfg_key). */
+struct tmod {
+	uint32_t timeout_ms;
+	bool enabled;
+	char path[16];
+	int nnames;
+};
+
+static int
+tmod_name(const struct cfg_set *p, const char *v, char *err, size_t n)
+{
+	(void)err;
+	(void)n;
+	((struct tmod *)p->obj)->nnames += strcmp(v, "-") != 0;
+	return 0;
+}
+
+static const struct cfg_key tmod_keys[] = {
+	{ "timeout", cfg_set_duration, offsetof(struct tmod, timeout_ms),
+	  .flags = CFG_KEY_REQUIRED },
+	{ "enabled", cfg_set_bool, offsetof(struct tmod, enabled) },
+	{ "path", cfg_set_path, offsetof(struct tmod, path),
+	  sizeof(((struct tmod *)0)->path) },
+	{ "name", tmod_name, .flags = CFG_KEY_REPEAT },
+	{ NULL },
+};
+
+static void *
+tmod_create(void)
+{
+	return calloc(1, sizeof(struct tmod));
+}
+
+static const struct cfg_module_ops tmod_ops = {
+	.section = "tmod",
+	.create = tmod_create,
+	.destroy = free,
+	.keys = tmod_keys,
+};
+
+static struct cfg *
+load_tmod(const char *text, struct cfg_errors *e)
+{
+	const struct cfg_module_ops *mods[] = { &tmod_ops };
+
+	return cfg_load(write_file("edgelb.ini", text), mods, 1, e);
+}
+
+START_TEST(test_module_key_table)
+{
+	struct cfg_errors e = { 0 };
+	struct cfg *c = load_tmod("[tmod]\ntimeout = 250ms\nenabled = yes\n"
+				  "path = /a/b\nname = x\nname = y\n",
+				  &e);
+	const struct tmod *t;
+
+	cfg_errors_print(&e, stderr);
+	ck_assert_ptr_nonnull(c);
+	t = cfg_module_state(c, &tmod_ops);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_uint_eq(t->timeout_ms, 250);
+	ck_assert(t->enabled);
+	ck_assert_str_eq(t->path, "/a/b");
+	ck_assert_int_eq(t->nnames, 2); /* repeatable */
+	cfg_free(c);
+
+	ck_assert_ptr_null(load_tmod("[tmod]\nenabled = no\n", &e));
+	ck_assert(has_msg(&e, "edgelb.ini:1: [tmod]: timeout is required"));
+	cfg_errors_free(&e);
+	ck_assert_ptr_null(
+		load_tmod("[tmod]\ntimeout = 1s\ntimeout = 2s\n", &e));
+	ck_assert(has_msg(&e, "edgelb.ini:3: [tmod] timeout: '2s': given "
+			      "twice (first on line 2)"));
+	cfg_errors_free(&e);
+	ck_assert_ptr_null(load_tmod("[tmod]\ntimeout = 1s\nenabled = maybe\n"
+				     "path = /0123456789/abcdef\n",
+				     &e));
+	ck_assert(has_msg(&e, "[tmod] enabled: 'maybe': expected yes|no"));
+	ck_assert(has_msg(&e, "path longer than 15 characters"));
+	cfg_errors_free(&e);
+	ck_assert_ptr_null(
+		load_tmod("[tmod]\ntimeout = 1s\ncolour = red\n", &e));
+	ck_assert(has_msg(&e, "edgelb.ini:3: [tmod] colour: unknown key"));
+	cfg_errors_free(&e);
 }
 END_TEST
 
@@ -496,8 +603,8 @@ START_TEST(test_check_file)
 	char *out = NULL;
 	size_t len = 0;
 	FILE *fp = open_memstream(&out, &len);
-	size_t n;
-	const struct cfg_module_ops *const *mods = lbd_cfg_modules(&n);
+	const struct cfg_module_ops *mods[CFG_MAX_MODULES];
+	size_t n = lbd_cfg_modules(mods);
 	const char *good = write_file("good.ini", full_ini);
 	const char *bad = write_file("bad.ini", SVC_HEAD "backend = x\n");
 
@@ -563,6 +670,8 @@ config_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_full_file);
 	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_shutdown_grace);
+	tcase_add_test(tc, test_module_key_table);
 	tcase_add_test(tc, test_state_round_trip);
 	tcase_add_test(tc, test_check_file);
 	tcase_add_test(tc, test_durations);

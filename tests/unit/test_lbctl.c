@@ -168,6 +168,9 @@ static const struct req_case req_cases[] = {
 	  LBCTL_VIEW_ACK, LB_MSG_CONFIG_SET, "TMO_ESTABLISHED=600 TMO_UDP=60" },
 	{ W("config"), LBCTL_VIEW_CONFIG, LB_MSG_CONFIG_GET, "" },
 	{ W("save"), LBCTL_VIEW_ACK, LB_MSG_SAVE, "" },
+	{ W("module", "list"), LBCTL_VIEW_MODULES, LB_MSG_MODULE_GET, "" },
+	{ W("module", "show", "httpdns"), LBCTL_VIEW_MODULES, LB_MSG_MODULE_GET,
+	  "NAME=httpdns" },
 	/* ipvsadm style */
 	{ W("-A", "-t", "10.0.0.1:80", "-s", "rr"), LBCTL_VIEW_ACK,
 	  LB_MSG_SERVICE_NEW, "PROTO=6 VIP=10.0.0.1 VPORT=80 SCHED=rr" },

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Unit tests of edgelbd's incremental apply (controlplane/daemon.c)
+ * Unit tests of edgelbd's incremental apply (controlplane/dpsync.c)
  * against a recording dp.sock served by a thread of the test: a change of
  * one service sends only that service's operations and no dump; a failed
  * operation drops the applied record and schedules one full reconcile.
+ * Jobs run on the daemon's loop, which the test turns until each ends
+ * (the daemon's own dataplane timer is stopped: no heartbeats here).
  */
 #include <check.h>
 #include <errno.h>
@@ -15,11 +17,14 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include <event2/event.h>
+
 #include "daemon.h"
 #include "dpclient.h"
+#include "dpsync.h"
 #include "edgelb/lbmsg.h"
 
-#define MAX_SEEN 256
+#define MAX_SEEN 8192
 
 /* What the fake dataplane received, and whether it fails the next op. */
 static struct {
@@ -76,6 +81,44 @@ static char dir[32];
 static struct lbmsg_server *srv;
 static pthread_t thread;
 static struct lbd d;
+
+static int job_rc;
+static bool job_done;
+
+static void
+on_job(void *arg, int rc)
+{
+	(void)arg;
+	job_rc = rc;
+	job_done = true;
+}
+
+/* Turn the loop until the job queued last ended (5 s at most). */
+static int
+run_job(void)
+{
+	time_t end = time(NULL) + 5;
+
+	while (!job_done && time(NULL) < end)
+		event_base_loop(d.base, EVLOOP_ONCE);
+	ck_assert_msg(job_done, "the job did not end within 5 s");
+	job_done = false;
+	return job_rc;
+}
+
+static int
+reconcile(void)
+{
+	dpsync_reconcile(d.sync, on_job, NULL);
+	return run_job();
+}
+
+static int
+apply(uint8_t proto, const struct lb_addr *vip, uint16_t vport)
+{
+	dpsync_service(d.sync, proto, vip, vport, on_job, NULL);
+	return run_job();
+}
 
 static void
 seen_reset(void)
@@ -157,6 +200,7 @@ setup(void)
 	for (uint16_t i = 1; i <= 3; i++)
 		add_service(c, i, 2);
 	ck_assert_int_eq(lbd_init(&d, "-", c), 0);
+	evtimer_del(d.dp_timer);
 	ck_assert_int_eq(dpc_connect(d.dpc), 0);
 	seen_reset();
 }
@@ -184,12 +228,12 @@ START_TEST(test_full_then_incremental)
 	uint8_t proto;
 
 	/* the full reconcile dumps and creates everything */
-	ck_assert_int_eq(lbd_reconcile(&d), 0);
+	ck_assert_int_eq(reconcile(), 0);
 	ck_assert_uint_eq(seen_count(LB_MSG_SERVICE_GET, 0), 1);
 	ck_assert_uint_eq(seen_count(LB_MSG_SERVICE_NEW, 0), 3);
 	ck_assert_uint_eq(seen_count(LB_MSG_BACKEND_NEW, 0), 6);
-	ck_assert(d.applied_ok);
-	ck_assert(!d.dirty);
+	ck_assert(dpsync_applied_ok(d.sync));
+	ck_assert(!dpsync_dirty(d.sync));
 
 	/* one new backend of service 2: exactly one BACKEND_NEW, no dump */
 	seen_reset();
@@ -197,27 +241,27 @@ START_TEST(test_full_then_incremental)
 	ck_assert_int_eq(lb_addr_parse("10.9.9.9", &b.addr), 0);
 	ck_assert_int_eq(cfg_backend_add(s, &b), 0);
 	proto = s->proto;
-	ck_assert_int_eq(lbd_changed(&d, &proto, &s->vip, s->vport), 0);
+	ck_assert_int_eq(apply(proto, &s->vip, s->vport), 0);
 	ck_assert_uint_eq(seen_total(), 1);
 	ck_assert_uint_eq(seen_count(LB_MSG_BACKEND_NEW, 1002), 1);
 
 	/* a weight change: one BACKEND_SET */
 	seen_reset();
 	s->backends[0].weight = 7;
-	ck_assert_int_eq(lbd_apply_service(&d, s->proto, &s->vip, s->vport), 0);
+	ck_assert_int_eq(apply(s->proto, &s->vip, s->vport), 0);
 	ck_assert_uint_eq(seen_total(), 1);
 	ck_assert_uint_eq(seen_count(LB_MSG_BACKEND_SET, 1002), 1);
 
 	/* no change at all: nothing is sent */
 	seen_reset();
-	ck_assert_int_eq(lbd_apply_service(&d, s->proto, &s->vip, s->vport), 0);
+	ck_assert_int_eq(apply(s->proto, &s->vip, s->vport), 0);
 	ck_assert_uint_eq(seen_total(), 0);
 
 	/* a new service: SERVICE_NEW and its backends only */
 	seen_reset();
 	add_service(d.cfg, 4, 3);
 	s = &d.cfg->services[3];
-	ck_assert_int_eq(lbd_apply_service(&d, s->proto, &s->vip, s->vport), 0);
+	ck_assert_int_eq(apply(s->proto, &s->vip, s->vport), 0);
 	ck_assert_uint_eq(seen_total(), 4);
 	ck_assert_uint_eq(seen_count(LB_MSG_SERVICE_NEW, 1004), 1);
 	ck_assert_uint_eq(seen_count(LB_MSG_BACKEND_NEW, 1004), 3);
@@ -228,13 +272,11 @@ START_TEST(test_full_then_incremental)
 		struct cfg_service key = d.cfg->services[0];
 
 		cfg_service_remove(d.cfg, 0);
-		ck_assert_int_eq(
-			lbd_apply_service(&d, key.proto, &key.vip, key.vport),
-			0);
+		ck_assert_int_eq(apply(key.proto, &key.vip, key.vport), 0);
 	}
 	ck_assert_uint_eq(seen_total(), 1);
 	ck_assert_uint_eq(seen_count(LB_MSG_SERVICE_DEL, 1001), 1);
-	ck_assert(!d.dirty);
+	ck_assert(!dpsync_dirty(d.sync));
 }
 END_TEST
 
@@ -245,40 +287,70 @@ START_TEST(test_error_schedules_full)
 	struct timespec ts;
 	uint64_t now;
 
-	ck_assert_int_eq(lbd_reconcile(&d), 0);
+	ck_assert_int_eq(reconcile(), 0);
 	seen_reset();
 	s = &d.cfg->services[2];
 	ck_assert_int_eq(lb_addr_parse("10.9.9.8", &b.addr), 0);
 	ck_assert_int_eq(cfg_backend_add(s, &b), 0);
 	seen.fail_next = true;
-	ck_assert_int_eq(lbd_apply_service(&d, s->proto, &s->vip, s->vport),
-			 -EINVAL);
+	ck_assert_int_eq(apply(s->proto, &s->vip, s->vport), -EINVAL);
 	ck_assert_uint_eq(seen_total(), 1);
 	/* the record is dropped and a full reconcile is due at once */
-	ck_assert(!d.applied_ok);
-	ck_assert(d.dirty);
+	ck_assert(!dpsync_applied_ok(d.sync));
+	ck_assert(dpsync_dirty(d.sync));
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-	ck_assert_uint_le(d.retry_at, now);
+	ck_assert_uint_le(dpsync_retry_at(d.sync), now);
 
 	/* further changes wait for it: nothing sent, still one due */
 	seen_reset();
 	s->backends[0].weight = 3;
-	ck_assert_int_eq(lbd_apply_service(&d, s->proto, &s->vip, s->vport),
-			 -EAGAIN);
+	ck_assert_int_eq(apply(s->proto, &s->vip, s->vport), -EAGAIN);
 	ck_assert_uint_eq(seen_total(), 0);
-	ck_assert(d.dirty);
+	ck_assert(dpsync_dirty(d.sync));
 
 	/* the full reconcile dumps once and restores the record */
-	ck_assert_int_eq(lbd_reconcile(&d), 0);
+	ck_assert_int_eq(reconcile(), 0);
 	ck_assert_uint_eq(seen_count(LB_MSG_SERVICE_GET, 0), 1);
-	ck_assert(d.applied_ok);
-	ck_assert(!d.dirty);
+	ck_assert(dpsync_applied_ok(d.sync));
+	ck_assert(!dpsync_dirty(d.sync));
 	seen_reset();
 	s->backends[0].weight = 4;
-	ck_assert_int_eq(lbd_apply_service(&d, s->proto, &s->vip, s->vport), 0);
+	ck_assert_int_eq(apply(s->proto, &s->vip, s->vport), 0);
 	ck_assert_uint_eq(seen_total(), 1);
 	ck_assert_uint_eq(seen_count(LB_MSG_BACKEND_SET, 1003), 1);
+}
+END_TEST
+
+/*
+ * A reconcile of many services pipelines thousands of operations: more
+ * than dp.sock's buffer holds at once, so sending waits for room on the
+ * loop. Every operation arrives once, each service's after its
+ * SERVICE_NEW.
+ */
+START_TEST(test_big_reconcile_pipelined)
+{
+	static bool created[2100];
+	unsigned int n, misordered = 0;
+
+	for (uint16_t i = 4; i < 2000; i++)
+		add_service(d.cfg, i, 2);
+	ck_assert_int_eq(reconcile(), 0);
+	ck_assert_uint_eq(seen_count(LB_MSG_SERVICE_NEW, 0), 1999);
+	ck_assert_uint_eq(seen_count(LB_MSG_BACKEND_NEW, 0), 2 * 1999);
+	pthread_mutex_lock(&seen.lock);
+	n = seen.n;
+	for (unsigned int i = 0; i < n; i++) {
+		uint16_t v = (uint16_t)(seen.vport[i] - 1000);
+
+		if (seen.type[i] == LB_MSG_SERVICE_NEW)
+			created[v] = true;
+		else if (seen.type[i] == LB_MSG_BACKEND_NEW && !created[v])
+			misordered++;
+	}
+	pthread_mutex_unlock(&seen.lock);
+	ck_assert_uint_eq(misordered, 0);
+	ck_assert(dpsync_applied_ok(d.sync));
 }
 END_TEST
 
@@ -287,9 +359,8 @@ START_TEST(test_not_connected)
 	struct cfg_service *s = &d.cfg->services[0];
 
 	dpc_disconnect(d.dpc);
-	ck_assert_int_eq(lbd_apply_service(&d, s->proto, &s->vip, s->vport),
-			 -ENOTCONN);
-	ck_assert(d.dirty);
+	ck_assert_int_eq(apply(s->proto, &s->vip, s->vport), -ENOTCONN);
+	ck_assert(dpsync_dirty(d.sync));
 	ck_assert_uint_eq(seen_total(), 0);
 }
 END_TEST
@@ -306,6 +377,7 @@ apply_suite(void)
 	tcase_add_test(tc, test_full_then_incremental);
 	tcase_add_test(te, test_error_schedules_full);
 	tcase_add_test(te, test_not_connected);
+	tcase_add_test(tc, test_big_reconcile_pipelined);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, te);
 	return s;

@@ -559,6 +559,27 @@ do_health(struct lbctl_pctx *p, struct words *w)
 			    LB_MSG_HEALTH_GET);
 }
 
+/* module [show] [NAME]: edgelbd's modules and their state. */
+static int
+do_module(struct lbctl_pctx *p, struct words *w)
+{
+	enum verb verb = V_NONE;
+	const char *name;
+	struct nl_msg *m;
+
+	TRY(take_verb(p, w, VB(V_SHOW) | VB(V_HELP), &verb));
+	if (verb == V_HELP)
+		return lbctl_want_help(p, "module");
+	p->cmd->view = LBCTL_VIEW_MODULES;
+	m = lbctl_req_add(p, LB_MSG_MODULE_GET);
+	if (m == NULL)
+		return -ENOMEM;
+	name = next(w);
+	if (name != NULL)
+		TRY(put_str(p, m, LB_ATTR_NAME, "module", name, LB_NAME_MAX));
+	return need_end(p, w);
+}
+
 static int
 do_stats(struct lbctl_pctx *p, struct words *w)
 {
@@ -652,7 +673,7 @@ static const struct {
 	{ "port", do_port },	   { "stats", do_stats },
 	{ "conn", do_conn },	   { "health", do_health },
 	{ "config", do_config },   { "save", do_save },
-	{ "help", do_help },
+	{ "module", do_module },   { "help", do_help },
 };
 
 static bool

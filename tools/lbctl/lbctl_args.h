@@ -50,6 +50,7 @@ enum lbctl_view {
 	LBCTL_VIEW_CONFIG,    /* config show */
 	LBCTL_VIEW_IPVS_LIST, /* ipvsadm -L -n (plain, --stats or --rate) */
 	LBCTL_VIEW_IPVS_SAVE, /* ipvsadm -S: rules */
+	LBCTL_VIEW_MODULES,   /* module show (edgelbd only) */
 };
 
 /* Options shared by every command. */

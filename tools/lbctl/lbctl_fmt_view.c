@@ -30,6 +30,13 @@ static const char *const health_states[] = {
 	[LB_HEALTH_DOWN] = "down",
 };
 
+static const char *const module_states[] = {
+	[LB_MODULE_RESERVED] = "reserved",
+	[LB_MODULE_RUNNING] = "running",
+	[LB_MODULE_DRAINING] = "draining",
+	[LB_MODULE_DRAINED] = "drained",
+};
+
 /* Connection states in IPVS's order (IP_VS_TCP_S_*). */
 static const char *const conn_states[] = {
 	"NONE",	 "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT", "TIME_WAIT",
@@ -61,6 +68,8 @@ state_name(enum lbctl_view view, uint64_t v)
 		return NAME_OF(health_states, v);
 	case LBCTL_VIEW_CONNS:
 		return NAME_OF(conn_states, v);
+	case LBCTL_VIEW_MODULES:
+		return NAME_OF(module_states, v);
 	default:
 		return NULL;
 	}
@@ -198,6 +207,12 @@ row(const struct lbctl_fmt *f, struct nlattr *const *tb, FILE *out)
 			fmt_u(tb, LB_ATTR_WEIGHT),
 			fmt_str(tb, LB_ATTR_NAME, "-"));
 		break;
+	case LBCTL_VIEW_MODULES:
+		s = state_name(f->view, fmt_u(tb, LB_ATTR_STATE));
+		fprintf(out, "%-16s %s\n", fmt_str(tb, LB_ATTR_NAME, "-"),
+			s ? s : "-");
+		counter_lines(out, tb, "  ");
+		break;
 	default:
 		break;
 	}
@@ -227,6 +242,8 @@ table_head(enum lbctl_view view)
 		return "Service                        Backend                 "
 		       "  "
 		       " Check        State    Weight Name\n";
+	case LBCTL_VIEW_MODULES:
+		return "Module           State\n";
 	default:
 		return "";
 	}

@@ -60,6 +60,11 @@ static const struct {
 		    "      timeout-time-wait timeout-close timeout-udp\n" },
 	{ "save",
 	  "Usage: lbctl save    (edgelbd only: write the state file)\n" },
+	{ "module", "Usage: lbctl module show [NAME]    (edgelbd only)\n"
+		    "The daemon's modules and their state: running, "
+		    "draining, drained\n"
+		    "(SIGTERM), or reserved (section known, not in this "
+		    "build).\n" },
 	{ "ipvsadm", "ipvsadm syntax (when the first word starts with '-'):\n"
 		     "  lbctl -A|-E -t|-u VIP[:PORT] [-s SCHED] [-p [TIMEOUT]] "
 		     "[-g|-m|-i|--fnat]\n"
@@ -93,6 +98,7 @@ static const char usage[] =
 	"  config   show|set                 timeouts\n"
 	"  save                              write the state file (edgelbd "
 	"only)\n"
+	"  module   show [NAME]              daemon modules (edgelbd only)\n"
 	"  help     [OBJECT]                 this text, or an object's\n"
 	"\n"
 	"Options:\n"
