@@ -34,8 +34,8 @@
 set -euo pipefail
 
 source "$(dirname "$0")/lbd_lib.sh"
-# shellcheck source=../../tools/lab.sh
-source "$LBD_SRC/tools/lab.sh"
+# shellcheck source=../../tests/lab/lab.sh
+source "$LBD_SRC/tests/lab/lab.sh"
 
 SLOW=$LBD_SRC/tests/e2e/http_slow.py
 ROUTE=$LBD_BUILD/tests/bench/bench_http_route
