@@ -113,6 +113,18 @@ on_request(void *arg, struct http_req *r)
 		return;
 	}
 	snprintf(out, sizeof(out), "%s %s body=%zu", m->method, m->path, blen);
+	if (strcmp(m->path, "/bighead") == 0) {
+		/* a head over the server's stack buffer for it */
+		static char big[3001];
+		struct http_header h[2] = { { "X-Big", big },
+					    { "Content-Type", "text/plain" } };
+
+		memset(big, 'a', sizeof(big) - 1);
+		http_resp_start(r, 200, h, 2, (int64_t)strlen(out));
+		http_resp_write(r, out, strlen(out));
+		http_resp_end(r);
+		return;
+	}
 	if (strcmp(m->path, "/slow") == 0) {
 		/* answered later from a timer: the next answer must wait */
 		struct delayed *d = calloc(1, sizeof(*d));
@@ -351,6 +363,36 @@ START_TEST(test_keepalive)
 	ck_assert(eof);
 	ck_assert_int_eq(nrequests, 3);
 	ck_assert_uint_eq(http_server_stats(srv)->conns_accepted, 1);
+	close(fd);
+	srv_stop();
+}
+END_TEST
+
+/* The head is built in one buffer: a large one takes the heap path. */
+START_TEST(test_large_head)
+{
+	struct http_limits l = test_limits();
+	char buf[8192], want[3100];
+	bool eof;
+	int fd;
+
+	srv_start(&l);
+	fd = cl_connect();
+	for (int i = 0; i < 2; i++) {
+		cl_send(fd, "GET /bighead HTTP/1.1\r\nHost: t\r\n\r\n");
+		cl_read(fd, buf, sizeof(buf), "body=0", &eof);
+		memset(want, 0, sizeof(want));
+		memcpy(want, "\r\nX-Big: ", 9);
+		memset(want + 9, 'a', 3000);
+		memcpy(want + 3009, "\r\nContent-Type: text/plain\r\n", 28);
+		ck_assert_msg(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0,
+			      "got %.40s", buf);
+		ck_assert_ptr_nonnull(strstr(buf, want));
+		ck_assert_ptr_nonnull(
+			strstr(buf, "Content-Length: 19\r\n\r\nGET /bighead "
+				    "body=0"));
+		ck_assert(!eof);
+	}
 	close(fd);
 	srv_stop();
 }
@@ -963,6 +1005,7 @@ http_suite(void)
 	tc = tcase_create("core");
 	tcase_add_test(tc, test_keepalive);
 	tcase_add_test(tc, test_pipelining);
+	tcase_add_test(tc, test_large_head);
 	tcase_add_test(tc, test_chunked_body);
 	tcase_add_test(tc, test_continue);
 	tcase_add_test(tc, test_head);
