@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Text forms of addresses, prefixes, MACs, protocols and modes. Every
- * parser rejects trailing garbage and out-of-range values.
+ * Text forms of addresses, prefixes, MACs, protocols, modes, numbers and
+ * durations. Every parser rejects trailing garbage and out-of-range values.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -45,6 +45,47 @@ lb_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 	if (errno == ERANGE || v < min || v > max)
 		return -ERANGE;
 	*out = (uint32_t)v;
+	return 0;
+}
+
+int
+lb_parse_duration_ms(const char *s, uint32_t *ms)
+{
+	unsigned long long whole = 0, frac = 0, fdiv = 1, mult;
+	const char *q = s;
+
+	if (!isdigit((unsigned char)*q))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*q); q++) {
+		whole = whole * 10 + (unsigned long long)(*q - '0');
+		if (whole > 100000000ull)
+			return -ERANGE;
+	}
+	if (*q == '.') {
+		q++;
+		if (!isdigit((unsigned char)*q))
+			return -EINVAL;
+		for (; isdigit((unsigned char)*q); q++)
+			if (fdiv < 1000000) {
+				frac = frac * 10 +
+				       (unsigned long long)(*q - '0');
+				fdiv *= 10;
+			}
+	}
+	if (*q == '\0' || strcmp(q, "s") == 0)
+		mult = 1000;
+	else if (strcmp(q, "ms") == 0)
+		mult = 1;
+	else if (strcmp(q, "m") == 0)
+		mult = 60000;
+	else if (strcmp(q, "h") == 0)
+		mult = 3600000;
+	else
+		return -EINVAL;
+	whole = whole * mult + frac * mult / fdiv;
+	if (whole > UINT32_MAX)
+		return -ERANGE;
+	*ms = (uint32_t)whole;
 	return 0;
 }
 

@@ -302,9 +302,7 @@ int cfg_save_state(const struct cfg *c, const char *path);
 /* The state of module section ops in c (NULL if none). */
 void *cfg_module_state(const struct cfg *c, const struct cfg_module_ops *ops);
 
-/* Small parsers shared with lbctl-facing code. */
-int cfg_parse_duration_ms(const char *s,
-			  uint32_t *ms); /* "2", "500ms", "1.5s", "1m" */
+/* "tcp", "http", "https", "udp", or "none". */
 const char *cfg_check_type_name(uint8_t type);
 
 #endif

@@ -106,4 +106,12 @@ bool lb_sched_name_valid(const char *s);
 /* A decimal unsigned in [min, max]. Returns 0, -EINVAL or -ERANGE. */
 int lb_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
 
+/*
+ * A duration into milliseconds: N or Ns (seconds), Nms, Nm, Nh, and a
+ * fraction of up to six digits (0.5s, 1.25m). The number starts with a
+ * digit; no sign, no space. Returns 0, -EINVAL or -ERANGE (more than
+ * UINT32_MAX ms).
+ */
+int lb_parse_duration_ms(const char *s, uint32_t *ms);
+
 #endif

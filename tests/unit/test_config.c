@@ -620,28 +620,6 @@ START_TEST(test_check_file)
 }
 END_TEST
 
-START_TEST(test_durations)
-{
-	uint32_t ms;
-
-	ck_assert_int_eq(cfg_parse_duration_ms("2", &ms), 0);
-	ck_assert_uint_eq(ms, 2000);
-	ck_assert_int_eq(cfg_parse_duration_ms("250ms", &ms), 0);
-	ck_assert_uint_eq(ms, 250);
-	ck_assert_int_eq(cfg_parse_duration_ms("1.5s", &ms), 0);
-	ck_assert_uint_eq(ms, 1500);
-	ck_assert_int_eq(cfg_parse_duration_ms("2m", &ms), 0);
-	ck_assert_uint_eq(ms, 120000);
-	ck_assert_int_eq(cfg_parse_duration_ms("1h", &ms), 0);
-	ck_assert_uint_eq(ms, 3600000);
-	ck_assert_int_eq(cfg_parse_duration_ms("", &ms), -EINVAL);
-	ck_assert_int_eq(cfg_parse_duration_ms("1.s", &ms), -EINVAL);
-	ck_assert_int_eq(cfg_parse_duration_ms("5 s", &ms), -EINVAL);
-	ck_assert_int_eq(cfg_parse_duration_ms("-1", &ms), -EINVAL);
-	ck_assert_int_eq(cfg_parse_duration_ms("99999999h", &ms), -ERANGE);
-}
-END_TEST
-
 START_TEST(test_long_line)
 {
 	struct cfg_errors e = { 0 };
@@ -674,7 +652,6 @@ config_suite(void)
 	tcase_add_test(tc, test_module_key_table);
 	tcase_add_test(tc, test_state_round_trip);
 	tcase_add_test(tc, test_check_file);
-	tcase_add_test(tc, test_durations);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(te, setup, teardown);
