@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "hdns_conf.h"
+#include "edgelb/util.h"
 
 static int
 fail(char *err, size_t errlen, const char *fmt, ...)
@@ -70,7 +71,9 @@ hdns_conf_copy(struct hdns_conf *dst, const struct hdns_conf *src)
 	}
 	*dst = *src;
 	dst->views = v;
+	dst->cap_views = src->nviews;
 	dst->binds = b;
+	dst->cap_binds = src->nbinds;
 	return 0;
 err:
 	free(v);
@@ -232,7 +235,7 @@ parse_bind_opt(struct hdns_bind *b, char *opt, char *err, size_t errlen)
 static int
 parse_bind(struct hdns_conf *c, const char *value, char *err, size_t errlen)
 {
-	struct hdns_bind b = { 0 }, *nb;
+	struct hdns_bind b = { 0 };
 	char buf[1024], *tok, *save = NULL;
 	int rc;
 
@@ -250,12 +253,11 @@ parse_bind(struct hdns_conf *c, const char *value, char *err, size_t errlen)
 	}
 	if (b.nservices == 0)
 		return fail(err, errlen, "domain %s: no service=", b.domain);
-	nb = realloc(c->binds, (c->nbinds + 1) * sizeof(*nb));
-	if (nb == NULL) {
+	if (lb_array_grow(&c->binds, &c->cap_binds, c->nbinds + 1,
+			  sizeof(*c->binds)) < 0) {
 		fail(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	c->binds = nb;
 	c->binds[c->nbinds++] = b;
 	return 0;
 }
@@ -264,7 +266,7 @@ static int
 parse_view(struct hdns_conf *c, const char *value, char *err, size_t errlen)
 {
 	char buf[128], *cidr, *name, *extra, *save = NULL;
-	struct hdns_view v = { 0 }, *nv;
+	struct hdns_view v = { 0 };
 
 	if (strlen(value) >= sizeof(buf))
 		return fail(err, errlen, "line too long");
@@ -284,12 +286,11 @@ parse_view(struct hdns_conf *c, const char *value, char *err, size_t errlen)
 		    lb_addr_equal(&c->views[i].pfx.net, &v.pfx.net))
 			return fail(err, errlen, "prefix '%s' given twice",
 				    cidr);
-	nv = realloc(c->views, (c->nviews + 1) * sizeof(*nv));
-	if (nv == NULL) {
+	if (lb_array_grow(&c->views, &c->cap_views, c->nviews + 1,
+			  sizeof(*c->views)) < 0) {
 		fail(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	c->views = nv;
 	c->views[c->nviews++] = v;
 	return 0;
 }

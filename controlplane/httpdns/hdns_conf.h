@@ -109,9 +109,9 @@ struct hdns_conf {
 	struct lb_addr fallback[HDNS_FALLBACK_MAX];
 	size_t nfallback;
 	struct hdns_view *views;
-	size_t nviews;
+	size_t nviews, cap_views;
 	struct hdns_bind *binds;
-	size_t nbinds;
+	size_t nbinds, cap_binds;
 };
 
 /* Defaults: ttl 60, empty_ttl 5, max_batch 5, max_body 4096, workers 1,
