@@ -192,7 +192,6 @@ p_body(void *arg, struct http_msg *m, const char *p, size_t n)
 {
 	struct http_conn *c = arg;
 	struct http_req *r = &h1_of(c)->req;
-	char *b;
 
 	(void)m;
 	if (r->ended)
@@ -201,20 +200,7 @@ p_body(void *arg, struct http_msg *m, const char *p, size_t n)
 		r->handed = true; /* it may keep r: on_abort tells it */
 		return c->s->h.on_body(c->s->arg, r, p, n);
 	}
-	if (r->body_len + n > r->body_cap) {
-		size_t cap = r->body_cap ? r->body_cap : 1024;
-
-		while (cap < r->body_len + n)
-			cap *= 2;
-		b = realloc(r->body, cap);
-		if (b == NULL)
-			return -ENOMEM;
-		r->body = b;
-		r->body_cap = cap;
-	}
-	memcpy(r->body + r->body_len, p, n);
-	r->body_len += n;
-	return 0;
+	return http_req_collect(r, p, n);
 }
 
 static int

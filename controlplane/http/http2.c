@@ -171,18 +171,12 @@ stream_abort(struct h2_stream *st)
 static int
 arena_put(struct h2_stream *st, const uint8_t *p, size_t n, int64_t *off)
 {
-	if (st->alen + n + 1 > st->acap) {
-		size_t cap = st->acap ? st->acap : 512;
-		char *a;
+	size_t need = st->alen + n + 1;
 
-		while (cap < st->alen + n + 1)
-			cap *= 2;
-		a = realloc(st->arena, cap);
-		if (a == NULL)
-			return -ENOMEM;
-		st->arena = a;
-		st->acap = cap;
-	}
+	if (need < 512)
+		need = 512; /* the first allocation: headers seldom take more */
+	if (lb_array_grow(&st->arena, &st->acap, need, 1) < 0)
+		return -ENOMEM;
 	memcpy(st->arena + st->alen, p, n);
 	st->arena[st->alen + n] = '\0';
 	*off = (int64_t)st->alen;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "http_priv.h"
+#include "edgelb/util.h"
 
 const struct http_msg *
 http_req_msg(const struct http_req *r)
@@ -46,19 +47,12 @@ http_req_tls(const struct http_req *r)
 int
 http_req_collect(struct http_req *r, const char *p, size_t n)
 {
-	char *b;
+	size_t need = r->body_len + n;
 
-	if (r->body_len + n > r->body_cap) {
-		size_t cap = r->body_cap ? r->body_cap : 1024;
-
-		while (cap < r->body_len + n)
-			cap *= 2;
-		b = realloc(r->body, cap);
-		if (b == NULL)
-			return -ENOMEM;
-		r->body = b;
-		r->body_cap = cap;
-	}
+	if (need < 1024)
+		need = 1024; /* the first allocation */
+	if (lb_array_grow(&r->body, &r->body_cap, need, 1) < 0)
+		return -ENOMEM;
 	memcpy(r->body + r->body_len, p, n);
 	r->body_len += n;
 	return 0;
