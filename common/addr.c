@@ -31,6 +31,18 @@ lb_addr_parse(const char *s, struct lb_addr *a)
 }
 
 int
+lb_addr_parse_n(const char *s, size_t n, struct lb_addr *a)
+{
+	char host[LB_ADDRSTRLEN];
+
+	if (n == 0 || n >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	return lb_addr_parse(host, a);
+}
+
+int
 lb_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 {
 	unsigned long long v;
@@ -93,7 +105,6 @@ int
 lb_addr_port_parse(const char *s, struct lb_addr *a, uint16_t *port,
 		   bool allow_no_port)
 {
-	char host[LB_ADDRSTRLEN + 2];
 	const char *p, *portstr = NULL;
 	size_t n;
 	uint32_t v;
@@ -119,11 +130,7 @@ lb_addr_port_parse(const char *s, struct lb_addr *a, uint16_t *port,
 		if (p != NULL)
 			portstr = p + 1;
 	}
-	if (n == 0 || n >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, s, n);
-	host[n] = '\0';
-	rc = lb_addr_parse(host, a);
+	rc = lb_addr_parse_n(s, n, a);
 	if (rc < 0)
 		return rc;
 	if (portstr == NULL) {
@@ -142,7 +149,6 @@ lb_addr_port_parse(const char *s, struct lb_addr *a, uint16_t *port,
 int
 lb_prefix_parse(const char *s, struct lb_addr *a, uint8_t *plen)
 {
-	char host[LB_ADDRSTRLEN];
 	const char *slash;
 	uint32_t v;
 	size_t n;
@@ -152,11 +158,7 @@ lb_prefix_parse(const char *s, struct lb_addr *a, uint8_t *plen)
 		return -EINVAL;
 	slash = strchr(s, '/');
 	n = slash != NULL ? (size_t)(slash - s) : strlen(s);
-	if (n == 0 || n >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, s, n);
-	host[n] = '\0';
-	rc = lb_addr_parse(host, a);
+	rc = lb_addr_parse_n(s, n, a);
 	if (rc < 0)
 		return rc;
 	if (slash == NULL) {

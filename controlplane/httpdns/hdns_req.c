@@ -111,19 +111,13 @@ trusted(const struct hdns_conf *c, const struct lb_addr *a)
 int
 hdns_addr_parse_n(const char *s, size_t n, struct lb_addr *a)
 {
-	char buf[LB_ADDRSTRLEN];
-
 	while (n > 0 && (*s == ' ' || *s == '\t')) {
 		s++;
 		n--;
 	}
 	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
 		n--;
-	if (n == 0 || n >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	if (lb_addr_parse(buf, a) < 0)
+	if (lb_addr_parse_n(s, n, a) < 0)
 		return -EINVAL;
 	hdns_addr_unmap(a);
 	return 0;

@@ -44,6 +44,8 @@ enum lb_mode {
  * Parse "1.2.3.4" or "2001:db8::1". Returns 0 or -EINVAL.
  */
 int lb_addr_parse(const char *s, struct lb_addr *a);
+/* The same for the n characters at s (not NUL-terminated). */
+int lb_addr_parse_n(const char *s, size_t n, struct lb_addr *a);
 
 /*
  * Parse "1.2.3.4:80", "[2001:db8::1]:80"; with allow_no_port, "1.2.3.4"

@@ -157,6 +157,25 @@ START_TEST(duration_table)
 }
 END_TEST
 
+/* lb_addr_parse_n: the address in the first n characters only. */
+START_TEST(addr_parse_n)
+{
+	static const char long_text[] =
+		"0000:0000:0000:0000:0000:0000:0000:0001 and more";
+	struct lb_addr a;
+
+	ck_assert_int_eq(lb_addr_parse_n("10.0.0.1:80", 8, &a), 0);
+	ck_assert_int_eq(a.family, AF_INET);
+	ck_assert_uint_eq(ntohl(a.v4), 0x0a000001u);
+	ck_assert_int_eq(lb_addr_parse_n("2001:db8::1/64", 11, &a), 0);
+	ck_assert_int_eq(a.family, AF_INET6);
+	ck_assert_int_eq(lb_addr_parse_n("10.0.0.1", 0, &a), -EINVAL);
+	ck_assert_int_eq(lb_addr_parse_n("10.0.0.1", 7, &a), -EINVAL);
+	ck_assert_int_eq(lb_addr_parse_n(long_text, sizeof(long_text) - 1, &a),
+			 -EINVAL);
+}
+END_TEST
+
 START_TEST(parse_u32_bounds)
 {
 	uint32_t v;
@@ -189,6 +208,7 @@ main(void)
 	tcase_add_test(core, mac_parse_format);
 	tcase_add_test(core, proto_mode_names);
 	tcase_add_test(core, parse_u32_bounds);
+	tcase_add_test(core, addr_parse_n);
 	tcase_add_loop_test(core, duration_table, 0,
 			    sizeof(duration_cases) / sizeof(duration_cases[0]));
 	suite_add_tcase(s, core);
