@@ -424,18 +424,6 @@ h1_pause_body(struct http_req *r, bool paused)
 		http_conn_kick(r->c);
 }
 
-static bool
-token_ok(const char *s, bool value)
-{
-	if (s == NULL || (!value && *s == '\0'))
-		return false;
-	for (; *s; s++)
-		if (*s == '\r' || *s == '\n' ||
-		    (!value && (*s == ':' || *s == ' ')))
-			return false;
-	return true;
-}
-
 static int
 h1_resp_start(struct http_req *r, int status, const struct http_header *hd,
 	      size_t nh, int64_t content_length)
@@ -450,8 +438,8 @@ h1_resp_start(struct http_req *r, int status, const struct http_header *hd,
 	if (r->started || status < 200 || status > 999 || content_length < -1)
 		return -EINVAL;
 	for (size_t i = 0; i < nh; i++) {
-		if (!token_ok(hd[i].name, false) ||
-		    !token_ok(hd[i].value, true) ||
+		if (!http_header_ok(hd[i].name, false) ||
+		    !http_header_ok(hd[i].value, true) ||
 		    strcasecmp(hd[i].name, "Content-Length") == 0 ||
 		    strcasecmp(hd[i].name, "Transfer-Encoding") == 0 ||
 		    strcasecmp(hd[i].name, "Connection") == 0)

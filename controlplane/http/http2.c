@@ -850,18 +850,6 @@ h2_resp_pending(const struct http_req *r)
 	       evbuffer_get_length(bufferevent_get_output(r->c->bev));
 }
 
-static bool
-token_ok(const char *s, bool value)
-{
-	if (s == NULL || (!value && *s == '\0'))
-		return false;
-	for (; *s; s++)
-		if (*s == '\r' || *s == '\n' ||
-		    (!value && (*s == ':' || *s == ' ')))
-			return false;
-	return true;
-}
-
 /* Connection-specific headers have no place in HTTP/2 (RFC 9113 8.2.2). */
 static bool
 header_allowed(const char *name)
@@ -896,8 +884,9 @@ h2_resp_start(struct http_req *r, int status, const struct http_header *hd,
 	    nh > HTTP_MAX_HEADERS)
 		return -EINVAL;
 	for (size_t i = 0; i < nh; i++) {
-		if (!token_ok(hd[i].name, false) ||
-		    !token_ok(hd[i].value, true) || !header_allowed(hd[i].name))
+		if (!http_header_ok(hd[i].name, false) ||
+		    !http_header_ok(hd[i].value, true) ||
+		    !header_allowed(hd[i].name))
 			return -EINVAL;
 		total += strlen(hd[i].name) + 1;
 	}

@@ -69,6 +69,13 @@ struct http_proto {
 extern const struct http_proto http1_proto;
 extern const struct http_proto http2_proto;
 
+/*
+ * Whether a handler's response header name (value false: not empty, no
+ * ':', space, CR or LF) or value (no CR or LF) may be written out; both
+ * HTTP/1 and HTTP/2 refuse the response otherwise.
+ */
+bool http_header_ok(const char *s, bool value);
+
 /* Append n bytes to a request's collected body, bounded by the caller. */
 int http_req_collect(struct http_req *r, const char *p, size_t n);
 

@@ -44,6 +44,18 @@ http_req_tls(const struct http_req *r)
 	return r->c->tls;
 }
 
+bool
+http_header_ok(const char *s, bool value)
+{
+	if (s == NULL || (!value && *s == '\0'))
+		return false;
+	for (; *s; s++)
+		if (*s == '\r' || *s == '\n' ||
+		    (!value && (*s == ':' || *s == ' ')))
+			return false;
+	return true;
+}
+
 int
 http_req_collect(struct http_req *r, const char *p, size_t n)
 {
