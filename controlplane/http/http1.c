@@ -492,23 +492,11 @@ h1_resp_pending(const struct http_req *r)
 }
 
 static int
-h1_resp_write(struct http_req *r, const void *p, size_t n, bool force)
+h1_resp_write(struct http_req *r, const void *p, size_t n)
 {
 	struct http_conn *c = r->c;
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
-	if (c->closing)
-		return -EPIPE;
-	if (!r->started || r->ended || (r->left >= 0 && (int64_t)n > r->left))
-		return -EINVAL;
-	if (n == 0)
-		return 0;
-	if (!force && !h1_resp_writable(r)) {
-		r->want_drain = true;
-		return -EAGAIN;
-	}
-	if (r->left >= 0)
-		r->left -= (int64_t)n;
 	if (r->no_body)
 		return 0;
 	if (r->chunked && evbuffer_add_printf(out, "%zx\r\n", n) < 0)

@@ -936,22 +936,10 @@ out:
 }
 
 static int
-h2_resp_write(struct http_req *r, const void *p, size_t n, bool force)
+h2_resp_write(struct http_req *r, const void *p, size_t n)
 {
 	struct h2_stream *st = stream_of(r);
 
-	if (r->c->closing)
-		return -EPIPE;
-	if (!r->started || r->ended || (r->left >= 0 && (int64_t)n > r->left))
-		return -EINVAL;
-	if (n == 0)
-		return 0;
-	if (!force && !stream_writable(st)) {
-		r->want_drain = true;
-		return -EAGAIN;
-	}
-	if (r->left >= 0)
-		r->left -= (int64_t)n;
 	if (!st->has_data)
 		return 0; /* HEAD, 204, 304: no body goes out */
 	if (evbuffer_add(st->out, p, n) < 0)

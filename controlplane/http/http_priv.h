@@ -43,7 +43,10 @@ struct http_req {
 /*
  * A connection's protocol: called from the connection's events, and the
  * answer of its requests (the http_resp_* calls land here). resp_write
- * with force set ignores the high water (one whole body at once).
+ * is called by http_req.c once the checks every protocol shares have
+ * passed (the connection is open, the response started and not ended,
+ * n > 0 and within Content-Length, below the high water unless forced,
+ * left updated): it only puts the n bytes out.
  */
 struct http_proto {
 	const char *name;
@@ -58,8 +61,7 @@ struct http_proto {
 	int (*resp_start)(struct http_req *r, int status,
 			  const struct http_header *h, size_t nh,
 			  int64_t content_length);
-	int (*resp_write)(struct http_req *r, const void *p, size_t n,
-			  bool force);
+	int (*resp_write)(struct http_req *r, const void *p, size_t n);
 	int (*resp_end)(struct http_req *r);
 	bool (*resp_writable)(const struct http_req *r);
 	size_t (*resp_pending)(const struct http_req *r);

@@ -83,10 +83,30 @@ http_resp_start(struct http_req *r, int status, const struct http_header *h,
 	return r->c->proto->resp_start(r, status, h, nh, content_length);
 }
 
+/* The checks of a body piece, then the protocol's output; force: one
+ * whole body at once, past the high water. */
+static int
+resp_write(struct http_req *r, const void *p, size_t n, bool force)
+{
+	if (r->c->closing)
+		return -EPIPE;
+	if (!r->started || r->ended || (r->left >= 0 && (int64_t)n > r->left))
+		return -EINVAL;
+	if (n == 0)
+		return 0;
+	if (!force && !r->c->proto->resp_writable(r)) {
+		r->want_drain = true;
+		return -EAGAIN;
+	}
+	if (r->left >= 0)
+		r->left -= (int64_t)n;
+	return r->c->proto->resp_write(r, p, n);
+}
+
 int
 http_resp_write(struct http_req *r, const void *p, size_t n)
 {
-	return r->c->proto->resp_write(r, p, n, false);
+	return resp_write(r, p, n, false);
 }
 
 int
@@ -125,7 +145,7 @@ http_resp_full(struct http_req *r, int status, const struct http_header *h,
 	rc = http_resp_start(r, status, h, nh, (int64_t)n);
 	/* one piece: past the high water check of http_resp_write */
 	if (rc == 0 && n > 0)
-		rc = r->c->proto->resp_write(r, body, n, true);
+		rc = resp_write(r, body, n, true);
 	if (rc < 0 && r->started && !r->ended)
 		r->c->proto->resp_end(r);
 	return rc < 0 ? rc : http_resp_end(r);
