@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Text forms of addresses, prefixes, MACs, protocols and modes. Every
- * parser rejects trailing garbage and out-of-range values.
+ * Text forms of addresses, prefixes, MACs, protocols, modes, numbers and
+ * durations. Every parser rejects trailing garbage and out-of-range values.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -31,6 +31,18 @@ lb_addr_parse(const char *s, struct lb_addr *a)
 }
 
 int
+lb_addr_parse_n(const char *s, size_t n, struct lb_addr *a)
+{
+	char host[LB_ADDRSTRLEN];
+
+	if (n == 0 || n >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	return lb_addr_parse(host, a);
+}
+
+int
 lb_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 {
 	unsigned long long v;
@@ -49,10 +61,50 @@ lb_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 }
 
 int
+lb_parse_duration_ms(const char *s, uint32_t *ms)
+{
+	unsigned long long whole = 0, frac = 0, fdiv = 1, mult;
+	const char *q = s;
+
+	if (!isdigit((unsigned char)*q))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*q); q++) {
+		whole = whole * 10 + (unsigned long long)(*q - '0');
+		if (whole > 100000000ull)
+			return -ERANGE;
+	}
+	if (*q == '.') {
+		q++;
+		if (!isdigit((unsigned char)*q))
+			return -EINVAL;
+		for (; isdigit((unsigned char)*q); q++)
+			if (fdiv < 1000000) {
+				frac = frac * 10 +
+				       (unsigned long long)(*q - '0');
+				fdiv *= 10;
+			}
+	}
+	if (*q == '\0' || strcmp(q, "s") == 0)
+		mult = 1000;
+	else if (strcmp(q, "ms") == 0)
+		mult = 1;
+	else if (strcmp(q, "m") == 0)
+		mult = 60000;
+	else if (strcmp(q, "h") == 0)
+		mult = 3600000;
+	else
+		return -EINVAL;
+	whole = whole * mult + frac * mult / fdiv;
+	if (whole > UINT32_MAX)
+		return -ERANGE;
+	*ms = (uint32_t)whole;
+	return 0;
+}
+
+int
 lb_addr_port_parse(const char *s, struct lb_addr *a, uint16_t *port,
 		   bool allow_no_port)
 {
-	char host[LB_ADDRSTRLEN + 2];
 	const char *p, *portstr = NULL;
 	size_t n;
 	uint32_t v;
@@ -78,11 +130,7 @@ lb_addr_port_parse(const char *s, struct lb_addr *a, uint16_t *port,
 		if (p != NULL)
 			portstr = p + 1;
 	}
-	if (n == 0 || n >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, s, n);
-	host[n] = '\0';
-	rc = lb_addr_parse(host, a);
+	rc = lb_addr_parse_n(s, n, a);
 	if (rc < 0)
 		return rc;
 	if (portstr == NULL) {
@@ -101,7 +149,6 @@ lb_addr_port_parse(const char *s, struct lb_addr *a, uint16_t *port,
 int
 lb_prefix_parse(const char *s, struct lb_addr *a, uint8_t *plen)
 {
-	char host[LB_ADDRSTRLEN];
 	const char *slash;
 	uint32_t v;
 	size_t n;
@@ -111,11 +158,7 @@ lb_prefix_parse(const char *s, struct lb_addr *a, uint8_t *plen)
 		return -EINVAL;
 	slash = strchr(s, '/');
 	n = slash != NULL ? (size_t)(slash - s) : strlen(s);
-	if (n == 0 || n >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, s, n);
-	host[n] = '\0';
-	rc = lb_addr_parse(host, a);
+	rc = lb_addr_parse_n(s, n, a);
 	if (rc < 0)
 		return rc;
 	if (slash == NULL) {

@@ -10,12 +10,18 @@
 #include "edgelb/util.h"
 
 uint64_t
-lb_now_ms(void)
+lb_now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t
+lb_now_ms(void)
+{
+	return lb_now_ns() / 1000000;
 }
 
 bool

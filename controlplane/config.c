@@ -289,16 +289,15 @@ do_key(struct cfg_parser *p, const struct cfg_key *keys, void *obj,
 {
 	char err[256] = "";
 	struct cfg_set set = { .obj = obj, .line = p->line };
-	int i;
+	const struct cfg_key *k = cfg_key_find(keys, key);
+	ptrdiff_t i;
 
-	for (i = 0; keys[i].name != NULL; i++)
-		if (strcmp(keys[i].name, key) == 0)
-			break;
-	if (keys[i].name == NULL) {
+	if (k == NULL) {
 		perr(p, key, NULL, "unknown key");
 		return;
 	}
-	if (!(keys[i].flags & CFG_KEY_REPEAT) && i < CFG_MAX_KEYS &&
+	i = k - keys;
+	if (!(k->flags & CFG_KEY_REPEAT) && i < CFG_MAX_KEYS &&
 	    p->key_line[i] != 0) {
 		perr(p, key, value, "given twice (first on line %d)",
 		     p->key_line[i]);
@@ -310,8 +309,8 @@ do_key(struct cfg_parser *p, const struct cfg_key *keys, void *obj,
 		perr(p, key, NULL, "empty value");
 		return;
 	}
-	set.key = &keys[i];
-	if (keys[i].set(&set, value, err, sizeof(err)) < 0)
+	set.key = k;
+	if (k->set(&set, value, err, sizeof(err)) < 0)
 		perr(p, key, value, "%s", err);
 }
 

@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cfg_key.h"
 #include "edgelb/types.h"
 
 #define CFG_SOCKPATH_MAX   107 /* sizeof(sun_path) - 1 */
@@ -51,44 +52,6 @@ void cfg_errors_print(const struct cfg_errors *e, FILE *out);
 void cfg_errors_free(struct cfg_errors *e);
 
 struct cfg;
-
-/*
- * A section's keys, declared as a table in the style of nginx's command
- * tables, ended by a NULL name. The parser finds the key, refuses it a
- * second time unless CFG_KEY_REPEAT, refuses an empty value, and calls
- * set; when the section ends, every CFG_KEY_REQUIRED key must have come.
- * set stores the value in the section's object (struct cfg for [global],
- * [dataplane] and [metrics], the struct cfg_service or cfg_check being
- * parsed, a module's state) -- the shared cfg_set_* setters at offset --
- * or writes the problem to err and returns -1.
- */
-#define CFG_KEY_REPEAT	 0x1u /* may be given more than once */
-#define CFG_KEY_REQUIRED 0x2u /* the section is incomplete without it */
-
-struct cfg_key;
-
-/* What a setter is given besides the value. */
-struct cfg_set {
-	const struct cfg_key *key;
-	void *obj;
-	int line;
-};
-
-struct cfg_key {
-	const char *name;
-	int (*set)(const struct cfg_set *p, const char *v, char *err, size_t n);
-	size_t offset;	    /* of the field in obj (shared setters) */
-	size_t size;	    /* of a text field, with its NUL */
-	unsigned int flags; /* CFG_KEY_* */
-};
-
-/* N, Nms, Ns, Nm, Nh into a uint32_t of milliseconds. */
-int cfg_set_duration(const struct cfg_set *p, const char *v, char *err,
-		     size_t n);
-/* yes/no, true/false, on/off, 1/0 into a bool. */
-int cfg_set_bool(const struct cfg_set *p, const char *v, char *err, size_t n);
-/* A path of at most size - 1 characters into char[size]. */
-int cfg_set_path(const struct cfg_set *p, const char *v, char *err, size_t n);
 
 /*
  * Hooks of a section owned by a daemon module. state is what create()
@@ -302,9 +265,7 @@ int cfg_save_state(const struct cfg *c, const char *path);
 /* The state of module section ops in c (NULL if none). */
 void *cfg_module_state(const struct cfg *c, const struct cfg_module_ops *ops);
 
-/* Small parsers shared with lbctl-facing code. */
-int cfg_parse_duration_ms(const char *s,
-			  uint32_t *ms); /* "2", "500ms", "1.5s", "1m" */
+/* "tcp", "http", "https", "udp", or "none". */
 const char *cfg_check_type_name(uint8_t type);
 
 #endif

@@ -27,47 +27,6 @@
 
 /* ---- small value parsers ----------------------------------------------- */
 
-int
-cfg_parse_duration_ms(const char *s, uint32_t *ms)
-{
-	unsigned long long whole = 0, frac = 0, fdiv = 1, mult;
-	const char *q = s;
-
-	if (!isdigit((unsigned char)*q))
-		return -EINVAL;
-	for (; isdigit((unsigned char)*q); q++) {
-		whole = whole * 10 + (unsigned long long)(*q - '0');
-		if (whole > 100000000ull)
-			return -ERANGE;
-	}
-	if (*q == '.') {
-		q++;
-		if (!isdigit((unsigned char)*q))
-			return -EINVAL;
-		for (; isdigit((unsigned char)*q); q++)
-			if (fdiv < 1000000) {
-				frac = frac * 10 +
-				       (unsigned long long)(*q - '0');
-				fdiv *= 10;
-			}
-	}
-	if (*q == '\0' || strcmp(q, "s") == 0)
-		mult = 1000;
-	else if (strcmp(q, "ms") == 0)
-		mult = 1;
-	else if (strcmp(q, "m") == 0)
-		mult = 60000;
-	else if (strcmp(q, "h") == 0)
-		mult = 3600000;
-	else
-		return -EINVAL;
-	whole = whole * mult + frac * mult / fdiv;
-	if (whole > UINT32_MAX)
-		return -ERANGE;
-	*ms = (uint32_t)whole;
-	return 0;
-}
-
 static const char *const check_type_names[] = {
 	[CFG_CHECK_TCP] = "tcp",
 	[CFG_CHECK_HTTP] = "http",
@@ -247,7 +206,7 @@ cfg_set_path(const struct cfg_set *p, const char *v, char *err, size_t n)
 int
 cfg_set_duration(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
-	if (cfg_parse_duration_ms(v, FIELD(p, uint32_t)) < 0) {
+	if (lb_parse_duration_ms(v, FIELD(p, uint32_t)) < 0) {
 		snprintf(err, n, "expected a duration (10s, 500ms, 1m)");
 		return -1;
 	}
@@ -557,7 +516,7 @@ k_hc_type(const struct cfg_set *p, const char *v, char *err, size_t n)
 static int
 check_duration(const char *v, uint32_t min, uint32_t *out, char *err, size_t n)
 {
-	int rc = cfg_parse_duration_ms(v, out);
+	int rc = lb_parse_duration_ms(v, out);
 
 	if (rc == -EINVAL) {
 		snprintf(err, n, "expected a duration (2s, 500ms, 1m)");

@@ -53,7 +53,7 @@ struct cfg_parser {
 };
 
 /*
- * Key tables of the built-in sections (struct cfg_key, config.h): the
+ * Key tables of the built-in sections (struct cfg_key, cfg_key.h): the
  * object of [global], [dataplane] and [metrics] is the struct cfg, of
  * [service NAME] the struct cfg_service, of [healthcheck NAME] the
  * struct cfg_check.

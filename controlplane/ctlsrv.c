@@ -263,35 +263,47 @@ req_service(struct lbmsg_req *req, int *rc)
 static int
 take_svc_attrs(struct lbmsg_req *req, struct cfg_service *s)
 {
-	struct nlattr **tb = req->tb;
+	struct lbmsg_svc_attrs a;
+	char err[LBMSG_ERRMSG_MAX];
+	int rc = lbmsg_get_svc_attrs(req->tb, &a, err, sizeof(err));
 
-	if (tb[LB_ATTR_NAME])
-		snprintf(s->name, sizeof(s->name), "%s",
-			 nla_get_string(tb[LB_ATTR_NAME]));
-	if (tb[LB_ATTR_MODE]) {
-		s->mode = nla_get_u8(tb[LB_ATTR_MODE]);
-		if (s->mode == LB_MODE_UNSET || s->mode > LB_MODE_MAX)
-			return lbmsg_req_errf(req, -EINVAL, "unknown MODE %u",
-					      s->mode);
-	}
-	if (tb[LB_ATTR_SCHED]) {
-		const char *sc = nla_get_string(tb[LB_ATTR_SCHED]);
+	if (rc < 0)
+		return lbmsg_req_errf(req, rc, "%s", err);
+	if ((a.present & LBMSG_SVC_SCHED) && !lb_sched_name_valid(a.sched))
+		return lbmsg_req_errf(req, -EINVAL, "unknown scheduler '%s'",
+				      a.sched);
+	if (a.present & LBMSG_SVC_NAME)
+		snprintf(s->name, sizeof(s->name), "%s", a.name);
+	if (a.present & LBMSG_SVC_MODE)
+		s->mode = a.mode;
+	if (a.present & LBMSG_SVC_SCHED)
+		snprintf(s->sched, sizeof(s->sched), "%s", a.sched);
+	if (a.present & LBMSG_SVC_PERSIST)
+		s->persist = a.persist;
+	if (a.present & LBMSG_SVC_FLAGS)
+		s->flags = a.flags;
+	if (a.present & LBMSG_SVC_MH_SIZE)
+		s->mh_size = a.mh_size;
+	return 0;
+}
 
-		if (!lb_sched_name_valid(sc))
-			return lbmsg_req_errf(req, -EINVAL,
-					      "unknown scheduler '%s'", sc);
-		snprintf(s->sched, sizeof(s->sched), "%s", sc);
-	}
-	if (tb[LB_ATTR_PERSIST])
-		s->persist = nla_get_u32(tb[LB_ATTR_PERSIST]);
-	if (tb[LB_ATTR_SVC_FLAGS]) {
-		s->flags = nla_get_u32(tb[LB_ATTR_SVC_FLAGS]);
-		if (s->flags & ~LB_SVC_F_ALL)
-			return lbmsg_req_errf(req, -EINVAL,
-					      "unknown SVC_FLAGS");
-	}
-	if (tb[LB_ATTR_MH_SIZE])
-		s->mh_size = nla_get_u32(tb[LB_ATTR_MH_SIZE]);
+/*
+ * The backend of tb (a request or a BACKEND record) into b; the weight
+ * stays CFG_DEFAULT_WEIGHT when none is given. 0 or the answered error.
+ */
+static int
+take_backend(struct lbmsg_req *req, struct nlattr **tb, struct cfg_backend *b)
+{
+	struct lbmsg_backend lb;
+	char err[LBMSG_ERRMSG_MAX];
+	int rc = lbmsg_get_backend(tb, &lb, err, sizeof(err));
+
+	if (rc < 0)
+		return lbmsg_req_errf(req, rc, "%s", err);
+	b->addr = lb.addr;
+	b->port = lb.port;
+	if (lb.present & LBMSG_BE_WEIGHT)
+		b->weight = lb.weight;
 	return 0;
 }
 
@@ -299,7 +311,7 @@ static int
 take_backends(struct lbmsg_req *req, struct cfg_service *s)
 {
 	struct nlattr *pos;
-	int rem;
+	int rem, rc;
 
 	if (req->tb[LB_ATTR_BACKENDS] == NULL)
 		return 0;
@@ -307,15 +319,11 @@ take_backends(struct lbmsg_req *req, struct cfg_service *s)
 		struct nlattr *rb[LB_ATTR_MAX + 1];
 		struct cfg_backend b = { .weight = CFG_DEFAULT_WEIGHT };
 
-		if (lbmsg_parse_record(pos, rb) < 0 ||
-		    lbmsg_get_addr(rb[LB_ATTR_ADDR], &b.addr) < 0)
+		if (lbmsg_parse_record(pos, rb) < 0)
 			return lbmsg_req_errf(req, -EINVAL, "bad BACKEND");
-		b.port = nla_get_u16(rb[LB_ATTR_PORT]);
-		if (rb[LB_ATTR_WEIGHT])
-			b.weight = nla_get_u32(rb[LB_ATTR_WEIGHT]);
-		if (b.weight > LB_WEIGHT_MAX)
-			return lbmsg_req_errf(req, -ERANGE, "WEIGHT above %u",
-					      LB_WEIGHT_MAX);
+		rc = take_backend(req, rb, &b);
+		if (rc < 0)
+			return rc;
 		if (cfg_backend_add(s, &b) < 0)
 			return lbmsg_req_errf(req, -EEXIST,
 					      "backend given twice");
@@ -444,14 +452,9 @@ h_backend(struct lbmsg_req *req)
 	old = req_service(req, &rc);
 	if (old == NULL)
 		return rc;
-	if (lbmsg_get_addr(req->tb[LB_ATTR_ADDR], &b.addr) < 0)
-		return lbmsg_req_errf(req, -EINVAL, "bad ADDR");
-	b.port = nla_get_u16(req->tb[LB_ATTR_PORT]);
-	if (req->tb[LB_ATTR_WEIGHT])
-		b.weight = nla_get_u32(req->tb[LB_ATTR_WEIGHT]);
-	if (b.weight > LB_WEIGHT_MAX)
-		return lbmsg_req_errf(req, -ERANGE, "WEIGHT above %u",
-				      LB_WEIGHT_MAX);
+	rc = take_backend(req, req->tb, &b);
+	if (rc < 0)
+		return rc;
 	cur = cfg_backend_find(old, &b.addr, b.port);
 	if (type == LB_MSG_BACKEND_NEW && cur != NULL)
 		return lbmsg_req_errf(req, -EEXIST, "backend exists");

@@ -499,67 +499,67 @@ dump_find(struct dump *dp, uint8_t proto, const struct lb_addr *vip,
 	return NULL;
 }
 
+/* The BACKENDS list of a dumped service into s->backends. */
+static int
+take_backends(struct rec_svc *s, const struct nlattr *list)
+{
+	struct nlattr *pos;
+	size_t n = 0;
+	int rem;
+
+	lbmsg_list_for_each (pos, list, rem)
+		n++;
+	if (n == 0)
+		return 0;
+	s->backends = calloc(n, sizeof(*s->backends));
+	if (s->backends == NULL)
+		return -ENOMEM;
+	lbmsg_list_for_each (pos, list, rem) {
+		struct nlattr *rb[LB_ATTR_MAX + 1];
+		struct rec_backend *b = &s->backends[s->nbackends];
+		struct lbmsg_backend lb;
+		char err[LBMSG_ERRMSG_MAX];
+
+		if (lbmsg_parse_record(pos, rb) < 0 ||
+		    lbmsg_get_backend(rb, &lb, err, sizeof(err)) < 0)
+			return -EBADMSG;
+		b->addr = lb.addr;
+		b->port = lb.port;
+		b->weight = lb.weight;
+		b->flags = lb.flags;
+		s->nbackends++;
+	}
+	return 0;
+}
+
 static int
 on_service(void *arg, const struct nlmsghdr *nlh, struct nlattr **tb)
 {
 	struct dump *dp = arg;
+	struct lbmsg_svc_attrs a;
+	char err[LBMSG_ERRMSG_MAX];
 	struct rec_svc *s;
-	struct nlattr *pos;
-	int rem;
 
 	(void)nlh;
-	if (dp->n == dp->cap) {
-		size_t cap = dp->cap ? dp->cap * 2 : 16;
-		struct rec_svc *v = realloc(dp->v, cap * sizeof(*v));
-
-		if (v == NULL)
-			return -ENOMEM;
-		dp->v = v;
-		dp->cap = cap;
-	}
+	if (lb_array_grow(&dp->v, &dp->cap, dp->n + 1, sizeof(*dp->v)) < 0)
+		return -ENOMEM;
 	s = &dp->v[dp->n];
 	memset(s, 0, sizeof(*s));
-	if (lbmsg_get_svc_key(tb, &s->proto, &s->vip, &s->vport) < 0)
+	if (lbmsg_get_svc_key(tb, &s->proto, &s->vip, &s->vport) < 0 ||
+	    lbmsg_get_svc_attrs(tb, &a, err, sizeof(err)) < 0)
 		return -EBADMSG;
 	dp->n++;
-	if (tb[LB_ATTR_NAME])
-		snprintf(s->name, sizeof(s->name), "%s",
-			 nla_get_string(tb[LB_ATTR_NAME]));
-	if (tb[LB_ATTR_MODE])
-		s->mode = nla_get_u8(tb[LB_ATTR_MODE]);
-	if (tb[LB_ATTR_SCHED])
-		snprintf(s->sched, sizeof(s->sched), "%s",
-			 nla_get_string(tb[LB_ATTR_SCHED]));
-	if (tb[LB_ATTR_PERSIST])
-		s->persist = nla_get_u32(tb[LB_ATTR_PERSIST]);
-	if (tb[LB_ATTR_SVC_FLAGS])
-		s->flags = nla_get_u32(tb[LB_ATTR_SVC_FLAGS]);
-	if (tb[LB_ATTR_MH_SIZE])
-		s->mh_size = nla_get_u32(tb[LB_ATTR_MH_SIZE]);
+	if (a.name != NULL)
+		snprintf(s->name, sizeof(s->name), "%s", a.name);
+	if (a.sched != NULL)
+		snprintf(s->sched, sizeof(s->sched), "%s", a.sched);
+	s->mode = a.mode;
+	s->persist = a.persist;
+	s->flags = a.flags;
+	s->mh_size = a.mh_size;
 	if (tb[LB_ATTR_BACKENDS] == NULL)
 		return 0;
-	lbmsg_list_for_each (pos, tb[LB_ATTR_BACKENDS], rem) {
-		struct nlattr *rb[LB_ATTR_MAX + 1];
-		struct rec_backend *b, *nb;
-
-		if (lbmsg_parse_record(pos, rb) < 0 || !rb[LB_ATTR_ADDR] ||
-		    !rb[LB_ATTR_PORT])
-			return -EBADMSG;
-		nb = realloc(s->backends, (s->nbackends + 1) * sizeof(*nb));
-		if (nb == NULL)
-			return -ENOMEM;
-		s->backends = nb;
-		b = &nb[s->nbackends++];
-		memset(b, 0, sizeof(*b));
-		if (lbmsg_get_addr(rb[LB_ATTR_ADDR], &b->addr) < 0)
-			return -EBADMSG;
-		b->port = nla_get_u16(rb[LB_ATTR_PORT]);
-		if (rb[LB_ATTR_WEIGHT])
-			b->weight = nla_get_u32(rb[LB_ATTR_WEIGHT]);
-		if (rb[LB_ATTR_FLAGS])
-			b->flags = nla_get_u32(rb[LB_ATTR_FLAGS]);
-	}
-	return 0;
+	return take_backends(s, tb[LB_ATTR_BACKENDS]);
 }
 
 static int
@@ -570,7 +570,6 @@ on_laddr(void *arg, const struct nlmsghdr *nlh, struct nlattr **tb)
 	struct lb_addr vip, a;
 	uint16_t vport;
 	uint8_t proto;
-	struct lb_addr *nl;
 
 	(void)nlh;
 	if (lbmsg_get_svc_key(tb, &proto, &vip, &vport) < 0 ||
@@ -580,11 +579,10 @@ on_laddr(void *arg, const struct nlmsghdr *nlh, struct nlattr **tb)
 	s = dump_find(dp, proto, &vip, vport);
 	if (s == NULL)
 		return 0; /* raced with a delete */
-	nl = realloc(s->laddrs, (s->nladdrs + 1) * sizeof(*nl));
-	if (nl == NULL)
+	if (lb_array_grow(&s->laddrs, &s->cap_laddrs, s->nladdrs + 1,
+			  sizeof(*s->laddrs)) < 0)
 		return -ENOMEM;
-	s->laddrs = nl;
-	nl[s->nladdrs++] = a;
+	s->laddrs[s->nladdrs++] = a;
 	return 0;
 }
 

@@ -145,15 +145,6 @@ struct hc {
 	unsigned int n;
 };
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void
 info_of(const struct hc_target *t, struct hc_info *i)
 {
@@ -226,7 +217,7 @@ exec_done(struct hc_target *t, bool ok, const char *why)
 		snprintf(t->last_error, sizeof(t->last_error), "%s", why);
 	if (t->hc->duration != NULL)
 		metrics_observe(metrics_series(t->hc->duration, &l, 1),
-				(double)(now_ns() - t->t0_ns) / 1e9);
+				(double)(lb_now_ns() - t->t0_ns) / 1e9);
 	change = hc_sm_result(&t->sm, &t->params, lb_now_ms(), ok);
 	report_change(t, change);
 	arm_timer(t);
@@ -476,7 +467,7 @@ exec_start(struct hc_target *t)
 	socklen_t len;
 	SSL *ssl = NULL;
 
-	t->t0_ns = now_ns();
+	t->t0_ns = lb_now_ns();
 	target_sockaddr(t, &ss, &len);
 	if (t->check.type == CFG_CHECK_UDP) {
 		t->udp_fd =

@@ -5,10 +5,6 @@
  * section is accepted empty, any key is rejected with a message that
  * says so rather than being silently ignored, and `lbctl module show`
  * lists them as reserved.
- *
- * HttpDNS still parses its section with a key() hook (hdns_conf.c); its
- * keys move to a struct cfg_key table (config.h) when that file is next
- * reworked.
  */
 #include <stdio.h>
 

@@ -2,7 +2,7 @@
 /*
  * The table of services that plug into edgelbd, one struct lbd_module per
  * service and nothing parallel to it: its config section (struct
- * cfg_module_ops, whose keys are best given as a struct cfg_key table as
+ * cfg_module_ops, whose keys are given as a struct cfg_key table as
  * the core sections are; the daemon derives cfg_load()'s list from this
  * table), its life cycle hooks (start, apply on SIGHUP, drain/drained on
  * SIGTERM, stop), what `lbctl module show` reports of it (ctl_show), its

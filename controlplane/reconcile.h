@@ -44,6 +44,7 @@ struct rec_svc {
 	uint32_t nbackends;
 	struct lb_addr *laddrs;
 	uint32_t nladdrs;
+	size_t cap_laddrs; /* allocated (dpc_dump_services grows laddrs) */
 };
 
 enum rec_op_type {

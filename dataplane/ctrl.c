@@ -18,6 +18,7 @@
 #include "route.h"
 #include "stats.h"
 #include "svc.h"
+#include "edgelb/util.h"
 
 struct ctrl {
 	struct lbmsg_server *srv;
@@ -191,7 +192,7 @@ static bool
 dumps_step(struct dp_ctx *dp)
 {
 	struct ctrl *c = dp->ctrl;
-	uint64_t now = dp_now_ms();
+	uint64_t now = lb_now_ms();
 	bool busy = false;
 	unsigned int i = 0;
 

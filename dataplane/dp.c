@@ -10,15 +10,6 @@
 
 #include "dp.h"
 
-uint64_t
-dp_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 void
 dp_defer_free(struct dp_ctx *dp, void *p)
 {

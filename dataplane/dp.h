@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The edgelb-dp process context and the per-worker context, with what
- * every module gets from the context (dp.c: dp_defer_free, dp_now_ms) and
+ * every module gets from the context (dp.c: dp_defer_free) and
  * the dp.sock handlers of the run-time settings (dp_ctrl.c).
  *
  * One struct dp_ctx per process, built by main.c and handed to every
@@ -110,9 +110,6 @@ struct dp_ctx {
  * the defer queue is full, so it never leaks.
  */
 void dp_defer_free(struct dp_ctx *dp, void *p);
-
-/* Current time in milliseconds (monotonic); control thread. */
-uint64_t dp_now_ms(void);
 
 /*
  * dp.sock handlers of the run-time settings (dp_ctrl.c; req->ctx is the

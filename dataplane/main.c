@@ -40,6 +40,7 @@
 #include "svc.h"
 #include "worker.h"
 #include "xdp.h"
+#include "edgelb/util.h"
 
 #define CTRL_POLL_MS   10
 #define NEIGH_TIMER_MS 100
@@ -301,7 +302,7 @@ control_loop(struct dp_ctx *dp)
 		neigh_arp_drain(dp->neigh);
 		xdp_poll(dp);
 		neigh_drain(dp->neigh);
-		now = dp_now_ms();
+		now = lb_now_ms();
 		if (now >= next_timer) {
 			neigh_timer(dp->neigh, now);
 			next_timer = now + NEIGH_TIMER_MS;

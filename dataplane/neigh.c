@@ -21,6 +21,7 @@
 #include "neigh.h"
 #include "port.h"
 #include "dp_tx.h"
+#include "edgelb/util.h"
 
 struct neigh {
 	uint32_t ip; /* 0 = free */
@@ -269,7 +270,7 @@ neigh_learn(struct neigh_table *nt, uint16_t port, uint32_t ip,
 	n->state = LB_NEIGH_REACHABLE;
 	n->probes = 0;
 	n->deadline_ms =
-		dp_now_ms() + (uint64_t)nt->dp->conf.neigh_reachable_s * 1000;
+		lb_now_ms() + (uint64_t)nt->dp->conf.neigh_reachable_s * 1000;
 	if (changed && publish(nt) < 0)
 		LB_WARN("neighbour table: out of memory publishing");
 	release(nt, n);
@@ -285,7 +286,7 @@ resolve(struct neigh_table *nt, uint16_t port, uint32_t ip)
 		return n;
 	n = entry_new(nt, ip, port, LB_NEIGH_INCOMPLETE);
 	if (n != NULL)
-		send_probe(nt, n, dp_now_ms());
+		send_probe(nt, n, lb_now_ms());
 	return n;
 }
 
@@ -385,7 +386,7 @@ int
 neigh_walk(struct neigh_table *nt,
 	   int (*fn)(void *arg, const struct neigh_info *ni), void *arg)
 {
-	uint64_t now = dp_now_ms();
+	uint64_t now = lb_now_ms();
 	int rc;
 
 	for (uint32_t i = 0; i < nt->max; i++) {

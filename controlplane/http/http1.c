@@ -192,7 +192,6 @@ p_body(void *arg, struct http_msg *m, const char *p, size_t n)
 {
 	struct http_conn *c = arg;
 	struct http_req *r = &h1_of(c)->req;
-	char *b;
 
 	(void)m;
 	if (r->ended)
@@ -201,20 +200,7 @@ p_body(void *arg, struct http_msg *m, const char *p, size_t n)
 		r->handed = true; /* it may keep r: on_abort tells it */
 		return c->s->h.on_body(c->s->arg, r, p, n);
 	}
-	if (r->body_len + n > r->body_cap) {
-		size_t cap = r->body_cap ? r->body_cap : 1024;
-
-		while (cap < r->body_len + n)
-			cap *= 2;
-		b = realloc(r->body, cap);
-		if (b == NULL)
-			return -ENOMEM;
-		r->body = b;
-		r->body_cap = cap;
-	}
-	memcpy(r->body + r->body_len, p, n);
-	r->body_len += n;
-	return 0;
+	return http_req_collect(r, p, n);
 }
 
 static int
@@ -438,18 +424,6 @@ h1_pause_body(struct http_req *r, bool paused)
 		http_conn_kick(r->c);
 }
 
-static bool
-token_ok(const char *s, bool value)
-{
-	if (s == NULL || (!value && *s == '\0'))
-		return false;
-	for (; *s; s++)
-		if (*s == '\r' || *s == '\n' ||
-		    (!value && (*s == ':' || *s == ' ')))
-			return false;
-	return true;
-}
-
 /* Appends to a head being built; h->len may pass h->cap (then nothing
  * more is copied and the caller sees it). */
 struct head_buf {
@@ -541,8 +515,8 @@ h1_resp_start(struct http_req *r, int status, const struct http_header *hd,
 	if (r->started || status < 200 || status > 999 || content_length < -1)
 		return -EINVAL;
 	for (size_t i = 0; i < nh; i++) {
-		if (!token_ok(hd[i].name, false) ||
-		    !token_ok(hd[i].value, true) ||
+		if (!http_header_ok(hd[i].name, false) ||
+		    !http_header_ok(hd[i].value, true) ||
 		    strcasecmp(hd[i].name, "Content-Length") == 0 ||
 		    strcasecmp(hd[i].name, "Transfer-Encoding") == 0 ||
 		    strcasecmp(hd[i].name, "Connection") == 0)
@@ -581,23 +555,11 @@ h1_resp_pending(const struct http_req *r)
 }
 
 static int
-h1_resp_write(struct http_req *r, const void *p, size_t n, bool force)
+h1_resp_write(struct http_req *r, const void *p, size_t n)
 {
 	struct http_conn *c = r->c;
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
-	if (c->closing)
-		return -EPIPE;
-	if (!r->started || r->ended || (r->left >= 0 && (int64_t)n > r->left))
-		return -EINVAL;
-	if (n == 0)
-		return 0;
-	if (!force && !h1_resp_writable(r)) {
-		r->want_drain = true;
-		return -EAGAIN;
-	}
-	if (r->left >= 0)
-		r->left -= (int64_t)n;
 	if (r->no_body)
 		return 0;
 	if (r->chunked && evbuffer_add_printf(out, "%zx\r\n", n) < 0)

@@ -171,18 +171,12 @@ stream_abort(struct h2_stream *st)
 static int
 arena_put(struct h2_stream *st, const uint8_t *p, size_t n, int64_t *off)
 {
-	if (st->alen + n + 1 > st->acap) {
-		size_t cap = st->acap ? st->acap : 512;
-		char *a;
+	size_t need = st->alen + n + 1;
 
-		while (cap < st->alen + n + 1)
-			cap *= 2;
-		a = realloc(st->arena, cap);
-		if (a == NULL)
-			return -ENOMEM;
-		st->arena = a;
-		st->acap = cap;
-	}
+	if (need < 512)
+		need = 512; /* the first allocation: headers seldom take more */
+	if (lb_array_grow(&st->arena, &st->acap, need, 1) < 0)
+		return -ENOMEM;
 	memcpy(st->arena + st->alen, p, n);
 	st->arena[st->alen + n] = '\0';
 	*off = (int64_t)st->alen;
@@ -856,18 +850,6 @@ h2_resp_pending(const struct http_req *r)
 	       evbuffer_get_length(bufferevent_get_output(r->c->bev));
 }
 
-static bool
-token_ok(const char *s, bool value)
-{
-	if (s == NULL || (!value && *s == '\0'))
-		return false;
-	for (; *s; s++)
-		if (*s == '\r' || *s == '\n' ||
-		    (!value && (*s == ':' || *s == ' ')))
-			return false;
-	return true;
-}
-
 /* Connection-specific headers have no place in HTTP/2 (RFC 9113 8.2.2). */
 static bool
 header_allowed(const char *name)
@@ -902,8 +884,9 @@ h2_resp_start(struct http_req *r, int status, const struct http_header *hd,
 	    nh > HTTP_MAX_HEADERS)
 		return -EINVAL;
 	for (size_t i = 0; i < nh; i++) {
-		if (!token_ok(hd[i].name, false) ||
-		    !token_ok(hd[i].value, true) || !header_allowed(hd[i].name))
+		if (!http_header_ok(hd[i].name, false) ||
+		    !http_header_ok(hd[i].value, true) ||
+		    !header_allowed(hd[i].name))
 			return -EINVAL;
 		total += strlen(hd[i].name) + 1;
 	}
@@ -953,22 +936,10 @@ out:
 }
 
 static int
-h2_resp_write(struct http_req *r, const void *p, size_t n, bool force)
+h2_resp_write(struct http_req *r, const void *p, size_t n)
 {
 	struct h2_stream *st = stream_of(r);
 
-	if (r->c->closing)
-		return -EPIPE;
-	if (!r->started || r->ended || (r->left >= 0 && (int64_t)n > r->left))
-		return -EINVAL;
-	if (n == 0)
-		return 0;
-	if (!force && !stream_writable(st)) {
-		r->want_drain = true;
-		return -EAGAIN;
-	}
-	if (r->left >= 0)
-		r->left -= (int64_t)n;
 	if (!st->has_data)
 		return 0; /* HEAD, 204, 304: no body goes out */
 	if (evbuffer_add(st->out, p, n) < 0)

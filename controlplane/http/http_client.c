@@ -244,29 +244,31 @@ queue_push(struct hc_host *h, struct http_client_req *r, bool front)
 	}
 }
 
+/* Take r off the list that starts at *head (a connection's streams or the
+ * client's orphans): both are linked through sprev/snext. */
 static void
-stream_unlink(struct hc_conn *k, struct http_client_req *r)
+list_unlink(struct http_client_req **head, struct http_client_req *r)
 {
 	if (r->sprev != NULL)
 		r->sprev->snext = r->snext;
-	else if (k->reqs == r)
-		k->reqs = r->snext;
+	else if (*head == r)
+		*head = r->snext;
 	if (r->snext != NULL)
 		r->snext->sprev = r->sprev;
 	r->sprev = r->snext = NULL;
+}
+
+static void
+stream_unlink(struct hc_conn *k, struct http_client_req *r)
+{
+	list_unlink(&k->reqs, r);
 	r->linked = false;
 }
 
 static void
 orphan_unlink(struct http_client_req *r)
 {
-	if (r->sprev != NULL)
-		r->sprev->snext = r->snext;
-	else
-		r->c->orphans = r->snext;
-	if (r->snext != NULL)
-		r->snext->sprev = r->sprev;
-	r->sprev = r->snext = NULL;
+	list_unlink(&r->c->orphans, r);
 	r->orphan = false;
 }
 

@@ -43,7 +43,10 @@ struct http_req {
 /*
  * A connection's protocol: called from the connection's events, and the
  * answer of its requests (the http_resp_* calls land here). resp_write
- * with force set ignores the high water (one whole body at once).
+ * is called by http_req.c once the checks every protocol shares have
+ * passed (the connection is open, the response started and not ended,
+ * n > 0 and within Content-Length, below the high water unless forced,
+ * left updated): it only puts the n bytes out.
  */
 struct http_proto {
 	const char *name;
@@ -58,8 +61,7 @@ struct http_proto {
 	int (*resp_start)(struct http_req *r, int status,
 			  const struct http_header *h, size_t nh,
 			  int64_t content_length);
-	int (*resp_write)(struct http_req *r, const void *p, size_t n,
-			  bool force);
+	int (*resp_write)(struct http_req *r, const void *p, size_t n);
 	int (*resp_end)(struct http_req *r);
 	bool (*resp_writable)(const struct http_req *r);
 	size_t (*resp_pending)(const struct http_req *r);
@@ -68,6 +70,13 @@ struct http_proto {
 
 extern const struct http_proto http1_proto;
 extern const struct http_proto http2_proto;
+
+/*
+ * Whether a handler's response header name (value false: not empty, no
+ * ':', space, CR or LF) or value (no CR or LF) may be written out; both
+ * HTTP/1 and HTTP/2 refuse the response otherwise.
+ */
+bool http_header_ok(const char *s, bool value);
 
 /* Append n bytes to a request's collected body, bounded by the caller. */
 int http_req_collect(struct http_req *r, const char *p, size_t n);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "http_priv.h"
+#include "edgelb/util.h"
 
 const struct http_msg *
 http_req_msg(const struct http_req *r)
@@ -43,22 +44,27 @@ http_req_tls(const struct http_req *r)
 	return r->c->tls;
 }
 
+bool
+http_header_ok(const char *s, bool value)
+{
+	if (s == NULL || (!value && *s == '\0'))
+		return false;
+	for (; *s; s++)
+		if (*s == '\r' || *s == '\n' ||
+		    (!value && (*s == ':' || *s == ' ')))
+			return false;
+	return true;
+}
+
 int
 http_req_collect(struct http_req *r, const char *p, size_t n)
 {
-	char *b;
+	size_t need = r->body_len + n;
 
-	if (r->body_len + n > r->body_cap) {
-		size_t cap = r->body_cap ? r->body_cap : 1024;
-
-		while (cap < r->body_len + n)
-			cap *= 2;
-		b = realloc(r->body, cap);
-		if (b == NULL)
-			return -ENOMEM;
-		r->body = b;
-		r->body_cap = cap;
-	}
+	if (need < 1024)
+		need = 1024; /* the first allocation */
+	if (lb_array_grow(&r->body, &r->body_cap, need, 1) < 0)
+		return -ENOMEM;
 	memcpy(r->body + r->body_len, p, n);
 	r->body_len += n;
 	return 0;
@@ -77,10 +83,30 @@ http_resp_start(struct http_req *r, int status, const struct http_header *h,
 	return r->c->proto->resp_start(r, status, h, nh, content_length);
 }
 
+/* The checks of a body piece, then the protocol's output; force: one
+ * whole body at once, past the high water. */
+static int
+resp_write(struct http_req *r, const void *p, size_t n, bool force)
+{
+	if (r->c->closing)
+		return -EPIPE;
+	if (!r->started || r->ended || (r->left >= 0 && (int64_t)n > r->left))
+		return -EINVAL;
+	if (n == 0)
+		return 0;
+	if (!force && !r->c->proto->resp_writable(r)) {
+		r->want_drain = true;
+		return -EAGAIN;
+	}
+	if (r->left >= 0)
+		r->left -= (int64_t)n;
+	return r->c->proto->resp_write(r, p, n);
+}
+
 int
 http_resp_write(struct http_req *r, const void *p, size_t n)
 {
-	return r->c->proto->resp_write(r, p, n, false);
+	return resp_write(r, p, n, false);
 }
 
 int
@@ -119,7 +145,7 @@ http_resp_full(struct http_req *r, int status, const struct http_header *h,
 	rc = http_resp_start(r, status, h, nh, (int64_t)n);
 	/* one piece: past the high water check of http_resp_write */
 	if (rc == 0 && n > 0)
-		rc = r->c->proto->resp_write(r, body, n, true);
+		rc = resp_write(r, body, n, true);
 	if (rc < 0 && r->started && !r->ended)
 		r->c->proto->resp_end(r);
 	return rc < 0 ? rc : http_resp_end(r);

@@ -3,6 +3,7 @@
  * HttpDNS configuration (see hdns_conf.h).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "hdns_conf.h"
+#include "edgelb/util.h"
 
 static int
 fail(char *err, size_t errlen, const char *fmt, ...)
@@ -69,7 +71,9 @@ hdns_conf_copy(struct hdns_conf *dst, const struct hdns_conf *src)
 	}
 	*dst = *src;
 	dst->views = v;
+	dst->cap_views = src->nviews;
 	dst->binds = b;
+	dst->cap_binds = src->nbinds;
 	return 0;
 err:
 	free(v);
@@ -231,7 +235,7 @@ parse_bind_opt(struct hdns_bind *b, char *opt, char *err, size_t errlen)
 static int
 parse_bind(struct hdns_conf *c, const char *value, char *err, size_t errlen)
 {
-	struct hdns_bind b = { 0 }, *nb;
+	struct hdns_bind b = { 0 };
 	char buf[1024], *tok, *save = NULL;
 	int rc;
 
@@ -249,10 +253,11 @@ parse_bind(struct hdns_conf *c, const char *value, char *err, size_t errlen)
 	}
 	if (b.nservices == 0)
 		return fail(err, errlen, "domain %s: no service=", b.domain);
-	nb = realloc(c->binds, (c->nbinds + 1) * sizeof(*nb));
-	if (nb == NULL)
+	if (lb_array_grow(&c->binds, &c->cap_binds, c->nbinds + 1,
+			  sizeof(*c->binds)) < 0) {
+		fail(err, errlen, "out of memory");
 		return -ENOMEM;
-	c->binds = nb;
+	}
 	c->binds[c->nbinds++] = b;
 	return 0;
 }
@@ -261,7 +266,7 @@ static int
 parse_view(struct hdns_conf *c, const char *value, char *err, size_t errlen)
 {
 	char buf[128], *cidr, *name, *extra, *save = NULL;
-	struct hdns_view v = { 0 }, *nv;
+	struct hdns_view v = { 0 };
 
 	if (strlen(value) >= sizeof(buf))
 		return fail(err, errlen, "line too long");
@@ -281,137 +286,182 @@ parse_view(struct hdns_conf *c, const char *value, char *err, size_t errlen)
 		    lb_addr_equal(&c->views[i].pfx.net, &v.pfx.net))
 			return fail(err, errlen, "prefix '%s' given twice",
 				    cidr);
-	nv = realloc(c->views, (c->nviews + 1) * sizeof(*nv));
-	if (nv == NULL)
+	if (lb_array_grow(&c->views, &c->cap_views, c->nviews + 1,
+			  sizeof(*c->views)) < 0) {
+		fail(err, errlen, "out of memory");
 		return -ENOMEM;
-	c->views = nv;
+	}
 	c->views[c->nviews++] = v;
 	return 0;
 }
 
+/* ---- the keys of [httpdns] (struct cfg_key) ---------------------------- */
+
+#define CONF(p)	       ((struct hdns_conf *)(p)->obj)
+#define FIELD(p, type) ((type *)((char *)(p)->obj + (p)->key->offset))
+#define OFF(field)     offsetof(struct hdns_conf, field)
+
+/* A number in [min, max] of the key into a uint32_t at offset. */
 static int
-parse_u32_key(const char *value, uint32_t min, uint32_t max, uint32_t *out,
-	      char *err, size_t errlen)
+set_u32(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
-	if (lb_parse_u32(value, min, max, out) < 0)
-		return fail(err, errlen, "expected %u..%u", min, max);
+	const struct cfg_key *k = p->key;
+
+	if (lb_parse_u32(v, k->min, k->max, FIELD(p, uint32_t)) < 0)
+		return fail(err, n, "expected %u..%u", k->min, k->max);
 	return 0;
 }
 
-/* A duration: N or Ns (seconds), Nms, Nm; 1 ms .. HDNS_TIMEOUT_MAX. */
+/* A duration (lb_parse_duration_ms) of min..max ms at offset. */
 static int
-parse_duration_key(const char *value, uint32_t *out, char *err, size_t errlen)
+set_duration(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
-	unsigned long long v = 0, mult = 1000;
-	const char *q = value;
+	const struct cfg_key *k = p->key;
+	uint32_t ms;
 
-	for (; *q >= '0' && *q <= '9' && v <= HDNS_TIMEOUT_MAX; q++)
-		v = v * 10 + (unsigned long long)(*q - '0');
-	if (q == value)
-		goto bad;
-	if (strcmp(q, "ms") == 0)
-		mult = 1;
-	else if (strcmp(q, "m") == 0)
-		mult = 60000;
-	else if (*q != '\0' && strcmp(q, "s") != 0)
-		goto bad;
-	v *= mult;
-	if (v == 0 || v > HDNS_TIMEOUT_MAX)
-		goto bad;
-	*out = (uint32_t)v;
+	if (lb_parse_duration_ms(v, &ms) < 0 || ms < k->min || ms > k->max)
+		return fail(err, n,
+			    "expected a duration (N, Nms, Ns, Nm, Nh) of "
+			    "%ums..%um",
+			    k->min, k->max / 60000);
+	*FIELD(p, uint32_t) = ms;
 	return 0;
-bad:
-	return fail(err, errlen,
-		    "expected a duration (N, Nms, Ns, Nm) of 1ms..%um",
-		    HDNS_TIMEOUT_MAX / 60000);
 }
+
+/* A path into char[PATH_MAX] at offset. */
+static int
+set_path(const struct cfg_set *p, const char *v, char *err, size_t n)
+{
+	if (v[0] == '\0' || strlen(v) >= PATH_MAX)
+		return fail(err, n, "bad path");
+	snprintf(FIELD(p, char), PATH_MAX, "%s", v);
+	return 0;
+}
+
+static int
+k_listen(const struct cfg_set *p, const char *v, char *err, size_t n)
+{
+	if (parse_listen(v, &CONF(p)->listen_addr, &CONF(p)->listen_port) < 0)
+		return fail(err, n, "expected ADDR:PORT");
+	CONF(p)->has_listen = true;
+	return 0;
+}
+
+static int
+k_https_listen(const struct cfg_set *p, const char *v, char *err, size_t n)
+{
+	if (parse_listen(v, &CONF(p)->https_addr, &CONF(p)->https_port) < 0)
+		return fail(err, n, "expected ADDR:PORT");
+	CONF(p)->has_https = true;
+	return 0;
+}
+
+static int
+k_secret(const struct cfg_set *p, const char *v, char *err, size_t n)
+{
+	if (v[0] == '\0' || strlen(v) > HDNS_SECRET_MAX)
+		return fail(err, n, "secret: 1..%d bytes", HDNS_SECRET_MAX);
+	snprintf(CONF(p)->secret, sizeof(CONF(p)->secret), "%s", v);
+	return 0;
+}
+
+static int
+k_sign_algo(const struct cfg_set *p, const char *v, char *err, size_t n)
+{
+	if (strcasecmp(v, "hmac-sha256") == 0)
+		CONF(p)->sign_algo = HDNS_SIGN_HMAC_SHA256;
+	else if (strcasecmp(v, "md5") == 0)
+		CONF(p)->sign_algo = HDNS_SIGN_MD5;
+	else
+		return fail(err, n, "expected hmac-sha256 or md5");
+	return 0;
+}
+
+static int
+k_trusted_proxy(const struct cfg_set *p, const char *v, char *err, size_t n)
+{
+	struct hdns_conf *c = CONF(p);
+
+	if (c->nproxies == HDNS_PROXY_MAX)
+		return fail(err, n, "more than %d trusted_proxy",
+			    HDNS_PROXY_MAX);
+	if (parse_prefix(v, &c->proxies[c->nproxies]) < 0)
+		return fail(err, n, "expected a prefix (ADDR/LEN)");
+	c->nproxies++;
+	return 0;
+}
+
+static int
+k_fallback(const struct cfg_set *p, const char *v, char *err, size_t n)
+{
+	struct hdns_conf *c = CONF(p);
+
+	if (c->nfallback == HDNS_FALLBACK_MAX)
+		return fail(err, n, "more than %d fallback", HDNS_FALLBACK_MAX);
+	if (lb_addr_parse(v, &c->fallback[c->nfallback]) < 0)
+		return fail(err, n, "expected an address");
+	c->nfallback++;
+	return 0;
+}
+
+static int
+k_view(const struct cfg_set *p, const char *v, char *err, size_t n)
+{
+	return parse_view(CONF(p), v, err, n);
+}
+
+static int
+k_domain(const struct cfg_set *p, const char *v, char *err, size_t n)
+{
+	return parse_bind(CONF(p), v, err, n);
+}
+
+#define U32(name, field, lo, hi)                                               \
+	{                                                                      \
+		name, set_u32, OFF(field), .min = (lo), .max = (hi)            \
+	}
+#define DURATION(name, field)                                                  \
+	{                                                                      \
+		name, set_duration, OFF(field), .min = 1,                      \
+						.max = HDNS_TIMEOUT_MAX        \
+	}
+
+const struct cfg_key hdns_conf_keys[] = {
+	{ "listen", k_listen },
+	{ "https_listen", k_https_listen },
+	{ "cert", set_path, OFF(cert) },
+	{ "key", set_path, OFF(key) },
+	U32("ttl", ttl, 1, HDNS_TTL_LIMIT),
+	U32("empty_ttl", empty_ttl, 0, HDNS_TTL_LIMIT),
+	U32("max_batch", max_batch, 1, HDNS_BATCH_LIMIT),
+	U32("max_body", max_body, 512, HDNS_BODY_LIMIT),
+	U32("workers", workers, 1, HDNS_WORKERS_MAX),
+	U32("max_connections", max_conns, 1, HDNS_CONNS_MAX),
+	U32("max_connections_per_addr", max_conns_per_addr, 1, HDNS_CONNS_MAX),
+	DURATION("header_timeout", header_timeout_ms),
+	DURATION("idle_timeout", idle_timeout_ms),
+	U32("max_header_size", max_header_size, HDNS_HEADER_MIN,
+	    HDNS_HEADER_MAX),
+	U32("max_streams", max_streams, 1, HDNS_STREAMS_MAX),
+	{ "secret", k_secret },
+	{ "sign_algo", k_sign_algo },
+	{ "trusted_proxy", k_trusted_proxy, .flags = CFG_KEY_REPEAT },
+	{ "fallback", k_fallback, .flags = CFG_KEY_REPEAT },
+	{ "view", k_view, .flags = CFG_KEY_REPEAT },
+	{ "domain", k_domain, .flags = CFG_KEY_REPEAT },
+	{ NULL },
+};
 
 int
 hdns_conf_key(struct hdns_conf *c, const char *key, const char *value,
 	      char *err, size_t errlen)
 {
-	if (strcmp(key, "listen") == 0) {
-		if (parse_listen(value, &c->listen_addr, &c->listen_port) < 0)
-			return fail(err, errlen, "expected ADDR:PORT");
-		c->has_listen = true;
-	} else if (strcmp(key, "https_listen") == 0) {
-		if (parse_listen(value, &c->https_addr, &c->https_port) < 0)
-			return fail(err, errlen, "expected ADDR:PORT");
-		c->has_https = true;
-	} else if (strcmp(key, "cert") == 0 || strcmp(key, "key") == 0) {
-		char *dst = key[0] == 'c' ? c->cert : c->key;
+	const struct cfg_key *k = cfg_key_find(hdns_conf_keys, key);
+	struct cfg_set set = { .key = k, .obj = c };
 
-		if (value[0] == '\0' || strlen(value) >= PATH_MAX)
-			return fail(err, errlen, "bad path");
-		snprintf(dst, PATH_MAX, "%s", value);
-	} else if (strcmp(key, "ttl") == 0) {
-		return parse_u32_key(value, 1, HDNS_TTL_LIMIT, &c->ttl, err,
-				     errlen);
-	} else if (strcmp(key, "empty_ttl") == 0) {
-		return parse_u32_key(value, 0, HDNS_TTL_LIMIT, &c->empty_ttl,
-				     err, errlen);
-	} else if (strcmp(key, "max_batch") == 0) {
-		return parse_u32_key(value, 1, HDNS_BATCH_LIMIT, &c->max_batch,
-				     err, errlen);
-	} else if (strcmp(key, "max_body") == 0) {
-		return parse_u32_key(value, 512, HDNS_BODY_LIMIT, &c->max_body,
-				     err, errlen);
-	} else if (strcmp(key, "workers") == 0) {
-		return parse_u32_key(value, 1, HDNS_WORKERS_MAX, &c->workers,
-				     err, errlen);
-	} else if (strcmp(key, "max_connections") == 0) {
-		return parse_u32_key(value, 1, HDNS_CONNS_MAX, &c->max_conns,
-				     err, errlen);
-	} else if (strcmp(key, "max_connections_per_addr") == 0) {
-		return parse_u32_key(value, 1, HDNS_CONNS_MAX,
-				     &c->max_conns_per_addr, err, errlen);
-	} else if (strcmp(key, "header_timeout") == 0) {
-		return parse_duration_key(value, &c->header_timeout_ms, err,
-					  errlen);
-	} else if (strcmp(key, "idle_timeout") == 0) {
-		return parse_duration_key(value, &c->idle_timeout_ms, err,
-					  errlen);
-	} else if (strcmp(key, "max_header_size") == 0) {
-		return parse_u32_key(value, HDNS_HEADER_MIN, HDNS_HEADER_MAX,
-				     &c->max_header_size, err, errlen);
-	} else if (strcmp(key, "max_streams") == 0) {
-		return parse_u32_key(value, 1, HDNS_STREAMS_MAX,
-				     &c->max_streams, err, errlen);
-	} else if (strcmp(key, "secret") == 0) {
-		if (value[0] == '\0' || strlen(value) > HDNS_SECRET_MAX)
-			return fail(err, errlen, "secret: 1..%d bytes",
-				    HDNS_SECRET_MAX);
-		snprintf(c->secret, sizeof(c->secret), "%s", value);
-	} else if (strcmp(key, "sign_algo") == 0) {
-		if (strcasecmp(value, "hmac-sha256") == 0)
-			c->sign_algo = HDNS_SIGN_HMAC_SHA256;
-		else if (strcasecmp(value, "md5") == 0)
-			c->sign_algo = HDNS_SIGN_MD5;
-		else
-			return fail(err, errlen, "expected hmac-sha256 or md5");
-	} else if (strcmp(key, "trusted_proxy") == 0) {
-		if (c->nproxies == HDNS_PROXY_MAX)
-			return fail(err, errlen, "more than %d trusted_proxy",
-				    HDNS_PROXY_MAX);
-		if (parse_prefix(value, &c->proxies[c->nproxies]) < 0)
-			return fail(err, errlen,
-				    "expected a prefix (ADDR/LEN)");
-		c->nproxies++;
-	} else if (strcmp(key, "fallback") == 0) {
-		if (c->nfallback == HDNS_FALLBACK_MAX)
-			return fail(err, errlen, "more than %d fallback",
-				    HDNS_FALLBACK_MAX);
-		if (lb_addr_parse(value, &c->fallback[c->nfallback]) < 0)
-			return fail(err, errlen, "expected an address");
-		c->nfallback++;
-	} else if (strcmp(key, "view") == 0) {
-		return parse_view(c, value, err, errlen);
-	} else if (strcmp(key, "domain") == 0) {
-		return parse_bind(c, value, err, errlen);
-	} else {
+	if (k == NULL)
 		return fail(err, errlen, "unknown key");
-	}
-	return 0;
+	return k->set(&set, value, err, errlen); /* 0, -EINVAL or -ENOMEM */
 }
 
 static bool

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * HttpDNS configuration: the keys of the [httpdns] section, parsed one at
- * a time, validated as a whole, and the two lookups every request makes:
+ * HttpDNS configuration: the keys of the [httpdns] section, declared as a
+ * struct cfg_key table (cfg_key.h) that edgelbd's parser walks, validated
+ * as a whole, and the two lookups every request makes:
  * client address -> view (most specific prefix wins) and (domain, view)
  * -> bound services.
  *
@@ -38,6 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cfg_key.h"
 #include "edgelb/types.h"
 
 #define HDNS_NAME_MAX	  253 /* a domain name without the final dot */
@@ -107,9 +109,9 @@ struct hdns_conf {
 	struct lb_addr fallback[HDNS_FALLBACK_MAX];
 	size_t nfallback;
 	struct hdns_view *views;
-	size_t nviews;
+	size_t nviews, cap_views;
 	struct hdns_bind *binds;
-	size_t nbinds;
+	size_t nbinds, cap_binds;
 };
 
 /* Defaults: ttl 60, empty_ttl 5, max_batch 5, max_body 4096, workers 1,
@@ -121,7 +123,15 @@ void hdns_conf_release(struct hdns_conf *c);
 int hdns_conf_copy(struct hdns_conf *dst, const struct hdns_conf *src);
 
 /*
- * One key of [httpdns]. 0, -EINVAL (unknown key or bad value) or -ENOMEM;
+ * The keys of [httpdns]; the object of their setters is a struct
+ * hdns_conf. trusted_proxy, fallback, view and domain repeat.
+ */
+extern const struct cfg_key hdns_conf_keys[];
+
+/*
+ * One key of [httpdns] through hdns_conf_keys, without the file-level
+ * checks of edgelbd's parser (a key given twice, an empty value): for
+ * tests and fuzzing. 0, -EINVAL (unknown key or bad value) or -ENOMEM;
  * the problem is written to err.
  */
 int hdns_conf_key(struct hdns_conf *c, const char *key, const char *value,

@@ -35,25 +35,6 @@ struct doh_query {
 	size_t ecs_raw_len;
 };
 
-int
-hdns_resp_set(struct hdns_resp *resp, int status, const char *ctype,
-	      const void *body, size_t len)
-{
-	char *b = malloc(len + 1);
-
-	if (b == NULL)
-		return -ENOMEM;
-	if (len)
-		memcpy(b, body, len);
-	b[len] = '\0';
-	free(resp->body);
-	resp->body = b;
-	resp->len = len;
-	resp->status = status;
-	resp->content_type = ctype;
-	return 0;
-}
-
 static int
 b64url_value(char ch)
 {

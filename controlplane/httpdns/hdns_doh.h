@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hdns.h"
+#include "hdns_req.h"
 
 /*
  * Decode base64url without padding (RFC 4648 §5, as RFC 8484 requires).
@@ -36,9 +36,5 @@ int hdns_doh(const struct hdns_conf *c, const struct hdns_source *src,
 /* /resolve?name= and /dns-query with Accept: application/dns-json. */
 int hdns_doh_json(const struct hdns_conf *c, const struct hdns_source *src,
 		  const struct hdns_req *req, struct hdns_resp *resp);
-
-/* Internal to the core: set resp to a copy of body. 0 or -ENOMEM. */
-int hdns_resp_set(struct hdns_resp *resp, int status, const char *ctype,
-		  const void *body, size_t len);
 
 #endif

@@ -39,14 +39,6 @@ conf_destroy(void *state)
 }
 
 static int
-conf_key(void *state, const char *name, const char *key, const char *value,
-	 char *err, size_t errlen)
-{
-	(void)name;
-	return hdns_conf_key(state, key, value, err, errlen) < 0 ? -1 : 0;
-}
-
-static int
 conf_validate(void *state, const struct cfg *c, char *err, size_t errlen)
 {
 	const struct hdns_conf *hc = state;
@@ -71,7 +63,7 @@ const struct cfg_module_ops hdns_cfg_ops = {
 	.named = false,
 	.create = conf_create,
 	.destroy = conf_destroy,
-	.key = conf_key,
+	.keys = hdns_conf_keys,
 	.validate = conf_validate,
 };
 

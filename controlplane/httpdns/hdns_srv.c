@@ -17,6 +17,7 @@
 #include "http.h"
 #include "metrics.h"
 #include "edgelb/log.h"
+#include "edgelb/util.h"
 
 /* The old server's bounds on the header values it keeps (431 above). */
 #define CTYPE_MAX  127
@@ -166,13 +167,11 @@ sum_stats(void *arg, struct http_stats *sum)
 		http_server_stats_read(http_workers_server(s->http.w, i), sum);
 }
 
+/* Seconds of the monotonic clock. */
 static double
 now_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)lb_now_ns() / 1e9;
 }
 
 /* ---- the handler ---------------------------------------------------------- */

@@ -44,6 +44,8 @@ enum lb_mode {
  * Parse "1.2.3.4" or "2001:db8::1". Returns 0 or -EINVAL.
  */
 int lb_addr_parse(const char *s, struct lb_addr *a);
+/* The same for the n characters at s (not NUL-terminated). */
+int lb_addr_parse_n(const char *s, size_t n, struct lb_addr *a);
 
 /*
  * Parse "1.2.3.4:80", "[2001:db8::1]:80"; with allow_no_port, "1.2.3.4"
@@ -105,5 +107,13 @@ bool lb_sched_name_valid(const char *s);
 
 /* A decimal unsigned in [min, max]. Returns 0, -EINVAL or -ERANGE. */
 int lb_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
+
+/*
+ * A duration into milliseconds: N or Ns (seconds), Nms, Nm, Nh, and a
+ * fraction of up to six digits (0.5s, 1.25m). The number starts with a
+ * digit; no sign, no space. Returns 0, -EINVAL or -ERANGE (more than
+ * UINT32_MAX ms).
+ */
+int lb_parse_duration_ms(const char *s, uint32_t *ms);
 
 #endif

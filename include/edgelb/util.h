@@ -14,6 +14,8 @@
 /* Milliseconds of CLOCK_MONOTONIC: for deadlines and durations, never for
  * wall-clock time. */
 uint64_t lb_now_ms(void);
+/* The same clock in nanoseconds (latencies, rates). */
+uint64_t lb_now_ns(void);
 
 /* Whether n is prime (trial division; n up to 2^32). */
 bool lb_is_prime(uint32_t n);

@@ -111,6 +111,71 @@ START_TEST(proto_mode_names)
 }
 END_TEST
 
+/* lb_parse_duration_ms: the one duration syntax of every config file. */
+static const struct {
+	const char *in;
+	int rc;
+	uint32_t ms;
+} duration_cases[] = {
+	{ "2", 0, 2000 },
+	{ "0", 0, 0 },
+	{ "250ms", 0, 250 },
+	{ "7s", 0, 7000 },
+	{ "1.5s", 0, 1500 },
+	{ "0.5s", 0, 500 },
+	{ "1.25m", 0, 75000 },
+	{ "2m", 0, 120000 },
+	{ "1h", 0, 3600000 },
+	{ "0.0000001s", 0, 0 },
+	{ "1193h", 0, 4294800000u },
+	{ "", -EINVAL, 0 },
+	{ "ms", -EINVAL, 0 },
+	{ ".5s", -EINVAL, 0 },
+	{ "1.s", -EINVAL, 0 },
+	{ "5 s", -EINVAL, 0 },
+	{ " 5s", -EINVAL, 0 },
+	{ "-1", -EINVAL, 0 },
+	{ "+1", -EINVAL, 0 },
+	{ "5d", -EINVAL, 0 },
+	{ "5sec", -EINVAL, 0 },
+	{ "1194h", -ERANGE, 0 },
+	{ "99999999h", -ERANGE, 0 },
+	{ "999999999", -ERANGE, 0 },
+};
+
+START_TEST(duration_table)
+{
+	uint32_t ms = 12345;
+	int rc = lb_parse_duration_ms(duration_cases[_i].in, &ms);
+
+	ck_assert_msg(rc == duration_cases[_i].rc, "'%s': %d",
+		      duration_cases[_i].in, rc);
+	if (rc == 0)
+		ck_assert_uint_eq(ms, duration_cases[_i].ms);
+	else
+		ck_assert_uint_eq(ms, 12345);
+}
+END_TEST
+
+/* lb_addr_parse_n: the address in the first n characters only. */
+START_TEST(addr_parse_n)
+{
+	static const char long_text[] =
+		"0000:0000:0000:0000:0000:0000:0000:0001 and more";
+	struct lb_addr a;
+
+	ck_assert_int_eq(lb_addr_parse_n("10.0.0.1:80", 8, &a), 0);
+	ck_assert_int_eq(a.family, AF_INET);
+	ck_assert_uint_eq(ntohl(a.v4), 0x0a000001u);
+	ck_assert_int_eq(lb_addr_parse_n("2001:db8::1/64", 11, &a), 0);
+	ck_assert_int_eq(a.family, AF_INET6);
+	ck_assert_int_eq(lb_addr_parse_n("10.0.0.1", 0, &a), -EINVAL);
+	ck_assert_int_eq(lb_addr_parse_n("10.0.0.1", 7, &a), -EINVAL);
+	ck_assert_int_eq(lb_addr_parse_n(long_text, sizeof(long_text) - 1, &a),
+			 -EINVAL);
+}
+END_TEST
+
 START_TEST(parse_u32_bounds)
 {
 	uint32_t v;
@@ -143,6 +208,9 @@ main(void)
 	tcase_add_test(core, mac_parse_format);
 	tcase_add_test(core, proto_mode_names);
 	tcase_add_test(core, parse_u32_bounds);
+	tcase_add_test(core, addr_parse_n);
+	tcase_add_loop_test(core, duration_table, 0,
+			    sizeof(duration_cases) / sizeof(duration_cases[0]));
 	suite_add_tcase(s, core);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

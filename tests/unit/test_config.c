@@ -16,6 +16,8 @@
 #include <arpa/inet.h>
 
 #include "config.h"
+#include "hdns_conf.h"
+#include "hdns_module.h"
 #include "modules.h"
 #include "edgelb/lbmsg.h"
 
@@ -128,6 +130,15 @@ static const struct {
 	  "edgelb.ini:3: [global]: syntax error: expected 'key = value'" },
 	{ "[global]\n[httpdns]\nttl = 0\n",
 	  "edgelb.ini:3: [httpdns] ttl: '0': expected 1..86400" },
+	{ "[httpdns]\nfallback = 192.0.2.1\nfallback = 192.0.2.2\n"
+	  "idle_timeout = 0.5s\nidle_timeout = 2h\n",
+	  "edgelb.ini:5: [httpdns] idle_timeout: '2h': given twice (first on "
+	  "line 4)" },
+	{ "[httpdns]\nheader_timeout = 2h\n",
+	  "edgelb.ini:2: [httpdns] header_timeout: '2h': expected a duration "
+	  "(N, Nms, Ns, Nm, Nh) of 1ms..60m" },
+	{ "[httpdns]\ncolour = red\n",
+	  "edgelb.ini:2: [httpdns] colour: unknown key" },
 	{ "[global]\n[push]\nlisten = 0.0.0.0:80\n",
 	  "edgelb.ini:3: [push] listen: '0.0.0.0:80': keys of this section "
 	  "are not supported yet" },
@@ -312,6 +323,9 @@ static const char full_ini[] =
 	"listen = 127.0.0.1:9100\n"
 	"\n"
 	"[httpdns]\n"
+	"fallback = 192.0.2.1\n"
+	"fallback = 192.0.2.2\n"
+	"idle_timeout = 0.5s\n"
 	"[route api]\n";
 
 START_TEST(test_full_file)
@@ -320,6 +334,7 @@ START_TEST(test_full_file)
 	struct cfg *c = load(full_ini, &e);
 	const struct cfg_service *s;
 	const struct cfg_check *k;
+	const struct hdns_conf *h;
 	char a[LB_ADDRPORTSTRLEN];
 
 	cfg_errors_print(&e, stderr);
@@ -328,6 +343,10 @@ START_TEST(test_full_file)
 	ck_assert_int_eq(c->log_level, LOG_DEBUG);
 	ck_assert(c->log_syslog);
 	ck_assert_str_eq(c->ctl_socket, "/tmp/ctl.sock");
+	h = cfg_module_state(c, &hdns_cfg_ops);
+	ck_assert_ptr_nonnull(h);
+	ck_assert_uint_eq(h->nfallback, 2); /* a repeatable key */
+	ck_assert_uint_eq(h->idle_timeout_ms, 500);
 	ck_assert_str_eq(c->dp_socket, "/tmp/dp.sock");
 	ck_assert_uint_eq(c->reconcile_ms, 10000);
 	ck_assert(c->metrics_enabled);
@@ -620,28 +639,6 @@ START_TEST(test_check_file)
 }
 END_TEST
 
-START_TEST(test_durations)
-{
-	uint32_t ms;
-
-	ck_assert_int_eq(cfg_parse_duration_ms("2", &ms), 0);
-	ck_assert_uint_eq(ms, 2000);
-	ck_assert_int_eq(cfg_parse_duration_ms("250ms", &ms), 0);
-	ck_assert_uint_eq(ms, 250);
-	ck_assert_int_eq(cfg_parse_duration_ms("1.5s", &ms), 0);
-	ck_assert_uint_eq(ms, 1500);
-	ck_assert_int_eq(cfg_parse_duration_ms("2m", &ms), 0);
-	ck_assert_uint_eq(ms, 120000);
-	ck_assert_int_eq(cfg_parse_duration_ms("1h", &ms), 0);
-	ck_assert_uint_eq(ms, 3600000);
-	ck_assert_int_eq(cfg_parse_duration_ms("", &ms), -EINVAL);
-	ck_assert_int_eq(cfg_parse_duration_ms("1.s", &ms), -EINVAL);
-	ck_assert_int_eq(cfg_parse_duration_ms("5 s", &ms), -EINVAL);
-	ck_assert_int_eq(cfg_parse_duration_ms("-1", &ms), -EINVAL);
-	ck_assert_int_eq(cfg_parse_duration_ms("99999999h", &ms), -ERANGE);
-}
-END_TEST
-
 START_TEST(test_long_line)
 {
 	struct cfg_errors e = { 0 };
@@ -674,7 +671,6 @@ config_suite(void)
 	tcase_add_test(tc, test_module_key_table);
 	tcase_add_test(tc, test_state_round_trip);
 	tcase_add_test(tc, test_check_file);
-	tcase_add_test(tc, test_durations);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(te, setup, teardown);

@@ -112,6 +112,18 @@ on_request(void *arg, struct http_req *r)
 		stream_pump(r);
 		return;
 	}
+	if (strcmp(m->path, "/inject") == 0) {
+		/* a header that would split the response is refused */
+		static const struct http_header bad_value = { "X-A",
+							      "b\r\nX-B: c" };
+		static const struct http_header bad_name = { "X A", "b" };
+
+		snprintf(out, sizeof(out), "inject=%d,%d",
+			 http_resp_start(r, 200, &bad_value, 1, 0),
+			 http_resp_start(r, 200, &bad_name, 1, 0));
+		http_resp_simple(r, 200, "text/plain", out, strlen(out));
+		return;
+	}
 	snprintf(out, sizeof(out), "%s %s body=%zu", m->method, m->path, blen);
 	if (strcmp(m->path, "/bighead") == 0) {
 		/* a head over the server's stack buffer for it */
@@ -335,6 +347,25 @@ count(const char *hay, const char *needle)
 }
 
 /* ---- core --------------------------------------------------------------- */
+
+/* Response headers with CR, LF (or, in a name, ':' or space) are refused. */
+START_TEST(test_header_injection)
+{
+	struct http_limits l = test_limits();
+	char buf[4096];
+	bool eof;
+	int fd;
+
+	srv_start(&l);
+	fd = cl_connect();
+	cl_send(fd, "GET /inject HTTP/1.1\r\nHost: t\r\n\r\n");
+	cl_read(fd, buf, sizeof(buf), "inject=-22,-22", &eof);
+	ck_assert_msg(strstr(buf, "inject=-22,-22") != NULL, "got %s", buf);
+	ck_assert_ptr_null(strstr(buf, "X-B"));
+	close(fd);
+	srv_stop();
+}
+END_TEST
 
 START_TEST(test_keepalive)
 {
@@ -1004,6 +1035,7 @@ http_suite(void)
 
 	tc = tcase_create("core");
 	tcase_add_test(tc, test_keepalive);
+	tcase_add_test(tc, test_header_injection);
 	tcase_add_test(tc, test_pipelining);
 	tcase_add_test(tc, test_large_head);
 	tcase_add_test(tc, test_chunked_body);

@@ -711,6 +711,9 @@ static const struct conf_case conf_cases[] = {
 	{ "header_timeout", "250ms", true },
 	{ "header_timeout", "2m", true },
 	{ "header_timeout", "61m", false },
+	{ "header_timeout", "1h", true },
+	{ "header_timeout", "60.5m", false },
+	{ "header_timeout", "0.1ms", false },
 	{ "header_timeout", "5h", false },
 	{ "header_timeout", "ms", false },
 	{ "idle_timeout", "-1s", false },
@@ -798,7 +801,11 @@ START_TEST(conf_http_keys)
 		hdns_conf_key(&c, "idle_timeout", "7", err, sizeof(err)), 0);
 	ck_assert_uint_eq(c.idle_timeout_ms, 7000);
 	ck_assert_int_eq(
-		hdns_conf_key(&c, "header_timeout", "1h", err, sizeof(err)),
+		hdns_conf_key(&c, "header_timeout", "0.5s", err, sizeof(err)),
+		0);
+	ck_assert_uint_eq(c.header_timeout_ms, 500);
+	ck_assert_int_eq(
+		hdns_conf_key(&c, "header_timeout", "1.5h", err, sizeof(err)),
 		-EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "duration"));
 	ck_assert_int_eq(

@@ -6,6 +6,8 @@
  * operation drops the applied record and schedules one full reconcile.
  * Jobs run on the daemon's loop, which the test turns until each ends
  * (the daemon's own dataplane timer is stopped: no heartbeats here).
+ * Dumps answer an empty dataplane, or the one service the test put in
+ * it, encoded as edgelb-dp encodes it (the common lbmsg record encoders).
  */
 #include <check.h>
 #include <errno.h>
@@ -33,8 +35,46 @@ static struct {
 	uint16_t vport[MAX_SEEN];
 	unsigned int n;
 	bool fail_next;
+	const struct cfg_service *in_dp; /* what SERVICE_GET reports */
 	volatile bool stop;
 } seen = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* s as a SERVICE_GET dump part, with its backends. */
+static int
+send_service(struct lbmsg_req *req, const struct cfg_service *s)
+{
+	struct lbmsg_svc_attrs a = {
+		.name = s->name,
+		.sched = s->sched,
+		.mode = s->mode,
+		.persist = s->persist,
+		.flags = s->flags,
+		.mh_size = s->mh_size,
+	};
+	struct nl_msg *m = lbmsg_req_part(req);
+	struct nlattr *list;
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(lbmsg_put_svc_key(m, s->proto, &s->vip, s->vport), 0);
+	ck_assert_int_eq(lbmsg_put_svc_attrs(m, &a), 0);
+	list = nla_nest_start(m, LB_ATTR_BACKENDS);
+	ck_assert_ptr_nonnull(list);
+	for (uint32_t i = 0; i < s->nbackends; i++) {
+		struct lbmsg_backend b = {
+			.present = LBMSG_BE_WEIGHT | LBMSG_BE_FLAGS,
+			.addr = s->backends[i].addr,
+			.port = s->backends[i].port,
+			.weight = s->backends[i].weight,
+		};
+		struct nlattr *rec = nla_nest_start(m, LB_ATTR_BACKEND);
+
+		ck_assert_ptr_nonnull(rec);
+		ck_assert_int_eq(lbmsg_put_backend(m, &b), 0);
+		nla_nest_end(m, rec);
+	}
+	nla_nest_end(m, list);
+	return lbmsg_req_send(req, m);
+}
 
 static int
 h_record(struct lbmsg_req *req)
@@ -54,8 +94,10 @@ h_record(struct lbmsg_req *req)
 		seen.fail_next = false;
 		rc = lbmsg_req_errf(req, -EINVAL, "refused by the test");
 	}
+	if (req->nlh->nlmsg_type == LB_MSG_SERVICE_GET && seen.in_dp != NULL)
+		rc = send_service(req, seen.in_dp);
 	pthread_mutex_unlock(&seen.lock);
-	return rc; /* dumps: no parts, an empty dataplane */
+	return rc; /* other dumps: no parts */
 }
 
 static const lbmsg_handler_fn handlers[LB_MSG_MAX + 1] = {
@@ -280,6 +322,42 @@ START_TEST(test_full_then_incremental)
 }
 END_TEST
 
+/*
+ * A service the dataplane already has exactly as desired: the dump's
+ * decoding (dpclient.c, lbmsg_get_svc_attrs / lbmsg_get_backend) gives
+ * back every attribute, so the reconcile sends nothing for it.
+ */
+START_TEST(test_dump_in_sync)
+{
+	struct cfg_service have;
+
+	ck_assert_int_eq(cfg_service_copy(&have, &d.cfg->services[0]), 0);
+	snprintf(have.sched, sizeof(have.sched), "mh");
+	have.persist = 300;
+	have.flags = LB_SVC_F_ALL;
+	have.mh_size = 65537;
+	have.backends[1].weight = 9;
+	cfg_service_release(&d.cfg->services[0]);
+	ck_assert_int_eq(cfg_service_copy(&d.cfg->services[0], &have), 0);
+	pthread_mutex_lock(&seen.lock);
+	seen.in_dp = &have;
+	pthread_mutex_unlock(&seen.lock);
+	ck_assert_int_eq(reconcile(), 0);
+	pthread_mutex_lock(&seen.lock);
+	seen.in_dp = NULL;
+	pthread_mutex_unlock(&seen.lock);
+	ck_assert_uint_eq(seen_count(LB_MSG_SERVICE_GET, 0), 1);
+	ck_assert_uint_eq(seen_count(LB_MSG_SERVICE_NEW, 1001), 0);
+	ck_assert_uint_eq(seen_count(LB_MSG_SERVICE_NEW, 0), 2); /* 2, 3 */
+	ck_assert_uint_eq(seen_count(LB_MSG_SERVICE_DEL, 0), 0);
+	ck_assert_uint_eq(seen_count(LB_MSG_SERVICE_SET, 0), 0);
+	ck_assert_uint_eq(seen_count(LB_MSG_BACKEND_SET, 0), 0);
+	ck_assert_uint_eq(seen_count(LB_MSG_BACKEND_NEW, 1001), 0);
+	ck_assert(dpsync_applied_ok(d.sync));
+	cfg_service_release(&have);
+}
+END_TEST
+
 START_TEST(test_error_schedules_full)
 {
 	struct cfg_service *s;
@@ -375,6 +453,7 @@ apply_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_checked_fixture(te, setup, teardown);
 	tcase_add_test(tc, test_full_then_incremental);
+	tcase_add_test(tc, test_dump_in_sync);
 	tcase_add_test(te, test_error_schedules_full);
 	tcase_add_test(te, test_not_connected);
 	tcase_add_test(tc, test_big_reconcile_pipelined);

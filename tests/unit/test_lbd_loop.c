@@ -521,6 +521,109 @@ START_TEST(test_module_list)
 }
 END_TEST
 
+/*
+ * ctl.sock edits go through the common lbmsg record decoders
+ * (lbmsg_get_svc_attrs, lbmsg_get_backend): every attribute lands in the
+ * desired state, and a backend weight above LB_WEIGHT_MAX is refused.
+ */
+struct edits_seen {
+	int rc[3];
+	atomic_bool done;
+};
+
+static struct nl_msg *
+edit_msg(uint16_t type, struct lb_addr *vip)
+{
+	struct nl_msg *m = lbmsg_new(type, 0);
+
+	if (m != NULL && lbmsg_put_svc_key(m, IPPROTO_TCP, vip, 443) < 0) {
+		nlmsg_free(m);
+		m = NULL;
+	}
+	return m;
+}
+
+static void *
+edits_client(void *arg)
+{
+	struct edits_seen *es = arg;
+	struct lbmsg_client *c = lbmsg_client_open(ctl_path, 3000);
+	struct lbmsg_svc_attrs a = { .name = "edited",
+				     .mode = LB_MODE_NAT,
+				     .sched = "mh",
+				     .persist = 300,
+				     .mh_size = 65537 };
+	struct lbmsg_backend b = { .present = LBMSG_BE_WEIGHT,
+				   .port = 8443,
+				   .weight = 7 };
+	char err[LBMSG_ERRMSG_MAX];
+	struct nlattr *list, *rec;
+	struct lb_addr vip;
+	struct nl_msg *m;
+
+	for (int i = 0; i < 3; i++)
+		es->rc[i] = -EIO;
+	if (c == NULL || lb_addr_parse("10.200.0.1", &vip) < 0 ||
+	    lb_addr_parse("10.201.0.1", &b.addr) < 0)
+		goto out;
+	/* a service with its attributes and one backend of weight 7 */
+	m = edit_msg(LB_MSG_SERVICE_NEW, &vip);
+	if (m != NULL && lbmsg_put_svc_attrs(m, &a) == 0 &&
+	    (list = nla_nest_start(m, LB_ATTR_BACKENDS)) != NULL &&
+	    (rec = nla_nest_start(m, LB_ATTR_BACKEND)) != NULL &&
+	    lbmsg_put_backend(m, &b) == 0) {
+		nla_nest_end(m, rec);
+		nla_nest_end(m, list);
+		es->rc[0] = lbmsg_client_request(c, m, NULL, NULL, err,
+						 sizeof(err));
+	}
+	nlmsg_free(m);
+	/* a second backend of weight 9, then one above the maximum */
+	for (int i = 1; i < 3; i++) {
+		b.addr.v4 = htonl(0x0ac90000u + (uint32_t)i + 1);
+		b.weight = i == 1 ? 9 : LB_WEIGHT_MAX + 1;
+		m = edit_msg(LB_MSG_BACKEND_NEW, &vip);
+		if (m != NULL && lbmsg_put_backend(m, &b) == 0)
+			es->rc[i] = lbmsg_client_request(c, m, NULL, NULL, err,
+							 sizeof(err));
+		nlmsg_free(m);
+	}
+out:
+	lbmsg_client_close(c);
+	atomic_store(&es->done, true);
+	return NULL;
+}
+
+START_TEST(test_ctl_edits_decoded)
+{
+	struct edits_seen es = { 0 };
+	const struct cfg_service *s;
+	uint64_t end = now_ms() + 10000;
+	struct lb_addr vip;
+	pthread_t t;
+
+	ck_assert_int_eq(pthread_create(&t, NULL, edits_client, &es), 0);
+	while (!atomic_load(&es.done) && now_ms() < end)
+		event_base_loop(d.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(es.rc[0], 0);
+	ck_assert_int_eq(es.rc[1], 0);
+	ck_assert_int_eq(es.rc[2], -ERANGE);
+	ck_assert_int_eq(lb_addr_parse("10.200.0.1", &vip), 0);
+	s = cfg_service_find_key(d.cfg, IPPROTO_TCP, &vip, 443);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_str_eq(s->name, "edited");
+	ck_assert_uint_eq(s->mode, LB_MODE_NAT);
+	ck_assert_str_eq(s->sched, "mh");
+	ck_assert_uint_eq(s->persist, 300);
+	ck_assert_uint_eq(s->mh_size, 65537);
+	ck_assert_uint_eq(s->nbackends, 2);
+	ck_assert_uint_eq(s->backends[0].port, 8443);
+	ck_assert_uint_eq(s->backends[0].weight, 7);
+	ck_assert_uint_eq(s->backends[1].weight, 9);
+}
+END_TEST
+
 START_TEST(test_dataplane_silent_is_cut)
 {
 	struct seen sn = { 0 };
@@ -807,6 +910,7 @@ loop_suite(void)
 	tcase_add_test(tc, test_metrics_scrape_waits_alone);
 	tcase_add_test(tc, test_ctl_stats_waits_alone);
 	tcase_add_test(tc, test_module_list);
+	tcase_add_test(tc, test_ctl_edits_decoded);
 	tcase_add_test(tc, test_dataplane_silent_is_cut);
 	tcase_add_test(tc, test_slow_client_holds_the_dump);
 	tcase_add_test(tc, test_replies_out_of_order);

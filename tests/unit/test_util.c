@@ -96,6 +96,21 @@ START_TEST(now_ms_monotonic)
 }
 END_TEST
 
+/* lb_now_ms is lb_now_ns in milliseconds: one clock. */
+START_TEST(now_ns_is_now_ms)
+{
+	struct timespec d = { 0, 5 * 1000 * 1000 };
+	uint64_t n0 = lb_now_ns(), ms, n1;
+
+	nanosleep(&d, NULL);
+	ms = lb_now_ms();
+	n1 = lb_now_ns();
+	ck_assert_uint_ge(n1, n0 + 5000000);
+	ck_assert_uint_ge(ms, n0 / 1000000);
+	ck_assert_uint_le(ms, n1 / 1000000);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -108,6 +123,7 @@ main(void)
 	tcase_add_test(core, array_grow);
 	tcase_add_test(core, array_grow_overflow);
 	tcase_add_test(core, now_ms_monotonic);
+	tcase_add_test(core, now_ns_is_now_ms);
 	suite_add_tcase(s, core);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

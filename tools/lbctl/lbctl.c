@@ -15,6 +15,7 @@
 
 #include "lbctl_args.h"
 #include "lbctl_fmt.h"
+#include "edgelb/util.h"
 
 static int
 exit_for(int err)
@@ -64,13 +65,11 @@ run_requests(const struct lbctl_cmd *cmd, struct lbmsg_client *c,
 	return LBCTL_EXIT_OK;
 }
 
+/* Seconds of the monotonic clock. */
 static double
 now_sec(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)lb_now_ns() / 1e9;
 }
 
 /* ipvsadm --rate without server-side rates: two samples a second apart. */

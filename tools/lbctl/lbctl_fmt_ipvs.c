@@ -135,6 +135,17 @@ ipvs_title(const struct lbctl_fmt *f, FILE *out)
 		      out);
 }
 
+/* The --stats columns of an ipvsadm service or backend line. */
+static void
+ipvs_stats_cols(FILE *out, const struct fmt_vals *v, bool x)
+{
+	largenum(out, v->conns, x);
+	largenum(out, v->inpkts, x);
+	largenum(out, v->outpkts, x);
+	largenum(out, v->inbytes, x);
+	largenum(out, v->outbytes, x);
+}
+
 static void
 ipvs_service(const struct lbctl_fmt *f, const struct fmt_svc *s, FILE *out)
 {
@@ -146,11 +157,7 @@ ipvs_service(const struct lbctl_fmt *f, const struct fmt_svc *s, FILE *out)
 	fmt_svc_vals(f, s, &v);
 	if (f->opts.stats) {
 		fprintf(out, "%-33s", name);
-		largenum(out, v.conns, x);
-		largenum(out, v.inpkts, x);
-		largenum(out, v.outpkts, x);
-		largenum(out, v.inbytes, x);
-		largenum(out, v.outbytes, x);
+		ipvs_stats_cols(out, &v, x);
 	} else if (f->opts.rate) {
 		fprintf(out, "%-33s", name);
 		largenum(out, v.cps, x);
@@ -173,11 +180,7 @@ ipvs_service(const struct lbctl_fmt *f, const struct fmt_svc *s, FILE *out)
 		fmt_be_vals(f, s, b, &v);
 		if (f->opts.stats) {
 			fprintf(out, "  -> %-28s", dname);
-			largenum(out, v.conns, x);
-			largenum(out, v.inpkts, x);
-			largenum(out, v.outpkts, x);
-			largenum(out, v.inbytes, x);
-			largenum(out, v.outbytes, x);
+			ipvs_stats_cols(out, &v, x);
 			fputc('\n', out);
 		} else if (f->opts.rate) {
 			fprintf(out,
