@@ -286,6 +286,17 @@ one(struct metrics *m, const char *name, const char *help, enum metrics_type t,
 			      lname != NULL ? 1 : 0);
 }
 
+/* The /metrics server's counters; it is recreated when its address
+ * changes, so they count from that moment. */
+static void
+metrics_http_stats(void *arg, struct http_stats *sum)
+{
+	struct lbd *d = arg;
+
+	if (d->metrics_http != NULL)
+		http_server_stats_read(d->metrics_http, sum);
+}
+
 static int
 init_metrics(struct lbd *d)
 {
@@ -313,6 +324,11 @@ init_metrics(struct lbd *d)
 	if (d->m.reload_ok == NULL || d->m.reload_err == NULL ||
 	    d->m.dp_connected == NULL || d->m.dp_connects == NULL ||
 	    d->m.services == NULL || d->m.backends == NULL)
+		return -ENOMEM;
+	/* the /metrics listener's own edgelb_http_* series */
+	d->metrics_hm =
+		http_metrics_register(m, "metrics", metrics_http_stats, d);
+	if (d->metrics_hm == NULL)
 		return -ENOMEM;
 	return metrics_add_collector(m, collect_daemon, d);
 }
@@ -594,6 +610,7 @@ lbd_fini(struct lbd *d)
 	if (d->ctl != NULL)
 		ctlsrv_close(d->ctl);
 	http_server_free(d->metrics_http);
+	http_metrics_unregister(d->metrics_hm);
 	hc_free(d->hc);
 	dpc_free(d->dpc);
 	dpsync_free(d->sync);

@@ -42,7 +42,8 @@ struct lbd {
 	struct view_pub *view; /* services and health for every thread */
 	struct ctlsrv *ctl;
 	struct http_server *metrics_http;
-	struct lbd_scrape *scrapes; /* /metrics answers waiting for dp */
+	struct http_metrics *metrics_hm; /* its edgelb_http_* series */
+	struct lbd_scrape *scrapes;	 /* /metrics answers waiting for dp */
 	struct event *sig_hup;
 	struct event *sig_term;
 	struct event *sig_int;

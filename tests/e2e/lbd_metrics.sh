@@ -87,4 +87,10 @@ for b in "${LBD_BACKENDS[@]}"; do
 	lbd_log "edgelb_dp_backend_packets_in_total for $b: ${be0[$b]} -> $v"
 	((v > be0[$b])) || lbd_fail "backend $b's packet counter did not grow"
 done
+
+# ---- the /metrics listener counts itself (edgelb_http_*) -------------------------
+# Two scrapes so far: the second page counts at least the first request.
+mreq=$(sum_metric "$page" edgelb_http_requests_total 'service="metrics"')
+lbd_log "edgelb_http_requests_total{service=\"metrics\"} = $mreq (want >= 1)"
+((mreq >= 1)) || lbd_fail "the /metrics listener's requests are not counted"
 lbd_end
