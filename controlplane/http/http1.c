@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <netdb.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -124,26 +123,11 @@ fail_reply(struct http_conn *c, int status, const char *why)
 {
 	struct h1 *h = h1_of(c);
 	struct http_req *r = &h->req;
-	char peer[64] = "?";
+	char peer[64];
 
-	switch (status) {
-	case 400:
-	case 505:
-		HTTP_STAT_ADD(c->s, bad_requests, 1);
-		break;
-	case 413:
-		HTTP_STAT_ADD(c->s, body_too_large, 1);
-		break;
-	case 431:
-		HTTP_STAT_ADD(c->s, head_too_large, 1);
-		break;
-	default:
-		break;
-	}
-	if (c->peer.ss_family != 0)
-		getnameinfo((struct sockaddr *)&c->peer, c->peerlen, peer,
-			    sizeof(peer), NULL, 0, NI_NUMERICHOST);
-	http_log_rl(&c->s->rl, LOG_INFO, "http: %s: %d %s", peer, status, why);
+	http_stat_refusal(c->s, status);
+	http_log_rl(&c->s->rl, LOG_INFO, "http: %s: %d %s",
+		    http_conn_peer_str(c, peer, sizeof(peer)), status, why);
 	req_abort(c);
 	if (status != 0 && !r->started) {
 		evbuffer_add_printf(bufferevent_get_output(c->bev),

@@ -192,19 +192,7 @@ stream_fail(struct h2_stream *st, int status, const char *why)
 	struct http_conn *c = st->h->c;
 	char peer[64], code[8];
 
-	switch (status) {
-	case 400:
-		HTTP_STAT_ADD(c->s, bad_requests, 1);
-		break;
-	case 413:
-		HTTP_STAT_ADD(c->s, body_too_large, 1);
-		break;
-	case 431:
-		HTTP_STAT_ADD(c->s, head_too_large, 1);
-		break;
-	default:
-		break;
-	}
+	http_stat_refusal(c->s, status);
 	http_log_rl(&c->s->rl, LOG_INFO, "http: %s: h2 stream %d: %d %s",
 		    http_conn_peer_str(c, peer, sizeof(peer)), st->id, status,
 		    why);

@@ -167,6 +167,8 @@ struct http_conn {
 
 /* Arm c's timer in ms; 0 disarms. */
 void http_conn_timer(struct http_conn *c, uint32_t ms);
+/* Count a request refused with status (400, 413, 431, 505) by its kind. */
+void http_stat_refusal(struct http_server *s, int status);
 /* Close once the output is flushed (lingering to drain the peer). */
 void http_conn_close_after_flush(struct http_conn *c);
 /* Run on_read from the loop soon (after the answer to a request). */

@@ -84,6 +84,25 @@ http_conn_peer_str(const struct http_conn *c, char *buf, size_t len)
 }
 
 void
+http_stat_refusal(struct http_server *s, int status)
+{
+	switch (status) {
+	case 400:
+	case 505:
+		HTTP_STAT_ADD(s, bad_requests, 1);
+		break;
+	case 413:
+		HTTP_STAT_ADD(s, body_too_large, 1);
+		break;
+	case 431:
+		HTTP_STAT_ADD(s, head_too_large, 1);
+		break;
+	default:
+		break;
+	}
+}
+
+void
 http_conn_timer(struct http_conn *c, uint32_t ms)
 {
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
