@@ -290,6 +290,9 @@ void http_req_pause_body(struct http_req *r, bool paused);
 const char *http_req_proto(const struct http_req *r);
 /* Did the request come over TLS? */
 bool http_req_tls(const struct http_req *r);
+/* The handler's pointer for this request (NULL until set). */
+void http_req_set_data(struct http_req *r, void *data);
+void *http_req_data(const struct http_req *r);
 
 /*
  * Answer. http_resp_start sends the status line and headers (the server
