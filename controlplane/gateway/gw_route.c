@@ -244,8 +244,12 @@ gw_table_build(const struct gw_conf *c, char *err, size_t errlen)
 	    t->mctx == NULL)
 		goto nomem;
 	pcre2_set_match_limit(t->mctx, RE_MATCH_LIMIT);
-	memcpy(t->conf.routes, c->routes, c->nroutes * sizeof(*c->routes));
-	memcpy(t->conf.ups, c->ups, c->nups * sizeof(*c->ups));
+	/* an empty conf has NULL arrays: memcpy must not see them */
+	if (c->nroutes > 0)
+		memcpy(t->conf.routes, c->routes,
+		       c->nroutes * sizeof(*c->routes));
+	if (c->nups > 0)
+		memcpy(t->conf.ups, c->ups, c->nups * sizeof(*c->ups));
 	t->conf.nroutes = c->nroutes;
 	t->conf.nups = c->nups;
 
