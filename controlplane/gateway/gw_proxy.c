@@ -364,6 +364,20 @@ may_retry(struct gw_call *c)
 	return true;
 }
 
+/* Is an instance other than the current one available? Otherwise a
+ * 5xx is passed on rather than dropped for a retry that cannot be. */
+static bool
+other_available(struct gw_call *c)
+{
+	struct gw_upstream *u = c->route->up;
+	uint64_t now = now_us() / 1000;
+
+	for (size_t i = 0; i < u->n; i++)
+		if ((int)i != c->inst && gw_upstream_available(u, i, now))
+			return true;
+	return false;
+}
+
 /* Another attempt; false when no other instance is available. */
 static bool
 retry(struct gw_call *c)
@@ -441,7 +455,8 @@ up_head(void *arg, struct http_client_req *r, const struct http_msg *m)
 	c->head_seen = true;
 	c->up_status = m->status;
 	if (m->status >= 500 && m->status <= 599 &&
-	    rc->retry_on[m->status - 500] && may_retry(c)) {
+	    rc->retry_on[m->status - 500] && other_available(c) &&
+	    may_retry(c)) {
 		c->retry_5xx = true;
 		return -ECANCELED; /* on_done starts the next attempt */
 	}

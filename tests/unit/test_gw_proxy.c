@@ -259,6 +259,16 @@ gateway_start(void)
 	conf(&c, "upstream", "fl", "instance", "127.0.0.1:%u", p_b);
 	conf(&c, "upstream", "fl", "eject_after", "3");
 	conf(&c, "upstream", "fl", "eject_base_ms", "60000");
+	conf(&c, "upstream", "fl2", "instance", "127.0.0.1:%u", p_b);
+	conf(&c, "upstream", "fl2", "instance", "127.0.0.1:%u", p_a);
+	conf(&c, "upstream", "fl2", "eject_after", "0");
+	conf(&c, "upstream", "one", "instance", "127.0.0.1:%u", p_b);
+	conf(&c, "route", "flaky_retry", "header", "X-Retry");
+	conf(&c, "route", "flaky_retry", "upstream", "fl2");
+	conf(&c, "route", "flaky_retry", "retry_on", "502,503");
+	conf(&c, "route", "flaky_one", "header", "X-One");
+	conf(&c, "route", "flaky_one", "upstream", "one");
+	conf(&c, "route", "flaky_one", "retry_on", "503");
 	conf(&c, "route", "echo", "path", "/echo");
 	conf(&c, "route", "echo", "upstream", "A");
 	conf(&c, "route", "echo", "request_header_set", "X-Set: by-route");
@@ -572,6 +582,26 @@ START_TEST(eject_after_5xx)
 }
 END_TEST
 
+START_TEST(retry_on_5xx)
+{
+	char body[256];
+	uint64_t r0 = route_st("flaky_retry").retries;
+
+	/* rr over (B: 503, A: 200), retry_on 503: every GET ends 200 */
+	for (int i = 0; i < 6; i++) {
+		ck_assert_int_eq(req(i % 3, "-H 'X-Retry: 1'", "/flaky", body,
+				     sizeof(body)),
+				 200);
+		ck_assert_str_eq(body, "A\n");
+	}
+	ck_assert_uint_ge(route_st("flaky_retry").retries - r0, 3);
+	/* no other instance: the 503 passes through, body and all */
+	ck_assert_int_eq(req(0, "-H 'X-One: 1'", "/flaky", body, sizeof(body)),
+			 503);
+	ck_assert_str_eq(body, "B\n");
+}
+END_TEST
+
 START_TEST(big_bodies_intact)
 {
 	char out[512], want[128], u[256];
@@ -632,6 +662,7 @@ gw_proxy_suite(void)
 	tcase_add_test(e2e, down_502_stall_504);
 	tcase_add_test(e2e, retry_get_not_post);
 	tcase_add_test(e2e, eject_after_5xx);
+	tcase_add_test(e2e, retry_on_5xx);
 	tcase_add_test(e2e, big_bodies_intact);
 	suite_add_tcase(s, e2e);
 	return s;
