@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "gw_route.h"
 
@@ -443,6 +444,81 @@ START_TEST(config_errors)
 }
 END_TEST
 
+/* Every key of docs/gateway.md lands where the table reads it. */
+START_TEST(keys_parse)
+{
+	static const struct kv c[] = {
+		{ "upstream", "u", "instance", "[::1]:8443 7" },
+		{ "upstream", "u", "balance", "least_time" },
+		{ "upstream", "u", "hash_on", "query:uid" },
+		{ "upstream", "u", "vnodes", "40" },
+		{ "upstream", "u", "proto", "tls" },
+		{ "upstream", "u", "eject_after", "2" },
+		{ "upstream", "u", "eject_base_ms", "100" },
+		{ "upstream", "u", "eject_max_ms", "900" },
+		{ "upstream", "u", "eject_max_pct", "30" },
+		{ "route", "r", "host", "WWW.*" },
+		{ "route", "r", "path_prefix", "/p" },
+		{ "route", "r", "method", "GET, HEAD" },
+		{ "route", "r", "upstream", "u" },
+		{ "route", "r", "connect_timeout_ms", "11" },
+		{ "route", "r", "request_timeout_ms", "22" },
+		{ "route", "r", "idle_timeout_ms", "33" },
+		{ "route", "r", "retries", "3" },
+		{ "route", "r", "retry_on", "502, 504" },
+		{ "route", "r", "retry_non_idempotent", "yes" },
+		{ "route", "r", "retry_budget_pct", "50" },
+		{ "route", "r", "strip_prefix", "/p" },
+		{ "route", "r", "response_header_remove", "Server" },
+	};
+	struct gw_conf conf;
+	char err[256];
+	const struct gw_upstream_conf *u;
+	const struct gw_route_conf *r;
+
+	gw_conf_init(&conf);
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		ck_assert_msg(gw_conf_key(&conf, c[i].section, c[i].name,
+					  c[i].key, c[i].value, err,
+					  sizeof(err)) == 0,
+			      "%s", err);
+	ck_assert_uint_eq(conf.nups, 1);
+	ck_assert_uint_eq(conf.nroutes, 1);
+	u = &conf.ups[0];
+	ck_assert_uint_eq(u->ninst, 1);
+	ck_assert_uint_eq(u->inst[0].addr.family, AF_INET6);
+	ck_assert_uint_eq(u->inst[0].port, 8443);
+	ck_assert_uint_eq(u->inst[0].weight, 7);
+	ck_assert_str_eq(u->bal->name, "least_time");
+	ck_assert_int_eq(u->hash_on, GW_HASH_QUERY);
+	ck_assert_str_eq(u->hash_key, "uid");
+	ck_assert_uint_eq(u->vnodes, 40);
+	ck_assert_int_eq(u->proto, HTTP_CLIENT_TLS);
+	ck_assert_uint_eq(u->eject_after, 2);
+	ck_assert_uint_eq(u->eject_base_ms, 100);
+	ck_assert_uint_eq(u->eject_max_ms, 900);
+	ck_assert_uint_eq(u->eject_max_pct, 30);
+	r = &conf.routes[0];
+	ck_assert_int_eq(r->host_kind, GW_HOST_PREFIX);
+	ck_assert_str_eq(r->host, "www.");
+	ck_assert_int_eq(r->path_kind, GW_PATH_PREFIX);
+	ck_assert_uint_eq(r->nmethods, 2);
+	ck_assert_str_eq(r->methods[1], "HEAD");
+	ck_assert_int_eq(r->action, GW_ACT_PROXY);
+	ck_assert_uint_eq(r->connect_timeout_ms, 11);
+	ck_assert_uint_eq(r->request_timeout_ms, 22);
+	ck_assert_uint_eq(r->idle_timeout_ms, 33);
+	ck_assert_uint_eq(r->retries, 3);
+	ck_assert(r->retry_on[2] && r->retry_on[4] && !r->retry_on[3]);
+	ck_assert(r->retry_non_idempotent);
+	ck_assert_uint_eq(r->retry_budget_pct, 50);
+	ck_assert_str_eq(r->strip_prefix, "/p");
+	ck_assert_uint_eq(r->nresp_hdrs, 1);
+	ck_assert_int_eq(r->resp_hdrs[0].op, GW_HDR_REMOVE);
+	gw_conf_fini(&conf);
+}
+END_TEST
+
 START_TEST(regex_backtracking_bounded)
 {
 	static const struct kv c[] = {
@@ -475,6 +551,7 @@ gw_route_suite(void)
 	tcase_add_test(core, path_rewrites);
 	tcase_add_test(core, header_rewrites);
 	tcase_add_test(core, router_swaps_whole_tables);
+	tcase_add_test(core, keys_parse);
 	suite_add_tcase(s, core);
 	tcase_add_test(errors, config_errors);
 	tcase_add_test(errors, regex_backtracking_bounded);
