@@ -13,7 +13,9 @@
  * Checks: the forwarding headers the backend sees, hop-by-hop headers
  * stripped, Via on the answer, redirect and direct answers, 404 without a
  * route, 502 when the backend is down, 504 when it never answers, a GET
- * retried after a connect failure but not a POST, ejection after N 5xx,
+ * retried after a connect failure but not a POST, retry_on statuses, the
+ * retry budget (nginx's echo module for a slow answer), ejection after
+ * N 5xx,
  * 16 MiB up and down intact (sha256) on every protocol. Exit 77 without
  * nginx or curl. Runs without fork (the gateway thread is shared).
  */
@@ -35,9 +37,10 @@
 
 #include "gw_proxy.h"
 
-#define NGINX "/usr/sbin/nginx"
-#define CURL  "/usr/bin/curl"
-#define BIG   (16u * 1024 * 1024)
+#define NGINX	 "/usr/sbin/nginx"
+#define ECHO_MOD "/usr/lib/nginx/modules/ngx_http_echo_module.so"
+#define CURL	 "/usr/bin/curl"
+#define BIG	 (16u * 1024 * 1024)
 
 static char dir[64];
 static pid_t nginx_pid;
@@ -153,6 +156,7 @@ nginx_start(void)
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
 	fprintf(f,
+		"%s\n"
 		"daemon off; master_process off; worker_processes 1;\n"
 		"pid %s/nginx.pid; error_log %s/error.log info;\n"
 		"events { worker_connections 256; }\n"
@@ -173,6 +177,7 @@ nginx_start(void)
 		"|uri=$request_uri|set=$http_x_set\\n\"; }\n"
 		"  location /flaky { return 200 \"A\\n\"; }\n"
 		"  location /retry { return 200 \"A\\n\"; }\n"
+		"  location /slow { %s }\n"
 		"  location /up/ { dav_methods PUT; client_max_body_size 64m; "
 		"}\n"
 		" }\n"
@@ -181,7 +186,11 @@ nginx_start(void)
 		"  location /flaky { return 503 \"B\\n\"; }\n"
 		" }\n"
 		"}\n",
-		dir, dir, dir, dir, dir, dir, dir, dir, p_a, dir, p_b);
+		access(ECHO_MOD, R_OK) == 0 ? "load_module " ECHO_MOD ";" : "",
+		dir, dir, dir, dir, dir, dir, dir, dir, p_a, dir,
+		access(ECHO_MOD, R_OK) == 0 ? "echo_sleep 1; echo slow;"
+					    : "return 500;",
+		p_b);
 	ck_assert_int_eq(fclose(f), 0);
 	nginx_pid = fork();
 	ck_assert_int_ge(nginx_pid, 0);
@@ -269,6 +278,13 @@ gateway_start(void)
 	conf(&c, "route", "flaky_one", "header", "X-One");
 	conf(&c, "route", "flaky_one", "upstream", "one");
 	conf(&c, "route", "flaky_one", "retry_on", "503");
+	conf(&c, "upstream", "bud", "instance", "127.0.0.1:%u", p_stall);
+	conf(&c, "upstream", "bud", "instance", "127.0.0.1:%u", p_a);
+	conf(&c, "upstream", "bud", "eject_after", "0");
+	conf(&c, "route", "budget", "path", "/slow");
+	conf(&c, "route", "budget", "upstream", "bud");
+	conf(&c, "route", "budget", "request_timeout_ms", "1500");
+	conf(&c, "route", "budget", "retry_budget_pct", "10");
 	conf(&c, "route", "echo", "path", "/echo");
 	conf(&c, "route", "echo", "upstream", "A");
 	conf(&c, "route", "echo", "request_header_set", "X-Set: by-route");
@@ -602,6 +618,43 @@ START_TEST(retry_on_5xx)
 }
 END_TEST
 
+/*
+ * The retry budget: 10 GETs at once over (stall, slow A). Those on the
+ * stalled instance time out after 1.5 s within a second of each other,
+ * while the first retry holds the budget for A's 1 s answer: 10 % of ~5
+ * active requests is below one, so one retry at a time (the floor) and the
+ * others are refused and answered 504.
+ */
+START_TEST(retry_budget)
+{
+	char out[256], u[256];
+	int n200 = 0, n504 = 0;
+	struct gw_route_stats s;
+
+	ck_assert_msg(access(ECHO_MOD, R_OK) == 0, "needs %s", ECHO_MOD);
+	url(u, sizeof(u), 0, "/slow");
+	ck_assert_int_eq(run_out(out, sizeof(out),
+				 "for i in 1 2 3 4 5 6 7 8 9 10; do " CURL
+				 " -s -m 10 -o /dev/null -w '%%{http_code}\\n' "
+				 "%s & done; wait",
+				 u),
+			 0);
+	for (char *p = out; *p != '\0'; p++) {
+		n200 += strncmp(p, "200", 3) == 0;
+		n504 += strncmp(p, "504", 3) == 0;
+		p = strchr(p, '\n');
+		if (p == NULL)
+			break;
+	}
+	s = route_st("budget");
+	ck_assert_msg(n200 + n504 == 10, "codes: %s", out);
+	ck_assert_uint_ge(s.retries, 1);
+	ck_assert_uint_ge(s.retries_refused, 1);
+	ck_assert_int_eq(n504, (int)s.retries_refused);
+	ck_assert_int_eq(n200, 10 - n504);
+}
+END_TEST
+
 START_TEST(big_bodies_intact)
 {
 	char out[512], want[128], u[256];
@@ -663,6 +716,7 @@ gw_proxy_suite(void)
 	tcase_add_test(e2e, retry_get_not_post);
 	tcase_add_test(e2e, eject_after_5xx);
 	tcase_add_test(e2e, retry_on_5xx);
+	tcase_add_test(e2e, retry_budget);
 	tcase_add_test(e2e, big_bodies_intact);
 	suite_add_tcase(s, e2e);
 	return s;
