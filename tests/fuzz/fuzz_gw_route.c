@@ -74,11 +74,11 @@ init(void)
 		if (gw_conf_key(&c, conf_lines[i][0], conf_lines[i][1],
 				conf_lines[i][2], conf_lines[i][3], err,
 				sizeof(err)) < 0)
-			abort();
+			__builtin_trap();
 	table = gw_table_build(&c, err, sizeof(err));
 	if (table == NULL) {
 		fprintf(stderr, "fuzz_gw_route: %s\n", err);
-		abort();
+		__builtin_trap();
 	}
 	gw_conf_fini(&c);
 }
@@ -133,14 +133,14 @@ match_one(const uint8_t *p, const uint8_t *end)
 		return;
 	if (r->conf->path_kind == GW_PATH_EXACT &&
 	    strcmp(in.path, r->conf->path) != 0)
-		abort();
+		__builtin_trap();
 	if (r->conf->path_kind == GW_PATH_PREFIX &&
 	    strncmp(in.path, r->conf->path, strlen(r->conf->path)) != 0)
-		abort();
+		__builtin_trap();
 	if (gw_route_rewrite_target(r, in.path, in.query, target,
 				    sizeof(target)) == 0 &&
 	    target[0] != '/' && in.path[0] == '/')
-		abort();
+		__builtin_trap();
 	if (gw_hdr_apply(r->conf->req_hdrs, r->conf->nreq_hdrs, h, nh, out,
 			 HTTP_MAX_HEADERS, &nout) == 0) {
 		for (size_t k = 0; k < r->conf->nreq_hdrs; k++) {
@@ -151,7 +151,7 @@ match_one(const uint8_t *p, const uint8_t *end)
 				seen += strcasecmp(out[i].name, rw->name) == 0;
 			if ((rw->op == GW_HDR_REMOVE && seen != 0) ||
 			    (rw->op == GW_HDR_SET && seen != 1))
-				abort();
+				__builtin_trap();
 		}
 	}
 	if (r->up != NULL) {
@@ -183,7 +183,7 @@ conf_many(const uint8_t *p, const uint8_t *end)
 	}
 	t = gw_table_build(&c, err, sizeof(err));
 	if (t == NULL && err[0] == '\0')
-		abort(); /* a failed build always says why */
+		__builtin_trap(); /* a failed build always says why */
 	gw_table_put(t);
 	gw_conf_fini(&c);
 }
