@@ -737,8 +737,9 @@ on_head(void *arg, struct http_req *req)
 	tl = strlen(m->path) + (m->query != NULL ? strlen(m->query) : 0) +
 	     GW_PATH_MAX + 2;
 	c->target = malloc(tl);
-	c->authority = strdup(host != NULL ? host : "");
-	if (c->target == NULL || c->authority == NULL)
+	/* no Host (HTTP/1.0): the client writes the instance's address */
+	c->authority = host != NULL ? strdup(host) : NULL;
+	if (c->target == NULL || (host != NULL && c->authority == NULL))
 		return -ENOMEM;
 	if (gw_route_rewrite_target(c->route, m->path, m->query, c->target,
 				    tl) < 0)

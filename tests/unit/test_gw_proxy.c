@@ -15,8 +15,8 @@
  * route, 502 when the backend is down, 504 when it never answers, a GET
  * retried after a connect failure but not a POST, retry_on statuses, the
  * retry budget (nginx's echo module for a slow answer), ejection after
- * N 5xx,
- * 16 MiB up and down intact (sha256) on every protocol. Exit 77 without
+ * N 5xx, HTTP/1.0 without Host, 16 MiB up and down intact (sha256) on
+ * every protocol. Exit 77 without
  * nginx or curl. Runs without fork (the gateway thread is shared).
  */
 #include <check.h>
@@ -487,6 +487,19 @@ START_TEST(hop_by_hop_stripped)
 	ck_assert_msg(strstr(body, "|pa=|up=|keep=2|") != NULL, "%s", body);
 	ck_assert_msg(strstr(body, "|conn=|") != NULL ||
 			      strstr(body, "|conn=keep-alive|") != NULL,
+		      "%s", body);
+	/* HTTP/1.0 without Host: the instance's address goes upstream */
+	ck_assert_int_eq(
+		run_out(body, sizeof(body),
+			"python3 -c 'import socket; s = "
+			"socket.create_connection("
+			"(\"127.0.0.1\", %u)); s.sendall(b\"GET /echo "
+			"HTTP/1.0\\r\\n\\r\\n\"); print(s.makefile(\"rb\")"
+			".read().decode())'",
+			p_gw),
+		0);
+	ck_assert_msg(strstr(body, " 200 ") != NULL &&
+			      strstr(body, "|host=127.0.0.1|") != NULL,
 		      "%s", body);
 	/* the answer: Via and the route's header; no upstream Connection */
 	url(u, sizeof(u), 0, "/echo");
