@@ -8,6 +8,7 @@
  * the router's table never frees its route or upstream under it.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,19 +27,27 @@ struct profile {
 	struct http_client *cl;
 };
 
-struct gw_proxy {
+/* What belongs to one event loop: its clients, its calls, its log
+ * limiter. Used only from that loop's thread. */
+struct gw_loop {
 	struct event_base *base;
-	struct gw_router *router;
-	struct http_client_opts copts;
 	struct http_client *def; /* routes without their own timeouts */
 	size_t nprof;
 	struct profile prof[GW_PROXY_PROFILES];
-	char via_name[48];
-	char via_resp[56];     /* "1.1 name" */
 	struct gw_call *calls; /* in flight, for gw_proxy_free */
-	struct gw_proxy_stats st;
-	uint64_t retries_active;
 	struct http_ratelimit rl;
+};
+
+struct gw_proxy {
+	struct gw_router *router;
+	struct http_client_opts copts;
+	char via_name[48];
+	char via_resp[56];  /* "1.1 name" */
+	pthread_mutex_t mu; /* guards loops[] (looked up per request) */
+	size_t nloops;
+	struct gw_loop *loops[GW_PROXY_LOOPS];
+	struct gw_proxy_stats st; /* relaxed atomics: any loop writes */
+	uint64_t retries_active;  /* atomic */
 };
 
 enum call_kind {
@@ -49,6 +58,7 @@ enum call_kind {
 struct gw_call {
 	struct gw_call *prev, *next;
 	struct gw_proxy *p;
+	struct gw_loop *lp;
 	struct http_req *req; /* NULL once the answer ended or aborted */
 	struct gw_table *t;
 	struct gw_route *route;
@@ -191,6 +201,7 @@ client_sockaddr(const struct sockaddr *sa, char *buf, size_t len, bool brk)
 /* ---- answers of our own ------------------------------------------------------ */
 
 static void call_free(struct gw_call *c);
+static struct gw_loop *loop_of(struct gw_proxy *p, struct event_base *base);
 
 static void
 count_resp(struct gw_call *c, int status)
@@ -260,23 +271,24 @@ answer(struct gw_call *c, int status, const char *error)
 static const struct http_client_req_ops up_ops;
 
 static struct http_client *
-client_for(struct gw_proxy *p, const struct gw_route_conf *rc)
+client_for(struct gw_proxy *p, struct gw_loop *lp,
+	   const struct gw_route_conf *rc)
 {
 	struct http_client_opts o;
 	struct profile *pf;
 
 	if (rc->connect_timeout_ms == 0 && rc->request_timeout_ms == 0 &&
 	    rc->idle_timeout_ms == 0)
-		return p->def;
-	for (size_t i = 0; i < p->nprof; i++) {
-		pf = &p->prof[i];
+		return lp->def;
+	for (size_t i = 0; i < lp->nprof; i++) {
+		pf = &lp->prof[i];
 		if (pf->connect_ms == rc->connect_timeout_ms &&
 		    pf->head_ms == rc->request_timeout_ms &&
 		    pf->idle_ms == rc->idle_timeout_ms)
 			return pf->cl;
 	}
-	if (p->nprof >= GW_PROXY_PROFILES)
-		return p->def;
+	if (lp->nprof >= GW_PROXY_PROFILES)
+		return lp->def;
 	o = p->copts;
 	if (rc->connect_timeout_ms != 0)
 		o.connect_timeout_ms = rc->connect_timeout_ms;
@@ -284,14 +296,14 @@ client_for(struct gw_proxy *p, const struct gw_route_conf *rc)
 		o.head_timeout_ms = rc->request_timeout_ms;
 	if (rc->idle_timeout_ms != 0)
 		o.read_timeout_ms = rc->idle_timeout_ms;
-	pf = &p->prof[p->nprof];
-	pf->cl = http_client_new(p->base, &o);
+	pf = &lp->prof[lp->nprof];
+	pf->cl = http_client_new(lp->base, &o);
 	if (pf->cl == NULL)
-		return p->def;
+		return lp->def;
 	pf->connect_ms = rc->connect_timeout_ms;
 	pf->head_ms = rc->request_timeout_ms;
 	pf->idle_ms = rc->idle_timeout_ms;
-	p->nprof++;
+	lp->nprof++;
 	return pf->cl;
 }
 
@@ -353,10 +365,12 @@ may_retry(struct gw_call *c)
 	if (!rc->retry_non_idempotent &&
 	    !idempotent(http_req_msg(c->req)->method))
 		return false;
-	allowed = p->st.active * rc->retry_budget_pct / 100;
+	allowed = __atomic_load_n(&p->st.active, __ATOMIC_RELAXED) *
+		  rc->retry_budget_pct / 100;
 	if (allowed < 1)
 		allowed = 1;
-	if (!c->retrying && p->retries_active >= allowed) {
+	if (!c->retrying &&
+	    __atomic_load_n(&p->retries_active, __ATOMIC_RELAXED) >= allowed) {
 		STAT_ADD(p->st.retries_refused, 1);
 		STAT_ADD(c->route->st.retries_refused, 1);
 		return false;
@@ -386,7 +400,7 @@ retry(struct gw_call *c)
 		return false;
 	if (!c->retrying) {
 		c->retrying = true;
-		c->p->retries_active++;
+		STAT_ADD(c->p->retries_active, 1);
 	}
 	STAT_ADD(c->p->st.retries, 1);
 	STAT_ADD(c->route->st.retries, 1);
@@ -474,7 +488,7 @@ up_head(void *arg, struct http_client_req *r, const struct http_msg *m)
 	}
 	len = m->chunked ? -1 : m->content_length;
 	if (http_resp_start(c->req, m->status, out, nout, len) < 0) {
-		http_log_rl(&c->p->rl, LOG_NOTICE,
+		http_log_rl(&c->lp->rl, LOG_NOTICE,
 			    "gateway: route %s: response head refused",
 			    rc->name);
 		answer(c, 502, "upstream response head refused");
@@ -573,7 +587,7 @@ up_done(void *arg, struct http_client_req *r, int err)
 	}
 	c->up_done = true;
 	if (err != 0)
-		http_log_rl(&c->p->rl, LOG_NOTICE,
+		http_log_rl(&c->lp->rl, LOG_NOTICE,
 			    "gateway: route %s: upstream failed mid-answer: %s",
 			    c->route->conf->name, strerror(-err));
 	if (c->rheld_n == 0 || err != 0) {
@@ -671,11 +685,11 @@ call_free(struct gw_call *c)
 	if (c->req != NULL)
 		http_req_set_data(c->req, NULL);
 	if (c->retrying)
-		p->retries_active--;
+		STAT_ADD(p->retries_active, -1);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
-		p->calls = c->next;
+		c->lp->calls = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	STAT_ADD(p->st.active, -1);
@@ -695,21 +709,26 @@ on_head(void *arg, struct http_req *req)
 	const struct http_msg *m = http_req_msg(req);
 	const char *host = http_msg_header(m, "Host");
 	struct gw_match_in in = { 0 };
+	struct gw_loop *lp;
 	struct gw_call *c;
 	size_t tl;
 	int rc;
 
 	STAT_ADD(p->st.requests, 1);
+	lp = loop_of(p, http_req_base(req));
+	if (lp == NULL)
+		return -ENOMEM; /* the server answers 500 */
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
-		return -ENOMEM; /* the server answers 500 */
+		return -ENOMEM;
 	c->p = p;
+	c->lp = lp;
 	c->req = req;
 	c->inst = -1;
-	c->next = p->calls;
-	if (p->calls != NULL)
-		p->calls->prev = c;
-	p->calls = c;
+	c->next = lp->calls;
+	if (lp->calls != NULL)
+		lp->calls->prev = c;
+	lp->calls = c;
 	STAT_ADD(p->st.active, 1);
 	http_req_set_data(req, c);
 	c->has_body = m->chunked || m->content_length > 0;
@@ -752,7 +771,7 @@ on_head(void *arg, struct http_req *req)
 		answer(c, 431, "too many request headers to forward");
 		return 0;
 	}
-	c->cl = client_for(p, c->route->conf);
+	c->cl = client_for(p, lp, c->route->conf);
 	c->hash = c->route->up->ops->hashed
 			  ? gw_upstream_key_hash(c->route->up, m,
 						 http_req_peer(req, NULL))
@@ -851,13 +870,60 @@ const struct http_handler gw_proxy_handler = {
 
 /* ---- the proxy ----------------------------------------------------------------- */
 
+static void
+loop_free(struct gw_loop *lp)
+{
+	if (lp == NULL)
+		return;
+	while (lp->calls != NULL)
+		call_free(lp->calls);
+	for (size_t i = 0; i < lp->nprof; i++)
+		http_client_free(lp->prof[i].cl);
+	http_client_free(lp->def);
+	free(lp);
+}
+
+/* The state of base's loop, made on its first request (on its thread).
+ * NULL with errno ENOMEM, ENOSPC (over GW_PROXY_LOOPS) or the client's. */
+static struct gw_loop *
+loop_of(struct gw_proxy *p, struct event_base *base)
+{
+	struct gw_loop *lp = NULL;
+
+	pthread_mutex_lock(&p->mu);
+	for (size_t i = 0; i < p->nloops; i++)
+		if (p->loops[i]->base == base) {
+			lp = p->loops[i];
+			goto out;
+		}
+	if (p->nloops >= GW_PROXY_LOOPS) {
+		errno = ENOSPC;
+		goto out;
+	}
+	lp = calloc(1, sizeof(*lp));
+	if (lp == NULL)
+		goto out;
+	lp->base = base;
+	lp->rl.burst = 10;
+	lp->def = http_client_new(base, &p->copts);
+	if (lp->def == NULL) {
+		free(lp);
+		lp = NULL;
+		goto out;
+	}
+	p->loops[p->nloops++] = lp;
+out:
+	pthread_mutex_unlock(&p->mu);
+	return lp;
+}
+
 struct gw_proxy *
 gw_proxy_new(struct event_base *base, struct gw_router *r,
 	     const struct gw_proxy_opts *o)
 {
 	struct gw_proxy *p;
 
-	if (base == NULL || r == NULL) {
+	if (r == NULL) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -866,18 +932,18 @@ gw_proxy_new(struct event_base *base, struct gw_router *r,
 		errno = ENOMEM;
 		return NULL;
 	}
-	p->base = base;
 	p->router = r;
 	p->copts = o != NULL && o->client != NULL ? *o->client
 						  : http_client_default_opts;
 	snprintf(p->via_name, sizeof(p->via_name), "%s",
 		 o != NULL && o->via != NULL ? o->via : "edgelb");
 	snprintf(p->via_resp, sizeof(p->via_resp), "1.1 %s", p->via_name);
-	p->rl.burst = 10;
-	p->def = http_client_new(base, &p->copts);
-	if (p->def == NULL) {
+	pthread_mutex_init(&p->mu, NULL);
+	/* one loop known now: its client's errors show here */
+	if (base != NULL && loop_of(p, base) == NULL) {
 		int e = errno;
 
+		pthread_mutex_destroy(&p->mu);
 		free(p);
 		errno = e;
 		return NULL;
@@ -890,11 +956,9 @@ gw_proxy_free(struct gw_proxy *p)
 {
 	if (p == NULL)
 		return;
-	while (p->calls != NULL)
-		call_free(p->calls);
-	for (size_t i = 0; i < p->nprof; i++)
-		http_client_free(p->prof[i].cl);
-	http_client_free(p->def);
+	for (size_t i = 0; i < p->nloops; i++)
+		loop_free(p->loops[i]);
+	pthread_mutex_destroy(&p->mu);
 	free(p);
 }
 

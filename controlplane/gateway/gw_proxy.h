@@ -35,8 +35,10 @@
  * connection closes or the stream is reset); a chunked answer ends with
  * its last chunk, since http.h cannot yet abort one.
  *
- * Threads: one proxy serves one event loop (its http_server and its
- * clients); the router and the upstreams may be shared between proxies.
+ * Threads: one proxy may serve several event loops, e.g. the threads of
+ * http_workers: each loop gets its own upstream clients and calls, made
+ * on its first request (http_req_base tells the loop); the counters are
+ * relaxed atomics; the router and the upstreams are thread-safe.
  */
 #ifndef EDGELBD_GW_PROXY_H
 #define EDGELBD_GW_PROXY_H
@@ -49,6 +51,7 @@
 #include "http_client.h"
 
 #define GW_PROXY_PROFILES 16
+#define GW_PROXY_LOOPS	  64 /* event loops (http_workers threads) */
 
 struct event_base;
 struct gw_proxy;
@@ -73,10 +76,14 @@ struct gw_proxy_stats {
 	uint64_t responses[6]; /* by class, all answers */
 };
 
-/* NULL with errno EINVAL (no base or router), ENOMEM, EPROTO (client). */
+/* base: a loop set up now (its client errors show here), or NULL for
+ * loops found per request. NULL with errno EINVAL (no router), ENOMEM,
+ * EPROTO (client). */
 struct gw_proxy *gw_proxy_new(struct event_base *base, struct gw_router *r,
 			      const struct gw_proxy_opts *o);
-/* Requests still in flight are cancelled (their clients closed). */
+/* Requests still in flight are cancelled (their clients closed). From
+ * the one loop's thread, or after the loops stopped and before their
+ * bases are freed (http_workers_stop, then this, then http_workers_free). */
 void gw_proxy_free(struct gw_proxy *p);
 
 /* The handler to give http_server_new with p as its argument. */

@@ -64,6 +64,12 @@ http_req_collect(struct http_req *r, const char *p, size_t n)
 	return 0;
 }
 
+struct event_base *
+http_req_base(const struct http_req *r)
+{
+	return r->c->s->base;
+}
+
 void
 http_req_set_data(struct http_req *r, void *data)
 {

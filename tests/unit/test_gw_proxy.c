@@ -17,7 +17,9 @@
  * retry budget (nginx's echo module for a slow answer), ejection after
  * N 5xx, HTTP/1.0 without Host, 16 MiB up and down intact (sha256) on
  * every protocol. Exit 77 without
- * nginx or curl. Runs without fork (the gateway thread is shared).
+ * nginx or curl. Runs without fork (the gateway thread is shared). With
+ * the argument "workers" the gateway runs on http_workers (2 threads,
+ * one gw_proxy) instead of one loop of its own.
  */
 #include <check.h>
 #include <errno.h>
@@ -52,6 +54,8 @@ static struct gw_proxy *proxy;
 static struct gw_router *router;
 static pthread_t loop_th;
 static struct event *stop_ev;
+static struct http_workers *workers; /* run "workers": 2 threads */
+static bool use_workers;
 static int stop_pipe[2] = { -1, -1 };
 
 static void
@@ -318,19 +322,33 @@ gateway_start(void)
 
 	base = event_base_new();
 	ck_assert_ptr_nonnull(base);
-	proxy = gw_proxy_new(base, router, NULL);
-	ck_assert_ptr_nonnull(proxy);
 	lim.max_body_bytes = 64u * 1024 * 1024;
-	srv = http_server_new(base, &lim, &gw_proxy_handler, proxy);
-	ck_assert_ptr_nonnull(srv);
 	lb_addr_parse("127.0.0.1", &lo);
-	ck_assert_int_eq(http_server_listen(srv, &lo, 0), 0);
-	p_gw = http_server_port(srv);
-	p_gws = free_port();
 	snprintf(cpath, sizeof(cpath), "%s/cert.pem", dir);
 	snprintf(kpath, sizeof(kpath), "%s/key.pem", dir);
 	cert.cert = cpath;
 	cert.key = kpath;
+	if (use_workers) {
+		/* one proxy for both threads; each loop found per request */
+		proxy = gw_proxy_new(NULL, router, NULL);
+		ck_assert_ptr_nonnull(proxy);
+		workers = http_workers_new(2, &lim, &gw_proxy_handler, proxy);
+		ck_assert_ptr_nonnull(workers);
+		ck_assert_int_eq(http_workers_listen(workers, &lo, 0, NULL), 0);
+		p_gw = http_workers_port(workers);
+		p_gws = free_port();
+		ck_assert_int_eq(http_workers_listen(workers, &lo, p_gws, &tls),
+				 0);
+		ck_assert_int_eq(http_workers_start(workers), 0);
+		return;
+	}
+	proxy = gw_proxy_new(base, router, NULL);
+	ck_assert_ptr_nonnull(proxy);
+	srv = http_server_new(base, &lim, &gw_proxy_handler, proxy);
+	ck_assert_ptr_nonnull(srv);
+	ck_assert_int_eq(http_server_listen(srv, &lo, 0), 0);
+	p_gw = http_server_port(srv);
+	p_gws = free_port();
 	ck_assert_int_eq(http_server_listen_tls(srv, &lo, p_gws, &tls), 0);
 	/* the loop thread stops itself when the pipe becomes readable */
 	ck_assert_int_eq(pipe(stop_pipe), 0);
@@ -349,6 +367,17 @@ setup(void)
 static void
 teardown(void)
 {
+	if (workers != NULL) {
+		/* the threads stop; the proxy's clients go while their
+		 * bases still exist */
+		http_workers_stop(workers);
+		gw_proxy_free(proxy);
+		http_workers_free(workers);
+		workers = NULL;
+		gw_router_free(router);
+		event_base_free(base);
+		base = NULL;
+	}
 	if (base != NULL) {
 		ck_assert_int_eq(write(stop_pipe[1], "x", 1), 1);
 		pthread_join(loop_th, NULL);
@@ -736,7 +765,7 @@ gw_proxy_suite(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	SRunner *sr;
 	int nf;
@@ -745,6 +774,7 @@ main(void)
 		fprintf(stderr, "skip: needs nginx and curl\n");
 		return 77;
 	}
+	use_workers = argc > 1 && strcmp(argv[1], "workers") == 0;
 	signal(SIGPIPE, SIG_IGN);
 	sr = srunner_create(gw_proxy_suite());
 	srunner_set_fork_status(sr, CK_NOFORK);
