@@ -290,6 +290,11 @@ void http_req_pause_body(struct http_req *r, bool paused);
 const char *http_req_proto(const struct http_req *r);
 /* Did the request come over TLS? */
 bool http_req_tls(const struct http_req *r);
+/* The event loop serving this request (with http_workers: its thread's). */
+struct event_base *http_req_base(const struct http_req *r);
+/* The handler's pointer for this request (NULL until set). */
+void http_req_set_data(struct http_req *r, void *data);
+void *http_req_data(const struct http_req *r);
 
 /*
  * Answer. http_resp_start sends the status line and headers (the server
@@ -345,6 +350,12 @@ int http_workers_start(struct http_workers *w);
  */
 void http_workers_drain(struct http_workers *w);
 bool http_workers_drained(struct http_workers *w);
+/*
+ * Stop every loop and join the threads, keeping the servers and event
+ * bases: what the handler made on a worker's base (upstream clients) can
+ * then be freed before http_workers_free frees the bases.
+ */
+void http_workers_stop(struct http_workers *w);
 void http_workers_free(struct http_workers *w);
 uint16_t http_workers_port(const struct http_workers *w);
 unsigned int http_workers_count(const struct http_workers *w);

@@ -38,6 +38,7 @@ struct http_req {
 	int status;
 	char *body; /* collected request body */
 	size_t body_len, body_cap;
+	void *udata; /* the handler's (http_req_set_data) */
 };
 
 /*

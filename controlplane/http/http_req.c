@@ -70,6 +70,24 @@ http_req_collect(struct http_req *r, const char *p, size_t n)
 	return 0;
 }
 
+struct event_base *
+http_req_base(const struct http_req *r)
+{
+	return r->c->s->base;
+}
+
+void
+http_req_set_data(struct http_req *r, void *data)
+{
+	r->udata = data;
+}
+
+void *
+http_req_data(const struct http_req *r)
+{
+	return r->udata;
+}
+
 void
 http_req_pause_body(struct http_req *r, bool paused)
 {

@@ -231,18 +231,29 @@ http_workers_drained(struct http_workers *w)
 }
 
 void
-http_workers_free(struct http_workers *w)
+http_workers_stop(struct http_workers *w)
 {
-	if (w == NULL)
+	if (w == NULL || w->wk == NULL)
 		return;
 	for (unsigned int i = 0; i < w->n; i++)
 		if (w->wk[i].running)
 			send_cmd(&w->wk[i], CMD_STOP);
+	for (unsigned int i = 0; i < w->n; i++) {
+		if (w->wk[i].running)
+			pthread_join(w->wk[i].th, NULL);
+		w->wk[i].running = false;
+	}
+}
+
+void
+http_workers_free(struct http_workers *w)
+{
+	if (w == NULL)
+		return;
+	http_workers_stop(w);
 	for (unsigned int i = 0; w->wk != NULL && i < w->n; i++) {
 		struct http_worker *k = &w->wk[i];
 
-		if (k->running)
-			pthread_join(k->th, NULL);
 		http_server_free(k->s);
 		if (k->cmd_ev != NULL)
 			event_free(k->cmd_ev);

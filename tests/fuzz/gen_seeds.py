@@ -534,3 +534,36 @@ put("h2_server", "h1_chunked_stream", b"\x0aPOST /s HTTP/1.1\r\nHost: t\r\n"
     b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
 put("h2_server", "h2c_sniff", b"\x00PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" +
     H2_SETTINGS + h2_req(1))
+
+
+# ---- the gateway's routes (fuzz_gw_route): byte 0 even = a request
+# (method, host, path, query, header lines), odd = configuration lines ----
+
+def gw_req(method, host, path, query="", headers=()):
+    return b"\x00" + "\n".join([method, host, path, query] +
+                                ["%s:%s" % h for h in headers]).encode()
+
+
+put("gw_route", "exact", gw_req("GET", "api.example.com", "/health"))
+put("gw_route", "regex", gw_req("GET", "API.example.com:443",
+                                "/v12/users/bob", "", [("Cookie", "sid=abc")]))
+put("gw_route", "regex_evil", gw_req("GET", "api.example.com",
+                                     "/" + "a" * 40))
+put("gw_route", "header_query", gw_req("POST", "api.example.com", "/x",
+                                       "a=1&v=2&uid=7",
+                                       [("X-Env", "canary")]))
+put("gw_route", "suffix_rewrite", gw_req("GET", "eu.example.com",
+                                         "/api/items", "q=1",
+                                         [("Cookie", "a=1; sid=z")]))
+put("gw_route", "prefix_strip", gw_req("GET", "www.example.net",
+                                       "/static/app.js"))
+put("gw_route", "any_redirect", gw_req("GET", "[::1]:8080", "/old/page"))
+put("gw_route", "conf", b"\x01" + "\n".join([
+    "upstream", "u", "instance", "127.0.0.1:80 2",
+    "upstream", "u", "balance", "least_time",
+    "route", "r", "host", "*.a.b",
+    "route", "r", "path_regex", "/x(",
+    "route", "r", "upstream", "nope",
+    "route", "l", "path_prefix", "/l",
+    "route", "l", "redirect", "302 /l/x",
+]).encode())

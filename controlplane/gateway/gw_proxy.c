@@ -1,0 +1,969 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The gateway's proxy handler (gw_proxy.h). One struct gw_call per client
+ * request, hung on the http_req (http_req_set_data) from on_head until
+ * both the answer ended and the upstream request is done, or the client
+ * went away (on_abort). Upstream attempts are http_client requests; the
+ * call holds a reference to the table it matched in, so that a swap of
+ * the router's table never frees its route or upstream under it.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <syslog.h>
+
+#include "gw_proxy.h"
+
+#define HOLD_MAX (1u << 20) /* bytes of one direction held, at most */
+
+struct profile {
+	uint32_t connect_ms, head_ms, idle_ms;
+	struct http_client *cl;
+};
+
+/* What belongs to one event loop: its clients, its calls, its log
+ * limiter. Used only from that loop's thread. */
+struct gw_loop {
+	struct event_base *base;
+	struct http_client *def; /* routes without their own timeouts */
+	size_t nprof;
+	struct profile prof[GW_PROXY_PROFILES];
+	struct gw_call *calls; /* in flight, for gw_proxy_free */
+	struct http_ratelimit rl;
+};
+
+struct gw_proxy {
+	struct gw_router *router;
+	struct http_client_opts copts;
+	char via_name[48];
+	char via_resp[56];  /* "1.1 name" */
+	pthread_mutex_t mu; /* guards loops[] (looked up per request) */
+	size_t nloops;
+	struct gw_loop *loops[GW_PROXY_LOOPS];
+	struct gw_proxy_stats st; /* relaxed atomics: any loop writes */
+	uint64_t retries_active;  /* atomic */
+};
+
+enum call_kind {
+	CALL_PROXY,
+	CALL_ANSWER, /* an answer of ours at the request's end */
+};
+
+struct gw_call {
+	struct gw_call *prev, *next;
+	struct gw_proxy *p;
+	struct gw_loop *lp;
+	struct http_req *req; /* NULL once the answer ended or aborted */
+	struct gw_table *t;
+	struct gw_route *route;
+	struct http_client *cl;
+	enum call_kind kind;
+	/* our own answer (CALL_ANSWER) */
+	int a_status;
+	const char *a_error; /* JSON error text; NULL: the route's */
+	/* upstream attempt */
+	struct http_client_req *up;
+	int inst;
+	unsigned attempts;
+	bool retrying; /* counted in retries_active */
+	bool retry_5xx;
+	bool head_seen; /* the upstream's head came */
+	int up_status;
+	uint64_t t0_us;
+	uint64_t hash;
+	/* request, kept for retries and the spec */
+	char *target;
+	char *authority;
+	char *fwd; /* the forwarding header values */
+	struct http_header hdrs[HTTP_MAX_HEADERS];
+	size_t nhdrs;
+	bool has_body;
+	int64_t body_len;
+	bool req_done; /* the client's body ended */
+	bool up_ended; /* http_client_req_end called */
+	char *qheld;   /* request bytes the upstream did not take */
+	size_t qheld_n;
+	/* response */
+	bool resp_started;
+	char *rheld; /* response bytes the client did not take */
+	size_t rheld_n;
+	bool up_done; /* the upstream ended the response */
+};
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+#define STAT_ADD(field, v) __atomic_add_fetch(&(field), (v), __ATOMIC_RELAXED)
+
+static bool
+idempotent(const char *m)
+{
+	static const char *const ok[] = { "GET",   "HEAD", "OPTIONS",
+					  "TRACE", "PUT",  "DELETE" };
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (strcmp(m, ok[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Is name listed in a Connection header's value (comma separated)? */
+static bool
+in_list(const char *list, const char *name)
+{
+	size_t nl = strlen(name);
+	const char *p = list;
+
+	while (p != NULL && *p != '\0') {
+		const char *e;
+		size_t n;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		e = strchr(p, ',');
+		n = e != NULL ? (size_t)(e - p) : strlen(p);
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n == nl && strncasecmp(p, name, nl) == 0)
+			return true;
+		p = e;
+	}
+	return false;
+}
+
+/* Hop-by-hop (RFC 9110 7.6.1), framing, or named by Connection. */
+static bool
+hop_by_hop(const char *name, const char *conn)
+{
+	static const char *const hop[] = {
+		"Connection",
+		"Keep-Alive",
+		"TE",
+		"Trailer",
+		"Transfer-Encoding",
+		"Upgrade",
+		"Content-Length",
+		"Host",
+		"HTTP2-Settings",
+	};
+
+	for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
+		if (strcasecmp(name, hop[i]) == 0)
+			return true;
+	if (strncasecmp(name, "Proxy-", 6) == 0)
+		return true;
+	return conn != NULL && in_list(conn, name);
+}
+
+static void
+client_sockaddr(const struct sockaddr *sa, char *buf, size_t len, bool brk)
+{
+	buf[0] = '\0';
+	if (sa == NULL)
+		return;
+	if (sa->sa_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+			  buf, (socklen_t)len);
+	} else if (sa->sa_family == AF_INET6 && len > 2) {
+		const struct in6_addr *a =
+			&((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			inet_ntop(AF_INET, &a->s6_addr[12], buf,
+				  (socklen_t)len);
+			return;
+		}
+		if (brk) {
+			/* RFC 7239: "[v6]" in a quoted string */
+			buf[0] = '[';
+			inet_ntop(AF_INET6, a, buf + 1, (socklen_t)len - 2);
+			strcat(buf, "]");
+		} else {
+			inet_ntop(AF_INET6, a, buf, (socklen_t)len);
+		}
+	}
+}
+
+/* ---- answers of our own ------------------------------------------------------ */
+
+static void call_free(struct gw_call *c);
+static struct gw_loop *loop_of(struct gw_proxy *p, struct event_base *base);
+
+static void
+count_resp(struct gw_call *c, int status)
+{
+	int cls = status / 100 < 6 ? status / 100 : 0;
+
+	STAT_ADD(c->p->st.responses[cls], 1);
+	if (c->route != NULL)
+		STAT_ADD(c->route->st.responses[cls], 1);
+}
+
+/* The answer ended: the call goes once the upstream is done too. */
+static void
+answer_ended(struct gw_call *c)
+{
+	if (c->req != NULL)
+		http_req_set_data(c->req, NULL);
+	c->req = NULL;
+	if (c->up == NULL)
+		call_free(c);
+}
+
+static void
+send_answer(struct gw_call *c)
+{
+	const struct gw_route_conf *rc =
+		c->route != NULL ? c->route->conf : NULL;
+	struct http_header h[2];
+	char body[GW_BODY_MAX + 128];
+	int n, rcode;
+
+	count_resp(c, c->a_status);
+	if (c->a_error != NULL) {
+		n = snprintf(body, sizeof(body),
+			     "{\"error\":\"%s\",\"route\":%s%s%s}\n",
+			     c->a_error, rc != NULL ? "\"" : "",
+			     rc != NULL ? rc->name : "null",
+			     rc != NULL ? "\"" : "");
+		rcode = http_resp_simple(c->req, c->a_status,
+					 "application/json", body, (size_t)n);
+	} else if (rc->action == GW_ACT_REDIRECT) {
+		h[0].name = "Location";
+		h[0].value = rc->location;
+		rcode = http_resp_full(c->req, rc->status, h, 1, NULL, 0);
+	} else {
+		rcode = http_resp_simple(c->req, rc->status, "text/plain",
+					 rc->body, strlen(rc->body));
+	}
+	(void)rcode; /* -EPIPE: the connection is closing; nothing to add */
+	answer_ended(c);
+}
+
+/* Answer with our own status now if the request is complete, else at its
+ * end (the body is read and dropped meanwhile). */
+static void
+answer(struct gw_call *c, int status, const char *error)
+{
+	c->kind = CALL_ANSWER;
+	c->a_status = status;
+	c->a_error = error;
+	if (c->req != NULL && c->req_done)
+		send_answer(c);
+}
+
+/* ---- the upstream side -------------------------------------------------------- */
+
+static const struct http_client_req_ops up_ops;
+
+static struct http_client *
+client_for(struct gw_proxy *p, struct gw_loop *lp,
+	   const struct gw_route_conf *rc)
+{
+	struct http_client_opts o;
+	struct profile *pf;
+
+	if (rc->connect_timeout_ms == 0 && rc->request_timeout_ms == 0 &&
+	    rc->idle_timeout_ms == 0)
+		return lp->def;
+	for (size_t i = 0; i < lp->nprof; i++) {
+		pf = &lp->prof[i];
+		if (pf->connect_ms == rc->connect_timeout_ms &&
+		    pf->head_ms == rc->request_timeout_ms &&
+		    pf->idle_ms == rc->idle_timeout_ms)
+			return pf->cl;
+	}
+	if (lp->nprof >= GW_PROXY_PROFILES)
+		return lp->def;
+	o = p->copts;
+	if (rc->connect_timeout_ms != 0)
+		o.connect_timeout_ms = rc->connect_timeout_ms;
+	if (rc->request_timeout_ms != 0)
+		o.head_timeout_ms = rc->request_timeout_ms;
+	if (rc->idle_timeout_ms != 0)
+		o.read_timeout_ms = rc->idle_timeout_ms;
+	pf = &lp->prof[lp->nprof];
+	pf->cl = http_client_new(lp->base, &o);
+	if (pf->cl == NULL)
+		return lp->def;
+	pf->connect_ms = rc->connect_timeout_ms;
+	pf->head_ms = rc->request_timeout_ms;
+	pf->idle_ms = rc->idle_timeout_ms;
+	lp->nprof++;
+	return pf->cl;
+}
+
+/* Start an attempt on an instance other than exclude. 0, or an answer
+ * was set (503 when none is available, 502 when the client refused);
+ * a retry that finds no other instance answers none and returns
+ * -EHOSTUNREACH (the caller answers with the first attempt's error). */
+static int
+attempt(struct gw_call *c, int exclude)
+{
+	struct gw_upstream *u = c->route->up;
+	struct http_client_spec s = { 0 };
+	const struct gw_instance *in;
+	int i;
+
+	i = gw_upstream_pick(u, c->hash, exclude, now_us() / 1000);
+	if (i < 0 && exclude >= 0)
+		return -EHOSTUNREACH;
+	if (i < 0) {
+		STAT_ADD(c->route->st.no_instance, 1);
+		answer(c, 503, "no upstream instance available");
+		return -EHOSTUNREACH;
+	}
+	in = &u->inst[i];
+	s.proto = u->conf.proto;
+	s.addr = in->addr;
+	s.port = in->port;
+	s.method = http_req_msg(c->req)->method;
+	s.target = c->target;
+	s.authority = c->authority;
+	s.headers = c->hdrs;
+	s.nheaders = c->nhdrs;
+	s.body_len = c->has_body ? c->body_len : 0;
+	c->inst = i;
+	c->head_seen = false;
+	c->retry_5xx = false;
+	c->t0_us = now_us();
+	c->attempts++;
+	STAT_ADD(c->p->st.attempts, 1);
+	c->up = http_client_request(c->cl, &s, &up_ops, c);
+	if (c->up == NULL) {
+		gw_upstream_done(u, i, GW_OUT_CANCELED, 0, c->t0_us / 1000);
+		answer(c, 502, "upstream request refused");
+		return -errno;
+	}
+	return 0;
+}
+
+static bool
+may_retry(struct gw_call *c)
+{
+	const struct gw_route_conf *rc = c->route->conf;
+	struct gw_proxy *p = c->p;
+	uint64_t allowed;
+
+	if (c->req == NULL || c->resp_started || c->has_body ||
+	    c->attempts > rc->retries)
+		return false;
+	if (!rc->retry_non_idempotent &&
+	    !idempotent(http_req_msg(c->req)->method))
+		return false;
+	allowed = __atomic_load_n(&p->st.active, __ATOMIC_RELAXED) *
+		  rc->retry_budget_pct / 100;
+	if (allowed < 1)
+		allowed = 1;
+	if (!c->retrying &&
+	    __atomic_load_n(&p->retries_active, __ATOMIC_RELAXED) >= allowed) {
+		STAT_ADD(p->st.retries_refused, 1);
+		STAT_ADD(c->route->st.retries_refused, 1);
+		return false;
+	}
+	return true;
+}
+
+/* Is an instance other than the current one available? Otherwise a
+ * 5xx is passed on rather than dropped for a retry that cannot be. */
+static bool
+other_available(struct gw_call *c)
+{
+	struct gw_upstream *u = c->route->up;
+	uint64_t now = now_us() / 1000;
+
+	for (size_t i = 0; i < u->n; i++)
+		if ((int)i != c->inst && gw_upstream_available(u, i, now))
+			return true;
+	return false;
+}
+
+/* Another attempt; false when no other instance is available. */
+static bool
+retry(struct gw_call *c)
+{
+	if (attempt(c, c->inst) == -EHOSTUNREACH)
+		return false;
+	if (!c->retrying) {
+		c->retrying = true;
+		STAT_ADD(c->p->retries_active, 1);
+	}
+	STAT_ADD(c->p->st.retries, 1);
+	STAT_ADD(c->route->st.retries, 1);
+	return true;
+}
+
+/* Move held request bytes upstream; end the body when all went. */
+static void
+flush_request(struct gw_call *c)
+{
+	int rc;
+
+	if (c->up == NULL)
+		return;
+	if (c->qheld_n > 0) {
+		rc = http_client_req_write(c->up, c->qheld, c->qheld_n);
+		if (rc == -EAGAIN)
+			return;
+		if (rc == -EPIPE)
+			return; /* on_done ran: the call moved on */
+		c->qheld_n = 0;
+		if (c->req != NULL)
+			http_req_pause_body(c->req, false);
+		if (rc < 0) {
+			http_client_req_cancel(c->up);
+			c->up = NULL;
+			gw_upstream_done(c->route->up, c->inst, GW_OUT_CANCELED,
+					 0, now_us() / 1000);
+			answer(c, 502, "upstream request body refused");
+			return;
+		}
+	}
+	if (c->req_done && !c->up_ended && c->has_body) {
+		c->up_ended = true;
+		(void)http_client_req_end(c->up);
+	}
+}
+
+static int
+hold(char **buf, size_t *n, const char *p, size_t len)
+{
+	char *nb;
+
+	if (*n + len > HOLD_MAX)
+		return -ENOBUFS;
+	nb = realloc(*buf, *n + len);
+	if (nb == NULL)
+		return -ENOMEM;
+	memcpy(nb + *n, p, len);
+	*buf = nb;
+	*n += len;
+	return 0;
+}
+
+static int
+up_head(void *arg, struct http_client_req *r, const struct http_msg *m)
+{
+	struct gw_call *c = arg;
+	const struct gw_route_conf *rc = c->route->conf;
+	struct http_header tmp[HTTP_MAX_HEADERS + 1], out[HTTP_MAX_HEADERS + 2];
+	const char *conn = http_msg_header(m, "Connection");
+	size_t n = 0, nout = 0;
+	int64_t len;
+
+	(void)r;
+	c->head_seen = true;
+	c->up_status = m->status;
+	if (m->status >= 500 && m->status <= 599 &&
+	    rc->retry_on[m->status - 500] && other_available(c) &&
+	    may_retry(c)) {
+		c->retry_5xx = true;
+		return -ECANCELED; /* on_done starts the next attempt */
+	}
+	if (c->req == NULL)
+		return -ECANCELED;
+	for (size_t i = 0; i < m->nheaders; i++)
+		if (!hop_by_hop(m->headers[i].name, conn))
+			tmp[n++] = m->headers[i];
+	tmp[n].name = "Via";
+	tmp[n++].value = c->p->via_resp;
+	if (gw_hdr_apply(rc->resp_hdrs, rc->nresp_hdrs, tmp, n, out,
+			 HTTP_MAX_HEADERS, &nout) < 0) {
+		answer(c, 502, "upstream response has too many headers");
+		return -E2BIG;
+	}
+	len = m->chunked ? -1 : m->content_length;
+	if (http_resp_start(c->req, m->status, out, nout, len) < 0) {
+		http_log_rl(&c->lp->rl, LOG_NOTICE,
+			    "gateway: route %s: response head refused",
+			    rc->name);
+		answer(c, 502, "upstream response head refused");
+		return -EPROTO;
+	}
+	c->resp_started = true;
+	count_resp(c, m->status);
+	return 0;
+}
+
+static int
+up_body(void *arg, struct http_client_req *r, const char *p, size_t n)
+{
+	struct gw_call *c = arg;
+	int rc;
+
+	if (c->req == NULL)
+		return -ECANCELED;
+	if (c->rheld_n == 0) {
+		rc = http_resp_write(c->req, p, n);
+		if (rc == 0)
+			return 0;
+		if (rc != -EAGAIN)
+			return rc;
+	}
+	/* the client is slow: hold this piece, stop the upstream */
+	STAT_ADD(c->p->st.resp_held, 1);
+	http_client_req_pause(r, true);
+	return hold(&c->rheld, &c->rheld_n, p, n);
+}
+
+static void
+up_writable(void *arg, struct http_client_req *r)
+{
+	struct gw_call *c = arg;
+
+	(void)r;
+	flush_request(c);
+}
+
+static bool
+connect_err(int err)
+{
+	return err == -ECONNREFUSED || err == -ENETUNREACH ||
+	       err == -EHOSTUNREACH || err == -ECONNRESET ||
+	       err == -ECONNABORTED || err == -EPROTO || err == -ETIMEDOUT;
+}
+
+static void
+up_done(void *arg, struct http_client_req *r, int err)
+{
+	struct gw_call *c = arg;
+	struct gw_upstream *u = c->route->up;
+	uint64_t now = now_us();
+	enum gw_outcome o;
+
+	(void)r;
+	c->up = NULL;
+	if (err == 0 || c->head_seen)
+		o = c->up_status >= 500 ? GW_OUT_5XX : GW_OUT_OK;
+	else if (connect_err(err))
+		o = GW_OUT_CONNECT;
+	else
+		o = GW_OUT_CANCELED;
+	if (err == 0 && c->head_seen && c->up_status < 500)
+		o = GW_OUT_OK;
+	gw_upstream_done(u, c->inst, o, now - c->t0_us, now / 1000);
+	if (o == GW_OUT_CONNECT)
+		STAT_ADD(c->route->st.connect_errors, 1);
+	if (err == -ETIMEDOUT)
+		STAT_ADD(c->route->st.timeouts, 1);
+
+	if (c->req == NULL) {
+		call_free(c); /* the answer ended or the client went */
+		return;
+	}
+	if ((c->retry_5xx ||
+	     (!c->head_seen && connect_err(err) && may_retry(c))) &&
+	    retry(c))
+		return;
+	if (c->retry_5xx) {
+		/* the 5xx's body was dropped for a retry that cannot be */
+		answer(c, 502, "upstream failed, no instance to retry on");
+		return;
+	}
+	if (!c->resp_started) {
+		if (c->kind == CALL_ANSWER)
+			return; /* ours is set (sent now or at the end) */
+		if (err == -ETIMEDOUT)
+			answer(c, 504, "upstream timeout");
+		else if (connect_err(err))
+			answer(c, 502, "upstream connect failed or reset");
+		else
+			answer(c, 502, "upstream response invalid");
+		return;
+	}
+	c->up_done = true;
+	if (err != 0)
+		http_log_rl(&c->lp->rl, LOG_NOTICE,
+			    "gateway: route %s: upstream failed mid-answer: %s",
+			    c->route->conf->name, strerror(-err));
+	if (c->rheld_n == 0 || err != 0) {
+		(void)http_resp_end(c->req); /* short: the client sees a cut */
+		answer_ended(c);
+	}
+}
+
+static const struct http_client_req_ops up_ops = {
+	.on_head = up_head,
+	.on_body = up_body,
+	.on_writable = up_writable,
+	.on_done = up_done,
+};
+
+/* ---- the client side ----------------------------------------------------------- */
+
+/* The request headers to send: client's minus hop-by-hop, forwarding
+ * headers, the route's rewrites. 0 or -E2BIG / -ENOMEM. */
+static int
+build_headers(struct gw_call *c, const struct http_msg *m, const char *host)
+{
+	const struct gw_route_conf *rc = c->route->conf;
+	const char *conn = http_msg_header(m, "Connection");
+	const char *xff = http_msg_header(m, "X-Forwarded-For");
+	const char *fwd = http_msg_header(m, "Forwarded");
+	struct http_header tmp[HTTP_MAX_HEADERS + 5];
+	char ip[LB_ADDRSTRLEN + 2], ipb[LB_ADDRSTRLEN + 4];
+	const char *proto = http_req_tls(c->req) ? "https" : "http";
+	size_t n = 0, cap, off = 0;
+	char *b;
+	int k;
+
+	client_sockaddr(http_req_peer(c->req, NULL), ip, sizeof(ip), false);
+	client_sockaddr(http_req_peer(c->req, NULL), ipb, sizeof(ipb), true);
+	cap = (xff != NULL ? strlen(xff) : 0) +
+	      (fwd != NULL ? strlen(fwd) : 0) + strlen(host) * 2 +
+	      3 * sizeof(ip) + 160;
+	b = malloc(cap);
+	if (b == NULL)
+		return -ENOMEM;
+	c->fwd = b;
+	for (size_t i = 0; i < m->nheaders; i++) {
+		const char *nm = m->headers[i].name;
+
+		if (hop_by_hop(nm, conn) ||
+		    strcasecmp(nm, "X-Forwarded-For") == 0 ||
+		    strcasecmp(nm, "X-Forwarded-Proto") == 0 ||
+		    strcasecmp(nm, "X-Forwarded-Host") == 0 ||
+		    strcasecmp(nm, "Forwarded") == 0 ||
+		    strcasecmp(nm, "Via") == 0)
+			continue;
+		tmp[n++] = m->headers[i];
+	}
+	if (n + 5 > sizeof(tmp) / sizeof(tmp[0]))
+		return -E2BIG;
+#define PUT(NM, ...)                                                           \
+	do {                                                                   \
+		tmp[n].name = NM;                                              \
+		tmp[n++].value = b + off;                                      \
+		k = snprintf(b + off, cap - off, __VA_ARGS__);                 \
+		if (k < 0 || (size_t)k >= cap - off)                           \
+			return -E2BIG;                                         \
+		off += (size_t)k + 1;                                          \
+	} while (0)
+	PUT("X-Forwarded-For", "%s%s%s", xff != NULL ? xff : "",
+	    xff != NULL ? ", " : "", ip);
+	PUT("X-Forwarded-Proto", "%s", proto);
+	PUT("X-Forwarded-Host", "%s", host);
+	PUT("Forwarded", "%s%sfor=\"%s\";proto=%s;host=\"%s\"",
+	    fwd != NULL ? fwd : "", fwd != NULL ? ", " : "", ipb, proto, host);
+	{
+		const char *via = http_msg_header(m, "Via");
+
+		PUT("Via", "%s%s%s %s", via != NULL ? via : "",
+		    via != NULL ? ", " : "",
+		    strcmp(http_req_proto(c->req), "h2") == 0 ? "2" : "1.1",
+		    c->p->via_name);
+	}
+#undef PUT
+	return gw_hdr_apply(rc->req_hdrs, rc->nreq_hdrs, tmp, n, c->hdrs,
+			    HTTP_MAX_HEADERS, &c->nhdrs);
+}
+
+static void
+call_free(struct gw_call *c)
+{
+	struct gw_proxy *p = c->p;
+
+	if (c->up != NULL) {
+		http_client_req_cancel(c->up);
+		gw_upstream_done(c->route->up, c->inst, GW_OUT_CANCELED, 0,
+				 now_us() / 1000);
+	}
+	if (c->req != NULL)
+		http_req_set_data(c->req, NULL);
+	if (c->retrying)
+		STAT_ADD(p->retries_active, -1);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		c->lp->calls = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	STAT_ADD(p->st.active, -1);
+	gw_table_put(c->t);
+	free(c->target);
+	free(c->authority);
+	free(c->fwd);
+	free(c->qheld);
+	free(c->rheld);
+	free(c);
+}
+
+static int
+on_head(void *arg, struct http_req *req)
+{
+	struct gw_proxy *p = arg;
+	const struct http_msg *m = http_req_msg(req);
+	const char *host = http_msg_header(m, "Host");
+	struct gw_match_in in = { 0 };
+	struct gw_loop *lp;
+	struct gw_call *c;
+	size_t tl;
+	int rc;
+
+	STAT_ADD(p->st.requests, 1);
+	lp = loop_of(p, http_req_base(req));
+	if (lp == NULL)
+		return -ENOMEM; /* the server answers 500 */
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	c->p = p;
+	c->lp = lp;
+	c->req = req;
+	c->inst = -1;
+	c->next = lp->calls;
+	if (lp->calls != NULL)
+		lp->calls->prev = c;
+	lp->calls = c;
+	STAT_ADD(p->st.active, 1);
+	http_req_set_data(req, c);
+	c->has_body = m->chunked || m->content_length > 0;
+	c->body_len = m->chunked ? -1 : m->content_length;
+
+	c->t = gw_router_get(p->router);
+	in.method = m->method;
+	in.host = host;
+	in.path = m->path;
+	in.query = m->query;
+	in.headers = m->headers;
+	in.nheaders = m->nheaders;
+	c->route = c->t != NULL ? gw_table_match(c->t, &in) : NULL;
+	if (c->route == NULL) {
+		STAT_ADD(p->st.no_route, 1);
+		answer(c, 404, "no route");
+		return 0;
+	}
+	STAT_ADD(c->route->st.requests, 1);
+	if (c->route->conf->action != GW_ACT_PROXY) {
+		c->kind = CALL_ANSWER;
+		return 0;
+	}
+	c->kind = CALL_PROXY;
+	tl = strlen(m->path) + (m->query != NULL ? strlen(m->query) : 0) +
+	     GW_PATH_MAX + 2;
+	c->target = malloc(tl);
+	/* no Host (HTTP/1.0): the client writes the instance's address */
+	c->authority = host != NULL ? strdup(host) : NULL;
+	if (c->target == NULL || (host != NULL && c->authority == NULL))
+		return -ENOMEM;
+	if (gw_route_rewrite_target(c->route, m->path, m->query, c->target,
+				    tl) < 0)
+		return -ENOMEM; /* cannot be: tl has room for the prefix */
+	rc = build_headers(c, m, host != NULL ? host : "");
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc < 0) {
+		STAT_ADD(p->st.too_many_headers, 1);
+		answer(c, 431, "too many request headers to forward");
+		return 0;
+	}
+	c->cl = client_for(p, lp, c->route->conf);
+	c->hash = c->route->up->ops->hashed
+			  ? gw_upstream_key_hash(c->route->up, m,
+						 http_req_peer(req, NULL))
+			  : 0;
+	(void)attempt(c, -1);
+	return 0;
+}
+
+static int
+on_body(void *arg, struct http_req *req, const char *b, size_t n)
+{
+	struct gw_call *c = http_req_data(req);
+	int rc;
+
+	(void)arg;
+	if (c == NULL || c->kind != CALL_PROXY || c->up == NULL)
+		return 0; /* answered by us, or gone: dropped */
+	if (c->qheld_n == 0) {
+		rc = http_client_req_write(c->up, b, n);
+		if (rc == 0)
+			return 0;
+		if (rc == -EPIPE)
+			return 0; /* on_done ran and answered */
+		if (rc != -EAGAIN)
+			return rc;
+	}
+	STAT_ADD(c->p->st.req_held, 1);
+	http_req_pause_body(req, true);
+	return hold(&c->qheld, &c->qheld_n, b, n);
+}
+
+static void
+on_request(void *arg, struct http_req *req)
+{
+	struct gw_call *c = http_req_data(req);
+
+	(void)arg;
+	if (c == NULL)
+		return;
+	c->req_done = true;
+	if (c->kind == CALL_ANSWER) {
+		send_answer(c);
+		return;
+	}
+	flush_request(c);
+}
+
+static void
+on_drain(void *arg, struct http_req *req)
+{
+	struct gw_call *c = http_req_data(req);
+	int rc;
+
+	(void)arg;
+	if (c == NULL || c->rheld_n == 0)
+		return;
+	rc = http_resp_write(req, c->rheld, c->rheld_n);
+	if (rc == -EAGAIN)
+		return;
+	c->rheld_n = 0;
+	if (c->up_done) {
+		(void)http_resp_end(req);
+		answer_ended(c);
+		return;
+	}
+	if (rc < 0) {
+		answer_ended(c); /* the client is going: cancel upstream */
+		return;
+	}
+	if (c->up != NULL)
+		http_client_req_pause(c->up, false);
+}
+
+static void
+on_abort(void *arg, struct http_req *req)
+{
+	struct gw_call *c = http_req_data(req);
+
+	(void)arg;
+	if (c == NULL)
+		return;
+	STAT_ADD(c->p->st.client_aborts, 1);
+	c->req = NULL;
+	if (!c->resp_started)
+		STAT_ADD(c->p->st.responses[0], 1);
+	call_free(c);
+}
+
+const struct http_handler gw_proxy_handler = {
+	.on_head = on_head,
+	.on_body = on_body,
+	.on_request = on_request,
+	.on_drain = on_drain,
+	.on_abort = on_abort,
+};
+
+/* ---- the proxy ----------------------------------------------------------------- */
+
+static void
+loop_free(struct gw_loop *lp)
+{
+	if (lp == NULL)
+		return;
+	while (lp->calls != NULL)
+		call_free(lp->calls);
+	for (size_t i = 0; i < lp->nprof; i++)
+		http_client_free(lp->prof[i].cl);
+	http_client_free(lp->def);
+	free(lp);
+}
+
+/* The state of base's loop, made on its first request (on its thread).
+ * NULL with errno ENOMEM, ENOSPC (over GW_PROXY_LOOPS) or the client's. */
+static struct gw_loop *
+loop_of(struct gw_proxy *p, struct event_base *base)
+{
+	struct gw_loop *lp = NULL;
+
+	pthread_mutex_lock(&p->mu);
+	for (size_t i = 0; i < p->nloops; i++)
+		if (p->loops[i]->base == base) {
+			lp = p->loops[i];
+			goto out;
+		}
+	if (p->nloops >= GW_PROXY_LOOPS) {
+		errno = ENOSPC;
+		goto out;
+	}
+	lp = calloc(1, sizeof(*lp));
+	if (lp == NULL)
+		goto out;
+	lp->base = base;
+	lp->rl.burst = 10;
+	lp->def = http_client_new(base, &p->copts);
+	if (lp->def == NULL) {
+		free(lp);
+		lp = NULL;
+		goto out;
+	}
+	p->loops[p->nloops++] = lp;
+out:
+	pthread_mutex_unlock(&p->mu);
+	return lp;
+}
+
+struct gw_proxy *
+gw_proxy_new(struct event_base *base, struct gw_router *r,
+	     const struct gw_proxy_opts *o)
+{
+	struct gw_proxy *p;
+
+	if (r == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p->router = r;
+	p->copts = o != NULL && o->client != NULL ? *o->client
+						  : http_client_default_opts;
+	snprintf(p->via_name, sizeof(p->via_name), "%s",
+		 o != NULL && o->via != NULL ? o->via : "edgelb");
+	snprintf(p->via_resp, sizeof(p->via_resp), "1.1 %s", p->via_name);
+	pthread_mutex_init(&p->mu, NULL);
+	/* one loop known now: its client's errors show here */
+	if (base != NULL && loop_of(p, base) == NULL) {
+		int e = errno;
+
+		pthread_mutex_destroy(&p->mu);
+		free(p);
+		errno = e;
+		return NULL;
+	}
+	return p;
+}
+
+void
+gw_proxy_free(struct gw_proxy *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->nloops; i++)
+		loop_free(p->loops[i]);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}
+
+const struct gw_proxy_stats *
+gw_proxy_stats(const struct gw_proxy *p)
+{
+	return &p->st;
+}

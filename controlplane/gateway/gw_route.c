@@ -1,0 +1,629 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Gateway routes (gw_route.h): the compiled table, matching, rewrites and
+ * the router that publishes tables by pointer swap.
+ *
+ * The table keeps the routes in configuration order and a list of
+ * virtual hosts sorted by precedence (kind, then longer names first);
+ * each virtual host lists the indexes of its routes in order.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <pcre2.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gw_route.h"
+
+#define RE_MATCH_LIMIT 100000 /* backtracking steps per match */
+
+struct vhost {
+	enum gw_host_kind kind;
+	const char *host;
+	size_t hlen;
+	size_t n;
+	size_t *routes;
+};
+
+struct gw_table {
+	int refs;	     /* atomic */
+	struct gw_conf conf; /* a private copy the routes point into */
+	size_t nroutes;
+	struct gw_route *routes;
+	size_t nvh;
+	struct vhost *vh;
+	size_t nups;
+	struct gw_upstream **ups;
+	pcre2_match_context *mctx;
+};
+
+struct gw_router {
+	pthread_mutex_t mu; /* held only to take a reference */
+	struct gw_table *cur;
+};
+
+/* ---- configuration defaults --------------------------------------------- */
+
+void
+gw_route_conf_init(struct gw_route_conf *c, const char *name)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->host_kind = GW_HOST_ANY;
+	c->path_kind = GW_PATH_PREFIX;
+	strcpy(c->path, "/");
+	c->retries = 1;
+	c->retry_budget_pct = 20;
+}
+
+void
+gw_conf_init(struct gw_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+}
+
+void
+gw_conf_fini(struct gw_conf *c)
+{
+	free(c->routes);
+	free(c->ups);
+	memset(c, 0, sizeof(*c));
+}
+
+/* ---- building ------------------------------------------------------------ */
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int
+vh_cmp(const void *a, const void *b)
+{
+	const struct vhost *x = a, *y = b;
+
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	if (x->hlen != y->hlen)
+		return x->hlen > y->hlen ? -1 : 1; /* longer first */
+	return strcmp(x->host, y->host);
+}
+
+static void
+table_free(struct gw_table *t)
+{
+	if (t == NULL)
+		return;
+	for (size_t i = 0; i < t->nroutes; i++)
+		pcre2_code_free(t->routes[i].re);
+	for (size_t i = 0; i < t->nvh; i++)
+		free(t->vh[i].routes);
+	for (size_t i = 0; i < t->nups; i++)
+		gw_upstream_free(t->ups[i]);
+	pcre2_match_context_free(t->mctx);
+	free(t->vh);
+	free(t->routes);
+	free(t->ups);
+	gw_conf_fini(&t->conf);
+	free(t);
+}
+
+static int
+compile_regex(struct gw_route *r, char *err, size_t errlen)
+{
+	PCRE2_UCHAR msg[160];
+	PCRE2_SIZE off;
+	int ec;
+
+	r->re = pcre2_compile((PCRE2_SPTR)r->conf->path, PCRE2_ZERO_TERMINATED,
+			      PCRE2_ANCHORED | PCRE2_ENDANCHORED, &ec, &off,
+			      NULL);
+	if (r->re == NULL) {
+		pcre2_get_error_message(ec, msg, sizeof(msg));
+		seterr(err, errlen,
+		       "route %s: path_regex: invalid regex at offset %zu: %s",
+		       r->conf->name, (size_t)off, (const char *)msg);
+		return -EINVAL;
+	}
+	/* no JIT (some kernels forbid executable memory): the interpreter */
+	(void)pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE);
+	return 0;
+}
+
+static int
+add_vhost(struct gw_table *t, size_t ri)
+{
+	const struct gw_route_conf *c = t->routes[ri].conf;
+	struct vhost *v = NULL;
+	size_t *nr;
+
+	for (size_t i = 0; i < t->nvh; i++)
+		if (t->vh[i].kind == c->host_kind &&
+		    strcmp(t->vh[i].host, c->host) == 0)
+			v = &t->vh[i];
+	if (v == NULL) {
+		v = &t->vh[t->nvh++];
+		v->kind = c->host_kind;
+		v->host = c->host;
+		v->hlen = strlen(c->host);
+	}
+	nr = realloc(v->routes, (v->n + 1) * sizeof(*nr));
+	if (nr == NULL)
+		return -ENOMEM;
+	v->routes = nr;
+	v->routes[v->n++] = ri;
+	return 0;
+}
+
+/* A redirect whose location matches its own route loops forever. */
+static bool
+redirect_loops(const struct gw_table *t, const struct gw_route *r)
+{
+	const struct gw_route_conf *c = r->conf;
+	char host[GW_HOST_MAX + 8], path[GW_PATH_MAX];
+	const char *loc = c->location, *q;
+	struct gw_match_in in = { 0 };
+
+	if (strncmp(loc, "http://", 7) == 0 ||
+	    strncmp(loc, "https://", 8) == 0) {
+		const char *a = strstr(loc, "//") + 2;
+		const char *slash = strchr(a, '/');
+		size_t hl = slash != NULL ? (size_t)(slash - a) : strlen(a);
+
+		if (hl >= sizeof(host))
+			return false;
+		memcpy(host, a, hl);
+		host[hl] = '\0';
+		loc = slash != NULL ? slash : "/";
+	} else if (loc[0] == '/') {
+		/* relative: the request's host stays; take one of the route */
+		switch (c->host_kind) {
+		case GW_HOST_EXACT:
+			snprintf(host, sizeof(host), "%s", c->host);
+			break;
+		case GW_HOST_SUFFIX:
+			snprintf(host, sizeof(host), "x%s", c->host);
+			break;
+		case GW_HOST_PREFIX:
+			snprintf(host, sizeof(host), "%sx", c->host);
+			break;
+		case GW_HOST_ANY:
+			snprintf(host, sizeof(host), "loop.invalid");
+			break;
+		}
+	} else {
+		return false;
+	}
+	snprintf(path, sizeof(path), "%s", loc);
+	q = strchr(path, '?');
+	if (q != NULL) {
+		path[q - path] = '\0';
+		in.query = loc + (q - path) + 1;
+	}
+	in.method = c->nmethods > 0 ? c->methods[0] : "GET";
+	in.host = host;
+	in.path = path;
+	return gw_table_match(t, &in) == r;
+}
+
+struct gw_table *
+gw_table_build(const struct gw_conf *c, char *err, size_t errlen)
+{
+	struct gw_table *t;
+	int e = EINVAL;
+
+	if (c->nroutes > GW_MAX_ROUTES || c->nups > GW_MAX_UPSTREAMS) {
+		seterr(err, errlen, "too many routes or upstreams");
+		errno = ENOSPC;
+		return NULL;
+	}
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		goto nomem;
+	t->refs = 1;
+	t->conf.routes = calloc(c->nroutes + 1, sizeof(*c->routes));
+	t->conf.ups = calloc(c->nups + 1, sizeof(*c->ups));
+	t->routes = calloc(c->nroutes + 1, sizeof(*t->routes));
+	t->vh = calloc(c->nroutes + 1, sizeof(*t->vh));
+	t->ups = calloc(c->nups + 1, sizeof(*t->ups));
+	t->mctx = pcre2_match_context_create(NULL);
+	if (t->conf.routes == NULL || t->conf.ups == NULL ||
+	    t->routes == NULL || t->vh == NULL || t->ups == NULL ||
+	    t->mctx == NULL)
+		goto nomem;
+	pcre2_set_match_limit(t->mctx, RE_MATCH_LIMIT);
+	/* an empty conf has NULL arrays: memcpy must not see them */
+	if (c->nroutes > 0)
+		memcpy(t->conf.routes, c->routes,
+		       c->nroutes * sizeof(*c->routes));
+	if (c->nups > 0)
+		memcpy(t->conf.ups, c->ups, c->nups * sizeof(*c->ups));
+	t->conf.nroutes = c->nroutes;
+	t->conf.nups = c->nups;
+
+	for (size_t i = 0; i < c->nups; i++) {
+		const struct gw_upstream_conf *uc = &t->conf.ups[i];
+
+		if (uc->ninst == 0) {
+			seterr(err, errlen, "upstream %s: no instance",
+			       uc->name);
+			goto fail;
+		}
+		t->ups[i] = gw_upstream_new(uc);
+		if (t->ups[i] == NULL) {
+			e = errno;
+			seterr(err, errlen, "upstream %s: %s", uc->name,
+			       strerror(e));
+			goto fail;
+		}
+		t->nups++;
+	}
+	for (size_t i = 0; i < c->nroutes; i++) {
+		struct gw_route *r = &t->routes[i];
+		const struct gw_route_conf *rc = &t->conf.routes[i];
+
+		r->conf = rc;
+		t->nroutes++;
+		if (rc->path_kind == GW_PATH_REGEX &&
+		    compile_regex(r, err, errlen) < 0)
+			goto fail;
+		switch (rc->action) {
+		case GW_ACT_NONE:
+			seterr(err, errlen,
+			       "route %s: no action (upstream, redirect or "
+			       "direct)",
+			       rc->name);
+			goto fail;
+		case GW_ACT_PROXY:
+			r->up = gw_table_upstream_by_name(t, rc->upstream);
+			if (r->up == NULL) {
+				seterr(err, errlen,
+				       "route %s: upstream: unknown upstream "
+				       "\"%s\"",
+				       rc->name, rc->upstream);
+				goto fail;
+			}
+			break;
+		case GW_ACT_REDIRECT:
+		case GW_ACT_DIRECT:
+			break;
+		}
+		if (rc->has_rewrite && rc->path_kind != GW_PATH_PREFIX) {
+			seterr(err, errlen,
+			       "route %s: rewrite_prefix: needs a path_prefix "
+			       "route",
+			       rc->name);
+			goto fail;
+		}
+		if (add_vhost(t, i) < 0)
+			goto nomem;
+	}
+	qsort(t->vh, t->nvh, sizeof(*t->vh), vh_cmp);
+	for (size_t i = 0; i < t->nroutes; i++) {
+		struct gw_route *r = &t->routes[i];
+
+		if (r->conf->action == GW_ACT_REDIRECT &&
+		    redirect_loops(t, r)) {
+			seterr(err, errlen,
+			       "route %s: redirect: location \"%s\" matches "
+			       "this route again (a redirect loop)",
+			       r->conf->name, r->conf->location);
+			goto fail;
+		}
+	}
+	return t;
+nomem:
+	seterr(err, errlen, "out of memory");
+	e = ENOMEM;
+fail:
+	table_free(t);
+	errno = e;
+	return NULL;
+}
+
+/* ---- matching ------------------------------------------------------------ */
+
+static bool
+host_match(const struct vhost *v, const char *h, size_t hl)
+{
+	switch (v->kind) {
+	case GW_HOST_EXACT:
+		return hl == v->hlen && memcmp(h, v->host, hl) == 0;
+	case GW_HOST_SUFFIX:
+		return hl > v->hlen &&
+		       memcmp(h + hl - v->hlen, v->host, v->hlen) == 0;
+	case GW_HOST_PREFIX:
+		return hl > v->hlen && memcmp(h, v->host, v->hlen) == 0;
+	case GW_HOST_ANY:
+		return true;
+	}
+	return false;
+}
+
+static bool
+query_has(const char *q, const struct gw_kv *kv)
+{
+	size_t nl = strlen(kv->name);
+	const char *p = q;
+
+	while (p != NULL && *p != '\0') {
+		const char *end = strchr(p, '&');
+
+		if (end == NULL)
+			end = p + strlen(p);
+		if ((size_t)(end - p) >= nl && memcmp(p, kv->name, nl) == 0 &&
+		    (p + nl == end || p[nl] == '=')) {
+			const char *v = p + nl == end ? end : p + nl + 1;
+			size_t vl = (size_t)(end - v);
+
+			if (!kv->has_value)
+				return true;
+			if (vl == strlen(kv->value) &&
+			    memcmp(v, kv->value, vl) == 0)
+				return true;
+		}
+		p = *end == '&' ? end + 1 : end;
+	}
+	return false;
+}
+
+static bool
+header_has(const struct gw_match_in *in, const struct gw_kv *kv)
+{
+	for (size_t i = 0; i < in->nheaders; i++) {
+		if (in->headers[i].name == NULL ||
+		    strcasecmp(in->headers[i].name, kv->name) != 0)
+			continue;
+		if (!kv->has_value ||
+		    (in->headers[i].value != NULL &&
+		     strcmp(in->headers[i].value, kv->value) == 0))
+			return true;
+	}
+	return false;
+}
+
+static bool
+route_match(const struct gw_table *t, const struct gw_route *r,
+	    const struct gw_match_in *in)
+{
+	const struct gw_route_conf *c = r->conf;
+	const char *path = in->path != NULL ? in->path : "";
+	bool ok = false;
+
+	switch (c->path_kind) {
+	case GW_PATH_EXACT:
+		ok = strcmp(path, c->path) == 0;
+		break;
+	case GW_PATH_PREFIX:
+		ok = strncmp(path, c->path, strlen(c->path)) == 0;
+		break;
+	case GW_PATH_REGEX: {
+		pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+
+		if (md == NULL)
+			return false;
+		ok = pcre2_match(r->re, (PCRE2_SPTR)path, strlen(path), 0, 0,
+				 md, t->mctx) >= 0;
+		pcre2_match_data_free(md);
+		break;
+	}
+	}
+	if (!ok)
+		return false;
+	if (c->nmethods > 0) {
+		ok = false;
+		for (size_t i = 0; i < c->nmethods && !ok; i++)
+			ok = in->method != NULL &&
+			     strcmp(in->method, c->methods[i]) == 0;
+		if (!ok)
+			return false;
+	}
+	for (size_t i = 0; i < c->nheaders; i++)
+		if (!header_has(in, &c->headers[i]))
+			return false;
+	for (size_t i = 0; i < c->nqueries; i++)
+		if (in->query == NULL || !query_has(in->query, &c->queries[i]))
+			return false;
+	return true;
+}
+
+struct gw_route *
+gw_table_match(const struct gw_table *t, const struct gw_match_in *in)
+{
+	char host[GW_HOST_MAX];
+	const char *h = in->host != NULL ? in->host : "";
+	size_t hl = 0;
+
+	/* lower case, port removed; a longer host matches no name */
+	if (h[0] == '[') {
+		const char *e = strchr(h, ']');
+
+		hl = e != NULL ? (size_t)(e - h) + 1 : strlen(h);
+	} else {
+		hl = strcspn(h, ":");
+	}
+	if (hl >= sizeof(host))
+		hl = 0;
+	for (size_t i = 0; i < hl; i++)
+		host[i] = (char)tolower((unsigned char)h[i]);
+	host[hl] = '\0';
+
+	for (size_t i = 0; i < t->nvh; i++) {
+		const struct vhost *v = &t->vh[i];
+
+		if (!host_match(v, host, hl))
+			continue;
+		for (size_t k = 0; k < v->n; k++) {
+			struct gw_route *r = &t->routes[v->routes[k]];
+
+			if (route_match(t, r, in))
+				return r;
+		}
+		return NULL; /* Envoy: no fall-through to another host */
+	}
+	return NULL;
+}
+
+size_t
+gw_table_nroutes(const struct gw_table *t)
+{
+	return t->nroutes;
+}
+
+struct gw_route *
+gw_table_route(const struct gw_table *t, size_t i)
+{
+	return i < t->nroutes ? &t->routes[i] : NULL;
+}
+
+size_t
+gw_table_nupstreams(const struct gw_table *t)
+{
+	return t->nups;
+}
+
+struct gw_upstream *
+gw_table_upstream(const struct gw_table *t, size_t i)
+{
+	return i < t->nups ? t->ups[i] : NULL;
+}
+
+struct gw_upstream *
+gw_table_upstream_by_name(const struct gw_table *t, const char *name)
+{
+	for (size_t i = 0; i < t->nups; i++)
+		if (strcmp(t->ups[i]->conf.name, name) == 0)
+			return t->ups[i];
+	return NULL;
+}
+
+void
+gw_table_get(struct gw_table *t)
+{
+	__atomic_add_fetch(&t->refs, 1, __ATOMIC_RELAXED);
+}
+
+void
+gw_table_put(struct gw_table *t)
+{
+	if (t != NULL && __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		table_free(t);
+}
+
+/* ---- rewrites ------------------------------------------------------------ */
+
+int
+gw_route_rewrite_target(const struct gw_route *r, const char *path,
+			const char *query, char *out, size_t outlen)
+{
+	const struct gw_route_conf *c = r->conf;
+	const char *rest = path, *pre = "";
+	size_t sl = strlen(c->strip_prefix);
+	int n;
+
+	if (c->has_rewrite && strncmp(path, c->path, strlen(c->path)) == 0) {
+		pre = c->rewrite_prefix;
+		rest = path + strlen(c->path);
+	} else if (sl > 0 && strncmp(path, c->strip_prefix, sl) == 0) {
+		rest = path + sl;
+	}
+	/* "/api" stripped from "/api": the root, not an empty target */
+	if (pre[0] == '\0' && rest[0] != '/')
+		pre = "/";
+	n = snprintf(out, outlen, "%s%s%s%s", pre, rest,
+		     query != NULL ? "?" : "", query != NULL ? query : "");
+	return n < 0 || (size_t)n >= outlen ? -ENOSPC : 0;
+}
+
+int
+gw_hdr_apply(const struct gw_hdr_rw *rw, size_t nrw,
+	     const struct http_header *in, size_t nin, struct http_header *out,
+	     size_t max, size_t *nout)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < nin; i++) {
+		bool drop = false;
+
+		for (size_t k = 0; k < nrw && !drop; k++)
+			drop = rw[k].op != GW_HDR_ADD &&
+			       strcasecmp(rw[k].name, in[i].name) == 0;
+		if (drop)
+			continue;
+		if (n >= max)
+			return -E2BIG;
+		out[n++] = in[i];
+	}
+	for (size_t k = 0; k < nrw; k++) {
+		if (rw[k].op == GW_HDR_REMOVE)
+			continue;
+		if (n >= max)
+			return -E2BIG;
+		out[n].name = rw[k].name;
+		out[n++].value = rw[k].value;
+	}
+	*nout = n;
+	return 0;
+}
+
+/* ---- the router ----------------------------------------------------------- */
+
+struct gw_router *
+gw_router_new(void)
+{
+	struct gw_router *r = calloc(1, sizeof(*r));
+
+	if (r == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	pthread_mutex_init(&r->mu, NULL);
+	return r;
+}
+
+void
+gw_router_free(struct gw_router *r)
+{
+	if (r == NULL)
+		return;
+	gw_table_put(r->cur);
+	pthread_mutex_destroy(&r->mu);
+	free(r);
+}
+
+void
+gw_router_publish(struct gw_router *r, struct gw_table *t)
+{
+	struct gw_table *old;
+
+	pthread_mutex_lock(&r->mu);
+	old = r->cur;
+	r->cur = t;
+	pthread_mutex_unlock(&r->mu);
+	gw_table_put(old); /* freed when its last request ends */
+}
+
+struct gw_table *
+gw_router_get(struct gw_router *r)
+{
+	struct gw_table *t;
+
+	pthread_mutex_lock(&r->mu);
+	t = r->cur;
+	if (t != NULL)
+		gw_table_get(t);
+	pthread_mutex_unlock(&r->mu);
+	return t;
+}
