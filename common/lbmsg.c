@@ -18,6 +18,7 @@
 
 #include "edgelb/lbmsg.h"
 #include "lbmsg_priv.h"
+#include "edgelb/util.h"
 
 #define A(x) (1ull << (x))
 
@@ -355,19 +356,6 @@ lbmsg_policy_attr(uint16_t type, int attr)
 				      : LBMSG_POL_FORBIDDEN;
 }
 
-int
-lbmsg_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 /* Size and content of one attribute against its wire type. */
 static int
 check_value(const struct nlattr *nla, int type, char *err, size_t errlen)
@@ -395,7 +383,7 @@ check_value(const struct nlattr *nla, int type, char *err, size_t errlen)
 		return 0;
 	case LBMSG_AT_ADDR:
 		if (len != 4 && len != 16)
-			return lbmsg_fail(
+			return lb_errf(
 				err, errlen, -ERANGE,
 				"attribute %s: %d bytes, an address is 4 "
 				"or 16",
@@ -408,15 +396,15 @@ check_value(const struct nlattr *nla, int type, char *err, size_t errlen)
 	case LBMSG_AT_STRING:
 		s = nla_data(nla);
 		if (len < 1 || s[len - 1] != '\0')
-			return lbmsg_fail(
+			return lb_errf(
 				err, errlen, -ERANGE,
 				"attribute %s: string not NUL-terminated",
 				name);
 		if (strlen(s) != (size_t)len - 1)
-			return lbmsg_fail(err, errlen, -ERANGE,
-					  "attribute %s: embedded NUL", name);
+			return lb_errf(err, errlen, -ERANGE,
+				       "attribute %s: embedded NUL", name);
 		if (len - 1 > attr_desc[type].maxlen)
-			return lbmsg_fail(
+			return lb_errf(
 				err, errlen, -ERANGE,
 				"attribute %s: %d characters, at most %u", name,
 				len - 1, attr_desc[type].maxlen);
@@ -424,7 +412,7 @@ check_value(const struct nlattr *nla, int type, char *err, size_t errlen)
 			for (const char *c = s; *c != '\0'; c++)
 				if (!((*c >= 'a' && *c <= 'z') ||
 				      (*c >= '0' && *c <= '9') || *c == '_'))
-					return lbmsg_fail(
+					return lb_errf(
 						err, errlen, -EINVAL,
 						"attribute %s: '%s' is not "
 						"[a-z0-9_]",
@@ -434,13 +422,13 @@ check_value(const struct nlattr *nla, int type, char *err, size_t errlen)
 		return 0;
 	}
 size:
-	return lbmsg_fail(err, errlen, -ERANGE,
-			  "attribute %s: %d bytes, expected %d", name, len,
-			  attr_desc[type].type == LBMSG_AT_U8	    ? 1
-			  : attr_desc[type].type == LBMSG_AT_U16    ? 2
-			  : attr_desc[type].type == LBMSG_AT_U32    ? 4
-			  : attr_desc[type].type == LBMSG_AT_LLADDR ? 6
-								    : 8);
+	return lb_errf(err, errlen, -ERANGE,
+		       "attribute %s: %d bytes, expected %d", name, len,
+		       attr_desc[type].type == LBMSG_AT_U8	 ? 1
+		       : attr_desc[type].type == LBMSG_AT_U16	 ? 2
+		       : attr_desc[type].type == LBMSG_AT_U32	 ? 4
+		       : attr_desc[type].type == LBMSG_AT_LLADDR ? 6
+								 : 8);
 }
 
 static int check_attrs(const void *data, int len, const struct set_policy *pol,
@@ -456,8 +444,8 @@ check_nested(const struct nlattr *nla, int type, int depth, char *err,
 	int rem, rc;
 
 	if (depth > 4)
-		return lbmsg_fail(err, errlen, -EINVAL,
-				  "attribute %s: nested too deep", name);
+		return lb_errf(err, errlen, -EINVAL,
+			       "attribute %s: nested too deep", name);
 	if (attr_desc[type].type == LBMSG_AT_RECORD)
 		return check_attrs(nla_data(nla), nla_len(nla),
 				   &record_policy[attr_desc[type].record], name,
@@ -470,16 +458,15 @@ check_nested(const struct nlattr *nla, int type, int depth, char *err,
 
 		if (rem < NLA_HDRLEN || pos->nla_len < NLA_HDRLEN ||
 		    pos->nla_len > rem)
-			return lbmsg_fail(err, errlen, -EBADMSG,
-					  "list %s: malformed element", name);
+			return lb_errf(err, errlen, -EBADMSG,
+				       "list %s: malformed element", name);
 		ctype = nla_type(pos);
 		if (ctype != attr_desc[type].child)
-			return lbmsg_fail(
-				err, errlen, -EINVAL,
-				"list %s: element of type %s (%d), "
-				"expected %s",
-				name, lbmsg_attr_name(ctype), ctype,
-				attr_desc[attr_desc[type].child].name);
+			return lb_errf(err, errlen, -EINVAL,
+				       "list %s: element of type %s (%d), "
+				       "expected %s",
+				       name, lbmsg_attr_name(ctype), ctype,
+				       attr_desc[attr_desc[type].child].name);
 		rc = check_nested(pos, ctype, depth + 1, err, errlen);
 		if (rc < 0)
 			return rc;
@@ -508,28 +495,27 @@ check_attrs(const void *data, int len, const struct set_policy *pol,
 		int type, alen;
 
 		if (rem < NLA_HDRLEN)
-			return lbmsg_fail(err, errlen, -EBADMSG,
-					  "%s: %d stray bytes at offset %d",
-					  where, rem, off);
+			return lb_errf(err, errlen, -EBADMSG,
+				       "%s: %d stray bytes at offset %d", where,
+				       rem, off);
 		if (nla->nla_len < NLA_HDRLEN || nla->nla_len > rem)
-			return lbmsg_fail(
+			return lb_errf(
 				err, errlen, -EBADMSG,
 				"%s: attribute at offset %d has length %u, "
 				"%d bytes remain",
 				where, off, nla->nla_len, rem);
 		type = nla_type(nla);
 		if (type <= 0 || type > LB_ATTR_MAX)
-			return lbmsg_fail(err, errlen, -EINVAL,
-					  "%s: unknown attribute %d", where,
-					  type);
+			return lb_errf(err, errlen, -EINVAL,
+				       "%s: unknown attribute %d", where, type);
 		if (!(pol->allowed & A(type)))
-			return lbmsg_fail(err, errlen, -EINVAL,
-					  "%s: attribute %s not allowed here",
-					  where, attr_desc[type].name);
+			return lb_errf(err, errlen, -EINVAL,
+				       "%s: attribute %s not allowed here",
+				       where, attr_desc[type].name);
 		if (seen & A(type))
-			return lbmsg_fail(err, errlen, -EINVAL,
-					  "%s: attribute %s given twice", where,
-					  attr_desc[type].name);
+			return lb_errf(err, errlen, -EINVAL,
+				       "%s: attribute %s given twice", where,
+				       attr_desc[type].name);
 		seen |= A(type);
 		if (attr_desc[type].type == LBMSG_AT_LIST ||
 		    attr_desc[type].type == LBMSG_AT_RECORD)
@@ -547,9 +533,8 @@ check_attrs(const void *data, int len, const struct set_policy *pol,
 	}
 	missing = pol->required & ~seen;
 	if (missing != 0)
-		return lbmsg_fail(err, errlen, -EINVAL,
-				  "%s: missing attribute %s", where,
-				  attr_desc[__builtin_ctzll(missing)].name);
+		return lb_errf(err, errlen, -EINVAL, "%s: missing attribute %s",
+			       where, attr_desc[__builtin_ctzll(missing)].name);
 	return 0;
 }
 
@@ -567,35 +552,34 @@ lbmsg_parse(const struct nlmsghdr *nlh, size_t len, struct nlattr **tb,
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (len > LBMSG_MAX_SIZE)
-		return lbmsg_fail(err, errlen, -EMSGSIZE,
-				  "message of %zu bytes, at most %u", len,
-				  LBMSG_MAX_SIZE);
+		return lb_errf(err, errlen, -EMSGSIZE,
+			       "message of %zu bytes, at most %u", len,
+			       LBMSG_MAX_SIZE);
 	if (nlh == NULL || len < NLMSG_HDRLEN)
-		return lbmsg_fail(err, errlen, -EBADMSG,
-				  "truncated header: %zu bytes", len);
+		return lb_errf(err, errlen, -EBADMSG,
+			       "truncated header: %zu bytes", len);
 	if (nlh->nlmsg_len != len)
-		return lbmsg_fail(err, errlen, -EBADMSG,
-				  "length field says %u bytes, message has %zu",
-				  nlh->nlmsg_len, len);
+		return lb_errf(err, errlen, -EBADMSG,
+			       "length field says %u bytes, message has %zu",
+			       nlh->nlmsg_len, len);
 	type = nlh->nlmsg_type;
 	if (type < LB_MSG_MIN || type > LB_MSG_MAX)
-		return lbmsg_fail(err, errlen, -EOPNOTSUPP,
-				  "unknown message type 0x%x", type);
+		return lb_errf(err, errlen, -EOPNOTSUPP,
+			       "unknown message type 0x%x", type);
 	name = msg_policy[type - LB_MSG_MIN].name;
 	if (len < hdrs)
-		return lbmsg_fail(err, errlen, -EBADMSG,
-				  "%s: truncated family header", name);
+		return lb_errf(err, errlen, -EBADMSG,
+			       "%s: truncated family header", name);
 	h = NLMSG_DATA(nlh);
 	if (h->version != LBMSG_VERSION)
-		return lbmsg_fail(
-			err, errlen, -EPROTONOSUPPORT,
-			"protocol version %u not supported (this side "
-			"speaks %u)",
-			h->version, LBMSG_VERSION);
+		return lb_errf(err, errlen, -EPROTONOSUPPORT,
+			       "protocol version %u not supported (this side "
+			       "speaks %u)",
+			       h->version, LBMSG_VERSION);
 	if ((nlh->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP &&
 	    !lbmsg_type_is_dump(type))
-		return lbmsg_fail(err, errlen, -EOPNOTSUPP,
-				  "%s cannot be dumped", name);
+		return lb_errf(err, errlen, -EOPNOTSUPP, "%s cannot be dumped",
+			       name);
 
 	rc = check_attrs((const char *)nlh + hdrs, (int)(len - hdrs),
 			 &msg_policy[type - LB_MSG_MIN].set, name, 0, err,
@@ -607,8 +591,8 @@ lbmsg_parse(const struct nlmsghdr *nlh, size_t len, struct nlattr **tb,
 	rc = nlmsg_parse((struct nlmsghdr *)nlh, sizeof(struct lbmsg_hdr), tb,
 			 LB_ATTR_MAX, nl_policy[type - LB_MSG_MIN]);
 	if (rc < 0) /* cannot happen after the walk above; kept as a guard */
-		return lbmsg_fail(err, errlen, -EINVAL, "%s: %s", name,
-				  "attributes rejected by policy");
+		return lb_errf(err, errlen, -EINVAL, "%s: %s", name,
+			       "attributes rejected by policy");
 	return 0;
 }
 

@@ -487,11 +487,11 @@ lbmsg_read_ack(const struct nlmsghdr *h, size_t len, char *err, size_t errlen)
 	size_t off = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*e));
 
 	if (len < off)
-		return lbmsg_fail(err, errlen, -EBADMSG,
-				  "truncated acknowledgement");
+		return lb_errf(err, errlen, -EBADMSG,
+			       "truncated acknowledgement");
 	if (e->error > 0)
-		return lbmsg_fail(err, errlen, -EBADMSG,
-				  "malformed acknowledgement");
+		return lb_errf(err, errlen, -EBADMSG,
+			       "malformed acknowledgement");
 	if (!(h->nlmsg_flags & NLM_F_CAPPED))
 		off += NLMSG_ALIGN(e->msg.nlmsg_len) - NLMSG_HDRLEN;
 	if (err != NULL && errlen > 0)
@@ -525,7 +525,7 @@ exchange(struct lbmsg_client *c, const void *buf, size_t len, uint32_t seq,
 		err[0] = '\0';
 	rc = send_wait(c->fd, buf, len, c->timeout_ms);
 	if (rc < 0)
-		return lbmsg_fail(err, errlen, rc, "send: %s", strerror(-rc));
+		return lb_errf(err, errlen, rc, "send: %s", strerror(-rc));
 	for (;;) {
 		struct pollfd p = { .fd = c->fd, .events = POLLIN };
 		struct iovec iov = { .iov_base = c->buf,
@@ -540,25 +540,24 @@ exchange(struct lbmsg_client *c, const void *buf, size_t len, uint32_t seq,
 		if (rc < 0 && errno == EINTR)
 			continue;
 		if (rc == 0)
-			return lbmsg_fail(err, errlen, -ETIMEDOUT,
-					  "no reply within %d ms",
-					  c->timeout_ms);
+			return lb_errf(err, errlen, -ETIMEDOUT,
+				       "no reply within %d ms", c->timeout_ms);
 		n = recvmsg(c->fd, &mh, MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
 		if (n < 0)
-			return lbmsg_fail(err, errlen, -errno, "receive: %s",
-					  strerror(errno));
+			return lb_errf(err, errlen, -errno, "receive: %s",
+				       strerror(errno));
 		if (n == 0)
-			return lbmsg_fail(err, errlen, -ECONNRESET,
-					  "the server closed the connection");
+			return lb_errf(err, errlen, -ECONNRESET,
+				       "the server closed the connection");
 		if (mh.msg_flags & MSG_TRUNC)
-			return lbmsg_fail(err, errlen, -EMSGSIZE,
-					  "reply larger than %u bytes",
-					  LBMSG_MAX_SIZE);
+			return lb_errf(err, errlen, -EMSGSIZE,
+				       "reply larger than %u bytes",
+				       LBMSG_MAX_SIZE);
 		if ((size_t)n < NLMSG_HDRLEN || h->nlmsg_len != (size_t)n)
-			return lbmsg_fail(err, errlen, -EBADMSG,
-					  "malformed reply header");
+			return lb_errf(err, errlen, -EBADMSG,
+				       "malformed reply header");
 		if (!any_seq && h->nlmsg_seq != seq)
 			continue; /* left over from an abandoned request */
 		if (h->nlmsg_type == NLMSG_ERROR)
@@ -567,21 +566,20 @@ exchange(struct lbmsg_client *c, const void *buf, size_t len, uint32_t seq,
 			continue;
 		if (++parts > c->max_parts ||
 		    (bytes += (size_t)n) > c->max_bytes)
-			return lbmsg_fail(
-				err, errlen, -EMSGSIZE,
-				"dump exceeds the client's limit (%zu "
-				"parts, %zu bytes)",
-				c->max_parts, c->max_bytes);
+			return lb_errf(err, errlen, -EMSGSIZE,
+				       "dump exceeds the client's limit (%zu "
+				       "parts, %zu bytes)",
+				       c->max_parts, c->max_bytes);
 		rc = lbmsg_parse(h, (size_t)n, tb, perr, sizeof(perr));
 		if (rc < 0)
-			return lbmsg_fail(err, errlen, -EBADMSG,
-					  "bad reply: %s", perr);
+			return lb_errf(err, errlen, -EBADMSG, "bad reply: %s",
+				       perr);
 		if (cb != NULL) {
 			rc = cb(arg, h, tb);
 			if (rc < 0)
-				return lbmsg_fail(err, errlen, rc,
-						  "reply handler failed: %s",
-						  strerror(-rc));
+				return lb_errf(err, errlen, rc,
+					       "reply handler failed: %s",
+					       strerror(-rc));
 		}
 	}
 }

@@ -15,15 +15,16 @@
 
 #include "edgelb/lbmsg.h"
 #include "lbmsg_priv.h"
+#include "edgelb/util.h"
 
 /* The attribute has exactly len bytes. 0 or -ERANGE (explained). */
 static int
 check_len(const struct nlattr *nla, int attr, int len, char *err, size_t errlen)
 {
 	if (nla_len(nla) != len)
-		return lbmsg_fail(err, errlen, -ERANGE,
-				  "attribute %s: %d bytes, expected %d",
-				  lbmsg_attr_name(attr), nla_len(nla), len);
+		return lb_errf(err, errlen, -ERANGE,
+			       "attribute %s: %d bytes, expected %d",
+			       lbmsg_attr_name(attr), nla_len(nla), len);
 	return 0;
 }
 
@@ -66,13 +67,13 @@ get_string(struct nlattr **tb, int attr, size_t max, const char **v, char *err,
 	int len = nla_len(tb[attr]);
 
 	if (len < 1 || s[len - 1] != '\0' || strlen(s) != (size_t)len - 1)
-		return lbmsg_fail(err, errlen, -ERANGE,
-				  "attribute %s: not one NUL-terminated string",
-				  lbmsg_attr_name(attr));
+		return lb_errf(err, errlen, -ERANGE,
+			       "attribute %s: not one NUL-terminated string",
+			       lbmsg_attr_name(attr));
 	if ((size_t)len - 1 > max)
-		return lbmsg_fail(err, errlen, -ERANGE,
-				  "attribute %s: %d characters, at most %zu",
-				  lbmsg_attr_name(attr), len - 1, max);
+		return lb_errf(err, errlen, -ERANGE,
+			       "attribute %s: %d characters, at most %zu",
+			       lbmsg_attr_name(attr), len - 1, max);
 	*v = s;
 	return 0;
 }
@@ -114,8 +115,8 @@ lbmsg_get_svc_attrs(struct nlattr **tb, struct lbmsg_svc_attrs *a, char *err,
 		if (rc < 0)
 			return rc;
 		if (a->mode < LB_MODE_DR || a->mode > LB_MODE_MAX)
-			return lbmsg_fail(err, errlen, -EINVAL,
-					  "unknown mode %u", a->mode);
+			return lb_errf(err, errlen, -EINVAL, "unknown mode %u",
+				       a->mode);
 		a->present |= LBMSG_SVC_MODE;
 	}
 	if (tb[LB_ATTR_SCHED] != NULL) {
@@ -130,9 +131,9 @@ lbmsg_get_svc_attrs(struct nlattr **tb, struct lbmsg_svc_attrs *a, char *err,
 		if (rc < 0)
 			return rc;
 		if (a->persist > LB_PERSIST_MAX)
-			return lbmsg_fail(err, errlen, -ERANGE,
-					  "persist %u above the maximum %u",
-					  a->persist, LB_PERSIST_MAX);
+			return lb_errf(err, errlen, -ERANGE,
+				       "persist %u above the maximum %u",
+				       a->persist, LB_PERSIST_MAX);
 		a->present |= LBMSG_SVC_PERSIST;
 	}
 	if (tb[LB_ATTR_SVC_FLAGS] != NULL) {
@@ -140,9 +141,9 @@ lbmsg_get_svc_attrs(struct nlattr **tb, struct lbmsg_svc_attrs *a, char *err,
 		if (rc < 0)
 			return rc;
 		if (a->flags & ~LB_SVC_F_ALL)
-			return lbmsg_fail(err, errlen, -EINVAL,
-					  "unknown service flags 0x%x",
-					  a->flags & ~LB_SVC_F_ALL);
+			return lb_errf(err, errlen, -EINVAL,
+				       "unknown service flags 0x%x",
+				       a->flags & ~LB_SVC_F_ALL);
 		a->present |= LBMSG_SVC_FLAGS;
 	}
 	if (tb[LB_ATTR_MH_SIZE] != NULL) {
@@ -182,13 +183,13 @@ lbmsg_get_backend(struct nlattr **tb, struct lbmsg_backend *b, char *err,
 
 	memset(b, 0, sizeof(*b));
 	if (tb[LB_ATTR_ADDR] == NULL || tb[LB_ATTR_PORT] == NULL)
-		return lbmsg_fail(err, errlen, -EINVAL,
-				  "a backend needs ADDR and PORT");
+		return lb_errf(err, errlen, -EINVAL,
+			       "a backend needs ADDR and PORT");
 	if (lbmsg_get_addr(tb[LB_ATTR_ADDR], &b->addr) < 0)
-		return lbmsg_fail(err, errlen, -ERANGE,
-				  "attribute ADDR: %d bytes, an address is 4 "
-				  "or 16",
-				  nla_len(tb[LB_ATTR_ADDR]));
+		return lb_errf(err, errlen, -ERANGE,
+			       "attribute ADDR: %d bytes, an address is 4 "
+			       "or 16",
+			       nla_len(tb[LB_ATTR_ADDR]));
 	rc = get_u16(tb, LB_ATTR_PORT, &b->port, err, errlen);
 	if (rc < 0)
 		return rc;
@@ -198,9 +199,9 @@ lbmsg_get_backend(struct nlattr **tb, struct lbmsg_backend *b, char *err,
 		if (rc < 0)
 			return rc;
 		if (b->weight > LB_WEIGHT_MAX)
-			return lbmsg_fail(err, errlen, -ERANGE,
-					  "backend %s: weight %u above %u", buf,
-					  b->weight, LB_WEIGHT_MAX);
+			return lb_errf(err, errlen, -ERANGE,
+				       "backend %s: weight %u above %u", buf,
+				       b->weight, LB_WEIGHT_MAX);
 		b->present |= LBMSG_BE_WEIGHT;
 	}
 	if (tb[LB_ATTR_MODE] != NULL) {
@@ -214,9 +215,9 @@ lbmsg_get_backend(struct nlattr **tb, struct lbmsg_backend *b, char *err,
 		if (rc < 0)
 			return rc;
 		if (b->flags & ~LB_BACKEND_F_ALL)
-			return lbmsg_fail(err, errlen, -EINVAL,
-					  "backend %s: unknown flags 0x%x", buf,
-					  b->flags & ~LB_BACKEND_F_ALL);
+			return lb_errf(err, errlen, -EINVAL,
+				       "backend %s: unknown flags 0x%x", buf,
+				       b->flags & ~LB_BACKEND_F_ALL);
 		b->present |= LBMSG_BE_FLAGS;
 	}
 	if (tb[LB_ATTR_STATE] != NULL) {

@@ -3,6 +3,8 @@
  * The small helpers of edgelb/util.h.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -61,4 +63,17 @@ lb_array_grow(void *arrp, size_t *cap, size_t need, size_t elem)
 	memcpy(arrp, &np, sizeof(np));
 	*cap = ncap;
 	return 0;
+}
+
+int
+lb_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
 }

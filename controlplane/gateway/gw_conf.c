@@ -9,28 +9,15 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "gw_route.h"
+#include "edgelb/util.h"
 
 #define MAX_TIMEOUT_MS 3600000u
-
-static int
-fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 static bool
 is_token(const char *s)
@@ -455,43 +442,45 @@ gw_conf_key(struct gw_conf *c, const char *section, const char *name,
 	int rc;
 
 	if (section == NULL || name == NULL || key == NULL || value == NULL)
-		return fail(err, errlen, -EINVAL, "missing section or key");
+		return lb_errf(err, errlen, -EINVAL, "missing section or key");
 	route = strcmp(section, "route") == 0;
 	if (!route && strcmp(section, "upstream") != 0)
-		return fail(err, errlen, -EINVAL, "unknown section \"%.32s\"",
-			    section);
+		return lb_errf(err, errlen, -EINVAL,
+			       "unknown section \"%.32s\"", section);
 	if (name[0] == '\0' || strlen(name) >= GW_NAME_MAX || !is_token(name))
-		return fail(err, errlen, -EINVAL,
-			    "%s: bad name \"%.64s\" (a token of at most %d "
-			    "bytes)",
-			    section, name, GW_NAME_MAX - 1);
+		return lb_errf(err, errlen, -EINVAL,
+			       "%s: bad name \"%.64s\" (a token of at most %d "
+			       "bytes)",
+			       section, name, GW_NAME_MAX - 1);
 	if (route) {
 		struct gw_route_conf *r = route_get(c, name);
 
 		if (r == NULL)
-			return fail(err, errlen, -errno, "route %s: %s", name,
-				    errno == ENOSPC ? "too many routes"
-						    : "out of memory");
+			return lb_errf(err, errlen, -errno, "route %s: %s",
+				       name,
+				       errno == ENOSPC ? "too many routes"
+						       : "out of memory");
 		rc = route_key(r, key, value);
 	} else {
 		struct gw_upstream_conf *u = ups_get(c, name);
 
 		if (u == NULL)
-			return fail(err, errlen, -errno, "upstream %s: %s",
-				    name,
-				    errno == ENOSPC ? "too many upstreams"
-						    : "out of memory");
+			return lb_errf(err, errlen, -errno, "upstream %s: %s",
+				       name,
+				       errno == ENOSPC ? "too many upstreams"
+						       : "out of memory");
 		rc = ups_key(u, key, value);
 	}
 	if (rc == -ENOENT)
-		return fail(err, errlen, -EINVAL,
-			    "%s %s: unknown key \"%.64s\"", section, name, key);
+		return lb_errf(err, errlen, -EINVAL,
+			       "%s %s: unknown key \"%.64s\"", section, name,
+			       key);
 	if (rc == -ENOSPC)
-		return fail(err, errlen, -ENOSPC, "%s %s: %s: too many",
-			    section, name, key);
+		return lb_errf(err, errlen, -ENOSPC, "%s %s: %s: too many",
+			       section, name, key);
 	if (rc < 0)
-		return fail(err, errlen, -EINVAL,
-			    "%s %s: %s: bad value \"%.128s\"", section, name,
-			    key, value);
+		return lb_errf(err, errlen, -EINVAL,
+			       "%s %s: %s: bad value \"%.128s\"", section, name,
+			       key, value);
 	return 0;
 }

@@ -12,13 +12,13 @@
 #include <errno.h>
 #include <pthread.h>
 #include <pcre2.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "gw_route.h"
+#include "edgelb/util.h"
 
 #define RE_MATCH_LIMIT 100000 /* backtracking steps per match */
 
@@ -77,18 +77,6 @@ gw_conf_fini(struct gw_conf *c)
 
 /* ---- building ------------------------------------------------------------ */
 
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static int
 vh_cmp(const void *a, const void *b)
 {
@@ -132,9 +120,9 @@ compile_regex(struct gw_route *r, char *err, size_t errlen)
 			      NULL);
 	if (r->re == NULL) {
 		pcre2_get_error_message(ec, msg, sizeof(msg));
-		seterr(err, errlen,
-		       "route %s: path_regex: invalid regex at offset %zu: %s",
-		       r->conf->name, (size_t)off, (const char *)msg);
+		lb_errf(err, errlen, 0,
+			"route %s: path_regex: invalid regex at offset %zu: %s",
+			r->conf->name, (size_t)off, (const char *)msg);
 		return -EINVAL;
 	}
 	/* no JIT (some kernels forbid executable memory): the interpreter */
@@ -225,7 +213,7 @@ gw_table_build(const struct gw_conf *c, char *err, size_t errlen)
 	int e = EINVAL;
 
 	if (c->nroutes > GW_MAX_ROUTES || c->nups > GW_MAX_UPSTREAMS) {
-		seterr(err, errlen, "too many routes or upstreams");
+		lb_errf(err, errlen, 0, "too many routes or upstreams");
 		errno = ENOSPC;
 		return NULL;
 	}
@@ -257,15 +245,15 @@ gw_table_build(const struct gw_conf *c, char *err, size_t errlen)
 		const struct gw_upstream_conf *uc = &t->conf.ups[i];
 
 		if (uc->ninst == 0) {
-			seterr(err, errlen, "upstream %s: no instance",
-			       uc->name);
+			lb_errf(err, errlen, 0, "upstream %s: no instance",
+				uc->name);
 			goto fail;
 		}
 		t->ups[i] = gw_upstream_new(uc);
 		if (t->ups[i] == NULL) {
 			e = errno;
-			seterr(err, errlen, "upstream %s: %s", uc->name,
-			       strerror(e));
+			lb_errf(err, errlen, 0, "upstream %s: %s", uc->name,
+				strerror(e));
 			goto fail;
 		}
 		t->nups++;
@@ -281,18 +269,18 @@ gw_table_build(const struct gw_conf *c, char *err, size_t errlen)
 			goto fail;
 		switch (rc->action) {
 		case GW_ACT_NONE:
-			seterr(err, errlen,
-			       "route %s: no action (upstream, redirect or "
-			       "direct)",
-			       rc->name);
+			lb_errf(err, errlen, 0,
+				"route %s: no action (upstream, redirect or "
+				"direct)",
+				rc->name);
 			goto fail;
 		case GW_ACT_PROXY:
 			r->up = gw_table_upstream_by_name(t, rc->upstream);
 			if (r->up == NULL) {
-				seterr(err, errlen,
-				       "route %s: upstream: unknown upstream "
-				       "\"%s\"",
-				       rc->name, rc->upstream);
+				lb_errf(err, errlen, 0,
+					"route %s: upstream: unknown upstream "
+					"\"%s\"",
+					rc->name, rc->upstream);
 				goto fail;
 			}
 			break;
@@ -301,10 +289,10 @@ gw_table_build(const struct gw_conf *c, char *err, size_t errlen)
 			break;
 		}
 		if (rc->has_rewrite && rc->path_kind != GW_PATH_PREFIX) {
-			seterr(err, errlen,
-			       "route %s: rewrite_prefix: needs a path_prefix "
-			       "route",
-			       rc->name);
+			lb_errf(err, errlen, 0,
+				"route %s: rewrite_prefix: needs a path_prefix "
+				"route",
+				rc->name);
 			goto fail;
 		}
 		if (add_vhost(t, i) < 0)
@@ -316,16 +304,16 @@ gw_table_build(const struct gw_conf *c, char *err, size_t errlen)
 
 		if (r->conf->action == GW_ACT_REDIRECT &&
 		    redirect_loops(t, r)) {
-			seterr(err, errlen,
-			       "route %s: redirect: location \"%s\" matches "
-			       "this route again (a redirect loop)",
-			       r->conf->name, r->conf->location);
+			lb_errf(err, errlen, 0,
+				"route %s: redirect: location \"%s\" matches "
+				"this route again (a redirect loop)",
+				r->conf->name, r->conf->location);
 			goto fail;
 		}
 	}
 	return t;
 nomem:
-	seterr(err, errlen, "out of memory");
+	lb_errf(err, errlen, 0, "out of memory");
 	e = ENOMEM;
 fail:
 	table_free(t);

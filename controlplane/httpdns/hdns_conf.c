@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <stddef.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,17 +12,6 @@
 
 #include "hdns_conf.h"
 #include "edgelb/util.h"
-
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 void
 hdns_conf_init(struct hdns_conf *c)
@@ -200,34 +188,38 @@ parse_bind_opt(struct hdns_bind *b, char *opt, char *err, size_t errlen)
 	uint32_t ttl;
 
 	if (eq == NULL)
-		return fail(err, errlen,
-			    "'%s': expected service=, view= or ttl=", opt);
+		return lb_errf(err, errlen, -EINVAL,
+			       "'%s': expected service=, view= or ttl=", opt);
 	*eq = '\0';
 	val = eq + 1;
 	if (strcmp(opt, "view") == 0) {
 		if (!view_name_valid(val))
-			return fail(err, errlen, "bad view name '%s'", val);
+			return lb_errf(err, errlen, -EINVAL,
+				       "bad view name '%s'", val);
 		snprintf(b->view, sizeof(b->view), "%s", val);
 	} else if (strcmp(opt, "ttl") == 0) {
 		if (lb_parse_u32(val, 1, HDNS_TTL_LIMIT, &ttl) < 0)
-			return fail(err, errlen, "ttl '%s': expected 1..%u",
-				    val, HDNS_TTL_LIMIT);
+			return lb_errf(err, errlen, -EINVAL,
+				       "ttl '%s': expected 1..%u", val,
+				       HDNS_TTL_LIMIT);
 		b->ttl = ttl;
 	} else if (strcmp(opt, "service") == 0) {
 		for (tok = strtok_r(val, ",", &save); tok != NULL;
 		     tok = strtok_r(NULL, ",", &save)) {
 			if (b->nservices == HDNS_BIND_SVC_MAX)
-				return fail(err, errlen,
-					    "more than %d services",
-					    HDNS_BIND_SVC_MAX);
+				return lb_errf(err, errlen, -EINVAL,
+					       "more than %d services",
+					       HDNS_BIND_SVC_MAX);
 			if (strlen(tok) > LB_NAME_MAX)
-				return fail(err, errlen,
-					    "service name '%s' too long", tok);
+				return lb_errf(err, errlen, -EINVAL,
+					       "service name '%s' too long",
+					       tok);
 			snprintf(b->services[b->nservices++], LB_NAME_MAX + 1,
 				 "%s", tok);
 		}
 	} else {
-		return fail(err, errlen, "unknown option '%s'", opt);
+		return lb_errf(err, errlen, -EINVAL, "unknown option '%s'",
+			       opt);
 	}
 	return 0;
 }
@@ -240,22 +232,23 @@ parse_bind(struct hdns_conf *c, const char *value, char *err, size_t errlen)
 	int rc;
 
 	if (strlen(value) >= sizeof(buf))
-		return fail(err, errlen, "line too long");
+		return lb_errf(err, errlen, -EINVAL, "line too long");
 	snprintf(buf, sizeof(buf), "%s", value);
 	tok = strtok_r(buf, " \t", &save);
 	if (tok == NULL || hdns_name_normalise(tok, strlen(tok), b.domain) < 0)
-		return fail(err, errlen, "bad domain name '%s'",
-			    tok ? tok : "");
+		return lb_errf(err, errlen, -EINVAL, "bad domain name '%s'",
+			       tok ? tok : "");
 	while ((tok = strtok_r(NULL, " \t", &save)) != NULL) {
 		rc = parse_bind_opt(&b, tok, err, errlen);
 		if (rc < 0)
 			return rc;
 	}
 	if (b.nservices == 0)
-		return fail(err, errlen, "domain %s: no service=", b.domain);
+		return lb_errf(err, errlen, -EINVAL,
+			       "domain %s: no service=", b.domain);
 	if (lb_array_grow(&c->binds, &c->cap_binds, c->nbinds + 1,
 			  sizeof(*c->binds)) < 0) {
-		fail(err, errlen, "out of memory");
+		lb_errf(err, errlen, -EINVAL, "out of memory");
 		return -ENOMEM;
 	}
 	c->binds[c->nbinds++] = b;
@@ -269,26 +262,27 @@ parse_view(struct hdns_conf *c, const char *value, char *err, size_t errlen)
 	struct hdns_view v = { 0 };
 
 	if (strlen(value) >= sizeof(buf))
-		return fail(err, errlen, "line too long");
+		return lb_errf(err, errlen, -EINVAL, "line too long");
 	snprintf(buf, sizeof(buf), "%s", value);
 	cidr = strtok_r(buf, " \t", &save);
 	name = strtok_r(NULL, " \t", &save);
 	extra = strtok_r(NULL, " \t", &save);
 	if (cidr == NULL || name == NULL || extra != NULL)
-		return fail(err, errlen, "expected 'CIDR NAME'");
+		return lb_errf(err, errlen, -EINVAL, "expected 'CIDR NAME'");
 	if (parse_prefix(cidr, &v.pfx) < 0)
-		return fail(err, errlen, "bad prefix '%s'", cidr);
+		return lb_errf(err, errlen, -EINVAL, "bad prefix '%s'", cidr);
 	if (!view_name_valid(name))
-		return fail(err, errlen, "bad view name '%s'", name);
+		return lb_errf(err, errlen, -EINVAL, "bad view name '%s'",
+			       name);
 	snprintf(v.name, sizeof(v.name), "%s", name);
 	for (size_t i = 0; i < c->nviews; i++)
 		if (c->views[i].pfx.plen == v.pfx.plen &&
 		    lb_addr_equal(&c->views[i].pfx.net, &v.pfx.net))
-			return fail(err, errlen, "prefix '%s' given twice",
-				    cidr);
+			return lb_errf(err, errlen, -EINVAL,
+				       "prefix '%s' given twice", cidr);
 	if (lb_array_grow(&c->views, &c->cap_views, c->nviews + 1,
 			  sizeof(*c->views)) < 0) {
-		fail(err, errlen, "out of memory");
+		lb_errf(err, errlen, -EINVAL, "out of memory");
 		return -ENOMEM;
 	}
 	c->views[c->nviews++] = v;
@@ -308,7 +302,8 @@ set_u32(const struct cfg_set *p, const char *v, char *err, size_t n)
 	const struct cfg_key *k = p->key;
 
 	if (lb_parse_u32(v, k->min, k->max, FIELD(p, uint32_t)) < 0)
-		return fail(err, n, "expected %u..%u", k->min, k->max);
+		return lb_errf(err, n, -EINVAL, "expected %u..%u", k->min,
+			       k->max);
 	return 0;
 }
 
@@ -320,10 +315,10 @@ set_duration(const struct cfg_set *p, const char *v, char *err, size_t n)
 	uint32_t ms;
 
 	if (lb_parse_duration_ms(v, &ms) < 0 || ms < k->min || ms > k->max)
-		return fail(err, n,
-			    "expected a duration (N, Nms, Ns, Nm, Nh) of "
-			    "%ums..%um",
-			    k->min, k->max / 60000);
+		return lb_errf(err, n, -EINVAL,
+			       "expected a duration (N, Nms, Ns, Nm, Nh) of "
+			       "%ums..%um",
+			       k->min, k->max / 60000);
 	*FIELD(p, uint32_t) = ms;
 	return 0;
 }
@@ -333,7 +328,7 @@ static int
 set_path(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	if (v[0] == '\0' || strlen(v) >= PATH_MAX)
-		return fail(err, n, "bad path");
+		return lb_errf(err, n, -EINVAL, "bad path");
 	snprintf(FIELD(p, char), PATH_MAX, "%s", v);
 	return 0;
 }
@@ -342,7 +337,7 @@ static int
 k_listen(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	if (parse_listen(v, &CONF(p)->listen_addr, &CONF(p)->listen_port) < 0)
-		return fail(err, n, "expected ADDR:PORT");
+		return lb_errf(err, n, -EINVAL, "expected ADDR:PORT");
 	CONF(p)->has_listen = true;
 	return 0;
 }
@@ -351,7 +346,7 @@ static int
 k_https_listen(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	if (parse_listen(v, &CONF(p)->https_addr, &CONF(p)->https_port) < 0)
-		return fail(err, n, "expected ADDR:PORT");
+		return lb_errf(err, n, -EINVAL, "expected ADDR:PORT");
 	CONF(p)->has_https = true;
 	return 0;
 }
@@ -360,7 +355,8 @@ static int
 k_secret(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	if (v[0] == '\0' || strlen(v) > HDNS_SECRET_MAX)
-		return fail(err, n, "secret: 1..%d bytes", HDNS_SECRET_MAX);
+		return lb_errf(err, n, -EINVAL, "secret: 1..%d bytes",
+			       HDNS_SECRET_MAX);
 	snprintf(CONF(p)->secret, sizeof(CONF(p)->secret), "%s", v);
 	return 0;
 }
@@ -373,7 +369,7 @@ k_sign_algo(const struct cfg_set *p, const char *v, char *err, size_t n)
 	else if (strcasecmp(v, "md5") == 0)
 		CONF(p)->sign_algo = HDNS_SIGN_MD5;
 	else
-		return fail(err, n, "expected hmac-sha256 or md5");
+		return lb_errf(err, n, -EINVAL, "expected hmac-sha256 or md5");
 	return 0;
 }
 
@@ -383,10 +379,10 @@ k_trusted_proxy(const struct cfg_set *p, const char *v, char *err, size_t n)
 	struct hdns_conf *c = CONF(p);
 
 	if (c->nproxies == HDNS_PROXY_MAX)
-		return fail(err, n, "more than %d trusted_proxy",
-			    HDNS_PROXY_MAX);
+		return lb_errf(err, n, -EINVAL, "more than %d trusted_proxy",
+			       HDNS_PROXY_MAX);
 	if (parse_prefix(v, &c->proxies[c->nproxies]) < 0)
-		return fail(err, n, "expected a prefix (ADDR/LEN)");
+		return lb_errf(err, n, -EINVAL, "expected a prefix (ADDR/LEN)");
 	c->nproxies++;
 	return 0;
 }
@@ -397,9 +393,10 @@ k_fallback(const struct cfg_set *p, const char *v, char *err, size_t n)
 	struct hdns_conf *c = CONF(p);
 
 	if (c->nfallback == HDNS_FALLBACK_MAX)
-		return fail(err, n, "more than %d fallback", HDNS_FALLBACK_MAX);
+		return lb_errf(err, n, -EINVAL, "more than %d fallback",
+			       HDNS_FALLBACK_MAX);
 	if (lb_addr_parse(v, &c->fallback[c->nfallback]) < 0)
-		return fail(err, n, "expected an address");
+		return lb_errf(err, n, -EINVAL, "expected an address");
 	c->nfallback++;
 	return 0;
 }
@@ -460,7 +457,7 @@ hdns_conf_key(struct hdns_conf *c, const char *key, const char *value,
 	struct cfg_set set = { .key = k, .obj = c };
 
 	if (k == NULL)
-		return fail(err, errlen, "unknown key");
+		return lb_errf(err, errlen, -EINVAL, "unknown key");
 	return k->set(&set, value, err, errlen); /* 0, -EINVAL or -ENOMEM */
 }
 
@@ -477,26 +474,29 @@ int
 hdns_conf_validate(const struct hdns_conf *c, char *err, size_t errlen)
 {
 	if (c->has_https && (c->cert[0] == '\0' || c->key[0] == '\0'))
-		return fail(err, errlen, "https_listen needs cert and key");
+		return lb_errf(err, errlen, -EINVAL,
+			       "https_listen needs cert and key");
 	if (c->empty_ttl > c->ttl)
-		return fail(err, errlen, "empty_ttl %u above ttl %u",
-			    c->empty_ttl, c->ttl);
+		return lb_errf(err, errlen, -EINVAL,
+			       "empty_ttl %u above ttl %u", c->empty_ttl,
+			       c->ttl);
 	if (c->max_conns_per_addr > c->max_conns)
-		return fail(err, errlen,
-			    "max_connections_per_addr %u above "
-			    "max_connections %u",
-			    c->max_conns_per_addr, c->max_conns);
+		return lb_errf(err, errlen, -EINVAL,
+			       "max_connections_per_addr %u above "
+			       "max_connections %u",
+			       c->max_conns_per_addr, c->max_conns);
 	for (size_t i = 0; i < c->nbinds; i++) {
 		const struct hdns_bind *b = &c->binds[i];
 
 		if (b->view[0] && !view_exists(c, b->view))
-			return fail(err, errlen, "domain %s: unknown view '%s'",
-				    b->domain, b->view);
+			return lb_errf(err, errlen, -EINVAL,
+				       "domain %s: unknown view '%s'",
+				       b->domain, b->view);
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(c->binds[j].domain, b->domain) == 0 &&
 			    strcmp(c->binds[j].view, b->view) == 0)
-				return fail(
-					err, errlen,
+				return lb_errf(
+					err, errlen, -EINVAL,
 					"domain %s bound twice in view '%s'",
 					b->domain,
 					b->view[0] ? b->view : "default");

@@ -29,4 +29,12 @@ bool lb_is_prime(uint32_t n);
  */
 int lb_array_grow(void *arrp, size_t *cap, size_t need, size_t elem);
 
+/*
+ * Format a one-line explanation into err (when err is not NULL and errlen
+ * is not 0) and return rc, so that `return lb_errf(...)` explains and
+ * fails in one step.
+ */
+int lb_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 #endif
