@@ -161,15 +161,17 @@ load() {
 		import json, re, sys
 		server, proto, log, reqlog, ticks, hz = sys.argv[1:7]
 		out = open(log).read()
-		m = re.search(r"finished in ([\d.]+)s, ([\d.]+) req/s", out)
+		# h2load says "finished in 999.48ms" under a second, "5.00s" above
+		m = re.search(r"finished in ([\d.]+)(ms|s), ([\d.]+) req/s", out)
 		r = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout", out)
 		s = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out)
 		if not m or not r or not s:
 		    sys.exit("cannot read h2load's output:\n" + out)
 		lat = sorted(int(l.split()[2]) for l in open(reqlog) if len(l.split()) >= 3)
 		ok = int(s.group(1))
-		d = {"server": server, "proto": proto, "rps": float(m.group(2)),
-		     "seconds": float(m.group(1)), "succeeded": ok,
+		secs = float(m.group(1)) / (1000.0 if m.group(2) == "ms" else 1.0)
+		d = {"server": server, "proto": proto, "rps": float(m.group(3)),
+		     "seconds": secs, "succeeded": ok,
 		     "failed": int(r.group(5)) + int(r.group(6)) + int(r.group(7)),
 		     "non2xx": int(s.group(2)) + int(s.group(3)) + int(s.group(4)),
 		     "p99_us": lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else None,
