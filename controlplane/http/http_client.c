@@ -172,6 +172,7 @@ static void conn_close(struct hc_conn *k, int err);
 static void conn_idle(struct hc_conn *k);
 static void h1_process(struct hc_conn *k);
 static void h2_flush(struct hc_conn *k);
+static void req_abandon(struct http_client_req *r, int err, int close_err);
 static void schedule_dispatch(struct http_client *c);
 
 static void
@@ -357,31 +358,11 @@ static void
 req_on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_client_req *r = arg;
-	struct hc_conn *k = r->conn;
 
 	(void)fd;
 	(void)what;
 	r->c->st.timeouts++;
-	if (k == NULL) {
-		req_finish(r, -ETIMEDOUT);
-		return;
-	}
-	if (k->mode == MODE_H2 && k->st == CS_READY) {
-		k->busy++;
-		if (r->sid > 0)
-			nghttp2_submit_rst_stream(k->s, NGHTTP2_FLAG_NONE,
-						  r->sid, NGHTTP2_CANCEL);
-		req_finish(r, -ETIMEDOUT);
-		h2_flush(k);
-		k->busy--;
-		if (k->dead)
-			conn_close(k, 0);
-		return;
-	}
-	/* HTTP/1.1 (or still connecting): the connection goes with it */
-	k->cur = NULL;
-	req_finish(r, -ETIMEDOUT);
-	conn_close(k, -ETIMEDOUT);
+	req_abandon(r, -ETIMEDOUT, -ETIMEDOUT);
 }
 
 static bool h2_deliver_pending(struct http_client_req *r);
@@ -726,6 +707,35 @@ h2_fail(struct hc_conn *k, struct http_client_req *r, int err, uint32_t code)
 		nghttp2_submit_rst_stream(k->s, NGHTTP2_FLAG_NONE, r->sid,
 					  code);
 	req_finish(r, err);
+}
+
+/*
+ * End r with err before its answer ended (timeout, cancel): an HTTP/2
+ * stream is reset and its connection stays for the others; an HTTP/1.1
+ * connection (or one still connecting) goes with it, closed with
+ * close_err.
+ */
+static void
+req_abandon(struct http_client_req *r, int err, int close_err)
+{
+	struct hc_conn *k = r->conn;
+
+	if (k == NULL) {
+		req_finish(r, err);
+		return;
+	}
+	if (k->mode == MODE_H2 && k->st == CS_READY) {
+		k->busy++;
+		h2_fail(k, r, err, NGHTTP2_CANCEL);
+		h2_flush(k);
+		k->busy--;
+		if (k->dead)
+			conn_close(k, 0);
+		return;
+	}
+	k->cur = NULL;
+	req_finish(r, err);
+	conn_close(k, close_err);
 }
 
 /* Copy a header into the request's arena. 0 or -EMSGSIZE. */
@@ -2252,27 +2262,10 @@ http_client_req_pause(struct http_client_req *r, bool paused)
 void
 http_client_req_cancel(struct http_client_req *r)
 {
-	struct hc_conn *k = r->conn;
-
 	if (r->done)
 		return;
 	r->ops.on_done = NULL;
-	if (k == NULL) {
-		req_finish(r, -ECANCELED);
-		return;
-	}
-	if (k->mode == MODE_H2 && k->st == CS_READY) {
-		k->busy++;
-		h2_fail(k, r, -ECANCELED, NGHTTP2_CANCEL);
-		h2_flush(k);
-		k->busy--;
-		if (k->dead)
-			conn_close(k, 0);
-		return;
-	}
-	k->cur = NULL;
-	req_finish(r, -ECANCELED);
-	conn_close(k, 0);
+	req_abandon(r, -ECANCELED, 0);
 }
 
 int
