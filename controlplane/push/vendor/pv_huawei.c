@@ -85,12 +85,12 @@ huawei_body(struct pv_ovendor *v, const struct pv_send *s, struct pv_buf *out)
 	if (root == NULL)
 		return -ENOMEM;
 	snprintf(ttl, sizeof(ttl), "%us", s->ttl_s);
+	if (cJSON_AddFalseToObject(root, "validate_only") == NULL)
+		goto out;
 	msg = cJSON_AddObjectToObject(root, "message");
 	and = cJSON_AddObjectToObject(msg, "android");
 	tok = cJSON_AddArrayToObject(msg, "token");
-	if (cJSON_AddFalseToObject(root, "validate_only") == NULL ||
-	    cJSON_AddStringToObject(msg, "data", s->payload) == NULL ||
-	    tok == NULL ||
+	if (tok == NULL ||
 	    !cJSON_AddItemToArray(tok, cJSON_CreateString(s->token)) ||
 	    cJSON_AddStringToObject(and, "urgency",
 				    s->priority == 10 || s->priority == 0
@@ -98,7 +98,8 @@ huawei_body(struct pv_ovendor *v, const struct pv_send *s, struct pv_buf *out)
 					    : "NORMAL") == NULL ||
 	    cJSON_AddStringToObject(and, "ttl", ttl) == NULL ||
 	    (s->id != NULL &&
-	     cJSON_AddStringToObject(and, "bi_tag", s->id) == NULL))
+	     cJSON_AddStringToObject(and, "bi_tag", s->id) == NULL) ||
+	    cJSON_AddStringToObject(msg, "data", s->payload) == NULL)
 		goto out;
 	txt = cJSON_PrintUnformatted(root);
 	if (txt == NULL)
