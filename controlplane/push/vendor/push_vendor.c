@@ -9,8 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
+#include <event2/dns.h>
 #include <event2/event.h>
+#include <event2/util.h>
 
+#include "edgelb/log.h"
 #include "edgelb/util.h"
 #include "push_vendor_priv.h"
 
@@ -245,6 +248,7 @@ pv_url_parse(const char *url, const char *address, struct pv_url *u, char *err,
 {
 	const char *p, *host, *hend, *slash;
 	unsigned long port;
+	bool bracket;
 	char *end;
 	size_t n;
 
@@ -264,7 +268,8 @@ pv_url_parse(const char *url, const char *address, struct pv_url *u, char *err,
 	if (slash == NULL)
 		slash = p + strlen(p);
 	host = p;
-	if (*host == '[') {
+	bracket = *host == '[';
+	if (bracket) {
 		hend = memchr(host, ']', (size_t)(slash - host));
 		if (hend == NULL)
 			return lb_errf(err, errlen, -EINVAL, "'%s': bad host",
@@ -297,6 +302,15 @@ pv_url_parse(const char *url, const char *address, struct pv_url *u, char *err,
 	} else if (p != slash) {
 		return lb_errf(err, errlen, -EINVAL, "'%s': bad host", url);
 	}
+	/* Host header / :authority: the port only when not the default. */
+	snprintf(u->authority, sizeof(u->authority), bracket ? "[%s]" : "%s",
+		 u->host);
+	if (u->port != (u->tls ? 443 : 80)) {
+		size_t al = strlen(u->authority);
+
+		snprintf(u->authority + al, sizeof(u->authority) - al, ":%u",
+			 u->port);
+	}
 	n = strlen(slash);
 	while (n > 0 && slash[n - 1] == '/')
 		n--;
@@ -311,10 +325,8 @@ pv_url_parse(const char *url, const char *address, struct pv_url *u, char *err,
 				       "address '%s' is not an IP address",
 				       address);
 	} else if (lb_addr_parse(u->host, &u->addr) != 0) {
-		return lb_errf(err, errlen, -EINVAL,
-			       "'%s': the host is a name: give its IP "
-			       "address as address =",
-			       url);
+		memset(&u->addr, 0, sizeof(u->addr));
+		u->resolve = true;
 	}
 	return 0;
 }
@@ -366,9 +378,112 @@ pv_base_init(struct pv_base *b, struct event_base *evb,
 void
 pv_base_fini(struct pv_base *b)
 {
+	for (int i = 0; i < b->nres; i++) {
+		struct pv_resolver *r = &b->res[i];
+
+		if (r->req != NULL)
+			evdns_getaddrinfo_cancel(r->req); /* no callback */
+		r->req = NULL;
+		if (r->timer != NULL)
+			event_free(r->timer);
+	}
+	b->nres = 0;
+	if (b->dns != NULL)
+		evdns_base_free(b->dns, 0);
+	b->dns = NULL;
 	if (b->http != NULL)
 		http_client_free(b->http);
 	b->http = NULL;
+}
+
+static void
+pv_resolved(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct pv_resolver *r = arg;
+	struct timeval tv = { PV_DNS_RETRY_MS / 1000, 0 };
+	const struct evutil_addrinfo *pick = NULL;
+	struct lb_addr addr;
+	int rc = -1;
+
+	if (result == EVUTIL_EAI_CANCEL)
+		return; /* pv_base_fini */
+	r->req = NULL;
+	for (const struct evutil_addrinfo *a = res; a != NULL; a = a->ai_next)
+		if (a->ai_family == AF_INET) {
+			pick = a;
+			break;
+		}
+	for (const struct evutil_addrinfo *a = res; a != NULL && pick == NULL;
+	     a = a->ai_next)
+		if (a->ai_family == AF_INET6)
+			pick = a;
+	if (result == 0 && pick != NULL && pick->ai_family == AF_INET)
+		rc = lb_addr_from_bytes(
+			&addr, &((struct sockaddr_in *)pick->ai_addr)->sin_addr,
+			4);
+	else if (result == 0 && pick != NULL)
+		rc = lb_addr_from_bytes(
+			&addr,
+			&((struct sockaddr_in6 *)pick->ai_addr)->sin6_addr, 16);
+	if (rc == 0) {
+		r->u->addr = addr;
+		tv.tv_sec = PV_DNS_REFRESH_MS / 1000;
+	} else {
+		pv_count_reason(r->b, "dns");
+		LB_WARN("push vendor: resolving %s: %s", r->u->host,
+			result != 0 ? evutil_gai_strerror(result)
+				    : "no address");
+	}
+	if (res != NULL)
+		evutil_freeaddrinfo(res);
+	evtimer_add(r->timer, &tv);
+}
+
+static void
+pv_resolve_start(evutil_socket_t fd, short what, void *arg)
+{
+	struct pv_resolver *r = arg;
+	struct evutil_addrinfo hints = { .ai_family = AF_UNSPEC,
+					 .ai_socktype = SOCK_STREAM };
+
+	(void)fd;
+	(void)what;
+	/* May call back at once (a hosts-file or cached answer): then it
+	 * returns NULL. */
+	r->req = evdns_getaddrinfo(r->b->dns, r->u->host, NULL, &hints,
+				   pv_resolved, r);
+}
+
+int
+pv_base_resolve(struct pv_base *b, struct pv_url *u, char *err, size_t errlen)
+{
+	static const struct timeval now = { 0, 0 };
+	struct pv_resolver *r;
+
+	if (!u->resolve)
+		return 0;
+	if (b->nres == (int)(sizeof(b->res) / sizeof(b->res[0])))
+		return lb_errf(err, errlen, -ENOSPC, "too many names");
+	if (b->dns == NULL) {
+		b->dns = evdns_base_new(
+			b->evb, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+					EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+		if (b->dns == NULL)
+			return lb_errf(err, errlen, -ENOMEM,
+				       "no DNS resolver (resolv.conf?)");
+	}
+	r = &b->res[b->nres];
+	r->b = b;
+	r->u = u;
+	r->req = NULL;
+	r->timer = evtimer_new(b->evb, pv_resolve_start, r);
+	if (r->timer == NULL || evtimer_add(r->timer, &now) != 0) {
+		if (r->timer != NULL)
+			event_free(r->timer);
+		return lb_errf(err, errlen, -ENOMEM, "out of memory");
+	}
+	b->nres++;
+	return 0;
 }
 
 void

@@ -30,14 +30,20 @@
 
 struct pv_url {
 	bool tls;
-	char host[PUSH_VENDOR_TEXT_MAX + 1]; /* authority and SNI name */
+	char host[PUSH_VENDOR_TEXT_MAX + 1];	  /* SNI name (no brackets) */
+	char authority[PUSH_VENDOR_TEXT_MAX + 8]; /* host[:port] */
 	uint16_t port;
 	char path[PUSH_VENDOR_TEXT_MAX + 1]; /* base path, no trailing '/' */
-	struct lb_addr addr;		     /* where to connect */
+	struct lb_addr addr; /* where to connect; family 0: not yet known */
+	bool resolve;	     /* host is a name: pv_base_resolve keeps addr */
 };
 
-/* "https://host[:port][/path]" (or http:// for plaintext tests); the host
- * must be an IP address unless address gives one. 0 or -EINVAL + err. */
+#define PV_DNS_REFRESH_MS 60000 /* a name is resolved again this often */
+#define PV_DNS_RETRY_MS	  2000	/* after a failed lookup */
+
+/* "https://host[:port][/path]" (or http:// for plaintext tests); address,
+ * if given, is where to connect, else the host if it is an IP address,
+ * else the host is resolved (resolve set). 0 or -EINVAL + err. */
 int pv_url_parse(const char *url, const char *address, struct pv_url *u,
 		 char *err, size_t errlen);
 
@@ -48,8 +54,18 @@ struct pv_oauth;
 struct pv_buf;
 TAILQ_HEAD(pv_send_list, pv_send);
 
+struct pv_resolver {
+	struct pv_base *b;
+	struct pv_url *u;
+	struct evdns_getaddrinfo_request *req;
+	struct event *timer;
+};
+
 struct pv_base {
 	struct event_base *evb;
+	struct evdns_base *dns; /* made when a URL has a name */
+	struct pv_resolver res[2];
+	int nres;
 	struct http_client *http;
 	struct push_vendor_stats st;
 	struct pv_send_list sends; /* in flight, for destroy */
@@ -67,6 +83,12 @@ int pv_base_init(struct pv_base *b, struct event_base *evb,
 		 const struct push_vendor_conf *c, bool h2, char *err,
 		 size_t errlen);
 void pv_base_fini(struct pv_base *b);
+/* Keep u->addr resolved (u->resolve), from the loop: now, then every
+ * PV_DNS_REFRESH_MS (PV_DNS_RETRY_MS after a failure); the first IPv4
+ * answer, else the first IPv6 one. u lives as long as b. 0 or -errno
+ * (-ENOSPC past two names, -ENOMEM). */
+int pv_base_resolve(struct pv_base *b, struct pv_url *u, char *err,
+		    size_t errlen);
 /* src made printable (no space, quote, backslash) into dst[n]. */
 void pv_reason_clean(char *dst, size_t n, const char *src);
 /* Count a failure's reason (bounded table; text sanitised). */
@@ -139,7 +161,8 @@ struct pv_resp {
 typedef void (*pv_http_cb)(void *arg, int err, const struct pv_resp *r);
 struct pv_call;
 
-/* POST body to u's host at target. NULL with errno (EINVAL, ENOMEM). */
+/* POST body to u's host at target. NULL with errno (EINVAL, ENOMEM,
+ * EAGAIN: the host's name is not resolved yet). */
 struct pv_call *pv_http_post(struct pv_base *b, const struct pv_url *u,
 			     const char *target, const struct http_header *h,
 			     size_t nh, const void *body, size_t len,

@@ -225,6 +225,7 @@ apns_send(void *state, const struct push_vendor_msg *m, push_vendor_cb cb,
 	struct pv_send *s;
 	bool hex = true;
 	size_t n;
+	int rc;
 
 	if (pv_msg_check(&a->b, m, true) != 0)
 		return -EINVAL;
@@ -246,10 +247,12 @@ apns_send(void *state, const struct push_vendor_msg *m, push_vendor_cb cb,
 	/* Not a device token at all: what APNs would say, without asking. */
 	if (!hex || n > APNS_TOKEN_MAX || n % 2 != 0)
 		return pv_send_end_later(s, PV_BAD_TOKEN, "BadDeviceToken");
-	if (apns_post(s) != 0)
+	rc = apns_post(s);
+	if (rc != 0)
 		return pv_send_end_later(s, PV_RETRY,
-					 a->jwt == NULL ? "provider_token"
-							: "request_failed");
+					 a->jwt == NULL	 ? "provider_token"
+					 : rc == -EAGAIN ? "dns"
+							 : "request_failed");
 	return 0;
 }
 
@@ -304,6 +307,11 @@ apns_create(struct event_base *base, const struct push_vendor_conf *c,
 	snprintf(a->push_type, sizeof(a->push_type), "%s", c->push_type);
 	a->refresh_ms = c->token_refresh_ms;
 	rc = pv_base_init(&a->b, base, c, true, err, errlen);
+	if (rc == 0 &&
+	    (rc = pv_base_resolve(&a->b, &a->url, e, sizeof(e))) != 0) {
+		pv_base_fini(&a->b);
+		lb_errf(err, errlen, rc, "[push_vendor %s]: %s", c->name, e);
+	}
 	if (rc != 0) {
 		EVP_PKEY_free(a->key);
 		free(a);

@@ -343,6 +343,12 @@ fcm_create(struct event_base *base, const struct push_vendor_conf *c,
 	pv_oauth_init(&f->v.oauth, &f->v.b, &tu, fcm_form, f,
 		      c->token_margin_ms);
 	f->v.b.oauth = &f->v.oauth;
+	if ((rc = pv_base_resolve(&f->v.b, &f->v.url, e, sizeof(e))) != 0 ||
+	    (rc = pv_base_resolve(&f->v.b, &f->v.oauth.url, e, sizeof(e))) !=
+		    0) {
+		pv_base_fini(&f->v.b);
+		goto fail;
+	}
 	*state = f;
 	return 0;
 fail:

@@ -141,7 +141,7 @@ pv_http_post(struct pv_base *b, const struct pv_url *u, const char *target,
 		.sni = u->host,
 		.method = "POST",
 		.target = target,
-		.authority = u->host,
+		.authority = u->authority,
 		.headers = h,
 		.nheaders = nh,
 		.body = body,
@@ -150,6 +150,12 @@ pv_http_post(struct pv_base *b, const struct pv_url *u, const char *target,
 
 	if (c == NULL)
 		return NULL;
+	if (u->addr.family == 0) {
+		/* A name whose first lookup has not answered (or failed). */
+		free(c);
+		errno = EAGAIN;
+		return NULL;
+	}
 	c->b = b;
 	c->cb = cb;
 	c->arg = arg;
@@ -411,6 +417,7 @@ pv_ov_post(struct pv_ovendor *v, struct pv_send *s, const char *token)
 {
 	struct http_header h[3];
 	char *auth = malloc(strlen(token) + 8);
+	int rc;
 
 	if (auth == NULL || pv_send_cred(s, token) != 0) {
 		free(auth);
@@ -423,8 +430,9 @@ pv_ov_post(struct pv_ovendor *v, struct pv_send *s, const char *token)
 	h[2] = (struct http_header){ "accept", "application/json" };
 	s->call = pv_http_post(&v->b, &v->url, v->target, h, 3, s->req,
 			       s->req_len, pv_ov_answer, s);
+	rc = s->call != NULL ? 0 : -errno;
 	free(auth);
-	return s->call != NULL ? 0 : -ENOMEM;
+	return rc;
 }
 
 static void
@@ -432,11 +440,16 @@ pv_ov_token(void *arg, const char *token, enum push_vendor_result r,
 	    const char *reason)
 {
 	struct pv_send *s = arg;
+	int rc;
 
-	if (token == NULL)
+	if (token == NULL) {
 		pv_send_end(s, r, reason);
-	else if (pv_ov_post((struct pv_ovendor *)s->b, s, token) != 0)
-		pv_send_end(s, PV_RETRY, "request_failed");
+		return;
+	}
+	rc = pv_ov_post((struct pv_ovendor *)s->b, s, token);
+	if (rc != 0)
+		pv_send_end(s, PV_RETRY,
+			    rc == -EAGAIN ? "dns" : "request_failed");
 }
 
 /* Get a token for s and send it: 0 (in flight, or waiting for the token:
@@ -476,7 +489,9 @@ pv_ovendor_send(struct pv_ovendor *v, const struct push_vendor_msg *m,
 	/* A token at hand is used at once; the answer comes from the loop. */
 	rc = pv_ov_go(v, s);
 	if (rc != 0)
-		return pv_send_end_later(s, PV_RETRY, "token_request") == 0
+		return pv_send_end_later(s, PV_RETRY,
+					 rc == -EAGAIN ? "dns"
+						       : "request_failed") == 0
 			       ? 0
 			       : -ENOMEM;
 	return 0;

@@ -188,6 +188,14 @@ huawei_create(struct event_base *base, const struct push_vendor_conf *c,
 	pv_oauth_init(&h->v.oauth, &h->v.b, &tu, huawei_form, h,
 		      c->token_margin_ms);
 	h->v.b.oauth = &h->v.oauth;
+	if ((rc = pv_base_resolve(&h->v.b, &h->v.url, e, sizeof(e))) != 0 ||
+	    (rc = pv_base_resolve(&h->v.b, &h->v.oauth.url, e, sizeof(e))) !=
+		    0) {
+		pv_base_fini(&h->v.b);
+		free(h);
+		return lb_errf(err, errlen, rc, "[push_vendor %s]: %s", c->name,
+			       e);
+	}
 	*state = h;
 	return 0;
 }

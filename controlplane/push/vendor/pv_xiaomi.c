@@ -116,6 +116,7 @@ xiaomi_send(void *state, const struct push_vendor_msg *m, push_vendor_cb cb,
 	struct pv_buf b = { 0 };
 	struct pv_send *s;
 	char ttl[24];
+	int eno;
 
 	if (pv_msg_check(&x->b, m, true) != 0)
 		return -EINVAL;
@@ -135,9 +136,12 @@ xiaomi_send(void *state, const struct push_vendor_msg *m, push_vendor_cb cb,
 	if (!b.oom)
 		s->call = pv_http_post(&x->b, &x->url, x->target, h, 3, b.p,
 				       b.n, xiaomi_answer, s);
+	eno = s->call == NULL && !b.oom ? errno : 0;
 	free(b.p);
 	if (s->call == NULL)
-		return pv_send_end_later(s, PV_RETRY, "request_failed") == 0
+		return pv_send_end_later(s, PV_RETRY,
+					 eno == EAGAIN ? "dns"
+						       : "request_failed") == 0
 			       ? 0
 			       : -ENOMEM;
 	return 0;
@@ -168,7 +172,9 @@ xiaomi_create(struct event_base *base, const struct push_vendor_conf *c,
 		return lb_errf(err, errlen, -ENOMEM, "out of memory");
 	if ((rc = pv_url_parse(c->endpoint, c->address, &x->url, e,
 			       sizeof(e))) != 0 ||
-	    (rc = pv_base_init(&x->b, base, c, false, e, sizeof(e))) != 0) {
+	    (rc = pv_base_init(&x->b, base, c, false, e, sizeof(e))) != 0 ||
+	    (rc = pv_base_resolve(&x->b, &x->url, e, sizeof(e))) != 0) {
+		pv_base_fini(&x->b);
 		free(x);
 		return lb_errf(err, errlen, rc, "[push_vendor %s]: %s", c->name,
 			       e);
