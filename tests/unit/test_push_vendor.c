@@ -18,6 +18,7 @@
  * Every loop is bounded in time; a fake dies with the test (PDEATHSIG).
  */
 #include <check.h>
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -26,7 +27,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <cjson/cJSON.h>
@@ -413,6 +417,9 @@ START_TEST(conf_validate)
 		{ { "type", "xiaomi", "endpoint", "https://127.0.0.1/x",
 		    "app_secret", "s", NULL },
 		  NULL },
+		{ { "type", "xiaomi", "endpoint", "https://127.0.0.1/x",
+		    "app_secret", "s", "resolver", "ns1", NULL },
+		  "[push_vendor v]: resolver 'ns1' is not IP[:port]" },
 	};
 	struct push_vendor_conf c;
 	char err[256];
@@ -695,6 +702,70 @@ START_TEST(send_refused)
 	ck_assert_int_eq(res.done, 1);
 	ck_assert_int_eq(res.r, PV_RETRY);
 	ck_assert_str_eq(res.reason, "cancelled");
+	loop_teardown();
+}
+END_TEST
+
+/* A name whose lookup never answers (a UDP socket of the test is the DNS
+ * server): sends end PV_RETRY "dns"; destroy with the lookup in flight
+ * (its cancelled callback comes later and must find nothing freed). */
+START_TEST(dns_inflight)
+{
+	const struct push_vendor_ops *ops = &push_vendor_xiaomi;
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t al = sizeof(a);
+	struct push_vendor_conf c;
+	struct result res = { 0 };
+	struct push_vendor_msg m = {
+		.token = "t",
+		.payload = (const uint8_t *)PAYLOAD,
+		.len = strlen(PAYLOAD),
+	};
+	char err[256], ns[64], q[512];
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	uint64_t end;
+	ssize_t n;
+	void *st;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	snprintf(ns, sizeof(ns), "127.0.0.1:%u", ntohs(a.sin_port));
+	loop_setup();
+	push_vendor_conf_init(&c, "x");
+	push_vendor_conf_key(&c, "type", "xiaomi", err, sizeof(err));
+	push_vendor_conf_key(&c, "endpoint", "https://push.example.test", err,
+			     sizeof(err));
+	push_vendor_conf_key(&c, "app_secret", "s", err, sizeof(err));
+	push_vendor_conf_key(&c, "resolver", ns, err, sizeof(err));
+	ck_assert_int_eq(push_vendor_conf_validate(&c, err, sizeof(err)), 0);
+	ck_assert_msg(ops->create(base, &c, &st, err, sizeof(err)) == 0, "%s",
+		      err);
+	end = lb_now_ms() + 200;
+	while (lb_now_ms() < end)
+		event_base_loop(base, EVLOOP_ONCE);
+	/* The query reached our server: "push.example.test" as labels
+	 * (evdns randomises the letters' case). */
+	n = recv(fd, q, sizeof(q), MSG_DONTWAIT);
+	ck_assert_int_gt(n, 12);
+	for (ssize_t i = 0; i < n; i++)
+		q[i] = (char)tolower((unsigned char)q[i]);
+	ck_assert_ptr_nonnull(memmem(q, (size_t)n,
+				     "\x04"
+				     "push\x07"
+				     "example\x04"
+				     "test",
+				     18));
+	ck_assert_int_eq(ops->send(st, &m, on_result, &res), 0);
+	wait_all(&res, 1);
+	ck_assert_int_eq(res.r, PV_RETRY);
+	ck_assert_str_eq(res.reason, "dns");
+	ck_assert_uint_eq(ops->stats(st)->requests, 0);
+	ops->destroy(st);
+	end = lb_now_ms() + 100;
+	while (lb_now_ms() < end)
+		event_base_loop(base, EVLOOP_ONCE);
+	close(fd);
 	loop_teardown();
 }
 END_TEST
@@ -1644,6 +1715,7 @@ unit_suite(void)
 	tc = tcase_create("classify");
 	tcase_add_test(tc, classify_table);
 	tcase_add_test(tc, send_refused);
+	tcase_add_test(tc, dns_inflight);
 	suite_add_tcase(s, tc);
 	return s;
 }

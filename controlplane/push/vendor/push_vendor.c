@@ -78,6 +78,7 @@ static const struct pv_key pv_keys[] = {
 	PVT(address),
 	PVT(token_url),
 	PVT(token_address),
+	PVT(resolver),
 	PVT(key_file),
 	PVT(key_id),
 	PVT(team_id),
@@ -233,6 +234,17 @@ push_vendor_conf_validate(const struct push_vendor_conf *c, char *err,
 		NEED(app_secret);
 	}
 #undef NEED
+	if (*c->resolver != '\0') {
+		struct sockaddr_storage ss;
+		int sl = (int)sizeof(ss);
+
+		if (evutil_parse_sockaddr_port(
+			    c->resolver, (struct sockaddr *)&ss, &sl) != 0)
+			return lb_errf(err, errlen, -1,
+				       "[push_vendor %s]: resolver '%s' is "
+				       "not IP[:port]",
+				       c->name, c->resolver);
+	}
 	if (*c->token_url != '\0' &&
 	    pv_url_parse(c->token_url, c->token_address, &u, e, sizeof(e)) != 0)
 		return lb_errf(err, errlen, -1,
@@ -356,6 +368,7 @@ pv_base_init(struct pv_base *b, struct event_base *evb,
 	TAILQ_INIT(&b->sends);
 	b->evb = evb;
 	b->request_timeout_ms = c->request_timeout_ms;
+	snprintf(b->resolver, sizeof(b->resolver), "%s", c->resolver);
 	o.ca_file = c->ca_file[0] != '\0' ? c->ca_file : NULL;
 	o.max_conns_per_host = c->max_conns;
 	o.max_idle_per_host = c->max_conns;
@@ -379,17 +392,20 @@ void
 pv_base_fini(struct pv_base *b)
 {
 	for (int i = 0; i < b->nres; i++) {
-		struct pv_resolver *r = &b->res[i];
+		struct pv_resolver *r = b->res[i];
 
-		if (r->req != NULL)
-			evdns_getaddrinfo_cancel(r->req); /* no callback */
-		r->req = NULL;
-		if (r->timer != NULL)
-			event_free(r->timer);
+		event_free(r->timer);
+		if (r->req != NULL) {
+			/* Its callback (EVUTIL_EAI_CANCEL) frees it. */
+			r->dead = true;
+			evdns_getaddrinfo_cancel(r->req);
+		} else {
+			free(r);
+		}
 	}
 	b->nres = 0;
 	if (b->dns != NULL)
-		evdns_base_free(b->dns, 0);
+		evdns_base_free(b->dns, 1);
 	b->dns = NULL;
 	if (b->http != NULL)
 		http_client_free(b->http);
@@ -405,8 +421,12 @@ pv_resolved(int result, struct evutil_addrinfo *res, void *arg)
 	struct lb_addr addr;
 	int rc = -1;
 
-	if (result == EVUTIL_EAI_CANCEL)
-		return; /* pv_base_fini */
+	if (r->dead) { /* pv_base_fini cancelled it: b is gone */
+		if (res != NULL)
+			evutil_freeaddrinfo(res);
+		free(r);
+		return;
+	}
 	r->req = NULL;
 	for (const struct evutil_addrinfo *a = res; a != NULL; a = a->ai_next)
 		if (a->ai_family == AF_INET) {
@@ -464,7 +484,21 @@ pv_base_resolve(struct pv_base *b, struct pv_url *u, char *err, size_t errlen)
 		return 0;
 	if (b->nres == (int)(sizeof(b->res) / sizeof(b->res[0])))
 		return lb_errf(err, errlen, -ENOSPC, "too many names");
-	if (b->dns == NULL) {
+	if (b->dns == NULL && b->resolver[0] != '\0') {
+		/* The configured server, and the hosts file first. */
+		b->dns = evdns_base_new(b->evb,
+					EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+		if (b->dns == NULL)
+			return lb_errf(err, errlen, -ENOMEM, "out of memory");
+		if (evdns_base_nameserver_ip_add(b->dns, b->resolver) != 0) {
+			evdns_base_free(b->dns, 0);
+			b->dns = NULL;
+			return lb_errf(err, errlen, -EINVAL,
+				       "resolver '%s' is not IP[:port]",
+				       b->resolver);
+		}
+		evdns_base_load_hosts(b->dns, NULL);
+	} else if (b->dns == NULL) {
 		b->dns = evdns_base_new(
 			b->evb, EVDNS_BASE_INITIALIZE_NAMESERVERS |
 					EVDNS_BASE_DISABLE_WHEN_INACTIVE);
@@ -472,17 +506,19 @@ pv_base_resolve(struct pv_base *b, struct pv_url *u, char *err, size_t errlen)
 			return lb_errf(err, errlen, -ENOMEM,
 				       "no DNS resolver (resolv.conf?)");
 	}
-	r = &b->res[b->nres];
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return lb_errf(err, errlen, -ENOMEM, "out of memory");
 	r->b = b;
 	r->u = u;
-	r->req = NULL;
 	r->timer = evtimer_new(b->evb, pv_resolve_start, r);
 	if (r->timer == NULL || evtimer_add(r->timer, &now) != 0) {
 		if (r->timer != NULL)
 			event_free(r->timer);
+		free(r);
 		return lb_errf(err, errlen, -ENOMEM, "out of memory");
 	}
-	b->nres++;
+	b->res[b->nres++] = r;
 	return 0;
 }
 

@@ -86,6 +86,7 @@ struct push_vendor_conf {
 	char app_secret[PUSH_VENDOR_TEXT_MAX + 1];    /* xiaomi */
 	char package_name[PUSH_VENDOR_TEXT_MAX + 1];  /* xiaomi */
 	char ca_file[PUSH_VENDOR_TEXT_MAX + 1];	      /* "": system CAs */
+	char resolver[64]; /* DNS server IP[:port]; "": resolv.conf's */
 	uint32_t connect_timeout_ms; /* TCP + TLS; default 5 s */
 	uint32_t request_timeout_ms; /* whole request; default 10 s */
 	uint32_t token_refresh_ms;   /* apns JWT age; 20-50 min, def. 40 */
@@ -146,7 +147,7 @@ const char *push_vendor_result_name(enum push_vendor_result r);
 void push_vendor_conf_init(struct push_vendor_conf *c, const char *name);
 /*
  * One key of a [push_vendor NAME] section: type, endpoint, address,
- * token_url, token_address, key_file, key_id, team_id, topic, push_type, project_id,
+ * token_url, token_address, resolver, key_file, key_id, team_id, topic, push_type, project_id,
  * app_id, client_id, client_secret, app_secret, package_name, ca_file,
  * connect_timeout, request_timeout, token_refresh, token_margin (N, Nms,
  * Ns, Nm), max_conns. 0, or -1 with err saying why (unknown key, empty or

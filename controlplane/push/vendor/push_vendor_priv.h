@@ -54,17 +54,21 @@ struct pv_oauth;
 struct pv_buf;
 TAILQ_HEAD(pv_send_list, pv_send);
 
+/* Heap-allocated: a lookup cancelled by pv_base_fini may still call back
+ * from the loop later; it then finds dead set and frees the resolver. */
 struct pv_resolver {
 	struct pv_base *b;
 	struct pv_url *u;
 	struct evdns_getaddrinfo_request *req;
 	struct event *timer;
+	bool dead;
 };
 
 struct pv_base {
 	struct event_base *evb;
 	struct evdns_base *dns; /* made when a URL has a name */
-	struct pv_resolver res[2];
+	char resolver[64];	/* its server, or "": resolv.conf's */
+	struct pv_resolver *res[2];
 	int nres;
 	struct http_client *http;
 	struct push_vendor_stats st;

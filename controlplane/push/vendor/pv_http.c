@@ -254,14 +254,18 @@ pv_oauth_parse(int status, const char *body, char **token, uint32_t *expires_s,
 	}
 bad:
 	r = status == 429 || status >= 500 ? PV_RETRY : PV_FAILED;
-	if (cJSON_IsString(e))
-		snprintf(reason, rlen, "token_%.32s", e->valuestring);
-	else if (cJSON_IsNumber(e))
+	if (cJSON_IsString(e)) {
+		char t[33];
+
+		pv_reason_clean(t, sizeof(t), e->valuestring);
+		snprintf(reason, rlen, "token_%s", t);
+	} else if (cJSON_IsNumber(e)) {
 		snprintf(reason, rlen, "token_%d", e->valueint);
-	else if (status == 200)
+	} else if (status == 200) {
 		snprintf(reason, rlen, "token_bad_answer");
-	else
+	} else {
 		snprintf(reason, rlen, "token_http_%d", status);
+	}
 	cJSON_Delete(j);
 	return r;
 }
