@@ -7,7 +7,7 @@ POST /3/device/TOKEN is checked as APNs checks it:
   authorization: bearer JWT    ES256 over {"alg","kid"}.{"iss","iat"},
                                verified with the key's public half; kid and
                                iss must be --key-id and --team-id; iat within
-                               the last hour (not in the future) -- else 403
+                               the last hour (at most 60 s ahead) -- else 403
                                InvalidProviderToken / ExpiredProviderToken;
                                a JWT listed in ctl "expired_jwts": 403
                                ExpiredProviderToken

@@ -141,6 +141,13 @@ jws_check(const char *jws, EVP_PKEY *k, char *h, char *c, size_t cap)
 
 /* ---- base64url and JWS ------------------------------------------------ */
 
+/* Change a base64url character into another one (still decodable). */
+static void
+swap_char(char *c)
+{
+	*c = *c == 'A' ? 'B' : 'A';
+}
+
 START_TEST(b64url_vectors)
 {
 	static const struct {
@@ -208,7 +215,7 @@ START_TEST(jws_es256)
 		ck_assert_str_eq(h, hdr);
 		ck_assert_str_eq(c, cl);
 		/* A flipped claim byte no longer verifies. */
-		jws[strchr(jws, '.') - jws + 3] ^= 1;
+		swap_char(&jws[strchr(jws, '.') - jws + 3]);
 		ck_assert_int_eq(jws_check(jws, k, h, c, sizeof(h)), 0);
 		free(jws);
 	}
@@ -227,7 +234,7 @@ START_TEST(jws_rs256)
 	ck_assert_int_eq(jws_check(jws, k, h, c, sizeof(h)), 1);
 	ck_assert_str_eq(h, hdr);
 	ck_assert_str_eq(c, cl);
-	jws[strlen(jws) - 2] ^= 1;
+	swap_char(&jws[strlen(jws) - 2]);
 	ck_assert_int_eq(jws_check(jws, k, h, c, sizeof(h)), 0);
 	free(jws);
 	EVP_PKEY_free(k);
@@ -1147,7 +1154,7 @@ START_TEST(apns_errors_timeout)
 	t0 = lb_now_ms();
 	r = send1(ops, st, TOKEN_SLOW);
 	ck_result(r, PV_RETRY, "timeout");
-	ck_assert_msg(r.at_ms - t0 >= 900 && r.at_ms - t0 < 2500,
+	ck_assert_msg(r.at_ms - t0 >= 900 && r.at_ms - t0 < 2900,
 		      "timed out after %llu ms",
 		      (unsigned long long)(r.at_ms - t0));
 	ck_assert_uint_eq(ops->stats(st)->timeouts, 1);
@@ -1388,7 +1395,7 @@ ov_errors_timeout(const struct ovendor *ov)
 	t0 = lb_now_ms();
 	r = send1(ov->ops, st, TOKEN_SLOW);
 	ck_result(r, PV_RETRY, "timeout");
-	ck_assert_msg(r.at_ms - t0 >= 900 && r.at_ms - t0 < 2500,
+	ck_assert_msg(r.at_ms - t0 >= 900 && r.at_ms - t0 < 2900,
 		      "timed out after %llu ms",
 		      (unsigned long long)(r.at_ms - t0));
 	r = send1(ov->ops, st, TOKEN_OK);
@@ -1640,7 +1647,7 @@ START_TEST(xiaomi_send)
 	t0 = lb_now_ms();
 	r = send1(ops, st, TOKEN_SLOW);
 	ck_result(r, PV_RETRY, "timeout");
-	ck_assert_msg(r.at_ms - t0 >= 900 && r.at_ms - t0 < 2500,
+	ck_assert_msg(r.at_ms - t0 >= 900 && r.at_ms - t0 < 2900,
 		      "timed out after %llu ms",
 		      (unsigned long long)(r.at_ms - t0));
 	ck_assert_uint_eq(ops->stats(st)->results[PV_BAD_TOKEN], 2);

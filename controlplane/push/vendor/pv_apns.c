@@ -32,6 +32,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 
+#include "edgelb/log.h"
 #include "edgelb/util.h"
 #include "push_vendor_priv.h"
 
@@ -92,6 +93,7 @@ apns_jwt(struct apns *a)
 		 a->team_id, (long long)time(NULL));
 	if (pv_jwt_sign(a->key, hdr, claims, &jwt, err, sizeof(err)) != 0) {
 		a->b.st.token_errors++;
+		LB_WARN("push vendor apns: provider token: %s", err);
 		return NULL;
 	}
 	free(a->jwt);
@@ -112,6 +114,7 @@ apns_answer(void *arg, int err, const struct pv_resp *resp)
 	char reason[PUSH_VENDOR_REASON_MAX + 1];
 	cJSON *j = NULL;
 	const cJSON *jr;
+	int rc;
 
 	s->call = NULL;
 	if (err != 0) {
@@ -145,12 +148,14 @@ apns_answer(void *arg, int err, const struct pv_resp *resp)
 		    pv_now_ms(&a->b) - a->jwt_made_ms >= PV_APNS_REFRESH_MIN) {
 			s->resent = true;
 			a->b.st.resent++;
-			if (apns_post(s) == 0)
+			rc = apns_post(s);
+			if (rc == 0)
 				return;
 			v.r = PV_RETRY;
 			snprintf(reason, sizeof(reason), "%s",
-				 a->jwt == NULL ? "provider_token"
-						: "request_failed");
+				 rc == -ENOKEY	 ? "provider_token"
+				 : rc == -EAGAIN ? "dns"
+						 : "request_failed");
 		}
 	}
 	pv_send_end(s, v.r, v.r == PV_OK ? NULL : reason);
@@ -185,7 +190,7 @@ apns_post(struct pv_send *s)
 	const char *jwt = apns_jwt(a);
 
 	if (jwt == NULL)
-		return -EINVAL;
+		return -ENOKEY;
 	auth = malloc(strlen(jwt) + 8);
 	if (pv_send_cred(s, jwt) != 0 || auth == NULL) {
 		free(auth);
@@ -250,7 +255,7 @@ apns_send(void *state, const struct push_vendor_msg *m, push_vendor_cb cb,
 	rc = apns_post(s);
 	if (rc != 0)
 		return pv_send_end_later(s, PV_RETRY,
-					 a->jwt == NULL	 ? "provider_token"
+					 rc == -ENOKEY	 ? "provider_token"
 					 : rc == -EAGAIN ? "dns"
 							 : "request_failed");
 	return 0;
