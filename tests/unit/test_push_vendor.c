@@ -779,7 +779,10 @@ END_TEST
 
 /* ---- the fake vendors ------------------------------------------------- */
 
-static char dir[] = "/tmp/test_push_vendor.XXXXXX";
+/* root: made and removed by the parent (also after a failed test); dir:
+ * one test's, inside it. */
+static char root[] = "/tmp/test_push_vendor.XXXXXX";
+static char dir[sizeof(root) + 16];
 static pid_t fake_pid;
 static const char *python = "/usr/bin/python3";
 static char *srcdir;
@@ -931,8 +934,22 @@ fake_last(const char *kind, const char *k1, const char *k2)
 }
 
 static void
+root_setup(void)
+{
+	memcpy(root + sizeof(root) - 7, "XXXXXX", 6); /* one per TCase */
+	ck_assert_ptr_nonnull(mkdtemp(root));
+}
+
+static void
+root_teardown(void)
+{
+	sh("rm -rf %s", root);
+}
+
+static void
 fakes_setup(void)
 {
+	snprintf(dir, sizeof(dir), "%s/t.XXXXXX", root);
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	sh("cd %s && openssl req -x509 -newkey ec -pkeyopt "
 	   "ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=127.0.0.1 "
@@ -948,7 +965,6 @@ fakes_teardown(void)
 {
 	fake_stop();
 	loop_teardown();
-	sh("rm -rf %s", dir);
 }
 
 static void *
@@ -1734,6 +1750,7 @@ fakes_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("apns");
+	tcase_add_unchecked_fixture(tc, root_setup, root_teardown);
 	tcase_add_checked_fixture(tc, fakes_setup, fakes_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, apns_send_ok);
@@ -1742,6 +1759,7 @@ fakes_suite(void)
 	tcase_add_test(tc, apns_provider_token);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("fcm");
+	tcase_add_unchecked_fixture(tc, root_setup, root_teardown);
 	tcase_add_checked_fixture(tc, fakes_setup, fakes_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, fcm_send_ok);
@@ -1751,6 +1769,7 @@ fakes_suite(void)
 	tcase_add_test(tc, fcm_wrong_key);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("huawei");
+	tcase_add_unchecked_fixture(tc, root_setup, root_teardown);
 	tcase_add_checked_fixture(tc, fakes_setup, fakes_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, huawei_send_ok);
@@ -1760,6 +1779,7 @@ fakes_suite(void)
 	tcase_add_test(tc, huawei_wrong_secret);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("xiaomi");
+	tcase_add_unchecked_fixture(tc, root_setup, root_teardown);
 	tcase_add_checked_fixture(tc, fakes_setup, fakes_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, xiaomi_send);
