@@ -1279,6 +1279,7 @@ mod_collect(void *state, struct metrics *reg)
 			struct gw_upstream *u = gw_table_upstream(t, k);
 			struct gw_metrics_up *x = &ups[n++];
 
+			x->stage = m->stages[i].name;
 			x->name = u->conf.name; /* t stays: the router's ref */
 			gw_upstream_stats_read(u, &x->st);
 			x->available = x->unavailable = 0;
