@@ -523,6 +523,14 @@ line_of(const struct cfg *c, const struct cfg_module_ops *ops, const char *name)
 	return s != NULL ? extra_find(s, name) : NULL;
 }
 
+/* An instance's weight for a backend's: 0 (out, by health) as 1, at
+ * most GW_MAX_WEIGHT. */
+static uint32_t
+inst_weight(uint32_t w)
+{
+	return w == 0 ? 1 : (w > GW_MAX_WEIGHT ? GW_MAX_WEIGHT : w);
+}
+
 /*
  * The instances of u from its service in c: every backend, weight 0 as
  * weight 1 (kept out of rotation by gw_mod's health, see health_sync).
@@ -547,12 +555,10 @@ service_instances(const struct cfg *c, const struct gw_extra *x,
 	u->ninst = 0;
 	for (uint32_t i = 0; i < s->nbackends && i < GW_MAX_INSTANCES; i++) {
 		struct gw_instance_conf *in = &u->inst[u->ninst++];
-		uint32_t w = s->backends[i].weight;
 
 		in->addr = s->backends[i].addr;
 		in->port = s->backends[i].port;
-		in->weight =
-			w == 0 ? 1 : (w > GW_MAX_WEIGHT ? GW_MAX_WEIGHT : w);
+		in->weight = inst_weight(s->backends[i].weight);
 	}
 	return 0;
 }
@@ -580,12 +586,14 @@ stage_has(const char *list, const char *stage)
 
 /*
  * The gw_conf of one stage from c's [route] and [upstream] sections:
- * its routes, every upstream, service-bound ones filled from c. out is
- * the caller's (gw_conf_fini). 0 or -errno with err set.
+ * its routes, every upstream, service-bound ones filled from c; then,
+ * with the module's state m (NULL when a file is only checked), what
+ * the API store adds. out is the caller's (gw_conf_fini). 0 or -errno
+ * with err set.
  */
 static int
-stage_conf(const struct cfg *c, const char *stage, struct gw_conf *out,
-	   char *err, size_t errlen)
+stage_conf(struct gw_mod *m, const struct cfg *c, const char *stage,
+	   struct gw_conf *out, char *err, size_t errlen)
 {
 	const struct gw_sect *rs = cfg_module_state(c, &gw_route_cfg_ops);
 	const struct gw_sect *us = cfg_module_state(c, &gw_ups_cfg_ops);
@@ -620,8 +628,9 @@ stage_conf(const struct cfg *c, const char *stage, struct gw_conf *out,
 			return rc;
 		}
 	}
-	/* API store: gw_api_stage_conf(store, stage, out, err, errlen)
-	 * appends the stage's live API routes here (gwapi). */
+	/* API store: when m != NULL, gw_api_stage_conf(m's store, stage,
+	 * out, err, errlen) appends the stage's live API routes here. */
+	(void)m;
 	return 0;
 }
 
@@ -729,7 +738,7 @@ route_validate(void *state, const struct cfg *c, char *err, size_t errlen)
 		struct gw_conf gc;
 		struct gw_table *t;
 
-		rc = stage_conf(c, st[i], &gc, err, errlen);
+		rc = stage_conf(NULL, c, st[i], &gc, err, errlen);
 		if (rc < 0)
 			break;
 		t = gw_table_build(&gc, err, errlen);
@@ -870,7 +879,9 @@ health_sync(struct gw_mod *m, struct gw_table *t, const struct cfg *c,
 		if (x == NULL || x->service[0] == '\0')
 			continue;
 		cs = cfg_service_find(c, x->service);
-		if (cs == NULL || cs->nbackends != u->n)
+		if (cs == NULL || (cs->nbackends < GW_MAX_INSTANCES
+					   ? cs->nbackends
+					   : GW_MAX_INSTANCES) != u->n)
 			changed = true;
 		vs = v != NULL ? view_find(v, x->service) : NULL;
 		for (size_t k = 0; k < u->n; k++) {
@@ -879,7 +890,8 @@ health_sync(struct gw_mod *m, struct gw_table *t, const struct cfg *c,
 
 			if (cs != NULL && k < cs->nbackends &&
 			    (!lb_addr_equal(&cs->backends[k].addr, &in->addr) ||
-			     cs->backends[k].port != in->port))
+			     cs->backends[k].port != in->port ||
+			     inst_weight(cs->backends[k].weight) != in->weight))
 				changed = true;
 			for (uint32_t b = 0; vs != NULL && b < vs->nbackends;
 			     b++)
@@ -911,7 +923,7 @@ tables_build(struct gw_mod *m, const struct cfg *c, struct gw_table **t,
 	for (size_t i = 0; rc == 0 && i < m->nstages; i++) {
 		struct gw_conf gc;
 
-		rc = stage_conf(c, m->stages[i].name, &gc, err, errlen);
+		rc = stage_conf(m, c, m->stages[i].name, &gc, err, errlen);
 		if (rc < 0)
 			break;
 		t[i] = gw_table_build(&gc, err, errlen);
