@@ -861,8 +861,10 @@ stages_ensure(struct gw_mod *m, const struct cfg *c, char *err, size_t errlen)
 
 /* ---- health from the view -------------------------------------------------- */
 
-/* Set the health of t's service-bound upstreams from v; whether any
- * upstream's instances differ from the service's backends in c. */
+/* Set the health of t's service-bound upstreams from v (a backend v
+ * does not know yet, e.g. during a reload, counts as unchecked: up);
+ * whether any upstream's instances differ from the service's backends
+ * in c. */
 static bool
 health_sync(struct gw_mod *m, struct gw_table *t, const struct cfg *c,
 	    const struct view *v)
@@ -886,7 +888,7 @@ health_sync(struct gw_mod *m, struct gw_table *t, const struct cfg *c,
 		vs = v != NULL ? view_find(v, x->service) : NULL;
 		for (size_t k = 0; k < u->n; k++) {
 			const struct gw_instance *in = &u->inst[k];
-			bool ok = false;
+			bool ok = true; /* not in the view yet: as unchecked */
 
 			if (cs != NULL && k < cs->nbackends &&
 			    (!lb_addr_equal(&cs->backends[k].addr, &in->addr) ||
@@ -1277,17 +1279,20 @@ static int
 mod_collect(void *state, struct metrics *reg)
 {
 	struct gw_mod *m = state;
-	struct gw_metrics_up ups[GW_STAGE_MAX * 32];
-	size_t n = 0;
+	size_t max = m->nstages * GW_MAX_UPSTREAMS, n = 0;
+	struct gw_metrics_up *ups = calloc(max + 1, sizeof(*ups));
 	uint64_t now = lb_now_ns() / 1000000;
 	struct gw_log_stats ls;
+	int rc;
+
+	if (ups == NULL)
+		return -ENOMEM;
 
 	for (size_t i = 0; i < m->nstages; i++) {
 		struct gw_table *t = gw_router_get(m->stages[i].router);
 
-		for (size_t k = 0; t != NULL && k < gw_table_nupstreams(t) &&
-				   n < sizeof(ups) / sizeof(ups[0]);
-		     k++) {
+		for (size_t k = 0;
+		     t != NULL && k < gw_table_nupstreams(t) && n < max; k++) {
 			struct gw_upstream *u = gw_table_upstream(t, k);
 			struct gw_metrics_up *x = &ups[n++];
 
@@ -1311,7 +1316,9 @@ mod_collect(void *state, struct metrics *reg)
 	metrics_put(reg, "edgelbd_gateway_access_log_dropped_total",
 		    "Access log lines lost: too long, or a failed write.",
 		    METRICS_COUNTER, NULL, 0, (double)(ls.dropped + ls.errors));
-	return gw_metrics_collect(m->gm, reg, ups, n);
+	rc = gw_metrics_collect(m->gm, reg, ups, n);
+	free(ups);
+	return rc;
 }
 
 /* ---- life cycle ------------------------------------------------------------------ */
