@@ -1,0 +1,873 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The API gateway module of edgelbd (see gw_module.h): stages and their
+ * route tables, listener generations, the view follower, metrics, lbctl
+ * and the life cycle. The sections' hooks are in gw_module_conf.c.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <event2/event.h>
+
+#include "daemon.h"
+#include "gw_log.h"
+#include "gw_metrics.h"
+#include "gw_module.h"
+#include "gw_module_priv.h"
+#include "gw_proxy.h"
+#include "gw_route.h"
+#include "metrics.h"
+#include "view.h"
+#include "edgelb/lbmsg.h"
+#include "edgelb/log.h"
+#include "edgelb/util.h"
+
+#define GW_TICK_MS	 200   /* view follower, log flush, retired gens */
+#define GW_RETIRE_MAX_MS 60000 /* a retired generation is cut after */
+
+/* ---- runtime ------------------------------------------------------------------- */
+
+struct gw_stage {
+	struct gw_mod *m;
+	char name[GW_STAGE_NAME_MAX];
+	struct gw_router *router;
+};
+
+/* A generation of listeners: per stage that has listeners, a server on
+ * the daemon's loop (workers = 1) or worker threads, and its proxy. */
+struct gw_gen {
+	struct gw_gen *next; /* retired list */
+	uint64_t retired_ms;
+	size_t n;
+	struct {
+		struct gw_stage *stage;
+		struct gw_proxy *proxy;
+		struct http_server *hs;
+		struct http_workers *w;
+	} srv[GW_STAGE_MAX];
+};
+
+struct gw_mod {
+	struct lbd *d;
+	struct gw_mod_conf conf; /* of the current generation */
+	size_t nstages;
+	struct gw_stage stages[GW_STAGE_MAX];
+	struct gw_gen *gen;	/* NULL: no listener */
+	struct gw_gen *retired; /* draining after a listener change */
+	struct gw_log *log;
+	struct gw_metrics *gm;
+	struct http_metrics *hm;
+	struct event *tick;
+	uint64_t view_gen;
+	bool draining;
+	uint64_t rebuilds, rebuild_errors, health_changes;
+	struct gw_proxy_stats gone; /* of freed generations */
+	/* API store: its struct gw_api_store goes here */
+};
+
+static void
+on_done(void *arg, const struct gw_done *d)
+{
+	struct gw_stage *st = arg;
+
+	gw_metrics_done(st->m->gm, st->name, d);
+	gw_log_write(st->m->log, st->name, d);
+}
+
+static struct gw_stage *
+stage_find(struct gw_mod *m, const char *name)
+{
+	for (size_t i = 0; i < m->nstages; i++)
+		if (strcmp(m->stages[i].name, name) == 0)
+			return &m->stages[i];
+	return NULL;
+}
+
+/* Every stage of c exists (stages are never removed: a retired listener
+ * generation may still serve one). 0 or -ENOSPC / -ENOMEM. */
+static int
+stages_ensure(struct gw_mod *m, const struct cfg *c, char *err, size_t errlen)
+{
+	const char *st[GW_LISTEN_MAX];
+	size_t n = gw_mod_cfg_stages(c, st);
+
+	for (size_t i = 0; i < n; i++) {
+		struct gw_stage *s;
+
+		if (stage_find(m, st[i]) != NULL)
+			continue;
+		if (m->nstages >= GW_STAGE_MAX)
+			return lb_errf(err, errlen, -ENOSPC,
+				       "at most %d stages over the daemon's "
+				       "life",
+				       GW_STAGE_MAX);
+		s = &m->stages[m->nstages];
+		s->router = gw_router_new();
+		if (s->router == NULL)
+			return lb_errf(err, errlen, -ENOMEM, "out of memory");
+		s->m = m;
+		snprintf(s->name, sizeof(s->name), "%s", st[i]);
+		m->nstages++;
+	}
+	return 0;
+}
+
+/* ---- health from the view -------------------------------------------------- */
+
+/* Set the health of t's service-bound upstreams from v (a backend v
+ * does not know yet, e.g. during a reload, counts as unchecked: up);
+ * whether any upstream's instances differ from the service's backends
+ * in c. */
+static bool
+health_sync(struct gw_mod *m, struct gw_table *t, const struct cfg *c,
+	    const struct view *v)
+{
+	const struct gw_sect *us = cfg_module_state(c, &gw_ups_cfg_ops);
+	bool changed = false;
+
+	for (size_t i = 0; us != NULL && i < gw_table_nupstreams(t); i++) {
+		struct gw_upstream *u = gw_table_upstream(t, i);
+		const struct gw_extra *x = gw_mod_extra_find(us, u->conf.name);
+		const struct cfg_service *cs;
+		const struct view_service *vs;
+
+		if (x == NULL || x->service[0] == '\0')
+			continue;
+		cs = cfg_service_find(c, x->service);
+		if (cs == NULL || (cs->nbackends < GW_MAX_INSTANCES
+					   ? cs->nbackends
+					   : GW_MAX_INSTANCES) != u->n)
+			changed = true;
+		vs = v != NULL ? view_find(v, x->service) : NULL;
+		for (size_t k = 0; k < u->n; k++) {
+			const struct gw_instance *in = &u->inst[k];
+			bool ok = true; /* not in the view yet: as unchecked */
+
+			if (cs != NULL && k < cs->nbackends &&
+			    (!lb_addr_equal(&cs->backends[k].addr, &in->addr) ||
+			     cs->backends[k].port != in->port ||
+			     gw_mod_inst_weight(cs->backends[k].weight) !=
+				     in->weight))
+				changed = true;
+			for (uint32_t b = 0; vs != NULL && b < vs->nbackends;
+			     b++)
+				if (vs->backends[b].port == in->port &&
+				    lb_addr_equal(&vs->backends[b].addr,
+						  &in->addr))
+					ok = vs->backends[b].usable;
+			if (ok != in->healthy) {
+				gw_upstream_set_healthy(u, k, ok);
+				m->health_changes++;
+			}
+		}
+	}
+	return changed;
+}
+
+/* ---- route tables ------------------------------------------------------------ */
+
+/* Build every stage's table from c into t[]; nothing is published. */
+static int
+tables_build(struct gw_mod *m, const struct cfg *c, struct gw_table **t,
+	     char *err, size_t errlen)
+{
+	struct view *v = view_get(m->d->view);
+	int rc = 0;
+
+	for (size_t i = 0; i < m->nstages; i++)
+		t[i] = NULL;
+	for (size_t i = 0; rc == 0 && i < m->nstages; i++) {
+		struct gw_conf gc;
+
+		rc = gw_mod_stage_conf(m, c, m->stages[i].name, &gc, err,
+				       errlen);
+		if (rc < 0)
+			break;
+		t[i] = gw_table_build(&gc, err, errlen);
+		gw_conf_fini(&gc);
+		if (t[i] == NULL) {
+			rc = -errno;
+			gw_mod_err_line(c, err, errlen);
+			break;
+		}
+		(void)health_sync(m, t[i], c, v);
+	}
+	view_put(v);
+	if (rc < 0)
+		for (size_t i = 0; i < m->nstages; i++)
+			gw_table_put(t[i]);
+	return rc;
+}
+
+static void
+tables_publish(struct gw_mod *m, struct gw_table **t)
+{
+	for (size_t i = 0; i < m->nstages; i++) {
+		struct gw_table *old = gw_router_get(m->stages[i].router);
+
+		for (size_t k = 0; old != NULL && k < gw_table_nupstreams(old);
+		     k++) {
+			struct gw_upstream *u = gw_table_upstream(old, k);
+			struct gw_upstream_stats s;
+
+			gw_upstream_stats_read(u, &s);
+			gw_metrics_retire_upstream(m->gm, u->conf.name, &s);
+		}
+		gw_router_publish(m->stages[i].router, t[i]);
+		gw_table_put(old);
+	}
+	m->rebuilds++;
+}
+
+static int
+rebuild_from(struct gw_mod *m, const struct cfg *c, char *err, size_t errlen)
+{
+	struct gw_table *t[GW_STAGE_MAX];
+	int rc = tables_build(m, c, t, err, errlen);
+
+	if (rc < 0) {
+		m->rebuild_errors++;
+		return rc;
+	}
+	tables_publish(m, t);
+	return 0;
+}
+
+/*
+ * What a stage's table has besides the file's [route] and [upstream]
+ * sections, appended to out before it is built. 0 or -errno with err set.
+ */
+int
+gw_mod_extra_conf(struct gw_mod *m, const char *stage, struct gw_conf *out,
+		  char *err, size_t errlen)
+{
+	(void)m;
+	(void)stage;
+	(void)out;
+	(void)err;
+	(void)errlen;
+	/* API store: gw_api_stage_conf(store, stage, out, err, errlen)
+	 * appends the stage's live API routes here. */
+	return 0;
+}
+
+int
+gw_mod_rebuild(struct gw_mod *m, char *err, size_t errlen)
+{
+	return rebuild_from(m, m->d->cfg, err, errlen);
+}
+
+/* ---- listeners ------------------------------------------------------------------ */
+
+static void
+limits_of(const struct gw_mod_conf *c, struct http_limits *l)
+{
+	*l = http_default_limits;
+	l->max_conns = c->max_conns;
+	l->max_conns_per_addr = c->max_conns_per_addr;
+	l->max_head_bytes = c->max_header_size;
+	l->max_body_bytes = c->max_body;
+	l->head_timeout_ms = c->header_timeout_ms;
+	l->idle_timeout_ms = c->idle_timeout_ms;
+	l->max_streams = c->max_streams;
+}
+
+static void
+gen_stats(struct gw_gen *g, struct gw_proxy_stats *sum)
+{
+	for (size_t i = 0; g != NULL && i < g->n; i++) {
+		const struct gw_proxy_stats *s =
+			gw_proxy_stats(g->srv[i].proxy);
+		const uint64_t *a = (const uint64_t *)s;
+		uint64_t *b = (uint64_t *)sum;
+
+		for (size_t k = 0; k < sizeof(*s) / sizeof(uint64_t); k++)
+			b[k] += __atomic_load_n(&a[k], __ATOMIC_RELAXED);
+	}
+}
+
+static void
+gen_free(struct gw_mod *m, struct gw_gen *g)
+{
+	if (g == NULL)
+		return;
+	for (size_t i = 0; i < g->n; i++) {
+		if (g->srv[i].w != NULL)
+			http_workers_stop(g->srv[i].w);
+		http_server_free(g->srv[i].hs); /* aborts what is in flight */
+		g->srv[i].hs = NULL;
+	}
+	for (size_t i = 0; i < g->n; i++)
+		if (g->srv[i].proxy == NULL)
+			g->n = i; /* a generation that failed half made */
+	gen_stats(g, &m->gone);
+	m->gone.active = 0;
+	for (size_t i = 0; i < g->n; i++) {
+		gw_proxy_free(g->srv[i].proxy);
+		http_workers_free(g->srv[i].w);
+	}
+	free(g);
+}
+
+static int
+gen_listen(struct gw_gen *g, size_t i, const struct gw_listen *l,
+	   const struct http_tls *tls)
+{
+	struct http_listen_opts o = { .tls = l->tls ? tls : NULL,
+				      .reuseport = true };
+	char buf[LB_ADDRPORTSTRLEN];
+	int rc;
+
+	if (g->srv[i].hs != NULL)
+		rc = http_server_listen_opts(g->srv[i].hs, &l->addr, l->port,
+					     &o);
+	else
+		rc = http_workers_listen(g->srv[i].w, &l->addr, l->port, o.tls);
+	if (rc < 0)
+		LB_ERR("[gateway] listen %s%s (line %d): %s",
+		       lb_addr_port_format(&l->addr, l->port, buf, sizeof(buf)),
+		       l->tls ? " tls" : "", l->line, strerror(-rc));
+	return rc;
+}
+
+/* A generation serving c's listeners. NULL with errno. */
+static struct gw_gen *
+gen_open(struct gw_mod *m, const struct gw_mod_conf *c)
+{
+	struct http_tls_cert certs[GW_CERT_MAX];
+	struct http_tls tls = { certs, c->ncerts };
+	const char *st[GW_LISTEN_MAX];
+	size_t nst = gw_mod_conf_stages(c, st);
+	struct http_limits lim;
+	struct gw_gen *g = calloc(1, sizeof(*g));
+	int rc = -ENOMEM;
+
+	if (g == NULL)
+		goto err;
+	for (size_t i = 0; i < c->ncerts; i++) {
+		certs[i].server_name =
+			c->certs[i].sni[0] != '\0' ? c->certs[i].sni : NULL;
+		certs[i].cert = c->certs[i].cert;
+		certs[i].key = c->certs[i].key;
+	}
+	limits_of(c, &lim);
+	for (size_t i = 0; i < nst; i++) {
+		struct gw_stage *s = stage_find(m, st[i]);
+		struct gw_proxy_opts po = { .on_done = on_done,
+					    .on_done_arg = s };
+
+		rc = -EINVAL;
+		if (s == NULL)
+			goto err;
+		g->srv[i].stage = s;
+		g->n++;
+		g->srv[i].proxy = gw_proxy_new(
+			c->workers <= 1 ? m->d->base : NULL, s->router, &po);
+		if (g->srv[i].proxy == NULL)
+			goto err_errno;
+		if (c->workers <= 1)
+			g->srv[i].hs = http_server_new(m->d->base, &lim,
+						       &gw_proxy_handler,
+						       g->srv[i].proxy);
+		else
+			g->srv[i].w = http_workers_new(c->workers, &lim,
+						       &gw_proxy_handler,
+						       g->srv[i].proxy);
+		if (g->srv[i].hs == NULL && g->srv[i].w == NULL)
+			goto err_errno;
+		for (size_t k = 0; k < c->nlisten; k++) {
+			if (strcmp(c->listen[k].stage, st[i]) != 0)
+				continue;
+			rc = gen_listen(g, i, &c->listen[k], &tls);
+			if (rc < 0)
+				goto err;
+		}
+	}
+	for (size_t i = 0; i < g->n; i++)
+		if (g->srv[i].w != NULL) {
+			rc = http_workers_start(g->srv[i].w);
+			if (rc < 0)
+				goto err;
+		}
+	return g;
+err_errno:
+	rc = -errno;
+err:
+	gen_free(m, g);
+	errno = -rc;
+	return NULL;
+}
+
+static void
+gen_drain(struct gw_gen *g)
+{
+	for (size_t i = 0; g != NULL && i < g->n; i++) {
+		if (g->srv[i].hs != NULL)
+			http_server_drain(g->srv[i].hs);
+		if (g->srv[i].w != NULL)
+			http_workers_drain(g->srv[i].w);
+	}
+}
+
+static bool
+gen_drained(struct gw_gen *g)
+{
+	for (size_t i = 0; g != NULL && i < g->n; i++) {
+		if (g->srv[i].hs != NULL &&
+		    http_server_active(g->srv[i].hs) > 0)
+			return false;
+		if (g->srv[i].w != NULL && !http_workers_drained(g->srv[i].w))
+			return false;
+		if (__atomic_load_n(&gw_proxy_stats(g->srv[i].proxy)->active,
+				    __ATOMIC_RELAXED) > 0)
+			return false;
+	}
+	return true;
+}
+
+/* Do a and b need different listeners? */
+static bool
+listeners_changed(const struct gw_mod_conf *a, const struct gw_mod_conf *b)
+{
+	if (a->nlisten != b->nlisten || a->ncerts != b->ncerts ||
+	    a->workers != b->workers || a->max_conns != b->max_conns ||
+	    a->max_conns_per_addr != b->max_conns_per_addr ||
+	    a->header_timeout_ms != b->header_timeout_ms ||
+	    a->idle_timeout_ms != b->idle_timeout_ms ||
+	    a->max_header_size != b->max_header_size ||
+	    a->max_body != b->max_body || a->max_streams != b->max_streams)
+		return true;
+	for (size_t i = 0; i < a->nlisten; i++) {
+		const struct gw_listen *x = &a->listen[i], *y = &b->listen[i];
+
+		if (x->port != y->port || x->tls != y->tls ||
+		    !lb_addr_equal(&x->addr, &y->addr) ||
+		    strcmp(x->stage, y->stage) != 0)
+			return true;
+	}
+	for (size_t i = 0; i < a->ncerts; i++)
+		if (strcmp(a->certs[i].sni, b->certs[i].sni) != 0 ||
+		    strcmp(a->certs[i].cert, b->certs[i].cert) != 0 ||
+		    strcmp(a->certs[i].key, b->certs[i].key) != 0)
+			return true;
+	return false;
+}
+
+static void
+conf_copy(struct gw_mod_conf *dst, const struct gw_mod_conf *src)
+{
+	struct gw_cert *certs = dst->certs;
+
+	*dst = *src;
+	dst->certs = certs;
+	if (src->ncerts > 0)
+		memcpy(certs, src->certs, src->ncerts * sizeof(*certs));
+}
+
+/* c's [gateway], or the defaults for a cfg made without the module's
+ * sections (cfg_new(NULL, 0) in tests). */
+static const struct gw_mod_conf *
+conf_of(const struct cfg *c, struct gw_mod_conf *defaults)
+{
+	const struct gw_mod_conf *gc = cfg_module_state(c, &gw_cfg_ops);
+
+	if (gc != NULL)
+		return gc;
+	gw_mod_conf_init(defaults);
+	defaults->certs = NULL;
+	return defaults;
+}
+
+/* ---- the timer: view, log, retired generations ------------------------------- */
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_mod *m = arg;
+	struct view *v = view_get(m->d->view);
+	struct gw_gen **pp = &m->retired;
+	uint64_t now = lb_now_ns() / 1000000;
+	bool rebuild = false;
+
+	(void)fd;
+	(void)what;
+	if (v != NULL && v->generation != m->view_gen) {
+		m->view_gen = v->generation;
+		for (size_t i = 0; i < m->nstages; i++) {
+			struct gw_table *t = gw_router_get(m->stages[i].router);
+
+			if (t != NULL)
+				rebuild |= health_sync(m, t, m->d->cfg, v);
+			gw_table_put(t);
+		}
+	}
+	view_put(v);
+	if (rebuild) {
+		char err[256] = "";
+
+		if (gw_mod_rebuild(m, err, sizeof(err)) < 0)
+			LB_ERR("gateway: service backends changed, route "
+			       "tables kept: %s",
+			       err);
+		else
+			LB_NOTICE("gateway: service backends changed, route "
+				  "tables rebuilt");
+	}
+	gw_log_flush(m->log);
+	while (*pp != NULL) {
+		struct gw_gen *g = *pp;
+
+		if (gen_drained(g) || now - g->retired_ms > GW_RETIRE_MAX_MS) {
+			*pp = g->next;
+			gen_free(m, g);
+		} else {
+			pp = &g->next;
+		}
+	}
+}
+
+/* ---- metrics ------------------------------------------------------------------- */
+
+static void
+sum_http(void *arg, struct http_stats *sum)
+{
+	struct gw_mod *m = arg;
+
+	for (struct gw_gen *g = m->gen; g != NULL;
+	     g = g == m->gen ? m->retired : g->next)
+		for (size_t i = 0; i < g->n; i++) {
+			if (g->srv[i].hs != NULL)
+				http_server_stats_read(g->srv[i].hs, sum);
+			for (unsigned int k = 0;
+			     g->srv[i].w != NULL &&
+			     k < http_workers_count(g->srv[i].w);
+			     k++)
+				http_server_stats_read(
+					http_workers_server(g->srv[i].w, k),
+					sum);
+		}
+}
+
+static int
+mod_collect(void *state, struct metrics *reg)
+{
+	struct gw_mod *m = state;
+	size_t max = m->nstages * GW_MAX_UPSTREAMS, n = 0;
+	struct gw_metrics_up *ups = calloc(max + 1, sizeof(*ups));
+	uint64_t now = lb_now_ns() / 1000000;
+	struct gw_log_stats ls;
+	int rc;
+
+	if (ups == NULL)
+		return -ENOMEM;
+
+	for (size_t i = 0; i < m->nstages; i++) {
+		struct gw_table *t = gw_router_get(m->stages[i].router);
+
+		for (size_t k = 0;
+		     t != NULL && k < gw_table_nupstreams(t) && n < max; k++) {
+			struct gw_upstream *u = gw_table_upstream(t, k);
+			struct gw_metrics_up *x = &ups[n++];
+
+			x->stage = m->stages[i].name;
+			x->name = u->conf.name; /* t stays: the router's ref */
+			gw_upstream_stats_read(u, &x->st);
+			x->available = x->unavailable = 0;
+			for (size_t j = 0; j < u->n; j++) {
+				if (gw_upstream_available(u, j, now))
+					x->available++;
+				else
+					x->unavailable++;
+			}
+		}
+		gw_table_put(t);
+	}
+	gw_log_stats_read(m->log, &ls);
+	metrics_put(reg, "edgelbd_gateway_access_log_lines_total",
+		    "Access log lines written.", METRICS_COUNTER, NULL, 0,
+		    (double)ls.lines);
+	metrics_put(reg, "edgelbd_gateway_access_log_dropped_total",
+		    "Access log lines lost: too long, or a failed write.",
+		    METRICS_COUNTER, NULL, 0, (double)(ls.dropped + ls.errors));
+	rc = gw_metrics_collect(m->gm, reg, ups, n);
+	free(ups);
+	return rc;
+}
+
+/* ---- life cycle ------------------------------------------------------------------ */
+
+static void
+mod_free(struct gw_mod *m)
+{
+	if (m == NULL)
+		return;
+	if (m->tick != NULL)
+		event_free(m->tick);
+	http_metrics_unregister(m->hm);
+	gen_free(m, m->gen);
+	while (m->retired != NULL) {
+		struct gw_gen *g = m->retired;
+
+		m->retired = g->next;
+		gen_free(m, g);
+	}
+	for (size_t i = 0; i < m->nstages; i++)
+		gw_router_free(m->stages[i].router);
+	gw_log_free(m->log);
+	gw_metrics_free(m->gm);
+	free(m->conf.certs);
+	free(m);
+}
+
+static int
+mod_start(struct lbd *d, const struct cfg *c, void **state)
+{
+	struct gw_mod_conf defaults;
+	const struct gw_mod_conf *gc = conf_of(c, &defaults);
+	struct gw_mod *m = calloc(1, sizeof(*m));
+	struct timeval tv = { 0, GW_TICK_MS * 1000 };
+	char err[256] = "";
+	int rc = -ENOMEM;
+
+	if (m == NULL)
+		return -ENOMEM;
+	m->d = d;
+	m->conf.certs = calloc(GW_CERT_MAX, sizeof(*m->conf.certs));
+	m->log = gw_log_new();
+	m->gm = gw_metrics_new(d->metrics);
+	m->tick = event_new(d->base, -1, EV_PERSIST, on_tick, m);
+	if (m->conf.certs == NULL || m->log == NULL || m->gm == NULL ||
+	    m->tick == NULL)
+		goto err;
+	conf_copy(&m->conf, gc);
+	rc = gw_log_set_target(m->log, gc->access_log, err, sizeof(err));
+	if (rc < 0)
+		goto err_msg;
+	/* API store: open gc->api_db here, before the first build */
+	rc = stages_ensure(m, c, err, sizeof(err));
+	if (rc == 0)
+		rc = rebuild_from(m, c, err, sizeof(err));
+	if (rc < 0)
+		goto err_msg;
+	if (gc->nlisten > 0) {
+		m->gen = gen_open(m, gc);
+		if (m->gen == NULL) {
+			rc = -errno;
+			goto err;
+		}
+	}
+	if (d->metrics != NULL) {
+		m->hm = http_metrics_register(d->metrics, "gateway", sum_http,
+					      m);
+		if (m->hm == NULL)
+			goto err;
+	}
+	event_add(m->tick, &tv);
+	if (gc->nlisten > 0)
+		LB_NOTICE("gateway: %zu listeners, %zu stages", gc->nlisten,
+			  m->nstages);
+	*state = m;
+	return 0;
+err_msg:
+	LB_ERR("gateway: %s", err);
+err:
+	mod_free(m);
+	return rc < 0 ? rc : -ENOMEM;
+}
+
+static int
+mod_apply(struct lbd *d, void *state, const struct cfg *old,
+	  const struct cfg *new)
+{
+	struct gw_mod_conf defaults;
+	const struct gw_mod_conf *gc = conf_of(new, &defaults);
+	struct gw_mod *m = state;
+	struct gw_table *t[GW_STAGE_MAX];
+	struct gw_gen *g = NULL;
+	bool relisten = listeners_changed(&m->conf, gc);
+	char err[256] = "";
+	int rc;
+
+	(void)d;
+	(void)old;
+	if (gw_log_reopen(m->log) < 0)
+		LB_WARN("gateway: access log: reopen failed, writing on");
+	if (strcmp(gc->access_log, m->conf.access_log) != 0 &&
+	    gw_log_set_target(m->log, gc->access_log, err, sizeof(err)) < 0) {
+		LB_ERR("gateway: %s; old access log kept", err);
+		err[0] = '\0';
+	}
+	rc = stages_ensure(m, new, err, sizeof(err));
+	if (rc == 0)
+		rc = tables_build(m, new, t, err, sizeof(err));
+	if (rc < 0) {
+		m->rebuild_errors++;
+		LB_ERR("gateway: reload: %s; old configuration kept", err);
+		return rc;
+	}
+	if (relisten && gc->nlisten > 0 && !m->draining) {
+		g = gen_open(m, gc);
+		if (g == NULL) {
+			rc = -errno;
+			for (size_t i = 0; i < m->nstages; i++)
+				gw_table_put(t[i]);
+			m->rebuild_errors++;
+			LB_ERR("gateway: reload: listeners: %s; old "
+			       "configuration kept",
+			       strerror(-rc));
+			return rc;
+		}
+	}
+	tables_publish(m, t);
+	if (relisten && !m->draining) {
+		/* the new listeners took over (SO_REUSEPORT); the old ones
+		 * finish what they serve and go */
+		if (m->gen != NULL) {
+			gen_drain(m->gen);
+			m->gen->retired_ms = lb_now_ns() / 1000000;
+			m->gen->next = m->retired;
+			m->retired = m->gen;
+		}
+		m->gen = g;
+	}
+	conf_copy(&m->conf, gc);
+	LB_NOTICE("gateway: reloaded: %zu stages%s", m->nstages,
+		  relisten ? ", new listeners" : "");
+	return 0;
+}
+
+static int
+mod_drain(struct lbd *d, void *state)
+{
+	struct gw_mod *m = state;
+
+	(void)d;
+	m->draining = true;
+	gen_drain(m->gen);
+	for (struct gw_gen *g = m->retired; g != NULL; g = g->next)
+		gen_drain(g);
+	return 0;
+}
+
+static bool
+mod_drained(void *state)
+{
+	struct gw_mod *m = state;
+
+	if (!gen_drained(m->gen))
+		return false;
+	for (struct gw_gen *g = m->retired; g != NULL; g = g->next)
+		if (!gen_drained(g))
+			return false;
+	gw_log_flush(m->log);
+	return true;
+}
+
+static void
+mod_stop(struct lbd *d, void *state)
+{
+	(void)d;
+	mod_free(state);
+}
+
+static int
+mod_ctl_show(struct lbd *d, void *state, struct nl_msg *part)
+{
+	struct gw_mod *m = state;
+	struct gw_proxy_stats s = m->gone;
+	struct gw_log_stats ls;
+	uint64_t cls[6], dropped, routes = 0, ups = 0, retired = 0;
+	struct nlattr *cnt;
+	int rc = 0;
+
+	(void)d;
+	gen_stats(m->gen, &s);
+	for (struct gw_gen *g = m->retired; g != NULL; g = g->next) {
+		gen_stats(g, &s);
+		retired++;
+	}
+	for (size_t i = 0; i < m->nstages; i++) {
+		struct gw_table *t = gw_router_get(m->stages[i].router);
+
+		routes += t != NULL ? gw_table_nroutes(t) : 0;
+		ups += t != NULL ? gw_table_nupstreams(t) : 0;
+		gw_table_put(t);
+	}
+	gw_log_stats_read(m->log, &ls);
+	gw_metrics_totals(m->gm, cls, &dropped);
+	cnt = nla_nest_start(part, LB_ATTR_COUNTERS);
+	if (cnt == NULL)
+		return -EMSGSIZE;
+#define C(name, v)                                                             \
+	do {                                                                   \
+		if (rc == 0)                                                   \
+			rc = lbmsg_put_counter(part, name, (uint64_t)(v));     \
+	} while (0)
+	C("stages", m->nstages);
+	C("listeners", m->conf.nlisten);
+	C("routes", routes);
+	C("upstreams", ups);
+	C("requests", s.requests);
+	C("active", s.active);
+	C("no_route", s.no_route);
+	C("attempts", s.attempts);
+	C("retries", s.retries);
+	C("retries_refused", s.retries_refused);
+	C("client_aborts", s.client_aborts);
+	C("responses_1xx", s.responses[1]);
+	C("responses_2xx", s.responses[2]);
+	C("responses_3xx", s.responses[3]);
+	C("responses_4xx", s.responses[4]);
+	C("responses_5xx", s.responses[5]);
+	C("rebuilds", m->rebuilds);
+	C("rebuild_errors", m->rebuild_errors);
+	C("health_changes", m->health_changes);
+	C("retired_listener_sets", retired);
+	C("access_log_lines", ls.lines);
+	C("access_log_dropped", ls.dropped);
+	C("access_log_errors", ls.errors);
+	C("answered_none", cls[0]);
+	C("metrics_series_dropped", dropped);
+#undef C
+	if (rc == 0)
+		nla_nest_end(part, cnt);
+	return rc;
+}
+
+const struct lbd_module gw_module = {
+	.name = "gateway",
+	.cfg = &gw_cfg_ops,
+	.start = mod_start,
+	.apply = mod_apply,
+	.collect = mod_collect,
+	.ctl_show = mod_ctl_show,
+	.drain = mod_drain,
+	.drained = mod_drained,
+	.stop = mod_stop,
+};
+
+/* [route] and [upstream] are the gateway's: their entries only carry the
+ * sections (started, so that lbctl shows them running, not reserved). */
+static int
+sect_start(struct lbd *d, const struct cfg *c, void **state)
+{
+	(void)d;
+	(void)c;
+	*state = NULL;
+	return 0;
+}
+
+const struct lbd_module gw_route_module = {
+	.name = "route",
+	.cfg = &gw_route_cfg_ops,
+	.start = sect_start,
+};
+
+const struct lbd_module gw_upstream_module = {
+	.name = "upstream",
+	.cfg = &gw_ups_cfg_ops,
+	.start = sect_start,
+};
