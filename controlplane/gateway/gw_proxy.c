@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <syslog.h>
 
+#include "gw_filter.h"
 #include "gw_proxy.h"
 
 #define HOLD_MAX (1u << 20) /* bytes of one direction held, at most */
@@ -67,6 +68,9 @@ struct gw_call {
 	/* our own answer (CALL_ANSWER) */
 	int a_status;
 	const char *a_error; /* JSON error text; NULL: the route's */
+	struct gw_freq *fr;  /* the route's filter chain state, or NULL */
+	bool f_answer;	     /* a filter answers (gw_freq_answer) */
+	int sent_status;     /* our own answer's, once sent */
 	/* upstream attempt */
 	struct http_client_req *up;
 	int inst;
@@ -233,8 +237,17 @@ send_answer(struct gw_call *c)
 	char body[GW_BODY_MAX + 128];
 	int n, rcode;
 
+	const struct http_header *fh;
+	const char *fb;
+	size_t fnh, fbl;
+
+	if (c->f_answer)
+		gw_freq_answer(c->fr, &c->a_status, &fh, &fnh, &fb, &fbl);
+	c->sent_status = c->a_status;
 	count_resp(c, c->a_status);
-	if (c->a_error != NULL) {
+	if (c->f_answer) {
+		rcode = http_resp_full(c->req, c->a_status, fh, fnh, fb, fbl);
+	} else if (c->a_error != NULL) {
 		n = snprintf(body, sizeof(body),
 			     "{\"error\":\"%s\",\"route\":%s%s%s}\n",
 			     c->a_error, rc != NULL ? "\"" : "",
@@ -482,7 +495,9 @@ up_head(void *arg, struct http_client_req *r, const struct http_msg *m)
 	tmp[n].name = "Via";
 	tmp[n++].value = c->p->via_resp;
 	if (gw_hdr_apply(rc->resp_hdrs, rc->nresp_hdrs, tmp, n, out,
-			 HTTP_MAX_HEADERS, &nout) < 0) {
+			 HTTP_MAX_HEADERS, &nout) < 0 ||
+	    gw_freq_post(c->fr, m->status, now_us() * 1000, out, &nout,
+			 HTTP_MAX_HEADERS) < 0) {
 		answer(c, 502, "upstream response has too many headers");
 		return -E2BIG;
 	}
@@ -686,6 +701,15 @@ call_free(struct gw_call *c)
 		http_req_set_data(c->req, NULL);
 	if (c->retrying)
 		STAT_ADD(p->retries_active, -1);
+	if (c->fr != NULL) {
+		struct gw_fdone d = { 0 };
+
+		d.forwarded = c->attempts > 0;
+		d.status = c->resp_started ? c->up_status : c->sent_status;
+		d.failed = d.forwarded && d.status >= 500;
+		d.now_ns = now_us() * 1000;
+		gw_freq_done(c->fr, &d);
+	}
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -748,6 +772,20 @@ on_head(void *arg, struct http_req *req)
 		return 0;
 	}
 	STAT_ADD(c->route->st.requests, 1);
+	if (c->route->chain != NULL) {
+		struct gw_freq_in fin = { m, http_req_peer(req, NULL),
+					  now_us() * 1000,
+					  (int64_t)time(NULL) };
+
+		c->fr = gw_freq_new(c->route);
+		if (c->fr == NULL)
+			return -ENOMEM;
+		if (gw_freq_pre(c->fr, &fin) == GW_FV_ANSWER) {
+			c->f_answer = true;
+			answer(c, 0, NULL);
+			return 0;
+		}
+	}
 	if (c->route->conf->action != GW_ACT_PROXY) {
 		c->kind = CALL_ANSWER;
 		return 0;
@@ -764,6 +802,9 @@ on_head(void *arg, struct http_req *req)
 				    tl) < 0)
 		return -ENOMEM; /* cannot be: tl has room for the prefix */
 	rc = build_headers(c, m, host != NULL ? host : "");
+	if (rc == 0)
+		rc = gw_freq_req_headers(c->fr, c->hdrs, &c->nhdrs,
+					 HTTP_MAX_HEADERS);
 	if (rc == -ENOMEM)
 		return rc;
 	if (rc < 0) {
