@@ -21,6 +21,7 @@
 #include "gw_metrics.h"
 #include "gw_module.h"
 #include "gw_proxy.h"
+#include "gw_filter_module.h"
 #include "gw_route.h"
 #include "metrics.h"
 #include "view.h"
@@ -619,6 +620,11 @@ stage_conf(const struct cfg *c, const char *stage, struct gw_conf *out,
 			gw_conf_fini(out);
 			return rc;
 		}
+	}
+	rc = gw_filter_stage_conf(c, out, err, errlen);
+	if (rc < 0) {
+		gw_conf_fini(out);
+		return rc;
 	}
 	/* API store: gw_api_stage_conf(store, stage, out, err, errlen)
 	 * appends the stage's live API routes here (gwapi). */
