@@ -12,7 +12,11 @@
  *   1: the rest is "HEADER-JSON\nPAYLOAD-JSON": encoded and signed with
  *      the HS256 key here, so that the claims checks after the
  *      signature are reached;
- *   2: the rest is "X-API-Key value\nquery string".
+ *   2: the rest is "X-API-Key value\nquery string";
+ *   3: the rest is [filter] configuration, lines "NAME\nKEY\nVALUE"
+ *      repeated, through gw_conf_key (values naming files are skipped),
+ *      then a table whose route uses every filter made, and one request
+ *      without credentials through it.
  * Invariants: a pass names a consumer of visible ASCII; a refusal is 401
  * with a JSON body; a route never passes without credentials.
  */
@@ -191,6 +195,73 @@ run(struct gw_route *r, struct http_msg *m, bool has_creds)
 	gw_freq_done(f, &d);
 }
 
+/* Filter keys from the input, a route with every filter, one request. */
+static void
+conf_path(char *buf)
+{
+	char *save = NULL, *f[3], err[256], list[GW_MAX_FILTERS * 70] = "";
+	struct gw_conf c;
+	struct gw_table *t;
+	struct http_msg m;
+	size_t nf = 0;
+	int k = 0;
+
+	gw_conf_init(&c);
+	for (char *l = strtok_r(buf, "\n", &save); l != NULL;
+	     l = strtok_r(NULL, "\n", &save)) {
+		f[k++] = l;
+		if (k < 3)
+			continue;
+		k = 0;
+		if (strchr(f[2], '/') != NULL)
+			continue; /* no file of this machine is read */
+		(void)gw_conf_key(&c, "filter", f[0], f[1], f[2], err,
+				  sizeof(err));
+	}
+	(void)gw_conf_key(&c, "upstream", "u", "instance", "127.0.0.1:9", err,
+			  sizeof(err));
+	for (size_t i = 0; i < c.nfilters && nf < GW_MAX_FILTERS; i++, nf++) {
+		strcat(list, i > 0 ? "," : "");
+		strcat(list, c.filters[i].name);
+	}
+	(void)gw_conf_key(&c, "route", "r", "upstream", "u", err, sizeof(err));
+	if (nf > 0 && gw_conf_key(&c, "route", "r", "filters", list, err,
+				  sizeof(err)) < 0)
+		die("a route refused the filters just made");
+	t = gw_table_build(&c, err, sizeof(err));
+	gw_conf_fini(&c);
+	if (t == NULL)
+		return;
+	memset(&m, 0, sizeof(m));
+	m.method = "GET";
+	m.path = "/";
+	m.content_length = -1;
+	{
+		struct sockaddr_in peer = { .sin_family = AF_INET };
+		struct gw_freq_in in = { &m, (struct sockaddr *)&peer,
+					 1000000000ull, 1700000000 };
+		struct gw_route *r = gw_table_route(t, 0);
+		struct gw_freq *fr = gw_freq_new(r);
+		struct gw_fdone d = { 0 };
+
+		if (fr != NULL) {
+			if (gw_freq_pre(fr, &in) == GW_FV_ANSWER) {
+				const struct http_header *h;
+				const char *b;
+				size_t nh, bl;
+				int st;
+
+				gw_freq_answer(fr, &st, &h, &nh, &b, &bl);
+				if (st < 400 || st > 599 || bl == 0)
+					die("a filter answer without status "
+					    "or body");
+			}
+			gw_freq_done(fr, &d);
+		}
+	}
+	gw_table_put(t);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -211,7 +282,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&m, 0, sizeof(m));
 	m.method = "GET";
 	m.content_length = -1;
-	switch (data[0] % 3) {
+	switch (data[0] % 4) {
 	case 0:
 		snprintf(auth, sizeof(auth), "Bearer %s", buf);
 		m.path = "/j";
@@ -244,6 +315,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		run(rj, &m, true);
 		break;
 	}
+	case 3:
+		conf_path(buf);
+		break;
 	default:
 		nl = strchr(buf, '\n');
 		m.path = "/k";

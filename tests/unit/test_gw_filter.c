@@ -552,6 +552,26 @@ START_TEST(rl_local_threads_and_bound)
 	}
 	ck_assert_uint_eq(gw_limiter_local.nkeys(lim), 2000);
 	gw_limiter_local.destroy(lim);
+
+	/* 50000 keys: the shards' buckets grow (256 at the start); every
+	 * key is found again after the rehashes (its one request spent) */
+	c.limit = 1;
+	lim = gw_limiter_local.create(&c, 100000, 30000000);
+	ck_assert_ptr_nonnull(lim);
+	for (int pass = 0; pass < 2; pass++) {
+		int allowed = 0;
+
+		for (int i = 0; i < 50000; i++) {
+			char k[16];
+			int n = snprintf(k, sizeof(k), "g%d", i);
+
+			gw_limiter_local.decide(lim, k, (size_t)n, 5000000, &r);
+			allowed += r.allowed;
+		}
+		ck_assert_int_eq(allowed, (pass == 0 ? 50000 : 0));
+	}
+	ck_assert_uint_eq(gw_limiter_local.nkeys(lim), 50000);
+	gw_limiter_local.destroy(lim);
 }
 END_TEST
 
