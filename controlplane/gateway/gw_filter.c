@@ -49,6 +49,7 @@ struct gw_freq {
 	size_t nran;	 /* filters whose pre ran */
 	int answered_by; /* -1: none */
 	int status;
+	uint32_t delay_ms;
 	enum gw_freason why;
 	char detail[160];
 	char consumer[GW_NAME_MAX];
@@ -238,6 +239,7 @@ gw_freq_new(const struct gw_route *r)
 	f->nran = 0;
 	f->answered_by = -1;
 	f->status = 0;
+	f->delay_ms = 0;
 	f->detail[0] = '\0';
 	f->consumer[0] = '\0';
 	f->cons_hdr[0] = '\0';
@@ -301,6 +303,19 @@ gw_freq_set_consumer(struct gw_freq *f, const char *consumer,
 {
 	snprintf(f->consumer, sizeof(f->consumer), "%s", consumer);
 	gw_freq_consumer_header(f, header);
+}
+
+void
+gw_freq_set_delay(struct gw_freq *f, uint32_t ms)
+{
+	if (ms > f->delay_ms)
+		f->delay_ms = ms;
+}
+
+uint32_t
+gw_freq_delay_ms(const struct gw_freq *f)
+{
+	return f != NULL && f->answered_by < 0 ? f->delay_ms : 0;
 }
 
 const char *

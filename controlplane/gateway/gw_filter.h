@@ -171,6 +171,10 @@ struct gw_fdone {
  * freed. */
 void gw_freq_done(struct gw_freq *f, const struct gw_fdone *d);
 
+/* How long the request must wait before its upstream pick, in ms (a
+ * leaky bucket's delay); 0: none. */
+uint32_t gw_freq_delay_ms(const struct gw_freq *f);
+
 /* The authenticated consumer, or NULL. */
 const char *gw_freq_consumer(const struct gw_freq *f);
 

@@ -66,6 +66,9 @@ int gw_freq_add_hdr(struct gw_freq *f, const char *name, const char *fmt, ...)
 /* The direct answer's body instead of the JSON error (copied, at most
  * GW_FILTER_VALUE_MAX - 1 bytes), with its Content-Type. */
 void gw_freq_set_body(struct gw_freq *f, const char *ctype, const char *body);
+/* Hold the request this long before the upstream pick (the longest
+ * asked for by any filter counts). */
+void gw_freq_set_delay(struct gw_freq *f, uint32_t ms);
 /* Set the consumer (truncated to GW_NAME_MAX - 1) and the header it is
  * forwarded in (NULL: "X-Consumer"). */
 void gw_freq_set_consumer(struct gw_freq *f, const char *consumer,
@@ -102,6 +105,12 @@ struct gw_rl_conf {
 	uint32_t limit;	    /* requests per period */
 	uint64_t period_us; /* the period */
 	uint32_t burst;	    /* token: capacity (0: limit); leaky: excess */
+	/* leaky: delay requests whose excess passes delay_after (nginx's
+	 * limit_req delay=N), each by (excess - delay_after) / rate, at
+	 * most max_delay_us (past it: refused) */
+	bool delay;
+	uint32_t delay_after;
+	uint64_t max_delay_us;
 };
 
 /* One key's state; zero is "never seen". */
@@ -119,6 +128,7 @@ struct gw_rl_result {
 	uint32_t reset_s;	/* until the quota is whole again (windows:
 				 * the window's end) */
 	uint32_t retry_after_s; /* refused: when to try again (>= 1) */
+	uint64_t delay_us;	/* allowed: wait this long first (leaky) */
 };
 
 /* One decision at now_us on s (the pure algorithm; no lock). */

@@ -480,6 +480,38 @@ START_TEST(rl_leaky_bucket)
 }
 END_TEST
 
+START_TEST(rl_leaky_delay)
+{
+	/* 10 per second, burst 5, the first excess one without delay,
+	 * waits of at most 250 ms: limit_req burst=5 delay=1 */
+	struct gw_rl_conf c = { GW_RL_LEAKY_BUCKET, 10, 1000000, 5 };
+	struct gw_rl_state s = { 0 };
+	struct gw_rl_result r;
+	static const int64_t want[] = { 0, 0, 100000, 200000, -1, -1 };
+
+	c.delay = true;
+	c.delay_after = 1;
+	c.max_delay_us = 250000;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		gw_rl_step(&c, &s, 1000000, &r);
+		if (want[i] < 0) {
+			/* 300 ms would be past max_delay: refused, 50 ms
+			 * until it fits */
+			ck_assert_msg(!r.allowed, "request %zu allowed", i);
+			ck_assert_uint_eq(r.delay_us, 0);
+			ck_assert_uint_eq(r.retry_after_s, 1);
+		} else {
+			ck_assert_msg(r.allowed, "request %zu refused", i);
+			ck_assert_uint_eq(r.delay_us, (uint64_t)want[i]);
+		}
+	}
+	/* 100 ms later one drained: the next waits 200 ms again */
+	gw_rl_step(&c, &s, 1100000, &r);
+	ck_assert(r.allowed);
+	ck_assert_uint_eq(r.delay_us, 200000);
+}
+END_TEST
+
 struct th_arg {
 	void *lim;
 	int allowed;
@@ -1290,6 +1322,7 @@ gw_filter_suite(void)
 	tcase_add_test(tc, rl_fixed_window);
 	tcase_add_test(tc, rl_sliding_window);
 	tcase_add_test(tc, rl_leaky_bucket);
+	tcase_add_test(tc, rl_leaky_delay);
 	tcase_add_test(tc, rl_local_threads_and_bound);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("breaker");

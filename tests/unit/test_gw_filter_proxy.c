@@ -10,9 +10,11 @@
  * token; a rate-limited route (5 per minute per client) lets exactly 5
  * of 12 through (across both threads in "workers"), then answers 429
  * with Retry-After and the RateLimit headers, and the allowed answers
- * carry the remaining quota; a breaker on a backend that starts failing
- * (nginx answers 500 while a file is absent) opens after 3 consecutive
- * failures, then answers 503 itself in under 5 ms (curl's time_total,
+ * carry the remaining quota; a leaky bucket with delay holds requests
+ * past the first for the 200 ms its rate asks, and refuses those that
+ * would wait longer than max_delay_ms; a breaker on a backend that
+ * starts failing (nginx answers 500 while a file is absent) opens after
+ * 3 consecutive failures, then answers 503 itself in under 5 ms (curl's time_total,
  * median of 9) without a request reaching nginx (its access log does not
  * grow), and after recovery a half-open probe closes it again. Exit 77
  * without nginx or curl.
@@ -242,6 +244,12 @@ gateway_start(void)
 	conf(&c, "filter", "rl", "rate", "5/m");
 	conf(&c, "filter", "rl", "key", "client");
 	conf(&c, "filter", "rl", "headers", "both");
+	conf(&c, "filter", "lb", "type", "ratelimit");
+	conf(&c, "filter", "lb", "algorithm", "leaky_bucket");
+	conf(&c, "filter", "lb", "rate", "5/s");
+	conf(&c, "filter", "lb", "burst", "5");
+	conf(&c, "filter", "lb", "delay", "0");
+	conf(&c, "filter", "lb", "max_delay_ms", "300");
 	conf(&c, "filter", "cb", "type", "breaker");
 	conf(&c, "filter", "cb", "consecutive_failures", "3");
 	conf(&c, "filter", "cb", "failure_ratio", "0");
@@ -256,6 +264,9 @@ gateway_start(void)
 	conf(&c, "route", "rl", "path_prefix", "/rl/");
 	conf(&c, "route", "rl", "upstream", "A");
 	conf(&c, "route", "rl", "filters", "rl");
+	conf(&c, "route", "lb", "path_prefix", "/lb/");
+	conf(&c, "route", "lb", "upstream", "A");
+	conf(&c, "route", "lb", "filters", "lb");
 	conf(&c, "route", "cb", "path_prefix", "/cb/");
 	conf(&c, "route", "cb", "upstream", "A");
 	conf(&c, "route", "cb", "retries", "0");
@@ -479,6 +490,68 @@ START_TEST(rate_limited)
 }
 END_TEST
 
+/* curl's "CODE TIME" lines of several requests (one process) */
+static int
+multi(const char *flags, int n, const char *path, int *codes, double *ms)
+{
+	char cmd[2048], out[2048], *line, *save = NULL;
+	size_t k;
+	int i = 0;
+
+	k = (size_t)snprintf(cmd, sizeof(cmd),
+			     CURL " -sS -m 10 --http1.1 %s -w '%%{http_code} "
+				  "%%{time_total}\\n'",
+			     flags);
+	for (int j = 0; j < n && k < sizeof(cmd) - 100; j++)
+		k += (size_t)snprintf(cmd + k, sizeof(cmd) - k,
+				      " -o /dev/null http://127.0.0.1:%u%s",
+				      p_gw, path);
+	ck_assert_int_eq(run_out(out, sizeof(out), "%s", cmd), 0);
+	for (line = strtok_r(out, "\n", &save); line != NULL && i < n;
+	     line = strtok_r(NULL, "\n", &save), i++) {
+		ck_assert_int_eq(sscanf(line, "%d %lf", &codes[i], &ms[i]), 2);
+		ms[i] *= 1000.0;
+	}
+	return i;
+}
+
+/* limit_req with burst=5 delay=0 at 5/s, waits of at most 300 ms */
+START_TEST(leaky_bucket_delays)
+{
+	int codes[6], ok = 0, refused = 0;
+	double ms[6];
+
+	/* one after the other on one connection: each one after the first
+	 * waits 200 ms (one excess, drained while the previous waited) */
+	ck_assert_int_eq(multi("", 4, "/lb/seq", codes, ms), 4);
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(codes[i], 200);
+		fprintf(stderr, "leaky bucket: request %d took %.1f ms\n", i,
+			ms[i]);
+		if (i > 0)
+			ck_assert_msg(ms[i] >= 150 && ms[i] < 1000,
+				      "request %d: %.1f ms", i, ms[i]);
+	}
+	usleep(1500 * 1000); /* the excess drains */
+	/* six at once: 0 ms, 200 ms, then 400 ms would be past 300 ms:
+	 * refused, not queued */
+	ck_assert_int_eq(multi("-Z --parallel-immediate --parallel-max 6", 6,
+			       "/lb/par", codes, ms),
+			 6);
+	for (int i = 0; i < 6; i++) {
+		if (codes[i] == 200) {
+			ok++;
+			ck_assert_msg(ms[i] < 300 + 200, "%.1f ms", ms[i]);
+		} else {
+			ck_assert_int_eq(codes[i], 429);
+			refused++;
+		}
+	}
+	ck_assert_msg(ok >= 2 && refused >= 1, "%d passed, %d refused", ok,
+		      refused);
+}
+END_TEST
+
 static int
 cb_log_lines(void)
 {
@@ -547,6 +620,7 @@ suite(void)
 	tcase_add_test(e2e, apikey_and_consumer);
 	tcase_add_test(e2e, jwt_route);
 	tcase_add_test(e2e, rate_limited);
+	tcase_add_test(e2e, leaky_bucket_delays);
 	tcase_add_test(e2e, breaker_opens_and_closes);
 	suite_add_tcase(s, e2e);
 	return s;
