@@ -244,6 +244,32 @@ ent_drop(struct rl_shard *s, struct rl_ent *e)
 	free(e);
 }
 
+/* Twice the buckets once there are as many keys as buckets (a failed
+ * allocation keeps the old ones: longer chains, still correct). */
+static void
+grow(struct rl_shard *s)
+{
+	size_t nb = s->nb * 2;
+	struct rl_ent **b;
+
+	if (s->n < s->nb || nb > (1u << 20))
+		return;
+	b = calloc(nb, sizeof(*b));
+	if (b == NULL)
+		return;
+	for (size_t i = 0; i < s->nb; i++)
+		while (s->b[i] != NULL) {
+			struct rl_ent *e = s->b[i];
+
+			s->b[i] = e->hnext;
+			e->hnext = b[e->hash & (nb - 1)];
+			b[e->hash & (nb - 1)] = e;
+		}
+	free(s->b);
+	s->b = b;
+	s->nb = nb;
+}
+
 static void *
 local_create(const struct gw_rl_conf *c, size_t max_keys, uint64_t idle_us)
 {
@@ -256,7 +282,8 @@ local_create(const struct gw_rl_conf *c, size_t max_keys, uint64_t idle_us)
 	l->idle_us = idle_us;
 	if (per == 0)
 		per = 1;
-	while (nb < per && nb < (1u << 20))
+	/* the buckets start small and double as keys come (grow) */
+	while (nb < per && nb < 256)
 		nb <<= 1;
 	for (size_t i = 0; i < NSHARD; i++) {
 		struct rl_shard *s = &l->sh[i];
@@ -329,6 +356,7 @@ local_decide(void *lim, const char *key, size_t klen, uint64_t now_us,
 			pthread_mutex_unlock(&s->mu);
 			return -ENOMEM;
 		}
+		grow(s);
 		e->hash = h;
 		e->klen = (uint16_t)klen;
 		memcpy(e->key, key, klen);
