@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <syslog.h>
+#include <event2/event.h>
 
 #include "gw_filter.h"
 #include "gw_proxy.h"
@@ -74,6 +75,7 @@ struct gw_call {
 	struct gw_freq *fr;  /* the route's filter chain state, or NULL */
 	bool f_answer;	     /* a filter answers (gw_freq_answer) */
 	int sent_status;     /* our own answer's, once sent */
+	struct event *delay; /* a filter holds the request (leaky bucket) */
 	/* upstream attempt */
 	struct http_client_req *up;
 	int inst;
@@ -215,6 +217,7 @@ client_sockaddr(const struct sockaddr *sa, char *buf, size_t len, bool brk)
 /* ---- answers of our own ------------------------------------------------------ */
 
 static void call_free(struct gw_call *c);
+static int hold_request(struct gw_call *c);
 static struct gw_loop *loop_of(struct gw_proxy *p, struct event_base *base);
 
 /* Tell on_done how the request went, once. */
@@ -778,6 +781,8 @@ call_free(struct gw_call *c)
 		http_req_set_data(c->req, NULL);
 	if (c->retrying)
 		STAT_ADD(p->retries_active, -1);
+	if (c->delay != NULL)
+		event_free(c->delay);
 	if (c->fr != NULL) {
 		struct gw_fdone d = { 0 };
 
@@ -897,7 +902,41 @@ on_head(void *arg, struct http_req *req)
 			  ? gw_upstream_key_hash(c->route->up, m,
 						 http_req_peer(req, NULL))
 			  : 0;
+	if (gw_freq_delay_ms(c->fr) > 0 && hold_request(c) == 0)
+		return 0; /* attempt when the filter's delay is over */
 	(void)attempt(c, -1);
+	return 0;
+}
+
+static void
+delay_over(evutil_socket_t fd, short ev, void *arg)
+{
+	struct gw_call *c = arg;
+
+	(void)fd;
+	(void)ev;
+	event_free(c->delay);
+	c->delay = NULL;
+	http_req_pause_body(c->req, false); /* the call is freed with req */
+	(void)attempt(c, -1);
+}
+
+/* Hold the request for the chain's delay, its body paused. 0 or
+ * -ENOMEM (then it goes at once). */
+static int
+hold_request(struct gw_call *c)
+{
+	uint32_t ms = gw_freq_delay_ms(c->fr);
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	c->delay = evtimer_new(c->lp->base, delay_over, c);
+	if (c->delay == NULL || evtimer_add(c->delay, &tv) < 0) {
+		if (c->delay != NULL)
+			event_free(c->delay);
+		c->delay = NULL;
+		return -ENOMEM;
+	}
+	http_req_pause_body(c->req, true);
 	return 0;
 }
 

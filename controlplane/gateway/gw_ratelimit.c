@@ -74,6 +74,7 @@ gw_rl_step(const struct gw_rl_conf *c, struct gw_rl_state *s, uint64_t now_us,
 	r->limit = c->limit;
 	r->allowed = false;
 	r->retry_after_s = 0;
+	r->delay_us = 0;
 	switch (c->alg) {
 	case GW_RL_TOKEN_BUCKET:
 		cap = c->burst != 0 ? c->burst : c->limit;
@@ -162,9 +163,20 @@ gw_rl_step(const struct gw_rl_conf *c, struct gw_rl_state *s, uint64_t now_us,
 			    1.0;
 			if (e < 0)
 				e = 0;
-			if (e > (double)c->burst + 1e-9) {
+			if (c->delay && e > (double)c->delay_after + 1e-9)
+				r->delay_us = (uint64_t)llround(
+					(e - c->delay_after) / rate);
+			if (e > (double)c->burst + 1e-9 ||
+			    r->delay_us > c->max_delay_us) {
+				/* past the burst, or a longer wait than allowed */
 				r->retry_after_s =
-					ceil_s((e - (double)c->burst) / rate);
+					e > (double)c->burst + 1e-9
+						? ceil_s((e -
+							  (double)c->burst) /
+							 rate)
+						: ceil_s((double)(r->delay_us -
+								  c->max_delay_us));
+				r->delay_us = 0;
 				e = e > 1.0 ? e - 1.0 : 0; /* the state stays */
 			} else {
 				s->a = e;
@@ -532,6 +544,30 @@ rl_key(struct rl_filter *f, const char *key, const char *v, uint32_t *max_keys,
 		snprintf(why, wl, "0..100000000");
 		return -EINVAL;
 	}
+	if (strcmp(key, "delay") == 0) {
+		if (strcmp(v, "no") == 0) {
+			f->conf.delay = false;
+			return 0;
+		}
+		if (gw_fparse_u32(v, 0, 100000000, &f->conf.delay_after) == 0) {
+			f->conf.delay = true;
+			return 0;
+		}
+		snprintf(why, wl,
+			 "no, or N: the excess passed without delay "
+			 "(0..100000000)");
+		return -EINVAL;
+	}
+	if (strcmp(key, "max_delay_ms") == 0) {
+		uint32_t ms;
+
+		if (gw_fparse_u32(v, 1, 60000, &ms) == 0) {
+			f->conf.max_delay_us = (uint64_t)ms * 1000;
+			return 0;
+		}
+		snprintf(why, wl, "1..60000");
+		return -EINVAL;
+	}
 	if (strcmp(key, "key") == 0) {
 		if (parse_key(v, f) == 0)
 			return 0;
@@ -614,6 +650,7 @@ rl_create(const struct gw_filter_conf *c, char *err, size_t errlen)
 	}
 	snprintf(f->name, sizeof(f->name), "%s", c->name);
 	f->conf.alg = GW_RL_TOKEN_BUCKET;
+	f->conf.max_delay_us = 10000000;
 	f->lops = &gw_limiter_local;
 	f->style = HS_DRAFT;
 	f->nparts = 1;
@@ -627,6 +664,12 @@ rl_create(const struct gw_filter_conf *c, char *err, size_t errlen)
 			goto fail;
 		}
 		has_rate |= strcmp(c->kv[i].key, "rate") == 0;
+	}
+	if (f->conf.delay && f->conf.alg != GW_RL_LEAKY_BUCKET) {
+		lb_errf(err, errlen, 0,
+			"filter %s: delay: only with algorithm = leaky_bucket",
+			c->name);
+		goto fail;
 	}
 	if (!has_rate) {
 		lb_errf(err, errlen, 0, "filter %s: rate: missing (e.g. 100/s)",
@@ -743,8 +786,12 @@ rl_pre(void *inst, void *rstate, struct gw_freq *fr,
 		return gw_freq_reject(fr, 503, GW_FR_NOMEM, "limiter state");
 	}
 	add_headers(f, fr, &r);
-	if (r.allowed)
+	if (r.allowed) {
+		if (r.delay_us > 0)
+			gw_freq_set_delay(
+				fr, (uint32_t)((r.delay_us + 999) / 1000));
 		return GW_FV_PASS;
+	}
 	(void)gw_freq_add_hdr(fr, "Retry-After", "%u", r.retry_after_s);
 	return gw_freq_reject(fr, 429, GW_FR_RATE_LIMITED, NULL);
 }

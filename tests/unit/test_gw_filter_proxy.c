@@ -14,10 +14,10 @@
  * past the first for the 200 ms its rate asks, and refuses those that
  * would wait longer than max_delay_ms; a breaker on a backend that
  * starts failing (nginx answers 500 while a file is absent) opens after
- * 3 consecutive failures, then answers 503 itself in under 5 ms (curl's time_total,
- * median of 9) without a request reaching nginx (its access log does not
- * grow), and after recovery a half-open probe closes it again. Exit 77
- * without nginx or curl.
+ * 3 consecutive failures, then answers 503 itself in under 5 ms
+ * (curl's time_total, median of 9 on one connection) without a request
+ * reaching nginx (its access log does not grow), and after recovery a
+ * half-open probe closes it again. Exit 77 without nginx or curl.
  */
 #include <check.h>
 #include <errno.h>
@@ -577,7 +577,7 @@ START_TEST(breaker_opens_and_closes)
 {
 	char out[8192];
 	double ms[9];
-	int before;
+	int before, codes[9];
 
 	sh("rm -f %s/www/ok", dir);
 	/* three failures pass through (500 from nginx) */
@@ -586,14 +586,15 @@ START_TEST(breaker_opens_and_closes)
 	/* open: fail fast, nginx not asked */
 	before = cb_log_lines();
 	ck_assert_int_eq(before, 3);
-	for (int i = 0; i < 9; i++) {
-		ck_assert_int_eq(req("", "/cb/x", out, sizeof(out), &ms[i]),
-				 503);
-		ck_assert_msg(strstr(out, "\"reason\":\"circuit open: A\"") !=
-				      NULL,
-			      "%s", out);
-		ck_assert_msg(strstr(out, "Retry-After: 1") != NULL, "%s", out);
-	}
+	ck_assert_int_eq(req("", "/cb/x", out, sizeof(out), NULL), 503);
+	ck_assert_msg(strstr(out, "\"reason\":\"circuit open: A\"") != NULL,
+		      "%s", out);
+	ck_assert_msg(strstr(out, "Retry-After: 1") != NULL, "%s", out);
+	/* 9 on one kept-alive connection: each answer's own time, not the
+	 * TCP handshakes of a busy machine */
+	ck_assert_int_eq(multi("", 9, "/cb/x", codes, ms), 9);
+	for (int i = 0; i < 9; i++)
+		ck_assert_int_eq(codes[i], 503);
 	qsort(ms, 9, sizeof(ms[0]), cmp_d);
 	fprintf(stderr, "breaker open: fail-fast median %.3f ms, max %.3f ms\n",
 		ms[4], ms[8]);
