@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 
+#include "gateway/gw_filter_module.h"
 #include "gateway/gw_module.h"
 #include "httpdns/hdns_module.h"
 #include "modules.h"
@@ -42,6 +43,7 @@ const struct lbd_module *const lbd_modules[] = {
 	&gw_module,	     /* [gateway] */
 	&gw_route_module,    /* [route NAME], the gateway's */
 	&gw_upstream_module, /* [upstream NAME], the gateway's */
+	&gw_filter_module,   /* [filter NAME], the gateway's */
 	&push_module,	     /* [push] */
 };
 

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "gw_filter.h"
 #include "gw_route.h"
 #include "edgelb/util.h"
 
@@ -332,6 +333,24 @@ route_key(struct gw_route_conf *r, const char *key, const char *v)
 		return parse_u32(v, 0, 100, &r->retry_budget_pct);
 	if (strcmp(key, "retry_non_idempotent") == 0)
 		return parse_bool(v, &r->retry_non_idempotent);
+	if (strcmp(key, "filters") == 0) {
+		char buf[GW_MAX_FILTERS * (GW_NAME_MAX + 2)], *tok,
+			*save = NULL;
+
+		if (copy(buf, sizeof(buf), v) < 0)
+			return -EINVAL;
+		r->nfilters = 0;
+		for (tok = strtok_r(buf, ", ", &save); tok != NULL;
+		     tok = strtok_r(NULL, ", ", &save)) {
+			if (r->nfilters >= GW_MAX_FILTERS)
+				return -ENOSPC;
+			if (!is_token(tok) ||
+			    copy(r->filters[r->nfilters], GW_NAME_MAX, tok) < 0)
+				return -EINVAL;
+			r->nfilters++;
+		}
+		return 0; /* empty: no filters */
+	}
 	if (strcmp(key, "retry_on") == 0) {
 		char buf[256], *tok, *save = NULL;
 
@@ -443,6 +462,8 @@ gw_conf_key(struct gw_conf *c, const char *section, const char *name,
 
 	if (section == NULL || name == NULL || key == NULL || value == NULL)
 		return lb_errf(err, errlen, -EINVAL, "missing section or key");
+	if (strcmp(section, "filter") == 0)
+		return gw_filter_conf_key(c, name, key, value, err, errlen);
 	route = strcmp(section, "route") == 0;
 	if (!route && strcmp(section, "upstream") != 0)
 		return lb_errf(err, errlen, -EINVAL,

@@ -19,6 +19,7 @@
 
 #include "gw_log.h"
 #include "gw_module.h"
+#include "gw_filter_module.h"
 #include "gw_module_priv.h"
 #include "edgelb/util.h"
 
@@ -558,6 +559,11 @@ gw_mod_stage_conf(struct gw_mod *m, const struct cfg *c, const char *stage,
 			gw_conf_fini(out);
 			return rc;
 		}
+	}
+	rc = gw_filter_stage_conf(c, out, err, errlen);
+	if (rc < 0) {
+		gw_conf_fini(out);
+		return rc;
 	}
 	if (m != NULL) {
 		rc = gw_mod_extra_conf(m, stage, out, err, errlen);

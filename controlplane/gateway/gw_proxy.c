@@ -17,7 +17,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <syslog.h>
+#include <event2/event.h>
 
+#include "gw_filter.h"
 #include "gw_proxy.h"
 #include "edgelb/util.h"
 
@@ -70,6 +72,10 @@ struct gw_call {
 	/* our own answer (CALL_ANSWER) */
 	int a_status;
 	const char *a_error; /* JSON error text; NULL: the route's */
+	struct gw_freq *fr;  /* the route's filter chain state, or NULL */
+	bool f_answer;	     /* a filter answers (gw_freq_answer) */
+	int sent_status;     /* our own answer's, once sent */
+	struct event *delay; /* a filter holds the request (leaky bucket) */
 	/* upstream attempt */
 	struct http_client_req *up;
 	int inst;
@@ -211,6 +217,7 @@ client_sockaddr(const struct sockaddr *sa, char *buf, size_t len, bool brk)
 /* ---- answers of our own ------------------------------------------------------ */
 
 static void call_free(struct gw_call *c);
+static int hold_request(struct gw_call *c);
 static struct gw_loop *loop_of(struct gw_proxy *p, struct event_base *base);
 
 /* Tell on_done how the request went, once. */
@@ -299,10 +306,19 @@ send_answer(struct gw_call *c)
 		c->route != NULL ? c->route->conf : NULL;
 	struct http_header h[2];
 	char body[GW_BODY_MAX + 128];
+	const struct http_header *fh;
+	const char *fb;
+	size_t fnh, fbl;
 	int n, rcode;
 
-	count_resp(c, c->a_error != NULL ? c->a_status : rc->status);
-	if (c->a_error != NULL) {
+	if (c->f_answer)
+		gw_freq_answer(c->fr, &c->a_status, &fh, &fnh, &fb, &fbl);
+	c->sent_status =
+		c->f_answer || c->a_error != NULL ? c->a_status : rc->status;
+	count_resp(c, c->sent_status);
+	if (c->f_answer) {
+		rcode = http_resp_full(c->req, c->a_status, fh, fnh, fb, fbl);
+	} else if (c->a_error != NULL) {
 		n = snprintf(body, sizeof(body),
 			     "{\"error\":\"%s\",\"route\":%s%s%s}\n",
 			     c->a_error, rc != NULL ? "\"" : "",
@@ -554,7 +570,9 @@ up_head(void *arg, struct http_client_req *r, const struct http_msg *m)
 	tmp[n].name = "Via";
 	tmp[n++].value = c->p->via_resp;
 	if (gw_hdr_apply(rc->resp_hdrs, rc->nresp_hdrs, tmp, n, out,
-			 HTTP_MAX_HEADERS, &nout) < 0) {
+			 HTTP_MAX_HEADERS, &nout) < 0 ||
+	    gw_freq_post(c->fr, m->status, now_us() * 1000, out, &nout,
+			 HTTP_MAX_HEADERS) < 0) {
 		answer(c, 502, "upstream response has too many headers");
 		return -E2BIG;
 	}
@@ -763,6 +781,17 @@ call_free(struct gw_call *c)
 		http_req_set_data(c->req, NULL);
 	if (c->retrying)
 		STAT_ADD(p->retries_active, -1);
+	if (c->delay != NULL)
+		event_free(c->delay);
+	if (c->fr != NULL) {
+		struct gw_fdone d = { 0 };
+
+		d.forwarded = c->attempts > 0;
+		d.status = c->resp_started ? c->up_status : c->sent_status;
+		d.failed = d.forwarded && d.status >= 500;
+		d.now_ns = now_us() * 1000;
+		gw_freq_done(c->fr, &d);
+	}
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -828,6 +857,20 @@ on_head(void *arg, struct http_req *req)
 		return 0;
 	}
 	STAT_ADD(c->route->st.requests, 1);
+	if (c->route->chain != NULL) {
+		struct gw_freq_in fin = { m, http_req_peer(req, NULL),
+					  now_us() * 1000,
+					  (int64_t)time(NULL) };
+
+		c->fr = gw_freq_new(c->route);
+		if (c->fr == NULL)
+			return -ENOMEM;
+		if (gw_freq_pre(c->fr, &fin) == GW_FV_ANSWER) {
+			c->f_answer = true;
+			answer(c, 0, NULL);
+			return 0;
+		}
+	}
 	if (c->route->conf->action != GW_ACT_PROXY) {
 		c->kind = CALL_ANSWER;
 		return 0;
@@ -844,6 +887,9 @@ on_head(void *arg, struct http_req *req)
 				    tl) < 0)
 		return -ENOMEM; /* cannot be: tl has room for the prefix */
 	rc = build_headers(c, m, host != NULL ? host : "");
+	if (rc == 0)
+		rc = gw_freq_req_headers(c->fr, c->hdrs, &c->nhdrs,
+					 HTTP_MAX_HEADERS);
 	if (rc == -ENOMEM)
 		return rc;
 	if (rc < 0) {
@@ -856,7 +902,41 @@ on_head(void *arg, struct http_req *req)
 			  ? gw_upstream_key_hash(c->route->up, m,
 						 http_req_peer(req, NULL))
 			  : 0;
+	if (gw_freq_delay_ms(c->fr) > 0 && hold_request(c) == 0)
+		return 0; /* attempt when the filter's delay is over */
 	(void)attempt(c, -1);
+	return 0;
+}
+
+static void
+delay_over(evutil_socket_t fd, short ev, void *arg)
+{
+	struct gw_call *c = arg;
+
+	(void)fd;
+	(void)ev;
+	event_free(c->delay);
+	c->delay = NULL;
+	http_req_pause_body(c->req, false); /* the call is freed with req */
+	(void)attempt(c, -1);
+}
+
+/* Hold the request for the chain's delay, its body paused. 0 or
+ * -ENOMEM (then it goes at once). */
+static int
+hold_request(struct gw_call *c)
+{
+	uint32_t ms = gw_freq_delay_ms(c->fr);
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	c->delay = evtimer_new(c->lp->base, delay_over, c);
+	if (c->delay == NULL || evtimer_add(c->delay, &tv) < 0) {
+		if (c->delay != NULL)
+			event_free(c->delay);
+		c->delay = NULL;
+		return -ENOMEM;
+	}
+	http_req_pause_body(c->req, true);
 	return 0;
 }
 

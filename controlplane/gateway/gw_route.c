@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "gw_filter.h"
 #include "gw_route.h"
 #include "edgelb/util.h"
 
@@ -40,6 +41,7 @@ struct gw_table {
 	size_t nups;
 	struct gw_upstream **ups;
 	pcre2_match_context *mctx;
+	struct gw_filter_set *fset; /* the routes' filter chains */
 };
 
 struct gw_router {
@@ -72,6 +74,7 @@ gw_conf_fini(struct gw_conf *c)
 {
 	free(c->routes);
 	free(c->ups);
+	free(c->filters);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -94,6 +97,7 @@ table_free(struct gw_table *t)
 {
 	if (t == NULL)
 		return;
+	gw_filter_set_free(t->fset);
 	for (size_t i = 0; i < t->nroutes; i++)
 		pcre2_code_free(t->routes[i].re);
 	for (size_t i = 0; i < t->nvh; i++)
@@ -310,6 +314,11 @@ gw_table_build(const struct gw_conf *c, char *err, size_t errlen)
 				r->conf->name, r->conf->location);
 			goto fail;
 		}
+	}
+	t->fset = gw_filter_set_build(c, t->routes, t->nroutes, err, errlen);
+	if (t->fset == NULL) {
+		e = errno;
+		goto fail;
 	}
 	return t;
 nomem:

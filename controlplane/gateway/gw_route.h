@@ -47,6 +47,7 @@
 #define GW_MAX_HDR_RW	 16 /* header rewrites per direction */
 #define GW_MAX_ROUTES	 1024
 #define GW_MAX_UPSTREAMS 256
+#define GW_MAX_FILTERS	 8 /* filters per route (gw_filter.h) */
 
 enum gw_host_kind {
 	GW_HOST_EXACT,	/* precedence order */
@@ -116,24 +117,30 @@ struct gw_route_conf {
 	bool retry_on[100];	     /* by status - 500 */
 	bool retry_non_idempotent;
 	uint32_t retry_budget_pct; /* retries in flight / active requests */
+	size_t nfilters;	   /* `filters`: [filter NAME]s in order */
+	char filters[GW_MAX_FILTERS][GW_NAME_MAX];
 };
 
 /* Defaults: any host, prefix "/", no action (an error until one is set),
  * 1 retry on connect failure, budget 20 %. */
 void gw_route_conf_init(struct gw_route_conf *c, const char *name);
 
+struct gw_filter_conf; /* gw_filter.h */
+
 /* The configuration the table is built from (gw_conf_key fills it). */
 struct gw_conf {
-	size_t nroutes, nups;
+	size_t nroutes, nups, nfilters;
 	struct gw_route_conf *routes; /* in configuration order */
 	struct gw_upstream_conf *ups;
+	struct gw_filter_conf *filters; /* [filter NAME] sections */
 };
 
 void gw_conf_init(struct gw_conf *c);
 void gw_conf_fini(struct gw_conf *c);
 
 /*
- * One key of a [route NAME] or [upstream NAME] section (docs/gateway.md
+ * One key of a [route NAME], [upstream NAME] or [filter NAME] section
+ * (docs/gateway.md
  * lists them); the entry is created on its first key. 0, or -EINVAL
  * (unknown section or key, bad value) / -ENOSPC (too many routes,
  * upstreams, instances or matchers) / -ENOMEM with err saying which
@@ -153,10 +160,13 @@ struct gw_route_stats {
 	uint64_t no_instance; /* 503: nothing available */
 };
 
+struct gw_chain; /* gw_filter.h */
+
 struct gw_route {
 	const struct gw_route_conf *conf;
 	struct gw_upstream *up; /* GW_ACT_PROXY */
 	void *re;		/* pcre2_code */
+	struct gw_chain *chain; /* NULL: no filters */
 	struct gw_route_stats st;
 };
 

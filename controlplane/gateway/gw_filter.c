@@ -1,0 +1,510 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The filter chain (gw_filter.h): the registry of filter types, the set
+ * of instances built with a route table, each route's chain, and the
+ * per-request state the proxy drives (pre, answer, request headers,
+ * post, done).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gw_filter_priv.h"
+#include "edgelb/util.h"
+
+#define STAT_ADD(field, v) __atomic_add_fetch(&(field), (v), __ATOMIC_RELAXED)
+
+struct chain_el {
+	const struct gw_filter_ops *ops;
+	void *inst;
+	void *rstate;
+	const char *name; /* the instance's */
+	struct gw_filter_stats st;
+};
+
+struct gw_chain {
+	size_t n;
+	struct chain_el el[GW_MAX_FILTERS];
+};
+
+struct finst {
+	char name[GW_NAME_MAX];
+	const struct gw_filter_ops *ops;
+	void *inst;
+};
+
+struct gw_filter_set {
+	size_t nf;
+	struct finst *f;
+	size_t nchains;
+	struct gw_chain **chains;
+};
+
+struct gw_freq {
+	const struct gw_route *route;
+	struct gw_chain *ch;
+	size_t nran;	 /* filters whose pre ran */
+	int answered_by; /* -1: none */
+	int status;
+	uint32_t delay_ms;
+	enum gw_freason why;
+	char detail[160];
+	char consumer[GW_NAME_MAX];
+	char cons_hdr[GW_NAME_MAX]; /* "": no consumer header */
+	size_t nh;
+	struct http_header h[GW_FILTER_ANSWER_HDRS];
+	size_t hoff;
+	char hbuf[1024];
+	char body[640];
+	size_t blen;
+	const char *ctype; /* NULL: the JSON error */
+	struct http_header ah[GW_FILTER_ANSWER_HDRS + 1]; /* answer's */
+	uint64_t scratch[GW_MAX_FILTERS][GW_FSCRATCH];
+};
+
+static const struct gw_filter_ops *const types[] = {
+	&gw_filter_apikey,    &gw_filter_jwt,	  &gw_filter_hmac,
+	&gw_filter_ratelimit, &gw_filter_breaker,
+};
+
+static const struct {
+	const char *text, *label;
+} reasons[GW_FR_MAX] = {
+	[GW_FR_NO_CREDENTIALS] = { "no credentials", "no_credentials" },
+	[GW_FR_MALFORMED] = { "malformed credentials", "malformed" },
+	[GW_FR_UNKNOWN_KEY] = { "unknown key", "unknown_key" },
+	[GW_FR_BAD_SIGNATURE] = { "bad signature", "bad_signature" },
+	[GW_FR_WRONG_ALG] = { "algorithm not allowed for this key",
+			      "wrong_alg" },
+	[GW_FR_EXPIRED] = { "token expired", "expired" },
+	[GW_FR_NOT_YET_VALID] = { "token not yet valid", "not_yet_valid" },
+	[GW_FR_WRONG_ISSUER] = { "wrong issuer", "wrong_issuer" },
+	[GW_FR_WRONG_AUDIENCE] = { "wrong audience", "wrong_audience" },
+	[GW_FR_DATE_WINDOW] = { "date outside the allowed window",
+				"date_window" },
+	[GW_FR_BODY_HASH] = { "body hash missing or wrong", "body_hash" },
+	[GW_FR_FORBIDDEN] = { "consumer not allowed", "forbidden" },
+	[GW_FR_RATE_LIMITED] = { "rate limited", "rate_limited" },
+	[GW_FR_BREAKER_OPEN] = { "circuit open", "breaker_open" },
+	[GW_FR_MAX_ACTIVE] = { "too many active requests", "max_active" },
+	[GW_FR_NOMEM] = { "out of memory", "nomem" },
+};
+
+const char *
+gw_freason_text(enum gw_freason r)
+{
+	return (unsigned)r < GW_FR_MAX ? reasons[r].text : "?";
+}
+
+const char *
+gw_freason_label(enum gw_freason r)
+{
+	return (unsigned)r < GW_FR_MAX ? reasons[r].label : "?";
+}
+
+const struct gw_filter_ops *
+gw_filter_find(const char *type)
+{
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(types[i]->type, type) == 0)
+			return types[i];
+	return NULL;
+}
+
+/* ---- the set ------------------------------------------------------------ */
+
+void
+gw_filter_set_free(struct gw_filter_set *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->nchains; i++)
+		free(s->chains[i]);
+	for (size_t i = 0; i < s->nf; i++)
+		if (s->f[i].inst != NULL)
+			s->f[i].ops->destroy(s->f[i].inst);
+	free(s->chains);
+	free(s->f);
+	free(s);
+}
+
+static struct finst *
+set_find(struct gw_filter_set *s, const char *name)
+{
+	for (size_t i = 0; i < s->nf; i++)
+		if (strcmp(s->f[i].name, name) == 0)
+			return &s->f[i];
+	return NULL;
+}
+
+struct gw_filter_set *
+gw_filter_set_build(const struct gw_conf *c, struct gw_route *routes,
+		    size_t nroutes, char *err, size_t errlen)
+{
+	struct gw_filter_set *s = calloc(1, sizeof(*s));
+	int e = ENOMEM;
+
+	if (s == NULL)
+		goto nomem;
+	s->f = calloc(c->nfilters + 1, sizeof(*s->f));
+	s->chains = calloc(nroutes + 1, sizeof(*s->chains));
+	if (s->f == NULL || s->chains == NULL)
+		goto nomem;
+	for (size_t i = 0; i < c->nfilters; i++) {
+		const struct gw_filter_conf *fc = &c->filters[i];
+		struct finst *fi = &s->f[s->nf];
+
+		snprintf(fi->name, sizeof(fi->name), "%s", fc->name);
+		fi->ops = fc->ops;
+		if (fi->ops == NULL) {
+			lb_errf(err, errlen, 0, "filter %s: no type", fc->name);
+			e = EINVAL;
+			goto fail;
+		}
+		fi->inst = fi->ops->create(fc, err, errlen);
+		if (fi->inst == NULL) {
+			e = errno != 0 ? errno : EINVAL;
+			goto fail;
+		}
+		s->nf++;
+	}
+	for (size_t i = 0; i < nroutes; i++) {
+		struct gw_route *r = &routes[i];
+		const struct gw_route_conf *rc = r->conf;
+		struct gw_chain *ch;
+
+		r->chain = NULL;
+		if (rc->nfilters == 0)
+			continue;
+		ch = calloc(1, sizeof(*ch));
+		if (ch == NULL)
+			goto nomem;
+		s->chains[s->nchains++] = ch;
+		for (size_t k = 0; k < rc->nfilters; k++) {
+			struct finst *fi = set_find(s, rc->filters[k]);
+			struct chain_el *el = &ch->el[ch->n];
+
+			if (fi == NULL) {
+				lb_errf(err, errlen, 0,
+					"route %s: filters: unknown filter "
+					"\"%s\"",
+					rc->name, rc->filters[k]);
+				e = EINVAL;
+				goto fail;
+			}
+			el->ops = fi->ops;
+			el->inst = fi->inst;
+			el->name = fi->name;
+			if (fi->ops->attach != NULL &&
+			    fi->ops->attach(fi->inst, r, &el->rstate, err,
+					    errlen) < 0) {
+				e = EINVAL;
+				goto fail;
+			}
+			ch->n++;
+		}
+		r->chain = ch;
+	}
+	return s;
+nomem:
+	lb_errf(err, errlen, 0, "filters: out of memory");
+	e = ENOMEM;
+fail:
+	for (size_t i = 0; i < nroutes; i++)
+		routes[i].chain = NULL;
+	gw_filter_set_free(s);
+	errno = e;
+	return NULL;
+}
+
+/* ---- per request ---------------------------------------------------------- */
+
+struct gw_freq *
+gw_freq_new(const struct gw_route *r)
+{
+	struct gw_freq *f;
+
+	if (r == NULL || r->chain == NULL)
+		return NULL;
+	f = malloc(sizeof(*f));
+	if (f == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	f->route = r;
+	f->ch = r->chain;
+	f->nran = 0;
+	f->answered_by = -1;
+	f->status = 0;
+	f->delay_ms = 0;
+	f->detail[0] = '\0';
+	f->consumer[0] = '\0';
+	f->cons_hdr[0] = '\0';
+	f->nh = 0;
+	f->hoff = 0;
+	f->blen = 0;
+	f->ctype = NULL;
+	memset(f->scratch, 0, sizeof(f->scratch));
+	return f;
+}
+
+enum gw_fverdict
+gw_freq_reject(struct gw_freq *f, int status, enum gw_freason why,
+	       const char *detail)
+{
+	f->status = status;
+	f->why = why;
+	snprintf(f->detail, sizeof(f->detail), "%s",
+		 detail != NULL ? detail : "");
+	return GW_FV_ANSWER;
+}
+
+int
+gw_freq_add_hdr(struct gw_freq *f, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	if (f->nh >= GW_FILTER_ANSWER_HDRS || f->hoff >= sizeof(f->hbuf))
+		return -ENOSPC;
+	va_start(ap, fmt);
+	k = vsnprintf(f->hbuf + f->hoff, sizeof(f->hbuf) - f->hoff, fmt, ap);
+	va_end(ap);
+	if (k < 0 || (size_t)k >= sizeof(f->hbuf) - f->hoff)
+		return -ENOSPC;
+	f->h[f->nh].name = name; /* the filters' names are static text */
+	f->h[f->nh].value = f->hbuf + f->hoff;
+	f->nh++;
+	f->hoff += (size_t)k + 1;
+	return 0;
+}
+
+void
+gw_freq_set_body(struct gw_freq *f, const char *ctype, const char *body)
+{
+	f->ctype = ctype;
+	snprintf(f->body, sizeof(f->body), "%s", body);
+	f->blen = strlen(f->body);
+}
+
+void
+gw_freq_consumer_header(struct gw_freq *f, const char *header)
+{
+	snprintf(f->cons_hdr, sizeof(f->cons_hdr), "%s",
+		 header != NULL ? header : "X-Consumer");
+}
+
+void
+gw_freq_set_consumer(struct gw_freq *f, const char *consumer,
+		     const char *header)
+{
+	snprintf(f->consumer, sizeof(f->consumer), "%s", consumer);
+	gw_freq_consumer_header(f, header);
+}
+
+void
+gw_freq_set_delay(struct gw_freq *f, uint32_t ms)
+{
+	if (ms > f->delay_ms)
+		f->delay_ms = ms;
+}
+
+uint32_t
+gw_freq_delay_ms(const struct gw_freq *f)
+{
+	return f != NULL && f->answered_by < 0 ? f->delay_ms : 0;
+}
+
+const char *
+gw_freq_consumer(const struct gw_freq *f)
+{
+	return f != NULL && f->consumer[0] != '\0' ? f->consumer : NULL;
+}
+
+const struct gw_route *
+gw_freq_route(const struct gw_freq *f)
+{
+	return f->route;
+}
+
+/* JSON string content: the texts here are ours or checked tokens, but
+ * a detail may quote a claim: escape what JSON needs. */
+static size_t
+json_esc(char *out, size_t cap, const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0' && n + 7 < cap; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\') {
+			out[n++] = '\\';
+			out[n++] = (char)ch;
+		} else if (ch < 0x20 || ch >= 0x7f) {
+			n += (size_t)snprintf(out + n, cap - n, "\\u%04x", ch);
+		} else {
+			out[n++] = (char)ch;
+		}
+	}
+	out[n] = '\0';
+	return n;
+}
+
+enum gw_fverdict
+gw_freq_pre(struct gw_freq *f, const struct gw_freq_in *in)
+{
+	if (f == NULL)
+		return GW_FV_PASS;
+	for (size_t i = 0; i < f->ch->n; i++) {
+		struct chain_el *el = &f->ch->el[i];
+		enum gw_fverdict v;
+
+		f->nran = i + 1;
+		v = el->ops->pre(el->inst, el->rstate, f, in, f->scratch[i]);
+		if (v == GW_FV_PASS) {
+			STAT_ADD(el->st.passed, 1);
+			continue;
+		}
+		f->answered_by = (int)i;
+		STAT_ADD(el->st.answered, 1);
+		if ((unsigned)f->why < GW_FR_MAX)
+			STAT_ADD(el->st.reasons[f->why], 1);
+		return GW_FV_ANSWER;
+	}
+	return GW_FV_PASS;
+}
+
+void
+gw_freq_answer(const struct gw_freq *f, int *status,
+	       const struct http_header **h, size_t *nh, const char **body,
+	       size_t *len)
+{
+	struct gw_freq *w = (struct gw_freq *)f;
+	char d[256], why[64];
+	const char *err;
+	int n;
+
+	switch (f->status) {
+	case 401:
+		err = "unauthorized";
+		break;
+	case 403:
+		err = "forbidden";
+		break;
+	case 429:
+		err = "too many requests";
+		break;
+	default:
+		err = "unavailable";
+		break;
+	}
+	if (f->ctype == NULL) {
+		json_esc(why, sizeof(why), gw_freason_text(f->why));
+		json_esc(d, sizeof(d), f->detail);
+		n = snprintf(w->body, sizeof(w->body),
+			     "{\"error\":\"%s\",\"reason\":\"%s%s%s\","
+			     "\"route\":\"%s\",\"filter\":\"%s\"}\n",
+			     err, why, d[0] != '\0' ? ": " : "", d,
+			     f->route->conf->name,
+			     f->answered_by >= 0
+				     ? f->ch->el[f->answered_by].name
+				     : "");
+		w->blen = n > 0 && (size_t)n < sizeof(w->body)
+				  ? (size_t)n
+				  : strlen(w->body);
+	}
+	memcpy(w->ah, f->h, f->nh * sizeof(f->h[0]));
+	w->ah[f->nh].name = "Content-Type";
+	w->ah[f->nh].value = f->ctype != NULL ? f->ctype : "application/json";
+	*status = f->status;
+	*h = w->ah;
+	*nh = f->nh + 1;
+	*body = f->body;
+	*len = f->blen;
+}
+
+int
+gw_freq_req_headers(struct gw_freq *f, struct http_header *hdrs, size_t *n,
+		    size_t cap)
+{
+	size_t k = 0;
+
+	if (f == NULL || f->cons_hdr[0] == '\0')
+		return 0;
+	for (size_t i = 0; i < *n; i++)
+		if (strcasecmp(hdrs[i].name, f->cons_hdr) != 0)
+			hdrs[k++] = hdrs[i];
+	*n = k;
+	if (f->consumer[0] == '\0')
+		return 0;
+	if (*n >= cap)
+		return -E2BIG;
+	hdrs[*n].name = f->cons_hdr;
+	hdrs[*n].value = f->consumer;
+	(*n)++;
+	return 0;
+}
+
+int
+gw_freq_post(struct gw_freq *f, int status, uint64_t now_ns,
+	     struct http_header *hdrs, size_t *n, size_t cap)
+{
+	if (f == NULL)
+		return 0;
+	for (size_t i = 0; i < f->nran; i++) {
+		const struct chain_el *el = &f->ch->el[i];
+
+		if (el->ops->post != NULL)
+			el->ops->post(el->inst, el->rstate, f, status, now_ns,
+				      f->scratch[i]);
+	}
+	if (*n + f->nh > cap)
+		return -E2BIG;
+	for (size_t i = 0; i < f->nh; i++)
+		hdrs[(*n)++] = f->h[i];
+	return 0;
+}
+
+void
+gw_freq_done(struct gw_freq *f, const struct gw_fdone *d)
+{
+	if (f == NULL)
+		return;
+	for (size_t i = 0; i < f->nran; i++) {
+		const struct chain_el *el = &f->ch->el[i];
+
+		if (el->ops->done != NULL)
+			el->ops->done(el->inst, el->rstate, d,
+				      f->answered_by == (int)i, f->scratch[i]);
+	}
+	free(f);
+}
+
+/* ---- counters ---------------------------------------------------------------- */
+
+size_t
+gw_route_nfilters(const struct gw_route *r)
+{
+	return r->chain != NULL ? r->chain->n : 0;
+}
+
+const char *
+gw_route_filter_name(const struct gw_route *r, size_t i)
+{
+	return i < gw_route_nfilters(r) ? r->chain->el[i].name : NULL;
+}
+
+const char *
+gw_route_filter_type(const struct gw_route *r, size_t i)
+{
+	return i < gw_route_nfilters(r) ? r->chain->el[i].ops->type : NULL;
+}
+
+const struct gw_filter_stats *
+gw_route_filter_stats(const struct gw_route *r, size_t i)
+{
+	return i < gw_route_nfilters(r) ? &r->chain->el[i].st : NULL;
+}

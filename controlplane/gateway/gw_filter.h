@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The gateway's filter chain: what runs around each proxied request.
+ *
+ * A filter type is a const ops struct registered by name (gw_filter_find,
+ * like gw_balancer_find): "apikey", "jwt", "hmac" (authentication),
+ * "ratelimit" (local limits) and "breaker" (circuit breaking per
+ * upstream). A filter is declared once in a [filter NAME] section
+ * (`type = TYPE` first, then the type's keys) and used by routes through
+ * `filters = NAME[, NAME...]`, in that order.
+ *
+ * Per request (struct gw_freq): every pre hook runs in order on the
+ * request head, before the upstream pick. A pre hook either passes or
+ * answers directly (401, 403, 429, 503: a small JSON body and headers);
+ * an answer skips the rest of the chain and the upstream, and its reason
+ * is counted on that route's filter. On the upstream's response head the
+ * post hooks add their headers (the remaining quota, ...). When the
+ * request ends, every filter whose pre ran learns the outcome (done):
+ * the breaker counts it, limits release what they hold.
+ *
+ * The authenticated consumer is kept in the request state for later
+ * filters (a rate limit keyed by consumer) and forwarded upstream in a
+ * header (X-Consumer unless the auth filter says otherwise); copies of
+ * that header sent by the client are removed.
+ *
+ * State: filter instances belong to the route table (gw_filter_set,
+ * built and freed with it); a new table starts limits and breakers
+ * afresh. Instances are shared by every loop thread: their state is
+ * guarded by their own locks, the counters are relaxed atomics.
+ *
+ * Time: the caller passes the clocks in (struct gw_freq_in), so tests
+ * drive them.
+ */
+#ifndef EDGELBD_GW_FILTER_H
+#define EDGELBD_GW_FILTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "gw_route.h"
+#include "http.h"
+
+#define GW_FILTER_KEYS	      48  /* key lines of one [filter] section */
+#define GW_FILTER_VALUE_MAX   320 /* one key's value */
+#define GW_MAX_FILTER_CONFS   256
+#define GW_FILTER_ANSWER_HDRS 8 /* headers of a direct answer */
+#define GW_FILTER_RESP_HDRS   8 /* headers added to an upstream answer */
+
+/* Why a filter answered; counted per route and filter. */
+enum gw_freason {
+	GW_FR_NO_CREDENTIALS, /* 401: nothing presented */
+	GW_FR_MALFORMED,      /* 401: unparsable token/header */
+	GW_FR_UNKNOWN_KEY,    /* 401: API key, kid or key id not known */
+	GW_FR_BAD_SIGNATURE,  /* 401 */
+	GW_FR_WRONG_ALG,      /* 401: not the key's pinned algorithm */
+	GW_FR_EXPIRED,	      /* 401: exp */
+	GW_FR_NOT_YET_VALID,  /* 401: nbf */
+	GW_FR_WRONG_ISSUER,   /* 401: iss */
+	GW_FR_WRONG_AUDIENCE, /* 401: aud */
+	GW_FR_DATE_WINDOW,    /* 401: HMAC Date outside the window */
+	GW_FR_BODY_HASH,      /* 401: HMAC body hash missing or wrong */
+	GW_FR_FORBIDDEN,      /* 403: consumer not allowed on the route */
+	GW_FR_RATE_LIMITED,   /* 429 */
+	GW_FR_BREAKER_OPEN,   /* 503: open, or half-open probes taken */
+	GW_FR_MAX_ACTIVE,     /* 503: max_active requests on the upstream */
+	GW_FR_NOMEM,	      /* 503: could not keep state */
+	GW_FR_MAX,
+};
+
+/* Short text of a reason ("token expired"). */
+const char *gw_freason_text(enum gw_freason r);
+/* Counter label of a reason ("expired"). */
+const char *gw_freason_label(enum gw_freason r);
+
+/* ---- configuration ---------------------------------------------------- */
+
+struct gw_filter_ops;
+
+/* One [filter NAME] section, kept as its key lines (checked as they
+ * come; the instance parses them again at build). */
+struct gw_filter_conf {
+	char name[GW_NAME_MAX];
+	const struct gw_filter_ops *ops;
+	size_t nkeys;
+	struct {
+		char key[32];
+		char value[GW_FILTER_VALUE_MAX];
+	} kv[GW_FILTER_KEYS];
+};
+
+/*
+ * One key of a [filter NAME] section into c (called by gw_conf_key).
+ * `type` must come first. 0, or -EINVAL / -ENOSPC / -ENOMEM with err
+ * naming the filter, the key and the reason.
+ */
+int gw_filter_conf_key(struct gw_conf *c, const char *name, const char *key,
+		       const char *value, char *err, size_t errlen);
+
+/* ---- the set of instances of one table ---------------------------------- */
+
+struct gw_filter_set;
+
+/*
+ * Create every filter of c and every route's chain (routes[i].chain).
+ * NULL with errno EINVAL (err: an unknown filter named by a route, a
+ * key that the type refuses, a file that cannot be read, ...) or ENOMEM.
+ * A conf without filters gives an empty set.
+ */
+struct gw_filter_set *gw_filter_set_build(const struct gw_conf *c,
+					  struct gw_route *routes,
+					  size_t nroutes, char *err,
+					  size_t errlen);
+void gw_filter_set_free(struct gw_filter_set *s);
+
+/* ---- per request -------------------------------------------------------- */
+
+struct gw_freq;
+
+/* What the pre hooks see. */
+struct gw_freq_in {
+	const struct http_msg *m;
+	const struct sockaddr *peer; /* NULL: unknown */
+	uint64_t now_ns;	     /* CLOCK_MONOTONIC */
+	int64_t wall_s;		     /* CLOCK_REALTIME (exp, nbf, Date) */
+};
+
+enum gw_fverdict {
+	GW_FV_PASS,
+	GW_FV_ANSWER, /* gw_freq_answer tells the answer */
+};
+
+/* The request's chain state, or NULL when the route has none (every
+ * call below accepts NULL and does nothing). NULL with errno ENOMEM
+ * for a route with a chain. */
+struct gw_freq *gw_freq_new(const struct gw_route *r);
+
+/* The pre hooks, in order, until one answers. */
+enum gw_fverdict gw_freq_pre(struct gw_freq *f, const struct gw_freq_in *in);
+
+/* The direct answer after GW_FV_ANSWER: status, headers (valid while f
+ * lives) and a JSON body {"error":...,"reason":...,"route":...,
+ * "filter":...}. */
+void gw_freq_answer(const struct gw_freq *f, int *status,
+		    const struct http_header **h, size_t *nh, const char **body,
+		    size_t *len);
+
+/*
+ * Request headers to forward: in hdrs[0..*n) (at most cap), the
+ * consumer header is removed and, after authentication, set to the
+ * consumer. 0 or -E2BIG.
+ */
+int gw_freq_req_headers(struct gw_freq *f, struct http_header *hdrs, size_t *n,
+			size_t cap);
+
+/* The upstream's response head: the post hooks run; their headers are
+ * appended to hdrs[0..*n) (at most cap). 0 or -E2BIG. */
+int gw_freq_post(struct gw_freq *f, int status, uint64_t now_ns,
+		 struct http_header *hdrs, size_t *n, size_t cap);
+
+/* How a request ended, for done. */
+struct gw_fdone {
+	bool forwarded; /* an upstream attempt was made */
+	int status;	/* the answer's status; 0: none (client went) */
+	bool failed;	/* 5xx, connect failure or timeout from upstream */
+	uint64_t now_ns;
+};
+
+/* The request ended: done hooks of the filters whose pre ran, then f is
+ * freed. */
+void gw_freq_done(struct gw_freq *f, const struct gw_fdone *d);
+
+/* How long the request must wait before its upstream pick, in ms (a
+ * leaky bucket's delay); 0: none. */
+uint32_t gw_freq_delay_ms(const struct gw_freq *f);
+
+/* The authenticated consumer, or NULL. */
+const char *gw_freq_consumer(const struct gw_freq *f);
+
+/* ---- counters ------------------------------------------------------------- */
+
+struct gw_filter_stats {
+	uint64_t passed;
+	uint64_t answered;
+	uint64_t reasons[GW_FR_MAX];
+};
+
+/* The route's chain length, and its i-th filter's name and counters
+ * (NULL past the end). */
+size_t gw_route_nfilters(const struct gw_route *r);
+const char *gw_route_filter_name(const struct gw_route *r, size_t i);
+const char *gw_route_filter_type(const struct gw_route *r, size_t i);
+const struct gw_filter_stats *gw_route_filter_stats(const struct gw_route *r,
+						    size_t i);
+
+#endif

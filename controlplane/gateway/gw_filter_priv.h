@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Inside the filter chain (gw_filter.h): the ops a filter type fills in,
+ * the helpers its hooks call on the request state, and the parts of the
+ * filters that the unit tests and the fuzz target drive directly (the
+ * rate-limit algorithms and limiter, the breaker, JWT verification).
+ */
+#ifndef EDGELBD_GW_FILTER_PRIV_H
+#define EDGELBD_GW_FILTER_PRIV_H
+
+#include <pthread.h>
+
+#include "gw_filter.h"
+
+#define GW_FSCRATCH 4 /* per-request words of one filter */
+
+/*
+ * A filter type. Hooks get the instance (create's), the route state
+ * (attach's, NULL without attach) and the request's scratch words of
+ * this filter (zeroed at the start).
+ */
+struct gw_filter_ops {
+	const char *type;
+	/* One key's syntax at configuration time: 0, -ENOENT (unknown
+	 * key) or -EINVAL with the reason in why. */
+	int (*check_key)(const char *key, const char *value, char *why,
+			 size_t whylen);
+	/* The instance from the section's keys (files read now). NULL
+	 * with err naming the key and reason. */
+	void *(*create)(const struct gw_filter_conf *c, char *err,
+			size_t errlen);
+	void (*destroy)(void *inst);
+	/* State for one route using it (the breaker's per upstream), or
+	 * NULL. 0 or -errno with err. May be NULL. */
+	int (*attach)(void *inst, struct gw_route *r, void **rstate, char *err,
+		      size_t errlen);
+	enum gw_fverdict (*pre)(void *inst, void *rstate, struct gw_freq *f,
+				const struct gw_freq_in *in, uint64_t *scratch);
+	/* the upstream's response head (may be NULL) */
+	void (*post)(void *inst, void *rstate, struct gw_freq *f, int status,
+		     uint64_t now_ns, uint64_t *scratch);
+	/* the request ended; only after this filter's pre ran (may be
+	 * NULL). answered: this filter's pre answered it. */
+	void (*done)(void *inst, void *rstate, const struct gw_fdone *d,
+		     bool answered, uint64_t *scratch);
+};
+
+const struct gw_filter_ops *gw_filter_find(const char *type);
+
+extern const struct gw_filter_ops gw_filter_apikey;
+extern const struct gw_filter_ops gw_filter_jwt;
+extern const struct gw_filter_ops gw_filter_hmac;
+extern const struct gw_filter_ops gw_filter_ratelimit;
+extern const struct gw_filter_ops gw_filter_breaker;
+
+/* ---- helpers for hooks ----------------------------------------------------- */
+
+/* Answer the request: status, reason (counted), an optional detail for
+ * the JSON body ("" none). Returns GW_FV_ANSWER. */
+enum gw_fverdict gw_freq_reject(struct gw_freq *f, int status,
+				enum gw_freason why, const char *detail);
+/* A header on the direct answer or, if the request passes, on the
+ * upstream's answer. 0 or -ENOSPC (dropped). */
+int gw_freq_add_hdr(struct gw_freq *f, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The direct answer's body instead of the JSON error (copied, at most
+ * GW_FILTER_VALUE_MAX - 1 bytes), with its Content-Type. */
+void gw_freq_set_body(struct gw_freq *f, const char *ctype, const char *body);
+/* Hold the request this long before the upstream pick (the longest
+ * asked for by any filter counts). */
+void gw_freq_set_delay(struct gw_freq *f, uint32_t ms);
+/* Set the consumer (truncated to GW_NAME_MAX - 1) and the header it is
+ * forwarded in (NULL: "X-Consumer"). */
+void gw_freq_set_consumer(struct gw_freq *f, const char *consumer,
+			  const char *header);
+/* Declare the header name that carries the consumer upstream, so that
+ * client copies are removed even when authentication fails open. */
+void gw_freq_consumer_header(struct gw_freq *f, const char *header);
+const struct gw_route *gw_freq_route(const struct gw_freq *f);
+
+/* Shared key-value parsing for the filter types. */
+int gw_fparse_u32(const char *v, uint32_t lo, uint32_t hi, uint32_t *out);
+int gw_fparse_bool(const char *v, bool *out);
+bool gw_fis_token(const char *s);
+/* Read a whole small file (at most max bytes) into a NUL-terminated
+ * malloc'd buffer. 0 or -errno (-EFBIG over max). */
+int gw_fread_file(const char *path, size_t max, char **out, size_t *len);
+
+/* base64url without padding (RFC 7515 2). Decoded length, or -EINVAL. */
+int gw_b64url_decode(const char *in, size_t n, uint8_t *out, size_t cap);
+/* hex of n bytes into out (2n + 1) */
+void gw_hex(const uint8_t *in, size_t n, char *out);
+
+/* ---- rate limiting ---------------------------------------------------------- */
+
+enum gw_rl_alg {
+	GW_RL_TOKEN_BUCKET,
+	GW_RL_FIXED_WINDOW,
+	GW_RL_SLIDING_WINDOW,
+	GW_RL_LEAKY_BUCKET,
+};
+
+struct gw_rl_conf {
+	enum gw_rl_alg alg;
+	uint32_t limit;	    /* requests per period */
+	uint64_t period_us; /* the period */
+	uint32_t burst;	    /* token: capacity (0: limit); leaky: excess */
+	/* leaky: delay requests whose excess passes delay_after (nginx's
+	 * limit_req delay=N), each by (excess - delay_after) / rate, at
+	 * most max_delay_us (past it: refused) */
+	bool delay;
+	uint32_t delay_after;
+	uint64_t max_delay_us;
+};
+
+/* One key's state; zero is "never seen". */
+struct gw_rl_state {
+	uint64_t t_us; /* token/leaky: last update; windows: window start */
+	double a;      /* tokens, excess, or this window's count */
+	double b;      /* sliding: the previous window's count */
+	bool init;
+};
+
+struct gw_rl_result {
+	bool allowed;
+	uint32_t limit;
+	uint32_t remaining;
+	uint32_t reset_s;	/* until the quota is whole again (windows:
+				 * the window's end) */
+	uint32_t retry_after_s; /* refused: when to try again (>= 1) */
+	uint64_t delay_us;	/* allowed: wait this long first (leaky) */
+};
+
+/* One decision at now_us on s (the pure algorithm; no lock). */
+void gw_rl_step(const struct gw_rl_conf *c, struct gw_rl_state *s,
+		uint64_t now_us, struct gw_rl_result *r);
+
+/*
+ * A limiter: where the state of the keys lives. "local" keeps it in
+ * this process (a sharded table with a mutex per shard, LRU-bounded,
+ * idle keys expire); a cluster-wide one (Redis) fills the same ops.
+ */
+struct gw_limiter_ops {
+	const char *name;
+	void *(*create)(const struct gw_rl_conf *c, size_t max_keys,
+			uint64_t idle_us);
+	void (*destroy)(void *lim);
+	/* 0, or -ENOMEM (no entry could be made: the caller decides) */
+	int (*decide)(void *lim, const char *key, size_t klen, uint64_t now_us,
+		      struct gw_rl_result *r);
+	size_t (*nkeys)(void *lim);
+};
+
+extern const struct gw_limiter_ops gw_limiter_local;
+
+/* ---- circuit breaking --------------------------------------------------------- */
+
+enum gw_cb_state {
+	GW_CB_CLOSED,
+	GW_CB_OPEN,
+	GW_CB_HALF_OPEN,
+};
+
+#define GW_CB_BUCKETS 10
+
+struct gw_cb_conf {
+	uint32_t failure_pct; /* open at >= this share of failures; 0 off */
+	uint32_t slow_pct;    /* open at >= this share of slow calls; 0 off */
+	uint32_t slow_ms;     /* a call slower than this is slow */
+	uint32_t window_ms;   /* the sliding window (GW_CB_BUCKETS parts) */
+	uint32_t min_calls;   /* calls in the window before ratios count */
+	uint32_t consecutive; /* open after this many failures; 0 off */
+	uint32_t open_ms;     /* first open time */
+	uint32_t max_open_ms; /* cap of the doubling */
+	uint32_t half_open_calls; /* probes let through half-open */
+	uint32_t max_active;	  /* requests in flight; 0 no limit */
+};
+
+struct gw_cb_stats {
+	uint64_t opened, closed, half_opened, rejected, rejected_active;
+	uint64_t calls, failures, slow;
+};
+
+struct gw_breaker {
+	struct gw_cb_conf conf;
+	pthread_mutex_t mu;
+	enum gw_cb_state state;
+	uint64_t open_until_ns;
+	uint32_t cur_open_ms;
+	uint32_t consec;
+	uint32_t probes_out, probes_ok;
+	uint32_t active;
+	uint64_t bucket_t0[GW_CB_BUCKETS]; /* each bucket's start (ms) */
+	uint32_t calls[GW_CB_BUCKETS], fails[GW_CB_BUCKETS],
+		slows[GW_CB_BUCKETS];
+	struct gw_cb_stats st;
+};
+
+enum gw_cb_admit {
+	GW_CB_ADMIT,	   /* closed: go */
+	GW_CB_ADMIT_PROBE, /* half-open: go as a probe */
+	GW_CB_REJECT_OPEN,
+	GW_CB_REJECT_ACTIVE,
+};
+
+void gw_breaker_init(struct gw_breaker *b, const struct gw_cb_conf *c);
+void gw_breaker_fini(struct gw_breaker *b);
+/* May a call go now? Admitted calls must be reported (gw_breaker_report
+ * or gw_breaker_release). *retry_ms: for a rejection, the open time left. */
+enum gw_cb_admit gw_breaker_admit(struct gw_breaker *b, uint64_t now_ns,
+				  uint32_t *retry_ms);
+/* An admitted call ended: failed or not, took dur_ms. */
+void gw_breaker_report(struct gw_breaker *b, enum gw_cb_admit how, bool failed,
+		       uint64_t dur_ms, uint64_t now_ns);
+/* An admitted call ended without a verdict (not sent, client went). */
+void gw_breaker_release(struct gw_breaker *b, enum gw_cb_admit how);
+enum gw_cb_state gw_breaker_state(struct gw_breaker *b, uint64_t now_ns);
+
+/* ---- JWT -------------------------------------------------------------------- */
+
+struct gw_jwt;
+/* The jwt filter's verifier alone (for tests and the fuzz target):
+ * 0 and the consumer, or the reason. */
+int gw_jwt_verify(void *jwt_inst, const char *token, size_t len, int64_t now_s,
+		  char *consumer, size_t clen, enum gw_freason *why);
+
+#endif
