@@ -23,7 +23,7 @@ PACKAGES=(
 	# labs and tests
 	iproute2 ethtool curl socat bpftool iputils-ping iputils-arping procps
 	kmod openssl nftables wrk prometheus bind9-dnsutils knot-dnsutils
-	nginx-light nghttp2-client
+	nginx-light nghttp2-client python3-websockets python3-grpcio
 )
 
 say() { printf 'setup: %s\n' "$*"; }

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# WebSocket and gRPC through the gateway, on loopback, with real ends:
+# python3-websockets as WebSocket server and client, python3-grpcio as
+# gRPC server and client (generic handlers, bytes in and out), a raw
+# socket server that gets WebSocket wrong, curl. Everything is started
+# here and stopped on every exit path. Checks:
+#   WebSocket (HTTP/1.1): text, binary, a 1 MiB message, close from the
+#     client and from the server; 16 MiB sent before reading (the tunnel
+#     pauses a side: ws_held); a frame sent before the 101; an idle
+#     tunnel closed by the route's idle_timeout_ms; an upstream 101
+#     without Upgrade (502, counted) and a refusal (403 relayed as it
+#     came, connection closed); no tunnel left at the end.
+#   gRPC over h2c both sides: unary with a trailing-metadata entry,
+#     server streaming, bidi streaming (8 x 100 KiB each way), NOT_FOUND
+#     with its message, UNAVAILABLE in gRPC's form when the backend is
+#     down.
+# The gateway: gw_harness (the library on one loop). Exit 77 when a tool
+# is missing.
+set -euo pipefail
+
+BUILD=${EDGELB_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
+SRC=${EDGELB_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+HARNESS=$BUILD/tests/e2e/gw_harness
+PY=$SRC/tests/e2e/gw_proto.py
+
+# Debian's python3, where python3-websockets and python3-grpcio live (a
+# python3 earlier in PATH may be another one)
+PYTHON=${PYTHON:-/usr/bin/python3}
+command -v curl >/dev/null || { echo "SKIP: curl not installed"; exit 77; }
+[ -x "$PYTHON" ] || { echo "SKIP: $PYTHON not installed"; exit 77; }
+"$PYTHON" -c 'import websockets' 2>/dev/null ||
+	{ echo "SKIP: python3-websockets not installed"; exit 77; }
+"$PYTHON" -c 'import grpc' 2>/dev/null ||
+	{ echo "SKIP: python3-grpcio not installed"; exit 77; }
+[ -x "$HARNESS" ] || { echo "SKIP: $HARNESS not built"; exit 77; }
+# loopback only: no proxy from the environment
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY grpc_proxy all_proxy ALL_PROXY
+
+T=$(mktemp -d /tmp/elb-gwproto.XXXXXX)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	[ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+
+fails=0
+pass() { echo "ok: $*"; }
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+expect() {
+	if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: want '$2', got '$3'"; fi
+}
+
+free_port() {
+	"$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_file FILE PATTERN: up to 10 s for PATTERN in FILE
+wait_file() {
+	for _ in $(seq 1 100); do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "FAIL: $1 never said '$2':" >&2
+	cat "$1" >&2 || true
+	exit 1
+}
+
+# a python end in the background, its output in $T/NAME.log
+start_py() {
+	local name=$1
+	shift
+	"$PYTHON" "$PY" "$@" >"$T/$name.log" 2>&1 &
+	PIDS+=($!)
+	wait_file "$T/$name.log" ready
+}
+
+WS_PORT=$(free_port)
+GRPC_PORT=$(free_port)
+FAKE_PORT=$(free_port)
+DEAD_PORT=$(free_port)
+start_py ws ws-server "$WS_PORT"
+start_py grpc grpc-server "$GRPC_PORT"
+start_py fake fake-up "$FAKE_PORT"
+
+cat >"$T/gw.conf" <<CONF
+upstream ws instance 127.0.0.1:$WS_PORT
+upstream fake instance 127.0.0.1:$FAKE_PORT
+upstream grpc instance 127.0.0.1:$GRPC_PORT
+upstream grpc proto h2c
+upstream grpcdown instance 127.0.0.1:$DEAD_PORT
+upstream grpcdown proto h2c
+route grpcdown host down.test
+route grpcdown upstream grpcdown
+route grpcdown retries 0
+route wsidle path_prefix /idle/
+route wsidle upstream ws
+route wsidle idle_timeout_ms 1000
+route ws path_prefix /ws/
+route ws upstream ws
+route fake path_prefix /fake/
+route fake upstream fake
+route grpc path_prefix /test.Echo/
+route grpc upstream grpc
+CONF
+
+"$HARNESS" "$T/gw.conf" "$T/gw.port" "$T/gw.stats" >"$T/gw.log" 2>&1 &
+GW_PID=$!
+PIDS+=($GW_PID)
+wait_file "$T/gw.port" '[0-9]'
+GW=127.0.0.1:$(cat "$T/gw.port")
+
+# stat NAME: the gateway's counter now
+stat() {
+	rm -f "$T/gw.stats"
+	kill -USR1 "$GW_PID"
+	for _ in $(seq 1 50); do
+		[ -s "$T/gw.stats" ] && break
+		sleep 0.1
+	done
+	awk -v n="$1" '$1 == n { print $2; f = 1 } END { if (!f) print "missing" }' \
+		"$T/gw.stats"
+}
+
+# py DESCRIPTION ARGS...: a python client; its ok lines shown
+py() {
+	local what=$1 out
+	shift
+	if out=$("$PYTHON" "$PY" "$@" 2>&1); then
+		echo "$out"
+	else
+		echo "$out" >&2
+		fail "$what"
+	fi
+}
+
+echo "== WebSocket"
+py "websocket echo and closes" ws-client "ws://$GW"
+expect "two tunnels opened" 2 "$(stat ws_upgrades)"
+expect "the server handed two connections over" 2 "$(stat http_upgrades)"
+up=$(stat ws_bytes_up)
+[ "$up" != missing ] && [ "$up" -gt $((1 << 20)) ] &&
+	pass "bytes up counted ($up)" || fail "bytes up: $up"
+
+py "back-pressure" ws-flood "ws://$GW"
+held=$(stat ws_held)
+[ "$held" != missing ] && [ "$held" -gt 0 ] &&
+	pass "the tunnel paused a side for a slow reader ($held times)" ||
+	fail "ws_held: $held"
+
+py "early frame" ws-early "$GW"
+expect "client bytes before the 101 counted" 1 "$(stat ws_early)"
+
+py "idle timeout" ws-idle "ws://$GW"
+expect "idle close counted" 1 "$(stat ws_idle_closes)"
+
+WSH=(-H 'Connection: Upgrade' -H 'Upgrade: websocket'
+	-H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==')
+code=$(curl -s -o "$T/bad101.body" -w '%{http_code}' --max-time 10 --http1.1 \
+	"${WSH[@]}" "http://$GW/fake/no-upgrade")
+expect "upstream 101 without Upgrade: 502" 502 "$code"
+expect "  and counted as a failed upgrade" 1 "$(stat ws_failed)"
+curl -s -D "$T/refuse.head" -o "$T/refuse.body" --max-time 10 --http1.1 \
+	"${WSH[@]}" "http://$GW/fake/refuse" || true
+expect "a refused upgrade is relayed: status" "HTTP/1.1 403 Forbidden" \
+	"$(head -1 "$T/refuse.head" | tr -d '\r')"
+expect "  body" nope "$(cat "$T/refuse.body")"
+grep -qi '^Connection: close' "$T/refuse.head" &&
+	pass "  and the client connection closes after it" ||
+	fail "no Connection: close after a refused upgrade"
+expect "  counted" 1 "$(stat ws_refused)"
+
+for _ in $(seq 1 50); do
+	[ "$(stat ws_active)" == 0 ] && break
+	sleep 0.1
+done
+expect "every tunnel closed both ways" 0 "$(stat ws_active)"
+
+echo "== gRPC"
+py "grpc calls" grpc-client "$GW"
+tr=$(stat trailers_out)
+# unary, streaming, bidi (NOT_FOUND is trailers-only: one HEADERS frame)
+[ "$tr" != missing ] && [ "$tr" -ge 3 ] &&
+	pass "answers relayed with trailers ($tr)" || fail "trailers_out: $tr"
+py "grpc backend down" grpc-down "$GW"
+expect "gRPC-style error counted" 1 "$(stat grpc_errors)"
+
+kill -0 "$GW_PID" 2>/dev/null && pass "the gateway is still up" ||
+	fail "the gateway died"
+if [ "$fails" -gt 0 ]; then
+	echo "--- gateway log" >&2
+	cat "$T/gw.log" >&2
+	echo "$fails check(s) failed" >&2
+	exit 1
+fi
+echo "all checks passed"
