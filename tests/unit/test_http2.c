@@ -241,6 +241,46 @@ static const struct http_handler stream_handler = {
 	.on_drain = on_drain,
 };
 
+/* Trailers: the request's are echoed as the answer's x-echo-* trailers
+ * (x-echo-none when none came), after a body, with grpc-status: 0. */
+static int
+tr_body(void *arg, struct http_req *r, const char *p, size_t n)
+{
+	(void)arg;
+	(void)r;
+	(void)p;
+	up_got += n;
+	return 0;
+}
+
+static void
+tr_request(void *arg, struct http_req *r)
+{
+	struct http_header out[HTTP_MAX_HEADERS + 1];
+	char names[HTTP_MAX_HEADERS][80];
+	const struct http_header *tr;
+	size_t n, k = 0;
+
+	(void)arg;
+	tr = http_req_trailers(r, &n);
+	for (size_t i = 0; i < n && k < HTTP_MAX_HEADERS; i++, k++) {
+		snprintf(names[k], sizeof(names[k]), "x-echo-%s", tr[i].name);
+		out[k].name = names[k];
+		out[k].value = tr[i].value;
+	}
+	if (n == 0)
+		out[k++] = (struct http_header){ "x-echo-none", "1" };
+	out[k++] = (struct http_header){ "grpc-status", "0" };
+	http_resp_start(r, 200, NULL, 0, -1);
+	http_resp_write(r, "body\n", 5);
+	ck_assert_int_eq(http_resp_end_trailers(r, out, k), 0);
+}
+
+static const struct http_handler trailer_handler = {
+	.on_request = tr_request,
+	.on_body = tr_body,
+};
+
 /* ---- the server in a thread -------------------------------------------- */
 
 static void
@@ -666,6 +706,66 @@ START_TEST(test_bad_frames)
 	ck_assert_uint_ge(stats().bad_requests, 1);
 	close(fd);
 	srv_stop();
+}
+END_TEST
+
+/* ---- trailers --------------------------------------------------------------- */
+
+START_TEST(test_trailers)
+{
+	struct http_limits l = test_limits();
+	char cmd[1024], out[16384], body[128];
+	FILE *f;
+
+	snprintf(body, sizeof(body), "/tmp/test_http2_tr.%d", (int)getpid());
+	f = fopen(body, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("request body\n", f);
+	fclose(f);
+	srv_start(&l, &trailer_handler);
+	/* request trailers in, answer trailers out (after the DATA) */
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 10 nghttp -v -d %s --trailer 'x-req: hello' "
+		 "--trailer 'x-two: 2' http://127.0.0.1:%u/t 2>&1",
+		 body, port);
+	ck_assert_int_eq(run(cmd, out, sizeof(out)), 0);
+	ck_assert_msg(strstr(out, "recv (stream_id=13) x-echo-x-req: hello") !=
+				      NULL &&
+			      strstr(out, "recv (stream_id=13) x-echo-x-two: "
+					  "2") != NULL &&
+			      strstr(out, "recv (stream_id=13) grpc-status: "
+					  "0") != NULL &&
+			      strstr(out, "x-echo-none") == NULL,
+		      "%s", out);
+	/* the trailers come in their own HEADERS frame after the body */
+	ck_assert_msg(strstr(strstr(out, "body\n"), "x-echo-x-req") != NULL,
+		      "%s", out);
+	ck_assert_uint_eq(stats().trailers_in, 1);
+	/* none sent: none seen */
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 10 nghttp -v -d %s http://127.0.0.1:%u/t 2>&1", body,
+		 port);
+	ck_assert_int_eq(run(cmd, out, sizeof(out)), 0);
+	ck_assert_msg(strstr(out, "x-echo-none: 1") != NULL, "%s", out);
+	/* trailers over max_head_bytes (4096): 431, the handler never
+	 * sees the request */
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 10 nghttp -v -d %s --trailer \"x-big: $(yes a | head "
+		 "-n 5000 | tr -d '[:space:]')\" "
+		 "http://127.0.0.1:%u/t 2>&1",
+		 body, port);
+	run(cmd, out, sizeof(out));
+	ck_assert_msg(strstr(out, ":status: 431") != NULL, "%s", out);
+	ck_assert_uint_eq(stats().trailers_in, 1);
+	/* HTTP/1.1: the trailers are dropped, the answer ends as usual */
+	snprintf(cmd, sizeof(cmd),
+		 "curl -sS --max-time 10 --http1.1 --data-binary @%s "
+		 "http://127.0.0.1:%u/t",
+		 body, port);
+	ck_assert_int_eq(run(cmd, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "body\n");
+	srv_stop();
+	unlink(body);
 }
 END_TEST
 
@@ -1116,6 +1216,9 @@ http2_suite(void)
 	tcase_add_test(tc, test_head_deadline);
 	tcase_add_test(tc, test_idle);
 	tcase_add_test(tc, test_bad_frames);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("trailers");
+	tcase_add_test(tc, test_trailers);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("tls");
 	tcase_add_checked_fixture(tc, tls_setup, tls_teardown);
