@@ -654,8 +654,10 @@ up_head(void *arg, struct http_client_req *r, const struct http_msg *m)
 	for (size_t i = 0; i < m->nheaders; i++)
 		if (!hop_by_hop(m->headers[i].name, conn))
 			tmp[n++] = m->headers[i];
-	if (m->status == 101 && n < HTTP_MAX_HEADERS) {
-		/* hop-by-hop, but what the switch is about */
+	if (m->status == 101 && n < HTTP_MAX_HEADERS &&
+	    http_msg_header(m, "Upgrade") != NULL) {
+		/* hop-by-hop, but what the switch is about (http_client
+		 * lets no 101 without it through) */
 		tmp[n].name = "Upgrade";
 		tmp[n++].value = http_msg_header(m, "Upgrade");
 	}

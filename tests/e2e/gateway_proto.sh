@@ -143,7 +143,15 @@ up=$(stat ws_bytes_up)
 [ "$up" != missing ] && [ "$up" -gt $((1 << 20)) ] &&
 	pass "bytes up counted ($up)" || fail "bytes up: $up"
 
+# the gateway's peak memory (VmHWM, KiB) before and after 16 MiB each way
+# with a client that does not read: held back, not buffered
+hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$GW_PID/status"; }
+hwm0=$(hwm)
 py "back-pressure" ws-flood "ws://$GW"
+hwm1=$(hwm)
+[ $((hwm1 - hwm0)) -lt 8192 ] &&
+	pass "gateway peak memory grew $((hwm1 - hwm0)) KiB for 16 MiB each way" ||
+	fail "gateway peak memory grew $((hwm1 - hwm0)) KiB (8192 allowed)"
 held=$(stat ws_held)
 [ "$held" != missing ] && [ "$held" -gt 0 ] &&
 	pass "the tunnel paused a side for a slow reader ($held times)" ||

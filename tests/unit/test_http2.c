@@ -769,6 +769,103 @@ START_TEST(test_trailers)
 }
 END_TEST
 
+/* A literal header field, new name, no Huffman (short strings). */
+static size_t
+hpack_lit(uint8_t *b, const char *name, const char *value)
+{
+	size_t n = 0, nl = strlen(name), vl = strlen(value);
+
+	b[n++] = 0x00;
+	b[n++] = (uint8_t)nl;
+	memcpy(b + n, name, nl);
+	n += nl;
+	b[n++] = (uint8_t)vl;
+	memcpy(b + n, value, vl);
+	return n + vl;
+}
+
+/* The first frame on stream id within wait_ms: its type, and the first
+ * byte of its payload in *first; -1 if none came. */
+static int
+first_frame_on(int fd, uint32_t id, uint32_t wait_ms, uint8_t *first)
+{
+	uint8_t buf[16384];
+	uint64_t end = now_ms() + wait_ms;
+	size_t have = 0;
+
+	while (now_ms() < end) {
+		ssize_t n = recv(fd, buf + have, sizeof(buf) - have, 0);
+
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			return -1;
+		}
+		have += (size_t)n;
+		while (have >= 9) {
+			size_t len = ((size_t)buf[0] << 16) |
+				     ((size_t)buf[1] << 8) | buf[2];
+			uint32_t sid = ((uint32_t)(buf[5] & 0x7f) << 24) |
+				       ((uint32_t)buf[6] << 16) |
+				       ((uint32_t)buf[7] << 8) | buf[8];
+
+			if (have < 9 + len)
+				break;
+			if (sid == id) {
+				*first = len > 0 ? buf[9] : 0;
+				return buf[3];
+			}
+			memmove(buf, buf + 9 + len, have - 9 - len);
+			have -= 9 + len;
+		}
+		if (have == sizeof(buf))
+			have = 0;
+	}
+	return -1;
+}
+
+/* No WebSocket over HTTP/2: SETTINGS_ENABLE_CONNECT_PROTOCOL is not
+ * announced, so an RFC 8441 extended CONNECT (:protocol) is refused with
+ * a stream reset, and a plain CONNECT is answered 400. */
+START_TEST(test_no_extended_connect)
+{
+	struct http_limits l = test_limits();
+	uint8_t hd[256], first = 0;
+	size_t n = 0;
+	char cmd[256], out[8192];
+	int fd, type;
+
+	srv_start(&l, &handler);
+	/* the setting is not in the server's SETTINGS */
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 10 nghttp -v http://127.0.0.1:%u/ 2>&1", port);
+	ck_assert_int_eq(run(cmd, out, sizeof(out)), 0);
+	ck_assert_msg(strstr(out, "SETTINGS_MAX_CONCURRENT_STREAMS") != NULL &&
+			      strstr(out, "ENABLE_CONNECT_PROTOCOL") == NULL,
+		      "%s", out);
+	fd = cl_connect();
+	h2_hello(fd);
+	n += hpack_lit(hd + n, ":method", "CONNECT");
+	n += hpack_lit(hd + n, ":protocol", "websocket");
+	n += hpack_lit(hd + n, ":scheme", "http");
+	n += hpack_lit(hd + n, ":path", "/chat");
+	n += hpack_lit(hd + n, ":authority", "x");
+	frame(fd, 1, 4 /* END_HEADERS */, 1, hd, n);
+	type = first_frame_on(fd, 1, 3000, &first);
+	ck_assert_msg(type == 3, "extended CONNECT: frame type %d", type);
+	n = 0;
+	n += hpack_lit(hd + n, ":method", "CONNECT");
+	n += hpack_lit(hd + n, ":authority", "x:443");
+	frame(fd, 1, 4 | 1, 3, hd, n);
+	type = first_frame_on(fd, 3, 3000, &first);
+	/* HEADERS whose first field is :status 400 (static table 12) */
+	ck_assert_msg(type == 1 && first == 0x8c,
+		      "CONNECT: frame type %d, first byte %#x", type, first);
+	close(fd);
+	srv_stop();
+}
+END_TEST
+
 /* ---- tls ------------------------------------------------------------------ */
 
 static void
@@ -1219,6 +1316,7 @@ http2_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("trailers");
 	tcase_add_test(tc, test_trailers);
+	tcase_add_test(tc, test_no_extended_connect);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("tls");
 	tcase_add_checked_fixture(tc, tls_setup, tls_teardown);
