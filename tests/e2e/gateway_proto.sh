@@ -14,14 +14,23 @@
 #     server streaming, bidi streaming (8 x 100 KiB each way), NOT_FOUND
 #     with its message, UNAVAILABLE in gRPC's form when the backend is
 #     down.
-# The gateway: gw_harness (the library on one loop). Exit 77 when a tool
-# is missing.
+# The gateway: edgelbd's gateway module ([gateway] listen, the same
+# [route]/[upstream] sections; counters from lbctl module show gateway),
+# or with GATEWAY_PROTO_RUNNER=harness (or without edgelbd built)
+# tests/e2e/gw_harness, the library on one loop. Exit 77 when a tool is
+# missing.
 set -euo pipefail
 
 BUILD=${EDGELB_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 SRC=${EDGELB_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 HARNESS=$BUILD/tests/e2e/gw_harness
+EDGELBD=$BUILD/controlplane/edgelbd
+LBCTL=$BUILD/tools/lbctl/lbctl
 PY=$SRC/tests/e2e/gw_proto.py
+RUNNER=${GATEWAY_PROTO_RUNNER:-edgelbd}
+if [ "$RUNNER" = edgelbd ] && { [ ! -x "$EDGELBD" ] || [ ! -x "$LBCTL" ]; }; then
+	RUNNER=harness
+fi
 
 # Debian's python3, where python3-websockets and python3-grpcio live (a
 # python3 earlier in PATH may be another one)
@@ -32,7 +41,8 @@ command -v curl >/dev/null || { echo "SKIP: curl not installed"; exit 77; }
 	{ echo "SKIP: python3-websockets not installed"; exit 77; }
 "$PYTHON" -c 'import grpc' 2>/dev/null ||
 	{ echo "SKIP: python3-grpcio not installed"; exit 77; }
-[ -x "$HARNESS" ] || { echo "SKIP: $HARNESS not built"; exit 77; }
+[ "$RUNNER" = edgelbd ] || [ -x "$HARNESS" ] ||
+	{ echo "SKIP: neither edgelbd nor $HARNESS built"; exit 77; }
 # loopback only: no proxy from the environment
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY grpc_proxy all_proxy ALL_PROXY
 
@@ -84,6 +94,7 @@ start_py ws ws-server "$WS_PORT"
 start_py grpc grpc-server "$GRPC_PORT"
 start_py fake fake-up "$FAKE_PORT"
 
+# the routes and upstreams, one gw_conf_key a line: SECTION NAME KEY VALUE
 cat >"$T/gw.conf" <<CONF
 upstream ws instance 127.0.0.1:$WS_PORT
 upstream fake instance 127.0.0.1:$FAKE_PORT
@@ -105,20 +116,49 @@ route grpc path_prefix /test.Echo/
 route grpc upstream grpc
 CONF
 
-"$HARNESS" "$T/gw.conf" "$T/gw.port" "$T/gw.stats" >"$T/gw.log" 2>&1 &
-GW_PID=$!
-PIDS+=($GW_PID)
-wait_file "$T/gw.port" '[0-9]'
-GW=127.0.0.1:$(cat "$T/gw.port")
-
-# stat NAME: the gateway's counter now
-stat() {
-	rm -f "$T/gw.stats"
-	kill -USR1 "$GW_PID"
-	for _ in $(seq 1 50); do
-		[ -s "$T/gw.stats" ] && break
+if [ "$RUNNER" = edgelbd ]; then
+	GW_PORT=$(free_port)
+	{
+		printf '[global]\nctl_socket = %s\nlog_level = info\n\n' "$T/ctl.sock"
+		printf '[dataplane]\nsocket = %s\n\n' "$T/dp.sock"
+		printf '[gateway]\nlisten = 127.0.0.1:%s\n' "$GW_PORT"
+		# the same keys as INI sections, in their order
+		awk '{ sec = $1 " " $2; v = $0
+		       sub(/^[^ ]+ [^ ]+ [^ ]+ /, "", v)
+		       if (sec != last) { printf "\n[%s]\n", sec; last = sec }
+		       printf "%s = %s\n", $3, v }' "$T/gw.conf"
+	} >"$T/edgelb.ini"
+	"$EDGELBD" -f -c "$T/edgelb.ini" >"$T/gw.log" 2>&1 &
+	GW_PID=$!
+	PIDS+=($GW_PID)
+	for _ in $(seq 1 100); do
+		"$PYTHON" -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' \
+			"$GW_PORT" 2>/dev/null && break
 		sleep 0.1
 	done
+	echo "gateway: edgelbd ($T/edgelb.ini)"
+else
+	"$HARNESS" "$T/gw.conf" "$T/gw.port" "$T/gw.stats" >"$T/gw.log" 2>&1 &
+	GW_PID=$!
+	PIDS+=($GW_PID)
+	wait_file "$T/gw.port" '[0-9]'
+	GW_PORT=$(cat "$T/gw.port")
+	echo "gateway: gw_harness"
+fi
+GW=127.0.0.1:$GW_PORT
+
+# stat NAME: the gateway's counter now ("missing" if it has none)
+stat() {
+	if [ "$RUNNER" = edgelbd ]; then
+		"$LBCTL" --socket "$T/ctl.sock" module show gateway >"$T/gw.stats" 2>&1 || true
+	else
+		rm -f "$T/gw.stats"
+		kill -USR1 "$GW_PID"
+		for _ in $(seq 1 50); do
+			[ -s "$T/gw.stats" ] && break
+			sleep 0.1
+		done
+	fi
 	awk -v n="$1" '$1 == n { print $2; f = 1 } END { if (!f) print "missing" }' \
 		"$T/gw.stats"
 }
@@ -138,7 +178,9 @@ py() {
 echo "== WebSocket"
 py "websocket echo and closes" ws-client "ws://$GW"
 expect "two tunnels opened" 2 "$(stat ws_upgrades)"
-expect "the server handed two connections over" 2 "$(stat http_upgrades)"
+if [ "$RUNNER" = harness ]; then
+	expect "the server handed two connections over" 2 "$(stat http_upgrades)"
+fi
 up=$(stat ws_bytes_up)
 [ "$up" != missing ] && [ "$up" -gt $((1 << 20)) ] &&
 	pass "bytes up counted ($up)" || fail "bytes up: $up"
