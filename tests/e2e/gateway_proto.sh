@@ -5,12 +5,13 @@
 # socket server that gets WebSocket wrong, curl. Everything is started
 # here and stopped on every exit path. Checks:
 #   WebSocket (HTTP/1.1): text, binary, a 1 MiB message, close from the
-#     client and from the server; 16 MiB sent before reading (the tunnel
+#     client and from the server, over plain TCP and TLS (wss); 16 MiB sent before reading (the tunnel
 #     pauses a side: ws_held); a frame sent before the 101; an idle
 #     tunnel closed by the route's idle_timeout_ms; an upstream 101
 #     without Upgrade (502, counted) and a refusal (403 relayed as it
 #     came, connection closed); no tunnel left at the end.
-#   gRPC over h2c both sides: unary with a trailing-metadata entry,
+#   gRPC over HTTP/2 (h2c, and h2 by ALPN on the TLS listener) to an h2c
+#     upstream: unary with a trailing-metadata entry,
 #     server streaming, bidi streaming (8 x 100 KiB each way), NOT_FOUND
 #     with its message, UNAVAILABLE in gRPC's form when the backend is
 #     down.
@@ -35,7 +36,9 @@ fi
 # Debian's python3, where python3-websockets and python3-grpcio live (a
 # python3 earlier in PATH may be another one)
 PYTHON=${PYTHON:-/usr/bin/python3}
-command -v curl >/dev/null || { echo "SKIP: curl not installed"; exit 77; }
+for tool in curl openssl; do
+	command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
+done
 [ -x "$PYTHON" ] || { echo "SKIP: $PYTHON not installed"; exit 77; }
 "$PYTHON" -c 'import websockets' 2>/dev/null ||
 	{ echo "SKIP: python3-websockets not installed"; exit 77; }
@@ -86,6 +89,9 @@ start_py() {
 	wait_file "$T/$name.log" ready
 }
 
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
+	-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+	-keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null
 WS_PORT=$(free_port)
 GRPC_PORT=$(free_port)
 FAKE_PORT=$(free_port)
@@ -118,10 +124,13 @@ CONF
 
 if [ "$RUNNER" = edgelbd ]; then
 	GW_PORT=$(free_port)
+	GWS_PORT=$(free_port)
 	{
 		printf '[global]\nctl_socket = %s\nlog_level = info\n\n' "$T/ctl.sock"
 		printf '[dataplane]\nsocket = %s\n\n' "$T/dp.sock"
 		printf '[gateway]\nlisten = 127.0.0.1:%s\n' "$GW_PORT"
+		printf 'listen = 127.0.0.1:%s tls\n' "$GWS_PORT"
+		printf 'cert = * %s %s\n' "$T/cert.pem" "$T/key.pem"
 		# the same keys as INI sections, in their order
 		awk '{ sec = $1 " " $2; v = $0
 		       sub(/^[^ ]+ [^ ]+ [^ ]+ /, "", v)
@@ -133,19 +142,25 @@ if [ "$RUNNER" = edgelbd ]; then
 	PIDS+=($GW_PID)
 	for _ in $(seq 1 100); do
 		"$PYTHON" -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' \
-			"$GW_PORT" 2>/dev/null && break
+			"$GWS_PORT" 2>/dev/null && break
 		sleep 0.1
 	done
 	echo "gateway: edgelbd ($T/edgelb.ini)"
 else
-	"$HARNESS" "$T/gw.conf" "$T/gw.port" "$T/gw.stats" >"$T/gw.log" 2>&1 &
+	"$HARNESS" "$T/gw.conf" "$T/gw.port" "$T/gw.stats" "$T/cert.pem" \
+		"$T/key.pem" >"$T/gw.log" 2>&1 &
 	GW_PID=$!
 	PIDS+=($GW_PID)
-	wait_file "$T/gw.port" '[0-9]'
-	GW_PORT=$(cat "$T/gw.port")
+	for _ in $(seq 1 100); do
+		[ "$(wc -l <"$T/gw.port" 2>/dev/null || echo 0)" -ge 2 ] && break
+		sleep 0.1
+	done
+	GW_PORT=$(sed -n 1p "$T/gw.port")
+	GWS_PORT=$(sed -n 2p "$T/gw.port")
 	echo "gateway: gw_harness"
 fi
 GW=127.0.0.1:$GW_PORT
+GWS=127.0.0.1:$GWS_PORT
 
 # stat NAME: the gateway's counter now ("missing" if it has none)
 stat() {
@@ -178,8 +193,10 @@ py() {
 echo "== WebSocket"
 py "websocket echo and closes" ws-client "ws://$GW"
 expect "two tunnels opened" 2 "$(stat ws_upgrades)"
+CA=$T/cert.pem py "wss: echo and closes over TLS" ws-client "wss://localhost:$GWS_PORT"
+expect "two more tunnels, over TLS" 4 "$(stat ws_upgrades)"
 if [ "$RUNNER" = harness ]; then
-	expect "the server handed two connections over" 2 "$(stat http_upgrades)"
+	expect "the servers handed four connections over" 4 "$(stat http_upgrades)"
 fi
 up=$(stat ws_bytes_up)
 [ "$up" != missing ] && [ "$up" -gt $((1 << 20)) ] &&
@@ -229,9 +246,11 @@ expect "every tunnel closed both ways" 0 "$(stat ws_active)"
 
 echo "== gRPC"
 py "grpc calls" grpc-client "$GW"
+CA=$T/cert.pem py "grpc calls over TLS (h2 by ALPN)" grpc-client "$GWS"
 tr=$(stat trailers_out)
-# unary, streaming, bidi (NOT_FOUND is trailers-only: one HEADERS frame)
-[ "$tr" != missing ] && [ "$tr" -ge 3 ] &&
+# unary, streaming, bidi each time (NOT_FOUND is trailers-only: one
+# HEADERS frame)
+[ "$tr" != missing ] && [ "$tr" -ge 6 ] &&
 	pass "answers relayed with trailers ($tr)" || fail "trailers_out: $tr"
 py "grpc backend down" grpc-down "$GW"
 expect "gRPC-style error counted" 1 "$(stat grpc_errors)"

@@ -4,11 +4,13 @@
  * http_server loop, for the e2e labs that run before edgelbd serves a
  * [gateway] (tests/e2e/gateway_proto.sh uses edgelbd when it can).
  *
- *   gw_harness CONF PORTFILE STATSFILE
+ *   gw_harness CONF PORTFILE STATSFILE [CERT KEY]
  *
  * CONF: one key a line, "SECTION NAME KEY VALUE..." (the arguments of
  * gw_conf_key; '#' lines and empty ones skipped). Listens on 127.0.0.1,
- * a free port (HTTP/1.1 and h2c), written to PORTFILE once it listens.
+ * a free port (HTTP/1.1 and h2c), and with CERT and KEY (PEM) a second
+ * one with TLS (ALPN h2 or http/1.1); their ports are written to
+ * PORTFILE, a line each, once both listen.
  * SIGUSR1 writes the proxy's and the server's counters to STATSFILE as
  * "name value" lines; SIGTERM or SIGINT stops. Exit 0, or 1 with a
  * message on a configuration or start failure.
@@ -25,6 +27,7 @@
 struct harness {
 	struct event_base *base;
 	struct http_server *srv;
+	struct http_server *tsrv; /* TLS, when given a certificate */
 	struct gw_proxy *proxy;
 	const char *stats_path;
 };
@@ -77,11 +80,14 @@ static void
 write_stats(struct harness *h)
 {
 	const struct gw_proxy_stats *p = gw_proxy_stats(h->proxy);
-	const struct http_stats *s = http_server_stats(h->srv);
+	struct http_stats s = { 0 };
 	char tmp[512];
 	FILE *f;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", h->stats_path);
+	http_server_stats_read(h->srv, &s);
+	if (h->tsrv != NULL)
+		http_server_stats_read(h->tsrv, &s);
 	f = fopen(tmp, "w");
 	if (f == NULL)
 		return;
@@ -100,10 +106,10 @@ write_stats(struct harness *h)
 	P("grpc_errors", p->grpc_errors);
 	P("trailers_in", p->trailers_in);
 	P("trailers_out", p->trailers_out);
-	P("http_upgrades", s->upgrades);
-	P("http_trailers_in", s->trailers_in);
-	P("http_conns_open", s->conns_open);
-	P("http_bad_requests", s->bad_requests);
+	P("http_upgrades", s.upgrades);
+	P("http_trailers_in", s.trailers_in);
+	P("http_conns_open", s.conns_open);
+	P("http_bad_requests", s.bad_requests);
 #undef P
 	fclose(f);
 	rename(tmp, h->stats_path);
@@ -137,8 +143,9 @@ main(int argc, char **argv)
 	int rc = 1;
 	FILE *f;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: gw_harness CONF PORTFILE STATSFILE\n");
+	if (argc != 4 && argc != 6) {
+		fprintf(stderr, "usage: gw_harness CONF PORTFILE STATSFILE "
+				"[CERT KEY]\n");
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -171,6 +178,19 @@ main(int argc, char **argv)
 		fprintf(stderr, "gw_harness: cannot start the gateway\n");
 		goto out;
 	}
+	if (argc == 6) {
+		/* a server of its own, for its port; the same proxy */
+		struct http_tls_cert cert = { NULL, argv[4], argv[5] };
+		struct http_tls tls = { &cert, 1 };
+
+		h.tsrv = http_server_new(h.base, &lim, &gw_proxy_handler,
+					 h.proxy);
+		if (h.tsrv == NULL ||
+		    http_server_listen_tls(h.tsrv, &lo, 0, &tls) < 0) {
+			fprintf(stderr, "gw_harness: TLS listener failed\n");
+			goto out;
+		}
+	}
 	for (size_t i = 0; i < 3; i++) {
 		sev[i] = evsignal_new(h.base, sigs[i], on_signal, &h);
 		if (sev[i] == NULL || event_add(sev[i], NULL) < 0)
@@ -178,6 +198,8 @@ main(int argc, char **argv)
 	}
 	f = fopen(argv[2], "w");
 	if (f == NULL || fprintf(f, "%u\n", http_server_port(h.srv)) < 0 ||
+	    (h.tsrv != NULL &&
+	     fprintf(f, "%u\n", http_server_port(h.tsrv)) < 0) ||
 	    fclose(f) != 0) {
 		fprintf(stderr, "gw_harness: %s: cannot write\n", argv[2]);
 		goto out;
@@ -189,6 +211,7 @@ out:
 		if (sev[i] != NULL)
 			event_free(sev[i]);
 	http_server_free(h.srv);
+	http_server_free(h.tsrv);
 	gw_proxy_free(h.proxy);
 	gw_router_free(router);
 	if (h.base != NULL)

@@ -13,6 +13,8 @@
   gw_proto.py fake-up PORT            a bad upstream: 101 without Upgrade
                                       (/fake/no-upgrade), 403 (/fake/refuse)
 
+With CA=FILE in the environment, ws-client and grpc-client speak TLS
+(wss://, gRPC over h2 by ALPN) and trust FILE for the name localhost.
 Servers print "ready" once they listen and run until killed. Clients
 print one "ok: ..." line per check that held and exit 1 at the first that
 did not ("FAIL: ..." on stderr). Every wait is bounded (TIMEOUT seconds).
@@ -57,13 +59,27 @@ async def ws_server(port):
         await asyncio.Future()
 
 
+def client_tls():
+    """An SSL context trusting $CA, or None for plaintext."""
+    import ssl
+
+    ca = os.environ.get("CA")
+    if not ca:
+        return None
+    ctx = ssl.create_default_context(cafile=ca)
+    return ctx
+
+
 async def ws_client(url):
     import websockets
+
+    tls = {"ssl": client_tls(), "server_hostname": "localhost"} \
+        if url.startswith("wss:") else {}
 
     async def one():
         async with websockets.connect(url + "/ws/echo", max_size=4 * BIG,
                                       compression=None,
-                                      open_timeout=TIMEOUT) as ws:
+                                      open_timeout=TIMEOUT, **tls) as ws:
             await ws.send("hello gateway")
             got = await asyncio.wait_for(ws.recv(), TIMEOUT)
             if got != "hello gateway":
@@ -90,7 +106,7 @@ async def ws_client(url):
 
     async def server_closes():
         async with websockets.connect(url + "/ws/close",
-                                      open_timeout=TIMEOUT) as ws:
+                                      open_timeout=TIMEOUT, **tls) as ws:
             await ws.send("bye")
             got = await asyncio.wait_for(ws.recv(), TIMEOUT)
             if got != "bye":
@@ -275,6 +291,12 @@ def channel(target, authority=None):
     opts = [("grpc.enable_http_proxy", 0), ("grpc.enable_retries", 0)]
     if authority is not None:
         opts.append(("grpc.default_authority", authority))
+    ca = os.environ.get("CA")
+    if ca:
+        with open(ca, "rb") as f:
+            creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+        opts.append(("grpc.ssl_target_name_override", "localhost"))
+        return grpc.secure_channel(target, creds, options=opts)
     return grpc.insecure_channel(target, options=opts)
 
 
