@@ -24,6 +24,7 @@ PACKAGES=(
 	iproute2 ethtool curl socat bpftool iputils-ping iputils-arping procps
 	kmod openssl nftables wrk prometheus bind9-dnsutils knot-dnsutils
 	nginx-light nghttp2-client python3-h2 python3-cryptography
+	python3-websockets python3-grpcio
 )
 
 say() { printf 'setup: %s\n' "$*"; }

@@ -305,6 +305,7 @@ gen_free(struct gw_mod *m, struct gw_gen *g)
 			g->n = i; /* a generation that failed half made */
 	gen_stats(g, &m->gone);
 	m->gone.active = 0;
+	m->gone.ws_active = 0; /* their tunnels closed with the proxies */
 	for (size_t i = 0; i < g->n; i++) {
 		gw_proxy_free(g->srv[i].proxy);
 		http_workers_free(g->srv[i].w);
@@ -831,6 +832,18 @@ mod_ctl_show(struct lbd *d, void *state, struct nl_msg *part)
 	C("access_log_errors", ls.errors);
 	C("answered_none", cls[0]);
 	C("metrics_series_dropped", dropped);
+	C("ws_upgrades", s.ws_upgrades);
+	C("ws_active", s.ws_active);
+	C("ws_refused", s.ws_refused);
+	C("ws_failed", s.ws_failed);
+	C("ws_early", s.ws_early);
+	C("ws_bytes_up", s.ws_bytes_up);
+	C("ws_bytes_down", s.ws_bytes_down);
+	C("ws_held", s.ws_held);
+	C("ws_idle_closes", s.ws_idle_closes);
+	C("grpc_errors", s.grpc_errors);
+	C("trailers_in", s.trailers_in);
+	C("trailers_out", s.trailers_out);
 #undef C
 	if (rc == 0)
 		nla_nest_end(part, cnt);

@@ -6,6 +6,11 @@
  * went away (on_abort). Upstream attempts are http_client requests; the
  * call holds a reference to the table it matched in, so that a swap of
  * the router's table never frees its route or upstream under it.
+ *
+ * A WebSocket upgrade that got its 101 leaves the call for a struct
+ * gw_tunnel: the two bufferevents (the client's from http_resp_upgrade,
+ * the upstream's from on_upgrade), an idle timer and a table reference;
+ * it lives on its loop's list until one of its ends closes.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -17,6 +22,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <syslog.h>
+#include <sys/socket.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "gw_filter.h"
@@ -38,7 +46,24 @@ struct gw_loop {
 	size_t nprof;
 	struct profile prof[GW_PROXY_PROFILES];
 	struct gw_call *calls; /* in flight, for gw_proxy_free */
+	struct gw_tunnel *tunnels;
 	struct http_ratelimit rl;
+};
+
+/* A WebSocket after its 101: side 0 the client, side 1 the upstream. */
+struct gw_tunnel {
+	struct gw_tunnel *prev, *next;
+	struct gw_proxy *p;
+	struct gw_loop *lp;
+	struct gw_table *t; /* a reference: route stays */
+	struct bufferevent *b[2];
+	bool eof[2];	 /* side i sent its last byte */
+	bool shut[2];	 /* side i's writing is shut down */
+	bool paused[2];	 /* side i's reading waits for the other's output */
+	bool tls_client; /* side 0 is TLS: closed, not shut down */
+	struct event *idle;
+	uint32_t idle_ms;
+	uint64_t last_ms; /* a byte moved */
 };
 
 struct gw_proxy {
@@ -51,6 +76,7 @@ struct gw_proxy {
 	struct gw_loop *loops[GW_PROXY_LOOPS];
 	struct gw_proxy_stats st; /* relaxed atomics: any loop writes */
 	uint64_t retries_active;  /* atomic */
+	uint64_t tunnels;	  /* atomic: open, for GW_MAX_TUNNELS */
 	void (*on_done)(void *arg, const struct gw_done *d);
 	void *on_done_arg;
 };
@@ -103,6 +129,15 @@ struct gw_call {
 	char *rheld; /* response bytes the client did not take */
 	size_t rheld_n;
 	bool up_done; /* the upstream ended the response */
+	/* protocols */
+	bool upgrade;		  /* a WebSocket upgrade */
+	bool grpc;		  /* content-type application/grpc */
+	bool tls_client;	  /* the client came over TLS */
+	struct bufferevent *cbev; /* the client's, after its 101 */
+	struct http_header *qtr;  /* request trailers, copied */
+	size_t nqtr;
+	struct http_header *rtr; /* response trailers, copied */
+	size_t nrtr;
 	/* for on_done (opts): what the request was and how it went */
 	char *d_info; /* "method\0host\0path"; NULL without on_done */
 	bool d_has_host, d_reported;
@@ -214,6 +249,36 @@ client_sockaddr(const struct sockaddr *sa, char *buf, size_t len, bool brk)
 	}
 }
 
+/* A copy of h[0..n) in one allocation (*out NULL when n is 0). */
+static int
+hdrs_copy(const struct http_header *h, size_t n, struct http_header **out,
+	  size_t *nout)
+{
+	size_t need = n * sizeof(**out);
+	struct http_header *c;
+	char *p;
+
+	*out = NULL;
+	*nout = 0;
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		need += strlen(h[i].name) + strlen(h[i].value) + 2;
+	c = malloc(need);
+	if (c == NULL)
+		return -ENOMEM;
+	p = (char *)(c + n);
+	for (size_t i = 0; i < n; i++) {
+		c[i].name = p;
+		p = stpcpy(p, h[i].name) + 1;
+		c[i].value = p;
+		p = stpcpy(p, h[i].value) + 1;
+	}
+	*out = c;
+	*nout = n;
+	return 0;
+}
+
 /* ---- answers of our own ------------------------------------------------------ */
 
 static void call_free(struct gw_call *c);
@@ -299,6 +364,59 @@ answer_ended(struct gw_call *c)
 		call_free(c);
 }
 
+/* gRPC's status for an HTTP status of ours (gRPC's http-grpc mapping). */
+static int
+grpc_status_of(int http)
+{
+	switch (http) {
+	case 400:
+		return 13; /* INTERNAL */
+	case 401:
+		return 16; /* UNAUTHENTICATED */
+	case 403:
+		return 7; /* PERMISSION_DENIED */
+	case 404:
+		return 12; /* UNIMPLEMENTED */
+	case 429:
+	case 502:
+	case 503:
+	case 504:
+		return 14; /* UNAVAILABLE */
+	default:
+		return 2; /* UNKNOWN */
+	}
+}
+
+/* Our error to a gRPC client: trailers-only (200, grpc-status and
+ * grpc-message in the one HEADERS frame that ends the stream). */
+static void
+grpc_answer(struct gw_call *c)
+{
+	struct http_header h[3];
+	char st[16], msg[160];
+	size_t n = 0;
+
+	snprintf(st, sizeof(st), "%d", grpc_status_of(c->a_status));
+	/* grpc-message is percent-encoded: ours are plain ASCII */
+	for (const char *e = c->a_error; *e != '\0' && n + 4 < sizeof(msg);
+	     e++) {
+		unsigned char ch = (unsigned char)*e;
+
+		if (ch < 0x20 || ch > 0x7e || ch == '%')
+			n += (size_t)snprintf(msg + n, sizeof(msg) - n,
+					      "%%%02X", ch);
+		else
+			msg[n++] = (char)ch;
+	}
+	msg[n] = '\0';
+	h[0] = (struct http_header){ "content-type", "application/grpc" };
+	h[1] = (struct http_header){ "grpc-status", st };
+	h[2] = (struct http_header){ "grpc-message", msg };
+	STAT_ADD(c->p->st.grpc_errors, 1);
+	count_resp(c, 200);
+	(void)http_resp_full(c->req, 200, h, 3, NULL, 0);
+}
+
 static void
 send_answer(struct gw_call *c)
 {
@@ -313,6 +431,12 @@ send_answer(struct gw_call *c)
 
 	if (c->f_answer)
 		gw_freq_answer(c->fr, &c->a_status, &fh, &fnh, &fb, &fbl);
+	if (!c->f_answer && c->grpc && c->a_error != NULL) {
+		c->sent_status = 200;
+		grpc_answer(c);
+		answer_ended(c);
+		return;
+	}
 	c->sent_status =
 		c->f_answer || c->a_error != NULL ? c->a_status : rc->status;
 	count_resp(c, c->sent_status);
@@ -348,6 +472,12 @@ answer(struct gw_call *c, int status, const char *error)
 	c->kind = CALL_ANSWER;
 	c->a_status = status;
 	c->a_error = error;
+	if (c->req != NULL && !c->req_done && c->qheld_n > 0) {
+		/* held for an upstream that is gone: the rest of the body is
+		 * read (and dropped) so that the answer can go */
+		c->qheld_n = 0;
+		http_req_pause_body(c->req, false);
+	}
 	c->d_error = error;
 	if (c->req != NULL && c->req_done)
 		send_answer(c);
@@ -424,6 +554,7 @@ attempt(struct gw_call *c, int exclude)
 	s.headers = c->hdrs;
 	s.nheaders = c->nhdrs;
 	s.body_len = c->has_body ? c->body_len : 0;
+	s.upgrade = c->upgrade;
 	c->inst = i;
 	c->head_seen = false;
 	c->retry_5xx = false;
@@ -521,8 +652,12 @@ flush_request(struct gw_call *c)
 		}
 	}
 	if (c->req_done && !c->up_ended && c->has_body) {
+		rc = http_client_req_end_trailers(c->up, c->qtr, c->nqtr);
+		if (rc == -EAGAIN)
+			return; /* not on a connection yet: on_writable */
 		c->up_ended = true;
-		(void)http_client_req_end(c->up);
+		if (rc == 0 && c->nqtr > 0)
+			STAT_ADD(c->p->st.trailers_in, 1);
 	}
 }
 
@@ -540,6 +675,47 @@ hold(char **buf, size_t *n, const char *p, size_t len)
 	*buf = nb;
 	*n += len;
 	return 0;
+}
+
+static void tunnel_new(struct gw_call *c, struct bufferevent *up);
+
+/* The upstream switched (the client asked for an upgrade: http_client
+ * lets no other 101 through): relay it; the tunnel starts at
+ * on_upgrade. */
+static int
+relay_101(struct gw_call *c, const struct http_header *h, size_t n)
+{
+	int rc = http_resp_upgrade(c->req, h, n, &c->cbev);
+
+	if (rc < 0) {
+		STAT_ADD(c->p->st.ws_failed, 1);
+		http_log_rl(&c->lp->rl, LOG_NOTICE,
+			    "gateway: route %s: 101 not relayed: %s",
+			    c->route->conf->name, strerror(-rc));
+		answer(c, 502, "upstream switch could not be relayed");
+		return -EPROTO;
+	}
+	if (evbuffer_get_length(bufferevent_get_input(c->cbev)) > 0)
+		STAT_ADD(c->p->st.ws_early, 1); /* forwarded in the tunnel */
+	c->resp_started = true;
+	count_resp(c, 101);
+	report(c, NULL); /* the request's answer; the tunnel is not one */
+	/* the request is gone with its connection (no on_abort follows) */
+	c->req = NULL;
+	return 0;
+}
+
+static void
+up_upgrade(void *arg, struct http_client_req *r, struct bufferevent *bev)
+{
+	struct gw_call *c = arg;
+
+	(void)r;
+	if (c->cbev == NULL) {
+		bufferevent_free(bev);
+		return;
+	}
+	tunnel_new(c, bev);
 }
 
 static int
@@ -567,6 +743,13 @@ up_head(void *arg, struct http_client_req *r, const struct http_msg *m)
 	for (size_t i = 0; i < m->nheaders; i++)
 		if (!hop_by_hop(m->headers[i].name, conn))
 			tmp[n++] = m->headers[i];
+	if (m->status == 101 && n < HTTP_MAX_HEADERS &&
+	    http_msg_header(m, "Upgrade") != NULL) {
+		/* hop-by-hop, but what the switch is about (http_client
+		 * lets no 101 without it through) */
+		tmp[n].name = "Upgrade";
+		tmp[n++].value = http_msg_header(m, "Upgrade");
+	}
 	tmp[n].name = "Via";
 	tmp[n++].value = c->p->via_resp;
 	if (gw_hdr_apply(rc->resp_hdrs, rc->nresp_hdrs, tmp, n, out,
@@ -576,7 +759,15 @@ up_head(void *arg, struct http_client_req *r, const struct http_msg *m)
 		answer(c, 502, "upstream response has too many headers");
 		return -E2BIG;
 	}
+	if (m->status == 101)
+		return relay_101(c, out, nout);
+	if (c->upgrade)
+		STAT_ADD(c->p->st.ws_refused, 1);
 	len = m->chunked ? -1 : m->content_length;
+	/* HTTP/2 HEADERS that end the stream (gRPC trailers-only): so
+	 * they stay one frame toward an HTTP/2 client */
+	if (len < 0 && http_client_req_head_ended(r))
+		len = 0;
 	if (http_resp_start(c->req, m->status, out, nout, len) < 0) {
 		http_log_rl(&c->lp->rl, LOG_NOTICE,
 			    "gateway: route %s: response head refused",
@@ -629,6 +820,19 @@ connect_err(int err)
 	       err == -ECONNABORTED || err == -EPROTO || err == -ETIMEDOUT;
 }
 
+/* The upstream's answer ended: end ours, with its trailers if whole. */
+static void
+end_answer(struct gw_call *c, bool whole)
+{
+	if (whole && c->nrtr > 0) {
+		STAT_ADD(c->p->st.trailers_out, 1);
+		(void)http_resp_end_trailers(c->req, c->rtr, c->nrtr);
+	} else {
+		(void)http_resp_end(c->req);
+	}
+	answer_ended(c);
+}
+
 static void
 up_done(void *arg, struct http_client_req *r, int err)
 {
@@ -653,6 +857,21 @@ up_done(void *arg, struct http_client_req *r, int err)
 	if (err == -ETIMEDOUT)
 		STAT_ADD(c->route->st.timeouts, 1);
 
+	if (c->cbev != NULL) {
+		/* a 101 relayed, no tunnel made (on_upgrade took it, or the
+		 * upstream connection failed in between) */
+		STAT_ADD(c->p->st.ws_failed, 1);
+		http_upgraded_free(c->cbev);
+		c->cbev = NULL;
+	}
+	if (err == 0 && c->req != NULL) {
+		const struct http_header *tr;
+		size_t ntr;
+
+		tr = http_client_req_trailers(r, &ntr);
+		if (hdrs_copy(tr, ntr, &c->rtr, &c->nrtr) < 0)
+			err = -ENOMEM; /* cut rather than end without them */
+	}
 	if (c->req == NULL) {
 		call_free(c); /* the answer ended or the client went */
 		return;
@@ -667,6 +886,8 @@ up_done(void *arg, struct http_client_req *r, int err)
 		return;
 	}
 	if (!c->resp_started) {
+		if (c->upgrade)
+			STAT_ADD(c->p->st.ws_failed, 1);
 		if (c->kind == CALL_ANSWER)
 			return; /* ours is set (sent now or at the end) */
 		if (err == -ETIMEDOUT)
@@ -685,8 +906,8 @@ up_done(void *arg, struct http_client_req *r, int err)
 			    "gateway: route %s: upstream failed mid-answer: %s",
 			    c->route->conf->name, strerror(-err));
 	if (c->rheld_n == 0 || err != 0) {
-		(void)http_resp_end(c->req); /* short: the client sees a cut */
-		answer_ended(c);
+		/* short: the client sees a cut */
+		end_answer(c, err == 0);
 	}
 }
 
@@ -695,7 +916,204 @@ static const struct http_client_req_ops up_ops = {
 	.on_body = up_body,
 	.on_writable = up_writable,
 	.on_done = up_done,
+	.on_upgrade = up_upgrade,
 };
+
+/* ---- WebSocket tunnels ------------------------------------------------------------ */
+
+static uint64_t
+now_ms(void)
+{
+	return now_us() / 1000;
+}
+
+static void
+tunnel_free(struct gw_tunnel *tn)
+{
+	struct gw_proxy *p = tn->p;
+
+	if (tn->prev != NULL)
+		tn->prev->next = tn->next;
+	else
+		tn->lp->tunnels = tn->next;
+	if (tn->next != NULL)
+		tn->next->prev = tn->prev;
+	http_upgraded_free(tn->b[0]);
+	bufferevent_free(tn->b[1]);
+	event_free(tn->idle);
+	gw_table_put(tn->t);
+	STAT_ADD(p->st.ws_active, -1);
+	STAT_ADD(p->tunnels, -1);
+	free(tn);
+}
+
+static int
+side_of(const struct gw_tunnel *tn, const struct bufferevent *bev)
+{
+	return bev == tn->b[0] ? 0 : 1;
+}
+
+/* Side o got everything the other side will send: end its writing. True
+ * when the tunnel is gone. */
+static bool
+tunnel_shut(struct gw_tunnel *tn, int o)
+{
+	if (tn->shut[o])
+		return false;
+	tn->shut[o] = true;
+	if (o == 0 && tn->tls_client) {
+		/* TLS has no half close here: the client connection goes */
+		tunnel_free(tn);
+		return true;
+	}
+	shutdown(bufferevent_getfd(tn->b[o]), SHUT_WR);
+	if (tn->shut[0] && tn->shut[1]) {
+		tunnel_free(tn);
+		return true;
+	}
+	return false;
+}
+
+/* Move what side i read into side o's output; pause i above the high
+ * water (o's write callback resumes it). */
+static void
+tunnel_move(struct gw_tunnel *tn, int i)
+{
+	struct evbuffer *in = bufferevent_get_input(tn->b[i]);
+	struct evbuffer *out = bufferevent_get_output(tn->b[1 - i]);
+	size_t n = evbuffer_get_length(in);
+
+	if (n == 0)
+		return;
+	if (evbuffer_add_buffer(out, in) < 0)
+		return; /* kept in the input; the next read tries again */
+	STAT_ADD(*(i == 0 ? &tn->p->st.ws_bytes_up : &tn->p->st.ws_bytes_down),
+		 n);
+	tn->last_ms = now_ms();
+	if (evbuffer_get_length(out) >= GW_TUNNEL_HIGH && !tn->paused[i]) {
+		tn->paused[i] = true;
+		STAT_ADD(tn->p->st.ws_held, 1);
+		bufferevent_disable(tn->b[i], EV_READ);
+	}
+}
+
+static void
+tunnel_read(struct bufferevent *bev, void *arg)
+{
+	struct gw_tunnel *tn = arg;
+
+	tunnel_move(tn, side_of(tn, bev));
+}
+
+/* Side o's output fell to the low water (or emptied). */
+static void
+tunnel_write(struct bufferevent *bev, void *arg)
+{
+	struct gw_tunnel *tn = arg;
+	int o = side_of(tn, bev), i = 1 - o;
+
+	if (tn->paused[i] && !tn->eof[i]) {
+		tn->paused[i] = false;
+		bufferevent_enable(tn->b[i], EV_READ);
+		tunnel_move(tn, i); /* what waited in its input */
+	}
+	if (tn->eof[i] &&
+	    evbuffer_get_length(bufferevent_get_input(tn->b[i])) == 0 &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		(void)tunnel_shut(tn, o);
+}
+
+static void
+tunnel_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct gw_tunnel *tn = arg;
+	int i = side_of(tn, bev), o = 1 - i;
+
+	if (!(what & BEV_EVENT_EOF) || (what & BEV_EVENT_ERROR)) {
+		tunnel_free(tn); /* reset or error: both go */
+		return;
+	}
+	/* i's last bytes: passed on, then o's writing ends */
+	tunnel_move(tn, i);
+	tn->eof[i] = true;
+	bufferevent_disable(bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_input(bev)) == 0 &&
+	    evbuffer_get_length(bufferevent_get_output(tn->b[o])) == 0 &&
+	    tunnel_shut(tn, o))
+		return;
+	if (tn->eof[o] && tn->shut[i] && tn->shut[o])
+		tunnel_free(tn);
+}
+
+static void
+tunnel_idle(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_tunnel *tn = arg;
+	uint64_t now = now_ms(), due = tn->last_ms + tn->idle_ms;
+	struct timeval tv;
+
+	(void)fd;
+	(void)what;
+	if (now >= due) {
+		STAT_ADD(tn->p->st.ws_idle_closes, 1);
+		tunnel_free(tn);
+		return;
+	}
+	tv.tv_sec = (time_t)((due - now) / 1000);
+	tv.tv_usec = (suseconds_t)((due - now) % 1000) * 1000;
+	evtimer_add(tn->idle, &tv);
+}
+
+/* The 101 went to the client (c->cbev) and up is the upstream's
+ * connection: join them. On failure both close. */
+static void
+tunnel_new(struct gw_call *c, struct bufferevent *up)
+{
+	struct gw_tunnel *tn = calloc(1, sizeof(*tn));
+	uint32_t ms = c->route->conf->idle_timeout_ms;
+	struct timeval tv;
+
+	if (tn == NULL ||
+	    (tn->idle = evtimer_new(c->lp->base, tunnel_idle, tn)) == NULL) {
+		free(tn);
+		STAT_ADD(c->p->st.ws_failed, 1);
+		bufferevent_free(up);
+		return; /* up_done frees c->cbev */
+	}
+	tn->p = c->p;
+	tn->lp = c->lp;
+	tn->t = c->t;
+	gw_table_get(tn->t);
+	tn->b[0] = c->cbev;
+	tn->b[1] = up;
+	c->cbev = NULL;
+	tn->tls_client = c->tls_client;
+	tn->idle_ms = ms != 0 ? ms : GW_TUNNEL_IDLE_MS;
+	tn->last_ms = now_ms();
+	tn->next = c->lp->tunnels;
+	if (c->lp->tunnels != NULL)
+		c->lp->tunnels->prev = tn;
+	c->lp->tunnels = tn;
+	STAT_ADD(c->p->st.ws_upgrades, 1);
+	STAT_ADD(c->p->st.ws_active, 1);
+	STAT_ADD(c->p->tunnels, 1);
+	for (int i = 0; i < 2; i++) {
+		bufferevent_setcb(tn->b[i], tunnel_read, tunnel_write,
+				  tunnel_event, tn);
+		/* at most the high water read ahead per side */
+		bufferevent_setwatermark(tn->b[i], EV_READ, 0, GW_TUNNEL_HIGH);
+		bufferevent_setwatermark(tn->b[i], EV_WRITE, GW_TUNNEL_HIGH / 2,
+					 0);
+		bufferevent_enable(tn->b[i], EV_READ | EV_WRITE);
+	}
+	tv.tv_sec = (time_t)(tn->idle_ms / 1000);
+	tv.tv_usec = (suseconds_t)(tn->idle_ms % 1000) * 1000;
+	evtimer_add(tn->idle, &tv);
+	/* bytes already read: the client's early frames, the upstream's
+	 * first ones after its 101 */
+	tunnel_move(tn, 0);
+	tunnel_move(tn, 1);
+}
 
 /* ---- the client side ----------------------------------------------------------- */
 
@@ -735,6 +1153,16 @@ build_headers(struct gw_call *c, const struct http_msg *m, const char *host)
 		    strcasecmp(nm, "Via") == 0)
 			continue;
 		tmp[n++] = m->headers[i];
+	}
+	/* kept from the hop-by-hop ones: what the upstream must see too */
+	if (in_list(http_msg_header(m, "TE"), "trailers") &&
+	    n < HTTP_MAX_HEADERS) {
+		tmp[n].name = "te";
+		tmp[n++].value = "trailers";
+	}
+	if (c->upgrade && n < HTTP_MAX_HEADERS) {
+		tmp[n].name = "Upgrade";
+		tmp[n++].value = http_msg_header(m, "Upgrade");
 	}
 	if (n + 5 > sizeof(tmp) / sizeof(tmp[0]))
 		return -E2BIG;
@@ -805,8 +1233,20 @@ call_free(struct gw_call *c)
 	free(c->fwd);
 	free(c->qheld);
 	free(c->rheld);
+	free(c->qtr);
+	free(c->rtr);
+	if (c->cbev != NULL)
+		http_upgraded_free(c->cbev);
 	free(c->d_info);
 	free(c);
+}
+
+/* application/grpc, application/grpc+proto, application/grpc;... */
+static bool
+is_grpc(const char *ct)
+{
+	return ct != NULL && strncasecmp(ct, "application/grpc", 16) == 0 &&
+	       (ct[16] == '\0' || ct[16] == '+' || ct[16] == ';');
 }
 
 static int
@@ -840,6 +1280,10 @@ on_head(void *arg, struct http_req *req)
 	http_req_set_data(req, c);
 	c->has_body = m->chunked || m->content_length > 0;
 	c->body_len = m->chunked ? -1 : m->content_length;
+	c->grpc = is_grpc(http_msg_header(m, "Content-Type"));
+	c->tls_client = http_req_tls(req);
+	c->upgrade = http_req_wants_upgrade(req, "websocket") &&
+		     strcmp(m->method, "GET") == 0 && !c->has_body;
 	if (note_request(c, m, host) < 0)
 		return -ENOMEM;
 
@@ -876,6 +1320,17 @@ on_head(void *arg, struct http_req *req)
 		return 0;
 	}
 	c->kind = CALL_PROXY;
+	if (c->upgrade && c->route->up->conf.proto != HTTP_CLIENT_H1) {
+		STAT_ADD(p->st.ws_failed, 1);
+		answer(c, 501, "websocket needs an h1 upstream");
+		return 0;
+	}
+	if (c->upgrade &&
+	    __atomic_load_n(&p->tunnels, __ATOMIC_RELAXED) >= GW_MAX_TUNNELS) {
+		STAT_ADD(p->st.ws_failed, 1);
+		answer(c, 503, "too many websocket tunnels");
+		return 0;
+	}
 	tl = strlen(m->path) + (m->query != NULL ? strlen(m->query) : 0) +
 	     GW_PATH_MAX + 2;
 	c->target = malloc(tl);
@@ -978,6 +1433,23 @@ on_request(void *arg, struct http_req *req)
 		send_answer(c);
 		return;
 	}
+	{
+		size_t ntr;
+		const struct http_header *tr = http_req_trailers(req, &ntr);
+
+		if (hdrs_copy(tr, ntr, &c->qtr, &c->nqtr) < 0) {
+			/* the body went without them: cut the request */
+			if (c->up != NULL) {
+				http_client_req_cancel(c->up);
+				c->up = NULL;
+				gw_upstream_done(c->route->up, c->inst,
+						 GW_OUT_CANCELED, 0,
+						 now_us() / 1000);
+			}
+			answer(c, 502, "out of memory for trailers");
+			return;
+		}
+	}
 	flush_request(c);
 }
 
@@ -997,8 +1469,7 @@ on_drain(void *arg, struct http_req *req)
 		c->d_bytes_out += c->rheld_n;
 	c->rheld_n = 0;
 	if (c->up_done) {
-		(void)http_resp_end(req);
-		answer_ended(c);
+		end_answer(c, rc == 0);
 		return;
 	}
 	if (rc < 0) {
@@ -1042,6 +1513,8 @@ loop_free(struct gw_loop *lp)
 		return;
 	while (lp->calls != NULL)
 		call_free(lp->calls);
+	while (lp->tunnels != NULL)
+		tunnel_free(lp->tunnels);
 	for (size_t i = 0; i < lp->nprof; i++)
 		http_client_free(lp->prof[i].cl);
 	http_client_free(lp->def);

@@ -35,6 +35,31 @@
  * connection closes or the stream is reset); a chunked answer ends with
  * its last chunk, since http.h cannot yet abort one.
  *
+ * WebSocket (HTTP/1.1 only): a GET with "Connection: Upgrade" and
+ * "Upgrade: websocket" goes upstream with both (otherwise hop-by-hop) on
+ * an HTTP/1.1 connection of its own (http_client spec.upgrade; an
+ * upstream of another proto answers 501). A 101 from the upstream is
+ * relayed and both connections become a byte tunnel: each direction
+ * moves what it reads into the other's output and stops reading while
+ * that output is above GW_TUNNEL_HIGH (bufferevent watermarks); an EOF
+ * is passed on as a shutdown of the other side's writing once its output
+ * is flushed (a TLS client connection closes instead), the tunnel goes
+ * when both directions ended, on an error, or after the route's
+ * idle_timeout_ms (GW_TUNNEL_IDLE_MS without one) with no byte either
+ * way. Any other answer is relayed as a normal response (the server then
+ * closes the client connection). At most GW_MAX_TUNNELS tunnels per
+ * proxy (503 over it).
+ *
+ * gRPC (HTTP/2 both sides): request and response trailers pass through
+ * (http_req_trailers -> http_client_req_end_trailers, and
+ * http_client_req_trailers -> http_resp_end_trailers), "te: trailers" is
+ * kept toward the upstream, a trailers-only answer stays one. A request
+ * whose content-type is application/grpc that fails before the
+ * upstream's head is answered gRPC's way: 200, content-type
+ * application/grpc, grpc-status (14 UNAVAILABLE for 502/503/504, 12
+ * UNIMPLEMENTED for 404, others per gRPC's HTTP mapping) and
+ * grpc-message, in one HEADERS frame ending the stream.
+ *
  * Threads: one proxy may serve several event loops, e.g. the threads of
  * http_workers: each loop gets its own upstream clients and calls, made
  * on its first request (http_req_base tells the loop); the counters are
@@ -51,7 +76,10 @@
 #include "http_client.h"
 
 #define GW_PROXY_PROFILES 16
-#define GW_PROXY_LOOPS	  64 /* event loops (http_workers threads) */
+#define GW_PROXY_LOOPS	  64	       /* event loops (http_workers threads) */
+#define GW_MAX_TUNNELS	  4096	       /* WebSocket tunnels per proxy */
+#define GW_TUNNEL_HIGH	  (256 * 1024) /* bytes queued one way, then pause */
+#define GW_TUNNEL_IDLE_MS (300 * 1000) /* without the route's idle */
 
 struct event_base;
 struct gw_proxy;
@@ -94,6 +122,20 @@ struct gw_proxy_stats {
 	uint64_t resp_held;    /* response pieces held for a slow client */
 	uint64_t req_held;     /* request pieces held for a slow upstream */
 	uint64_t responses[6]; /* by class, all answers */
+	/* WebSocket */
+	uint64_t ws_upgrades;	 /* tunnels opened (a 101 relayed) */
+	uint64_t ws_active;	 /* gauge: tunnels open */
+	uint64_t ws_refused;	 /* upgrades answered without a 101 */
+	uint64_t ws_failed;	 /* upgrades that failed before a tunnel */
+	uint64_t ws_early;	 /* client bytes came before the 101 */
+	uint64_t ws_bytes_up;	 /* client -> upstream, through tunnels */
+	uint64_t ws_bytes_down;	 /* upstream -> client */
+	uint64_t ws_held;	 /* a side paused for the other's output */
+	uint64_t ws_idle_closes; /* tunnels closed by the idle timeout */
+	/* gRPC and trailers */
+	uint64_t grpc_errors;  /* our answers in gRPC's form */
+	uint64_t trailers_in;  /* requests forwarded with trailers */
+	uint64_t trailers_out; /* answers relayed with trailers */
 };
 
 /* base: a loop set up now (its client errors show here), or NULL for

@@ -47,6 +47,7 @@
 
 #include "edgelb/types.h"
 
+struct bufferevent;
 struct event_base;
 
 #define HTTP_MAX_HEADERS 64 /* per message; more is 431 */
@@ -69,7 +70,8 @@ struct http_msg {
 	struct http_header headers[HTTP_MAX_HEADERS];
 	size_t nheaders;
 	int64_t content_length; /* -1: none */
-	bool chunked;		/* Transfer-Encoding: chunked */
+	bool chunked;		/* Transfer-Encoding: chunked; HTTP/2 request: a
+		       * body without content-length follows */
 	bool keep_alive;	/* the peer allows another message after this */
 	bool expect_continue;	/* Expect: 100-continue */
 	bool head;		/* request method HEAD */
@@ -172,6 +174,8 @@ struct http_stats {
 	uint64_t idle_closes;	 /* keep-alive, body or write stall */
 	uint64_t read_pauses;	 /* output above high water */
 	uint64_t responses[6];	 /* by class: [2] is 2xx; [0] unknown */
+	uint64_t upgrades;	 /* HTTP/1.1 connections handed over (101) */
+	uint64_t trailers_in;	 /* HTTP/2 requests that ended with trailers */
 };
 
 struct http_server;
@@ -319,6 +323,60 @@ int http_resp_full(struct http_req *r, int status, const struct http_header *h,
 /* start + write + end with one Content-Type (NULL: none). */
 int http_resp_simple(struct http_req *r, int status, const char *ctype,
 		     const void *body, size_t n);
+
+/* ---- trailers and upgrades -------------------------------------------- */
+
+/*
+ * The request's trailers: on HTTP/2 a HEADERS frame after the body (at
+ * most HTTP_MAX_HEADERS and max_head_bytes, else 431), from on_request
+ * until the answer ended; NULL and *n 0 when none came. HTTP/1.1 chunked
+ * trailers are not kept (always none).
+ */
+const struct http_header *http_req_trailers(const struct http_req *r,
+					    size_t *n);
+
+/*
+ * End the answer with trailers (gRPC's grpc-status): on HTTP/2 a HEADERS
+ * frame after the body, which needs an answer with a body (started with
+ * content_length -1 or > 0; otherwise the trailers are dropped); on
+ * HTTP/1.1 they are dropped and this is http_resp_end. Names and values
+ * as in http_resp_start, no pseudo-headers (-EINVAL). Otherwise as
+ * http_resp_end.
+ */
+int http_resp_end_trailers(struct http_req *r, const struct http_header *h,
+			   size_t nh);
+
+/*
+ * Does this request ask to switch protocols (HTTP/1.1 "Connection:
+ * upgrade" and an Upgrade header)? proto, if not NULL, must be the
+ * Upgrade value (case-insensitive, e.g. "websocket").
+ */
+bool http_req_wants_upgrade(const struct http_req *r, const char *proto);
+
+/*
+ * Switch an HTTP/1.1 connection to another protocol (WebSocket): sends
+ * "101 Switching Protocols" with h (an Upgrade header among them; the
+ * server adds "Connection: Upgrade") and hands the connection over. *bev
+ * is the caller's from then on: its callbacks, watermarks and timeouts
+ * cleared, reading and writing as they were; its output may still hold
+ * the 101, its input the bytes the client sent after its request (before
+ * the 101). The connection leaves the server (its max_conns and
+ * per-address counts; counted in upgrades) but keeps its descriptor in
+ * the budget (http_fdbudget.h) until http_upgraded_free. Only for a
+ * complete request that asked for it (http_req_wants_upgrade) and has no
+ * answer yet; r is invalid after a 0 (no on_abort follows).
+ *   -EPROTONOSUPPORT  HTTP/2 (RFC 8441 extended CONNECT is not offered)
+ *   -EINVAL           no upgrade asked, answer started, request not
+ *                     complete, no Upgrade header, a bad header
+ *   -EPIPE            the connection is closing
+ *   -ENOMEM
+ * A WebSocket upgrade request answered with anything but 101 closes its
+ * connection after the answer (the client may have sent frames already).
+ */
+int http_resp_upgrade(struct http_req *r, const struct http_header *h,
+		      size_t nh, struct bufferevent **bev);
+/* Close a connection that http_resp_upgrade handed over. */
+void http_upgraded_free(struct bufferevent *bev);
 
 /* ---- worker threads ---------------------------------------------------- */
 

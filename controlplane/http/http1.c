@@ -10,6 +10,11 @@
  *                          not restarted by later bytes; then 408, close
  *   body                   idle_timeout_ms, restarted by each read; 408
  *   handler                none (the handler's business)
+ *
+ * Upgrades (http_resp_upgrade): the 101 is queued and the bufferevent
+ * handed to the handler; the connection is freed from the loop (its
+ * kick) without the bufferevent, so that a handler may switch from
+ * inside on_request.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,6 +25,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "http_fdbudget.h"
 #include "http_priv.h"
 #include "edgelb/log.h"
 
@@ -508,7 +514,9 @@ h1_resp_start(struct http_req *r, int status, const struct http_header *hd,
 	}
 	r->status = status;
 	r->no_body = (m != NULL && m->head) || status == 204 || status == 304;
-	r->close = r->close || m == NULL || !m->keep_alive || !r->complete;
+	/* a refused WebSocket upgrade: frames may follow the request */
+	r->close = r->close || m == NULL || !m->keep_alive || !r->complete ||
+		   http_req_wants_upgrade(r, "websocket");
 	r->left = content_length;
 	if (content_length < 0 && !r->no_body) {
 		if (v10)
@@ -594,6 +602,104 @@ h1_resp_end(struct http_req *r)
 		h1_flush(c);
 	}
 	return rc;
+}
+
+/* ---- upgrades -------------------------------------------------------------- */
+
+/* Is tok in the comma-separated list (case-insensitive)? */
+static bool
+list_has(const char *list, const char *tok)
+{
+	size_t tl = strlen(tok);
+
+	for (const char *p = list; p != NULL && *p != '\0';) {
+		const char *e;
+		size_t n;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		e = strchr(p, ',');
+		n = e != NULL ? (size_t)(e - p) : strlen(p);
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n == tl && strncasecmp(p, tok, tl) == 0)
+			return true;
+		p = e;
+	}
+	return false;
+}
+
+bool
+http_req_wants_upgrade(const struct http_req *r, const char *proto)
+{
+	const struct http_msg *m = r->msg;
+	const char *up;
+
+	if (r->c->proto != &http1_proto || m == NULL || m->version_minor == 0 ||
+	    !list_has(http_msg_header(m, "Connection"), "upgrade"))
+		return false;
+	up = http_msg_header(m, "Upgrade");
+	return up != NULL && (proto == NULL || strcasecmp(up, proto) == 0);
+}
+
+int
+http_resp_upgrade(struct http_req *r, const struct http_header *hd, size_t nh,
+		  struct bufferevent **bevp)
+{
+	struct http_conn *c = r->c;
+	struct http_header tmp[HTTP_MAX_HEADERS + 1];
+	struct bufferevent *bev = c->bev;
+	bool has_up = false;
+
+	if (c->proto != &http1_proto)
+		return -EPROTONOSUPPORT;
+	if (c->closing)
+		return -EPIPE;
+	if (r->started || !r->complete || h1_of(c)->state != H1_HANDLER ||
+	    !http_req_wants_upgrade(r, NULL) || nh > HTTP_MAX_HEADERS)
+		return -EINVAL;
+	for (size_t i = 0; i < nh; i++) {
+		if (!http_header_ok(hd[i].name, false) ||
+		    !http_header_ok(hd[i].value, true) ||
+		    strcasecmp(hd[i].name, "Content-Length") == 0 ||
+		    strcasecmp(hd[i].name, "Transfer-Encoding") == 0 ||
+		    strcasecmp(hd[i].name, "Connection") == 0)
+			return -EINVAL;
+		has_up |= strcasecmp(hd[i].name, "Upgrade") == 0;
+		tmp[i] = hd[i];
+	}
+	if (!has_up)
+		return -EINVAL;
+	tmp[nh].name = "Connection";
+	tmp[nh].value = "Upgrade";
+	r->close = false;
+	r->chunked = false;
+	if (h1_put_head(bufferevent_get_output(bev), r, 101, tmp, nh + 1, -1,
+			false) < 0)
+		return -ENOMEM;
+	r->status = 101;
+	r->started = r->ended = true;
+	HTTP_STAT_ADD(c->s, responses[1], 1);
+	HTTP_STAT_ADD(c->s, upgrades, 1);
+	/* the connection is done with HTTP: freed from the loop */
+	c->closing = true;
+	c->upgraded = true;
+	http_conn_timer(c, 0);
+	http_conn_kick(c);
+	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+	bufferevent_set_timeouts(bev, NULL, NULL);
+	bufferevent_setwatermark(bev, EV_READ | EV_WRITE, 0, 0);
+	*bevp = bev;
+	return 0;
+}
+
+void
+http_upgraded_free(struct bufferevent *bev)
+{
+	if (bev == NULL)
+		return;
+	bufferevent_free(bev);
+	http_fdbudget_put();
 }
 
 const struct http_proto http1_proto = {

@@ -30,6 +30,12 @@
  * empty; the session's output is written to the bufferevent up to the
  * server's out_high_water.
  *
+ * Trailers: a request's trailing HEADERS are kept in a fixed arena of
+ * max_head_bytes (over it, or over HTTP_MAX_HEADERS: 431) for
+ * http_req_trailers; an answer's trailers (http_resp_end_trailers) go out
+ * from the data provider at the body's end (DATA without END_STREAM,
+ * then HEADERS with it).
+ *
  * Nothing is sent from inside http_resp_*: they queue and kick the
  * connection, whose next turn of the loop flushes the session, so that a
  * stream is never closed (and freed) under a handler's call.
@@ -82,6 +88,17 @@ struct h2_stream {
 	size_t discarded;     /* body bytes dropped */
 	struct evbuffer *in;  /* request body the handler has not taken */
 	struct evbuffer *out; /* answer body not yet framed */
+	/* request trailers: strings in tarena (max_head_bytes, allocated
+	 * once, so the pointers stay) */
+	struct http_header *tr;
+	size_t ntr;
+	char *tarena;
+	size_t talen;
+	bool tr_too_big;
+	/* answer trailers, sent after the body */
+	nghttp2_nv *rtr;
+	size_t nrtr;
+	char *rtrbuf;
 };
 
 struct h2 {
@@ -154,6 +171,10 @@ stream_free(struct h2_stream *st)
 	evbuffer_free(st->out);
 	free(st->req.body);
 	free(st->arena);
+	free(st->tr);
+	free(st->tarena);
+	free(st->rtr);
+	free(st->rtrbuf);
 	free(st);
 }
 
@@ -263,9 +284,10 @@ stream_deliver(struct h2_stream *st)
 	st->delivering = false;
 }
 
-/* The head is complete: make the struct http_msg and check it. */
+/* The head is complete: make the struct http_msg and check it. end: the
+ * HEADERS frame ended the stream (no body follows). */
 static void
-stream_head(struct h2_stream *st)
+stream_head(struct h2_stream *st, bool end)
 {
 	struct http_conn *c = st->h->c;
 	struct http_msg *m = &st->msg;
@@ -305,6 +327,9 @@ stream_head(struct h2_stream *st)
 	m->content_length = -1;
 	if (st->off_clen >= 0)
 		m->content_length = strtoll(st->arena + st->off_clen, NULL, 10);
+	/* a body of unknown length follows (gRPC's): what chunked says on
+	 * HTTP/1.1 */
+	m->chunked = m->content_length < 0 && !end;
 	for (size_t i = 0; i < st->nh; i++) {
 		m->headers[i].name = st->arena + st->hoff[i][0];
 		m->headers[i].value = st->arena + st->hoff[i][1];
@@ -328,6 +353,38 @@ stream_head(struct h2_stream *st)
 			stream_fail(st, st->req.started ? 0 : 500,
 				    "handler failed");
 	}
+}
+
+/* A request trailer; over the limits the stream is answered 431 at the
+ * trailers' end. 0 or an nghttp2 error. */
+static int
+trailer_put(struct h2_stream *st, const uint8_t *name, size_t nl,
+	    const uint8_t *value, size_t vl)
+{
+	size_t max = st->h->c->s->lim.max_head_bytes, need = nl + vl + 2;
+
+	if (st->tr_too_big)
+		return 0;
+	if (st->tarena == NULL) {
+		st->tarena = malloc(max);
+		st->tr = calloc(HTTP_MAX_HEADERS, sizeof(*st->tr));
+		if (st->tarena == NULL || st->tr == NULL)
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	}
+	if (st->ntr >= HTTP_MAX_HEADERS || st->talen + need > max ||
+	    (nl > 0 && name[0] == ':')) {
+		st->tr_too_big = true;
+		return 0;
+	}
+	memcpy(st->tarena + st->talen, name, nl);
+	st->tarena[st->talen + nl] = '\0';
+	memcpy(st->tarena + st->talen + nl + 1, value, vl);
+	st->tarena[st->talen + nl + 1 + vl] = '\0';
+	st->tr[st->ntr].name = st->tarena + st->talen;
+	st->tr[st->ntr].value = st->tarena + st->talen + nl + 1;
+	st->ntr++;
+	st->talen += need;
+	return 0;
 }
 
 /* ---- nghttp2 callbacks -------------------------------------------------- */
@@ -361,9 +418,12 @@ cb_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t *name,
 	int64_t *pseudo = NULL, noff, voff;
 
 	(void)flags;
+	if (st != NULL && f->hd.type == NGHTTP2_HEADERS &&
+	    f->headers.cat == NGHTTP2_HCAT_HEADERS && !st->in_head)
+		return trailer_put(st, name, namelen, value, valuelen);
 	if (st == NULL || f->hd.type != NGHTTP2_HEADERS ||
 	    f->headers.cat != NGHTTP2_HCAT_REQUEST || st->too_big)
-		return 0; /* trailers are not kept */
+		return 0;
 	st->head_bytes += namelen + valuelen + 4;
 	if (st->head_bytes > c->s->lim.max_head_bytes) {
 		st->too_big = true;
@@ -456,7 +516,16 @@ cb_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *arg)
 		return 0;
 	if (f->hd.type == NGHTTP2_HEADERS &&
 	    f->headers.cat == NGHTTP2_HCAT_REQUEST)
-		stream_head(st);
+		stream_head(st, (f->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0);
+	if (f->hd.type == NGHTTP2_HEADERS &&
+	    f->headers.cat == NGHTTP2_HCAT_HEADERS && !st->discard &&
+	    !st->req.ended) {
+		if (st->tr_too_big) {
+			stream_fail(st, 431, "trailers too large");
+			return 0;
+		}
+		HTTP_STAT_ADD(st->h->c->s, trailers_in, 1);
+	}
 	if (f->hd.flags & NGHTTP2_FLAG_END_STREAM) {
 		st->remote_ended = true;
 		stream_deliver(st);
@@ -541,8 +610,6 @@ read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len,
 	struct h2_stream *st = src->ptr;
 	size_t n = evbuffer_get_length(st->out);
 
-	(void)ng;
-	(void)id;
 	(void)arg;
 	if (n == 0 && !st->eof) {
 		st->deferred = true;
@@ -552,8 +619,12 @@ read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len,
 		n = len;
 	if (n > 0 && evbuffer_remove(st->out, buf, n) != (int)n)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-	if (st->eof && evbuffer_get_length(st->out) == 0)
+	if (st->eof && evbuffer_get_length(st->out) == 0) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
+		if (st->nrtr > 0 &&
+		    nghttp2_submit_trailer(ng, id, st->rtr, st->nrtr) == 0)
+			*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+	}
 	return (ssize_t)n;
 }
 
@@ -979,6 +1050,71 @@ h2_pause_body(struct http_req *r, bool paused)
 	st->paused = paused;
 	if (!paused)
 		http_conn_kick(r->c); /* deliver from the loop, then flush */
+}
+
+/* ---- trailers ---------------------------------------------------------------- */
+
+const struct http_header *
+http_req_trailers(const struct http_req *r, size_t *n)
+{
+	const struct h2_stream *st = (const struct h2_stream *)r;
+
+	*n = 0;
+	if (r->c->proto != &http2_proto || st->ntr == 0 || st->tr_too_big)
+		return NULL;
+	*n = st->ntr;
+	return st->tr;
+}
+
+int
+http_resp_end_trailers(struct http_req *r, const struct http_header *hd,
+		       size_t nh)
+{
+	struct h2_stream *st = stream_of(r);
+	size_t total = 0;
+	char *p;
+
+	if (r->c->proto != &http2_proto || nh == 0)
+		return http_resp_end(r); /* HTTP/1.1: dropped */
+	if (nh > HTTP_MAX_HEADERS)
+		return -EINVAL;
+	for (size_t i = 0; i < nh; i++) {
+		if (!http_header_ok(hd[i].name, false) ||
+		    !http_header_ok(hd[i].value, true) ||
+		    !header_allowed(hd[i].name))
+			return -EINVAL;
+		total += strlen(hd[i].name) + strlen(hd[i].value) + 2;
+	}
+	if (!r->started || r->ended || st->rtr != NULL || !st->has_data)
+		return http_resp_end(r); /* no body to follow: dropped */
+	st->rtr = calloc(nh, sizeof(*st->rtr));
+	st->rtrbuf = malloc(total);
+	if (st->rtr == NULL || st->rtrbuf == NULL) {
+		free(st->rtr);
+		free(st->rtrbuf);
+		st->rtr = NULL;
+		st->rtrbuf = NULL;
+		return -ENOMEM;
+	}
+	p = st->rtrbuf;
+	for (size_t i = 0; i < nh; i++) {
+		size_t nl = strlen(hd[i].name), vl = strlen(hd[i].value);
+		char *nm = p;
+
+		/* HTTP/2 header names are lower case */
+		for (size_t k = 0; k < nl; k++)
+			nm[k] = (char)((hd[i].name[k] >= 'A' &&
+					hd[i].name[k] <= 'Z')
+					       ? hd[i].name[k] + 32
+					       : hd[i].name[k]);
+		nm[nl] = '\0';
+		p = stpcpy(p + nl + 1, hd[i].value) + 1;
+		st->rtr[i] =
+			(nghttp2_nv){ (uint8_t *)nm, (uint8_t *)nm + nl + 1, nl,
+				      vl, NGHTTP2_NV_FLAG_NONE };
+	}
+	st->nrtr = nh;
+	return http_resp_end(r);
 }
 
 const struct http_proto http2_proto = {

@@ -78,6 +78,8 @@ struct hc_conn {
 	struct http_parse *p;
 	struct http_client_req *cur;
 	bool interim;	/* the message being parsed is a 1xx */
+	bool upgrade;	/* carries an upgrade request: never pooled */
+	bool upgraded;	/* its 101 came: the bufferevent goes to the caller */
 	bool proto_err; /* HTTP/2: we sent GOAWAY with an error */
 	int bad_err;	/* HTTP/1.1: a callback found the response bad */
 	bool resp_end;
@@ -123,8 +125,10 @@ struct http_client_req {
 	enum req_state state;
 	bool idempotent, retried, got_bytes, paused, want_writable;
 	bool done, reused, no_body;
-	bool linked; /* in its session's list (HTTP/2) */
-	bool orphan; /* in the client's list: its session went (HTTP/2) */
+	bool linked;   /* in its session's list (HTTP/2) */
+	bool upgrade;  /* spec.upgrade */
+	bool head_end; /* HTTP/2: the head came with END_STREAM */
+	bool orphan;   /* in the client's list: its session went (HTTP/2) */
 	int version;
 	int cb_err;
 	struct event *timer, *kick;
@@ -136,6 +140,16 @@ struct http_client_req {
 	char *arena;
 	size_t alen, acap;
 	struct evbuffer *in; /* body received while paused */
+	/* HTTP/2 response trailers: strings in tarena (max_head_bytes,
+	 * allocated once: the pointers stay) */
+	struct http_header *tr;
+	size_t ntr;
+	char *tarena;
+	size_t talen;
+	/* HTTP/2 request trailers, sent after the body */
+	nghttp2_nv *qtr;
+	size_t nqtr;
+	char *qtrbuf;
 };
 
 struct http_client {
@@ -285,6 +299,10 @@ req_free(struct http_client_req *r)
 	if (r->in != NULL)
 		evbuffer_free(r->in);
 	free(r->arena);
+	free(r->tr);
+	free(r->tarena);
+	free(r->qtr);
+	free(r->qtrbuf);
 	free(r->body);
 	free(r->hdr);
 	free(r->method);
@@ -452,9 +470,15 @@ h1_send(struct hc_conn *k, struct http_client_req *r)
 	r->version = 1;
 	rc |= evbuffer_add_printf(out, "%s %s HTTP/1.1\r\nHost: %s\r\n",
 				  r->method, r->target, r->authority) < 0;
-	for (size_t i = 0; i < r->nh; i++)
+	for (size_t i = 0; i < r->nh; i++) {
+		/* "te: trailers" would need "Connection: TE": HTTP/2 only */
+		if (strcmp(r->hdr[i].name, "te") == 0)
+			continue;
 		rc |= evbuffer_add_printf(out, "%s: %s\r\n", r->hdr[i].name,
 					  r->hdr[i].value) < 0;
+	}
+	if (r->upgrade)
+		rc |= evbuffer_add_printf(out, "Connection: Upgrade\r\n") < 0;
 	if (r->body_len < 0)
 		rc |= evbuffer_add_printf(out,
 					  "Transfer-Encoding: chunked\r\n") < 0;
@@ -484,6 +508,27 @@ h1_on_head(void *arg, struct http_msg *m)
 	struct http_client_req *r = k->cur;
 	int rc;
 
+	if (m->status == 101 && r->upgrade) {
+		const char *conn = http_msg_header(m, "Connection");
+
+		/* http_parser stops at the head only with both headers */
+		if (http_msg_header(m, "Upgrade") == NULL || conn == NULL ||
+		    strcasestr(conn, "upgrade") == NULL) {
+			k->bad_err = -EBADMSG;
+			return -EBADMSG;
+		}
+		k->upgraded = true;
+		r->state = RS_BODY;
+		req_phase(r, 0);
+		if (r->ops.on_head != NULL) {
+			rc = r->ops.on_head(r->arg, r, m);
+			if (rc < 0) {
+				r->cb_err = rc;
+				return rc;
+			}
+		}
+		return HTTP_PARSE_NO_BODY;
+	}
 	if (m->status < 200) {
 		if (m->status == 101) {
 			k->bad_err = -EBADMSG; /* no upgrade was asked for */
@@ -555,12 +600,34 @@ static const struct http_parse_ops h1_parse_ops = {
 	.on_end = h1_on_end,
 };
 
+/* An upgrade's 101 was read: the bufferevent goes to the caller, with
+ * what followed the 101 in its input; the connection closes without it. */
+static void
+h1_upgraded(struct hc_conn *k)
+{
+	struct http_client_req *r = k->cur;
+	struct bufferevent *bev = k->bev;
+
+	k->cur = NULL;
+	k->bev = NULL;
+	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+	bufferevent_set_timeouts(bev, NULL, NULL);
+	bufferevent_setwatermark(bev, EV_READ | EV_WRITE, 0, 0);
+	bufferevent_disable(bev, EV_READ);
+	if (r->ops.on_upgrade != NULL)
+		r->ops.on_upgrade(r->arg, r, bev);
+	else
+		bufferevent_free(bev);
+	req_finish(r, 0);
+	conn_close(k, 0);
+}
+
 /* The response on k ended: pool the connection or close it. */
 static void
 h1_complete(struct hc_conn *k, bool eof)
 {
 	struct http_client_req *r = k->cur;
-	bool keep = !eof && http_parse_msg(k->p)->keep_alive &&
+	bool keep = !eof && !k->upgrade && http_parse_msg(k->p)->keep_alive &&
 		    (!r->piecewise || r->body_ended) &&
 		    evbuffer_get_length(bufferevent_get_input(k->bev)) == 0;
 
@@ -646,6 +713,10 @@ h1_process(struct hc_conn *k)
 		if (r->state == RS_BODY && !r->paused)
 			req_phase(r, k->c->o.read_timeout_ms);
 		if (http_parse_done(k->p)) {
+			if (k->resp_end && k->upgraded) {
+				h1_upgraded(k);
+				return;
+			}
 			if (k->resp_end) {
 				h1_complete(k, false);
 				return;
@@ -759,6 +830,36 @@ arena_add(struct http_client_req *r, const uint8_t *name, size_t nl,
 	return 0;
 }
 
+/* A response trailer, kept for http_client_req_trailers; over
+ * HTTP_MAX_HEADERS or max_head_bytes the request fails (-EMSGSIZE). */
+static int
+h2_on_trailer(struct hc_conn *k, struct http_client_req *r, const uint8_t *name,
+	      size_t nl, const uint8_t *value, size_t vl)
+{
+	size_t max = k->c->o.max_head_bytes, need = nl + vl + 2;
+
+	if (r->tarena == NULL) {
+		r->tarena = malloc(max);
+		r->tr = calloc(HTTP_MAX_HEADERS, sizeof(*r->tr));
+		if (r->tarena == NULL || r->tr == NULL)
+			return NGHTTP2_ERR_CALLBACK_FAILURE;
+	}
+	if (r->ntr >= HTTP_MAX_HEADERS || r->talen + need > max) {
+		k->c->st.bad_responses++;
+		h2_fail(k, r, -EMSGSIZE, NGHTTP2_CANCEL);
+		return 0;
+	}
+	memcpy(r->tarena + r->talen, name, nl);
+	r->tarena[r->talen + nl] = '\0';
+	memcpy(r->tarena + r->talen + nl + 1, value, vl);
+	r->tarena[r->talen + nl + 1 + vl] = '\0';
+	r->tr[r->ntr].name = r->tarena + r->talen;
+	r->tr[r->ntr].value = r->tarena + r->talen + nl + 1;
+	r->ntr++;
+	r->talen += need;
+	return 0;
+}
+
 static int
 h2_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
 	     size_t nl, const uint8_t *value, size_t vl, uint8_t flags,
@@ -773,8 +874,10 @@ h2_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
 	if (f->hd.type != NGHTTP2_HEADERS)
 		return 0;
 	r = h2_req(k, f->hd.stream_id);
-	if (r == NULL || r->head_seen)
-		return 0; /* trailers: not delivered */
+	if (r == NULL)
+		return 0;
+	if (r->head_seen)
+		return h2_on_trailer(k, r, name, nl, value, vl);
 	if (r->arena == NULL) {
 		r->arena = malloc(max);
 		if (r->arena == NULL)
@@ -858,6 +961,7 @@ h2_head(struct hc_conn *k, struct http_client_req *r, bool end)
 	}
 	r->msg.keep_alive = true;
 	r->state = RS_BODY;
+	r->head_end = end;
 	req_phase(r, k->c->o.read_timeout_ms);
 	if (r->ops.on_head != NULL) {
 		rc = r->ops.on_head(r->arg, r, &r->msg);
@@ -1032,8 +1136,12 @@ h2_body_read(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len,
 		return NGHTTP2_ERR_DEFERRED;
 	}
 	left = r->out != NULL ? evbuffer_get_length(r->out) : 0;
-	if (r->body_ended && left == 0)
+	if (r->body_ended && left == 0) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
+		if (r->nqtr > 0 &&
+		    nghttp2_submit_trailer(s, sid, r->qtr, r->nqtr) == 0)
+			*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+	}
 	if (!r->body_ended && left <= k->c->o.out_high_water / 2) {
 		r->want_writable = true;
 		req_kick(r);
@@ -1680,7 +1788,8 @@ host_dispatch_h1(struct hc_host *h)
 	while ((r = h->qhead) != NULL) {
 		struct hc_conn *k = NULL;
 
-		for (struct hc_conn *x = h->conns; x != NULL; x = x->next)
+		for (struct hc_conn *x = h->conns; x != NULL && !r->upgrade;
+		     x = x->next)
 			if (x->idle && !x->dead && x->mode == MODE_H1 &&
 			    (k == NULL || x->idle_since > k->idle_since))
 				k = x; /* the most recently used */
@@ -1704,6 +1813,7 @@ host_dispatch_h1(struct hc_host *h)
 			continue;
 		}
 		k->cur = r;
+		k->upgrade = r->upgrade;
 		r->conn = k;
 		r->state = RS_CONNECTING;
 	}
@@ -1940,9 +2050,10 @@ value_ok(const char *s, bool spaces)
 	return true;
 }
 
-/* Headers the client writes itself, or that HTTP/2 forbids. */
+/* Headers the client writes itself, or that HTTP/2 forbids; "te:
+ * trailers" and an upgrade's Upgrade are the caller's. */
 static bool
-header_reserved(const char *n)
+header_reserved(const char *n, const char *v, bool upgrade)
 {
 	static const char *const names[] = {
 		"host",	      "content-length",	  "transfer-encoding",
@@ -1950,6 +2061,10 @@ header_reserved(const char *n)
 		"te",	      "proxy-connection",
 	};
 
+	if (strcasecmp(n, "te") == 0 && strcasecmp(v, "trailers") == 0)
+		return false;
+	if (upgrade && strcasecmp(n, "upgrade") == 0)
+		return false;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcasecmp(n, names[i]) == 0)
 			return true;
@@ -2022,6 +2137,8 @@ req_copy(struct http_client_req *r, const struct http_client_spec *s,
 static bool
 spec_ok(const struct http_client_spec *s)
 {
+	size_t nup = 0;
+
 	if (s->proto > HTTP_CLIENT_TLS || s->port == 0 ||
 	    (s->addr.family != AF_INET && s->addr.family != AF_INET6) ||
 	    !token_ok(s->method) || s->target == NULL || s->target[0] == '\0' ||
@@ -2034,13 +2151,20 @@ spec_ok(const struct http_client_spec *s)
 	    (s->nheaders > 0 && s->headers == NULL) ||
 	    (s->body != NULL && s->body_len < 0) || s->body_len < -1)
 		return false;
-	for (size_t i = 0; i < s->nheaders; i++)
+	if (s->upgrade && (s->proto != HTTP_CLIENT_H1 ||
+			   strcmp(s->method, "GET") != 0 || s->body_len != 0))
+		return false;
+	for (size_t i = 0; i < s->nheaders; i++) {
 		if (!token_ok(s->headers[i].name) ||
 		    s->headers[i].value == NULL ||
 		    !value_ok(s->headers[i].value, true) ||
-		    header_reserved(s->headers[i].name))
+		    header_reserved(s->headers[i].name, s->headers[i].value,
+				    s->upgrade))
 			return false;
-	return true;
+		if (strcasecmp(s->headers[i].name, "upgrade") == 0)
+			nup++;
+	}
+	return !s->upgrade || nup == 1;
 }
 
 struct http_client_req *
@@ -2086,6 +2210,7 @@ http_client_request(struct http_client *c, const struct http_client_spec *s,
 	if (req_copy(r, s, s->authority != NULL ? s->authority : authority) < 0)
 		goto err;
 	r->body_len = s->body_len;
+	r->upgrade = s->upgrade;
 	if (s->body != NULL) {
 		r->body_n = (size_t)s->body_len;
 		r->body = malloc(r->body_n + 1);
@@ -2230,6 +2355,67 @@ http_client_req_end(struct http_client_req *r)
 	if (k->dead)
 		conn_close(k, 0);
 	return 0;
+}
+
+int
+http_client_req_end_trailers(struct http_client_req *r,
+			     const struct http_header *h, size_t n)
+{
+	size_t need = 0;
+	char *p;
+
+	if (r->done)
+		return -EPIPE;
+	if (n > HTTP_MAX_HEADERS || (n > 0 && h == NULL) || r->qtr != NULL)
+		return -EINVAL;
+	if (r->conn == NULL || r->conn->st != CS_READY || r->state < RS_SENT)
+		return -EAGAIN; /* as http_client_req_end: nothing kept */
+	for (size_t i = 0; i < n; i++) {
+		if (!token_ok(h[i].name) || h[i].value == NULL ||
+		    !value_ok(h[i].value, true) ||
+		    header_reserved(h[i].name, "", false))
+			return -EINVAL;
+		need += strlen(h[i].name) + strlen(h[i].value) + 2;
+	}
+	/* HTTP/1.1 (or nothing to add): the trailers are dropped */
+	if (n == 0 || r->conn->mode == MODE_H1)
+		return http_client_req_end(r);
+	r->qtr = calloc(n, sizeof(*r->qtr));
+	r->qtrbuf = malloc(need);
+	if (r->qtr == NULL || r->qtrbuf == NULL) {
+		free(r->qtr);
+		free(r->qtrbuf);
+		r->qtr = NULL;
+		r->qtrbuf = NULL;
+		return -ENOMEM;
+	}
+	p = r->qtrbuf;
+	for (size_t i = 0; i < n; i++) {
+		size_t nl = strlen(h[i].name), vl = strlen(h[i].value);
+		char *nm = p;
+
+		for (size_t k = 0; k < nl; k++)
+			nm[k] = (char)tolower((unsigned char)h[i].name[k]);
+		nm[nl] = '\0';
+		p = stpcpy(p + nl + 1, h[i].value) + 1;
+		r->qtr[i] = (nghttp2_nv){ (uint8_t *)nm, (uint8_t *)nm + nl + 1,
+					  nl, vl, NGHTTP2_NV_FLAG_NONE };
+	}
+	r->nqtr = n;
+	return http_client_req_end(r);
+}
+
+const struct http_header *
+http_client_req_trailers(const struct http_client_req *r, size_t *n)
+{
+	*n = r->ntr;
+	return r->ntr > 0 ? r->tr : NULL;
+}
+
+bool
+http_client_req_head_ended(const struct http_client_req *r)
+{
+	return r->head_end;
 }
 
 void

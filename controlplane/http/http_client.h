@@ -23,6 +23,21 @@
  * out_high_water; on_writable tells when to go on. No path buffers a
  * whole body: the buffers of a connection stay near the high waters.
  *
+ * Trailers (gRPC's grpc-status): an HTTP/2 response's trailing HEADERS
+ * are kept for the caller (http_client_req_trailers, from on_done), and
+ * a piecewise request body may end with trailers
+ * (http_client_req_end_trailers). HTTP/1.1 chunked trailers are dropped
+ * both ways. "te: trailers" is the one TE a caller may send (HTTP/2 only;
+ * HTTP/1.1 drops it).
+ *
+ * Upgrades (WebSocket): a request with spec.upgrade goes out on an
+ * HTTP/1.1 connection of its own, never pooled, with "Connection:
+ * Upgrade" and the caller's Upgrade header. A 101 answer that names an
+ * Upgrade hands the connection's bufferevent to the caller (on_upgrade),
+ * with whatever bytes followed the 101 in its input; a 101 without
+ * Upgrade and Connection: upgrade is a malformed response (-EBADMSG).
+ * Any other answer is a normal response and its connection closes.
+ *
  * Every response is parsed with http_parse_* (HTTP_PARSE_RESPONSE), with
  * its smuggling defences: a malformed response fails its request with
  * -EBADMSG and its connection is closed, never pooled again.
@@ -47,6 +62,7 @@
 #include "edgelb/types.h"
 #include "http.h"
 
+struct bufferevent;
 struct event_base;
 struct http_client;
 struct http_client_req;
@@ -137,6 +153,9 @@ struct http_client_spec {
 	size_t nheaders;
 	const void *body;
 	int64_t body_len;
+	/* an upgrade (see the top): proto HTTP_CLIENT_H1, method GET, no
+	 * body, an Upgrade header among headers */
+	bool upgrade;
 };
 
 /*
@@ -165,13 +184,20 @@ struct http_client_req_ops {
 		       size_t n);
 	void (*on_writable)(void *arg, struct http_client_req *r);
 	void (*on_done)(void *arg, struct http_client_req *r, int err);
+	/* an upgrade's 101 (after on_head, before on_done(0)): bev is the
+	 * caller's from here, its callbacks, timeouts and watermarks
+	 * cleared; it may hold bytes that followed the 101. NULL: the
+	 * connection closes. */
+	void (*on_upgrade)(void *arg, struct http_client_req *r,
+			   struct bufferevent *bev);
 };
 
 /*
  * Start a request (it runs from the loop; no callback before this
  * returns). Header names go out in lower case; Host, Content-Length,
  * Transfer-Encoding, Connection, Keep-Alive, Upgrade, TE and
- * Proxy-Connection are the client's to write and refused. NULL with errno
+ * Proxy-Connection are the client's to write and refused, except
+ * "te: trailers" and, for an upgrade, Upgrade. NULL with errno
  * EINVAL (no method or target, a method not a token, a bad proto, port or
  * address, a control byte in the target, authority or a header, a
  * refused header, more than HTTP_MAX_HEADERS, a body with body_len < 0),
@@ -192,6 +218,23 @@ http_client_request(struct http_client *c, const struct http_client_spec *s,
 int http_client_req_write(struct http_client_req *r, const void *p, size_t n);
 /* The body ended. 0, -EINVAL (short of a declared length, twice). */
 int http_client_req_end(struct http_client_req *r);
+/*
+ * The body ended with trailers (HTTP/2: a HEADERS frame after the data;
+ * HTTP/1.1: dropped, as http_client_req_end). Names are sent in lower
+ * case; pseudo-headers and the client's own (see http_client_request)
+ * are refused. 0, -EINVAL, -ENOMEM, or as http_client_req_end.
+ */
+int http_client_req_end_trailers(struct http_client_req *r,
+				 const struct http_header *h, size_t n);
+/*
+ * The response's trailers (HTTP/2), valid until on_done returned; *n 0
+ * and NULL when none came (always for HTTP/1.1).
+ */
+const struct http_header *
+http_client_req_trailers(const struct http_client_req *r, size_t *n);
+/* From on_head: whether the head also ended the response (HTTP/2
+ * HEADERS with END_STREAM: gRPC's trailers-only answer). */
+bool http_client_req_head_ended(const struct http_client_req *r);
 /* Stop or resume the response body's delivery. */
 void http_client_req_pause(struct http_client_req *r, bool paused);
 /*

@@ -57,6 +57,7 @@ struct http_parse {
 
 static const char *const status_texts[][2] = {
 	{ "100", "Continue" },
+	{ "101", "Switching Protocols" },
 	{ "200", "OK" },
 	{ "201", "Created" },
 	{ "204", "No Content" },

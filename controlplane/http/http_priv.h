@@ -156,6 +156,9 @@ struct http_conn {
 	/* bev is a plain socket bufferevent: the protocol may write its
 	 * output to the descriptor itself (never over TLS or a filter) */
 	bool plain_fd;
+	/* handed over by http_resp_upgrade: bev is not ours any more; the
+	 * conn is freed from the loop (kick) */
+	bool upgraded;
 };
 
 /* A counter of the server's stats, written by its own loop thread only;

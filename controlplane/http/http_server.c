@@ -69,6 +69,10 @@ on_kick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (c->upgraded) {
+		conn_free(c); /* http_resp_upgrade handed bev over */
+		return;
+	}
 	if (c->proto != NULL && !c->closing)
 		c->proto->on_read(c);
 }
@@ -295,12 +299,13 @@ conn_free(struct http_conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	http_addr_put(&s->addrs, c->slot);
-	http_fdbudget_put();
+	if (!c->upgraded) /* else http_upgraded_free returns it */
+		http_fdbudget_put();
 	if (c->timer != NULL)
 		event_free(c->timer);
 	if (c->kick != NULL)
 		event_free(c->kick);
-	if (c->bev != NULL)
+	if (c->bev != NULL && !c->upgraded)
 		bufferevent_free(c->bev);
 	HTTP_STAT_ADD(s, conns_open, -1);
 	free(c);

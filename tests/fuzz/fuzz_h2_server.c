@@ -10,8 +10,11 @@
  *   bit 2  the client stops reading (output back-pressure)
  *   bit 3  write the rest in pieces of 1..64 bytes, a loop turn each
  * The handler answers on paths: "/s" streams 256 KiB in pieces through
- * http_resp_write/on_drain, "/h" never answers (aborted at the end),
- * anything else answers at once. Whatever comes, the server must not
+ * http_resp_write/on_drain, "/h" never answers (aborted at the end), "/t"
+ * echoes the request's trailers as the answer's (after a body), "/u"
+ * switches to an echo protocol (http_resp_upgrade; the handed-over
+ * connection echoes until the input's end), anything else answers at
+ * once. Whatever comes, the server must not
  * crash, leak (LeakSanitizer) or break its limits; the server is freed
  * after each input.
  */
@@ -23,6 +26,8 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "http.h"
@@ -34,7 +39,56 @@
 
 static struct event_base *base;
 
-static struct http_req *paused; /* un-paused after the loop's turn */
+static struct http_req *paused;	     /* un-paused after the loop's turn */
+static struct bufferevent *upgraded; /* "/u": freed after the input */
+
+static void
+up_read(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	bufferevent_write_buffer(bev, bufferevent_get_input(bev));
+}
+
+static void
+up_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)what;
+	(void)arg;
+	http_upgraded_free(upgraded);
+	upgraded = NULL;
+}
+
+static void
+upgrade(struct http_req *r)
+{
+	static const struct http_header h = { "Upgrade", "echo" };
+	struct bufferevent *bev;
+
+	if (upgraded != NULL || http_resp_upgrade(r, &h, 1, &bev) < 0) {
+		http_resp_simple(r, 200, "text/plain", "no", 2);
+		return;
+	}
+	upgraded = bev;
+	bufferevent_setcb(bev, up_read, NULL, up_event, NULL);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	up_read(bev, NULL);
+}
+
+/* The request's trailers back as the answer's, after a body. */
+static void
+trailers(struct http_req *r)
+{
+	size_t n;
+	const struct http_header *tr = http_req_trailers(r, &n);
+
+	if (tr == NULL && n != 0)
+		abort();
+	if (http_resp_start(r, 200, NULL, 0, -1) != 0)
+		return;
+	http_resp_write(r, "t", 1);
+	http_resp_end_trailers(r, tr, n);
+}
 static void
 pump(struct http_req *r)
 {
@@ -63,6 +117,14 @@ on_request(void *arg, struct http_req *r)
 	http_req_body(r, &blen);
 	if (strcmp(m->path, "/h") == 0)
 		return;
+	if (strcmp(m->path, "/t") == 0) {
+		trailers(r);
+		return;
+	}
+	if (strcmp(m->path, "/u") == 0) {
+		upgrade(r);
+		return;
+	}
 	if (strcmp(m->path, "/s") == 0) {
 		/* unknown length: chunked on HTTP/1.1, DATA frames on h2 */
 		if (http_resp_start(r, 200, NULL, 0, -1) == 0)
@@ -211,5 +273,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	turn();
 	paused = NULL;
 	http_server_free(s);
+	if (upgraded != NULL) {
+		http_upgraded_free(upgraded);
+		upgraded = NULL;
+	}
 	return 0;
 }

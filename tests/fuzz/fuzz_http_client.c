@@ -12,6 +12,10 @@
  *           bit 1: the (second) request is HEAD.
  *           bit 2: the caller pauses after every body piece and resumes
  *                  from the loop.
+ *           bit 3: (HTTP/1.1) the one request is a WebSocket upgrade
+ *                  (spec.upgrade) and the rest of the input answers it:
+ *                  a 101 must hand the connection over (on_upgrade)
+ *                  before on_done(0), nothing else may.
  *
  * The upstream shuts its side down after the input, so every request
  * ends. Checked: on_done exactly once per request, success only after a
@@ -29,6 +33,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "http_client.h"
@@ -42,6 +47,7 @@ struct fz_req {
 	int ndone;
 	int err;
 	bool head;
+	bool switched, upgraded; /* a 101 came; on_upgrade ran */
 	uint64_t body;
 	struct event *resume;
 };
@@ -55,7 +61,7 @@ static uint16_t lport;
 static struct http_client *cl;
 static const uint8_t *in_data;
 static size_t in_size;
-static bool h2, head_req, pausing;
+static bool h2, head_req, pausing, upgrade;
 static int srv_fd = -1;
 static struct event *srv_ev, *lis_ev;
 static unsigned heads, crlf_state;
@@ -120,7 +126,9 @@ on_srv(evutil_socket_t fd, short what, void *arg)
 		if (crlf_state == 4) {
 			crlf_state = 0;
 			heads++;
-			if (!h2 && heads == 1)
+			if (!h2 && heads == 1 && upgrade)
+				send_input();
+			else if (!h2 && heads == 1)
 				send_all(OK_2, strlen(OK_2));
 			else if (!h2 && heads == 2 && !input_sent)
 				send_input();
@@ -155,11 +163,26 @@ on_head(void *arg, struct http_client_req *r, const struct http_msg *m)
 {
 	struct fz_req *x = arg;
 
-	(void)r;
-	if (m->status < 200 || m->status > 599 || x->head)
+	if ((m->status < 200 && !(upgrade && m->status == 101)) ||
+	    m->status > 599 || x->head)
 		abort(); /* 1xx are skipped; one final head */
 	x->head = true;
+	x->switched = m->status == 101;
+	if (http_client_req_head_ended(r) && !h2)
+		abort(); /* HTTP/2 only */
 	return 0;
+}
+
+static void
+on_upgrade(void *arg, struct http_client_req *r, struct bufferevent *bev)
+{
+	struct fz_req *x = arg;
+
+	(void)r;
+	if (!upgrade || !x->switched || x->upgraded || x->ndone != 0)
+		abort();
+	x->upgraded = true;
+	bufferevent_free(bev);
 }
 
 static void
@@ -196,14 +219,27 @@ on_done(void *arg, struct http_client_req *r, int err)
 {
 	struct fz_req *x = arg;
 
-	(void)r;
 	if (++x->ndone != 1)
 		abort();
 	if (err == 0 && !x->head)
 		abort();
+	if (x->switched && err == 0 && !x->upgraded)
+		abort(); /* a 101 that ended well handed the connection over */
+	{
+		size_t ntr;
+		const struct http_header *tr =
+			http_client_req_trailers(r, &ntr);
+
+		if (ntr > HTTP_MAX_HEADERS ||
+		    (ntr > 0 && (h2 == false || tr == NULL)))
+			abort(); /* HTTP/2 only, bounded */
+		for (size_t i = 0; i < ntr; i++)
+			if (tr[i].name == NULL || tr[i].value == NULL)
+				abort();
+	}
 	x->err = err;
 	event_del(x->resume);
-	if (!h2 && x == &reqs[0]) {
+	if (!h2 && !upgrade && x == &reqs[0]) {
 		if (err != 0)
 			abort(); /* the well-formed first answer */
 		start_req(&reqs[1], head_req ? "HEAD" : "GET", "/2");
@@ -219,11 +255,13 @@ static const struct http_client_req_ops ops = {
 	.on_head = on_head,
 	.on_body = on_body,
 	.on_done = on_done,
+	.on_upgrade = on_upgrade,
 };
 
 static void
 start_req(struct fz_req *x, const char *method, const char *path)
 {
+	static const struct http_header up = { "Upgrade", "websocket" };
 	struct http_client_spec s = {
 		.proto = h2 ? HTTP_CLIENT_H2C : HTTP_CLIENT_H1,
 		.port = lport,
@@ -231,6 +269,11 @@ start_req(struct fz_req *x, const char *method, const char *path)
 		.target = path,
 	};
 
+	if (upgrade) {
+		s.upgrade = true;
+		s.headers = &up;
+		s.nheaders = 1;
+	}
 	lb_addr_parse("127.0.0.1", &s.addr);
 	x->r = http_client_request(cl, &s, &ops, x);
 	if (x->r == NULL)
@@ -273,6 +316,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	h2 = data[0] & 1;
 	head_req = data[0] & 2;
 	pausing = data[0] & 4;
+	upgrade = !h2 && (data[0] & 8);
 	in_data = data + 1;
 	in_size = size - 1;
 	heads = crlf_state = 0;
@@ -293,6 +337,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		nreqs = 2;
 		start_req(&reqs[0], head_req ? "HEAD" : "GET", "/1");
 		start_req(&reqs[1], "GET", "/2");
+	} else if (upgrade) {
+		nreqs = 1; /* answered by the input itself */
+		start_req(&reqs[0], "GET", "/ws");
 	} else {
 		nreqs = 1; /* the second; the first starts it */
 		start_req(&reqs[0], "GET", "/1");

@@ -4,7 +4,8 @@
 
 Standard library only. Run from anywhere: python3 tests/fuzz/gen_client_seeds.py
 Input layout (see fuzz_http_client.c): one flags byte (bit 0 h2c, bit 1
-HEAD, bit 2 pause), then what the upstream sends.
+HEAD, bit 2 pause, bit 3 a WebSocket upgrade on HTTP/1.1), then what the
+upstream sends.
 """
 import os
 import struct
@@ -12,7 +13,7 @@ import struct
 HERE = os.path.dirname(os.path.abspath(__file__))
 D = os.path.join(HERE, "corpus", "http_client")
 
-H1, H2, HEAD, PAUSE = 0, 1, 2, 4
+H1, H2, HEAD, PAUSE, UPGRADE = 0, 1, 2, 4, 8
 
 
 def put(name, flags, data):
@@ -37,6 +38,12 @@ S200, S404 = b"\x88", b"\x8d"
 CL2 = b"\x0f\x0d\x01" + b"2"
 
 
+def lit(name, value):
+    """HPACK literal without indexing, new name, no Huffman."""
+    name, value = name.encode(), value.encode()
+    return bytes([0x00, len(name)]) + name + bytes([len(value)]) + value
+
+
 def h1():
     put("ok_cl", H1, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
     put("chunked", H1 | PAUSE, "HTTP/1.1 200 OK\r\nTransfer-Encoding: "
@@ -55,6 +62,14 @@ def h1():
     put("extra", H1, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1"
         " 200 OK\r\n\r\n")
     put("empty", H1, "")
+    put("upgrade_101", H1 | UPGRADE, "HTTP/1.1 101 Switching Protocols\r\n"
+        "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n\x81\x02hi")
+    put("upgrade_101_no_upgrade", H1 | UPGRADE,
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n\r\n")
+    put("upgrade_refused", H1 | UPGRADE, "HTTP/1.1 403 Forbidden\r\n"
+        "Content-Length: 4\r\n\r\nnope")
+    put("unasked_101", H1, "HTTP/1.1 101 Switching Protocols\r\n"
+        "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
 
 
 def h2():
@@ -77,6 +92,17 @@ def h2():
         frame(DATA, END_STREAM, 1, b"toolong"))
     put("h2_window", H2, PREFACE + frame(WINDOW, 0, 0, struct.pack(">I", 1000)))
     put("h2_garbage", H2, b"HTTP/1.1 200 OK\r\n\r\n")
+    # trailers after the body, a trailers-only answer, too many trailers
+    put("h2_trailers", H2, PREFACE +
+        frame(HEADERS, END_HEADERS, 1, S200) + frame(DATA, 0, 1, b"ab") +
+        frame(HEADERS, END_HEADERS | END_STREAM, 1,
+              lit("grpc-status", "0") + lit("grpc-message", "ok")) +
+        frame(HEADERS, END_HEADERS | END_STREAM, 3,
+              S200 + lit("grpc-status", "14")))
+    put("h2_trailers_many", H2, PREFACE +
+        frame(HEADERS, END_HEADERS, 1, S200) +
+        frame(HEADERS, END_HEADERS | END_STREAM, 1,
+              b"".join(lit("x-t%d" % i, "v") for i in range(70))))
 
 
 h1()

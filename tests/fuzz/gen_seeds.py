@@ -534,6 +534,23 @@ put("h2_server", "h1_chunked_stream", b"\x0aPOST /s HTTP/1.1\r\nHost: t\r\n"
     b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
 put("h2_server", "h2c_sniff", b"\x00PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" +
     H2_SETTINGS + h2_req(1))
+# trailers in ("/t" echoes them as the answer's), too many of them, and
+# an HTTP/1.1 upgrade ("/u": the echo protocol) with bytes before the 101
+put("h2_server", "h2_trailers", b"\x03" + H2_SETTINGS +
+    h2_req(1, "POST", "/t", [("te", "trailers"),
+                             ("content-type", "application/grpc")],
+           end_stream=False) +
+    h2_frame(0, 0, 1, b"\x00\x00\x00\x00\x02hi") +
+    h2_frame(1, 0x5, 1, hpack_lit("grpc-status", "0") +
+             hpack_lit("x-trailer", "kept")))
+put("h2_server", "h2_trailers_many", b"\x01" + H2_SETTINGS +
+    h2_req(1, "POST", "/t", end_stream=False) + h2_frame(0, 0, 1, b"x") +
+    h2_frame(1, 0x5, 1, b"".join(hpack_lit("x-t%d" % i, "v")
+                                 for i in range(70))))
+put("h2_server", "h1_upgrade", b"\x00GET /u HTTP/1.1\r\nHost: t\r\n"
+    b"Connection: Upgrade\r\nUpgrade: echo\r\n\r\nearly bytes")
+put("h2_server", "h1_upgrade_refused", b"\x00GET /a HTTP/1.1\r\nHost: t\r\n"
+    b"Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n\x81\x85junk!")
 
 
 # ---- the gateway's routes (fuzz_gw_route): byte 0 even = a request

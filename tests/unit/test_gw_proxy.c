@@ -57,6 +57,14 @@ static struct event *stop_ev;
 static struct http_workers *workers; /* run "workers": 2 threads */
 static bool use_workers;
 static int stop_pipe[2] = { -1, -1 };
+/* an HTTP/2 (h2c) upstream of our own stack, on its own loop thread: it
+ * counts the request body and echoes the request's trailers */
+static struct event_base *up_base;
+static struct http_server *up_srv;
+static pthread_t up_th;
+static int up_pipe[2] = { -1, -1 };
+static struct event *up_stop_ev;
+static uint16_t p_h2up;
 
 static void
 sh(const char *fmt, ...)
@@ -248,6 +256,100 @@ stop_cb(evutil_socket_t fd, short ev, void *arg)
 	event_base_loopexit(base, NULL);
 }
 
+/* the body bytes of the request in flight (the test sends one at a time) */
+static size_t h2up_got;
+
+static int
+h2up_body(void *arg, struct http_req *r, const char *p, size_t n)
+{
+	(void)arg;
+	(void)r;
+	(void)p;
+	h2up_got += n;
+	return 0;
+}
+
+static void
+h2up_request(void *arg, struct http_req *r)
+{
+	const struct http_msg *m = http_req_msg(r);
+	const char *te = http_msg_header(m, "te");
+	struct http_header out[HTTP_MAX_HEADERS];
+	char names[HTTP_MAX_HEADERS][80], body[128];
+	const struct http_header *tr;
+	size_t n, k = 0;
+
+	(void)arg;
+	tr = http_req_trailers(r, &n);
+	for (size_t i = 0; i < n && k < HTTP_MAX_HEADERS - 1; i++, k++) {
+		snprintf(names[k], sizeof(names[k]), "x-echo-%s", tr[i].name);
+		out[k].name = names[k];
+		out[k].value = tr[i].value;
+	}
+	out[k++] = (struct http_header){ "grpc-status", "0" };
+	snprintf(body, sizeof(body), "%s n=%zu te=%s\n", http_req_proto(r),
+		 h2up_got, te != NULL ? te : "none");
+	h2up_got = 0;
+	http_resp_start(r, 200, NULL, 0, -1);
+	http_resp_write(r, body, strlen(body));
+	http_resp_end_trailers(r, out, k);
+}
+
+static const struct http_handler h2up_handler = {
+	.on_request = h2up_request,
+	.on_body = h2up_body,
+};
+
+static void
+h2up_stop(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	event_base_loopexit(up_base, NULL);
+}
+
+static void *
+h2up_main(void *arg)
+{
+	(void)arg;
+	event_base_dispatch(up_base);
+	return NULL;
+}
+
+static void
+h2up_start(void)
+{
+	struct lb_addr lo;
+
+	up_base = event_base_new();
+	ck_assert_ptr_nonnull(up_base);
+	up_srv = http_server_new(up_base, NULL, &h2up_handler, NULL);
+	ck_assert_ptr_nonnull(up_srv);
+	lb_addr_parse("127.0.0.1", &lo);
+	ck_assert_int_eq(http_server_listen(up_srv, &lo, 0), 0);
+	p_h2up = http_server_port(up_srv);
+	ck_assert_int_eq(pipe(up_pipe), 0);
+	up_stop_ev = event_new(up_base, up_pipe[0], EV_READ, h2up_stop, NULL);
+	ck_assert_int_eq(event_add(up_stop_ev, NULL), 0);
+	ck_assert_int_eq(pthread_create(&up_th, NULL, h2up_main, NULL), 0);
+}
+
+static void
+h2up_free(void)
+{
+	if (up_base == NULL)
+		return;
+	ck_assert_int_eq(write(up_pipe[1], "x", 1), 1);
+	pthread_join(up_th, NULL);
+	http_server_free(up_srv);
+	event_free(up_stop_ev);
+	event_base_free(up_base);
+	up_base = NULL;
+	close(up_pipe[0]);
+	close(up_pipe[1]);
+}
+
 static void
 gateway_start(void)
 {
@@ -261,7 +363,17 @@ gateway_start(void)
 
 	p_dead = free_port();
 	stall_fd = listener(&p_stall, 64); /* never accepts */
+	h2up_start();
 	gw_conf_init(&c);
+	conf(&c, "upstream", "h2up", "instance", "127.0.0.1:%u", p_h2up);
+	conf(&c, "upstream", "h2up", "proto", "h2c");
+	conf(&c, "upstream", "h2down", "instance", "127.0.0.1:%u", p_dead);
+	conf(&c, "upstream", "h2down", "proto", "h2c");
+	conf(&c, "route", "h2up", "path", "/h2up");
+	conf(&c, "route", "h2up", "upstream", "h2up");
+	conf(&c, "route", "h2down", "path", "/h2down");
+	conf(&c, "route", "h2down", "upstream", "h2down");
+	conf(&c, "route", "h2down", "retries", "0");
 	conf(&c, "upstream", "A", "instance", "127.0.0.1:%u", p_a);
 	conf(&c, "upstream", "down", "instance", "127.0.0.1:%u", p_dead);
 	conf(&c, "upstream", "stall", "instance", "127.0.0.1:%u", p_stall);
@@ -388,6 +500,7 @@ teardown(void)
 		close(stop_pipe[0]);
 		close(stop_pipe[1]);
 	}
+	h2up_free();
 	if (stall_fd >= 0)
 		close(stall_fd);
 	if (nginx_pid > 0) {
@@ -752,6 +865,64 @@ START_TEST(big_bodies_intact)
 }
 END_TEST
 
+/* Clients on HTTP/1.1, h2c and h2 over TLS to an h2c upstream, bodies
+ * both ways; trailers both ways with an HTTP/2 client (nghttp), dropped
+ * toward an HTTP/1.1 one; te: trailers kept. */
+START_TEST(h2_upstream_trailers)
+{
+	char out[16384], u[256], want[64], body[128];
+	FILE *f;
+
+	snprintf(body, sizeof(body), "%s/www/small", dir);
+	f = fopen(body, "w");
+	ck_assert_ptr_nonnull(f);
+	for (int i = 0; i < 1000; i++)
+		fputs("0123456789", f);
+	fclose(f);
+	for (int p = 0; p < 3; p++) {
+		url(u, sizeof(u), p, "/h2up");
+		ck_assert_int_eq(run_out(out, sizeof(out),
+					 CURL " -sS -m 10 --data-binary @%s %s",
+					 body, u),
+				 0);
+		ck_assert_msg(strcmp(out, "h2 n=10000 te=none\n") == 0,
+			      "%s: %s", protos[p], out);
+	}
+	ck_assert_int_eq(run_out(out, sizeof(out),
+				 "timeout 10 nghttp -v -d %s -H 'te: trailers' "
+				 "--trailer 'x-req: hello' "
+				 "http://127.0.0.1:%u/h2up 2>&1",
+				 body, p_gw),
+			 0);
+	ck_assert_msg(strstr(out, "h2 n=10000 te=trailers") != NULL &&
+			      strstr(out, ") x-echo-x-req: hello") != NULL &&
+			      strstr(out, ") grpc-status: 0") != NULL,
+		      "%s", out);
+	/* the trailers come after the body, in their own HEADERS */
+	ck_assert_msg(strstr(strstr(out, "te=trailers"), "x-echo-x-req") !=
+			      NULL,
+		      "%s", out);
+	ck_assert_uint_ge(gw_proxy_stats(proxy)->trailers_in, 1);
+	ck_assert_uint_ge(gw_proxy_stats(proxy)->trailers_out, 1);
+	/* a gRPC request whose upstream is down: gRPC's form of the 502 */
+	ck_assert_int_eq(run_out(out, sizeof(out),
+				 "timeout 10 nghttp -v -d %s -H "
+				 "'content-type: application/grpc' "
+				 "http://127.0.0.1:%u/h2down 2>&1",
+				 body, p_gw),
+			 0);
+	snprintf(want, sizeof(want), ":status: 200");
+	ck_assert_msg(strstr(out, want) != NULL &&
+			      strstr(out, ") grpc-status: 14") != NULL &&
+			      strstr(out, ") grpc-message: upstream connect "
+					  "failed or reset") != NULL,
+		      "%s", out);
+	ck_assert_uint_ge(gw_proxy_stats(proxy)->grpc_errors, 1);
+	/* the same without application/grpc: the JSON 502 */
+	ck_assert_int_eq(req(1, "", "/h2down", out, sizeof(out)), 502);
+}
+END_TEST
+
 static Suite *
 gw_proxy_suite(void)
 {
@@ -769,6 +940,7 @@ gw_proxy_suite(void)
 	tcase_add_test(e2e, retry_on_5xx);
 	tcase_add_test(e2e, retry_budget);
 	tcase_add_test(e2e, big_bodies_intact);
+	tcase_add_test(e2e, h2_upstream_trailers);
 	suite_add_tcase(s, e2e);
 	return s;
 }

@@ -24,6 +24,8 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <syslog.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "http.h"
@@ -93,6 +95,41 @@ on_delay(evutil_socket_t fd, short what, void *arg)
 	free(d);
 }
 
+/* An upgraded connection: echo what comes; closed at the peer's EOF. */
+static void
+up_read(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	bufferevent_write_buffer(bev, bufferevent_get_input(bev));
+}
+
+static void
+up_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	http_upgraded_free(bev);
+}
+
+/* /switch: to the "echo" protocol, or say why not. */
+static void
+upgrade(struct http_req *r)
+{
+	static const struct http_header h = { "Upgrade", "echo" };
+	struct bufferevent *bev;
+	char out[64];
+	int rc = http_resp_upgrade(r, &h, 1, &bev);
+
+	if (rc < 0) {
+		snprintf(out, sizeof(out), "upgrade=%d", rc);
+		http_resp_simple(r, 200, "text/plain", out, strlen(out));
+		return;
+	}
+	bufferevent_setcb(bev, up_read, NULL, up_event, NULL);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	up_read(bev, NULL); /* the bytes that came before the 101 */
+}
+
 static void
 on_request(void *arg, struct http_req *r)
 {
@@ -110,6 +147,10 @@ on_request(void *arg, struct http_req *r)
 	if (strcmp(m->path, "/stream") == 0) {
 		http_resp_start(r, 200, NULL, 0, -1);
 		stream_pump(r);
+		return;
+	}
+	if (strcmp(m->path, "/switch") == 0) {
+		upgrade(r);
 		return;
 	}
 	if (strcmp(m->path, "/inject") == 0) {
@@ -1027,6 +1068,72 @@ START_TEST(test_emfile_backoff)
 }
 END_TEST
 
+/* ---- upgrades -------------------------------------------------------------- */
+
+static struct http_stats
+stats_now(void)
+{
+	struct http_stats st = { 0 };
+
+	http_server_stats_read(srv, &st);
+	return st;
+}
+
+START_TEST(test_upgrade)
+{
+	struct http_limits l = test_limits();
+	char buf[2048];
+	bool eof;
+	int fd;
+
+	srv_start(&l);
+	/* bytes before the 101 stay for the new protocol */
+	fd = cl_connect();
+	cl_send(fd,
+		"GET /switch HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, "
+		"Upgrade\r\nUpgrade: echo\r\n\r\nEARLY");
+	cl_read(fd, buf, sizeof(buf), "EARLY", &eof);
+	ck_assert_msg(strncmp(buf,
+			      "HTTP/1.1 101 Switching Protocols\r\n"
+			      "Upgrade: echo\r\nConnection: Upgrade\r\n\r\n"
+			      "EARLY",
+			      strlen(buf)) == 0 &&
+			      strstr(buf, "EARLY") != NULL,
+		      "%s", buf);
+	cl_send(fd, "more");
+	cl_read(fd, buf, sizeof(buf), "more", &eof);
+	ck_assert_str_eq(buf, "more");
+	ck_assert_uint_eq(stats_now().upgrades, 1);
+	/* the connection left the server (its limits, its drain) */
+	for (int i = 0; i < 100 && stats_now().conns_open != 0; i++)
+		usleep(10 * 1000);
+	ck_assert_uint_eq(stats_now().conns_open, 0);
+	close(fd);
+	/* no upgrade asked: refused, the connection stays HTTP */
+	fd = cl_connect();
+	cl_send(fd, "GET /switch HTTP/1.1\r\nHost: x\r\n\r\n");
+	cl_read(fd, buf, sizeof(buf), "upgrade=", &eof);
+	ck_assert_msg(strstr(buf, "upgrade=-22") != NULL, "%s", buf);
+	cl_send(fd, "GET /switch HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\n\r\n");
+	cl_read(fd, buf, sizeof(buf), "upgrade=", &eof);
+	ck_assert_msg(strstr(buf, "upgrade=-22") != NULL && !eof, "%s", buf);
+	close(fd);
+	/* a WebSocket upgrade answered otherwise: the connection closes
+	 * (frames may follow the request) */
+	fd = cl_connect();
+	cl_send(fd, "GET /plain HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+		    "Upgrade: websocket\r\n\r\n\x81\x85junk!");
+	cl_read(fd, buf, sizeof(buf), NULL, &eof);
+	ck_assert_msg(eof && strstr(buf, "GET /plain body=0") != NULL &&
+			      strstr(buf, "Connection: close\r\n") != NULL &&
+			      count(buf, "HTTP/1.1") == 1,
+		      "%s", buf);
+	close(fd);
+	ck_assert_uint_eq(stats_now().upgrades, 1);
+	srv_stop();
+}
+END_TEST
+
 static Suite *
 http_suite(void)
 {
@@ -1042,6 +1149,7 @@ http_suite(void)
 	tcase_add_test(tc, test_continue);
 	tcase_add_test(tc, test_head);
 	tcase_add_test(tc, test_log_ratelimit);
+	tcase_add_test(tc, test_upgrade);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("smuggling");
 	tcase_add_loop_test(tc, test_smuggling, 0,

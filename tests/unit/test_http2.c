@@ -241,6 +241,46 @@ static const struct http_handler stream_handler = {
 	.on_drain = on_drain,
 };
 
+/* Trailers: the request's are echoed as the answer's x-echo-* trailers
+ * (x-echo-none when none came), after a body, with grpc-status: 0. */
+static int
+tr_body(void *arg, struct http_req *r, const char *p, size_t n)
+{
+	(void)arg;
+	(void)r;
+	(void)p;
+	up_got += n;
+	return 0;
+}
+
+static void
+tr_request(void *arg, struct http_req *r)
+{
+	struct http_header out[HTTP_MAX_HEADERS + 1];
+	char names[HTTP_MAX_HEADERS][80];
+	const struct http_header *tr;
+	size_t n, k = 0;
+
+	(void)arg;
+	tr = http_req_trailers(r, &n);
+	for (size_t i = 0; i < n && k < HTTP_MAX_HEADERS; i++, k++) {
+		snprintf(names[k], sizeof(names[k]), "x-echo-%s", tr[i].name);
+		out[k].name = names[k];
+		out[k].value = tr[i].value;
+	}
+	if (n == 0)
+		out[k++] = (struct http_header){ "x-echo-none", "1" };
+	out[k++] = (struct http_header){ "grpc-status", "0" };
+	http_resp_start(r, 200, NULL, 0, -1);
+	http_resp_write(r, "body\n", 5);
+	ck_assert_int_eq(http_resp_end_trailers(r, out, k), 0);
+}
+
+static const struct http_handler trailer_handler = {
+	.on_request = tr_request,
+	.on_body = tr_body,
+};
+
 /* ---- the server in a thread -------------------------------------------- */
 
 static void
@@ -664,6 +704,163 @@ START_TEST(test_bad_frames)
 	ck_assert(read_until_close(fd, 3000, &goaway));
 	ck_assert(goaway);
 	ck_assert_uint_ge(stats().bad_requests, 1);
+	close(fd);
+	srv_stop();
+}
+END_TEST
+
+/* ---- trailers --------------------------------------------------------------- */
+
+START_TEST(test_trailers)
+{
+	struct http_limits l = test_limits();
+	char cmd[1024], out[16384], body[128];
+	FILE *f;
+
+	snprintf(body, sizeof(body), "/tmp/test_http2_tr.%d", (int)getpid());
+	f = fopen(body, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("request body\n", f);
+	fclose(f);
+	srv_start(&l, &trailer_handler);
+	/* request trailers in, answer trailers out (after the DATA) */
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 10 nghttp -v -d %s --trailer 'x-req: hello' "
+		 "--trailer 'x-two: 2' http://127.0.0.1:%u/t 2>&1",
+		 body, port);
+	ck_assert_int_eq(run(cmd, out, sizeof(out)), 0);
+	ck_assert_msg(strstr(out, "recv (stream_id=13) x-echo-x-req: hello") !=
+				      NULL &&
+			      strstr(out, "recv (stream_id=13) x-echo-x-two: "
+					  "2") != NULL &&
+			      strstr(out, "recv (stream_id=13) grpc-status: "
+					  "0") != NULL &&
+			      strstr(out, "x-echo-none") == NULL,
+		      "%s", out);
+	/* the trailers come in their own HEADERS frame after the body */
+	ck_assert_msg(strstr(strstr(out, "body\n"), "x-echo-x-req") != NULL,
+		      "%s", out);
+	ck_assert_uint_eq(stats().trailers_in, 1);
+	/* none sent: none seen */
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 10 nghttp -v -d %s http://127.0.0.1:%u/t 2>&1", body,
+		 port);
+	ck_assert_int_eq(run(cmd, out, sizeof(out)), 0);
+	ck_assert_msg(strstr(out, "x-echo-none: 1") != NULL, "%s", out);
+	/* trailers over max_head_bytes (4096): 431, the handler never
+	 * sees the request */
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 10 nghttp -v -d %s --trailer \"x-big: $(yes a | head "
+		 "-n 5000 | tr -d '[:space:]')\" "
+		 "http://127.0.0.1:%u/t 2>&1",
+		 body, port);
+	run(cmd, out, sizeof(out));
+	ck_assert_msg(strstr(out, ":status: 431") != NULL, "%s", out);
+	ck_assert_uint_eq(stats().trailers_in, 1);
+	/* HTTP/1.1: the trailers are dropped, the answer ends as usual */
+	snprintf(cmd, sizeof(cmd),
+		 "curl -sS --max-time 10 --http1.1 --data-binary @%s "
+		 "http://127.0.0.1:%u/t",
+		 body, port);
+	ck_assert_int_eq(run(cmd, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "body\n");
+	srv_stop();
+	unlink(body);
+}
+END_TEST
+
+/* A literal header field, new name, no Huffman (short strings). */
+static size_t
+hpack_lit(uint8_t *b, const char *name, const char *value)
+{
+	size_t n = 0, nl = strlen(name), vl = strlen(value);
+
+	b[n++] = 0x00;
+	b[n++] = (uint8_t)nl;
+	memcpy(b + n, name, nl);
+	n += nl;
+	b[n++] = (uint8_t)vl;
+	memcpy(b + n, value, vl);
+	return n + vl;
+}
+
+/* The first frame on stream id within wait_ms: its type, and the first
+ * byte of its payload in *first; -1 if none came. */
+static int
+first_frame_on(int fd, uint32_t id, uint32_t wait_ms, uint8_t *first)
+{
+	uint8_t buf[16384];
+	uint64_t end = now_ms() + wait_ms;
+	size_t have = 0;
+
+	while (now_ms() < end) {
+		ssize_t n = recv(fd, buf + have, sizeof(buf) - have, 0);
+
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			return -1;
+		}
+		have += (size_t)n;
+		while (have >= 9) {
+			size_t len = ((size_t)buf[0] << 16) |
+				     ((size_t)buf[1] << 8) | buf[2];
+			uint32_t sid = ((uint32_t)(buf[5] & 0x7f) << 24) |
+				       ((uint32_t)buf[6] << 16) |
+				       ((uint32_t)buf[7] << 8) | buf[8];
+
+			if (have < 9 + len)
+				break;
+			if (sid == id) {
+				*first = len > 0 ? buf[9] : 0;
+				return buf[3];
+			}
+			memmove(buf, buf + 9 + len, have - 9 - len);
+			have -= 9 + len;
+		}
+		if (have == sizeof(buf))
+			have = 0;
+	}
+	return -1;
+}
+
+/* No WebSocket over HTTP/2: SETTINGS_ENABLE_CONNECT_PROTOCOL is not
+ * announced, so an RFC 8441 extended CONNECT (:protocol) is refused with
+ * a stream reset, and a plain CONNECT is answered 400. */
+START_TEST(test_no_extended_connect)
+{
+	struct http_limits l = test_limits();
+	uint8_t hd[256], first = 0;
+	size_t n = 0;
+	char cmd[256], out[8192];
+	int fd, type;
+
+	srv_start(&l, &handler);
+	/* the setting is not in the server's SETTINGS */
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 10 nghttp -v http://127.0.0.1:%u/ 2>&1", port);
+	ck_assert_int_eq(run(cmd, out, sizeof(out)), 0);
+	ck_assert_msg(strstr(out, "SETTINGS_MAX_CONCURRENT_STREAMS") != NULL &&
+			      strstr(out, "ENABLE_CONNECT_PROTOCOL") == NULL,
+		      "%s", out);
+	fd = cl_connect();
+	h2_hello(fd);
+	n += hpack_lit(hd + n, ":method", "CONNECT");
+	n += hpack_lit(hd + n, ":protocol", "websocket");
+	n += hpack_lit(hd + n, ":scheme", "http");
+	n += hpack_lit(hd + n, ":path", "/chat");
+	n += hpack_lit(hd + n, ":authority", "x");
+	frame(fd, 1, 4 /* END_HEADERS */, 1, hd, n);
+	type = first_frame_on(fd, 1, 3000, &first);
+	ck_assert_msg(type == 3, "extended CONNECT: frame type %d", type);
+	n = 0;
+	n += hpack_lit(hd + n, ":method", "CONNECT");
+	n += hpack_lit(hd + n, ":authority", "x:443");
+	frame(fd, 1, 4 | 1, 3, hd, n);
+	type = first_frame_on(fd, 3, 3000, &first);
+	/* HEADERS whose first field is :status 400 (static table 12) */
+	ck_assert_msg(type == 1 && first == 0x8c,
+		      "CONNECT: frame type %d, first byte %#x", type, first);
 	close(fd);
 	srv_stop();
 }
@@ -1116,6 +1313,10 @@ http2_suite(void)
 	tcase_add_test(tc, test_head_deadline);
 	tcase_add_test(tc, test_idle);
 	tcase_add_test(tc, test_bad_frames);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("trailers");
+	tcase_add_test(tc, test_trailers);
+	tcase_add_test(tc, test_no_extended_connect);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("tls");
 	tcase_add_checked_fixture(tc, tls_setup, tls_teardown);

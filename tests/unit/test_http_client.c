@@ -34,6 +34,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "http_client.h"
@@ -320,6 +322,7 @@ struct script {
 };
 
 static struct script sc;
+static char last_head[4096]; /* the head of the last request served */
 
 static int
 listener(uint16_t *port, int backlog)
@@ -370,6 +373,8 @@ serve(int fd, int conn)
 				return;
 			len += (size_t)n;
 		}
+		snprintf(last_head, sizeof(last_head), "%.*s",
+			 (int)(e + 4 - buf), buf);
 		len -= (size_t)(e + 4 - buf);
 		memmove(buf, e + 4, len);
 		a = sc.answer(conn, sc.requests++);
@@ -974,6 +979,298 @@ START_TEST(test_cancel_h1)
 }
 END_TEST
 
+/* ---- scripted: trailers and upgrades ------------------------------------ */
+
+struct xres {
+	struct res r;
+	char trailers[512]; /* "name=value;" each */
+	bool head_ended;    /* in on_head */
+	char after[64];	    /* upgrade: what followed the 101 */
+	bool upgraded;
+};
+
+static int
+x_on_head(void *arg, struct http_client_req *r, const struct http_msg *m)
+{
+	struct xres *x = arg;
+
+	x->head_ended = http_client_req_head_ended(r);
+	return on_head(&x->r, r, m);
+}
+
+static int
+x_on_body(void *arg, struct http_client_req *r, const char *p, size_t n)
+{
+	return on_body(&((struct xres *)arg)->r, r, p, n);
+}
+
+static void
+x_on_done(void *arg, struct http_client_req *r, int err)
+{
+	struct xres *x = arg;
+	const struct http_header *tr;
+	size_t n, len = 0;
+
+	tr = http_client_req_trailers(r, &n);
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(x->trailers + len,
+					sizeof(x->trailers) - len, "%s=%s;",
+					tr[i].name, tr[i].value);
+	on_done(&x->r, r, err);
+}
+
+static void
+x_on_upgrade(void *arg, struct http_client_req *r, struct bufferevent *bev)
+{
+	struct xres *x = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t n = evbuffer_get_length(in);
+
+	(void)r;
+	x->upgraded = true;
+	if (n >= sizeof(x->after))
+		n = sizeof(x->after) - 1;
+	evbuffer_remove(in, x->after, n);
+	x->after[n] = '\0';
+	bufferevent_free(bev);
+}
+
+static const struct http_client_req_ops xops = {
+	.on_head = x_on_head,
+	.on_body = x_on_body,
+	.on_done = x_on_done,
+	.on_upgrade = x_on_upgrade,
+};
+
+static void
+xstart(struct xres *x, const struct http_client_spec *s)
+{
+	memset(x, 0, sizeof(*x));
+	x->r.hash = FNV0;
+	x->r.r = http_client_request(cl, s, &xops, x);
+	ck_assert_ptr_nonnull(x->r.r);
+}
+
+static const char *up_answer;
+
+static struct answer
+ans_up(int conn, int req)
+{
+	(void)conn;
+	(void)req;
+	return (struct answer){ up_answer, A_STALL };
+}
+
+/* An upgrade request, answered with text: its result. */
+static void
+up_case(const char *text, struct xres *x)
+{
+	static const struct http_header h = { "Upgrade", "echo" };
+	struct http_client_spec sp;
+
+	up_answer = text;
+	script_start(ans_up, false);
+	client_new(NULL);
+	sp = spec(HTTP_CLIENT_H1, sc.port, "GET", "/ws");
+	sp.headers = &h;
+	sp.nheaders = 1;
+	sp.upgrade = true;
+	xstart(x, &sp);
+	run(1, 3000);
+	ck_assert(x->r.done);
+	ck_assert_msg(strstr(last_head, "GET /ws HTTP/1.1\r\n") != NULL &&
+			      strstr(last_head, "upgrade: echo\r\n") != NULL &&
+			      strstr(last_head, "Connection: Upgrade\r\n") !=
+				      NULL,
+		      "%s", last_head);
+}
+
+START_TEST(test_upgrade)
+{
+	struct xres x;
+
+	up_case("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+		"Upgrade: echo\r\n\r\nAFTER",
+		&x);
+	ck_assert_int_eq(x.r.err, 0);
+	ck_assert_int_eq(x.r.status, 101);
+	ck_assert(x.upgraded);
+	ck_assert_str_eq(x.after, "AFTER");
+	/* the connection went with the bufferevent, not to the pool */
+	ck_assert_uint_eq(st()->conns_open, 0);
+	ck_assert_uint_eq(st()->bad_responses, 0);
+	client_free();
+	script_stop();
+}
+END_TEST
+
+START_TEST(test_upgrade_no_header)
+{
+	struct xres x;
+
+	up_case("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+		"\r\nAFTER",
+		&x);
+	ck_assert_int_eq(x.r.err, -EBADMSG);
+	ck_assert(!x.upgraded);
+	ck_assert_uint_eq(st()->bad_responses, 1);
+	ck_assert_uint_eq(st()->conns_open, 0);
+	client_free();
+	script_stop();
+}
+END_TEST
+
+START_TEST(test_upgrade_refused)
+{
+	struct xres x;
+
+	up_case("HTTP/1.1 403 Forbidden\r\nContent-Length: 4\r\n\r\nnope", &x);
+	ck_assert_int_eq(x.r.err, 0);
+	ck_assert_int_eq(x.r.status, 403);
+	ck_assert_str_eq(x.r.body, "nope");
+	ck_assert(!x.upgraded);
+	ck_assert_uint_eq(st()->conns_open, 0); /* never pooled */
+	client_free();
+	script_stop();
+}
+END_TEST
+
+START_TEST(test_upgrade_spec)
+{
+	static const struct http_header up = { "Upgrade", "echo" };
+	static const struct http_header te[] = { { "te", "trailers" },
+						 { "te", "gzip" } };
+	struct http_client_spec sp;
+	struct res x;
+
+	client_new(NULL);
+	sp = spec(HTTP_CLIENT_H1, 80, "GET", "/");
+	sp.upgrade = true; /* no Upgrade header */
+	errno = 0;
+	ck_assert_ptr_null(http_client_request(cl, &sp, &ops, &x));
+	ck_assert_int_eq(errno, EINVAL);
+	sp.headers = &up;
+	sp.nheaders = 1;
+	sp.proto = HTTP_CLIENT_H2C; /* HTTP/1.1 only */
+	ck_assert_ptr_null(http_client_request(cl, &sp, &ops, &x));
+	sp.proto = HTTP_CLIENT_H1;
+	sp.method = "POST";
+	ck_assert_ptr_null(http_client_request(cl, &sp, &ops, &x));
+	sp.method = "GET";
+	sp.upgrade = false; /* Upgrade without an upgrade */
+	ck_assert_ptr_null(http_client_request(cl, &sp, &ops, &x));
+	/* te: trailers is the caller's; no other TE */
+	sp.headers = &te[1];
+	ck_assert_ptr_null(http_client_request(cl, &sp, &ops, &x));
+	sp.headers = &te[0];
+	x.r = http_client_request(cl, &sp, &ops, &x);
+	ck_assert_ptr_nonnull(x.r);
+	http_client_req_cancel(x.r);
+	client_free();
+}
+END_TEST
+
+/* literal header, new name, no Huffman (values under 127 bytes) */
+static size_t
+hpack_lit(uint8_t *b, const char *name, const char *value)
+{
+	size_t n = 0, nl = strlen(name), vl = strlen(value);
+
+	b[n++] = 0x00;
+	b[n++] = (uint8_t)nl;
+	memcpy(b + n, name, nl);
+	n += nl;
+	b[n++] = (uint8_t)vl;
+	memcpy(b + n, value, vl);
+	return n + vl;
+}
+
+/* HEADERS, DATA, HEADERS (trailers): kept for on_done */
+START_TEST(test_h2_trailers)
+{
+	uint8_t tr[256];
+	size_t n = 0;
+	struct xres x;
+	struct http_client_spec sp;
+	static const uint8_t s200 = 0x88;
+
+	n += hpack_lit(tr + n, "grpc-status", "5");
+	n += hpack_lit(tr + n, "grpc-message", "not here");
+	h2_begin();
+	h2_frame(F_HEADERS, END_HEADERS, 1, &s200, 1);
+	h2_frame(F_DATA, 0, 1, "hi", 2);
+	h2_frame(F_HEADERS, END_HEADERS | END_STREAM, 1, tr, n);
+	script_start(ans_h2, false);
+	client_new(NULL);
+	sp = spec(HTTP_CLIENT_H2C, sc.port, "GET", "/");
+	xstart(&x, &sp);
+	run(1, 3000);
+	ck_assert(x.r.done);
+	ck_assert_int_eq(x.r.err, 0);
+	ck_assert_str_eq(x.r.body, "hi");
+	ck_assert(!x.head_ended);
+	ck_assert_str_eq(x.trailers, "grpc-status=5;grpc-message=not here;");
+	client_free();
+	script_stop();
+}
+END_TEST
+
+/* trailers-only: one HEADERS frame with END_STREAM */
+START_TEST(test_h2_head_ended)
+{
+	uint8_t hd[256];
+	size_t n = 0;
+	struct xres x;
+	struct http_client_spec sp;
+
+	hd[n++] = 0x88;
+	n += hpack_lit(hd + n, "grpc-status", "14");
+	h2_begin();
+	h2_frame(F_HEADERS, END_HEADERS | END_STREAM, 1, hd, n);
+	script_start(ans_h2, false);
+	client_new(NULL);
+	sp = spec(HTTP_CLIENT_H2C, sc.port, "GET", "/");
+	xstart(&x, &sp);
+	run(1, 3000);
+	ck_assert(x.r.done);
+	ck_assert_int_eq(x.r.err, 0);
+	ck_assert(x.head_ended);
+	ck_assert_str_eq(x.trailers, "");
+	client_free();
+	script_stop();
+}
+END_TEST
+
+/* 65 trailers: over HTTP_MAX_HEADERS, the request fails */
+START_TEST(test_h2_trailers_too_many)
+{
+	static uint8_t tr[4096];
+	size_t n = 0;
+	struct xres x;
+	struct http_client_spec sp;
+	static const uint8_t s200 = 0x88;
+	char name[16];
+
+	for (int i = 0; i < HTTP_MAX_HEADERS + 1; i++) {
+		snprintf(name, sizeof(name), "x-t%d", i);
+		n += hpack_lit(tr + n, name, "v");
+	}
+	h2_begin();
+	h2_frame(F_HEADERS, END_HEADERS, 1, &s200, 1);
+	h2_frame(F_HEADERS, END_HEADERS | END_STREAM, 1, tr, n);
+	script_start(ans_h2, false);
+	client_new(NULL);
+	sp = spec(HTTP_CLIENT_H2C, sc.port, "GET", "/");
+	xstart(&x, &sp);
+	run(1, 3000);
+	ck_assert(x.r.done);
+	ck_assert_int_eq(x.r.err, -EMSGSIZE);
+	ck_assert_uint_eq(st()->bad_responses, 1);
+	client_free();
+	script_stop();
+}
+END_TEST
+
 static Suite *
 script_suite(void)
 {
@@ -1005,6 +1302,15 @@ script_suite(void)
 	tcase_add_test(t, test_no_retry_post);
 	tcase_add_test(t, test_h2_refused_retry);
 	tcase_add_test(t, test_h2_refused_post);
+	suite_add_tcase(s, t);
+	t = tcase_create("protocols");
+	tcase_add_test(t, test_upgrade);
+	tcase_add_test(t, test_upgrade_no_header);
+	tcase_add_test(t, test_upgrade_refused);
+	tcase_add_test(t, test_upgrade_spec);
+	tcase_add_test(t, test_h2_trailers);
+	tcase_add_test(t, test_h2_head_ended);
+	tcase_add_test(t, test_h2_trailers_too_many);
 	suite_add_tcase(s, t);
 	return s;
 }
