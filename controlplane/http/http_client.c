@@ -1739,6 +1739,7 @@ conn_new(struct hc_host *h)
 		errno = e;
 		return NULL;
 	}
+	(void)lb_tcp_nodelay(bufferevent_getfd(k->bev)); /* best effort */
 	k->st = CS_CONNECTING;
 	timer_ms(k->timer, c->o.connect_timeout_ms);
 	k->next = h->conns;

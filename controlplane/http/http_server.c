@@ -29,6 +29,7 @@
 #include "http_fdbudget.h"
 #include "http_priv.h"
 #include "edgelb/log.h"
+#include "edgelb/util.h"
 
 #define ACCEPT_BATCH 32
 #define LINGER_MS    2000 /* reading to EOF after the last answer */
@@ -440,6 +441,7 @@ on_accept(evutil_socket_t fd, short what, void *arg)
 				SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (c >= 0) {
+			(void)lb_tcp_nodelay(c); /* best effort */
 			if (conn_new(s, l->tls, c, &peer, len) < 0)
 				http_log_rl(&s->rl, LOG_ERR,
 					    "http: connection: out of memory");

@@ -30,6 +30,13 @@ bool lb_is_prime(uint32_t n);
 int lb_array_grow(void *arrp, size_t *cap, size_t need, size_t elem);
 
 /*
+ * Send small writes at once on a TCP socket (TCP_NODELAY): a proxy that
+ * writes a head and then a body as two segments would otherwise wait for
+ * the peer's delayed ACK (40 ms) before the second. 0 or -errno.
+ */
+int lb_tcp_nodelay(int fd);
+
+/*
  * Format a one-line explanation into err (when err is not NULL and errlen
  * is not 0) and return rc, so that `return lb_errf(...)` explains and
  * fails in one step.
