@@ -234,8 +234,11 @@ finish(struct gw_api_store *s, gw_api_apply_fn apply, void *arg, char *err,
 	if (rc == 0)
 		return 0;
 	rollback(s);
-	if (apply != NULL)
-		apply(arg, NULL, 0); /* serve the old state again */
+	if (apply != NULL) {
+		char again[256];
+
+		apply(arg, again, sizeof(again)); /* serve the old state */
+	}
 	return rc;
 }
 
