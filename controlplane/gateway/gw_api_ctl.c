@@ -70,6 +70,15 @@ parse_date(const char *v, int64_t *out)
 	return 0;
 }
 
+static bool
+has_ctl(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
 static int
 parse_args(struct nlattr **tb, struct args *a, char *err, size_t errlen)
 {
@@ -97,6 +106,13 @@ parse_args(struct nlattr **tb, struct args *a, char *err, size_t errlen)
 		} else if (KEY("stage")) {
 			a->stage = v;
 		} else if (KEY("user")) {
+			/* kept in the history and printed: short, no control
+			 * bytes */
+			if (strlen(v) > GW_API_WHO_MAX || has_ctl(v))
+				return lb_errf(err, errlen, -EINVAL,
+					       "bad user (at most %d "
+					       "characters, no control bytes)",
+					       GW_API_WHO_MAX);
 			a->user = v;
 		} else if (KEY("version")) {
 			if (parse_u32(v, INT32_MAX, &a->version) < 0)

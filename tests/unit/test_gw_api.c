@@ -812,6 +812,10 @@ START_TEST(test_ctl)
 			     ARGS("name=users", "version=1", "sunset=soon"),
 			     out, sizeof(out)),
 			 -EINVAL);
+	ck_assert_int_eq(ctl("api.show", NULL,
+			     ARGS("name=users", "user=evil\x1b[2J"), out,
+			     sizeof(out)),
+			 -EINVAL);
 	ck_assert_int_eq(ctl("api.rollback", NULL,
 			     ARGS("name=users", "stage=prod", "version=0"), out,
 			     sizeof(out)),
