@@ -303,8 +303,6 @@ gw_metrics_collect(struct gw_metrics *gm, struct metrics *m,
 		struct ent *e = &gm->ents[i];
 		struct metrics_label l = { "upstream", e->name };
 		uint64_t conn = e->base_connect, ej = e->base_eject;
-		uint32_t avail = 0, unavail = 0;
-		bool live = false;
 
 		if (e->kind != ENT_UPSTREAM)
 			continue;
@@ -312,9 +310,6 @@ gw_metrics_collect(struct gw_metrics *gm, struct metrics *m,
 			if (strcmp(ups[j].name, e->name) == 0) {
 				conn += ups[j].st.connect_errors;
 				ej += ups[j].st.ejections;
-				avail += ups[j].available;
-				unavail += ups[j].unavailable;
-				live = true;
 			}
 		metrics_put(m, "edgelbd_gateway_upstream_connect_errors_total",
 			    "Upstream connections that failed, were refused "
@@ -323,19 +318,21 @@ gw_metrics_collect(struct gw_metrics *gm, struct metrics *m,
 		metrics_put(m, "edgelbd_gateway_upstream_ejections_total",
 			    "Instances ejected by passive health checking.",
 			    METRICS_COUNTER, &l, 1, (double)ej);
-		if (live) {
-			struct metrics_label s[2] = { l, { "state", "up" } };
+	}
+	for (size_t j = 0; j < nups; j++) {
+		struct metrics_label s[3] = { { "stage", ups[j].stage },
+					      { "upstream", ups[j].name },
+					      { "state", "up" } };
 
-			metrics_put(m, "edgelbd_gateway_upstream_instances",
-				    "Instances by state: up (healthy, not "
-				    "ejected) or down.",
-				    METRICS_GAUGE, s, 2, (double)avail);
-			s[1].value = "down";
-			metrics_put(m, "edgelbd_gateway_upstream_instances",
-				    "Instances by state: up (healthy, not "
-				    "ejected) or down.",
-				    METRICS_GAUGE, s, 2, (double)unavail);
-		}
+		metrics_put(m, "edgelbd_gateway_upstream_instances",
+			    "Instances of an upstream in a stage's table by "
+			    "state: up (healthy, not ejected) or down.",
+			    METRICS_GAUGE, s, 3, (double)ups[j].available);
+		s[2].value = "down";
+		metrics_put(m, "edgelbd_gateway_upstream_instances",
+			    "Instances of an upstream in a stage's table by "
+			    "state: up (healthy, not ejected) or down.",
+			    METRICS_GAUGE, s, 3, (double)ups[j].unavailable);
 	}
 	pthread_mutex_unlock(&gm->mu);
 	return 0;

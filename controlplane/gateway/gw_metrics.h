@@ -11,7 +11,7 @@
  *   edgelbd_gateway_upstream_retries_total{upstream}
  *   edgelbd_gateway_upstream_connect_errors_total{upstream}
  *   edgelbd_gateway_upstream_ejections_total{upstream}
- *   edgelbd_gateway_upstream_instances{upstream,state}      (gauge)
+ *   edgelbd_gateway_upstream_instances{stage,upstream,state} (gauge)
  *
  * class is 1xx .. 5xx, or "none" when no answer was sent (the client went
  * away first). gw_metrics_done counts one request on any thread (under a
@@ -20,7 +20,9 @@
  * since the last scrape into the histogram family registered on the
  * daemon's registry. The upstream counters that the balancer keeps
  * (connect errors, ejections) are the sum over the live tables plus what
- * retired tables had counted (gw_metrics_retire_upstream).
+ * retired tables had counted (gw_metrics_retire_upstream). Every stage
+ * has its own instance of each upstream (its own passive ejections), so
+ * the counters add the stages up and the instance gauge is per stage.
  */
 #ifndef EDGELBD_GW_METRICS_H
 #define EDGELBD_GW_METRICS_H
@@ -50,6 +52,7 @@ void gw_metrics_retire_upstream(struct gw_metrics *gm, const char *name,
 
 /* The balancer's counters of a live upstream, for one scrape. */
 struct gw_metrics_up {
+	const char *stage;
 	const char *name;
 	struct gw_upstream_stats st;
 	uint32_t available, unavailable;

@@ -524,6 +524,14 @@ line_of(const struct cfg *c, const struct cfg_module_ops *ops, const char *name)
 	return s != NULL ? extra_find(s, name) : NULL;
 }
 
+/* An instance's weight for a backend's: 0 (out, by health) as 1, at
+ * most GW_MAX_WEIGHT. */
+static uint32_t
+inst_weight(uint32_t w)
+{
+	return w == 0 ? 1 : (w > GW_MAX_WEIGHT ? GW_MAX_WEIGHT : w);
+}
+
 /*
  * The instances of u from its service in c: every backend, weight 0 as
  * weight 1 (kept out of rotation by gw_mod's health, see health_sync).
@@ -548,12 +556,10 @@ service_instances(const struct cfg *c, const struct gw_extra *x,
 	u->ninst = 0;
 	for (uint32_t i = 0; i < s->nbackends && i < GW_MAX_INSTANCES; i++) {
 		struct gw_instance_conf *in = &u->inst[u->ninst++];
-		uint32_t w = s->backends[i].weight;
 
 		in->addr = s->backends[i].addr;
 		in->port = s->backends[i].port;
-		in->weight =
-			w == 0 ? 1 : (w > GW_MAX_WEIGHT ? GW_MAX_WEIGHT : w);
+		in->weight = inst_weight(s->backends[i].weight);
 	}
 	return 0;
 }
@@ -579,13 +585,17 @@ stage_has(const char *list, const char *stage)
 	return false;
 }
 
+static struct gw_api_store *mod_api(const struct gw_mod *m);
+
 /*
  * The gw_conf of one stage from c's [route] and [upstream] sections:
- * its routes, every upstream, service-bound ones filled from c. out is
- * the caller's (gw_conf_fini). 0 or -errno with err set.
+ * its routes, every upstream, service-bound ones filled from c; then,
+ * with the module's state m (NULL when a file is only checked), what
+ * the API store adds. out is the caller's (gw_conf_fini). 0 or -errno
+ * with err set.
  */
 static int
-stage_conf(const struct cfg *c, const char *stage, struct gw_api_store *api,
+stage_conf(struct gw_mod *m, const struct cfg *c, const char *stage,
 	   struct gw_conf *out, char *err, size_t errlen)
 {
 	const struct gw_sect *rs = cfg_module_state(c, &gw_route_cfg_ops);
@@ -622,9 +632,9 @@ stage_conf(const struct cfg *c, const char *stage, struct gw_api_store *api,
 		}
 	}
 	/* API store: the stage's live API routes after the INI's (not when
-	 * only the configuration is checked: api is NULL then) */
-	if (api != NULL) {
-		rc = gw_api_stage_conf(api, stage, out, err, errlen);
+	 * a file is only checked: m is NULL then) */
+	if (m != NULL && mod_api(m) != NULL) {
+		rc = gw_api_stage_conf(mod_api(m), stage, out, err, errlen);
 		if (rc < 0) {
 			gw_conf_fini(out);
 			return rc;
@@ -737,7 +747,7 @@ route_validate(void *state, const struct cfg *c, char *err, size_t errlen)
 		struct gw_conf gc;
 		struct gw_table *t;
 
-		rc = stage_conf(c, st[i], NULL, &gc, err, errlen);
+		rc = stage_conf(NULL, c, st[i], &gc, err, errlen);
 		if (rc < 0)
 			break;
 		t = gw_table_build(&gc, err, errlen);
@@ -813,6 +823,13 @@ struct gw_mod {
 	uint64_t api_cmds, api_cmd_errors;
 };
 
+/* The API store of m, or NULL ([gateway] api_db not set). */
+static struct gw_api_store *
+mod_api(const struct gw_mod *m)
+{
+	return m->api;
+}
+
 static void
 on_done(void *arg, const struct gw_done *d)
 {
@@ -862,8 +879,10 @@ stages_ensure(struct gw_mod *m, const struct cfg *c, char *err, size_t errlen)
 
 /* ---- health from the view -------------------------------------------------- */
 
-/* Set the health of t's service-bound upstreams from v; whether any
- * upstream's instances differ from the service's backends in c. */
+/* Set the health of t's service-bound upstreams from v (a backend v
+ * does not know yet, e.g. during a reload, counts as unchecked: up);
+ * whether any upstream's instances differ from the service's backends
+ * in c. */
 static bool
 health_sync(struct gw_mod *m, struct gw_table *t, const struct cfg *c,
 	    const struct view *v)
@@ -880,16 +899,19 @@ health_sync(struct gw_mod *m, struct gw_table *t, const struct cfg *c,
 		if (x == NULL || x->service[0] == '\0')
 			continue;
 		cs = cfg_service_find(c, x->service);
-		if (cs == NULL || cs->nbackends != u->n)
+		if (cs == NULL || (cs->nbackends < GW_MAX_INSTANCES
+					   ? cs->nbackends
+					   : GW_MAX_INSTANCES) != u->n)
 			changed = true;
 		vs = v != NULL ? view_find(v, x->service) : NULL;
 		for (size_t k = 0; k < u->n; k++) {
 			const struct gw_instance *in = &u->inst[k];
-			bool ok = false;
+			bool ok = true; /* not in the view yet: as unchecked */
 
 			if (cs != NULL && k < cs->nbackends &&
 			    (!lb_addr_equal(&cs->backends[k].addr, &in->addr) ||
-			     cs->backends[k].port != in->port))
+			     cs->backends[k].port != in->port ||
+			     inst_weight(cs->backends[k].weight) != in->weight))
 				changed = true;
 			for (uint32_t b = 0; vs != NULL && b < vs->nbackends;
 			     b++)
@@ -921,7 +943,7 @@ tables_build(struct gw_mod *m, const struct cfg *c, struct gw_table **t,
 	for (size_t i = 0; rc == 0 && i < m->nstages; i++) {
 		struct gw_conf gc;
 
-		rc = stage_conf(c, m->stages[i].name, m->api, &gc, err, errlen);
+		rc = stage_conf(m, c, m->stages[i].name, &gc, err, errlen);
 		if (rc < 0)
 			break;
 		t[i] = gw_table_build(&gc, err, errlen);
@@ -1275,20 +1297,24 @@ static int
 mod_collect(void *state, struct metrics *reg)
 {
 	struct gw_mod *m = state;
-	struct gw_metrics_up ups[GW_STAGE_MAX * 32];
-	size_t n = 0;
+	size_t max = m->nstages * GW_MAX_UPSTREAMS, n = 0;
+	struct gw_metrics_up *ups = calloc(max + 1, sizeof(*ups));
 	uint64_t now = lb_now_ns() / 1000000;
 	struct gw_log_stats ls;
+	int rc;
+
+	if (ups == NULL)
+		return -ENOMEM;
 
 	for (size_t i = 0; i < m->nstages; i++) {
 		struct gw_table *t = gw_router_get(m->stages[i].router);
 
-		for (size_t k = 0; t != NULL && k < gw_table_nupstreams(t) &&
-				   n < sizeof(ups) / sizeof(ups[0]);
-		     k++) {
+		for (size_t k = 0;
+		     t != NULL && k < gw_table_nupstreams(t) && n < max; k++) {
 			struct gw_upstream *u = gw_table_upstream(t, k);
 			struct gw_metrics_up *x = &ups[n++];
 
+			x->stage = m->stages[i].name;
 			x->name = u->conf.name; /* t stays: the router's ref */
 			gw_upstream_stats_read(u, &x->st);
 			x->available = x->unavailable = 0;
@@ -1308,7 +1334,9 @@ mod_collect(void *state, struct metrics *reg)
 	metrics_put(reg, "edgelbd_gateway_access_log_dropped_total",
 		    "Access log lines lost: too long, or a failed write.",
 		    METRICS_COUNTER, NULL, 0, (double)(ls.dropped + ls.errors));
-	return gw_metrics_collect(m->gm, reg, ups, n);
+	rc = gw_metrics_collect(m->gm, reg, ups, n);
+	free(ups);
+	return rc;
 }
 
 /* ---- life cycle ------------------------------------------------------------------ */
