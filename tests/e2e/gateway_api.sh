@@ -369,6 +369,20 @@ expect "after restart: history kept" "$nhist" \
 out=$("${LBCTL[@]}" -j module show gateway)
 contains "module counters: api commands" "api_commands" "$out"
 
+# SIGTERM: edgelbd drains and exits 0; under the sanitizer build
+# (EDGELB_BUILD=build-san) its log must hold no report
+kill -TERM "$LBD_PID"
+lbd_rc=0
+for _ in $(seq 100); do
+	kill -0 "$LBD_PID" 2>/dev/null || break
+	sleep 0.1
+done
+wait "$LBD_PID" || lbd_rc=$?
+LBD_PID=
+expect "edgelbd exits 0 on SIGTERM" "0" "$lbd_rc"
+expect "no sanitizer report in edgelbd's log" "0" \
+	"$(grep -c -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$T/edgelbd.log" || true)"
+
 if [ "$fails" != 0 ]; then
 	echo "$fails check(s) failed; edgelbd log:" >&2
 	tail -30 "$T/edgelbd.log" >&2
