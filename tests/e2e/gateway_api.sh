@@ -65,7 +65,7 @@ B2=$(free_port)
 
 # ---- backends: each answers its own body --------------------------------
 cat >"$T/backend.py" <<'EOF'
-import sys
+import sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 BODY = sys.argv[2].encode()
@@ -76,6 +76,8 @@ class H(BaseHTTPRequestHandler):
     wbufsize = 65536  # head and body in one write (no Nagle stall)
 
     def do_GET(self):
+        if "slow" in self.path:  # a request still in flight at a swap
+            time.sleep(1.5)
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(BODY)))
@@ -284,6 +286,22 @@ out=$("${LBCTL[@]}" -j api list)
 contains "list: live per stage" '"live":{"prod":1,"test":2}' "$out"
 out=$("${LBCTL[@]}" api show shop)
 contains "show: versions table" "VERSION" "$out"
+
+# ---- a request in flight across a publish and a SIGHUP ------------------------
+# it matched version 1's table and finishes on it, whole
+"${CURL[@]}" -D "$T/slow.hdr" -o "$T/slow.body" -w '%{http_code}' \
+	"http://127.0.0.1:$PROD/items/slow" >"$T/slow.code" 2>&1 &
+SLOW=$!
+BG_PIDS+=($SLOW)
+sleep 0.5
+"${LBCTL[@]}" api publish shop --version 2 --stage prod >/dev/null || fail "publish during a slow request"
+kill -HUP "$LBD_PID"
+expect "a new request sees version 2 at once" "200 v2" "$(get "$PROD" /items)"
+wait "$SLOW" || true
+expect "the request in flight was not dropped, answered by version 1" \
+	"200 v1 X-Api-Version: 1" \
+	"$(cat "$T/slow.code") $(cat "$T/slow.body") $(grep -i '^X-Api-Version' "$T/slow.hdr" | tr -d '\r')"
+"${LBCTL[@]}" api rollback shop --version 1 --stage prod >/dev/null || fail "rollback to 1"
 
 # ---- publish/rollback and SIGHUP under load --------------------------------
 rm -f "$T/stop"
