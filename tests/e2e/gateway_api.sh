@@ -356,6 +356,7 @@ expect "API routes survive SIGHUP" "200 pong" "$(get "$PROD" /ping)"
 # ---- deprecate, retire -------------------------------------------------------
 out=$(lbctl_rc api deprecate shop --version 2 --sunset 2030-01-01)
 contains "deprecate v2" "rc=0" "$out"
+contains "deprecate: lbctl says until when" "version 2 deprecated, sunset 2030-01-01T00:00:00Z" "$out"
 hdrs=$("${CURL[@]}" -D - -o /dev/null "http://127.0.0.1:$PROD/items")
 contains "Deprecation header" "Deprecation: @" "$hdrs"
 contains "Sunset header" "Sunset: Tue, 01 Jan 2030 00:00:00 GMT" "$hdrs"

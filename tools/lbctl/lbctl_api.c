@@ -379,8 +379,12 @@ lbctl_api_print(struct lbctl_fmt *f, FILE *out)
 		fprintf(out, "api %s: version %lld live on stage %s\n",
 			jstr(j, "api"), jnum(j, "version"), jstr(j, "stage"));
 	} else if (strcmp(cmd, "api.deprecate") == 0) {
-		fprintf(out, "api %s: version %lld deprecated, sunset %s\n",
-			jstr(j, "api"), jnum(j, "version"), jstr(j, "sunset"));
+		const char *sunset = jstr(j, "sunset");
+
+		fprintf(out, "api %s: version %lld deprecated%s%s\n",
+			jstr(j, "api"), jnum(j, "version"),
+			strcmp(sunset, "-") != 0 ? ", sunset " : "",
+			strcmp(sunset, "-") != 0 ? sunset : "");
 	} else if (strcmp(cmd, "api.retire") == 0) {
 		fprintf(out, "api %s: version %lld retired (answers 410)\n",
 			jstr(j, "api"), jnum(j, "version"));
