@@ -23,64 +23,40 @@
 #include "gw_api_priv.h"
 #include "edgelb/util.h"
 
-enum stmt {
-	S_BEGIN,
-	S_COMMIT,
-	S_ROLLBACK,
-	S_API_ID,
-	S_API_INS,
-	S_DRAFT_SET,
-	S_DRAFT_GET,
-	S_VER_MAX,
-	S_VER_INS,
-	S_VER_GET,
-	S_VER_DEPR,
-	S_VER_RETIRE,
-	S_LIVE_GET,
-	S_LIVE_SET,
-	S_HIST_INS,
-	S_STAGE,
-	S_LIST,
-	S_VERSIONS,
-	S_LIVES,
-	S_HISTORY,
-	S_COUNT,
-};
-
-static const char *const sql[S_COUNT] = {
-	[S_BEGIN] = "BEGIN IMMEDIATE",
-	[S_COMMIT] = "COMMIT",
-	[S_ROLLBACK] = "ROLLBACK",
-	[S_API_ID] = "SELECT id FROM api WHERE name = ?1",
-	[S_API_INS] = "INSERT INTO api(name, created) VALUES (?1, ?2)",
-	[S_DRAFT_SET] = "UPDATE api SET draft = ?2, draft_at = ?3, "
+static const char *const sql[Q_COUNT] = {
+	[Q_BEGIN] = "BEGIN IMMEDIATE",
+	[Q_COMMIT] = "COMMIT",
+	[Q_ROLLBACK] = "ROLLBACK",
+	[Q_API_ID] = "SELECT id FROM api WHERE name = ?1",
+	[Q_API_INS] = "INSERT INTO api(name, created) VALUES (?1, ?2)",
+	[Q_DRAFT_SET] = "UPDATE api SET draft = ?2, draft_at = ?3, "
 			"draft_by = ?4 WHERE id = ?1",
-	[S_DRAFT_GET] = "SELECT draft FROM api WHERE id = ?1",
-	[S_VER_MAX] = "SELECT COALESCE(MAX(version), 0) FROM version "
+	[Q_DRAFT_GET] = "SELECT draft FROM api WHERE id = ?1",
+	[Q_VER_MAX] = "SELECT COALESCE(MAX(version), 0) FROM version "
 		      "WHERE api_id = ?1",
-	[S_VER_INS] = "INSERT INTO version(api_id, version, routes, created, "
+	[Q_VER_INS] = "INSERT INTO version(api_id, version, routes, created, "
 		      "created_by) VALUES (?1, ?2, ?3, ?4, ?5)",
-	[S_VER_GET] = "SELECT routes, deprecated, sunset, retired FROM version "
+	[Q_VER_GET] = "SELECT routes, deprecated, sunset, retired FROM version "
 		      "WHERE api_id = ?1 AND version = ?2",
-	[S_VER_DEPR] = "UPDATE version SET deprecated = COALESCE(deprecated, "
+	[Q_VER_DEPR] = "UPDATE version SET deprecated = COALESCE(deprecated, "
 		       "?3), sunset = ?4 WHERE api_id = ?1 AND version = ?2",
-	[S_VER_RETIRE] = "UPDATE version SET retired = ?3 WHERE api_id = ?1 "
+	[Q_VER_RETIRE] = "UPDATE version SET retired = ?3 WHERE api_id = ?1 "
 			 "AND version = ?2",
-	[S_LIVE_GET] = "SELECT version FROM live WHERE api_id = ?1 AND "
+	[Q_LIVE_GET] = "SELECT version FROM live WHERE api_id = ?1 AND "
 		       "stage = ?2",
-	[S_LIVE_SET] = "INSERT INTO live(api_id, stage, version, since) "
+	[Q_LIVE_SET] = "INSERT INTO live(api_id, stage, version, since) "
 		       "VALUES (?1, ?2, ?3, ?4) ON CONFLICT(api_id, stage) "
 		       "DO UPDATE SET version = excluded.version, "
 		       "since = excluded.since",
-	[S_HIST_INS] = "INSERT INTO history(api_id, at, who, action, stage, "
+	[Q_HIST_INS] = "INSERT INTO history(api_id, at, who, action, stage, "
 		       "version, prev, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
 		       "?7, ?8)",
-	[S_STAGE] = "SELECT a.name, v.routes, v.deprecated, v.sunset, "
+	[Q_STAGE] = "SELECT a.name, v.routes, v.deprecated, v.sunset, "
 		    "v.retired, v.version FROM live l "
 		    "JOIN api a ON a.id = l.api_id "
 		    "JOIN version v ON v.api_id = l.api_id AND "
 		    "v.version = l.version WHERE l.stage = ?1 ORDER BY a.name",
-	[S_LIST] =
+	[Q_LIST] =
 		"SELECT a.name, a.created, a.draft IS NOT NULL, "
 		"(SELECT COUNT(*) FROM version v WHERE v.api_id = a.id), "
 		"(SELECT COALESCE(MAX(version), 0) FROM version v "
@@ -88,12 +64,12 @@ static const char *const sql[S_COUNT] = {
 		"(SELECT group_concat(s, ' ') FROM (SELECT stage || '=' || "
 		"version AS s FROM live WHERE api_id = a.id ORDER BY stage)) "
 		"FROM api a ORDER BY a.name",
-	[S_VERSIONS] = "SELECT version, created, created_by, deprecated, "
+	[Q_VERSIONS] = "SELECT version, created, created_by, deprecated, "
 		       "sunset, retired, routes FROM version WHERE api_id = ?1 "
 		       "ORDER BY version",
-	[S_LIVES] = "SELECT stage, version, since FROM live WHERE api_id = ?1 "
+	[Q_LIVES] = "SELECT stage, version, since FROM live WHERE api_id = ?1 "
 		    "ORDER BY stage",
-	[S_HISTORY] = "SELECT at, who, action, stage, version, prev, detail "
+	[Q_HISTORY] = "SELECT at, who, action, stage, version, prev, detail "
 		      "FROM (SELECT * FROM history WHERE api_id = ?1 "
 		      "ORDER BY id DESC LIMIT ?2) ORDER BY id",
 };
@@ -122,18 +98,12 @@ static const char schema[] =
 	"PRAGMA user_version = 1;"
 	"COMMIT;";
 
-struct gw_api_store {
-	sqlite3 *db;
-	char path[256];
-	sqlite3_stmt *st[S_COUNT];
-};
-
 /* ---- errors ------------------------------------------------------------ */
 
 /* An SQLite result code as an errno, explained in err. */
-static int
-db_err(struct gw_api_store *s, int rc, char *err, size_t errlen,
-       const char *what)
+int
+gw_api_db_err(struct gw_api_store *s, int rc, char *err, size_t errlen,
+	      const char *what)
 {
 	const char *msg =
 		s->db != NULL ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
@@ -159,8 +129,8 @@ db_err(struct gw_api_store *s, int rc, char *err, size_t errlen,
 
 /* ---- statements -------------------------------------------------------- */
 
-static sqlite3_stmt *
-stmt(struct gw_api_store *s, enum stmt i)
+sqlite3_stmt *
+gw_api_stmt(struct gw_api_store *s, enum gw_api_q i)
 {
 	sqlite3_reset(s->st[i]);
 	sqlite3_clear_bindings(s->st[i]);
@@ -176,7 +146,7 @@ exec1(struct gw_api_store *s, sqlite3_stmt *q, char *err, size_t errlen,
 
 	sqlite3_reset(q);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return db_err(s, rc, err, errlen, what);
+		return gw_api_db_err(s, rc, err, errlen, what);
 	return 0;
 }
 
@@ -201,16 +171,16 @@ bind_opt64(sqlite3_stmt *q, int i, int64_t v)
 static int
 begin(struct gw_api_store *s, char *err, size_t errlen)
 {
-	return exec1(s, stmt(s, S_BEGIN), err, errlen, "begin");
+	return exec1(s, gw_api_stmt(s, Q_BEGIN), err, errlen, "begin");
 }
 
 static void
 rollback(struct gw_api_store *s)
 {
-	for (int i = 0; i < S_COUNT; i++)
+	for (int i = 0; i < Q_COUNT; i++)
 		sqlite3_reset(s->st[i]);
 	if (sqlite3_get_autocommit(s->db) == 0)
-		exec1(s, stmt(s, S_ROLLBACK), NULL, 0, "rollback");
+		exec1(s, gw_api_stmt(s, Q_ROLLBACK), NULL, 0, "rollback");
 }
 
 /*
@@ -230,7 +200,7 @@ finish(struct gw_api_store *s, gw_api_apply_fn apply, void *arg, char *err,
 		rollback(s); /* a failed apply changed nothing */
 		return rc;
 	}
-	rc = exec1(s, stmt(s, S_COMMIT), err, errlen, "commit");
+	rc = exec1(s, gw_api_stmt(s, Q_COMMIT), err, errlen, "commit");
 	if (rc == 0)
 		return 0;
 	rollback(s);
@@ -294,13 +264,15 @@ user_version(struct gw_api_store *s, int *v, char *err, size_t errlen)
 
 	rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL);
 	if (rc != SQLITE_OK)
-		return db_err(s, rc, err, errlen, "read the schema version");
+		return gw_api_db_err(s, rc, err, errlen,
+				     "read the schema version");
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW)
 		*v = sqlite3_column_int(q, 0);
 	sqlite3_finalize(q);
 	if (rc != SQLITE_ROW)
-		return db_err(s, rc, err, errlen, "read the schema version");
+		return gw_api_db_err(s, rc, err, errlen,
+				     "read the schema version");
 	return 0;
 }
 
@@ -313,13 +285,13 @@ has_tables(struct gw_api_store *s, bool *any, char *err, size_t errlen)
 	rc = sqlite3_prepare_v2(s->db, "SELECT COUNT(*) FROM sqlite_master", -1,
 				&q, NULL);
 	if (rc != SQLITE_OK)
-		return db_err(s, rc, err, errlen, "read the schema");
+		return gw_api_db_err(s, rc, err, errlen, "read the schema");
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW)
 		*any = sqlite3_column_int(q, 0) > 0;
 	sqlite3_finalize(q);
 	if (rc != SQLITE_ROW)
-		return db_err(s, rc, err, errlen, "read the schema");
+		return gw_api_db_err(s, rc, err, errlen, "read the schema");
 	return 0;
 }
 
@@ -330,7 +302,7 @@ exec_sql(struct gw_api_store *s, const char *text, char *err, size_t errlen,
 	int rc = sqlite3_exec(s->db, text, NULL, NULL, NULL);
 
 	if (rc != SQLITE_OK) {
-		int e = db_err(s, rc, err, errlen, what);
+		int e = gw_api_db_err(s, rc, err, errlen, what);
 
 		if (sqlite3_get_autocommit(s->db) == 0)
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -357,7 +329,7 @@ gw_api_open(const char *path, char *err, size_t errlen)
 	rc = sqlite3_open_v2(path, &s->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc != SQLITE_OK) {
-		rc = db_err(s, rc, err, errlen, "open");
+		rc = gw_api_db_err(s, rc, err, errlen, "open");
 		goto err;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
@@ -386,7 +358,7 @@ gw_api_open(const char *path, char *err, size_t errlen)
 		sqlite3_finalize(q);
 	}
 	if (rc != SQLITE_ROW) {
-		rc = db_err(s, rc, err, errlen, "switch to WAL");
+		rc = gw_api_db_err(s, rc, err, errlen, "switch to WAL");
 		goto err;
 	}
 	if (v == 0) {
@@ -404,12 +376,12 @@ gw_api_open(const char *path, char *err, size_t errlen)
 		if (rc < 0)
 			goto err;
 	}
-	for (int i = 0; i < S_COUNT; i++) {
+	for (int i = 0; i < Q_COUNT; i++) {
 		rc = sqlite3_prepare_v3(s->db, sql[i], -1,
 					SQLITE_PREPARE_PERSISTENT, &s->st[i],
 					NULL);
 		if (rc != SQLITE_OK) {
-			rc = db_err(s, rc, err, errlen, "prepare");
+			rc = gw_api_db_err(s, rc, err, errlen, "prepare");
 			goto err;
 		}
 	}
@@ -425,7 +397,7 @@ gw_api_close(struct gw_api_store *s)
 {
 	if (s == NULL)
 		return;
-	for (int i = 0; i < S_COUNT; i++)
+	for (int i = 0; i < Q_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
 	free(s);
@@ -440,11 +412,11 @@ gw_api_set_busy_ms(struct gw_api_store *s, int ms)
 /* ---- lookups ----------------------------------------------------------- */
 
 /* The id of api: 0 or -ENOENT (-errno on a database error). */
-static int
-api_id(struct gw_api_store *s, const char *api, int64_t *id, char *err,
-       size_t errlen)
+int
+gw_api_find(struct gw_api_store *s, const char *api, int64_t *id, char *err,
+	    size_t errlen)
 {
-	sqlite3_stmt *q = stmt(s, S_API_ID);
+	sqlite3_stmt *q = gw_api_stmt(s, Q_API_ID);
 	int rc;
 
 	bind_text(q, 1, api);
@@ -455,16 +427,16 @@ api_id(struct gw_api_store *s, const char *api, int64_t *id, char *err,
 	if (rc == SQLITE_DONE)
 		return lb_errf(err, errlen, -ENOENT, "no API \"%s\"", api);
 	if (rc != SQLITE_ROW)
-		return db_err(s, rc, err, errlen, "find the API");
+		return gw_api_db_err(s, rc, err, errlen, "find the API");
 	return 0;
 }
 
 /* An int query of one row with (id[, text or int]); 0 when no row. */
-static int
-one_int(struct gw_api_store *s, enum stmt i, int64_t id, const char *t,
-	int64_t n, int64_t *out, char *err, size_t errlen)
+int
+gw_api_one_int(struct gw_api_store *s, enum gw_api_q i, int64_t id,
+	       const char *t, int64_t n, int64_t *out, char *err, size_t errlen)
 {
-	sqlite3_stmt *q = stmt(s, i);
+	sqlite3_stmt *q = gw_api_stmt(s, i);
 	int rc;
 
 	sqlite3_bind_int64(q, 1, id);
@@ -478,20 +450,15 @@ one_int(struct gw_api_store *s, enum stmt i, int64_t id, const char *t,
 		*out = sqlite3_column_int64(q, 0);
 	sqlite3_reset(q);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_err(s, rc, err, errlen, "read");
+		return gw_api_db_err(s, rc, err, errlen, "read");
 	return 0;
 }
 
-struct ver_row {
-	char *text;
-	int64_t deprecated, sunset, retired;
-};
-
-static int
-ver_get(struct gw_api_store *s, const char *api, int64_t id, uint32_t v,
-	struct ver_row *r, char *err, size_t errlen)
+int
+gw_api_ver_get(struct gw_api_store *s, const char *api, int64_t id, uint32_t v,
+	       struct gw_api_ver_row *r, char *err, size_t errlen)
 {
-	sqlite3_stmt *q = stmt(s, S_VER_GET);
+	sqlite3_stmt *q = gw_api_stmt(s, Q_VER_GET);
 	int rc;
 
 	memset(r, 0, sizeof(*r));
@@ -509,7 +476,7 @@ ver_get(struct gw_api_store *s, const char *api, int64_t id, uint32_t v,
 		return lb_errf(err, errlen, -ENOENT, "API %s has no version %u",
 			       api, v);
 	if (rc != SQLITE_ROW)
-		return db_err(s, rc, err, errlen, "read the version");
+		return gw_api_db_err(s, rc, err, errlen, "read the version");
 	if (r->text == NULL)
 		return lb_errf(err, errlen, -ENOMEM, "out of memory");
 	return 0;
@@ -520,7 +487,7 @@ history_add(struct gw_api_store *s, int64_t id, const char *who,
 	    const char *action, const char *stage, uint32_t v, uint32_t prev,
 	    const char *detail, char *err, size_t errlen)
 {
-	sqlite3_stmt *q = stmt(s, S_HIST_INS);
+	sqlite3_stmt *q = gw_api_stmt(s, Q_HIST_INS);
 
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_int64(q, 2, (int64_t)time(NULL));
@@ -550,20 +517,20 @@ gw_api_create(struct gw_api_store *s, const char *api, const char *text,
 	rc = begin(s, err, errlen);
 	if (rc < 0)
 		return rc;
-	rc = api_id(s, api, &id, NULL, 0);
+	rc = gw_api_find(s, api, &id, NULL, 0);
 	if (rc == -ENOENT) {
-		q = stmt(s, S_API_INS);
+		q = gw_api_stmt(s, Q_API_INS);
 		bind_text(q, 1, api);
 		sqlite3_bind_int64(q, 2, (int64_t)time(NULL));
 		rc = exec1(s, q, err, errlen, "create the API");
 		if (rc == 0)
 			id = sqlite3_last_insert_rowid(s->db);
 	} else if (rc < 0) {
-		rc = api_id(s, api, &id, err, errlen);
+		rc = gw_api_find(s, api, &id, err, errlen);
 	}
 	if (rc < 0)
 		goto err;
-	q = stmt(s, S_DRAFT_SET);
+	q = gw_api_stmt(s, Q_DRAFT_SET);
 	sqlite3_bind_int64(q, 1, id);
 	bind_text(q, 2, text);
 	sqlite3_bind_int64(q, 3, (int64_t)time(NULL));
@@ -591,7 +558,7 @@ set_live(struct gw_api_store *s, const char *api, int64_t id, const char *stage,
 	int64_t prev = 0;
 	int rc;
 
-	rc = one_int(s, S_LIVE_GET, id, stage, 0, &prev, err, errlen);
+	rc = gw_api_one_int(s, Q_LIVE_GET, id, stage, 0, &prev, err, errlen);
 	if (rc < 0)
 		return rc;
 	if (prev == (int64_t)v)
@@ -604,7 +571,7 @@ set_live(struct gw_api_store *s, const char *api, int64_t id, const char *stage,
 			       "API %s has nothing live on stage %s to roll "
 			       "back",
 			       api, stage);
-	q = stmt(s, S_LIVE_SET);
+	q = gw_api_stmt(s, Q_LIVE_SET);
 	sqlite3_bind_int64(q, 1, id);
 	bind_text(q, 2, stage);
 	sqlite3_bind_int64(q, 3, v);
@@ -619,9 +586,9 @@ set_live(struct gw_api_store *s, const char *api, int64_t id, const char *stage,
 /* The checks shared by changes of one version: it exists, not retired. */
 static int
 usable_version(struct gw_api_store *s, const char *api, int64_t id, uint32_t v,
-	       struct ver_row *r, char *err, size_t errlen)
+	       struct gw_api_ver_row *r, char *err, size_t errlen)
 {
-	int rc = ver_get(s, api, id, v, r, err, errlen);
+	int rc = gw_api_ver_get(s, api, id, v, r, err, errlen);
 
 	if (rc < 0)
 		return rc;
@@ -636,7 +603,7 @@ gw_api_publish(struct gw_api_store *s, const char *api, const char *stage,
 	       uint32_t version, const char *who, gw_api_apply_fn apply,
 	       void *arg, uint32_t *out, char *err, size_t errlen)
 {
-	struct ver_row r = { 0 };
+	struct gw_api_ver_row r = { 0 };
 	char *draft = NULL;
 	sqlite3_stmt *q;
 	int64_t id = 0, max = 0;
@@ -650,18 +617,19 @@ gw_api_publish(struct gw_api_store *s, const char *api, const char *stage,
 	rc = begin(s, err, errlen);
 	if (rc < 0)
 		return rc;
-	rc = api_id(s, api, &id, err, errlen);
+	rc = gw_api_find(s, api, &id, err, errlen);
 	if (rc < 0)
 		goto err;
 	if (version == 0) {
 		rc = gw_api_draft(s, api, &draft, err, errlen);
 		if (rc < 0)
 			goto err;
-		rc = one_int(s, S_VER_MAX, id, NULL, 0, &max, err, errlen);
+		rc = gw_api_one_int(s, Q_VER_MAX, id, NULL, 0, &max, err,
+				    errlen);
 		if (rc < 0)
 			goto err;
 		version = (uint32_t)max + 1;
-		q = stmt(s, S_VER_INS);
+		q = gw_api_stmt(s, Q_VER_INS);
 		sqlite3_bind_int64(q, 1, id);
 		sqlite3_bind_int64(q, 2, version);
 		bind_text(q, 3, draft);
@@ -670,7 +638,7 @@ gw_api_publish(struct gw_api_store *s, const char *api, const char *stage,
 		rc = exec1(s, q, err, errlen, "store the version");
 		if (rc < 0)
 			goto err;
-		q = stmt(s, S_DRAFT_SET);
+		q = gw_api_stmt(s, Q_DRAFT_SET);
 		sqlite3_bind_int64(q, 1, id);
 		rc = exec1(s, q, err, errlen, "clear the draft");
 		if (rc < 0)
@@ -703,7 +671,7 @@ gw_api_rollback(struct gw_api_store *s, const char *api, const char *stage,
 		uint32_t version, const char *who, gw_api_apply_fn apply,
 		void *arg, char *err, size_t errlen)
 {
-	struct ver_row r = { 0 };
+	struct gw_api_ver_row r = { 0 };
 	int64_t id = 0;
 	int rc;
 
@@ -718,7 +686,7 @@ gw_api_rollback(struct gw_api_store *s, const char *api, const char *stage,
 	rc = begin(s, err, errlen);
 	if (rc < 0)
 		return rc;
-	rc = api_id(s, api, &id, err, errlen);
+	rc = gw_api_find(s, api, &id, err, errlen);
 	if (rc == 0)
 		rc = usable_version(s, api, id, version, &r, err, errlen);
 	free(r.text);
@@ -732,30 +700,12 @@ gw_api_rollback(struct gw_api_store *s, const char *api, const char *stage,
 	return finish(s, apply, arg, err, errlen);
 }
 
-/* RFC 9110 IMF-fixdate. */
-static void
-http_date(int64_t t, char *out, size_t len)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	static const char *const wd[] = { "Sun", "Mon", "Tue", "Wed",
-					  "Thu", "Fri", "Sat" };
-	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr",
-					   "May", "Jun", "Jul", "Aug",
-					   "Sep", "Oct", "Nov", "Dec" };
-
-	gmtime_r(&tt, &tm);
-	snprintf(out, len, "%s, %02d %s %04d %02d:%02d:%02d GMT",
-		 wd[tm.tm_wday], tm.tm_mday, mon[tm.tm_mon], tm.tm_year + 1900,
-		 tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
 int
 gw_api_deprecate(struct gw_api_store *s, const char *api, uint32_t version,
 		 int64_t sunset, const char *who, gw_api_apply_fn apply,
 		 void *arg, char *err, size_t errlen)
 {
-	struct ver_row r = { 0 };
+	struct gw_api_ver_row r = { 0 };
 	char detail[64] = "";
 	sqlite3_stmt *q;
 	int64_t id = 0;
@@ -767,7 +717,7 @@ gw_api_deprecate(struct gw_api_store *s, const char *api, uint32_t version,
 	rc = begin(s, err, errlen);
 	if (rc < 0)
 		return rc;
-	rc = api_id(s, api, &id, err, errlen);
+	rc = gw_api_find(s, api, &id, err, errlen);
 	if (rc == 0)
 		rc = usable_version(s, api, id, version, &r, err, errlen);
 	free(r.text);
@@ -777,7 +727,7 @@ gw_api_deprecate(struct gw_api_store *s, const char *api, uint32_t version,
 			     version, api);
 	if (rc < 0)
 		goto err;
-	q = stmt(s, S_VER_DEPR);
+	q = gw_api_stmt(s, Q_VER_DEPR);
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_int64(q, 2, version);
 	sqlite3_bind_int64(q, 3, (int64_t)time(NULL));
@@ -787,7 +737,7 @@ gw_api_deprecate(struct gw_api_store *s, const char *api, uint32_t version,
 		goto err;
 	if (sunset != 0) {
 		memcpy(detail, "sunset ", 7);
-		http_date(sunset, detail + 7, sizeof(detail) - 7);
+		gw_api_http_date(sunset, detail + 7, sizeof(detail) - 7);
 	}
 	rc = history_add(s, id, who, "deprecate", NULL, version, 0,
 			 detail[0] != '\0' ? detail : NULL, err, errlen);
@@ -804,7 +754,7 @@ gw_api_retire(struct gw_api_store *s, const char *api, uint32_t version,
 	      const char *who, gw_api_apply_fn apply, void *arg, char *err,
 	      size_t errlen)
 {
-	struct ver_row r = { 0 };
+	struct gw_api_ver_row r = { 0 };
 	sqlite3_stmt *q;
 	int64_t id = 0;
 	int rc;
@@ -815,9 +765,9 @@ gw_api_retire(struct gw_api_store *s, const char *api, uint32_t version,
 	rc = begin(s, err, errlen);
 	if (rc < 0)
 		return rc;
-	rc = api_id(s, api, &id, err, errlen);
+	rc = gw_api_find(s, api, &id, err, errlen);
 	if (rc == 0)
-		rc = ver_get(s, api, id, version, &r, err, errlen);
+		rc = gw_api_ver_get(s, api, id, version, &r, err, errlen);
 	free(r.text);
 	if (rc == 0 && r.retired != 0)
 		rc = lb_errf(err, errlen, -EEXIST,
@@ -825,7 +775,7 @@ gw_api_retire(struct gw_api_store *s, const char *api, uint32_t version,
 			     api);
 	if (rc < 0)
 		goto err;
-	q = stmt(s, S_VER_RETIRE);
+	q = gw_api_stmt(s, Q_VER_RETIRE);
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_int64(q, 2, version);
 	sqlite3_bind_int64(q, 3, (int64_t)time(NULL));
@@ -839,316 +789,4 @@ gw_api_retire(struct gw_api_store *s, const char *api, uint32_t version,
 err:
 	rollback(s);
 	return rc;
-}
-
-/* ---- what a stage serves ----------------------------------------------- */
-
-static int
-add_resp_hdr(struct gw_route_conf *r, const char *name, const char *value)
-{
-	struct gw_hdr_rw *h;
-
-	if (r->nresp_hdrs >= GW_MAX_HDR_RW)
-		return -ENOSPC;
-	h = &r->resp_hdrs[r->nresp_hdrs++];
-	h->op = GW_HDR_SET;
-	snprintf(h->name, sizeof(h->name), "%s", name);
-	snprintf(h->value, sizeof(h->value), "%s", value);
-	return 0;
-}
-
-/* The routes n0.. of c came from one live version: mark them. */
-static int
-dress(struct gw_conf *c, size_t n0, size_t u0, const char *api, uint32_t v,
-      int64_t deprecated, int64_t sunset, int64_t retired, char *err,
-      size_t errlen)
-{
-	char depr[32], sun[40];
-
-	if (retired != 0) {
-		/* 410 answers: the API's upstreams are not needed any more */
-		for (size_t i = u0; i < c->nups; i++)
-			gw_upstream_conf_init(&c->ups[i], c->ups[i].name);
-		c->nups = u0;
-		for (size_t i = n0; i < c->nroutes; i++) {
-			struct gw_route_conf *r = &c->routes[i];
-
-			r->action = GW_ACT_DIRECT;
-			r->status = 410;
-			r->upstream[0] = '\0';
-			snprintf(r->body, sizeof(r->body),
-				 "{\"error\":\"gone\",\"api\":\"%s\","
-				 "\"version\":%u,\"retired\":%lld}\n",
-				 api, v, (long long)retired);
-		}
-		return 0;
-	}
-	if (deprecated == 0)
-		return 0;
-	snprintf(depr, sizeof(depr), "@%lld", (long long)deprecated);
-	if (sunset != 0)
-		http_date(sunset, sun, sizeof(sun));
-	for (size_t i = n0; i < c->nroutes; i++)
-		if (add_resp_hdr(&c->routes[i], "Deprecation", depr) < 0 ||
-		    (sunset != 0 &&
-		     add_resp_hdr(&c->routes[i], "Sunset", sun) < 0))
-			return lb_errf(err, errlen, -ENOSPC,
-				       "API %s: route %s: no room for the "
-				       "deprecation headers",
-				       api, c->routes[i].name);
-	return 0;
-}
-
-int
-gw_api_stage_conf(struct gw_api_store *s, const char *stage, struct gw_conf *c,
-		  char *err, size_t errlen)
-{
-	size_t nsl = strlen(GW_API_NS);
-	sqlite3_stmt *q;
-	int rc;
-
-	for (size_t i = 0; i < c->nroutes; i++)
-		if (strncmp(c->routes[i].name, GW_API_NS, nsl) == 0)
-			return lb_errf(err, errlen, -EINVAL,
-				       "route %s: names beginning with \"%s\" "
-				       "are reserved for lbctl api",
-				       c->routes[i].name, GW_API_NS);
-	for (size_t i = 0; i < c->nups; i++)
-		if (strncmp(c->ups[i].name, GW_API_NS, nsl) == 0)
-			return lb_errf(err, errlen, -EINVAL,
-				       "upstream %s: names beginning with "
-				       "\"%s\" are reserved for lbctl api",
-				       c->ups[i].name, GW_API_NS);
-	q = stmt(s, S_STAGE);
-	bind_text(q, 1, stage);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		const char *api = (const char *)sqlite3_column_text(q, 0);
-		const char *text = (const char *)sqlite3_column_text(q, 1);
-		size_t n0 = c->nroutes, u0 = c->nups;
-		char perr[256];
-		int e;
-
-		e = gw_api_text_parse(api, text, true, c, perr, sizeof(perr));
-		if (e == 0)
-			e = dress(c, n0, u0, api,
-				  (uint32_t)sqlite3_column_int64(q, 5),
-				  sqlite3_column_int64(q, 2),
-				  sqlite3_column_int64(q, 3),
-				  sqlite3_column_int64(q, 4), perr,
-				  sizeof(perr));
-		if (e < 0) {
-			lb_errf(err, errlen, e, "API %s on stage %s: %s", api,
-				stage, perr);
-			sqlite3_reset(q);
-			return e;
-		}
-	}
-	sqlite3_reset(q);
-	if (rc != SQLITE_DONE)
-		return db_err(s, rc, err, errlen, "read the live versions");
-	return 0;
-}
-
-/* ---- reading ----------------------------------------------------------- */
-
-static const char *
-col_text(sqlite3_stmt *q, int i)
-{
-	const char *t = (const char *)sqlite3_column_text(q, i);
-
-	return t != NULL ? t : "";
-}
-
-int
-gw_api_list(struct gw_api_store *s,
-	    int (*cb)(void *arg, const struct gw_api_info *i), void *arg,
-	    char *err, size_t errlen)
-{
-	sqlite3_stmt *q = stmt(s, S_LIST);
-	int rc, e = 0;
-
-	while (e == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-		struct gw_api_info i = {
-			.name = col_text(q, 0),
-			.created = sqlite3_column_int64(q, 1),
-			.has_draft = sqlite3_column_int(q, 2),
-			.nversions = (uint32_t)sqlite3_column_int64(q, 3),
-			.latest = (uint32_t)sqlite3_column_int64(q, 4),
-			.live = col_text(q, 5),
-		};
-		e = cb(arg, &i);
-	}
-	sqlite3_reset(q);
-	if (e < 0)
-		return e;
-	if (rc != SQLITE_DONE)
-		return db_err(s, rc, err, errlen, "list the APIs");
-	return 0;
-}
-
-int
-gw_api_versions(struct gw_api_store *s, const char *api,
-		int (*cb)(void *arg, const struct gw_api_version *v), void *arg,
-		char *err, size_t errlen)
-{
-	sqlite3_stmt *q;
-	int64_t id = 0;
-	int rc, e = 0;
-
-	rc = api_id(s, api, &id, err, errlen);
-	if (rc < 0)
-		return rc;
-	q = stmt(s, S_VERSIONS);
-	sqlite3_bind_int64(q, 1, id);
-	while (e == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-		struct gw_api_version v = {
-			.version = (uint32_t)sqlite3_column_int64(q, 0),
-			.created = sqlite3_column_int64(q, 1),
-			.created_by = col_text(q, 2),
-			.deprecated = sqlite3_column_int64(q, 3),
-			.sunset = sqlite3_column_int64(q, 4),
-			.retired = sqlite3_column_int64(q, 5),
-			.text = col_text(q, 6),
-		};
-		e = cb(arg, &v);
-	}
-	sqlite3_reset(q);
-	if (e < 0)
-		return e;
-	if (rc != SQLITE_DONE)
-		return db_err(s, rc, err, errlen, "list the versions");
-	return 0;
-}
-
-int
-gw_api_lives(struct gw_api_store *s, const char *api,
-	     int (*cb)(void *arg, const struct gw_api_live *l), void *arg,
-	     char *err, size_t errlen)
-{
-	sqlite3_stmt *q;
-	int64_t id = 0;
-	int rc, e = 0;
-
-	rc = api_id(s, api, &id, err, errlen);
-	if (rc < 0)
-		return rc;
-	q = stmt(s, S_LIVES);
-	sqlite3_bind_int64(q, 1, id);
-	while (e == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-		struct gw_api_live l = {
-			.stage = col_text(q, 0),
-			.version = (uint32_t)sqlite3_column_int64(q, 1),
-			.since = sqlite3_column_int64(q, 2),
-		};
-		e = cb(arg, &l);
-	}
-	sqlite3_reset(q);
-	if (e < 0)
-		return e;
-	if (rc != SQLITE_DONE)
-		return db_err(s, rc, err, errlen, "list the stages");
-	return 0;
-}
-
-int
-gw_api_history(struct gw_api_store *s, const char *api, unsigned limit,
-	       int (*cb)(void *arg, const struct gw_api_event *e), void *arg,
-	       char *err, size_t errlen)
-{
-	sqlite3_stmt *q;
-	int64_t id = 0;
-	int rc, e = 0;
-
-	rc = api_id(s, api, &id, err, errlen);
-	if (rc < 0)
-		return rc;
-	if (limit == 0 || limit > GW_API_HISTORY_MAX)
-		limit = GW_API_HISTORY_MAX;
-	q = stmt(s, S_HISTORY);
-	sqlite3_bind_int64(q, 1, id);
-	sqlite3_bind_int64(q, 2, limit);
-	while (e == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-		struct gw_api_event ev = {
-			.at = sqlite3_column_int64(q, 0),
-			.who = col_text(q, 1),
-			.action = col_text(q, 2),
-			.stage = col_text(q, 3),
-			.version = (uint32_t)sqlite3_column_int64(q, 4),
-			.prev = (uint32_t)sqlite3_column_int64(q, 5),
-			.detail = col_text(q, 6),
-		};
-		e = cb(arg, &ev);
-	}
-	sqlite3_reset(q);
-	if (e < 0)
-		return e;
-	if (rc != SQLITE_DONE)
-		return db_err(s, rc, err, errlen, "read the history");
-	return 0;
-}
-
-int
-gw_api_draft(struct gw_api_store *s, const char *api, char **text, char *err,
-	     size_t errlen)
-{
-	sqlite3_stmt *q;
-	const char *t;
-	int64_t id = 0;
-	int rc;
-
-	*text = NULL;
-	rc = api_id(s, api, &id, err, errlen);
-	if (rc < 0)
-		return rc;
-	q = stmt(s, S_DRAFT_GET);
-	sqlite3_bind_int64(q, 1, id);
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		t = (const char *)sqlite3_column_text(q, 0);
-		if (t != NULL)
-			*text = strdup(t);
-		else
-			rc = SQLITE_DONE;
-	}
-	sqlite3_reset(q);
-	if (rc == SQLITE_DONE)
-		return lb_errf(err, errlen, -ENOENT,
-			       "API %s has no draft (lbctl api create)", api);
-	if (rc != SQLITE_ROW)
-		return db_err(s, rc, err, errlen, "read the draft");
-	if (*text == NULL)
-		return lb_errf(err, errlen, -ENOMEM, "out of memory");
-	return 0;
-}
-
-int
-gw_api_text(struct gw_api_store *s, const char *api, const char *stage,
-	    uint32_t version, uint32_t *version_out, char **text, char *err,
-	    size_t errlen)
-{
-	struct ver_row r;
-	int64_t id = 0, live = 0;
-	int rc;
-
-	*text = NULL;
-	rc = api_id(s, api, &id, err, errlen);
-	if (rc < 0)
-		return rc;
-	if (version == 0) {
-		rc = one_int(s, S_LIVE_GET, id, stage, 0, &live, err, errlen);
-		if (rc < 0)
-			return rc;
-		if (live == 0)
-			return lb_errf(err, errlen, -ENOENT,
-				       "API %s has nothing live on stage %s",
-				       api, stage);
-		version = (uint32_t)live;
-	}
-	rc = ver_get(s, api, id, version, &r, err, errlen);
-	if (rc < 0)
-		return rc;
-	*text = r.text;
-	if (version_out != NULL)
-		*version_out = version;
-	return 0;
 }

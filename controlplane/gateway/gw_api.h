@@ -42,13 +42,14 @@
 
 #include "gw_route.h"
 
-#define GW_API_NAME_MAX	   32
-#define GW_API_STAGE_MAX   31
-#define GW_API_WHO_MAX	   63
-#define GW_API_TEXT_MAX	   32768 /* bytes of one version's routes */
-#define GW_API_SCHEMA	   1	 /* PRAGMA user_version */
-#define GW_API_BUSY_MS	   1000	 /* default busy timeout */
-#define GW_API_HISTORY_MAX 1000	 /* entries one history call returns */
+#define GW_API_NAME_MAX	       32
+#define GW_API_STAGE_MAX       31
+#define GW_API_WHO_MAX	       63
+#define GW_API_TEXT_MAX	       32768 /* bytes of one version's routes */
+#define GW_API_SCHEMA	       1     /* PRAGMA user_version */
+#define GW_API_BUSY_MS	       1000  /* default busy timeout */
+#define GW_API_HISTORY_MAX     1000  /* entries one history call returns */
+#define GW_API_HISTORY_DEFAULT 200   /* lbctl api history without --limit */
 
 struct gw_api_store;
 

@@ -3,8 +3,9 @@
  * The route text of an API version (gw_api.h): parsed with inih, the
  * INI file's own dialect, through a line reader that counts lines so that
  * every error names one, into a struct gw_conf, either as written (to
- * validate it) or with its names prefixed "api.API." (what a stage
- * serves).
+ * validate it) or with its names prefixed "api.API."; and what a stage
+ * serves (gw_api_stage_conf): every live version's text so prefixed,
+ * with the deprecation headers added or, retired, 410 answers.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <ini.h>
 
 #include "gw_api_priv.h"
@@ -333,4 +335,131 @@ gw_api_validate(const char *api, const char *text, char *err, size_t errlen)
 	rc = gw_api_text_parse(api, text, false, &c, err, errlen);
 	gw_conf_fini(&c);
 	return rc;
+}
+
+/* RFC 9110 IMF-fixdate. */
+void
+gw_api_http_date(int64_t t, char *out, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	static const char *const wd[] = { "Sun", "Mon", "Tue", "Wed",
+					  "Thu", "Fri", "Sat" };
+	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr",
+					   "May", "Jun", "Jul", "Aug",
+					   "Sep", "Oct", "Nov", "Dec" };
+
+	gmtime_r(&tt, &tm);
+	snprintf(out, len, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+		 wd[tm.tm_wday], tm.tm_mday, mon[tm.tm_mon], tm.tm_year + 1900,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* ---- what a stage serves ----------------------------------------------- */
+
+static int
+add_resp_hdr(struct gw_route_conf *r, const char *name, const char *value)
+{
+	struct gw_hdr_rw *h;
+
+	if (r->nresp_hdrs >= GW_MAX_HDR_RW)
+		return -ENOSPC;
+	h = &r->resp_hdrs[r->nresp_hdrs++];
+	h->op = GW_HDR_SET;
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	snprintf(h->value, sizeof(h->value), "%s", value);
+	return 0;
+}
+
+/* The routes n0.. of c came from one live version: mark them. */
+static int
+dress(struct gw_conf *c, size_t n0, size_t u0, const char *api, uint32_t v,
+      int64_t deprecated, int64_t sunset, int64_t retired, char *err,
+      size_t errlen)
+{
+	char depr[32], sun[40];
+
+	if (retired != 0) {
+		/* 410 answers: the API's upstreams are not needed any more */
+		for (size_t i = u0; i < c->nups; i++)
+			gw_upstream_conf_init(&c->ups[i], c->ups[i].name);
+		c->nups = u0;
+		for (size_t i = n0; i < c->nroutes; i++) {
+			struct gw_route_conf *r = &c->routes[i];
+
+			r->action = GW_ACT_DIRECT;
+			r->status = 410;
+			r->upstream[0] = '\0';
+			snprintf(r->body, sizeof(r->body),
+				 "{\"error\":\"gone\",\"api\":\"%s\","
+				 "\"version\":%u,\"retired\":%lld}\n",
+				 api, v, (long long)retired);
+		}
+		return 0;
+	}
+	if (deprecated == 0)
+		return 0;
+	snprintf(depr, sizeof(depr), "@%lld", (long long)deprecated);
+	if (sunset != 0)
+		gw_api_http_date(sunset, sun, sizeof(sun));
+	for (size_t i = n0; i < c->nroutes; i++)
+		if (add_resp_hdr(&c->routes[i], "Deprecation", depr) < 0 ||
+		    (sunset != 0 &&
+		     add_resp_hdr(&c->routes[i], "Sunset", sun) < 0))
+			return lb_errf(err, errlen, -ENOSPC,
+				       "API %s: route %s: no room for the "
+				       "deprecation headers",
+				       api, c->routes[i].name);
+	return 0;
+}
+
+int
+gw_api_stage_conf(struct gw_api_store *s, const char *stage, struct gw_conf *c,
+		  char *err, size_t errlen)
+{
+	size_t nsl = strlen(GW_API_NS);
+	sqlite3_stmt *q;
+	int rc;
+
+	for (size_t i = 0; i < c->nroutes; i++)
+		if (strncmp(c->routes[i].name, GW_API_NS, nsl) == 0)
+			return lb_errf(err, errlen, -EINVAL,
+				       "route %s: names beginning with \"%s\" "
+				       "are reserved for lbctl api",
+				       c->routes[i].name, GW_API_NS);
+	for (size_t i = 0; i < c->nups; i++)
+		if (strncmp(c->ups[i].name, GW_API_NS, nsl) == 0)
+			return lb_errf(err, errlen, -EINVAL,
+				       "upstream %s: names beginning with "
+				       "\"%s\" are reserved for lbctl api",
+				       c->ups[i].name, GW_API_NS);
+	q = gw_api_stmt(s, Q_STAGE);
+	sqlite3_bind_text(q, 1, stage, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *api = (const char *)sqlite3_column_text(q, 0);
+		const char *text = (const char *)sqlite3_column_text(q, 1);
+		size_t n0 = c->nroutes, u0 = c->nups;
+		char perr[256];
+		int e;
+
+		e = gw_api_text_parse(api, text, true, c, perr, sizeof(perr));
+		if (e == 0)
+			e = dress(c, n0, u0, api,
+				  (uint32_t)sqlite3_column_int64(q, 5),
+				  sqlite3_column_int64(q, 2),
+				  sqlite3_column_int64(q, 3),
+				  sqlite3_column_int64(q, 4), perr,
+				  sizeof(perr));
+		if (e < 0) {
+			lb_errf(err, errlen, e, "API %s on stage %s: %s", api,
+				stage, perr);
+			sqlite3_reset(q);
+			return e;
+		}
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE)
+		return gw_api_db_err(s, rc, err, errlen,
+				     "read the live versions");
+	return 0;
 }

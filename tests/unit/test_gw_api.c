@@ -746,6 +746,18 @@ ctl(const char *cmd, const char *data, const char *const *args, char *out,
 
 #define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
+static int
+count_of(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+static char big[LBMSG_MOD_DATA_MAX + 1];
+
 START_TEST(test_ctl)
 {
 	char out[8192];
@@ -797,6 +809,21 @@ START_TEST(test_ctl)
 	ck_assert_ptr_nonnull(strstr(out, "\"draft_bytes\":"));
 	ck_assert_int_eq(ctl("api.list", NULL, NULL, out, sizeof(out)), 0);
 	ck_assert_ptr_nonnull(strstr(out, "\"live\":{\"prod\":1}"));
+
+	/* history: the newest GW_API_HISTORY_DEFAULT without a limit */
+	for (int i = 0; i < GW_API_HISTORY_DEFAULT; i++)
+		ck_assert_int_eq(gw_api_create(st, "users", v1_text, "loop",
+					       err, sizeof(err)),
+				 0);
+	ck_assert_int_eq(
+		ctl("api.history", NULL, ARGS("name=users"), big, sizeof(big)),
+		0);
+	ck_assert_int_eq(count_of(big, "\"at\":"), GW_API_HISTORY_DEFAULT);
+	ck_assert_ptr_null(strstr(big, "\"who\":\"carol\"")); /* the oldest */
+	ck_assert_int_eq(ctl("api.history", NULL, ARGS("name=users", "limit=3"),
+			     big, sizeof(big)),
+			 0);
+	ck_assert_int_eq(count_of(big, "\"at\":"), 3);
 
 	/* errors */
 	ck_assert_int_eq(ctl("api.frob", NULL, NULL, out, sizeof(out)),
