@@ -75,6 +75,11 @@ static const struct {
 	[LB_ATTR_CHECK] = { "CHECK", LBMSG_AT_STRING, LB_NAME_MAX },
 	[LB_ATTR_LINK] = { "LINK", LBMSG_AT_U8 },
 	[LB_ATTR_FLAGS] = { "FLAGS", LBMSG_AT_U32 },
+	[LB_ATTR_MOD_CMD] = { "MOD_CMD", LBMSG_AT_STRING, LBMSG_MOD_CMD_MAX },
+	[LB_ATTR_MOD_ARGS] = { "MOD_ARGS", LBMSG_AT_LIST, 0, LB_ATTR_MOD_ARG },
+	[LB_ATTR_MOD_ARG] = { "MOD_ARG", LBMSG_AT_STRING, LBMSG_MOD_ARG_MAX },
+	[LB_ATTR_MOD_DATA] = { "MOD_DATA", LBMSG_AT_STRING,
+			       LBMSG_MOD_DATA_MAX },
 };
 
 struct set_policy {
@@ -234,6 +239,11 @@ static const struct {
 				 { A(LB_ATTR_NAME) | A(LB_ATTR_STATE) |
 					   A(LB_ATTR_COUNTERS),
 				   0 } },
+	P(LB_MSG_MODULE_CMD) = { "MODULE_CMD",
+				 { A(LB_ATTR_NAME) | A(LB_ATTR_MOD_CMD) |
+					   A(LB_ATTR_MOD_ARGS) |
+					   A(LB_ATTR_MOD_DATA),
+				   A(LB_ATTR_NAME) | A(LB_ATTR_MOD_CMD) } },
 #undef P
 };
 
@@ -467,7 +477,12 @@ check_nested(const struct nlattr *nla, int type, int depth, char *err,
 				       "expected %s",
 				       name, lbmsg_attr_name(ctype), ctype,
 				       attr_desc[attr_desc[type].child].name);
-		rc = check_nested(pos, ctype, depth + 1, err, errlen);
+		/* elements are records, or plain values (MOD_ARG strings) */
+		if (attr_desc[ctype].type == LBMSG_AT_LIST ||
+		    attr_desc[ctype].type == LBMSG_AT_RECORD)
+			rc = check_nested(pos, ctype, depth + 1, err, errlen);
+		else
+			rc = check_value(pos, ctype, err, errlen);
 		if (rc < 0)
 			return rc;
 		clen = NLA_ALIGN(pos->nla_len);

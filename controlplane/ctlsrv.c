@@ -799,6 +799,59 @@ h_module_get(struct lbmsg_req *req)
 	return 0;
 }
 
+/*
+ * MODULE_CMD: hand the request to the ctl_cmd hook of the module NAME;
+ * its reply part (NAME, MOD_CMD and what the hook added) goes out before
+ * the ack.
+ */
+static int
+h_module_cmd(struct lbmsg_req *req)
+{
+	struct lbd *d = D(req);
+	const char *name = nla_get_string(req->tb[LB_ATTR_NAME]);
+	const char *cmd = nla_get_string(req->tb[LB_ATTR_MOD_CMD]);
+	struct nl_msg *in = NULL, *reply = NULL;
+	char err[LBMSG_ERRMSG_MAX] = "";
+	size_t i;
+	int rc;
+
+	for (i = 0; i < d->nmodules; i++)
+		if (strcmp(d->modules[i]->name, name) == 0)
+			break;
+	if (i == d->nmodules)
+		return lbmsg_req_errf(req, -ENOENT, "no module '%s'", name);
+	if (d->modules[i]->ctl_cmd == NULL)
+		return lbmsg_req_errf(req, -EOPNOTSUPP,
+				      "module %s takes no commands", name);
+	if (d->mod_state[i] == NULL)
+		return lbmsg_req_errf(req, -ENOTCONN,
+				      "module %s is not running", name);
+	in = nlmsg_convert((struct nlmsghdr *)req->nlh);
+	reply = lbmsg_req_part(req);
+	if (in == NULL || reply == NULL ||
+	    nla_put_string(reply, LB_ATTR_NAME, name) < 0 ||
+	    nla_put_string(reply, LB_ATTR_MOD_CMD, cmd) < 0) {
+		rc = -ENOMEM;
+		snprintf(err, sizeof(err), "out of memory");
+		goto out;
+	}
+	rc = d->modules[i]->ctl_cmd(d, d->mod_state[i], in, reply, err,
+				    sizeof(err));
+	if (rc == 0) {
+		rc = lbmsg_req_send(req, reply);
+		reply = NULL;
+		if (rc < 0)
+			snprintf(err, sizeof(err), "send: %s", strerror(-rc));
+	}
+out:
+	nlmsg_free(in);
+	nlmsg_free(reply);
+	if (rc < 0)
+		return lbmsg_req_errf(req, rc, "%s",
+				      err[0] != '\0' ? err : strerror(-rc));
+	return 0;
+}
+
 static int
 h_save(struct lbmsg_req *req)
 {
@@ -956,6 +1009,7 @@ static const lbmsg_handler_fn handlers[LB_MSG_MAX + 1] = {
 	[LB_MSG_HEALTH_GET] = h_health_get,
 	[LB_MSG_SAVE] = h_save,
 	[LB_MSG_MODULE_GET] = h_module_get,
+	[LB_MSG_MODULE_CMD] = h_module_cmd,
 	[LB_MSG_STATS_GET] = h_stats_get,
 	[LB_MSG_STATS_ZERO] = h_proxy,
 	[LB_MSG_CONN_GET] = h_proxy,

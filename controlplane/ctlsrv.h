@@ -10,7 +10,8 @@
  *    dumps of the dataplane (CONN, PORT, ROUTE, NEIGH, PORTADDR, CONFIG)
  *    are passed through to dp.sock;
  *  - SAVE writes the state file;
- *  - MODULE_GET lists the modules of modules.h and their state.
+ *  - MODULE_GET lists the modules of modules.h and their state;
+ *  - MODULE_CMD passes a command to a module's ctl_cmd hook.
  *
  * Nothing here waits for the dataplane: an edit is answered once dpsync
  * sent it (the answer is deferred, the loop goes on), a pass-through

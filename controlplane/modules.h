@@ -5,7 +5,8 @@
  * cfg_module_ops, whose keys are given as a struct cfg_key table as
  * the core sections are; the daemon derives cfg_load()'s list from this
  * table), its life cycle hooks (start, apply on SIGHUP, drain/drained on
- * SIGTERM, stop), what `lbctl module show` reports of it (ctl_show), its
+ * SIGTERM, stop), what `lbctl module show` reports of it (ctl_show), the
+ * lbctl commands it takes (ctl_cmd), its
  * metrics (series registered by start on d->metrics, scrape-time samples
  * through collect) and, through start, its listeners (on d->base, or on
  * service threads of loops.h). Adding a service is adding one entry to
@@ -53,6 +54,14 @@ struct lbd_module {
 	 * COUNTERS) to its MODULE_GET part. 0 or -errno. May be NULL.
 	 */
 	int (*ctl_show)(struct lbd *d, void *state, struct nl_msg *part);
+	/*
+	 * lbctl commands for this module (LB_MSG_MODULE_CMD, its NAME
+	 * naming the module); reply parts added to reply (which carries
+	 * NAME and MOD_CMD already and is sent when this returns 0). 0 or
+	 * -errno with err set. May be NULL.
+	 */
+	int (*ctl_cmd)(struct lbd *d, void *state, struct nl_msg *req,
+		       struct nl_msg *reply, char *err, size_t errlen);
 	/*
 	 * SIGTERM: stop accepting new work; work in flight goes on. 0 or
 	 * -errno. May be NULL (the module has nothing to drain).

@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "daemon.h"
+#include "gw_api.h"
 #include "gw_log.h"
 #include "gw_metrics.h"
 #include "gw_module.h"
@@ -65,7 +66,9 @@ struct gw_mod {
 	bool draining;
 	uint64_t rebuilds, rebuild_errors, health_changes;
 	struct gw_proxy_stats gone; /* of freed generations */
-	/* API store: its struct gw_api_store goes here */
+	/* API store ([gateway] api_db; NULL: none) and lbctl api counts */
+	struct gw_api_store *api;
+	uint64_t api_cmds, api_cmd_errors;
 };
 
 static void
@@ -244,14 +247,10 @@ int
 gw_mod_extra_conf(struct gw_mod *m, const char *stage, struct gw_conf *out,
 		  char *err, size_t errlen)
 {
-	(void)m;
-	(void)stage;
-	(void)out;
-	(void)err;
-	(void)errlen;
-	/* API store: gw_api_stage_conf(store, stage, out, err, errlen)
-	 * appends the stage's live API routes here. */
-	return 0;
+	/* API store: the stage's live API routes after the INI's */
+	if (m->api == NULL)
+		return 0;
+	return gw_api_stage_conf(m->api, stage, out, err, errlen);
 }
 
 int
@@ -619,8 +618,25 @@ mod_free(struct gw_mod *m)
 		gw_router_free(m->stages[i].router);
 	gw_log_free(m->log);
 	gw_metrics_free(m->gm);
+	gw_api_close(m->api);
 	free(m->conf.certs);
 	free(m);
+}
+
+/* The API store at path, or NULL (none configured, or it failed: then
+ * *rc < 0 and err says why). */
+static struct gw_api_store *
+api_open(const char *path, int *rc, char *err, size_t errlen)
+{
+	struct gw_api_store *s;
+
+	*rc = 0;
+	if (path[0] == '\0')
+		return NULL;
+	s = gw_api_open(path, err, errlen);
+	if (s == NULL)
+		*rc = -errno;
+	return s;
 }
 
 static int
@@ -647,7 +663,10 @@ mod_start(struct lbd *d, const struct cfg *c, void **state)
 	rc = gw_log_set_target(m->log, gc->access_log, err, sizeof(err));
 	if (rc < 0)
 		goto err_msg;
-	/* API store: open gc->api_db here, before the first build */
+	/* API store: open before the first build, which serves its routes */
+	m->api = api_open(gc->api_db, &rc, err, sizeof(err));
+	if (rc < 0)
+		goto err_msg;
 	rc = stages_ensure(m, c, err, sizeof(err));
 	if (rc == 0)
 		rc = rebuild_from(m, c, err, sizeof(err));
@@ -689,11 +708,23 @@ mod_apply(struct lbd *d, void *state, const struct cfg *old,
 	struct gw_table *t[GW_STAGE_MAX];
 	struct gw_gen *g = NULL;
 	bool relisten = listeners_changed(&m->conf, gc);
+	struct gw_api_store *api_old = m->api;
 	char err[256] = "";
 	int rc;
 
 	(void)d;
 	(void)old;
+	if (strcmp(gc->api_db, m->conf.api_db) != 0) {
+		/* API store: a new api_db is opened; the old one is closed
+		 * once the tables built from the new one are published */
+		m->api = api_open(gc->api_db, &rc, err, sizeof(err));
+		if (rc < 0) {
+			m->api = api_old;
+			LB_ERR("gateway: reload: %s; old configuration kept",
+			       err);
+			return rc;
+		}
+	}
 	if (gw_log_reopen(m->log) < 0)
 		LB_WARN("gateway: access log: reopen failed, writing on");
 	if (strcmp(gc->access_log, m->conf.access_log) != 0 &&
@@ -707,7 +738,7 @@ mod_apply(struct lbd *d, void *state, const struct cfg *old,
 	if (rc < 0) {
 		m->rebuild_errors++;
 		LB_ERR("gateway: reload: %s; old configuration kept", err);
-		return rc;
+		goto api_back;
 	}
 	if (relisten && gc->nlisten > 0 && !m->draining) {
 		g = gen_open(m, gc);
@@ -719,10 +750,12 @@ mod_apply(struct lbd *d, void *state, const struct cfg *old,
 			LB_ERR("gateway: reload: listeners: %s; old "
 			       "configuration kept",
 			       strerror(-rc));
-			return rc;
+			goto api_back;
 		}
 	}
 	tables_publish(m, t);
+	if (m->api != api_old)
+		gw_api_close(api_old);
 	if (relisten && !m->draining) {
 		/* the new listeners took over (SO_REUSEPORT); the old ones
 		 * finish what they serve and go */
@@ -738,6 +771,12 @@ mod_apply(struct lbd *d, void *state, const struct cfg *old,
 	LB_NOTICE("gateway: reloaded: %zu stages%s", m->nstages,
 		  relisten ? ", new listeners" : "");
 	return 0;
+api_back:
+	if (m->api != api_old) {
+		gw_api_close(m->api);
+		m->api = api_old;
+	}
+	return rc;
 }
 
 static int
@@ -844,9 +883,39 @@ mod_ctl_show(struct lbd *d, void *state, struct nl_msg *part)
 	C("grpc_errors", s.grpc_errors);
 	C("trailers_in", s.trailers_in);
 	C("trailers_out", s.trailers_out);
+	C("api_commands", m->api_cmds);
+	C("api_command_errors", m->api_cmd_errors);
 #undef C
 	if (rc == 0)
 		nla_nest_end(part, cnt);
+	return rc;
+}
+
+/* API store: a change rebuilds every stage before the store commits it. */
+static int
+api_apply(void *arg, char *err, size_t errlen)
+{
+	return gw_mod_rebuild(arg, err, errlen);
+}
+
+/* lbctl api (LB_MSG_MODULE_CMD): gw_api_ctl.c. */
+static int
+mod_ctl_cmd(struct lbd *d, void *state, struct nl_msg *req,
+	    struct nl_msg *reply, char *err, size_t errlen)
+{
+	struct gw_mod *m = state;
+	int rc;
+
+	(void)d;
+	m->api_cmds++;
+	if (m->api == NULL)
+		rc = lb_errf(err, errlen, -EOPNOTSUPP,
+			     "no API store: set [gateway] api_db");
+	else
+		rc = gw_api_ctl_cmd(m->api, req, reply, api_apply, m, err,
+				    errlen);
+	if (rc < 0)
+		m->api_cmd_errors++;
 	return rc;
 }
 
@@ -857,6 +926,7 @@ const struct lbd_module gw_module = {
 	.apply = mod_apply,
 	.collect = mod_collect,
 	.ctl_show = mod_ctl_show,
+	.ctl_cmd = mod_ctl_cmd,
 	.drain = mod_drain,
 	.drained = mod_drained,
 	.stop = mod_stop,

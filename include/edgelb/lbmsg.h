@@ -43,6 +43,11 @@
 #define LBMSG_DUMP_MAX_PARTS 4000000u
 #define LBMSG_DUMP_MAX_BYTES (1024u * 1024u * 1024u)
 
+/* Longest LB_ATTR_MOD_DATA text, without the NUL. */
+#define LBMSG_MOD_DATA_MAX 60000u
+#define LBMSG_MOD_CMD_MAX  31u
+#define LBMSG_MOD_ARG_MAX  255u
+
 /* Longest extended-ack text, including the NUL. */
 #define LBMSG_ERRMSG_MAX 256
 
@@ -88,6 +93,9 @@ enum lb_msg_type {
 	LB_MSG_HEALTH_GET, /* edgelbd only: health-check state */
 	LB_MSG_SAVE,	   /* edgelbd only: write the running state file */
 	LB_MSG_MODULE_GET, /* edgelbd only: its modules and their state */
+	/* edgelbd only: a command for the module NAME (MOD_CMD, MOD_ARGS,
+	 * MOD_DATA); the reply, if any, is one part carrying MOD_DATA */
+	LB_MSG_MODULE_CMD,
 	__LB_MSG_END,
 };
 #define LB_MSG_MIN LB_MSG_SERVICE_NEW
@@ -139,6 +147,11 @@ enum lb_attr {
 	LB_ATTR_CHECK,	    /* [string <= 63] health check kind/name */
 	LB_ATTR_LINK,	    /* [u8] 1 = link up */
 	LB_ATTR_FLAGS,	    /* [u32] per-message flags (LB_*_F_*) */
+	LB_ATTR_MOD_CMD,    /* [string <= 31] a module command ("api.create") */
+	LB_ATTR_MOD_ARGS,   /* [list of LB_ATTR_MOD_ARG] */
+	LB_ATTR_MOD_ARG,    /* [string <= 255] "key=value" */
+	LB_ATTR_MOD_DATA,   /* [string <= LBMSG_MOD_DATA_MAX] text: a file
+			     * in a request, JSON in a reply */
 	__LB_ATTR_END,
 };
 #define LB_ATTR_MAX (__LB_ATTR_END - 1)

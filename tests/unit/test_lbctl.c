@@ -371,6 +371,17 @@ static const struct bad_case bad_cases[] = {
 	{ W("-A", "-t"), "-A: -t needs a value" },
 	{ W("-E", "-t", "10.0.0.1:80", "-s", "rr", "-w", "1"),
 	  "-E: -w is only for -a and -e" },
+	{ W("api", "publish", "shop"), "api publish: missing --stage" },
+	{ W("api", "frob"), "api: unknown command 'frob'" },
+	{ W("api", "create", "shop", "--file"),
+	  "api create: --file needs a value" },
+	{ W("api", "retire", "shop", "--version", "0"),
+	  "api retire: --version out of range (1-2147483647): '0'" },
+	{ W("api", "list", "--stage", "x"),
+	  "api list: unknown option '--stage'" },
+	{ W("api", "show"), "api show: missing API NAME" },
+	{ W("api", "diff", "shop", "--stage", "a", "--stage", "b"),
+	  "api diff: --stage given twice" },
 };
 
 START_TEST(test_usage_error)

@@ -523,6 +523,64 @@ START_TEST(test_module_list)
 END_TEST
 
 /*
+ * MODULE_CMD is dispatched by NAME to the module's ctl_cmd hook: an
+ * unknown module, a module without commands, a reserved one, and the
+ * gateway's hook itself (no [gateway] api_db here) each answer with their
+ * errno and a text.
+ */
+struct cmds_seen {
+	atomic_bool done;
+	int rc[4];
+	char err[4][LBMSG_ERRMSG_MAX];
+};
+
+static void *
+cmds_client(void *arg)
+{
+	static const char *const mods[] = { "nosuch", "httpdns", "push",
+					    "gateway" };
+	struct cmds_seen *cs = arg;
+	struct lbmsg_client *c = lbmsg_client_open(ctl_path, 3000);
+
+	for (int i = 0; i < 4; i++) {
+		struct nl_msg *m = lbmsg_new(LB_MSG_MODULE_CMD, 0);
+
+		cs->rc[i] = -EIO;
+		if (c != NULL && m != NULL &&
+		    nla_put_string(m, LB_ATTR_NAME, mods[i]) == 0 &&
+		    nla_put_string(m, LB_ATTR_MOD_CMD, "api.list") == 0)
+			cs->rc[i] = lbmsg_client_request(c, m, NULL, NULL,
+							 cs->err[i],
+							 sizeof(cs->err[i]));
+		if (m != NULL)
+			nlmsg_free(m);
+	}
+	lbmsg_client_close(c);
+	atomic_store(&cs->done, true);
+	return NULL;
+}
+
+START_TEST(test_module_cmd)
+{
+	struct cmds_seen cs = { 0 };
+	uint64_t end = now_ms() + 10000;
+	pthread_t t;
+
+	ck_assert_int_eq(pthread_create(&t, NULL, cmds_client, &cs), 0);
+	while (!atomic_load(&cs.done) && now_ms() < end)
+		event_base_loop(d.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(cs.rc[0], -ENOENT);
+	ck_assert_str_eq(cs.err[0], "no module 'nosuch'");
+	ck_assert_int_eq(cs.rc[1], -EOPNOTSUPP);
+	ck_assert_str_eq(cs.err[1], "module httpdns takes no commands");
+	ck_assert_int_eq(cs.rc[2], -EOPNOTSUPP);
+	ck_assert_int_eq(cs.rc[3], -EOPNOTSUPP);
+	ck_assert_str_eq(cs.err[3], "no API store: set [gateway] api_db");
+}
+END_TEST
+
+/*
  * ctl.sock edits go through the common lbmsg record decoders
  * (lbmsg_get_svc_attrs, lbmsg_get_backend): every attribute lands in the
  * desired state, and a backend weight above LB_WEIGHT_MAX is refused.
@@ -911,6 +969,7 @@ loop_suite(void)
 	tcase_add_test(tc, test_metrics_scrape_waits_alone);
 	tcase_add_test(tc, test_ctl_stats_waits_alone);
 	tcase_add_test(tc, test_module_list);
+	tcase_add_test(tc, test_module_cmd);
 	tcase_add_test(tc, test_ctl_edits_decoded);
 	tcase_add_test(tc, test_dataplane_silent_is_cut);
 	tcase_add_test(tc, test_slow_client_holds_the_dump);

@@ -128,6 +128,9 @@ put_sample(struct nl_msg *m, int attr)
 		if (attr == LB_ATTR_COUNTERS) {
 			lbmsg_put_counter(m, "rx_packets_total", 42);
 			lbmsg_put_counter(m, "drops_total", 7);
+		} else if (attr == LB_ATTR_MOD_ARGS) {
+			nla_put_string(m, LB_ATTR_MOD_ARG, "name=users");
+			nla_put_string(m, LB_ATTR_MOD_ARG, "stage=prod");
 		} else {
 			for (int i = 0; i < 3; i++) {
 				struct nlattr *b =
@@ -188,6 +191,13 @@ check_sample(struct nlattr *nla, int attr)
 		lbmsg_list_for_each (pos, nla, rem) {
 			struct nlattr *tb[LB_ATTR_MAX + 1];
 
+			if (attr == LB_ATTR_MOD_ARGS) { /* strings */
+				ck_assert_str_eq(nla_get_string(pos),
+						 count == 0 ? "name=users"
+							    : "stage=prod");
+				count++;
+				continue;
+			}
 			ck_assert_int_eq(lbmsg_parse_record(pos, tb), 0);
 			if (attr == LB_ATTR_COUNTERS) {
 				ck_assert_ptr_nonnull(tb[LB_ATTR_CNT_NAME]);
@@ -201,7 +211,7 @@ check_sample(struct nlattr *nla, int attr)
 			}
 			count++;
 		}
-		ck_assert_int_eq(count, attr == LB_ATTR_COUNTERS ? 2 : 3);
+		ck_assert_int_eq(count, attr == LB_ATTR_BACKENDS ? 3 : 2);
 		break;
 	default:
 		ck_abort_msg("attribute %d has no wire type", attr);

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lbctl_api.h"
 #include "lbctl_args.h"
 #include "lbctl_fmt.h"
 #include "edgelb/util.h"
@@ -195,6 +196,12 @@ main(int argc, char **argv)
 		rc = LBCTL_EXIT_OK;
 		break;
 	default:
+		/* api create --file: the file is read now, not when parsing */
+		if (lbctl_api_attach(&cmd, err, sizeof(err)) < 0) {
+			fprintf(stderr, "lbctl: %s: %s\n", cmd.what, err);
+			rc = LBCTL_EXIT_FAIL;
+			break;
+		}
 		rc = run(&cmd);
 		break;
 	}

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lbctl_api.h"
 #include "lbctl_args.h"
 
 /* ---- ip-style grammar ----------------------------------------------------- */
@@ -663,6 +664,13 @@ do_help(struct lbctl_pctx *p, struct words *w)
 	return lbctl_want_help(p, obj);
 }
 
+/* api VERB ...: lbctl_api.c */
+static int
+do_api(struct lbctl_pctx *p, struct words *w)
+{
+	return lbctl_api_parse(p, w->v + w->i, w->n - w->i);
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(struct lbctl_pctx *p, struct words *w);
@@ -674,6 +682,7 @@ static const struct {
 	{ "conn", do_conn },	   { "health", do_health },
 	{ "config", do_config },   { "save", do_save },
 	{ "module", do_module },   { "help", do_help },
+	{ "api", do_api },
 };
 
 static bool
@@ -750,7 +759,9 @@ parse_ip(struct lbctl_pctx *p, int argc, char **argv, int first)
 			i += rc;
 			continue;
 		}
-		if (argv[i][0] == '-' && argv[i][1] != '\0')
+		/* api takes its own --options (lbctl_api.c) */
+		if (argv[i][0] == '-' && argv[i][1] != '\0' &&
+		    strcmp(obj, "api") != 0)
 			return lbctl_usage_err(p, "unknown option '%s'",
 					       argv[i]);
 		words[w.n++] = argv[i++];

@@ -51,6 +51,7 @@ enum lbctl_view {
 	LBCTL_VIEW_IPVS_LIST, /* ipvsadm -L -n (plain, --stats or --rate) */
 	LBCTL_VIEW_IPVS_SAVE, /* ipvsadm -S: rules */
 	LBCTL_VIEW_MODULES,   /* module show (edgelbd only) */
+	LBCTL_VIEW_API,	      /* api ... (edgelbd's gateway module) */
 };
 
 /* Options shared by every command. */
@@ -82,6 +83,7 @@ struct lbctl_cmd {
 	struct lbctl_filter filter;
 	unsigned int nreqs;
 	struct nl_msg *reqs[LBCTL_MAX_REQS]; /* owned; sent in order */
+	const char *data_file; /* api create --file: read when run */
 };
 
 /*

@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "lbctl_api.h"
 #include "lbctl_fmt.h"
 #include "lbctl_fmt_priv.h"
 #include "edgelb/util.h"
@@ -454,6 +455,8 @@ lbctl_fmt_print(struct lbctl_fmt *f, FILE *out)
 		    f->view != LBCTL_VIEW_BACKENDS)
 			return -ENOENT;
 	}
+	if (f->view == LBCTL_VIEW_API)
+		return lbctl_api_print(f, out);
 	if (f->opts.json)
 		return fmt_json(f, out);
 	switch (f->view) {

@@ -65,6 +65,20 @@ static const struct {
 		    "draining, drained\n"
 		    "(SIGTERM), or reserved (section known, not in this "
 		    "build).\n" },
+	{ "api",
+	  "Usage: lbctl api create NAME --file ROUTES.ini   (a new draft)\n"
+	  "       lbctl api diff NAME [--stage S] [--version N]\n"
+	  "       lbctl api publish NAME --stage S [--version N]\n"
+	  "       lbctl api rollback NAME --stage S --version N\n"
+	  "       lbctl api deprecate NAME --version N [--sunset DATE]\n"
+	  "       lbctl api retire NAME --version N\n"
+	  "       lbctl api history NAME [--limit N]\n"
+	  "       lbctl api list\n"
+	  "       lbctl api show NAME [--version N | --stage S]\n"
+	  "The gateway's APIs (edgelbd with [gateway] api_db): versions of\n"
+	  "[route]/[upstream] sections published to stages. publish without\n"
+	  "--version turns the draft into the next version. DATE is\n"
+	  "YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or @UNIXTIME.\n" },
 	{ "ipvsadm", "ipvsadm syntax (when the first word starts with '-'):\n"
 		     "  lbctl -A|-E -t|-u VIP[:PORT] [-s SCHED] [-p [TIMEOUT]] "
 		     "[-g|-m|-i|--fnat]\n"
@@ -99,6 +113,7 @@ static const char usage[] =
 	"  save                              write the state file (edgelbd "
 	"only)\n"
 	"  module   show [NAME]              daemon modules (edgelbd only)\n"
+	"  api      create|diff|publish|...  gateway API lifecycle (edgelbd)\n"
 	"  help     [OBJECT]                 this text, or an object's\n"
 	"\n"
 	"Options:\n"
