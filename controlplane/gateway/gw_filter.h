@@ -102,17 +102,7 @@ int gw_filter_conf_key(struct gw_conf *c, const char *name, const char *key,
 
 struct gw_filter_set;
 
-/*
- * Create every filter of c and every route's chain (routes[i].chain).
- * NULL with errno EINVAL (err: an unknown filter named by a route, a
- * key that the type refuses, a file that cannot be read, ...) or ENOMEM.
- * A conf without filters gives an empty set.
- */
-struct gw_filter_set *gw_filter_set_build(const struct gw_conf *c,
-					  struct gw_route *routes,
-					  size_t nroutes, char *err,
-					  size_t errlen);
-void gw_filter_set_free(struct gw_filter_set *s);
+/* gw_filter_set_build and _free: declared in gw_route.h (its builder). */
 
 /* ---- per request -------------------------------------------------------- */
 

@@ -17,7 +17,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "gw_filter.h"
 #include "gw_route.h"
 #include "edgelb/util.h"
 

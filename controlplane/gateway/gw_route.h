@@ -170,6 +170,20 @@ struct gw_route {
 	struct gw_route_stats st;
 };
 
+/*
+ * The filters of a table (gw_filter.c; gw_table_build calls it): create
+ * every filter of c and every route's chain (routes[i].chain). NULL with
+ * errno EINVAL (err: an unknown filter named by a route, a key that the
+ * type refuses, a file that cannot be read, ...) or ENOMEM. A conf
+ * without filters gives an empty set.
+ */
+struct gw_filter_set;
+struct gw_filter_set *gw_filter_set_build(const struct gw_conf *c,
+					  struct gw_route *routes,
+					  size_t nroutes, char *err,
+					  size_t errlen);
+void gw_filter_set_free(struct gw_filter_set *s);
+
 struct gw_table;
 
 /*

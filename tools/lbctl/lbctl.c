@@ -13,7 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lbctl_api.h"
 #include "lbctl_args.h"
 #include "lbctl_fmt.h"
 #include "edgelb/util.h"

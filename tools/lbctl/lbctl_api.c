@@ -17,7 +17,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "lbctl_api.h"
+#include "lbctl_args.h"
 #include "lbctl_fmt_priv.h"
 
 static const struct {

@@ -16,7 +16,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "lbctl_api.h"
 #include "lbctl_args.h"
 
 /* ---- ip-style grammar ----------------------------------------------------- */

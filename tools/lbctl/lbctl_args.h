@@ -141,4 +141,17 @@ int lbctl_want_help(struct lbctl_pctx *p, const char *topic);
 /* The ipvsadm grammar over the whole argv (lbctl_ipvs.c). */
 int lbctl_parse_ipvs(struct lbctl_pctx *p, int argc, char **argv);
 
+/*
+ * lbctl api (lbctl_api.c): the words after "api" (w[0] is the verb) into
+ * one MODULE_CMD request. 0, or a usage error (-EINVAL with p->err), or
+ * -ENOMEM.
+ */
+int lbctl_api_parse(struct lbctl_pctx *p, char **w, int n);
+
+/*
+ * Before sending (lbctl_api.c): read cmd->data_file (if any) into the
+ * request's MOD_DATA. 0 or -errno with err ("FILE: why").
+ */
+int lbctl_api_attach(struct lbctl_cmd *cmd, char *err, size_t errlen);
+
 #endif

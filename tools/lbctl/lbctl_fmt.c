@@ -15,7 +15,6 @@
 
 #include <cjson/cJSON.h>
 
-#include "lbctl_api.h"
 #include "lbctl_fmt.h"
 #include "lbctl_fmt_priv.h"
 #include "edgelb/util.h"

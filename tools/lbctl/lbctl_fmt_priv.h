@@ -81,4 +81,7 @@ int fmt_be_table(struct lbctl_fmt *f, FILE *out);
 int fmt_table(struct lbctl_fmt *f, FILE *out);
 int fmt_json(struct lbctl_fmt *f, FILE *out);
 
+/* The reply of an api command, JSON with -j (lbctl_api.c). 0 or -EBADMSG. */
+int lbctl_api_print(struct lbctl_fmt *f, FILE *out);
+
 #endif
