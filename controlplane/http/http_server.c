@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -435,6 +436,14 @@ on_accept(evutil_socket_t fd, short what, void *arg)
 				SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (c >= 0) {
+			int one = 1;
+
+			/* an answer's head and body may leave in separate
+			 * writes (a proxied body arrives later): without
+			 * this, Nagle holds the second until the client's
+			 * delayed ACK (40 ms) */
+			(void)setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one,
+					 sizeof(one));
 			if (conn_new(s, l->tls, c, &peer, len) < 0)
 				http_log_rl(&s->rl, LOG_ERR,
 					    "http: connection: out of memory");
