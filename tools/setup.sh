@@ -24,6 +24,7 @@ PACKAGES=(
 	iproute2 ethtool curl socat bpftool iputils-ping iputils-arping procps
 	kmod openssl nftables wrk prometheus bind9-dnsutils knot-dnsutils
 	nginx-light nghttp2-client
+	haproxy
 )
 
 say() { printf 'setup: %s\n' "$*"; }
@@ -51,6 +52,11 @@ install_packages() {
 	if systemctl is-active --quiet prometheus 2>/dev/null; then
 		systemctl stop prometheus || true
 		systemctl disable prometheus >/dev/null 2>&1 || true
+	fi
+	# Likewise haproxy: the benchmark starts its own (tests/bench).
+	if systemctl is-active --quiet haproxy 2>/dev/null; then
+		systemctl stop haproxy || true
+		systemctl disable haproxy >/dev/null 2>&1 || true
 	fi
 }
 
