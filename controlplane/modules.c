@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 
+#include "gateway/gw_module.h"
 #include "httpdns/hdns_module.h"
 #include "modules.h"
 
@@ -34,15 +35,14 @@ reserved_key(void *state, const char *name, const char *key, const char *value,
 		.cfg = &var##_cfg,                                             \
 	}
 
-RESERVED(gateway, "gateway", false);
-RESERVED(route, "route", true);
 RESERVED(push, "push", false);
 
 const struct lbd_module *const lbd_modules[] = {
-	&hdns_module,
-	&gateway_module,
-	&route_module,
-	&push_module,
+	&hdns_module,	     /* [httpdns] */
+	&gw_module,	     /* [gateway] */
+	&gw_route_module,    /* [route NAME], the gateway's */
+	&gw_upstream_module, /* [upstream NAME], the gateway's */
+	&push_module,	     /* [push] */
 };
 
 const size_t lbd_nmodules = sizeof(lbd_modules) / sizeof(lbd_modules[0]);

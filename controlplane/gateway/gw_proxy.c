@@ -19,6 +19,7 @@
 #include <syslog.h>
 
 #include "gw_proxy.h"
+#include "edgelb/util.h"
 
 #define HOLD_MAX (1u << 20) /* bytes of one direction held, at most */
 
@@ -48,6 +49,8 @@ struct gw_proxy {
 	struct gw_loop *loops[GW_PROXY_LOOPS];
 	struct gw_proxy_stats st; /* relaxed atomics: any loop writes */
 	uint64_t retries_active;  /* atomic */
+	void (*on_done)(void *arg, const struct gw_done *d);
+	void *on_done_arg;
 };
 
 enum call_kind {
@@ -94,6 +97,13 @@ struct gw_call {
 	char *rheld; /* response bytes the client did not take */
 	size_t rheld_n;
 	bool up_done; /* the upstream ended the response */
+	/* for on_done (opts): what the request was and how it went */
+	char *d_info; /* "method\0host\0path"; NULL without on_done */
+	bool d_has_host, d_reported;
+	struct sockaddr_storage d_peer;
+	uint64_t d_start_ns, d_head_ns, d_bytes_in, d_bytes_out;
+	int d_status;
+	const char *d_error;
 };
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -203,12 +213,69 @@ client_sockaddr(const struct sockaddr *sa, char *buf, size_t len, bool brk)
 static void call_free(struct gw_call *c);
 static struct gw_loop *loop_of(struct gw_proxy *p, struct event_base *base);
 
+/* Tell on_done how the request went, once. */
+static void
+report(struct gw_call *c, const char *why)
+{
+	struct gw_done d = { 0 };
+	const char *s = c->d_info;
+
+	if (c->d_reported || c->p->on_done == NULL || s == NULL)
+		return;
+	c->d_reported = true;
+	if (why != NULL && c->d_error == NULL)
+		c->d_error = why;
+	d.route = c->route;
+	if (c->attempts > 0 && c->route != NULL && c->route->up != NULL)
+		d.upstream = c->route->up->conf.name;
+	d.client = (const struct sockaddr *)&c->d_peer;
+	d.method = s;
+	s += strlen(s) + 1;
+	d.host = c->d_has_host ? s : NULL;
+	d.path = s + strlen(s) + 1;
+	d.status = c->d_status;
+	d.bytes_in = c->d_bytes_in;
+	d.bytes_out = c->d_bytes_out;
+	d.start_ns = c->d_start_ns;
+	d.upstream_head_ns = c->d_head_ns;
+	d.end_ns = lb_now_ns();
+	d.attempts = c->attempts;
+	d.error = c->d_error;
+	c->p->on_done(c->p->on_done_arg, &d);
+}
+
+/* Keep what on_done is told of the request (its strings end with it). */
+static int
+note_request(struct gw_call *c, const struct http_msg *m, const char *host)
+{
+	size_t ml = strlen(m->method), hl = host != NULL ? strlen(host) : 0;
+	size_t pl = strlen(m->path);
+	const struct sockaddr *sa;
+	socklen_t len = 0;
+
+	c->d_start_ns = lb_now_ns();
+	if (c->p->on_done == NULL)
+		return 0;
+	c->d_info = malloc(ml + hl + pl + 3);
+	if (c->d_info == NULL)
+		return -ENOMEM;
+	memcpy(c->d_info, m->method, ml + 1);
+	memcpy(c->d_info + ml + 1, host != NULL ? host : "", hl + 1);
+	memcpy(c->d_info + ml + hl + 2, m->path, pl + 1);
+	c->d_has_host = host != NULL;
+	sa = http_req_peer(c->req, &len);
+	if (sa != NULL && len > 0 && len <= sizeof(c->d_peer))
+		memcpy(&c->d_peer, sa, len);
+	return 0;
+}
+
 static void
 count_resp(struct gw_call *c, int status)
 {
 	int cls = status / 100 < 6 ? status / 100 : 0;
 
 	STAT_ADD(c->p->st.responses[cls], 1);
+	c->d_status = status;
 	if (c->route != NULL)
 		STAT_ADD(c->route->st.responses[cls], 1);
 }
@@ -217,6 +284,7 @@ count_resp(struct gw_call *c, int status)
 static void
 answer_ended(struct gw_call *c)
 {
+	report(c, NULL);
 	if (c->req != NULL)
 		http_req_set_data(c->req, NULL);
 	c->req = NULL;
@@ -233,7 +301,7 @@ send_answer(struct gw_call *c)
 	char body[GW_BODY_MAX + 128];
 	int n, rcode;
 
-	count_resp(c, c->a_status);
+	count_resp(c, c->a_error != NULL ? c->a_status : rc->status);
 	if (c->a_error != NULL) {
 		n = snprintf(body, sizeof(body),
 			     "{\"error\":\"%s\",\"route\":%s%s%s}\n",
@@ -242,6 +310,7 @@ send_answer(struct gw_call *c)
 			     rc != NULL ? "\"" : "");
 		rcode = http_resp_simple(c->req, c->a_status,
 					 "application/json", body, (size_t)n);
+		c->d_bytes_out += (uint64_t)n;
 	} else if (rc->action == GW_ACT_REDIRECT) {
 		h[0].name = "Location";
 		h[0].value = rc->location;
@@ -249,6 +318,7 @@ send_answer(struct gw_call *c)
 	} else {
 		rcode = http_resp_simple(c->req, rc->status, "text/plain",
 					 rc->body, strlen(rc->body));
+		c->d_bytes_out += strlen(rc->body);
 	}
 	(void)rcode; /* -EPIPE: the connection is closing; nothing to add */
 	answer_ended(c);
@@ -262,6 +332,7 @@ answer(struct gw_call *c, int status, const char *error)
 	c->kind = CALL_ANSWER;
 	c->a_status = status;
 	c->a_error = error;
+	c->d_error = error;
 	if (c->req != NULL && c->req_done)
 		send_answer(c);
 }
@@ -468,6 +539,7 @@ up_head(void *arg, struct http_client_req *r, const struct http_msg *m)
 	(void)r;
 	c->head_seen = true;
 	c->up_status = m->status;
+	c->d_head_ns = lb_now_ns();
 	if (m->status >= 500 && m->status <= 599 &&
 	    rc->retry_on[m->status - 500] && other_available(c) &&
 	    may_retry(c)) {
@@ -509,8 +581,10 @@ up_body(void *arg, struct http_client_req *r, const char *p, size_t n)
 		return -ECANCELED;
 	if (c->rheld_n == 0) {
 		rc = http_resp_write(c->req, p, n);
-		if (rc == 0)
+		if (rc == 0) {
+			c->d_bytes_out += n;
 			return 0;
+		}
 		if (rc != -EAGAIN)
 			return rc;
 	}
@@ -586,6 +660,8 @@ up_done(void *arg, struct http_client_req *r, int err)
 		return;
 	}
 	c->up_done = true;
+	if (err != 0)
+		c->d_error = "upstream failed mid-answer";
 	if (err != 0)
 		http_log_rl(&c->lp->rl, LOG_NOTICE,
 			    "gateway: route %s: upstream failed mid-answer: %s",
@@ -677,6 +753,7 @@ call_free(struct gw_call *c)
 {
 	struct gw_proxy *p = c->p;
 
+	report(c, "gateway stopped");
 	if (c->up != NULL) {
 		http_client_req_cancel(c->up);
 		gw_upstream_done(c->route->up, c->inst, GW_OUT_CANCELED, 0,
@@ -699,6 +776,7 @@ call_free(struct gw_call *c)
 	free(c->fwd);
 	free(c->qheld);
 	free(c->rheld);
+	free(c->d_info);
 	free(c);
 }
 
@@ -733,6 +811,8 @@ on_head(void *arg, struct http_req *req)
 	http_req_set_data(req, c);
 	c->has_body = m->chunked || m->content_length > 0;
 	c->body_len = m->chunked ? -1 : m->content_length;
+	if (note_request(c, m, host) < 0)
+		return -ENOMEM;
 
 	c->t = gw_router_get(p->router);
 	in.method = m->method;
@@ -787,6 +867,8 @@ on_body(void *arg, struct http_req *req, const char *b, size_t n)
 	int rc;
 
 	(void)arg;
+	if (c != NULL)
+		c->d_bytes_in += n;
 	if (c == NULL || c->kind != CALL_PROXY || c->up == NULL)
 		return 0; /* answered by us, or gone: dropped */
 	if (c->qheld_n == 0) {
@@ -831,6 +913,8 @@ on_drain(void *arg, struct http_req *req)
 	rc = http_resp_write(req, c->rheld, c->rheld_n);
 	if (rc == -EAGAIN)
 		return;
+	if (rc == 0)
+		c->d_bytes_out += c->rheld_n;
 	c->rheld_n = 0;
 	if (c->up_done) {
 		(void)http_resp_end(req);
@@ -854,6 +938,7 @@ on_abort(void *arg, struct http_req *req)
 	if (c == NULL)
 		return;
 	STAT_ADD(c->p->st.client_aborts, 1);
+	report(c, "client went away");
 	c->req = NULL;
 	if (!c->resp_started)
 		STAT_ADD(c->p->st.responses[0], 1);
@@ -938,6 +1023,10 @@ gw_proxy_new(struct event_base *base, struct gw_router *r,
 	snprintf(p->via_name, sizeof(p->via_name), "%s",
 		 o != NULL && o->via != NULL ? o->via : "edgelb");
 	snprintf(p->via_resp, sizeof(p->via_resp), "1.1 %s", p->via_name);
+	if (o != NULL) {
+		p->on_done = o->on_done;
+		p->on_done_arg = o->on_done_arg;
+	}
 	pthread_mutex_init(&p->mu, NULL);
 	/* one loop known now: its client's errors show here */
 	if (base != NULL && loop_of(p, base) == NULL) {

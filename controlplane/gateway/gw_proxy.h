@@ -56,10 +56,30 @@
 struct event_base;
 struct gw_proxy;
 
+struct gw_done { /* one request's end, for logs and metrics */
+	const struct gw_route *route; /* NULL: no route */
+	const char *upstream;	      /* NULL: none */
+	const struct sockaddr *client;
+	const char *method, *host, *path;
+	int status; /* 0: none sent */
+	uint64_t bytes_in, bytes_out;
+	uint64_t start_ns, upstream_head_ns, end_ns; /* lb_now_ns() */
+	uint32_t attempts;
+	const char *error; /* NULL or why it failed */
+};
+
 struct gw_proxy_opts {
 	/* base options of the upstream clients (NULL fields: defaults) */
 	const struct http_client_opts *client;
 	const char *via; /* the Via pseudonym; NULL: "edgelb" */
+	/*
+	 * Called once per request when its answer ended or the client went
+	 * away, on the request's loop thread (the strings of d live until it
+	 * returns; upstream_head_ns is 0 when no upstream head came, host
+	 * is NULL without a Host). May be NULL.
+	 */
+	void (*on_done)(void *arg, const struct gw_done *d);
+	void *on_done_arg;
 };
 
 struct gw_proxy_stats {

@@ -579,6 +579,54 @@ lab_demo_stats() {
 		}' <<<"$out"
 }
 
+# One API behind edgelbd's gateway: an edgelbd of its own in the router
+# namespace (its dataplane socket has no server: it never touches the
+# lab's edgelb-dp) serves /api/ on the router's client side from an
+# upstream bound to an INI service of the three backends. Prints a few
+# answers through it.
+LAB_GW_PORT=8080
+lab_demo_gateway() {
+	local bin b i body url deadline
+	bin=$LAB_BUILD/controlplane/edgelbd
+	[ -x "$bin" ] || {
+		lab_die "$bin is not built"
+		return 1
+	}
+	{
+		printf '[global]\nctl_socket = %s\n' "$LAB_DIR/gw-ctl.sock"
+		printf '[dataplane]\nsocket = %s\n' "$LAB_DIR/gw-no-dp.sock"
+		printf '[service web]\nvip = %s:%s\nmode = nat\n' \
+			"$LAB_VIP" "$LAB_TCP_PORT"
+		for b in "${LAB_BACKENDS[@]}"; do
+			printf 'backend = %s:%s\n' "$(lab_backend_ip "$b")" \
+				"$LAB_TCP_PORT"
+		done
+		printf '[gateway]\nlisten = %s:%s\n' "$LAB_ROUTER_CLIENT_IP" \
+			"$LAB_GW_PORT"
+		printf '[upstream web]\nservice = web\n'
+		printf '[route api]\npath_prefix = /api/\nstrip_prefix = /api\n'
+		printf 'upstream = web\n'
+	} >"$LAB_DIR/gateway.ini"
+	lab_router "$bin" -f -c "$LAB_DIR/gateway.ini" \
+		>"$LAB_DIR/edgelbd-gateway.log" 2>&1 9>&- &
+	echo $! >"$LAB_DIR/edgelbd-gateway.pid"
+	url=http://$LAB_ROUTER_CLIENT_IP:$LAB_GW_PORT/api/
+	deadline=$((SECONDS + 10))
+	until lab_client curl -s --max-time 1 -o /dev/null "$url"; do
+		((SECONDS < deadline)) || {
+			lab_die "edgelbd's gateway does not answer on $url"
+			return 1
+		}
+		sleep 0.2
+	done
+	echo "  edgelbd's gateway on $LAB_ROUTER_CLIENT_IP:$LAB_GW_PORT, route /api/ -> upstream web (the 3 backends):"
+	for i in 1 2 3; do
+		body=$(lab_client curl -sS --fail --max-time 5 "$url") || return 1
+		echo "  GET $url -> $body"
+	done
+	lab_stop_pidfile "$LAB_DIR/edgelbd-gateway.pid"
+}
+
 # Whether edgelb-dp forwards MODE: one request through the VIP within 3 s.
 lab_mode_forwards() {
 	lab_client curl -s --max-time 3 -o /dev/null \
@@ -586,7 +634,7 @@ lab_mode_forwards() {
 }
 
 lab_demo() {
-	local mode rc=0 forwarding=() notyet=()
+	local mode rc=0 forwarding=() notyet=() gateway=
 	lab_lock || return 1
 	trap 'lab_down' EXIT
 	trap 'exit 130' INT TERM
@@ -615,11 +663,21 @@ lab_demo() {
 		fi
 		echo "  dataplane counters (non-zero):"
 		lab_demo_stats || rc=1
+		if [ "$mode" = nat ]; then
+			echo
+			echo "==== one API behind the gateway"
+			if lab_demo_gateway; then
+				gateway=ok
+			else
+				rc=1
+			fi
+		fi
 		lab_down
 	done
 	echo
 	echo "==== summary"
 	echo "  edgelb-dp answered ARP and ICMP echo for the VIP and its ports"
+	[ -n "$gateway" ] && echo "  edgelbd's gateway served /api/ from the backends"
 	[ ${#forwarding[@]} -gt 0 ] && echo "  forwarding: ${forwarding[*]}"
 	[ ${#notyet[@]} -gt 0 ] && echo "  not forwarding yet: ${notyet[*]}"
 	return $rc

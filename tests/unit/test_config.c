@@ -326,7 +326,8 @@ static const char full_ini[] =
 	"fallback = 192.0.2.1\n"
 	"fallback = 192.0.2.2\n"
 	"idle_timeout = 0.5s\n"
-	"[route api]\n";
+	"[route api]\n"
+	"direct = 200 ok\n";
 
 START_TEST(test_full_file)
 {

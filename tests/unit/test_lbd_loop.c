@@ -455,7 +455,7 @@ START_TEST(test_ctl_stats_waits_alone)
 }
 END_TEST
 
-/* MODULE_GET with the daemon's own table: httpdns runs, the rest reserved. */
+/* MODULE_GET with the daemon's own table: push is still reserved. */
 struct modules_seen {
 	atomic_bool done;
 	int rc;
@@ -501,9 +501,10 @@ modules_client(void *arg)
 START_TEST(test_module_list)
 {
 	static const char *const names[] = { "httpdns", "gateway", "route",
-					     "push" };
-	static const int states[] = { LB_MODULE_RUNNING, LB_MODULE_RESERVED,
-				      LB_MODULE_RESERVED, LB_MODULE_RESERVED };
+					     "upstream", "push" };
+	static const int states[] = { LB_MODULE_RUNNING, LB_MODULE_RUNNING,
+				      LB_MODULE_RUNNING, LB_MODULE_RUNNING,
+				      LB_MODULE_RESERVED };
 	struct modules_seen ms = { 0 };
 	uint64_t end = now_ms() + 10000;
 	pthread_t t;
@@ -513,8 +514,8 @@ START_TEST(test_module_list)
 		event_base_loop(d.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 	pthread_join(t, NULL);
 	ck_assert_int_eq(ms.rc, 0);
-	ck_assert_uint_eq(ms.n, 4);
-	for (unsigned int i = 0; i < 4; i++) {
+	ck_assert_uint_eq(ms.n, 5);
+	for (unsigned int i = 0; i < 5; i++) {
 		ck_assert_str_eq(ms.names[i], names[i]);
 		ck_assert_int_eq(ms.states[i], states[i]);
 	}
