@@ -40,6 +40,9 @@
 # nothing fails instead. The exit status is 1 when the rig itself fails
 # (a program errors, the baseline returns nothing, a rewritten frame
 # fails validation, in smoke mode nothing is forwarded), 0 otherwise.
+# BENCH_GW_ARGS: extra arguments of bench_gateway.sh (figure "gateway"),
+# e.g. "--rounds 3 --duration 5" for a shorter run; the report says the
+# rounds and duration used.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -56,7 +59,7 @@ while [ $# -gt 0 ]; do
 	--build) build=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
-	-h | --help) sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,45p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -863,8 +866,9 @@ fig_http_route() {
 # routes (its own script; it prints the runs as JSON).
 fig_gateway() {
 	local rc=0
-	"$here/bench_gateway.sh" --build "$build" >"$work/gateway.json" \
-		2>"$work/gateway.log" || rc=$?
+	# shellcheck disable=SC2086 # word splitting wanted
+	"$here/bench_gateway.sh" --build "$build" ${BENCH_GW_ARGS:-} \
+		>"$work/gateway.json" 2>"$work/gateway.log" || rc=$?
 	case $rc in
 	0) measured gateway all "$(tail -1 "$work/gateway.json")" ;;
 	77) not_measured gateway all "$(tail -1 "$work/gateway.json")" ;;
