@@ -35,6 +35,7 @@ static const char *const foreign_prefixes[] = {
 	"service ",
 	"healthcheck ",
 	"route ",
+	"upstream ",
 };
 
 void

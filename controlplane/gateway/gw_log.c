@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,22 +200,30 @@ put(struct out *o, const char *s, size_t k)
 /* A string literal. */
 #define PUTL(o, lit) put(o, lit, sizeof(lit) - 1)
 
-static void putf(struct out *o, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
+/* Numbers by hand: a line is written per request, printf's cost shows. */
 static void
-putf(struct out *o, const char *fmt, ...)
+put_u64(struct out *o, uint64_t v)
 {
-	char tmp[64];
-	va_list ap;
-	int k;
+	char tmp[20];
+	size_t i = sizeof(tmp);
 
-	va_start(ap, fmt);
-	k = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (k > 0)
-		put(o, tmp,
-		    (size_t)k < sizeof(tmp) ? (size_t)k : sizeof(tmp) - 1);
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	put(o, tmp + i, sizeof(tmp) - i);
+}
+
+/* Nanoseconds from a to b as milliseconds with three decimals. */
+static void
+put_ms(struct out *o, uint64_t a, uint64_t b)
+{
+	uint64_t us = b > a ? (b - a) / 1000 : 0;
+	char frac[4] = { '.', (char)('0' + us / 100 % 10),
+			 (char)('0' + us / 10 % 10), (char)('0' + us % 10) };
+
+	put_u64(o, us / 1000);
+	put(o, frac, sizeof(frac));
 }
 
 /* A JSON string, or null; bytes outside printable ASCII as \u00XX so
@@ -237,7 +244,11 @@ put_str(struct out *o, const char *s)
 
 			put(o, e, 2);
 		} else if (ch < 0x20 || ch >= 0x7f) {
-			putf(o, "\\u%04x", ch);
+			static const char hex[] = "0123456789abcdef";
+			char e[6] = { '\\', 'u',	  '0',
+				      '0',  hex[ch >> 4], hex[ch & 0xf] };
+
+			put(o, e, sizeof(e));
 		} else {
 			put(o, s, 1);
 		}
@@ -258,12 +269,6 @@ client_text(const struct sockaddr *sa, char *buf, size_t len)
 		inet_ntop(AF_INET6,
 			  &((const struct sockaddr_in6 *)sa)->sin6_addr, buf,
 			  (socklen_t)len);
-}
-
-static double
-ms_between(uint64_t a, uint64_t b)
-{
-	return b > a ? (double)(b - a) / 1e6 : 0.0;
 }
 
 size_t
@@ -290,16 +295,21 @@ gw_log_format(char *buf, size_t len, const char *stage, const struct gw_done *d,
 	put_str(&o, d->route != NULL ? d->route->conf->name : NULL);
 	PUTL(&o, ",\"upstream\":");
 	put_str(&o, d->upstream);
-	putf(&o, ",\"status\":%d", d->status);
-	putf(&o, ",\"bytes_in\":%llu", (unsigned long long)d->bytes_in);
-	putf(&o, ",\"bytes_out\":%llu", (unsigned long long)d->bytes_out);
-	putf(&o, ",\"duration_ms\":%.3f", ms_between(d->start_ns, d->end_ns));
+	PUTL(&o, ",\"status\":");
+	put_u64(&o, d->status > 0 ? (uint64_t)d->status : 0);
+	PUTL(&o, ",\"bytes_in\":");
+	put_u64(&o, d->bytes_in);
+	PUTL(&o, ",\"bytes_out\":");
+	put_u64(&o, d->bytes_out);
+	PUTL(&o, ",\"duration_ms\":");
+	put_ms(&o, d->start_ns, d->end_ns);
+	PUTL(&o, ",\"upstream_ms\":");
 	if (d->upstream_head_ns != 0)
-		putf(&o, ",\"upstream_ms\":%.3f",
-		     ms_between(d->start_ns, d->upstream_head_ns));
+		put_ms(&o, d->start_ns, d->upstream_head_ns);
 	else
-		PUTL(&o, ",\"upstream_ms\":null");
-	putf(&o, ",\"attempts\":%u", d->attempts);
+		PUTL(&o, "null");
+	PUTL(&o, ",\"attempts\":");
+	put_u64(&o, d->attempts);
 	PUTL(&o, ",\"error\":");
 	put_str(&o, d->error);
 	PUTL(&o, "}");
@@ -308,18 +318,33 @@ gw_log_format(char *buf, size_t len, const char *stage, const struct gw_done *d,
 	return o.n;
 }
 
+/* "2026-12-03T15:46:43.353Z" into buf (at least 32 bytes); the part up
+ * to the second is made once a second per thread. */
 static void
-now_text(char *buf, size_t len)
+now_text(char *buf)
 {
+	static __thread time_t last = -1;
+	static __thread char sec[24];
+	static __thread size_t seclen;
 	struct timespec ts;
-	struct tm tm;
+	unsigned ms;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	size_t k = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (ts.tv_sec != last) {
+		struct tm tm;
 
-	snprintf(buf + k, len - k, ".%03uZ",
-		 (unsigned)(ts.tv_nsec / 1000000) % 1000u);
+		gmtime_r(&ts.tv_sec, &tm);
+		seclen = strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm);
+		last = ts.tv_sec;
+	}
+	ms = (unsigned)(ts.tv_nsec / 1000000) % 1000u;
+	memcpy(buf, sec, seclen);
+	buf[seclen] = '.';
+	buf[seclen + 1] = (char)('0' + ms / 100);
+	buf[seclen + 2] = (char)('0' + ms / 10 % 10);
+	buf[seclen + 3] = (char)('0' + ms % 10);
+	buf[seclen + 4] = 'Z';
+	buf[seclen + 5] = '\0';
 }
 
 void
@@ -332,7 +357,7 @@ gw_log_write(struct gw_log *l, const char *stage, const struct gw_done *d)
 	kind = __atomic_load_n(&l->kind, __ATOMIC_RELAXED);
 	if (kind == GWL_OFF)
 		return;
-	now_text(when, sizeof(when));
+	now_text(when);
 	n = gw_log_format(line, sizeof(line) - 1, stage, d, when);
 	pthread_mutex_lock(&l->mu);
 	if (n >= sizeof(line) - 1) {
