@@ -26,6 +26,7 @@ PACKAGES=(
 	kmod openssl nftables wrk prometheus bind9-dnsutils knot-dnsutils
 	nginx-light nghttp2-client python3-h2 python3-cryptography
 	python3-websockets python3-grpcio
+	haproxy
 )
 
 say() { printf 'setup: %s\n' "$*"; }
@@ -53,6 +54,11 @@ install_packages() {
 	if systemctl is-active --quiet prometheus 2>/dev/null; then
 		systemctl stop prometheus || true
 		systemctl disable prometheus >/dev/null 2>&1 || true
+	fi
+	# Likewise haproxy: the benchmark starts its own (tests/bench).
+	if systemctl is-active --quiet haproxy 2>/dev/null; then
+		systemctl stop haproxy || true
+		systemctl disable haproxy >/dev/null 2>&1 || true
 	fi
 }
 

@@ -45,7 +45,7 @@
 #define GW_MAX_METHODS	 8
 #define GW_MAX_MATCH	 8  /* header or query matchers per route */
 #define GW_MAX_HDR_RW	 16 /* header rewrites per direction */
-#define GW_MAX_ROUTES	 1024
+#define GW_MAX_ROUTES	 10000
 #define GW_MAX_UPSTREAMS 256
 #define GW_MAX_FILTERS	 8 /* filters per route (gw_filter.h) */
 

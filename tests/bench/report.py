@@ -271,6 +271,139 @@ def http_route_section(res, w, limit):
         f"{x['server']}/{x['proto']} {x['rps']:,.0f} req/s" for x in runs_) + ".\n")
 
 
+def ratio_verdict(vals, goal, below=False):
+    """A ratio against its goal over every round: met, not met or
+    inconclusive, with the median (min–max)."""
+    sp = spread(vals)
+    if sp is None:
+        return "not measured"
+    lo, _, hi = sp
+    ok_all = hi <= goal if below else lo >= goal
+    ok_none = lo > goal if below else hi < goal
+    verdict = ("met" if ok_all else "not met" if ok_none else
+               "inconclusive (the rounds fall on both sides)")
+    return f"{fmt_spread(vals, 2, bold=True)}, goal {'≤' if below else '≥'} {goal:.2f}: {verdict}"
+
+
+def gateway_section(res, w, limit):
+    """Figure 8: the API gateway in edgelbd against nginx proxy_pass and
+    HAProxy through the same 1,000 routes (tests/bench/bench_gateway.sh)."""
+    w("## 8. The API gateway against nginx and HAProxy, 1,000 routes\n")
+    r = res.get("gateway", "all")
+    if not r or r["status"] != "measured":
+        w(f"{reason(r)}\n")
+        return
+    d = r["data"]
+    g = d["goals"]
+    w("`tests/bench/bench_gateway.sh`: three proxies in front of one "
+      "backend (nginx, one process, `return 200` with a "
+      f"{d['body_bytes']}-byte body), each with the same table of "
+      f"{d['routes']:,} routes on any host (60 % path prefixes, 20 % exact "
+      "paths, 20 % regexes): edgelbd's gateway (one worker thread; routes "
+      "tried in order), "
+      f"{d['nginx']} (master + one worker, one `location` per route, "
+      "`proxy_pass` to keep-alive upstreams, `pcre_jit on`) and "
+      f"{d['haproxy']} (`nbthread 1`; exact paths, prefixes and regexes in "
+      "three maps, `http-reuse always`, pattern cache off). Each proxy is "
+      "pinned to CPU 1; the load generator and the backend share CPU 0. "
+      f"Every request is `GET {d['path']}`, which only route "
+      f"{d['target_route']} matches: the last regex route, so the gateway "
+      "tries every route before it, nginx its prefix tree and then every "
+      "regex location, HAProxy both maps before its regex map. HTTP/1.1: "
+      f"`wrk -t1 -c{d['conns']} -d{d['duration']}s --latency` (keep-alive); "
+      f"HTTP/2: `h2load -t1 -c{d['conns']} -m{d['streams']} -D{d['duration']}` "
+      f"(h2c, prior knowledge; p50/p99 from its per-request log). "
+      f"{d['rounds']} rounds; in each, the three proxies in a rotating "
+      "order. CPU µs/req = utime + stime (/proc/PID/stat) of all the "
+      "proxy's processes over the run / requests completed. Ratios are "
+      "taken within a round: req/s gateway ÷ peer (above 1: the gateway "
+      "is ahead) and CPU/req gateway ÷ peer (the gateway's cost "
+      "relative to the peer's; below 1: cheaper); median (min–max) over "
+      "rounds.\n")
+    w("The load generator and the backend share one CPU and can cap "
+      "requests/s below what a proxy could do; CPU time per request is "
+      "not hidden by that cap, and the goals apply to both (CPU: at most "
+      f"{1 / g['rps_ratio_nginx']:.2f}× nginx's and "
+      f"{1 / g['rps_ratio_haproxy']:.2f}× HAProxy's cost).\n")
+    w("| protocol | proxy | req/s | p50 µs | p99 µs | CPU µs/req |")
+    w("|---|---|---:|---:|---:|---:|")
+    names = (("h1", "HTTP/1.1"), ("h2", "HTTP/2 (h2c)"))
+    for proto, name in names:
+        for p in ("gateway", "nginx", "haproxy"):
+            rr = [x for x in d["runs"] if x["proxy"] == p and x["proto"] == proto]
+            w(f"| {name} | {p} | {fmt_spread([x['rps'] for x in rr], 0)} | "
+              f"{fmt_spread([x['p50_us'] for x in rr], 0)} | "
+              f"{fmt_spread([x['p99_us'] for x in rr], 0)} | "
+              f"{fmt_spread([x['cpu_us_per_req'] for x in rr], 1)} |")
+    w("")
+    w("| protocol | req/s gateway ÷ nginx | req/s gateway ÷ HAProxy | CPU/req gateway ÷ nginx | CPU/req gateway ÷ HAProxy |")
+    w("|---|---|---|---|---|")
+    for proto, name in names:
+        rt = {}
+        for peer in ("nginx", "haproxy"):
+            by = {p: {x["round"]: x for x in d["runs"]
+                      if x["proxy"] == p and x["proto"] == proto}
+                  for p in ("gateway", peer)}
+            rounds = sorted(set(by["gateway"]) & set(by[peer]))
+            rt[f"rps_{peer}"] = [by["gateway"][k]["rps"] / by[peer][k]["rps"]
+                                 for k in rounds if by[peer][k]["rps"]]
+            rt[f"cpu_{peer}"] = [by["gateway"][k]["cpu_us_per_req"]
+                                 / by[peer][k]["cpu_us_per_req"] for k in rounds
+                                 if by["gateway"][k]["cpu_us_per_req"]
+                                 and by[peer][k]["cpu_us_per_req"]]
+        cells = []
+        for key, goal, below in (("rps_nginx", g["rps_ratio_nginx"], False),
+                                 ("rps_haproxy", g["rps_ratio_haproxy"], False),
+                                 ("cpu_nginx", 1 / g["rps_ratio_nginx"], True),
+                                 ("cpu_haproxy", 1 / g["rps_ratio_haproxy"], True)):
+            flag = " *inconclusive spread*" if inconclusive(rt[key], limit) else ""
+            cells.append(ratio_verdict(rt[key], goal, below) + flag)
+        w(f"| {name} | " + " | ".join(cells) + " |")
+    w("")
+    w("Every run (round, proxy/protocol: req/s, p50/p99 µs, CPU µs/req): "
+      + "; ".join(f"{x['round']} {x['proxy']}/{x['proto']}: {x['rps']:,.0f}, "
+                  f"{x['p50_us']:.0f}/{x['p99_us']:.0f}, {x['cpu_us_per_req']:.1f}"
+                  for x in d["runs"] if x.get("cpu_us_per_req")) + ".\n")
+
+
+def gw_lookup_section(res, w):
+    """Figure 9: gw_table_match with 10,000 routes (bench_gw_lookup)."""
+    w("## 9. Gateway route lookup with 10,000 routes\n")
+    r = res.get("gw_lookup", "all")
+    if not r or r["status"] != "measured":
+        w(f"{reason(r)}\n")
+        return
+    d = r["data"]
+    w("`tests/bench/bench_gw_lookup`: `gw_table_match` on a table of "
+      f"{d['routes']:,} routes built through `gw_conf_key` and "
+      "`gw_table_build` (60 % path prefixes, 20 % exact paths, 20 % "
+      "PCRE2 regexes; 60 % of the routes on any host, the rest on "
+      f"{d['exact_hosts']} exact and {d['suffix_hosts']} suffix hosts), "
+      f"against the same lookups on a {d['baseline_routes']}-route table "
+      "of the same shape, in the same run, repetitions interleaved. "
+      "A repetition times a calibrated number of lookups "
+      f"(about {d['target_ms']:g} ms); median (min–max) ns per lookup over "
+      f"{d['reps']} repetitions. *Tried*: the routes (of them regexes) "
+      "whose matchers the lookup runs, in order, after the host picked "
+      "its virtual host; every lookup is checked to return its route. "
+      f"Building the {d['routes']:,}-route table took "
+      f"{fmt(d['build_ms'], 0)} ms ({fmt(d['baseline_build_ms'], 2)} ms "
+      f"for {d['baseline_routes']}).\n")
+    w(f"| case | request | route | tried (regex) | **ns, {d['routes']:,} routes** | route, tried (regex), {d['baseline_routes']} routes | ns, {d['baseline_routes']} routes | ratio |")
+    w("|---|---|---|---:|---:|---|---:|---:|")
+    for c in d["cases"]:
+        b = c["baseline"]
+        ns = c["ns"]
+        bns = b["ns"]
+        w(f"| {c['case']} | `{c['host']}{c['path']}` | {c['route'] or 'none'} | "
+          f"{c['tried']:,} ({c['tried_regex']:,}) | "
+          f"**{fmt(ns['median'], 0)}** ({fmt(ns['min'], 0)}–{fmt(ns['max'], 0)}) | "
+          f"{b['route'] or 'none'}, {b['tried']} ({b['tried_regex']}) | "
+          f"{fmt(bns['median'], 0)} ({fmt(bns['min'], 0)}–{fmt(bns['max'], 0)}) | "
+          f"{fmt(c['ratio'], 1)} |")
+    w("")
+
+
 def render(res, args):
     smoke = args.smoke == "1"
     o = []
@@ -358,6 +491,7 @@ def render(res, args):
     w("| forwarded rate per mode on the memif rig | ≥ 0.8 × the rig baseline | figure 1 | DPVS FULL-NAT 2.9 Mpps per core; Katran 5.2 Mpps per core |")
     w("| memory per tracked connection | ≤ 200 bytes | figure 3 | |")
     w("| Maglev table build (M=65537) | ≤ 1 ms, max/avg share ≤ 1.01 | figure 4 | Maglev paper: 1.8 ms (M=65537, N=1000) |")
+    w("| API gateway req/s and CPU per request, 1,000 routes | ≥ 1.0 × nginx, ≥ 0.8 × HAProxy | figure 8 | nginx proxy_pass, HAProxy, same run |")
     w("")
 
     # ---- baseline
@@ -591,6 +725,10 @@ def render(res, args):
 
     # ---- figure 7
     http_route_section(res, w, limit)
+
+    # ---- figures 8 and 9: the API gateway
+    gateway_section(res, w, limit)
+    gw_lookup_section(res, w)
 
     # ---- what limits the figures, from this run's own numbers
     w("## What limits these figures\n")

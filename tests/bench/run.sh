@@ -5,7 +5,8 @@
 #
 # Without --build it configures and builds build-bench/ (release) first.
 # --only takes a comma list of:
-#   own,baseline,modes,newconn,conn,maglev,ctrl,e2e,httpdns,http_route.
+#   own,baseline,modes,newconn,conn,maglev,ctrl,e2e,httpdns,http_route,
+#   gateway,gw_lookup.
 # EDGELB_BENCH_SMOKE=1 runs the smoke mode that CI runs (meson test
 # --suite bench): tiny counts, about a second per measurement; it writes to
 # --out (default: DIR/bench-smoke.md), never to docs/.
@@ -39,6 +40,9 @@
 # nothing fails instead. The exit status is 1 when the rig itself fails
 # (a program errors, the baseline returns nothing, a rewritten frame
 # fails validation, in smoke mode nothing is forwarded), 0 otherwise.
+# BENCH_GW_ARGS: extra arguments of bench_gateway.sh (figure "gateway"),
+# e.g. "--rounds 3 --duration 5" for a shorter run; the report says the
+# rounds and duration used.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -47,7 +51,7 @@ smoke=0
 case "${EDGELB_BENCH_SMOKE:-0}" in "" | 0) ;; *) smoke=1 ;; esac
 build=""
 out=""
-only="own,baseline,modes,newconn,conn,maglev,ctrl,e2e,httpdns,http_route"
+only="own,baseline,modes,newconn,conn,maglev,ctrl,e2e,httpdns,http_route,gateway,gw_lookup"
 cmdline="tests/bench/run.sh $*"
 
 while [ $# -gt 0 ]; do
@@ -55,7 +59,7 @@ while [ $# -gt 0 ]; do
 	--build) build=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
-	-h | --help) sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,45p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -858,6 +862,30 @@ fig_http_route() {
 	esac
 }
 
+# The API gateway against nginx proxy_pass and HAProxy through 1,000
+# routes (its own script; it prints the runs as JSON).
+fig_gateway() {
+	local rc=0
+	# shellcheck disable=SC2086 # word splitting wanted
+	"$here/bench_gateway.sh" --build "$build" ${BENCH_GW_ARGS:-} \
+		>"$work/gateway.json" 2>"$work/gateway.log" || rc=$?
+	case $rc in
+	0) measured gateway all "$(tail -1 "$work/gateway.json")" ;;
+	77) not_measured gateway all "$(tail -1 "$work/gateway.json")" ;;
+	*) rig_failed gateway all "bench_gateway.sh failed: $(tail -2 "$work/gateway.log" | tr '\n' ' ')" ;;
+	esac
+}
+
+# The gateway's route lookup with 10,000 routes against 50.
+fig_gw_lookup() {
+	local j
+	if j=$("$build/tests/bench/bench_gw_lookup" 2>"$work/gw_lookup.err"); then
+		measured gw_lookup all "$j"
+	else
+		rig_failed gw_lookup all "bench_gw_lookup failed: $(tail -2 "$work/gw_lookup.err" | tr '\n' ' ')"
+	fi
+}
+
 say "build $build, work $work, smoke=$smoke"
 # The commit measured, and whether the tree differed from it.
 rig_commit=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)
@@ -875,6 +903,8 @@ want ctrl && fig_ctrl
 want e2e && fig_e2e
 want httpdns && fig_httpdns
 want http_route && fig_http_route
+want gateway && fig_gateway
+want gw_lookup && fig_gw_lookup
 
 python3 "$here/report.py" --results "$results" --out "$out" \
 	--command "$cmdline" --smoke "$smoke" --duration "$DUR" --reps "$REPS"
