@@ -10,6 +10,7 @@
 
 #include "httpdns/hdns_module.h"
 #include "modules.h"
+#include "push/push_module.h"
 
 static int
 reserved_key(void *state, const char *name, const char *key, const char *value,
@@ -36,7 +37,6 @@ reserved_key(void *state, const char *name, const char *key, const char *value,
 
 RESERVED(gateway, "gateway", false);
 RESERVED(route, "route", true);
-RESERVED(push, "push", false);
 
 const struct lbd_module *const lbd_modules[] = {
 	&hdns_module,
