@@ -665,6 +665,8 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	struct conn *c = arg;
 
 	(void)bev;
+	if (what == BEV_EVENT_CONNECTED)
+		return; /* the TLS handshake is done */
 	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING))
 		c->s->n.heartbeat_timeouts++;
 	conn_free(c);

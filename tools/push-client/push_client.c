@@ -64,6 +64,7 @@ struct client {
 	uint64_t msgs, dups, reconnects, acks;
 	uint32_t heartbeat_ms;
 	uint64_t last_ping;
+	uint64_t connected_ms;
 	struct seen seen;
 };
 
@@ -212,7 +213,7 @@ do_connect(struct client *c)
 		disconnect(c);
 		return -EIO;
 	}
-	c->last_ping = now_ms();
+	c->last_ping = c->connected_ms = now_ms();
 	return 0;
 }
 
