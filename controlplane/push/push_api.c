@@ -256,3 +256,42 @@ push_api_parse_names(const char *body, size_t len, const char *const *names,
 	cJSON_Delete(root);
 	return rc;
 }
+
+int
+push_api_parse_vendor(const char *body, size_t len,
+		      char vendor[PUSH_VENDOR_MAX + 1],
+		      char token[PUSH_VENDOR_TOKEN_MAX + 1], char *err,
+		      size_t errlen)
+{
+	cJSON *root = parse_object(body, len, err, errlen);
+	const char *v, *t;
+	int rc = 0;
+
+	if (root == NULL)
+		return -EINVAL;
+	for (const cJSON *c = root->child; c != NULL && rc == 0; c = c->next)
+		if (c->string == NULL || (strcmp(c->string, "vendor") != 0 &&
+					  strcmp(c->string, "token") != 0))
+			rc = lb_errf(err, errlen, -EINVAL, "unknown field '%s'",
+				     c->string != NULL ? c->string : "");
+	v = cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(root, "vendor"));
+	t = cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(root, "token"));
+	if (rc == 0 &&
+	    (v == NULL || v[0] == '\0' || strlen(v) > PUSH_VENDOR_MAX ||
+	     strspn(v, "abcdefghijklmnopqrstuvwxyz") != strlen(v)))
+		rc = lb_errf(err, errlen, -EINVAL,
+			     "vendor: expected 1..%d lower-case letters",
+			     PUSH_VENDOR_MAX);
+	if (rc == 0 && !push_api_text_valid(t, PUSH_VENDOR_TOKEN_MAX))
+		rc = lb_errf(err, errlen, -EINVAL,
+			     "token: expected 1..%d printable ASCII characters",
+			     PUSH_VENDOR_TOKEN_MAX);
+	if (rc == 0) {
+		snprintf(vendor, PUSH_VENDOR_MAX + 1, "%s", v);
+		snprintf(token, PUSH_VENDOR_TOKEN_MAX + 1, "%s", t);
+	}
+	cJSON_Delete(root);
+	return rc;
+}

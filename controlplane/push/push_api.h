@@ -56,6 +56,16 @@ int push_api_parse_names(const char *body, size_t len, const char *const *names,
 			 char (*out)[PUSH_NAME_MAX + 1], size_t n,
 			 uint32_t *ttl, char *err, size_t errlen);
 
+/*
+ * {"vendor": NAME, "token": TOKEN}: a vendor name of 1..PUSH_VENDOR_MAX
+ * lower-case letters and a token of 1..PUSH_VENDOR_TOKEN_MAX printable
+ * ASCII characters into vendor and token. 0 or -EINVAL with err set.
+ */
+int push_api_parse_vendor(const char *body, size_t len,
+			  char vendor[PUSH_VENDOR_MAX + 1],
+			  char token[PUSH_VENDOR_TOKEN_MAX + 1], char *err,
+			  size_t errlen);
+
 /* Printable ASCII of 1..max bytes (keys, collapse keys). */
 bool push_api_text_valid(const char *s, size_t max);
 

@@ -284,6 +284,8 @@ get_device(struct push_http *h, struct http_req *req, const char *id)
 	cJSON_AddNumberToObject(o, "queued", (double)di.pending);
 	cJSON_AddNumberToObject(o, "last_seq", (double)di.last_seq);
 	cJSON_AddNumberToObject(o, "last_seen_ms", (double)di.last_seen_ms);
+	if (di.vendor[0] != '\0')
+		cJSON_AddStringToObject(o, "vendor", di.vendor);
 	if (ops->device_users(st, id, add_user, a) < 0) {
 		cJSON_Delete(a);
 		cJSON_Delete(o);
@@ -292,6 +294,34 @@ get_device(struct push_http *h, struct http_req *req, const char *id)
 	}
 	cJSON_AddItemToObject(o, "users", a);
 	reply_json(req, 200, o);
+}
+
+/* a device's vendor channel: set (on) or forget */
+static void
+post_vendor(struct push_http *h, struct http_req *req, const char *device,
+	    const char *body, size_t len, bool on)
+{
+	void *st;
+	const struct push_store_ops *ops = push_srv_store(h->s, &st);
+	char vendor[PUSH_VENDOR_MAX + 1], token[PUSH_VENDOR_TOKEN_MAX + 1];
+	char err[160];
+	int rc;
+
+	if (on && push_api_parse_vendor(body, len, vendor, token, err,
+					sizeof(err)) < 0) {
+		reply_err(h, req, 400, err);
+		return;
+	}
+	rc = push_srv_txn(h->s);
+	if (rc == 0)
+		rc = ops->device_vendor(st, device, on ? vendor : NULL,
+					on ? token : NULL);
+	if (rc < 0) {
+		reply_err(h, req, rc == -ENOENT ? 404 : 503,
+			  rc == -ENOENT ? "unknown device" : "store");
+		return;
+	}
+	reply_after_commit(h, req, 200, cJSON_CreateObject());
 }
 
 /* bindings (a = user) and topic subscriptions (a = topic) */
@@ -401,6 +431,18 @@ on_request(void *arg, struct http_req *req)
 			get_message(h, req, rest + 9);
 		else
 			reply_err(h, req, 405, "GET only");
+	} else if (strncmp(rest, "devices/", 8) == 0 &&
+		   (slash = strchr(rest + 8, '/')) != NULL &&
+		   strcmp(slash, "/vendor") == 0 &&
+		   (size_t)(slash - (rest + 8)) <= PUSH_NAME_MAX) {
+		snprintf(name, sizeof(name), "%.*s", (int)(slash - (rest + 8)),
+			 rest + 8);
+		if (!push_name_valid(name, strlen(name)))
+			reply_err(h, req, 404, "unknown device");
+		else if (post || del)
+			post_vendor(h, req, name, body, blen, post);
+		else
+			reply_err(h, req, 405, "POST or DELETE only");
 	} else if (strncmp(rest, "devices/", 8) == 0) {
 		if (get)
 			get_device(h, req, rest + 8);

@@ -74,6 +74,15 @@ struct waiter {
 	void *arg;
 };
 
+/* A vendor wake owed after the commit (copies: the request is gone). */
+struct wake {
+	char *device, *vendor, *token, *collapse_key, *payload;
+	char id[PUSH_ID_TEXT + 1];
+	size_t len;
+	uint32_t ttl_s;
+	uint8_t priority;
+};
+
 struct push_srv {
 	struct event_base *base;
 	struct push_conf conf;
@@ -87,6 +96,10 @@ struct push_srv {
 	size_t nwaiters, cap_waiters;
 	struct conn **deferred;
 	size_t ndeferred, cap_deferred;
+	push_wake_fn wake_fn;
+	void *wake_arg;
+	struct wake *wakes;
+	size_t nwakes, cap_wakes;
 	struct conn *conns; /* every connection */
 	struct conn *busy;
 	struct conn **map; /* online devices by id */
@@ -265,12 +278,107 @@ undefer(struct conn *c)
 }
 
 static void
+wake_release(struct wake *w)
+{
+	free(w->device);
+	free(w->vendor);
+	free(w->token);
+	free(w->collapse_key);
+	free(w->payload);
+}
+
+/* Owe the vendor wake of device for m, if the device has a token. */
+static int
+wake_add(struct push_srv *s, const char *device, const struct push_msg *m)
+{
+	struct push_device_info di;
+	struct wake *w;
+	int rc = s->ops->device_get(s->st, device, &di);
+
+	if (rc < 0 || di.vendor_token[0] == '\0')
+		return rc == -ENOENT ? 0 : rc;
+	if (lb_array_grow(&s->wakes, &s->cap_wakes, s->nwakes + 1,
+			  sizeof(*s->wakes)) < 0)
+		return -ENOMEM;
+	w = &s->wakes[s->nwakes];
+	memset(w, 0, sizeof(*w));
+	w->device = strdup(device);
+	w->vendor = strdup(di.vendor);
+	w->token = strdup(di.vendor_token);
+	w->collapse_key =
+		strdup(m->collapse_key != NULL ? m->collapse_key : "");
+	w->payload = malloc(m->len + 1);
+	if (w->device == NULL || w->vendor == NULL || w->token == NULL ||
+	    w->collapse_key == NULL || w->payload == NULL) {
+		wake_release(w);
+		return -ENOMEM;
+	}
+	memcpy(w->payload, m->payload, m->len);
+	w->payload[m->len] = '\0';
+	w->len = m->len;
+	snprintf(w->id, sizeof(w->id), "%s", m->id);
+	w->ttl_s = m->ttl_s;
+	w->priority = m->priority;
+	s->nwakes++;
+	return 0;
+}
+
+/* After the commit (ok) or its failure: call or forget the wakes. */
+static void
+wakes_run(struct push_srv *s, struct wake *ws, size_t n, bool ok)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct wake *w = &ws[i];
+		struct push_wake pw = {
+			.device = w->device,
+			.vendor = w->vendor,
+			.token = w->token,
+			.id = w->id,
+			.collapse_key = w->collapse_key,
+			.ttl_s = w->ttl_s,
+			.priority = w->priority,
+			.payload = (const uint8_t *)w->payload,
+			.len = w->len,
+		};
+
+		if (ok && s->wake_fn != NULL) {
+			s->n.vendor_wakes++;
+			s->wake_fn(s->wake_arg, &pw);
+		}
+		wake_release(w);
+	}
+	free(ws);
+}
+
+void
+push_srv_set_wake(struct push_srv *s, push_wake_fn fn, void *arg)
+{
+	s->wake_fn = fn;
+	s->wake_arg = arg;
+}
+
+int
+push_srv_vendor_invalid(struct push_srv *s, const char *device)
+{
+	int rc = push_srv_txn(s);
+
+	if (rc == 0)
+		rc = s->ops->device_vendor(s->st, device, NULL, NULL);
+	if (rc == 0)
+		s->n.vendor_invalid++;
+	else if (rc != -ENOENT)
+		s->txn_failed = true;
+	return rc;
+}
+
+static void
 on_commit(evutil_socket_t fd, short what, void *arg)
 {
 	struct push_srv *s = arg;
 	struct waiter *w = s->waiters;
 	struct conn **dc = s->deferred;
-	size_t nw = s->nwaiters, nd = s->ndeferred;
+	struct wake *wk = s->wakes;
+	size_t nw = s->nwaiters, nd = s->ndeferred, nk = s->nwakes;
 	int rc = -EIO;
 
 	(void)fd;
@@ -289,6 +397,8 @@ on_commit(evutil_socket_t fd, short what, void *arg)
 	s->nwaiters = s->cap_waiters = 0;
 	s->deferred = NULL;
 	s->ndeferred = s->cap_deferred = 0;
+	s->wakes = NULL;
+	s->nwakes = s->cap_wakes = 0;
 	for (size_t i = 0; i < nw; i++)
 		if (w[i].fn != NULL)
 			w[i].fn(w[i].arg, rc);
@@ -299,6 +409,7 @@ on_commit(evutil_socket_t fd, short what, void *arg)
 			pump(dc[i]);
 		}
 	free(dc);
+	wakes_run(s, wk, nk, rc == 0);
 }
 
 /* ---- frames out ------------------------------------------------------------------ */
@@ -916,6 +1027,10 @@ static const struct {
 	CNT(heartbeat_timeouts, "heartbeat_timeouts",
 	    "Connections closed for silence."),
 	CNT(pings, "pings", "PINGs answered."),
+	CNT(vendor_wakes, "vendor_wakes",
+	    "Messages handed to a vendor channel (device offline)."),
+	CNT(vendor_invalid, "vendor_invalid",
+	    "Vendor tokens forgotten (the vendor called them invalid)."),
 	CNT(commits, "commits", "Store transactions committed."),
 	CNT(commit_errors, "commit_errors", "Store transactions failed."),
 	CNT(api_requests, "api_requests", "Business API requests."),
@@ -1074,6 +1189,8 @@ push_srv_send(struct push_srv *s, const struct push_send *ps,
 		c = map_find(s, ns.v[i]);
 		if (c != NULL)
 			defer(c);
+		else if (s->wake_fn != NULL && wake_add(s, ns.v[i], &m) < 0)
+			goto err;
 	}
 	s->txn_enqueued = true;
 	s->n.accepted++;
@@ -1250,6 +1367,7 @@ push_srv_free(struct push_srv *s)
 		s->ops->close(s->st);
 	free(s->waiters);
 	free(s->deferred);
+	wakes_run(s, s->wakes, s->nwakes, false);
 	free(s->map);
 	free(s->fbuf);
 	free(s);

@@ -32,6 +32,7 @@ struct push_counters {
 	uint64_t commits, commit_errors;
 	uint64_t api_requests, api_unauthorized, api_bad_request;
 	uint64_t api_not_found, api_errors;
+	uint64_t vendor_wakes, vendor_invalid;
 };
 
 struct push_srv;
@@ -76,7 +77,29 @@ void push_srv_cancel_commit(struct push_srv *s, void *arg);
 int push_srv_send(struct push_srv *s, const struct push_send *ps,
 		  char id[PUSH_ID_TEXT + 1], bool *dup, uint32_t *ndevices);
 
-/* The ack latency histogram etc. are registered by new on m. */
+/*
+ * The vendor seam (controlplane/push/vendor, docs/push.md "Vendor
+ * channels"): a message queued for a device that has a vendor token and
+ * no live connection is handed to fn once the commit that made it
+ * durable is done. The queue entry stays: the device acknowledges it on
+ * its channel when it connects. A vendor that calls the token invalid
+ * reports it with push_srv_vendor_invalid, which forgets the token.
+ */
+struct push_wake {
+	const char *device, *vendor, *token;
+	const char *id;		  /* message id, UUID text */
+	const char *collapse_key; /* "" = none */
+	uint32_t ttl_s;
+	uint8_t priority;
+	const uint8_t *payload; /* JSON text */
+	size_t len;
+};
+typedef void (*push_wake_fn)(void *arg, const struct push_wake *w);
+void push_srv_set_wake(struct push_srv *s, push_wake_fn fn, void *arg);
+/* 0, -ENOENT (no device), -EIO. */
+int push_srv_vendor_invalid(struct push_srv *s, const char *device);
+
+/* The counters of lbctl module show push, into msg. */
 int push_srv_ctl_counters(struct push_srv *s, struct nl_msg *msg);
 
 /* The business API on the server's loop (push_http.c). */

@@ -16,6 +16,9 @@
 #ifndef EDGELBD_PUSH_STORE_H
 #define EDGELBD_PUSH_STORE_H
 
+#define PUSH_VENDOR_MAX	      16  /* "apns", "fcm", "huawei", "xiaomi" */
+#define PUSH_VENDOR_TOKEN_MAX 512 /* a device's token at its vendor */
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -67,8 +70,10 @@ struct push_device_info {
 	char platform[PUSH_PLATFORM_MAX + 1];
 	char app[PUSH_APP_MAX + 1];
 	int64_t last_seen_ms;
-	uint64_t last_seq; /* highest seq given out */
-	uint64_t pending;  /* entries queued or sent */
+	uint64_t last_seq;		  /* highest seq given out */
+	uint64_t pending;		  /* entries queued or sent */
+	char vendor[PUSH_VENDOR_MAX + 1]; /* "" = none */
+	char vendor_token[PUSH_VENDOR_TOKEN_MAX + 1]; /* "" = none */
 };
 
 /* What enqueue did beside adding the entry. */
@@ -103,6 +108,13 @@ struct push_store_ops {
 			       int64_t now_ms);
 	int (*device_get)(void *st, const char *device,
 			  struct push_device_info *out);
+	/*
+	 * The device's vendor channel (vendor NULL: none; the token is
+	 * forgotten, e.g. after the vendor called it invalid). -ENOENT: no
+	 * device.
+	 */
+	int (*device_vendor)(void *st, const char *device, const char *vendor,
+			     const char *token);
 	/* Bind/unbind a user, (un)subscribe a topic. -ENOENT: no device. */
 	int (*bind)(void *st, const char *user, const char *device, bool on);
 	int (*subscribe)(void *st, const char *topic, const char *device,

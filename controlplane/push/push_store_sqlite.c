@@ -22,7 +22,8 @@
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS devices("
 	" id TEXT PRIMARY KEY, platform TEXT NOT NULL, app TEXT NOT NULL,"
-	" last_seen INTEGER NOT NULL, next_seq INTEGER NOT NULL DEFAULT 1"
+	" last_seen INTEGER NOT NULL, next_seq INTEGER NOT NULL DEFAULT 1,"
+	" vendor TEXT, vendor_token TEXT"
 	") WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS bindings("
 	" user TEXT NOT NULL, device TEXT NOT NULL,"
@@ -53,6 +54,7 @@ enum stmt {
 	S_ROLLBACK,
 	S_DEV_UPSERT,
 	S_DEV_GET,
+	S_DEV_VENDOR,
 	S_DEV_PENDING,
 	S_DEV_SEQ,
 	S_BIND_ON,
@@ -91,8 +93,10 @@ static const char *const sql[S_MAX] = {
 	[S_DEV_UPSERT] = "INSERT INTO devices(id, platform, app, last_seen)"
 			 " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(id) DO UPDATE"
 			 " SET platform = ?2, app = ?3, last_seen = ?4",
-	[S_DEV_GET] = "SELECT platform, app, last_seen, next_seq - 1"
-		      " FROM devices WHERE id = ?1",
+	[S_DEV_GET] = "SELECT platform, app, last_seen, next_seq - 1, vendor,"
+		      " vendor_token FROM devices WHERE id = ?1",
+	[S_DEV_VENDOR] = "UPDATE devices SET vendor = ?2, vendor_token = ?3"
+			 " WHERE id = ?1",
 	[S_DEV_PENDING] = "SELECT count(*) FROM queue WHERE device = ?1"
 			  " AND status < 2",
 	[S_DEV_SEQ] = "UPDATE devices SET next_seq = next_seq + 1"
@@ -374,11 +378,31 @@ sq_device_get(void *st, const char *device, struct push_device_info *out)
 	snprintf(out->app, sizeof(out->app), "%s", col_text(s, 1));
 	out->last_seen_ms = sqlite3_column_int64(s, 2);
 	out->last_seq = (uint64_t)sqlite3_column_int64(s, 3);
+	snprintf(out->vendor, sizeof(out->vendor), "%s", col_text(s, 4));
+	snprintf(out->vendor_token, sizeof(out->vendor_token), "%s",
+		 col_text(s, 5));
 	sqlite3_reset(s);
 	s = stmt(q, S_DEV_PENDING);
 	sqlite3_bind_text(s, 1, device, -1, SQLITE_STATIC);
 	rc = exec_int(q, s, "device pending", &n);
 	out->pending = rc == 0 ? (uint64_t)n : 0;
+	return rc;
+}
+
+static int
+sq_device_vendor(void *st, const char *device, const char *vendor,
+		 const char *token)
+{
+	struct sq *q = st;
+	sqlite3_stmt *s = stmt(q, S_DEV_VENDOR);
+	int rc;
+
+	sqlite3_bind_text(s, 1, device, -1, SQLITE_STATIC);
+	btext(s, 2, vendor);
+	btext(s, 3, vendor != NULL ? token : NULL);
+	rc = exec_done(q, s, "device vendor");
+	if (rc == 0 && sqlite3_changes(q->db) == 0)
+		rc = -ENOENT;
 	return rc;
 }
 
@@ -731,6 +755,7 @@ const struct push_store_ops push_store_sqlite = {
 	.rollback = sq_rollback,
 	.device_register = sq_device_register,
 	.device_get = sq_device_get,
+	.device_vendor = sq_device_vendor,
 	.bind = sq_bind,
 	.subscribe = sq_subscribe,
 	.device_users = sq_device_users,
