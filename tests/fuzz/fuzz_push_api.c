@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * libFuzzer target for the push business API's request bodies: the
- * first byte picks the parser (a message, a binding, a token request),
+ * first byte picks the parser (a message, a binding, a token request, a
+ * vendor token),
  * the rest is the body. An accepted message must respect every bound
  * (target name, payload size, TTL, priority, keys); anything else must
  * be refused with a reason, never crash or leak.
@@ -19,6 +20,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const struct push_api_limits lim = { 256, 60, 3600 };
 	static const char *const names[] = { "user", "device" };
 	char v[2][PUSH_NAME_MAX + 1], err[160];
+	char vendor[PUSH_VENDOR_MAX + 1], token[PUSH_VENDOR_TOKEN_MAX + 1];
 	struct push_send s;
 	uint32_t ttl = 10;
 	char *body;
@@ -31,7 +33,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	memcpy(body, data + 1, size - 1);
 	err[0] = '\0';
-	switch (data[0] % 3) {
+	switch (data[0] % 4) {
 	case 0:
 		rc = push_api_parse_send(body, size - 1, &lim, &s, err,
 					 sizeof(err));
@@ -55,6 +57,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					  err, sizeof(err));
 		if (rc == 0 && (!push_name_valid(v[0], strlen(v[0])) ||
 				!push_name_valid(v[1], strlen(v[1]))))
+			abort();
+		break;
+	case 3:
+		rc = push_api_parse_vendor(body, size - 1, vendor, token, err,
+					   sizeof(err));
+		if (rc == 0 &&
+		    (strlen(vendor) == 0 || strlen(vendor) > PUSH_VENDOR_MAX ||
+		     !push_api_text_valid(token, PUSH_VENDOR_TOKEN_MAX)))
 			abort();
 		break;
 	default:
