@@ -11,6 +11,7 @@
 #   - redelivery: an unacknowledged message is sent again with the same
 #     id (the client drops the duplicate); once acknowledged, never again,
 #   - an oversized frame is answered ERROR too_large, closed, counted,
+#   - a device that stops talking is closed after two heartbeats, counted,
 #   - TLS: the channel over TLS with a certificate made here,
 #   - kill -9 of edgelbd while messages are accepted and delivered: after
 #     the restart every message answered 202 reaches the device, none
@@ -145,6 +146,12 @@ register() {
 
 start_lbd
 
+# a silent device (HELLO, then nothing), closed by the heartbeat
+# timeout; checked before the kill -9 part
+python3 "$TOOL" silent "$PPORT" >"$T/silent.out" 2>&1 &
+SILENT=$!
+BG_PIDS+=("$SILENT")
+
 # ---- offline queue, in order ----------------------------------------------
 register dev-q
 : >"$T/want"
@@ -241,16 +248,25 @@ client -d dev-q -n 1 -T 3 >/dev/null 2>&1 || true
 
 # ---- TLS ---------------------------------------------------------------------------------------
 register dev-s
-s=$(post '{"device":"dev-s","payload":"over tls"}')
+# the demo's helper (push_demo.sh) sends this one
+. "$HERE/push_demo.sh"
+s=$(push_demo_send "http://127.0.0.1:$APORT" "$KEY" dev-s "over tls")
 "$CLIENT" -s "localhost:$SPORT" --tls --ca "$T/cert.pem" -d dev-s -n 1 -T 5 \
 	>"$T/got" 2>"$T/s.err" || true
-expect "TLS channel" "$s \"over tls\"" "$(cat "$T/got")"
+expect "TLS channel (message sent by push_demo_send)" \
+	"$s {\"text\":\"over tls\"}" "$(cat "$T/got")"
 
 # ---- lbctl -----------------------------------------------------------------------------------------
 if [ -x "$LBCTL" ]; then
 	out=$("$LBCTL" --socket "$T/ctl.sock" module show push 2>&1 || true)
 	contains "lbctl module show push: counters" "messages_accepted" "$out"
 fi
+
+# ---- heartbeat ---------------------------------------------------------------------------------------
+rc=0
+wait "$SILENT" || rc=$?
+expect "silent connection closed after two heartbeats ($(cat "$T/silent.out"))" 0 "$rc"
+expect "heartbeat timeout counted" 1 "$(metric edgelbd_push_heartbeat_timeouts_total)"
 
 # ---- kill -9 while accepting and delivering -----------------------------------------------------------
 register dev-k

@@ -6,6 +6,8 @@
 #             id answered 202 is appended to a file as it arrives.
 #   oversize  HELLO, then a frame header announcing more than the limit:
 #             expects ERROR too_large and the connection closed.
+#   silent    HELLO, then nothing: expects the server to close the
+#             connection after two heartbeats (not before one).
 #   idle      N registered connections held open; prints edgelbd's RSS
 #             growth per connection (VmRSS before/after).
 # Every loop is bounded in count and in time. Loopback only.
@@ -124,6 +126,23 @@ def oversize(port, limit):
     return 0 if code == 3 and closed else 1
 
 
+def silent(port):
+    s = socket.create_connection(('127.0.0.1', port), 5)
+    s.sendall(hello('silent-1'))
+    s.settimeout(5)
+    t, body = read_frame(s)
+    hb = struct.unpack('>I', body[:4])[0]
+    start = time.time()
+    s.settimeout(4 * hb)
+    try:
+        got = read_frame(s)
+    except socket.timeout:
+        got = 'timeout'
+    took = time.time() - start
+    print('silent: heartbeat %ds, closed after %.1fs (%r)' % (hb, took, got))
+    return 0 if got is None and hb <= took <= 3 * hb else 1
+
+
 def rss_kb(pid):
     with open('/proc/%d/status' % pid) as f:
         for line in f:
@@ -162,6 +181,8 @@ def main():
                     float(sys.argv[8]))
     if cmd == 'oversize':
         return oversize(int(sys.argv[2]), int(sys.argv[3]))
+    if cmd == 'silent':
+        return silent(int(sys.argv[2]))
     if cmd == 'idle':
         return idle(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
     print('unknown command', cmd)
