@@ -16,7 +16,9 @@
 #   - kill -9 of edgelbd while messages are accepted and delivered: after
 #     the restart every message answered 202 reaches the device, none
 #     twice, and every idempotency key kept one id,
-#   - memory per idle registered connection (printed, a rough figure).
+#   - memory per idle registered connection (printed, a rough figure),
+#   - SIGHUP lowers max_connections: one connection over is refused with
+#     ERROR busy and counted.
 # Needs curl, openssl and python3 (exit 77 without). Loopback only.
 set -euo pipefail
 
@@ -311,6 +313,18 @@ echo "kill -9 lab: $(tail -1 "$T/k.err")"
 out=$(python3 "$TOOL" idle "$PPORT" "$LBD_PID" "$IDLE_N" || true)
 echo "$out"
 contains "idle connections held" "idle: $IDLE_N connections" "$out"
+
+# ---- reload: max_connections lowered, one over is refused ------------------------------------------------
+sed -i 's/^max_connections = .*/max_connections = 5/' "$T/edgelb.ini"
+kill -HUP "$LBD_PID"
+for _ in $(seq 50); do
+	grep -q "reloaded " "$T/edgelbd.log" && break
+	sleep 0.1
+done
+sleep 0.5
+out=$(python3 "$TOOL" busy "$PPORT" 5 || true)
+contains "over max_connections (after SIGHUP): ERROR busy, closed" "error code 7, closed True" "$out"
+expect "refusal counted" 1 "$(metric edgelbd_push_connections_refused_total)"
 
 if [ "$fails" -gt 0 ]; then
 	echo "push: $fails checks failed; edgelbd log:" >&2

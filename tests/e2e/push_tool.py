@@ -8,6 +8,8 @@
 #             expects ERROR too_large and the connection closed.
 #   silent    HELLO, then nothing: expects the server to close the
 #             connection after two heartbeats (not before one).
+#   busy      N registered connections, then one more: expects ERROR busy
+#             and the connection closed.
 #   idle      N registered connections held open; prints edgelbd's RSS
 #             growth per connection (VmRSS before/after).
 # Every loop is bounded in count and in time. Loopback only.
@@ -143,6 +145,29 @@ def silent(port):
     return 0 if got is None and hb <= took <= 3 * hb else 1
 
 
+def busy(port, n):
+    socks = []
+    for i in range(n):
+        s = socket.create_connection(('127.0.0.1', port), 5)
+        s.settimeout(5)
+        s.sendall(hello('busy-%d' % i))
+        got = read_frame(s)
+        if got is None or got[0] != 2:
+            print('busy: connection %d got no WELCOME' % i)
+            return 1
+        socks.append(s)
+    s = socket.create_connection(('127.0.0.1', port), 5)
+    s.settimeout(5)
+    got = read_frame(s)
+    closed = read_frame(s) is None
+    code = struct.unpack('>H', got[1][:2])[0] if got and got[0] == 9 else 0
+    print('busy: connection %d: error code %d, closed %s' % (n + 1, code,
+                                                          closed))
+    for x in socks:
+        x.close()
+    return 0 if code == 7 and closed else 1
+
+
 def rss_kb(pid):
     with open('/proc/%d/status' % pid) as f:
         for line in f:
@@ -183,6 +208,8 @@ def main():
         return oversize(int(sys.argv[2]), int(sys.argv[3]))
     if cmd == 'silent':
         return silent(int(sys.argv[2]))
+    if cmd == 'busy':
+        return busy(int(sys.argv[2]), int(sys.argv[3]))
     if cmd == 'idle':
         return idle(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
     print('unknown command', cmd)
