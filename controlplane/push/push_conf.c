@@ -29,6 +29,7 @@ push_conf_init(struct push_conf *c)
 	c->window = 32;
 	c->default_ttl = 86400;
 	c->max_ttl = PUSH_TTL_LIMIT;
+	c->retention = 86400;
 	c->api_max_body = 16384;
 	c->api_max_conns = 256;
 }
@@ -138,6 +139,7 @@ const struct cfg_key push_conf_keys[] = {
 	U32("window", window, 1, PUSH_ACK_MAX),
 	U32("default_ttl", default_ttl, 1, PUSH_TTL_LIMIT),
 	U32("max_ttl", max_ttl, 1, PUSH_TTL_LIMIT),
+	U32("retention", retention, 1, 3 * PUSH_TTL_LIMIT),
 	U32("api_max_body", api_max_body, 256, 16u << 20),
 	U32("api_max_connections", api_max_conns, 1, 65536),
 	{ NULL },

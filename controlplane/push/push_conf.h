@@ -35,13 +35,14 @@ struct push_conf {
 	uint32_t max_queue;
 	uint32_t window;
 	uint32_t default_ttl, max_ttl; /* seconds */
+	uint32_t retention;	       /* seconds of finished history */
 	uint32_t api_max_body;
 	uint32_t api_max_conns;
 };
 
 /* Defaults: heartbeat 30 s, hello_timeout 10 s, resend_timeout 10 s,
  * max_payload 4096, max_connections 100000, max_queue 1000, window 32,
- * default_ttl 86400, max_ttl 30 days, api_max_body 16384,
+ * default_ttl 86400, max_ttl 30 days, retention 1 day, api_max_body 16384,
  * api_max_connections 256; nothing listens. */
 void push_conf_init(struct push_conf *c);
 extern const struct cfg_key push_conf_keys[];

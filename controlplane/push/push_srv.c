@@ -42,6 +42,9 @@
 #include "edgelb/log.h"
 #include "edgelb/util.h"
 
+#define PRUNE_EVERY_MS 10000 /* history pruned this often ... */
+#define PRUNE_BATCH    20000 /* ... at most this many entries a time */
+
 enum conn_state {
 	CS_NEW,	    /* waiting for HELLO */
 	CS_READY,   /* registered */
@@ -106,7 +109,7 @@ struct push_srv {
 	size_t map_size, online, nconns;
 	uint8_t *fbuf; /* one frame being encoded */
 	size_t fbuf_len;
-	uint64_t last_expire_ms;
+	uint64_t last_expire_ms, last_prune_ms;
 	struct push_counters n;
 	struct metrics *m;
 	struct metrics_family *f_lat;
@@ -979,6 +982,17 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 			s->txn_failed = true;
 		s->n.expired += n;
 	}
+	if (now - s->last_prune_ms >= PRUNE_EVERY_MS) {
+		uint64_t n = 0;
+
+		s->last_prune_ms = now;
+		if (push_srv_txn(s) == 0 &&
+		    s->ops->prune(s->st,
+				  wall_ms() - (int64_t)s->conf.retention * 1000,
+				  PRUNE_BATCH, &n) < 0)
+			s->txn_failed = true;
+		s->n.pruned += n;
+	}
 }
 
 /* ---- metrics ----------------------------------------------------------------------------- */
@@ -1031,6 +1045,8 @@ static const struct {
 	    "Messages handed to a vendor channel (device offline)."),
 	CNT(vendor_invalid, "vendor_invalid",
 	    "Vendor tokens forgotten (the vendor called them invalid)."),
+	CNT(pruned, "entries_pruned",
+	    "Finished queue entries removed after the retention time."),
 	CNT(commits, "commits", "Store transactions committed."),
 	CNT(commit_errors, "commit_errors", "Store transactions failed."),
 	CNT(api_requests, "api_requests", "Business API requests."),

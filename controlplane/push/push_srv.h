@@ -32,7 +32,7 @@ struct push_counters {
 	uint64_t commits, commit_errors;
 	uint64_t api_requests, api_unauthorized, api_bad_request;
 	uint64_t api_not_found, api_errors;
-	uint64_t vendor_wakes, vendor_invalid;
+	uint64_t vendor_wakes, vendor_invalid, pruned;
 };
 
 struct push_srv;

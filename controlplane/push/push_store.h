@@ -160,6 +160,13 @@ struct push_store_ops {
 			int64_t now_ms, uint64_t *n);
 	/* Pending entries whose message expired by now become EXPIRED. */
 	int (*expire)(void *st, int64_t now_ms, uint64_t *n);
+	/*
+	 * Forget history: entries acknowledged, expired or failed before
+	 * before_ms, then messages made before it that no entry names (their
+	 * idempotency keys with them). At most limit entries a call; *n
+	 * counts the entries removed.
+	 */
+	int (*prune)(void *st, int64_t before_ms, size_t limit, uint64_t *n);
 	/* A message (payload not filled) and its entries, at most limit. */
 	int (*msg_get)(void *st, const char *id, struct push_msg *m,
 		       size_t limit, push_entry_fn fn, void *arg);

@@ -46,7 +46,10 @@ static const char schema[] =
 	"CREATE INDEX IF NOT EXISTS queue_live ON queue(device, seq)"
 	" WHERE status < 2;"
 	"CREATE INDEX IF NOT EXISTS queue_expiry ON queue(expires)"
-	" WHERE status < 2;";
+	" WHERE status < 2;"
+	"CREATE INDEX IF NOT EXISTS queue_done ON queue(updated)"
+	" WHERE status >= 2;"
+	"CREATE INDEX IF NOT EXISTS messages_created ON messages(created);";
 
 enum stmt {
 	S_BEGIN,
@@ -78,6 +81,8 @@ enum stmt {
 	S_ACK,
 	S_ACK_UPTO,
 	S_EXPIRE,
+	S_PRUNE_Q,
+	S_PRUNE_M,
 	S_MSG_GET,
 	S_MSG_ENTRIES,
 	S_ST_DEVICES,
@@ -144,6 +149,12 @@ static const char *const sql[S_MAX] = {
 		       " WHERE device = ?1 AND status < 2 AND seq <= ?2",
 	[S_EXPIRE] = "UPDATE queue SET status = 3, updated = ?1"
 		     " WHERE status < 2 AND expires <= ?1",
+	[S_PRUNE_Q] = "DELETE FROM queue WHERE (device, seq) IN"
+		      " (SELECT device, seq FROM queue WHERE status >= 2"
+		      " AND updated < ?1 LIMIT ?2)",
+	[S_PRUNE_M] = "DELETE FROM messages WHERE id IN (SELECT id FROM"
+		      " messages m WHERE created < ?1 AND NOT EXISTS"
+		      " (SELECT 1 FROM queue q WHERE q.msg = m.id) LIMIT ?2)",
 	[S_MSG_GET] = "SELECT created, ttl, expires, priority, collapse"
 		      " FROM messages WHERE id = ?1",
 	[S_MSG_ENTRIES] = "SELECT device, seq, status, reason, sends, updated"
@@ -682,6 +693,25 @@ sq_expire(void *st, int64_t now_ms, uint64_t *n)
 }
 
 static int
+sq_prune(void *st, int64_t before_ms, size_t limit, uint64_t *n)
+{
+	struct sq *q = st;
+	sqlite3_stmt *s = stmt(q, S_PRUNE_Q);
+	int rc;
+
+	sqlite3_bind_int64(s, 1, before_ms);
+	sqlite3_bind_int64(s, 2, (int64_t)limit);
+	rc = exec_done(q, s, "prune entries");
+	*n = rc == 0 ? (uint64_t)sqlite3_changes(q->db) : 0;
+	if (rc < 0)
+		return rc;
+	s = stmt(q, S_PRUNE_M);
+	sqlite3_bind_int64(s, 1, before_ms);
+	sqlite3_bind_int64(s, 2, (int64_t)limit);
+	return exec_done(q, s, "prune messages");
+}
+
+static int
 sq_msg_get(void *st, const char *id, struct push_msg *m, size_t limit,
 	   push_entry_fn fn, void *arg)
 {
@@ -768,6 +798,7 @@ const struct push_store_ops push_store_sqlite = {
 	.ack = sq_ack,
 	.ack_upto = sq_ack_upto,
 	.expire = sq_expire,
+	.prune = sq_prune,
 	.msg_get = sq_msg_get,
 	.stats = sq_stats,
 };

@@ -292,6 +292,28 @@ START_TEST(targets_and_bindings)
 }
 END_TEST
 
+START_TEST(prune)
+{
+	struct push_msg m1 = msg(1, 60, NULL), got;
+	uint64_t seq, n = 0;
+	struct stat1 s1;
+
+	add(1, "d1", 60, NULL, 100);
+	add(2, "d1", 60, NULL, 100);
+	ck_assert_int_eq(ops->ack(st, "d1", m1.id, NOW + 10, &seq), 0);
+	/* not yet past the retention time */
+	ck_assert_int_eq(ops->prune(st, NOW + 10, 100, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(ops->prune(st, NOW + 11, 100, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(ops->msg_get(st, m1.id, &got, 10, stat_of, &s1),
+			 -ENOENT);
+	/* the pending one stays, and its message */
+	ck_assert_int_eq(status(2).status, PUSH_ST_QUEUED);
+	ck_assert_uint_eq(next("d1", 0, NOW).len, 1);
+}
+END_TEST
+
 START_TEST(persistence)
 {
 	char err[256];
@@ -331,6 +353,7 @@ store_suite(void)
 	tcase_add_test(tc, bound);
 	tcase_add_test(tc, idempotency);
 	tcase_add_test(tc, targets_and_bindings);
+	tcase_add_test(tc, prune);
 	tcase_add_test(tc, persistence);
 	suite_add_tcase(s, tc);
 	return s;
