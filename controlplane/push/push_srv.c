@@ -69,7 +69,7 @@ struct conn {
 	uint64_t sent_seq;	    /* highest seq sent on this connection */
 	uint16_t nfl;
 	uint8_t state;
-	bool busy, deferred;
+	bool busy, deferred, paused;
 };
 
 struct waiter {
@@ -133,6 +133,14 @@ static uint32_t
 max_body(const struct push_srv *s)
 {
 	return s->conf.max_payload + PUSH_FRAME_SLACK;
+}
+
+/* Output a connection may hold before its reading stops: a full window
+ * of messages and 64 KiB of other frames. */
+static size_t
+out_high(const struct push_srv *s)
+{
+	return (size_t)s->conf.window * (PUSH_HDR_LEN + max_body(s)) + 65536;
 }
 
 /* ---- the online map ---------------------------------------------------------- */
@@ -728,6 +736,7 @@ on_read(struct bufferevent *bev, void *arg)
 
 	while (c->state != CS_CLOSING) {
 		size_t have = evbuffer_get_length(in);
+		size_t out = evbuffer_get_length(bufferevent_get_output(bev));
 		uint8_t hb[PUSH_HDR_LEN];
 		struct push_frame f;
 		struct push_hdr h;
@@ -736,6 +745,14 @@ on_read(struct bufferevent *bev, void *arg)
 
 		if (have < PUSH_HDR_LEN)
 			return;
+		if (out > out_high(s)) {
+			/* the device does not read what it asked for (PONGs,
+			 * ERRORs): read no more from it until it did */
+			s->n.read_pauses++;
+			c->paused = true;
+			bufferevent_disable(bev, EV_READ);
+			return;
+		}
 		evbuffer_copyout(in, hb, PUSH_HDR_LEN);
 		rc = push_hdr_parse(hb, PUSH_HDR_LEN, max_body(s), &h);
 		if (rc == -EPROTONOSUPPORT) {
@@ -771,6 +788,19 @@ on_read(struct bufferevent *bev, void *arg)
 		}
 		evbuffer_drain(in, PUSH_HDR_LEN + (size_t)h.len);
 	}
+}
+
+/* The output is written out: a paused connection reads again. */
+static void
+on_write(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (!c->paused)
+		return;
+	c->paused = false;
+	bufferevent_enable(bev, EV_READ);
+	on_read(bev, c); /* frames already read in */
 }
 
 static void
@@ -867,7 +897,7 @@ accept_conn(struct push_srv *s, evutil_socket_t fd, bool tls)
 	s->conns = c;
 	s->nconns++;
 	s->n.conns_accepted++;
-	bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
+	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0,
 				 PUSH_HDR_LEN + max_body(s) + 4096);
 	bufferevent_set_timeouts(c->bev, &tv, NULL);
@@ -1041,6 +1071,8 @@ static const struct {
 	CNT(heartbeat_timeouts, "heartbeat_timeouts",
 	    "Connections closed for silence."),
 	CNT(pings, "pings", "PINGs answered."),
+	CNT(read_pauses, "read_pauses",
+	    "Connections not read while their output was over its bound."),
 	CNT(vendor_wakes, "vendor_wakes",
 	    "Messages handed to a vendor channel (device offline)."),
 	CNT(vendor_invalid, "vendor_invalid",

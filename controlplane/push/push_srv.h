@@ -26,7 +26,7 @@ struct push_counters {
 	uint64_t hellos, binds, binds_bad_token, binds_expired;
 	uint64_t frames_in, frames_bad, frames_too_large, frames_version;
 	uint64_t frames_unknown_type, frames_before_hello;
-	uint64_t heartbeat_timeouts, pings;
+	uint64_t heartbeat_timeouts, pings, read_pauses;
 	uint64_t accepted, duplicates, queued, delivered, redelivered;
 	uint64_t acked, acks_unknown, expired, collapsed, dropped_queue_full;
 	uint64_t commits, commit_errors;

@@ -11,6 +11,8 @@
 #   - redelivery: an unacknowledged message is sent again with the same
 #     id (the client drops the duplicate); once acknowledged, never again,
 #   - an oversized frame is answered ERROR too_large, closed, counted,
+#   - a device that sends PINGs and reads nothing is no longer read once
+#     its output is over the bound (counted); it then gets every PONG,
 #   - a device that stops talking is closed after two heartbeats, counted,
 #   - TLS: the channel over TLS with a certificate made here,
 #   - kill -9 of edgelbd while messages are accepted and delivered: after
@@ -234,6 +236,11 @@ expect "status acknowledged" acknowledged "$(status_of "$r" dev-r)"
 out=$(python3 "$TOOL" oversize "$PPORT" $((4096 + 256)) || true)
 contains "oversized frame: ERROR too_large and closed" "code 3, closed True" "$out"
 expect "oversized frame counted" 1 "$(metric edgelbd_push_frames_too_large_total)"
+rc=0
+out=$(python3 "$TOOL" flood "$PPORT" "$LBD_PID" 2000000) || rc=$?
+expect "PING flood without reading: every PONG, bounded memory ($out)" 0 "$rc"
+expect "PING flood: reading paused (counted)" yes \
+	"$([ "$(metric edgelbd_push_read_pauses_total)" -ge 1 ] && echo yes || echo no)"
 code=$(curl -sS -o /dev/null -w '%{http_code}' -d '{}' "$A/messages")
 expect "no API key: 401" 401 "$code"
 code=$("${CURL[@]}" -o /dev/null -w '%{http_code}' -d '{"device":"dev-q"}' "$A/messages")

@@ -8,6 +8,9 @@
 #             expects ERROR too_large and the connection closed.
 #   silent    HELLO, then nothing: expects the server to close the
 #             connection after two heartbeats (not before one).
+#   flood     HELLO, then N PINGs without reading a single PONG; then
+#             reads them all: expects N PONGs (nothing lost, nothing
+#             extra) while edgelbd's RSS grew less than the PONGs' size.
 #   busy      N registered connections, then one more: expects ERROR busy
 #             and the connection closed.
 #   idle      N registered connections held open; prints edgelbd's RSS
@@ -145,6 +148,40 @@ def silent(port):
     return 0 if got is None and hb <= took <= 3 * hb else 1
 
 
+def flood(port, pid, n):
+    s = socket.create_connection(('127.0.0.1', port), 5)
+    s.settimeout(5)
+    s.sendall(hello('flood-1'))
+    read_frame(s)
+    before = rss_kb(pid)
+    ping = frame(7, b'') * 1024
+    sent = 0
+    s.settimeout(2)
+    try:
+        while sent < n:
+            s.sendall(ping)
+            sent += 1024
+    except socket.timeout:
+        pass  # the server stopped reading: so much the better
+    grown = rss_kb(pid) - before
+    s.settimeout(10)
+    got = 0
+    buf = b''
+    want = sent * 8
+    while len(buf) + got * 8 < want:
+        chunk = s.recv(1 << 16)
+        if not chunk:
+            break
+        buf += chunk
+        k = len(buf) // 8
+        got += k
+        buf = buf[k * 8:]
+    print('flood: sent %d PINGs (%d KiB), got %d PONGs, RSS grew %d KiB' %
+          (sent, sent * 8 // 1024, got, grown))
+    return 0 if got * 8 + len(buf) >= want and grown < sent * 8 // 1024 \
+        else 1
+
+
 def busy(port, n):
     socks = []
     for i in range(n):
@@ -208,6 +245,8 @@ def main():
         return oversize(int(sys.argv[2]), int(sys.argv[3]))
     if cmd == 'silent':
         return silent(int(sys.argv[2]))
+    if cmd == 'flood':
+        return flood(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
     if cmd == 'busy':
         return busy(int(sys.argv[2]), int(sys.argv[3]))
     if cmd == 'idle':
