@@ -9,8 +9,8 @@
 #   silent    HELLO, then nothing: expects the server to close the
 #             connection after two heartbeats (not before one).
 #   flood     HELLO, then N PINGs without reading a single PONG; then
-#             reads them all: expects N PONGs (nothing lost, nothing
-#             extra) while edgelbd's RSS grew less than the PONGs' size.
+#             reads them all: expects a PONG for every PING while
+#             edgelbd's RSS grew by less than half the PONGs' size.
 #   busy      N registered connections, then one more: expects ERROR busy
 #             and the connection closed.
 #   idle      N registered connections held open; prints edgelbd's RSS
@@ -149,8 +149,12 @@ def silent(port):
 
 
 def flood(port, pid, n):
-    s = socket.create_connection(('127.0.0.1', port), 5)
+    # a small receive buffer: what the device does not read stays in
+    # edgelbd, not in this kernel's socket
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.settimeout(5)
+    s.connect(('127.0.0.1', port))
     s.sendall(hello('flood-1'))
     read_frame(s)
     before = rss_kb(pid)
@@ -178,7 +182,7 @@ def flood(port, pid, n):
         buf = buf[k * 8:]
     print('flood: sent %d PINGs (%d KiB), got %d PONGs, RSS grew %d KiB' %
           (sent, sent * 8 // 1024, got, grown))
-    return 0 if got * 8 + len(buf) >= want and grown < sent * 8 // 1024 \
+    return 0 if got * 8 + len(buf) >= want and grown < sent * 8 // 2048 \
         else 1
 
 
