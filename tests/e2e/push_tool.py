@@ -223,8 +223,11 @@ def idle(port, pid, n):
     for i in range(n):
         s = socket.create_connection(('127.0.0.1', port), 5)
         s.settimeout(5)
-        s.sendall(hello('idle-%d' % i))
         socks.append(s)
+    time.sleep(1)
+    connected = rss_kb(pid)
+    for i, s in enumerate(socks):
+        s.sendall(hello('idle-%d' % i))
     for s in socks:
         got = read_frame(s)
         if got is None or got[0] != 2:
@@ -232,8 +235,11 @@ def idle(port, pid, n):
             return 1
     time.sleep(1.5)  # their registrations committed, buffers settled
     after = rss_kb(pid)
-    print('idle: %d connections, RSS %d -> %d KiB, %d bytes each' %
-          (n, before, after, (after - before) * 1024 // n))
+    print('idle: %d connections, RSS %d -> %d KiB, %d bytes each '
+          '(%d connected, %d more once registered)' %
+          (n, before, after, (after - before) * 1024 // n,
+           (connected - before) * 1024 // n,
+           (after - connected) * 1024 // n))
     for s in socks:
         s.close()
     return 0
