@@ -13,6 +13,9 @@
 #   - an oversized frame is answered ERROR too_large, closed, counted,
 #   - a device that sends PINGs and reads nothing is no longer read once
 #     its output is over the bound (counted); it then gets every PONG,
+#   - unknown frame types, ACKs of unknown ids, another version, frames
+#     before HELLO, a second connection of one device: answered as
+#     docs/push.md says, counted,
 #   - a device that stops talking is closed after two heartbeats, counted,
 #   - TLS: the channel over TLS with a certificate made here,
 #   - kill -9 of edgelbd while messages are accepted and delivered: after
@@ -241,6 +244,14 @@ out=$(python3 "$TOOL" flood "$PPORT" "$LBD_PID" 2000000) || rc=$?
 expect "PING flood without reading: every PONG, bounded memory ($out)" 0 "$rc"
 expect "PING flood: reading paused (counted)" yes \
 	"$([ "$(metric edgelbd_push_read_pauses_total)" -ge 1 ] && echo yes || echo no)"
+rc=0
+out=$(python3 "$TOOL" probe "$PPORT") || rc=$?
+expect "bad frames on live connections ($out)" 0 "$rc"
+expect "unknown frame type counted" 1 "$(metric edgelbd_push_frames_unknown_type_total)"
+expect "ACK of an unknown id counted" 1 "$(metric edgelbd_push_acks_unknown_total)"
+expect "other version counted" 1 "$(metric edgelbd_push_frames_bad_version_total)"
+expect "frame before HELLO counted" 1 "$(metric edgelbd_push_frames_before_hello_total)"
+expect "takeover counted" 1 "$(metric edgelbd_push_takeovers_total)"
 code=$(curl -sS -o /dev/null -w '%{http_code}' -d '{}' "$A/messages")
 expect "no API key: 401" 401 "$code"
 code=$("${CURL[@]}" -o /dev/null -w '%{http_code}' -d '{"device":"dev-q"}' "$A/messages")

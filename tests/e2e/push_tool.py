@@ -6,6 +6,12 @@
 #             id answered 202 is appended to a file as it arrives.
 #   oversize  HELLO, then a frame header announcing more than the limit:
 #             expects ERROR too_large and the connection closed.
+#   probe     bad input on live connections: an unknown frame type
+#             (ERROR unknown_type, the connection stays), an ACK for an
+#             unknown id (ignored), a PING (PONG: still alive); another
+#             version (ERROR version, closed); a frame before HELLO
+#             (ERROR not_registered, closed); a second connection of the
+#             same device (the first is closed).
 #   silent    HELLO, then nothing: expects the server to close the
 #             connection after two heartbeats (not before one).
 #   flood     HELLO, then N PINGs without reading a single PONG; then
@@ -131,6 +137,47 @@ def oversize(port, limit):
     return 0 if code == 3 and closed else 1
 
 
+def connect(port):
+    s = socket.create_connection(('127.0.0.1', port), 5)
+    s.settimeout(5)
+    return s
+
+
+def error_code(got):
+    return struct.unpack('>H', got[1][:2])[0] if got and got[0] == 9 else 0
+
+
+def probe(port):
+    res = []
+    s = connect(port)
+    s.sendall(hello('probe-1'))
+    read_frame(s)
+    s.sendall(frame(42, b'xyz'))
+    res.append(('unknown type: ERROR 8', error_code(read_frame(s)) == 8))
+    s.sendall(frame(6, struct.pack('>H', 1) + bytes(16)))
+    s.sendall(frame(7, b''))
+    got = read_frame(s)
+    res.append(('unknown ACK ignored, PING answered', got and got[0] == 8))
+    v = connect(port)
+    v.sendall(struct.pack('>BBHI', 2, 7, 0, 0))
+    res.append(('version 2: ERROR 2, closed',
+                error_code(read_frame(v)) == 2 and read_frame(v) is None))
+    b = connect(port)
+    b.sendall(frame(7, b''))
+    res.append(('PING before HELLO: ERROR 4, closed',
+                error_code(read_frame(b)) == 4 and read_frame(b) is None))
+    t = connect(port)
+    t.sendall(hello('probe-1'))
+    got = read_frame(t)
+    res.append(('takeover: the new connection is welcomed',
+                got and got[0] == 2))
+    res.append(('takeover: the old connection is closed',
+                read_frame(s) is None))
+    bad = [name for name, ok in res if not ok]
+    print('probe: %d checks, failed: %s' % (len(res), bad or 'none'))
+    return 1 if bad else 0
+
+
 def silent(port):
     s = socket.create_connection(('127.0.0.1', port), 5)
     s.sendall(hello('silent-1'))
@@ -253,6 +300,8 @@ def main():
                     float(sys.argv[8]))
     if cmd == 'oversize':
         return oversize(int(sys.argv[2]), int(sys.argv[3]))
+    if cmd == 'probe':
+        return probe(int(sys.argv[2]))
     if cmd == 'silent':
         return silent(int(sys.argv[2]))
     if cmd == 'flood':
