@@ -7,7 +7,8 @@
 #   - GETs from the client through the VIP all succeed, spread over b1..b3;
 #   - lbctl service add + backend add (ip style) make a second service on
 #     port 8080 whose backends (second lab-backend instances) answer it;
-#   - lbctl module show lists httpdns running, gateway/route/push reserved.
+#   - lbctl module show lists httpdns and push running, gateway/route
+#     reserved.
 # shellcheck source=lbd_lib.sh
 source "$(dirname "$0")/lbd_lib.sh"
 lbd_begin
@@ -52,12 +53,14 @@ grep -q "^TCP  $LBD_VIP:8080 rr" <<<"$out" ||
 spread=$(lbd_spread 6) || exit 1
 lbd_log "service web after the change: $spread"
 
-# 4. The daemon's modules: HttpDNS runs, the others are reserved.
+# 4. The daemon's modules: HttpDNS and push run, the others are reserved.
 out=$(lbd_lbctl module show) || lbd_fail "lbctl module show failed"
 lbd_log "lbctl module show: $(tail -n +2 <<<"$out" | tr -s ' \n' ' ')"
-grep -Eq '^httpdns +running$' <<<"$out" ||
-	lbd_fail "lbctl module show: httpdns is not running"
-for m in gateway route push; do
+for m in httpdns push; do
+	grep -Eq "^$m +running\$" <<<"$out" ||
+		lbd_fail "lbctl module show: $m is not running"
+done
+for m in gateway route; do
 	grep -Eq "^$m +reserved\$" <<<"$out" ||
 		lbd_fail "lbctl module show: $m is not reserved"
 done

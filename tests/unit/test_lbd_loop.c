@@ -503,7 +503,7 @@ START_TEST(test_module_list)
 	static const char *const names[] = { "httpdns", "gateway", "route",
 					     "push" };
 	static const int states[] = { LB_MODULE_RUNNING, LB_MODULE_RESERVED,
-				      LB_MODULE_RESERVED, LB_MODULE_RESERVED };
+				      LB_MODULE_RESERVED, LB_MODULE_RUNNING };
 	struct modules_seen ms = { 0 };
 	uint64_t end = now_ms() + 10000;
 	pthread_t t;
