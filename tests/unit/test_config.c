@@ -139,9 +139,8 @@ static const struct {
 	  "(N, Nms, Ns, Nm, Nh) of 1ms..60m" },
 	{ "[httpdns]\ncolour = red\n",
 	  "edgelb.ini:2: [httpdns] colour: unknown key" },
-	{ "[global]\n[push]\nlisten = 0.0.0.0:80\n",
-	  "edgelb.ini:3: [push] listen: '0.0.0.0:80': keys of this section "
-	  "are not supported yet" },
+	{ "[global]\n[push]\nlisten = 0.0.0.0\n",
+	  "edgelb.ini:3: [push] listen: '0.0.0.0': expected ADDR:PORT" },
 	{ "[service]\nvip = 10.0.0.1:80\n",
 	  "edgelb.ini:1: [service]: section needs a name: [service NAME]" },
 	{ "[global main]\n",
