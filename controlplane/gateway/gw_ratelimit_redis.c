@@ -8,10 +8,10 @@
  *                  limit/period up to the capacity; expires once it
  *                  would be full again.
  *   fixed_window   a counter per aligned window (KEY:WINDOW_START),
- *                  expiring after its window.
+ *                  expiring a second after its window ends.
  *   sliding_window the same counters, the previous one weighted by how
  *                  much of it the sliding period still covers (as the
- *                  local limiter); each expires after two windows.
+ *                  local limiter); each expires a window later.
  * Key names: "edgelb:rl:FILTER:KEY" (KEY is the filter's limit key, its
  * parts separated by 0x1f), so filters sharing one Redis never meet.
  *
@@ -89,7 +89,8 @@ static const char script[] =
 	"local g = math.max(0, math.min(want, math.floor(limit - est)))\n"
 	"if g > 0 then\n"
 	"  c = redis.call('INCRBY', ck, g)\n"
-	"  redis.call('PEXPIRE', ck, math.ceil(alg * period / 1000) + 1000)\n"
+	"  redis.call('PEXPIRE', ck, reset + (alg - 1) * math.ceil(period / "
+	"1000) + 1000)\n"
 	"  est = est + g\n"
 	"end\n"
 	"local retry = 0\n"
