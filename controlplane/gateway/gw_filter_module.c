@@ -156,6 +156,7 @@ fs_collect(void *state, struct metrics *m)
 		{ "fail_open", &s.fail_open },
 		{ "fail_closed", &s.fail_closed },
 		{ "noscript", &s.noscript },
+		{ "lease_hit", &s.lease_hits },
 		{ "connect", &s.connects },
 		{ "disconnect", &s.disconnects },
 		{ "connect_failure", &s.connect_failures },

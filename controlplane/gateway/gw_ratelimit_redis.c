@@ -23,6 +23,23 @@
  * EVAL and the script is loaded again. Each waiting decision has its own
  * timer (redis_timeout): past it the filter's fallback decides, and the
  * late answer is dropped.
+ *
+ * Leases (lease = N): a request that finds no local token asks Redis for
+ * N at once (the script grants what is left, up to N); it takes one and
+ * the rest go to a direct-mapped cache of LEASE_SLOTS slots per filter
+ * (the key's 64-bit hash, tokens, deadline; one mutex), where the next
+ * requests of that key on any loop of this node take them without a
+ * round trip. A lease ends at a deadline counted from when the request
+ * was sent (before Redis read its clock), so it never outlives what it
+ * was granted for: fixed_window: the window's end (no overshoot: every
+ * token was counted in that window in Redis; tokens unused at the end
+ * are lost, so up to N - 1 per node fewer may pass); token_bucket: the
+ * time the bucket takes to refill N tokens (a node may spend, after
+ * another node was refused, at most the N - 1 tokens it holds: that is
+ * the overshoot over any interval, per node). A refusal from Redis is
+ * kept the same way until its Retry-After, so refused requests make no
+ * round trips either. A slot taken by another key drops its tokens
+ * (fewer pass, never more).
  */
 #include <errno.h>
 #include <math.h>
@@ -38,6 +55,7 @@
 #include <hiredis/hiredis.h>
 
 #include "gw_ratelimit_redis.h"
+#include "gw_upstream.h"
 #include "edgelb/util.h"
 
 #define KEY_PREFIX     "edgelb:rl:"
@@ -45,6 +63,7 @@
 #define RKEY_MAX       (sizeof(KEY_PREFIX) + NAME_MAX_ + 1 + 256)
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 2000
+#define LEASE_SLOTS    1024
 #define STAT_ADD(f, v) __atomic_add_fetch(&st.f, (v), __ATOMIC_RELAXED)
 
 /* granted, remaining, reset_ms, retry_ms, limit */
@@ -104,10 +123,19 @@ static const char script[] =
 	"return {g, math.max(0, math.floor(limit - est)), reset, retry, "
 	"limit}\n";
 
+struct lease {
+	uint64_t hash;
+	uint32_t tokens;      /* 0: a refusal, until deadline */
+	uint64_t deadline_us; /* lb_now_ns() / 1000 */
+};
+
 struct gw_rl_redis {
 	struct gw_rl_redis_conf rc;
 	char name[NAME_MAX_];
-	char alg[4], limit[16], period[24], cap[16];
+	char alg[4], limit[16], period[24], cap[16], want[16];
+	uint64_t refill_us; /* token_bucket: time to refill one lease */
+	pthread_mutex_t mu; /* the leases */
+	struct lease *leases;
 };
 
 struct rconn {
@@ -131,9 +159,11 @@ struct pend {
 	void *arg;
 	const struct gw_rl_redis *r; /* valid while fr is */
 	struct event tmo;
-	bool retried; /* sent again as EVAL after NOSCRIPT */
-	size_t klen;  /* the filter's key, for the fallback */
-	size_t rklen; /* the Redis key */
+	bool retried;	  /* sent again as EVAL after NOSCRIPT */
+	uint64_t hash;	  /* the key's (leases) */
+	uint64_t sent_us; /* lb_now_ns() / 1000 when sent */
+	size_t klen;	  /* the filter's key, for the fallback */
+	size_t rklen;	  /* the Redis key */
 	char key[256];
 	char rkey[RKEY_MAX];
 };
@@ -215,6 +245,13 @@ gw_rl_redis_key(struct gw_rl_redis_conf *c, const char *key, const char *v,
 		snprintf(why, wl, "fail_open or fail_closed");
 		return -EINVAL;
 	}
+	if (strcmp(key, "lease") == 0) {
+		if (gw_fparse_u32(v, 1, GW_RL_LEASE_MAX, &c->lease) == 0)
+			return 0;
+		snprintf(why, wl, "tokens per Redis call, 1..%d (1: no lease)",
+			 GW_RL_LEASE_MAX);
+		return -EINVAL;
+	}
 	return -ENOENT;
 }
 
@@ -242,13 +279,33 @@ gw_rl_redis_new(const struct gw_rl_redis_conf *rc, const struct gw_rl_conf *c,
 		errno = EINVAL;
 		return NULL;
 	}
+	if (rc->lease > 1 && c->alg == GW_RL_SLIDING_WINDOW) {
+		lb_errf(err, errlen, 0,
+			"filter %s: lease: token_bucket or fixed_window",
+			filter);
+		errno = EINVAL;
+		return NULL;
+	}
 	r = calloc(1, sizeof(*r));
+	if (r != NULL && rc->lease > 1) {
+		r->leases = calloc(LEASE_SLOTS, sizeof(*r->leases));
+		if (r->leases == NULL) {
+			free(r);
+			r = NULL;
+		}
+	}
 	if (r == NULL) {
 		lb_errf(err, errlen, 0, "filter %s: out of memory", filter);
 		errno = ENOMEM;
 		return NULL;
 	}
+	pthread_mutex_init(&r->mu, NULL);
 	r->rc = *rc;
+	if (r->rc.lease == 0)
+		r->rc.lease = 1;
+	snprintf(r->want, sizeof(r->want), "%u", r->rc.lease);
+	r->refill_us = (uint64_t)((double)c->period_us * r->rc.lease /
+				  (double)c->limit);
 	if (r->rc.timeout_ms == 0)
 		r->rc.timeout_ms = 50;
 	snprintf(r->name, sizeof(r->name), "%s", filter);
@@ -267,6 +324,10 @@ gw_rl_redis_new(const struct gw_rl_redis_conf *rc, const struct gw_rl_conf *c,
 void
 gw_rl_redis_free(struct gw_rl_redis *r)
 {
+	if (r == NULL)
+		return;
+	pthread_mutex_destroy(&r->mu);
+	free(r->leases);
 	free(r);
 }
 
@@ -293,7 +354,8 @@ ms_to_s(long long ms, uint32_t min)
 }
 
 int
-gw_rl_redis_parse(const struct redisReply *rep, struct gw_rl_result *r)
+gw_rl_redis_parse(const struct redisReply *rep, struct gw_rl_result *r,
+		  uint32_t *granted, uint64_t *reset_ms)
 {
 	long long v[5];
 
@@ -311,12 +373,15 @@ gw_rl_redis_parse(const struct redisReply *rep, struct gw_rl_result *r)
 			return -EINVAL;
 		v[i] = rep->element[i]->integer;
 	}
-	/* granted 0/1, counts within 32 bits, times not negative */
-	if (v[0] < 0 || v[0] > 1 || v[1] < 0 || v[1] > UINT32_MAX || v[2] < 0 ||
-	    v[3] < 0 || v[4] < 1 || v[4] > UINT32_MAX)
+	/* granted up to a lease, counts within 32 bits, times not negative */
+	if (v[0] < 0 || v[0] > GW_RL_LEASE_MAX || v[1] < 0 ||
+	    v[1] > UINT32_MAX || v[2] < 0 || v[3] < 0 || v[4] < 1 ||
+	    v[4] > UINT32_MAX)
 		return -EINVAL;
 	memset(r, 0, sizeof(*r));
-	r->allowed = v[0] == 1;
+	r->allowed = v[0] >= 1;
+	*granted = (uint32_t)v[0];
+	*reset_ms = (uint64_t)v[2];
 	r->remaining = (uint32_t)v[1];
 	r->reset_s = v[2] == 0 ? 0 : ms_to_s(v[2], 0);
 	r->retry_after_s = r->allowed ? 0 : ms_to_s(v[3], 1);
@@ -479,6 +544,63 @@ conn_get(struct event_base *base, const char *addr)
 	return c;
 }
 
+/* ---- leases ------------------------------------------------------------------------- */
+
+/* The key's lease decides if there is one: a token (true, allowed), or
+ * a refusal Redis gave until its Retry-After (true, refused). */
+static bool
+lease_take(struct gw_rl_redis *r, uint64_t h, uint64_t now_us,
+	   struct gw_rl_result *res)
+{
+	struct lease *l = &r->leases[h % LEASE_SLOTS];
+	bool ok = false;
+
+	pthread_mutex_lock(&r->mu);
+	if (l->hash == h && now_us < l->deadline_us) {
+		ok = true;
+		memset(res, 0, sizeof(*res));
+		res->limit = (uint32_t)strtoul(r->cap, NULL, 10);
+		res->reset_s = (uint32_t)((l->deadline_us - now_us + 999999) /
+					  1000000);
+		if (l->tokens > 0) {
+			l->tokens--;
+			res->allowed = true;
+			res->remaining = l->tokens; /* what this node holds */
+			if (l->tokens == 0)
+				l->deadline_us = 0; /* spent, not a refusal */
+		} else {
+			res->retry_after_s = res->reset_s;
+		}
+	}
+	pthread_mutex_unlock(&r->mu);
+	return ok;
+}
+
+/* A grant's tokens past the request's own (tokens > 0), or a refusal
+ * (tokens 0), for the key until deadline. */
+static void
+lease_put(struct gw_rl_redis *r, uint64_t h, uint32_t tokens,
+	  uint64_t deadline_us, uint64_t now_us)
+{
+	struct lease *l = &r->leases[h % LEASE_SLOTS];
+
+	if (deadline_us <= now_us)
+		return;
+	pthread_mutex_lock(&r->mu);
+	if (l->hash == h && l->tokens > 0 && now_us < l->deadline_us) {
+		/* tokens held stay (a refusal that crossed a grant on
+		 * the way changes nothing) */
+		l->tokens += tokens;
+		if (deadline_us < l->deadline_us)
+			l->deadline_us = deadline_us; /* the earlier one */
+	} else {
+		l->hash = h;
+		l->tokens = tokens;
+		l->deadline_us = deadline_us;
+	}
+	pthread_mutex_unlock(&r->mu);
+}
+
 /* ---- decisions -------------------------------------------------------------------- */
 
 /* The decision's end: the filter's verdict on r (NULL: store failed). */
@@ -513,6 +635,8 @@ on_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct pend *pd = priv;
 	struct gw_rl_result r;
+	uint32_t granted = 0;
+	uint64_t reset_ms = 0;
 	int rc;
 
 	(void)ac;
@@ -527,7 +651,7 @@ on_reply(redisAsyncContext *ac, void *reply, void *priv)
 		free(pd);
 		return;
 	}
-	rc = gw_rl_redis_parse(reply, &r);
+	rc = gw_rl_redis_parse(reply, &r, &granted, &reset_ms);
 	if (rc == -ENOENT && !pd->retried && pd->c->ac != NULL) {
 		STAT_ADD(noscript, 1);
 		pd->c->sha[0] = '\0';
@@ -537,10 +661,25 @@ on_reply(redisAsyncContext *ac, void *reply, void *priv)
 			return;
 		rc = -EIO;
 	}
+	if (rc == 0 && granted > pd->r->rc.lease)
+		rc = -EINVAL; /* more than asked for */
 	if (rc == 0)
 		STAT_ADD(replies_ok, 1);
 	else
 		STAT_ADD(errors, 1);
+	if (rc == 0 && granted == 0 && pd->r->leases != NULL)
+		lease_put((struct gw_rl_redis *)pd->r, pd->hash, 0,
+			  pd->sent_us + (uint64_t)r.retry_after_s * 1000000,
+			  lb_now_ns() / 1000);
+	if (rc == 0 && granted > 1) {
+		/* from the send (before Redis read its clock): the time the
+		 * bucket takes to refill the lease, or the window's end */
+		uint64_t life = pd->r->alg[0] == '0' ? pd->r->refill_us
+						     : reset_ms * 1000;
+
+		lease_put((struct gw_rl_redis *)pd->r, pd->hash, granted - 1,
+			  pd->sent_us + life, lb_now_ns() / 1000);
+	}
 	resume(pd, rc == 0 ? &r : NULL);
 	free(pd);
 }
@@ -574,7 +713,7 @@ send_decision(struct pend *pd, bool eval)
 	argv[5] = r->limit;
 	argv[6] = r->period;
 	argv[7] = r->cap;
-	argv[8] = "1";
+	argv[8] = r->want;
 	for (size_t i = 0; i < 9; i++)
 		len[i] = i == 3 ? pd->rklen : strlen(argv[i]);
 	if (redisAsyncCommandArgv(pd->c->ac, on_reply, pd, 9, argv, len) !=
@@ -599,6 +738,17 @@ gw_rl_redis_decide(struct gw_rl_redis *r, struct event_base *base,
 		return cb(arg, fr, key, klen, NULL); /* counted as nomem */
 	if (klen > sizeof(pd->key))
 		klen = sizeof(pd->key);
+	pd->sent_us = lb_now_ns() / 1000;
+	if (r->leases != NULL) {
+		struct gw_rl_result res;
+
+		pd->hash = gw_hash_bytes(key, klen);
+		if (lease_take(r, pd->hash, pd->sent_us, &res)) {
+			STAT_ADD(lease_hits, 1);
+			free(pd);
+			return cb(arg, fr, key, klen, &res);
+		}
+	}
 	pd->c = c;
 	pd->fr = fr;
 	pd->scratch = scratch;

@@ -24,17 +24,19 @@
 
 #include "gw_filter_priv.h"
 
-#define GW_RL_REDIS_ADDR_MAX 108 /* a unix socket path's room */
+#define GW_RL_REDIS_ADDR_MAX 108  /* a unix socket path's room */
+#define GW_RL_LEASE_MAX	     1000 /* tokens taken per Redis call at most */
 
 struct gw_rl_redis_conf {
 	bool on;			 /* store = redis */
 	char addr[GW_RL_REDIS_ADDR_MAX]; /* HOST:PORT or /path (unix) */
 	uint32_t timeout_ms;		 /* redis_timeout, default 50 */
 	bool fail_closed;		 /* on_redis_error = fail_closed */
+	uint32_t lease;			 /* tokens per Redis call; 0, 1: none */
 };
 
 /* One key of a [filter] section of type ratelimit that belongs to the
- * Redis store (store, redis, redis_timeout, on_redis_error): 0,
+ * Redis store (store, redis, redis_timeout, on_redis_error, lease): 0,
  * -ENOENT (not one of them) or -EINVAL with the reason in why. */
 int gw_rl_redis_key(struct gw_rl_redis_conf *c, const char *key,
 		    const char *value, char *why, size_t wl);
@@ -42,7 +44,8 @@ int gw_rl_redis_key(struct gw_rl_redis_conf *c, const char *key,
 struct gw_rl_redis;
 
 /* The store of one filter (name: its key namespace). NULL with err when
- * the algorithm has no script (leaky_bucket) or the address is bad. */
+ * the algorithm has no script (leaky_bucket), a lease is asked for with
+ * sliding_window, or the address is bad. */
 struct gw_rl_redis *gw_rl_redis_new(const struct gw_rl_redis_conf *rc,
 				    const struct gw_rl_conf *c,
 				    const char *filter, char *err,
@@ -71,10 +74,13 @@ enum gw_fverdict gw_rl_redis_decide(struct gw_rl_redis *r,
 void gw_rl_redis_cancel(uint64_t *scratch);
 
 /* The script's reply (an array of 5 integers: granted, remaining,
- * reset_ms, retry_ms, limit) into r. 0, -EINVAL (not that shape),
- * -ENOENT (NOSCRIPT: load it again) or -EIO (another error reply). */
+ * reset_ms, retry_ms, limit) into r, the tokens granted (0 refused, up
+ * to GW_RL_LEASE_MAX with a lease) and reset_ms exact. 0, -EINVAL (not that shape or out
+ * of range), -ENOENT (NOSCRIPT: load it again) or -EIO (another error
+ * reply, or none). */
 struct redisReply;
-int gw_rl_redis_parse(const struct redisReply *rep, struct gw_rl_result *r);
+int gw_rl_redis_parse(const struct redisReply *rep, struct gw_rl_result *r,
+		      uint32_t *granted, uint64_t *reset_ms);
 
 /* Process-wide counters (relaxed atomics). */
 struct gw_rl_redis_stats {
@@ -87,6 +93,7 @@ struct gw_rl_redis_stats {
 	uint64_t fail_open;   /* decided by the local limiter instead */
 	uint64_t fail_closed; /* refused because the store failed */
 	uint64_t noscript;    /* script reloaded */
+	uint64_t lease_hits;  /* decided from a lease, no round trip */
 	uint64_t connects, disconnects, connect_failures;
 };
 void gw_rl_redis_stats(struct gw_rl_redis_stats *out);

@@ -5,6 +5,11 @@
 #   - 1,000 requests against `fixed_window 100/h` keyed by route, spread
 #     over both nodes by 16 concurrent clients: exactly 100 pass (200),
 #     900 are 429; the same against `token_bucket 100/h`,
+#   - leases of 10 (lease = 10), the same 1,000 requests: fixed_window
+#     never passes more than 100 and at most 9 fewer per node (82..100);
+#     token_bucket the same here (the bucket does not refill in the run);
+#     Redis round trips per request printed (one per lease or refusal
+#     remembered, instead of one per request),
 #   - the keys live in Redis under edgelb:rl:FILTER:... with an expiry,
 #   - Redis stopped: the fail_open filter keeps serving on its local limit
 #     (exactly 5 of 8 pass with 5/h), the fail_closed one refuses (503);
@@ -133,6 +138,25 @@ store = redis
 redis = 127.0.0.1:$RP
 redis_timeout = 500
 
+[filter fwl]
+type = ratelimit
+algorithm = fixed_window
+rate = 100/h
+key = route
+store = redis
+redis = 127.0.0.1:$RP
+redis_timeout = 500
+lease = 10
+
+[filter tbl]
+type = ratelimit
+rate = 100/h
+key = route
+store = redis
+redis = 127.0.0.1:$RP
+redis_timeout = 500
+lease = 10
+
 [filter open]
 type = ratelimit
 algorithm = fixed_window
@@ -162,6 +186,16 @@ filters = fw
 path_prefix = /tb/
 upstream = be
 filters = tb
+
+[route fwl]
+path_prefix = /fwl/
+upstream = be
+filters = fwl
+
+[route tbl]
+path_prefix = /tbl/
+upstream = be
+filters = tbl
 
 [route open]
 path_prefix = /open/
@@ -223,6 +257,27 @@ for f in fw tb; do
 	expect "$f: the other 900 are 429" "900" "$limited"
 	expect "$f: no other answers" "0" "$other"
 done
+# Redis round trips so far, both nodes (from their /metrics)
+round_trips() {
+	local n=0 v m
+	for m in $M1 $M2; do
+		v=$(curl -sS --max-time 5 "http://127.0.0.1:$m/metrics" |
+			sed -n 's/^edgelbd_gateway_ratelimit_redis_total{event="round_trip"} //p')
+		n=$((n + ${v%.*}))
+	done
+	echo "$n"
+}
+for f in fwl tbl; do
+	rt0=$(round_trips)
+	read -r ok limited other < <(python3 "$T/burst.py" "/$f/x" 1000 16 "$G1" "$G2")
+	rt1=$(round_trips)
+	if [ "$ok" -le 100 ] && [ "$ok" -ge 82 ] && [ "$((ok + limited))" -eq 1000 ]; then
+		pass "$f: lease 10: $ok of 1000 pass (82..100), $((rt1 - rt0)) Redis round trips"
+	else
+		fail "$f: lease 10: $ok pass, $limited refused, $other other (want 82..100 and no other)"
+	fi
+done
+
 keys=$("${RCLI[@]}" --scan --pattern 'edgelb:rl:fw:*' | head -1)
 case "$keys" in
 edgelb:rl:fw:fw:*) pass "fixed window key in Redis: $keys" ;;

@@ -58,23 +58,35 @@ START_TEST(parse_results)
 {
 	const long long ok[5] = { 1, 41, 1500, 0, 100 };
 	const long long no[5] = { 0, 0, 30001, 12, 100 };
+	const long long lease[5] = { 10, 80, 2000, 0, 100 };
 	struct gw_rl_result r;
 	redisReply a;
+	uint32_t g;
+	uint64_t ms;
 
 	a = array_of(ok);
-	ck_assert_int_eq(gw_rl_redis_parse(&a, &r), 0);
+	ck_assert_int_eq(gw_rl_redis_parse(&a, &r, &g, &ms), 0);
 	ck_assert(r.allowed);
 	ck_assert_uint_eq(r.remaining, 41);
 	ck_assert_uint_eq(r.reset_s, 2); /* 1.5 s up */
 	ck_assert_uint_eq(r.retry_after_s, 0);
 	ck_assert_uint_eq(r.limit, 100);
 	ck_assert_uint_eq(r.delay_us, 0);
+	ck_assert_uint_eq(g, 1);
+	ck_assert_uint_eq(ms, 1500);
 
 	a = array_of(no);
-	ck_assert_int_eq(gw_rl_redis_parse(&a, &r), 0);
+	ck_assert_int_eq(gw_rl_redis_parse(&a, &r, &g, &ms), 0);
 	ck_assert(!r.allowed);
 	ck_assert_uint_eq(r.reset_s, 31);
 	ck_assert_uint_eq(r.retry_after_s, 1); /* 12 ms: at least 1 s */
+	ck_assert_uint_eq(g, 0);
+	ck_assert_uint_eq(ms, 30001);
+
+	a = array_of(lease);
+	ck_assert_int_eq(gw_rl_redis_parse(&a, &r, &g, &ms), 0);
+	ck_assert(r.allowed);
+	ck_assert_uint_eq(g, 10);
 }
 END_TEST
 
@@ -82,8 +94,8 @@ START_TEST(parse_errors)
 {
 	const long long good[5] = { 1, 1, 1, 0, 1 };
 	const long long bad[][5] = {
-		{ 2, 1, 1, 0, 1 },  /* granted past 1 */
-		{ -1, 1, 1, 0, 1 }, /* negative */
+		{ 1001, 1, 1, 0, 1 }, /* granted past the largest lease */
+		{ -1, 1, 1, 0, 1 },   /* negative */
 		{ 1, 1LL << 33, 1, 0, 1 }, { 1, 1, -5, 0, 1 },
 		{ 1, 1, 1, -1, 1 },	   { 1, 1, 1, 0, 0 }, /* limit 0 */
 	};
@@ -91,31 +103,33 @@ START_TEST(parse_errors)
 	redisReply a, e = { 0 };
 	char noscript[] = "NOSCRIPT No matching script. Use EVAL.";
 	char other[] = "ERR wrong number of arguments";
+	uint32_t g;
+	uint64_t ms;
 
-	ck_assert_int_eq(gw_rl_redis_parse(NULL, &r), -EIO);
+	ck_assert_int_eq(gw_rl_redis_parse(NULL, &r, &g, &ms), -EIO);
 	e.type = REDIS_REPLY_ERROR;
 	e.str = noscript;
 	e.len = strlen(noscript);
-	ck_assert_int_eq(gw_rl_redis_parse(&e, &r), -ENOENT);
+	ck_assert_int_eq(gw_rl_redis_parse(&e, &r, &g, &ms), -ENOENT);
 	e.str = other;
 	e.len = strlen(other);
-	ck_assert_int_eq(gw_rl_redis_parse(&e, &r), -EIO);
+	ck_assert_int_eq(gw_rl_redis_parse(&e, &r, &g, &ms), -EIO);
 	e.type = REDIS_REPLY_NIL;
-	ck_assert_int_eq(gw_rl_redis_parse(&e, &r), -EINVAL);
+	ck_assert_int_eq(gw_rl_redis_parse(&e, &r, &g, &ms), -EINVAL);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		a = array_of(bad[i]);
-		ck_assert_msg(gw_rl_redis_parse(&a, &r) == -EINVAL, "case %zu",
-			      i);
+		ck_assert_msg(gw_rl_redis_parse(&a, &r, &g, &ms) == -EINVAL,
+			      "case %zu", i);
 	}
 	a = array_of(good);
 	a.elements = 4;
-	ck_assert_int_eq(gw_rl_redis_parse(&a, &r), -EINVAL);
+	ck_assert_int_eq(gw_rl_redis_parse(&a, &r, &g, &ms), -EINVAL);
 	a = array_of(good);
 	ints[2].type = REDIS_REPLY_STRING;
-	ck_assert_int_eq(gw_rl_redis_parse(&a, &r), -EINVAL);
+	ck_assert_int_eq(gw_rl_redis_parse(&a, &r, &g, &ms), -EINVAL);
 	a = array_of(good);
 	elems[4] = NULL;
-	ck_assert_int_eq(gw_rl_redis_parse(&a, &r), -EINVAL);
+	ck_assert_int_eq(gw_rl_redis_parse(&a, &r, &g, &ms), -EINVAL);
 }
 END_TEST
 
@@ -374,6 +388,9 @@ START_TEST(config_keys)
 		{ "redis_timeout", "250", 0 },
 		{ "on_redis_error", "fail_closed", 0 },
 		{ "on_redis_error", "ignore", -EINVAL },
+		{ "lease", "10", 0 },
+		{ "lease", "0", -EINVAL },
+		{ "lease", "1001", -EINVAL },
 		{ "rate", "1/s", -ENOENT },
 	};
 	struct gw_rl_redis_conf c = { 0 };
