@@ -33,10 +33,11 @@
  * was sent (before Redis read its clock), so it never outlives what it
  * was granted for: fixed_window: the window's end (no overshoot: every
  * token was counted in that window in Redis; tokens unused at the end
- * are lost, so up to N - 1 per node fewer may pass); token_bucket: the
- * time the bucket takes to refill N tokens (a node may spend, after
- * another node was refused, at most the N - 1 tokens it holds: that is
- * the overshoot over any interval, per node). A refusal from Redis is
+ * are lost, so up to N - 1 per node fewer may pass); token_bucket: one
+ * period (the tokens were taken from the bucket when leased, but a node
+ * may spend them after another node was refused: at most the N - 1 it
+ * holds, so over any interval the cluster passes at most N - 1 per node
+ * more than the one bucket would). A refusal from Redis is
  * kept the same way until its Retry-After, so refused requests make no
  * round trips either. A slot taken by another key drops its tokens
  * (fewer pass, never more).
@@ -133,7 +134,7 @@ struct gw_rl_redis {
 	struct gw_rl_redis_conf rc;
 	char name[NAME_MAX_];
 	char alg[4], limit[16], period[24], cap[16], want[16];
-	uint64_t refill_us; /* token_bucket: time to refill one lease */
+	uint64_t period_us; /* token_bucket: a lease's life */
 	pthread_mutex_t mu; /* the leases */
 	struct lease *leases;
 };
@@ -304,8 +305,7 @@ gw_rl_redis_new(const struct gw_rl_redis_conf *rc, const struct gw_rl_conf *c,
 	if (r->rc.lease == 0)
 		r->rc.lease = 1;
 	snprintf(r->want, sizeof(r->want), "%u", r->rc.lease);
-	r->refill_us = (uint64_t)((double)c->period_us * r->rc.lease /
-				  (double)c->limit);
+	r->period_us = c->period_us;
 	if (r->rc.timeout_ms == 0)
 		r->rc.timeout_ms = 50;
 	snprintf(r->name, sizeof(r->name), "%s", filter);
@@ -672,9 +672,9 @@ on_reply(redisAsyncContext *ac, void *reply, void *priv)
 			  pd->sent_us + (uint64_t)r.retry_after_s * 1000000,
 			  lb_now_ns() / 1000);
 	if (rc == 0 && granted > 1) {
-		/* from the send (before Redis read its clock): the time the
-		 * bucket takes to refill the lease, or the window's end */
-		uint64_t life = pd->r->alg[0] == '0' ? pd->r->refill_us
+		/* from the send (before Redis read its clock): a period,
+		 * or the window's end */
+		uint64_t life = pd->r->alg[0] == '0' ? pd->r->period_us
 						     : reset_ms * 1000;
 
 		lease_put((struct gw_rl_redis *)pd->r, pd->hash, granted - 1,

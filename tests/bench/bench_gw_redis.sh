@@ -6,9 +6,10 @@
 #   local  ratelimit, local token bucket (a limit never reached)
 #   redis  the same limit with store = redis (a redis-server started here
 #          on loopback, its own port and dir)
+#   lease  the same with lease = 100
 # Prints one line: requests/s of each (for redis these are decisions/s),
 # Redis round trips per request (edgelbd_gateway_ratelimit_redis_total
-# round_trip over wrk's requests), p99 latency of each and the p99 that
+# round_trip over wrk's requests, for redis and lease), p99 latency of each and the p99 that
 # Redis adds over the local limiter. Fails when a route answers anything
 # but 200 or the redis route made no Redis decision.
 # EDGELB_BENCH_SMOKE=1: 1 s per route. Needs redis-server, wrk, curl.
@@ -92,6 +93,15 @@ store = redis
 redis = 127.0.0.1:$RP
 redis_timeout = 1000
 
+[filter lease]
+type = ratelimit
+rate = 100000000/s
+key = route
+store = redis
+redis = 127.0.0.1:$RP
+redis_timeout = 1000
+lease = 100
+
 [route none]
 path_prefix = /none/
 upstream = be
@@ -105,6 +115,11 @@ filters = local
 path_prefix = /redis/
 upstream = be
 filters = redis
+
+[route lease]
+path_prefix = /lease/
+upstream = be
+filters = lease
 EOF
 "$EDGELBD" -f -c "$T/e.ini" >"$T/lbd.log" 2>&1 &
 PIDS+=($!)
@@ -117,11 +132,11 @@ round_trips() {
 	sed -n 's/^edgelbd_gateway_ratelimit_redis_total{event="round_trip"} //p' "$T/m"
 }
 
-declare -A RPS P99 REQ
-for r in none local redis; do
+declare -A RPS P99 REQ RT
+for r in none local redis lease; do
 	code=$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$GW/$r/x")
 	[ "$code" = 200 ] || { echo "FAIL: /$r/ answered $code" >&2; exit 1; }
-	[ "$r" = redis ] && rt0=$(round_trips)
+	rt0=$(round_trips)
 	wrk -t2 -c32 -d"${DUR}s" --latency "http://127.0.0.1:$GW/$r/x" >"$T/wrk.$r"
 	if grep -q 'Non-2xx' "$T/wrk.$r"; then
 		echo "FAIL: /$r/: non-2xx answers" >&2
@@ -134,12 +149,12 @@ for r in none local redis; do
 	# wrk prints 99% as 1.23ms / 456.00us / 1.02s: into ms
 	P99[$r]=$(awk '$1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
 		if (u == "us") v /= 1000; else if (u == "s") v *= 1000; printf "%.2f", v }' "$T/wrk.$r")
+	rt1=$(round_trips)
+	RT[$r]=$(awk -v a="$rt0" -v b="$rt1" -v n="${REQ[$r]}" 'BEGIN { printf "%.3f", (b - a) / n }')
 done
-rt1=$(round_trips)
-rtpr=$(awk -v a="$rt0" -v b="$rt1" -v n="${REQ[redis]}" 'BEGIN { printf "%.3f", (b - a) / n }')
-if awk -v a="$rt0" -v b="$rt1" 'BEGIN { exit !(b - a > 0) }'; then :; else
-	echo "FAIL: no Redis round trip during the redis run" >&2
+if awk -v a="${RT[redis]}" -v b="${RT[lease]}" 'BEGIN { exit !(a > 0 && b > 0) }'; then :; else
+	echo "FAIL: no Redis round trip during the redis or lease run" >&2
 	exit 1
 fi
 added=$(awk -v a="${P99[redis]}" -v b="${P99[local]}" 'BEGIN { printf "%.2f", a - b }')
-echo "gw_redis (${DUR}s each, wrk 2 threads 32 conns, 2 loops): none ${RPS[none]} req/s p99 ${P99[none]} ms; local ${RPS[local]} req/s p99 ${P99[local]} ms; redis ${RPS[redis]} decisions/s p99 ${P99[redis]} ms, $rtpr Redis round trips/request, p99 added over local ${added} ms"
+echo "gw_redis (${DUR}s each, wrk 2 threads 32 conns, 2 loops): none ${RPS[none]} req/s p99 ${P99[none]} ms; local ${RPS[local]} req/s p99 ${P99[local]} ms; redis ${RPS[redis]} decisions/s p99 ${P99[redis]} ms, ${RT[redis]} Redis round trips/request, p99 added over local ${added} ms; lease 100: ${RPS[lease]} req/s p99 ${P99[lease]} ms, ${RT[lease]} round trips/request"
