@@ -60,8 +60,7 @@
 #include "edgelb/util.h"
 
 #define KEY_PREFIX     "edgelb:rl:"
-#define NAME_MAX_      64
-#define RKEY_MAX       (sizeof(KEY_PREFIX) + NAME_MAX_ + 1 + 256)
+#define RKEY_MAX       (sizeof(KEY_PREFIX) + GW_NAME_MAX + 1 + 256)
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 2000
 #define LEASE_SLOTS    1024
@@ -132,7 +131,7 @@ struct lease {
 
 struct gw_rl_redis {
 	struct gw_rl_redis_conf rc;
-	char name[NAME_MAX_];
+	char name[GW_NAME_MAX];
 	char alg[4], limit[16], period[24], cap[16], want[16];
 	uint64_t period_us; /* token_bucket: a lease's life */
 	pthread_mutex_t mu; /* the leases */
