@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Cluster-wide rate limits: two edgelbd gateway nodes (2 worker loops each)
 # sharing one redis-server started here (loopback, its own port and dir,
-# no persistence), in front of one python3 backend. Checks:
+# no persistence), in front of one python3 backend. Node 2 runs with its
+# wall clock an hour ahead (libfaketime, when installed: Debian package
+# faketime), so windows taken from the nodes' clocks would differ: the
+# limits must hold on Redis's clock. Checks:
 #   - 1,000 requests against `fixed_window 100/h` keyed by route, spread
 #     over both nodes by 16 concurrent clients: exactly 100 pass (200),
 #     900 are 429; the same against `token_bucket 100/h`,
@@ -15,7 +18,8 @@
 #     (exactly 5 of 8 pass with 5/h), the fail_closed one refuses (503);
 #     both counted in /metrics; Redis started again: both are decided by
 #     Redis again (200, the keys come back) within a few seconds.
-# Needs: redis-server, redis-cli, curl, python3 (exit 77 without).
+# Needs: redis-server, redis-cli, curl, python3 (exit 77 without);
+# faketime for the skew (without it both clocks agree, and it says so).
 # Loopback only; no root.
 set -euo pipefail
 
@@ -212,7 +216,14 @@ write_ini 1 "$G1" "$M1"
 write_ini 2 "$G2" "$M2"
 "$EDGELBD" -f -c "$T/n1.ini" >"$T/n1.log" 2>&1 &
 PIDS+=($!)
-"$EDGELBD" -f -c "$T/n2.ini" >"$T/n2.log" 2>&1 &
+FT=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -1 || true)
+if [ -n "$FT" ]; then
+	LD_PRELOAD=$FT FAKETIME=+1h FAKETIME_DONT_FAKE_MONOTONIC=1 \
+		"$EDGELBD" -f -c "$T/n2.ini" >"$T/n2.log" 2>&1 &
+else
+	echo "note: no libfaketime: node 2's clock is not skewed"
+	"$EDGELBD" -f -c "$T/n2.ini" >"$T/n2.log" 2>&1 &
+fi
 PIDS+=($!)
 for p in $G1 $G2; do
 	if ! wait_port "$p"; then
@@ -221,6 +232,17 @@ for p in $G1 $G2; do
 		exit 1
 	fi
 done
+
+if [ -n "$FT" ]; then
+	# the log's timestamps are the nodes' wall clocks
+	h1=$(head -1 "$T/n1.log" | cut -c12-13)
+	h2=$(head -1 "$T/n2.log" | cut -c12-13)
+	if [ -n "$h1" ] && [ "$(( (10#$h1 + 1) % 24 ))" == "$((10#${h2:-99}))" ]; then
+		pass "node 2's clock is an hour ahead (log hours $h1 and $h2)"
+	else
+		fail "node 2's clock skew: log hours '$h1' and '$h2'"
+	fi
+fi
 
 # burst.py PATH N CONC PORT...: N GETs of PATH, CONC at a time, request i
 # to PORT[i % len]; prints "200 count, 429 count, other count". Each
