@@ -734,7 +734,7 @@ gw_rl_redis_decide(struct gw_rl_redis *r, struct event_base *base,
 	int n;
 
 	if (pd == NULL)
-		return cb(arg, fr, key, klen, NULL); /* counted as nomem */
+		return cb(arg, fr, key, klen, NULL); /* as if Redis failed */
 	if (klen > sizeof(pd->key))
 		klen = sizeof(pd->key);
 	pd->sent_us = lb_now_ns() / 1000;
