@@ -27,6 +27,7 @@ PACKAGES=(
 	nginx-light nghttp2-client python3-h2 python3-cryptography
 	python3-websockets python3-grpcio
 	haproxy
+	libhiredis-dev redis-server faketime
 )
 
 say() { printf 'setup: %s\n' "$*"; }

@@ -63,6 +63,9 @@ struct gw_freq {
 	const char *ctype; /* NULL: the JSON error */
 	struct http_header ah[GW_FILTER_ANSWER_HDRS + 1]; /* answer's */
 	uint64_t scratch[GW_MAX_FILTERS][GW_FSCRATCH];
+	/* a pre hook waits (GW_FV_PENDING): the input to go on with */
+	struct gw_freq_in in;
+	bool pending;
 };
 
 static const struct gw_filter_ops *const types[] = {
@@ -91,6 +94,7 @@ static const struct {
 	[GW_FR_BREAKER_OPEN] = { "circuit open", "breaker_open" },
 	[GW_FR_MAX_ACTIVE] = { "too many active requests", "max_active" },
 	[GW_FR_NOMEM] = { "out of memory", "nomem" },
+	[GW_FR_STORE_DOWN] = { "limit store unavailable", "store_down" },
 };
 
 const char *
@@ -247,6 +251,7 @@ gw_freq_new(const struct gw_route *r)
 	f->hoff = 0;
 	f->blen = 0;
 	f->ctype = NULL;
+	f->pending = false;
 	memset(f->scratch, 0, sizeof(f->scratch));
 	return f;
 }
@@ -353,17 +358,21 @@ json_esc(char *out, size_t cap, const char *s)
 	return n;
 }
 
-enum gw_fverdict
-gw_freq_pre(struct gw_freq *f, const struct gw_freq_in *in)
+/* The pre hooks from the i-th on, until one answers or waits. */
+static enum gw_fverdict
+chain_pre(struct gw_freq *f, size_t from)
 {
-	if (f == NULL)
-		return GW_FV_PASS;
-	for (size_t i = 0; i < f->ch->n; i++) {
+	for (size_t i = from; i < f->ch->n; i++) {
 		struct chain_el *el = &f->ch->el[i];
 		enum gw_fverdict v;
 
 		f->nran = i + 1;
-		v = el->ops->pre(el->inst, el->rstate, f, in, f->scratch[i]);
+		v = el->ops->pre(el->inst, el->rstate, f, &f->in,
+				 f->scratch[i]);
+		if (v == GW_FV_PENDING) {
+			f->pending = true;
+			return v;
+		}
 		if (v == GW_FV_PASS) {
 			STAT_ADD(el->st.passed, 1);
 			continue;
@@ -375,6 +384,35 @@ gw_freq_pre(struct gw_freq *f, const struct gw_freq_in *in)
 		return GW_FV_ANSWER;
 	}
 	return GW_FV_PASS;
+}
+
+enum gw_fverdict
+gw_freq_pre(struct gw_freq *f, const struct gw_freq_in *in)
+{
+	if (f == NULL)
+		return GW_FV_PASS;
+	f->in = *in;
+	return chain_pre(f, 0);
+}
+
+void
+gw_freq_resume(struct gw_freq *f, enum gw_fverdict v, uint64_t now_ns)
+{
+	struct chain_el *el = &f->ch->el[f->nran - 1];
+
+	f->pending = false;
+	f->in.now_ns = now_ns;
+	if (v == GW_FV_PASS) {
+		STAT_ADD(el->st.passed, 1);
+		v = chain_pre(f, f->nran);
+	} else {
+		f->answered_by = (int)f->nran - 1;
+		STAT_ADD(el->st.answered, 1);
+		if ((unsigned)f->why < GW_FR_MAX)
+			STAT_ADD(el->st.reasons[f->why], 1);
+	}
+	if (v != GW_FV_PENDING && f->in.resume != NULL)
+		f->in.resume(f->in.resume_arg, v);
 }
 
 void

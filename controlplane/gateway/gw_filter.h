@@ -39,6 +39,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+struct event_base;
+
 #include "gw_route.h"
 #include "http.h"
 
@@ -66,6 +68,7 @@ enum gw_freason {
 	GW_FR_BREAKER_OPEN,   /* 503: open, or half-open probes taken */
 	GW_FR_MAX_ACTIVE,     /* 503: max_active requests on the upstream */
 	GW_FR_NOMEM,	      /* 503: could not keep state */
+	GW_FR_STORE_DOWN,     /* 503: limit store down (fail_closed) */
 	GW_FR_MAX,
 };
 
@@ -108,17 +111,25 @@ struct gw_filter_set;
 
 struct gw_freq;
 
-/* What the pre hooks see. */
+enum gw_fverdict {
+	GW_FV_PASS,
+	GW_FV_ANSWER,  /* gw_freq_answer tells the answer */
+	GW_FV_PENDING, /* a filter waits for an answer: resume is called */
+};
+
+/* What the pre hooks see (m and peer must live until the request ends). */
 struct gw_freq_in {
 	const struct http_msg *m;
 	const struct sockaddr *peer; /* NULL: unknown */
 	uint64_t now_ns;	     /* CLOCK_MONOTONIC */
 	int64_t wall_s;		     /* CLOCK_REALTIME (exp, nbf, Date) */
-};
-
-enum gw_fverdict {
-	GW_FV_PASS,
-	GW_FV_ANSWER, /* gw_freq_answer tells the answer */
+	/* the request's loop and, after GW_FV_PENDING, the call with the
+	 * chain's final verdict (PASS or ANSWER) once the waiting filter
+	 * has its answer; not called if the request ends first (done).
+	 * NULL base: no filter may wait (each decides at once). */
+	struct event_base *base;
+	void (*resume)(void *arg, enum gw_fverdict v);
+	void *resume_arg;
 };
 
 /* The request's chain state, or NULL when the route has none (every
@@ -126,7 +137,8 @@ enum gw_fverdict {
  * for a route with a chain. */
 struct gw_freq *gw_freq_new(const struct gw_route *r);
 
-/* The pre hooks, in order, until one answers. */
+/* The pre hooks, in order, until one answers or waits (GW_FV_PENDING:
+ * in->resume tells the rest, on the request's loop). */
 enum gw_fverdict gw_freq_pre(struct gw_freq *f, const struct gw_freq_in *in);
 
 /* The direct answer after GW_FV_ANSWER: status, headers (valid while f

@@ -77,6 +77,11 @@ void gw_freq_set_consumer(struct gw_freq *f, const char *consumer,
  * client copies are removed even when authentication fails open. */
 void gw_freq_consumer_header(struct gw_freq *f, const char *header);
 const struct gw_route *gw_freq_route(const struct gw_freq *f);
+/* The verdict of a pre hook that returned GW_FV_PENDING (its answer's
+ * headers and reject already set on f): the chain goes on and the
+ * request's resume is called. Once, on the request's loop, and never
+ * after the filter's done hook ran. */
+void gw_freq_resume(struct gw_freq *f, enum gw_fverdict v, uint64_t now_ns);
 
 /* Shared key-value parsing for the filter types. */
 int gw_fparse_u32(const char *v, uint32_t lo, uint32_t hi, uint32_t *out);

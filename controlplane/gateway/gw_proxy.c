@@ -284,6 +284,8 @@ hdrs_copy(const struct http_header *h, size_t n, struct http_header **out,
 static void call_free(struct gw_call *c);
 static int hold_request(struct gw_call *c);
 static struct gw_loop *loop_of(struct gw_proxy *p, struct event_base *base);
+static void filters_resumed(void *arg, enum gw_fverdict v);
+static int head_go(struct gw_call *c);
 
 /* Tell on_done how the request went, once. */
 static void
@@ -1258,8 +1260,6 @@ on_head(void *arg, struct http_req *req)
 	struct gw_match_in in = { 0 };
 	struct gw_loop *lp;
 	struct gw_call *c;
-	size_t tl;
-	int rc;
 
 	STAT_ADD(p->st.requests, 1);
 	lp = loop_of(p, http_req_base(req));
@@ -1302,21 +1302,64 @@ on_head(void *arg, struct http_req *req)
 	}
 	STAT_ADD(c->route->st.requests, 1);
 	if (c->route->chain != NULL) {
-		struct gw_freq_in fin = { m, http_req_peer(req, NULL),
+		struct gw_freq_in fin = { m,
+					  http_req_peer(req, NULL),
 					  now_us() * 1000,
-					  (int64_t)time(NULL) };
+					  (int64_t)time(NULL),
+					  lp->base,
+					  filters_resumed,
+					  c };
+		enum gw_fverdict v;
 
 		c->fr = gw_freq_new(c->route);
 		if (c->fr == NULL)
 			return -ENOMEM;
-		if (gw_freq_pre(c->fr, &fin) == GW_FV_ANSWER) {
+		v = gw_freq_pre(c->fr, &fin);
+		if (v == GW_FV_PENDING) {
+			/* a filter asks elsewhere (a Redis limit) */
+			http_req_pause_body(req, true);
+			return 0;
+		}
+		if (v == GW_FV_ANSWER) {
 			c->f_answer = true;
 			answer(c, 0, NULL);
 			return 0;
 		}
 	}
+	return head_go(c);
+}
+
+/* A waiting filter answered: the request goes on or is answered. */
+static void
+filters_resumed(void *arg, enum gw_fverdict v)
+{
+	struct gw_call *c = arg;
+
+	http_req_pause_body(c->req, false);
+	if (v == GW_FV_ANSWER) {
+		c->f_answer = true;
+		answer(c, 0, NULL);
+	} else if (head_go(c) < 0) {
+		answer(c, 500, "out of memory");
+	}
+}
+
+/* The request head after the filters let it pass. 0 or -ENOMEM. */
+static int
+head_go(struct gw_call *c)
+{
+	struct gw_proxy *p = c->p;
+	struct gw_loop *lp = c->lp;
+	struct http_req *req = c->req;
+	const struct http_msg *m = http_req_msg(req);
+	const char *host = http_msg_header(m, "Host");
+	size_t tl;
+	int rc;
+
 	if (c->route->conf->action != GW_ACT_PROXY) {
 		c->kind = CALL_ANSWER;
+		if (c->req_done) /* the request ended while a filter waited */
+			send_answer(c);
 		return 0;
 	}
 	c->kind = CALL_PROXY;
