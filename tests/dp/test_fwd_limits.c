@@ -33,13 +33,15 @@
 #include "svc.h"
 #include "worker.h"
 
-#define IP     DPLAB_IP
-#define SYN    RTE_TCP_SYN_FLAG
-#define ACK    RTE_TCP_ACK_FLAG
-#define VIP    IP(192, 0, 2, 9)
-#define CLIENT IP(203, 0, 113, 7)
-#define B10    IP(10, 1, 0, 10)
-#define B11    IP(10, 1, 0, 11)
+#define IP  DPLAB_IP
+#define SYN RTE_TCP_SYN_FLAG
+#define ACK RTE_TCP_ACK_FLAG
+
+/* network order; variables so that a failed check names them */
+static const uint32_t VIP = IP(192, 0, 2, 9);
+static const uint32_t CLIENT = IP(203, 0, 113, 7);
+static const uint32_t B10 = IP(10, 1, 0, 10);
+static const uint32_t B11 = IP(10, 1, 0, 11);
 
 static struct dp_ctx dp;
 static struct dp_port ports[2];
@@ -147,8 +149,8 @@ ctrl(struct nl_msg *m)
 static void
 service(uint8_t proto, uint16_t vport, unsigned int nb)
 {
-	const struct dplab_backend be[2] = { { B10, 8080, 1 },
-					     { B11, 8080, 1 } };
+	const struct dplab_backend be[2] = { { IP(10, 1, 0, 10), 8080, 1 },
+					     { IP(10, 1, 0, 11), 8080, 1 } };
 	const struct dplab_svc d = { .proto = proto,
 				     .vip = VIP,
 				     .vport = vport,
