@@ -352,7 +352,8 @@ rate_share(const struct fwd_worker *fw, uint32_t rate)
 static bool
 bucket_take(struct fwd_worker *fw, struct fwd_bucket *b, uint64_t rate)
 {
-	uint64_t hz = fw->fwd->tsc_hz, now = rte_rdtsc(), cost = hz / rate;
+	uint64_t hz = fw->fwd->tsc_hz, now = rte_rdtsc();
+	uint64_t cost = RTE_MAX(hz / rate, (uint64_t)1);
 
 	if (b->last == 0 || now - b->last >= hz)
 		b->credit = hz; /* new, or idle for a second: full */
