@@ -349,7 +349,6 @@ conn_lookup_hint(struct conn_table *ct, const struct conn_key *k,
 		 const struct conn_hint *h, unsigned int *dir)
 {
 	const struct conn *c;
-	struct conn_key hk;
 
 	if (h->d == NULL) {
 		/* a miss holds until something is inserted */
@@ -358,15 +357,13 @@ conn_lookup_hint(struct conn_table *ct, const struct conn_key *k,
 		return conn_lookup(ct, k, dir);
 	}
 	/*
-	 * a hit holds while its connection is hashed with the same tuple:
-	 * an eviction frees an object at once, and a new connection may
-	 * reuse it within the burst
+	 * a hit holds while its connection is hashed (never freed then) and
+	 * nothing was evicted since: an eviction frees an object at once,
+	 * and a new connection may reuse it within the burst
 	 */
 	c = (const struct conn *)((uintptr_t)h->d & ~(uintptr_t)1);
-	if (!(c->flags & CONN_F_HASHED))
-		return conn_lookup(ct, k, dir);
-	conn_key_of(c, (unsigned int)((uintptr_t)h->d & 1), &hk);
-	if (memcmp(&hk, k, sizeof(hk)) != 0)
+	if (!(c->flags & CONN_F_HASHED) ||
+	    (int32_t)(ct->evict_gen - h->gen) > 0)
 		return conn_lookup(ct, k, dir);
 	return found(ct, h->d, dir);
 }

@@ -46,8 +46,9 @@
  * buckets and keys and prefetches each connection found), then handles
  * the packets one by one with conn_lookup_hint(): a hint stays valid
  * while nothing was inserted since the bulk lookup and the connection it
- * names is still hashed with the packet's tuple (an eviction frees and
- * reuses an object at once); otherwise the packet is looked up again.
+ * names is still hashed and nothing was evicted since (an eviction frees
+ * an object at once, and it may be reused within the burst); otherwise
+ * the packet is looked up again.
  *
  * When the array is full, conn_alloc() makes room by evicting (see
  * conn_evict.c): the oldest embryonic TCP connection (SYN_RECV) first,

@@ -97,6 +97,7 @@ evict(struct conn_table *ct, struct conn *c, uint64_t *counter)
 {
 	conn_unhash(ct, c); /* takes it off its eviction list too */
 	conn_wheel_unlink(ct, c);
+	ct->evict_gen = ++ct->gen; /* earlier bulk lookup results are stale */
 	ct->st.conns--;
 	(*counter)++;
 	conn_obj_put(ct, c);

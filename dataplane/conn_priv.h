@@ -52,10 +52,12 @@ struct conn_table {
 	conn_unlink_fn unlink;
 	void *unlink_arg;
 	uint32_t budget;
-	uint32_t now;  /* TSC clock: seconds at the last conn_tick() */
-	uint32_t gen;  /* inserts so far: invalidates bulk lookup misses */
-	uint32_t cur;  /* next tick of the wheel to process */
-	uint32_t pend; /* the rest of tick cur - 1, being processed */
+	uint32_t now;	    /* TSC clock: seconds at the last conn_tick() */
+	uint32_t gen;	    /* inserts so far: invalidates bulk lookup misses */
+	uint32_t evict_gen; /* gen after the last eviction (it counts one):
+			     * invalidates the hits of earlier lookups */
+	uint32_t cur;	    /* next tick of the wheel to process */
+	uint32_t pend;	    /* the rest of tick cur - 1, being processed */
 	struct conn_table_stats st;
 	uint32_t wheel[CONN_WHEEL_SLOTS];
 };

@@ -587,6 +587,44 @@ START_TEST(test_evict_order)
 }
 END_TEST
 
+/*
+ * A bulk lookup's hit does not outlive an eviction: the evicted object is
+ * reused at once by the new connection, and the hint of the evicted flow
+ * must not find that one.
+ */
+START_TEST(test_evict_hint)
+{
+	struct conn *u, *c, *n;
+	struct conn_key k, kn;
+	const struct conn_key *kp[1] = { &k };
+	struct conn_hint h;
+	unsigned int dir;
+
+	conn_table_destroy(ct);
+	ct = table(64, 0);
+	ck_assert_ptr_nonnull(ct);
+	u = mkconn(200, IPPROTO_UDP, false);
+	for (uint32_t i = 0; i < 63; i++) {
+		c = mkconn(i, IPPROTO_TCP, false);
+		conn_set_state(ct, c, CONN_S_ESTABLISHED);
+	}
+	conn_key_of(u, CONN_DIR_IN, &k);
+	conn_lookup_bulk(ct, kp, 1, &h);
+	ck_assert_ptr_eq(conn_lookup_hint(ct, &k, &h, &dir), u);
+	n = conn_alloc(ct); /* evicts u */
+	ck_assert_ptr_eq(n, u);
+	n->proto = IPPROTO_UDP;
+	n->caddr = htonl(0x0c000001u);
+	n->cport = htons(7);
+	n->vaddr = htonl(0xc0000201u);
+	n->vport = htons(53);
+	ck_assert_int_eq(conn_insert(ct, n), 0);
+	conn_key_of(n, CONN_DIR_IN, &kn);
+	ck_assert_int_ne(memcmp(&k, &kn, sizeof(k)), 0);
+	ck_assert_ptr_null(conn_lookup_hint(ct, &k, &h, &dir));
+}
+END_TEST
+
 START_TEST(test_budget)
 {
 	conn_table_destroy(ct);
@@ -690,6 +728,7 @@ conn_suite(void)
 	tcase_add_checked_fixture(lim, setup, teardown);
 	tcase_add_test(lim, test_table_full);
 	tcase_add_test(lim, test_evict_order);
+	tcase_add_test(lim, test_evict_hint);
 	tcase_add_test(lim, test_budget);
 	tcase_add_test(lim, test_wheel_many);
 	suite_add_tcase(s, lim);
