@@ -64,6 +64,10 @@ enum dp_drop {
 	DP_DROP_VLAN_UNTAGGED,	     /* untagged, the port has a VLAN */
 	DP_DROP_VLAN_TAGGED,	     /* 802.1Q tagged, the port has no VLAN */
 	DP_DROP_QINQ,		     /* 802.1ad (QinQ) frame, never served */
+	DP_DROP_SVC_CONN_LIMIT,	     /* new conn, service at its max_conns */
+	DP_DROP_SVC_RATE_LIMIT,	     /* new conn over the service's conn_rate */
+	DP_DROP_SYN_SRC_LIMIT,	     /* SYN over its source's syn_src_rate */
+	DP_DROP_BACKEND_OVERLOADED,  /* every backend over its threshold */
 	DP_DROP_MAX,
 };
 

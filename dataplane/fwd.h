@@ -61,6 +61,7 @@
 #define FWD_DUMP_CHUNK	 256u /* connections per CONN_GET handshake */
 #define FWD_LPORT_MIN	 1024u
 #define FWD_LPORT_TRIES	 2048u /* candidate local ports per address */
+#define FWD_SRC_SLOTS	 4096u /* per-source SYN buckets per worker (2^n) */
 
 struct svc;
 struct rte_hash;
@@ -85,6 +86,23 @@ struct fwd_dump {
 	struct conn_info out[FWD_DUMP_CHUNK];
 };
 
+/*
+ * A token bucket kept in TSC cycles (docs/dataplane.md "Connection
+ * limits"): credit grows by the cycles elapsed, up to one second's
+ * worth; a new connection costs hz / rate cycles.
+ */
+struct fwd_bucket {
+	uint64_t last;	 /* TSC at the last update; 0 = never used */
+	uint64_t credit; /* cycles */
+};
+
+/* One source address's SYN bucket for one service (per worker). */
+struct fwd_src {
+	uint32_t saddr; /* network order */
+	uint32_t svc_slot;
+	struct fwd_bucket b;
+};
+
 /* Per-worker forwarding state, written by its worker only. */
 struct fwd_worker {
 	struct fwd *fwd;
@@ -95,10 +113,13 @@ struct fwd_worker {
 	uint32_t *ld_active;	  /* [FWD_LOAD_MAX] scratch views by index */
 	uint32_t *ld_inactive;
 	uint32_t *ld_rtt;
-	uint16_t ip_id;	      /* TUNNEL outer IP ID */
-	uint16_t lport_next;  /* FULL-NAT port cursor */
-	uint64_t handoff_in;  /* packets other workers gave us */
-	uint64_t handoff_out; /* packets we gave another worker */
+	struct fwd_bucket *svc_rate; /* [max_services]: conn_rate buckets */
+	struct fwd_src *src;	     /* [FWD_SRC_SLOTS]: syn_src_rate */
+	uint64_t *b_over;	     /* [max_backends / 64]: over u_thresh */
+	uint16_t ip_id;		     /* TUNNEL outer IP ID */
+	uint16_t lport_next;	     /* FULL-NAT port cursor */
+	uint64_t handoff_in;	     /* packets other workers gave us */
+	uint64_t handoff_out;	     /* packets we gave another worker */
 	struct fwd_dump dump;
 } __rte_cache_aligned;
 
@@ -108,6 +129,7 @@ struct fwd {
 	struct fwd_rss rss[DP_MAX_PORTS];
 	unsigned int nworkers;
 	uint64_t tsc_per_us; /* for the SYN to SYN-ACK times (lrt) */
+	uint64_t tsc_hz;     /* for the token buckets */
 	struct fwd_worker w[];
 };
 

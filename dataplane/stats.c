@@ -65,6 +65,10 @@ static const char *const drop_names[DP_DROP_MAX] = {
 	[DP_DROP_VLAN_UNTAGGED] = "vlan_untagged",
 	[DP_DROP_VLAN_TAGGED] = "vlan_tagged",
 	[DP_DROP_QINQ] = "qinq",
+	[DP_DROP_SVC_CONN_LIMIT] = "svc_conn_limit",
+	[DP_DROP_SVC_RATE_LIMIT] = "svc_rate_limit",
+	[DP_DROP_SYN_SRC_LIMIT] = "syn_src_limit",
+	[DP_DROP_BACKEND_OVERLOADED] = "backend_overloaded",
 };
 
 /* What the counters read at the last STATS_ZERO. */

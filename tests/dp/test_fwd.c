@@ -836,15 +836,23 @@ START_TEST(test_no_conn_and_full)
 	struct spec u = {
 		CLIENT, IP(192, 0, 2, 1), 0, 53, IPPROTO_UDP, 0, 4, false, 0
 	};
+	struct spec t = {
+		CLIENT, IP(192, 0, 2, 1), 0, 80, IPPROTO_TCP, SYN, 0, true, 0
+	};
 	struct conn_table_stats st;
 
 	inject(0, &ack, 0);
 	nothing_sent(0);
 	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_NO_CONN], 1);
-	/* worker 1's table holds 64 */
+	/* worker 1's table holds 64, established connections (which are
+	 * never evicted; eviction: test_fwd_limits) */
 	for (int i = 0; i < 64; i++) {
-		u.sport = (uint16_t)(49000 + i);
-		inject(1, &u, 0);
+		t.sport = (uint16_t)(49000 + i);
+		t.flags = SYN;
+		inject(1, &t, 0);
+		rte_pktmbuf_free(take(1, 1));
+		t.flags = ACK;
+		inject(1, &t, 0);
 		rte_pktmbuf_free(take(1, 1));
 	}
 	u.sport = 49100;
@@ -855,8 +863,8 @@ START_TEST(test_no_conn_and_full)
 	ck_assert_uint_eq(st.table_full, 1);
 	ck_assert_uint_eq(st.conns, 64);
 	/* existing flows still pass */
-	u.sport = 49005;
-	inject(1, &u, 0);
+	t.sport = 49005;
+	inject(1, &t, 0);
 	rte_pktmbuf_free(take(1, 1));
 }
 END_TEST

@@ -20,21 +20,30 @@ static const struct {
 	  "[sh-port]\n"
 	  "                 [udp-drain]\n"
 	  "                 [mh-size N] [name NAME]\n"
+	  "                 [max-conns N] [conn-rate N] [syn-src-rate N]\n"
 	  "       lbctl service set [tcp|udp] VIP[:PORT] OPTIONS... (as add; a "
 	  "flag\n"
 	  "                 word replaces the flags, noflags clears them)\n"
 	  "       lbctl service del [tcp|udp] VIP[:PORT]\n"
 	  "       lbctl service flush\n"
-	  "The protocol defaults to tcp; port 0 or none means any port.\n" },
+	  "The protocol defaults to tcp; port 0 or none means any port.\n"
+	  "Limits (0 = none): max-conns connections, conn-rate new "
+	  "connections/s,\n"
+	  "syn-src-rate SYNs/s from one source (tcp).\n" },
 	{ "backend", "Usage: lbctl backend show [[tcp|udp] VIP:PORT]\n"
 		     "       lbctl backend add [tcp|udp] VIP:PORT ADDR[:PORT] "
 		     "[weight N] [mode M]\n"
+		     "                 [u-threshold N] [l-threshold N]\n"
 		     "       lbctl backend set [tcp|udp] VIP:PORT ADDR[:PORT] "
 		     "[weight N] [mode M]\n"
+		     "                 [u-threshold N] [l-threshold N]\n"
 		     "       lbctl backend del [tcp|udp] VIP:PORT ADDR[:PORT]\n"
 		     "The backend port defaults to the service's; weight "
 		     "0-65535, 0 drains;\n"
-		     "without mode the backend uses the service's mode.\n" },
+		     "without mode the backend uses the service's mode.\n"
+		     "Over u-threshold connections it takes no new ones "
+		     "until below\n"
+		     "l-threshold (0: 3/4 of u-threshold).\n" },
 	{ "laddr", "Usage: lbctl laddr show [[tcp|udp] VIP:PORT]\n"
 		   "       lbctl laddr add|del [tcp|udp] VIP:PORT ADDR\n"
 		   "FULL-NAT local (source) addresses of a service.\n" },
