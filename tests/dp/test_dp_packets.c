@@ -953,6 +953,14 @@ main(int argc, char **argv)
 	}
 	CHECK(dp_stat(&after, "lcore", "rx_packets_total") == NCASES + NVCASES,
 	      "lcore rx_packets_total");
+	/* the answers generated, in the lcore parts lbctl and edgelbd's
+	 * metrics show: two time exceeded, no answer held back */
+	CHECK(dp_stat(&after, "lcore", "icmp_time_exceeded_sent_total") == 2,
+	      "lcore icmp_time_exceeded_sent_total is %lu, expected 2",
+	      (unsigned long)dp_stat(&after, "lcore",
+				     "icmp_time_exceeded_sent_total"));
+	CHECK(dp_stat(&after, "lcore", "icmp_ratelimited_total") == 0,
+	      "lcore icmp_ratelimited_total");
 	CHECK(dp_stat(&after, "lcore", "rx_bursts_total") >= 1 &&
 		      dp_stat(&after, "lcore", "busy_cycles_total") > 0,
 	      "lcore bursts/busy cycles not counted");
