@@ -115,17 +115,17 @@ icmp_error_send(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 	uint32_t to = pi->saddr;
 	char *p;
 
-	if (!icmp_answerable(m, pi) || !icmp_rl_allow(w, to)) {
-		rte_pktmbuf_free(m);
-		return false;
-	}
+	/* a frame from a multicast or zero MAC has no way back */
+	if (!rte_is_unicast_ether_addr(&back) ||
+	    rte_is_zero_ether_addr(&back) || !icmp_answerable(m, pi) ||
+	    !icmp_rl_allow(w, to))
+		goto drop;
+	/* one segment holding the whole datagram: pkt_parse() saw to it */
 	fwd_l2_reset(m, pi);
 	rte_pktmbuf_trim(m, (uint16_t)(pi->ip_len - keep));
 	p = rte_pktmbuf_prepend(m, hdrs);
-	if (p == NULL) {
-		rte_pktmbuf_free(m);
-		return false;
-	}
+	if (p == NULL)
+		goto drop;
 	eth = (struct rte_ether_hdr *)p;
 	/* what was the Ethernet header moves to the front: rewrite it */
 	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
@@ -142,6 +142,9 @@ icmp_error_send(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 		from, to);
 	dp_worker_tx(w, port, m);
 	return true;
+drop:
+	rte_pktmbuf_free(m);
+	return false;
 }
 
 /* The address an answer about c's packet in direction dir comes from. */

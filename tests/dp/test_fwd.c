@@ -1868,8 +1868,8 @@ END_TEST
  * answered from the VIP) and a NAT reply from a backend (answered from
  * our address on its side); both get ICMP time exceeded back to the
  * hop they came from, quoting them as they arrived, and are counted.
- * TTL 1 on an ICMP error about a connection: dropped, counted, never
- * answered.
+ * TTL 1 on an ICMP error about a connection, or in a frame from a
+ * multicast Ethernet source: dropped, counted, never answered.
  */
 START_TEST(test_time_exceeded)
 {
@@ -1947,6 +1947,15 @@ START_TEST(test_time_exceeded)
 	rx(0, m, 1);
 	nothing_sent(0);
 	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_TTL_EXCEEDED], 3);
+	ck_assert_uint_eq(dp.workers[0].icmp_st.time_exceeded, 2);
+
+	/* from a multicast Ethernet source: no way back, no answer */
+	m = frame(&s, 0);
+	set_ttl(m, 1);
+	rte_pktmbuf_mtod(m, uint8_t *)[6] = 0x01;
+	rx(0, m, 0);
+	nothing_sent(0);
+	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_TTL_EXCEEDED], 4);
 	ck_assert_uint_eq(dp.workers[0].icmp_st.time_exceeded, 2);
 	ck_assert_uint_eq(dp.workers[0].icmp_st.ratelimited, 0);
 }
