@@ -10,7 +10,7 @@
  * from a per-worker counter. fwd.c's MTU check (fwd_icmp_mtu_ok) has
  * answered a client whose DF packet would exceed the egress port's MTU
  * with the outer header (fragmentation needed, MTU - 20) before we get
- * here; what still does not fit (an ICMP error passed on to a client)
+ * here; what still does not fit (an ICMP error passed on to a backend)
  * is dropped as too_big, since we do not fragment.
  */
 #include <string.h>
