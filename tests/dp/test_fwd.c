@@ -1764,7 +1764,8 @@ struct mtu_case {
 	struct expect icmp; /* the answer's frame */
 };
 
-#define BIG (1420 - 28) /* UDP payload of a 1420-byte datagram */
+#define BIG	(1420 - 28) /* UDP payload of a 1420-byte datagram */
+#define BIG_TCP (1420 - 40) /* TCP payload of a 1420-byte segment */
 
 static const struct mtu_case mtu_cases[] = {
 	{ "dr",
@@ -1804,6 +1805,22 @@ static const struct mtu_case mtu_cases[] = {
 	  true,
 	  1400,
 	  { 1, dplab_mac_b10, IP(10, 1, 0, 1), IP(10, 1, 0, 11), 0, 0, 64 } },
+	{ "fnat tcp with TOA, client to backend",
+	  { CLIENT, IP(192, 0, 2, 4), 48006, 80, IPPROTO_TCP, SYN, 0, true,
+	    1460 },
+	  { CLIENT, IP(192, 0, 2, 4), 48006, 80, IPPROTO_TCP, ACK, BIG_TCP,
+	    true, 0 },
+	  false,
+	  1400,
+	  { 0, dplab_mac_router, IP(192, 0, 2, 4), CLIENT, 0, 0, 64 } },
+	{ "nat tcp, backend to client",
+	  { CLIENT, IP(192, 0, 2, 3), 48007, 80, IPPROTO_TCP, SYN, 0, true,
+	    1460 },
+	  { IP(10, 1, 0, 10), CLIENT, 0, 0, IPPROTO_TCP, ACK, BIG_TCP, true,
+	    0 },
+	  true,
+	  1400,
+	  { 1, dplab_mac_b10, IP(10, 1, 0, 1), IP(10, 1, 0, 10), 0, 0, 64 } },
 };
 
 /*
@@ -1855,7 +1872,7 @@ START_TEST(test_frag_needed)
 
 	/* what fits the MTU goes on */
 	big.df = true;
-	big.payload = (uint16_t)(tc->mtu - 28);
+	big.payload = (uint16_t)(tc->mtu - (1420 - tc->big.payload));
 	rx(0, frame(&big, inport), inport);
 	m = take(0, 1 - inport);
 	rte_pktmbuf_free(m);
