@@ -3,10 +3,10 @@
  * ICMP for the forwarding stage: the errors it generates (time exceeded
  * for a packet whose TTL runs out here, fragmentation needed for a DF
  * packet larger than the egress port's MTU, in every mode and both
- * directions), each through icmp.h's rate limit; and the translation of ICMP errors about tracked
- * connections (destination unreachable, time exceeded, parameter
- * problem), whose embedded header is rewritten to the tuple the other
- * side knows. fwd.c looks the connection up and hands over the packet;
+ * directions), each through icmp.h's rate limit; and the translation of
+ * ICMP errors about tracked connections (destination unreachable, time
+ * exceeded, parameter problem), whose embedded header is rewritten to
+ * the tuple the other side knows. fwd.c looks the connection up and hands over the packet;
  * see fwd.h.
  *
  * An error is believed only when its ICMP checksum is right, and only
@@ -70,8 +70,8 @@ icmp_answerable(const struct rte_mbuf *m, const struct pkt_info *pi)
 		pkt_at(m, const struct rte_ipv4_hdr *, pi->l2_len);
 	const struct rte_icmp_hdr *icmp;
 
-	if ((pi->flags & PKT_F_FRAG) ||
-	    (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_OFFSET_MASK)))
+	/* (PKT_F_FRAG is set for the first fragment too: it is answered) */
+	if (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_OFFSET_MASK))
 		return false;
 	if (pi->proto != IPPROTO_ICMP)
 		return true;

@@ -1885,8 +1885,9 @@ END_TEST
  * answered from the VIP) and a NAT reply from a backend (answered from
  * our address on its side); both get ICMP time exceeded back to the
  * hop they came from, quoting them as they arrived, and are counted.
- * TTL 1 on an ICMP error about a connection, or in a frame from a
- * multicast Ethernet source: dropped, counted, never answered.
+ * The first fragment of a datagram is answered too. TTL 1 on an ICMP
+ * error about a connection, or in a frame from a multicast Ethernet
+ * source: dropped, counted, never answered.
  */
 START_TEST(test_time_exceeded)
 {
@@ -1908,6 +1909,7 @@ START_TEST(test_time_exceeded)
 	struct expect to_backend = {
 		1, dplab_mac_b10, IP(10, 1, 0, 1), IP(10, 1, 0, 10), 0, 0, 64
 	};
+	struct rte_ipv4_hdr *ip4;
 	struct rte_mbuf *m, *fwd;
 	uint8_t q[1600], *ic;
 	uint16_t ql;
@@ -1966,14 +1968,27 @@ START_TEST(test_time_exceeded)
 	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_TTL_EXCEEDED], 3);
 	ck_assert_uint_eq(dp.workers[0].icmp_st.time_exceeded, 2);
 
+	/* the first fragment of a datagram (MF, offset 0) is answered */
+	m = frame(&s, 0);
+	ip4 = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+	ip4->fragment_offset = htons(RTE_IPV4_HDR_MF_FLAG);
+	set_ttl(m, 1);
+	ql = ip_copy(m, q, sizeof(q));
+	rx(0, m, 0);
+	m = take(0, 0);
+	check_icmp_err(m, &to_client, 11, 0, 0, q, ql);
+	rte_pktmbuf_free(m);
+	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_TTL_EXCEEDED], 4);
+	ck_assert_uint_eq(dp.workers[0].icmp_st.time_exceeded, 3);
+
 	/* from a multicast Ethernet source: no way back, no answer */
 	m = frame(&s, 0);
 	set_ttl(m, 1);
 	rte_pktmbuf_mtod(m, uint8_t *)[6] = 0x01;
 	rx(0, m, 0);
 	nothing_sent(0);
-	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_TTL_EXCEEDED], 4);
-	ck_assert_uint_eq(dp.workers[0].icmp_st.time_exceeded, 2);
+	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_TTL_EXCEEDED], 5);
+	ck_assert_uint_eq(dp.workers[0].icmp_st.time_exceeded, 3);
 	ck_assert_uint_eq(dp.workers[0].icmp_st.ratelimited, 0);
 }
 END_TEST
