@@ -311,12 +311,12 @@ reply_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 		return true;
 	}
 	if (pi->ttl <= 1) {
-		dp_worker_drop(w, m, DP_DROP_TTL_EXCEEDED);
+		fwd_icmp_time_exceeded_conn(w, m, port, pi, c, dir);
 		return true;
 	}
 	if (pi->proto == IPPROTO_ICMP)
 		icmp_error_xmit(w, m, pi, c, dir);
-	else
+	else if (fwd_icmp_mtu_ok(w, m, port, pi, c, dir))
 		conn_xmit(w, m, pi, c, dir);
 	return true;
 }
@@ -660,7 +660,8 @@ fwd_forward(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 	c = find(fw, &k, pi, &dir);
 	if (c != NULL && dir == CONN_DIR_OUT) {
 		/* a FULL-NAT reply to a local address that is also a VIP */
-		conn_xmit(w, m, pi, c, dir);
+		if (fwd_icmp_mtu_ok(w, m, port, pi, c, dir))
+			conn_xmit(w, m, pi, c, dir);
 		return;
 	}
 	if (c != NULL && (b = conn_backend(s, c)) == NULL) {
@@ -697,8 +698,8 @@ fwd_forward(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 		if (c == NULL)
 			return;
 	}
-	RTE_SET_USED(port);
-	conn_xmit(w, m, pi, c, CONN_DIR_IN);
+	if (fwd_icmp_mtu_ok(w, m, port, pi, c, CONN_DIR_IN))
+		conn_xmit(w, m, pi, c, CONN_DIR_IN);
 }
 
 /* ---- per-iteration work -------------------------------------------------- */

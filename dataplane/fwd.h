@@ -242,13 +242,34 @@ void fwd_rewrite(struct rte_ipv4_hdr *ip, void *l4, uint8_t proto,
 /* ---- ICMP (fwd_icmp.c) ------------------------------------------------- */
 
 /*
- * Answer the sender of m (ip_len bytes of IPv4 at offset l2 of m, from
- * src) with ICMP destination unreachable / fragmentation needed and
- * next-hop MTU mtu, sent from `from` (the VIP). Consumes m.
+ * TTL ran out on m (received on port, parsed as pi) before we could
+ * forward it: count ttl_exceeded and answer its sender with ICMP time
+ * exceeded (type 11 code 0), from `from`, back to the frame's Ethernet
+ * source on port; no answer about an ICMP error or a later fragment, or
+ * over the rate limit (icmp.h). Consumes m.
  */
-void fwd_icmp_frag_needed(struct dp_worker *w, struct rte_mbuf *m,
-			  const struct pkt_info *pi, uint32_t from,
-			  uint16_t mtu);
+void fwd_icmp_time_exceeded(struct dp_worker *w, struct rte_mbuf *m,
+			    uint16_t port, const struct pkt_info *pi,
+			    uint32_t from);
+
+/* The same for a packet of connection c in direction dir: from the VIP
+ * to the client side, from our address on port to the backend side. */
+void fwd_icmp_time_exceeded_conn(struct dp_worker *w, struct rte_mbuf *m,
+				 uint16_t port, const struct pkt_info *pi,
+				 const struct conn *c, unsigned int dir);
+
+/*
+ * The MTU check of the forwarding path, before c's mode touches m: true
+ * when m (plus TUNNEL's outer header) fits the MTU of the port the route
+ * to its destination (backend, or client for dir OUT) leaves by. Else m
+ * is consumed: with DF, counted frag_needed and answered with ICMP
+ * fragmentation needed (type 3 code 4, the next-hop MTU less the outer
+ * header) from the VIP to a client, from our address on port to a
+ * backend, through the rate limit; without DF, dropped as too_big.
+ */
+bool fwd_icmp_mtu_ok(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
+		     const struct pkt_info *pi, const struct conn *c,
+		     unsigned int dir);
 
 /*
  * If m (parsed as pi, protocol ICMP) is an error (destination
