@@ -328,6 +328,12 @@ key_path(const char *key, size_t klen, size_t *off, size_t *n)
 
 /* ---- the store --------------------------------------------------------------- */
 
+size_t
+gw_cache_shard_of(const char *key, size_t klen)
+{
+	return fnv(key, klen, 0xcbf29ce484222325ull) % GW_CACHE_SHARDS;
+}
+
 struct gw_cache *
 gw_cache_new(const struct gw_cache_conf *c)
 {

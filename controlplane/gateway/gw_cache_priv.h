@@ -142,6 +142,9 @@ int gw_cache_insert(struct gw_cache *c, const struct gw_cache_put_in *in);
 void gw_cache_refresh(struct gw_cache *c, struct gw_centry *e, uint64_t now_ns,
 		      uint64_t ttl_ns);
 
+/* The shard a key goes to (for tests of the LRU order). */
+size_t gw_cache_shard_of(const char *key, size_t klen);
+
 /* Drop the entries whose path starts with prefix (NULL: all). How many. */
 uint64_t gw_cache_purge(struct gw_cache *c, const char *prefix);
 
