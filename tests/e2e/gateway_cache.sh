@@ -13,7 +13,9 @@
 #   - size bound: 300 distinct answers into a 64k cache, the bytes gauge
 #     stays <= 65536 and entries were evicted,
 #   - stale-if-error: the backend killed, an expired entry is served
-#     (STALE); an uncached path gets the route's static fallback,
+#     (STALE); an uncached path gets the route's static fallback; the
+#     same when the route is forced into degradation (a fresh entry
+#     still answers HIT),
 #   - lbctl api degrade ROUTE on: 503 with Retry-After without the
 #     upstream, off: served again,
 #   - shedding: with 2 requests in flight on a slow backend, the priority
@@ -312,6 +314,7 @@ if [ "${evict:-0}" -gt 0 ]; then pass "evictions: $evict"; else fail "no evictio
 if [ "${stores:-0}" -ge 300 ]; then pass "stores: $stores"; else fail "stores: '$stores' < 300"; fi
 
 # ---- stale-if-error and the fallback ------------------------------------------------------
+req s0 "$H/c/fresh" # kept again if the load evicted it
 req s1 "$H/c/stale"
 sleep 1.3
 kill "$BE_PID"
@@ -321,6 +324,17 @@ req s2 "$H/c/stale"
 expect "backend dead, expired entry: STALE" "200 STALE stale 1" "$(code s2) $(hdr s2 X-Cache-Status) $(body s2)"
 req s3 "$H/c/nostore"
 expect "backend dead, nothing cached: the route's fallback" '200 {"fallback":true}' "$(code s3) $(body s3)"
+
+# forced on a route with a cache and a fallback: the cache's stale entry
+# first, else the static body; fresh entries still answer
+"${LBCTL[@]}" api degrade c on >"$T/deg.out" 2>&1 || fail "degrade c on: lbctl failed: $(cat "$T/deg.out")"
+req f1 "$H/c/stale"
+req f2 "$H/c/nostore"
+req f3 "$H/c/fresh"
+"${LBCTL[@]}" api degrade c off >"$T/deg.out" 2>&1 || fail "degrade c off: lbctl failed"
+expect "forced, expired entry: STALE" "200 STALE stale 1" "$(code f1) $(hdr f1 X-Cache-Status) $(body f1)"
+expect "forced, nothing cached: the fallback" '200 {"fallback":true}' "$(code f2) $(body f2)"
+expect "forced, fresh entry: HIT" "200 HIT $(body s0)" "$(code f3) $(hdr f3 X-Cache-Status) $(body f3)"
 
 # ---- degrade by hand -------------------------------------------------------------------------
 "${LBCTL[@]}" api degrade low on >"$T/deg.out" 2>&1 || fail "degrade on: lbctl failed: $(cat "$T/deg.out")"
@@ -351,9 +365,9 @@ python3 - "$T/deg.json" >"$T/deg.txt" <<'EOF' || fail "degrade state: not JSON"
 import json, sys
 d = json.load(open(sys.argv[1]))
 f = {x["filter"]: x for x in d["filters"]}
-print(f["low"]["shed"], f["low"]["forced"], f["fb"]["fallbacks"], len(d["forced"]))
+print(f["low"]["shed"], f["low"]["forced"], f["fb"]["forced"], f["fb"]["fallbacks"], len(d["forced"]))
 EOF
-expect "counters: low shed 1, forced 1; fb fallbacks 1; none forced now" "1 1 1 0" "$(cat "$T/deg.txt")"
+expect "counters: low shed 1, forced 1; fb forced 2, fallbacks 2; none forced now" "1 1 2 2 0" "$(cat "$T/deg.txt")"
 
 if [ $fails -ne 0 ]; then
 	echo "--- edgelbd log" >&2
