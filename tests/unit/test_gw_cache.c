@@ -13,14 +13,23 @@
  *           and LRU order inside one shard, an entry held by an answer
  *           outliving its eviction, max_entry, purge by prefix.
  * vary      two variants of one key, Vary: * refused.
+ * chain     the filter as the proxy drives it (gw_freq_*), over injected
+ *           time: MISS (the client's validator not forwarded) and the
+ *           body stored from its pieces, HIT with Age, 304 to a matching
+ *           If-None-Match, EXPIRED revalidated with the entry's ETag and
+ *           refreshed by a 304, STALE on a 503, the degrade filter's
+ *           fallback past the stale window, BYPASS for POST.
  */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "gw_cache_priv.h"
+#include "gw_filter.h"
+#include "gw_route.h"
 
 #define S 1000000000ull
 
@@ -430,6 +439,195 @@ START_TEST(vary)
 }
 END_TEST
 
+/* ---- the filter in a chain ------------------------------------------------------ */
+
+struct answer {
+	enum gw_fverdict v;
+	int status;
+	char body[64];
+	char xcs[16]; /* X-Cache-Status */
+	char age[16];
+};
+
+static void
+answer_of(struct gw_freq *f, struct answer *a)
+{
+	const struct http_header *h;
+	const char *b;
+	size_t nh, bl;
+
+	a->xcs[0] = a->age[0] = '\0';
+	gw_freq_answer(f, &a->status, &h, &nh, &b, &bl);
+	snprintf(a->body, sizeof(a->body), "%.*s", (int)bl, b != NULL ? b : "");
+	for (size_t i = 0; i < nh; i++) {
+		if (strcasecmp(h[i].name, "X-Cache-Status") == 0)
+			snprintf(a->xcs, sizeof(a->xcs), "%s", h[i].value);
+		if (strcasecmp(h[i].name, "Age") == 0)
+			snprintf(a->age, sizeof(a->age), "%s", h[i].value);
+	}
+}
+
+/* pre at now_s: on an answer, a is filled; f stays for the caller */
+static struct gw_freq *
+pre(struct gw_route *rt, struct http_msg *m, uint64_t now_s, struct answer *a)
+{
+	struct gw_freq_in in = { m, NULL, now_s * S, 0 };
+	struct gw_freq *f = gw_freq_new(rt);
+
+	ck_assert_ptr_nonnull(f);
+	memset(a, 0, sizeof(*a));
+	a->v = gw_freq_pre(f, &in);
+	if (a->v == GW_FV_ANSWER)
+		answer_of(f, a);
+	return f;
+}
+
+/* The forwarded value of a request header after the chain, or "". */
+static const char *
+fwd_hdr(struct gw_freq *f, const struct http_msg *m, const char *name)
+{
+	static struct http_header h[HTTP_MAX_HEADERS];
+	size_t n = m->nheaders;
+
+	memcpy(h, m->headers, n * sizeof(h[0]));
+	ck_assert_int_eq(gw_freq_req_headers(f, h, &n, HTTP_MAX_HEADERS), 0);
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(h[i].name, name) == 0)
+			return h[i].value;
+	return "";
+}
+
+static void
+done(struct gw_freq *f, bool fwd, int status, uint64_t now_s)
+{
+	struct gw_fdone d = { fwd, status, fwd && status >= 500, now_s * S };
+
+	gw_freq_done(f, &d);
+}
+
+static void
+key(struct gw_conf *c, const char *sec, const char *name, const char *k,
+    const char *v)
+{
+	char err[256];
+
+	ck_assert_msg(gw_conf_key(c, sec, name, k, v, err, sizeof(err)) == 0,
+		      "%s %s %s: %s", sec, name, k, err);
+}
+
+START_TEST(chain)
+{
+	struct gw_conf c;
+	struct gw_table *t;
+	struct gw_route *rt;
+	struct gw_freq *f;
+	struct http_msg m;
+	struct answer a;
+	struct http_header rh[4], cc10 = { "Cache-Control", "max-age=10" },
+				  et = { "ETag", "\"e\"" };
+	size_t n;
+	char err[256];
+
+	gw_conf_init(&c);
+	key(&c, "upstream", "u", "instance", "127.0.0.1:1");
+	key(&c, "filter", "c", "type", "cache");
+	key(&c, "filter", "c", "stale_if_error", "60");
+	key(&c, "filter", "d", "type", "degrade");
+	key(&c, "filter", "d", "fallback_body", "fb");
+	key(&c, "route", "r", "path_prefix", "/");
+	key(&c, "route", "r", "upstream", "u");
+	key(&c, "route", "r", "filters", "c, d");
+	t = gw_table_build(&c, err, sizeof(err));
+	ck_assert_msg(t != NULL, "%s", err);
+	rt = gw_table_route(t, 0);
+
+	/* t=0: MISS; the client's validator is not forwarded; stored */
+	msg(&m, "GET", "/p", NULL, "h");
+	add_hdr(&m, "If-None-Match", "\"old\"");
+	f = pre(rt, &m, 0, &a);
+	ck_assert_int_eq(a.v, GW_FV_PASS);
+	ck_assert_str_eq(fwd_hdr(f, &m, "If-None-Match"), "");
+	rh[0] = cc10;
+	rh[1] = et;
+	n = 2;
+	ck_assert_int_eq(gw_freq_post(f, 200, 0, rh, &n, 4), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(rh[2].name, "X-Cache-Status");
+	ck_assert_str_eq(rh[2].value, "MISS");
+	gw_freq_body(f, "hel", 3);
+	gw_freq_body(f, "lo", 2);
+	gw_freq_body(f, NULL, 0);
+	done(f, true, 200, 0);
+
+	/* t=5: HIT, Age 5; a matching If-None-Match: 304 without body */
+	msg(&m, "GET", "/p", NULL, "H");
+	f = pre(rt, &m, 5, &a);
+	ck_assert_int_eq(a.v, GW_FV_ANSWER);
+	ck_assert_int_eq(a.status, 200);
+	ck_assert_str_eq(a.body, "hello");
+	ck_assert_str_eq(a.xcs, "HIT");
+	ck_assert_str_eq(a.age, "5");
+	done(f, false, 200, 5);
+	add_hdr(&m, "If-None-Match", "W/\"e\"");
+	f = pre(rt, &m, 5, &a);
+	ck_assert_int_eq(a.status, 304);
+	ck_assert_str_eq(a.body, "");
+	done(f, false, 304, 5);
+
+	/* t=11: EXPIRED; our validator replaces the client's; the 304
+	 * refreshes the entry and it answers */
+	msg(&m, "GET", "/p", NULL, "h");
+	add_hdr(&m, "If-None-Match", "\"x\"");
+	f = pre(rt, &m, 11, &a);
+	ck_assert_int_eq(a.v, GW_FV_PASS);
+	ck_assert_str_eq(fwd_hdr(f, &m, "If-None-Match"), "\"e\"");
+	rh[0] = cc10;
+	n = 1;
+	ck_assert_int_eq(gw_freq_post(f, 304, 11 * S, rh, &n, 4), 1);
+	answer_of(f, &a);
+	ck_assert_int_eq(a.status, 200);
+	ck_assert_str_eq(a.body, "hello");
+	ck_assert_str_eq(a.xcs, "EXPIRED");
+	done(f, true, 200, 11);
+	f = pre(rt, &m, 20, &a);
+	ck_assert_str_eq(a.xcs, "HIT");
+	done(f, false, 200, 20);
+
+	/* t=22: expired, the upstream's 503: STALE */
+	f = pre(rt, &m, 22, &a);
+	ck_assert_int_eq(a.v, GW_FV_PASS);
+	n = 0;
+	ck_assert_int_eq(gw_freq_post(f, 503, 22 * S, rh, &n, 4), 1);
+	answer_of(f, &a);
+	ck_assert_int_eq(a.status, 200);
+	ck_assert_str_eq(a.body, "hello");
+	ck_assert_str_eq(a.xcs, "STALE");
+	done(f, true, 200, 22);
+
+	/* t=200: past stale_if_error: our 502 gets the degrade fallback */
+	f = pre(rt, &m, 200, &a);
+	ck_assert_int_eq(a.v, GW_FV_PASS);
+	ck_assert(gw_freq_fallback(f, 502, 200 * S));
+	answer_of(f, &a);
+	ck_assert_int_eq(a.status, 200);
+	ck_assert_str_eq(a.body, "fb");
+	done(f, true, 200, 200);
+
+	/* POST: BYPASS, not stored */
+	msg(&m, "POST", "/q", NULL, "h");
+	f = pre(rt, &m, 200, &a);
+	ck_assert_int_eq(a.v, GW_FV_PASS);
+	rh[0] = cc10;
+	n = 1;
+	ck_assert_int_eq(gw_freq_post(f, 200, 200 * S, rh, &n, 4), 0);
+	ck_assert_str_eq(rh[1].value, "BYPASS");
+	done(f, true, 200, 200);
+
+	gw_table_put(t);
+	gw_conf_fini(&c);
+}
+END_TEST
+
 static Suite *
 gw_cache_suite(void)
 {
@@ -444,6 +642,7 @@ gw_cache_suite(void)
 	tcase_add_test(tc, lru_and_bound);
 	tcase_add_test(tc, purge);
 	tcase_add_test(tc, vary);
+	tcase_add_test(tc, chain);
 	suite_add_tcase(s, tc);
 	return s;
 }
