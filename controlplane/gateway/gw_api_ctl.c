@@ -509,14 +509,14 @@ c_show(struct ctx *c)
 
 /* the cache and degradation (gw_cache.h) */
 static int
-c_cache_purge(struct ctx *c)
+c_purge(struct ctx *c)
 {
 	return gw_cache_ctl_purge(c->out, c->a->filter, c->a->prefix, c->err,
 				  c->errlen);
 }
 
 static int
-c_cache_stats(struct ctx *c)
+c_stats(struct ctx *c)
 {
 	return gw_cache_ctl_stats(c->out, c->err, c->errlen);
 }
@@ -532,18 +532,12 @@ static const struct {
 	const char *cmd;
 	int (*fn)(struct ctx *c);
 } cmds[] = {
-	{ "api.create", c_create },
-	{ "api.diff", c_diff },
-	{ "api.publish", c_publish },
-	{ "api.rollback", c_rollback },
-	{ "api.deprecate", c_deprecate },
-	{ "api.retire", c_retire },
-	{ "api.history", c_history },
-	{ "api.list", c_list },
-	{ "api.show", c_show },
-	{ "api.cache.purge", c_cache_purge },
-	{ "api.cache.stats", c_cache_stats },
-	{ "api.degrade", c_degrade },
+	{ "api.create", c_create },	  { "api.diff", c_diff },
+	{ "api.publish", c_publish },	  { "api.rollback", c_rollback },
+	{ "api.deprecate", c_deprecate }, { "api.retire", c_retire },
+	{ "api.history", c_history },	  { "api.list", c_list },
+	{ "api.show", c_show },		  { "api.degrade", c_degrade },
+	{ "api.cache.purge", c_purge },	  { "api.cache.stats", c_stats },
 };
 
 int
