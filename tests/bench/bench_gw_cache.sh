@@ -135,7 +135,7 @@ probe() {
 		"http://127.0.0.1:$GPORT$1" >"$T/p.code" 2>"$T/p.err" || echo 000 >"$T/p.code"
 	local x
 	x=$(sed -n 's/^X-Cache-Status: *\([A-Z]*\).*/\1/Ip' "$T/p.h" | head -1)
-	echo "$(cat "$T/p.code") ${x:--} $(cat "$T/p.b")"
+	echo "$(cat "$T/p.code") ${x:--} $(cat "$T/p.b" 2>/dev/null)"
 }
 ok=0
 for _ in $(seq 50); do
