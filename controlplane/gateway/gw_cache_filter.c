@@ -250,6 +250,25 @@ answer_entry(struct cache_filter *f, struct gw_freq *fr,
 	return GW_FV_ANSWER;
 }
 
+/* The request's key, with the consumer an authentication filter before
+ * this one found: one consumer's answers are never another's. */
+static int
+req_key(struct cache_filter *f, struct gw_freq *fr, const struct http_msg *m,
+	char *key, size_t cap, size_t *kl)
+{
+	const char *who = gw_freq_consumer(fr);
+	int rc = gw_cache_key(gw_cache_conf(f->c), m, key, cap, kl);
+	int k;
+
+	if (rc < 0 || who == NULL)
+		return rc;
+	k = snprintf(key + *kl, cap - *kl, "\fconsumer:%s\n", who);
+	if (k < 0 || (size_t)k >= cap - *kl)
+		return -E2BIG;
+	*kl += (size_t)k;
+	return 0;
+}
+
 static bool
 req_no_cache(const struct http_msg *m, bool *no_store)
 {
@@ -282,7 +301,7 @@ cf_pre(void *inst, void *rstate, struct gw_freq *fr,
 	    m->chunked || m->content_length > 0 ||
 	    http_msg_header(m, "Authorization") != NULL ||
 	    req_no_cache(m, &no_store) ||
-	    gw_cache_key(gw_cache_conf(f->c), m, key, sizeof(key), &kl) < 0) {
+	    req_key(f, fr, m, key, sizeof(key), &kl) < 0) {
 		scratch[0] = M_BYPASS;
 		STAT_ADD(f->st->bypass, 1);
 		return GW_FV_PASS;
@@ -487,8 +506,8 @@ cf_body(void *inst, void *rstate, struct gw_freq *fr, const char *p, size_t n,
 		return;
 	}
 	/* the whole body came: store it */
-	rc = gw_cache_key(conf, (const struct http_msg *)scratch[3], key,
-			  sizeof(key), &kl);
+	rc = req_key(f, fr, (const struct http_msg *)scratch[3], key,
+		     sizeof(key), &kl);
 	if (rc == 0) {
 		struct gw_cache_put_in in = {
 			.key = key,

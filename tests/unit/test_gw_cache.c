@@ -18,7 +18,8 @@
  *           body stored from its pieces, HIT with Age, 304 to a matching
  *           If-None-Match, EXPIRED revalidated with the entry's ETag and
  *           refreshed by a 304, STALE on a 503, the degrade filter's
- *           fallback past the stale window, BYPASS for POST.
+ *           fallback past the stale window, BYPASS for POST; after an
+ *           apikey filter, one consumer's entry is not another's.
  */
 #include <check.h>
 #include <errno.h>
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "gw_cache_priv.h"
 #include "gw_filter.h"
@@ -628,6 +630,68 @@ START_TEST(chain)
 }
 END_TEST
 
+/* After an authentication filter the consumer is part of the key: one
+ * consumer's answer never goes to another. */
+START_TEST(per_consumer)
+{
+	char kf[] = "/tmp/gw-cache-keys.XXXXXX", err[256];
+	struct gw_conf c;
+	struct gw_table *t;
+	struct gw_route *rt;
+	struct gw_freq *f;
+	struct http_msg ma, mb;
+	struct answer a;
+	struct http_header rh[4] = { { "Cache-Control", "max-age=10" } };
+	size_t n = 1;
+	FILE *fp;
+	int fd = mkstemp(kf);
+
+	ck_assert_int_ge(fd, 0);
+	fp = fdopen(fd, "w");
+	ck_assert_ptr_nonnull(fp);
+	/* sha256 of "ka" and of "kb" */
+	fprintf(fp, "alice sha256:%s\nbob sha256:%s\n",
+		"3ebb1c99b12b77463e97c3a0f206e4fd46176cd1b8e183816a67338c04b25e"
+		"5b",
+		"74fec0c33e96ab90ac88666979207a50a6ea7b9b3eea6ec0e8b916d64c0a07"
+		"06");
+	fclose(fp);
+	gw_conf_init(&c);
+	key(&c, "upstream", "u", "instance", "127.0.0.1:1");
+	key(&c, "filter", "k", "type", "apikey");
+	key(&c, "filter", "k", "keys_file", kf);
+	key(&c, "filter", "c", "type", "cache");
+	key(&c, "route", "r", "path_prefix", "/");
+	key(&c, "route", "r", "upstream", "u");
+	key(&c, "route", "r", "filters", "k, c");
+	t = gw_table_build(&c, err, sizeof(err));
+	unlink(kf);
+	ck_assert_msg(t != NULL, "%s", err);
+	rt = gw_table_route(t, 0);
+
+	msg(&ma, "GET", "/me", NULL, "h");
+	add_hdr(&ma, "X-API-Key", "ka");
+	msg(&mb, "GET", "/me", NULL, "h");
+	add_hdr(&mb, "X-API-Key", "kb");
+	f = pre(rt, &ma, 0, &a);
+	ck_assert_int_eq(a.v, GW_FV_PASS);
+	ck_assert_int_eq(gw_freq_post(f, 200, 0, rh, &n, 4), 0);
+	gw_freq_body(f, "alice's", 7);
+	gw_freq_body(f, NULL, 0);
+	done(f, true, 200, 0);
+	f = pre(rt, &ma, 1, &a);
+	ck_assert_str_eq(a.xcs, "HIT");
+	ck_assert_str_eq(a.body, "alice's");
+	done(f, false, 200, 1);
+	/* bob: a MISS, not alice's answer */
+	f = pre(rt, &mb, 1, &a);
+	ck_assert_int_eq(a.v, GW_FV_PASS);
+	done(f, false, 0, 1);
+	gw_table_put(t);
+	gw_conf_fini(&c);
+}
+END_TEST
+
 static Suite *
 gw_cache_suite(void)
 {
@@ -643,6 +707,7 @@ gw_cache_suite(void)
 	tcase_add_test(tc, purge);
 	tcase_add_test(tc, vary);
 	tcase_add_test(tc, chain);
+	tcase_add_test(tc, per_consumer);
 	suite_add_tcase(s, tc);
 	return s;
 }
