@@ -69,6 +69,9 @@ enum gw_freason {
 	GW_FR_MAX_ACTIVE,     /* 503: max_active requests on the upstream */
 	GW_FR_NOMEM,	      /* 503: could not keep state */
 	GW_FR_STORE_DOWN,     /* 503: limit store down (fail_closed) */
+	GW_FR_CACHE_HIT,      /* 200/304 from the cache (gw_cache.h) */
+	GW_FR_SHED,	      /* 503: load shedding (degrade) */
+	GW_FR_DEGRADED,	      /* 503 or fallback: degraded by lbctl */
 	GW_FR_MAX,
 };
 
@@ -157,9 +160,22 @@ int gw_freq_req_headers(struct gw_freq *f, struct http_header *hdrs, size_t *n,
 			size_t cap);
 
 /* The upstream's response head: the post hooks run; their headers are
- * appended to hdrs[0..*n) (at most cap). 0 or -E2BIG. */
+ * appended to hdrs[0..*n) (at most cap). 0, -E2BIG, or 1: a filter
+ * answers instead of this response (a cache entry revalidated by a 304,
+ * or a fallback for a 5xx): send gw_freq_answer's and drop the
+ * upstream's. */
 int gw_freq_post(struct gw_freq *f, int status, uint64_t now_ns,
 		 struct http_header *hdrs, size_t *n, size_t cap);
+
+/* A piece of the upstream's response body as it goes to the client
+ * (after gw_freq_post returned 0); p NULL and n 0: the body ended
+ * whole. */
+void gw_freq_body(struct gw_freq *f, const char *p, size_t n);
+
+/* The request fails with our own status (502, 503, 504) before an
+ * upstream head: true when a filter answers instead (a stale cache
+ * entry, a static fallback), then send gw_freq_answer's. */
+bool gw_freq_fallback(struct gw_freq *f, int status, uint64_t now_ns);
 
 /* How a request ended, for done. */
 struct gw_fdone {

@@ -431,6 +431,9 @@ send_answer(struct gw_call *c)
 	size_t fnh, fbl;
 	int n, rcode;
 
+	if (!c->f_answer && c->a_error != NULL && c->a_status >= 500 &&
+	    gw_freq_fallback(c->fr, c->a_status, now_us() * 1000))
+		c->f_answer = true; /* a stale entry or a fallback body */
 	if (c->f_answer)
 		gw_freq_answer(c->fr, &c->a_status, &fh, &fnh, &fb, &fbl);
 	if (!c->f_answer && c->grpc && c->a_error != NULL) {
@@ -729,6 +732,7 @@ up_head(void *arg, struct http_client_req *r, const struct http_msg *m)
 	const char *conn = http_msg_header(m, "Connection");
 	size_t n = 0, nout = 0;
 	int64_t len;
+	int frc = 0;
 
 	(void)r;
 	c->head_seen = true;
@@ -756,10 +760,15 @@ up_head(void *arg, struct http_client_req *r, const struct http_msg *m)
 	tmp[n++].value = c->p->via_resp;
 	if (gw_hdr_apply(rc->resp_hdrs, rc->nresp_hdrs, tmp, n, out,
 			 HTTP_MAX_HEADERS, &nout) < 0 ||
-	    gw_freq_post(c->fr, m->status, now_us() * 1000, out, &nout,
-			 HTTP_MAX_HEADERS) < 0) {
+	    (frc = gw_freq_post(c->fr, m->status, now_us() * 1000, out, &nout,
+				HTTP_MAX_HEADERS)) < 0) {
 		answer(c, 502, "upstream response has too many headers");
 		return -E2BIG;
+	}
+	if (frc > 0) { /* a filter answers instead (cache, fallback) */
+		c->f_answer = true;
+		answer(c, 0, NULL);
+		return -ECANCELED;
 	}
 	if (m->status == 101)
 		return relay_101(c, out, nout);
@@ -790,6 +799,7 @@ up_body(void *arg, struct http_client_req *r, const char *p, size_t n)
 
 	if (c->req == NULL)
 		return -ECANCELED;
+	gw_freq_body(c->fr, p, n); /* the cache keeps a copy */
 	if (c->rheld_n == 0) {
 		rc = http_resp_write(c->req, p, n);
 		if (rc == 0) {
@@ -826,6 +836,8 @@ connect_err(int err)
 static void
 end_answer(struct gw_call *c, bool whole)
 {
+	if (whole)
+		gw_freq_body(c->fr, NULL, 0); /* the body is all there */
 	if (whole && c->nrtr > 0) {
 		STAT_ADD(c->p->st.trailers_out, 1);
 		(void)http_resp_end_trailers(c->req, c->rtr, c->nrtr);
