@@ -33,6 +33,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include "metrics.h"
 #include "push_cluster.h"
 #include "edgelb/log.h"
 #include "edgelb/types.h"
@@ -71,6 +72,7 @@ struct push_cluster {
 	struct event *retry_ev;
 	uint32_t sub_backoff_ms;
 	bool freeing;
+	struct metrics *m;
 	struct push_cluster_counters n;
 };
 
@@ -282,9 +284,30 @@ push_cluster_counters(const struct push_cluster *c)
 	return &c->n;
 }
 
+static int
+collect(void *arg, struct metrics *m)
+{
+	const struct push_cluster *c = arg;
+
+	metrics_put(m, "edgelbd_push_cluster_wakes_sent_total",
+		    "Wakes published to the node holding a device.",
+		    METRICS_COUNTER, NULL, 0, (double)c->n.wakes_sent);
+	metrics_put(m, "edgelbd_push_cluster_wakes_received_total",
+		    "Wakes received for a device held here.", METRICS_COUNTER,
+		    NULL, 0, (double)c->n.wakes_received);
+	metrics_put(m, "edgelbd_push_cluster_presence_errors_total",
+		    "Presence or wake commands that failed (Redis down).",
+		    METRICS_COUNTER, NULL, 0, (double)c->n.presence_errors);
+	metrics_put(m, "edgelbd_push_cluster_subscribes_total",
+		    "Subscriptions to this node's wake channel (reconnects).",
+		    METRICS_COUNTER, NULL, 0, (double)c->n.subscribes);
+	return 0;
+}
+
 struct push_cluster *
-push_cluster_new(struct event_base *base, const char *addr, const char *node,
-		 uint32_t presence_ms, push_cluster_wake_fn fn, void *arg)
+push_cluster_new(struct event_base *base, struct metrics *m, const char *addr,
+		 const char *node, uint32_t presence_ms,
+		 push_cluster_wake_fn fn, void *arg)
 {
 	struct push_cluster *c = calloc(1, sizeof(*c));
 	const char *colon = strrchr(addr, ':');
@@ -316,6 +339,11 @@ push_cluster_new(struct event_base *base, const char *addr, const char *node,
 	c->retry_ev = evtimer_new(base, on_retry, c);
 	if (c->retry_ev == NULL)
 		goto err;
+	if (m != NULL) {
+		if (metrics_add_collector(m, collect, c) < 0)
+			goto err;
+		c->m = m;
+	}
 	sync_ctx(c);
 	sub_start(c);
 	return c;
@@ -333,6 +361,8 @@ push_cluster_free(struct push_cluster *c)
 	if (c == NULL)
 		return;
 	c->freeing = true;
+	if (c->m != NULL)
+		metrics_del_collector(c->m, collect, c);
 	if (c->sub != NULL) {
 		redisAsyncContext *ac = c->sub;
 

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 struct event_base;
+struct metrics;
 struct push_cluster;
 
 /* Counters (since start). */
@@ -30,10 +31,12 @@ typedef void (*push_cluster_wake_fn)(void *arg, const char *device);
 
 /*
  * addr: HOST:PORT; node: this node's id; presence_ms: how long a
- * device's presence lasts without a refresh. NULL with errno set (the
+ * device's presence lasts without a refresh; m (or NULL) gets the
+ * counters as edgelbd_push_cluster_*_total. NULL with errno set (the
  * reason logged); a Redis that is down is not an error: it is retried.
  */
-struct push_cluster *push_cluster_new(struct event_base *base, const char *addr,
+struct push_cluster *push_cluster_new(struct event_base *base,
+				      struct metrics *m, const char *addr,
 				      const char *node, uint32_t presence_ms,
 				      push_cluster_wake_fn fn, void *arg);
 void push_cluster_free(struct push_cluster *c);

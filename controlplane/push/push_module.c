@@ -105,7 +105,7 @@ cluster_wake(void *arg, const char *device)
 static int
 cluster_open(struct lbd *d, struct push_mod *m, const struct push_conf *pc)
 {
-	m->cluster = push_cluster_new(d->base, pc->redis, pc->node,
+	m->cluster = push_cluster_new(d->base, d->metrics, pc->redis, pc->node,
 				      3 * pc->heartbeat_ms, cluster_wake, m);
 	if (m->cluster == NULL)
 		return -errno;

@@ -7,7 +7,8 @@
 # balancer would send it. Checks:
 #   - the device's presence names the node that holds it,
 #   - a message accepted on b for the device held by a is delivered by a
-#     at once (well before any resend or heartbeat could pump it),
+#     at once (well before any resend or heartbeat could pump it); the
+#     wakes are counted on both nodes,
 #   - move: messages a sent but the device never acknowledged (device
 #     stopped), then a killed with kill -9, then messages accepted on b
 #     while the device is away: the device connects to b and gets exactly
@@ -187,6 +188,9 @@ t1=$(date +%s%N)
 expect "5 messages accepted on b" 5 "$(grep -c . "$T/want1")"
 expect "messages accepted on b delivered on a within 3 s" 5 "$n"
 expect "in order, as posted" "$(cat "$T/want1")" "$(awk '{print $1}' "$T/c1.out")"
+expect "wakes published by b" 5 "$(metric b edgelbd_push_cluster_wakes_sent_total)"
+expect "wakes received by a" 5 "$(metric a edgelbd_push_cluster_wakes_received_total)"
+expect "a subscribed once" 1 "$(metric a edgelbd_push_cluster_subscribes_total)"
 echo "figure: one message, POST on b (curl) to its arrival from a:" \
 	"$(((t1 - t0) / 1000000)) ms (the POST and its answer alone:" \
 	"$(((tp - t0) / 1000000)) ms)"
@@ -226,6 +230,10 @@ expect "no duplicate on b" 1 "$(grep -c 'duplicates=0 ' "$T/c2.err" || true)"
 expect "none twice over both nodes" "" \
 	"$(cat "$T/c1.out" "$T/c2.out" | awk '{print $1}' | sort | uniq -d)"
 expect "all 10 delivered" 10 "$(cat "$T/c1.out" "$T/c2.out" | grep -c .)"
+for _ in $(seq 40); do
+	[ -z "$("${RCLI[@]}" get push:node:dev-m)" ] && break
+	sleep 0.05
+done
 expect "presence gone after the device left b" "" \
 	"$("${RCLI[@]}" get push:node:dev-m)"
 rc=0
@@ -250,6 +258,12 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 expect "redis back: 202" 202 "$code"
+for _ in $(seq 100); do
+	[ "$(metric b edgelbd_push_cluster_subscribes_total)" == 2 ] && break
+	sleep 0.1
+done
+expect "b subscribed again after redis came back" 2 \
+	"$(metric b edgelbd_push_cluster_subscribes_total)"
 expect "acknowledged before the redis kill, still acknowledged" acknowledged \
 	"$(status_of b "$(head -1 "$T/want2")" dev-m)"
 
