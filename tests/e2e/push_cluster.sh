@@ -155,9 +155,34 @@ wait_lines() {
 	grep -c . "$1" || true
 }
 
+# ---- configuration errors: clear, before anything starts ----------------------
+# check_conf WANT_MESSAGE KEY=VALUE...: --check refuses the [push] section
+check_conf() {
+	local want=$1 rc=0
+	shift
+	{
+		echo "[push]"
+		echo "listen = 127.0.0.1:${PPORT[a]}"
+		printf '%s\n' "$@"
+	} >"$T/bad.ini"
+	"$EDGELBD" --check -c "$T/bad.ini" >"$T/check.out" 2>&1 || rc=$?
+	expect "config refused: $*" 1 "$rc"
+	expect "config error says: $want" 1 "$(grep -c -- "$want" "$T/check.out" || true)"
+}
+check_conf "expected sqlite or redis" "store = mysql"
+check_conf "expected HOST:PORT" "store = redis" "redis = localhost" "node = a"
+check_conf "needs redis = HOST:PORT and node" "store = redis" "redis = 127.0.0.1:$RPORT"
+check_conf "expected 1..63 of" "store = redis" "redis = 127.0.0.1:$RPORT" "node = a/b"
+
 start_redis
 write_conf a
 write_conf b
+# a node whose redis does not answer does not start, and says why
+sed "s/^redis = .*/redis = 127.0.0.1:$(free_port)/" "$T/a.ini" >"$T/c.ini"
+rc=0
+timeout 10 "$EDGELBD" -f -c "$T/c.ini" >"$T/c.log" 2>&1 || rc=$?
+expect "node with redis down at start refused" 1 "$([ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && echo 1)"
+expect "and says why" 1 "$(grep -c 'redis 127.0.0.1:[0-9]*: Connection refused' "$T/c.log" || true)"
 start_node a
 start_node b
 expect "node a on the redis store" 1 \
