@@ -318,6 +318,15 @@ echo "figure: $got messages accepted on one node in $ms ms" \
 	"(counting those the scripts run), of them" \
 	"$(((evals1 - evals0) / (got > 0 ? got : 1))) script calls"
 
+# ---- node b stops on SIGTERM, cleanly (and without a sanitizer report) ------
+rc=0
+kill -TERM "${PID[b]}"
+wait "${PID[b]}" || rc=$?
+unset 'PID[b]'
+expect "node b exits 0 on SIGTERM" 0 "$rc"
+expect "no sanitizer report in the node logs" 0 \
+	"$(cat "$T"/[abc].log | grep -c 'AddressSanitizer\|runtime error\|LeakSanitizer' || true)"
+
 if [ "$fails" -ne 0 ]; then
 	echo "--- node b log" >&2
 	tail -20 "$T/b.log" >&2
