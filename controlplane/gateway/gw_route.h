@@ -217,6 +217,15 @@ struct gw_upstream *gw_table_upstream(const struct gw_table *t, size_t i);
 struct gw_upstream *gw_table_upstream_by_name(const struct gw_table *t,
 					      const char *name);
 
+/*
+ * The literal text every match of the path regex re must start with (a
+ * leading "^" skipped; stops at the first character that is not plain,
+ * and leaves out one that a quantifier follows; "" when re has a "|"),
+ * into out (truncated to outlen - 1). The lookup index files a regex
+ * route under it. Its length.
+ */
+size_t gw_regex_literal(const char *re, char *out, size_t outlen);
+
 /* References: a new table has one (the builder's). */
 void gw_table_get(struct gw_table *t);
 void gw_table_put(struct gw_table *t);
