@@ -105,6 +105,7 @@ gw_conf_fini(struct gw_conf *c)
 	free(c->routes);
 	free(c->ups);
 	free(c->filters);
+	free(c->slot);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -133,6 +133,10 @@ struct gw_conf {
 	struct gw_route_conf *routes; /* in configuration order */
 	struct gw_upstream_conf *ups;
 	struct gw_filter_conf *filters; /* [filter NAME] sections */
+	/* gw_conf_key's: routes allocated, and the routes' names hashed
+	 * (slots hold indexes, -1 empty; routes [0, nnamed) are in) */
+	size_t route_cap, nslots, nnamed;
+	int32_t *slot;
 };
 
 void gw_conf_init(struct gw_conf *c);
