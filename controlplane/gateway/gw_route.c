@@ -815,9 +815,23 @@ gw_route_rewrite_target(const struct gw_route *r, const char *path,
 	/* "/api" stripped from "/api": the root, not an empty target */
 	if (pre[0] == '\0' && rest[0] != '/')
 		pre = "/";
-	n = snprintf(out, outlen, "%s%s%s%s", pre, rest,
-		     query != NULL ? "?" : "", query != NULL ? query : "");
-	return n < 0 || (size_t)n >= outlen ? -ENOSPC : 0;
+	/* pre, rest, "?" and the query: concatenated (every request) */
+	{
+		const char *part[4] = { pre, rest, query != NULL ? "?" : "",
+					query != NULL ? query : "" };
+		size_t off = 0;
+
+		for (n = 0; n < 4; n++) {
+			size_t l = strlen(part[n]);
+
+			if (off + l >= outlen)
+				return -ENOSPC;
+			memcpy(out + off, part[n], l);
+			off += l;
+		}
+		out[off] = '\0';
+	}
+	return 0;
 }
 
 int

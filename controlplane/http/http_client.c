@@ -488,11 +488,64 @@ h1_out_flush(struct hc_conn *k)
 		bufferevent_enable(k->bev, EV_WRITE);
 }
 
+/* Append n bytes of s at *p (when p is not NULL); the length grows. */
+static void
+head_put(char **p, size_t *len, const char *s, size_t n)
+{
+	if (*p != NULL) {
+		memcpy(*p, s, n);
+		*p += n;
+	}
+	*len += n;
+}
+
+#define HEAD_PUT_LIT(p, len, lit) head_put(p, len, lit, sizeof(lit) - 1)
+#define HEAD_PUT_STR(p, len, s)	  head_put(p, len, s, strlen(s))
+
+/* r's HTTP/1.1 head into p (NULL: only measured); its length. */
+static size_t
+h1_head(const struct http_client_req *r, char *p)
+{
+	size_t len = 0;
+	char num[24];
+	int nl;
+
+	HEAD_PUT_STR(&p, &len, r->method);
+	HEAD_PUT_LIT(&p, &len, " ");
+	HEAD_PUT_STR(&p, &len, r->target);
+	HEAD_PUT_LIT(&p, &len, " HTTP/1.1\r\nHost: ");
+	HEAD_PUT_STR(&p, &len, r->authority);
+	HEAD_PUT_LIT(&p, &len, "\r\n");
+	for (size_t i = 0; i < r->nh; i++) {
+		/* "te: trailers" would need "Connection: TE": HTTP/2 only */
+		if (strcmp(r->hdr[i].name, "te") == 0)
+			continue;
+		HEAD_PUT_STR(&p, &len, r->hdr[i].name);
+		HEAD_PUT_LIT(&p, &len, ": ");
+		HEAD_PUT_STR(&p, &len, r->hdr[i].value);
+		HEAD_PUT_LIT(&p, &len, "\r\n");
+	}
+	if (r->upgrade)
+		HEAD_PUT_LIT(&p, &len, "Connection: Upgrade\r\n");
+	if (r->body_len < 0) {
+		HEAD_PUT_LIT(&p, &len, "Transfer-Encoding: chunked\r\n");
+	} else if (r->body_len > 0 || !method_no_body(r->method)) {
+		nl = snprintf(num, sizeof(num), "%lld", (long long)r->body_len);
+		HEAD_PUT_LIT(&p, &len, "Content-Length: ");
+		head_put(&p, &len, num, (size_t)nl);
+		HEAD_PUT_LIT(&p, &len, "\r\n");
+	}
+	HEAD_PUT_LIT(&p, &len, "\r\n");
+	return len;
+}
+
 /* Send r's head (and a whole body) on k. 0 or -ENOMEM. */
 static int
 h1_send(struct hc_conn *k, struct http_client_req *r)
 {
 	struct evbuffer *out = bufferevent_get_output(k->bev);
+	struct evbuffer_iovec v;
+	size_t len;
 	int rc = 0;
 
 	r->conn = k;
@@ -502,24 +555,12 @@ h1_send(struct hc_conn *k, struct http_client_req *r)
 		k->c->st.reuses++;
 	k->nserved++;
 	r->version = 1;
-	rc |= evbuffer_add_printf(out, "%s %s HTTP/1.1\r\nHost: %s\r\n",
-				  r->method, r->target, r->authority) < 0;
-	for (size_t i = 0; i < r->nh; i++) {
-		/* "te: trailers" would need "Connection: TE": HTTP/2 only */
-		if (strcmp(r->hdr[i].name, "te") == 0)
-			continue;
-		rc |= evbuffer_add_printf(out, "%s: %s\r\n", r->hdr[i].name,
-					  r->hdr[i].value) < 0;
-	}
-	if (r->upgrade)
-		rc |= evbuffer_add_printf(out, "Connection: Upgrade\r\n") < 0;
-	if (r->body_len < 0)
-		rc |= evbuffer_add_printf(out,
-					  "Transfer-Encoding: chunked\r\n") < 0;
-	else if (r->body_len > 0 || !method_no_body(r->method))
-		rc |= evbuffer_add_printf(out, "Content-Length: %lld\r\n",
-					  (long long)r->body_len) < 0;
-	rc |= evbuffer_add(out, "\r\n", 2);
+	/* measured, then written in place: one append, no formatting */
+	len = h1_head(r, NULL);
+	if (evbuffer_reserve_space(out, (ev_ssize_t)len, &v, 1) < 1)
+		return -ENOMEM;
+	v.iov_len = h1_head(r, v.iov_base);
+	rc |= evbuffer_commit_space(out, &v, 1);
 	if (r->body != NULL)
 		rc |= evbuffer_add(out, r->body, r->body_n);
 	if (rc != 0)
