@@ -261,7 +261,8 @@ fnv_step(uint32_t h, unsigned char ch)
 static bool
 re_plain(char ch)
 {
-	return isalnum((unsigned char)ch) || strchr("/_-~%,;=@!:&'\"<>", ch);
+	return ch != '\0' &&
+	       (isalnum((unsigned char)ch) || strchr("/_-~%,;=@!:&'\"<>", ch));
 }
 
 size_t
@@ -281,8 +282,7 @@ gw_regex_literal(const char *re, char *out, size_t outlen)
 	while (re_plain(*p) && n + 1 < outlen)
 		out[n++] = *p++;
 	/* a quantifier makes the last character optional or repeated */
-	if (n > 0 && re_plain(*p) == false && strchr("?*+{", *p) != NULL &&
-	    *p != '\0')
+	if (n > 0 && *p != '\0' && strchr("?*+{", *p) != NULL)
 		n--;
 	out[n] = '\0';
 	return n;

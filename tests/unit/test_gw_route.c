@@ -572,6 +572,9 @@ START_TEST(regex_literals)
 			      "%s: literal [%s], want [%s]", c[i].re, out,
 			      c[i].want);
 	}
+	/* the length: the whole of a pattern that is all literal */
+	ck_assert_uint_eq(gw_regex_literal("/abc", out, sizeof(out)), 4);
+	ck_assert_uint_eq(gw_regex_literal("^/abc", out, sizeof(out)), 4);
 	/* truncated to the buffer, still a prefix */
 	ck_assert_uint_eq(gw_regex_literal("/abcdef", out, 4), 3);
 	ck_assert_str_eq(out, "/ab");
@@ -674,8 +677,9 @@ START_TEST(index_equals_walk)
 	static const char *const atoms[] = { "/a",   "/b",  "/ab",  "/a/",
 					     "/a/b", "/v1", "/v12", "/" };
 	static const char *const res[] = {
-		"/a/[0-9]+", "^/ab?", "/v1[0-9]*", "/a/b.*", "(/a|/b)/x",
-		"/[a-z]+",   "/a/b+", "/v12/?x",   ".*x",
+		"/a/[0-9]+", "^/ab?",	"/v1[0-9]*", "/a/b.*",
+		"(/a|/b)/x", "/[a-z]+", "/a/b+",     "/v12/?x",
+		".*x",	     "/ab",	"^/a/b",
 	};
 	uint32_t seed = 12345;
 	char err[256], key[64], val[64], path[64];
