@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # edgelb's benchmarks: runs every figure and writes docs/BENCHMARKS.md.
 #
-#   tests/bench/run.sh [--build DIR] [--out FILE] [--only LIST]
+#   tests/bench/run.sh [--build DIR] [--out FILE] [--only LIST [--splice]]
 #
 # Without --build it configures and builds build-bench/ (release) first.
 # --only takes a comma list of:
 #   own,baseline,modes,newconn,conn,maglev,ctrl,e2e,httpdns,http_route,
 #   gateway,gw_lookup.
+# --splice (with --only): the figures run replace their own sections of
+# --out (tests/bench/splice.py), each marked with this run's command and
+# commit; every other section stays as its run wrote it.
 # EDGELB_BENCH_SMOKE=1 runs the smoke mode that CI runs (meson test
 # --suite bench): tiny counts, about a second per measurement; it writes to
 # --out (default: DIR/bench-smoke.md), never to docs/.
@@ -53,12 +56,14 @@ build=""
 out=""
 only="own,baseline,modes,newconn,conn,maglev,ctrl,e2e,httpdns,http_route,gateway,gw_lookup"
 cmdline="tests/bench/run.sh $*"
+splice=0
 
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--build) build=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
+	--splice) splice=1; shift ;;
 	-h | --help) sed -n '2,45p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
@@ -906,11 +911,29 @@ want http_route && fig_http_route
 want gateway && fig_gateway
 want gw_lookup && fig_gw_lookup
 
-python3 "$here/report.py" --results "$results" --out "$out" \
+report=$out
+[ "$splice" = 1 ] && report=$work/partial.md
+python3 "$here/report.py" --results "$results" --out "$report" \
 	--command "$cmdline" --smoke "$smoke" --duration "$DUR" --reps "$REPS"
 if [ -s "$work/httpdns.md" ]; then
-	printf '\n' >>"$out"
-	cat "$work/httpdns.md" >>"$out"
+	printf '\n' >>"$report"
+	cat "$work/httpdns.md" >>"$report"
+fi
+if [ "$splice" = 1 ]; then
+	# each figure's section heading in report.py (and httpdns.md)
+	declare -A heading=([own]="## Headline" [baseline]="## Baseline"
+		[modes]="## 1." [newconn]="## 2." [conn]="## 3." [maglev]="## 4."
+		[ctrl]="## 5." [e2e]="## 6." [http_route]="## 7."
+		[gateway]="## 8." [gw_lookup]="## 9." [httpdns]="## HttpDNS")
+	hargs=()
+	IFS=, read -ra figs <<<"$only"
+	for f in "${figs[@]}"; do
+		[ -n "${heading[$f]:-}" ] || { say "--splice: unknown figure $f"; exit 2; }
+		hargs+=(--heading "${heading[$f]}")
+	done
+	python3 "$here/splice.py" --partial "$report" --into "$out" "${hargs[@]}" \
+		--note "This section was measured apart from the rest of this file: \`$cmdline\` at commit \`$(git -C "$root" rev-parse --short HEAD)\` on $(date -u '+%Y-%m-%d %H:%M UTC')." ||
+		exit 1
 fi
 say "wrote $out"
 exit $status
