@@ -145,8 +145,8 @@ START_TEST(vendor_wake)
 	event_base_loop(base, EVLOOP_ONCE);
 	ck_assert_uint_eq(k.n, 1);
 	/* the vendor called the token invalid: forgotten */
-	ck_assert_int_eq(push_srv_vendor_invalid(srv, "d1"), 0);
-	ck_assert_int_eq(push_srv_vendor_invalid(srv, "d9"), -ENOENT);
+	ck_assert_int_eq(push_srv_vendor_invalid(srv, "d1", NULL), 0);
+	ck_assert_int_eq(push_srv_vendor_invalid(srv, "d9", NULL), -ENOENT);
 	event_base_loop(base, EVLOOP_ONCE);
 	send_to("d1", id);
 	event_base_loop(base, EVLOOP_ONCE);
