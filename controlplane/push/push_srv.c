@@ -81,6 +81,7 @@ struct waiter {
 struct wake {
 	char *device, *vendor, *token, *collapse_key, *payload;
 	char id[PUSH_ID_TEXT + 1];
+	uint64_t seq;
 	size_t len;
 	uint32_t ttl_s;
 	uint8_t priority;
@@ -300,7 +301,8 @@ wake_release(struct wake *w)
 
 /* Owe the vendor wake of device for m, if the device has a token. */
 static int
-wake_add(struct push_srv *s, const char *device, const struct push_msg *m)
+wake_add(struct push_srv *s, const char *device, const struct push_msg *m,
+	 uint64_t seq)
 {
 	struct push_device_info di;
 	struct wake *w;
@@ -328,6 +330,7 @@ wake_add(struct push_srv *s, const char *device, const struct push_msg *m)
 	w->payload[m->len] = '\0';
 	w->len = m->len;
 	snprintf(w->id, sizeof(w->id), "%s", m->id);
+	w->seq = seq;
 	w->ttl_s = m->ttl_s;
 	w->priority = m->priority;
 	s->nwakes++;
@@ -345,6 +348,7 @@ wakes_run(struct push_srv *s, struct wake *ws, size_t n, bool ok)
 			.vendor = w->vendor,
 			.token = w->token,
 			.id = w->id,
+			.seq = w->seq,
 			.collapse_key = w->collapse_key,
 			.ttl_s = w->ttl_s,
 			.priority = w->priority,
@@ -369,15 +373,63 @@ push_srv_set_wake(struct push_srv *s, push_wake_fn fn, void *arg)
 }
 
 int
-push_srv_vendor_invalid(struct push_srv *s, const char *device)
+push_srv_vendor_invalid(struct push_srv *s, const char *device,
+			const char *token)
 {
+	struct push_device_info di;
 	int rc = push_srv_txn(s);
 
+	if (rc == 0)
+		rc = s->ops->device_get(s->st, device, &di);
+	/* the device may have a new token since: that one stays */
+	if (rc == 0 && token != NULL && strcmp(di.vendor_token, token) != 0)
+		return -ESTALE;
 	if (rc == 0)
 		rc = s->ops->device_vendor(s->st, device, NULL, NULL);
 	if (rc == 0)
 		s->n.vendor_invalid++;
 	else if (rc != -ENOENT)
+		s->txn_failed = true;
+	return rc;
+}
+
+int
+push_srv_each_online(struct push_srv *s, push_online_fn fn, void *arg)
+{
+	for (struct conn *c = s->conns; c != NULL; c = c->next) {
+		struct push_online o = { 0 };
+		int rc;
+
+		if (c->state != CS_READY || c->device == NULL)
+			continue;
+		o.device = c->device;
+		o.in_flight = c->nfl;
+		o.sent_seq = c->sent_seq;
+		o.peer_len = sizeof(o.peer);
+		if (getpeername(bufferevent_getfd(c->bev),
+				(struct sockaddr *)&o.peer, &o.peer_len) < 0)
+			o.peer_len = 0;
+		rc = fn(arg, &o);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+int
+push_srv_vendor_done(struct push_srv *s, const char *device, uint64_t seq,
+		     bool ok, const char *reason)
+{
+	int64_t now = wall_ms();
+	int rc = push_srv_txn(s);
+
+	if (rc < 0)
+		return rc;
+	if (ok)
+		rc = s->ops->mark_sent(s->st, device, seq, now);
+	else if (s->ops->mark_failed != NULL)
+		rc = s->ops->mark_failed(s->st, device, seq, reason, now);
+	if (rc < 0)
 		s->txn_failed = true;
 	return rc;
 }
@@ -1237,7 +1289,8 @@ push_srv_send(struct push_srv *s, const struct push_send *ps,
 		c = map_find(s, ns.v[i]);
 		if (c != NULL)
 			defer(c);
-		else if (s->wake_fn != NULL && wake_add(s, ns.v[i], &m) < 0)
+		else if (s->wake_fn != NULL &&
+			 wake_add(s, ns.v[i], &m, r.seq) < 0)
 			goto err;
 	}
 	s->txn_enqueued = true;
