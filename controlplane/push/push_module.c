@@ -59,7 +59,8 @@ const struct cfg_module_ops push_cfg_ops = {
 static bool
 wanted(const struct push_conf *c)
 {
-	return c != NULL && (c->has_listen || c->has_tls || c->has_api);
+	return c != NULL &&
+	       (c->has_listen || c->has_tls || c->has_api || c->has_ws);
 }
 
 static void
@@ -142,8 +143,11 @@ static bool
 same_places(const struct push_conf *a, const struct push_conf *b)
 {
 	return a->has_listen == b->has_listen && a->has_tls == b->has_tls &&
-	       a->has_api == b->has_api && a->listen_port == b->listen_port &&
-	       a->tls_port == b->tls_port && a->api_port == b->api_port &&
+	       a->has_api == b->has_api && a->has_ws == b->has_ws &&
+	       a->ws_port == b->ws_port &&
+	       lb_addr_equal(&a->ws_addr, &b->ws_addr) &&
+	       a->listen_port == b->listen_port && a->tls_port == b->tls_port &&
+	       a->api_port == b->api_port &&
 	       lb_addr_equal(&a->listen_addr, &b->listen_addr) &&
 	       lb_addr_equal(&a->tls_addr, &b->tls_addr) &&
 	       lb_addr_equal(&a->api_addr, &b->api_addr) &&

@@ -38,6 +38,7 @@
 #include "metrics.h"
 #include "push_srv.h"
 #include "push_token.h"
+#include "push_ws.h"
 #include "edgelb/lbmsg.h"
 #include "edgelb/log.h"
 #include "edgelb/util.h"
@@ -92,7 +93,9 @@ struct push_srv {
 	struct push_conf conf;
 	const struct push_store_ops *ops;
 	void *st;
-	struct evconnlistener *lis, *tls_lis;
+	struct evconnlistener *lis, *tls_lis, *ws_lis;
+	struct push_ws_hs *ws_pending; /* WebSocket handshakes */
+	size_t nws_pending;
 	SSL_CTX *ssl;
 	struct event *commit_ev, *tick_ev;
 	bool in_txn, txn_enqueued, txn_failed;
@@ -904,12 +907,12 @@ refuse_busy(struct push_srv *s, evutil_socket_t fd)
 	evutil_closesocket(fd);
 }
 
+static void conn_start(struct push_srv *s, struct conn *c);
+
 static void
 accept_conn(struct push_srv *s, evutil_socket_t fd, bool tls)
 {
 	struct conn *c;
-	struct timeval tv = { s->conf.hello_timeout_ms / 1000,
-			      (s->conf.hello_timeout_ms % 1000) * 1000 };
 	int one = 1;
 
 	if (s->nconns >= s->conf.max_conns) {
@@ -941,6 +944,48 @@ accept_conn(struct push_srv *s, evutil_socket_t fd, bool tls)
 		free(c);
 		return;
 	}
+	conn_start(s, c);
+}
+
+int
+push_srv_adopt(struct push_srv *s, struct bufferevent *bev)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL) {
+		bufferevent_free(bev);
+		return -ENOMEM;
+	}
+	c->bev = bev;
+	conn_start(s, c);
+	return 0;
+}
+
+bool
+push_srv_full(const struct push_srv *s)
+{
+	return s->nconns + s->nws_pending >= s->conf.max_conns;
+}
+
+size_t
+push_srv_max_frame(const struct push_srv *s)
+{
+	return PUSH_HDR_LEN + max_body(s);
+}
+
+struct event_base *
+push_srv_base(struct push_srv *s)
+{
+	return s->base;
+}
+
+/* c with its bufferevent: a device connection waiting for HELLO. */
+static void
+conn_start(struct push_srv *s, struct conn *c)
+{
+	struct timeval tv = { s->conf.hello_timeout_ms / 1000,
+			      (s->conf.hello_timeout_ms % 1000) * 1000 };
+
 	c->s = s;
 	c->state = CS_NEW;
 	c->next = s->conns;
@@ -974,6 +1019,18 @@ on_accept_tls(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	(void)sa;
 	(void)len;
 	accept_conn(arg, fd, true);
+}
+
+static void
+on_accept_ws(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+	     int len, void *arg)
+{
+	struct push_srv *s = arg;
+
+	(void)l;
+	(void)sa;
+	(void)len;
+	push_ws_accept(s, fd, &s->ws_pending, &s->nws_pending);
 }
 
 static struct evconnlistener *
@@ -1131,6 +1188,19 @@ static const struct {
 	    "Vendor tokens forgotten (the vendor called them invalid)."),
 	CNT(pruned, "entries_pruned",
 	    "Finished queue entries removed after the retention time."),
+	CNT(ws_upgrades, "ws_upgrades",
+	    "WebSocket handshakes answered 101 (ws_listen)."),
+	CNT(ws_bad_handshakes, "ws_bad_handshakes",
+	    "WebSocket upgrade requests refused, malformed or too slow."),
+	CNT(ws_messages_in, "ws_messages_in",
+	    "Binary WebSocket messages received from devices."),
+	CNT(ws_messages_out, "ws_messages_out",
+	    "Binary WebSocket messages (one frame each) sent to devices."),
+	CNT(ws_text_messages, "ws_text_messages",
+	    "Text WebSocket messages refused (close 1003)."),
+	CNT(ws_protocol_errors, "ws_protocol_errors",
+	    "WebSocket connections closed on a framing error or an "
+	    "oversized message."),
 	CNT(commits, "commits", "Store transactions committed."),
 	CNT(commit_errors, "commit_errors", "Store transactions failed."),
 	CNT(api_requests, "api_requests", "Business API requests."),
@@ -1373,6 +1443,8 @@ push_srv_drain(struct push_srv *s)
 		evconnlistener_disable(s->lis);
 	if (s->tls_lis != NULL)
 		evconnlistener_disable(s->tls_lis);
+	if (s->ws_lis != NULL)
+		evconnlistener_disable(s->ws_lis);
 }
 
 struct push_srv *
@@ -1420,6 +1492,12 @@ push_srv_new(struct event_base *base, const struct push_conf *c,
 		if (s->tls_lis == NULL)
 			goto err;
 	}
+	if (c->has_ws) {
+		rc = -EADDRINUSE;
+		s->ws_lis = listen_on(s, &c->ws_addr, c->ws_port, on_accept_ws);
+		if (s->ws_lis == NULL)
+			goto err;
+	}
 	tick.tv_usec = (c->resend_ms < 1000 ? c->resend_ms / 4 : 250) * 1000;
 	event_add(s->tick_ev, &tick);
 	if (m != NULL) {
@@ -1458,6 +1536,9 @@ push_srv_free(struct push_srv *s)
 		evconnlistener_free(s->lis);
 	if (s->tls_lis != NULL)
 		evconnlistener_free(s->tls_lis);
+	if (s->ws_lis != NULL)
+		evconnlistener_free(s->ws_lis);
+	push_ws_free_all(&s->ws_pending);
 	if (s->ssl != NULL)
 		SSL_CTX_free(s->ssl);
 	if (s->commit_ev != NULL)

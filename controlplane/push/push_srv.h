@@ -34,6 +34,8 @@ struct push_counters {
 	uint64_t api_requests, api_unauthorized, api_bad_request;
 	uint64_t api_not_found, api_errors;
 	uint64_t vendor_wakes, vendor_invalid, pruned;
+	uint64_t ws_upgrades, ws_bad_handshakes, ws_messages_in;
+	uint64_t ws_messages_out, ws_text_messages, ws_protocol_errors;
 };
 
 struct push_srv;
@@ -109,6 +111,18 @@ int push_srv_vendor_invalid(struct push_srv *s, const char *device,
  */
 int push_srv_vendor_done(struct push_srv *s, const char *device, uint64_t seq,
 			 bool ok, const char *reason);
+
+/*
+ * For the WebSocket channel (push_ws.c): take bev, which speaks frames
+ * now, as a new device connection (freed on failure: -ENOMEM). Whether
+ * max_connections is reached; the largest frame a device may send; the
+ * loop.
+ */
+struct bufferevent;
+int push_srv_adopt(struct push_srv *s, struct bufferevent *bev);
+bool push_srv_full(const struct push_srv *s);
+size_t push_srv_max_frame(const struct push_srv *s);
+struct event_base *push_srv_base(struct push_srv *s);
 
 /* An online device, for lbctl push devices. */
 struct push_online {
