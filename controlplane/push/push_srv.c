@@ -401,6 +401,7 @@ push_srv_each_online(struct push_srv *s, push_online_fn fn, void *arg)
 {
 	for (struct conn *c = s->conns; c != NULL; c = c->next) {
 		struct push_online o = { 0 };
+		struct bufferevent *u;
 		int rc;
 
 		if (c->state != CS_READY || c->device == NULL)
@@ -409,7 +410,9 @@ push_srv_each_online(struct push_srv *s, push_online_fn fn, void *arg)
 		o.in_flight = c->nfl;
 		o.sent_seq = c->sent_seq;
 		o.peer_len = sizeof(o.peer);
-		if (getpeername(bufferevent_getfd(c->bev),
+		/* a WebSocket connection's socket is under its filter */
+		u = bufferevent_get_underlying(c->bev);
+		if (getpeername(bufferevent_getfd(u != NULL ? u : c->bev),
 				(struct sockaddr *)&o.peer, &o.peer_len) < 0)
 			o.peer_len = 0;
 		rc = fn(arg, &o);

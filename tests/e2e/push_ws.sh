@@ -116,8 +116,8 @@ for _ in $(seq 100); do
 done
 expect "bound over WebSocket" "BOUND alice" "$(head -1 "$T/got")"
 out=$("$LBCTL" --socket "$T/ctl.sock" -j push devices 2>&1 || true)
-expect "lbctl push devices lists the browser" True \
-	"$("$PY" -c 'import json,sys; print("web-1" in [d["device"] for d in json.loads(sys.argv[1])["devices"]])' "$out" 2>&1)"
+expect "lbctl push devices lists the browser and its address" True \
+	"$("$PY" -c 'import json,sys; print([d["peer"].startswith("127.0.0.1:") for d in json.loads(sys.argv[1])["devices"] if d["device"] == "web-1"] == [True])' "$out" 2>&1)"
 id=$(post '{"user":"alice","payload":{"text":"hi browser"}}')
 rc=0
 wait "$WS_PID" || rc=$?
