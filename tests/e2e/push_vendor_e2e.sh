@@ -14,7 +14,8 @@
 #   - the fake calls the access token expired (401 80200003): the channel
 #     gets a new one and sends again; the message is "sent",
 #   - a device naming a vendor without a section: counted, stays queued,
-#   - the vendor metrics on edgelbd's metrics page.
+#   - the vendor metrics on edgelbd's metrics page,
+#   - SIGHUP with a changed [push_vendor] section makes the channel again.
 # Needs curl, openssl, python3 with python3-cryptography (exit 77 without).
 set -euo pipefail
 
@@ -284,6 +285,20 @@ expect "bad tokens on the metrics page" 1 \
 	"$(metric 'edgelbd_push_vendor_results_total{vendor="huawei",type="huawei",result="bad_token"}')"
 expect "token fetches on the metrics page" 2 \
 	"$(metric 'edgelbd_push_vendor_token_fetches_total{vendor="huawei",type="huawei"}')"
+
+# ---- SIGHUP with a changed section: the channel is made again -------------------------
+sed -i 's/^request_timeout = 5s$/request_timeout = 6s/' "$T/edgelb.ini"
+kill -HUP "$LBD_PID"
+n=0
+for _ in $(seq 50); do
+	n=$(grep -c 'vendor channel huawei (huawei)' "$T/edgelbd.log" || true)
+	[ "$n" -ge 2 ] && break
+	sleep 0.1
+done
+expect "channel made again on SIGHUP" 2 "$n"
+id7=$(post '{"device":"dev-v","payload":{"n":7}}')
+expect "the new channel sends" sent "$(wait_status "$id7" dev-v sent)"
+expect "the new channel got its own access token" 3 "$(fake_count token)"
 
 if ! kill -0 "$LBD_PID" 2>/dev/null; then
 	fail "edgelbd died"
