@@ -204,7 +204,7 @@ mod_ctl_cmd(struct lbd *d, void *state, struct nl_msg *req,
 	if (m->srv == NULL)
 		return lb_errf(err, errlen, -ENOTCONN,
 			       "push is not configured ([push] listen, "
-			       "tls_listen or api_listen)");
+			       "tls_listen, ws_listen or api_listen)");
 	return push_ctl_cmd(m->srv, req, reply, err, errlen);
 }
 
