@@ -9,6 +9,7 @@
 #include "httpdns/hdns_module.h"
 #include "modules.h"
 #include "push/push_module.h"
+#include "push/push_wire.h"
 
 const struct lbd_module *const lbd_modules[] = {
 	&hdns_module,	     /* [httpdns] */
@@ -17,6 +18,7 @@ const struct lbd_module *const lbd_modules[] = {
 	&gw_upstream_module, /* [upstream NAME], the gateway's */
 	&gw_filter_module,   /* [filter NAME], the gateway's */
 	&push_module,	     /* [push] */
+	&push_vendor_module, /* [push_vendor NAME], the push module's */
 };
 
 const size_t lbd_nmodules = sizeof(lbd_modules) / sizeof(lbd_modules[0]);

@@ -20,6 +20,7 @@ PACKAGES=(
 	libinih-dev check libevent-dev libssl-dev libcjson-dev
 	libpcap-dev libelf-dev zlib1g-dev libldns-dev libnghttp2-dev
 	libhttp-parser-dev libpcre2-dev libsqlite3-dev libhiredis-dev
+	libwslay-dev
 	# labs and tests
 	iproute2 ethtool curl socat bpftool iputils-ping iputils-arping procps
 	kmod openssl nftables wrk prometheus bind9-dnsutils knot-dnsutils

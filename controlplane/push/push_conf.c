@@ -67,6 +67,7 @@ set_listen(const struct cfg_set *p, const char *v, char *err, size_t n)
 	struct lb_addr *a = FIELD(p, struct lb_addr);
 	uint16_t *port = a == &c->listen_addr ? &c->listen_port
 			 : a == &c->tls_addr  ? &c->tls_port
+			 : a == &c->ws_addr   ? &c->ws_port
 					      : &c->api_port;
 
 	if (lb_addr_port_parse(v, a, port, false) < 0 || *port == 0)
@@ -75,6 +76,8 @@ set_listen(const struct cfg_set *p, const char *v, char *err, size_t n)
 		c->has_listen = true;
 	else if (a == &c->tls_addr)
 		c->has_tls = true;
+	else if (a == &c->ws_addr)
+		c->has_ws = true;
 	else
 		c->has_api = true;
 	return 0;
@@ -165,6 +168,7 @@ const struct cfg_key push_conf_keys[] = {
 	{ "listen", set_listen, OFF(listen_addr) },
 	{ "tls_listen", set_listen, OFF(tls_addr) },
 	{ "api_listen", set_listen, OFF(api_addr) },
+	{ "ws_listen", set_listen, OFF(ws_addr) },
 	PATHK("cert", cert),
 	PATHK("key", key),
 	PATHK("db", db),
@@ -191,7 +195,7 @@ const struct cfg_key push_conf_keys[] = {
 int
 push_conf_validate(const struct push_conf *c, char *err, size_t errlen)
 {
-	bool on = c->has_listen || c->has_tls || c->has_api;
+	bool on = c->has_listen || c->has_tls || c->has_api || c->has_ws;
 
 	if (on && !c->store_redis && c->db[0] == '\0')
 		return lb_errf(err, errlen, -EINVAL, "db is required");

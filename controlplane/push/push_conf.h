@@ -18,9 +18,9 @@
 #define PUSH_KEY_MAX	  128
 
 struct push_conf {
-	bool has_listen, has_tls, has_api;
-	struct lb_addr listen_addr, tls_addr, api_addr;
-	uint16_t listen_port, tls_port, api_port;
+	bool has_listen, has_tls, has_api, has_ws;
+	struct lb_addr listen_addr, tls_addr, api_addr, ws_addr;
+	uint16_t listen_port, tls_port, api_port, ws_port;
 	char cert[PATH_MAX];
 	char key[PATH_MAX];
 	char db[PATH_MAX];

@@ -11,12 +11,15 @@
 #include "push_cluster.h"
 #include "push_module.h"
 #include "push_srv.h"
+#include "push_wire.h"
 #include "edgelb/log.h"
+#include "edgelb/util.h"
 
 struct push_mod {
 	struct push_srv *srv;	      /* NULL while nothing is configured */
 	struct push_http *http;	      /* NULL without api_listen */
 	struct push_cluster *cluster; /* NULL unless store = redis */
+	struct push_wire *wire;	      /* [push_vendor] channels, the wake */
 };
 
 /* ---- config hooks -------------------------------------------------------- */
@@ -58,7 +61,8 @@ const struct cfg_module_ops push_cfg_ops = {
 static bool
 wanted(const struct push_conf *c)
 {
-	return c != NULL && (c->has_listen || c->has_tls || c->has_api);
+	return c != NULL &&
+	       (c->has_listen || c->has_tls || c->has_api || c->has_ws);
 }
 
 static void
@@ -66,6 +70,8 @@ mod_free(struct push_mod *m)
 {
 	/* the API first: its answers waiting for a commit are cancelled */
 	push_http_free(m->http);
+	push_wire_free(m->wire);
+	m->wire = NULL;
 	push_srv_free(m->srv);
 	push_cluster_free(m->cluster); /* after the devices' presence ends */
 	m->http = NULL;
@@ -113,8 +119,25 @@ cluster_open(struct lbd *d, struct push_mod *m, const struct push_conf *pc)
 	return 0;
 }
 
+/* Vendor channels on the module's loop; a device with a vendor token and
+ * no live channel is woken through them. */
 static int
-mod_open(struct lbd *d, struct push_mod *m, const struct push_conf *pc)
+wire_open(struct lbd *d, struct push_mod *m, const struct cfg *c)
+{
+	char err[256] = "";
+
+	m->wire =
+		push_wire_new(d->base, m->srv, c, d->metrics, err, sizeof(err));
+	if (m->wire == NULL) {
+		LB_ERR("push: %s", err);
+		return -errno;
+	}
+	return 0;
+}
+
+static int
+mod_open(struct lbd *d, struct push_mod *m, const struct push_conf *pc,
+	 const struct cfg *c)
 {
 	int rc;
 
@@ -136,6 +159,11 @@ mod_open(struct lbd *d, struct push_mod *m, const struct push_conf *pc)
 			return rc;
 		}
 	}
+	rc = wire_open(d, m, c);
+	if (rc < 0) {
+		mod_free(m);
+		return rc;
+	}
 	LB_NOTICE("push: channel port %u, store %s %s%s%s",
 		  push_srv_port(m->srv), pc->store_redis ? "redis" : "sqlite",
 		  pc->store_redis ? pc->redis : pc->db,
@@ -154,7 +182,7 @@ mod_start(struct lbd *d, const struct cfg *c, void **state)
 	if (m == NULL)
 		return -ENOMEM;
 	if (wanted(pc)) {
-		rc = mod_open(d, m, pc);
+		rc = mod_open(d, m, pc, c);
 		if (rc < 0) {
 			free(m);
 			return rc;
@@ -169,8 +197,11 @@ static bool
 same_places(const struct push_conf *a, const struct push_conf *b)
 {
 	return a->has_listen == b->has_listen && a->has_tls == b->has_tls &&
-	       a->has_api == b->has_api && a->listen_port == b->listen_port &&
-	       a->tls_port == b->tls_port && a->api_port == b->api_port &&
+	       a->has_api == b->has_api && a->has_ws == b->has_ws &&
+	       a->ws_port == b->ws_port &&
+	       lb_addr_equal(&a->ws_addr, &b->ws_addr) &&
+	       a->listen_port == b->listen_port && a->tls_port == b->tls_port &&
+	       a->api_port == b->api_port &&
 	       lb_addr_equal(&a->listen_addr, &b->listen_addr) &&
 	       lb_addr_equal(&a->tls_addr, &b->tls_addr) &&
 	       lb_addr_equal(&a->api_addr, &b->api_addr) &&
@@ -189,7 +220,7 @@ mod_apply(struct lbd *d, void *state, const struct cfg *old,
 
 	(void)old;
 	if (m->srv == NULL)
-		return wanted(pc) ? mod_open(d, m, pc) : 0;
+		return wanted(pc) ? mod_open(d, m, pc, new) : 0;
 	if (!wanted(pc)) {
 		mod_free(m);
 		return 0;
@@ -200,6 +231,12 @@ mod_apply(struct lbd *d, void *state, const struct cfg *old,
 		return -EBUSY;
 	}
 	push_srv_update(m->srv, pc);
+	if (!push_wire_same(m->wire, new)) {
+		/* sends in flight are cancelled: their entries stay queued */
+		push_wire_free(m->wire);
+		m->wire = NULL;
+		return wire_open(d, m, new);
+	}
 	return 0;
 }
 
@@ -210,6 +247,21 @@ mod_ctl_show(struct lbd *d, void *state, struct nl_msg *part)
 
 	(void)d;
 	return m->srv != NULL ? push_srv_ctl_counters(m->srv, part) : 0;
+}
+
+/* lbctl push devices|queue|message (push_ctl.c). */
+static int
+mod_ctl_cmd(struct lbd *d, void *state, struct nl_msg *req,
+	    struct nl_msg *reply, char *err, size_t errlen)
+{
+	struct push_mod *m = state;
+
+	(void)d;
+	if (m->srv == NULL)
+		return lb_errf(err, errlen, -ENOTCONN,
+			       "push is not configured ([push] listen, "
+			       "tls_listen, ws_listen or api_listen)");
+	return push_ctl_cmd(m->srv, req, reply, err, errlen);
 }
 
 /* SIGTERM: no new device connections, the API answers what it has. */
@@ -250,6 +302,7 @@ const struct lbd_module push_module = {
 	.start = mod_start,
 	.apply = mod_apply,
 	.ctl_show = mod_ctl_show,
+	.ctl_cmd = mod_ctl_cmd,
 	.drain = mod_drain,
 	.drained = mod_drained,
 	.stop = mod_stop,

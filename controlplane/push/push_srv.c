@@ -38,6 +38,7 @@
 #include "metrics.h"
 #include "push_srv.h"
 #include "push_token.h"
+#include "push_ws.h"
 #include "edgelb/lbmsg.h"
 #include "edgelb/log.h"
 #include "edgelb/util.h"
@@ -81,6 +82,7 @@ struct waiter {
 struct wake {
 	char *device, *vendor, *token, *collapse_key, *payload;
 	char id[PUSH_ID_TEXT + 1];
+	uint64_t seq;
 	size_t len;
 	uint32_t ttl_s;
 	uint8_t priority;
@@ -91,7 +93,9 @@ struct push_srv {
 	struct push_conf conf;
 	const struct push_store_ops *ops;
 	void *st;
-	struct evconnlistener *lis, *tls_lis;
+	struct evconnlistener *lis, *tls_lis, *ws_lis;
+	struct push_ws_hs *ws_pending; /* WebSocket handshakes */
+	size_t nws_pending;
 	SSL_CTX *ssl;
 	struct event *commit_ev, *tick_ev;
 	bool in_txn, txn_enqueued, txn_failed;
@@ -302,7 +306,8 @@ wake_release(struct wake *w)
 
 /* Owe the vendor wake of device for m, if the device has a token. */
 static int
-wake_add(struct push_srv *s, const char *device, const struct push_msg *m)
+wake_add(struct push_srv *s, const char *device, const struct push_msg *m,
+	 uint64_t seq)
 {
 	struct push_device_info di;
 	struct wake *w;
@@ -330,6 +335,7 @@ wake_add(struct push_srv *s, const char *device, const struct push_msg *m)
 	w->payload[m->len] = '\0';
 	w->len = m->len;
 	snprintf(w->id, sizeof(w->id), "%s", m->id);
+	w->seq = seq;
 	w->ttl_s = m->ttl_s;
 	w->priority = m->priority;
 	s->nwakes++;
@@ -347,6 +353,7 @@ wakes_run(struct push_srv *s, struct wake *ws, size_t n, bool ok)
 			.vendor = w->vendor,
 			.token = w->token,
 			.id = w->id,
+			.seq = w->seq,
 			.collapse_key = w->collapse_key,
 			.ttl_s = w->ttl_s,
 			.priority = w->priority,
@@ -394,15 +401,66 @@ push_srv_poke(struct push_srv *s, const char *device)
 }
 
 int
-push_srv_vendor_invalid(struct push_srv *s, const char *device)
+push_srv_vendor_invalid(struct push_srv *s, const char *device,
+			const char *token)
 {
+	struct push_device_info di;
 	int rc = push_srv_txn(s);
 
+	if (rc == 0)
+		rc = s->ops->device_get(s->st, device, &di);
+	/* the device may have a new token since: that one stays */
+	if (rc == 0 && token != NULL && strcmp(di.vendor_token, token) != 0)
+		return -ESTALE;
 	if (rc == 0)
 		rc = s->ops->device_vendor(s->st, device, NULL, NULL);
 	if (rc == 0)
 		s->n.vendor_invalid++;
 	else if (rc != -ENOENT)
+		s->txn_failed = true;
+	return rc;
+}
+
+int
+push_srv_each_online(struct push_srv *s, push_online_fn fn, void *arg)
+{
+	for (struct conn *c = s->conns; c != NULL; c = c->next) {
+		struct push_online o = { 0 };
+		struct bufferevent *u;
+		int rc;
+
+		if (c->state != CS_READY || c->device == NULL)
+			continue;
+		o.device = c->device;
+		o.in_flight = c->nfl;
+		o.sent_seq = c->sent_seq;
+		o.peer_len = sizeof(o.peer);
+		/* a WebSocket connection's socket is under its filter */
+		u = bufferevent_get_underlying(c->bev);
+		if (getpeername(bufferevent_getfd(u != NULL ? u : c->bev),
+				(struct sockaddr *)&o.peer, &o.peer_len) < 0)
+			o.peer_len = 0;
+		rc = fn(arg, &o);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+int
+push_srv_vendor_done(struct push_srv *s, const char *device, uint64_t seq,
+		     bool ok, const char *reason)
+{
+	int64_t now = wall_ms();
+	int rc = push_srv_txn(s);
+
+	if (rc < 0)
+		return rc;
+	if (ok)
+		rc = s->ops->mark_sent(s->st, device, seq, now);
+	else if (s->ops->mark_failed != NULL)
+		rc = s->ops->mark_failed(s->st, device, seq, reason, now);
+	if (rc < 0)
 		s->txn_failed = true;
 	return rc;
 }
@@ -884,12 +942,12 @@ refuse_busy(struct push_srv *s, evutil_socket_t fd)
 	evutil_closesocket(fd);
 }
 
+static void conn_start(struct push_srv *s, struct conn *c);
+
 static void
 accept_conn(struct push_srv *s, evutil_socket_t fd, bool tls)
 {
 	struct conn *c;
-	struct timeval tv = { s->conf.hello_timeout_ms / 1000,
-			      (s->conf.hello_timeout_ms % 1000) * 1000 };
 	int one = 1;
 
 	if (s->nconns >= s->conf.max_conns) {
@@ -921,6 +979,48 @@ accept_conn(struct push_srv *s, evutil_socket_t fd, bool tls)
 		free(c);
 		return;
 	}
+	conn_start(s, c);
+}
+
+int
+push_srv_adopt(struct push_srv *s, struct bufferevent *bev)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL) {
+		bufferevent_free(bev);
+		return -ENOMEM;
+	}
+	c->bev = bev;
+	conn_start(s, c);
+	return 0;
+}
+
+bool
+push_srv_full(const struct push_srv *s)
+{
+	return s->nconns + s->nws_pending >= s->conf.max_conns;
+}
+
+size_t
+push_srv_max_frame(const struct push_srv *s)
+{
+	return PUSH_HDR_LEN + max_body(s);
+}
+
+struct event_base *
+push_srv_base(struct push_srv *s)
+{
+	return s->base;
+}
+
+/* c with its bufferevent: a device connection waiting for HELLO. */
+static void
+conn_start(struct push_srv *s, struct conn *c)
+{
+	struct timeval tv = { s->conf.hello_timeout_ms / 1000,
+			      (s->conf.hello_timeout_ms % 1000) * 1000 };
+
 	c->s = s;
 	c->state = CS_NEW;
 	c->next = s->conns;
@@ -954,6 +1054,18 @@ on_accept_tls(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	(void)sa;
 	(void)len;
 	accept_conn(arg, fd, true);
+}
+
+static void
+on_accept_ws(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+	     int len, void *arg)
+{
+	struct push_srv *s = arg;
+
+	(void)l;
+	(void)sa;
+	(void)len;
+	push_ws_accept(s, fd, &s->ws_pending, &s->nws_pending);
 }
 
 static struct evconnlistener *
@@ -1111,6 +1223,19 @@ static const struct {
 	    "Vendor tokens forgotten (the vendor called them invalid)."),
 	CNT(pruned, "entries_pruned",
 	    "Finished queue entries removed after the retention time."),
+	CNT(ws_upgrades, "ws_upgrades",
+	    "WebSocket handshakes answered 101 (ws_listen)."),
+	CNT(ws_bad_handshakes, "ws_bad_handshakes",
+	    "WebSocket upgrade requests refused, malformed or too slow."),
+	CNT(ws_messages_in, "ws_messages_in",
+	    "Binary WebSocket messages received from devices."),
+	CNT(ws_messages_out, "ws_messages_out",
+	    "Binary WebSocket messages (one frame each) sent to devices."),
+	CNT(ws_text_messages, "ws_text_messages",
+	    "Text WebSocket messages refused (close 1003)."),
+	CNT(ws_protocol_errors, "ws_protocol_errors",
+	    "WebSocket connections closed on a framing error or an "
+	    "oversized message."),
 	CNT(commits, "commits", "Store transactions committed."),
 	CNT(commit_errors, "commit_errors", "Store transactions failed."),
 	CNT(api_requests, "api_requests", "Business API requests."),
@@ -1272,7 +1397,8 @@ push_srv_send(struct push_srv *s, const struct push_send *ps,
 		else if (s->cluster != NULL &&
 			 s->cluster->remote(s->cluster_arg, ns.v[i]))
 			continue; /* held by another node, woken there */
-		else if (s->wake_fn != NULL && wake_add(s, ns.v[i], &m) < 0)
+		else if (s->wake_fn != NULL &&
+			 wake_add(s, ns.v[i], &m, r.seq) < 0)
 			goto err;
 	}
 	s->txn_enqueued = true;
@@ -1355,6 +1481,8 @@ push_srv_drain(struct push_srv *s)
 		evconnlistener_disable(s->lis);
 	if (s->tls_lis != NULL)
 		evconnlistener_disable(s->tls_lis);
+	if (s->ws_lis != NULL)
+		evconnlistener_disable(s->ws_lis);
 }
 
 struct push_srv *
@@ -1403,6 +1531,12 @@ push_srv_new(struct event_base *base, const struct push_conf *c,
 		if (s->tls_lis == NULL)
 			goto err;
 	}
+	if (c->has_ws) {
+		rc = -EADDRINUSE;
+		s->ws_lis = listen_on(s, &c->ws_addr, c->ws_port, on_accept_ws);
+		if (s->ws_lis == NULL)
+			goto err;
+	}
 	tick.tv_usec = (c->resend_ms < 1000 ? c->resend_ms / 4 : 250) * 1000;
 	event_add(s->tick_ev, &tick);
 	if (m != NULL) {
@@ -1441,6 +1575,9 @@ push_srv_free(struct push_srv *s)
 		evconnlistener_free(s->lis);
 	if (s->tls_lis != NULL)
 		evconnlistener_free(s->tls_lis);
+	if (s->ws_lis != NULL)
+		evconnlistener_free(s->ws_lis);
+	push_ws_free_all(&s->ws_pending);
 	if (s->ssl != NULL)
 		SSL_CTX_free(s->ssl);
 	if (s->commit_ev != NULL)

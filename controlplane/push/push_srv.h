@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "push_api.h"
 #include "push_conf.h"
@@ -33,6 +34,8 @@ struct push_counters {
 	uint64_t api_requests, api_unauthorized, api_bad_request;
 	uint64_t api_not_found, api_errors;
 	uint64_t vendor_wakes, vendor_invalid, pruned;
+	uint64_t ws_upgrades, ws_bad_handshakes, ws_messages_in;
+	uint64_t ws_messages_out, ws_text_messages, ws_protocol_errors;
 };
 
 struct push_srv;
@@ -88,6 +91,7 @@ int push_srv_send(struct push_srv *s, const struct push_send *ps,
 struct push_wake {
 	const char *device, *vendor, *token;
 	const char *id;		  /* message id, UUID text */
+	uint64_t seq;		  /* its entry in the device's queue */
 	const char *collapse_key; /* "" = none */
 	uint32_t ttl_s;
 	uint8_t priority;
@@ -96,8 +100,47 @@ struct push_wake {
 };
 typedef void (*push_wake_fn)(void *arg, const struct push_wake *w);
 void push_srv_set_wake(struct push_srv *s, push_wake_fn fn, void *arg);
-/* 0, -ENOENT (no device), -EIO. */
-int push_srv_vendor_invalid(struct push_srv *s, const char *device);
+/* 0, -ENOENT (no device), -ESTALE (token given and the device has
+ * another one now: kept), -EIO. */
+int push_srv_vendor_invalid(struct push_srv *s, const char *device,
+			    const char *token);
+/*
+ * What the vendor did with the entry seq of device: ok, the entry is
+ * SENT (it stays pending: the device still acknowledges it on its
+ * channel); else FAILED with reason. 0 or -errno.
+ */
+int push_srv_vendor_done(struct push_srv *s, const char *device, uint64_t seq,
+			 bool ok, const char *reason);
+
+/*
+ * For the WebSocket channel (push_ws.c): take bev, which speaks frames
+ * now, as a new device connection (freed on failure: -ENOMEM). Whether
+ * max_connections is reached; the largest frame a device may send; the
+ * loop.
+ */
+struct bufferevent;
+int push_srv_adopt(struct push_srv *s, struct bufferevent *bev);
+bool push_srv_full(const struct push_srv *s);
+size_t push_srv_max_frame(const struct push_srv *s);
+struct event_base *push_srv_base(struct push_srv *s);
+
+/* An online device, for lbctl push devices. */
+struct push_online {
+	const char *device;
+	struct sockaddr_storage peer;
+	socklen_t peer_len; /* 0: unknown */
+	uint32_t in_flight; /* messages sent, not acknowledged */
+	uint64_t sent_seq;  /* highest seq sent on the connection */
+};
+typedef int (*push_online_fn)(void *arg, const struct push_online *o);
+/* fn for every registered connection; stops at fn's first non-zero
+ * return and returns it. */
+int push_srv_each_online(struct push_srv *s, push_online_fn fn, void *arg);
+
+/* lbctl push (LB_MSG_MODULE_CMD, MOD_CMD "push.VERB"): the answer as one
+ * JSON object in reply's MOD_DATA (push_ctl.c). 0 or -errno, err set. */
+int push_ctl_cmd(struct push_srv *s, struct nl_msg *req, struct nl_msg *reply,
+		 char *err, size_t errlen);
 
 /*
  * The cluster seam (push_cluster.c, docs/push.md "Cluster mode

@@ -152,6 +152,12 @@ struct push_store_ops {
 			  void *arg);
 	int (*mark_sent)(void *st, const char *device, uint64_t seq,
 			 int64_t now_ms);
+	/*
+	 * A queued or sent entry becomes FAILED with reason (a vendor
+	 * refused it). May be NULL: the entry stays as it is.
+	 */
+	int (*mark_failed)(void *st, const char *device, uint64_t seq,
+			   const char *reason, int64_t now_ms);
 	/* ACK of id by device: 0 (*seq set) or -ENOENT (nothing pending). */
 	int (*ack)(void *st, const char *device, const char *id, int64_t now_ms,
 		   uint64_t *seq);

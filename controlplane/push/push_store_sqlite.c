@@ -77,6 +77,7 @@ enum stmt {
 	S_Q_DROP,
 	S_Q_NEXT,
 	S_MARK_SENT,
+	S_MARK_FAILED,
 	S_ACK_SEQ,
 	S_ACK,
 	S_ACK_UPTO,
@@ -141,6 +142,9 @@ static const char *const sql[S_MAX] = {
 	[S_MARK_SENT] = "UPDATE queue SET status = 1, sends = sends + 1,"
 			" updated = ?3 WHERE device = ?1 AND seq = ?2"
 			" AND status < 2",
+	[S_MARK_FAILED] = "UPDATE queue SET status = 4, reason = ?4,"
+			  " updated = ?3 WHERE device = ?1 AND seq = ?2"
+			  " AND status < 2",
 	[S_ACK_SEQ] = "SELECT seq FROM queue WHERE msg = ?2 AND device = ?1"
 		      " AND status < 2",
 	[S_ACK] = "UPDATE queue SET status = 2, updated = ?3"
@@ -640,6 +644,20 @@ sq_mark_sent(void *st, const char *device, uint64_t seq, int64_t now_ms)
 }
 
 static int
+sq_mark_failed(void *st, const char *device, uint64_t seq, const char *reason,
+	       int64_t now_ms)
+{
+	struct sq *q = st;
+	sqlite3_stmt *s = stmt(q, S_MARK_FAILED);
+
+	sqlite3_bind_text(s, 1, device, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)seq);
+	sqlite3_bind_int64(s, 3, now_ms);
+	sqlite3_bind_text(s, 4, reason, -1, SQLITE_STATIC);
+	return exec_done(q, s, "mark failed");
+}
+
+static int
 sq_ack(void *st, const char *device, const char *id, int64_t now_ms,
        uint64_t *seq)
 {
@@ -795,6 +813,7 @@ const struct push_store_ops push_store_sqlite = {
 	.enqueue = sq_enqueue,
 	.queue_next = sq_queue_next,
 	.mark_sent = sq_mark_sent,
+	.mark_failed = sq_mark_failed,
 	.ack = sq_ack,
 	.ack_upto = sq_ack_upto,
 	.expire = sq_expire,

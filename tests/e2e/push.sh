@@ -286,6 +286,30 @@ expect "TLS channel (message sent by push_demo_send)" \
 if [ -x "$LBCTL" ]; then
 	out=$("$LBCTL" --socket "$T/ctl.sock" module show push 2>&1 || true)
 	contains "lbctl module show push: counters" "messages_accepted" "$out"
+	# lbctl push: a queue, the devices online, a message's status
+	register dev-l
+	l1=$(post '{"device":"dev-l","payload":{"n":1}}')
+	post '{"device":"dev-l","payload":{"n":2}}' >/dev/null
+	post '{"device":"dev-l","payload":{"n":3}}' >/dev/null
+	out=$("$LBCTL" --socket "$T/ctl.sock" -j push queue dev-l 2>&1 || true)
+	expect "lbctl push queue: depth and oldest" "3 $l1 queued" \
+		"$(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(j["depth"], j["oldest"][0]["id"], j["oldest"][0]["status"])' "$out" 2>&1)"
+	out=$("$LBCTL" --socket "$T/ctl.sock" push message "$l1" 2>&1 || true)
+	contains "lbctl push message: per-device status" "^dev-l .* queued" "$out"
+	client -d dev-o -T 5 >/dev/null 2>&1 &
+	OC=$!
+	for _ in $(seq 50); do
+		out=$("$LBCTL" --socket "$T/ctl.sock" -j push devices 2>&1 || true)
+		grep -q '"dev-o"' <<<"$out" && break
+		sleep 0.1
+	done
+	expect "lbctl push devices: dev-o listed, as many as online" "True True" \
+		"$(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); ds=[d["device"] for d in j["devices"]]; print("dev-o" in ds, j["online"] == len(ds))' "$out" 2>&1)"
+	kill "$OC" 2>/dev/null || true
+	wait "$OC" 2>/dev/null || true
+	rc=0
+	out=$("$LBCTL" --socket "$T/ctl.sock" push queue no-such-dev 2>&1) || rc=$?
+	contains "lbctl push queue: unknown device refused (rc $rc)" "no device 'no-such-dev'" "$out"
 fi
 
 # ---- heartbeat ---------------------------------------------------------------------------------------

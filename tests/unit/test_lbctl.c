@@ -270,6 +270,56 @@ START_TEST(test_request)
 }
 END_TEST
 
+/* lbctl push: one MODULE_CMD to "push", its arguments in order. */
+static const struct push_case {
+	const char *argv[MAXARGS];
+	const char *cmd;
+	const char *args; /* the MOD_ARGs joined by spaces */
+} push_cases[] = {
+	{ W("push", "devices"), "push.devices", "" },
+	{ W("push", "devices", "limit", "7"), "push.devices", "limit=7" },
+	{ W("push", "queue", "dev-1"), "push.queue", "device=dev-1" },
+	{ W("push", "queue", "dev-1", "limit", "5"), "push.queue",
+	  "device=dev-1 limit=5" },
+	{ W("-j", "pu", "message", "8a5e7c1e-4f7b-4f3e-9a51-0c2d7f1b2a33"),
+	  "push.message", "id=8a5e7c1e-4f7b-4f3e-9a51-0c2d7f1b2a33" },
+};
+
+START_TEST(test_push_request)
+{
+	const struct push_case *tc = &push_cases[_i];
+	struct nlattr *tb[LB_ATTR_MAX + 1], *pos;
+	char *argv[MAXARGS], err[256], got[512] = "";
+	struct lbctl_cmd cmd;
+	struct nlmsghdr *nlh;
+	size_t n = 0;
+	int argc = argv_of(tc->argv, argv), rem;
+
+	ck_assert_msg(lbctl_parse(argc, argv, &cmd, err, sizeof(err)) == 0,
+		      "case %d: %s", _i, err);
+	ck_assert_int_eq(cmd.view, LBCTL_VIEW_PUSH);
+	ck_assert_uint_eq(cmd.nreqs, 1);
+	nlh = nlmsg_hdr(cmd.reqs[0]);
+	ck_assert_uint_eq(nlh->nlmsg_type, LB_MSG_MODULE_CMD);
+	ck_assert_msg(lbmsg_parse(nlh, nlh->nlmsg_len, tb, err, sizeof(err)) ==
+			      0,
+		      "case %d: the request breaks its policy: %s", _i, err);
+	ck_assert_str_eq(nla_get_string(tb[LB_ATTR_NAME]), "push");
+	ck_assert_str_eq(nla_get_string(tb[LB_ATTR_MOD_CMD]), tc->cmd);
+	/* an empty list may not come back from the parse */
+	ck_assert(tb[LB_ATTR_MOD_ARGS] != NULL || tc->args[0] == '\0');
+	if (tb[LB_ATTR_MOD_ARGS] != NULL)
+		lbmsg_list_for_each (pos, tb[LB_ATTR_MOD_ARGS], rem) {
+			n += (size_t)snprintf(got + n, sizeof(got) - n, "%s%s",
+					      n ? " " : "",
+					      (const char *)nla_data(pos));
+			ck_assert_uint_lt(n, sizeof(got));
+		}
+	ck_assert_str_eq(got, tc->args);
+	lbctl_cmd_free(&cmd);
+}
+END_TEST
+
 START_TEST(test_options)
 {
 	const char *const w1[] =
@@ -414,6 +464,16 @@ static const struct bad_case bad_cases[] = {
 	{ W("api", "show"), "api show: missing API NAME" },
 	{ W("api", "diff", "shop", "--stage", "a", "--stage", "b"),
 	  "api diff: --stage given twice" },
+	{ W("push", "queue"), "push queue: missing DEVICE" },
+	{ W("push", "message", "limit", "3"), "push message: missing ID" },
+	{ W("push", "frob"), "push: unknown command 'frob'" },
+	{ W("push", "devices", "limit", "0"),
+	  "push devices: limit out of range (1-1000): '0'" },
+	{ W("push", "devices", "dev-1"),
+	  "push devices: unexpected argument 'dev-1'" },
+	{ W("push", "queue", "d", "limit"), "push queue: limit needs a value" },
+	{ W("push", "queue", "d", "limit", "1", "limit", "2"),
+	  "push queue: limit given twice" },
 };
 
 START_TEST(test_usage_error)
@@ -697,6 +757,54 @@ feed_routes(struct lbctl_fmt *f)
 	feed(f, m);
 }
 
+/* The reply of a push command as edgelbd's push_ctl.c builds it. */
+static void
+feed_push(struct lbctl_fmt *f, const char *cmd, const char *json)
+{
+	struct nl_msg *m = part_new(LB_MSG_MODULE_CMD);
+
+	ck_assert_int_eq(nla_put_string(m, LB_ATTR_NAME, "push"), 0);
+	ck_assert_int_eq(nla_put_string(m, LB_ATTR_MOD_CMD, cmd), 0);
+	ck_assert_int_eq(nla_put_string(m, LB_ATTR_MOD_DATA, json), 0);
+	feed(f, m);
+}
+
+static void
+feed_push_devices(struct lbctl_fmt *f)
+{
+	feed_push(f, "push.devices",
+		  "{\"online\":3,\"devices\":[{\"device\":\"phone-1\","
+		  "\"peer\":\"127.0.0.1:40312\",\"in_flight\":2,"
+		  "\"sent_seq\":17},{\"device\":\"browser-7\",\"peer\":"
+		  "\"[::1]:51000\",\"in_flight\":0,\"sent_seq\":4}],"
+		  "\"truncated\":true}");
+}
+
+static void
+feed_push_queue(struct lbctl_fmt *f)
+{
+	feed_push(f, "push.queue",
+		  "{\"device\":\"phone-1\",\"online\":false,\"depth\":2,"
+		  "\"last_seq\":19,\"vendor\":\"huawei\",\"oldest\":[{"
+		  "\"id\":\"8a5e7c1e-4f7b-4f3e-9a51-0c2d7f1b2a33\",\"seq\":18,"
+		  "\"status\":\"sent\",\"sends\":1,\"age_s\":42},{\"id\":"
+		  "\"0b6f3a52-77c1-4c1e-8d0e-5e8f2a9b1c44\",\"seq\":19,"
+		  "\"status\":\"queued\",\"sends\":0,\"age_s\":3}]}");
+}
+
+static void
+feed_push_message(struct lbctl_fmt *f)
+{
+	feed_push(
+		f, "push.message",
+		"{\"id\":\"8a5e7c1e-4f7b-4f3e-9a51-0c2d7f1b2a33\",\"devices\":"
+		"[{\"device\":\"phone-1\",\"seq\":18,\"status\":"
+		"\"acknowledged\",\"sends\":1,\"age_s\":42},{\"device\":"
+		"\"tablet-2\",\"seq\":5,\"status\":\"failed\",\"reason\":"
+		"\"collapsed\",\"sends\":0,\"age_s\":42}],\"ttl\":3600,"
+		"\"priority\":10,\"truncated\":false}");
+}
+
 static char *
 slurp(const char *path, size_t *len)
 {
@@ -791,6 +899,12 @@ static const struct golden_case {
 	  "service_show_thresholds.json", 0 },
 	{ W("route", "show"), feed_routes, "route_show.txt", 0 },
 	{ W("-j", "route", "show"), feed_routes, "route_show.json", 0 },
+	{ W("push", "devices"), feed_push_devices, "push_devices.txt", 0 },
+	{ W("-j", "push", "devices"), feed_push_devices, "push_devices.json",
+	  0 },
+	{ W("push", "queue", "phone-1"), feed_push_queue, "push_queue.txt", 0 },
+	{ W("push", "message", "8a5e7c1e-4f7b-4f3e-9a51-0c2d7f1b2a33"),
+	  feed_push_message, "push_message.txt", 0 },
 };
 
 START_TEST(test_golden)
@@ -1126,6 +1240,8 @@ lbctl_suite(void)
 	tcase_add_loop_test(core, test_request, 0,
 			    sizeof(req_cases) / sizeof(req_cases[0]));
 	tcase_add_test(core, test_options);
+	tcase_add_loop_test(core, test_push_request, 0,
+			    sizeof(push_cases) / sizeof(push_cases[0]));
 	tcase_add_loop_test(golden, test_golden, 0,
 			    sizeof(golden_cases) / sizeof(golden_cases[0]));
 	tcase_add_test(golden, test_rate_from_base);

@@ -26,6 +26,7 @@ struct wakes {
 	char device[32], vendor[32], token[64], id[PUSH_ID_TEXT + 1];
 	char payload[64], collapse[32];
 	uint32_t ttl;
+	uint64_t seq;
 };
 
 static void
@@ -42,6 +43,7 @@ on_wake(void *arg, const struct push_wake *w)
 		 (const char *)w->payload);
 	snprintf(k->collapse, sizeof(k->collapse), "%s", w->collapse_key);
 	k->ttl = w->ttl_s;
+	k->seq = w->seq;
 }
 
 static void
@@ -123,6 +125,39 @@ START_TEST(answer_after_commit)
 }
 END_TEST
 
+/* The status of device's entry of message id: "status[/reason]". */
+struct st_find {
+	const char *device;
+	char out[64];
+};
+
+static int
+st_entry(void *arg, const struct push_entry *e)
+{
+	struct st_find *f = arg;
+
+	if (strcmp(e->device, f->device) == 0)
+		snprintf(f->out, sizeof(f->out), "%s%s%s",
+			 push_status_name(e->status),
+			 e->reason != NULL && e->reason[0] != '\0' ? "/" : "",
+			 e->reason != NULL ? e->reason : "");
+	return 0;
+}
+
+static const char *
+status_of(const char *id, const char *device)
+{
+	static struct st_find f;
+	struct push_msg m;
+	void *st;
+	const struct push_store_ops *ops = push_srv_store(srv, &st);
+
+	memset(&f, 0, sizeof(f));
+	f.device = device;
+	ck_assert_int_eq(ops->msg_get(st, id, &m, 16, st_entry, &f), 0);
+	return f.out;
+}
+
 START_TEST(vendor_wake)
 {
 	struct wakes k = { .n = 0 };
@@ -140,13 +175,25 @@ START_TEST(vendor_wake)
 	ck_assert_str_eq(k.payload, "{\"a\":1}");
 	ck_assert_str_eq(k.collapse, "c1");
 	ck_assert_uint_eq(k.ttl, 60);
+	/* what the vendor did is the entry's status, after the commit */
+	ck_assert_uint_gt(k.seq, 0);
+	ck_assert_int_eq(push_srv_vendor_done(srv, "d1", k.seq, true, NULL), 0);
+	event_base_loop(base, EVLOOP_ONCE);
+	ck_assert_str_eq(status_of(k.id, "d1"), "sent");
+	ck_assert_int_eq(
+		push_srv_vendor_done(srv, "d1", k.seq, false, "vendor"), 0);
+	event_base_loop(base, EVLOOP_ONCE);
+	ck_assert_str_eq(status_of(k.id, "d1"), "failed/vendor");
+	/* a token the device no longer has is kept */
+	ck_assert_int_eq(push_srv_vendor_invalid(srv, "d1", "old-token"),
+			 -ESTALE);
 	/* no token: no wake */
 	send_to("d2", id);
 	event_base_loop(base, EVLOOP_ONCE);
 	ck_assert_uint_eq(k.n, 1);
 	/* the vendor called the token invalid: forgotten */
-	ck_assert_int_eq(push_srv_vendor_invalid(srv, "d1"), 0);
-	ck_assert_int_eq(push_srv_vendor_invalid(srv, "d9"), -ENOENT);
+	ck_assert_int_eq(push_srv_vendor_invalid(srv, "d1", NULL), 0);
+	ck_assert_int_eq(push_srv_vendor_invalid(srv, "d9", NULL), -ENOENT);
 	event_base_loop(base, EVLOOP_ONCE);
 	send_to("d1", id);
 	event_base_loop(base, EVLOOP_ONCE);

@@ -690,6 +690,13 @@ do_help(struct lbctl_pctx *p, struct words *w)
 	return lbctl_want_help(p, obj);
 }
 
+/* push VERB ...: lbctl_push.c */
+static int
+do_push(struct lbctl_pctx *p, struct words *w)
+{
+	return lbctl_push_parse(p, w->v + w->i, w->n - w->i);
+}
+
 /* api VERB ...: lbctl_api.c */
 static int
 do_api(struct lbctl_pctx *p, struct words *w)
@@ -708,7 +715,7 @@ static const struct {
 	{ "conn", do_conn },	   { "health", do_health },
 	{ "config", do_config },   { "save", do_save },
 	{ "module", do_module },   { "help", do_help },
-	{ "api", do_api },
+	{ "api", do_api },	   { "push", do_push },
 };
 
 static bool

@@ -52,6 +52,7 @@ enum lbctl_view {
 	LBCTL_VIEW_IPVS_SAVE, /* ipvsadm -S: rules */
 	LBCTL_VIEW_MODULES,   /* module show (edgelbd only) */
 	LBCTL_VIEW_API,	      /* api ... (edgelbd's gateway module) */
+	LBCTL_VIEW_PUSH,      /* push ... (edgelbd's push module) */
 };
 
 /* Options shared by every command. */
@@ -154,5 +155,11 @@ int lbctl_api_parse(struct lbctl_pctx *p, char **w, int n);
  * request's MOD_DATA. 0 or -errno with err ("FILE: why").
  */
 int lbctl_api_attach(struct lbctl_cmd *cmd, char *err, size_t errlen);
+
+/*
+ * lbctl push (lbctl_push.c): the words after "push" (w[0] is the verb)
+ * into one MODULE_CMD request. 0, a usage error or -ENOMEM.
+ */
+int lbctl_push_parse(struct lbctl_pctx *p, char **w, int n);
 
 #endif

@@ -456,6 +456,8 @@ lbctl_fmt_print(struct lbctl_fmt *f, FILE *out)
 	}
 	if (f->view == LBCTL_VIEW_API)
 		return lbctl_api_print(f, out);
+	if (f->view == LBCTL_VIEW_PUSH)
+		return lbctl_push_print(f, out);
 	if (f->opts.json)
 		return fmt_json(f, out);
 	switch (f->view) {

@@ -83,5 +83,7 @@ int fmt_json(struct lbctl_fmt *f, FILE *out);
 
 /* The reply of an api command, JSON with -j (lbctl_api.c). 0 or -EBADMSG. */
 int lbctl_api_print(struct lbctl_fmt *f, FILE *out);
+/* The reply of a push command, JSON with -j (lbctl_push.c). */
+int lbctl_push_print(struct lbctl_fmt *f, FILE *out);
 
 #endif

@@ -91,6 +91,14 @@ static const struct {
 	  "[route]/[upstream] sections published to stages. publish without\n"
 	  "--version turns the draft into the next version. DATE is\n"
 	  "YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or @UNIXTIME.\n" },
+	{ "push", "Usage: lbctl push devices [limit N]\n"
+		  "       lbctl push queue DEVICE [limit N]\n"
+		  "       lbctl push message ID [limit N]\n"
+		  "The push service (edgelbd with [push]): devices online (N "
+		  "listed,\n"
+		  "default 100, at most 1000), a device's queue (depth and "
+		  "its oldest\n"
+		  "entries) and a message's status on each device.\n" },
 	{ "ipvsadm", "ipvsadm syntax (when the first word starts with '-'):\n"
 		     "  lbctl -A|-E -t|-u VIP[:PORT] [-s SCHED] [-p [TIMEOUT]] "
 		     "[-g|-m|-i|--fnat]\n"
@@ -126,6 +134,7 @@ static const char usage[] =
 	"only)\n"
 	"  module   show [NAME]              daemon modules (edgelbd only)\n"
 	"  api      create|diff|publish|...  gateway API lifecycle (edgelbd)\n"
+	"  push     devices|queue|message    push service state (edgelbd)\n"
 	"  help     [OBJECT]                 this text, or an object's\n"
 	"\n"
 	"Options:\n"

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# The push service's WebSocket device channel on loopback: a real edgelbd
+# (no dataplane) with [push] ws_listen, Debian's python3-websockets as the
+# browser (tests/e2e/push_ws_client.py). Checks:
+#   - a browser registers (HELLO), binds to a user (HMAC bind token) and
+#     gets BOUND; a message posted to the user arrives as one binary
+#     WebSocket message holding one MESSAGE frame; its ACK makes it
+#     "acknowledged" (the same delivery path as the TCP channel),
+#   - messages queued while the browser is away arrive, in order, when it
+#     comes back,
+#   - lbctl push devices lists the browser while it is connected,
+#   - a text message is refused with close code 1003; an upgrade request
+#     without Sec-WebSocket-Key is answered 400; both counted.
+# Needs curl and /usr/bin/python3 with python3-websockets (exit 77 without).
+set -euo pipefail
+
+BUILD=${EDGELB_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
+HERE=$(cd "$(dirname "$0")" && pwd)
+EDGELBD=$BUILD/controlplane/edgelbd
+LBCTL=$BUILD/tools/lbctl/lbctl
+PY=/usr/bin/python3
+WSC=$HERE/push_ws_client.py
+
+command -v curl >/dev/null || { echo "SKIP: curl not installed"; exit 77; }
+if ! "$PY" -c 'import websockets' 2>/dev/null; then
+	echo "SKIP: python3-websockets not installed"
+	exit 77
+fi
+for b in "$EDGELBD" "$LBCTL"; do
+	[ -x "$b" ] || { echo "SKIP: $b not built"; exit 77; }
+done
+
+T=$(mktemp -d /tmp/elb-pushws.XXXXXX)
+LBD_PID=
+WS_PID=
+cleanup() {
+	[ -n "$WS_PID" ] && kill "$WS_PID" 2>/dev/null || true
+	[ -n "$LBD_PID" ] && kill "$LBD_PID" 2>/dev/null || true
+	wait 2>/dev/null || true
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+fails=0
+pass() { echo "ok: $*"; }
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+expect() {
+	if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: want '$2', got '$3'"; fi
+}
+free_port() {
+	"$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+WPORT=$(free_port)
+APORT=$(free_port)
+MPORT=$(free_port)
+KEY=e2e-api-key-0123456789
+SECRET=e2e-bind-secret-0123456789
+
+cat >"$T/edgelb.ini" <<EOF2
+[global]
+ctl_socket = $T/ctl.sock
+
+[dataplane]
+socket = $T/dp.sock
+
+[metrics]
+listen = 127.0.0.1:$MPORT
+
+[push]
+ws_listen = 127.0.0.1:$WPORT
+api_listen = 127.0.0.1:$APORT
+api_key = $KEY
+bind_secret = $SECRET
+db = $T/push.db
+heartbeat = 5s
+EOF2
+
+"$EDGELBD" -f -c "$T/edgelb.ini" >>"$T/edgelbd.log" 2>&1 &
+LBD_PID=$!
+for _ in $(seq 100); do
+	curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$APORT/" && break
+	sleep 0.1
+done
+curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$APORT/" ||
+	{ cat "$T/edgelbd.log" >&2; echo "FAIL: edgelbd did not start" >&2; exit 1; }
+
+A="http://127.0.0.1:$APORT/push/v1"
+CURL=(curl -sS --max-time 10 -H "X-Api-Key: $KEY")
+post() {
+	local out code
+	out=$("${CURL[@]}" -w '\n%{http_code}' -d "$1" "$A/messages")
+	code=${out##*$'\n'}
+	[ "$code" == 202 ] || { echo "post $1: $code ${out%$'\n'*}" >&2; return 0; }
+	"$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "${out%$'\n'*}"
+}
+status_of() { # ID DEVICE
+	"${CURL[@]}" "$A/messages/$1" | "$PY" -c '
+import json, sys
+for d in json.load(sys.stdin)["devices"]:
+    if d["device"] == sys.argv[1]:
+        print(d["status"])' "$2"
+}
+metric() {
+	curl -sS --max-time 5 "http://127.0.0.1:$MPORT/metrics" |
+		awk -v n="$1" '$1 == n { v = $2 } END { print v == "" ? 0 : v }'
+}
+URL="ws://127.0.0.1:$WPORT/"
+
+# ---- register, bind, receive, ack ------------------------------------------------
+: >"$T/got"
+"$PY" "$WSC" device "$URL" web-1 "$SECRET" alice 1 10 "$T/got" 2>"$T/ws.err" &
+WS_PID=$!
+for _ in $(seq 100); do
+	grep -q '^BOUND' "$T/got" && break
+	sleep 0.1
+done
+expect "bound over WebSocket" "BOUND alice" "$(head -1 "$T/got")"
+out=$("$LBCTL" --socket "$T/ctl.sock" -j push devices 2>&1 || true)
+expect "lbctl push devices lists the browser and its address" True \
+	"$("$PY" -c 'import json,sys; print([d["peer"].startswith("127.0.0.1:") for d in json.loads(sys.argv[1])["devices"] if d["device"] == "web-1"] == [True])' "$out" 2>&1)"
+id=$(post '{"user":"alice","payload":{"text":"hi browser"}}')
+rc=0
+wait "$WS_PID" || rc=$?
+WS_PID=
+expect "browser exits after its message (rc)" 0 "$rc"
+[ "$rc" == 0 ] || cat "$T/ws.err" >&2
+expect "message received, one frame per binary message" \
+	"$id {\"text\":\"hi browser\"}" "$(sed -n 2p "$T/got")"
+s=""
+for _ in $(seq 50); do
+	s=$(status_of "$id" web-1)
+	[ "$s" == acknowledged ] && break
+	sleep 0.1
+done
+expect "acknowledged over WebSocket" acknowledged "$s"
+
+# ---- offline queue, in order, on reconnect ------------------------------------------
+: >"$T/want"
+for i in 1 2 3; do
+	post "{\"device\":\"web-1\",\"payload\":{\"n\":$i}}" >>"$T/want"
+done
+: >"$T/got"
+rc=0
+"$PY" "$WSC" device "$URL" web-1 "$SECRET" alice 3 10 "$T/got" 2>"$T/ws.err" || rc=$?
+expect "queue delivered after reconnect (rc)" 0 "$rc"
+expect "in order" "$(cat "$T/want")" "$(grep -v '^BOUND' "$T/got" | awk '{print $1}')"
+
+# ---- bad input ------------------------------------------------------------------------
+expect "text message: close 1003" 1003 "$("$PY" "$WSC" text "$URL" 2>&1 || true)"
+expect "no Sec-WebSocket-Key: 400" "HTTP/1.1 400 Bad Request" \
+	"$("$PY" "$WSC" bad 127.0.0.1 "$WPORT" 2>&1 || true)"
+expect "text message counted" 1 "$(metric edgelbd_push_ws_text_messages_total)"
+expect "bad handshake counted" 1 "$(metric edgelbd_push_ws_bad_handshakes_total)"
+expect "upgrades counted" 3 "$(metric edgelbd_push_ws_upgrades_total)"
+# HELLO, BIND, ACK; HELLO, BIND, 3 ACKs: each a message, each a frame
+expect "binary messages in" 8 "$(metric edgelbd_push_ws_messages_in_total)"
+expect "as many frames parsed" 8 "$(metric edgelbd_push_frames_in_total)"
+# WELCOME, BOUND, MESSAGE; WELCOME, BOUND, 3 MESSAGEs
+expect "binary messages out" 8 "$(metric edgelbd_push_ws_messages_out_total)"
+
+if ! kill -0 "$LBD_PID" 2>/dev/null; then
+	fail "edgelbd died"
+fi
+if [ "$fails" -gt 0 ]; then
+	echo "--- edgelbd log" >&2
+	tail -30 "$T/edgelbd.log" >&2
+	echo "$fails check(s) failed" >&2
+	exit 1
+fi
+echo "all push WebSocket checks passed"
