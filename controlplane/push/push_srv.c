@@ -38,7 +38,6 @@
 #include "metrics.h"
 #include "push_srv.h"
 #include "push_token.h"
-#include "push_ws.h"
 #include "edgelb/lbmsg.h"
 #include "edgelb/log.h"
 #include "edgelb/util.h"

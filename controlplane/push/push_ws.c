@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The WebSocket device channel (see push_ws.h).
+ * The WebSocket device channel (declared in push_srv.h).
  *
  * The handshake is read here on the plain socket rather than by the HTTP
  * server of controlplane/http: the listener serves nothing but this one
@@ -30,7 +30,6 @@
 
 #include "push_frame.h"
 #include "push_srv.h"
-#include "push_ws.h"
 #include "edgelb/log.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -414,8 +413,8 @@ hs_event(struct bufferevent *bev, short what, void *arg)
 }
 
 void
-push_ws_accept(struct push_srv *s, evutil_socket_t fd,
-	       struct push_ws_hs **pending, size_t *npending)
+push_ws_accept(struct push_srv *s, int fd, struct push_ws_hs **pending,
+	       size_t *npending)
 {
 	const struct push_conf *c = push_srv_conf(s);
 	struct timeval tv = { c->hello_timeout_ms / 1000,

@@ -522,7 +522,7 @@ START_TEST(test_http_verdict)
 END_TEST
 
 /*
- * Regression (issue #16, defect 8): the status line was read with
+ * Regression: the status line was read with
  * sscanf() on the response buffer, which is not NUL-terminated. A
  * response that fills its buffer exactly was read past its end (ASan:
  * heap-buffer-overflow), and bytes after len decided the verdict.
