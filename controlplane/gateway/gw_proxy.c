@@ -336,7 +336,7 @@ kb_add(struct gw_call *c, const char *b, size_t n)
 	uint64_t total;
 	char *nb;
 
-	if (!c->kb_on)
+	if (!c->kb_on || n == 0)
 		return;
 	if (n > max - c->kb_n) {
 		kb_stop(c);
