@@ -80,12 +80,19 @@ static const struct {
 	[LB_ATTR_MOD_ARG] = { "MOD_ARG", LBMSG_AT_STRING, LBMSG_MOD_ARG_MAX },
 	[LB_ATTR_MOD_DATA] = { "MOD_DATA", LBMSG_AT_STRING,
 			       LBMSG_MOD_DATA_MAX },
+	[LB_ATTR_MAX_CONNS] = { "MAX_CONNS", LBMSG_AT_U32 },
+	[LB_ATTR_CONN_RATE] = { "CONN_RATE", LBMSG_AT_U32 },
+	[LB_ATTR_SYN_SRC_RATE] = { "SYN_SRC_RATE", LBMSG_AT_U32 },
+	[LB_ATTR_U_THRESH] = { "U_THRESH", LBMSG_AT_U32 },
+	[LB_ATTR_L_THRESH] = { "L_THRESH", LBMSG_AT_U32 },
 };
 
 struct set_policy {
 	uint64_t allowed;
 	uint64_t required;
 };
+
+#define BE_THRESH (A(LB_ATTR_U_THRESH) | A(LB_ATTR_L_THRESH))
 
 /* Nested records; index 0 unused. */
 static const struct set_policy record_policy[] = {
@@ -98,7 +105,7 @@ static const struct set_policy record_policy[] = {
 		.allowed = A(LB_ATTR_ADDR) | A(LB_ATTR_PORT) |
 			   A(LB_ATTR_WEIGHT) | A(LB_ATTR_MODE) |
 			   A(LB_ATTR_STATE) | A(LB_ATTR_COUNTERS) |
-			   A(LB_ATTR_FLAGS),
+			   A(LB_ATTR_FLAGS) | BE_THRESH,
 	},
 };
 
@@ -106,7 +113,8 @@ static const struct set_policy record_policy[] = {
 #define SVC_OPTS                                                               \
 	(A(LB_ATTR_NAME) | A(LB_ATTR_MODE) | A(LB_ATTR_SCHED) |                \
 	 A(LB_ATTR_PERSIST) | A(LB_ATTR_SVC_FLAGS) | A(LB_ATTR_MH_SIZE) |      \
-	 A(LB_ATTR_BACKENDS))
+	 A(LB_ATTR_BACKENDS) | A(LB_ATTR_MAX_CONNS) | A(LB_ATTR_CONN_RATE) |   \
+	 A(LB_ATTR_SYN_SRC_RATE))
 #define BE_KEY (SVC_KEY | A(LB_ATTR_ADDR) | A(LB_ATTR_PORT))
 #define TIMEOUTS                                                               \
 	(A(LB_ATTR_TMO_SYN_RECV) | A(LB_ATTR_TMO_ESTABLISHED) |                \
@@ -134,18 +142,20 @@ static const struct {
 	P(LB_MSG_SERVICE_FLUSH) = { "SERVICE_FLUSH", { 0, 0 } },
 	P(LB_MSG_BACKEND_NEW) = { "BACKEND_NEW",
 				  { BE_KEY | A(LB_ATTR_WEIGHT) |
-					    A(LB_ATTR_MODE) | A(LB_ATTR_FLAGS),
+					    A(LB_ATTR_MODE) | A(LB_ATTR_FLAGS) |
+					    BE_THRESH,
 				    BE_KEY } },
 	P(LB_MSG_BACKEND_DEL) = { "BACKEND_DEL", { BE_KEY, BE_KEY } },
 	P(LB_MSG_BACKEND_SET) = { "BACKEND_SET",
 				  { BE_KEY | A(LB_ATTR_WEIGHT) |
-					    A(LB_ATTR_MODE) | A(LB_ATTR_FLAGS),
+					    A(LB_ATTR_MODE) | A(LB_ATTR_FLAGS) |
+					    BE_THRESH,
 				    BE_KEY } },
 	P(LB_MSG_BACKEND_GET) = { "BACKEND_GET",
 				  { BE_KEY | A(LB_ATTR_WEIGHT) |
 					    A(LB_ATTR_MODE) | A(LB_ATTR_STATE) |
 					    A(LB_ATTR_COUNTERS) |
-					    A(LB_ATTR_FLAGS),
+					    A(LB_ATTR_FLAGS) | BE_THRESH,
 				    0 } },
 	P(LB_MSG_LADDR_NEW) = { "LADDR_NEW",
 				{ SVC_KEY | A(LB_ATTR_ADDR),

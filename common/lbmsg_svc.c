@@ -80,6 +80,12 @@ get_string(struct nlattr **tb, int attr, size_t max, const char **v, char *err,
 
 /* ---- service attributes ------------------------------------------------ */
 
+static int
+put_nonzero(struct nl_msg *msg, int attr, uint32_t v)
+{
+	return v != 0 ? nla_put_u32(msg, attr, v) : 0;
+}
+
 int
 lbmsg_put_svc_attrs(struct nl_msg *msg, const struct lbmsg_svc_attrs *a)
 {
@@ -91,9 +97,31 @@ lbmsg_put_svc_attrs(struct nl_msg *msg, const struct lbmsg_svc_attrs *a)
 	    nla_put_u32(msg, LB_ATTR_PERSIST, a->persist) < 0 ||
 	    nla_put_u32(msg, LB_ATTR_SVC_FLAGS, a->flags) < 0 ||
 	    (a->mh_size != 0 &&
-	     nla_put_u32(msg, LB_ATTR_MH_SIZE, a->mh_size) < 0))
+	     nla_put_u32(msg, LB_ATTR_MH_SIZE, a->mh_size) < 0) ||
+	    put_nonzero(msg, LB_ATTR_MAX_CONNS, a->max_conns) < 0 ||
+	    put_nonzero(msg, LB_ATTR_CONN_RATE, a->conn_rate) < 0 ||
+	    put_nonzero(msg, LB_ATTR_SYN_SRC_RATE, a->syn_src_rate) < 0)
 		return -EMSGSIZE;
 	return 0;
+}
+
+/* A limit attribute, when present: at most LB_LIMIT_MAX. 1 when it was
+ * there, 0 when not, or -ERANGE. */
+static int
+get_limit(struct nlattr **tb, int attr, uint32_t *v, char *err, size_t errlen)
+{
+	int rc;
+
+	if (tb[attr] == NULL)
+		return 0;
+	rc = get_u32(tb, attr, v, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (*v > LB_LIMIT_MAX)
+		return lb_errf(err, errlen, -ERANGE,
+			       "%s %u above the maximum %u",
+			       lbmsg_attr_name(attr), *v, LB_LIMIT_MAX);
+	return 1;
 }
 
 int
@@ -152,6 +180,19 @@ lbmsg_get_svc_attrs(struct nlattr **tb, struct lbmsg_svc_attrs *a, char *err,
 			return rc;
 		a->present |= LBMSG_SVC_MH_SIZE;
 	}
+	for (int i = 0; i < 3; i++) {
+		static const int attrs[3] = { LB_ATTR_MAX_CONNS,
+					      LB_ATTR_CONN_RATE,
+					      LB_ATTR_SYN_SRC_RATE };
+		uint32_t *v[3] = { &a->max_conns, &a->conn_rate,
+				   &a->syn_src_rate };
+
+		rc = get_limit(tb, attrs[i], v[i], err, errlen);
+		if (rc < 0)
+			return rc;
+		if (rc > 0)
+			a->present |= LBMSG_SVC_LIMITS;
+	}
 	return 0;
 }
 
@@ -169,7 +210,10 @@ lbmsg_put_backend(struct nl_msg *msg, const struct lbmsg_backend *b)
 	    ((b->present & LBMSG_BE_FLAGS) &&
 	     nla_put_u32(msg, LB_ATTR_FLAGS, b->flags) < 0) ||
 	    ((b->present & LBMSG_BE_STATE) &&
-	     nla_put_u8(msg, LB_ATTR_STATE, b->state) < 0))
+	     nla_put_u8(msg, LB_ATTR_STATE, b->state) < 0) ||
+	    ((b->present & LBMSG_BE_THRESH) &&
+	     (put_nonzero(msg, LB_ATTR_U_THRESH, b->u_thresh) < 0 ||
+	      put_nonzero(msg, LB_ATTR_L_THRESH, b->l_thresh) < 0)))
 		return -EMSGSIZE;
 	return 0;
 }
@@ -226,5 +270,21 @@ lbmsg_get_backend(struct nlattr **tb, struct lbmsg_backend *b, char *err,
 			return rc;
 		b->present |= LBMSG_BE_STATE;
 	}
+	for (int i = 0; i < 2; i++) {
+		static const int attrs[2] = { LB_ATTR_U_THRESH,
+					      LB_ATTR_L_THRESH };
+		uint32_t *v[2] = { &b->u_thresh, &b->l_thresh };
+
+		rc = get_limit(tb, attrs[i], v[i], err, errlen);
+		if (rc < 0)
+			return rc;
+		if (rc > 0)
+			b->present |= LBMSG_BE_THRESH;
+	}
+	if (b->l_thresh > b->u_thresh)
+		return lb_errf(err, errlen, -ERANGE,
+			       "backend %s: lower threshold %u above the upper "
+			       "%u",
+			       buf, b->l_thresh, b->u_thresh);
 	return 0;
 }

@@ -79,7 +79,9 @@ struct cfg_module_ops {
 struct cfg_backend {
 	struct lb_addr addr;
 	uint16_t port;
-	uint32_t weight; /* configured; health may lower it to 0 */
+	uint32_t weight;   /* configured; health may lower it to 0 */
+	uint32_t u_thresh; /* IPVS upper threshold, 0 = none */
+	uint32_t l_thresh; /* lower threshold, 0 = 3/4 of u_thresh */
 	int line;
 };
 
@@ -98,6 +100,9 @@ struct cfg_service {
 	uint32_t persist;	     /* seconds, 0 = off */
 	uint32_t flags;		     /* LB_SVC_F_* */
 	uint32_t mh_size;	     /* 0 = the dataplane's default */
+	uint32_t max_conns;	     /* 0 = no limit (docs/dataplane.md) */
+	uint32_t conn_rate;	     /* new connections/s, 0 = no limit */
+	uint32_t syn_src_rate;	     /* SYNs/s per source, 0 = off */
 	char check[LB_NAME_MAX + 1]; /* health check name, "" = none */
 	uint8_t on_fail;	     /* enum cfg_on_fail */
 	struct cfg_backend *backends;

@@ -356,17 +356,39 @@ k_backend(const struct cfg_set *p, const char *v, char *err, size_t n)
 	if (rc < 0)
 		return addr_port_error(rc, err, n);
 	while ((tok = strtok_r(NULL, " \t", &save)) != NULL) {
-		if (strncmp(tok, "weight=", 7) != 0) {
+		uint32_t *u = NULL;
+
+		if (strncmp(tok, "weight=", 7) == 0) {
+			if (lb_parse_u32(tok + 7, 0, LB_WEIGHT_MAX, &b.weight) <
+			    0) {
+				snprintf(err, n, "weight out of range (0-%u)",
+					 LB_WEIGHT_MAX);
+				return -1;
+			}
+			continue;
+		}
+		if (strncmp(tok, "u_threshold=", 12) == 0)
+			u = &b.u_thresh;
+		else if (strncmp(tok, "l_threshold=", 12) == 0)
+			u = &b.l_thresh;
+		if (u == NULL) {
 			snprintf(err, n,
-				 "unknown option '%s' (expected weight=N)",
+				 "unknown option '%s' (expected weight=N, "
+				 "u_threshold=N, l_threshold=N)",
 				 tok);
 			return -1;
 		}
-		if (lb_parse_u32(tok + 7, 0, LB_WEIGHT_MAX, &b.weight) < 0) {
-			snprintf(err, n, "weight out of range (0-%u)",
-				 LB_WEIGHT_MAX);
+		if (lb_parse_u32(tok + 12, 0, LB_LIMIT_MAX, u) < 0) {
+			snprintf(err, n, "%.11s out of range (0-%u)", tok,
+				 LB_LIMIT_MAX);
 			return -1;
 		}
+	}
+	if (b.l_thresh > b.u_thresh) {
+		snprintf(err, n,
+			 "l_threshold %u above u_threshold %u (0 = none)",
+			 b.l_thresh, b.u_thresh);
+		return -1;
 	}
 	old = cfg_backend_find(SVC(p), &b.addr, b.port);
 	if (old != NULL) {
@@ -443,6 +465,40 @@ k_mh_size(const struct cfg_set *p, const char *v, char *err, size_t n)
 	return 0;
 }
 
+/* max_conns, conn_rate, syn_src_rate: 0 (none) .. LB_LIMIT_MAX */
+static int
+limit(const char *v, uint32_t *out, char *err, size_t n)
+{
+	int rc = lb_parse_u32(v, 0, LB_LIMIT_MAX, out);
+
+	if (rc < 0) {
+		snprintf(err, n,
+			 rc == -ERANGE ? "out of range (0-%u)"
+				       : "expected a number (0-%u, 0 = none)",
+			 LB_LIMIT_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+k_max_conns(const struct cfg_set *p, const char *v, char *err, size_t n)
+{
+	return limit(v, &SVC(p)->max_conns, err, n);
+}
+
+static int
+k_conn_rate(const struct cfg_set *p, const char *v, char *err, size_t n)
+{
+	return limit(v, &SVC(p)->conn_rate, err, n);
+}
+
+static int
+k_syn_src_rate(const struct cfg_set *p, const char *v, char *err, size_t n)
+{
+	return limit(v, &SVC(p)->syn_src_rate, err, n);
+}
+
 static int
 k_svc_check(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
@@ -496,6 +552,9 @@ const struct cfg_key cfg_service_keys[] = {
 	{ "healthcheck", k_svc_check },
 	{ "on_fail", k_on_fail },
 	{ "udp_on_down", k_udp_on_down },
+	{ "max_conns", k_max_conns },
+	{ "conn_rate", k_conn_rate },
+	{ "syn_src_rate", k_syn_src_rate },
 	{ NULL },
 };
 

@@ -338,6 +338,8 @@ cfg_service_problems(const struct cfg *c, const struct cfg_service *s,
 		PROBLEM(s->line, "toa and proxy_protocol need proto tcp");
 	if (s->mh_size && strcmp(s->sched, "mh") != 0)
 		PROBLEM(s->line, "mh_size is only valid with scheduler mh");
+	if (s->syn_src_rate && s->proto != IPPROTO_TCP)
+		PROBLEM(s->line, "syn_src_rate needs proto tcp");
 	if (strcmp(s->sched, "lrt") == 0 &&
 	    (s->mode == LB_MODE_DR || s->mode == LB_MODE_TUNNEL))
 		PROBLEM(s->line, "scheduler lrt needs mode nat or fnat");
@@ -466,12 +468,25 @@ cfg_write_services(const struct cfg *c, FILE *out)
 							 : "quiesce");
 		if (s->flags & LB_SVC_F_UDP_DRAIN)
 			fprintf(out, "udp_on_down = drain\n");
-		for (uint32_t j = 0; j < s->nbackends; j++)
-			fprintf(out, "backend = %s weight=%u\n",
-				lb_addr_port_format(&s->backends[j].addr,
-						    s->backends[j].port, a,
+		if (s->max_conns)
+			fprintf(out, "max_conns = %u\n", s->max_conns);
+		if (s->conn_rate)
+			fprintf(out, "conn_rate = %u\n", s->conn_rate);
+		if (s->syn_src_rate)
+			fprintf(out, "syn_src_rate = %u\n", s->syn_src_rate);
+		for (uint32_t j = 0; j < s->nbackends; j++) {
+			const struct cfg_backend *b = &s->backends[j];
+
+			fprintf(out, "backend = %s weight=%u",
+				lb_addr_port_format(&b->addr, b->port, a,
 						    sizeof(a)),
-				s->backends[j].weight);
+				b->weight);
+			if (b->u_thresh)
+				fprintf(out, " u_threshold=%u", b->u_thresh);
+			if (b->l_thresh)
+				fprintf(out, " l_threshold=%u", b->l_thresh);
+			fprintf(out, "\n");
+		}
 		for (uint32_t j = 0; j < s->nladdrs; j++)
 			fprintf(out, "laddr = %s\n",
 				lb_addr_format(&s->laddrs[j], a, sizeof(a)));

@@ -284,6 +284,12 @@ take_svc_attrs(struct lbmsg_req *req, struct cfg_service *s)
 		s->flags = a.flags;
 	if (a.present & LBMSG_SVC_MH_SIZE)
 		s->mh_size = a.mh_size;
+	if (req->tb[LB_ATTR_MAX_CONNS] != NULL)
+		s->max_conns = a.max_conns;
+	if (req->tb[LB_ATTR_CONN_RATE] != NULL)
+		s->conn_rate = a.conn_rate;
+	if (req->tb[LB_ATTR_SYN_SRC_RATE] != NULL)
+		s->syn_src_rate = a.syn_src_rate;
 	return 0;
 }
 
@@ -304,6 +310,26 @@ take_backend(struct lbmsg_req *req, struct nlattr **tb, struct cfg_backend *b)
 	b->port = lb.port;
 	if (lb.present & LBMSG_BE_WEIGHT)
 		b->weight = lb.weight;
+	b->u_thresh = lb.u_thresh;
+	b->l_thresh = lb.l_thresh;
+	return 0;
+}
+
+/* BACKEND_SET: what the request gives of b into cur; the thresholds
+ * are checked together. 0 or -ERANGE (the caller answers it). */
+static int
+set_backend(struct lbmsg_req *req, struct cfg_backend *cur,
+	    const struct cfg_backend *b)
+{
+	uint32_t u = req->tb[LB_ATTR_U_THRESH] ? b->u_thresh : cur->u_thresh;
+	uint32_t l = req->tb[LB_ATTR_L_THRESH] ? b->l_thresh : cur->l_thresh;
+
+	if (l > u)
+		return -ERANGE;
+	if (req->tb[LB_ATTR_WEIGHT])
+		cur->weight = b->weight;
+	cur->u_thresh = u;
+	cur->l_thresh = l;
 	return 0;
 }
 
@@ -466,11 +492,15 @@ h_backend(struct lbmsg_req *req)
 		rc = cfg_backend_add(&s, &b);
 	else if (type == LB_MSG_BACKEND_DEL)
 		rc = cfg_backend_del(&s, &b.addr, b.port);
-	else if (req->tb[LB_ATTR_WEIGHT])
-		cfg_backend_find(&s, &b.addr, b.port)->weight = b.weight;
+	else
+		rc = set_backend(req, cfg_backend_find(&s, &b.addr, b.port),
+				 &b);
 	if (rc < 0) {
 		cfg_service_release(&s);
-		return lbmsg_req_errf(req, rc, "%s", strerror(-rc));
+		return lbmsg_req_errf(req, rc, "%s",
+				      rc == -ERANGE ? "l_threshold above "
+						      "u_threshold"
+						    : strerror(-rc));
 	}
 	return commit_service(req, &s, old);
 }
@@ -527,6 +557,12 @@ put_service(struct nl_msg *msg, const struct cfg_service *s)
 	if (rc == 0)
 		rc = dpc_put_svc_attrs(msg, s->mode, s->sched, s->persist,
 				       s->flags, s->mh_size);
+	if (rc == 0 && s->max_conns)
+		rc = nla_put_u32(msg, LB_ATTR_MAX_CONNS, s->max_conns);
+	if (rc == 0 && s->conn_rate)
+		rc = nla_put_u32(msg, LB_ATTR_CONN_RATE, s->conn_rate);
+	if (rc == 0 && s->syn_src_rate)
+		rc = nla_put_u32(msg, LB_ATTR_SYN_SRC_RATE, s->syn_src_rate);
 	return rc;
 }
 
@@ -545,6 +581,10 @@ put_backend(struct nl_msg *msg, struct lbd *d, const struct cfg_service *s,
 		rc = nla_put_u32(msg, LB_ATTR_WEIGHT, b->weight);
 	if (rc == 0)
 		rc = nla_put_u8(msg, LB_ATTR_STATE, (uint8_t)st);
+	if (rc == 0 && b->u_thresh)
+		rc = nla_put_u32(msg, LB_ATTR_U_THRESH, b->u_thresh);
+	if (rc == 0 && b->l_thresh)
+		rc = nla_put_u32(msg, LB_ATTR_L_THRESH, b->l_thresh);
 	return rc;
 }
 

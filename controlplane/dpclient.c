@@ -527,6 +527,8 @@ take_backends(struct rec_svc *s, const struct nlattr *list)
 		b->port = lb.port;
 		b->weight = lb.weight;
 		b->flags = lb.flags;
+		b->u_thresh = lb.u_thresh;
+		b->l_thresh = lb.l_thresh;
 		s->nbackends++;
 	}
 	return 0;
@@ -557,6 +559,9 @@ on_service(void *arg, const struct nlmsghdr *nlh, struct nlattr **tb)
 	s->persist = a.persist;
 	s->flags = a.flags;
 	s->mh_size = a.mh_size;
+	s->max_conns = a.max_conns;
+	s->conn_rate = a.conn_rate;
+	s->syn_src_rate = a.syn_src_rate;
 	if (tb[LB_ATTR_BACKENDS] == NULL)
 		return 0;
 	return take_backends(s, tb[LB_ATTR_BACKENDS]);
@@ -713,6 +718,14 @@ dpc_op_msg(const struct rec_op *op)
 			rc = dpc_put_svc_attrs(msg, s->mode, s->sched,
 					       s->persist, s->flags,
 					       s->mh_size);
+		/* sent even when 0: a SET lifts a limit so */
+		if (rc == 0)
+			rc = nla_put_u32(msg, LB_ATTR_MAX_CONNS, s->max_conns);
+		if (rc == 0)
+			rc = nla_put_u32(msg, LB_ATTR_CONN_RATE, s->conn_rate);
+		if (rc == 0)
+			rc = nla_put_u32(msg, LB_ATTR_SYN_SRC_RATE,
+					 s->syn_src_rate);
 		break;
 	case REC_BACKEND_NEW:
 	case REC_BACKEND_SET:
@@ -720,6 +733,12 @@ dpc_op_msg(const struct rec_op *op)
 			rc = nla_put_u32(msg, LB_ATTR_WEIGHT, op->be->weight);
 		if (rc == 0)
 			rc = nla_put_u32(msg, LB_ATTR_FLAGS, op->be->flags);
+		if (rc == 0)
+			rc = nla_put_u32(msg, LB_ATTR_U_THRESH,
+					 op->be->u_thresh);
+		if (rc == 0)
+			rc = nla_put_u32(msg, LB_ATTR_L_THRESH,
+					 op->be->l_thresh);
 		/* fall through */
 	case REC_BACKEND_DEL:
 		if (rc == 0)

@@ -83,6 +83,9 @@ desired_one(const struct cfg_service *s, const struct hc *hc, struct rec_svc *r)
 	r->persist = s->persist;
 	r->flags = s->flags;
 	r->mh_size = s->mh_size;
+	r->max_conns = s->max_conns;
+	r->conn_rate = s->conn_rate;
+	r->syn_src_rate = s->syn_src_rate;
 	r->backends =
 		calloc(s->nbackends ? s->nbackends : 1, sizeof(*r->backends));
 	r->laddrs = calloc(s->nladdrs ? s->nladdrs : 1, sizeof(*r->laddrs));
@@ -103,6 +106,8 @@ desired_one(const struct cfg_service *s, const struct hc *hc, struct rec_svc *r)
 		rb->addr = b->addr;
 		rb->port = b->port;
 		rb->weight = hc_state_healthy(st) ? b->weight : 0;
+		rb->u_thresh = b->u_thresh;
+		rb->l_thresh = b->l_thresh;
 		/* tells the dataplane a failed backend from a drained one */
 		rb->flags = hc_state_healthy(st) ? 0 : LB_BACKEND_F_DOWN;
 		r->nbackends++;

@@ -1,42 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The module table (see modules.h). Services whose implementation is not
- * in this build yet reserve their section names with a placeholder: the
- * section is accepted empty, any key is rejected with a message that
- * says so rather than being silently ignored, and `lbctl module show`
- * lists them as reserved.
+ * The module table (see modules.h). A module without a start hook would
+ * be listed as reserved by `lbctl module show`; every module of this
+ * build runs.
  */
-#include <stdio.h>
-
 #include "gateway/gw_filter_module.h"
 #include "gateway/gw_module.h"
 #include "httpdns/hdns_module.h"
 #include "modules.h"
-
-static int
-reserved_key(void *state, const char *name, const char *key, const char *value,
-	     char *err, size_t errlen)
-{
-	(void)state;
-	(void)name;
-	(void)key;
-	(void)value;
-	snprintf(err, errlen, "keys of this section are not supported yet");
-	return -1;
-}
-
-#define RESERVED(var, sect, is_named)                                          \
-	static const struct cfg_module_ops var##_cfg = {                       \
-		.section = sect,                                               \
-		.named = is_named,                                             \
-		.key = reserved_key,                                           \
-	};                                                                     \
-	static const struct lbd_module var##_module = {                        \
-		.name = sect,                                                  \
-		.cfg = &var##_cfg,                                             \
-	}
-
-RESERVED(push, "push", false);
+#include "push/push_module.h"
 
 const struct lbd_module *const lbd_modules[] = {
 	&hdns_module,	     /* [httpdns] */

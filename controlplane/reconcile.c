@@ -91,6 +91,8 @@ svc_attrs_differ(const struct rec_svc *w, const struct rec_svc *h)
 	return strcmp(w->sched, h->sched) != 0 || w->persist != h->persist ||
 	       w->flags != h->flags ||
 	       (w->mh_size != 0 && w->mh_size != h->mh_size) ||
+	       w->max_conns != h->max_conns || w->conn_rate != h->conn_rate ||
+	       w->syn_src_rate != h->syn_src_rate ||
 	       (h->name[0] != '\0' && strcmp(w->name, h->name) != 0);
 }
 
@@ -134,7 +136,9 @@ diff_children(struct rec_plan *p, const struct rec_svc *w,
 		if (o == NULL)
 			rc = push(p, REC_BACKEND_NEW, w, &w->backends[i], NULL);
 		else if (o->weight != w->backends[i].weight ||
-			 o->flags != w->backends[i].flags)
+			 o->flags != w->backends[i].flags ||
+			 o->u_thresh != w->backends[i].u_thresh ||
+			 o->l_thresh != w->backends[i].l_thresh)
 			rc = push(p, REC_BACKEND_SET, w, &w->backends[i], NULL);
 	}
 	for (uint32_t i = 0; rc == 0 && i < h->nbackends; i++)

@@ -28,6 +28,7 @@ struct rec_backend {
 	uint16_t port;
 	uint32_t weight;
 	uint32_t flags; /* LB_BACKEND_F_* */
+	uint32_t u_thresh, l_thresh;
 };
 
 struct rec_svc {
@@ -40,6 +41,7 @@ struct rec_svc {
 	uint32_t persist;
 	uint32_t flags;
 	uint32_t mh_size; /* desired 0 = whatever the dataplane uses */
+	uint32_t max_conns, conn_rate, syn_src_rate; /* 0 = none */
 	struct rec_backend *backends;
 	uint32_t nbackends;
 	struct lb_addr *laddrs;

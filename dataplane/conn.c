@@ -149,6 +149,7 @@ conn_unhash(struct conn_table *ct, struct conn *c)
 
 	if (!(c->flags & CONN_F_HASHED))
 		return;
+	conn_evl_unlink(ct, c);
 	c->flags &= (uint16_t)~CONN_F_HASHED;
 	if (c->flags & CONN_F_TEMPLATE) {
 		conn_tmpl_key(&k, c->proto, c->caddr, c->vaddr, c->vport);
@@ -224,8 +225,15 @@ conn_table_create(const struct conn_table_conf *conf)
 	ct->free = rte_malloc_socket("conn_free",
 				     (size_t)conf->size * sizeof(uint32_t),
 				     RTE_CACHE_LINE_SIZE, conf->socket_id);
-	if (ct->objs == NULL || ct->free == NULL)
+	ct->evl = rte_malloc_socket(
+		"conn_evl", (size_t)conf->size * sizeof(struct conn_evl),
+		RTE_CACHE_LINE_SIZE, conf->socket_id);
+	if (ct->objs == NULL || ct->free == NULL || ct->evl == NULL)
 		goto err;
+	for (unsigned int l = 0; l < CONN_EVL_N; l++) {
+		ct->evl_head[l] = CONN_NIL;
+		ct->evl_tail[l] = CONN_NIL;
+	}
 	/* lowest index first: a small table stays in few pages */
 	for (uint32_t i = 0; i < conf->size; i++)
 		ct->free[i] = conf->size - 1 - i;
@@ -248,6 +256,7 @@ err:
 	rte_hash_free(ct->h);
 	rte_free(ct->objs);
 	rte_free(ct->free);
+	rte_free(ct->evl);
 	rte_free(ct);
 	return NULL;
 }
@@ -277,6 +286,7 @@ conn_table_destroy(struct conn_table *ct)
 	rte_hash_free(ct->h);
 	rte_free(ct->objs);
 	rte_free(ct->free);
+	rte_free(ct->evl);
 	rte_free(ct);
 }
 
@@ -346,9 +356,14 @@ conn_lookup_hint(struct conn_table *ct, const struct conn_key *k,
 			return NULL;
 		return conn_lookup(ct, k, dir);
 	}
-	/* a hit holds while its connection is hashed (never freed then) */
+	/*
+	 * a hit holds while its connection is hashed (never freed then) and
+	 * nothing was evicted since: an eviction frees an object at once,
+	 * and a new connection may reuse it within the burst
+	 */
 	c = (const struct conn *)((uintptr_t)h->d & ~(uintptr_t)1);
-	if (!(c->flags & CONN_F_HASHED))
+	if (!(c->flags & CONN_F_HASHED) ||
+	    (int32_t)(ct->evict_gen - h->gen) > 0)
 		return conn_lookup(ct, k, dir);
 	return found(ct, h->d, dir);
 }
@@ -358,7 +373,7 @@ conn_alloc(struct conn_table *ct)
 {
 	struct conn *c;
 
-	if (ct->nfree == 0) {
+	if (ct->nfree == 0 && !conn_evict(ct)) {
 		ct->st.table_full++;
 		return NULL;
 	}
@@ -405,6 +420,7 @@ conn_insert(struct conn_table *ct, struct conn *c)
 	c->expires = conn_clock(ct) +
 		     conn_state_timeout(ct->tmo, c->proto, c->state);
 	conn_wheel_file(ct, c);
+	conn_evl_update(ct, c);
 	ct->st.created++;
 	ct->st.conns++;
 	return 0;

@@ -46,11 +46,23 @@
  * buckets and keys and prefetches each connection found), then handles
  * the packets one by one with conn_lookup_hint(): a hint stays valid
  * while nothing was inserted since the bulk lookup and the connection it
- * names is still hashed; otherwise the packet is looked up again.
+ * names is still hashed and nothing was evicted since (an eviction frees
+ * an object at once, and it may be reused within the burst); otherwise
+ * the packet is looked up again.
  *
- * When the array is full a new connection cannot be tracked: conn_alloc()
- * returns NULL and counts table_full; the caller drops the packet
- * (DP_DROP_CONN_TABLE_FULL). Existing connections are not evicted.
+ * When the array is full, conn_alloc() makes room by evicting (see
+ * conn_evict.c): the oldest embryonic TCP connection (SYN_RECV) first,
+ * else the UDP flow idle for longest, each counted (evicted_syn,
+ * evicted_udp). Each connection in such a state sits on one of two
+ * per-table lists beside the array (CONN_F_EVL), so an eviction is O(1):
+ * the SYN_RECV list is in order of entry, and the UDP list in order of
+ * (re)queueing, kept lazily like the wheel -- a UDP packet touches no list;
+ * the eviction finds the head touched since it was queued (its deadline
+ * moved) and queues it again at the tail, at most CONN_EVICT_SCAN times,
+ * before it evicts the first head that was not. Only when neither list
+ * yields a victim does conn_alloc() return NULL and count table_full; the
+ * caller drops the packet (DP_DROP_CONN_TABLE_FULL). Established TCP
+ * connections and templates are never evicted.
  */
 #ifndef EDGELB_DP_CONN_H
 #define EDGELB_DP_CONN_H
@@ -63,6 +75,7 @@
 #include "dpconf.h"
 
 #define CONN_WHEEL_SLOTS    1024u
+#define CONN_EVICT_SCAN	    8u /* UDP heads re-queued per eviction, at most */
 #define CONN_DEFAULT_BUDGET 256u
 
 /* Direction of a packet relative to its connection. */
@@ -96,6 +109,7 @@ enum conn_state {
 #define CONN_F_PP_SEQ	(1u << 9)  /* ... pp_seq known (SYN-ACK seen) */
 #define CONN_F_SEQ_IN	(1u << 10) /* seq_hi[CONN_DIR_IN] known */
 #define CONN_F_SEQ_OUT	(1u << 11) /* seq_hi[CONN_DIR_OUT] known */
+#define CONN_F_EVL	(1u << 12) /* on an eviction list (conn_evict.c) */
 
 /*
  * The window of sequence numbers a TCP segment from one side must fall
@@ -199,11 +213,13 @@ struct conn_table_conf {
 };
 
 struct conn_table_stats {
-	uint64_t created;    /* connections (not templates) inserted */
-	uint64_t expired;    /* connections and templates freed */
-	uint64_t table_full; /* conn_alloc() found the array full */
-	uint32_t conns;	     /* gauge: objects in use (incl. templates) */
-	uint32_t templates;  /* gauge */
+	uint64_t created;     /* connections (not templates) inserted */
+	uint64_t expired;     /* connections and templates freed */
+	uint64_t table_full;  /* array full and nothing to evict */
+	uint64_t evicted_syn; /* SYN_RECV connections evicted for room */
+	uint64_t evicted_udp; /* idle UDP flows evicted for room */
+	uint32_t conns;	      /* gauge: objects in use (incl. templates) */
+	uint32_t templates;   /* gauge */
 };
 
 /* A connection as dumped (CONN_GET). */
@@ -252,8 +268,10 @@ void conn_lookup_bulk(struct conn_table *ct, const struct conn_key **keys,
 struct conn *conn_lookup_hint(struct conn_table *ct, const struct conn_key *k,
 			      const struct conn_hint *h, unsigned int *dir);
 
-/* A zeroed object (links CONN_NIL), or NULL (array full: table_full
- * counted). */
+/* A zeroed object (links CONN_NIL); when the array is full one evicted
+ * for it (see the top), or NULL (nothing to evict: table_full counted).
+ * An eviction runs the unlink callback of its victim; pointers the caller
+ * holds to other SYN_RECV or UDP connections may be stale afterwards. */
 struct conn *conn_alloc(struct conn_table *ct);
 
 /*

@@ -311,6 +311,10 @@ conn_stats_dump(struct dp_ctx *dp, struct lbmsg_req *req)
 		    lbmsg_put_counter(m, "expired_total", st.expired) < 0 ||
 		    lbmsg_put_counter(m, "conn_table_full_total",
 				      st.table_full) < 0 ||
+		    lbmsg_put_counter(m, "evicted_syn_total", st.evicted_syn) <
+			    0 ||
+		    lbmsg_put_counter(m, "evicted_udp_total", st.evicted_udp) <
+			    0 ||
 		    lbmsg_put_counter(m, "handoff_in_total", fw->handoff_in) <
 			    0 ||
 		    lbmsg_put_counter(m, "handoff_out_total", fw->handoff_out) <

@@ -8,6 +8,7 @@
 #ifndef EDGELB_DP_CONN_PRIV_H
 #define EDGELB_DP_CONN_PRIV_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "conn.h"
@@ -22,8 +23,25 @@ struct rte_hash;
 #define LINK_HEAD 0x80000000u
 #define LINK_PEND 0xfffffffeu
 
+/* Eviction lists (conn_evict.c): embryonic TCP and UDP flows. */
+#define CONN_EVL_SYN 0u
+#define CONN_EVL_UDP 1u
+#define CONN_EVL_N   2u
+
+/*
+ * A connection's links on its eviction list, beside the array (struct
+ * conn is one full cache line): indices into objs, CONN_NIL at the
+ * ends; stamp is c->expires when it was (re)queued.
+ */
+struct conn_evl {
+	uint32_t next, prev;
+	uint32_t stamp;
+};
+
 struct conn_table {
 	struct rte_hash *h;
+	struct conn_evl *evl; /* [size] */
+	uint32_t evl_head[CONN_EVL_N], evl_tail[CONN_EVL_N];
 	struct conn *objs; /* [size] */
 	uint32_t *free;	   /* [size] stack of free indices */
 	uint32_t nfree;
@@ -34,10 +52,12 @@ struct conn_table {
 	conn_unlink_fn unlink;
 	void *unlink_arg;
 	uint32_t budget;
-	uint32_t now;  /* TSC clock: seconds at the last conn_tick() */
-	uint32_t gen;  /* inserts so far: invalidates bulk lookup misses */
-	uint32_t cur;  /* next tick of the wheel to process */
-	uint32_t pend; /* the rest of tick cur - 1, being processed */
+	uint32_t now;	    /* TSC clock: seconds at the last conn_tick() */
+	uint32_t gen;	    /* inserts so far: invalidates bulk lookup misses */
+	uint32_t evict_gen; /* gen after the last eviction (it counts one):
+			     * invalidates the hits of earlier lookups */
+	uint32_t cur;	    /* next tick of the wheel to process */
+	uint32_t pend;	    /* the rest of tick cur - 1, being processed */
 	struct conn_table_stats st;
 	uint32_t wheel[CONN_WHEEL_SLOTS];
 };
@@ -73,6 +93,18 @@ void conn_obj_put(struct conn_table *ct, struct conn *c);
 
 /* Unhash, unlink and free c, counted as expired. */
 void conn_free_obj(struct conn_table *ct, struct conn *c);
+
+/* ---- conn_evict.c ------------------------------------------------------- */
+
+/* c (hashed, not a template) entered or may have left an evictable state
+ * (TCP SYN_RECV, any UDP flow): put it on or take it off its list. */
+void conn_evl_update(struct conn_table *ct, struct conn *c);
+
+/* Take c off its eviction list (nothing when on none). */
+void conn_evl_unlink(struct conn_table *ct, struct conn *c);
+
+/* Free one embryonic or idle UDP connection (counted); false if none. */
+bool conn_evict(struct conn_table *ct);
 
 /* ---- conn_timer.c --------------------------------------------------------- */
 

@@ -82,6 +82,7 @@ conn_set_state(struct conn_table *ct, struct conn *c, uint8_t state)
 {
 	c->state = state;
 	conn_set_expires(ct, c, conn_clock(ct) + conn_timeout_of(ct, c));
+	conn_evl_update(ct, c);
 }
 
 void

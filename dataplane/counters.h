@@ -64,6 +64,11 @@ enum dp_drop {
 	DP_DROP_VLAN_UNTAGGED,	     /* untagged, the port has a VLAN */
 	DP_DROP_VLAN_TAGGED,	     /* 802.1Q tagged, the port has no VLAN */
 	DP_DROP_QINQ,		     /* 802.1ad (QinQ) frame, never served */
+	DP_DROP_SVC_CONN_LIMIT,	     /* new conn, service at its max_conns */
+	DP_DROP_SVC_RATE_LIMIT,	     /* new conn over the service's conn_rate */
+	DP_DROP_SYN_SRC_LIMIT,	     /* SYN over its source's syn_src_rate */
+	DP_DROP_BACKEND_OVERLOADED,  /* every backend over its threshold */
+	DP_DROP_ICMP_RATELIMITED, /* echo request, its reply over the limit */
 	DP_DROP_MAX,
 };
 
@@ -74,6 +79,14 @@ struct stats_port {
 	uint64_t tx_packets;
 	uint64_t tx_bytes;
 	uint64_t tx_dropped; /* not taken by the TX queue */
+};
+
+/* ICMP a worker generated (icmp.h), and answers its limits suppressed. */
+struct stats_icmp {
+	uint64_t echo_replies;
+	uint64_t frag_needed; /* destination unreachable, code 4 */
+	uint64_t time_exceeded;
+	uint64_t ratelimited; /* answers of any kind not sent */
 };
 
 /* Per-lcore totals. */

@@ -35,6 +35,7 @@
 
 #include "dpconf.h"
 #include "counters.h"
+#include "icmp_rl.h"
 
 #define DP_MAX_PORTS   DPCONF_MAX_PORTS
 #define DP_MAX_WORKERS 64
@@ -72,6 +73,8 @@ struct dp_worker {
 	struct stats_port port_st[DP_MAX_PORTS];
 	struct stats_lcore lcore_st;
 	uint64_t drops[DP_DROP_MAX];
+	struct stats_icmp icmp_st;
+	struct icmp_rl icmp_rl; /* ICMP answer limit (icmp.h) */
 } __rte_cache_aligned;
 
 struct dp_ctx {

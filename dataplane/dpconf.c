@@ -54,6 +54,10 @@ dpconf_defaults(struct dpconf *c)
 	c->neigh_reachable_s = 300;
 	c->mbufs = 16383;
 	c->max_conns = DPCONF_DEFAULT_MAX_CONNS;
+	c->icmp_rate = 1000;
+	c->icmp_burst = 50;
+	c->icmp_dest_rate = 100;
+	c->icmp_dest_burst = 10;
 	c->xdp_steer = true;
 	snprintf(c->xdp_pin_dir, sizeof(c->xdp_pin_dir), "%s",
 		 DPCONF_DEFAULT_XDP_PIN_DIR);
@@ -204,6 +208,10 @@ static const struct u32_key dataplane_u32[] = {
 	U32KEY("mbufs", mbufs, 1023, 1u << 24),
 	U32KEY("max_conns", max_conns, DPCONF_MIN_MAX_CONNS,
 	       DPCONF_MAX_MAX_CONNS),
+	U32KEY("icmp_rate", icmp_rate, 0, DPCONF_ICMP_RATE_MAX),
+	U32KEY("icmp_burst", icmp_burst, 1, DPCONF_ICMP_RATE_MAX),
+	U32KEY("icmp_dest_rate", icmp_dest_rate, 0, DPCONF_ICMP_RATE_MAX),
+	U32KEY("icmp_dest_burst", icmp_dest_burst, 1, DPCONF_ICMP_RATE_MAX),
 	U32KEY("timeout_syn_recv", tmo.syn_recv, 1, DPCONF_TIMEOUT_MAX),
 	U32KEY("timeout_established", tmo.established, 1, DPCONF_TIMEOUT_MAX),
 	U32KEY("timeout_fin_wait", tmo.fin_wait, 1, DPCONF_TIMEOUT_MAX),

@@ -27,6 +27,7 @@
 #define DPCONF_DEFAULT_MAX_CONNS   262144u /* per worker */
 #define DPCONF_MIN_MAX_CONNS	   64u
 #define DPCONF_MAX_MAX_CONNS	   (1u << 25) /* x 64 workers fits 32 bits */
+#define DPCONF_ICMP_RATE_MAX	   10000000u
 
 struct dpconf_addr {
 	uint32_t addr; /* network order */
@@ -92,6 +93,12 @@ struct dpconf {
 	unsigned int nroutes;
 	struct dpconf_port ports[DPCONF_MAX_PORTS];
 	unsigned int nports;
+
+	/* ICMP answers per worker (icmp.h): token buckets; rate 0 = none */
+	uint32_t icmp_rate;	  /* all answers, per second */
+	uint32_t icmp_burst;	  /* ... bucket depth */
+	uint32_t icmp_dest_rate;  /* per destination /24 (hashed) */
+	uint32_t icmp_dest_burst; /* ... bucket depth */
 };
 
 /* Fill c with the defaults of every key. */

@@ -12,6 +12,7 @@
 
 #include <rte_cycles.h>
 #include <rte_hash.h>
+#include <rte_hash_crc.h>
 #include <rte_ring.h>
 #include <rte_tcp.h>
 
@@ -310,12 +311,12 @@ reply_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 		return true;
 	}
 	if (pi->ttl <= 1) {
-		dp_worker_drop(w, m, DP_DROP_TTL_EXCEEDED);
+		fwd_icmp_time_exceeded_conn(w, m, port, pi, c, dir);
 		return true;
 	}
 	if (pi->proto == IPPROTO_ICMP)
 		icmp_error_xmit(w, m, pi, c, dir);
-	else
+	else if (fwd_icmp_mtu_ok(w, m, port, pi, c, dir))
 		conn_xmit(w, m, pi, c, dir);
 	return true;
 }
@@ -328,6 +329,139 @@ fwd_reverse(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 }
 
 /* ---- new connections ------------------------------------------------------ */
+
+/*
+ * Limits (docs/dataplane.md "Connection limits"). Connection counts are
+ * the gauges conn tracking keeps (active + inactive), summed over the
+ * workers with plain reads of their counters: a few cache lines per new
+ * connection, and only when a limit is set. Rates are token buckets per
+ * worker, each worker getting rate / nworkers (at least 1) per second.
+ */
+
+/* This worker's share of a per-second rate. */
+static uint64_t
+rate_share(const struct fwd_worker *fw, uint32_t rate)
+{
+	unsigned int n = fw->fwd->nworkers;
+	uint64_t r = rate / n + (fw->index < rate % n);
+
+	return r != 0 ? r : 1;
+}
+
+/* Take one token of a bucket refilled at rate per second. */
+static bool
+bucket_take(struct fwd_worker *fw, struct fwd_bucket *b, uint64_t rate)
+{
+	uint64_t hz = fw->fwd->tsc_hz, now = rte_rdtsc();
+	uint64_t cost = RTE_MAX(hz / rate, (uint64_t)1);
+
+	if (b->last == 0 || now - b->last >= hz)
+		b->credit = hz; /* new, or idle for a second: full */
+	else
+		b->credit = RTE_MIN(hz, b->credit + (now - b->last));
+	b->last = now;
+	if (b->credit < cost)
+		return false;
+	b->credit -= cost;
+	return true;
+}
+
+/* Connections of slot (a service's or a backend's) on all workers. */
+static uint64_t
+conns_of(const struct fwd_worker *fw, bool backend, uint32_t slot)
+{
+	struct svc_table *t = fw->fwd->dp->svc;
+	uint64_t n = 0;
+
+	for (unsigned int i = 0; i < fw->fwd->nworkers; i++) {
+		const struct svc_counters *c =
+			backend ? svc_backend_counters(t, i, slot)
+				: svc_counters(t, i, slot);
+
+		n += __atomic_load_n(&c->active, __ATOMIC_RELAXED) +
+		     __atomic_load_n(&c->inactive, __ATOMIC_RELAXED);
+	}
+	return n;
+}
+
+/*
+ * IPVS's overload flag as this worker sees it: set when b's connections
+ * reach u_thresh, cleared when they fall below l_thresh (3/4 of u_thresh
+ * when 0).
+ */
+static bool
+overloaded(struct fwd_worker *fw, const struct svc_backend *b)
+{
+	uint64_t *w, bit, n;
+
+	if (b->u_thresh == 0 || b->slot >= fw->fwd->dp->conf.max_backends)
+		return false;
+	w = &fw->b_over[b->slot / 64];
+	bit = 1ull << (b->slot % 64);
+	n = conns_of(fw, true, b->slot);
+	if (*w & bit) {
+		if (b->l_thresh != 0 ? n < b->l_thresh
+				     : n * 4 < (uint64_t)b->u_thresh * 3)
+			*w &= ~bit;
+	} else if (n >= b->u_thresh) {
+		*w |= bit;
+	}
+	return (*w & bit) != 0;
+}
+
+/* b, or when it is overloaded the next backend in list order with a
+ * weight that is not; NULL when none is left. */
+static const struct svc_backend *
+not_overloaded(struct fwd_worker *fw, const struct svc *s,
+	       const struct svc_backend *b)
+{
+	uint32_t at = (uint32_t)(b - s->backends);
+
+	if (!overloaded(fw, b))
+		return b;
+	for (uint32_t j = 1; j < s->nbackends; j++) {
+		const struct svc_backend *o =
+			&s->backends[(at + j) % s->nbackends];
+
+		if (o->weight > 0 && !overloaded(fw, o))
+			return o;
+	}
+	return NULL;
+}
+
+/* The SYN bucket of (saddr, service) on this worker: one of two slots,
+ * the least recently used one taken over when neither matches. */
+static struct fwd_bucket *
+src_bucket(struct fwd_worker *fw, uint32_t saddr, uint32_t svc_slot)
+{
+	uint32_t h = rte_hash_crc_4byte(saddr, svc_slot) & (FWD_SRC_SLOTS - 1);
+	struct fwd_src *a = &fw->src[h], *b = &fw->src[h ^ 1], *v;
+
+	if (a->b.last != 0 && a->saddr == saddr && a->svc_slot == svc_slot)
+		return &a->b;
+	if (b->b.last != 0 && b->saddr == saddr && b->svc_slot == svc_slot)
+		return &b->b;
+	v = a->b.last <= b->b.last ? a : b;
+	*v = (struct fwd_src){ .saddr = saddr, .svc_slot = svc_slot };
+	return &v->b;
+}
+
+/* The limits a new connection of s (first packet pi) must pass. */
+static enum dp_drop
+limits(struct fwd_worker *fw, const struct pkt_info *pi, const struct svc *s)
+{
+	if (s->syn_src_rate != 0 && pi->proto == IPPROTO_TCP &&
+	    !bucket_take(fw, src_bucket(fw, pi->saddr, s->slot),
+			 rate_share(fw, s->syn_src_rate)))
+		return DP_DROP_SYN_SRC_LIMIT;
+	if (s->max_conns != 0 && conns_of(fw, false, s->slot) >= s->max_conns)
+		return DP_DROP_SVC_CONN_LIMIT;
+	if (s->conn_rate != 0 && s->slot < fw->fwd->dp->conf.max_services &&
+	    !bucket_take(fw, &fw->svc_rate[s->slot],
+			 rate_share(fw, s->conn_rate)))
+		return DP_DROP_SVC_RATE_LIMIT;
+	return DP_PASS;
+}
 
 /* The backend of c in version s (c->bidx refreshed), or NULL if gone. */
 static const struct svc_backend *
@@ -424,15 +558,30 @@ conn_create(struct dp_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 {
 	struct fwd_worker *fw = fwd_worker_of(w);
 	const struct fwd_mode_ops *ops;
-	const struct svc_backend *b;
+	const struct svc_backend *b, *ob;
 	struct conn *c, *t;
 	enum dp_drop why;
 	int rc;
 
+	why = limits(fw, pi, s);
+	if (why != DP_PASS) {
+		dp_worker_drop(w, m, why);
+		return NULL;
+	}
 	b = pick(fw, s, pi, &t);
 	if (b == NULL) {
 		dp_worker_drop(w, m, DP_DROP_NO_BACKEND);
 		return NULL;
+	}
+	ob = not_overloaded(fw, s, b);
+	if (ob == NULL) {
+		dp_worker_drop(w, m, DP_DROP_BACKEND_OVERLOADED);
+		return NULL;
+	}
+	if (ob != b) {
+		/* a template's backend too: this connection goes elsewhere */
+		t = NULL;
+		b = ob;
 	}
 	ops = modes[b->mode != LB_MODE_UNSET ? b->mode : s->mode];
 	if (ops == NULL || b->addr.family != AF_INET) {
@@ -511,7 +660,8 @@ fwd_forward(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 	c = find(fw, &k, pi, &dir);
 	if (c != NULL && dir == CONN_DIR_OUT) {
 		/* a FULL-NAT reply to a local address that is also a VIP */
-		conn_xmit(w, m, pi, c, dir);
+		if (fwd_icmp_mtu_ok(w, m, port, pi, c, dir))
+			conn_xmit(w, m, pi, c, dir);
 		return;
 	}
 	if (c != NULL && (b = conn_backend(s, c)) == NULL) {
@@ -548,8 +698,8 @@ fwd_forward(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 		if (c == NULL)
 			return;
 	}
-	RTE_SET_USED(port);
-	conn_xmit(w, m, pi, c, CONN_DIR_IN);
+	if (fwd_icmp_mtu_ok(w, m, port, pi, c, CONN_DIR_IN))
+		conn_xmit(w, m, pi, c, CONN_DIR_IN);
 }
 
 /* ---- per-iteration work -------------------------------------------------- */

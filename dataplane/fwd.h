@@ -61,6 +61,7 @@
 #define FWD_DUMP_CHUNK	 256u /* connections per CONN_GET handshake */
 #define FWD_LPORT_MIN	 1024u
 #define FWD_LPORT_TRIES	 2048u /* candidate local ports per address */
+#define FWD_SRC_SLOTS	 4096u /* per-source SYN buckets per worker (2^n) */
 
 struct svc;
 struct rte_hash;
@@ -85,6 +86,23 @@ struct fwd_dump {
 	struct conn_info out[FWD_DUMP_CHUNK];
 };
 
+/*
+ * A token bucket kept in TSC cycles (docs/dataplane.md "Connection
+ * limits"): credit grows by the cycles elapsed, up to one second's
+ * worth; a new connection costs hz / rate cycles.
+ */
+struct fwd_bucket {
+	uint64_t last;	 /* TSC at the last update; 0 = never used */
+	uint64_t credit; /* cycles */
+};
+
+/* One source address's SYN bucket for one service (per worker). */
+struct fwd_src {
+	uint32_t saddr; /* network order */
+	uint32_t svc_slot;
+	struct fwd_bucket b;
+};
+
 /* Per-worker forwarding state, written by its worker only. */
 struct fwd_worker {
 	struct fwd *fwd;
@@ -95,10 +113,13 @@ struct fwd_worker {
 	uint32_t *ld_active;	  /* [FWD_LOAD_MAX] scratch views by index */
 	uint32_t *ld_inactive;
 	uint32_t *ld_rtt;
-	uint16_t ip_id;	      /* TUNNEL outer IP ID */
-	uint16_t lport_next;  /* FULL-NAT port cursor */
-	uint64_t handoff_in;  /* packets other workers gave us */
-	uint64_t handoff_out; /* packets we gave another worker */
+	struct fwd_bucket *svc_rate; /* [max_services]: conn_rate buckets */
+	struct fwd_src *src;	     /* [FWD_SRC_SLOTS]: syn_src_rate */
+	uint64_t *b_over;	     /* [max_backends / 64]: over u_thresh */
+	uint16_t ip_id;		     /* TUNNEL outer IP ID */
+	uint16_t lport_next;	     /* FULL-NAT port cursor */
+	uint64_t handoff_in;	     /* packets other workers gave us */
+	uint64_t handoff_out;	     /* packets we gave another worker */
 	struct fwd_dump dump;
 } __rte_cache_aligned;
 
@@ -108,6 +129,7 @@ struct fwd {
 	struct fwd_rss rss[DP_MAX_PORTS];
 	unsigned int nworkers;
 	uint64_t tsc_per_us; /* for the SYN to SYN-ACK times (lrt) */
+	uint64_t tsc_hz;     /* for the token buckets */
 	struct fwd_worker w[];
 };
 
@@ -220,13 +242,34 @@ void fwd_rewrite(struct rte_ipv4_hdr *ip, void *l4, uint8_t proto,
 /* ---- ICMP (fwd_icmp.c) ------------------------------------------------- */
 
 /*
- * Answer the sender of m (ip_len bytes of IPv4 at offset l2 of m, from
- * src) with ICMP destination unreachable / fragmentation needed and
- * next-hop MTU mtu, sent from `from` (the VIP). Consumes m.
+ * TTL ran out on m (received on port, parsed as pi) before we could
+ * forward it: count ttl_exceeded and answer its sender with ICMP time
+ * exceeded (type 11 code 0), from `from`, back to the frame's Ethernet
+ * source on port; no answer about an ICMP error or a later fragment, or
+ * over the rate limit (icmp.h). Consumes m.
  */
-void fwd_icmp_frag_needed(struct dp_worker *w, struct rte_mbuf *m,
-			  const struct pkt_info *pi, uint32_t from,
-			  uint16_t mtu);
+void fwd_icmp_time_exceeded(struct dp_worker *w, struct rte_mbuf *m,
+			    uint16_t port, const struct pkt_info *pi,
+			    uint32_t from);
+
+/* The same for a packet of connection c in direction dir: from the VIP
+ * to the client side, from our address on port to the backend side. */
+void fwd_icmp_time_exceeded_conn(struct dp_worker *w, struct rte_mbuf *m,
+				 uint16_t port, const struct pkt_info *pi,
+				 const struct conn *c, unsigned int dir);
+
+/*
+ * The MTU check of the forwarding path, before c's mode touches m: true
+ * when m (plus TUNNEL's outer header) fits the MTU of the port the route
+ * to its destination (backend, or client for dir OUT) leaves by. Else m
+ * is consumed: with DF, counted frag_needed and answered with ICMP
+ * fragmentation needed (type 3 code 4, the next-hop MTU less the outer
+ * header) from the VIP to a client, from our address on port to a
+ * backend, through the rate limit; without DF, dropped as too_big.
+ */
+bool fwd_icmp_mtu_ok(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
+		     const struct pkt_info *pi, const struct conn *c,
+		     unsigned int dir);
 
 /*
  * If m (parsed as pi, protocol ICMP) is an error (destination

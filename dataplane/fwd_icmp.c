@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * ICMP for the forwarding stage: the fragmentation-needed error TUNNEL
- * sends to a client, and the translation of ICMP errors about tracked
- * connections (destination unreachable, time exceeded, parameter
- * problem), whose embedded header is rewritten to the tuple the other
- * side knows. fwd.c looks the connection up and hands over the packet;
+ * ICMP for the forwarding stage: the errors it generates (time exceeded
+ * for a packet whose TTL runs out here, fragmentation needed for a DF
+ * packet larger than the egress port's MTU, in every mode and both
+ * directions), each through icmp.h's rate limit; and the translation of
+ * ICMP errors about tracked connections (destination unreachable, time
+ * exceeded, parameter problem), whose embedded header is rewritten to
+ * the tuple the other side knows. fwd.c looks the connection up and hands over the packet;
  * see fwd.h.
  *
  * An error is believed only when its ICMP checksum is right, and only
@@ -24,7 +26,10 @@
 
 #include "csum.h"
 #include "fwd.h"
+#include "icmp.h"
 #include "neigh.h"
+#include "port.h"
+#include "route.h"
 #include "dp_tx.h"
 
 #define ICMP_DEST_UNREACH   3
@@ -50,39 +55,173 @@ ip_fill(struct rte_ipv4_hdr *ip, uint8_t tos, uint16_t len, uint16_t id,
 	ip->hdr_checksum = pkt_cksum(ip, sizeof(*ip));
 }
 
-void
-fwd_icmp_frag_needed(struct dp_worker *w, struct rte_mbuf *m,
-		     const struct pkt_info *pi, uint32_t from, uint16_t mtu)
+/* ---- ICMP errors the dataplane generates ----------------------------------- */
+
+/*
+ * May m (parsed as pi) be answered with an ICMP error at all? Not when
+ * it is an ICMP error itself (RFC 1122 3.2.2: or we could answer each
+ * other's errors forever; an ICMP packet too short to tell counts as
+ * one), nor a fragment other than the first.
+ */
+static bool
+icmp_answerable(const struct rte_mbuf *m, const struct pkt_info *pi)
+{
+	const struct rte_ipv4_hdr *ip =
+		pkt_at(m, const struct rte_ipv4_hdr *, pi->l2_len);
+	const struct rte_icmp_hdr *icmp;
+
+	/* (PKT_F_FRAG is set for the first fragment too: it is answered) */
+	if (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_OFFSET_MASK))
+		return false;
+	if (pi->proto != IPPROTO_ICMP)
+		return true;
+	if (!(pi->flags & PKT_F_L4))
+		return false;
+	icmp = pkt_at(m, const struct rte_icmp_hdr *, pi->l2_len + pi->l3_len);
+	switch (icmp->icmp_type) {
+	case RTE_IP_ICMP_ECHO_REQUEST:
+	case RTE_IP_ICMP_ECHO_REPLY:
+	case 13: /* timestamp */
+	case 14: /* timestamp reply */
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Turn m (received on port, parsed as pi) into the ICMP error type/code
+ * (rest of header: info, network order) about it, from `from`, and send
+ * it back to the frame's Ethernet source on port: the hop that brought
+ * the packet is the way back to its sender, and an answer needs neither
+ * a route nor ARP (so a spoofed source cannot make us resolve
+ * anything). Quotes the datagram up to 576 bytes in all (RFC 1812
+ * 4.3.2.3). Goes through the rate limit; never about an ICMP error or a
+ * later fragment. Returns true when sent; consumes m either way (not
+ * counted as a drop: the caller counts why it did not forward m).
+ */
+static bool
+icmp_error_send(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
+		const struct pkt_info *pi, uint8_t type, uint8_t code,
+		uint32_t info, uint32_t from)
 {
 	struct fwd_worker *fw = fwd_worker_of(w);
 	const uint16_t hdrs = sizeof(struct rte_ipv4_hdr) + 8;
 	uint16_t keep = RTE_MIN(pi->ip_len, (uint16_t)(576 - hdrs));
-	struct rte_ipv4_hdr *ip = fwd_l2_reset(m, pi);
-	uint32_t to = ip->src_addr, nh;
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	struct rte_ether_addr back = eth->src_addr;
+	struct rte_ipv4_hdr *ip;
 	struct rte_icmp_hdr *icmp;
-	uint16_t port;
+	uint32_t to = pi->saddr;
 	char *p;
 
+	/* a frame from a multicast or zero MAC has no way back */
+	if (!rte_is_unicast_ether_addr(&back) ||
+	    rte_is_zero_ether_addr(&back) || !icmp_answerable(m, pi) ||
+	    !icmp_rl_allow(w, to))
+		goto drop;
+	/* one segment holding the whole datagram: pkt_parse() saw to it */
+	fwd_l2_reset(m, pi);
 	rte_pktmbuf_trim(m, (uint16_t)(pi->ip_len - keep));
 	p = rte_pktmbuf_prepend(m, hdrs);
-	if (p == NULL) {
-		dp_worker_drop(w, m, DP_DROP_NO_HEADROOM);
-		return;
-	}
-	((struct rte_ether_hdr *)p)->ether_type =
-		rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-	ip = (struct rte_ipv4_hdr *)(p + sizeof(struct rte_ether_hdr));
+	if (p == NULL)
+		goto drop;
+	eth = (struct rte_ether_hdr *)p;
+	/* what was the Ethernet header moves to the front: rewrite it */
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	eth->dst_addr = back;
+	rte_ether_addr_copy(&w->dp->ports[port]->mac, &eth->src_addr);
+	ip = (struct rte_ipv4_hdr *)(eth + 1);
 	icmp = (struct rte_icmp_hdr *)(ip + 1);
-	icmp->icmp_type = ICMP_DEST_UNREACH;
-	icmp->icmp_code = 4; /* fragmentation needed and DF set */
+	icmp->icmp_type = type;
+	icmp->icmp_code = code;
 	icmp->icmp_cksum = 0;
-	icmp->icmp_ident = 0;
-	icmp->icmp_seq_nb = rte_cpu_to_be_16(mtu);
+	memcpy(&icmp->icmp_ident, &info, 4);
 	icmp->icmp_cksum = pkt_cksum(icmp, 8u + keep);
 	ip_fill(ip, 0xc0, (uint16_t)(hdrs + keep), fw->ip_id++, 0, IPPROTO_ICMP,
 		from, to);
-	if (fwd_route(w, m, to, &port, &nh) == 0)
-		neigh_output(w, m, port, nh);
+	dp_worker_tx(w, port, m);
+	return true;
+drop:
+	rte_pktmbuf_free(m);
+	return false;
+}
+
+/* The address an answer about c's packet in direction dir comes from. */
+static uint32_t
+icmp_from(struct dp_worker *w, uint16_t port, const struct pkt_info *pi,
+	  const struct conn *c, unsigned int dir)
+{
+	uint32_t a;
+
+	if (dir == CONN_DIR_IN)
+		return c->vaddr; /* the address the client talks to */
+	a = port_addr_source(w->dp, port, pi->saddr);
+	return a != 0 ? a : c->vaddr;
+}
+
+void
+fwd_icmp_time_exceeded(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
+		       const struct pkt_info *pi, uint32_t from)
+{
+	w->drops[DP_DROP_TTL_EXCEEDED]++;
+	if (icmp_error_send(w, m, port, pi, ICMP_TIME_EXCEEDED, 0, 0, from))
+		w->icmp_st.time_exceeded++;
+}
+
+void
+fwd_icmp_time_exceeded_conn(struct dp_worker *w, struct rte_mbuf *m,
+			    uint16_t port, const struct pkt_info *pi,
+			    const struct conn *c, unsigned int dir)
+{
+	fwd_icmp_time_exceeded(w, m, port, pi, icmp_from(w, port, pi, c, dir));
+}
+
+/* The smallest MTU of our ports: no packet below it needs a lookup. */
+static uint16_t
+mtu_min(const struct dp_ctx *dp)
+{
+	uint16_t min = UINT16_MAX;
+
+	for (unsigned int i = 0; i < dp->nports; i++)
+		min = RTE_MIN(min, dp->ports[i]->mtu);
+	return min;
+}
+
+bool
+fwd_icmp_mtu_ok(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
+		const struct pkt_info *pi, const struct conn *c,
+		unsigned int dir)
+{
+	const struct rte_ipv4_hdr *ip =
+		pkt_at(m, const struct rte_ipv4_hdr *, pi->l2_len);
+	/* TUNNEL adds the outer header; TOA and PROXY v2 add theirs only
+	 * when the result fits (fwd_fnat.c) */
+	uint16_t extra = c->mode == LB_MODE_TUNNEL && dir == CONN_DIR_IN
+				 ? (uint16_t)sizeof(struct rte_ipv4_hdr)
+				 : 0;
+	uint16_t oport, mtu;
+	uint32_t nh, info;
+
+	if ((uint32_t)pi->ip_len + extra <= mtu_min(w->dp))
+		return true;
+	if (route_lookup(w->dp->route, dir == CONN_DIR_IN ? c->baddr : c->caddr,
+			 &oport, &nh) < 0)
+		return true; /* the mode counts no_route */
+	mtu = w->dp->ports[oport]->mtu;
+	if ((uint32_t)pi->ip_len + extra <= mtu)
+		return true;
+	if (!(ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG))) {
+		/* we do not fragment (see docs/dataplane.md "ICMP") */
+		dp_worker_drop(w, m, DP_DROP_TOO_BIG);
+		return false;
+	}
+	w->drops[DP_DROP_FRAG_NEEDED]++;
+	info = rte_cpu_to_be_32((uint32_t)(mtu - extra));
+	if (icmp_error_send(w, m, port, pi, ICMP_DEST_UNREACH, 4, info,
+			    icmp_from(w, port, pi, c, dir)))
+		w->icmp_st.frag_needed++;
+	return false;
 }
 
 /* ---- ICMP errors about connections ---------------------------------------- */

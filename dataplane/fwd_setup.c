@@ -48,8 +48,15 @@ worker_setup(struct fwd *f, unsigned int i, uint32_t conns)
 				 sizeof(uint32_t) * dp->conf.max_backends, 0);
 	fw->ld_active =
 		rte_zmalloc("fwd_ld", 3 * sizeof(uint32_t) * FWD_LOAD_MAX, 0);
+	fw->svc_rate = rte_zmalloc(
+		"fwd_rate", sizeof(*fw->svc_rate) * dp->conf.max_services, 0);
+	fw->src = rte_zmalloc("fwd_src", sizeof(*fw->src) * FWD_SRC_SLOTS, 0);
+	fw->b_over = rte_zmalloc(
+		"fwd_over",
+		sizeof(uint64_t) * ((dp->conf.max_backends + 63) / 64), 0);
 	if (fw->ct == NULL || fw->handoff == NULL || fw->rtt_us == NULL ||
-	    fw->ld_active == NULL)
+	    fw->ld_active == NULL || fw->svc_rate == NULL || fw->src == NULL ||
+	    fw->b_over == NULL)
 		return -ENOMEM;
 	fw->ld_inactive = fw->ld_active + FWD_LOAD_MAX;
 	fw->ld_rtt = fw->ld_inactive + FWD_LOAD_MAX;
@@ -82,6 +89,7 @@ fwd_init_size(struct dp_ctx *dp, uint32_t conns)
 	f->nworkers = dp->nworkers;
 	dp->fwd = f;
 	f->tsc_per_us = rte_get_tsc_hz() / 1000000 ?: 1;
+	f->tsc_hz = rte_get_tsc_hz() ?: 1;
 	f->nat_rev = rte_hash_create(&hp);
 	if (f->nat_rev == NULL ||
 	    (dp->qsv != NULL && rte_hash_rcu_qsbr_add(f->nat_rev, &rc) != 0))
@@ -128,6 +136,9 @@ fwd_fini(struct dp_ctx *dp)
 		rte_ring_free(fw->handoff);
 		rte_free(fw->rtt_us);
 		rte_free(fw->ld_active);
+		rte_free(fw->svc_rate);
+		rte_free(fw->src);
+		rte_free(fw->b_over);
 	}
 	rte_hash_free(f->nat_rev);
 	rte_free(f);

@@ -7,11 +7,11 @@
  * VIP on loopback, answers the client directly.
  *
  * Outer header: TTL 64, TOS and DF copied from the inner header, IP ID
- * from a per-worker counter. When the result would exceed the egress
- * port's MTU: with DF, the client gets ICMP fragmentation-needed (from
- * the VIP) announcing MTU - 20 and the packet is dropped (counted
- * frag_needed); without DF it is dropped (counted too_big), since we do
- * not fragment.
+ * from a per-worker counter. fwd.c's MTU check (fwd_icmp_mtu_ok) has
+ * answered a client whose DF packet would exceed the egress port's MTU
+ * with the outer header (fragmentation needed, MTU - 20) before we get
+ * here; what still does not fit (an ICMP error passed on to a backend)
+ * is dropped as too_big, since we do not fragment.
  */
 #include <string.h>
 
@@ -49,13 +49,7 @@ tun_xmit(struct fwd_worker *fw, struct dp_worker *w, struct rte_mbuf *m,
 		return;
 	mtu = w->dp->ports[port]->mtu;
 	if ((uint32_t)pi->ip_len + IPIP_HLEN > mtu) {
-		if (df == 0) {
-			dp_worker_drop(w, m, DP_DROP_TOO_BIG);
-			return;
-		}
-		w->drops[DP_DROP_FRAG_NEEDED]++;
-		fwd_icmp_frag_needed(w, m, pi, c->vaddr,
-				     (uint16_t)(mtu - IPIP_HLEN));
+		dp_worker_drop(w, m, DP_DROP_TOO_BIG);
 		return;
 	}
 	ip = fwd_l2_reset(m, pi);

@@ -65,12 +65,18 @@ static const char *const drop_names[DP_DROP_MAX] = {
 	[DP_DROP_VLAN_UNTAGGED] = "vlan_untagged",
 	[DP_DROP_VLAN_TAGGED] = "vlan_tagged",
 	[DP_DROP_QINQ] = "qinq",
+	[DP_DROP_SVC_CONN_LIMIT] = "svc_conn_limit",
+	[DP_DROP_SVC_RATE_LIMIT] = "svc_rate_limit",
+	[DP_DROP_SYN_SRC_LIMIT] = "syn_src_limit",
+	[DP_DROP_BACKEND_OVERLOADED] = "backend_overloaded",
+	[DP_DROP_ICMP_RATELIMITED] = "icmp_ratelimited",
 };
 
 /* What the counters read at the last STATS_ZERO. */
 struct stats_base {
 	struct stats_port port[DP_MAX_WORKERS][DP_MAX_PORTS];
 	struct stats_lcore lcore[DP_MAX_WORKERS];
+	struct stats_icmp icmp[DP_MAX_WORKERS];
 	uint64_t drops[DP_MAX_WORKERS][DP_DROP_MAX];
 	uint64_t ctrl_drops[DP_DROP_MAX];
 	struct rte_eth_stats hw[DP_MAX_PORTS];
@@ -121,6 +127,7 @@ stats_zero(struct dp_ctx *dp, const struct lbmsg_server_stats *srv)
 
 		memcpy(b->port[i], w->port_st, sizeof(w->port_st));
 		b->lcore[i] = w->lcore_st;
+		b->icmp[i] = w->icmp_st;
 		memcpy(b->drops[i], w->drops, sizeof(w->drops));
 	}
 	memcpy(b->ctrl_drops, dp->ctrl_drops, sizeof(b->ctrl_drops));
@@ -227,6 +234,7 @@ dump_worker(struct dp_ctx *dp, struct lbmsg_req *req, unsigned int i)
 	const struct dp_worker *w = &dp->workers[i];
 	const struct stats_base *b = dp->stats_base;
 	const struct stats_lcore *l = &w->lcore_st, *z = &b->lcore[i];
+	const struct stats_icmp *ic = &w->icmp_st, *iz = &b->icmp[i];
 	uint16_t lcore = (uint16_t)w->lcore;
 	uint64_t tx = 0, drops = 0;
 	struct cnt d[DP_DROP_MAX];
@@ -248,6 +256,13 @@ dump_worker(struct dp_ctx *dp, struct lbmsg_req *req, unsigned int i)
 		{ "busy_cycles_total", l->busy_cycles - z->busy_cycles },
 		{ "idle_cycles_total", l->idle_cycles - z->idle_cycles },
 		{ "tsc_hz", rte_get_tsc_hz() },
+		{ "icmp_echo_replies_total",
+		  ic->echo_replies - iz->echo_replies },
+		{ "icmp_frag_needed_sent_total",
+		  ic->frag_needed - iz->frag_needed },
+		{ "icmp_time_exceeded_sent_total",
+		  ic->time_exceeded - iz->time_exceeded },
+		{ "icmp_ratelimited_total", ic->ratelimited - iz->ratelimited },
 	};
 	rc = send_part(req, LB_STATS_LCORE, lcore_head, &lcore, c, RTE_DIM(c));
 	if (rc == 0)

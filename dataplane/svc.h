@@ -28,6 +28,10 @@ struct svc_backend {
 	uint8_t flags;	 /* LB_BACKEND_F_* */
 	uint32_t weight; /* 0 = quiescent */
 	uint32_t slot;	 /* stable id for counters, < max_backends */
+	/* IPVS's connection thresholds (docs/dataplane.md "Connection
+	 * limits"): 0 = none; l_thresh 0 = 3/4 of u_thresh */
+	uint32_t u_thresh;
+	uint32_t l_thresh;
 };
 
 /* struct svc.magic: set while a version may be read, cleared on free. */
@@ -48,6 +52,10 @@ struct svc {
 	const struct sched_ops *sched;
 	void *sched_state;
 	uint32_t mh_size; /* as configured; 0 = scheduler default */
+	/* limits (docs/dataplane.md "Connection limits"); 0 = none */
+	uint32_t max_conns;    /* connections, summed over workers */
+	uint32_t conn_rate;    /* new connections per second, all workers */
+	uint32_t syn_src_rate; /* SYNs per second from one source address */
 	uint32_t nbackends;
 	struct svc_backend *backends;
 	uint32_t nladdrs;

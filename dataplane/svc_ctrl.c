@@ -156,6 +156,8 @@ get_backend(struct lbmsg_req *req, struct nlattr **tb, const struct svc *s,
 	b->weight = (wb.present & LBMSG_BE_WEIGHT) ? wb.weight : 1;
 	b->flags = (uint8_t)wb.flags;
 	b->mode = s->mode;
+	b->u_thresh = wb.u_thresh;
+	b->l_thresh = wb.l_thresh;
 	lb_addr_port_format(&b->addr, b->port, buf, sizeof(buf));
 	if (b->addr.family != s->vip.family)
 		return lbmsg_req_errf(req, -EAFNOSUPPORT,
@@ -218,6 +220,12 @@ apply_opts(struct lbmsg_req *req, struct svc_edit *e)
 		e->s.flags = a.flags;
 	if (a.present & LBMSG_SVC_MH_SIZE)
 		e->s.mh_size = a.mh_size;
+	if (tb[LB_ATTR_MAX_CONNS] != NULL)
+		e->s.max_conns = a.max_conns;
+	if (tb[LB_ATTR_CONN_RATE] != NULL)
+		e->s.conn_rate = a.conn_rate;
+	if (tb[LB_ATTR_SYN_SRC_RATE] != NULL)
+		e->s.syn_src_rate = a.syn_src_rate;
 	if ((e->s.flags & (LB_SVC_F_TOA | LB_SVC_F_PROXY_V2)) &&
 	    e->s.mode != LB_MODE_FNAT)
 		return lbmsg_req_errf(req, -EINVAL,
@@ -363,6 +371,9 @@ put_svc_attrs(struct nl_msg *m, const struct svc *s)
 		.persist = s->persist,
 		.flags = s->flags,
 		.mh_size = s->mh_size,
+		.max_conns = s->max_conns,
+		.conn_rate = s->conn_rate,
+		.syn_src_rate = s->syn_src_rate,
 	};
 
 	if (svc_put_key(m, s) < 0)
@@ -374,12 +385,15 @@ static int
 put_backend_attrs(struct nl_msg *m, const struct svc_backend *b)
 {
 	const struct lbmsg_backend wb = {
-		.present = LBMSG_BE_WEIGHT | LBMSG_BE_MODE | LBMSG_BE_FLAGS,
+		.present = LBMSG_BE_WEIGHT | LBMSG_BE_MODE | LBMSG_BE_FLAGS |
+			   LBMSG_BE_THRESH,
 		.addr = b->addr,
 		.port = b->port,
 		.weight = b->weight,
 		.mode = b->mode,
 		.flags = b->flags,
+		.u_thresh = b->u_thresh,
+		.l_thresh = b->l_thresh,
 	};
 
 	return lbmsg_put_backend(m, &wb);
@@ -590,8 +604,19 @@ backend_change(struct svc_table *t, struct lbmsg_req *req, uint16_t type)
 			b.weight = s->backends[i].weight;
 		if (req->tb[LB_ATTR_FLAGS] == NULL)
 			b.flags = s->backends[i].flags;
+		if (req->tb[LB_ATTR_U_THRESH] == NULL)
+			b.u_thresh = s->backends[i].u_thresh;
+		if (req->tb[LB_ATTR_L_THRESH] == NULL)
+			b.l_thresh = s->backends[i].l_thresh;
+		if (b.l_thresh > b.u_thresh)
+			return lbmsg_req_errf(req, -ERANGE,
+					      "backend %s: lower threshold %u "
+					      "above the upper %u",
+					      buf, b.l_thresh, b.u_thresh);
 		if (s->backends[i].weight == b.weight &&
-		    s->backends[i].flags == b.flags)
+		    s->backends[i].flags == b.flags &&
+		    s->backends[i].u_thresh == b.u_thresh &&
+		    s->backends[i].l_thresh == b.l_thresh)
 			return 0; /* nothing changes */
 	}
 	if (svc_edit_from(&e, s) < 0)
@@ -608,6 +633,8 @@ backend_change(struct svc_table *t, struct lbmsg_req *req, uint16_t type)
 	default:
 		e.b[i].weight = b.weight;
 		e.b[i].flags = b.flags;
+		e.b[i].u_thresh = b.u_thresh;
+		e.b[i].l_thresh = b.l_thresh;
 		break;
 	}
 	return edit_commit(t, req, s, &e, rc);

@@ -156,6 +156,12 @@ ipv4_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 	    (pi->flags & PKT_F_L4)) {
 		s = svc_lookup_memo(dp->svc, mo, pi);
 		if (s != NULL) {
+			if (pi->ttl <= 1 && dp->fwd != NULL) {
+				/* answered from the VIP the client asked */
+				fwd_icmp_time_exceeded(w, m, port, pi,
+						       pi->daddr);
+				return;
+			}
 			if (pi->ttl <= 1) {
 				dp_worker_drop(w, m, DP_DROP_TTL_EXCEEDED);
 				return;

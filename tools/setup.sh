@@ -27,6 +27,7 @@ PACKAGES=(
 	nginx-light nghttp2-client python3-h2 python3-cryptography
 	python3-websockets python3-grpcio
 	haproxy
+	libhiredis-dev redis-server faketime
 )
 
 say() { printf 'setup: %s\n' "$*"; }
@@ -49,17 +50,16 @@ install_packages() {
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq "${missing[@]}" >/dev/null
-	# The prometheus package starts a server we do not need; only
-	# promtool is used.
-	if systemctl is-active --quiet prometheus 2>/dev/null; then
-		systemctl stop prometheus || true
-		systemctl disable prometheus >/dev/null 2>&1 || true
-	fi
-	# Likewise haproxy: the benchmark starts its own (tests/bench).
-	if systemctl is-active --quiet haproxy 2>/dev/null; then
-		systemctl stop haproxy || true
-		systemctl disable haproxy >/dev/null 2>&1 || true
-	fi
+	# Packages that start a server we do not need: only promtool is used
+	# of prometheus, and the tests and benchmarks start their own haproxy
+	# and redis-server on ports of their own.
+	local svc
+	for svc in prometheus haproxy redis-server; do
+		if systemctl is-active --quiet "$svc" 2>/dev/null; then
+			systemctl stop "$svc" || true
+			systemctl disable "$svc" >/dev/null 2>&1 || true
+		fi
+	done
 }
 
 setup_hugepages() {

@@ -16,11 +16,13 @@
 #include <cjson/cJSON.h>
 
 #include "gw_api_priv.h"
+#include "gw_cache.h"
 #include "edgelb/lbmsg.h"
 #include "edgelb/util.h"
 
 struct args {
 	const char *name, *stage, *user, *data;
+	const char *filter, *prefix, *route, *state; /* cache, degrade */
 	uint32_t version;
 	int64_t sunset;
 	unsigned limit;
@@ -102,6 +104,12 @@ parse_args(struct nlattr **tb, struct args *a, char *err, size_t errlen)
 			a->name = v;
 		} else if (KEY("stage")) {
 			a->stage = v;
+		} else if (KEY("filter") || KEY("prefix") || KEY("route") ||
+			   KEY("state")) {
+			*(kv[0] == 'f'	 ? &a->filter
+			  : kv[0] == 'p' ? &a->prefix
+			  : kv[0] == 'r' ? &a->route
+					 : &a->state) = v;
 		} else if (KEY("user")) {
 			/* kept in the history and printed: short, no control
 			 * bytes */
@@ -499,6 +507,27 @@ c_show(struct ctx *c)
 			       c->errlen);
 }
 
+/* the cache and degradation (gw_cache.h) */
+static int
+c_purge(struct ctx *c)
+{
+	return gw_cache_ctl_purge(c->out, c->a->filter, c->a->prefix, c->err,
+				  c->errlen);
+}
+
+static int
+c_stats(struct ctx *c)
+{
+	return gw_cache_ctl_stats(c->out, c->err, c->errlen);
+}
+
+static int
+c_degrade(struct ctx *c)
+{
+	return gw_degrade_ctl(c->out, c->a->route, c->a->state, c->err,
+			      c->errlen);
+}
+
 static const struct {
 	const char *cmd;
 	int (*fn)(struct ctx *c);
@@ -507,7 +536,8 @@ static const struct {
 	{ "api.publish", c_publish },	  { "api.rollback", c_rollback },
 	{ "api.deprecate", c_deprecate }, { "api.retire", c_retire },
 	{ "api.history", c_history },	  { "api.list", c_list },
-	{ "api.show", c_show },
+	{ "api.show", c_show },		  { "api.degrade", c_degrade },
+	{ "api.cache.purge", c_purge },	  { "api.cache.stats", c_stats },
 };
 
 int

@@ -63,11 +63,29 @@ struct gw_freq {
 	const char *ctype; /* NULL: the JSON error */
 	struct http_header ah[GW_FILTER_ANSWER_HDRS + 1]; /* answer's */
 	uint64_t scratch[GW_MAX_FILTERS][GW_FSCRATCH];
+	/* a pre hook waits (GW_FV_PENDING): the input to go on with */
+	struct gw_freq_in in;
+	bool pending;
+	/* a whole answer kept by a filter (gw_freq_set_answer) */
+	struct http_header *xh; /* its headers + h[], malloc'd */
+	size_t nxh;
+	const char *xbody;
+	size_t xlen;
+	int fb_from; /* a fallback replaced a failure with this status */
+	const struct http_header *resp_h; /* in post: the response's */
+	size_t resp_nh;
+	size_t nrq; /* request headers set by filters */
+	struct {
+		const char *name;
+		bool set;
+		char value[GW_FREQ_RQ_MAX];
+	} rq[GW_FREQ_RQ];
 };
 
 static const struct gw_filter_ops *const types[] = {
 	&gw_filter_apikey,    &gw_filter_jwt,	  &gw_filter_hmac,
-	&gw_filter_ratelimit, &gw_filter_breaker,
+	&gw_filter_ratelimit, &gw_filter_breaker, &gw_filter_cache,
+	&gw_filter_degrade,
 };
 
 static const struct {
@@ -91,6 +109,10 @@ static const struct {
 	[GW_FR_BREAKER_OPEN] = { "circuit open", "breaker_open" },
 	[GW_FR_MAX_ACTIVE] = { "too many active requests", "max_active" },
 	[GW_FR_NOMEM] = { "out of memory", "nomem" },
+	[GW_FR_STORE_DOWN] = { "limit store unavailable", "store_down" },
+	[GW_FR_CACHE_HIT] = { "answered from the cache", "cache_hit" },
+	[GW_FR_SHED] = { "overloaded: shed by priority", "shed" },
+	[GW_FR_DEGRADED] = { "route degraded", "degraded" },
 };
 
 const char *
@@ -247,7 +269,16 @@ gw_freq_new(const struct gw_route *r)
 	f->hoff = 0;
 	f->blen = 0;
 	f->ctype = NULL;
+	f->pending = false;
 	memset(f->scratch, 0, sizeof(f->scratch));
+	f->xh = NULL;
+	f->nxh = 0;
+	f->xbody = NULL;
+	f->xlen = 0;
+	f->fb_from = 0;
+	f->resp_h = NULL;
+	f->resp_nh = 0;
+	f->nrq = 0;
 	return f;
 }
 
@@ -330,6 +361,94 @@ gw_freq_route(const struct gw_freq *f)
 	return f->route;
 }
 
+enum gw_fverdict
+gw_freq_set_answer(struct gw_freq *f, int status, enum gw_freason why,
+		   const struct http_header *h, size_t nh, const char *body,
+		   size_t len)
+{
+	if (f->xh != NULL)
+		return GW_FV_ANSWER;
+	f->xh = malloc((nh + GW_FILTER_ANSWER_HDRS) * sizeof(*f->xh));
+	if (f->xh == NULL)
+		return GW_FV_PASS;
+	memcpy(f->xh, h, nh * sizeof(*h));
+	f->nxh = nh;
+	f->xbody = body;
+	f->xlen = len;
+	f->status = status;
+	f->why = why;
+	return GW_FV_ANSWER;
+}
+
+bool
+gw_freq_has_answer(const struct gw_freq *f)
+{
+	return f->xh != NULL;
+}
+
+const struct http_header *
+gw_freq_resp_headers(const struct gw_freq *f, size_t *n)
+{
+	*n = f->resp_nh;
+	return f->resp_h;
+}
+
+int
+gw_freq_set_req_hdr(struct gw_freq *f, const char *name, const char *value)
+{
+	size_t i;
+
+	for (i = 0; i < f->nrq; i++)
+		if (strcasecmp(f->rq[i].name, name) == 0)
+			break;
+	if (i == f->nrq) {
+		if (f->nrq >= GW_FREQ_RQ)
+			return -ENOSPC;
+		f->nrq++;
+	}
+	f->rq[i].name = name;
+	f->rq[i].set = value != NULL;
+	if (value != NULL)
+		snprintf(f->rq[i].value, sizeof(f->rq[i].value), "%s", value);
+	return 0;
+}
+
+/* Ask the filters 0..upto (whose pre ran) for a fallback to a failure. */
+static bool
+fallback(struct gw_freq *f, size_t upto, int status, uint64_t now_ns)
+{
+	for (size_t i = 0; i < upto && f->xh == NULL; i++) {
+		const struct chain_el *el = &f->ch->el[i];
+
+		if (el->ops->fallback != NULL &&
+		    el->ops->fallback(el->inst, el->rstate, f, status, now_ns,
+				      f->scratch[i]) &&
+		    f->xh != NULL)
+			f->fb_from = status;
+	}
+	return f->xh != NULL;
+}
+
+bool
+gw_freq_fallback(struct gw_freq *f, int status, uint64_t now_ns)
+{
+	return f != NULL && fallback(f, f->nran, status, now_ns);
+}
+
+void
+gw_freq_body(struct gw_freq *f, const char *p, size_t n)
+{
+	if (f == NULL)
+		return;
+	for (size_t i = 0; i < f->nran; i++) {
+		const struct chain_el *el = &f->ch->el[i];
+
+		if (el->ops->body != NULL)
+			el->ops->body(el->inst, el->rstate, f, p, n,
+				      f->scratch[i]);
+	}
+}
+
 /* JSON string content: the texts here are ours or checked tokens, but
  * a detail may quote a claim: escape what JSON needs. */
 static size_t
@@ -353,17 +472,21 @@ json_esc(char *out, size_t cap, const char *s)
 	return n;
 }
 
-enum gw_fverdict
-gw_freq_pre(struct gw_freq *f, const struct gw_freq_in *in)
+/* The pre hooks from the i-th on, until one answers or waits. */
+static enum gw_fverdict
+chain_pre(struct gw_freq *f, size_t from)
 {
-	if (f == NULL)
-		return GW_FV_PASS;
-	for (size_t i = 0; i < f->ch->n; i++) {
+	for (size_t i = from; i < f->ch->n; i++) {
 		struct chain_el *el = &f->ch->el[i];
 		enum gw_fverdict v;
 
 		f->nran = i + 1;
-		v = el->ops->pre(el->inst, el->rstate, f, in, f->scratch[i]);
+		v = el->ops->pre(el->inst, el->rstate, f, &f->in,
+				 f->scratch[i]);
+		if (v == GW_FV_PENDING) {
+			f->pending = true;
+			return v;
+		}
 		if (v == GW_FV_PASS) {
 			STAT_ADD(el->st.passed, 1);
 			continue;
@@ -372,9 +495,42 @@ gw_freq_pre(struct gw_freq *f, const struct gw_freq_in *in)
 		STAT_ADD(el->st.answered, 1);
 		if ((unsigned)f->why < GW_FR_MAX)
 			STAT_ADD(el->st.reasons[f->why], 1);
+		/* a failure answer (breaker open, degraded): a filter before
+		 * it, or itself, may have a fallback; shedding has none */
+		if (f->status >= 500 && f->why != GW_FR_SHED)
+			(void)fallback(f, i + 1, f->status, in->now_ns);
 		return GW_FV_ANSWER;
 	}
 	return GW_FV_PASS;
+}
+
+enum gw_fverdict
+gw_freq_pre(struct gw_freq *f, const struct gw_freq_in *in)
+{
+	if (f == NULL)
+		return GW_FV_PASS;
+	f->in = *in;
+	return chain_pre(f, 0);
+}
+
+void
+gw_freq_resume(struct gw_freq *f, enum gw_fverdict v, uint64_t now_ns)
+{
+	struct chain_el *el = &f->ch->el[f->nran - 1];
+
+	f->pending = false;
+	f->in.now_ns = now_ns;
+	if (v == GW_FV_PASS) {
+		STAT_ADD(el->st.passed, 1);
+		v = chain_pre(f, f->nran);
+	} else {
+		f->answered_by = (int)f->nran - 1;
+		STAT_ADD(el->st.answered, 1);
+		if ((unsigned)f->why < GW_FR_MAX)
+			STAT_ADD(el->st.reasons[f->why], 1);
+	}
+	if (v != GW_FV_PENDING && f->in.resume != NULL)
+		f->in.resume(f->in.resume_arg, v);
 }
 
 void
@@ -387,6 +543,16 @@ gw_freq_answer(const struct gw_freq *f, int *status,
 	const char *err;
 	int n;
 
+	if (f->xh != NULL) {
+		/* a filter's whole answer, then the headers added */
+		memcpy(w->xh + f->nxh, f->h, f->nh * sizeof(f->h[0]));
+		*status = f->status;
+		*h = w->xh;
+		*nh = f->nxh + f->nh;
+		*body = f->xbody;
+		*len = f->xlen;
+		return;
+	}
 	switch (f->status) {
 	case 401:
 		err = "unauthorized";
@@ -432,12 +598,27 @@ gw_freq_req_headers(struct gw_freq *f, struct http_header *hdrs, size_t *n,
 {
 	size_t k = 0;
 
-	if (f == NULL || f->cons_hdr[0] == '\0')
+	if (f == NULL || (f->cons_hdr[0] == '\0' && f->nrq == 0))
 		return 0;
-	for (size_t i = 0; i < *n; i++)
-		if (strcasecmp(hdrs[i].name, f->cons_hdr) != 0)
+	for (size_t i = 0; i < *n; i++) {
+		bool drop = f->cons_hdr[0] != '\0' &&
+			    strcasecmp(hdrs[i].name, f->cons_hdr) == 0;
+
+		for (size_t r = 0; r < f->nrq && !drop; r++)
+			drop = strcasecmp(hdrs[i].name, f->rq[r].name) == 0;
+		if (!drop)
 			hdrs[k++] = hdrs[i];
+	}
 	*n = k;
+	for (size_t r = 0; r < f->nrq; r++) {
+		if (!f->rq[r].set)
+			continue;
+		if (*n >= cap)
+			return -E2BIG;
+		hdrs[*n].name = f->rq[r].name;
+		hdrs[*n].value = f->rq[r].value;
+		(*n)++;
+	}
 	if (f->consumer[0] == '\0')
 		return 0;
 	if (*n >= cap)
@@ -454,6 +635,8 @@ gw_freq_post(struct gw_freq *f, int status, uint64_t now_ns,
 {
 	if (f == NULL)
 		return 0;
+	f->resp_h = hdrs;
+	f->resp_nh = *n;
 	for (size_t i = 0; i < f->nran; i++) {
 		const struct chain_el *el = &f->ch->el[i];
 
@@ -461,6 +644,11 @@ gw_freq_post(struct gw_freq *f, int status, uint64_t now_ns,
 			el->ops->post(el->inst, el->rstate, f, status, now_ns,
 				      f->scratch[i]);
 	}
+	f->resp_h = NULL;
+	if (f->xh == NULL && status >= 500)
+		(void)fallback(f, f->nran, status, now_ns);
+	if (f->xh != NULL)
+		return 1; /* answered instead: the response is dropped */
 	if (*n + f->nh > cap)
 		return -E2BIG;
 	for (size_t i = 0; i < f->nh; i++)
@@ -471,15 +659,23 @@ gw_freq_post(struct gw_freq *f, int status, uint64_t now_ns,
 void
 gw_freq_done(struct gw_freq *f, const struct gw_fdone *d)
 {
+	struct gw_fdone dd;
+
 	if (f == NULL)
 		return;
+	dd = *d;
+	/* a fallback hid a failure of the upstream: the filters (the
+	 * breaker) still learn it failed */
+	if (f->fb_from >= 500 && dd.forwarded)
+		dd.failed = true;
 	for (size_t i = 0; i < f->nran; i++) {
 		const struct chain_el *el = &f->ch->el[i];
 
 		if (el->ops->done != NULL)
-			el->ops->done(el->inst, el->rstate, d,
+			el->ops->done(el->inst, el->rstate, &dd,
 				      f->answered_by == (int)i, f->scratch[i]);
 	}
+	free(f->xh);
 	free(f);
 }
 

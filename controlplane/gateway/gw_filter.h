@@ -39,6 +39,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+struct event_base;
+
 #include "gw_route.h"
 #include "http.h"
 
@@ -66,6 +68,10 @@ enum gw_freason {
 	GW_FR_BREAKER_OPEN,   /* 503: open, or half-open probes taken */
 	GW_FR_MAX_ACTIVE,     /* 503: max_active requests on the upstream */
 	GW_FR_NOMEM,	      /* 503: could not keep state */
+	GW_FR_STORE_DOWN,     /* 503: limit store down (fail_closed) */
+	GW_FR_CACHE_HIT,      /* 200/304 from the cache (gw_cache.h) */
+	GW_FR_SHED,	      /* 503: load shedding (degrade) */
+	GW_FR_DEGRADED,	      /* 503 or fallback: degraded by lbctl */
 	GW_FR_MAX,
 };
 
@@ -108,17 +114,25 @@ struct gw_filter_set;
 
 struct gw_freq;
 
-/* What the pre hooks see. */
+enum gw_fverdict {
+	GW_FV_PASS,
+	GW_FV_ANSWER,  /* gw_freq_answer tells the answer */
+	GW_FV_PENDING, /* a filter waits for an answer: resume is called */
+};
+
+/* What the pre hooks see (m and peer must live until the request ends). */
 struct gw_freq_in {
 	const struct http_msg *m;
 	const struct sockaddr *peer; /* NULL: unknown */
 	uint64_t now_ns;	     /* CLOCK_MONOTONIC */
 	int64_t wall_s;		     /* CLOCK_REALTIME (exp, nbf, Date) */
-};
-
-enum gw_fverdict {
-	GW_FV_PASS,
-	GW_FV_ANSWER, /* gw_freq_answer tells the answer */
+	/* the request's loop and, after GW_FV_PENDING, the call with the
+	 * chain's final verdict (PASS or ANSWER) once the waiting filter
+	 * has its answer; not called if the request ends first (done).
+	 * NULL base: no filter may wait (each decides at once). */
+	struct event_base *base;
+	void (*resume)(void *arg, enum gw_fverdict v);
+	void *resume_arg;
 };
 
 /* The request's chain state, or NULL when the route has none (every
@@ -126,7 +140,8 @@ enum gw_fverdict {
  * for a route with a chain. */
 struct gw_freq *gw_freq_new(const struct gw_route *r);
 
-/* The pre hooks, in order, until one answers. */
+/* The pre hooks, in order, until one answers or waits (GW_FV_PENDING:
+ * in->resume tells the rest, on the request's loop). */
 enum gw_fverdict gw_freq_pre(struct gw_freq *f, const struct gw_freq_in *in);
 
 /* The direct answer after GW_FV_ANSWER: status, headers (valid while f
@@ -145,9 +160,22 @@ int gw_freq_req_headers(struct gw_freq *f, struct http_header *hdrs, size_t *n,
 			size_t cap);
 
 /* The upstream's response head: the post hooks run; their headers are
- * appended to hdrs[0..*n) (at most cap). 0 or -E2BIG. */
+ * appended to hdrs[0..*n) (at most cap). 0, -E2BIG, or 1: a filter
+ * answers instead of this response (a cache entry revalidated by a 304,
+ * or a fallback for a 5xx): send gw_freq_answer's and drop the
+ * upstream's. */
 int gw_freq_post(struct gw_freq *f, int status, uint64_t now_ns,
 		 struct http_header *hdrs, size_t *n, size_t cap);
+
+/* A piece of the upstream's response body as it goes to the client
+ * (after gw_freq_post returned 0); p NULL and n 0: the body ended
+ * whole. */
+void gw_freq_body(struct gw_freq *f, const char *p, size_t n);
+
+/* The request fails with our own status (502, 503, 504) before an
+ * upstream head: true when a filter answers instead (a stale cache
+ * entry, a static fallback), then send gw_freq_answer's. */
+bool gw_freq_fallback(struct gw_freq *f, int status, uint64_t now_ns);
 
 /* How a request ended, for done. */
 struct gw_fdone {

@@ -10,6 +10,8 @@
 
 #include "gw_filter.h"
 #include "gw_filter_module.h"
+#include "gw_ratelimit_redis.h"
+#include "metrics.h"
 #include "edgelb/util.h"
 
 struct fsect {
@@ -135,8 +137,48 @@ fs_start(struct lbd *d, const struct cfg *c, void **state)
 	return 0;
 }
 
+/* The ratelimit filters' Redis store: its process-wide counters, one
+ * series per event. */
+static int
+fs_collect(void *state, struct metrics *m)
+{
+	struct gw_rl_redis_stats s;
+	const struct {
+		const char *event;
+		const uint64_t *v;
+	} ev[] = {
+		{ "decision", &s.decisions },
+		{ "round_trip", &s.round_trips },
+		{ "reply", &s.replies_ok },
+		{ "error", &s.errors },
+		{ "timeout", &s.timeouts },
+		{ "down", &s.down },
+		{ "fail_open", &s.fail_open },
+		{ "fail_closed", &s.fail_closed },
+		{ "noscript", &s.noscript },
+		{ "lease_hit", &s.lease_hits },
+		{ "connect", &s.connects },
+		{ "disconnect", &s.disconnects },
+		{ "connect_failure", &s.connect_failures },
+	};
+
+	(void)state;
+	gw_rl_redis_stats(&s);
+	for (size_t i = 0; i < sizeof(ev) / sizeof(ev[0]); i++) {
+		struct metrics_label l = { "event", ev[i].event };
+
+		metrics_put(m, "edgelbd_gateway_ratelimit_redis_total",
+			    "Rate-limit decisions asked of Redis and what came "
+			    "of them (fail_open: the local limiter decided, "
+			    "fail_closed: refused with 503).",
+			    METRICS_COUNTER, &l, 1, (double)*ev[i].v);
+	}
+	return 0;
+}
+
 const struct lbd_module gw_filter_module = {
 	.name = "filter",
 	.cfg = &gw_filter_cfg_ops,
 	.start = fs_start,
+	.collect = fs_collect,
 };

@@ -43,6 +43,14 @@ struct gw_filter_ops {
 	 * NULL). answered: this filter's pre answered it. */
 	void (*done)(void *inst, void *rstate, const struct gw_fdone *d,
 		     bool answered, uint64_t *scratch);
+	/* a piece of the response body (gw_freq_body; may be NULL) */
+	void (*body)(void *inst, void *rstate, struct gw_freq *f, const char *p,
+		     size_t n, uint64_t *scratch);
+	/* the request is failing with status (>= 500: an answer of a
+	 * later filter, the upstream's 5xx or our 502/503/504): answer
+	 * instead with gw_freq_set_answer and return true (may be NULL) */
+	bool (*fallback)(void *inst, void *rstate, struct gw_freq *f,
+			 int status, uint64_t now_ns, uint64_t *scratch);
 };
 
 const struct gw_filter_ops *gw_filter_find(const char *type);
@@ -52,6 +60,8 @@ extern const struct gw_filter_ops gw_filter_jwt;
 extern const struct gw_filter_ops gw_filter_hmac;
 extern const struct gw_filter_ops gw_filter_ratelimit;
 extern const struct gw_filter_ops gw_filter_breaker;
+extern const struct gw_filter_ops gw_filter_cache;
+extern const struct gw_filter_ops gw_filter_degrade;
 
 /* ---- helpers for hooks ----------------------------------------------------- */
 
@@ -77,6 +87,36 @@ void gw_freq_set_consumer(struct gw_freq *f, const char *consumer,
  * client copies are removed even when authentication fails open. */
 void gw_freq_consumer_header(struct gw_freq *f, const char *header);
 const struct gw_route *gw_freq_route(const struct gw_freq *f);
+/* The verdict of a pre hook that returned GW_FV_PENDING (its answer's
+ * headers and reject already set on f): the chain goes on and the
+ * request's resume is called. Once, on the request's loop, and never
+ * after the filter's done hook ran. */
+void gw_freq_resume(struct gw_freq *f, enum gw_fverdict v, uint64_t now_ns);
+/*
+ * Answer with a whole response whose headers and body the filter keeps
+ * alive until its done hook (a cache entry's): the headers added with
+ * gw_freq_add_hdr follow h. Only the first answer set counts (the others
+ * return GW_FV_ANSWER and change nothing). why is counted when a pre
+ * hook returns it. GW_FV_ANSWER, or GW_FV_PASS when no memory was left
+ * for the headers (nothing set).
+ */
+enum gw_fverdict gw_freq_set_answer(struct gw_freq *f, int status,
+				    enum gw_freason why,
+				    const struct http_header *h, size_t nh,
+				    const char *body, size_t len);
+/* Has an answer been set (gw_freq_set_answer)? */
+bool gw_freq_has_answer(const struct gw_freq *f);
+/* In a post hook: the response's headers as they go to the client
+ * (hop-by-hop removed, the route's rewrites done). */
+const struct http_header *gw_freq_resp_headers(const struct gw_freq *f,
+					       size_t *n);
+/* A request header to forward: every client copy of name is removed and,
+ * when value is not NULL, value (copied, at most GW_FREQ_RQ_MAX - 1
+ * bytes) sent instead. At most GW_FREQ_RQ headers; 0 or -ENOSPC. name
+ * must be static text. */
+#define GW_FREQ_RQ     2
+#define GW_FREQ_RQ_MAX 256
+int gw_freq_set_req_hdr(struct gw_freq *f, const char *name, const char *value);
 
 /* Shared key-value parsing for the filter types. */
 int gw_fparse_u32(const char *v, uint32_t lo, uint32_t hi, uint32_t *out);

@@ -372,6 +372,8 @@ kb_add(struct gw_call *c, const char *b, size_t n)
 static void call_free(struct gw_call *c);
 static int hold_request(struct gw_call *c);
 static struct gw_loop *loop_of(struct gw_proxy *p, struct event_base *base);
+static void filters_resumed(void *arg, enum gw_fverdict v);
+static int head_go(struct gw_call *c);
 
 /* Tell on_done how the request went, once. */
 static void
@@ -517,6 +519,9 @@ send_answer(struct gw_call *c)
 	size_t fnh, fbl;
 	int n, rcode;
 
+	if (!c->f_answer && c->a_error != NULL && c->a_status >= 500 &&
+	    gw_freq_fallback(c->fr, c->a_status, now_us() * 1000))
+		c->f_answer = true; /* a stale entry or a fallback body */
 	if (c->f_answer)
 		gw_freq_answer(c->fr, &c->a_status, &fh, &fnh, &fb, &fbl);
 	if (!c->f_answer && c->grpc && c->a_error != NULL) {
@@ -872,6 +877,7 @@ up_head(void *arg, struct http_client_req *r, const struct http_msg *m)
 	const char *conn = http_msg_header(m, "Connection");
 	size_t n = 0, nout = 0;
 	int64_t len;
+	int frc = 0;
 
 	(void)r;
 	c->head_seen = true;
@@ -899,10 +905,15 @@ up_head(void *arg, struct http_client_req *r, const struct http_msg *m)
 	tmp[n++].value = c->p->via_resp;
 	if (gw_hdr_apply(rc->resp_hdrs, rc->nresp_hdrs, tmp, n, out,
 			 HTTP_MAX_HEADERS, &nout) < 0 ||
-	    gw_freq_post(c->fr, m->status, now_us() * 1000, out, &nout,
-			 HTTP_MAX_HEADERS) < 0) {
+	    (frc = gw_freq_post(c->fr, m->status, now_us() * 1000, out, &nout,
+				HTTP_MAX_HEADERS)) < 0) {
 		answer(c, 502, "upstream response has too many headers");
 		return -E2BIG;
+	}
+	if (frc > 0) { /* a filter answers instead (cache, fallback) */
+		c->f_answer = true;
+		answer(c, 0, NULL);
+		return -ECANCELED;
 	}
 	if (m->status == 101)
 		return relay_101(c, out, nout);
@@ -934,6 +945,7 @@ up_body(void *arg, struct http_client_req *r, const char *p, size_t n)
 
 	if (c->req == NULL)
 		return -ECANCELED;
+	gw_freq_body(c->fr, p, n); /* the cache keeps a copy */
 	if (c->rheld_n == 0) {
 		rc = http_resp_write(c->req, p, n);
 		if (rc == 0) {
@@ -970,6 +982,8 @@ connect_err(int err)
 static void
 end_answer(struct gw_call *c, bool whole)
 {
+	if (whole)
+		gw_freq_body(c->fr, NULL, 0); /* the body is all there */
 	if (whole && c->nrtr > 0) {
 		STAT_ADD(c->p->st.trailers_out, 1);
 		(void)http_resp_end_trailers(c->req, c->rtr, c->nrtr);
@@ -1405,8 +1419,6 @@ on_head(void *arg, struct http_req *req)
 	struct gw_match_in in = { 0 };
 	struct gw_loop *lp;
 	struct gw_call *c;
-	size_t tl;
-	int rc;
 
 	STAT_ADD(p->st.requests, 1);
 	lp = loop_of(p, http_req_base(req));
@@ -1449,21 +1461,64 @@ on_head(void *arg, struct http_req *req)
 	}
 	STAT_ADD(c->route->st.requests, 1);
 	if (c->route->chain != NULL) {
-		struct gw_freq_in fin = { m, http_req_peer(req, NULL),
+		struct gw_freq_in fin = { m,
+					  http_req_peer(req, NULL),
 					  now_us() * 1000,
-					  (int64_t)time(NULL) };
+					  (int64_t)time(NULL),
+					  lp->base,
+					  filters_resumed,
+					  c };
+		enum gw_fverdict v;
 
 		c->fr = gw_freq_new(c->route);
 		if (c->fr == NULL)
 			return -ENOMEM;
-		if (gw_freq_pre(c->fr, &fin) == GW_FV_ANSWER) {
+		v = gw_freq_pre(c->fr, &fin);
+		if (v == GW_FV_PENDING) {
+			/* a filter asks elsewhere (a Redis limit) */
+			http_req_pause_body(req, true);
+			return 0;
+		}
+		if (v == GW_FV_ANSWER) {
 			c->f_answer = true;
 			answer(c, 0, NULL);
 			return 0;
 		}
 	}
+	return head_go(c);
+}
+
+/* A waiting filter answered: the request goes on or is answered. */
+static void
+filters_resumed(void *arg, enum gw_fverdict v)
+{
+	struct gw_call *c = arg;
+
+	http_req_pause_body(c->req, false);
+	if (v == GW_FV_ANSWER) {
+		c->f_answer = true;
+		answer(c, 0, NULL);
+	} else if (head_go(c) < 0) {
+		answer(c, 500, "out of memory");
+	}
+}
+
+/* The request head after the filters let it pass. 0 or -ENOMEM. */
+static int
+head_go(struct gw_call *c)
+{
+	struct gw_proxy *p = c->p;
+	struct gw_loop *lp = c->lp;
+	struct http_req *req = c->req;
+	const struct http_msg *m = http_req_msg(req);
+	const char *host = http_msg_header(m, "Host");
+	size_t tl;
+	int rc;
+
 	if (c->route->conf->action != GW_ACT_PROXY) {
 		c->kind = CALL_ANSWER;
+		if (c->req_done) /* the request ended while a filter waited */
+			send_answer(c);
 		return 0;
 	}
 	c->kind = CALL_PROXY;

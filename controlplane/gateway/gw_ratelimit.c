@@ -22,8 +22,9 @@
  * thread sees the same totals. Memory is bounded: at most max_keys keys
  * (spread over the shards); a new key past that evicts its shard's least
  * recently used key, and keys idle for idle_s are dropped when met at the
- * LRU's end. A cluster-wide limiter (Redis) fills the same
- * gw_limiter_ops.
+ * LRU's end. With `store = redis` the decisions are Redis's
+ * (gw_ratelimit_redis.h) and the local limiter is the fallback of
+ * `on_redis_error = fail_open`.
  */
 #include <errno.h>
 #include <math.h>
@@ -35,6 +36,7 @@
 #include <netinet/in.h>
 
 #include "gw_filter_priv.h"
+#include "gw_ratelimit_redis.h"
 #include "edgelb/util.h"
 
 #define NSHARD	     64
@@ -432,6 +434,8 @@ struct rl_filter {
 	unsigned style;
 	uint32_t window_s; /* for the policy's w= */
 	uint64_t nomem;
+	struct gw_rl_redis_conf rconf;
+	struct gw_rl_redis *redis; /* store = redis, or NULL */
 };
 
 static int
@@ -611,7 +615,7 @@ rl_key(struct rl_filter *f, const char *key, const char *v, uint32_t *max_keys,
 		snprintf(why, wl, "only \"local\" (this process)");
 		return -EINVAL;
 	}
-	return -ENOENT;
+	return gw_rl_redis_key(&f->rconf, key, v, why, wl);
 }
 
 static int
@@ -632,6 +636,7 @@ rl_destroy(void *inst)
 		return;
 	if (f->lim != NULL)
 		f->lops->destroy(f->lim);
+	gw_rl_redis_free(f->redis);
 	free(f);
 }
 
@@ -690,6 +695,12 @@ rl_create(const struct gw_filter_conf *c, char *err, size_t errlen)
 	if (f->lim == NULL) {
 		lb_errf(err, errlen, 0, "filter %s: out of memory", c->name);
 		goto fail;
+	}
+	if (f->rconf.on) {
+		f->redis = gw_rl_redis_new(&f->rconf, &f->conf, c->name, err,
+					   errlen);
+		if (f->redis == NULL)
+			goto fail;
 	}
 	return f;
 fail:
@@ -770,30 +781,75 @@ add_headers(const struct rl_filter *f, struct gw_freq *fr,
 }
 
 static enum gw_fverdict
+rl_verdict(struct rl_filter *f, struct gw_freq *fr,
+	   const struct gw_rl_result *r)
+{
+	add_headers(f, fr, r);
+	if (r->allowed) {
+		if (r->delay_us > 0)
+			gw_freq_set_delay(
+				fr, (uint32_t)((r->delay_us + 999) / 1000));
+		return GW_FV_PASS;
+	}
+	(void)gw_freq_add_hdr(fr, "Retry-After", "%u", r->retry_after_s);
+	return gw_freq_reject(fr, 429, GW_FR_RATE_LIMITED, NULL);
+}
+
+static enum gw_fverdict
+rl_local(struct rl_filter *f, struct gw_freq *fr, const char *key, size_t kl,
+	 uint64_t now_us)
+{
+	struct gw_rl_result r;
+
+	if (f->lops->decide(f->lim, key, kl, now_us, &r) < 0) {
+		__atomic_add_fetch(&f->nomem, 1, __ATOMIC_RELAXED);
+		return gw_freq_reject(fr, 503, GW_FR_NOMEM, "limiter state");
+	}
+	return rl_verdict(f, fr, &r);
+}
+
+/* Redis's decision, or its failure (r NULL): the local limiter decides
+ * (fail_open) or the request is refused (fail_closed). */
+static enum gw_fverdict
+rl_redis_done(void *arg, struct gw_freq *fr, const char *key, size_t kl,
+	      const struct gw_rl_result *r)
+{
+	struct rl_filter *f = arg;
+
+	if (r != NULL)
+		return rl_verdict(f, fr, r);
+	if (!f->rconf.fail_closed)
+		return rl_local(f, fr, key, kl, lb_now_ns() / 1000);
+	(void)gw_freq_add_hdr(fr, "Retry-After", "1");
+	return gw_freq_reject(fr, 503, GW_FR_STORE_DOWN, NULL);
+}
+
+static enum gw_fverdict
 rl_pre(void *inst, void *rstate, struct gw_freq *fr,
        const struct gw_freq_in *in, uint64_t *scratch)
 {
 	struct rl_filter *f = inst;
-	struct gw_rl_result r;
 	char key[KEY_MAX];
 	size_t kl;
 
 	(void)rstate;
-	(void)scratch;
 	kl = build_key(f, fr, in, key, sizeof(key));
-	if (f->lops->decide(f->lim, key, kl, in->now_ns / 1000, &r) < 0) {
-		__atomic_add_fetch(&f->nomem, 1, __ATOMIC_RELAXED);
-		return gw_freq_reject(fr, 503, GW_FR_NOMEM, "limiter state");
-	}
-	add_headers(f, fr, &r);
-	if (r.allowed) {
-		if (r.delay_us > 0)
-			gw_freq_set_delay(
-				fr, (uint32_t)((r.delay_us + 999) / 1000));
-		return GW_FV_PASS;
-	}
-	(void)gw_freq_add_hdr(fr, "Retry-After", "%u", r.retry_after_s);
-	return gw_freq_reject(fr, 429, GW_FR_RATE_LIMITED, NULL);
+	/* without the request's loop (direct callers) the decision is local */
+	if (f->redis != NULL && in->base != NULL)
+		return gw_rl_redis_decide(f->redis, in->base, fr, key, kl,
+					  scratch, rl_redis_done, f);
+	return rl_local(f, fr, key, kl, in->now_ns / 1000);
+}
+
+static void
+rl_done(void *inst, void *rstate, const struct gw_fdone *d, bool answered,
+	uint64_t *scratch)
+{
+	(void)inst;
+	(void)rstate;
+	(void)d;
+	(void)answered;
+	gw_rl_redis_cancel(scratch); /* the request went while Redis decided */
 }
 
 const struct gw_filter_ops gw_filter_ratelimit = {
@@ -802,4 +858,5 @@ const struct gw_filter_ops gw_filter_ratelimit = {
 	.create = rl_create,
 	.destroy = rl_destroy,
 	.pre = rl_pre,
+	.done = rl_done,
 };

@@ -152,6 +152,12 @@ enum lb_attr {
 	LB_ATTR_MOD_ARG,    /* [string <= 255] "key=value" */
 	LB_ATTR_MOD_DATA,   /* [string <= LBMSG_MOD_DATA_MAX] text: a file
 			     * in a request, JSON in a reply */
+	/* connection limits (docs/dataplane.md "Connection limits") */
+	LB_ATTR_MAX_CONNS,    /* [u32] service: connections; 0 = no limit */
+	LB_ATTR_CONN_RATE,    /* [u32] service: new conns/s; 0 = no limit */
+	LB_ATTR_SYN_SRC_RATE, /* [u32] service: SYNs/s per source; 0 = off */
+	LB_ATTR_U_THRESH,     /* [u32] backend upper threshold; 0 = none */
+	LB_ATTR_L_THRESH,     /* [u32] backend lower threshold; 0 = 3/4 U */
 	__LB_ATTR_END,
 };
 #define LB_ATTR_MAX (__LB_ATTR_END - 1)
@@ -174,6 +180,8 @@ enum lb_attr {
 #define LB_WEIGHT_MAX 65535u
 /* LB_ATTR_PERSIST: 30 days, in seconds */
 #define LB_PERSIST_MAX 2592000u
+/* Connection limits, rates and thresholds (MAX_CONNS ... L_THRESH) */
+#define LB_LIMIT_MAX 100000000u
 
 /* LB_ATTR_FLAGS in ROUTE_GET parts */
 #define LB_ROUTE_F_CONNECTED (1u << 0) /* from a port address */
@@ -354,6 +362,7 @@ int lbmsg_policy_attr(uint16_t type, int attr);
  * explains in err (when not NULL):
  *   wrong size, string without NUL or too long          -ERANGE
  *   PERSIST above LB_PERSIST_MAX, WEIGHT above LB_WEIGHT_MAX -ERANGE
+ *   a limit above LB_LIMIT_MAX, L_THRESH above U_THRESH      -ERANGE
  *   MODE not an lb_mode, unknown SVC_FLAGS / FLAGS bits  -EINVAL
  *   a backend without ADDR or PORT, a bad ADDR           -EINVAL
  * Encoders return 0 or -EMSGSIZE (the message is full).
@@ -366,6 +375,7 @@ int lbmsg_policy_attr(uint16_t type, int attr);
 #define LBMSG_SVC_PERSIST (1u << 3)
 #define LBMSG_SVC_FLAGS	  (1u << 4)
 #define LBMSG_SVC_MH_SIZE (1u << 5)
+#define LBMSG_SVC_LIMITS  (1u << 6) /* any of MAX_CONNS, CONN_RATE, ... */
 
 struct lbmsg_svc_attrs {
 	uint32_t present;  /* LBMSG_SVC_*: set by the decoder */
@@ -375,11 +385,15 @@ struct lbmsg_svc_attrs {
 	uint32_t persist;  /* seconds */
 	uint32_t flags;	   /* LB_SVC_F_* */
 	uint32_t mh_size;  /* 0: not sent (the scheduler's default) */
+	/* LBMSG_SVC_LIMITS; each <= LB_LIMIT_MAX, 0 = none (not sent) */
+	uint32_t max_conns;
+	uint32_t conn_rate;
+	uint32_t syn_src_rate;
 };
 
 /*
- * NAME (when set), MODE, SCHED (when set), PERSIST, SVC_FLAGS, MH_SIZE
- * (when not 0). 0 or -EMSGSIZE.
+ * NAME (when set), MODE, SCHED (when set), PERSIST, SVC_FLAGS, MH_SIZE,
+ * MAX_CONNS, CONN_RATE, SYN_SRC_RATE (each when not 0). 0 or -EMSGSIZE.
  */
 int lbmsg_put_svc_attrs(struct nl_msg *msg, const struct lbmsg_svc_attrs *a);
 
@@ -392,6 +406,7 @@ int lbmsg_get_svc_attrs(struct nlattr **tb, struct lbmsg_svc_attrs *a,
 #define LBMSG_BE_MODE	(1u << 1)
 #define LBMSG_BE_FLAGS	(1u << 2)
 #define LBMSG_BE_STATE	(1u << 3)
+#define LBMSG_BE_THRESH (1u << 4) /* U_THRESH and/or L_THRESH */
 
 struct lbmsg_backend {
 	uint32_t present; /* LBMSG_BE_* */
@@ -401,9 +416,14 @@ struct lbmsg_backend {
 	uint8_t mode;	 /* enum lb_mode */
 	uint32_t flags;	 /* LB_BACKEND_F_* */
 	uint8_t state;	 /* enum lb_health_state */
+	/* LBMSG_BE_THRESH: IPVS's upper and lower connection thresholds,
+	 * <= LB_LIMIT_MAX; 0 = none / 3/4 of u_thresh; l_thresh <= u_thresh */
+	uint32_t u_thresh;
+	uint32_t l_thresh;
 };
 
-/* ADDR, PORT, then WEIGHT, MODE, FLAGS, STATE as present. 0 or -EMSGSIZE */
+/* ADDR, PORT, then WEIGHT, MODE, FLAGS, STATE, U_THRESH and L_THRESH (when
+ * not 0) as present. 0 or -EMSGSIZE */
 int lbmsg_put_backend(struct nl_msg *msg, const struct lbmsg_backend *b);
 
 /* A backend from tb (a message or a BACKEND record): ADDR, PORT needed. */

@@ -42,6 +42,14 @@ static const struct cli_case cases[] = {
 	  "[64, 33554432]" },
 	{ "max_conns not a number", "[dataplane]\nmax_conns = -1\n" PORT_OK,
 	  false, false, "@DIR@/dp.ini:2: [dataplane] max_conns:" },
+	{ "icmp_burst 0",
+	  PORT_OK "[dataplane]\nicmp_rate = 0\nicmp_burst = 0\n", false, false,
+	  "@DIR@/dp.ini:5: [dataplane] icmp_burst: '0' is not a number in "
+	  "[1, 10000000]" },
+	{ "icmp_dest_rate too big",
+	  "[dataplane]\nicmp_dest_rate = 10000001\n" PORT_OK, false, false,
+	  "@DIR@/dp.ini:2: [dataplane] icmp_dest_rate: '10000001' is not a "
+	  "number in [0, 10000000]" },
 	{ "bad address", PORT_OK "address = 10.0.0.1/40\n", false, false,
 	  "@DIR@/dp.ini:3: [port p0] address:" },
 	{ "overlapping addresses",

@@ -117,6 +117,44 @@ service(uint16_t vport, uint32_t persist)
 	return m;
 }
 
+/* A service on 10.0.0.100:vport with the limit attr = v (none: attr 0). */
+static struct nl_msg *
+svc_limit(uint16_t type, uint16_t vport, int attr, uint32_t v)
+{
+	struct nl_msg *m = lbmsg_new(type, 0);
+	struct lb_addr vip = A("10.0.0.100");
+
+	nla_put_u8(m, LB_ATTR_PROTO, IPPROTO_TCP);
+	lbmsg_put_addr(m, LB_ATTR_VIP, &vip);
+	nla_put_u16(m, LB_ATTR_VPORT, vport);
+	if (attr != 0)
+		nla_put_u32(m, attr, v);
+	return m;
+}
+
+/* A backend 10.1.0.5:80 of 10.0.0.100:vport; a threshold of ~0u is not
+ * sent. */
+static struct nl_msg *
+be_thresh(uint16_t type, uint16_t vport, uint32_t u, uint32_t l)
+{
+	struct nl_msg *m = svc_limit(type, vport, 0, 0);
+	struct lb_addr b = A("10.1.0.5");
+
+	lbmsg_put_addr(m, LB_ATTR_ADDR, &b);
+	nla_put_u16(m, LB_ATTR_PORT, 80);
+	if (u != ~0u)
+		nla_put_u32(m, LB_ATTR_U_THRESH, u);
+	if (l != ~0u)
+		nla_put_u32(m, LB_ATTR_L_THRESH, l);
+	return m;
+}
+
+static uint32_t
+u32_or_0(struct nlattr **tb, int attr)
+{
+	return tb[attr] != NULL ? nla_get_u32(tb[attr]) : 0;
+}
+
 /* ---- dumps ---------------------------------------------------------------- */
 
 struct dump {
@@ -174,6 +212,23 @@ dump_part(void *arg, const struct nlmsghdr *nlh, struct nlattr **tb)
 			 lb_mac_format(nla_data(tb[LB_ATTR_LLADDR]), mac,
 				       sizeof(mac)),
 			 nla_get_u32(tb[LB_ATTR_MTU]));
+		break;
+	case LB_MSG_SERVICE_GET:
+		snprintf(row, 128,
+			 "port %u max_conns %u conn_rate %u "
+			 "syn_src_rate %u",
+			 nla_get_u16(tb[LB_ATTR_VPORT]),
+			 u32_or_0(tb, LB_ATTR_MAX_CONNS),
+			 u32_or_0(tb, LB_ATTR_CONN_RATE),
+			 u32_or_0(tb, LB_ATTR_SYN_SRC_RATE));
+		break;
+	case LB_MSG_BACKEND_GET:
+		lbmsg_get_addr(tb[LB_ATTR_ADDR], &x);
+		snprintf(row, 128, "port %u %s u %u l %u",
+			 nla_get_u16(tb[LB_ATTR_VPORT]),
+			 lb_addr_format(&x, a, sizeof(a)),
+			 u32_or_0(tb, LB_ATTR_U_THRESH),
+			 u32_or_0(tb, LB_ATTR_L_THRESH));
 		break;
 	case LB_MSG_CONFIG_GET:
 		snprintf(row, 128, "udp %u syn_recv %u flags %u",
@@ -251,6 +306,17 @@ B(cf_udp, config(LB_ATTR_TMO_UDP, 60))
 B(sv_persist_max, service(80, 2592000))
 B(sv_persist_big, service(81, 2592001))
 B(sv_persist_huge, service(82, UINT32_MAX))
+/* connection limits (docs/dataplane.md): kept, changed, lifted, bounded */
+B(lim_svc, svc_limit(LB_MSG_SERVICE_NEW, 90, LB_ATTR_MAX_CONNS, 1000))
+B(lim_rate, svc_limit(LB_MSG_SERVICE_SET, 90, LB_ATTR_CONN_RATE, 50))
+B(lim_src, svc_limit(LB_MSG_SERVICE_SET, 90, LB_ATTR_SYN_SRC_RATE, 20))
+B(lim_lift, svc_limit(LB_MSG_SERVICE_SET, 90, LB_ATTR_MAX_CONNS, 0))
+B(lim_big, svc_limit(LB_MSG_SERVICE_SET, 90, LB_ATTR_CONN_RATE, 100000001))
+B(be_new, be_thresh(LB_MSG_BACKEND_NEW, 90, 100, 75))
+B(be_upper_only, be_thresh(LB_MSG_BACKEND_SET, 90, 200, ~0u))
+B(be_lower_above, be_thresh(LB_MSG_BACKEND_SET, 90, ~0u, 201))
+B(be_upper_below, be_thresh(LB_MSG_BACKEND_SET, 90, 74, ~0u))
+B(be_both_zero, be_thresh(LB_MSG_BACKEND_SET, 90, 0, 0))
 B(st_zero, lbmsg_new(LB_MSG_STATS_ZERO, 0))
 B(conn_get, lbmsg_new(LB_MSG_CONN_GET, NLM_F_DUMP))
 
@@ -317,6 +383,30 @@ static const struct step steps[] = {
 	{ "persist at the maximum", REQ, sv_persist_max, 0 },
 	{ "persist above the maximum", REQ, sv_persist_big, -ERANGE },
 	{ "persist that would wrap the clock", REQ, sv_persist_huge, -ERANGE },
+	{ "service with max_conns", REQ, lim_svc, 0 },
+	{ "service's conn_rate set", REQ, lim_rate, 0 },
+	{ "service's syn_src_rate set", REQ, lim_src, 0 },
+	{ "limits read back, each kept", HAS, NULL, 0, LB_MSG_SERVICE_GET,
+	  "port 90 max_conns 1000 conn_rate 50 syn_src_rate 20" },
+	{ "conn_rate above the maximum", REQ, lim_big, -ERANGE },
+	{ "max_conns 0 lifts it", REQ, lim_lift, 0 },
+	{ "limits read back, max_conns lifted", HAS, NULL, 0,
+	  LB_MSG_SERVICE_GET,
+	  "port 90 max_conns 0 conn_rate 50 syn_src_rate 20" },
+	{ "backend with thresholds", REQ, be_new, 0 },
+	{ "thresholds read back", HAS, NULL, 0, LB_MSG_BACKEND_GET,
+	  "port 90 10.1.0.5 u 100 l 75" },
+	{ "upper threshold alone: the lower stays", REQ, be_upper_only, 0 },
+	{ "thresholds read back, lower kept", HAS, NULL, 0, LB_MSG_BACKEND_GET,
+	  "port 90 10.1.0.5 u 200 l 75" },
+	{ "lower threshold above the upper", REQ, be_lower_above, -ERANGE },
+	{ "upper threshold below the kept lower", REQ, be_upper_below,
+	  -ERANGE },
+	{ "thresholds unchanged by refusals", HAS, NULL, 0, LB_MSG_BACKEND_GET,
+	  "port 90 10.1.0.5 u 200 l 75" },
+	{ "thresholds cleared", REQ, be_both_zero, 0 },
+	{ "thresholds read back, none", HAS, NULL, 0, LB_MSG_BACKEND_GET,
+	  "port 90 10.1.0.5 u 0 l 0" },
 	{ "stats zero", REQ, st_zero, 0 },
 	{ "conn dump of an idle dataplane", REQ, conn_get, 0 },
 };

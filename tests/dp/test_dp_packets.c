@@ -566,6 +566,52 @@ m_echo_port(const uint8_t *p, size_t len, int check)
 	return echo_reply_check(p, len, PORT_IP, 0x5678, check);
 }
 
+/* ICMP time exceeded for the SYN with TTL ttl (b_ttl1, b_ttl0): from the
+ * VIP back to the peer's MAC, quoting the whole 40-byte SYN. */
+static int
+ttl_exceeded_check(const uint8_t *p, size_t len, uint8_t ttl, int check)
+{
+	const uint8_t *ip = p + 14, *ic = p + 34, *q = p + 42;
+	uint8_t copy[64];
+	uint32_t s, d, qd;
+
+	if (len < 42 + 20 || get16(p + 12) != 0x0800 || ip[9] != 1 ||
+	    ic[0] != 11 || q[8] != ttl)
+		return 0;
+	if (!check)
+		return 1;
+	memcpy(&s, ip + 12, 4);
+	memcpy(&d, ip + 16, 4);
+	memcpy(&qd, q + 16, 4);
+	CHECK(len == 14 + 28 + 40, "time exceeded (ttl %u): length %zu", ttl,
+	      len);
+	CHECK(memcmp(p, PEER_MAC, 6) == 0, "time exceeded: eth dst");
+	CHECK(memcmp(p + 6, PORT_MAC, 6) == 0, "time exceeded: eth src");
+	CHECK(s == ip4(VIP) && d == ip4(PEER_IP), "time exceeded: addresses");
+	CHECK(get16(ip + 2) == 28 + 40, "time exceeded: total length");
+	CHECK(dp_cksum(ip, 20) == 0, "time exceeded: ip checksum");
+	CHECK(ic[1] == 0, "time exceeded: code %u", ic[1]);
+	if (len >= 14 + 28 + 40) {
+		memcpy(copy, ic, 48);
+		CHECK(dp_cksum(copy, 48) == 0, "time exceeded: icmp checksum");
+	}
+	CHECK(qd == ip4(VIP) && get16(q + 22) == 80,
+	      "time exceeded: quoted destination");
+	return 1;
+}
+
+static int
+m_ttl1(const uint8_t *p, size_t len, int check)
+{
+	return ttl_exceeded_check(p, len, 1, check);
+}
+
+static int
+m_ttl0(const uint8_t *p, size_t len, int check)
+{
+	return ttl_exceeded_check(p, len, 0, check);
+}
+
 static const struct tcase cases[] = {
 	{ "ARP request for the port address", b_arp_port, NULL, m_arp_port },
 	{ "ARP request for a VIP", b_arp_vip, NULL, m_arp_vip },
@@ -592,8 +638,8 @@ static const struct tcase cases[] = {
 	{ "total length beyond the frame", b_bad_total_len, "bad_total_len",
 	  NULL },
 	{ "bad IPv4 header checksum", b_bad_csum, "bad_ip_csum", NULL },
-	{ "TTL 1 to a service", b_ttl1, "ttl_exceeded", NULL },
-	{ "TTL 0 to a service", b_ttl0, "ttl_exceeded", NULL },
+	{ "TTL 1 to a service", b_ttl1, "ttl_exceeded", m_ttl1 },
+	{ "TTL 0 to a service", b_ttl0, "ttl_exceeded", m_ttl0 },
 	{ "VIP, port without a service", b_no_service, "no_service", NULL },
 	{ "address that is not ours", b_not_ours, "not_ours", NULL },
 	{ "TCP SYN to a service without backends", b_service, "no_backend",
@@ -907,6 +953,14 @@ main(int argc, char **argv)
 	}
 	CHECK(dp_stat(&after, "lcore", "rx_packets_total") == NCASES + NVCASES,
 	      "lcore rx_packets_total");
+	/* the answers generated, in the lcore parts lbctl and edgelbd's
+	 * metrics show: two time exceeded, no answer held back */
+	CHECK(dp_stat(&after, "lcore", "icmp_time_exceeded_sent_total") == 2,
+	      "lcore icmp_time_exceeded_sent_total is %lu, expected 2",
+	      (unsigned long)dp_stat(&after, "lcore",
+				     "icmp_time_exceeded_sent_total"));
+	CHECK(dp_stat(&after, "lcore", "icmp_ratelimited_total") == 0,
+	      "lcore icmp_ratelimited_total");
 	CHECK(dp_stat(&after, "lcore", "rx_bursts_total") >= 1 &&
 		      dp_stat(&after, "lcore", "busy_cycles_total") > 0,
 	      "lcore bursts/busy cycles not counted");

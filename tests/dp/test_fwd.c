@@ -19,6 +19,7 @@
 #include <time.h>
 #include <sys/mman.h>
 
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_hash.h>
 #include <rte_ether.h>
@@ -836,15 +837,23 @@ START_TEST(test_no_conn_and_full)
 	struct spec u = {
 		CLIENT, IP(192, 0, 2, 1), 0, 53, IPPROTO_UDP, 0, 4, false, 0
 	};
+	struct spec t = {
+		CLIENT, IP(192, 0, 2, 1), 0, 80, IPPROTO_TCP, SYN, 0, true, 0
+	};
 	struct conn_table_stats st;
 
 	inject(0, &ack, 0);
 	nothing_sent(0);
 	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_NO_CONN], 1);
-	/* worker 1's table holds 64 */
+	/* worker 1's table holds 64, established connections (which are
+	 * never evicted; eviction: test_fwd_limits) */
 	for (int i = 0; i < 64; i++) {
-		u.sport = (uint16_t)(49000 + i);
-		inject(1, &u, 0);
+		t.sport = (uint16_t)(49000 + i);
+		t.flags = SYN;
+		inject(1, &t, 0);
+		rte_pktmbuf_free(take(1, 1));
+		t.flags = ACK;
+		inject(1, &t, 0);
 		rte_pktmbuf_free(take(1, 1));
 	}
 	u.sport = 49100;
@@ -855,8 +864,8 @@ START_TEST(test_no_conn_and_full)
 	ck_assert_uint_eq(st.table_full, 1);
 	ck_assert_uint_eq(st.conns, 64);
 	/* existing flows still pass */
-	u.sport = 49005;
-	inject(1, &u, 0);
+	t.sport = 49005;
+	inject(1, &t, 0);
 	rte_pktmbuf_free(take(1, 1));
 }
 END_TEST
@@ -1693,12 +1702,475 @@ START_TEST(test_unmap_waits_for_workers)
 }
 END_TEST
 
+/* ---- ICMP the forwarding path generates ------------------------------------ */
+
+/* Set m's TTL (IP checksum recomputed). */
+static void
+set_ttl(struct rte_mbuf *m, uint8_t ttl)
+{
+	struct rte_ipv4_hdr *ip =
+		rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+
+	ip->time_to_live = ttl;
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = pktcheck_ip_csum(ip, 20);
+}
+
+/* Receive m on port through worker wk's whole receive path (worker.c). */
+static void
+rx(unsigned int wk, struct rte_mbuf *m, uint16_t port)
+{
+	worker_rx_burst(&dp.workers[wk], port, &m, 1);
+}
+
+/*
+ * An ICMP error in frame m: Ethernet and outer IPv4 as e says (checksums
+ * verified from scratch), type/code, its checksum over the whole
+ * message, the rest-of-header word, and the quoted datagram equal to the
+ * first bytes of q (the packet as it arrived, ql bytes of IP).
+ */
+static void
+check_icmp_err(struct rte_mbuf *m, const struct expect *e, uint8_t type,
+	       uint8_t code, uint32_t info, const uint8_t *q, uint16_t ql)
+{
+	const uint8_t *ip = check_frame(m, e, IPPROTO_ICMP), *ic = ip + 20;
+	uint16_t len = (uint16_t)(ip[2] << 8 | ip[3]);
+	uint16_t quoted = ql < 548 ? ql : 548;
+	uint32_t got;
+
+	ck_assert_uint_eq(ip[1], 0xc0); /* internetwork control */
+	ck_assert_uint_eq(len, 28u + quoted);
+	ck_assert_uint_eq(ic[0], type);
+	ck_assert_uint_eq(ic[1], code);
+	ck_assert_uint_eq(pktcheck_sum16(ic, len - 20u, 0), 0xffff);
+	memcpy(&got, ic + 4, 4);
+	ck_assert_uint_eq(ntohl(got), info);
+	/* the datagram as its sender sent it: header (TTL, checksum) and
+	 * the first bytes of its payload, unchanged */
+	ck_assert_int_eq(memcmp(ic + 8, q, quoted), 0);
+	ck_assert_uint_eq(pktcheck_sum16(ic + 8, 20, 0), 0xffff);
+}
+
+/* Copy of the IP datagram in m (at 14), for comparing with a quote. */
+static uint16_t
+ip_copy(struct rte_mbuf *m, uint8_t *buf, size_t size)
+{
+	uint16_t n = (uint16_t)(rte_pktmbuf_pkt_len(m) - 14);
+
+	ck_assert_uint_le(n, size);
+	memcpy(buf, rte_pktmbuf_mtod_offset(m, uint8_t *, 14), n);
+	return n;
+}
+
+struct mtu_case {
+	const char *name;
+	struct spec first;  /* from the client: opens the connection */
+	struct spec big;    /* DF, 1420 bytes of IP; reply: sport/dport 0
+			     * are filled from the forwarded first packet */
+	bool reply;	    /* big comes from the backend (port 1) */
+	uint16_t mtu;	    /* announced */
+	struct expect icmp; /* the answer's frame */
+};
+
+#define BIG	(1420 - 28) /* UDP payload of a 1420-byte datagram */
+#define BIG_TCP (1420 - 40) /* TCP payload of a 1420-byte segment */
+
+static const struct mtu_case mtu_cases[] = {
+	{ "dr",
+	  { CLIENT, IP(192, 0, 2, 1), 48000, 53, IPPROTO_UDP, 0, 10, true, 0 },
+	  { CLIENT, IP(192, 0, 2, 1), 48000, 53, IPPROTO_UDP, 0, BIG, true, 0 },
+	  false,
+	  1400,
+	  { 0, dplab_mac_router, IP(192, 0, 2, 1), CLIENT, 0, 0, 64 } },
+	{ "tunnel",
+	  { CLIENT, IP(192, 0, 2, 2), 48001, 53, IPPROTO_UDP, 0, 10, true, 0 },
+	  { CLIENT, IP(192, 0, 2, 2), 48001, 53, IPPROTO_UDP, 0, BIG, true, 0 },
+	  false,
+	  1380,
+	  { 0, dplab_mac_router, IP(192, 0, 2, 2), CLIENT, 0, 0, 64 } },
+	{ "nat, client to backend",
+	  { CLIENT, IP(192, 0, 2, 3), 48002, 53, IPPROTO_UDP, 0, 10, true, 0 },
+	  { CLIENT, IP(192, 0, 2, 3), 48002, 53, IPPROTO_UDP, 0, BIG, true, 0 },
+	  false,
+	  1400,
+	  { 0, dplab_mac_router, IP(192, 0, 2, 3), CLIENT, 0, 0, 64 } },
+	{ "fnat, client to backend",
+	  { CLIENT, IP(192, 0, 2, 4), 48003, 53, IPPROTO_UDP, 0, 10, true, 0 },
+	  { CLIENT, IP(192, 0, 2, 4), 48003, 53, IPPROTO_UDP, 0, BIG, true, 0 },
+	  false,
+	  1400,
+	  { 0, dplab_mac_router, IP(192, 0, 2, 4), CLIENT, 0, 0, 64 } },
+	{ "nat, backend to client",
+	  { CLIENT, IP(192, 0, 2, 3), 48004, 53, IPPROTO_UDP, 0, 10, true, 0 },
+	  { IP(10, 1, 0, 10), CLIENT, 0, 0, IPPROTO_UDP, 0, BIG, true, 0 },
+	  true,
+	  1400,
+	  { 1, dplab_mac_b10, IP(10, 1, 0, 1), IP(10, 1, 0, 10), 0, 0, 64 } },
+	{ "fnat, backend to client",
+	  { CLIENT, IP(192, 0, 2, 4), 48005, 53, IPPROTO_UDP, 0, 10, true, 0 },
+	  { IP(10, 1, 0, 11), IP(10, 1, 0, 100), 0, 0, IPPROTO_UDP, 0, BIG,
+	    true, 0 },
+	  true,
+	  1400,
+	  { 1, dplab_mac_b10, IP(10, 1, 0, 1), IP(10, 1, 0, 11), 0, 0, 64 } },
+	{ "fnat tcp with TOA, client to backend",
+	  { CLIENT, IP(192, 0, 2, 4), 48006, 80, IPPROTO_TCP, SYN, 0, true,
+	    1460 },
+	  { CLIENT, IP(192, 0, 2, 4), 48006, 80, IPPROTO_TCP, ACK, BIG_TCP,
+	    true, 0 },
+	  false,
+	  1400,
+	  { 0, dplab_mac_router, IP(192, 0, 2, 4), CLIENT, 0, 0, 64 } },
+	{ "nat tcp, backend to client",
+	  { CLIENT, IP(192, 0, 2, 3), 48007, 80, IPPROTO_TCP, SYN, 0, true,
+	    1460 },
+	  { IP(10, 1, 0, 10), CLIENT, 0, 0, IPPROTO_TCP, ACK, BIG_TCP, true,
+	    0 },
+	  true,
+	  1400,
+	  { 1, dplab_mac_b10, IP(10, 1, 0, 1), IP(10, 1, 0, 10), 0, 0, 64 } },
+};
+
+/*
+ * The egress port's MTU is 1400 (the backends' side, or the clients'
+ * for a reply): a 1420-byte DF datagram gets fragmentation needed back
+ * to its sender, from the VIP to a client and from our port address to
+ * a backend, quoting it as sent, with the next-hop MTU (less IPIP's 20
+ * for TUNNEL); counted frag_needed and as a sent answer. Without DF it
+ * is dropped as too_big, silently; one that fits goes through.
+ */
+START_TEST(test_frag_needed)
+{
+	const struct mtu_case *tc = &mtu_cases[_i];
+	struct spec big = tc->big;
+	struct rte_mbuf *m, *fwd;
+	struct pkt_info pi;
+	uint8_t q[1600];
+	uint16_t ql, inport = tc->reply ? 1 : 0;
+
+	inject(0, &tc->first, 0);
+	fwd = take(0, 1);
+	if (tc->reply) {
+		const struct rte_udp_hdr *uh = rte_pktmbuf_mtod_offset(
+			fwd, const struct rte_udp_hdr *, 14 + 20);
+
+		big.sport = ntohs(uh->dst_port);
+		big.dport = ntohs(uh->src_port);
+	}
+	rte_pktmbuf_free(fwd);
+	ports[tc->reply ? 0 : 1].mtu = 1400;
+
+	m = frame(&big, inport);
+	ql = ip_copy(m, q, sizeof(q));
+	ck_assert_uint_eq(ql, 1420);
+	ck_assert_int_eq(pkt_parse(m, &pi), DP_PASS);
+	rx(0, m, inport);
+	m = take(0, inport);
+	check_icmp_err(m, &tc->icmp, 3, 4, tc->mtu, q, ql);
+	rte_pktmbuf_free(m);
+	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_FRAG_NEEDED], 1);
+	ck_assert_uint_eq(dp.workers[0].icmp_st.frag_needed, 1);
+
+	/* without DF: dropped, nothing sent */
+	big.df = false;
+	rx(0, frame(&big, inport), inport);
+	nothing_sent(0);
+	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_TOO_BIG], 1);
+	ck_assert_uint_eq(dp.workers[0].icmp_st.frag_needed, 1);
+
+	/* what fits the MTU goes on */
+	big.df = true;
+	big.payload = (uint16_t)(tc->mtu - (1420 - tc->big.payload));
+	rx(0, frame(&big, inport), inport);
+	m = take(0, 1 - inport);
+	rte_pktmbuf_free(m);
+	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_FRAG_NEEDED], 1);
+}
+END_TEST
+
+/*
+ * TTL 1 on a packet to be forwarded: to a service (worker.c's check,
+ * answered from the VIP) and a NAT reply from a backend (answered from
+ * our address on its side); both get ICMP time exceeded back to the
+ * hop they came from, quoting them as they arrived, and are counted.
+ * The first fragment of a datagram is answered too. TTL 1 on an ICMP
+ * error about a connection, or in a frame from a multicast Ethernet
+ * source: dropped, counted, never answered.
+ */
+START_TEST(test_time_exceeded)
+{
+	struct spec s = {
+		CLIENT, IP(192, 0, 2, 3), 48100, 53, IPPROTO_UDP, 0, 30, true, 0
+	};
+	struct spec r = { IP(10, 1, 0, 10),
+			  CLIENT,
+			  5353,
+			  48100,
+			  IPPROTO_UDP,
+			  0,
+			  20,
+			  true,
+			  0 };
+	struct expect to_client = {
+		0, dplab_mac_router, IP(192, 0, 2, 3), CLIENT, 0, 0, 64
+	};
+	struct expect to_backend = {
+		1, dplab_mac_b10, IP(10, 1, 0, 1), IP(10, 1, 0, 10), 0, 0, 64
+	};
+	struct rte_ipv4_hdr *ip4;
+	struct rte_mbuf *m, *fwd;
+	uint8_t q[1600], *ic;
+	uint16_t ql;
+
+	m = frame(&s, 0);
+	set_ttl(m, 1);
+	ql = ip_copy(m, q, sizeof(q));
+	rx(0, m, 0);
+	m = take(0, 0);
+	check_icmp_err(m, &to_client, 11, 0, 0, q, ql);
+	rte_pktmbuf_free(m);
+	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_TTL_EXCEEDED], 1);
+	ck_assert_uint_eq(dp.workers[0].icmp_st.time_exceeded, 1);
+
+	/* open the connection, then a reply with TTL 1 */
+	rx(0, frame(&s, 0), 0);
+	fwd = take(0, 1);
+	m = frame(&r, 1);
+	set_ttl(m, 1);
+	ql = ip_copy(m, q, sizeof(q));
+	rx(0, m, 1);
+	m = take(0, 1);
+	check_icmp_err(m, &to_backend, 11, 0, 0, q, ql);
+	rte_pktmbuf_free(m);
+	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_TTL_EXCEEDED], 2);
+	ck_assert_uint_eq(dp.workers[0].icmp_st.time_exceeded, 2);
+
+	/* an ICMP port unreachable from the backend about what it got,
+	 * TTL 1: no error about an error */
+	ql = (uint16_t)(rte_pktmbuf_pkt_len(fwd) - 14);
+	m = rte_pktmbuf_alloc(pool);
+	ck_assert_ptr_nonnull(m);
+	ic = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(14 + 28 + ql));
+	ck_assert_ptr_nonnull(ic);
+	memset(ic, 0, 14 + 28);
+	memcpy(ic, dplab_mac_port[1], 6);
+	memcpy(ic + 6, dplab_mac_b10, 6);
+	ic[12] = 0x08;
+	ic += 14;
+	ic[0] = 0x45;
+	ic[2] = (uint8_t)((28 + ql) >> 8);
+	ic[3] = (uint8_t)(28 + ql);
+	ic[8] = 1; /* TTL */
+	ic[9] = IPPROTO_ICMP;
+	memcpy(ic + 12, &r.saddr, 4);
+	memcpy(ic + 16, &s.saddr, 4);
+	*(uint16_t *)(ic + 10) = pktcheck_ip_csum(ic, 20);
+	ic += 20;
+	ic[0] = 3;
+	ic[1] = 3;
+	memcpy(ic + 8, rte_pktmbuf_mtod_offset(fwd, uint8_t *, 14), ql);
+	*(uint16_t *)(ic + 2) = pktcheck_ip_csum(ic, 8u + ql);
+	rte_pktmbuf_free(fwd);
+	rx(0, m, 1);
+	nothing_sent(0);
+	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_TTL_EXCEEDED], 3);
+	ck_assert_uint_eq(dp.workers[0].icmp_st.time_exceeded, 2);
+
+	/* the first fragment of a datagram (MF, offset 0) is answered */
+	m = frame(&s, 0);
+	ip4 = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+	ip4->fragment_offset = htons(RTE_IPV4_HDR_MF_FLAG);
+	set_ttl(m, 1);
+	ql = ip_copy(m, q, sizeof(q));
+	rx(0, m, 0);
+	m = take(0, 0);
+	check_icmp_err(m, &to_client, 11, 0, 0, q, ql);
+	rte_pktmbuf_free(m);
+	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_TTL_EXCEEDED], 4);
+	ck_assert_uint_eq(dp.workers[0].icmp_st.time_exceeded, 3);
+
+	/* from a multicast Ethernet source: no way back, no answer */
+	m = frame(&s, 0);
+	set_ttl(m, 1);
+	rte_pktmbuf_mtod(m, uint8_t *)[6] = 0x01;
+	rx(0, m, 0);
+	nothing_sent(0);
+	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_TTL_EXCEEDED], 5);
+	ck_assert_uint_eq(dp.workers[0].icmp_st.time_exceeded, 3);
+	ck_assert_uint_eq(dp.workers[0].icmp_st.ratelimited, 0);
+}
+END_TEST
+
+/* Take and free what worker wk queued on either port: the count, each
+ * one an ICMP message of type type. */
+static unsigned int
+drain_icmp(unsigned int wk, uint8_t type)
+{
+	unsigned int n = 0;
+
+	for (uint16_t p = 0; p < 2; p++) {
+		struct dp_txbuf *tb = &dp.workers[wk].tx[p];
+
+		for (uint16_t i = 0; i < tb->n; i++) {
+			const uint8_t *ip = rte_pktmbuf_mtod_offset(
+				tb->pkts[i], const uint8_t *, 14);
+
+			ck_assert_uint_eq(ip[9], IPPROTO_ICMP);
+			ck_assert_uint_eq(ip[20], type);
+			rte_pktmbuf_free(tb->pkts[i]);
+			n++;
+		}
+		tb->n = 0;
+	}
+	return n;
+}
+
+struct rl_case {
+	const char *name;
+	uint32_t rate, burst, dest_rate, dest_burst;
+	bool echo;	  /* echo requests to our port address, else TTL 1 */
+	unsigned int per; /* answers expected per source /24 */
+	unsigned int all; /* ... in all, two /24s sending 1,000 each */
+};
+
+static const struct rl_case rl_cases[] = {
+	{ "global bucket, time exceeded", 1, 20, 1000000, 1000000, false, 20,
+	  20 },
+	{ "per-/24 bucket, time exceeded", 1000000, 1000000, 1, 7, false, 7,
+	  14 },
+	{ "global bucket, echo replies", 1, 20, 1000000, 1000000, true, 20,
+	  20 },
+	{ "rate 0: nothing", 0, 20, 1000000, 1000000, false, 0, 0 },
+};
+
+/*
+ * A burst of 1,000 packets that each call for an answer, from one /24,
+ * then 1,000 from another: the answers stop at the bucket's depth (the
+ * rate is 1/s, and the bursts take milliseconds); the rest are counted
+ * as rate-limited (and, for echo requests, as icmp_ratelimited drops).
+ * A second /24 has its own per-destination bucket but shares the global
+ * one.
+ */
+START_TEST(test_icmp_ratelimit)
+{
+	const struct rl_case *tc = &rl_cases[_i];
+	const uint32_t src[2] = { CLIENT, IP(198, 51, 100, 9) };
+	struct dp_worker *w = &dp.workers[0];
+	unsigned int sent[2] = { 0, 0 };
+	uint64_t t0 = rte_rdtsc();
+
+	dp.conf.icmp_rate = tc->rate;
+	dp.conf.icmp_burst = tc->burst;
+	dp.conf.icmp_dest_rate = tc->dest_rate;
+	dp.conf.icmp_dest_burst = tc->dest_burst;
+	for (unsigned int k = 0; k < 2; k++)
+		for (unsigned int i = 0; i < 1000; i++) {
+			struct spec s = { src[k],
+					  IP(192, 0, 2, 3),
+					  (uint16_t)(20000 + i),
+					  53,
+					  IPPROTO_UDP,
+					  0,
+					  8,
+					  true,
+					  0 };
+			struct rte_mbuf *m;
+
+			if (tc->echo) {
+				s.daddr = IP(10, 0, 0, 1);
+				s.proto = IPPROTO_ICMP;
+			}
+			m = frame(&s, 0);
+			if (tc->echo) {
+				uint8_t *ic = rte_pktmbuf_mtod_offset(
+					m, uint8_t *, 14 + 20);
+
+				memset(ic, 0, 8 + 8);
+				ic[0] = 8;
+				ic[7] = (uint8_t)i;
+				*(uint16_t *)(ic + 2) =
+					pktcheck_ip_csum(ic, 8 + 8);
+			} else {
+				set_ttl(m, 1);
+			}
+			rx(0, m, 0);
+			sent[k] += drain_icmp(0, tc->echo ? 0 : 11);
+		}
+	/* the bursts must be short against the 1/s rates for the count to
+	 * be exact */
+	ck_assert_uint_lt(rte_rdtsc() - t0, rte_get_tsc_hz() / 2);
+	ck_assert_uint_eq(sent[0], tc->per);
+	ck_assert_uint_eq(sent[0] + sent[1], tc->all);
+	ck_assert_uint_eq(w->icmp_st.ratelimited, 2000 - tc->all);
+	if (tc->echo) {
+		ck_assert_uint_eq(w->icmp_st.echo_replies, tc->all);
+		ck_assert_uint_eq(w->drops[DP_DROP_ICMP_RATELIMITED],
+				  2000 - tc->all);
+	} else {
+		ck_assert_uint_eq(w->icmp_st.time_exceeded, tc->all);
+		ck_assert_uint_eq(w->drops[DP_DROP_TTL_EXCEEDED], 2000);
+	}
+}
+END_TEST
+
+/* Send n TTL-1 datagrams from CLIENT; the time exceeded answers sent. */
+static unsigned int
+ttl1_burst(unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		struct spec s = { CLIENT,
+				  IP(192, 0, 2, 3),
+				  (uint16_t)(21000 + i),
+				  53,
+				  IPPROTO_UDP,
+				  0,
+				  8,
+				  true,
+				  0 };
+		struct rte_mbuf *m = frame(&s, 0);
+
+		set_ttl(m, 1);
+		rx(0, m, 0);
+	}
+	return drain_icmp(0, 11);
+}
+
+/*
+ * Tokens come back with time: at 100/s with a depth of 20, a burst of
+ * 30 gets 20 answers; 100 ms later (well short of the 200 ms that refill
+ * the bucket) one of 30 gets about 10: at least what 100 ms earn, at most
+ * what the whole time since the first burst earns.
+ */
+START_TEST(test_icmp_refill)
+{
+	uint64_t hz = rte_get_tsc_hz(), t0, until, t1;
+	unsigned int got;
+
+	dp.conf.icmp_rate = 100;
+	dp.conf.icmp_burst = 20;
+	dp.conf.icmp_dest_rate = 1000000;
+	dp.conf.icmp_dest_burst = 1000000;
+	t0 = rte_rdtsc();
+	ck_assert_uint_eq(ttl1_burst(30), 20);
+	until = rte_rdtsc() + hz / 10;
+	while (rte_rdtsc() < until)
+		;
+	got = ttl1_burst(30);
+	t1 = rte_rdtsc();
+	ck_assert_uint_lt(t1 - t0, hz / 5); /* else the bucket refilled */
+	ck_assert_uint_ge(got, 10);
+	ck_assert_uint_le(got, (t1 - t0) * 100 / hz + 1);
+	ck_assert_uint_eq(dp.workers[0].icmp_st.ratelimited, 60 - 20 - got);
+}
+END_TEST
+
 static Suite *
 fwd_suite(void)
 {
 	Suite *s = suite_create("fwd");
 	TCase *tc = tcase_create("core");
 	TCase *lim = tcase_create("limits");
+	TCase *icmp = tcase_create("icmp");
 
 	tcase_add_checked_fixture(tc, lab_up, lab_down);
 	tcase_add_loop_test(tc, test_first_packet, 0,
@@ -1727,6 +2199,14 @@ fwd_suite(void)
 	tcase_add_test(lim, test_fnat_proxy_limits);
 	tcase_add_test(lim, test_unmap_waits_for_workers);
 	suite_add_tcase(s, lim);
+	tcase_add_checked_fixture(icmp, lab_up, lab_down);
+	tcase_add_loop_test(icmp, test_frag_needed, 0,
+			    (int)(sizeof(mtu_cases) / sizeof(mtu_cases[0])));
+	tcase_add_test(icmp, test_time_exceeded);
+	tcase_add_loop_test(icmp, test_icmp_ratelimit, 0,
+			    (int)(sizeof(rl_cases) / sizeof(rl_cases[0])));
+	tcase_add_test(icmp, test_icmp_refill);
+	suite_add_tcase(s, icmp);
 	return s;
 }
 

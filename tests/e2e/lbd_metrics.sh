@@ -7,7 +7,8 @@
 #     edgelb_dp_service_packets_in_total grows by at least 40 x 4 packets
 #     (SYN, ACK, request, FIN per connection, client to VIP) and each
 #     backend's packet counter grows; edgelb_dp_service_conns_total grows
-#     by exactly 40 (the health checks do not pass the dataplane).
+#     by exactly 40 (the health checks do not pass the dataplane);
+#   - the dataplane's ICMP counters are on the page.
 # shellcheck source=lbd_lib.sh
 source "$(dirname "$0")/lbd_lib.sh"
 lbd_begin promtool
@@ -52,6 +53,13 @@ lbd_log "health: $up of 3 backends in edgelbd_health_state 1 (up)"
 ndp=$(grep -c '^edgelb_dp_' <<<"$page" || true)
 lbd_log "dataplane samples on the page: $ndp"
 ((ndp > 0)) || lbd_fail "no edgelb_dp_* series on the page"
+# the dataplane's ICMP counters (lcore parts and a drop reason) come
+# through like every other counter
+for m in edgelb_dp_lcore_icmp_frag_needed_sent_total \
+	edgelb_dp_lcore_icmp_time_exceeded_sent_total \
+	edgelb_dp_lcore_icmp_ratelimited_total edgelb_dp_drop_icmp_ratelimited; do
+	grep -q "^$m{" <<<"$page" || lbd_fail "no $m series on the page"
+done
 grep -q '^edgelb_dp_service_packets_in_total{' <<<"$page" || {
 	lbd_fail "no edgelb_dp_service_packets_in_total series"
 	grep '^edgelb_dp_service' <<<"$page" | head -n 20 >&2

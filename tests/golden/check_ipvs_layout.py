@@ -10,7 +10,9 @@ ipvsadm.c's print_title(), print_service_entry(), print_largenum() and
 list_all()), then requires the result to be byte-identical to the file.
 A column moved by one blank, a wrong number scale or a misspelt title
 fails. The only words ipvsadm does not print are edgelb's FULL-NAT
-forwarding method: "FullNat" in -L and "--fnat" in -S; they are reported.
+forwarding method: "FullNat" in -L and "--fnat" in -S, and the thresholds
+"-x N"/"-y N" that lbctl -S adds to a real server's line (ipvsadm -S
+omits them, so its output loses them); they are reported.
 
 Usage: check_ipvs_layout.py GOLDEN_DIR
 """
@@ -28,12 +30,15 @@ FILES = {
     "ipvsadm_list_stats_exact.txt": "stats-exact",  # --stats --exact
     "ipvsadm_list_rate.txt": "rate",  # -L -n --rate
     "ipvsadm_save.txt": "save",  # -S -n
+    "ipvsadm_list_thresholds.txt": "thresholds",  # -L -n --thresholds
+    "ipvsadm_save_thresholds.txt": "save",  # -S -n, backends with -x/-y
 }
 
 # ipvsadm's fwd_name() and fwd_switch(), and edgelb's FULL-NAT extension.
 FWD_NAMES = {"Masq", "Local", "Tunnel", "Route"}
 FWD_SWITCHES = {"-m", "-i", "-g"}
 EXT_FWD_NAME, EXT_SWITCH = "FullNat", "--fnat"
+EXT_THRESH = "-x/-y in -S"
 
 VERSION_LINE = "IP Virtual Server version %d.%d.%d (size=%d)"
 LIST_TITLE = ("Prot LocalAddress:Port Scheduler Flags\n"
@@ -41,6 +46,9 @@ LIST_TITLE = ("Prot LocalAddress:Port Scheduler Flags\n"
 STATS_TITLE = ("%-33s %8s %8s %8s %8s %8s\n  -> RemoteAddress:Port" %
                ("Prot LocalAddress:Port", "Conns", "InPkts", "OutPkts",
                 "InBytes", "OutBytes"))
+THRESH_TITLE = ("%-33s %-10s %-10s %-10s %-10s\n  -> RemoteAddress:Port" %
+                ("Prot LocalAddress:Port", "Uthreshold", "Lthreshold",
+                 "ActiveConn", "InActConn"))
 RATE_TITLE = ("%-33s %8s %8s %8s %8s %8s\n  -> RemoteAddress:Port" %
               ("Prot LocalAddress:Port", "CPS", "InPPS", "OutPPS", "InBPS",
                "OutBPS"))
@@ -124,8 +132,8 @@ def render(kind, lines, ext):
                     s += " " + EXT_SWITCH
                 out.append(s)
             elif t[:1] == ["-a"]:
-                m = re.fullmatch(r"-a (-[tu]) (\S+) -r (\S+) (\S+) -w (\d+)",
-                                 ln)
+                m = re.fullmatch(r"-a (-[tu]) (\S+) -r (\S+) (\S+) -w (\d+)"
+                                 r"( -x (\d+))?( -y (\d+))?", ln)
                 if m is None:
                     raise Bad("-a line %r" % ln)
                 check_addrport(m.group(2))
@@ -135,9 +143,16 @@ def render(kind, lines, ext):
                     ext.add(EXT_SWITCH)
                 elif sw not in FWD_SWITCHES:
                     raise Bad("forwarding switch %r" % sw)
-                out.append("-a %s %s -r %s %s -w %d" %
-                           (m.group(1), m.group(2), m.group(3), sw,
-                            int(m.group(5))))
+                s = "-a %s %s -r %s %s -w %d" % (m.group(1), m.group(2),
+                                                 m.group(3), sw,
+                                                 int(m.group(5)))
+                if m.group(6):
+                    ext.add(EXT_THRESH)
+                    s += " -x %d" % int(m.group(7))
+                if m.group(8):
+                    ext.add(EXT_THRESH)
+                    s += " -y %d" % int(m.group(9))
+                out.append(s)
             else:
                 raise Bad("line %r" % ln)
         return out
@@ -147,7 +162,8 @@ def render(kind, lines, ext):
     if m:
         out.append(VERSION_LINE % tuple(int(x) for x in m.groups()))
         i = 1
-    title = {"list": LIST_TITLE, "stats": STATS_TITLE,
+    title = {"list": LIST_TITLE, "thresholds": THRESH_TITLE,
+             "stats": STATS_TITLE,
              "stats-exact": STATS_TITLE, "rate": RATE_TITLE}[kind]
     out += title.split("\n")
     i += 2
@@ -167,6 +183,12 @@ def render(kind, lines, ext):
                     raise Bad("forwarding method %r" % fwd)
                 out.append("  -> %-28s %-7s %-6d %-10d %-10d" %
                            (name, fwd, int(t[3]), int(t[4]), int(t[5])))
+            elif kind == "thresholds":
+                if len(t) != 6:
+                    raise Bad("real server line %r" % ln)
+                out.append("  -> %-28s %-10d %-10d %-10d %-10d" %
+                           (name, int(t[2]), int(t[3]), int(t[4]),
+                            int(t[5])))
             elif kind == "rate":
                 if len(t) != 7:
                     raise Bad("real server line %r" % ln)
@@ -181,7 +203,7 @@ def render(kind, lines, ext):
         else:
             v6 = is_v6(t[1]) if len(t) > 1 else False
             name = svc_name(t[0], t[1])
-            if kind == "list":
+            if kind in ("list", "thresholds"):
                 m = re.fullmatch(r"\S+  \S+ (\S+)( persistent (\d+))?", ln)
                 if m is None:
                     raise Bad("service line %r" % ln)

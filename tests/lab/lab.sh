@@ -4,6 +4,7 @@
 #
 #   lab.sh up MODE [--lb dp|kernel] [--workers N] [--port-type af_packet|af_xdp]
 #                  [--sched NAME] [--weights "1 2 3"] [--no-service]
+#                  [--ext-mtu N]   (edgelb-dp's client-side port MTU)
 #   lab.sh down
 #   lab.sh status
 #   lab.sh demo
@@ -364,7 +365,7 @@ lab_devargs() { # PORT-TYPE INDEX IFACE WORKERS
 }
 
 lab_start_dp() {
-	local workers=$1 ptype=$2 bin deadline
+	local workers=$1 ptype=$2 ext_mtu=${3:-} bin deadline
 	bin=$(lab_bin edgelb-dp) || return 1
 	cat >"$LAB_DIR/edgelb-dp.ini" <<-EOF
 		; written by tests/lab/lab.sh
@@ -376,6 +377,7 @@ lab_start_dp() {
 		[port ext]
 		devargs = $(lab_devargs "$ptype" 0 elb-l0 "$workers")
 		address = $LAB_LB_EXT_IP/24
+		${ext_mtu:+mtu = $ext_mtu}
 
 		[port int]
 		devargs = $(lab_devargs "$ptype" 1 elb-l1 "$workers")
@@ -444,7 +446,7 @@ lab_program() {
 # failure it prints the logs, tears everything down and returns 1.
 lab_up() {
 	local mode=${1:-} lb=dp workers=1 ptype=af_packet sched=wrr
-	local weights="1 2 3" program=1
+	local weights="1 2 3" program=1 ext_mtu=""
 	shift || true
 	while [ $# -gt 0 ]; do
 		case $1 in
@@ -454,6 +456,7 @@ lab_up() {
 		--sched) sched=$2; shift ;;
 		--weights) weights=$2; shift ;;
 		--no-service) program=0 ;;
+		--ext-mtu) ext_mtu=$2; shift ;;
 		*) lab_die "unknown option '$1'"; return 1 ;;
 		esac
 		shift
@@ -502,7 +505,7 @@ lab_up() {
 			lab_start_kernel_lb "$weights"
 		else
 			[ "$mode" != tunnel ] || lab_attach_decap
-			lab_start_dp "$workers" "$ptype"
+			lab_start_dp "$workers" "$ptype" "$ext_mtu"
 			[ "$program" = 0 ] || lab_program "$mode" "$sched" "$weights"
 		fi
 	)

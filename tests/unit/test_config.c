@@ -139,9 +139,8 @@ static const struct {
 	  "(N, Nms, Ns, Nm, Nh) of 1ms..60m" },
 	{ "[httpdns]\ncolour = red\n",
 	  "edgelb.ini:2: [httpdns] colour: unknown key" },
-	{ "[global]\n[push]\nlisten = 0.0.0.0:80\n",
-	  "edgelb.ini:3: [push] listen: '0.0.0.0:80': keys of this section "
-	  "are not supported yet" },
+	{ "[global]\n[push]\nlisten = 0.0.0.0\n",
+	  "edgelb.ini:3: [push] listen: '0.0.0.0': expected ADDR:PORT" },
 	{ "[service]\nvip = 10.0.0.1:80\n",
 	  "edgelb.ini:1: [service]: section needs a name: [service NAME]" },
 	{ "[global main]\n",
@@ -196,7 +195,29 @@ static const struct {
 	  "family differs from the vip" },
 	{ SVC_HEAD "backend = 10.0.0.2:80 wieght=2\n",
 	  "edgelb.ini:4: [service web] backend: '10.0.0.2:80 wieght=2': "
-	  "unknown option 'wieght=2' (expected weight=N)" },
+	  "unknown option 'wieght=2' (expected weight=N, u_threshold=N, "
+	  "l_threshold=N)" },
+	{ SVC_HEAD "backend = 10.0.0.2:80 u_threshold=100000001\n",
+	  "edgelb.ini:4: [service web] backend: '10.0.0.2:80 "
+	  "u_threshold=100000001': u_threshold out of range (0-100000000)" },
+	{ SVC_HEAD "backend = 10.0.0.2:80 u_threshold=10 l_threshold=11\n",
+	  "edgelb.ini:4: [service web] backend: '10.0.0.2:80 u_threshold=10 "
+	  "l_threshold=11': l_threshold 11 above u_threshold 10 (0 = none)" },
+	{ SVC_HEAD "backend = 10.0.0.2:80 l_threshold=x\n",
+	  "edgelb.ini:4: [service web] backend: '10.0.0.2:80 l_threshold=x': "
+	  "l_threshold out of range (0-100000000)" },
+	{ SVC_HEAD "max_conns = 100000001\n",
+	  "edgelb.ini:4: [service web] max_conns: '100000001': out of range "
+	  "(0-100000000)" },
+	{ SVC_HEAD "conn_rate = fast\n",
+	  "edgelb.ini:4: [service web] conn_rate: 'fast': expected a number "
+	  "(0-100000000, 0 = none)" },
+	{ SVC_HEAD "syn_src_rate = -5\n",
+	  "edgelb.ini:4: [service web] syn_src_rate: '-5': expected a number "
+	  "(0-100000000, 0 = none)" },
+	{ "[service web]\nvip = 10.0.0.1:53\nproto = udp\nmode = dr\n"
+	  "syn_src_rate = 10\n",
+	  "edgelb.ini:1: [service web]: syn_src_rate needs proto tcp" },
 	{ "[service web]\nvip = 10.0.0.1:80\nmode = fnat\nladdr = 10.0.0.300\n",
 	  "edgelb.ini:4: [service web] laddr: '10.0.0.300': expected an IPv4 "
 	  "or IPv6 address" },
@@ -301,8 +322,8 @@ static const char full_ini[] =
 	"scheduler = mh\n"
 	"mh_size = 65537\n"
 	"persistence = 300\n"
-	"backend = 10.1.0.1:8443 weight=5\n"
-	"backend = 10.1.0.2:8443\n"
+	"backend = 10.1.0.1:8443 weight=5 u_threshold=1000 l_threshold=800\n"
+	"backend = 10.1.0.2:8443 u_threshold=400\n"
 	"          10.1.0.3:8443 weight=0\n"
 	"laddr = 10.1.255.1\n"
 	"laddr = 10.1.255.2\n"
@@ -310,6 +331,9 @@ static const char full_ini[] =
 	"proxy_protocol = v2\n"
 	"healthcheck = web-http\n"
 	"on_fail = remove\n"
+	"max_conns = 100000\n"
+	"conn_rate = 5000\n"
+	"syn_src_rate = 20\n"
 	"\n"
 	"[service dns6]\n"
 	"vip = [2001:db8::53]:53\n"
@@ -391,6 +415,14 @@ START_TEST(test_full_file)
 	ck_assert_uint_eq(s->on_fail, CFG_ON_FAIL_REMOVE);
 	ck_assert_uint_eq(s->nbackends, 3);
 	ck_assert_uint_eq(s->backends[0].weight, 5);
+	ck_assert_uint_eq(s->backends[0].u_thresh, 1000);
+	ck_assert_uint_eq(s->backends[0].l_thresh, 800);
+	ck_assert_uint_eq(s->backends[1].u_thresh, 400);
+	ck_assert_uint_eq(s->backends[1].l_thresh, 0);
+	ck_assert_uint_eq(s->backends[2].u_thresh, 0);
+	ck_assert_uint_eq(s->max_conns, 100000);
+	ck_assert_uint_eq(s->conn_rate, 5000);
+	ck_assert_uint_eq(s->syn_src_rate, 20);
 	ck_assert_int_eq(s->backends[0].line, 37);
 	ck_assert_uint_eq(s->backends[1].weight, CFG_DEFAULT_WEIGHT);
 	ck_assert_str_eq(lb_addr_port_format(&s->backends[2].addr,
@@ -406,6 +438,9 @@ START_TEST(test_full_file)
 	ck_assert_str_eq(s->sched, LB_SCHED_DEFAULT);
 	ck_assert_uint_eq(s->on_fail, CFG_ON_FAIL_QUIESCE);
 	ck_assert_uint_eq(s->flags, LB_SVC_F_UDP_DRAIN);
+	ck_assert_uint_eq(s->max_conns, 0); /* defaults: no limits */
+	ck_assert_uint_eq(s->syn_src_rate, 0);
+	ck_assert_uint_eq(s->backends[0].u_thresh, 0);
 	cfg_errors_free(&e);
 	cfg_free(c);
 }
@@ -535,7 +570,7 @@ START_TEST(test_state_round_trip)
 	struct cfg_errors e = { 0 };
 	char ini[2048], state[300];
 	struct cfg *c, *c2;
-	struct cfg_backend b = { .weight = 9 };
+	struct cfg_backend b = { .weight = 9, .u_thresh = 50, .l_thresh = 20 };
 	struct cfg_service *s;
 
 	snprintf(state, sizeof(state), "%s/state.ini", tmpdir);
@@ -556,6 +591,9 @@ START_TEST(test_state_round_trip)
 	s->check[0] = 't';
 	s->check[1] = '\0';
 	s->flags |= LB_SVC_F_UDP_DRAIN;
+	s->max_conns = 7;
+	s->conn_rate = 8;
+	s->syn_src_rate = 9;
 	{
 		struct cfg_service n;
 
@@ -597,6 +635,12 @@ START_TEST(test_state_round_trip)
 	ck_assert_ptr_nonnull(s);
 	ck_assert_uint_eq(s->nbackends, 2);
 	ck_assert_uint_eq(s->backends[1].weight, 9);
+	ck_assert_uint_eq(s->backends[1].u_thresh, 50);
+	ck_assert_uint_eq(s->backends[1].l_thresh, 20);
+	ck_assert_uint_eq(s->backends[0].u_thresh, 0);
+	ck_assert_uint_eq(s->max_conns, 7);
+	ck_assert_uint_eq(s->conn_rate, 8);
+	ck_assert_uint_eq(s->syn_src_rate, 9);
 	ck_assert_str_eq(s->check, "t");
 	ck_assert_uint_eq(s->flags, LB_SVC_F_UDP_DRAIN);
 	s = cfg_service_find(c2, "tcp-10.0.0.5-443");

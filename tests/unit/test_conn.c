@@ -503,20 +503,125 @@ START_TEST(test_table_full)
 	conn_table_destroy(ct);
 	ct = table(64, 0);
 	ck_assert_ptr_nonnull(ct);
-	for (uint32_t i = 0; i < 64; i++)
-		ck_assert_ptr_nonnull(mkconn(i, IPPROTO_UDP, true));
+	/* established TCP connections are never evicted */
+	for (uint32_t i = 0; i < 64; i++) {
+		c = mkconn(i, IPPROTO_TCP, true);
+		ck_assert_ptr_nonnull(c);
+		conn_set_state(ct, c, CONN_S_ESTABLISHED);
+	}
 	ck_assert_ptr_null(conn_alloc(ct));
 	ck_assert_ptr_null(conn_alloc(ct));
 	conn_get_stats(ct, &st);
 	ck_assert_uint_eq(st.table_full, 2);
+	ck_assert_uint_eq(st.evicted_syn + st.evicted_udp, 0);
 	ck_assert_uint_eq(st.conns, 64);
 	/* room again once one expires */
-	run_to(now_s + 300);
+	run_to(now_s + tmo.established + 1);
 	c = conn_alloc(ct);
 	ck_assert_ptr_nonnull(c);
 	conn_get_stats(ct, &st);
 	ck_assert_uint_eq(st.expired, 64);
 	ck_assert_uint_eq(st.table_full, 2);
+}
+END_TEST
+
+/*
+ * A full table makes room: the oldest SYN_RECV connection first (one
+ * that left SYN_RECV is no longer a candidate), then the UDP flow idle
+ * for longest (u0, created first, had a packet a second after u1 was
+ * created, so u1 goes first), each counted and unlinked; then nothing is
+ * left to evict. What conn_alloc() returns stays allocated.
+ */
+START_TEST(test_evict_order)
+{
+	struct conn *s0, *s1, *u0, *u1, *c;
+	struct conn copy[4];
+	struct conn_table_stats st;
+	unsigned int dir, before;
+
+	conn_table_destroy(ct);
+	ct = table(64, 0);
+	ck_assert_ptr_nonnull(ct);
+	u0 = mkconn(100, IPPROTO_UDP, true);
+	u1 = mkconn(101, IPPROTO_UDP, true);
+	for (uint32_t i = 0; i < 60; i++) {
+		c = mkconn(i, IPPROTO_TCP, true);
+		ck_assert_ptr_nonnull(c);
+		conn_set_state(ct, c, CONN_S_ESTABLISHED);
+	}
+	s0 = mkconn(102, IPPROTO_TCP, true);
+	conn_set_state(ct, s0, CONN_S_SYN_RECV);
+	s1 = mkconn(103, IPPROTO_TCP, true);
+	conn_set_state(ct, s1, CONN_S_SYN_RECV);
+	copy[0] = *s0;
+	copy[1] = *s1;
+	copy[2] = *u0;
+	copy[3] = *u1;
+	run_to(now_s + 1);
+	conn_touch(ct, u0);
+	before = unlinked;
+
+	c = conn_alloc(ct); /* s0, the oldest embryonic one */
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_null(find(&copy[0], CONN_DIR_IN, &dir));
+	ck_assert_ptr_nonnull(find(&copy[1], CONN_DIR_IN, &dir));
+	ck_assert_uint_eq(unlinked, before + 1);
+	/* s1 completes its handshake: it is safe now */
+	conn_set_state(ct, s1, CONN_S_ESTABLISHED);
+	c = conn_alloc(ct); /* u1: u0 was active later */
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_null(find(&copy[3], CONN_DIR_IN, &dir));
+	ck_assert_ptr_null(find(&copy[3], CONN_DIR_OUT, &dir));
+	ck_assert_ptr_nonnull(find(&copy[2], CONN_DIR_IN, &dir));
+	ck_assert_ptr_nonnull(find(&copy[1], CONN_DIR_IN, &dir));
+	c = conn_alloc(ct); /* u0 */
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_null(find(&copy[2], CONN_DIR_IN, &dir));
+	ck_assert_ptr_null(conn_alloc(ct));
+	conn_get_stats(ct, &st);
+	ck_assert_uint_eq(st.evicted_syn, 1);
+	ck_assert_uint_eq(st.evicted_udp, 2);
+	ck_assert_uint_eq(st.table_full, 1);
+	ck_assert_uint_eq(st.conns, 61);
+	ck_assert_uint_eq(unlinked, before + 3);
+}
+END_TEST
+
+/*
+ * A bulk lookup's hit does not outlive an eviction: the evicted object is
+ * reused at once by the new connection, and the hint of the evicted flow
+ * must not find that one.
+ */
+START_TEST(test_evict_hint)
+{
+	struct conn *u, *c, *n;
+	struct conn_key k, kn;
+	const struct conn_key *kp[1] = { &k };
+	struct conn_hint h;
+	unsigned int dir;
+
+	conn_table_destroy(ct);
+	ct = table(64, 0);
+	ck_assert_ptr_nonnull(ct);
+	u = mkconn(200, IPPROTO_UDP, false);
+	for (uint32_t i = 0; i < 63; i++) {
+		c = mkconn(i, IPPROTO_TCP, false);
+		conn_set_state(ct, c, CONN_S_ESTABLISHED);
+	}
+	conn_key_of(u, CONN_DIR_IN, &k);
+	conn_lookup_bulk(ct, kp, 1, &h);
+	ck_assert_ptr_eq(conn_lookup_hint(ct, &k, &h, &dir), u);
+	n = conn_alloc(ct); /* evicts u */
+	ck_assert_ptr_eq(n, u);
+	n->proto = IPPROTO_UDP;
+	n->caddr = htonl(0x0c000001u);
+	n->cport = htons(7);
+	n->vaddr = htonl(0xc0000201u);
+	n->vport = htons(53);
+	ck_assert_int_eq(conn_insert(ct, n), 0);
+	conn_key_of(n, CONN_DIR_IN, &kn);
+	ck_assert_int_ne(memcmp(&k, &kn, sizeof(k)), 0);
+	ck_assert_ptr_null(conn_lookup_hint(ct, &k, &h, &dir));
 }
 END_TEST
 
@@ -622,6 +727,8 @@ conn_suite(void)
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(lim, setup, teardown);
 	tcase_add_test(lim, test_table_full);
+	tcase_add_test(lim, test_evict_order);
+	tcase_add_test(lim, test_evict_hint);
 	tcase_add_test(lim, test_budget);
 	tcase_add_test(lim, test_wheel_many);
 	suite_add_tcase(s, lim);

@@ -121,6 +121,11 @@ static const struct req_case req_cases[] = {
 	{ W("service", "set", "tcp", "10.0.0.1:80", "sched", "rr", "noflags"),
 	  LBCTL_VIEW_ACK, LB_MSG_SERVICE_SET,
 	  "PROTO=6 VIP=10.0.0.1 VPORT=80 SCHED=rr SVC_FLAGS=0" },
+	{ W("service", "set", "tcp", "10.0.0.1:80", "max-conns", "1000",
+	    "conn-rate", "50", "syn-src-rate", "0"),
+	  LBCTL_VIEW_ACK, LB_MSG_SERVICE_SET,
+	  "PROTO=6 VIP=10.0.0.1 VPORT=80 MAX_CONNS=1000 CONN_RATE=50 "
+	  "SYN_SRC_RATE=0" },
 	{ W("service", "del", "udp", "10.0.0.1:53"), LBCTL_VIEW_ACK,
 	  LB_MSG_SERVICE_DEL, "PROTO=17 VIP=10.0.0.1 VPORT=53" },
 	{ W("service", "flush"), LBCTL_VIEW_ACK, LB_MSG_SERVICE_FLUSH, "" },
@@ -138,6 +143,11 @@ static const struct req_case req_cases[] = {
 	{ W("b", "set", "10.0.0.1:80", "10.1.0.1:80", "weight", "0"),
 	  LBCTL_VIEW_ACK, LB_MSG_BACKEND_SET,
 	  "PROTO=6 VIP=10.0.0.1 VPORT=80 ADDR=10.1.0.1 PORT=80 WEIGHT=0" },
+	{ W("b", "set", "10.0.0.1:80", "10.1.0.1:80", "u-threshold", "100",
+	    "l-threshold", "60"),
+	  LBCTL_VIEW_ACK, LB_MSG_BACKEND_SET,
+	  "PROTO=6 VIP=10.0.0.1 VPORT=80 ADDR=10.1.0.1 PORT=80 U_THRESH=100 "
+	  "L_THRESH=60" },
 	{ W("backend", "del", "10.0.0.1:80", "10.1.0.1:80"), LBCTL_VIEW_ACK,
 	  LB_MSG_BACKEND_DEL,
 	  "PROTO=6 VIP=10.0.0.1 VPORT=80 ADDR=10.1.0.1 PORT=80" },
@@ -205,6 +215,17 @@ static const struct req_case req_cases[] = {
 	  LBCTL_VIEW_ACK, LB_MSG_BACKEND_SET,
 	  "PROTO=6 VIP=10.0.0.1 VPORT=80 MODE=1 ADDR=10.1.0.1 PORT=80 "
 	  "WEIGHT=5" },
+	{ W("-e", "-t", "10.0.0.1:80", "-r", "10.1.0.1:80", "-x", "100", "-y",
+	    "75"),
+	  LBCTL_VIEW_ACK, LB_MSG_BACKEND_SET,
+	  "PROTO=6 VIP=10.0.0.1 VPORT=80 ADDR=10.1.0.1 PORT=80 U_THRESH=100 "
+	  "L_THRESH=75" },
+	{ W("-a", "-t", "10.0.0.1:80", "-r", "10.1.0.2", "--u-threshold=8"),
+	  LBCTL_VIEW_ACK, LB_MSG_BACKEND_NEW,
+	  "PROTO=6 VIP=10.0.0.1 VPORT=80 ADDR=10.1.0.2 PORT=80 WEIGHT=1 "
+	  "U_THRESH=8" },
+	{ W("-L", "-n", "--thresholds"), LBCTL_VIEW_IPVS_LIST,
+	  LB_MSG_SERVICE_GET, "" },
 	{ W("-d", "-t", "10.0.0.1:80", "-r", "10.1.0.1:80"), LBCTL_VIEW_ACK,
 	  LB_MSG_BACKEND_DEL,
 	  "PROTO=6 VIP=10.0.0.1 VPORT=80 ADDR=10.1.0.1 PORT=80" },
@@ -357,6 +378,17 @@ static const struct bad_case bad_cases[] = {
 	  "-a: weight out of range (0-65535): '70000'" },
 	{ W("-A", "-t", "foo.example:80"), "-A: bad address 'foo.example:80'" },
 	{ W("-A", "-f", "1"), "-A: -f is not supported" },
+	{ W("-A", "-t", "10.0.0.1:80", "-x", "5"),
+	  "-A: -x and -y are only for -a and -e" },
+	{ W("-d", "-t", "10.0.0.1:80", "-r", "10.1.0.1", "-y", "5"),
+	  "-d: -x and -y are only for -a and -e" },
+	{ W("-a", "-t", "10.0.0.1:80", "-r", "10.1.0.1", "-x", "100000001"),
+	  "-a: upper threshold out of range (0-100000000): '100000001'" },
+	{ W("-S", "--thresholds"), "-S: --thresholds is only for -L" },
+	{ W("service", "set", "10.0.0.1:80", "max-conns", "100000001"),
+	  "service set: max-conns out of range (0-100000000): '100000001'" },
+	{ W("backend", "add", "10.0.0.1:80", "10.1.0.1:80", "u-threshold", "x"),
+	  "backend add: bad u-threshold 'x'" },
 	{ W("-A", "-a", "-t", "10.0.0.1:80"),
 	  "-A: more than one command given (-A and -a)" },
 	{ W("-a", "-t", "10.0.0.1:80", "-r", "10.1.0.1", "-g", "-m"),
@@ -607,6 +639,47 @@ feed_backends(struct lbctl_fmt *f)
 	}
 }
 
+/* One service whose backends have thresholds (one both, one the upper
+ * only, one none), as SERVICE_GET reports them. */
+static void
+feed_thresholds(struct lbctl_fmt *f)
+{
+	static const struct {
+		const char *addr;
+		uint32_t u, l;
+		uint64_t c[7];
+	} bes[3] = {
+		{ "10.1.0.1", 100, 75, { 0, 0, 0, 0, 0, 12, 3 } },
+		{ "10.1.0.2", 400, 0, { 0, 0, 0, 0, 0, 400, 21 } },
+		{ "10.1.0.3", 0, 0, { 0 } },
+	};
+	struct nl_msg *m = part_new(LB_MSG_SERVICE_GET);
+	struct nlattr *list, *rec;
+
+	put_key(m, IPPROTO_TCP, "10.0.0.7", 80);
+	ck_assert_int_eq(nla_put_string(m, LB_ATTR_SCHED, "rr"), 0);
+	ck_assert_int_eq(nla_put_u8(m, LB_ATTR_MODE, LB_MODE_NAT), 0);
+	ck_assert_int_eq(nla_put_u32(m, LB_ATTR_MAX_CONNS, 1000), 0);
+	list = nla_nest_start(m, LB_ATTR_BACKENDS);
+	for (int i = 0; i < 3; i++) {
+		rec = nla_nest_start(m, LB_ATTR_BACKEND);
+		put_addr(m, LB_ATTR_ADDR, bes[i].addr);
+		ck_assert_int_eq(nla_put_u16(m, LB_ATTR_PORT, 8080), 0);
+		ck_assert_int_eq(nla_put_u32(m, LB_ATTR_WEIGHT, 1), 0);
+		if (bes[i].u != 0)
+			ck_assert_int_eq(
+				nla_put_u32(m, LB_ATTR_U_THRESH, bes[i].u), 0);
+		if (bes[i].l != 0)
+			ck_assert_int_eq(
+				nla_put_u32(m, LB_ATTR_L_THRESH, bes[i].l), 0);
+		put_counters(m, bes[i].c);
+		nla_nest_end(m, rec);
+	}
+	nla_nest_end(m, list);
+	put_counters(m, bes[1].c);
+	feed(f, m);
+}
+
 static void
 feed_routes(struct lbctl_fmt *f)
 {
@@ -711,6 +784,11 @@ static const struct golden_case {
 	{ W("-L", "-n", "-t", "10.9.9.9:80"), feed_services,
 	  "ipvsadm_list_none.txt", -ENOENT },
 	{ W("-S", "-n"), feed_services, "ipvsadm_save.txt", 0 },
+	{ W("-L", "-n", "--thresholds"), feed_thresholds,
+	  "ipvsadm_list_thresholds.txt", 0 },
+	{ W("-S", "-n"), feed_thresholds, "ipvsadm_save_thresholds.txt", 0 },
+	{ W("-j", "service", "show"), feed_thresholds,
+	  "service_show_thresholds.json", 0 },
 	{ W("route", "show"), feed_routes, "route_show.txt", 0 },
 	{ W("-j", "route", "show"), feed_routes, "route_show.json", 0 },
 };

@@ -50,6 +50,9 @@ send_service(struct lbmsg_req *req, const struct cfg_service *s)
 		.persist = s->persist,
 		.flags = s->flags,
 		.mh_size = s->mh_size,
+		.max_conns = s->max_conns,
+		.conn_rate = s->conn_rate,
+		.syn_src_rate = s->syn_src_rate,
 	};
 	struct nl_msg *m = lbmsg_req_part(req);
 	struct nlattr *list;
@@ -61,10 +64,13 @@ send_service(struct lbmsg_req *req, const struct cfg_service *s)
 	ck_assert_ptr_nonnull(list);
 	for (uint32_t i = 0; i < s->nbackends; i++) {
 		struct lbmsg_backend b = {
-			.present = LBMSG_BE_WEIGHT | LBMSG_BE_FLAGS,
+			.present = LBMSG_BE_WEIGHT | LBMSG_BE_FLAGS |
+				   LBMSG_BE_THRESH,
 			.addr = s->backends[i].addr,
 			.port = s->backends[i].port,
 			.weight = s->backends[i].weight,
+			.u_thresh = s->backends[i].u_thresh,
+			.l_thresh = s->backends[i].l_thresh,
 		};
 		struct nlattr *rec = nla_nest_start(m, LB_ATTR_BACKEND);
 
@@ -336,7 +342,12 @@ START_TEST(test_dump_in_sync)
 	have.persist = 300;
 	have.flags = LB_SVC_F_ALL;
 	have.mh_size = 65537;
+	have.max_conns = 1000;
+	have.conn_rate = 50;
+	have.syn_src_rate = 20;
 	have.backends[1].weight = 9;
+	have.backends[1].u_thresh = 100;
+	have.backends[1].l_thresh = 75;
 	cfg_service_release(&d.cfg->services[0]);
 	ck_assert_int_eq(cfg_service_copy(&d.cfg->services[0], &have), 0);
 	pthread_mutex_lock(&seen.lock);

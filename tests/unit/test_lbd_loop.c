@@ -504,7 +504,7 @@ START_TEST(test_module_list)
 					     "upstream", "filter",  "push" };
 	static const int states[] = { LB_MODULE_RUNNING, LB_MODULE_RUNNING,
 				      LB_MODULE_RUNNING, LB_MODULE_RUNNING,
-				      LB_MODULE_RUNNING, LB_MODULE_RESERVED };
+				      LB_MODULE_RUNNING, LB_MODULE_RUNNING };
 	struct modules_seen ms = { 0 };
 	uint64_t end = now_ms() + 10000;
 	pthread_t t;

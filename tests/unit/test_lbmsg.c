@@ -1073,6 +1073,17 @@ static const struct lbmsg_svc_attrs svc_cases[] = {
 	  "sched-fifteench", LB_MODE_TUNNEL, 300, LB_SVC_F_SH_PORT, 0 },
 	{ LBMSG_SVC_MODE | LBMSG_SVC_PERSIST | LBMSG_SVC_FLAGS, "", NULL,
 	  LB_MODE_NAT, 1, LB_SVC_F_UDP_DRAIN, 0 },
+	/* connection limits: each alone, all at their maximum */
+	{ LBMSG_SVC_MODE | LBMSG_SVC_PERSIST | LBMSG_SVC_FLAGS |
+		  LBMSG_SVC_LIMITS,
+	  NULL, NULL, LB_MODE_FNAT, 0, 0, 0, .max_conns = 1 },
+	{ LBMSG_SVC_MODE | LBMSG_SVC_PERSIST | LBMSG_SVC_FLAGS |
+		  LBMSG_SVC_LIMITS,
+	  NULL, NULL, LB_MODE_DR, 0, 0, 0, .syn_src_rate = 20 },
+	{ LBMSG_SVC_MODE | LBMSG_SVC_PERSIST | LBMSG_SVC_FLAGS |
+		  LBMSG_SVC_LIMITS,
+	  NULL, NULL, LB_MODE_NAT, 0, 0, 0, .max_conns = LB_LIMIT_MAX,
+	  .conn_rate = LB_LIMIT_MAX, .syn_src_rate = LB_LIMIT_MAX },
 };
 
 static bool
@@ -1105,6 +1116,9 @@ START_TEST(rec_svc_roundtrip)
 	ck_assert_uint_eq(out.persist, in->persist);
 	ck_assert_uint_eq(out.flags, in->flags);
 	ck_assert_uint_eq(out.mh_size, in->mh_size);
+	ck_assert_uint_eq(out.max_conns, in->max_conns);
+	ck_assert_uint_eq(out.conn_rate, in->conn_rate);
+	ck_assert_uint_eq(out.syn_src_rate, in->syn_src_rate);
 	nlmsg_free(m);
 }
 END_TEST
@@ -1129,6 +1143,16 @@ static const struct {
 	  { LBMSG_BE_WEIGHT | LBMSG_BE_MODE | LBMSG_BE_FLAGS | LBMSG_BE_STATE,
 	    .port = 443, .weight = 7, .mode = LB_MODE_FNAT, .flags = 0,
 	    .state = LB_HEALTH_UP } },
+	{ LB_MSG_BACKEND_SET,
+	  false,
+	  { LBMSG_BE_WEIGHT | LBMSG_BE_THRESH, .port = 80, .weight = 3,
+	    .u_thresh = 1000, .l_thresh = 500 } },
+	{ LB_MSG_SERVICE_NEW,
+	  true,
+	  { LBMSG_BE_THRESH, .port = 81, .u_thresh = LB_LIMIT_MAX } },
+	{ LB_MSG_BACKEND_GET,
+	  false,
+	  { LBMSG_BE_THRESH, .port = 82, .u_thresh = 5, .l_thresh = 5 } },
 };
 
 START_TEST(rec_backend_roundtrip)
@@ -1176,6 +1200,8 @@ START_TEST(rec_backend_roundtrip)
 	ck_assert_uint_eq(out.mode, in.mode);
 	ck_assert_uint_eq(out.flags, in.flags);
 	ck_assert_uint_eq(out.state, in.state);
+	ck_assert_uint_eq(out.u_thresh, in.u_thresh);
+	ck_assert_uint_eq(out.l_thresh, in.l_thresh);
 	nlmsg_free(m);
 }
 END_TEST
@@ -1245,6 +1271,24 @@ bad_mh_size(struct raw *r)
 }
 
 static void
+bad_max_conns(struct raw *r)
+{
+	raw_u32(r, LB_ATTR_MAX_CONNS, LB_LIMIT_MAX + 1);
+}
+
+static void
+bad_conn_rate_size(struct raw *r)
+{
+	raw_u16(r, LB_ATTR_CONN_RATE, 10);
+}
+
+static void
+bad_syn_src_rate(struct raw *r)
+{
+	raw_u32(r, LB_ATTR_SYN_SRC_RATE, UINT32_MAX);
+}
+
+static void
 be_addr(struct raw *r)
 {
 	uint8_t ip[4] = { 10, 1, 2, 3 };
@@ -1298,6 +1342,31 @@ bad_be_state_size(struct raw *r)
 	raw_u32(r, LB_ATTR_STATE, 1);
 }
 
+static void
+bad_be_u_thresh(struct raw *r)
+{
+	be_addr(r);
+	raw_u16(r, LB_ATTR_PORT, 80);
+	raw_u32(r, LB_ATTR_U_THRESH, LB_LIMIT_MAX + 1);
+}
+
+static void
+bad_be_l_above_u(struct raw *r)
+{
+	be_addr(r);
+	raw_u16(r, LB_ATTR_PORT, 80);
+	raw_u32(r, LB_ATTR_U_THRESH, 10);
+	raw_u32(r, LB_ATTR_L_THRESH, 11);
+}
+
+static void
+bad_be_l_alone(struct raw *r)
+{
+	be_addr(r);
+	raw_u16(r, LB_ATTR_PORT, 80);
+	raw_u32(r, LB_ATTR_L_THRESH, 1);
+}
+
 static const struct {
 	const char *desc;
 	bool backend; /* lbmsg_get_backend, else lbmsg_get_svc_attrs */
@@ -1332,6 +1401,18 @@ static const struct {
 	  "backend 10.1.2.3:80: unknown flags 0x2" },
 	{ "backend STATE oversized", true, bad_be_state_size, -ERANGE,
 	  "STATE: 4 bytes, expected 1" },
+	{ "MAX_CONNS above max", false, bad_max_conns, -ERANGE,
+	  "MAX_CONNS 100000001 above the maximum 100000000" },
+	{ "CONN_RATE truncated", false, bad_conn_rate_size, -ERANGE,
+	  "CONN_RATE: 2 bytes, expected 4" },
+	{ "SYN_SRC_RATE above max", false, bad_syn_src_rate, -ERANGE,
+	  "SYN_SRC_RATE 4294967295 above the maximum 100000000" },
+	{ "backend U_THRESH above max", true, bad_be_u_thresh, -ERANGE,
+	  "U_THRESH 100000001 above the maximum 100000000" },
+	{ "backend L_THRESH above U_THRESH", true, bad_be_l_above_u, -ERANGE,
+	  "backend 10.1.2.3:80: lower threshold 11 above the upper 10" },
+	{ "backend L_THRESH without U_THRESH", true, bad_be_l_alone, -ERANGE,
+	  "backend 10.1.2.3:80: lower threshold 1 above the upper 0" },
 };
 
 START_TEST(rec_decode_refuses)

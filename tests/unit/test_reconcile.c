@@ -46,6 +46,11 @@ parse_list(const char *text, size_t *n)
 			lb_addr_port_parse(vip, &s->vip, &s->vport, false), 0);
 		s->mode = (uint8_t)lb_mode_parse(mode);
 		strcpy(s->sched, sched);
+		/* "... p0 f0 c100": max_conns (before any '|') */
+		bar = strstr(svc, " c");
+		if (bar != NULL &&
+		    (strchr(svc, '|') == NULL || bar < strchr(svc, '|')))
+			sscanf(bar, " c%u", &s->max_conns);
 		bar = strchr(svc, '|');
 		if (bar == NULL)
 			continue;
@@ -65,12 +70,16 @@ parse_list(const char *text, size_t *n)
 					      (s->nbackends + 1) *
 						      sizeof(*s->backends));
 			be = &s->backends[s->nbackends++];
+			memset(be, 0, sizeof(*be));
 			ck_assert_int_eq(lb_addr_port_parse(addr, &be->addr,
 							    &be->port, false),
 					 0);
 			be->weight = w;
 			/* "w0d": down */
 			be->flags = b[end] == 'd' ? LB_BACKEND_F_DOWN : 0;
+			/* "w1 u10/5": thresholds */
+			sscanf(b + end + (b[end] == 'd'), " u%u/%u",
+			       &be->u_thresh, &be->l_thresh);
 		}
 		if (bar2 == NULL)
 			continue;
@@ -103,6 +112,9 @@ format_op(const struct rec_op *op, char *buf, size_t len)
 						  x, sizeof(x)),
 			      op->be->weight,
 			      op->be->flags & LB_BACKEND_F_DOWN ? "d" : "");
+	if (op->be != NULL && op->be->u_thresh != 0)
+		n += snprintf(buf + n, len - (size_t)n, " u%u/%u",
+			      op->be->u_thresh, op->be->l_thresh);
 	if (op->laddr != NULL)
 		snprintf(buf + n, len - (size_t)n, " %s",
 			 lb_addr_format(op->laddr, x, sizeof(x)));
@@ -209,6 +221,7 @@ model_apply(struct rec_svc **v, size_t *n, const struct rec_op *op,
 		s->persist = op->svc->persist;
 		s->flags = op->svc->flags;
 		s->mh_size = op->svc->mh_size;
+		s->max_conns = op->svc->max_conns;
 		break;
 	case REC_BACKEND_NEW:
 		ck_assert_msg(model_find_be(s, op->be) == NULL,
@@ -223,6 +236,8 @@ model_apply(struct rec_svc **v, size_t *n, const struct rec_op *op,
 			      "case '%s': %s: no such backend", name, line);
 		model_find_be(s, op->be)->weight = op->be->weight;
 		model_find_be(s, op->be)->flags = op->be->flags;
+		model_find_be(s, op->be)->u_thresh = op->be->u_thresh;
+		model_find_be(s, op->be)->l_thresh = op->be->l_thresh;
 		break;
 	case REC_BACKEND_DEL: {
 		struct rec_backend *be = model_find_be(s, op->be);
@@ -279,7 +294,8 @@ model_check(struct rec_svc *m, size_t nm, const struct rec_svc *w, size_t nw,
 		ck_assert_msg(s->mode == ws->mode &&
 				      strcmp(s->sched, ws->sched) == 0 &&
 				      s->persist == ws->persist &&
-				      s->flags == ws->flags,
+				      s->flags == ws->flags &&
+				      s->max_conns == ws->max_conns,
 			      "case '%s': %s: attributes differ after the plan",
 			      name, vip);
 		ck_assert_msg(ws->mh_size == 0 || s->mh_size == ws->mh_size,
@@ -298,7 +314,11 @@ model_check(struct rec_svc *m, size_t nm, const struct rec_svc *w, size_t nw,
 			ck_assert_msg(
 				be != NULL &&
 					be->weight == ws->backends[j].weight &&
-					be->flags == ws->backends[j].flags,
+					be->flags == ws->backends[j].flags &&
+					be->u_thresh ==
+						ws->backends[j].u_thresh &&
+					be->l_thresh ==
+						ws->backends[j].l_thresh,
 				"case '%s': %s: backend %u missing or "
 				"other weight or flags after the plan",
 				name, vip, j);
@@ -379,6 +399,10 @@ static const struct {
 	  "BACKEND_NEW 10.0.0.3:80 10.1.0.1:80 w1\n" },
 	{ "flags change", "tcp 10.0.0.3:80 fnat rr p0 f3|" B1,
 	  "tcp 10.0.0.3:80 fnat rr p0 f1|" B1, "SERVICE_SET 10.0.0.3:80\n" },
+	{ "max_conns change", S1 " c100|" B1, S1 "|" B1,
+	  "SERVICE_SET 10.0.0.1:80\n" },
+	{ "backend thresholds change", S1 "|10.1.0.1:80 w1 u10/5", S1 "|" B1,
+	  "BACKEND_SET 10.0.0.1:80 10.1.0.1:80 w1 u10/5\n" },
 	{ "several services, only one touched",
 	  S1 "|" B1 ";" S2 "|" B2 ";tcp 10.0.0.4:80 dr rr p0 f0",
 	  "tcp 10.0.0.4:80 dr rr p0 f0;" S2 "|" B2 ";" S1 "|10.1.0.1:80 w5",

@@ -81,6 +81,75 @@ put_arg(struct lbctl_pctx *p, struct nl_msg *m, const char *key, const char *v)
 	return 0;
 }
 
+/* lbctl api cache purge [--filter NAME] [--prefix PATH] | cache stats |
+ * degrade [ROUTE on|off]: MOD_CMD "api.cache.purge", "api.cache.stats",
+ * "api.degrade" (gw_cache.h). */
+static int
+cache_parse(struct lbctl_pctx *p, char **w, int n)
+{
+	struct lbctl_cmd *cmd = p->cmd;
+	const char *filter = NULL, *prefix = NULL, *mc;
+	struct nlattr *args;
+	struct nl_msg *m;
+	int rc = 0;
+
+	if (strcmp(w[0], "degrade") == 0) {
+		if (n != 1 && n != 3)
+			return lbctl_usage_err(p, "usage: api degrade "
+						  "[ROUTE on|off]");
+		if (n == 3 && strcmp(w[2], "on") != 0 &&
+		    strcmp(w[2], "off") != 0)
+			return lbctl_usage_err(p, "'%s': on or off", w[2]);
+		mc = "api.degrade";
+	} else if (n >= 2 && strcmp(w[1], "purge") == 0) {
+		for (int i = 2; i < n; i++) {
+			const char **dst =
+				strcmp(w[i], "--filter") == 0	? &filter
+				: strcmp(w[i], "--prefix") == 0 ? &prefix
+								: NULL;
+
+			if (dst == NULL)
+				return lbctl_usage_err(p, "unknown option '%s'",
+						       w[i]);
+			if (i + 1 >= n || w[i + 1][0] == '\0')
+				return lbctl_usage_err(p, "%s needs a value",
+						       w[i]);
+			*dst = w[++i];
+		}
+		mc = "api.cache.purge";
+	} else if (n == 2 && strcmp(w[1], "stats") == 0) {
+		mc = "api.cache.stats";
+	} else {
+		return lbctl_usage_err(p, "usage: api cache purge [--filter "
+					  "NAME] [--prefix PATH] | api cache "
+					  "stats");
+	}
+	snprintf(cmd->whatbuf, sizeof(cmd->whatbuf), "%s", mc);
+	cmd->what = cmd->whatbuf;
+	cmd->view = LBCTL_VIEW_API;
+	m = lbctl_req_add(p, LB_MSG_MODULE_CMD);
+	if (m == NULL)
+		return -ENOMEM;
+	if (nla_put_string(m, LB_ATTR_NAME, "gateway") < 0 ||
+	    nla_put_string(m, LB_ATTR_MOD_CMD, mc) < 0)
+		return -ENOMEM;
+	args = nla_nest_start(m, LB_ATTR_MOD_ARGS);
+	if (args == NULL)
+		return -ENOMEM;
+	if (filter != NULL)
+		rc = put_arg(p, m, "filter", filter);
+	if (rc == 0 && prefix != NULL)
+		rc = put_arg(p, m, "prefix", prefix);
+	if (rc == 0 && n == 3 && strcmp(w[0], "degrade") == 0)
+		rc = put_arg(p, m, "route", w[1]);
+	if (rc == 0 && n == 3 && strcmp(w[0], "degrade") == 0)
+		rc = put_arg(p, m, "state", w[2]);
+	if (rc < 0)
+		return rc;
+	nla_nest_end(m, args);
+	return 0;
+}
+
 int
 lbctl_api_parse(struct lbctl_pctx *p, char **w, int n)
 {
@@ -96,6 +165,8 @@ lbctl_api_parse(struct lbctl_pctx *p, char **w, int n)
 
 	if (n == 0 || strcmp(w[0], "help") == 0)
 		return lbctl_want_help(p, "api");
+	if (strcmp(w[0], "cache") == 0 || strcmp(w[0], "degrade") == 0)
+		return cache_parse(p, w, n);
 	for (v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++)
 		if (strcmp(w[0], verbs[v].verb) == 0)
 			break;
@@ -385,6 +456,12 @@ lbctl_api_print(struct lbctl_fmt *f, FILE *out)
 			jstr(j, "api"), jnum(j, "version"),
 			strcmp(sunset, "-") != 0 ? ", sunset " : "",
 			strcmp(sunset, "-") != 0 ? sunset : "");
+	} else if (strcmp(cmd, "api.cache.purge") == 0) {
+		fprintf(out,
+			"cache %s: %lld entries purged under %s (%lld "
+			"caches)\n",
+			jstr(j, "filter"), jnum(j, "purged"), jstr(j, "prefix"),
+			jnum(j, "caches"));
 	} else if (strcmp(cmd, "api.retire") == 0) {
 		fprintf(out, "api %s: version %lld retired (answers 410)\n",
 			jstr(j, "api"), jnum(j, "version"));

@@ -162,6 +162,19 @@ put_str(struct lbctl_pctx *p, struct nl_msg *m, int attr, const char *what,
 			return rc_;                                            \
 	} while (0)
 
+/* The attribute of a service limit argument, or 0. */
+static int
+limit_attr(const char *s)
+{
+	if (strcmp(s, "max-conns") == 0)
+		return LB_ATTR_MAX_CONNS;
+	if (strcmp(s, "conn-rate") == 0)
+		return LB_ATTR_CONN_RATE;
+	if (strcmp(s, "syn-src-rate") == 0)
+		return LB_ATTR_SYN_SRC_RATE;
+	return 0;
+}
+
 static int
 do_service(struct lbctl_pctx *p, struct words *w)
 {
@@ -222,6 +235,11 @@ do_service(struct lbctl_pctx *p, struct words *w)
 			TRY(lbctl_parse_u32_arg(p, "mh-size", next(w), 1,
 						UINT32_MAX, &v));
 			if (nla_put_u32(m, LB_ATTR_MH_SIZE, v) < 0)
+				return -ENOMEM;
+		} else if (limit_attr(s) != 0) {
+			TRY(lbctl_parse_u32_arg(p, s, next(w), 0, LB_LIMIT_MAX,
+						&v));
+			if (nla_put_u32(m, limit_attr(s), v) < 0)
 				return -ENOMEM;
 		} else if (strcmp(s, "name") == 0) {
 			TRY(put_str(p, m, LB_ATTR_NAME, "name", next(w),
@@ -327,6 +345,15 @@ do_backend(struct lbctl_pctx *p, struct words *w)
 		} else if (strcmp(s, "mode") == 0) {
 			TRY(lbctl_parse_mode_arg(p, next(w), &mode));
 			if (nla_put_u8(m, LB_ATTR_MODE, mode) < 0)
+				return -ENOMEM;
+		} else if (strcmp(s, "u-threshold") == 0 ||
+			   strcmp(s, "l-threshold") == 0) {
+			TRY(lbctl_parse_u32_arg(p, s, next(w), 0, LB_LIMIT_MAX,
+						&v));
+			if (nla_put_u32(m,
+					s[0] == 'u' ? LB_ATTR_U_THRESH
+						    : LB_ATTR_L_THRESH,
+					v) < 0)
 				return -ENOMEM;
 		} else {
 			return lbctl_usage_err(p, "unknown argument '%s'", s);

@@ -61,6 +61,7 @@ struct lbctl_opts {
 	bool stats;	    /* -s / --stats */
 	bool rate;	    /* --rate (ipvsadm) */
 	bool exact;	    /* --exact (ipvsadm) */
+	bool thresholds;    /* --thresholds (ipvsadm) */
 	uint32_t watch;	    /* stats -w SECONDS; 0 = once */
 	uint32_t count;	    /* stats --count N; 0 = unbounded */
 	int timeout_ms;	    /* per reply datagram */

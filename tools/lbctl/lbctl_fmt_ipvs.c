@@ -128,6 +128,12 @@ ipvs_title(const struct lbctl_fmt *f, FILE *out)
 			f->opts.stats ? "OutPkts" : "OutPPS",
 			f->opts.stats ? "InBytes" : "InBPS",
 			f->opts.stats ? "OutBytes" : "OutBPS");
+	else if (f->opts.thresholds) /* ipvsadm 1.31's FMT_THRESHOLDS */
+		fprintf(out,
+			"%-33s %-10s %-10s %-10s %-10s\n"
+			"  -> RemoteAddress:Port\n",
+			"Prot LocalAddress:Port", "Uthreshold", "Lthreshold",
+			"ActiveConn", "InActConn");
 	else
 		fputs("Prot LocalAddress:Port Scheduler Flags\n"
 		      "  -> RemoteAddress:Port           Forward Weight "
@@ -190,6 +196,13 @@ ipvs_service(const struct lbctl_fmt *f, const struct fmt_svc *s, FILE *out)
 			largenum(out, v.inbps, x);
 			largenum(out, v.outbps, x);
 			fputc('\n', out);
+		} else if (f->opts.thresholds) {
+			fprintf(out,
+				"  -> %-28s %-10" PRIu64 " %-10" PRIu64
+				" %-10" PRIu64 " %-10" PRIu64 "\n",
+				dname, fmt_u(b->tb, LB_ATTR_U_THRESH),
+				fmt_u(b->tb, LB_ATTR_L_THRESH), v.active,
+				v.inactive);
 		} else {
 			fprintf(out,
 				"  -> %-28s %-7s %-6" PRIu64 " %-10" PRIu64
@@ -236,9 +249,16 @@ fmt_ipvs_save(struct lbctl_fmt *f, FILE *out)
 
 			lb_addr_port_format(&b->addr, b->port, dname,
 					    sizeof(dname));
-			fprintf(out, "-a %s %s -r %s %s -w %" PRIu64 "\n", sw,
-				ap, dname, fwd_switch(fmt_be_mode(s, b)),
+			fprintf(out, "-a %s %s -r %s %s -w %" PRIu64, sw, ap,
+				dname, fwd_switch(fmt_be_mode(s, b)),
 				fmt_u(b->tb, LB_ATTR_WEIGHT));
+			if (fmt_u(b->tb, LB_ATTR_U_THRESH) != 0)
+				fprintf(out, " -x %" PRIu64,
+					fmt_u(b->tb, LB_ATTR_U_THRESH));
+			if (fmt_u(b->tb, LB_ATTR_L_THRESH) != 0)
+				fprintf(out, " -y %" PRIu64,
+					fmt_u(b->tb, LB_ATTR_L_THRESH));
+			fputc('\n', out);
 		}
 	}
 	return 0;

@@ -31,6 +31,9 @@ enum ipvs_opt {
 	O_REAL,	   /* -r RIP[:PORT] */
 	O_FWD,	   /* -g -m -i --fnat; .mode */
 	O_WEIGHT,  /* -w N */
+	O_UTHRESH, /* -x N */
+	O_LTHRESH, /* -y N */
+	O_THRESH,  /* --thresholds */
 	O_NUMERIC, /* -n */
 	O_STATS,   /* --stats */
 	O_RATE,	   /* --rate */
@@ -82,8 +85,9 @@ static const struct ipvs_optdesc {
 	{ 0, "socket", O_SOCKET, 1, 0, 0 },
 	{ 'f', "fwmark-service", O_UNSUPP, 1, 0, 0 },
 	{ 'M', "netmask", O_UNSUPP, 1, 0, 0 },
-	{ 'x', "u-threshold", O_UNSUPP, 1, 0, 0 },
-	{ 'y', "l-threshold", O_UNSUPP, 1, 0, 0 },
+	{ 'x', "u-threshold", O_UTHRESH, 1, 0, 0 },
+	{ 'y', "l-threshold", O_LTHRESH, 1, 0, 0 },
+	{ 0, "thresholds", O_THRESH, 0, 0, 0 },
 	{ 'o', "ops", O_UNSUPP, 0, 0, 0 },
 	{ '6', "ipv6", O_UNSUPP, 0, 0, 0 },
 	{ 0, "start-daemon", O_UNSUPP, 1, 0, 0 },
@@ -104,6 +108,8 @@ struct ipvs_args {
 	uint8_t fwd;
 	bool have_weight;
 	uint32_t weight;
+	bool have_thresh[2]; /* -x, -y */
+	uint32_t thresh[2];
 	bool conn;
 	uint32_t set_tmo[3]; /* --set tcp tcpfin udp */
 };
@@ -178,6 +184,18 @@ apply(struct lbctl_pctx *p, struct ipvs_args *a, const struct ipvs_optdesc *d,
 		a->have_weight = true;
 		return lbctl_parse_u32_arg(p, "weight", val, 0, LB_WEIGHT_MAX,
 					   &a->weight);
+	case O_UTHRESH:
+	case O_LTHRESH: {
+		int i = d->opt == O_LTHRESH;
+
+		a->have_thresh[i] = true;
+		return lbctl_parse_u32_arg(
+			p, i ? "lower threshold" : "upper threshold", val, 0,
+			LB_LIMIT_MAX, &a->thresh[i]);
+	}
+	case O_THRESH:
+		o->thresholds = true;
+		return 0;
 	case O_NUMERIC:
 		return 0; /* output is always numeric */
 	case O_STATS:
@@ -323,6 +341,11 @@ check_allowed(struct lbctl_pctx *p, const struct ipvs_args *a)
 		return lbctl_usage_err(p, "-r is only for -a, -e and -d");
 	if (!dst_cmd && a->have_weight)
 		return lbctl_usage_err(p, "-w is only for -a and -e");
+	if ((!dst_cmd || a->cmd == 'd') &&
+	    (a->have_thresh[0] || a->have_thresh[1]))
+		return lbctl_usage_err(p, "-x and -y are only for -a and -e");
+	if (p->cmd->opts.thresholds && a->cmd != 'L')
+		return lbctl_usage_err(p, "--thresholds is only for -L");
 	if (!(a->cmd == 'A' || a->cmd == 'E') && (a->sched || a->persist))
 		return lbctl_usage_err(p, "-s and -p are only for -A and -E");
 	if (a->fwd != 0 &&
@@ -379,6 +402,11 @@ build_backend(struct lbctl_pctx *p, const struct ipvs_args *a, uint16_t type)
 			a->have_weight ? a->weight : IPVS_DEF_WEIGHT) < 0)
 		return -ENOMEM;
 	if (a->fwd != 0 && nla_put_u8(m, LB_ATTR_MODE, a->fwd) < 0)
+		return -ENOMEM;
+	if ((a->have_thresh[0] &&
+	     nla_put_u32(m, LB_ATTR_U_THRESH, a->thresh[0]) < 0) ||
+	    (a->have_thresh[1] &&
+	     nla_put_u32(m, LB_ATTR_L_THRESH, a->thresh[1]) < 0))
 		return -ENOMEM;
 	return 0;
 }

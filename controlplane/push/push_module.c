@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The push module of edgelbd (see push_module.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "push_module.h"
+#include "push_srv.h"
+#include "edgelb/log.h"
+
+struct push_mod {
+	struct push_srv *srv;	/* NULL while nothing is configured */
+	struct push_http *http; /* NULL without api_listen */
+};
+
+/* ---- config hooks -------------------------------------------------------- */
+
+static void *
+conf_create(void)
+{
+	struct push_conf *c = malloc(sizeof(*c));
+
+	if (c != NULL)
+		push_conf_init(c);
+	return c;
+}
+
+static void
+conf_destroy(void *state)
+{
+	free(state);
+}
+
+static int
+conf_validate(void *state, const struct cfg *c, char *err, size_t errlen)
+{
+	(void)c;
+	return push_conf_validate(state, err, errlen) < 0 ? -1 : 0;
+}
+
+const struct cfg_module_ops push_cfg_ops = {
+	.section = "push",
+	.named = false,
+	.create = conf_create,
+	.destroy = conf_destroy,
+	.keys = push_conf_keys,
+	.validate = conf_validate,
+};
+
+/* ---- life cycle ------------------------------------------------------------ */
+
+static bool
+wanted(const struct push_conf *c)
+{
+	return c != NULL && (c->has_listen || c->has_tls || c->has_api);
+}
+
+static void
+mod_free(struct push_mod *m)
+{
+	/* the API first: its answers waiting for a commit are cancelled */
+	push_http_free(m->http);
+	push_srv_free(m->srv);
+	m->http = NULL;
+	m->srv = NULL;
+}
+
+static int
+mod_open(struct lbd *d, struct push_mod *m, const struct push_conf *pc)
+{
+	int rc;
+
+	m->srv = push_srv_new(d->base, pc, d->metrics);
+	if (m->srv == NULL)
+		return -errno;
+	if (pc->has_api) {
+		m->http = push_http_new(m->srv, d->base, pc, d->metrics);
+		if (m->http == NULL) {
+			rc = -errno;
+			mod_free(m);
+			return rc;
+		}
+	}
+	LB_NOTICE("push: channel port %u, store %s", push_srv_port(m->srv),
+		  pc->db);
+	return 0;
+}
+
+static int
+mod_start(struct lbd *d, const struct cfg *c, void **state)
+{
+	const struct push_conf *pc = cfg_module_state(c, &push_cfg_ops);
+	struct push_mod *m = calloc(1, sizeof(*m));
+	int rc;
+
+	if (m == NULL)
+		return -ENOMEM;
+	if (wanted(pc)) {
+		rc = mod_open(d, m, pc);
+		if (rc < 0) {
+			free(m);
+			return rc;
+		}
+	}
+	*state = m;
+	return 0;
+}
+
+/* Same listeners and store: only bounds, keys and timeouts change. */
+static bool
+same_places(const struct push_conf *a, const struct push_conf *b)
+{
+	return a->has_listen == b->has_listen && a->has_tls == b->has_tls &&
+	       a->has_api == b->has_api && a->listen_port == b->listen_port &&
+	       a->tls_port == b->tls_port && a->api_port == b->api_port &&
+	       lb_addr_equal(&a->listen_addr, &b->listen_addr) &&
+	       lb_addr_equal(&a->tls_addr, &b->tls_addr) &&
+	       lb_addr_equal(&a->api_addr, &b->api_addr) &&
+	       strcmp(a->db, b->db) == 0 && strcmp(a->cert, b->cert) == 0 &&
+	       strcmp(a->key, b->key) == 0;
+}
+
+static int
+mod_apply(struct lbd *d, void *state, const struct cfg *old,
+	  const struct cfg *new)
+{
+	const struct push_conf *pc = cfg_module_state(new, &push_cfg_ops);
+	struct push_mod *m = state;
+
+	(void)old;
+	if (m->srv == NULL)
+		return wanted(pc) ? mod_open(d, m, pc) : 0;
+	if (!wanted(pc)) {
+		mod_free(m);
+		return 0;
+	}
+	if (!same_places(push_srv_conf(m->srv), pc)) {
+		LB_WARN("[push] listeners, db, cert or key changed: restart "
+			"edgelbd to apply (devices stay connected until then)");
+		return -EBUSY;
+	}
+	push_srv_update(m->srv, pc);
+	return 0;
+}
+
+static int
+mod_ctl_show(struct lbd *d, void *state, struct nl_msg *part)
+{
+	struct push_mod *m = state;
+
+	(void)d;
+	return m->srv != NULL ? push_srv_ctl_counters(m->srv, part) : 0;
+}
+
+/* SIGTERM: no new device connections, the API answers what it has. */
+static int
+mod_drain(struct lbd *d, void *state)
+{
+	struct push_mod *m = state;
+
+	(void)d;
+	if (m->srv != NULL)
+		push_srv_drain(m->srv);
+	if (m->http != NULL)
+		push_http_drain(m->http);
+	return 0;
+}
+
+static bool
+mod_drained(void *state)
+{
+	struct push_mod *m = state;
+
+	return m->http == NULL || push_http_drained(m->http);
+}
+
+static void
+mod_stop(struct lbd *d, void *state)
+{
+	struct push_mod *m = state;
+
+	(void)d;
+	mod_free(m);
+	free(m);
+}
+
+const struct lbd_module push_module = {
+	.name = "push",
+	.cfg = &push_cfg_ops,
+	.start = mod_start,
+	.apply = mod_apply,
+	.ctl_show = mod_ctl_show,
+	.drain = mod_drain,
+	.drained = mod_drained,
+	.stop = mod_stop,
+};
