@@ -19,15 +19,12 @@ PACKAGES=(
 	dpdk dpdk-dev libdpdk-dev libbpf-dev libxdp-dev libnl-3-dev
 	libinih-dev check libevent-dev libssl-dev libcjson-dev
 	libpcap-dev libelf-dev zlib1g-dev libldns-dev libnghttp2-dev
-	libhttp-parser-dev libpcre2-dev
-	libsqlite3-dev
+	libhttp-parser-dev libpcre2-dev libsqlite3-dev libhiredis-dev
 	# labs and tests
 	iproute2 ethtool curl socat bpftool iputils-ping iputils-arping procps
 	kmod openssl nftables wrk prometheus bind9-dnsutils knot-dnsutils
 	nginx-light nghttp2-client python3-h2 python3-cryptography
-	python3-websockets python3-grpcio
-	haproxy
-	libhiredis-dev redis-server faketime
+	python3-websockets python3-grpcio haproxy redis-server faketime
 )
 
 say() { printf 'setup: %s\n' "$*"; }

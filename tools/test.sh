@@ -208,31 +208,63 @@ fuzz_report() { # target name, artifact dir
 	((n > 0)) || echo "fuzz: $1: no crashing input was written" >&2
 }
 
-if ((san_ok)); then
-	step "fuzz: ${FUZZ_SECONDS}s per target"
-	for target in build-san/tests/fuzz/fuzz_*; do
-		[ -f "$target" ] && [ -x "$target" ] || continue
-		name=$(basename "$target")
-		corpus_seed="tests/fuzz/corpus/${name#fuzz_}"
-		work=$(mktemp -d)
-		art=$root/build-san/fuzz-artifacts/$name
-		rm -rf "$art"
-		mkdir -p "$art"
-		[ -d "$corpus_seed" ] && cp -r "$corpus_seed/." "$work/"
-		if (cd "$work" && "$root/$target" -max_total_time="$FUZZ_SECONDS" \
+# One target for FUZZ_SECONDS from its seed corpus, in the background:
+# its verdict (0 or the exit status) goes to $dir/rc, its output to
+# $dir/log; crashing inputs to build-san/fuzz-artifacts/TARGET/.
+fuzz_start() { # target path, work dir
+	local name corpus_seed art
+	name=$(basename "$1")
+	corpus_seed="tests/fuzz/corpus/${name#fuzz_}"
+	art=$root/build-san/fuzz-artifacts/$name
+	rm -rf "$art"
+	mkdir -p "$art" "$2/corpus"
+	[ -d "$corpus_seed" ] && cp -r "$corpus_seed/." "$2/corpus/"
+	(
+		cd "$2/corpus" && "$root/$1" -max_total_time="$FUZZ_SECONDS" \
 			-rss_limit_mb=2048 -print_final_stats=1 \
-			-artifact_prefix="$art/" . 2>"$work.log"); then
-			echo "fuzz: $name: $(grep -Eo 'Done [0-9]+ runs in [0-9]+ second' "$work.log" | tail -1), no crash"
-			ok_step
-			rmdir "$art" 2>/dev/null || true
-		else
-			echo "fuzz: $name FAILED" >&2
-			tail -40 "$work.log" >&2
-			fuzz_report "$name" "$art"
-			cp "$work.log" "$art/fuzz.log"
-			fail_step "fuzz $name"
-		fi
-		rm -rf "$work" "$work.log"
+			-artifact_prefix="$art/" . 2>"$2/log"
+		echo $? >"$2/rc"
+	) &
+}
+
+fuzz_verdict() { # target path, work dir
+	local name art
+	name=$(basename "$1")
+	art=$root/build-san/fuzz-artifacts/$name
+	if [ "$(cat "$2/rc" 2>/dev/null)" = 0 ]; then
+		echo "fuzz: $name: $(grep -Eo 'Done [0-9]+ runs in [0-9]+ second' "$2/log" | tail -1), no crash"
+		ok_step
+		rmdir "$art" 2>/dev/null || true
+	else
+		echo "fuzz: $name FAILED" >&2
+		tail -40 "$2/log" >&2
+		fuzz_report "$name" "$art"
+		cp "$2/log" "$art/fuzz.log"
+		fail_step "fuzz $name"
+	fi
+	rm -rf "$2"
+}
+
+# The targets run FUZZ_JOBS at a time (one per CPU by default), each
+# for FUZZ_SECONDS, so their number does not lengthen CI one minute each.
+if ((san_ok)); then
+	FUZZ_JOBS=${FUZZ_JOBS:-$(nproc)}
+	step "fuzz: ${FUZZ_SECONDS}s per target, $FUZZ_JOBS at a time"
+	targets=()
+	for target in build-san/tests/fuzz/fuzz_*; do
+		[ -f "$target" ] && [ -x "$target" ] && targets+=("$target")
+	done
+	for ((i = 0; i < ${#targets[@]}; i += FUZZ_JOBS)); do
+		batch=("${targets[@]:i:FUZZ_JOBS}")
+		dirs=()
+		for target in "${batch[@]}"; do
+			dirs+=("$(mktemp -d)")
+			fuzz_start "$target" "${dirs[-1]}"
+		done
+		wait
+		for j in "${!batch[@]}"; do
+			fuzz_verdict "${batch[j]}" "${dirs[j]}"
+		done
 	done
 fi
 

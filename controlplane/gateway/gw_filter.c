@@ -498,7 +498,7 @@ chain_pre(struct gw_freq *f, size_t from)
 		/* a failure answer (breaker open, degraded): a filter before
 		 * it, or itself, may have a fallback; shedding has none */
 		if (f->status >= 500 && f->why != GW_FR_SHED)
-			(void)fallback(f, i + 1, f->status, in->now_ns);
+			(void)fallback(f, i + 1, f->status, f->in.now_ns);
 		return GW_FV_ANSWER;
 	}
 	return GW_FV_PASS;
@@ -528,6 +528,9 @@ gw_freq_resume(struct gw_freq *f, enum gw_fverdict v, uint64_t now_ns)
 		STAT_ADD(el->st.answered, 1);
 		if ((unsigned)f->why < GW_FR_MAX)
 			STAT_ADD(el->st.reasons[f->why], 1);
+		/* as in chain_pre: a failure answer may have a fallback */
+		if (f->status >= 500 && f->why != GW_FR_SHED)
+			(void)fallback(f, f->nran, f->status, now_ns);
 	}
 	if (v != GW_FV_PENDING && f->in.resume != NULL)
 		f->in.resume(f->in.resume_arg, v);

@@ -107,6 +107,46 @@ set_api_key(const struct cfg_set *p, const char *v, char *err, size_t n)
 	return 0;
 }
 
+static int
+set_store(const struct cfg_set *p, const char *v, char *err, size_t n)
+{
+	if (strcmp(v, "sqlite") != 0 && strcmp(v, "redis") != 0)
+		return lb_errf(err, n, -EINVAL, "expected sqlite or redis");
+	CONF(p)->store_redis = strcmp(v, "redis") == 0;
+	return 0;
+}
+
+/* HOST:PORT (the store checks it further when it connects). */
+static int
+set_redis(const struct cfg_set *p, const char *v, char *err, size_t n)
+{
+	const char *colon = strrchr(v, ':');
+	uint32_t port;
+
+	if (colon == NULL || colon == v ||
+	    lb_parse_u32(colon + 1, 1, 65535, &port) < 0 ||
+	    strlen(v) >= sizeof(CONF(p)->redis))
+		return lb_errf(err, n, -EINVAL, "expected HOST:PORT");
+	snprintf(CONF(p)->redis, sizeof(CONF(p)->redis), "%s", v);
+	return 0;
+}
+
+/* A node id: it names a Redis key and channel, so a plain token. */
+static int
+set_node(const struct cfg_set *p, const char *v, char *err, size_t n)
+{
+	size_t len = strlen(v);
+
+	if (len >= sizeof(CONF(p)->node) ||
+	    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		      "0123456789._-") != len)
+		return lb_errf(err, n, -EINVAL,
+			       "expected 1..%zu of A-Z a-z 0-9 . _ -",
+			       sizeof(CONF(p)->node) - 1);
+	snprintf(CONF(p)->node, sizeof(CONF(p)->node), "%s", v);
+	return 0;
+}
+
 #define U32(name, field, lo, hi)                                               \
 	{                                                                      \
 		name, set_u32, OFF(field), .min = (lo), .max = (hi)            \
@@ -128,6 +168,9 @@ const struct cfg_key push_conf_keys[] = {
 	PATHK("cert", cert),
 	PATHK("key", key),
 	PATHK("db", db),
+	{ "store", set_store },
+	{ "redis", set_redis },
+	{ "node", set_node },
 	{ "api_key", set_api_key, .flags = CFG_KEY_REPEAT },
 	{ "bind_secret", set_secret, OFF(bind_secret) },
 	MS("heartbeat", heartbeat_ms, 1000, 3600000),
@@ -148,8 +191,14 @@ const struct cfg_key push_conf_keys[] = {
 int
 push_conf_validate(const struct push_conf *c, char *err, size_t errlen)
 {
-	if ((c->has_listen || c->has_tls || c->has_api) && c->db[0] == '\0')
+	bool on = c->has_listen || c->has_tls || c->has_api;
+
+	if (on && !c->store_redis && c->db[0] == '\0')
 		return lb_errf(err, errlen, -EINVAL, "db is required");
+	if (on && c->store_redis && (c->redis[0] == '\0' || c->node[0] == '\0'))
+		return lb_errf(
+			err, errlen, -EINVAL,
+			"store = redis needs redis = HOST:PORT and node");
 	if (c->has_tls && (c->cert[0] == '\0' || c->key[0] == '\0'))
 		return lb_errf(err, errlen, -EINVAL,
 			       "tls_listen needs cert and key");

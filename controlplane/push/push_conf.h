@@ -24,6 +24,9 @@ struct push_conf {
 	char cert[PATH_MAX];
 	char key[PATH_MAX];
 	char db[PATH_MAX];
+	bool store_redis; /* store = redis (else sqlite) */
+	char redis[256];  /* HOST:PORT of the shared redis-server */
+	char node[64];	  /* this node's id among those sharing redis */
 	char api_keys[PUSH_API_KEYS_MAX][PUSH_KEY_MAX + 1];
 	uint32_t napi_keys;
 	char bind_secret[PUSH_KEY_MAX + 1];
@@ -43,7 +46,7 @@ struct push_conf {
 /* Defaults: heartbeat 30 s, hello_timeout 10 s, resend_timeout 10 s,
  * max_payload 4096, max_connections 100000, max_queue 1000, window 32,
  * default_ttl 86400, max_ttl 30 days, retention 1 day, api_max_body 16384,
- * api_max_connections 256; nothing listens. */
+ * api_max_connections 256, store sqlite; nothing listens. */
 void push_conf_init(struct push_conf *c);
 extern const struct cfg_key push_conf_keys[];
 /* Checks across keys. 0 or -EINVAL with err set. */

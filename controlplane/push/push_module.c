@@ -8,13 +8,15 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "push_cluster.h"
 #include "push_module.h"
 #include "push_srv.h"
 #include "edgelb/log.h"
 
 struct push_mod {
-	struct push_srv *srv;	/* NULL while nothing is configured */
-	struct push_http *http; /* NULL without api_listen */
+	struct push_srv *srv;	      /* NULL while nothing is configured */
+	struct push_http *http;	      /* NULL without api_listen */
+	struct push_cluster *cluster; /* NULL unless store = redis */
 };
 
 /* ---- config hooks -------------------------------------------------------- */
@@ -65,8 +67,50 @@ mod_free(struct push_mod *m)
 	/* the API first: its answers waiting for a commit are cancelled */
 	push_http_free(m->http);
 	push_srv_free(m->srv);
+	push_cluster_free(m->cluster); /* after the devices' presence ends */
 	m->http = NULL;
 	m->srv = NULL;
+	m->cluster = NULL;
+}
+
+/* ---- cross-node wake (store = redis) --------------------------------------- */
+
+static void
+cluster_on(void *arg, const char *device, bool on)
+{
+	push_cluster_online(arg, device, on);
+}
+
+static bool
+cluster_remote(void *arg, const char *device)
+{
+	return push_cluster_remote(arg, device);
+}
+
+static const struct push_cluster_hooks cluster_hooks = {
+	.online = cluster_on,
+	.remote = cluster_remote,
+};
+
+static void
+cluster_wake(void *arg, const char *device)
+{
+	struct push_mod *m = arg;
+
+	if (m->srv != NULL)
+		push_srv_poke(m->srv, device);
+}
+
+/* A presence lasts three heartbeats without a PING. */
+static int
+cluster_open(struct lbd *d, struct push_mod *m, const struct push_conf *pc)
+{
+	m->cluster = push_cluster_new(d->base, d->metrics, pc->redis, pc->node,
+				      3 * pc->heartbeat_ms, cluster_wake, m);
+	if (m->cluster == NULL)
+		return -errno;
+	push_srv_set_cluster(m->srv, &cluster_hooks, m->cluster);
+	return 0;
 }
 
 static int
@@ -77,6 +121,13 @@ mod_open(struct lbd *d, struct push_mod *m, const struct push_conf *pc)
 	m->srv = push_srv_new(d->base, pc, d->metrics);
 	if (m->srv == NULL)
 		return -errno;
+	if (pc->store_redis) {
+		rc = cluster_open(d, m, pc);
+		if (rc < 0) {
+			mod_free(m);
+			return rc;
+		}
+	}
 	if (pc->has_api) {
 		m->http = push_http_new(m->srv, d->base, pc, d->metrics);
 		if (m->http == NULL) {
@@ -85,8 +136,11 @@ mod_open(struct lbd *d, struct push_mod *m, const struct push_conf *pc)
 			return rc;
 		}
 	}
-	LB_NOTICE("push: channel port %u, store %s", push_srv_port(m->srv),
-		  pc->db);
+	LB_NOTICE("push: channel port %u, store %s %s%s%s",
+		  push_srv_port(m->srv), pc->store_redis ? "redis" : "sqlite",
+		  pc->store_redis ? pc->redis : pc->db,
+		  pc->store_redis ? ", node " : "",
+		  pc->store_redis ? pc->node : "");
 	return 0;
 }
 
@@ -120,7 +174,9 @@ same_places(const struct push_conf *a, const struct push_conf *b)
 	       lb_addr_equal(&a->listen_addr, &b->listen_addr) &&
 	       lb_addr_equal(&a->tls_addr, &b->tls_addr) &&
 	       lb_addr_equal(&a->api_addr, &b->api_addr) &&
-	       strcmp(a->db, b->db) == 0 && strcmp(a->cert, b->cert) == 0 &&
+	       strcmp(a->db, b->db) == 0 && a->store_redis == b->store_redis &&
+	       strcmp(a->redis, b->redis) == 0 &&
+	       strcmp(a->node, b->node) == 0 && strcmp(a->cert, b->cert) == 0 &&
 	       strcmp(a->key, b->key) == 0;
 }
 
@@ -139,7 +195,7 @@ mod_apply(struct lbd *d, void *state, const struct cfg *old,
 		return 0;
 	}
 	if (!same_places(push_srv_conf(m->srv), pc)) {
-		LB_WARN("[push] listeners, db, cert or key changed: restart "
+		LB_WARN("[push] listeners, store, cert or key changed: restart "
 			"edgelbd to apply (devices stay connected until then)");
 		return -EBUSY;
 	}

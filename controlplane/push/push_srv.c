@@ -101,6 +101,8 @@ struct push_srv {
 	size_t ndeferred, cap_deferred;
 	push_wake_fn wake_fn;
 	void *wake_arg;
+	const struct push_cluster_hooks *cluster;
+	void *cluster_arg;
 	struct wake *wakes;
 	size_t nwakes, cap_wakes;
 	struct conn *conns; /* every connection */
@@ -366,6 +368,29 @@ push_srv_set_wake(struct push_srv *s, push_wake_fn fn, void *arg)
 {
 	s->wake_fn = fn;
 	s->wake_arg = arg;
+}
+
+void
+push_srv_set_cluster(struct push_srv *s, const struct push_cluster_hooks *h,
+		     void *arg)
+{
+	s->cluster = h;
+	s->cluster_arg = arg;
+}
+
+void
+push_srv_poke(struct push_srv *s, const char *device)
+{
+	struct conn *c;
+
+	if (device != NULL) {
+		c = map_find(s, device);
+		if (c != NULL)
+			pump(c);
+		return;
+	}
+	for (c = s->conns; c != NULL; c = c->next)
+		pump(c);
 }
 
 int
@@ -642,6 +667,8 @@ on_hello(struct conn *c, const struct push_frame *f)
 	}
 	s->n.hellos++;
 	c->state = CS_READY;
+	if (s->cluster != NULL)
+		s->cluster->online(s->cluster_arg, c->device, true);
 	c->sent_seq = 0;
 	out_frame(c, push_enc_welcome(s->fbuf, s->fbuf_len,
 				      s->conf.heartbeat_ms / 1000,
@@ -718,6 +745,8 @@ on_frame(struct conn *c, const struct push_frame *f)
 		return 0;
 	case PUSH_T_PING:
 		s->n.pings++;
+		if (s->cluster != NULL && c->device != NULL)
+			s->cluster->online(s->cluster_arg, c->device, true);
 		out_frame(c, push_enc_empty(s->fbuf, s->fbuf_len, PUSH_T_PONG));
 		return 0;
 	default: /* a server's frame sent by a device */
@@ -821,8 +850,11 @@ conn_free(struct conn *c)
 {
 	struct push_srv *s = c->s;
 
-	if (c->device != NULL)
+	if (c->device != NULL) {
 		map_del(s, c);
+		if (s->cluster != NULL)
+			s->cluster->online(s->cluster_arg, c->device, false);
+	}
 	busy_del(c);
 	undefer(c);
 	if (c->prev != NULL)
@@ -1237,6 +1269,9 @@ push_srv_send(struct push_srv *s, const struct push_send *ps,
 		c = map_find(s, ns.v[i]);
 		if (c != NULL)
 			defer(c);
+		else if (s->cluster != NULL &&
+			 s->cluster->remote(s->cluster_arg, ns.v[i]))
+			continue; /* held by another node, woken there */
 		else if (s->wake_fn != NULL && wake_add(s, ns.v[i], &m) < 0)
 			goto err;
 	}
@@ -1337,14 +1372,15 @@ push_srv_new(struct event_base *base, const struct push_conf *c,
 		return NULL;
 	s->base = base;
 	s->conf = *c;
-	s->ops = &push_store_sqlite;
+	s->ops = c->store_redis ? &push_store_redis : &push_store_sqlite;
 	s->fbuf_len = PUSH_HDR_LEN + max_body(s);
 	s->fbuf = malloc(s->fbuf_len);
 	s->commit_ev = evtimer_new(base, on_commit, s);
 	s->tick_ev = event_new(base, -1, EV_PERSIST, on_tick, s);
 	if (s->fbuf == NULL || s->commit_ev == NULL || s->tick_ev == NULL)
 		goto err;
-	rc = s->ops->open(c->db, &s->st, err, sizeof(err));
+	rc = s->ops->open(c->store_redis ? c->redis : c->db, &s->st, err,
+			  sizeof(err));
 	if (rc < 0) {
 		LB_ERR("[push] store: %s", err);
 		goto err;

@@ -99,6 +99,23 @@ void push_srv_set_wake(struct push_srv *s, push_wake_fn fn, void *arg);
 /* 0, -ENOENT (no device), -EIO. */
 int push_srv_vendor_invalid(struct push_srv *s, const char *device);
 
+/*
+ * The cluster seam (push_cluster.c, docs/push.md "Cluster mode
+ * (Redis)"): online is told when a device registers here (on, and again
+ * at each of its PINGs, which refreshes its presence) and when its
+ * connection ends; remote is asked, right after the enqueue (the Redis
+ * store applied it at once), for each target device not connected here,
+ * and answers true when another node holds it (no vendor wake then).
+ */
+struct push_cluster_hooks {
+	void (*online)(void *arg, const char *device, bool on);
+	bool (*remote)(void *arg, const char *device);
+};
+void push_srv_set_cluster(struct push_srv *s,
+			  const struct push_cluster_hooks *h, void *arg);
+/* Send device (NULL: every device here) what its queue holds now. */
+void push_srv_poke(struct push_srv *s, const char *device);
+
 /* The counters of lbctl module show push, into msg. */
 int push_srv_ctl_counters(struct push_srv *s, struct nl_msg *msg);
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The push service's storage, one ops table per implementation (SQLite
- * here; a Redis one can be added behind the same table): devices,
+ * for one node, Redis for several sharing it): devices,
  * bindings (user -> devices), topics, messages with their idempotency
  * keys, and per-device queues whose entries carry each device's status
  * of a message.
@@ -174,5 +174,7 @@ struct push_store_ops {
 };
 
 extern const struct push_store_ops push_store_sqlite;
+/* path: "HOST:PORT" of a redis-server (push_store_redis.c). */
+extern const struct push_store_ops push_store_redis;
 
 #endif
