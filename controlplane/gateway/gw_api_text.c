@@ -334,6 +334,13 @@ gw_api_validate(const char *api, const char *text, char *err, size_t errlen)
 	gw_conf_init(&c);
 	rc = gw_api_text_parse(api, text, false, &c, err, errlen);
 	gw_conf_fini(&c);
+	if (rc < 0)
+		return rc;
+	/* and as it will be served: the "api.NAME." prefix may make a
+	 * name or an upstream reference too long */
+	gw_conf_init(&c);
+	rc = gw_api_text_parse(api, text, true, &c, err, errlen);
+	gw_conf_fini(&c);
 	return rc;
 }
 

@@ -136,25 +136,94 @@ parse_hdr(const char *v, char *name, char *value, bool *has_value,
 	return 0;
 }
 
+static uint32_t
+name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* The slot of name in c's route name hash: its route's, or the empty one
+ * where it goes. */
+static int32_t *
+name_slot(const struct gw_conf *c, const char *name)
+{
+	size_t mask = c->nslots - 1;
+
+	for (size_t i = name_hash(name) & mask;; i = (i + 1) & mask)
+		if (c->slot[i] < 0 ||
+		    strcmp(c->routes[c->slot[i]].name, name) == 0)
+			return &c->slot[i];
+}
+
+/* Hash the names of routes [nnamed, nroutes) (all of them again when
+ * the table grows or the routes were cut). 0 or -ENOMEM. */
+static int
+names_update(struct gw_conf *c)
+{
+	size_t want = 16;
+
+	while (want < 2 * (c->nroutes + 1))
+		want *= 2;
+	if (c->nnamed > c->nroutes || want > c->nslots) {
+		int32_t *s = malloc(want * sizeof(*s));
+
+		if (s == NULL)
+			return -ENOMEM;
+		for (size_t i = 0; i < want; i++)
+			s[i] = -1;
+		free(c->slot);
+		c->slot = s;
+		c->nslots = want;
+		c->nnamed = 0;
+	}
+	for (; c->nnamed < c->nroutes; c->nnamed++) {
+		int32_t *sl = name_slot(c, c->routes[c->nnamed].name);
+
+		if (*sl < 0) /* a repeated name: the first one is found */
+			*sl = (int32_t)c->nnamed;
+	}
+	return 0;
+}
+
+/* The route named name, made on first use: a hash lookup, and the array
+ * grows by doubling, so that loading n routes costs O(n). */
 static struct gw_route_conf *
 route_get(struct gw_conf *c, const char *name)
 {
 	struct gw_route_conf *r;
+	int32_t *sl;
 
-	for (size_t i = 0; i < c->nroutes; i++)
-		if (strcmp(c->routes[i].name, name) == 0)
-			return &c->routes[i];
+	if (names_update(c) < 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	sl = name_slot(c, name);
+	if (*sl >= 0)
+		return &c->routes[*sl];
 	if (c->nroutes >= GW_MAX_ROUTES) {
 		errno = ENOSPC;
 		return NULL;
 	}
-	r = realloc(c->routes, (c->nroutes + 1) * sizeof(*r));
-	if (r == NULL) {
-		errno = ENOMEM;
-		return NULL;
+	if (c->nroutes >= c->route_cap) {
+		/* a conf filled by others may not have set route_cap */
+		size_t cap = c->nroutes < 8 ? 16 : 2 * c->nroutes;
+
+		r = realloc(c->routes, cap * sizeof(*r));
+		if (r == NULL) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		c->routes = r;
+		c->route_cap = cap;
 	}
-	c->routes = r;
+	r = c->routes;
 	gw_route_conf_init(&r[c->nroutes], name);
+	*sl = (int32_t)c->nroutes;
+	c->nnamed = c->nroutes + 1;
 	return &r[c->nroutes++];
 }
 

@@ -14,11 +14,12 @@
  *   edgelbd_gateway_upstream_instances{stage,upstream,state} (gauge)
  *
  * class is 1xx .. 5xx, or "none" when no answer was sent (the client went
- * away first). gw_metrics_done counts one request on any thread (under a
- * mutex, a hash lookup by name); the collector, on the daemon's thread,
- * renders the counters at scrape time and moves the durations gathered
- * since the last scrape into the histogram family registered on the
- * daemon's registry. The upstream counters that the balancer keeps
+ * away first). gw_metrics_done counts one request on any thread without a
+ * lock (into the thread's own shard: a hash lookup by name and relaxed
+ * atomic counters); the collector, on the daemon's thread, adds the
+ * shards up at scrape time and observes the durations counted since the
+ * last scrape into the histogram family registered on the daemon's
+ * registry. The upstream counters that the balancer keeps
  * (connect errors, ejections) are the sum over the live tables plus what
  * retired tables had counted (gw_metrics_retire_upstream). Every stage
  * has its own instance of each upstream (its own passive ejections), so
@@ -65,6 +66,29 @@ struct gw_metrics_up {
  */
 int gw_metrics_collect(struct gw_metrics *gm, struct metrics *m,
 		       const struct gw_metrics_up *ups, size_t nups);
+
+struct gw_table;
+
+/*
+ * The filter counters of stage's table t (gw_route_filter_stats) into m
+ * (a scrape-time registry), per route and filter:
+ *   edgelbd_gateway_filter_passed_total{stage,route,filter,type}
+ *   edgelbd_gateway_filter_answered_total{stage,route,filter,type,reason}
+ * They belong to the table: a rebuilt table counts from 0 again.
+ */
+void gw_metrics_collect_filters(struct metrics *m, const char *stage,
+				const struct gw_table *t);
+
+/*
+ * The WebSocket and gRPC counters of the proxies (s: their sum) into m:
+ *   edgelbd_gateway_websocket_{upgrades,refused,failed,early,held,
+ *     idle_closes}_total, edgelbd_gateway_websocket_active (gauge),
+ *   edgelbd_gateway_websocket_bytes_total{direction="up"|"down"},
+ *   edgelbd_gateway_grpc_errors_total,
+ *   edgelbd_gateway_trailers_total{direction="in"|"out"}.
+ */
+void gw_metrics_collect_proxy(struct metrics *m,
+			      const struct gw_proxy_stats *s);
 
 /* Totals for lbctl: requests by class (0: none), series dropped. */
 void gw_metrics_totals(struct gw_metrics *gm, uint64_t cls[6],

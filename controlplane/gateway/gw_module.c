@@ -593,6 +593,21 @@ mod_collect(void *state, struct metrics *reg)
 	metrics_put(reg, "edgelbd_gateway_access_log_dropped_total",
 		    "Access log lines lost: too long, or a failed write.",
 		    METRICS_COUNTER, NULL, 0, (double)(ls.dropped + ls.errors));
+	/* the filters' counters and the proxies' WebSocket/gRPC ones */
+	{
+		struct gw_proxy_stats ps = m->gone;
+
+		gen_stats(m->gen, &ps);
+		for (struct gw_gen *g = m->retired; g != NULL; g = g->next)
+			gen_stats(g, &ps);
+		gw_metrics_collect_proxy(reg, &ps);
+		for (size_t i = 0; i < m->nstages; i++) {
+			struct gw_table *t = gw_router_get(m->stages[i].router);
+
+			gw_metrics_collect_filters(reg, m->stages[i].name, t);
+			gw_table_put(t);
+		}
+	}
 	rc = gw_metrics_collect(m->gm, reg, ups, n);
 	free(ups);
 	return rc;

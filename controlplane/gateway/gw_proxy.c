@@ -234,9 +234,21 @@ client_sockaddr(const struct sockaddr *sa, char *buf, size_t len, bool brk)
 	buf[0] = '\0';
 	if (sa == NULL)
 		return;
-	if (sa->sa_family == AF_INET) {
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
-			  buf, (socklen_t)len);
+	if (sa->sa_family == AF_INET && len >= INET_ADDRSTRLEN) {
+		/* by hand: inet_ntop formats with sprintf */
+		const uint8_t *a =
+			(const uint8_t *)&((const struct sockaddr_in *)sa)
+				->sin_addr;
+		char *p = buf;
+
+		for (int i = 0; i < 4; i++) {
+			if (a[i] >= 100)
+				*p++ = (char)('0' + a[i] / 100);
+			if (a[i] >= 10)
+				*p++ = (char)('0' + a[i] / 10 % 10);
+			*p++ = (char)('0' + a[i] % 10);
+			*p++ = i < 3 ? '.' : '\0';
+		}
 	} else if (sa->sa_family == AF_INET6 && len > 2) {
 		const struct in6_addr *a =
 			&((const struct sockaddr_in6 *)sa)->sin6_addr;
@@ -1289,12 +1301,15 @@ build_headers(struct gw_call *c, const struct http_msg *m, const char *host)
 	struct http_header tmp[HTTP_MAX_HEADERS + 5];
 	char ip[LB_ADDRSTRLEN + 2], ipb[LB_ADDRSTRLEN + 4];
 	const char *proto = http_req_tls(c->req) ? "https" : "http";
-	size_t n = 0, cap, off = 0;
+	size_t n = 0, cap, off = 0, start = 0;
 	char *b;
-	int k;
 
 	client_sockaddr(http_req_peer(c->req, NULL), ip, sizeof(ip), false);
-	client_sockaddr(http_req_peer(c->req, NULL), ipb, sizeof(ipb), true);
+	/* RFC 7239: "[v6]" in a quoted string (IPv4 text has no ':') */
+	if (strchr(ip, ':') != NULL)
+		snprintf(ipb, sizeof(ipb), "[%s]", ip);
+	else
+		memcpy(ipb, ip, sizeof(ip));
 	cap = (xff != NULL ? strlen(xff) : 0) +
 	      (fwd != NULL ? strlen(fwd) : 0) + strlen(host) * 2 +
 	      3 * sizeof(ip) + 160;
@@ -1326,30 +1341,59 @@ build_headers(struct gw_call *c, const struct http_msg *m, const char *host)
 	}
 	if (n + 5 > sizeof(tmp) / sizeof(tmp[0]))
 		return -E2BIG;
-#define PUT(NM, ...)                                                           \
+		/* the values, one after the other in b (concatenated, not
+	 * formatted: this runs for every request) */
+#define CAT(str)                                                               \
 	do {                                                                   \
-		tmp[n].name = NM;                                              \
-		tmp[n++].value = b + off;                                      \
-		k = snprintf(b + off, cap - off, __VA_ARGS__);                 \
-		if (k < 0 || (size_t)k >= cap - off)                           \
+		size_t l_ = strlen(str);                                       \
+		if (off + l_ >= cap)                                           \
 			return -E2BIG;                                         \
-		off += (size_t)k + 1;                                          \
+		memcpy(b + off, str, l_);                                      \
+		off += l_;                                                     \
 	} while (0)
-	PUT("X-Forwarded-For", "%s%s%s", xff != NULL ? xff : "",
-	    xff != NULL ? ", " : "", ip);
-	PUT("X-Forwarded-Proto", "%s", proto);
-	PUT("X-Forwarded-Host", "%s", host);
-	PUT("Forwarded", "%s%sfor=\"%s\";proto=%s;host=\"%s\"",
-	    fwd != NULL ? fwd : "", fwd != NULL ? ", " : "", ipb, proto, host);
+#define END(NM)                                                                \
+	do {                                                                   \
+		b[off++] = '\0';                                               \
+		tmp[n].name = NM;                                              \
+		tmp[n++].value = b + start;                                    \
+		start = off;                                                   \
+	} while (0)
+	if (xff != NULL) {
+		CAT(xff);
+		CAT(", ");
+	}
+	CAT(ip);
+	END("X-Forwarded-For");
+	CAT(proto);
+	END("X-Forwarded-Proto");
+	CAT(host);
+	END("X-Forwarded-Host");
+	if (fwd != NULL) {
+		CAT(fwd);
+		CAT(", ");
+	}
+	CAT("for=\"");
+	CAT(ipb);
+	CAT("\";proto=");
+	CAT(proto);
+	CAT(";host=\"");
+	CAT(host);
+	CAT("\"");
+	END("Forwarded");
 	{
 		const char *via = http_msg_header(m, "Via");
 
-		PUT("Via", "%s%s%s %s", via != NULL ? via : "",
-		    via != NULL ? ", " : "",
-		    strcmp(http_req_proto(c->req), "h2") == 0 ? "2" : "1.1",
-		    c->p->via_name);
+		if (via != NULL) {
+			CAT(via);
+			CAT(", ");
+		}
+		CAT(strcmp(http_req_proto(c->req), "h2") == 0 ? "2" : "1.1");
+		CAT(" ");
+		CAT(c->p->via_name);
+		END("Via");
 	}
-#undef PUT
+#undef CAT
+#undef END
 	return gw_hdr_apply(rc->req_hdrs, rc->nreq_hdrs, tmp, n, c->hdrs,
 			    HTTP_MAX_HEADERS, &c->nhdrs);
 }

@@ -6,6 +6,19 @@
  * The table keeps the routes in configuration order and a list of
  * virtual hosts sorted by precedence (kind, then longer names first);
  * each virtual host lists the indexes of its routes in order.
+ *
+ * Each virtual host also indexes its routes by path key, so that a lookup
+ * tries only the routes whose path can match: an exact route under its
+ * path, a prefix route under its prefix, a regex route under the literal
+ * text every match must start with (regex_literal; "" when the pattern
+ * does not begin with one). The keys sit in one open-addressing hash
+ * table; each key holds the indexes of its routes, ascending. A lookup
+ * probes the exact key of the whole path and the prefix keys of each
+ * length that some prefix key of the host has, then tries the candidates
+ * of all those lists merged in route index order, the first whose
+ * matchers all hold winning: the same route the walk over all the host's
+ * routes in configuration order gives, since a route left out cannot
+ * match that path.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <ctype.h>
@@ -22,13 +35,31 @@
 
 #define RE_MATCH_LIMIT 100000 /* backtracking steps per match */
 
+/* One path key of a virtual host's index. */
+struct vkey {
+	const char *key; /* NULL: free slot */
+	uint32_t hash;
+	uint16_t len;
+	bool exact;	 /* an exact path; else a prefix (or regex literal) */
+	uint32_t off, n; /* its route indexes: vhost.idx[off .. off + n) */
+};
+
 struct vhost {
 	enum gw_host_kind kind;
 	const char *host;
 	size_t hlen;
 	size_t n;
 	size_t *routes;
+	/* the path index */
+	size_t nslots; /* a power of two */
+	struct vkey *slot;
+	uint32_t *idx; /* route indexes by key, ascending in each */
+	size_t nlens;
+	uint16_t *lens; /* distinct prefix key lengths, ascending */
 };
+
+/* a prefix key is shorter than GW_PATH_MAX: at most this many lists */
+#define VH_LISTS (GW_PATH_MAX + 1)
 
 struct gw_table {
 	int refs;	     /* atomic */
@@ -75,6 +106,7 @@ gw_conf_fini(struct gw_conf *c)
 	free(c->routes);
 	free(c->ups);
 	free(c->filters);
+	free(c->slot);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -100,8 +132,12 @@ table_free(struct gw_table *t)
 	gw_filter_set_free(t->fset);
 	for (size_t i = 0; i < t->nroutes; i++)
 		pcre2_code_free(t->routes[i].re);
-	for (size_t i = 0; i < t->nvh; i++)
+	for (size_t i = 0; i < t->nvh; i++) {
 		free(t->vh[i].routes);
+		free(t->vh[i].slot);
+		free(t->vh[i].idx);
+		free(t->vh[i].lens);
+	}
 	for (size_t i = 0; i < t->nups; i++)
 		gw_upstream_free(t->ups[i]);
 	pcre2_match_context_free(t->mctx);
@@ -210,6 +246,158 @@ redirect_loops(const struct gw_table *t, const struct gw_route *r)
 	return gw_table_match(t, &in) == r;
 }
 
+/* ---- the path index of a virtual host ------------------------------------- */
+
+#define FNV_OFF	  2166136261u
+#define FNV_PRIME 16777619u
+
+static uint32_t
+fnv_step(uint32_t h, unsigned char ch)
+{
+	return (h ^ ch) * FNV_PRIME;
+}
+
+/* Characters that stand for themselves in a PCRE2 pattern (outside a
+ * class, without the x option). */
+static bool
+re_plain(char ch)
+{
+	return ch != '\0' &&
+	       (isalnum((unsigned char)ch) || strchr("/_-~%,;=@!:&'\"<>", ch));
+}
+
+size_t
+gw_regex_literal(const char *re, char *out, size_t outlen)
+{
+	const char *p = re;
+	size_t n = 0;
+
+	/* an alternative anywhere may start with anything: no literal */
+	if (strchr(re, '|') != NULL || outlen == 0) {
+		if (outlen > 0)
+			out[0] = '\0';
+		return 0;
+	}
+	if (*p == '^') /* the subject's start: where the match starts */
+		p++;
+	while (re_plain(*p) && n + 1 < outlen)
+		out[n++] = *p++;
+	/* a quantifier makes the last character optional or repeated */
+	if (n > 0 && *p != '\0' && strchr("?*+{", *p) != NULL)
+		n--;
+	out[n] = '\0';
+	return n;
+}
+
+/* The key a route is indexed under (into buf), and whether it is exact. */
+static size_t
+route_key(const struct gw_route_conf *c, char *buf, size_t buflen, bool *exact)
+{
+	*exact = c->path_kind == GW_PATH_EXACT;
+	if (c->path_kind == GW_PATH_REGEX)
+		return gw_regex_literal(c->path, buf, buflen);
+	snprintf(buf, buflen, "%s", c->path);
+	return strlen(buf);
+}
+
+static struct vkey *
+vkey_find(const struct vhost *v, const char *key, size_t len, uint32_t h,
+	  bool exact)
+{
+	size_t mask = v->nslots - 1;
+
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		struct vkey *k = &v->slot[i];
+
+		if (k->key == NULL)
+			return k;
+		if (k->hash == h && k->len == len && k->exact == exact &&
+		    memcmp(k->key, key, len) == 0)
+			return k;
+	}
+}
+
+static uint32_t
+key_hash(const char *key, size_t len)
+{
+	uint32_t h = FNV_OFF;
+
+	for (size_t i = 0; i < len; i++)
+		h = fnv_step(h, (unsigned char)key[i]);
+	return h;
+}
+
+/* Build v's path index over t's routes. 0 or -ENOMEM. */
+static int
+vhost_index(struct gw_table *t, struct vhost *v)
+{
+	char buf[GW_PATH_MAX];
+	struct vkey **of = NULL;
+	uint32_t *fill = NULL;
+	int rc = -ENOMEM;
+
+	v->nslots = 4;
+	while (v->nslots < 2 * v->n + 2)
+		v->nslots *= 2;
+	v->slot = calloc(v->nslots, sizeof(*v->slot));
+	v->idx = calloc(v->n + 1, sizeof(*v->idx));
+	v->lens = calloc(v->n + 1, sizeof(*v->lens));
+	of = calloc(v->n + 1, sizeof(*of));
+	if (v->slot == NULL || v->idx == NULL || v->lens == NULL || of == NULL)
+		goto out;
+	/* the keys: a slot each, its count of routes */
+	for (size_t k = 0; k < v->n; k++) {
+		const struct gw_route_conf *c = t->routes[v->routes[k]].conf;
+		bool exact;
+		size_t len = route_key(c, buf, sizeof(buf), &exact);
+		uint32_t h = key_hash(buf, len);
+		struct vkey *e = vkey_find(v, buf, len, h, exact);
+
+		if (e->key == NULL) {
+			/* the key text lives in the table's conf copy; a
+			 * regex literal is a prefix of its pattern */
+			e->key = c->path + (c->path[0] == '^' &&
+					    c->path_kind == GW_PATH_REGEX);
+			e->hash = h;
+			e->len = (uint16_t)len;
+			e->exact = exact;
+			if (!exact) {
+				size_t i = 0;
+
+				while (i < v->nlens && v->lens[i] < len)
+					i++;
+				if (i == v->nlens || v->lens[i] != len) {
+					memmove(&v->lens[i + 1], &v->lens[i],
+						(v->nlens - i) *
+							sizeof(*v->lens));
+					v->lens[i] = (uint16_t)len;
+					v->nlens++;
+				}
+			}
+		}
+		e->n++;
+		of[k] = e;
+	}
+	/* the lists: offsets, then the route indexes in order */
+	fill = calloc(v->nslots, sizeof(*fill));
+	if (fill == NULL)
+		goto out;
+	for (size_t i = 0, off = 0; i < v->nslots; i++) {
+		v->slot[i].off = (uint32_t)off;
+		off += v->slot[i].n;
+	}
+	for (size_t k = 0; k < v->n; k++) {
+		struct vkey *e = of[k];
+
+		v->idx[e->off + fill[e - v->slot]++] = (uint32_t)v->routes[k];
+	}
+	rc = 0;
+out:
+	free(fill);
+	free(of);
+	return rc;
+}
+
 struct gw_table *
 gw_table_build(const struct gw_conf *c, char *err, size_t errlen)
 {
@@ -303,6 +491,9 @@ gw_table_build(const struct gw_conf *c, char *err, size_t errlen)
 			goto nomem;
 	}
 	qsort(t->vh, t->nvh, sizeof(*t->vh), vh_cmp);
+	for (size_t i = 0; i < t->nvh; i++)
+		if (vhost_index(t, &t->vh[i]) < 0)
+			goto nomem;
 	for (size_t i = 0; i < t->nroutes; i++) {
 		struct gw_route *r = &t->routes[i];
 
@@ -331,6 +522,37 @@ fail:
 }
 
 /* ---- matching ------------------------------------------------------------ */
+
+/* Match data of the calling thread, made on its first regex and freed
+ * when the thread ends: a match allocates nothing. */
+static pthread_key_t md_key;
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+static __thread pcre2_match_data *md_thread;
+
+static void
+md_free(void *md)
+{
+	pcre2_match_data_free(md);
+}
+
+static void
+md_key_init(void)
+{
+	(void)pthread_key_create(&md_key, md_free);
+}
+
+static pcre2_match_data *
+md_get(void)
+{
+	if (md_thread == NULL) {
+		md_thread = pcre2_match_data_create(1, NULL);
+		if (md_thread == NULL)
+			return NULL;
+		pthread_once(&md_once, md_key_init);
+		(void)pthread_setspecific(md_key, md_thread);
+	}
+	return md_thread;
+}
 
 static bool
 host_match(const struct vhost *v, const char *h, size_t hl)
@@ -407,13 +629,12 @@ route_match(const struct gw_table *t, const struct gw_route *r,
 		ok = strncmp(path, c->path, strlen(c->path)) == 0;
 		break;
 	case GW_PATH_REGEX: {
-		pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+		pcre2_match_data *md = md_get();
 
 		if (md == NULL)
 			return false;
 		ok = pcre2_match(r->re, (PCRE2_SPTR)path, strlen(path), 0, 0,
 				 md, t->mctx) >= 0;
-		pcre2_match_data_free(md);
 		break;
 	}
 	}
@@ -434,6 +655,67 @@ route_match(const struct gw_table *t, const struct gw_route *r,
 		if (in->query == NULL || !query_has(in->query, &c->queries[i]))
 			return false;
 	return true;
+}
+
+/* A list of candidates: route indexes, ascending. */
+struct cand {
+	const uint32_t *p, *end;
+};
+
+static void
+cand_add(struct cand *c, size_t *nc, const struct vhost *v,
+	 const struct vkey *k)
+{
+	if (k->key == NULL || k->n == 0 || *nc >= VH_LISTS + 1)
+		return;
+	c[*nc].p = &v->idx[k->off];
+	c[*nc].end = &v->idx[k->off + k->n];
+	(*nc)++;
+}
+
+/* The first route of v, in configuration order, that matches in: only
+ * the routes whose path key the path has are tried (see the top). */
+static struct gw_route *
+vhost_match(const struct gw_table *t, const struct vhost *v,
+	    const struct gw_match_in *in)
+{
+	struct cand c[VH_LISTS + 1];
+	const char *path = in->path != NULL ? in->path : "";
+	size_t nc = 0, len = 0, li = 0;
+	uint32_t h = FNV_OFF;
+
+	/* the prefix keys of each indexed length, hashed as the walk goes */
+	for (;;) {
+		while (li < v->nlens && v->lens[li] < len)
+			li++;
+		if (li < v->nlens && v->lens[li] == len)
+			cand_add(c, &nc, v, vkey_find(v, path, len, h, false));
+		if (path[len] == '\0' || li == v->nlens)
+			break;
+		h = fnv_step(h, (unsigned char)path[len]);
+		len++;
+	}
+	while (path[len] != '\0') {
+		h = fnv_step(h, (unsigned char)path[len]);
+		len++;
+	}
+	if (len < GW_PATH_MAX)
+		cand_add(c, &nc, v, vkey_find(v, path, len, h, true));
+
+	for (;;) {
+		struct gw_route *r;
+		size_t best = nc;
+
+		for (size_t i = 0; i < nc; i++)
+			if (c[i].p < c[i].end &&
+			    (best == nc || *c[i].p < *c[best].p))
+				best = i;
+		if (best == nc)
+			return NULL;
+		r = &t->routes[*c[best].p++];
+		if (route_match(t, r, in))
+			return r;
+	}
 }
 
 struct gw_route *
@@ -462,13 +744,8 @@ gw_table_match(const struct gw_table *t, const struct gw_match_in *in)
 
 		if (!host_match(v, host, hl))
 			continue;
-		for (size_t k = 0; k < v->n; k++) {
-			struct gw_route *r = &t->routes[v->routes[k]];
-
-			if (route_match(t, r, in))
-				return r;
-		}
-		return NULL; /* Envoy: no fall-through to another host */
+		return vhost_match(t, v, in);
+		/* Envoy: no fall-through to another host */
 	}
 	return NULL;
 }
@@ -539,9 +816,23 @@ gw_route_rewrite_target(const struct gw_route *r, const char *path,
 	/* "/api" stripped from "/api": the root, not an empty target */
 	if (pre[0] == '\0' && rest[0] != '/')
 		pre = "/";
-	n = snprintf(out, outlen, "%s%s%s%s", pre, rest,
-		     query != NULL ? "?" : "", query != NULL ? query : "");
-	return n < 0 || (size_t)n >= outlen ? -ENOSPC : 0;
+	/* pre, rest, "?" and the query: concatenated (every request) */
+	{
+		const char *part[4] = { pre, rest, query != NULL ? "?" : "",
+					query != NULL ? query : "" };
+		size_t off = 0;
+
+		for (n = 0; n < 4; n++) {
+			size_t l = strlen(part[n]);
+
+			if (off + l >= outlen)
+				return -ENOSPC;
+			memcpy(out + off, part[n], l);
+			off += l;
+		}
+		out[off] = '\0';
+	}
+	return 0;
 }
 
 int

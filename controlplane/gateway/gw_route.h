@@ -143,6 +143,10 @@ struct gw_conf {
 	struct gw_route_conf *routes; /* in configuration order */
 	struct gw_upstream_conf *ups;
 	struct gw_filter_conf *filters; /* [filter NAME] sections */
+	/* gw_conf_key's: routes allocated, and the routes' names hashed
+	 * (slots hold indexes, -1 empty; routes [0, nnamed) are in) */
+	size_t route_cap, nslots, nnamed;
+	int32_t *slot;
 };
 
 void gw_conf_init(struct gw_conf *c);
@@ -226,6 +230,15 @@ size_t gw_table_nupstreams(const struct gw_table *t);
 struct gw_upstream *gw_table_upstream(const struct gw_table *t, size_t i);
 struct gw_upstream *gw_table_upstream_by_name(const struct gw_table *t,
 					      const char *name);
+
+/*
+ * The literal text every match of the path regex re must start with (a
+ * leading "^" skipped; stops at the first character that is not plain,
+ * and leaves out one that a quantifier follows; "" when re has a "|"),
+ * into out (truncated to outlen - 1). The lookup index files a regex
+ * route under it. Its length.
+ */
+size_t gw_regex_literal(const char *re, char *out, size_t outlen);
 
 /* References: a new table has one (the builder's). */
 void gw_table_get(struct gw_table *t);

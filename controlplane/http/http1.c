@@ -41,6 +41,8 @@ struct h1 {
 	enum h1_state state;
 	bool paused;  /* the handler paused the body */
 	bool in_read; /* in h1_read: it flushes the output at its end */
+	struct event *flush_ev; /* h1_flush outside h1_read: later in the
+				 * loop turn (h1_on_flush) */
 	struct http_req req;
 };
 
@@ -61,14 +63,19 @@ h1_of(struct http_conn *c)
  * connection closing, a write error (its write event reports it), and
  * always on a connection that is not a plain socket (c->plain_fd false:
  * TLS or a filter must see every byte).
+ *
+ * Outside h1_read (an answer written from another connection's callback,
+ * e.g. a proxy's upstream read), the write waits for h1_on_flush, run
+ * later in the same loop turn: a head, body and end written from one
+ * upstream read go out in one write instead of one each.
  */
 static void
-h1_flush(struct http_conn *c)
+h1_flush_now(struct http_conn *c)
 {
 	struct h1 *h = h1_of(c);
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
-	if (h->in_read || evbuffer_get_length(out) == 0)
+	if (evbuffer_get_length(out) == 0)
 		return;
 	if (c->plain_fd && !c->closing && !c->out_full && !h->req.want_drain) {
 		/* a socket bufferevent freezes its output's start: only it
@@ -80,6 +87,31 @@ h1_flush(struct http_conn *c)
 			return;
 	}
 	bufferevent_enable(c->bev, EV_WRITE);
+}
+
+static void
+h1_on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (!c->upgraded && c->bev != NULL && c->pstate != NULL)
+		h1_flush_now(c);
+}
+
+static void
+h1_flush(struct http_conn *c)
+{
+	struct h1 *h = h1_of(c);
+
+	if (h->in_read ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		return;
+	if (c->plain_fd && !c->closing && !c->out_full && !h->req.want_drain)
+		event_active(h->flush_ev, EV_TIMEOUT, 0);
+	else
+		h1_flush_now(c);
 }
 
 /* Nothing left to write: the write event off until output is left over
@@ -295,7 +327,7 @@ h1_read(struct http_conn *c)
 	h->in_read = true;
 	h1_read_input(c);
 	h->in_read = false;
-	h1_flush(c);
+	h1_flush_now(c);
 }
 
 static void
@@ -372,7 +404,12 @@ h1_start(struct http_conn *c)
 		return -ENOMEM;
 	h->parse = http_parse_new(HTTP_PARSE_REQUEST, c->s->lim.max_head_bytes,
 				  c->s->lim.max_body_bytes, &parse_ops, c);
-	if (h->parse == NULL) {
+	h->flush_ev =
+		event_new(bufferevent_get_base(c->bev), -1, 0, h1_on_flush, c);
+	if (h->parse == NULL || h->flush_ev == NULL) {
+		if (h->flush_ev != NULL)
+			event_free(h->flush_ev);
+		http_parse_free(h->parse);
 		free(h);
 		return -ENOMEM;
 	}
@@ -391,6 +428,7 @@ h1_fini(struct http_conn *c)
 	if (h == NULL)
 		return;
 	req_abort(c);
+	event_free(h->flush_ev);
 	free(h->req.body);
 	http_parse_free(h->parse);
 	free(h);

@@ -167,7 +167,7 @@ struct http_client {
 
 const struct http_client_opts http_client_default_opts = {
 	.max_conns_per_host = 32,
-	.max_idle_per_host = 8,
+	.max_idle_per_host = 32,
 	.h2_conns_per_host = 2,
 	.max_streams = 100,
 	.idle_timeout_ms = 30000,
@@ -454,11 +454,98 @@ method_no_body(const char *m)
 	       strcmp(m, "TRACE") == 0;
 }
 
+/*
+ * HTTP/1.1 on a plain socket writes what it queued at once, as the
+ * server side does (http1.c, h1_flush): the bufferevent's write event is
+ * enabled only while output is left over (the socket was full, or a
+ * write failed: the event then reports the error), which saves arming
+ * and disarming it (two epoll_ctl calls) and a loop turn per request.
+ * TLS and HTTP/2 connections leave all writing to the bufferevent.
+ */
+static bool
+h1_direct(const struct hc_conn *k)
+{
+	return k->mode == MODE_H1 && !k->tls && k->st == CS_READY &&
+	       k->bev != NULL;
+}
+
+static void
+h1_out_flush(struct hc_conn *k)
+{
+	struct evbuffer *out;
+
+	if (!h1_direct(k))
+		return;
+	out = bufferevent_get_output(k->bev);
+	if (evbuffer_get_length(out) == 0 ||
+	    (bufferevent_get_enabled(k->bev) & EV_WRITE))
+		return;
+	/* a socket bufferevent freezes its output's start: thawed for it */
+	evbuffer_unfreeze(out, 1);
+	(void)evbuffer_write(out, bufferevent_getfd(k->bev));
+	evbuffer_freeze(out, 1);
+	if (evbuffer_get_length(out) > 0)
+		bufferevent_enable(k->bev, EV_WRITE);
+}
+
+/* Append n bytes of s at *p (when p is not NULL); the length grows. */
+static void
+head_put(char **p, size_t *len, const char *s, size_t n)
+{
+	if (*p != NULL) {
+		memcpy(*p, s, n);
+		*p += n;
+	}
+	*len += n;
+}
+
+#define HEAD_PUT_LIT(p, len, lit) head_put(p, len, lit, sizeof(lit) - 1)
+#define HEAD_PUT_STR(p, len, s)	  head_put(p, len, s, strlen(s))
+
+/* r's HTTP/1.1 head into p (NULL: only measured); its length. */
+static size_t
+h1_head(const struct http_client_req *r, char *p)
+{
+	size_t len = 0;
+	char num[24];
+	int nl;
+
+	HEAD_PUT_STR(&p, &len, r->method);
+	HEAD_PUT_LIT(&p, &len, " ");
+	HEAD_PUT_STR(&p, &len, r->target);
+	HEAD_PUT_LIT(&p, &len, " HTTP/1.1\r\nHost: ");
+	HEAD_PUT_STR(&p, &len, r->authority);
+	HEAD_PUT_LIT(&p, &len, "\r\n");
+	for (size_t i = 0; i < r->nh; i++) {
+		/* "te: trailers" would need "Connection: TE": HTTP/2 only */
+		if (strcmp(r->hdr[i].name, "te") == 0)
+			continue;
+		HEAD_PUT_STR(&p, &len, r->hdr[i].name);
+		HEAD_PUT_LIT(&p, &len, ": ");
+		HEAD_PUT_STR(&p, &len, r->hdr[i].value);
+		HEAD_PUT_LIT(&p, &len, "\r\n");
+	}
+	if (r->upgrade)
+		HEAD_PUT_LIT(&p, &len, "Connection: Upgrade\r\n");
+	if (r->body_len < 0) {
+		HEAD_PUT_LIT(&p, &len, "Transfer-Encoding: chunked\r\n");
+	} else if (r->body_len > 0 || !method_no_body(r->method)) {
+		nl = snprintf(num, sizeof(num), "%lld", (long long)r->body_len);
+		HEAD_PUT_LIT(&p, &len, "Content-Length: ");
+		head_put(&p, &len, num, (size_t)nl);
+		HEAD_PUT_LIT(&p, &len, "\r\n");
+	}
+	HEAD_PUT_LIT(&p, &len, "\r\n");
+	return len;
+}
+
 /* Send r's head (and a whole body) on k. 0 or -ENOMEM. */
 static int
 h1_send(struct hc_conn *k, struct http_client_req *r)
 {
 	struct evbuffer *out = bufferevent_get_output(k->bev);
+	struct evbuffer_iovec v;
+	size_t len;
 	int rc = 0;
 
 	r->conn = k;
@@ -468,24 +555,12 @@ h1_send(struct hc_conn *k, struct http_client_req *r)
 		k->c->st.reuses++;
 	k->nserved++;
 	r->version = 1;
-	rc |= evbuffer_add_printf(out, "%s %s HTTP/1.1\r\nHost: %s\r\n",
-				  r->method, r->target, r->authority) < 0;
-	for (size_t i = 0; i < r->nh; i++) {
-		/* "te: trailers" would need "Connection: TE": HTTP/2 only */
-		if (strcmp(r->hdr[i].name, "te") == 0)
-			continue;
-		rc |= evbuffer_add_printf(out, "%s: %s\r\n", r->hdr[i].name,
-					  r->hdr[i].value) < 0;
-	}
-	if (r->upgrade)
-		rc |= evbuffer_add_printf(out, "Connection: Upgrade\r\n") < 0;
-	if (r->body_len < 0)
-		rc |= evbuffer_add_printf(out,
-					  "Transfer-Encoding: chunked\r\n") < 0;
-	else if (r->body_len > 0 || !method_no_body(r->method))
-		rc |= evbuffer_add_printf(out, "Content-Length: %lld\r\n",
-					  (long long)r->body_len) < 0;
-	rc |= evbuffer_add(out, "\r\n", 2);
+	/* measured, then written in place: one append, no formatting */
+	len = h1_head(r, NULL);
+	if (evbuffer_reserve_space(out, (ev_ssize_t)len, &v, 1) < 1)
+		return -ENOMEM;
+	v.iov_len = h1_head(r, v.iov_base);
+	rc |= evbuffer_commit_space(out, &v, 1);
 	if (r->body != NULL)
 		rc |= evbuffer_add(out, r->body, r->body_n);
 	if (rc != 0)
@@ -493,6 +568,7 @@ h1_send(struct hc_conn *k, struct http_client_req *r)
 	note_high(&k->c->st.out_high, evbuffer_get_length(out));
 	r->state = RS_SENT;
 	req_phase(r, k->c->o.head_timeout_ms);
+	h1_out_flush(k);
 	bufferevent_enable(k->bev, EV_READ);
 	if (r->piecewise && !r->body_ended) {
 		r->want_writable = true;
@@ -614,6 +690,7 @@ h1_upgraded(struct hc_conn *k)
 	bufferevent_set_timeouts(bev, NULL, NULL);
 	bufferevent_setwatermark(bev, EV_READ | EV_WRITE, 0, 0);
 	bufferevent_disable(bev, EV_READ);
+	bufferevent_enable(bev, EV_WRITE); /* h1_direct's: as it was made */
 	if (r->ops.on_upgrade != NULL)
 		r->ops.on_upgrade(r->arg, r, bev);
 	else
@@ -1513,6 +1590,9 @@ conn_on_write(struct bufferevent *bev, void *arg)
 			conn_close(k, 0);
 		return;
 	}
+	if (h1_direct(k) &&
+	    evbuffer_get_length(bufferevent_get_output(k->bev)) == 0)
+		bufferevent_disable(k->bev, EV_WRITE); /* see h1_direct */
 	if (r != NULL && r->piecewise && !r->body_ended && r->want_writable)
 		req_kick(r);
 }
@@ -1561,6 +1641,9 @@ conn_ready(struct hc_conn *k)
 		conn_close(k, -ENOMEM);
 		return;
 	}
+	if (h1_direct(k) &&
+	    evbuffer_get_length(bufferevent_get_output(k->bev)) == 0)
+		bufferevent_disable(k->bev, EV_WRITE); /* see h1_direct */
 	if (r == NULL) {
 		conn_idle(k);
 		return;
@@ -2291,6 +2374,7 @@ http_client_req_write(struct http_client_req *r, const void *p, size_t n)
 		rc = h1_body(r, p, n);
 		if (rc < 0)
 			return rc;
+		h1_out_flush(k);
 	} else {
 		if (r->out == NULL)
 			r->out = evbuffer_new();
@@ -2344,6 +2428,7 @@ http_client_req_end(struct http_client_req *r)
 		    evbuffer_add(bufferevent_get_output(k->bev), "0\r\n\r\n",
 				 5) < 0)
 			return -ENOMEM;
+		h1_out_flush(k);
 		return 0;
 	}
 	if (r->deferred && r->sid > 0) {

@@ -95,9 +95,11 @@ struct http_client_opts {
 	uint32_t h2_window;	     /* HTTP/2 receive window per stream */
 };
 
-/* 32 conns and 8 idle per host, 2 h2 conns, 100 streams, 30 s idle, 5 s
- * connect, 30 s head and read, no total, 16 KiB head, 1 GiB body, 256 KiB
- * out and 64 KiB in high water, 256 KiB h2 window; verification on. */
+/* 32 conns per host, all of them kept when idle (a busy proxy that let
+ * only some wait would close and reopen connections all the time), 2 h2
+ * conns, 100 streams, 30 s idle, 5 s connect, 30 s head and read, no
+ * total, 16 KiB head, 1 GiB body, 256 KiB out and 64 KiB in high water,
+ * 256 KiB h2 window; verification on. */
 extern const struct http_client_opts http_client_default_opts;
 
 /* Counters of one client. */

@@ -28,9 +28,11 @@
  *   exact_host   an exact host, that host's last route
  *   suffix_host  a suffix host, that host's last route
  *
- * Matching is Envoy's: the host picks one virtual host, whose routes are
- * tried in order; "tried" in the output is how many route matchers (and
- * how many of them regexes) a case runs through. A repetition times
+ * Matching is Envoy's: the host picks one virtual host, whose first route
+ * in configuration order that matches wins; "tried" in the output is how
+ * many routes (and how many of them regexes) come before the match in
+ * that order, what a walk in order would run through (the table's index
+ * runs only the candidates whose path key the path has, gw_route.c). A repetition times
  * `iters` lookups with CLOCK_MONOTONIC (iters calibrated per case and
  * table so that one repetition takes about --target-ms); the repetitions
  * of the baseline and the large table alternate, so that the machine's

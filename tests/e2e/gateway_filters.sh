@@ -16,6 +16,9 @@
 #     median of 9 on one connection) while the backend counts no
 #     request; after recovery
 #     and the open time a probe closes it,
+#   - /metrics: each route's filters as edgelbd_gateway_filter_passed_total
+#     and _answered_total by reason (the breaker's 9, the JWT refusals;
+#     promtool check metrics when installed),
 #   - SIGHUP with a filter whose key file is missing: refused, the old
 #     table (and its limits) keeps serving; a good SIGHUP with a larger
 #     rate starts the limits afresh.
@@ -66,6 +69,7 @@ free_port() {
 GW=$(free_port)
 BE=$(free_port)
 CB=$(free_port)
+MP=$(free_port) # /metrics
 
 # ---- backends ----------------------------------------------------------------
 # backend.py PORT COUNTFILE [DOWNFILE]: a JSON echo of the request headers;
@@ -139,6 +143,9 @@ log_level = info
 
 [dataplane]
 socket = $T/dp.sock
+
+[metrics]
+listen = 127.0.0.1:$MP
 
 [gateway]
 listen = 127.0.0.1:$GW
@@ -294,6 +301,31 @@ for _ in 1 2 3; do
 	codes+="$("${C[@]}" -o /dev/null -w '%{http_code}' "$H/cb/x") "
 done
 expect "breaker: closed after recovery" "200 200 200 " "$codes"
+
+# ---- metrics: the filters' counters ------------------------------------------------
+if m=$("${C[@]}" "http://127.0.0.1:$MP/metrics"); then
+	L='stage="prod",route="cb",filter="cb",type="breaker"'
+	contains "metrics: breaker answers by reason" \
+		"edgelbd_gateway_filter_answered_total{$L,reason=\"breaker_open\"} 9\$" "$m"
+	L='stage="prod",route="jwt",filter="jwt",type="jwt"'
+	contains "metrics: jwt expired" \
+		"edgelbd_gateway_filter_answered_total{$L,reason=\"expired\"} 1\$" "$m"
+	contains "metrics: jwt wrong audience" \
+		"edgelbd_gateway_filter_answered_total{$L,reason=\"wrong_audience\"} 1\$" "$m"
+	contains "metrics: jwt passed" \
+		"edgelbd_gateway_filter_passed_total{$L} [1-9]" "$m"
+	contains "metrics: second filter of a chain" \
+		'edgelbd_gateway_filter_answered_total{stage="prod",route="limited",filter="per-consumer",type="ratelimit",reason="rate_limited"} 3$' "$m"
+	if command -v promtool >/dev/null; then
+		if out=$(promtool check metrics <<<"$m" 2>&1); then
+			pass "promtool check metrics"
+		else
+			fail "promtool check metrics: $out"
+		fi
+	fi
+else
+	fail "metrics: no answer on /metrics"
+fi
 
 # ---- reloads --------------------------------------------------------------------------------
 write_ini 5/m "$T/no-such-keys"

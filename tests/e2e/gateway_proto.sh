@@ -15,6 +15,9 @@
 #     server streaming, bidi streaming (8 x 100 KiB each way), NOT_FOUND
 #     with its message, UNAVAILABLE in gRPC's form when the backend is
 #     down.
+#   edgelbd only: the same WebSocket and gRPC counters on /metrics
+#     (edgelbd_gateway_websocket_*, _grpc_errors_total, _trailers_total;
+#     promtool check metrics when installed).
 # The gateway: edgelbd's gateway module ([gateway] listen, the same
 # [route]/[upstream] sections; counters from lbctl module show gateway),
 # or with GATEWAY_PROTO_RUNNER=harness (or without edgelbd built)
@@ -129,9 +132,11 @@ CONF
 if [ "$RUNNER" = edgelbd ]; then
 	GW_PORT=$(free_port)
 	GWS_PORT=$(free_port)
+	MP=$(free_port) # /metrics
 	{
 		printf '[global]\nctl_socket = %s\nlog_level = info\n\n' "$T/ctl.sock"
 		printf '[dataplane]\nsocket = %s\n\n' "$T/dp.sock"
+		printf '[metrics]\nlisten = 127.0.0.1:%s\n\n' "$MP"
 		printf '[gateway]\nlisten = 127.0.0.1:%s\n' "$GW_PORT"
 		printf 'listen = 127.0.0.1:%s tls\n' "$GWS_PORT"
 		printf 'cert = * %s %s\n' "$T/cert.pem" "$T/key.pem"
@@ -258,6 +263,44 @@ tr=$(stat trailers_out)
 	pass "answers relayed with trailers ($tr)" || fail "trailers_out: $tr"
 py "grpc backend down" grpc-down "$GW"
 expect "gRPC-style error counted" 1 "$(stat grpc_errors)"
+
+if [ "$RUNNER" = edgelbd ]; then
+	echo "== metrics"
+	# the lbctl counters above, as Prometheus series
+	if m=$("$PYTHON" -c 'import sys, urllib.request
+print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
+		"http://127.0.0.1:$MP/metrics"); then
+		series() { # NAME: its value in $m, or "missing"
+			awk -v n="$1" '$1 == n { print $2; f = 1 }
+			    END { if (!f) print "missing" }' <<<"$m"
+		}
+		expect "websocket_upgrades_total" "$(stat ws_upgrades)" \
+			"$(series edgelbd_gateway_websocket_upgrades_total)"
+		expect "websocket_refused_total" 1 \
+			"$(series edgelbd_gateway_websocket_refused_total)"
+		expect "websocket_failed_total" 1 \
+			"$(series edgelbd_gateway_websocket_failed_total)"
+		expect "websocket_idle_closes_total" 1 \
+			"$(series edgelbd_gateway_websocket_idle_closes_total)"
+		expect "websocket_active" 0 \
+			"$(series edgelbd_gateway_websocket_active)"
+		expect "websocket bytes up" "$(stat ws_bytes_up)" \
+			"$(series 'edgelbd_gateway_websocket_bytes_total{direction="up"}')"
+		expect "grpc_errors_total" 1 \
+			"$(series edgelbd_gateway_grpc_errors_total)"
+		expect "trailers out" "$(stat trailers_out)" \
+			"$(series 'edgelbd_gateway_trailers_total{direction="out"}')"
+		if command -v promtool >/dev/null; then
+			if out=$(promtool check metrics <<<"$m" 2>&1); then
+				pass "promtool check metrics"
+			else
+				fail "promtool check metrics: $out"
+			fi
+		fi
+	else
+		fail "metrics: no answer on /metrics"
+	fi
+fi
 
 kill -0 "$GW_PID" 2>/dev/null && pass "the gateway is still up" ||
 	fail "the gateway died"

@@ -550,6 +550,11 @@ static const struct bad_text {
 	  "a_route_name_that_is_long_enough_to_overflow_the_prefix_xx]\n"
 	  "direct = 200 x\n",
 	  -EINVAL, "line 2: [route" },
+	/* fits as written, too long once "api.users." is put before it */
+	{ "[route r]\nupstream = "
+	  "uuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuu\n"
+	  "direct = 200 x\n",
+	  -EINVAL, "line 2: route api.users.r: upstream: bad value" },
 };
 
 START_TEST(test_bad_text)

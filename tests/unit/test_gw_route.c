@@ -4,10 +4,15 @@
  * built through gw_conf_key: every matcher, Envoy's host precedence, no
  * fall-through between hosts, path rewrites, header rewrites, the
  * router's publication, and the configuration errors (each naming the
- * route and key).
+ * route and key). The lookup index (exact paths, prefixes and regex
+ * literals hashed per virtual host) must pick what a walk over the
+ * routes in configuration order picks: checked on hand-made orders and
+ * against such a walk written here on a generated table.
  */
+#define PCRE2_CODE_UNIT_WIDTH 8
 #include <check.h>
 #include <errno.h>
+#include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -581,6 +586,225 @@ START_TEST(regex_backtracking_bounded)
 }
 END_TEST
 
+/* The literal a regex is indexed under. */
+START_TEST(regex_literals)
+{
+	static const struct {
+		const char *re, *want;
+	} c[] = {
+		{ "/api/s9/v[0-9]+/items/[0-9]+", "/api/s9/v" },
+		{ "^/api/v1", "/api/v1" },
+		{ "/ab*c", "/a" },
+		{ "/ab?", "/a" },
+		{ "/ab+", "/a" },
+		{ "/ab{2}", "/a" },
+		{ "/a.b", "/a" },
+		{ "/a\\d", "/a" },
+		{ "/a(b|c)", "" },
+		{ "/a|/b", "" },
+		{ "(?i)/abc", "" },
+		{ "[/]abc", "" },
+		{ "/plain-path_1~", "/plain-path_1~" },
+	};
+	char out[64];
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		gw_regex_literal(c[i].re, out, sizeof(out));
+		ck_assert_msg(strcmp(out, c[i].want) == 0,
+			      "%s: literal [%s], want [%s]", c[i].re, out,
+			      c[i].want);
+	}
+	/* the length: the whole of a pattern that is all literal */
+	ck_assert_uint_eq(gw_regex_literal("/abc", out, sizeof(out)), 4);
+	ck_assert_uint_eq(gw_regex_literal("^/abc", out, sizeof(out)), 4);
+	/* truncated to the buffer, still a prefix */
+	ck_assert_uint_eq(gw_regex_literal("/abcdef", out, 4), 3);
+	ck_assert_str_eq(out, "/ab");
+}
+END_TEST
+
+/* The index returns the first route in configuration order, whatever
+ * kind of key found it. */
+START_TEST(index_keeps_order)
+{
+	static const struct kv c[] = {
+		{ "route", "re_first", "path_regex", "/x/[a-z]+" },
+		{ "route", "re_first", "direct", "200" },
+		{ "route", "exact_after", "path", "/x/abc" },
+		{ "route", "exact_after", "direct", "200" },
+		{ "route", "get_only", "path", "/y" },
+		{ "route", "get_only", "method", "GET" },
+		{ "route", "get_only", "direct", "200" },
+		{ "route", "long_prefix", "path_prefix", "/y/z" },
+		{ "route", "long_prefix", "direct", "200" },
+		{ "route", "short_prefix", "path_prefix", "/y" },
+		{ "route", "short_prefix", "direct", "200" },
+		{ "route", "re_no_literal", "path_regex", "(/y|/w)/[0-9]+" },
+		{ "route", "re_no_literal", "direct", "200" },
+		{ "route", "exact_late", "path", "/w/1" },
+		{ "route", "exact_late", "direct", "200" },
+		{ "route", "root", "path_prefix", "/" },
+		{ "route", "root", "direct", "200" },
+	};
+	static const struct {
+		const char *method, *path, *want;
+	} m[] = {
+		{ "GET", "/x/abc", "re_first" }, /* regex before exact */
+		{ "GET", "/x/ab1", "root" },	 /* regex fails: later prefix */
+		{ "GET", "/y", "get_only" },	 /* exact before prefixes */
+		{ "PUT", "/y", "short_prefix" }, /* method fails: next */
+		{ "PUT", "/y/z/1", "long_prefix" }, /* longer prefix first */
+		{ "GET", "/y/1", "short_prefix" },  /* prefix before regex */
+		{ "GET", "/w/1", "re_no_literal" }, /* unindexed regex first */
+		{ "GET", "/w/x", "root" },	    { "GET", "/w", "root" },
+	};
+	char err[256];
+	struct gw_table *t =
+		build(c, sizeof(c) / sizeof(c[0]), err, sizeof(err));
+
+	ck_assert_msg(t != NULL, "%s", err);
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		struct gw_match_in in = { .method = m[i].method,
+					  .host = "h",
+					  .path = m[i].path };
+		struct gw_route *r = gw_table_match(t, &in);
+
+		ck_assert_msg(r != NULL &&
+				      strcmp(r->conf->name, m[i].want) == 0,
+			      "%s %s: got %s, want %s", m[i].method, m[i].path,
+			      r != NULL ? r->conf->name : "none", m[i].want);
+	}
+	gw_table_put(t);
+}
+END_TEST
+
+/* A walk over the routes in order, matching each on its own. */
+static int
+walk_match(const struct gw_conf *conf, pcre2_code **re, const char *method,
+	   const char *path)
+{
+	for (size_t i = 0; i < conf->nroutes; i++) {
+		const struct gw_route_conf *rc = &conf->routes[i];
+		bool ok = false;
+
+		switch (rc->path_kind) {
+		case GW_PATH_EXACT:
+			ok = strcmp(path, rc->path) == 0;
+			break;
+		case GW_PATH_PREFIX:
+			ok = strncmp(path, rc->path, strlen(rc->path)) == 0;
+			break;
+		case GW_PATH_REGEX: {
+			pcre2_match_data *md =
+				pcre2_match_data_create_from_pattern(re[i],
+								     NULL);
+
+			ok = pcre2_match(re[i], (PCRE2_SPTR)path, strlen(path),
+					 0, 0, md, NULL) >= 0;
+			pcre2_match_data_free(md);
+			break;
+		}
+		}
+		if (ok && rc->nmethods > 0)
+			ok = strcmp(method, rc->methods[0]) == 0;
+		if (ok)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* Generated tables: the indexed lookup equals the walk on every path. */
+START_TEST(index_equals_walk)
+{
+	static const char *const atoms[] = { "/a",   "/b",  "/ab",  "/a/",
+					     "/a/b", "/v1", "/v12", "/" };
+	static const char *const res[] = {
+		"/a/[0-9]+", "^/ab?",	"/v1[0-9]*", "/a/b.*",
+		"(/a|/b)/x", "/[a-z]+", "/a/b+",     "/v12/?x",
+		".*x",	     "/ab",	"^/a/b",
+	};
+	uint32_t seed = 12345;
+	char err[256], key[64], val[64], path[64];
+
+	for (int round = 0; round < 20; round++) {
+		struct gw_conf conf;
+		struct gw_table *t;
+		pcre2_code *re[80] = { 0 };
+		size_t nr = 10 + (size_t)round * 3;
+
+		gw_conf_init(&conf);
+		for (size_t i = 0; i < nr; i++) {
+			uint32_t k, a;
+
+			seed = seed * 1103515245u + 12345u;
+			k = (seed >> 16) % 3;
+			seed = seed * 1103515245u + 12345u;
+			a = (seed >> 16) % 64;
+			snprintf(key, sizeof(key), "r%zu", i);
+			if (k == 2) {
+				snprintf(val, sizeof(val), "%s",
+					 res[a %
+					     (sizeof(res) / sizeof(res[0]))]);
+			} else {
+				snprintf(val, sizeof(val), "%s%s", atoms[a % 8],
+					 a >= 32 ? atoms[(a / 8) % 8] + 1 : "");
+			}
+			ck_assert_msg(gw_conf_key(&conf, "route", key,
+						  k == 0   ? "path"
+						  : k == 1 ? "path_prefix"
+							   : "path_regex",
+						  val, err, sizeof(err)) == 0,
+				      "%s", err);
+			if (a % 5 == 0)
+				ck_assert(gw_conf_key(&conf, "route", key,
+						      "method", "POST", err,
+						      sizeof(err)) == 0);
+			ck_assert(gw_conf_key(&conf, "route", key, "direct",
+					      "200", err, sizeof(err)) == 0);
+		}
+		for (size_t i = 0; i < nr; i++) {
+			int ec;
+			PCRE2_SIZE off;
+
+			if (conf.routes[i].path_kind != GW_PATH_REGEX)
+				continue;
+			re[i] = pcre2_compile((PCRE2_SPTR)conf.routes[i].path,
+					      PCRE2_ZERO_TERMINATED,
+					      PCRE2_ANCHORED |
+						      PCRE2_ENDANCHORED,
+					      &ec, &off, NULL);
+			ck_assert_ptr_nonnull(re[i]);
+		}
+		t = gw_table_build(&conf, err, sizeof(err));
+		ck_assert_msg(t != NULL, "%s", err);
+		for (int p = 0; p < 300; p++) {
+			struct gw_match_in in = { .host = "h", .path = path };
+			struct gw_route *r;
+			int want;
+
+			seed = seed * 1103515245u + 12345u;
+			snprintf(path, sizeof(path), "%s%s%s",
+				 atoms[(seed >> 8) % 8],
+				 atoms[(seed >> 12) % 8] + ((seed >> 20) & 1),
+				 (seed >> 24) % 4 == 0 ? "x" : "");
+			in.method = (seed >> 28) % 2 ? "POST" : "GET";
+			want = walk_match(&conf, re, in.method, path);
+			r = gw_table_match(t, &in);
+			ck_assert_msg(
+				want < 0 ? r == NULL
+					 : r == gw_table_route(t, (size_t)want),
+				"round %d, %s %s: got %s, want r%d", round,
+				in.method, path,
+				r != NULL ? r->conf->name : "none", want);
+		}
+		gw_table_put(t);
+		for (size_t i = 0; i < nr; i++)
+			pcre2_code_free(re[i]);
+		gw_conf_fini(&conf);
+	}
+}
+END_TEST
+
 static Suite *
 gw_route_suite(void)
 {
@@ -594,6 +818,9 @@ gw_route_suite(void)
 	tcase_add_test(core, header_rewrites);
 	tcase_add_test(core, router_swaps_whole_tables);
 	tcase_add_test(core, keys_parse);
+	tcase_add_test(core, regex_literals);
+	tcase_add_test(core, index_keeps_order);
+	tcase_add_test(core, index_equals_walk);
 	suite_add_tcase(s, core);
 	tcase_add_test(errors, config_errors);
 	tcase_add_test(errors, regex_backtracking_bounded);
