@@ -401,6 +401,8 @@ dress(struct gw_conf *c, size_t n0, size_t u0, const char *api, uint32_t v,
 				 "{\"error\":\"gone\",\"api\":\"%s\","
 				 "\"version\":%u,\"retired\":%lld}\n",
 				 api, v, (long long)retired);
+			snprintf(r->content_type, sizeof(r->content_type),
+				 "application/json");
 		}
 		return 0;
 	}

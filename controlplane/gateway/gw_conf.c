@@ -42,6 +42,30 @@ is_text(const char *s)
 	return true;
 }
 
+/* "type/subtype", then nothing or parameters after ';' (RFC 9110 8.3). */
+static bool
+is_media_type(const char *v)
+{
+	const char *slash = strchr(v, '/');
+	const char *end = v + strcspn(v, "; ");
+	char t[GW_CTYPE_MAX];
+
+	if (slash == NULL || slash > end || (size_t)(end - v) >= sizeof(t) ||
+	    !is_text(v))
+		return false;
+	memcpy(t, v, (size_t)(slash - v));
+	t[slash - v] = '\0';
+	if (!is_token(t))
+		return false;
+	memcpy(t, slash + 1, (size_t)(end - slash - 1));
+	t[end - slash - 1] = '\0';
+	if (!is_token(t))
+		return false;
+	while (*end == ' ')
+		end++;
+	return *end == '\0' || *end == ';';
+}
+
 static int
 copy(char *dst, size_t cap, const char *v)
 {
@@ -402,6 +426,13 @@ route_key(struct gw_route_conf *r, const char *key, const char *v)
 		return parse_u32(v, 0, 100, &r->retry_budget_pct);
 	if (strcmp(key, "retry_non_idempotent") == 0)
 		return parse_bool(v, &r->retry_non_idempotent);
+	if (strcmp(key, "retry_body_max") == 0)
+		return parse_u32(v, 0, GW_RETRY_BODY_MAX, &r->retry_body_max);
+	if (strcmp(key, "content_type") == 0) {
+		if (!is_media_type(v))
+			return -EINVAL;
+		return copy(r->content_type, sizeof(r->content_type), v);
+	}
 	if (strcmp(key, "filters") == 0) {
 		char buf[GW_MAX_FILTERS * (GW_NAME_MAX + 2)], *tok,
 			*save = NULL;
@@ -519,6 +550,10 @@ ups_key(struct gw_upstream_conf *u, const char *key, const char *v)
 		return parse_u32(v, 1, MAX_TIMEOUT_MS, &u->eject_max_ms);
 	if (strcmp(key, "eject_max_pct") == 0)
 		return parse_u32(v, 0, 100, &u->eject_max_pct);
+	if (strcmp(key, "max_conns") == 0)
+		return parse_u32(v, 1, GW_MAX_POOL, &u->max_conns);
+	if (strcmp(key, "max_idle_conns") == 0)
+		return parse_u32(v, 0, GW_MAX_POOL, &u->max_idle_conns);
 	return -ENOENT;
 }
 

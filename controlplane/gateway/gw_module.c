@@ -305,6 +305,7 @@ gen_free(struct gw_mod *m, struct gw_gen *g)
 	gen_stats(g, &m->gone);
 	m->gone.active = 0;
 	m->gone.ws_active = 0; /* their tunnels closed with the proxies */
+	m->gone.retry_body_bytes = 0; /* their requests ended */
 	for (size_t i = 0; i < g->n; i++) {
 		gw_proxy_free(g->srv[i].proxy);
 		http_workers_free(g->srv[i].w);
@@ -871,6 +872,11 @@ mod_ctl_show(struct lbd *d, void *state, struct nl_msg *part)
 	C("attempts", s.attempts);
 	C("retries", s.retries);
 	C("retries_refused", s.retries_refused);
+	C("retries_body", s.retries_body);
+	C("retries_skipped_body", s.retries_skipped_body);
+	C("retry_bodies", s.retry_bodies);
+	C("retry_body_bytes", s.retry_body_bytes);
+	C("profiles_full", s.profiles_full);
 	C("client_aborts", s.client_aborts);
 	C("responses_1xx", s.responses[1]);
 	C("responses_2xx", s.responses[2]);

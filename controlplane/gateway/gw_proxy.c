@@ -35,6 +35,7 @@
 
 struct profile {
 	uint32_t connect_ms, head_ms, idle_ms;
+	uint32_t max_conns, max_idle; /* the upstream's pool keys */
 	struct http_client *cl;
 };
 
@@ -124,6 +125,13 @@ struct gw_call {
 	bool up_ended; /* http_client_req_end called */
 	char *qheld;   /* request bytes the upstream did not take */
 	size_t qheld_n;
+	/* the body's copy for a retry: every byte the client sent, while
+	 * kb_on; counted in retry_body_bytes by its capacity */
+	char *kb;
+	size_t kb_n, kb_cap;
+	bool kb_on;	  /* copying: the copy is the whole body so far */
+	bool replay;	  /* the copy's first kb_replay bytes still to send */
+	size_t kb_replay; /* on the current (retry) attempt */
 	/* response */
 	bool resp_started;
 	char *rheld; /* response bytes the client did not take */
@@ -289,6 +297,86 @@ hdrs_copy(const struct http_header *h, size_t n, struct http_header **out,
 	*out = c;
 	*nout = n;
 	return 0;
+}
+
+/* ---- the body's copy for a retry --------------------------------------------- */
+
+static void
+kb_free(struct gw_call *c)
+{
+	if (c->kb_cap > 0)
+		STAT_ADD(c->p->st.retry_body_bytes, -(uint64_t)c->kb_cap);
+	free(c->kb);
+	c->kb = NULL;
+	c->kb_n = 0;
+	c->kb_cap = 0;
+}
+
+/* No retry can use the copy any more: copying stops, the copy goes (at
+ * the end of a replay that still needs it). */
+static void
+kb_stop(struct gw_call *c)
+{
+	c->kb_on = false;
+	if (!c->replay)
+		kb_free(c);
+}
+
+/* Copy the body of a request that a retry may send again: one with a
+ * body, on a route that retries, of a method it retries, not declared
+ * larger than retry_body_max. */
+static void
+kb_start(struct gw_call *c, const char *method)
+{
+	const struct gw_route_conf *rc = c->route->conf;
+
+	if (!c->has_body || rc->retries == 0 || rc->retry_body_max == 0 ||
+	    (!rc->retry_non_idempotent && !idempotent(method)) ||
+	    c->body_len > (int64_t)rc->retry_body_max)
+		return;
+	c->kb_on = true;
+	STAT_ADD(c->p->st.retry_bodies, 1);
+}
+
+/* A piece the client sent. Over retry_body_max, over the proxy's
+ * GW_RETRY_BODY_TOTAL or out of memory the copy stops: the request is
+ * then not retried. */
+static void
+kb_add(struct gw_call *c, const char *b, size_t n)
+{
+	size_t max = c->route->conf->retry_body_max, cap;
+	uint64_t total;
+	char *nb;
+
+	if (!c->kb_on || n == 0)
+		return;
+	if (n > max - c->kb_n) {
+		kb_stop(c);
+		return;
+	}
+	if (n <= c->kb_cap - c->kb_n) {
+		memcpy(c->kb + c->kb_n, b, n);
+		c->kb_n += n;
+		return;
+	}
+	cap = c->kb_cap > 0 ? c->kb_cap
+			    : (c->body_len > 0 ? (size_t)c->body_len : 16384);
+	while (cap < c->kb_n + n)
+		cap *= 2;
+	if (cap > max)
+		cap = max;
+	total = STAT_ADD(c->p->st.retry_body_bytes, cap - c->kb_cap);
+	nb = total <= GW_RETRY_BODY_TOTAL ? realloc(c->kb, cap) : NULL;
+	if (nb == NULL) {
+		STAT_ADD(c->p->st.retry_body_bytes,
+			 -(uint64_t)(cap - c->kb_cap));
+		kb_stop(c);
+		return;
+	}
+	c->kb = nb;
+	c->kb_cap = cap;
+	memcpy(c->kb + c->kb_n, b, n);
+	c->kb_n += n;
 }
 
 /* ---- answers of our own ------------------------------------------------------ */
@@ -473,7 +561,10 @@ send_answer(struct gw_call *c)
 		h[0].value = rc->location;
 		rcode = http_resp_full(c->req, rc->status, h, 1, NULL, 0);
 	} else {
-		rcode = http_resp_simple(c->req, rc->status, "text/plain",
+		rcode = http_resp_simple(c->req, rc->status,
+					 rc->content_type[0] != '\0'
+						 ? rc->content_type
+						 : "text/plain",
 					 rc->body, strlen(rc->body));
 		c->d_bytes_out += strlen(rc->body);
 	}
@@ -486,10 +577,14 @@ send_answer(struct gw_call *c)
 static void
 answer(struct gw_call *c, int status, const char *error)
 {
+	bool held = c->qheld_n > 0 || c->replay;
+
 	c->kind = CALL_ANSWER;
 	c->a_status = status;
 	c->a_error = error;
-	if (c->req != NULL && !c->req_done && c->qheld_n > 0) {
+	c->replay = false;
+	kb_stop(c);
+	if (c->req != NULL && !c->req_done && held) {
 		/* held for an upstream that is gone: the rest of the body is
 		 * read (and dropped) so that the answer can go */
 		c->qheld_n = 0;
@@ -504,25 +599,33 @@ answer(struct gw_call *c, int status, const char *error)
 
 static const struct http_client_req_ops up_ops;
 
+/* The client of the route's timeouts and the upstream's pool sizes
+ * (a profile); the default client when neither is set or no profile is
+ * left. */
 static struct http_client *
 client_for(struct gw_proxy *p, struct gw_loop *lp,
-	   const struct gw_route_conf *rc)
+	   const struct gw_route_conf *rc, const struct gw_upstream_conf *uc)
 {
 	struct http_client_opts o;
 	struct profile *pf;
 
 	if (rc->connect_timeout_ms == 0 && rc->request_timeout_ms == 0 &&
-	    rc->idle_timeout_ms == 0)
+	    rc->idle_timeout_ms == 0 && uc->max_conns == GW_POOL_DEFAULT &&
+	    uc->max_idle_conns == GW_POOL_DEFAULT)
 		return lp->def;
 	for (size_t i = 0; i < lp->nprof; i++) {
 		pf = &lp->prof[i];
 		if (pf->connect_ms == rc->connect_timeout_ms &&
 		    pf->head_ms == rc->request_timeout_ms &&
-		    pf->idle_ms == rc->idle_timeout_ms)
+		    pf->idle_ms == rc->idle_timeout_ms &&
+		    pf->max_conns == uc->max_conns &&
+		    pf->max_idle == uc->max_idle_conns)
 			return pf->cl;
 	}
-	if (lp->nprof >= GW_PROXY_PROFILES)
+	if (lp->nprof >= GW_PROXY_PROFILES) {
+		STAT_ADD(p->st.profiles_full, 1);
 		return lp->def;
+	}
 	o = p->copts;
 	if (rc->connect_timeout_ms != 0)
 		o.connect_timeout_ms = rc->connect_timeout_ms;
@@ -530,6 +633,10 @@ client_for(struct gw_proxy *p, struct gw_loop *lp,
 		o.head_timeout_ms = rc->request_timeout_ms;
 	if (rc->idle_timeout_ms != 0)
 		o.read_timeout_ms = rc->idle_timeout_ms;
+	if (uc->max_conns != GW_POOL_DEFAULT)
+		o.max_conns_per_host = uc->max_conns;
+	if (uc->max_idle_conns != GW_POOL_DEFAULT)
+		o.max_idle_per_host = uc->max_idle_conns;
 	pf = &lp->prof[lp->nprof];
 	pf->cl = http_client_new(lp->base, &o);
 	if (pf->cl == NULL)
@@ -537,6 +644,8 @@ client_for(struct gw_proxy *p, struct gw_loop *lp,
 	pf->connect_ms = rc->connect_timeout_ms;
 	pf->head_ms = rc->request_timeout_ms;
 	pf->idle_ms = rc->idle_timeout_ms;
+	pf->max_conns = uc->max_conns;
+	pf->max_idle = uc->max_idle_conns;
 	lp->nprof++;
 	return pf->cl;
 }
@@ -594,12 +703,16 @@ may_retry(struct gw_call *c)
 	struct gw_proxy *p = c->p;
 	uint64_t allowed;
 
-	if (c->req == NULL || c->resp_started || c->has_body ||
-	    c->attempts > rc->retries)
+	if (c->req == NULL || c->resp_started || c->attempts > rc->retries)
 		return false;
 	if (!rc->retry_non_idempotent &&
 	    !idempotent(http_req_msg(c->req)->method))
 		return false;
+	if (c->has_body && !c->kb_on) {
+		/* larger than retry_body_max, or no room to copy it */
+		STAT_ADD(p->st.retries_skipped_body, 1);
+		return false;
+	}
 	allowed = __atomic_load_n(&p->st.active, __ATOMIC_RELAXED) *
 		  rc->retry_budget_pct / 100;
 	if (allowed < 1)
@@ -631,8 +744,19 @@ other_available(struct gw_call *c)
 static bool
 retry(struct gw_call *c)
 {
+	if (c->has_body && !c->kb_on)
+		return false;
 	if (attempt(c, c->inst) == -EHOSTUNREACH)
 		return false;
+	if (c->has_body && c->up != NULL) {
+		/* the copy first (what was held for the last attempt is in
+		 * it), then the rest as it comes (flush_request) */
+		c->qheld_n = 0;
+		c->replay = true;
+		c->kb_replay = c->kb_n;
+		c->up_ended = false;
+		STAT_ADD(c->p->st.retries_body, 1);
+	}
 	if (!c->retrying) {
 		c->retrying = true;
 		STAT_ADD(c->p->retries_active, 1);
@@ -644,12 +768,37 @@ retry(struct gw_call *c)
 
 /* Move held request bytes upstream; end the body when all went. */
 static void
+body_refused(struct gw_call *c)
+{
+	http_client_req_cancel(c->up);
+	c->up = NULL;
+	gw_upstream_done(c->route->up, c->inst, GW_OUT_CANCELED, 0,
+			 now_us() / 1000);
+	answer(c, 502, "upstream request body refused");
+}
+
+static void
 flush_request(struct gw_call *c)
 {
 	int rc;
 
 	if (c->up == NULL)
 		return;
+	if (c->replay) {
+		/* a retry: the body so far, from the copy */
+		rc = http_client_req_write(c->up, c->kb, c->kb_replay);
+		if (rc == -EAGAIN || rc == -EPIPE)
+			return; /* on_writable; or on_done ran */
+		c->replay = false;
+		if (!c->kb_on)
+			kb_free(c);
+		if (rc < 0) {
+			body_refused(c);
+			return;
+		}
+		if (c->qheld_n == 0 && c->req != NULL)
+			http_req_pause_body(c->req, false);
+	}
 	if (c->qheld_n > 0) {
 		rc = http_client_req_write(c->up, c->qheld, c->qheld_n);
 		if (rc == -EAGAIN)
@@ -660,11 +809,7 @@ flush_request(struct gw_call *c)
 		if (c->req != NULL)
 			http_req_pause_body(c->req, false);
 		if (rc < 0) {
-			http_client_req_cancel(c->up);
-			c->up = NULL;
-			gw_upstream_done(c->route->up, c->inst, GW_OUT_CANCELED,
-					 0, now_us() / 1000);
-			answer(c, 502, "upstream request body refused");
+			body_refused(c);
 			return;
 		}
 	}
@@ -799,6 +944,7 @@ up_head(void *arg, struct http_client_req *r, const struct http_msg *m)
 		return -EPROTO;
 	}
 	c->resp_started = true;
+	kb_stop(c); /* no retry after this */
 	count_resp(c, m->status);
 	return 0;
 }
@@ -1290,6 +1436,7 @@ call_free(struct gw_call *c)
 	free(c->authority);
 	free(c->fwd);
 	free(c->qheld);
+	kb_free(c);
 	free(c->rheld);
 	free(c->qtr);
 	free(c->rtr);
@@ -1451,11 +1598,12 @@ head_go(struct gw_call *c)
 		answer(c, 431, "too many request headers to forward");
 		return 0;
 	}
-	c->cl = client_for(p, lp, c->route->conf);
+	c->cl = client_for(p, lp, c->route->conf, &c->route->up->conf);
 	c->hash = c->route->up->ops->hashed
 			  ? gw_upstream_key_hash(c->route->up, m,
 						 http_req_peer(req, NULL))
 			  : 0;
+	kb_start(c, m->method);
 	if (gw_freq_delay_ms(c->fr) > 0 && hold_request(c) == 0)
 		return 0; /* attempt when the filter's delay is over */
 	(void)attempt(c, -1);
@@ -1503,9 +1651,13 @@ on_body(void *arg, struct http_req *req, const char *b, size_t n)
 	(void)arg;
 	if (c != NULL)
 		c->d_bytes_in += n;
-	if (c == NULL || c->kind != CALL_PROXY || c->up == NULL)
+	if (c == NULL || c->kind != CALL_PROXY || c->up == NULL) {
+		if (c != NULL)
+			kb_stop(c);
 		return 0; /* answered by us, or gone: dropped */
-	if (c->qheld_n == 0) {
+	}
+	kb_add(c, b, n); /* before the write: a retry may start in it */
+	if (c->qheld_n == 0 && !c->replay) {
 		rc = http_client_req_write(c->up, b, n);
 		if (rc == 0)
 			return 0;

@@ -16,16 +16,24 @@
  * goes upstream unchanged. Then the route's rewrites apply.
  *
  * Timeouts per route: connect, request (until the response head) and idle
- * (between response body pieces), each on an upstream client of that
- * profile (clients are made per distinct profile, at most
- * GW_PROXY_PROFILES; more share the default client).
+ * (between response body pieces), and the pool sizes per upstream
+ * (max_conns, max_idle_conns per instance), each on an upstream client
+ * of that profile (clients are made per distinct profile and loop, at
+ * most GW_PROXY_PROFILES; more share the default client, counted in
+ * profiles_full).
  *
  * Retries: after a connect failure, a reset or timeout before a response
  * head, or a status in the route's retry_on, on another instance when
- * one is available, at most the route's retries times, only for a
- * request without a body, for an idempotent method unless the route sets
- * retry_non_idempotent, and only while the retries in flight stay within
- * retry_budget_pct of the active requests (at least one).
+ * one is available, at most the route's retries times, for an idempotent
+ * method unless the route sets retry_non_idempotent, and only while the
+ * retries in flight stay within retry_budget_pct of the active requests
+ * (at least one). A request body is copied as it streams, up to the
+ * route's retry_body_max bytes and while all copies of the proxy stay
+ * within GW_RETRY_BODY_TOTAL; a retry sends the copy to the next instance
+ * first, then the rest as it comes. A body larger than that (or one that
+ * came while the copy could not be kept) is streamed without a copy and
+ * its request is not retried (retries_skipped_body). The copy goes when
+ * the response head comes.
  *
  * Errors before a response head are answered with a small JSON body
  * {"error":"...","route":"..."}: 404 no route, 502 upstream failed
@@ -81,6 +89,9 @@
 #define GW_TUNNEL_HIGH	  (256 * 1024) /* bytes queued one way, then pause */
 #define GW_TUNNEL_IDLE_MS (300 * 1000) /* without the route's idle */
 
+/* request body copies for retries, all requests of a proxy together */
+#define GW_RETRY_BODY_TOTAL (64u * 1024 * 1024)
+
 struct event_base;
 struct gw_proxy;
 
@@ -118,7 +129,13 @@ struct gw_proxy_stats {
 	uint64_t attempts;	   /* upstream requests started */
 	uint64_t retries;
 	uint64_t retries_refused; /* over the budget */
+	uint64_t retries_body;	  /* of retries, those that sent a body copy */
+	uint64_t retries_skipped_body; /* not made: the body was not kept */
+	uint64_t retry_bodies;	       /* request bodies copied for a retry */
+	uint64_t retry_body_bytes;     /* gauge: bytes held by the copies */
 	uint64_t client_aborts;
+	/* requests on the default client: no profile left for their own */
+	uint64_t profiles_full;
 	uint64_t resp_held;    /* response pieces held for a slow client */
 	uint64_t req_held;     /* request pieces held for a slow upstream */
 	uint64_t responses[6]; /* by class, all answers */

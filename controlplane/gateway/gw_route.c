@@ -91,6 +91,7 @@ gw_route_conf_init(struct gw_route_conf *c, const char *name)
 	strcpy(c->path, "/");
 	c->retries = 1;
 	c->retry_budget_pct = 20;
+	c->retry_body_max = GW_RETRY_BODY_DEF;
 }
 
 void

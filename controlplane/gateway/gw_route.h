@@ -49,6 +49,11 @@
 #define GW_MAX_UPSTREAMS 256
 #define GW_MAX_FILTERS	 8 /* filters per route (gw_filter.h) */
 
+/* a direct answer's content type; the request body kept for a retry */
+#define GW_CTYPE_MAX	  128
+#define GW_RETRY_BODY_MAX (16u * 1024 * 1024) /* retry_body_max, at most */
+#define GW_RETRY_BODY_DEF (64u * 1024)	      /* its default */
+
 enum gw_host_kind {
 	GW_HOST_EXACT,	/* precedence order */
 	GW_HOST_SUFFIX, /* "*.example.com" */
@@ -119,10 +124,15 @@ struct gw_route_conf {
 	uint32_t retry_budget_pct; /* retries in flight / active requests */
 	size_t nfilters;	   /* `filters`: [filter NAME]s in order */
 	char filters[GW_MAX_FILTERS][GW_NAME_MAX];
+	/* a request body up to this many bytes is kept for a retry (0:
+	 * bodies are never retried) */
+	uint32_t retry_body_max;
+	char content_type[GW_CTYPE_MAX]; /* direct; "": text/plain */
 };
 
 /* Defaults: any host, prefix "/", no action (an error until one is set),
- * 1 retry on connect failure, budget 20 %. */
+ * 1 retry on connect failure, budget 20 %, bodies up to 64 KiB kept for
+ * it. */
 void gw_route_conf_init(struct gw_route_conf *c, const char *name);
 
 struct gw_filter_conf; /* gw_filter.h */

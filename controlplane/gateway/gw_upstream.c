@@ -428,6 +428,8 @@ gw_upstream_conf_init(struct gw_upstream_conf *c, const char *name)
 	c->eject_base_ms = 30000;
 	c->eject_max_ms = 300000;
 	c->eject_max_pct = 50;
+	c->max_conns = GW_POOL_DEFAULT;
+	c->max_idle_conns = GW_POOL_DEFAULT;
 }
 
 struct gw_upstream *

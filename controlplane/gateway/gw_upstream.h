@@ -45,6 +45,8 @@
 #define GW_MAX_INSTANCES 256
 #define GW_MAX_WEIGHT	 100
 #define GW_MAX_VNODES	 1000
+#define GW_MAX_POOL	 100000	    /* max_conns, max_idle_conns at most */
+#define GW_POOL_DEFAULT	 UINT32_MAX /* pool key not set: the client's */
 
 struct gw_upstream;
 
@@ -86,12 +88,17 @@ struct gw_upstream_conf {
 	uint32_t eject_base_ms;
 	uint32_t eject_max_ms;
 	uint32_t eject_max_pct; /* 0 .. 100 */
+	/* HTTP/1.1 connections per instance (busy or idle), and of them
+	 * kept idle; GW_POOL_DEFAULT: the upstream client's defaults */
+	uint32_t max_conns;
+	uint32_t max_idle_conns;
 	size_t ninst;
 	struct gw_instance_conf inst[GW_MAX_INSTANCES];
 };
 
 /* Defaults: rr, hash on the client, 160 vnodes, HTTP/1.1, eject after 5
- * for 30 s doubling up to 300 s, at most 50 % ejected. */
+ * for 30 s doubling up to 300 s, at most 50 % ejected, the client's pool
+ * sizes (GW_POOL_DEFAULT). */
 void gw_upstream_conf_init(struct gw_upstream_conf *c, const char *name);
 
 struct gw_instance_stats {

@@ -13,7 +13,8 @@
 #   - an upstream bound to an INI service: its backend goes down (health
 #     check) and leaves the rotation, comes back and returns,
 #   - passive ejection of an instance answering 500, and its return,
-#   - retries past a closed port, a timeout answered 504 with the JSON body,
+#   - retries past a closed port (a PUT's body too, received whole), a
+#     timeout answered 504 with the JSON body,
 #   - SIGHUP with a changed route while h2load (HTTP/2 and HTTP/1.1,
 #     bounded request counts) runs: no failed request, the change is live,
 #   - an invalid regex refused with file:line at start (--check) and at
@@ -78,11 +79,11 @@ done
 
 # ---- backends ------------------------------------------------------------
 # backend.py NAME PORT [MODE]: answers every request with a JSON echo of
-# what it received (its name, the path, the request headers) and the
-# header X-Backend: NAME; /slow?ms=N waits N ms first; MODE 500 answers
+# what it received (its name, the path, the request headers, the body's
+# SHA-256) and the header X-Backend: NAME; /slow?ms=N waits N ms first; MODE 500 answers
 # every request with 500.
 cat >"$T/backend.py" <<'EOF'
-import http.server, json, sys, time, urllib.parse
+import hashlib, http.server, json, sys, time, urllib.parse
 name, port = sys.argv[1], int(sys.argv[2])
 mode = sys.argv[3] if len(sys.argv) > 3 else "ok"
 class H(http.server.BaseHTTPRequestHandler):
@@ -90,14 +91,14 @@ class H(http.server.BaseHTTPRequestHandler):
     def answer(self):
         u = urllib.parse.urlsplit(self.path)
         n = int(self.headers.get("Content-Length") or 0)
-        if n:
-            self.rfile.read(n)
+        got = self.rfile.read(n) if n else b""
         if u.path == "/slow":
             ms = int(urllib.parse.parse_qs(u.query).get("ms", ["0"])[0])
             time.sleep(ms / 1000)
         status = 500 if mode == "500" else 200
         body = json.dumps({"be": name, "path": self.path,
-                           "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
+                           "headers": {k.lower(): v for k, v in self.headers.items()},
+                           "sha256": hashlib.sha256(got).hexdigest()}).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -418,6 +419,15 @@ expect "ejection: back after eject_base_ms" "200:1 500:1 " "$(codes "$H/eject/x"
 
 # ---- retries and timeouts ----------------------------------------------------------
 expect "retry past a closed port" "200:10 " "$(codes "$H/retry/x" 10)"
+# PUTs with a 40 KB body: those that met the closed port are sent again
+# with the body (kept up to retry_body_max), which arrives whole
+head -c 40000 /dev/urandom >"$T/put.bin"
+want=$(sha256sum <"$T/put.bin" | cut -c1-64)
+for i in 1 2 3 4 5 6; do
+	"${C[@]}" -T "$T/put.bin" -w ' %{http_code}\n' "$H/retry/x" || true
+done >"$T/puts.out"
+expect "retry of a PUT with its body: 6 answers, body whole" "6" \
+	"$(grep -cF "\"sha256\": \"$want\"} 200" "$T/puts.out" || true)"
 out=$("${C[@]}" -w ' %{http_code}' "$H/slow?ms=2000")
 expect "timeout: 504 with JSON" '{"error":"upstream timeout","route":"slow"} 504' "$(tr -d '\n' <<<"$out")"
 expect "no timeout when fast" "200" "$("${C[@]}" -o /dev/null -w '%{http_code}' "$H/slow?ms=10")"
@@ -524,6 +534,7 @@ if command -v promtool >/dev/null; then
 fi
 out=$("$LBCTL" --socket "$T/ctl.sock" module show gateway)
 contains "lbctl module show gateway" "requests  *[1-9][0-9]*" "$out"
+contains "lbctl module show gateway: retries with a body" "retries_body  *[1-9][0-9]*" "$out"
 
 # ---- SIGTERM: drain ---------------------------------------------------------------
 "${C[@]}" -o "$T/drain.out" -w '%{http_code}' "$H/slow?ms=300" >"$T/drain.code" &

@@ -13,7 +13,8 @@
 #     publish/rollback flips and a SIGHUP: no failed request, every answer
 #     from one version whole (body and the version's own response header
 #     agree);
-#   - deprecate: Deprecation and Sunset headers; retire: 410 with JSON;
+#   - deprecate: Deprecation and Sunset headers; retire: 410 with JSON
+#     (Content-Type application/json);
 #   - edgelbd killed (SIGKILL) and started again: the same versions are
 #     served, history and live state kept.
 # Needs: curl, h2load, python3. Exits 77 (skipped) when one is missing.
@@ -367,6 +368,8 @@ out=$(lbctl_rc api retire shop --version 1)
 contains "retire v1" "rc=0" "$out"
 expect "retired: 410" "410" "$(get "$TEST" /items | cut -d' ' -f1)"
 contains "retired: JSON body" '"error":"gone","api":"shop","version":1' "$(cat "$T/body")"
+hdrs=$("${CURL[@]}" -D - -o /dev/null "http://127.0.0.1:$TEST/items" | tr -d '\r' | tr 'A-Z' 'a-z')
+contains "retired: sent as JSON" "content-type: application/json" "$hdrs"
 out=$(lbctl_rc api publish shop --version 1 --stage prod)
 contains "a retired version is not published again" "is retired" "$out"
 expect "prod unaffected by v1's retirement" "200 v2" "$(get "$PROD" /items)"

@@ -46,7 +46,7 @@
 
 static char dir[64];
 static pid_t nginx_pid;
-static uint16_t p_a, p_b, p_dead, p_stall, p_gw, p_gws;
+static uint16_t p_a, p_b, p_c, p_dead, p_stall, p_gw, p_gws;
 static int stall_fd = -1;
 static struct event_base *base;
 static struct http_server *srv;
@@ -164,6 +164,7 @@ nginx_start(void)
 	sh("head -c %u /dev/urandom > %s/www/big", BIG, dir);
 	p_a = free_port();
 	p_b = free_port();
+	p_c = free_port();
 	snprintf(path, sizeof(path), "%s/nginx.conf", dir);
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
@@ -174,6 +175,7 @@ nginx_start(void)
 		"events { worker_connections 256; }\n"
 		"http {\n"
 		" access_log %s/access.log;\n"
+		" log_format conn '$connection';\n"
 		" client_body_temp_path %s/tmp; proxy_temp_path %s/tmp;\n"
 		" fastcgi_temp_path %s/tmp; uwsgi_temp_path %s/tmp;\n"
 		" scgi_temp_path %s/tmp;\n"
@@ -196,13 +198,20 @@ nginx_start(void)
 		" server {\n"
 		"  listen 127.0.0.1:%u;\n"
 		"  location /flaky { return 503 \"B\\n\"; }\n"
+		"  location /up/ { return 444; }\n" /* closes, no answer */
+		" }\n"
+		" server {\n" /* the pool's: one log line per connection */
+		"  listen 127.0.0.1:%u;\n"
+		"  location = /pool { access_log %s/pool.log conn; %s }\n"
 		" }\n"
 		"}\n",
 		access(ECHO_MOD, R_OK) == 0 ? "load_module " ECHO_MOD ";" : "",
 		dir, dir, dir, dir, dir, dir, dir, dir, p_a, dir,
 		access(ECHO_MOD, R_OK) == 0 ? "echo_sleep 1; echo slow;"
 					    : "return 500;",
-		p_b);
+		p_b, p_c, dir,
+		access(ECHO_MOD, R_OK) == 0 ? "echo_sleep 0.3; echo pool;"
+					    : "return 500;");
 	ck_assert_int_eq(fclose(f), 0);
 	nginx_pid = fork();
 	ck_assert_int_ge(nginx_pid, 0);
@@ -215,7 +224,7 @@ nginx_start(void)
 		_exit(127);
 	}
 	for (int i = 0; i < 100; i++) {
-		if (port_up(p_a) && port_up(p_b))
+		if (port_up(p_a) && port_up(p_b) && port_up(p_c))
 			return;
 		usleep(50000);
 	}
@@ -413,6 +422,11 @@ gateway_start(void)
 	conf(&c, "route", "stall", "path", "/stall");
 	conf(&c, "route", "stall", "upstream", "stall");
 	conf(&c, "route", "stall", "request_timeout_ms", "700");
+	/* a POST with a body, retried past the dead instance */
+	conf(&c, "route", "rpost", "header", "X-Post");
+	conf(&c, "route", "rpost", "path", "/retry");
+	conf(&c, "route", "rpost", "upstream", "half");
+	conf(&c, "route", "rpost", "retry_non_idempotent", "yes");
 	conf(&c, "route", "retry", "path", "/retry");
 	conf(&c, "route", "retry", "upstream", "half");
 	conf(&c, "route", "flaky", "path", "/flaky");
@@ -422,6 +436,25 @@ gateway_start(void)
 	conf(&c, "route", "old", "redirect", "308 /echo");
 	conf(&c, "route", "hi", "path", "/hi");
 	conf(&c, "route", "hi", "direct", "200 hello");
+	/* PUT bodies over (B: closes without an answer, A: stores) */
+	conf(&c, "upstream", "rb", "instance", "127.0.0.1:%u", p_b);
+	conf(&c, "upstream", "rb", "instance", "127.0.0.1:%u", p_a);
+	conf(&c, "upstream", "rb", "eject_after", "0");
+	conf(&c, "route", "rbsmall", "header", "X-Small");
+	conf(&c, "route", "rbsmall", "path_prefix", "/up/rb");
+	conf(&c, "route", "rbsmall", "upstream", "rb");
+	conf(&c, "route", "rbsmall", "retry_body_max", "1024");
+	conf(&c, "route", "rbody", "path_prefix", "/up/rb");
+	conf(&c, "route", "rbody", "upstream", "rb");
+	/* a pool of at most 3 connections, 1 kept idle */
+	conf(&c, "upstream", "pool", "instance", "127.0.0.1:%u", p_c);
+	conf(&c, "upstream", "pool", "max_conns", "3");
+	conf(&c, "upstream", "pool", "max_idle_conns", "1");
+	conf(&c, "route", "pool", "path", "/pool");
+	conf(&c, "route", "pool", "upstream", "pool");
+	conf(&c, "route", "hij", "path", "/hij");
+	conf(&c, "route", "hij", "direct", "200 {\"a\":1}");
+	conf(&c, "route", "hij", "content_type", "application/json");
 	conf(&c, "route", "files", "path_prefix", "/");
 	conf(&c, "route", "files", "method", "GET,PUT,HEAD");
 	conf(&c, "route", "files", "upstream", "A");
@@ -657,7 +690,7 @@ END_TEST
 
 START_TEST(own_answers)
 {
-	char body[4096];
+	char body[4096], u[256];
 
 	for (int p = 0; p < 3; p++) {
 		ck_assert_int_eq(req(p, "", "/hi", body, sizeof(body)), 200);
@@ -670,6 +703,23 @@ START_TEST(own_answers)
 		ck_assert_int_eq(req(p, "-o /dev/null -w '%{redirect_url}'",
 				     "/old", body, sizeof(body)),
 				 308);
+		/* direct answers: text/plain, or the route's content_type */
+		url(u, sizeof(u), p, "/hi");
+		ck_assert_int_eq(run_out(body, sizeof(body),
+					 CURL " -sS -m 10 -o /dev/null -w "
+					      "'%%{content_type}' %s",
+					 u),
+				 0);
+		ck_assert_str_eq(body, "text/plain");
+		url(u, sizeof(u), p, "/hij");
+		ck_assert_int_eq(run_out(body, sizeof(body),
+					 CURL " -sS -m 10 -D - %s", u),
+				 0);
+		ck_assert_msg(strcasestr(body,
+					 "\ncontent-type: "
+					 "application/json\r\n") != NULL &&
+				      strstr(body, "\r\n\r\n{\"a\":1}") != NULL,
+			      "%s: %s", protos[p], body);
 		/* the rewrite: /api/echo goes upstream as /echo */
 		ck_assert_int_eq(
 			req(p, "", "/api/echo?x=1", body, sizeof(body)), 200);
@@ -727,6 +777,144 @@ START_TEST(retry_get_not_post)
 	}
 	ck_assert_int_ge(n502, 1); /* never retried: the dead one shows */
 	ck_assert_uint_eq(route_st("retry").retries, r0);
+}
+END_TEST
+
+/*
+ * Bodies retried: PUTs of 48 KiB over (B, A) with rr, where B reads the
+ * head and closes without an answer (nginx's 444): every PUT that met B
+ * first is sent again to A with the body kept while it streamed, and A
+ * stores exactly what the client sent (sha256), on every client
+ * protocol and chunked. With retry_body_max below the body the copy is
+ * not kept: such a PUT that met B is answered 502 and counted in
+ * retries_skipped_body. A POST with a body on a route that allows it is
+ * retried past the dead instance.
+ */
+START_TEST(retry_with_body)
+{
+	char out[512], want[128], u[256], path[64];
+	struct gw_proxy_stats s0 = *gw_proxy_stats(proxy), s1;
+	uint64_t r0;
+	int n502 = 0, n2xx = 0;
+
+	sh("head -c 49152 /dev/urandom > %s/rb48", dir);
+	ck_assert_int_eq(run_out(want, sizeof(want),
+				 "sha256sum < %s/rb48 | cut -c1-64", dir),
+			 0);
+	for (int i = 0; i < 6; i++) {
+		int p = i % 3;
+
+		snprintf(path, sizeof(path), "/up/rbf%d", i);
+		url(u, sizeof(u), p, path);
+		ck_assert_int_eq(
+			run_out(out, sizeof(out),
+				CURL " -sS -m 20 -o /dev/null -w "
+				     "'%%{http_code}' %s -T %s/rb48 %s",
+				i == 3 ? "-H 'Transfer-Encoding: chunked'" : "",
+				dir, u),
+			0);
+		ck_assert_msg(strcmp(out, "201") == 0 ||
+				      strcmp(out, "204") == 0,
+			      "PUT %d (%s): %s", i, protos[p], out);
+		ck_assert_int_eq(run_out(out, sizeof(out),
+					 "sha256sum < %s/www/up/rbf%d | cut "
+					 "-c1-64",
+					 dir, i),
+				 0);
+		ck_assert_msg(strcmp(out, want) == 0, "PUT %d (%s) stored %s",
+			      i, protos[p], out);
+	}
+	s1 = *gw_proxy_stats(proxy);
+	/* rr over (B, A): at least every other PUT met B first */
+	ck_assert_uint_ge(s1.retries_body - s0.retries_body, 3);
+	ck_assert_uint_ge(s1.retry_bodies - s0.retry_bodies, 6);
+	ck_assert_uint_eq(s1.retries_skipped_body, s0.retries_skipped_body);
+	/* every copy went with its request's answer */
+	ck_assert_uint_eq(s1.retry_body_bytes, 0);
+
+	/* over retry_body_max: streamed without a copy, never retried */
+	for (int i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "/up/rbs%d", i);
+		url(u, sizeof(u), i % 3, path);
+		ck_assert_int_eq(run_out(out, sizeof(out),
+					 CURL " -sS -m 20 -o /dev/null -w "
+					      "'%%{http_code}' -H 'X-Small: 1' "
+					      "-T %s/rb48 %s",
+					 dir, u),
+				 0);
+		n502 += strcmp(out, "502") == 0;
+		n2xx += strcmp(out, "201") == 0 || strcmp(out, "204") == 0;
+	}
+	s0 = s1;
+	s1 = *gw_proxy_stats(proxy);
+	ck_assert_int_eq(n502 + n2xx, 4);
+	ck_assert_int_ge(n502, 1);
+	ck_assert_uint_eq(s1.retries_skipped_body - s0.retries_skipped_body,
+			  (uint64_t)n502);
+	ck_assert_uint_eq(s1.retries_body, s0.retries_body);
+
+	/* POST with retry_non_idempotent: past the dead instance to A */
+	r0 = route_st("rpost").retries;
+	for (int i = 0; i < 6; i++) {
+		char body[256], extra[128];
+
+		snprintf(extra, sizeof(extra),
+			 "-H 'X-Post: 1' --data-binary @%s/rb48", dir);
+		ck_assert_int_eq(
+			req(i % 3, extra, "/retry", body, sizeof(body)), 200);
+		ck_assert_str_eq(body, "A\n");
+	}
+	ck_assert_uint_ge(route_st("rpost").retries - r0, 3);
+	ck_assert_uint_eq(gw_proxy_stats(proxy)->retry_body_bytes, 0);
+}
+END_TEST
+
+/*
+ * The upstream pool keys: 10 requests at once that each take 0.3 s on
+ * an upstream with max_conns 3 and max_idle_conns 1. The backend logs
+ * its connection number per request: at most 3 connections per event
+ * loop; afterwards the gateway keeps at most 1 per loop open (ss).
+ */
+START_TEST(pool_limits)
+{
+	int loops = use_workers ? 2 : 1, n200 = 0, nconns, nopen = -1;
+	char out[512], u[256];
+
+	ck_assert_msg(access(ECHO_MOD, R_OK) == 0, "needs %s", ECHO_MOD);
+	url(u, sizeof(u), 0, "/pool");
+	ck_assert_int_eq(run_out(out, sizeof(out),
+				 "for i in 1 2 3 4 5 6 7 8 9 10; do " CURL
+				 " -s -m 20 -o /dev/null -w '%%{http_code}\\n' "
+				 "%s & done; wait",
+				 u),
+			 0);
+	for (char *p = out; p != NULL && *p != '\0'; p = strchr(p, '\n')) {
+		if (*p == '\n')
+			p++;
+		n200 += strncmp(p, "200", 3) == 0;
+	}
+	ck_assert_msg(n200 == 10, "codes: %s", out);
+	ck_assert_int_eq(
+		run_out(out, sizeof(out), "sort -u %s/pool.log | wc -l", dir),
+		0);
+	nconns = atoi(out);
+	ck_assert_msg(nconns >= 2 && nconns <= 3 * loops,
+		      "%d backend connections for 10 requests", nconns);
+	/* the idle ones over max_idle_conns close when the burst ends */
+	for (int i = 0; i < 30 && nopen != 1 * loops; i++) {
+		if (i > 0)
+			usleep(100000);
+		ck_assert_int_eq(run_out(out, sizeof(out),
+					 "ss -Htn state established dst "
+					 "127.0.0.1:%u | wc -l",
+					 p_c),
+				 0);
+		nopen = atoi(out);
+		if (nopen < 1 * loops)
+			break;
+	}
+	ck_assert_msg(nopen >= 1 && nopen <= loops,
+		      "%d connections kept open to the pool's backend", nopen);
 }
 END_TEST
 
@@ -936,6 +1124,8 @@ gw_proxy_suite(void)
 	tcase_add_test(e2e, own_answers);
 	tcase_add_test(e2e, down_502_stall_504);
 	tcase_add_test(e2e, retry_get_not_post);
+	tcase_add_test(e2e, retry_with_body);
+	tcase_add_test(e2e, pool_limits);
 	tcase_add_test(e2e, eject_after_5xx);
 	tcase_add_test(e2e, retry_on_5xx);
 	tcase_add_test(e2e, retry_budget);

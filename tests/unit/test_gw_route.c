@@ -414,6 +414,26 @@ static const struct ecase ecases[] = {
 	  { { "upstream", "u", "hash_on", "body" } },
 	  -EINVAL,
 	  "upstream u: hash_on: bad value" },
+	{ "max_conns 0",
+	  { { "upstream", "u", "max_conns", "0" } },
+	  -EINVAL,
+	  "upstream u: max_conns: bad value" },
+	{ "max_idle_conns out of range",
+	  { { "upstream", "u", "max_idle_conns", "100001" } },
+	  -EINVAL,
+	  "upstream u: max_idle_conns: bad value" },
+	{ "retry_body_max over 16 MiB",
+	  { { "route", "r", "retry_body_max", "16777217" } },
+	  -EINVAL,
+	  "route r: retry_body_max: bad value" },
+	{ "content_type without a subtype",
+	  { { "route", "r", "content_type", "json" } },
+	  -EINVAL,
+	  "route r: content_type: bad value" },
+	{ "content_type with CR",
+	  { { "route", "r", "content_type", "text/html\r\nX-A: b" } },
+	  -EINVAL,
+	  "route r: content_type: bad value" },
 };
 
 START_TEST(config_errors)
@@ -462,6 +482,8 @@ START_TEST(keys_parse)
 		{ "upstream", "u", "eject_base_ms", "100" },
 		{ "upstream", "u", "eject_max_ms", "900" },
 		{ "upstream", "u", "eject_max_pct", "30" },
+		{ "upstream", "u", "max_conns", "64" },
+		{ "upstream", "u", "max_idle_conns", "0" },
 		{ "route", "r", "host", "WWW.*" },
 		{ "route", "r", "path_prefix", "/p" },
 		{ "route", "r", "method", "GET, HEAD" },
@@ -475,6 +497,9 @@ START_TEST(keys_parse)
 		{ "route", "r", "retry_budget_pct", "50" },
 		{ "route", "r", "strip_prefix", "/p" },
 		{ "route", "r", "response_header_remove", "Server" },
+		{ "route", "r", "retry_body_max", "0" },
+		{ "route", "r", "content_type",
+		  "application/json; charset=utf-8" },
 	};
 	struct gw_conf conf;
 	char err[256];
@@ -503,6 +528,8 @@ START_TEST(keys_parse)
 	ck_assert_uint_eq(u->eject_base_ms, 100);
 	ck_assert_uint_eq(u->eject_max_ms, 900);
 	ck_assert_uint_eq(u->eject_max_pct, 30);
+	ck_assert_uint_eq(u->max_conns, 64);
+	ck_assert_uint_eq(u->max_idle_conns, 0);
 	r = &conf.routes[0];
 	ck_assert_int_eq(r->host_kind, GW_HOST_PREFIX);
 	ck_assert_str_eq(r->host, "www.");
@@ -520,6 +547,21 @@ START_TEST(keys_parse)
 	ck_assert_str_eq(r->strip_prefix, "/p");
 	ck_assert_uint_eq(r->nresp_hdrs, 1);
 	ck_assert_int_eq(r->resp_hdrs[0].op, GW_HDR_REMOVE);
+	ck_assert_uint_eq(r->retry_body_max, 0);
+	ck_assert_str_eq(r->content_type, "application/json; charset=utf-8");
+	gw_conf_fini(&conf);
+	/* defaults: 64 KiB kept for a retry, the client's pool sizes */
+	gw_conf_init(&conf);
+	ck_assert_int_eq(gw_conf_key(&conf, "route", "d", "direct", "200", err,
+				     sizeof(err)),
+			 0);
+	ck_assert_int_eq(gw_conf_key(&conf, "upstream", "d", "balance", "rr",
+				     err, sizeof(err)),
+			 0);
+	ck_assert_uint_eq(conf.routes[0].retry_body_max, 64 * 1024);
+	ck_assert_str_eq(conf.routes[0].content_type, "");
+	ck_assert_uint_eq(conf.ups[0].max_conns, GW_POOL_DEFAULT);
+	ck_assert_uint_eq(conf.ups[0].max_idle_conns, GW_POOL_DEFAULT);
 	gw_conf_fini(&conf);
 }
 END_TEST
