@@ -55,44 +55,16 @@ struct http_parse {
 	const char *reason;
 };
 
-static const char *const status_texts[][2] = {
-	{ "100", "Continue" },
-	{ "101", "Switching Protocols" },
-	{ "200", "OK" },
-	{ "201", "Created" },
-	{ "204", "No Content" },
-	{ "206", "Partial Content" },
-	{ "301", "Moved Permanently" },
-	{ "302", "Found" },
-	{ "304", "Not Modified" },
-	{ "400", "Bad Request" },
-	{ "403", "Forbidden" },
-	{ "404", "Not Found" },
-	{ "405", "Method Not Allowed" },
-	{ "408", "Request Timeout" },
-	{ "411", "Length Required" },
-	{ "413", "Content Too Large" },
-	{ "414", "URI Too Long" },
-	{ "415", "Unsupported Media Type" },
-	{ "417", "Expectation Failed" },
-	{ "429", "Too Many Requests" },
-	{ "431", "Request Header Fields Too Large" },
-	{ "500", "Internal Server Error" },
-	{ "501", "Not Implemented" },
-	{ "502", "Bad Gateway" },
-	{ "503", "Service Unavailable" },
-	{ "504", "Gateway Timeout" },
-	{ "505", "HTTP Version Not Supported" },
-};
-
 const char *
 http_status_text(int status)
 {
-	for (size_t i = 0; i < sizeof(status_texts) / sizeof(status_texts[0]);
-	     i++)
-		if (atoi(status_texts[i][0]) == status)
-			return status_texts[i][1];
-	return "Unknown";
+	/* libhttp-parser knows every registered code (RFC 9110 and others);
+	 * a code it does not know still needs a phrase on the status line */
+	const char *t = status >= 100 && status <= 999
+				? http_status_str((enum http_status)status)
+				: NULL;
+
+	return t != NULL && t[0] != '<' ? t : "Unknown";
 }
 
 const char *
