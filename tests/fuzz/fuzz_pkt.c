@@ -402,11 +402,13 @@ check_forwarded(const uint8_t *ip, uint16_t ihl, uint16_t tot)
 		return;
 	case IPPROTO_ICMP:
 		if (cand == 0) {
-			/* ours: an echo reply or fragmentation needed */
+			/* ours: an echo reply, fragmentation needed or
+			 * time exceeded in transit */
 			const uint8_t *ic = ip + ihl;
 
 			if (ttl != 64 || tot < ihl + 8 ||
-			    !(ic[0] == 0 || (ic[0] == 3 && ic[1] == 4)))
+			    !(ic[0] == 0 || (ic[0] == 3 && ic[1] == 4) ||
+			      (ic[0] == 11 && ic[1] == 0)))
 				__builtin_trap();
 			if (off == 0 && !sum_ok) {
 				fprintf(stderr, "fuzz_pkt: ICMP checksum of "
