@@ -9,7 +9,9 @@
 #     prefix, regex; method; header; query,
 #   - rewrites (strip_prefix, rewrite_prefix, request and response
 #     headers), redirect, direct answer,
-#   - distribution: rr over 3 instances, wrr 1:2:3,
+#   - distribution: rr over 3 instances, wrr 1:2:3, ip_hash, hash on a
+#     header, least_conn beside a busy instance, least_time against a
+#     slow instance,
 #   - an upstream bound to an INI service: its backend goes down (health
 #     check) and leaves the rotation, comes back and returns,
 #   - passive ejection of an instance answering 500, and its return,
@@ -73,7 +75,7 @@ GWT=$(free_port)  # stage test, plain
 MP=$(free_port)   # /metrics
 DEAD=$(free_port) # nobody listens here
 declare -A BP
-for b in r1 r2 r3 w1 w2 w3 s1 s2 good bad slow; do
+for b in r1 r2 r3 w1 w2 w3 s1 s2 good bad slow lag; do
 	BP[$b]=$(free_port)
 done
 
@@ -81,7 +83,7 @@ done
 # backend.py NAME PORT [MODE]: answers every request with a JSON echo of
 # what it received (its name, the path, the request headers, the body's
 # SHA-256) and the header X-Backend: NAME; /slow?ms=N waits N ms first; MODE 500 answers
-# every request with 500.
+# every request with 500, MODE lag answers every request after 80 ms.
 cat >"$T/backend.py" <<'EOF'
 import hashlib, http.server, json, sys, time, urllib.parse
 name, port = sys.argv[1], int(sys.argv[2])
@@ -95,6 +97,8 @@ class H(http.server.BaseHTTPRequestHandler):
         if u.path == "/slow":
             ms = int(urllib.parse.parse_qs(u.query).get("ms", ["0"])[0])
             time.sleep(ms / 1000)
+        if mode == "lag":
+            time.sleep(0.08)
         status = 500 if mode == "500" else 200
         body = json.dumps({"be": name, "path": self.path,
                            "headers": {k.lower(): v for k, v in self.headers.items()},
@@ -136,6 +140,7 @@ for b in r1 r2 r3 w1 w2 w3 s1 s2 good slow; do
 	start_backend "$b"
 done
 start_backend bad 500
+start_backend lag lag
 for b in "${!BP[@]}"; do
 	wait_port "${BP[$b]}" || { fail "backend $b did not start"; exit 1; }
 done
@@ -211,6 +216,29 @@ eject_after = 0
 
 [upstream slow]
 instance = 127.0.0.1:${BP[slow]}
+
+[upstream iph]
+balance = ip_hash
+instance = 127.0.0.1:${BP[r1]}
+instance = 127.0.0.1:${BP[r2]}
+instance = 127.0.0.1:${BP[r3]}
+
+[upstream hsh]
+balance = hash
+hash_on = header:X-User
+instance = 127.0.0.1:${BP[r1]}
+instance = 127.0.0.1:${BP[r2]}
+instance = 127.0.0.1:${BP[r3]}
+
+[upstream lc]
+balance = least_conn
+instance = 127.0.0.1:${BP[r1]}
+instance = 127.0.0.1:${BP[r2]}
+
+[upstream lt]
+balance = least_time
+instance = 127.0.0.1:${BP[good]}
+instance = 127.0.0.1:${BP[lag]}
 
 [route host-exact]
 host = api.example.test
@@ -291,6 +319,23 @@ request_timeout_ms = 400
 path = /stage
 stage = test
 direct = 200 stage-test
+
+[route iph]
+path_prefix = /iph/
+upstream = iph
+
+[route hsh]
+path_prefix = /hsh/
+upstream = hsh
+
+[route lc]
+path_prefix = /lc/
+upstream = lc
+strip_prefix = /lc
+
+[route lt]
+path_prefix = /lt/
+upstream = lt
 
 [route any]
 path_prefix = /
@@ -383,6 +428,40 @@ count() {
 }
 expect "rr over 3" "r1:10 r2:10 r3:10 " "$(count "$H/api/x" 30)"
 expect "wrr 1:2:3" "w1:10 w2:20 w3:30 " "$(count "$H/wrr/x" 60)"
+# ip_hash: one client address, one instance
+out=$(count "$H/iph/x" 12)
+if [[ "$out" =~ ^r[123]:12\ $ ]]; then pass "ip_hash: one instance ($out)"; else fail "ip_hash: want one instance for 12 requests, got '$out'"; fi
+# hash on a header: each user's requests on one instance; the users spread
+hseen=""
+hbad=0
+for u in $(seq 1 20); do
+	out=$(for i in 1 2 3; do
+		"${C[@]}" -H "X-User: u$u" -o /dev/null -D - "$H/hsh/x" | tr -d '\r' | sed -n 's/^X-Backend: //p'
+	done | sort -u)
+	[ "$(wc -l <<<"$out")" = 1 ] || hbad=$((hbad + 1))
+	hseen+="$out"$'\n'
+done
+expect "hash on X-User: each user on one instance" "0" "$hbad"
+hn=$(sort -u <<<"$hseen" | grep -c .)
+if ((hn >= 2)); then pass "hash on X-User: 20 users on $hn instances"; else fail "hash on X-User: 20 users on $hn instance(s)"; fi
+# least_conn: while one request waits on an instance, the others go to
+# the other one (round robin would alternate)
+"${C[@]}" -o /dev/null -D "$T/lc.head" "$H/lc/slow?ms=2500" &
+lcpid=$!
+sleep 0.5
+out=$(count "$H/lc/x" 4)
+wait "$lcpid" || fail "least_conn: the slow request failed"
+lcbusy=$(tr -d '\r' <"$T/lc.head" | sed -n 's/^X-Backend: //p')
+if [[ "$out" =~ ^r[12]:4\ $ ]] && [[ "$out" != "$lcbusy:4 " ]]; then
+	pass "least_conn: 4 requests beside a busy $lcbusy went to ${out%%:*}"
+else
+	fail "least_conn: busy '$lcbusy', the 4 others went to '$out'"
+fi
+# least_time: of an instance answering at once and one taking 80 ms, the
+# quick one gets most requests
+out=$(count "$H/lt/x" 20)
+ltgood=$(grep -o 'good:[0-9]*' <<<"$out" | cut -d: -f2)
+if (( ${ltgood:-0} >= 16 )); then pass "least_time: the quick instance got ${ltgood} of 20 ($out)"; else fail "least_time: want >= 16 of 20 on the quick instance, got '$out'"; fi
 
 codes() { # URL N: the statuses of N requests, "code:count"
 	local i
