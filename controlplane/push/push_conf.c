@@ -68,6 +68,7 @@ set_listen(const struct cfg_set *p, const char *v, char *err, size_t n)
 	uint16_t *port = a == &c->listen_addr ? &c->listen_port
 			 : a == &c->tls_addr  ? &c->tls_port
 			 : a == &c->ws_addr   ? &c->ws_port
+			 : a == &c->wss_addr  ? &c->wss_port
 					      : &c->api_port;
 
 	if (lb_addr_port_parse(v, a, port, false) < 0 || *port == 0)
@@ -78,6 +79,8 @@ set_listen(const struct cfg_set *p, const char *v, char *err, size_t n)
 		c->has_tls = true;
 	else if (a == &c->ws_addr)
 		c->has_ws = true;
+	else if (a == &c->wss_addr)
+		c->has_wss = true;
 	else
 		c->has_api = true;
 	return 0;
@@ -169,6 +172,7 @@ const struct cfg_key push_conf_keys[] = {
 	{ "tls_listen", set_listen, OFF(tls_addr) },
 	{ "api_listen", set_listen, OFF(api_addr) },
 	{ "ws_listen", set_listen, OFF(ws_addr) },
+	{ "wss_listen", set_listen, OFF(wss_addr) },
 	PATHK("cert", cert),
 	PATHK("key", key),
 	PATHK("db", db),
@@ -195,7 +199,8 @@ const struct cfg_key push_conf_keys[] = {
 int
 push_conf_validate(const struct push_conf *c, char *err, size_t errlen)
 {
-	bool on = c->has_listen || c->has_tls || c->has_api || c->has_ws;
+	bool on = c->has_listen || c->has_tls || c->has_api || c->has_ws ||
+		  c->has_wss;
 
 	if (on && !c->store_redis && c->db[0] == '\0')
 		return lb_errf(err, errlen, -EINVAL, "db is required");
@@ -203,9 +208,10 @@ push_conf_validate(const struct push_conf *c, char *err, size_t errlen)
 		return lb_errf(
 			err, errlen, -EINVAL,
 			"store = redis needs redis = HOST:PORT and node");
-	if (c->has_tls && (c->cert[0] == '\0' || c->key[0] == '\0'))
-		return lb_errf(err, errlen, -EINVAL,
-			       "tls_listen needs cert and key");
+	if ((c->has_tls || c->has_wss) &&
+	    (c->cert[0] == '\0' || c->key[0] == '\0'))
+		return lb_errf(err, errlen, -EINVAL, "%s needs cert and key",
+			       c->has_tls ? "tls_listen" : "wss_listen");
 	if (c->has_api && c->napi_keys == 0)
 		return lb_errf(err, errlen, -EINVAL,
 			       "api_listen needs at least one api_key");

@@ -18,9 +18,10 @@
 #define PUSH_KEY_MAX	  128
 
 struct push_conf {
-	bool has_listen, has_tls, has_api, has_ws;
-	struct lb_addr listen_addr, tls_addr, api_addr, ws_addr;
-	uint16_t listen_port, tls_port, api_port, ws_port;
+	bool has_listen, has_tls, has_api, has_ws, has_wss;
+	struct lb_addr listen_addr, tls_addr, api_addr, ws_addr, wss_addr;
+	uint16_t listen_port, tls_port, api_port, ws_port, wss_port;
+	/* for tls_listen and wss_listen (one SSL_CTX serves both) */
 	char cert[PATH_MAX];
 	char key[PATH_MAX];
 	char db[PATH_MAX];

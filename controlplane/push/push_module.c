@@ -61,8 +61,8 @@ const struct cfg_module_ops push_cfg_ops = {
 static bool
 wanted(const struct push_conf *c)
 {
-	return c != NULL &&
-	       (c->has_listen || c->has_tls || c->has_api || c->has_ws);
+	return c != NULL && (c->has_listen || c->has_tls || c->has_api ||
+			     c->has_ws || c->has_wss);
 }
 
 static void
@@ -200,6 +200,8 @@ same_places(const struct push_conf *a, const struct push_conf *b)
 	       a->has_api == b->has_api && a->has_ws == b->has_ws &&
 	       a->ws_port == b->ws_port &&
 	       lb_addr_equal(&a->ws_addr, &b->ws_addr) &&
+	       a->has_wss == b->has_wss && a->wss_port == b->wss_port &&
+	       lb_addr_equal(&a->wss_addr, &b->wss_addr) &&
 	       a->listen_port == b->listen_port && a->tls_port == b->tls_port &&
 	       a->api_port == b->api_port &&
 	       lb_addr_equal(&a->listen_addr, &b->listen_addr) &&
@@ -260,7 +262,8 @@ mod_ctl_cmd(struct lbd *d, void *state, struct nl_msg *req,
 	if (m->srv == NULL)
 		return lb_errf(err, errlen, -ENOTCONN,
 			       "push is not configured ([push] listen, "
-			       "tls_listen, ws_listen or api_listen)");
+			       "tls_listen, ws_listen, wss_listen or "
+			       "api_listen)");
 	return push_ctl_cmd(m->srv, req, reply, err, errlen);
 }
 

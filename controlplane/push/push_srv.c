@@ -93,6 +93,7 @@ struct push_srv {
 	const struct push_store_ops *ops;
 	void *st;
 	struct evconnlistener *lis, *tls_lis, *ws_lis;
+	struct evconnlistener *wss_lis;
 	struct push_ws_hs *ws_pending; /* WebSocket handshakes */
 	size_t nws_pending;
 	SSL_CTX *ssl;
@@ -1064,7 +1065,19 @@ on_accept_ws(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	(void)l;
 	(void)sa;
 	(void)len;
-	push_ws_accept(s, fd, &s->ws_pending, &s->nws_pending);
+	push_ws_accept(s, fd, NULL, &s->ws_pending, &s->nws_pending);
+}
+
+static void
+on_accept_wss(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+	      int len, void *arg)
+{
+	struct push_srv *s = arg;
+
+	(void)l;
+	(void)sa;
+	(void)len;
+	push_ws_accept(s, fd, s->ssl, &s->ws_pending, &s->nws_pending);
 }
 
 static struct evconnlistener *
@@ -1235,6 +1248,9 @@ static const struct {
 	CNT(ws_protocol_errors, "ws_protocol_errors",
 	    "WebSocket connections closed on a framing error or an "
 	    "oversized message."),
+	CNT(ws_tls_errors, "ws_tls_errors",
+	    "TLS handshakes failed on wss_listen (a plain client, a bad "
+	    "certificate)."),
 	CNT(commits, "commits", "Store transactions committed."),
 	CNT(commit_errors, "commit_errors", "Store transactions failed."),
 	CNT(api_requests, "api_requests", "Business API requests."),
@@ -1482,6 +1498,8 @@ push_srv_drain(struct push_srv *s)
 		evconnlistener_disable(s->tls_lis);
 	if (s->ws_lis != NULL)
 		evconnlistener_disable(s->ws_lis);
+	if (s->wss_lis != NULL)
+		evconnlistener_disable(s->wss_lis);
 }
 
 struct push_srv *
@@ -1536,6 +1554,16 @@ push_srv_new(struct event_base *base, const struct push_conf *c,
 		if (s->ws_lis == NULL)
 			goto err;
 	}
+	if (c->has_wss) {
+		rc = -EINVAL;
+		if (s->ssl == NULL && (s->ssl = tls_ctx(c)) == NULL)
+			goto err;
+		rc = -EADDRINUSE;
+		s->wss_lis =
+			listen_on(s, &c->wss_addr, c->wss_port, on_accept_wss);
+		if (s->wss_lis == NULL)
+			goto err;
+	}
 	tick.tv_usec = (c->resend_ms < 1000 ? c->resend_ms / 4 : 250) * 1000;
 	event_add(s->tick_ev, &tick);
 	if (m != NULL) {
@@ -1576,6 +1604,8 @@ push_srv_free(struct push_srv *s)
 		evconnlistener_free(s->tls_lis);
 	if (s->ws_lis != NULL)
 		evconnlistener_free(s->ws_lis);
+	if (s->wss_lis != NULL)
+		evconnlistener_free(s->wss_lis);
 	push_ws_free_all(&s->ws_pending);
 	if (s->ssl != NULL)
 		SSL_CTX_free(s->ssl);

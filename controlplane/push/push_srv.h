@@ -36,6 +36,7 @@ struct push_counters {
 	uint64_t vendor_wakes, vendor_invalid, pruned;
 	uint64_t ws_upgrades, ws_bad_handshakes, ws_messages_in;
 	uint64_t ws_messages_out, ws_text_messages, ws_protocol_errors;
+	uint64_t ws_tls_errors; /* wss_listen: TLS handshakes failed */
 };
 
 struct push_srv;
@@ -183,11 +184,13 @@ struct push_ws_hs; /* a connection in its handshake */
 
 #define PUSH_WS_HS_MAX 8192 /* bytes of an upgrade request */
 
-/* fd was accepted on ws_listen: read its upgrade request. The handshakes
- * in progress are kept on *pending, counted in *npending (freed by
- * push_ws_free_all). */
-void push_ws_accept(struct push_srv *s, int fd, struct push_ws_hs **pending,
-		    size_t *npending);
+/* fd was accepted on ws_listen (tls NULL) or wss_listen (tls: the
+ * context of tls_listen, cert and key): read its upgrade request, over
+ * TLS with tls. The handshakes in progress are kept on *pending, counted
+ * in *npending (freed by push_ws_free_all). */
+struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
+void push_ws_accept(struct push_srv *s, int fd, struct ssl_ctx_st *tls,
+		    struct push_ws_hs **pending, size_t *npending);
 void push_ws_free_all(struct push_ws_hs **pending);
 
 #endif

@@ -22,10 +22,13 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <openssl/ssl.h>
 #include <wslay/wslay.h>
 
 #include "push_frame.h"
@@ -39,6 +42,7 @@ struct push_ws_hs {
 	struct bufferevent *bev;
 	struct push_ws_hs *prev, *next, **head;
 	size_t *count;
+	bool tls; /* wss_listen: bev is a TLS bufferevent */
 };
 
 /* One WebSocket connection after its handshake. */
@@ -405,16 +409,27 @@ hs_read(struct bufferevent *bev, void *arg)
 static void
 hs_event(struct bufferevent *bev, short what, void *arg)
 {
-	(void)bev;
+	struct push_ws_hs *hs = arg;
+	unsigned long e;
+
+	if (what == BEV_EVENT_CONNECTED)
+		return; /* wss: the TLS handshake is done */
 	if (what & BEV_EVENT_TIMEOUT)
-		push_srv_counters(((struct push_ws_hs *)arg)->s)
-			->ws_bad_handshakes++;
-	hs_free(arg);
+		push_srv_counters(hs->s)->ws_bad_handshakes++;
+	if (hs->tls && (what & BEV_EVENT_ERROR) &&
+	    (e = bufferevent_get_openssl_error(bev)) != 0) {
+		/* a plain ws:// client, or one that refused our cert */
+		push_srv_counters(hs->s)->ws_tls_errors++;
+		LB_DEBUG("push: wss handshake: %s", ERR_reason_error_string(e));
+		while (bufferevent_get_openssl_error(bev) != 0)
+			;
+	}
+	hs_free(hs);
 }
 
 void
-push_ws_accept(struct push_srv *s, int fd, struct push_ws_hs **pending,
-	       size_t *npending)
+push_ws_accept(struct push_srv *s, int fd, SSL_CTX *tls,
+	       struct push_ws_hs **pending, size_t *npending)
 {
 	const struct push_conf *c = push_srv_conf(s);
 	struct timeval tv = { c->hello_timeout_ms / 1000,
@@ -433,8 +448,23 @@ push_ws_accept(struct push_srv *s, int fd, struct push_ws_hs **pending,
 		return;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	hs->bev = bufferevent_socket_new(push_srv_base(s), fd,
-					 BEV_OPT_CLOSE_ON_FREE);
+	if (tls != NULL) {
+		/* TLS below everything: the upgrade request, then wslay's
+		 * frames, are read and written through it */
+		SSL *ssl = SSL_new(tls);
+
+		hs->tls = true;
+		hs->bev = ssl == NULL ? NULL
+				      : bufferevent_openssl_socket_new(
+						push_srv_base(s), fd, ssl,
+						BUFFEREVENT_SSL_ACCEPTING,
+						BEV_OPT_CLOSE_ON_FREE);
+		if (hs->bev == NULL && ssl != NULL)
+			SSL_free(ssl);
+	} else {
+		hs->bev = bufferevent_socket_new(push_srv_base(s), fd,
+						 BEV_OPT_CLOSE_ON_FREE);
+	}
 	if (hs->bev == NULL) {
 		evutil_closesocket(fd);
 		free(hs);

@@ -10,8 +10,17 @@
 #     comes back,
 #   - lbctl push devices lists the browser while it is connected,
 #   - a text message is refused with close code 1003; an upgrade request
-#     without Sec-WebSocket-Key is answered 400; both counted.
-# Needs curl and /usr/bin/python3 with python3-websockets (exit 77 without).
+#     without Sec-WebSocket-Key is answered 400; both counted,
+#   - wss:// (wss_listen, with the cert and key of tls_listen, made here
+#     with openssl): a browser trusting that certificate registers, binds,
+#     gets a message and acknowledges it; a plain ws:// client on the wss
+#     port and a wss:// client trusting another CA fail their handshake
+#     at once (no hang) and are counted in ws_tls_errors,
+#   - wss_listen without cert and key is refused by --check with the
+#     reason; a cert file that cannot be read stops edgelbd at start,
+#     naming the file.
+# Needs curl, openssl and /usr/bin/python3 with python3-websockets (exit
+# 77 without).
 set -euo pipefail
 
 BUILD=${EDGELB_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
@@ -22,6 +31,7 @@ PY=/usr/bin/python3
 WSC=$HERE/push_ws_client.py
 
 command -v curl >/dev/null || { echo "SKIP: curl not installed"; exit 77; }
+command -v openssl >/dev/null || { echo "SKIP: openssl not installed"; exit 77; }
 if ! "$PY" -c 'import websockets' 2>/dev/null; then
 	echo "SKIP: python3-websockets not installed"
 	exit 77
@@ -51,10 +61,18 @@ free_port() {
 	"$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 WPORT=$(free_port)
+SPORT=$(free_port)
 APORT=$(free_port)
 MPORT=$(free_port)
 KEY=e2e-api-key-0123456789
 SECRET=e2e-bind-secret-0123456789
+
+# the server's certificate (also the browser's CA) and an unrelated one
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
+	-addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+	-keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=other \
+	-keyout "$T/other-key.pem" -out "$T/other.pem" 2>/dev/null
 
 cat >"$T/edgelb.ini" <<EOF2
 [global]
@@ -68,6 +86,9 @@ listen = 127.0.0.1:$MPORT
 
 [push]
 ws_listen = 127.0.0.1:$WPORT
+wss_listen = 127.0.0.1:$SPORT
+cert = $T/cert.pem
+key = $T/key.pem
 api_listen = 127.0.0.1:$APORT
 api_key = $KEY
 bind_secret = $SECRET
@@ -149,14 +170,74 @@ expect "in order" "$(cat "$T/want")" "$(grep -v '^BOUND' "$T/got" | awk '{print 
 expect "text message: close 1003" 1003 "$("$PY" "$WSC" text "$URL" 2>&1 || true)"
 expect "no Sec-WebSocket-Key: 400" "HTTP/1.1 400 Bad Request" \
 	"$("$PY" "$WSC" bad 127.0.0.1 "$WPORT" 2>&1 || true)"
+
+# ---- wss:// ------------------------------------------------------------------------------
+SURL="wss://127.0.0.1:$SPORT/"
+: >"$T/got"
+"$PY" "$WSC" device "$SURL" wss-1 "$SECRET" bob 1 10 "$T/got" "$T/cert.pem" \
+	2>"$T/wss.err" &
+WS_PID=$!
+for _ in $(seq 100); do
+	grep -q '^BOUND' "$T/got" && break
+	sleep 0.1
+done
+expect "bound over wss" "BOUND bob" "$(head -1 "$T/got")"
+id=$(post '{"user":"bob","payload":{"text":"hi over TLS"}}')
+rc=0
+wait "$WS_PID" || rc=$?
+WS_PID=
+expect "wss browser exits after its message (rc)" 0 "$rc"
+[ "$rc" == 0 ] || cat "$T/wss.err" >&2
+expect "message received over wss" "$id {\"text\":\"hi over TLS\"}" \
+	"$(sed -n 2p "$T/got")"
+s=""
+for _ in $(seq 50); do
+	s=$(status_of "$id" wss-1)
+	[ "$s" == acknowledged ] && break
+	sleep 0.1
+done
+expect "acknowledged over wss" acknowledged "$s"
+out=$("$PY" "$WSC" refused "ws://127.0.0.1:$SPORT/" 2>&1 || true)
+expect "plain ws:// on the wss port fails its handshake" refused "${out%%:*}"
+out=$("$PY" "$WSC" refused "$SURL" "$T/other.pem" 2>&1 || true)
+expect "wss:// trusting another CA fails its handshake" \
+	"refused: SSLCertVerificationError" "$out"
+expect "both counted as TLS errors" 2 "$(metric edgelbd_push_ws_tls_errors_total)"
+
 expect "text message counted" 1 "$(metric edgelbd_push_ws_text_messages_total)"
 expect "bad handshake counted" 1 "$(metric edgelbd_push_ws_bad_handshakes_total)"
-expect "upgrades counted" 3 "$(metric edgelbd_push_ws_upgrades_total)"
-# HELLO, BIND, ACK; HELLO, BIND, 3 ACKs: each a message, each a frame
-expect "binary messages in" 8 "$(metric edgelbd_push_ws_messages_in_total)"
-expect "as many frames parsed" 8 "$(metric edgelbd_push_frames_in_total)"
-# WELCOME, BOUND, MESSAGE; WELCOME, BOUND, 3 MESSAGEs
-expect "binary messages out" 8 "$(metric edgelbd_push_ws_messages_out_total)"
+expect "upgrades counted" 4 "$(metric edgelbd_push_ws_upgrades_total)"
+# HELLO, BIND, ACK; HELLO, BIND, 3 ACKs; wss: HELLO, BIND, ACK: each a
+# message, each a frame
+expect "binary messages in" 11 "$(metric edgelbd_push_ws_messages_in_total)"
+expect "as many frames parsed" 11 "$(metric edgelbd_push_frames_in_total)"
+# WELCOME, BOUND, MESSAGE; WELCOME, BOUND, 3 MESSAGEs; wss: WELCOME,
+# BOUND, MESSAGE
+expect "binary messages out" 11 "$(metric edgelbd_push_ws_messages_out_total)"
+
+# ---- configuration errors -------------------------------------------------------------------
+{
+	echo "[push]"
+	echo "wss_listen = 127.0.0.1:$SPORT"
+	echo "db = $T/check.db"
+} >"$T/bad.ini"
+rc=0
+"$EDGELBD" --check -c "$T/bad.ini" >"$T/check.out" 2>&1 || rc=$?
+expect "wss_listen without cert: refused" 1 "$rc"
+expect "the reason names wss_listen" 1 \
+	"$(grep -c "wss_listen needs cert and key" "$T/check.out" || true)"
+P2=$(free_port)
+{
+	printf '[global]\nctl_socket = %s\n' "$T/ctl2.sock"
+	printf '[dataplane]\nsocket = %s\n' "$T/dp2.sock"
+	printf '[push]\nwss_listen = 127.0.0.1:%s\n' "$P2"
+	printf 'cert = %s\nkey = %s\ndb = %s\n' "$T/none.pem" "$T/key.pem" "$T/p2.db"
+} >"$T/nocert.ini"
+rc=0
+timeout 10 "$EDGELBD" -f -c "$T/nocert.ini" >"$T/nocert.log" 2>&1 || rc=$?
+expect "an unreadable cert stops edgelbd (not a timeout)" yes \
+	"$([ "$rc" != 0 ] && [ "$rc" != 124 ] && echo yes || echo "no: rc $rc")"
+expect "its log names the cert" 1 "$(grep -c "cert $T/none.pem" "$T/nocert.log" || true)"
 
 if ! kill -0 "$LBD_PID" 2>/dev/null; then
 	fail "edgelbd died"

@@ -3,8 +3,8 @@
 """A browser-side device of tests/e2e/push_ws.sh over WebSocket (Debian's
 python3-websockets): every device frame is one binary message.
 
-  device  URL DEVICE SECRET USER N TIMEOUT_S OUT
-          HELLO, BIND (token: HMAC-SHA256(SECRET, device "\\n" user "\\n"
+  device  URL DEVICE SECRET USER N TIMEOUT_S OUT [CA]
+          (wss:// URLs: TLS trusting only the PEM certificate CA) HELLO, BIND (token: HMAC-SHA256(SECRET, device "\\n" user "\\n"
           expiry)), then prints "BOUND user" and, for each MESSAGE, "id
           payload" to OUT (flushed) and ACKs it; exits 0 after N messages,
           2 when TIMEOUT_S passes, 1 on an ERROR frame or a lost
@@ -12,11 +12,16 @@ python3-websockets): every device frame is one binary message.
   text    URL: sends a text message; expects the close code 1003.
   bad     HOST PORT: an upgrade request without Sec-WebSocket-Key over a
           plain socket; prints the HTTP status line.
+  refused URL [CA]: a client that must not get through (ws:// to a TLS
+          port, or wss:// with a CA that did not sign the server's
+          certificate); prints "refused: REASON" and exits 0 when the
+          handshake fails within 5 s, "connected" and exits 1 otherwise.
 """
 import asyncio
 import hashlib
 import hmac
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -45,10 +50,19 @@ def parse(msg):
     return t, msg[8:]
 
 
-async def device(url, dev, secret, user, n, timeout_s, out):
+def tls_context(url, ca):
+    """The client's TLS context for a wss:// URL: the server's
+    certificate must chain to ca (hostname checked); None for ws://."""
+    if not url.startswith('wss://'):
+        return None
+    return ssl.create_default_context(cafile=ca)
+
+
+async def device(url, dev, secret, user, n, timeout_s, out, ca=None):
     deadline = time.monotonic() + timeout_s
     got = 0
-    async with websockets.connect(url, max_size=1 << 20) as ws:
+    async with websockets.connect(url, max_size=1 << 20,
+                                  ssl=tls_context(url, ca)) as ws:
         await ws.send(frame(1, s16(dev.encode()) + s16(b'browser') +
                             s16(b'e2e') + struct.pack('>Q', 0)))
         expiry = int(time.time()) + 600
@@ -102,6 +116,21 @@ async def text(url):
     return 0
 
 
+async def refused(url, ca=None):
+    try:
+        async with websockets.connect(url, ssl=tls_context(url, ca),
+                                      open_timeout=5):
+            print("connected")
+            return 1
+    except asyncio.TimeoutError:
+        print("timeout: the handshake hung")
+        return 1
+    except (OSError, websockets.InvalidHandshake,
+            websockets.ConnectionClosed, EOFError) as e:
+        print("refused: %s" % type(e).__name__)
+        return 0
+
+
 def bad(host, port):
     s = socket.create_connection((host, int(port)), timeout=5)
     s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
@@ -114,10 +143,14 @@ def main():
     cmd = sys.argv[1]
     if cmd == 'device':
         url, dev, secret, user, n, t, out = sys.argv[2:9]
+        ca = sys.argv[9] if len(sys.argv) > 9 else None
         return asyncio.run(device(url, dev, secret, user, int(n), float(t),
-                                  out))
+                                  out, ca))
     if cmd == 'text':
         return asyncio.run(text(sys.argv[2]))
+    if cmd == 'refused':
+        return asyncio.run(refused(sys.argv[2],
+                                   sys.argv[3] if len(sys.argv) > 3 else None))
     if cmd == 'bad':
         return bad(sys.argv[2], sys.argv[3])
     print("unknown command", file=sys.stderr)
