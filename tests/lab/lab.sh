@@ -630,6 +630,25 @@ lab_demo_gateway() {
 	lab_stop_pidfile "$LAB_DIR/edgelbd-gateway.pid"
 }
 
+# The push service (tests/e2e/push_demo.sh): an edgelbd of its own in
+# the router namespace serves the device channel on the router's client
+# side and the business API on its backend side; tools/push-client in the
+# client namespace is the device, backend b1 the business server that
+# posts a message to it. Fails unless the device printed the message and
+# its status became "acknowledged".
+LAB_PUSH_PORT=5222
+LAB_PUSH_API_PORT=8081
+lab_demo_push() {
+	# shellcheck source=tests/e2e/push_demo.sh
+	. "$LAB_SRC/tests/e2e/push_demo.sh" || return 1
+	PUSH_DEMO_SRV="ip netns exec $LAB_NS_ROUTER" \
+		PUSH_DEMO_DEV="ip netns exec $LAB_NS_CLIENT" \
+		PUSH_DEMO_BIZ="ip netns exec elb-b1" \
+		push_demo_run "$LAB_BUILD" "$LAB_DIR" \
+		"$LAB_ROUTER_CLIENT_IP:$LAB_PUSH_PORT" \
+		"$LAB_ROUTER_INT_IP:$LAB_PUSH_API_PORT"
+}
+
 # Whether edgelb-dp forwards MODE: one request through the VIP within 3 s.
 lab_mode_forwards() {
 	lab_client curl -s --max-time 3 -o /dev/null \
@@ -637,7 +656,7 @@ lab_mode_forwards() {
 }
 
 lab_demo() {
-	local mode rc=0 forwarding=() notyet=() gateway=
+	local mode rc=0 forwarding=() notyet=() gateway= push=
 	lab_lock || return 1
 	trap 'lab_down' EXIT
 	trap 'exit 130' INT TERM
@@ -674,6 +693,13 @@ lab_demo() {
 			else
 				rc=1
 			fi
+			echo
+			echo "==== a message pushed to a device: business server (b1) -> edgelbd's push service -> device (client)"
+			if lab_demo_push; then
+				push=ok
+			else
+				rc=1
+			fi
 		fi
 		lab_down
 	done
@@ -681,6 +707,7 @@ lab_demo() {
 	echo "==== summary"
 	echo "  edgelb-dp answered ARP and ICMP echo for the VIP and its ports"
 	[ -n "$gateway" ] && echo "  edgelbd's gateway served /api/ from the backends"
+	[ -n "$push" ] && echo "  edgelbd's push service delivered a message to a device, which acknowledged it"
 	[ ${#forwarding[@]} -gt 0 ] && echo "  forwarding: ${forwarding[*]}"
 	[ ${#notyet[@]} -gt 0 ] && echo "  not forwarding yet: ${notyet[*]}"
 	return $rc
