@@ -6,7 +6,7 @@
 # Without --build it configures and builds build-bench/ (release) first.
 # --only takes a comma list of:
 #   own,baseline,modes,newconn,conn,maglev,ctrl,e2e,httpdns,http_route,
-#   gateway,gw_lookup.
+#   gateway,gw_lookup,push_deliver.
 # --splice (with --only): the figures run replace their own sections of
 # --out (tests/bench/splice.py), each marked with this run's command and
 # commit; every other section stays as its run wrote it.
@@ -54,7 +54,7 @@ smoke=0
 case "${EDGELB_BENCH_SMOKE:-0}" in "" | 0) ;; *) smoke=1 ;; esac
 build=""
 out=""
-only="own,baseline,modes,newconn,conn,maglev,ctrl,e2e,httpdns,http_route,gateway,gw_lookup"
+only="own,baseline,modes,newconn,conn,maglev,ctrl,e2e,httpdns,http_route,gateway,gw_lookup,push_deliver"
 cmdline="tests/bench/run.sh $*"
 splice=0
 
@@ -891,6 +891,20 @@ fig_gw_lookup() {
 	fi
 }
 
+# The push service: one message to 100,000 online devices delivered and
+# acknowledged, heartbeat CPU, accepted messages/s durable against tmpfs
+# (its own script; it prints the runs as JSON).
+fig_push_deliver() {
+	local rc=0
+	"$here/bench_push_deliver.sh" --build "$build" \
+		>"$work/push_deliver.json" 2>"$work/push_deliver.log" || rc=$?
+	case $rc in
+	0) measured push_deliver all "$(tail -1 "$work/push_deliver.json")" ;;
+	77) not_measured push_deliver all "$(tail -1 "$work/push_deliver.json")" ;;
+	*) rig_failed push_deliver all "bench_push_deliver.sh failed: $(tail -2 "$work/push_deliver.log" | tr '\n' ' ')" ;;
+	esac
+}
+
 say "build $build, work $work, smoke=$smoke"
 # The commit measured, and whether the tree differed from it.
 rig_commit=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)
@@ -910,6 +924,7 @@ want httpdns && fig_httpdns
 want http_route && fig_http_route
 want gateway && fig_gateway
 want gw_lookup && fig_gw_lookup
+want push_deliver && fig_push_deliver
 
 report=$out
 [ "$splice" = 1 ] && report=$work/partial.md
@@ -924,7 +939,8 @@ if [ "$splice" = 1 ]; then
 	declare -A heading=([own]="## Headline" [baseline]="## Baseline"
 		[modes]="## 1." [newconn]="## 2." [conn]="## 3." [maglev]="## 4."
 		[ctrl]="## 5." [e2e]="## 6." [http_route]="## 7."
-		[gateway]="## 8." [gw_lookup]="## 9." [httpdns]="## HttpDNS")
+		[gateway]="## 8." [gw_lookup]="## 9." [httpdns]="## HttpDNS"
+		[push_deliver]="## Push delivery")
 	hargs=()
 	IFS=, read -ra figs <<<"$only"
 	for f in "${figs[@]}"; do

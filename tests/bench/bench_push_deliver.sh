@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# The push service under load, on loopback (docs/push.md "Benchmark").
+#
+#   tests/bench/bench_push_deliver.sh [--build DIR] [--devices N]
+#                                     [--rounds N] [--duration S]
+#
+# 1. Delivery: edgelbd (one [push] section, SQLite store on disk, pinned
+#    to CPU 1) and push_deliver_gen (pinned to CPU 0): one process holding
+#    N device connections (100,000; 1,000 in smoke mode) from 32 source
+#    addresses 127.3.0.x, each doing the real device protocol (HELLO,
+#    WELCOME, PING every half heartbeat, an ACK for each MESSAGE). Once
+#    all are registered the generator posts one message to every device
+#    ({"all": true}) and times, from writing the POST: the 202, the first
+#    and last MESSAGE received, the last ACK written and the moment
+#    edgelbd's metrics count every ACK; edgelbd's CPU time over that span.
+# 2. Heartbeats: the same connections, PINGs only (heartbeat 20 s: each
+#    device pings every 10 s), for a window (20 s; 2 s in smoke mode):
+#    edgelbd's CPU per second and per PING answered.
+# 3. Accepted messages per second with durability on: a fresh edgelbd,
+#    one registered (offline) device, h2load POSTing messages to it over
+#    HTTP/1.1 keep-alive (16 connections, one request at a time each,
+#    pinned to CPU 0) for --duration seconds (10; 2 in smoke). Durable:
+#    the SQLite file on this machine's disk (WAL, synchronous=FULL: the
+#    202 goes out after the commit's fsync; the commits of one loop
+#    iteration are one transaction, so concurrent POSTs share an fsync).
+#    Baseline in the same run, alternating: the same edgelbd and load with
+#    the file on tmpfs (/dev/shm), where fsync returns at once. Same code
+#    and SQL: the difference is what waiting for the disk costs. --rounds
+#    pairs (3; 1 in smoke).
+#
+# Limits: the script raises its open-file limit (ulimit -n, inherited by
+# edgelbd and the generator; it ends with the script) and checks that
+# the ephemeral ports of 32 source addresses suffice; it changes no
+# sysctl. Prints one JSON object on stdout (read by run.sh/report.py),
+# progress on stderr. Exit: 0 measured; 77 skipped (h2load, curl,
+# python3 or taskset missing, a program not built, fewer than 2 CPUs); 1
+# the rig failed: a device did not get the message exactly once, edgelbd
+# did not count every ACK, or a POST under load was not answered 202 (in
+# smoke mode as in a full run). Everything started is stopped.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${EDGELB_BUILD:-$root/build}
+smoke=0
+case "${EDGELB_BENCH_SMOKE:-0}" in "" | 0) ;; *) smoke=1 ;; esac
+if [ "$smoke" = 1 ]; then
+	devices=1000 rounds=1 dur=2 window=2 gen_timeout=30
+else
+	devices=100000 rounds=3 dur=10 window=20 gen_timeout=300
+fi
+conns=16
+sources=32
+heartbeat=20
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--build) build=$2; shift 2 ;;
+	--devices) devices=$2; shift 2 ;;
+	--rounds) rounds=$2; shift 2 ;;
+	--duration) dur=$2; shift 2 ;;
+	-h | --help) sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "bench_push_deliver.sh: unknown argument '$1'" >&2; exit 2 ;;
+	esac
+done
+[[ "$devices" =~ ^[0-9]+$ ]] && [ "$devices" -ge 1 ] && [ "$devices" -le 1000000 ] ||
+	{ echo "bench_push_deliver.sh: --devices 1..1000000" >&2; exit 2; }
+[[ "$rounds" =~ ^[0-9]+$ ]] && [ "$rounds" -ge 1 ] && [ "$rounds" -le 10 ] ||
+	{ echo "bench_push_deliver.sh: --rounds 1..10" >&2; exit 2; }
+[[ "$dur" =~ ^[0-9]+$ ]] && [ "$dur" -ge 1 ] && [ "$dur" -le 60 ] ||
+	{ echo "bench_push_deliver.sh: --duration 1..60 s" >&2; exit 2; }
+
+say() { printf 'bench_push_deliver: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+EDGELBD=$build/controlplane/edgelbd
+GEN=$build/tests/bench/push_deliver_gen
+PC=$build/tools/push-client/push-client
+for tool in h2load curl python3 taskset; do
+	command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
+done
+for b in "$EDGELBD" "$GEN" "$PC"; do
+	[ -x "$b" ] || { echo "SKIP: $b not built"; exit 77; }
+done
+[ "$(nproc)" -ge 2 ] || { echo "SKIP: needs 2 CPUs (edgelbd on 1, the load on 0)"; exit 77; }
+
+# Open files: the generator holds one per device, edgelbd one per
+# connection; the limit is the script's own (and its children's).
+need_fds=$((devices + 4096))
+if [ "$(ulimit -n)" -lt "$need_fds" ]; then
+	ulimit -n "$need_fds" 2>/dev/null ||
+		die "cannot raise the open-file limit to $need_fds (ulimit -Hn $(ulimit -Hn); run as root)"
+fi
+read -r plo phi </proc/sys/net/ipv4/ip_local_port_range
+per_src=$(((devices + sources - 1) / sources))
+[ "$per_src" -lt $((phi - plo)) ] ||
+	die "$per_src connections per source address, $((phi - plo)) ephemeral ports"
+
+T=$(mktemp -d /tmp/elb-bench-push.XXXXXX)
+SHM=
+LBD_PID=
+LOAD_PID=
+cleanup() {
+	local p
+	for p in "$LOAD_PID" "$LBD_PID"; do
+		if [ -n "$p" ]; then kill "$p" 2>/dev/null || true; fi
+	done
+	for p in "$LOAD_PID" "$LBD_PID"; do
+		if [ -n "$p" ]; then wait "$p" 2>/dev/null || true; fi
+	done
+	rm -rf "$T"
+	if [ -n "$SHM" ]; then rm -rf "$SHM"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+KEY=bench-api-key-0123456789
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+CLK_TCK=$(getconf CLK_TCK)
+
+# lbd_start DIR: edgelbd on CPU 1 with its store in DIR; sets LBD_PID,
+# PPORT, APORT, MPORT.
+lbd_start() {
+	local dir=$1
+	PPORT=$(free_port)
+	APORT=$(free_port)
+	MPORT=$(free_port)
+	mkdir -p "$dir"
+	cat >"$dir/edgelb.ini" <<-EOF
+		[global]
+		ctl_socket = $dir/ctl.sock
+		log_level = warning
+
+		[dataplane]
+		socket = $dir/dp.sock
+
+		[metrics]
+		listen = 127.0.0.1:$MPORT
+
+		[push]
+		listen = 127.0.0.1:$PPORT
+		api_listen = 127.0.0.1:$APORT
+		api_key = $KEY
+		db = $dir/push.db
+		heartbeat = ${heartbeat}s
+		hello_timeout = 60s
+		resend_timeout = 60s
+		max_connections = $((devices + 1000))
+		max_queue = 10000000
+		api_max_connections = 1024
+	EOF
+	taskset -c 1 "$EDGELBD" -f -c "$dir/edgelb.ini" >"$dir/edgelbd.log" 2>&1 &
+	LBD_PID=$!
+	for _ in $(seq 100); do
+		curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$APORT/" && return 0
+		kill -0 "$LBD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$dir/edgelbd.log" >&2
+	die "edgelbd did not start"
+}
+lbd_stop() {
+	if [ -n "$LBD_PID" ]; then
+		kill "$LBD_PID" 2>/dev/null || true
+		wait "$LBD_PID" 2>/dev/null || true
+	fi
+	LBD_PID=
+}
+metric() { # NAME: its value on edgelbd's metrics page (0 when absent)
+	curl -sS --max-time 5 "http://127.0.0.1:$MPORT/metrics" |
+		awk -v n="$1" '$1 == n { v = $2 } END { print v == "" ? 0 : v }'
+}
+
+# ---- 1 and 2: delivery to every online device, then heartbeats ------------------
+say "$devices devices from $sources source addresses; heartbeat ${heartbeat}s, window ${window}s"
+lbd_start "$T/deliver"
+rc=0
+timeout 900 taskset -c 0 "$GEN" --server "127.0.0.1:$PPORT" \
+	--api "127.0.0.1:$APORT" --metrics "127.0.0.1:$MPORT" --key "$KEY" \
+	--devices "$devices" --sources "$sources" --server-pid "$LBD_PID" \
+	--timeout "$gen_timeout" --ping-window "$window" >"$T/deliver.json" \
+	2>"$T/deliver.err" &
+LOAD_PID=$!
+wait "$LOAD_PID" || rc=$?
+LOAD_PID=
+cat "$T/deliver.err" >&2
+deliver=$(tail -1 "$T/deliver.json")
+redelivered=$(metric edgelbd_push_messages_redelivered_total)
+timeouts=$(metric edgelbd_push_heartbeat_timeouts_total)
+lbd_stop
+if [ "$rc" != 0 ] || [ -z "$deliver" ]; then
+	tail -5 "$T/deliver/edgelbd.log" >&2
+	die "delivery failed (push_deliver_gen exit $rc): ${deliver:-no result}"
+fi
+deliver=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["server_redelivered"]=float(sys.argv[2]); d["server_heartbeat_timeouts"]=float(sys.argv[3]); print(json.dumps(d))' "$deliver" "$redelivered" "$timeouts")
+say "delivery: $deliver"
+
+# ---- 3: accepted messages per second, disk against tmpfs --------------------------
+body=$T/body.json
+printf '{"device":"bench-1","ttl":3600,"payload":{"bench":"accept","pad":"%s"}}' \
+	"0123456789abcdef0123456789abcdef" >"$body"
+: >"$T/accept.jsonl"
+SHM=$(mktemp -d /dev/shm/elb-bench-push.XXXXXX)
+# accept_run STORE DIR ROUND: one h2load run against a fresh edgelbd
+accept_run() {
+	local store=$1 dir=$2 round=$3 log c0 c1 a0 a1 m0 m1 lrc=0
+	rm -rf "$dir"
+	lbd_start "$dir"
+	# the target device: registered once, then offline
+	timeout 10 "$PC" -s "127.0.0.1:$PPORT" -d bench-1 -T 1 >/dev/null 2>&1 || true
+	log=$T/h2load.$store.$round
+	a0=$(metric edgelbd_push_messages_accepted_total)
+	m0=$(metric edgelbd_push_commits_total)
+	c0=$(cpu_ticks "$LBD_PID")
+	timeout $((dur + 30)) taskset -c 0 h2load --h1 -c "$conns" -m 1 -t 1 \
+		-D "$dur" -d "$body" -H "X-Api-Key: $KEY" \
+		-H "Content-Type: application/json" --log-file="$log.req" \
+		"http://127.0.0.1:$APORT/push/v1/messages" >"$log" 2>&1 &
+	LOAD_PID=$!
+	wait "$LOAD_PID" || lrc=$?
+	LOAD_PID=
+	c1=$(cpu_ticks "$LBD_PID")
+	a1=$(metric edgelbd_push_messages_accepted_total)
+	m1=$(metric edgelbd_push_commits_total)
+	lbd_stop
+	[ "$lrc" = 0 ] || { cat "$log" >&2; die "h2load failed ($lrc)"; }
+	python3 - "$store" "$round" "$log" "$log.req" "$((c1 - c0))" "$CLK_TCK" \
+		"$a0" "$a1" "$m0" "$m1" >>"$T/accept.jsonl" <<-'PY'
+		import json, re, sys
+		store, rnd, log, reqlog, ticks, hz, a0, a1, m0, m1 = sys.argv[1:11]
+		out = open(log).read()
+		m = re.search(r"finished in ([\d.]+)(ms|s), ([\d.]+) req/s", out)
+		r = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout", out)
+		s = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out)
+		if not m or not r or not s:
+		    sys.exit("cannot read h2load's output:\n" + out)
+		lat = sorted(int(l.split()[2]) for l in open(reqlog) if len(l.split()) >= 3)
+		ok = int(s.group(1))
+		accepted = int(float(a1) - float(a0))
+		commits = int(float(m1) - float(m0))
+		secs = float(m.group(1)) / (1000.0 if m.group(2) == "ms" else 1.0)
+		print(json.dumps({
+		    "store": store, "round": int(rnd), "rps": float(m.group(3)),
+		    "seconds": secs, "succeeded": ok,
+		    "failed": int(r.group(5)) + int(r.group(6)) + int(r.group(7)),
+		    "non2xx": int(s.group(2)) + int(s.group(3)) + int(s.group(4)),
+		    "accepted": accepted, "commits": commits,
+		    "per_commit": accepted / commits if commits else None,
+		    "p50_ms": lat[len(lat) // 2] / 1000.0 if lat else None,
+		    "p99_ms": lat[min(len(lat) - 1, int(0.99 * len(lat)))] / 1000.0 if lat else None,
+		    "cpu_us_per_msg": (int(ticks) / float(hz)) * 1e6 / ok if ok else None}))
+	PY
+	local last
+	last=$(tail -1 "$T/accept.jsonl")
+	say "accept: $last"
+	# every request answered 202, each counted as accepted by edgelbd
+	python3 -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d["succeeded"] > 0 and not d["failed"] and not d["non2xx"] and d["accepted"] >= d["succeeded"] else 1)' "$last" ||
+		{ cat "$log" >&2; die "POSTs under load not all answered 202 ($store)"; }
+}
+for r in $(seq "$rounds"); do
+	if [ $((r % 2)) = 1 ]; then
+		accept_run disk "$T/accept-disk" "$r"
+		accept_run tmpfs "$SHM/accept" "$r"
+	else
+		accept_run tmpfs "$SHM/accept" "$r"
+		accept_run disk "$T/accept-disk" "$r"
+	fi
+done
+fs_disk=$(df -T "$T" | awk 'NR == 2 { print $2 " on " $1 }')
+
+python3 - "$deliver" "$T/accept.jsonl" "$conns" "$dur" "$rounds" "$fs_disk" \
+	"$(h2load --version | head -1)" <<-'PY'
+	import json, sys
+	deliver, acc, conns, dur, rounds, fs, h2 = sys.argv[1:8]
+	print(json.dumps({
+	    "deliver": json.loads(deliver),
+	    "accept": {"runs": [json.loads(l) for l in open(acc) if l.strip()],
+	               "conns": int(conns), "duration": int(dur),
+	               "rounds": int(rounds), "disk": fs, "h2load": h2}}))
+PY
