@@ -432,6 +432,8 @@ def push_deliver_section(res, w):
       "device committed, fsync included), MESSAGE arrivals, its last ACK, "
       "and the moment edgelbd's metrics count every ACK "
       "(`messages_acked_total`, polled every 20 ms). One run.\n")
+    if d.get("capped"):
+        w(f"**Not {d['wanted']:,} devices: {d['devices']:,}.** {d['capped']}.\n")
     w("| devices | registered in | 202 after | first MESSAGE | p50 | p99 | last MESSAGE | last ACK sent | **every ACK counted by edgelbd** | edgelbd CPU | edgelbd RSS after | duplicates | redelivered |")
     w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     w(f"| {d['devices']:,} | {fmt(d['register_s'], 1)} s | "
