@@ -18,7 +18,7 @@
 #    edgelbd's CPU per second and per PING answered.
 # 3. Accepted messages per second with durability on: a fresh edgelbd,
 #    one registered (offline) device, h2load POSTing messages to it over
-#    HTTP/1.1 keep-alive (16 connections, one request at a time each,
+#    HTTP/1.1 keep-alive (64 connections, one request at a time each,
 #    pinned to CPU 0) for --duration seconds (10; 2 in smoke). Durable:
 #    the SQLite file on this machine's disk (WAL, synchronous=FULL: the
 #    202 goes out after the commit's fsync; the commits of one loop
@@ -49,7 +49,7 @@ if [ "$smoke" = 1 ]; then
 else
 	devices=100000 rounds=3 dur=10 window=20 gen_timeout=300
 fi
-conns=16
+conns=64
 sources=32
 heartbeat=20
 
@@ -97,7 +97,11 @@ if [ "$(ulimit -n)" -lt "$need_fds" ] && ! ulimit -n "$need_fds" 2>/dev/null; th
 	[ "$hard" -gt 2000 ] || die "open-file hard limit $hard"
 	ulimit -n "$hard"
 	devices=$((hard - 1000))
-	capped="the open-file limit (RLIMIT_NOFILE) of one process is at most $hard here and cannot be raised (setrlimit: $(ulimit -Hn $((hard + 1)) 2>&1 | sed 's/.*: //'); raising the hard limit needs CAP_SYS_RESOURCE): edgelbd holds every device connection in one process, so $devices devices were measured instead of $wanted"
+	# why: what raising the hard limit by one answers
+	if why=$(ulimit -Hn $((hard + 1)) 2>&1); then
+		die "ulimit -n $need_fds failed, yet the hard limit can be raised"
+	fi
+	capped="the open-file limit (RLIMIT_NOFILE) of one process is at most $hard here and cannot be raised (setrlimit: ${why##*: }; raising the hard limit needs CAP_SYS_RESOURCE): edgelbd holds every device connection in one process, so $devices devices were measured instead of $wanted"
 	say "$capped"
 fi
 read -r plo phi </proc/sys/net/ipv4/ip_local_port_range
