@@ -21,6 +21,9 @@
  * and the PINGs sent in it; every PING sent in the run must have been
  * answered by a PONG.
  *
+ * --register-only: connect and register the devices, print how many,
+ * close them and exit (the store then knows them, offline).
+ *
  * Prints one JSON object on stdout; progress on stderr. Exit 0 when every
  * device got the message once and the server counted every ACK; 1 on
  * any failure (a connection lost, an ERROR frame, a partial write, a
@@ -518,7 +521,7 @@ usage(void)
 		"usage: push_deliver_gen --server IP:PORT --api IP:PORT "
 		"--metrics IP:PORT --key KEY --devices N\n"
 		"  [--sources K] [--server-pid PID] [--timeout S] "
-		"[--ping-window S]\n");
+		"[--ping-window S] [--register-only]\n");
 	exit(2);
 }
 
@@ -535,6 +538,7 @@ main(int argc, char **argv)
 		{ "server-pid", required_argument, NULL, 'p' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "ping-window", required_argument, NULL, 'w' },
+		{ "register-only", no_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct gen g = { .nsrc = 32, .api_fd = -1 };
@@ -545,6 +549,7 @@ main(int argc, char **argv)
 	uint64_t tick = 0, wpings0 = 0, wpings1 = 0;
 	uint32_t *lat, nlat = 0;
 	struct rlimit rl;
+	bool register_only = false;
 	int o, ok;
 
 	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -578,6 +583,9 @@ main(int argc, char **argv)
 			break;
 		case 'w':
 			window = atof(optarg);
+			break;
+		case 'r':
+			register_only = true;
 			break;
 		default:
 			usage();
@@ -619,6 +627,12 @@ main(int argc, char **argv)
 		g.registered, g.n, t_reg, (unsigned long)g.errors);
 	if (g.registered < g.n)
 		goto out;
+	if (register_only) {
+		/* the devices are known to the store now; they go offline */
+		printf("{\"registered\": %u, \"register_s\": %.3f}\n",
+		       g.registered, t_reg);
+		return g.errors == 0 ? 0 : 1;
+	}
 
 	/* 2. one message to every device; wait for each MESSAGE */
 	acked0 = metric(&g, "edgelbd_push_messages_acked_total");

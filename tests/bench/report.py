@@ -456,9 +456,10 @@ def push_deliver_section(res, w):
           + "), the epoll wake-ups, reads, the PONGs and the heartbeat "
           "timeout re-arms included.\n")
     w("Messages accepted per second with durability on: a fresh edgelbd "
-      "with one registered, offline device; `h2load --h1 "
-      f"-c{a['conns']} -m1 -D{a['duration']}` ({a['h2load']}, pinned to "
-      "CPU 0) POSTs messages to it. **Durable**: the SQLite file on "
+      f"with {a['devices']:,} registered, offline devices; `wrk -t1 "
+      f"-c{a['conns']} -d{a['duration']}s` ({a['tool']}, pinned to CPU 0, "
+      "a Lua script) POSTs messages to them in turn, each request a new "
+      "message to one device. **Durable**: the SQLite file on "
       f"this machine's disk ({a['disk']}), WAL with `synchronous=FULL`: "
       "each 202 after its commit's fsync; the requests of one event-loop "
       "iteration share one transaction (group commit: *messages per "
@@ -466,8 +467,9 @@ def push_deliver_section(res, w):
       "file on tmpfs (`/dev/shm`), where fsync returns at once, measured "
       f"in the same run, {a['rounds']} round(s), order alternating: the "
       "difference is what waiting for the disk costs. Every request was "
-      "answered 202 and counted in `messages_accepted_total`. CPU "
-      "µs/msg: edgelbd's utime + stime over the run per message.\n")
+      "answered 202 and counted in `messages_accepted_total`. p50 and p99: "
+      "wrk's request latency. CPU µs/msg: edgelbd's utime + stime over the "
+      "run per message accepted.\n")
     w("| store | **messages/s** | p50 ms | p99 ms | messages per commit | edgelbd CPU µs/msg |")
     w("|---|---:|---:|---:|---:|---:|")
     runs_ = a["runs"]
