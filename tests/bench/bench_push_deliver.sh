@@ -104,7 +104,7 @@ if [ "$(ulimit -n)" -lt "$need_fds" ] && ! ulimit -n "$need_fds" 2>/dev/null; th
 	if why=$(ulimit -Hn $((hard + 1)) 2>&1); then
 		die "ulimit -n $need_fds failed, yet the hard limit can be raised"
 	fi
-	capped="the open-file limit (RLIMIT_NOFILE) of one process is at most $hard here and cannot be raised (setrlimit: ${why##*: }; raising the hard limit needs CAP_SYS_RESOURCE): edgelbd holds every device connection in one process, so $devices devices were measured instead of $wanted"
+	capped="The open-file limit (RLIMIT_NOFILE) of one process is at most $hard here and cannot be raised (setrlimit: ${why##*: }; raising the hard limit needs CAP_SYS_RESOURCE): edgelbd holds every device connection in one process, so $devices devices were measured instead of $wanted"
 	say "$capped"
 fi
 read -r plo phi </proc/sys/net/ipv4/ip_local_port_range
