@@ -527,10 +527,41 @@ gw_metrics_collect(struct gw_metrics *gm, struct metrics *m,
 	return 0;
 }
 
+struct inst_arg {
+	struct metrics *m;
+	const char *stage;
+};
+
+/* One filter instance's own counters (gw_filters_each). */
+static void
+put_instance(void *arg, const char *name, const char *type,
+	     const struct gw_fcounter *c, size_t n)
+{
+	struct inst_arg *a = arg;
+	char full[128];
+
+	(void)type;
+	for (size_t i = 0; i < n; i++) {
+		struct metrics_label l[3] = {
+			{ "stage", a->stage },
+			{ "filter", name },
+			{ c[i].lkey, c[i].lval },
+		};
+
+		snprintf(full, sizeof(full), "edgelbd_gateway_%s", c[i].name);
+		metrics_put(a->m, full, c[i].help,
+			    c[i].gauge ? METRICS_GAUGE : METRICS_COUNTER, l,
+			    c[i].lkey != NULL ? 3 : 2, (double)c[i].v);
+	}
+}
+
 void
 gw_metrics_collect_filters(struct metrics *m, const char *stage,
 			   const struct gw_table *t)
 {
+	struct inst_arg a = { m, stage };
+
+	gw_filters_each(t, put_instance, &a);
 	for (size_t i = 0; t != NULL && i < gw_table_nroutes(t); i++) {
 		const struct gw_route *r = gw_table_route(t, i);
 

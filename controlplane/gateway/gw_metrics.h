@@ -74,6 +74,9 @@ struct gw_table;
  * (a scrape-time registry), per route and filter:
  *   edgelbd_gateway_filter_passed_total{stage,route,filter,type}
  *   edgelbd_gateway_filter_answered_total{stage,route,filter,type,reason}
+ * and each filter instance's own counters (struct gw_fcounter: the
+ * cache's, degradation's, transforms') once per stage:
+ *   edgelbd_gateway_NAME{stage,filter[,label]}
  * They belong to the table: a rebuilt table counts from 0 again.
  */
 void gw_metrics_collect_filters(struct metrics *m, const char *stage,

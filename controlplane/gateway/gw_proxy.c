@@ -1556,6 +1556,7 @@ head_go(struct gw_call *c)
 	struct http_req *req = c->req;
 	const struct http_msg *m = http_req_msg(req);
 	const char *host = http_msg_header(m, "Host");
+	const char *path, *query;
 	size_t tl;
 	int rc;
 
@@ -1577,15 +1578,17 @@ head_go(struct gw_call *c)
 		answer(c, 503, "too many websocket tunnels");
 		return 0;
 	}
-	tl = strlen(m->path) + (m->query != NULL ? strlen(m->query) : 0) +
-	     GW_PATH_MAX + 2;
+	/* a transform's path and query, or the client's */
+	path = gw_freq_path(c->fr, m->path);
+	query = gw_freq_query(c->fr, m->query);
+	tl = strlen(path) + (query != NULL ? strlen(query) : 0) + GW_PATH_MAX +
+	     2;
 	c->target = malloc(tl);
 	/* no Host (HTTP/1.0): the client writes the instance's address */
 	c->authority = host != NULL ? strdup(host) : NULL;
 	if (c->target == NULL || (host != NULL && c->authority == NULL))
 		return -ENOMEM;
-	if (gw_route_rewrite_target(c->route, m->path, m->query, c->target,
-				    tl) < 0)
+	if (gw_route_rewrite_target(c->route, path, query, c->target, tl) < 0)
 		return -ENOMEM; /* cannot be: tl has room for the prefix */
 	rc = build_headers(c, m, host != NULL ? host : "");
 	if (rc == 0)

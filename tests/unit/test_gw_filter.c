@@ -22,6 +22,11 @@
  * apikey     header and query, unknown and missing keys, a keys file.
  * hmac       a valid signature, a tampered one, the date window, the
  *            body hash, an unknown credential.
+ * transform  each key's errors; request headers set/added/removed with
+ *            the consumer and client address, the path through strip,
+ *            regex captures and prefix replacement, query parameters,
+ *            response headers; an empty variable; the size bound (414),
+ *            its counters.
  */
 #include <check.h>
 #include <errno.h>
@@ -1307,6 +1312,221 @@ START_TEST(hmac_sig)
 }
 END_TEST
 
+/* ---- transform ----------------------------------------------------------------- */
+
+static const char *
+hdr_of(const struct http_header *h, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(h[i].name, name) == 0)
+			return h[i].value;
+	return NULL;
+}
+
+static size_t
+hdr_count(const struct http_header *h, size_t n, const char *name)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		k += strcasecmp(h[i].name, name) == 0;
+	return k;
+}
+
+START_TEST(transform_conf_errors)
+{
+	static const struct {
+		const char *key, *value, *why;
+	} bad[] = {
+		{ "request_header_set", "X-U: ${nobody}",
+		  "unknown variable \"nobody\"" },
+		{ "request_header_set", "X-U: $consumer",
+		  "starts ${variable}" },
+		{ "request_header_add", "Bad Name: x", "a token" },
+		{ "request_header_add", "X-U", "\"Name: value\"" },
+		{ "request_header_remove", "X-U: x", "a header name alone" },
+		{ "path_regex", "^/a/(x /b",
+		  "regex: missing closing parenthesis" },
+		{ "path_regex", "^/a/(.*)$ /b/$2",
+		  "\"$2\": the regex has 1 capture" },
+		{ "path_regex", "^/a/(.*)$", "\"REGEX /replacement\"" },
+		{ "path_regex", "^/a/(.*)$ /b?x=$1", "no space, ? or #" },
+		{ "path_replace_prefix", "/a", "\"/from /to\"" },
+		{ "path_strip_prefix", "api", "a path prefix" },
+		{ "query_add", "a=b&c", "no &, # or space" },
+		{ "query_add", "a", "\"name=value\"" },
+		{ "query_remove", "a=b", "a parameter name alone" },
+		{ "colour", "red",
+		  "unknown key \"colour\" for type transform" },
+	};
+	struct gw_conf c;
+	char err[256];
+
+	gw_conf_init(&c);
+	conf(&c, "filter", "tr", "type", "transform");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(conf_err(&c, "filter", "tr", bad[i].key,
+					  bad[i].value, err, sizeof(err)),
+				 -EINVAL);
+		ck_assert_msg(strstr(err, bad[i].why) != NULL, "%s=%s: %s",
+			      bad[i].key, bad[i].value, err);
+	}
+	gw_conf_fini(&c);
+}
+END_TEST
+
+struct fcount {
+	const char *filter;
+	uint64_t v[4];
+	size_t n;
+};
+
+static void
+count_of(void *arg, const char *name, const char *type,
+	 const struct gw_fcounter *c, size_t n)
+{
+	struct fcount *fc = arg;
+
+	(void)type;
+	if (strcmp(name, fc->filter) != 0)
+		return;
+	fc->n = n;
+	for (size_t i = 0; i < n && i < 4; i++)
+		fc->v[i] = c[i].v;
+}
+
+START_TEST(transform_request_response)
+{
+	struct gw_conf c;
+	char err[256], body[512];
+	struct gw_table *t;
+	struct gw_route *rt;
+	struct gw_freq *f;
+	struct reqmsg r;
+	struct http_header out[HTTP_MAX_HEADERS];
+	struct fcount fc = { "tr", { 0 }, 0 };
+	size_t n;
+	int st = 0;
+	uint8_t h[32];
+	char hex[65];
+
+	SHA256((const unsigned char *)"k-alice", 7, h);
+	gw_hex(h, 32, hex);
+	gw_conf_init(&c);
+	conf(&c, "upstream", "u", "instance", "127.0.0.1:9");
+	conf(&c, "filter", "keys", "type", "apikey");
+	conf(&c, "filter", "keys", "key", "alice sha256:%s", hex);
+	conf(&c, "filter", "tr", "type", "transform");
+	conf(&c, "filter", "tr", "request_header_set", "X-User: ${consumer}");
+	conf(&c, "filter", "tr", "request_header_add",
+	     "X-Client: ${remote_addr} via ${route} $$1");
+	conf(&c, "filter", "tr", "request_header_remove", "X-Debug");
+	conf(&c, "filter", "tr", "path_strip_prefix", "/api");
+	conf(&c, "filter", "tr", "path_regex",
+	     "^/users/([0-9]+)/posts/([0-9]+)$ /v2/posts/$2/by/$1");
+	conf(&c, "filter", "tr", "path_replace_prefix", "/v2/ /internal/v2/");
+	conf(&c, "filter", "tr", "query_remove", "debug");
+	conf(&c, "filter", "tr", "query_set", "lang=en");
+	conf(&c, "filter", "tr", "query_add", "who=${consumer}/${method}");
+	conf(&c, "filter", "tr", "response_header_set", "Server: edge");
+	conf(&c, "filter", "tr", "response_header_remove", "X-Powered-By");
+	conf(&c, "filter", "tr", "response_header_add",
+	     "X-Served-For: ${consumer}");
+	conf(&c, "route", "r", "upstream", "u");
+	conf(&c, "route", "r", "filters", "keys, tr");
+	conf(&c, "route", "open", "path_prefix", "/open/");
+	conf(&c, "route", "open", "upstream", "u");
+	conf(&c, "route", "open", "filters", "tr");
+	t = gw_table_build(&c, err, sizeof(err));
+	ck_assert_msg(t != NULL, "%s", err);
+	gw_conf_fini(&c);
+	rt = route_named(t, "r");
+
+	/* alice: every request edit, the path through all three rewrites,
+	 * the query's debug gone, lang replaced, who added (encoded) */
+	msg_init(&r, "GET", "/api/users/42/posts/7", "debug=1&a=b&lang=fr");
+	msg_hdr(&r, "X-API-Key", "k-alice");
+	msg_hdr(&r, "X-User", "admin");
+	msg_hdr(&r, "X-Debug", "1");
+	msg_hdr(&r, "X-Client", "client's own");
+	ck_assert_int_eq(run_pre(rt, &r, 1 * S, 1000, &f, &st, NULL, 0),
+			 GW_FV_PASS);
+	ck_assert_str_eq(gw_freq_path(f, r.m.path),
+			 "/internal/v2/posts/7/by/42");
+	ck_assert_str_eq(gw_freq_query(f, r.m.query),
+			 "a=b&lang=en&who=alice/GET");
+	memcpy(out, r.m.headers, sizeof(out[0]) * r.m.nheaders);
+	n = r.m.nheaders;
+	ck_assert_int_eq(gw_freq_req_headers(f, out, &n, HTTP_MAX_HEADERS), 0);
+	ck_assert_str_eq(hdr_of(out, n, "X-User"), "alice");
+	ck_assert_uint_eq(hdr_count(out, n, "X-User"), 1);
+	ck_assert_ptr_null(hdr_of(out, n, "X-Debug"));
+	ck_assert_uint_eq(hdr_count(out, n, "X-Client"), 2); /* add */
+	ck_assert_str_eq(out[n - 1].value, "192.0.2.7 via r $1");
+	/* the response: Server set, X-Powered-By gone, one added */
+	n = 0;
+	out[n++] = (struct http_header){ "Server", "python" };
+	out[n++] = (struct http_header){ "X-Powered-By", "php" };
+	out[n++] = (struct http_header){ "Content-Length", "2" };
+	ck_assert_int_eq(gw_freq_post(f, 200, 1 * S, out, &n, HTTP_MAX_HEADERS),
+			 0);
+	ck_assert_str_eq(hdr_of(out, n, "Server"), "edge");
+	ck_assert_uint_eq(hdr_count(out, n, "Server"), 1);
+	ck_assert_ptr_null(hdr_of(out, n, "X-Powered-By"));
+	ck_assert_str_eq(hdr_of(out, n, "X-Served-For"), "alice");
+	ck_assert_str_eq(hdr_of(out, n, "Content-Length"), "2");
+	end_req(f, true, 200, 1 * S);
+
+	/* no consumer: X-User set to nothing removes the client's copy and
+	 * adds none; a path no rewrite matches goes as it came */
+	msg_init(&r, "POST", "/open/x", NULL);
+	msg_hdr(&r, "X-User", "admin");
+	ck_assert_int_eq(run_pre(route_named(t, "open"), &r, 1 * S, 1000, &f,
+				 &st, NULL, 0),
+			 GW_FV_PASS);
+	ck_assert_str_eq(gw_freq_path(f, r.m.path), "/open/x");
+	ck_assert_str_eq(gw_freq_query(f, r.m.query), "lang=en&who=/POST");
+	memcpy(out, r.m.headers, sizeof(out[0]) * r.m.nheaders);
+	n = r.m.nheaders;
+	ck_assert_int_eq(gw_freq_req_headers(f, out, &n, HTTP_MAX_HEADERS), 0);
+	ck_assert_ptr_null(hdr_of(out, n, "X-User"));
+	n = 0;
+	ck_assert_int_eq(gw_freq_post(f, 200, 1 * S, out, &n, HTTP_MAX_HEADERS),
+			 0);
+	ck_assert_ptr_null(hdr_of(out, n, "X-Served-For"));
+	end_req(f, true, 200, 1 * S);
+
+	/* a path the prefix replacement makes longer than the bound: 414,
+	 * counted */
+	{
+		static char longp[8192];
+
+		memset(longp, 'a', sizeof(longp) - 1);
+		memcpy(longp, "/v2/", 4);
+		longp[8190] = '\0';
+		msg_init(&r, "GET", longp, NULL);
+		ck_assert_int_eq(run_pre(route_named(t, "open"), &r, 1 * S,
+					 1000, &f, &st, body, sizeof(body)),
+				 GW_FV_ANSWER);
+		ck_assert_int_eq(st, 414);
+		ck_assert_msg(strstr(body, "transform failed: rewritten path "
+					   "too long") != NULL,
+			      "%s", body);
+		end_req(f, false, 414, 1 * S);
+	}
+	gw_filters_each(t, count_of, &fc);
+	ck_assert_uint_eq(fc.n, 4);
+	ck_assert_uint_eq(fc.v[0], 3); /* requests */
+	ck_assert_uint_eq(fc.v[1], 1); /* path rewrites */
+	ck_assert_uint_eq(fc.v[2], 2); /* query rewrites */
+	ck_assert_uint_eq(fc.v[3], 1); /* errors */
+	ck_assert_uint_eq(gw_route_filter_stats(route_named(t, "open"), 0)
+				  ->reasons[GW_FR_TRANSFORM],
+			  1);
+	gw_table_put(t);
+}
+END_TEST
+
 static Suite *
 gw_filter_suite(void)
 {
@@ -1341,6 +1561,10 @@ gw_filter_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("hmac");
 	tcase_add_test(tc, hmac_sig);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("transform");
+	tcase_add_test(tc, transform_conf_errors);
+	tcase_add_test(tc, transform_request_response);
 	suite_add_tcase(s, tc);
 	return s;
 }
