@@ -19,6 +19,12 @@
 #   - /metrics: each route's filters as edgelbd_gateway_filter_passed_total
 #     and _answered_total by reason (the breaker's 9, the JWT refusals;
 #     promtool check metrics when installed),
+#   - transform (after apikey): the backend sees X-User set to the
+#     consumer (the client's copy gone), X-Client-Addr with the client's
+#     address, no X-Debug, the path rewritten by a regex with a capture,
+#     the query's debug removed and via=ROUTE added; the client sees
+#     Server replaced and X-Backend removed; a bad regex is refused by
+#     --check with file:line; the transform's counters on /metrics,
 #   - SIGHUP with a filter whose key file is missing: refused, the old
 #     table (and its limits) keeps serving; a good SIGHUP with a larger
 #     rate starts the limits afresh.
@@ -84,9 +90,11 @@ class H(http.server.BaseHTTPRequestHandler):
         with open(count, "a") as f:
             f.write(self.path + "\n")
         status = 500 if down and os.path.exists(down) else 200
-        body = json.dumps({"headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
+        body = json.dumps({"path": self.path,
+                           "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
+        self.send_header("X-Backend", "py")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -178,6 +186,22 @@ consecutive_failures = 3
 failure_ratio = 0
 open_ms = 1000
 
+[filter tr]
+type = transform
+request_header_set = X-User: \${consumer}
+request_header_add = X-Client-Addr: \${remote_addr}
+request_header_remove = X-Debug
+path_regex = ^/tr/users/([0-9]+)\$ /internal/users/\$1
+query_remove = debug
+query_add = via=\${route}
+response_header_set = Server: edge-gw
+response_header_remove = X-Backend
+
+[route tr]
+path_prefix = /tr/
+upstream = be
+filters = keys, tr
+
 [route keys]
 path_prefix = /keys/
 upstream = be
@@ -210,6 +234,14 @@ expect "bad rate: --check fails" "1" "$((rc != 0))"
 contains "bad rate: file:line named" "$T/edgelb.ini:$line: \[filter per-consumer\] rate: .*LIMIT/PERIOD" "$out"
 
 write_ini 5/m "$T/api-keys"
+sed 's|^path_regex = .*|path_regex = ^/tr/(x /y|' "$T/edgelb.ini" >"$T/bad-tr.ini"
+line=$(grep -n '^path_regex = ' "$T/bad-tr.ini" | cut -d: -f1)
+rc=0
+out=$("$EDGELBD" --check -c "$T/bad-tr.ini" 2>&1) || rc=$?
+expect "bad transform regex: --check fails" "1" "$((rc != 0))"
+contains "bad transform regex: file:line named" \
+	"$T/bad-tr.ini:$line: \[filter tr\] path_regex: .*regex: missing closing parenthesis" "$out"
+
 "$EDGELBD" -f -c "$T/edgelb.ini" >"$T/edgelbd.log" 2>&1 &
 LBD_PID=$!
 C=(curl -sS --max-time 5)
@@ -249,6 +281,22 @@ out=$("${C[@]}" -i -H "Authorization: Bearer $(token none $((now + 300)) e2e)" "
 contains "jwt: alg none refused" '"reason":"algorithm not allowed for this key"' "$out"
 out=$("${C[@]}" -i -H "Authorization: Bearer $(token HS256 $((now + 300)) other)" "$H/jwt/x")
 contains "jwt: wrong audience refused" '"reason":"wrong audience"' "$out"
+
+# ---- transform ------------------------------------------------------------------------
+out=$("${C[@]}" -i -H 'X-API-Key: key-of-alice' -H 'X-User: admin' -H 'X-Debug: 1' \
+	"$H/tr/users/42?debug=1&a=b")
+contains "transform: 200" "^HTTP/1.1 200" "$out"
+contains "transform: X-User set to the consumer" '"x-user": "alice"' "$out"
+lacks "transform: client's X-User gone" '"x-user": "admin"' "$out"
+contains "transform: client address" '"x-client-addr": "127.0.0.1"' "$out"
+lacks "transform: X-Debug removed" '"x-debug"' "$out"
+contains "transform: path by regex, query edited" '"path": "/internal/users/42?a=b&via=tr"' "$out"
+contains "transform: response Server set" "^Server: edge-gw" "$out"
+lacks "transform: response X-Backend removed" "^X-Backend" "$out"
+out=$("${C[@]}" -i -H 'X-API-Key: key-of-alice' "$H/tr/other")
+contains "transform: a path the regex does not match goes as it came" '"path": "/tr/other?via=tr"' "$out"
+out=$("${C[@]}" -i -H 'X-API-Key: key-of-alice' "$H/keys/x")
+contains "transform: other routes untouched" "^X-Backend: py" "$out"
 
 # ---- ratelimit ------------------------------------------------------------------------
 ok=0 limited=0
@@ -316,6 +364,11 @@ if m=$("${C[@]}" "http://127.0.0.1:$MP/metrics"); then
 		"edgelbd_gateway_filter_passed_total{$L} [1-9]" "$m"
 	contains "metrics: second filter of a chain" \
 		'edgelbd_gateway_filter_answered_total{stage="prod",route="limited",filter="per-consumer",type="ratelimit",reason="rate_limited"} 3$' "$m"
+	L='stage="prod",filter="tr"'
+	contains "metrics: transform requests" "edgelbd_gateway_transform_requests_total{$L} 2\$" "$m"
+	contains "metrics: transform path rewrites" "edgelbd_gateway_transform_path_rewrites_total{$L} 1\$" "$m"
+	contains "metrics: transform errors" "edgelbd_gateway_transform_errors_total{$L} 0\$" "$m"
+	contains "metrics: transform HELP" "^# HELP edgelbd_gateway_transform_errors_total " "$m"
 	if command -v promtool >/dev/null; then
 		if out=$(promtool check metrics <<<"$m" 2>&1); then
 			pass "promtool check metrics"
