@@ -95,7 +95,8 @@ struct gw_freq {
 		bool set;
 		char value[GW_FREQ_RQ_MAX];
 	} rq[GW_FREQ_RQ];
-	struct fedits *fx; /* NULL: no transform edits */
+	struct fedits *fx;	  /* NULL: no transform edits */
+	struct gw_route *reroute; /* NULL: the route's own action */
 };
 
 static const struct gw_filter_ops *const types[] = {
@@ -281,6 +282,13 @@ gw_filter_set_build(const struct gw_conf *c, struct gw_route *routes,
 		}
 		r->chain = ch;
 	}
+	for (size_t i = 0; i < s->nf; i++)
+		if (s->f[i].ops->link != NULL &&
+		    s->f[i].ops->link(s->f[i].inst, routes, nroutes, err,
+				      errlen) < 0) {
+			e = EINVAL;
+			goto fail;
+		}
 	return s;
 nomem:
 	lb_errf(err, errlen, 0, "filters: out of memory");
@@ -331,6 +339,7 @@ gw_freq_new(const struct gw_route *r)
 	f->resp_nh = 0;
 	f->nrq = 0;
 	f->fx = NULL;
+	f->reroute = NULL;
 	return f;
 }
 
@@ -530,6 +539,18 @@ gw_freq_set_target(struct gw_freq *f, const char *path, const char *query)
 	x->query = q;
 	x->has_target = true;
 	return 0;
+}
+
+void
+gw_freq_reroute(struct gw_freq *f, struct gw_route *r)
+{
+	f->reroute = r;
+}
+
+struct gw_route *
+gw_freq_rerouted(const struct gw_freq *f)
+{
+	return f != NULL && f->answered_by < 0 ? f->reroute : NULL;
 }
 
 const char *

@@ -135,8 +135,8 @@ struct gw_freq_in {
 	struct event_base *base;
 	void (*resume)(void *arg, enum gw_fverdict v);
 	void *resume_arg;
-	/* how late the request's loop runs its timers now (gw_lag.h); 0:
-	 * not measured */
+	/* how late the request's loop runs its timers now (gw_lag_now);
+	 * 0: not measured */
 	uint64_t loop_lag_ns;
 };
 
@@ -201,12 +201,34 @@ void gw_freq_done(struct gw_freq *f, const struct gw_fdone *d);
 const char *gw_freq_path(const struct gw_freq *f, const char *path);
 const char *gw_freq_query(const struct gw_freq *f, const char *query);
 
+/* The route that serves the request instead of its own (a degrade
+ * filter's fallback_route), or NULL. */
+struct gw_route *gw_freq_rerouted(const struct gw_freq *f);
+
 /* How long the request must wait before its upstream pick, in ms (a
  * leaky bucket's delay); 0: none. */
 uint32_t gw_freq_delay_ms(const struct gw_freq *f);
 
 /* The authenticated consumer, or NULL. */
 const char *gw_freq_consumer(const struct gw_freq *f);
+
+/*
+ * An event loop's lag (gw_degrade.c; the proxy keeps one per loop): a
+ * timer due every period runs late by as much as the loop was busy.
+ * gw_lag_tick is the timer's callback at now: its lateness is a sample;
+ * gw_lag_now is the loop's lag at now: the largest sample less the time
+ * since it was taken (a stall's backlog drains in real time), or more
+ * while the next tick is overdue (a loop stuck now). Times in ns.
+ */
+struct gw_lag {
+	uint64_t period_ns;
+	uint64_t due_ns;
+	uint64_t tick_ns; /* the last tick */
+	uint64_t sample_ns;
+};
+void gw_lag_start(struct gw_lag *l, uint64_t period_ns, uint64_t now_ns);
+void gw_lag_tick(struct gw_lag *l, uint64_t now_ns);
+uint64_t gw_lag_now(const struct gw_lag *l, uint64_t now_ns);
 
 /* ---- counters ------------------------------------------------------------- */
 

@@ -55,6 +55,11 @@ struct gw_filter_ops {
 	/* the instance's own counters into c (at most GW_FCOUNTERS_MAX),
 	 * how many (may be NULL) */
 	size_t (*counters)(void *inst, struct gw_fcounter *c);
+	/* once every route's chain is built: find the routes the instance
+	 * names (the degrade filter's fallback_route) among routes[0..n).
+	 * 0 or -EINVAL with err. May be NULL. */
+	int (*link)(void *inst, struct gw_route *routes, size_t n, char *err,
+		    size_t errlen);
 };
 
 const struct gw_filter_ops *gw_filter_find(const char *type);
@@ -161,6 +166,11 @@ void gw_flive_add(struct gw_flive_list *l, struct gw_flive *e, void *inst);
 void gw_flive_del(struct gw_flive_list *l, struct gw_flive *e);
 void gw_flive_each(struct gw_flive_list *l, void (*fn)(void *arg, void *inst),
 		   void *arg);
+
+/* In a pre hook that passes: the request is served by route r instead
+ * (its action, upstream, rewrites and timeouts), keeping the filters it
+ * passed (the degrade filter's fallback_route). */
+void gw_freq_reroute(struct gw_freq *f, struct gw_route *r);
 
 /* Shared key-value parsing for the filter types. */
 int gw_fparse_u32(const char *v, uint32_t lo, uint32_t hi, uint32_t *out);

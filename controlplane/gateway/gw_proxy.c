@@ -41,8 +41,17 @@ struct profile {
 
 /* What belongs to one event loop: its clients, its calls, its log
  * limiter. Used only from that loop's thread. */
+/* The loop's lag is sampled every LAG_PERIOD_MS while it had a request in
+ * the last LAG_IDLE_MS (an idle loop has no timer of ours). */
+#define LAG_PERIOD_MS 20
+#define LAG_IDLE_MS   10000
+
 struct gw_loop {
 	struct event_base *base;
+	struct event *lag_ev; /* NULL until its first request */
+	struct gw_lag lag;
+	bool lag_on;
+	uint64_t last_req_ns;
 	struct http_client *def; /* routes without their own timeouts */
 	size_t nprof;
 	struct profile prof[GW_PROXY_PROFILES];
@@ -384,6 +393,7 @@ kb_add(struct gw_call *c, const char *b, size_t n)
 static void call_free(struct gw_call *c);
 static int hold_request(struct gw_call *c);
 static struct gw_loop *loop_of(struct gw_proxy *p, struct event_base *base);
+static uint64_t loop_lag(struct gw_loop *lp);
 static void filters_resumed(void *arg, enum gw_fverdict v);
 static int head_go(struct gw_call *c);
 
@@ -1511,7 +1521,8 @@ on_head(void *arg, struct http_req *req)
 					  (int64_t)time(NULL),
 					  lp->base,
 					  filters_resumed,
-					  c };
+					  c,
+					  loop_lag(lp) };
 		enum gw_fverdict v;
 
 		c->fr = gw_freq_new(c->route);
@@ -1557,9 +1568,12 @@ head_go(struct gw_call *c)
 	const struct http_msg *m = http_req_msg(req);
 	const char *host = http_msg_header(m, "Host");
 	const char *path, *query;
+	struct gw_route *nr = gw_freq_rerouted(c->fr);
 	size_t tl;
 	int rc;
 
+	if (nr != NULL) /* a degrade filter's smaller route serves it */
+		c->route = nr;
 	if (c->route->conf->action != GW_ACT_PROXY) {
 		c->kind = CALL_ANSWER;
 		if (c->req_done) /* the request ended while a filter waited */
@@ -1761,10 +1775,46 @@ const struct http_handler gw_proxy_handler = {
 /* ---- the proxy ----------------------------------------------------------------- */
 
 static void
+lag_tick(evutil_socket_t fd, short ev, void *arg)
+{
+	struct gw_loop *lp = arg;
+	uint64_t now = lb_now_ns();
+	struct timeval tv = { 0, LAG_PERIOD_MS * 1000 };
+
+	(void)fd;
+	(void)ev;
+	gw_lag_tick(&lp->lag, now);
+	lp->lag_on = now - lp->last_req_ns < LAG_IDLE_MS * 1000000ull &&
+		     evtimer_add(lp->lag_ev, &tv) == 0;
+}
+
+/* A request on lp's loop: the lag timer runs (from now if it was off),
+ * and the loop's lag now. */
+static uint64_t
+loop_lag(struct gw_loop *lp)
+{
+	uint64_t now = lb_now_ns();
+	struct timeval tv = { 0, LAG_PERIOD_MS * 1000 };
+
+	lp->last_req_ns = now;
+	if (lp->lag_on)
+		return gw_lag_now(&lp->lag, now);
+	if (lp->lag_ev == NULL)
+		lp->lag_ev = evtimer_new(lp->base, lag_tick, lp);
+	if (lp->lag_ev == NULL || evtimer_add(lp->lag_ev, &tv) < 0)
+		return 0; /* not measured */
+	gw_lag_start(&lp->lag, LAG_PERIOD_MS * 1000000ull, now);
+	lp->lag_on = true;
+	return 0;
+}
+
+static void
 loop_free(struct gw_loop *lp)
 {
 	if (lp == NULL)
 		return;
+	if (lp->lag_ev != NULL)
+		event_free(lp->lag_ev);
 	while (lp->calls != NULL)
 		call_free(lp->calls);
 	while (lp->tunnels != NULL)

@@ -27,6 +27,9 @@
  *            regex captures and prefix replacement, query parameters,
  *            response headers; an empty variable; the size bound (414),
  *            its counters.
+ * degrade    the event-loop lag detector on an injected clock; shedding
+ *            by lag and priority; a fallback_route serving a shed or
+ *            forced request; an unknown fallback_route at build.
  */
 #include <check.h>
 #include <errno.h>
@@ -46,6 +49,7 @@
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 
+#include "gw_cache.h"
 #include "gw_filter_priv.h"
 
 #define S 1000000000ull /* ns per second */
@@ -1527,6 +1531,185 @@ START_TEST(transform_request_response)
 }
 END_TEST
 
+/* ---- degrade: event-loop lag, the smaller route ------------------------------- */
+
+START_TEST(lag_detector)
+{
+	struct gw_lag l;
+	const uint64_t ms = 1000000;
+
+	gw_lag_start(&l, 20 * ms, 0);
+	ck_assert_uint_eq(gw_lag_now(&l, 10 * ms), 0);
+	gw_lag_tick(&l, 20 * ms); /* on time */
+	ck_assert_uint_eq(gw_lag_now(&l, 30 * ms), 0);
+	/* the loop was busy: the tick due at 40 ms runs at 140 ms */
+	ck_assert_uint_eq(gw_lag_now(&l, 90 * ms), 50 * ms); /* overdue */
+	gw_lag_tick(&l, 140 * ms);
+	/* the 100 ms drain in real time */
+	ck_assert_uint_eq(gw_lag_now(&l, 141 * ms), 99 * ms);
+	gw_lag_tick(&l, 161 * ms); /* late by 1 ms: 100 - 21 still */
+	ck_assert_uint_eq(gw_lag_now(&l, 161 * ms), 79 * ms);
+	ck_assert_uint_eq(gw_lag_now(&l, 180 * ms), 60 * ms);
+	gw_lag_tick(&l, 181 * ms);
+	gw_lag_tick(&l, 260 * ms); /* due 201: 59 late, 100 - 120 gone */
+	ck_assert_uint_eq(gw_lag_now(&l, 260 * ms), 59 * ms);
+	/* stuck now: the next tick (due 280 ms) has not run at 400 ms */
+	ck_assert_uint_eq(gw_lag_now(&l, 400 * ms), 120 * ms);
+}
+END_TEST
+
+static enum gw_fverdict
+pre_lag(struct gw_route *rt, uint64_t lag_ms, struct gw_freq **f, int *st,
+	char *body, size_t cap)
+{
+	struct reqmsg r;
+	struct gw_freq_in in;
+	enum gw_fverdict v;
+
+	msg_init(&r, "GET", "/x", NULL);
+	memset(&in, 0, sizeof(in));
+	in.m = &r.m;
+	in.peer = (struct sockaddr *)&r.peer;
+	in.now_ns = 1 * S;
+	in.wall_s = 1000;
+	in.loop_lag_ns = lag_ms * 1000000;
+	*f = gw_freq_new(rt);
+	ck_assert_ptr_nonnull(*f);
+	v = gw_freq_pre(*f, &in);
+	if (v == GW_FV_ANSWER) {
+		const struct http_header *h;
+		const char *b;
+		size_t nh, bl;
+
+		gw_freq_answer(*f, st, &h, &nh, &b, &bl);
+		snprintf(body, cap, "%.*s", (int)bl, b);
+	}
+	return v;
+}
+
+struct dgcount {
+	const char *filter;
+	uint64_t shed_inflight, shed_lag, rerouted;
+};
+
+static void
+dg_count(void *arg, const char *name, const char *type,
+	 const struct gw_fcounter *c, size_t n)
+{
+	struct dgcount *d = arg;
+
+	(void)type;
+	if (strcmp(name, d->filter) != 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(c[i].name, "degrade_shed_total") == 0 &&
+		    strcmp(c[i].lval, "lag") == 0)
+			d->shed_lag = c[i].v;
+		else if (strcmp(c[i].name, "degrade_shed_total") == 0)
+			d->shed_inflight = c[i].v;
+		else if (strcmp(c[i].name, "degrade_rerouted_total") == 0)
+			d->rerouted = c[i].v;
+	}
+}
+
+START_TEST(degrade_lag_and_smaller_route)
+{
+	struct gw_conf c;
+	char err[256], body[512];
+	struct gw_table *t;
+	struct gw_route *low, *high, *big, *small;
+	struct gw_freq *f;
+	struct dgcount dc = { "dlow", 0, 0, 0 };
+	int st = 0;
+
+	gw_conf_init(&c);
+	conf(&c, "upstream", "u", "instance", "127.0.0.1:9");
+	conf(&c, "upstream", "cheap", "instance", "127.0.0.1:10");
+	conf(&c, "filter", "dlow", "type", "degrade");
+	conf(&c, "filter", "dlow", "priority", "0");
+	conf(&c, "filter", "dlow", "max_lag_ms", "50");
+	conf(&c, "filter", "dlow", "lag_step_ms", "100");
+	conf(&c, "filter", "dhigh", "type", "degrade");
+	conf(&c, "filter", "dhigh", "priority", "1");
+	conf(&c, "filter", "dhigh", "max_lag_ms", "50");
+	conf(&c, "filter", "dhigh", "lag_step_ms", "100");
+	conf(&c, "filter", "dbig", "type", "degrade");
+	conf(&c, "filter", "dbig", "max_lag_ms", "50");
+	conf(&c, "filter", "dbig", "fallback_route", "small");
+	conf(&c, "route", "low", "path_prefix", "/low/");
+	conf(&c, "route", "low", "upstream", "u");
+	conf(&c, "route", "low", "filters", "dlow");
+	conf(&c, "route", "high", "path_prefix", "/high/");
+	conf(&c, "route", "high", "upstream", "u");
+	conf(&c, "route", "high", "filters", "dhigh");
+	conf(&c, "route", "big", "path_prefix", "/big/");
+	conf(&c, "route", "big", "upstream", "u");
+	conf(&c, "route", "big", "filters", "dbig");
+	conf(&c, "route", "small", "path_prefix", "/small/");
+	conf(&c, "route", "small", "upstream", "cheap");
+	t = gw_table_build(&c, err, sizeof(err));
+	ck_assert_msg(t != NULL, "%s", err);
+	low = route_named(t, "low");
+	high = route_named(t, "high");
+	big = route_named(t, "big");
+	small = route_named(t, "small");
+
+	/* no lag: everything passes, nothing rerouted */
+	ck_assert_int_eq(pre_lag(low, 0, &f, &st, body, sizeof(body)),
+			 GW_FV_PASS);
+	end_req(f, true, 200, 1 * S);
+	ck_assert_int_eq(pre_lag(big, 0, &f, &st, body, sizeof(body)),
+			 GW_FV_PASS);
+	ck_assert_ptr_null(gw_freq_rerouted(f));
+	end_req(f, true, 200, 1 * S);
+	/* 60 ms: priority 0 (from 50 ms) is shed, priority 1 (from 150 ms)
+	 * passes */
+	ck_assert_int_eq(pre_lag(low, 60, &f, &st, body, sizeof(body)),
+			 GW_FV_ANSWER);
+	ck_assert_int_eq(st, 503);
+	ck_assert_msg(strstr(body, "shed by priority: event loop lag") != NULL,
+		      "%s", body);
+	ck_assert_str_eq(ans_hdr(f, "Retry-After"), "5");
+	end_req(f, false, 503, 1 * S);
+	ck_assert_int_eq(pre_lag(high, 60, &f, &st, body, sizeof(body)),
+			 GW_FV_PASS);
+	end_req(f, true, 200, 1 * S);
+	/* 150 ms: both */
+	ck_assert_int_eq(pre_lag(high, 150, &f, &st, body, sizeof(body)),
+			 GW_FV_ANSWER);
+	end_req(f, false, 503, 1 * S);
+	/* the big route under lag is served by the small one */
+	ck_assert_int_eq(pre_lag(big, 60, &f, &st, body, sizeof(body)),
+			 GW_FV_PASS);
+	ck_assert_ptr_eq(gw_freq_rerouted(f), small);
+	end_req(f, true, 200, 1 * S);
+	/* and so when forced by hand */
+	ck_assert_int_eq(gw_degrade_force("big", true), 0);
+	ck_assert_int_eq(pre_lag(big, 0, &f, &st, body, sizeof(body)),
+			 GW_FV_PASS);
+	ck_assert_ptr_eq(gw_freq_rerouted(f), small);
+	end_req(f, true, 200, 1 * S);
+	ck_assert_int_eq(gw_degrade_force("big", false), 0);
+
+	gw_filters_each(t, dg_count, &dc);
+	ck_assert_uint_eq(dc.shed_lag, 1);
+	ck_assert_uint_eq(dc.shed_inflight, 0);
+	dc = (struct dgcount){ "dbig", 0, 0, 0 };
+	gw_filters_each(t, dg_count, &dc);
+	ck_assert_uint_eq(dc.rerouted, 2);
+	ck_assert_uint_eq(dc.shed_lag, 1);
+	gw_table_put(t);
+
+	/* a fallback_route that is not there: at build, naming it */
+	conf(&c, "filter", "dbig", "fallback_route", "tiny");
+	ck_assert_ptr_null(gw_table_build(&c, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "filter dbig: fallback_route: no route "
+				  "\"tiny\"") != NULL,
+		      "%s", err);
+	gw_conf_fini(&c);
+}
+END_TEST
+
 static Suite *
 gw_filter_suite(void)
 {
@@ -1565,6 +1748,10 @@ gw_filter_suite(void)
 	tc = tcase_create("transform");
 	tcase_add_test(tc, transform_conf_errors);
 	tcase_add_test(tc, transform_request_response);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("degrade");
+	tcase_add_test(tc, lag_detector);
+	tcase_add_test(tc, degrade_lag_and_smaller_route);
 	suite_add_tcase(s, tc);
 	return s;
 }
