@@ -11,6 +11,8 @@
  *   edgelbd_gateway_upstream_retries_total{upstream}
  *   edgelbd_gateway_upstream_connect_errors_total{upstream}
  *   edgelbd_gateway_upstream_ejections_total{upstream}
+ *   edgelbd_gateway_upstream_pending_overflow_total{upstream}
+ *   edgelbd_gateway_upstream_max_requests_total{upstream}
  *   edgelbd_gateway_upstream_instances{stage,upstream,state} (gauge)
  *
  * class is 1xx .. 5xx, or "none" when no answer was sent (the client went

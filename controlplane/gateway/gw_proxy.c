@@ -36,6 +36,7 @@
 struct profile {
 	uint32_t connect_ms, head_ms, idle_ms;
 	uint32_t max_conns, max_idle; /* the upstream's pool keys */
+	uint32_t max_pending;
 	struct http_client *cl;
 };
 
@@ -117,6 +118,7 @@ struct gw_call {
 	int inst;
 	unsigned attempts;
 	bool retrying; /* counted in retries_active */
+	bool entered;  /* counted in the upstream's max_requests */
 	bool retry_5xx;
 	bool head_seen; /* the upstream's head came */
 	int up_status;
@@ -621,7 +623,8 @@ client_for(struct gw_proxy *p, struct gw_loop *lp,
 
 	if (rc->connect_timeout_ms == 0 && rc->request_timeout_ms == 0 &&
 	    rc->idle_timeout_ms == 0 && uc->max_conns == GW_POOL_DEFAULT &&
-	    uc->max_idle_conns == GW_POOL_DEFAULT)
+	    uc->max_idle_conns == GW_POOL_DEFAULT &&
+	    uc->max_pending == GW_PENDING_DEFAULT)
 		return lp->def;
 	for (size_t i = 0; i < lp->nprof; i++) {
 		pf = &lp->prof[i];
@@ -629,7 +632,8 @@ client_for(struct gw_proxy *p, struct gw_loop *lp,
 		    pf->head_ms == rc->request_timeout_ms &&
 		    pf->idle_ms == rc->idle_timeout_ms &&
 		    pf->max_conns == uc->max_conns &&
-		    pf->max_idle == uc->max_idle_conns)
+		    pf->max_idle == uc->max_idle_conns &&
+		    pf->max_pending == uc->max_pending)
 			return pf->cl;
 	}
 	if (lp->nprof >= GW_PROXY_PROFILES) {
@@ -647,6 +651,7 @@ client_for(struct gw_proxy *p, struct gw_loop *lp,
 		o.max_conns_per_host = uc->max_conns;
 	if (uc->max_idle_conns != GW_POOL_DEFAULT)
 		o.max_idle_per_host = uc->max_idle_conns;
+	o.max_queued_per_host = uc->max_pending;
 	pf = &lp->prof[lp->nprof];
 	pf->cl = http_client_new(lp->base, &o);
 	if (pf->cl == NULL)
@@ -656,6 +661,7 @@ client_for(struct gw_proxy *p, struct gw_loop *lp,
 	pf->idle_ms = rc->idle_timeout_ms;
 	pf->max_conns = uc->max_conns;
 	pf->max_idle = uc->max_idle_conns;
+	pf->max_pending = uc->max_pending;
 	lp->nprof++;
 	return pf->cl;
 }
@@ -699,9 +705,16 @@ attempt(struct gw_call *c, int exclude)
 	STAT_ADD(c->p->st.attempts, 1);
 	c->up = http_client_request(c->cl, &s, &up_ops, c);
 	if (c->up == NULL) {
+		int e = errno;
+
 		gw_upstream_done(u, i, GW_OUT_CANCELED, 0, c->t0_us / 1000);
-		answer(c, 502, "upstream request refused");
-		return -errno;
+		if (e == EBUSY) { /* max_pending wait for a connection */
+			gw_upstream_pending_full(u);
+			answer(c, 503, "upstream max_pending requests waiting");
+		} else {
+			answer(c, 502, "upstream request refused");
+		}
+		return -e;
 	}
 	return 0;
 }
@@ -1423,6 +1436,8 @@ call_free(struct gw_call *c)
 		http_req_set_data(c->req, NULL);
 	if (c->retrying)
 		STAT_ADD(p->retries_active, -1);
+	if (c->entered)
+		gw_upstream_leave(c->route->up);
 	if (c->delay != NULL)
 		event_free(c->delay);
 	if (c->fr != NULL) {
@@ -1620,6 +1635,11 @@ head_go(struct gw_call *c)
 			  ? gw_upstream_key_hash(c->route->up, m,
 						 http_req_peer(req, NULL))
 			  : 0;
+	if (!gw_upstream_enter(c->route->up)) {
+		answer(c, 503, "upstream max_requests in flight");
+		return 0;
+	}
+	c->entered = true;
 	kb_start(c, m->method);
 	if (gw_freq_delay_ms(c->fr) > 0 && hold_request(c) == 0)
 		return 0; /* attempt when the filter's delay is over */
@@ -1880,6 +1900,8 @@ gw_proxy_new(struct event_base *base, struct gw_router *r,
 	snprintf(p->via_name, sizeof(p->via_name), "%s",
 		 o != NULL && o->via != NULL ? o->via : "edgelb");
 	snprintf(p->via_resp, sizeof(p->via_resp), "1.1 %s", p->via_name);
+	if (p->copts.max_queued_per_host == 0) /* the default max_pending */
+		p->copts.max_queued_per_host = GW_PENDING_DEFAULT;
 	if (o != NULL) {
 		p->on_done = o->on_done;
 		p->on_done_arg = o->on_done_arg;

@@ -25,6 +25,10 @@
 #     the query's debug removed and via=ROUTE added; the client sees
 #     Server replaced and X-Backend removed; a bad regex is refused by
 #     --check with file:line; the transform's counters on /metrics,
+#   - upstream thresholds: max_conns 1 + max_pending 1 on a backend that
+#     takes 1.5 s: of 4 requests at once, 1 is sent, 1 waits for the
+#     connection, 2 are answered 503 at once; max_requests 1: of 2, one
+#     503; both counted on /metrics,
 #   - SIGHUP with a filter whose key file is missing: refused, the old
 #     table (and its limits) keeps serving; a good SIGHUP with a larger
 #     rate starts the limits afresh.
@@ -81,7 +85,7 @@ MP=$(free_port) # /metrics
 # backend.py PORT COUNTFILE [DOWNFILE]: a JSON echo of the request headers;
 # one line appended to COUNTFILE per request; 500 while DOWNFILE exists.
 cat >"$T/backend.py" <<'EOF'
-import http.server, json, os, sys
+import http.server, json, os, sys, time
 port, count = int(sys.argv[1]), sys.argv[2]
 down = sys.argv[3] if len(sys.argv) > 3 else None
 class H(http.server.BaseHTTPRequestHandler):
@@ -89,6 +93,8 @@ class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         with open(count, "a") as f:
             f.write(self.path + "\n")
+        if "/slow/" in self.path:
+            time.sleep(1.5)
         status = 500 if down and os.path.exists(down) else 200
         body = json.dumps({"path": self.path,
                            "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
@@ -164,6 +170,25 @@ instance = 127.0.0.1:$BE
 [upstream cb]
 instance = 127.0.0.1:$CB
 eject_after = 0
+
+[upstream pend]
+instance = 127.0.0.1:$BE
+max_conns = 1
+max_pending = 1
+
+[upstream capped]
+instance = 127.0.0.1:$BE
+max_requests = 1
+
+[route pend]
+path_prefix = /pend/
+upstream = pend
+retries = 0
+
+[route capped]
+path_prefix = /capped/
+upstream = capped
+retries = 0
 
 [filter keys]
 type = apikey
@@ -350,6 +375,33 @@ for _ in 1 2 3; do
 done
 expect "breaker: closed after recovery" "200 200 200 " "$codes"
 
+# ---- upstream thresholds: max_pending, max_requests ----------------------------------
+tpids=()
+for i in 1 2 3 4; do
+	"${C[@]}" -o "$T/pend$i.body" -w '%{http_code} %{time_total}\n' "$H/pend/slow/$i" \
+		>"$T/pend$i.out" 2>&1 &
+	tpids+=($!)
+	sleep 0.1
+done
+wait "${tpids[@]}" || true
+codes=$(cut -d' ' -f1 "$T"/pend[1-4].out | sort | tr '\n' ' ')
+expect "max_pending 1: 2 served, 2 refused" "200 200 503 503 " "$codes"
+contains "max_pending: the reason" "max_pending" "$(cat "$T"/pend[1-4].body)"
+# (no 503 at all: fast stays empty and the check below fails)
+fast=$({ grep -h '^503' "$T"/pend[1-4].out || true; } | cut -d' ' -f2 | sort -g | tail -1)
+expect "max_pending: refused at once (under 0.5 s)" "1" \
+	"$(python3 -c "print(int(${fast:-9} < 0.5))")"
+tpids=()
+for i in 1 2; do
+	"${C[@]}" -o "$T/cap$i.body" -w '%{http_code}\n' "$H/capped/slow/$i" >"$T/cap$i.out" 2>&1 &
+	tpids+=($!)
+	sleep 0.1
+done
+wait "${tpids[@]}" || true
+expect "max_requests 1: one served, one refused" "200 503 " \
+	"$(cat "$T"/cap[12].out | sort | tr '\n' ' ')"
+contains "max_requests: the reason" "max_requests" "$(cat "$T"/cap[12].body)"
+
 # ---- metrics: the filters' counters ------------------------------------------------
 if m=$("${C[@]}" "http://127.0.0.1:$MP/metrics"); then
 	L='stage="prod",route="cb",filter="cb",type="breaker"'
@@ -364,6 +416,10 @@ if m=$("${C[@]}" "http://127.0.0.1:$MP/metrics"); then
 		"edgelbd_gateway_filter_passed_total{$L} [1-9]" "$m"
 	contains "metrics: second filter of a chain" \
 		'edgelbd_gateway_filter_answered_total{stage="prod",route="limited",filter="per-consumer",type="ratelimit",reason="rate_limited"} 3$' "$m"
+	contains "metrics: pending overflow" \
+		'edgelbd_gateway_upstream_pending_overflow_total{upstream="pend"} 2$' "$m"
+	contains "metrics: max_requests refused" \
+		'edgelbd_gateway_upstream_max_requests_total{upstream="capped"} 1$' "$m"
 	L='stage="prod",filter="tr"'
 	contains "metrics: transform requests" "edgelbd_gateway_transform_requests_total{$L} 2\$" "$m"
 	contains "metrics: transform path rewrites" "edgelbd_gateway_transform_path_rewrites_total{$L} 1\$" "$m"
