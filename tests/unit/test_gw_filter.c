@@ -30,6 +30,9 @@
  * degrade    the event-loop lag detector on an injected clock; shedding
  *            by lag and priority; a fallback_route serving a shed or
  *            forced request; an unknown fallback_route at build.
+ * api        an API version's own [filter] sections: validated whole,
+ *            prefixed with the routes that name them, listed for lbctl
+ *            api show, an error naming its line.
  */
 #include <check.h>
 #include <errno.h>
@@ -49,6 +52,9 @@
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 
+#include <cJSON.h>
+
+#include "gw_api_priv.h"
 #include "gw_cache.h"
 #include "gw_filter_priv.h"
 
@@ -1710,6 +1716,69 @@ START_TEST(degrade_lag_and_smaller_route)
 }
 END_TEST
 
+/* ---- an API version's filters ------------------------------------------------- */
+
+START_TEST(api_version_filters)
+{
+	struct gw_conf c;
+	struct gw_table *t;
+	char err[256], text[1024], *js;
+	cJSON *arr;
+	uint8_t h[32];
+	char hex[65];
+
+	SHA256((const unsigned char *)"k-alice", 7, h);
+	gw_hex(h, 32, hex);
+	snprintf(text, sizeof(text),
+		 "[upstream be]\ninstance = 127.0.0.1:9\n"
+		 "[filter keys]\ntype = apikey\nkey = alice sha256:%s\n"
+		 "[filter dg]\ntype = degrade\nfallback_route = lite\n"
+		 "[route orders]\npath_prefix = /orders/\nupstream = be\n"
+		 "filters = keys, dg\n"
+		 "[route lite]\npath_prefix = /lite/\nupstream = be\n"
+		 "filters = keys\n",
+		 hex);
+	/* as written: checked whole (the filters built) */
+	ck_assert_msg(gw_api_validate("shop", text, err, sizeof(err)) == 0,
+		      "%s", err);
+	/* as a stage serves it: every name the API's own */
+	gw_conf_init(&c);
+	ck_assert_msg(gw_api_text_parse("shop", text, true, &c, err,
+					sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_uint_eq(c.nfilters, 2);
+	ck_assert_str_eq(c.filters[0].name, "api.shop.keys");
+	ck_assert_str_eq(c.routes[0].filters[1], "api.shop.dg");
+	t = gw_table_build(&c, err, sizeof(err));
+	ck_assert_msg(t != NULL, "%s", err);
+	ck_assert_uint_eq(gw_route_nfilters(route_named(t, "api.shop.orders")),
+			  2);
+	gw_table_put(t);
+	gw_conf_fini(&c);
+	/* what lbctl api show --version lists */
+	arr = cJSON_CreateArray();
+	ck_assert_int_eq(
+		gw_api_text_filters("shop", text, arr, err, sizeof(err)), 0);
+	js = cJSON_PrintUnformatted(arr);
+	ck_assert_str_eq(js, "[{\"name\":\"keys\",\"type\":\"apikey\","
+			     "\"routes\":[\"orders\",\"lite\"]},"
+			     "{\"name\":\"dg\",\"type\":\"degrade\","
+			     "\"routes\":[\"orders\"]}]");
+	free(js);
+	cJSON_Delete(arr);
+	/* a filter's error names its line */
+	snprintf(text, sizeof(text),
+		 "[route r]\ndirect = 200 ok\nfilters = t\n"
+		 "[filter t]\ntype = transform\n"
+		 "path_regex = ^/(a /b\n");
+	ck_assert_int_eq(gw_api_validate("shop", text, err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_msg(strstr(err, "line 6: filter t: path_regex: regex: "
+				  "missing closing parenthesis") != NULL,
+		      "%s", err);
+}
+END_TEST
+
 static Suite *
 gw_filter_suite(void)
 {
@@ -1752,6 +1821,9 @@ gw_filter_suite(void)
 	tc = tcase_create("degrade");
 	tcase_add_test(tc, lag_detector);
 	tcase_add_test(tc, degrade_lag_and_smaller_route);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("api");
+	tcase_add_test(tc, api_version_filters);
 	suite_add_tcase(s, tc);
 	return s;
 }
