@@ -31,12 +31,12 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pcre2.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gw_filter_priv.h"
+#include "gw_re.h"
 #include "edgelb/util.h"
 
 #define STAT_ADD(field, v) __atomic_add_fetch(&(field), (v), __ATOMIC_RELAXED)
@@ -44,7 +44,6 @@
 
 #define GW_TR_TARGET_MAX 8192	/* a rewritten path, and its query */
 #define TR_VALUE_MAX	 1024	/* a header value after its variables */
-#define TR_CAPTURES	 10	/* $0..$9 */
 #define TR_MATCH_LIMIT	 100000 /* backtracking steps per match */
 
 enum tr_kind {
@@ -445,38 +444,6 @@ nomem:
 
 /* ---- per request ------------------------------------------------------------ */
 
-/* Match data of the calling thread with room for $0..$9, made on its
- * first regex and freed when the thread ends (the route index keeps
- * one without captures). */
-static pthread_key_t md_key;
-static pthread_once_t md_once = PTHREAD_ONCE_INIT;
-static __thread pcre2_match_data *md_thread;
-
-static void
-md_free(void *md)
-{
-	pcre2_match_data_free(md);
-}
-
-static void
-md_key_init(void)
-{
-	(void)pthread_key_create(&md_key, md_free);
-}
-
-static pcre2_match_data *
-md_get(void)
-{
-	if (md_thread == NULL) {
-		md_thread = pcre2_match_data_create(TR_CAPTURES, NULL);
-		if (md_thread == NULL)
-			return NULL;
-		pthread_once(&md_once, md_key_init);
-		(void)pthread_setspecific(md_key, md_thread);
-	}
-	return md_thread;
-}
-
 /* What the variables stand for in one request. */
 struct tr_ctx {
 	const char *var[TR_VAR_MAX];
@@ -596,7 +563,7 @@ path_op(const struct tr_filter *f, const struct tr_op *op, char *path)
 				 false);
 		break;
 	case TR_PATH_REGEX: {
-		pcre2_match_data *md = md_get();
+		pcre2_match_data *md = gw_re_match_data();
 		PCRE2_SIZE *ov;
 		int m;
 
@@ -624,7 +591,7 @@ path_op(const struct tr_filter *f, const struct tr_op *op, char *path)
 			k = *p - '0';
 			/* a capture that took no part, or past the match's
 			 * count, stands for "" */
-			if (k < m && k < TR_CAPTURES &&
+			if (k < m && k < GW_RE_CAPTURES &&
 			    ov[2 * k] != PCRE2_UNSET)
 				rc = put(out, &o, sizeof(out), path + ov[2 * k],
 					 ov[2 * k + 1] - ov[2 * k], false);

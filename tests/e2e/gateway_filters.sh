@@ -376,14 +376,19 @@ done
 expect "breaker: closed after recovery" "200 200 200 " "$codes"
 
 # ---- upstream thresholds: max_pending, max_requests ----------------------------------
-tpids=()
-for i in 1 2 3 4; do
-	"${C[@]}" -o "$T/pend$i.body" -w '%{http_code} %{time_total}\n' "$H/pend/slow/$i" \
-		>"$T/pend$i.out" 2>&1 &
-	tpids+=($!)
-	sleep 0.1
-done
-wait "${tpids[@]}" || true
+# burst NAME N PATH: N requests to PATH/1..N at once (0.1 s apart); each
+# one's "CODE TIME" in $T/NAMEi.out, its body in $T/NAMEi.body
+burst() {
+	local i pids=()
+	for i in $(seq "$2"); do
+		"${C[@]}" -o "$T/$1$i.body" -w '%{http_code} %{time_total}\n' "$H$3/$i" \
+			>"$T/$1$i.out" 2>&1 &
+		pids+=($!)
+		sleep 0.1
+	done
+	wait "${pids[@]}" || true
+}
+burst pend 4 /pend/slow
 codes=$(cut -d' ' -f1 "$T"/pend[1-4].out | sort | tr '\n' ' ')
 expect "max_pending 1: 2 served, 2 refused" "200 200 503 503 " "$codes"
 contains "max_pending: the reason" "max_pending" "$(cat "$T"/pend[1-4].body)"
@@ -391,15 +396,9 @@ contains "max_pending: the reason" "max_pending" "$(cat "$T"/pend[1-4].body)"
 fast=$({ grep -h '^503' "$T"/pend[1-4].out || true; } | cut -d' ' -f2 | sort -g | tail -1)
 expect "max_pending: refused at once (under 0.5 s)" "1" \
 	"$(python3 -c "print(int(${fast:-9} < 0.5))")"
-tpids=()
-for i in 1 2; do
-	"${C[@]}" -o "$T/cap$i.body" -w '%{http_code}\n' "$H/capped/slow/$i" >"$T/cap$i.out" 2>&1 &
-	tpids+=($!)
-	sleep 0.1
-done
-wait "${tpids[@]}" || true
+burst cap 2 /capped/slow
 expect "max_requests 1: one served, one refused" "200 503 " \
-	"$(cat "$T"/cap[12].out | sort | tr '\n' ' ')"
+	"$(cut -d' ' -f1 "$T"/cap[12].out | sort | tr '\n' ' ')"
 contains "max_requests: the reason" "max_requests" "$(cat "$T"/cap[12].body)"
 
 # ---- metrics: the filters' counters ------------------------------------------------

@@ -123,10 +123,12 @@ msg_hdr(struct reqmsg *r, const char *name, const char *value)
 	r->m.nheaders++;
 }
 
-/* Run a route's pre chain: the verdict; status and reason on an answer. */
+/* Run a route's pre chain with the loop lagging by lag_ms: the verdict;
+ * status and reason on an answer. */
 static enum gw_fverdict
-run_pre(struct gw_route *rt, struct reqmsg *r, uint64_t now_ns, int64_t wall,
-	struct gw_freq **out, int *status, char *body, size_t cap)
+run_pre_lag(struct gw_route *rt, struct reqmsg *r, uint64_t now_ns,
+	    int64_t wall, uint64_t lag_ms, struct gw_freq **out, int *status,
+	    char *body, size_t cap)
 {
 	struct gw_freq_in in = { &r->m, (struct sockaddr *)&r->peer, now_ns,
 				 wall };
@@ -134,6 +136,7 @@ run_pre(struct gw_route *rt, struct reqmsg *r, uint64_t now_ns, int64_t wall,
 	enum gw_fverdict v;
 
 	ck_assert_ptr_nonnull(f);
+	in.loop_lag_ns = lag_ms * 1000000;
 	v = gw_freq_pre(f, &in);
 	if (v == GW_FV_ANSWER) {
 		const struct http_header *h;
@@ -147,6 +150,23 @@ run_pre(struct gw_route *rt, struct reqmsg *r, uint64_t now_ns, int64_t wall,
 	}
 	*out = f;
 	return v;
+}
+
+static enum gw_fverdict
+run_pre(struct gw_route *rt, struct reqmsg *r, uint64_t now_ns, int64_t wall,
+	struct gw_freq **out, int *status, char *body, size_t cap)
+{
+	return run_pre_lag(rt, r, now_ns, wall, 0, out, status, body, cap);
+}
+
+/* hex of sha256("k-alice"): alice's key as a keys line stores it */
+static void
+alice_hex(char hex[65])
+{
+	uint8_t h[32];
+
+	SHA256((const unsigned char *)"k-alice", 7, h);
+	gw_hex(h, 32, hex);
 }
 
 static void
@@ -293,12 +313,9 @@ START_TEST(chain_order_and_counters)
 	struct http_header out[HTTP_MAX_HEADERS];
 	size_t n;
 	int st = 0;
-	/* sha256("k-alice") */
-	uint8_t h[32];
 	char hex[65];
 
-	SHA256((const unsigned char *)"k-alice", 7, h);
-	gw_hex(h, 32, hex);
+	alice_hex(hex);
 	gw_conf_init(&c);
 	conf(&c, "upstream", "u", "instance", "127.0.0.1:9");
 	conf(&c, "filter", "keys", "type", "apikey");
@@ -1417,11 +1434,9 @@ START_TEST(transform_request_response)
 	struct fcount fc = { "tr", { 0 }, 0 };
 	size_t n;
 	int st = 0;
-	uint8_t h[32];
 	char hex[65];
 
-	SHA256((const unsigned char *)"k-alice", 7, h);
-	gw_hex(h, 32, hex);
+	alice_hex(hex);
 	gw_conf_init(&c);
 	conf(&c, "upstream", "u", "instance", "127.0.0.1:9");
 	conf(&c, "filter", "keys", "type", "apikey");
@@ -1569,28 +1584,9 @@ pre_lag(struct gw_route *rt, uint64_t lag_ms, struct gw_freq **f, int *st,
 	char *body, size_t cap)
 {
 	struct reqmsg r;
-	struct gw_freq_in in;
-	enum gw_fverdict v;
 
 	msg_init(&r, "GET", "/x", NULL);
-	memset(&in, 0, sizeof(in));
-	in.m = &r.m;
-	in.peer = (struct sockaddr *)&r.peer;
-	in.now_ns = 1 * S;
-	in.wall_s = 1000;
-	in.loop_lag_ns = lag_ms * 1000000;
-	*f = gw_freq_new(rt);
-	ck_assert_ptr_nonnull(*f);
-	v = gw_freq_pre(*f, &in);
-	if (v == GW_FV_ANSWER) {
-		const struct http_header *h;
-		const char *b;
-		size_t nh, bl;
-
-		gw_freq_answer(*f, st, &h, &nh, &b, &bl);
-		snprintf(body, cap, "%.*s", (int)bl, b);
-	}
-	return v;
+	return run_pre_lag(rt, &r, 1 * S, 1000, lag_ms, f, st, body, cap);
 }
 
 struct dgcount {
@@ -1724,11 +1720,9 @@ START_TEST(api_version_filters)
 	struct gw_table *t;
 	char err[256], text[1024], *js;
 	cJSON *arr;
-	uint8_t h[32];
 	char hex[65];
 
-	SHA256((const unsigned char *)"k-alice", 7, h);
-	gw_hex(h, 32, hex);
+	alice_hex(hex);
 	snprintf(text, sizeof(text),
 		 "[upstream be]\ninstance = 127.0.0.1:9\n"
 		 "[filter keys]\ntype = apikey\nkey = alice sha256:%s\n"
