@@ -169,6 +169,30 @@ alice_hex(char hex[65])
 	gw_hex(h, 32, hex);
 }
 
+/* The table of c, which is then freed. */
+static struct gw_table *
+build_table(struct gw_conf *c)
+{
+	char err[256];
+	struct gw_table *t = gw_table_build(c, err, sizeof(err));
+
+	ck_assert_msg(t != NULL, "%s", err);
+	gw_conf_fini(c);
+	return t;
+}
+
+/* Upstream u and the apikey filter "keys" that knows alice. */
+static void
+conf_alice(struct gw_conf *c)
+{
+	char hex[65];
+
+	alice_hex(hex);
+	conf(c, "upstream", "u", "instance", "127.0.0.1:9");
+	conf(c, "filter", "keys", "type", "apikey");
+	conf(c, "filter", "keys", "key", "alice sha256:%s", hex);
+}
+
 static void
 end_req(struct gw_freq *f, bool fwd, int status, uint64_t now_ns)
 {
@@ -305,7 +329,7 @@ END_TEST
 START_TEST(chain_order_and_counters)
 {
 	struct gw_conf c;
-	char err[256], body[512];
+	char body[512];
 	struct gw_table *t;
 	struct gw_route *rt;
 	struct gw_freq *f;
@@ -313,22 +337,16 @@ START_TEST(chain_order_and_counters)
 	struct http_header out[HTTP_MAX_HEADERS];
 	size_t n;
 	int st = 0;
-	char hex[65];
 
-	alice_hex(hex);
 	gw_conf_init(&c);
-	conf(&c, "upstream", "u", "instance", "127.0.0.1:9");
-	conf(&c, "filter", "keys", "type", "apikey");
-	conf(&c, "filter", "keys", "key", "alice sha256:%s", hex);
+	conf_alice(&c);
 	conf(&c, "filter", "keys", "consumer_header", "X-Who");
 	conf(&c, "filter", "rl", "type", "ratelimit");
 	conf(&c, "filter", "rl", "rate", "2/m");
 	conf(&c, "filter", "rl", "key", "consumer");
 	conf(&c, "route", "r", "upstream", "u");
 	conf(&c, "route", "r", "filters", "keys,rl");
-	t = gw_table_build(&c, err, sizeof(err));
-	ck_assert_msg(t != NULL, "%s", err);
-	gw_conf_fini(&c);
+	t = build_table(&c);
 	rt = route_named(t, "r");
 	ck_assert_uint_eq(gw_route_nfilters(rt), 2);
 	ck_assert_str_eq(gw_route_filter_name(rt, 0), "keys");
@@ -1193,9 +1211,7 @@ START_TEST(apikey)
 	conf(&c, "filter", "k", "query", "api_key");
 	conf(&c, "route", "r", "direct", "200 ok");
 	conf(&c, "route", "r", "filters", "k");
-	t = gw_table_build(&c, err, sizeof(err));
-	ck_assert_msg(t != NULL, "%s", err);
-	gw_conf_fini(&c);
+	t = build_table(&c);
 	rt = route_named(t, "r");
 
 	msg_init(&r, "GET", "/", NULL);
@@ -1402,10 +1418,11 @@ START_TEST(transform_conf_errors)
 }
 END_TEST
 
+/* A filter instance's own counters (gw_filters_each), found by name. */
 struct fcount {
 	const char *filter;
-	uint64_t v[4];
 	size_t n;
+	struct gw_fcounter c[GW_FCOUNTERS_MAX];
 };
 
 static void
@@ -1418,53 +1435,61 @@ count_of(void *arg, const char *name, const char *type,
 	if (strcmp(name, fc->filter) != 0)
 		return;
 	fc->n = n;
-	for (size_t i = 0; i < n && i < 4; i++)
-		fc->v[i] = c[i].v;
+	memcpy(fc->c, c, n * sizeof(*c));
 }
+
+/* The counter name (with label value lval, or NULL: none). */
+static uint64_t
+fc_get(const struct fcount *fc, const char *name, const char *lval)
+{
+	for (size_t i = 0; i < fc->n; i++)
+		if (strcmp(fc->c[i].name, name) == 0 &&
+		    (lval == NULL || strcmp(fc->c[i].lval, lval) == 0))
+			return fc->c[i].v;
+	ck_abort_msg("no counter %s %s", name, lval != NULL ? lval : "");
+	return 0;
+}
+
+/* The transform filter "tr" of transform_request_response, in order. */
+static const char *const tr_keys[][2] = {
+	{ "request_header_set", "X-User: ${consumer}" },
+	{ "request_header_add", "X-Client: ${remote_addr} via ${route} $$1" },
+	{ "request_header_remove", "X-Debug" },
+	{ "path_strip_prefix", "/api" },
+	{ "path_regex", "^/users/([0-9]+)/posts/([0-9]+)$ /v2/posts/$2/by/$1" },
+	{ "path_replace_prefix", "/v2/ /internal/v2/" },
+	{ "query_remove", "debug" },
+	{ "query_set", "lang=en" },
+	{ "query_add", "who=${consumer}/${method}" },
+	{ "response_header_set", "Server: edge" },
+	{ "response_header_remove", "X-Powered-By" },
+	{ "response_header_add", "X-Served-For: ${consumer}" },
+};
 
 START_TEST(transform_request_response)
 {
 	struct gw_conf c;
-	char err[256], body[512];
+	char body[512];
 	struct gw_table *t;
 	struct gw_route *rt;
 	struct gw_freq *f;
 	struct reqmsg r;
 	struct http_header out[HTTP_MAX_HEADERS];
-	struct fcount fc = { "tr", { 0 }, 0 };
+	struct fcount fc = { "tr", 0, { { 0 } } };
 	size_t n;
 	int st = 0;
-	char hex[65];
 
-	alice_hex(hex);
 	gw_conf_init(&c);
-	conf(&c, "upstream", "u", "instance", "127.0.0.1:9");
-	conf(&c, "filter", "keys", "type", "apikey");
-	conf(&c, "filter", "keys", "key", "alice sha256:%s", hex);
+	conf_alice(&c);
 	conf(&c, "filter", "tr", "type", "transform");
-	conf(&c, "filter", "tr", "request_header_set", "X-User: ${consumer}");
-	conf(&c, "filter", "tr", "request_header_add",
-	     "X-Client: ${remote_addr} via ${route} $$1");
-	conf(&c, "filter", "tr", "request_header_remove", "X-Debug");
-	conf(&c, "filter", "tr", "path_strip_prefix", "/api");
-	conf(&c, "filter", "tr", "path_regex",
-	     "^/users/([0-9]+)/posts/([0-9]+)$ /v2/posts/$2/by/$1");
-	conf(&c, "filter", "tr", "path_replace_prefix", "/v2/ /internal/v2/");
-	conf(&c, "filter", "tr", "query_remove", "debug");
-	conf(&c, "filter", "tr", "query_set", "lang=en");
-	conf(&c, "filter", "tr", "query_add", "who=${consumer}/${method}");
-	conf(&c, "filter", "tr", "response_header_set", "Server: edge");
-	conf(&c, "filter", "tr", "response_header_remove", "X-Powered-By");
-	conf(&c, "filter", "tr", "response_header_add",
-	     "X-Served-For: ${consumer}");
+	for (size_t i = 0; i < sizeof(tr_keys) / sizeof(tr_keys[0]); i++)
+		conf(&c, "filter", "tr", tr_keys[i][0], "%s", tr_keys[i][1]);
 	conf(&c, "route", "r", "upstream", "u");
 	conf(&c, "route", "r", "filters", "keys, tr");
 	conf(&c, "route", "open", "path_prefix", "/open/");
 	conf(&c, "route", "open", "upstream", "u");
 	conf(&c, "route", "open", "filters", "tr");
-	t = gw_table_build(&c, err, sizeof(err));
-	ck_assert_msg(t != NULL, "%s", err);
-	gw_conf_fini(&c);
+	t = build_table(&c);
 	rt = route_named(t, "r");
 
 	/* alice: every request edit, the path through all three rewrites,
@@ -1541,10 +1566,12 @@ START_TEST(transform_request_response)
 	}
 	gw_filters_each(t, count_of, &fc);
 	ck_assert_uint_eq(fc.n, 4);
-	ck_assert_uint_eq(fc.v[0], 3); /* requests */
-	ck_assert_uint_eq(fc.v[1], 1); /* path rewrites */
-	ck_assert_uint_eq(fc.v[2], 2); /* query rewrites */
-	ck_assert_uint_eq(fc.v[3], 1); /* errors */
+	ck_assert_uint_eq(fc_get(&fc, "transform_requests_total", NULL), 3);
+	ck_assert_uint_eq(fc_get(&fc, "transform_path_rewrites_total", NULL),
+			  1);
+	ck_assert_uint_eq(fc_get(&fc, "transform_query_rewrites_total", NULL),
+			  2);
+	ck_assert_uint_eq(fc_get(&fc, "transform_errors_total", NULL), 1);
 	ck_assert_uint_eq(gw_route_filter_stats(route_named(t, "open"), 0)
 				  ->reasons[GW_FR_TRANSFORM],
 			  1);
@@ -1589,31 +1616,6 @@ pre_lag(struct gw_route *rt, uint64_t lag_ms, struct gw_freq **f, int *st,
 	return run_pre_lag(rt, &r, 1 * S, 1000, lag_ms, f, st, body, cap);
 }
 
-struct dgcount {
-	const char *filter;
-	uint64_t shed_inflight, shed_lag, rerouted;
-};
-
-static void
-dg_count(void *arg, const char *name, const char *type,
-	 const struct gw_fcounter *c, size_t n)
-{
-	struct dgcount *d = arg;
-
-	(void)type;
-	if (strcmp(name, d->filter) != 0)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(c[i].name, "degrade_shed_total") == 0 &&
-		    strcmp(c[i].lval, "lag") == 0)
-			d->shed_lag = c[i].v;
-		else if (strcmp(c[i].name, "degrade_shed_total") == 0)
-			d->shed_inflight = c[i].v;
-		else if (strcmp(c[i].name, "degrade_rerouted_total") == 0)
-			d->rerouted = c[i].v;
-	}
-}
-
 START_TEST(degrade_lag_and_smaller_route)
 {
 	struct gw_conf c;
@@ -1621,7 +1623,7 @@ START_TEST(degrade_lag_and_smaller_route)
 	struct gw_table *t;
 	struct gw_route *low, *high, *big, *small;
 	struct gw_freq *f;
-	struct dgcount dc = { "dlow", 0, 0, 0 };
+	struct fcount fc = { "dlow", 0, { { 0 } } };
 	int st = 0;
 
 	gw_conf_init(&c);
@@ -1693,13 +1695,13 @@ START_TEST(degrade_lag_and_smaller_route)
 	end_req(f, true, 200, 1 * S);
 	ck_assert_int_eq(gw_degrade_force("big", false), 0);
 
-	gw_filters_each(t, dg_count, &dc);
-	ck_assert_uint_eq(dc.shed_lag, 1);
-	ck_assert_uint_eq(dc.shed_inflight, 0);
-	dc = (struct dgcount){ "dbig", 0, 0, 0 };
-	gw_filters_each(t, dg_count, &dc);
-	ck_assert_uint_eq(dc.rerouted, 2);
-	ck_assert_uint_eq(dc.shed_lag, 1);
+	gw_filters_each(t, count_of, &fc);
+	ck_assert_uint_eq(fc_get(&fc, "degrade_shed_total", "lag"), 1);
+	ck_assert_uint_eq(fc_get(&fc, "degrade_shed_total", "inflight"), 0);
+	fc.filter = "dbig";
+	gw_filters_each(t, count_of, &fc);
+	ck_assert_uint_eq(fc_get(&fc, "degrade_rerouted_total", NULL), 2);
+	ck_assert_uint_eq(fc_get(&fc, "degrade_shed_total", "lag"), 1);
 	gw_table_put(t);
 
 	/* a fallback_route that is not there: at build, naming it */
