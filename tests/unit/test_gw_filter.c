@@ -1489,6 +1489,16 @@ START_TEST(transform_request_response)
 	conf(&c, "route", "open", "path_prefix", "/open/");
 	conf(&c, "route", "open", "upstream", "u");
 	conf(&c, "route", "open", "filters", "tr");
+	conf(&c, "filter", "trh", "type", "transform");
+	conf(&c, "filter", "trh", "request_header_set", "X-Host: ${host}");
+	conf(&c, "route", "host", "path_prefix", "/host/");
+	conf(&c, "route", "host", "upstream", "u");
+	conf(&c, "route", "host", "filters", "trh");
+	conf(&c, "filter", "trre", "type", "transform");
+	conf(&c, "filter", "trre", "path_regex", "^/(a+)+$ /x/$1");
+	conf(&c, "route", "slowre", "path_prefix", "/slowre/");
+	conf(&c, "route", "slowre", "upstream", "u");
+	conf(&c, "route", "slowre", "filters", "trre");
 	t = build_table(&c);
 	rt = route_named(t, "r");
 
@@ -1563,6 +1573,37 @@ START_TEST(transform_request_response)
 					   "too long") != NULL,
 			      "%s", body);
 		end_req(f, false, 414, 1 * S);
+	}
+	/* a Host that makes ${host} over 1 KiB: 500, counted */
+	{
+		static char host[1100];
+
+		memset(host, 'h', sizeof(host) - 1);
+		msg_init(&r, "GET", "/open/x", NULL);
+		msg_hdr(&r, "Host", host);
+		ck_assert_int_eq(run_pre(route_named(t, "host"), &r, 1 * S,
+					 1000, &f, &st, body, sizeof(body)),
+				 GW_FV_ANSWER);
+		ck_assert_int_eq(st, 500);
+		ck_assert_msg(strstr(body, "header value too long") != NULL,
+			      "%s", body);
+		end_req(f, false, 500, 1 * S);
+	}
+	/* a regex past its match limit: 500, not a crash or a hang */
+	{
+		static char ap[64];
+
+		memset(ap, 'a', sizeof(ap) - 1);
+		ap[0] = '/';
+		ap[sizeof(ap) - 2] = 'b';
+		msg_init(&r, "GET", ap, NULL);
+		ck_assert_int_eq(run_pre(route_named(t, "slowre"), &r, 1 * S,
+					 1000, &f, &st, body, sizeof(body)),
+				 GW_FV_ANSWER);
+		ck_assert_int_eq(st, 500);
+		ck_assert_msg(strstr(body, "path rewrite failed") != NULL, "%s",
+			      body);
+		end_req(f, false, 500, 1 * S);
 	}
 	gw_filters_each(t, count_of, &fc);
 	ck_assert_uint_eq(fc.n, 4);
