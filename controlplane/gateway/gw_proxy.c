@@ -40,13 +40,13 @@ struct profile {
 	struct http_client *cl;
 };
 
-/* What belongs to one event loop: its clients, its calls, its log
- * limiter. Used only from that loop's thread. */
 /* The loop's lag is sampled every LAG_PERIOD_MS while it had a request in
  * the last LAG_IDLE_MS (an idle loop has no timer of ours). */
 #define LAG_PERIOD_MS 20
 #define LAG_IDLE_MS   10000
 
+/* What belongs to one event loop: its clients, its calls, its log
+ * limiter, its lag timer. Used only from that loop's thread. */
 struct gw_loop {
 	struct event_base *base;
 	struct event *lag_ev; /* NULL until its first request */

@@ -1860,6 +1860,19 @@ host_mode(const struct hc_host *h)
 	}
 }
 
+/* HTTP/1.1 requests the host can still take at once (idle connections
+ * and connections not yet opened): the queue holds them too until the
+ * dispatch runs, without their waiting for a connection. */
+static uint32_t
+host_room(const struct hc_host *h)
+{
+	uint32_t max = h->c->o.max_conns_per_host;
+
+	if (host_mode(h) != MODE_H1)
+		return 0;
+	return h->nidle + (h->nconns < max ? max - h->nconns : 0);
+}
+
 static void
 fail_queue(struct hc_host *h, int err)
 {
@@ -2320,7 +2333,7 @@ http_client_request(struct http_client *c, const struct http_client_spec *s,
 	if (r->h == NULL)
 		goto err;
 	if (c->o.max_queued_per_host != 0 &&
-	    r->h->nqueued >= c->o.max_queued_per_host) {
+	    r->h->nqueued >= c->o.max_queued_per_host + host_room(r->h)) {
 		c->st.queue_full++;
 		e = EBUSY;
 		goto err;

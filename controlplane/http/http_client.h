@@ -93,8 +93,9 @@ struct http_client_opts {
 	uint32_t out_high_water;     /* request bytes queued per request */
 	uint32_t in_high_water;	     /* response bytes read ahead per conn */
 	uint32_t h2_window;	     /* HTTP/2 receive window per stream */
-	/* requests waiting for a connection per host; 0: no bound. More
-	 * are refused by http_client_request (EBUSY) */
+	/* requests waiting for a connection per host (HTTP/1.1: beyond
+	 * its idle and not yet opened connections); 0: no bound. More are
+	 * refused by http_client_request (EBUSY) */
 	uint32_t max_queued_per_host;
 };
 
