@@ -481,8 +481,12 @@ c_show(struct ctx *c)
 		cJSON_AddStringToObject(c->out, "api", a->name);
 		cJSON_AddNumberToObject(c->out, "version", v);
 		cJSON_AddStringToObject(c->out, "routes", text);
+		arr = cJSON_AddArrayToObject(c->out, "filters");
+		rc = arr == NULL ? -ENOMEM
+				 : gw_api_text_filters(a->name, text, arr,
+						       c->err, c->errlen);
 		free(text);
-		return 0;
+		return rc;
 	}
 	cJSON_AddStringToObject(c->out, "api", a->name);
 	rc = gw_api_draft(c->s, a->name, &text, c->err, c->errlen);

@@ -94,4 +94,11 @@ int gw_api_diff(const char *old, const char *new, const char *label_a,
 int gw_api_text_parse(const char *api, const char *text, bool prefix,
 		      struct gw_conf *c, char *err, size_t errlen);
 
+/* The [filter NAME] sections of a version's text into arr (a cJSON
+ * array): {"name", "type", "routes": [the version's routes using it]},
+ * names as written. 0 or gw_api_text_parse's error. */
+struct cJSON;
+int gw_api_text_filters(const char *api, const char *text, struct cJSON *arr,
+			char *err, size_t errlen);
+
 #endif

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The route text of an API version (gw_api.h): parsed with inih, the
+ * The route text of an API version (gw_api.h): [route NAME], [upstream
+ * NAME] and [filter NAME] sections (a version brings its own filters;
+ * its routes' `filters` and a degrade filter's `fallback_route` name the
+ * version's own). Parsed with inih, the
  * INI file's own dialect, through a line reader that counts lines so that
  * every error names one, into a struct gw_conf, either as written (to
  * validate it) or with its names prefixed "api.API."; and what a stage
@@ -15,13 +18,15 @@
 #include <string.h>
 #include <time.h>
 #include <ini.h>
+#include <cJSON.h>
 
 #include "gw_api_priv.h"
+#include "gw_filter_priv.h"
 #include "edgelb/util.h"
 
 /* Where a section or a key of it is, to place errors of gw_table_build. */
 struct sect_line {
-	char kind[16]; /* "route" or "upstream" */
+	char kind[16]; /* "route", "upstream" or "filter" */
 	char name[GW_NAME_MAX];
 	char key[32]; /* "": the section header */
 	int line;
@@ -170,6 +175,31 @@ split_section(const char *section, char *kind, size_t kcap, char *name,
 	return 0;
 }
 
+/* "a, b" as "api.API.a, api.API.b" into out. 0 or -ENOSPC. */
+static int
+prefix_list(const char *api, const char *list, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (const char *s = list; *s != '\0';) {
+		size_t n;
+		int k;
+
+		s += strspn(s, ", \t");
+		n = strcspn(s, ", \t");
+		if (n == 0)
+			break;
+		k = snprintf(out + o, cap - o, "%s%s%s.%.*s", o > 0 ? ", " : "",
+			     GW_API_NS, api, (int)n, s);
+		if (k < 0 || (size_t)k >= cap - o)
+			return -ENOSPC;
+		o += (size_t)k;
+		s += n;
+	}
+	return 0;
+}
+
 static int
 on_key(void *user, const char *isection, const char *key, const char *value)
 {
@@ -177,7 +207,7 @@ on_key(void *user, const char *isection, const char *key, const char *value)
 	/* inih cuts section names at 50 bytes: the reader's copy is whole */
 	const char *section = p->section;
 	char kind[16], name[GW_NAME_MAX + 8], full[GW_NAME_MAX + 8];
-	char pval[GW_NAME_MAX + 8], err[256];
+	char pval[GW_MAX_FILTERS * (GW_NAME_MAX + 2) + 8], err[256];
 	const char *v = value;
 	int rc;
 
@@ -189,9 +219,11 @@ on_key(void *user, const char *isection, const char *key, const char *value)
 	}
 	if (split_section(section, kind, sizeof(kind), name, sizeof(name)) <
 		    0 ||
-	    (strcmp(kind, "route") != 0 && strcmp(kind, "upstream") != 0)) {
+	    (strcmp(kind, "route") != 0 && strcmp(kind, "upstream") != 0 &&
+	     strcmp(kind, "filter") != 0)) {
 		perr(p, -EINVAL,
-		     "[%.40s]: only [route NAME] and [upstream NAME] sections",
+		     "[%.40s]: only [route NAME], [upstream NAME] and [filter "
+		     "NAME] sections",
 		     section);
 		return 1;
 	}
@@ -222,10 +254,21 @@ on_key(void *user, const char *isection, const char *key, const char *value)
 	if (p->prefix) {
 		snprintf(full, sizeof(full), "%s%s.%s", GW_API_NS, p->api,
 			 name);
-		if (strcmp(kind, "route") == 0 &&
-		    strcmp(key, "upstream") == 0) {
+		if ((strcmp(kind, "route") == 0 &&
+		     strcmp(key, "upstream") == 0) ||
+		    (strcmp(kind, "filter") == 0 &&
+		     strcmp(key, "fallback_route") == 0)) {
 			snprintf(pval, sizeof(pval), "%s%s.%s", GW_API_NS,
 				 p->api, value);
+			v = pval;
+		} else if (strcmp(kind, "route") == 0 &&
+			   strcmp(key, "filters") == 0) {
+			if (prefix_list(p->api, value, pval, sizeof(pval)) <
+			    0) {
+				perr(p, -EINVAL, "[route %s] filters: too long",
+				     name);
+				return 1;
+			}
 			v = pval;
 		}
 	} else {
@@ -320,6 +363,54 @@ gw_api_text_parse(const char *api, const char *text, bool prefix,
 	if (p.rc < 0)
 		return lb_errf(err, errlen, p.rc, "%s", p.err);
 	return 0;
+}
+
+int
+gw_api_text_filters(const char *api, const char *text, struct cJSON *arr,
+		    char *err, size_t errlen)
+{
+	size_t pl = strlen(GW_API_NS) + strlen(api) + 1;
+	struct gw_conf c;
+	int rc;
+
+	gw_conf_init(&c);
+	rc = gw_api_text_parse(api, text, true, &c, err, errlen);
+	for (size_t i = 0; rc == 0 && i < c.nfilters; i++) {
+		const struct gw_filter_conf *f = &c.filters[i];
+		cJSON *o = cJSON_CreateObject(), *routes = NULL;
+
+		if (o != NULL && !cJSON_AddItemToArray(arr, o)) {
+			cJSON_Delete(o);
+			o = NULL;
+		}
+		if (o == NULL ||
+		    cJSON_AddStringToObject(o, "name", f->name + pl) == NULL ||
+		    cJSON_AddStringToObject(o, "type", f->ops->type) == NULL ||
+		    (routes = cJSON_AddArrayToObject(o, "routes")) == NULL) {
+			rc = lb_errf(err, errlen, -ENOMEM, "out of memory");
+			break;
+		}
+		for (size_t r = 0; r < c.nroutes && rc == 0; r++)
+			for (size_t k = 0; k < c.routes[r].nfilters; k++) {
+				cJSON *n;
+
+				if (strcmp(c.routes[r].filters[k], f->name) !=
+				    0)
+					continue;
+				n = cJSON_CreateString(c.routes[r].name + pl);
+				if (n != NULL &&
+				    !cJSON_AddItemToArray(routes, n)) {
+					cJSON_Delete(n);
+					n = NULL;
+				}
+				if (n == NULL)
+					rc = lb_errf(err, errlen, -ENOMEM,
+						     "out of memory");
+				break;
+			}
+	}
+	gw_conf_fini(&c);
+	return rc;
 }
 
 int

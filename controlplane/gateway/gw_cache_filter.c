@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,7 @@ enum mode {
 };
 
 struct cache_filter {
-	struct cache_filter *prev, *next; /* the live ones */
+	struct gw_flive live; /* in the live list */
 	char name[GW_NAME_MAX];
 	struct gw_cache *c;
 	struct gw_cache_stats *st;
@@ -53,8 +54,7 @@ struct capture {
 	size_t blen, bcap;
 };
 
-static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct cache_filter *live;
+static struct gw_flive_list live = GW_FLIVE_LIST_INIT(live);
 
 /* ---- configuration ------------------------------------------------------ */
 
@@ -160,14 +160,7 @@ cf_destroy(void *inst)
 
 	if (f == NULL)
 		return;
-	pthread_mutex_lock(&live_mu);
-	if (f->prev != NULL)
-		f->prev->next = f->next;
-	else if (live == f)
-		live = f->next;
-	if (f->next != NULL)
-		f->next->prev = f->prev;
-	pthread_mutex_unlock(&live_mu);
+	gw_flive_del(&live, &f->live);
 	gw_cache_free(f->c);
 	free(f);
 }
@@ -198,12 +191,7 @@ cf_create(const struct gw_filter_conf *c, char *err, size_t errlen)
 	if (f->c == NULL)
 		goto nomem;
 	f->st = gw_cache_stats_ref(f->c);
-	pthread_mutex_lock(&live_mu);
-	f->next = live;
-	if (live != NULL)
-		live->prev = f;
-	live = f;
-	pthread_mutex_unlock(&live_mu);
+	gw_flive_add(&live, &f->live, f);
 	return f;
 nomem:
 	free(f);
@@ -561,6 +549,62 @@ cf_done(void *inst, void *rstate, const struct gw_fdone *d, bool answered,
 	gw_cache_put((struct gw_centry *)scratch[1]);
 }
 
+/* The cache's counters for the Prometheus export (gw_metrics.c). */
+static size_t
+cf_counters(void *inst, struct gw_fcounter *c)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+		bool gauge;
+	} t[] = {
+#define C(N, F, G, H) { "cache_" N, H, offsetof(struct gw_cache_stats, F), G }
+		C("hits_total", hits, false,
+		  "Requests answered from a fresh cache entry (HIT)."),
+		C("misses_total", misses, false,
+		  "Requests with no cache entry (MISS)."),
+		C("expired_total", expired, false,
+		  "Requests whose entry was past its freshness (EXPIRED)."),
+		C("stale_total", stale, false,
+		  "Expired entries served because the upstream failed "
+		  "(STALE)."),
+		C("bypass_total", bypass, false,
+		  "Requests the cache did not look up (BYPASS)."),
+		C("revalidated_total", revalidated, false,
+		  "Entries the upstream confirmed with a 304."),
+		C("not_modified_total", not_modified, false,
+		  "304s answered to clients from the cache."),
+		C("stores_total", stores, false, "Entries stored."),
+		C("evictions_total", evictions, false,
+		  "Entries dropped for room (LRU)."),
+		C("purged_total", purged, false,
+		  "Entries dropped by lbctl api cache purge."),
+		C("too_big_total", too_big, false,
+		  "Answers not stored: body over max_entry."),
+		C("uncacheable_total", uncacheable, false,
+		  "Answers not stored: status or Cache-Control."),
+		C("bytes", bytes, true, "Bytes held by the cache."),
+		C("entries", entries, true, "Entries held by the cache."),
+		C("max_bytes", max_bytes, true, "The cache's size bound."),
+#undef C
+	};
+	struct cache_filter *f = inst;
+	struct gw_cache_stats st;
+	size_t n = 0;
+
+	gw_cache_stats_get(f->c, &st);
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		c[n++] = (struct gw_fcounter){
+			t[i].name,
+			t[i].help,
+			NULL,
+			NULL,
+			t[i].gauge,
+			*(const uint64_t *)((const char *)&st + t[i].off),
+		};
+	return n;
+}
+
 const struct gw_filter_ops gw_filter_cache = {
 	.type = "cache",
 	.check_key = cf_check_key,
@@ -571,25 +615,54 @@ const struct gw_filter_ops gw_filter_cache = {
 	.done = cf_done,
 	.body = cf_body,
 	.fallback = cf_fallback,
+	.counters = cf_counters,
 };
 
 /* ---- lbctl ------------------------------------------------------------------- */
 
+struct purge_arg {
+	const char *filter, *prefix;
+	uint64_t n;
+	size_t ninst;
+};
+
+static void
+purge_one(void *arg, void *inst)
+{
+	struct purge_arg *a = arg;
+	struct cache_filter *f = inst;
+
+	if (a->filter != NULL && strcmp(a->filter, f->name) != 0)
+		return;
+	a->n += gw_cache_purge(f->c, a->prefix);
+	a->ninst++;
+}
+
 uint64_t
 gw_cache_purge_all(const char *filter, const char *prefix, size_t *ninst)
 {
-	uint64_t n = 0;
+	struct purge_arg a = { filter, prefix, 0, 0 };
 
-	*ninst = 0;
-	pthread_mutex_lock(&live_mu);
-	for (struct cache_filter *f = live; f != NULL; f = f->next) {
-		if (filter != NULL && strcmp(filter, f->name) != 0)
-			continue;
-		n += gw_cache_purge(f->c, prefix);
-		(*ninst)++;
-	}
-	pthread_mutex_unlock(&live_mu);
-	return n;
+	gw_flive_each(&live, purge_one, &a);
+	*ninst = a.ninst;
+	return a.n;
+}
+
+struct each_arg {
+	void (*fn)(void *arg, const char *name,
+		   const struct gw_cache_stats *st);
+	void *arg;
+};
+
+static void
+each_one(void *arg, void *inst)
+{
+	struct each_arg *a = arg;
+	struct cache_filter *f = inst;
+	struct gw_cache_stats st;
+
+	gw_cache_stats_get(f->c, &st);
+	a->fn(a->arg, f->name, &st);
 }
 
 void
@@ -597,12 +670,7 @@ gw_cache_each(void (*fn)(void *arg, const char *name,
 			 const struct gw_cache_stats *st),
 	      void *arg)
 {
-	struct gw_cache_stats st;
+	struct each_arg a = { fn, arg };
 
-	pthread_mutex_lock(&live_mu);
-	for (struct cache_filter *f = live; f != NULL; f = f->next) {
-		gw_cache_stats_get(f->c, &st);
-		fn(arg, f->name, &st);
-	}
-	pthread_mutex_unlock(&live_mu);
+	gw_flive_each(&live, each_one, &a);
 }

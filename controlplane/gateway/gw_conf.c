@@ -554,6 +554,10 @@ ups_key(struct gw_upstream_conf *u, const char *key, const char *v)
 		return parse_u32(v, 1, GW_MAX_POOL, &u->max_conns);
 	if (strcmp(key, "max_idle_conns") == 0)
 		return parse_u32(v, 0, GW_MAX_POOL, &u->max_idle_conns);
+	if (strcmp(key, "max_pending") == 0)
+		return parse_u32(v, 0, GW_MAX_PENDING, &u->max_pending);
+	if (strcmp(key, "max_requests") == 0)
+		return parse_u32(v, 0, GW_MAX_PENDING, &u->max_requests);
 	return -ENOENT;
 }
 

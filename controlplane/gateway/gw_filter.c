@@ -43,6 +43,21 @@ struct gw_filter_set {
 	struct gw_chain **chains;
 };
 
+/* A transform's edits of one request (gw_freq_edit_hdr, _set_target). */
+struct fedits {
+	size_t n;
+	struct {
+		bool resp;
+		enum gw_hdr_op op;
+		const char *name;
+		const char *value;
+	} e[GW_FREQ_EDITS];
+	size_t off;
+	char buf[GW_FREQ_EDIT_BUF];
+	char *path, *query; /* malloc'd; NULL: the client's */
+	bool has_target;
+};
+
 struct gw_freq {
 	const struct gw_route *route;
 	struct gw_chain *ch;
@@ -80,12 +95,14 @@ struct gw_freq {
 		bool set;
 		char value[GW_FREQ_RQ_MAX];
 	} rq[GW_FREQ_RQ];
+	struct fedits *fx;	  /* NULL: no transform edits */
+	struct gw_route *reroute; /* NULL: the route's own action */
 };
 
 static const struct gw_filter_ops *const types[] = {
-	&gw_filter_apikey,    &gw_filter_jwt,	  &gw_filter_hmac,
-	&gw_filter_ratelimit, &gw_filter_breaker, &gw_filter_cache,
-	&gw_filter_degrade,
+	&gw_filter_apikey,    &gw_filter_jwt,	    &gw_filter_hmac,
+	&gw_filter_ratelimit, &gw_filter_breaker,   &gw_filter_cache,
+	&gw_filter_degrade,   &gw_filter_transform,
 };
 
 static const struct {
@@ -113,6 +130,7 @@ static const struct {
 	[GW_FR_CACHE_HIT] = { "answered from the cache", "cache_hit" },
 	[GW_FR_SHED] = { "overloaded: shed by priority", "shed" },
 	[GW_FR_DEGRADED] = { "route degraded", "degraded" },
+	[GW_FR_TRANSFORM] = { "transform failed", "transform" },
 };
 
 const char *
@@ -134,6 +152,40 @@ gw_filter_find(const char *type)
 		if (strcmp(types[i]->type, type) == 0)
 			return types[i];
 	return NULL;
+}
+
+/* ---- live instances ------------------------------------------------------- */
+
+void
+gw_flive_add(struct gw_flive_list *l, struct gw_flive *e, void *inst)
+{
+	e->inst = inst;
+	pthread_mutex_lock(&l->mu);
+	LIST_INSERT_HEAD(&l->head, e, link);
+	pthread_mutex_unlock(&l->mu);
+}
+
+void
+gw_flive_del(struct gw_flive_list *l, struct gw_flive *e)
+{
+	if (e->inst == NULL)
+		return; /* never added */
+	pthread_mutex_lock(&l->mu);
+	LIST_REMOVE(e, link);
+	pthread_mutex_unlock(&l->mu);
+	e->inst = NULL;
+}
+
+void
+gw_flive_each(struct gw_flive_list *l, void (*fn)(void *arg, void *inst),
+	      void *arg)
+{
+	struct gw_flive *e;
+
+	pthread_mutex_lock(&l->mu);
+	LIST_FOREACH (e, &l->head, link)
+		fn(arg, e->inst);
+	pthread_mutex_unlock(&l->mu);
 }
 
 /* ---- the set ------------------------------------------------------------ */
@@ -230,6 +282,13 @@ gw_filter_set_build(const struct gw_conf *c, struct gw_route *routes,
 		}
 		r->chain = ch;
 	}
+	for (size_t i = 0; i < s->nf; i++)
+		if (s->f[i].ops->link != NULL &&
+		    s->f[i].ops->link(s->f[i].inst, routes, nroutes, err,
+				      errlen) < 0) {
+			e = EINVAL;
+			goto fail;
+		}
 	return s;
 nomem:
 	lb_errf(err, errlen, 0, "filters: out of memory");
@@ -279,6 +338,8 @@ gw_freq_new(const struct gw_route *r)
 	f->resp_h = NULL;
 	f->resp_nh = 0;
 	f->nrq = 0;
+	f->fx = NULL;
+	f->reroute = NULL;
 	return f;
 }
 
@@ -410,6 +471,127 @@ gw_freq_set_req_hdr(struct gw_freq *f, const char *name, const char *value)
 	f->rq[i].set = value != NULL;
 	if (value != NULL)
 		snprintf(f->rq[i].value, sizeof(f->rq[i].value), "%s", value);
+	return 0;
+}
+
+static struct fedits *
+fedits_get(struct gw_freq *f)
+{
+	if (f->fx == NULL) {
+		f->fx = malloc(sizeof(*f->fx));
+		if (f->fx == NULL)
+			return NULL;
+		f->fx->n = 0;
+		f->fx->off = 0;
+		f->fx->path = f->fx->query = NULL;
+		f->fx->has_target = false;
+	}
+	return f->fx;
+}
+
+static void
+fedits_free(struct fedits *x)
+{
+	if (x == NULL)
+		return;
+	free(x->path);
+	free(x->query);
+	free(x);
+}
+
+int
+gw_freq_edit_hdr(struct gw_freq *f, bool response, enum gw_hdr_op op,
+		 const char *name, const char *value)
+{
+	struct fedits *x = fedits_get(f);
+	size_t vl = value != NULL ? strlen(value) : 0;
+
+	if (x == NULL)
+		return -ENOMEM;
+	if (x->n >= GW_FREQ_EDITS || x->off + vl + 1 > sizeof(x->buf))
+		return -ENOSPC;
+	x->e[x->n].resp = response;
+	x->e[x->n].op = op;
+	x->e[x->n].name = name;
+	x->e[x->n].value = x->buf + x->off;
+	memcpy(x->buf + x->off, value != NULL ? value : "", vl + 1);
+	x->off += vl + 1;
+	x->n++;
+	return 0;
+}
+
+int
+gw_freq_set_target(struct gw_freq *f, const char *path, const char *query)
+{
+	struct fedits *x = fedits_get(f);
+	char *p, *q = NULL;
+
+	if (x == NULL)
+		return -ENOMEM;
+	p = strdup(path);
+	if (p == NULL || (query != NULL && (q = strdup(query)) == NULL)) {
+		free(p);
+		return -ENOMEM;
+	}
+	free(x->path);
+	free(x->query);
+	x->path = p;
+	x->query = q;
+	x->has_target = true;
+	return 0;
+}
+
+void
+gw_freq_reroute(struct gw_freq *f, struct gw_route *r)
+{
+	f->reroute = r;
+}
+
+struct gw_route *
+gw_freq_rerouted(const struct gw_freq *f)
+{
+	return f != NULL && f->answered_by < 0 ? f->reroute : NULL;
+}
+
+const char *
+gw_freq_path(const struct gw_freq *f, const char *path)
+{
+	return f != NULL && f->fx != NULL && f->fx->has_target ? f->fx->path
+							       : path;
+}
+
+const char *
+gw_freq_query(const struct gw_freq *f, const char *query)
+{
+	return f != NULL && f->fx != NULL && f->fx->has_target ? f->fx->query
+							       : query;
+}
+
+/* The edits of one direction on h[0..*n) (at most cap), in order. 0 or
+ * -E2BIG. */
+static int
+fedits_apply(const struct fedits *x, bool resp, struct http_header *h,
+	     size_t *n, size_t cap)
+{
+	for (size_t i = 0; x != NULL && i < x->n; i++) {
+		if (x->e[i].resp != resp)
+			continue;
+		if (x->e[i].op != GW_HDR_ADD) {
+			size_t k = 0;
+
+			for (size_t j = 0; j < *n; j++)
+				if (strcasecmp(h[j].name, x->e[i].name) != 0)
+					h[k++] = h[j];
+			*n = k;
+		}
+		if (x->e[i].op == GW_HDR_REMOVE)
+			continue;
+		if (*n >= cap)
+			return -E2BIG;
+		h[*n].name = x->e[i].name;
+		h[*n].value = x->e[i].value;
+		(*n)++;
+	}
 	return 0;
 }
 
@@ -601,7 +783,8 @@ gw_freq_req_headers(struct gw_freq *f, struct http_header *hdrs, size_t *n,
 {
 	size_t k = 0;
 
-	if (f == NULL || (f->cons_hdr[0] == '\0' && f->nrq == 0))
+	if (f == NULL ||
+	    (f->cons_hdr[0] == '\0' && f->nrq == 0 && f->fx == NULL))
 		return 0;
 	for (size_t i = 0; i < *n; i++) {
 		bool drop = f->cons_hdr[0] != '\0' &&
@@ -622,14 +805,14 @@ gw_freq_req_headers(struct gw_freq *f, struct http_header *hdrs, size_t *n,
 		hdrs[*n].value = f->rq[r].value;
 		(*n)++;
 	}
-	if (f->consumer[0] == '\0')
-		return 0;
-	if (*n >= cap)
-		return -E2BIG;
-	hdrs[*n].name = f->cons_hdr;
-	hdrs[*n].value = f->consumer;
-	(*n)++;
-	return 0;
+	if (f->consumer[0] != '\0') {
+		if (*n >= cap)
+			return -E2BIG;
+		hdrs[*n].name = f->cons_hdr;
+		hdrs[*n].value = f->consumer;
+		(*n)++;
+	}
+	return fedits_apply(f->fx, false, hdrs, n, cap);
 }
 
 int
@@ -656,7 +839,7 @@ gw_freq_post(struct gw_freq *f, int status, uint64_t now_ns,
 		return -E2BIG;
 	for (size_t i = 0; i < f->nh; i++)
 		hdrs[(*n)++] = f->h[i];
-	return 0;
+	return fedits_apply(f->fx, true, hdrs, n, cap);
 }
 
 void
@@ -679,10 +862,40 @@ gw_freq_done(struct gw_freq *f, const struct gw_fdone *d)
 				      f->answered_by == (int)i, f->scratch[i]);
 	}
 	free(f->xh);
+	fedits_free(f->fx);
 	free(f);
 }
 
 /* ---- counters ---------------------------------------------------------------- */
+
+void
+gw_filters_each(const struct gw_table *t,
+		void (*fn)(void *arg, const char *name, const char *type,
+			   const struct gw_fcounter *c, size_t n),
+		void *arg)
+{
+	const void *seen[GW_MAX_FILTER_CONFS];
+	size_t nseen = 0;
+	struct gw_fcounter c[GW_FCOUNTERS_MAX];
+
+	for (size_t i = 0; t != NULL && i < gw_table_nroutes(t); i++) {
+		const struct gw_route *r = gw_table_route(t, i);
+
+		for (size_t k = 0; k < gw_route_nfilters(r); k++) {
+			const struct chain_el *el = &r->chain->el[k];
+			size_t j, n = 0;
+
+			for (j = 0; j < nseen && seen[j] != el->inst; j++)
+				;
+			if (j < nseen || nseen >= GW_MAX_FILTER_CONFS)
+				continue;
+			seen[nseen++] = el->inst;
+			if (el->ops->counters != NULL)
+				n = el->ops->counters(el->inst, c);
+			fn(arg, el->name, el->ops->type, c, n);
+		}
+	}
+}
 
 size_t
 gw_route_nfilters(const struct gw_route *r)

@@ -4,8 +4,9 @@
  *
  * A filter type is a const ops struct registered by name (gw_filter_find,
  * like gw_balancer_find): "apikey", "jwt", "hmac" (authentication),
- * "ratelimit" (local limits) and "breaker" (circuit breaking per
- * upstream). A filter is declared once in a [filter NAME] section
+ * "ratelimit" (local limits), "breaker" (circuit breaking per
+ * upstream), "cache", "degrade" and "transform" (request and response
+ * rewrites). A filter is declared once in a [filter NAME] section
  * (`type = TYPE` first, then the type's keys) and used by routes through
  * `filters = NAME[, NAME...]`, in that order.
  *
@@ -72,6 +73,7 @@ enum gw_freason {
 	GW_FR_CACHE_HIT,      /* 200/304 from the cache (gw_cache.h) */
 	GW_FR_SHED,	      /* 503: load shedding (degrade) */
 	GW_FR_DEGRADED,	      /* 503 or fallback: degraded by lbctl */
+	GW_FR_TRANSFORM,      /* 414/500: a transform could not be applied */
 	GW_FR_MAX,
 };
 
@@ -133,6 +135,9 @@ struct gw_freq_in {
 	struct event_base *base;
 	void (*resume)(void *arg, enum gw_fverdict v);
 	void *resume_arg;
+	/* how late the request's loop runs its timers now (gw_lag_now);
+	 * 0: not measured */
+	uint64_t loop_lag_ns;
 };
 
 /* The request's chain state, or NULL when the route has none (every
@@ -154,13 +159,15 @@ void gw_freq_answer(const struct gw_freq *f, int *status,
 /*
  * Request headers to forward: in hdrs[0..*n) (at most cap), the
  * consumer header is removed and, after authentication, set to the
- * consumer. 0 or -E2BIG.
+ * consumer; then a transform's request header edits are applied. 0 or
+ * -E2BIG.
  */
 int gw_freq_req_headers(struct gw_freq *f, struct http_header *hdrs, size_t *n,
 			size_t cap);
 
 /* The upstream's response head: the post hooks run; their headers are
- * appended to hdrs[0..*n) (at most cap). 0, -E2BIG, or 1: a filter
+ * appended to hdrs[0..*n) (at most cap), then a transform's response
+ * header edits are applied. 0, -E2BIG, or 1: a filter
  * answers instead of this response (a cache entry revalidated by a 304,
  * or a fallback for a 5xx): send gw_freq_answer's and drop the
  * upstream's. */
@@ -189,12 +196,39 @@ struct gw_fdone {
  * freed. */
 void gw_freq_done(struct gw_freq *f, const struct gw_fdone *d);
 
+/* The path and the query (NULL: none) to send upstream: a transform's
+ * (gw_transform.c), or the ones given (the client's). */
+const char *gw_freq_path(const struct gw_freq *f, const char *path);
+const char *gw_freq_query(const struct gw_freq *f, const char *query);
+
+/* The route that serves the request instead of its own (a degrade
+ * filter's fallback_route), or NULL. */
+struct gw_route *gw_freq_rerouted(const struct gw_freq *f);
+
 /* How long the request must wait before its upstream pick, in ms (a
  * leaky bucket's delay); 0: none. */
 uint32_t gw_freq_delay_ms(const struct gw_freq *f);
 
 /* The authenticated consumer, or NULL. */
 const char *gw_freq_consumer(const struct gw_freq *f);
+
+/*
+ * An event loop's lag (gw_degrade.c; the proxy keeps one per loop): a
+ * timer due every period runs late by as much as the loop was busy.
+ * gw_lag_tick is the timer's callback at now: its lateness is a sample;
+ * gw_lag_now is the loop's lag at now: the largest sample less the time
+ * since it was taken (a stall's backlog drains in real time), or more
+ * while the next tick is overdue (a loop stuck now). Times in ns.
+ */
+struct gw_lag {
+	uint64_t period_ns;
+	uint64_t due_ns;
+	uint64_t tick_ns; /* the last tick */
+	uint64_t sample_ns;
+};
+void gw_lag_start(struct gw_lag *l, uint64_t period_ns, uint64_t now_ns);
+void gw_lag_tick(struct gw_lag *l, uint64_t now_ns);
+uint64_t gw_lag_now(const struct gw_lag *l, uint64_t now_ns);
 
 /* ---- counters ------------------------------------------------------------- */
 
@@ -203,6 +237,26 @@ struct gw_filter_stats {
 	uint64_t answered;
 	uint64_t reasons[GW_FR_MAX];
 };
+
+/* A counter of a filter instance of its own (the cache's hits, the
+ * transform's errors), exported as edgelbd_gateway_NAME{stage,filter[,
+ * label]}. */
+struct gw_fcounter {
+	const char *name; /* "cache_hits_total" */
+	const char *help;
+	const char *lkey, *lval; /* an extra label; lkey NULL: none */
+	bool gauge;
+	uint64_t v;
+};
+#define GW_FCOUNTERS_MAX 32 /* of one instance */
+
+/* Each filter instance of t's chains once (a filter used by several
+ * routes once): its name and counters (n 0 for a type without any). */
+struct gw_table;
+void gw_filters_each(const struct gw_table *t,
+		     void (*fn)(void *arg, const char *name, const char *type,
+				const struct gw_fcounter *c, size_t n),
+		     void *arg);
 
 /* The route's chain length, and its i-th filter's name and counters
  * (NULL past the end). */

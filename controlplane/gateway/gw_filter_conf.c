@@ -227,7 +227,8 @@ gw_filter_conf_key(struct gw_conf *c, const char *name, const char *key,
 			return lb_errf(err, errlen, -EINVAL,
 				       "filter %s: type: unknown type "
 				       "\"%.32s\" (apikey, jwt, hmac, "
-				       "ratelimit, breaker)",
+				       "ratelimit, breaker, cache, degrade, "
+				       "transform)",
 				       name, value);
 		if (f->ops != NULL && f->ops != ops)
 			return lb_errf(err, errlen, -EINVAL,

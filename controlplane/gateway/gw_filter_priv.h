@@ -9,6 +9,7 @@
 #define EDGELBD_GW_FILTER_PRIV_H
 
 #include <pthread.h>
+#include <sys/queue.h>
 
 #include "gw_filter.h"
 
@@ -51,6 +52,14 @@ struct gw_filter_ops {
 	 * instead with gw_freq_set_answer and return true (may be NULL) */
 	bool (*fallback)(void *inst, void *rstate, struct gw_freq *f,
 			 int status, uint64_t now_ns, uint64_t *scratch);
+	/* the instance's own counters into c (at most GW_FCOUNTERS_MAX),
+	 * how many (may be NULL) */
+	size_t (*counters)(void *inst, struct gw_fcounter *c);
+	/* once every route's chain is built: find the routes the instance
+	 * names (the degrade filter's fallback_route) among routes[0..n).
+	 * 0 or -EINVAL with err. May be NULL. */
+	int (*link)(void *inst, struct gw_route *routes, size_t n, char *err,
+		    size_t errlen);
 };
 
 const struct gw_filter_ops *gw_filter_find(const char *type);
@@ -62,6 +71,7 @@ extern const struct gw_filter_ops gw_filter_ratelimit;
 extern const struct gw_filter_ops gw_filter_breaker;
 extern const struct gw_filter_ops gw_filter_cache;
 extern const struct gw_filter_ops gw_filter_degrade;
+extern const struct gw_filter_ops gw_filter_transform;
 
 /* ---- helpers for hooks ----------------------------------------------------- */
 
@@ -117,6 +127,50 @@ const struct http_header *gw_freq_resp_headers(const struct gw_freq *f,
 #define GW_FREQ_RQ     2
 #define GW_FREQ_RQ_MAX 256
 int gw_freq_set_req_hdr(struct gw_freq *f, const char *name, const char *value);
+
+/*
+ * A header edit of a transform, applied after the other filters' (the
+ * request's in gw_freq_req_headers, the response's in gw_freq_post): add
+ * appends, set removes every header of that name then appends, remove
+ * removes. name must live as long as the table (a filter's config);
+ * value is copied. At most GW_FREQ_EDITS edits and GW_FREQ_EDIT_BUF
+ * bytes of values per request: 0, -ENOSPC or -ENOMEM.
+ */
+#define GW_FREQ_EDITS	 32
+#define GW_FREQ_EDIT_BUF 4096
+int gw_freq_edit_hdr(struct gw_freq *f, bool response, enum gw_hdr_op op,
+		     const char *name, const char *value);
+/* Send this path and query (NULL: none) upstream instead of the
+ * client's (gw_freq_path). Copied; 0 or -ENOMEM. */
+int gw_freq_set_target(struct gw_freq *f, const char *path, const char *query);
+
+/*
+ * The live instances of a filter type, process-wide (the cache's and
+ * degradation's, which lbctl reaches outside any table): an instance
+ * puts its entry in at create and takes it out at destroy; each walks
+ * them under the list's lock.
+ */
+struct gw_flive {
+	LIST_ENTRY(gw_flive) link;
+	void *inst;
+};
+struct gw_flive_list {
+	pthread_mutex_t mu;
+	LIST_HEAD(, gw_flive) head;
+};
+#define GW_FLIVE_LIST_INIT(l)                                                  \
+	{                                                                      \
+		PTHREAD_MUTEX_INITIALIZER, LIST_HEAD_INITIALIZER((l).head)     \
+	}
+void gw_flive_add(struct gw_flive_list *l, struct gw_flive *e, void *inst);
+void gw_flive_del(struct gw_flive_list *l, struct gw_flive *e);
+void gw_flive_each(struct gw_flive_list *l, void (*fn)(void *arg, void *inst),
+		   void *arg);
+
+/* In a pre hook that passes: the request is served by route r instead
+ * (its action, upstream, rewrites and timeouts), keeping the filters it
+ * passed (the degrade filter's fallback_route). */
+void gw_freq_reroute(struct gw_freq *f, struct gw_route *r);
 
 /* Shared key-value parsing for the filter types. */
 int gw_fparse_u32(const char *v, uint32_t lo, uint32_t hi, uint32_t *out);

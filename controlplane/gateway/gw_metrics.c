@@ -82,6 +82,7 @@ struct ent {
 	struct metrics_series *hist_s; /* daemon's thread */
 	/* upstreams: what retired tables counted */
 	uint64_t base_connect, base_eject;
+	uint64_t base_pending, base_maxreq; /* max_pending, max_requests */
 };
 
 struct gw_metrics {
@@ -384,6 +385,8 @@ gw_metrics_retire_upstream(struct gw_metrics *gm, const char *name,
 	if (e != NULL) {
 		e->base_connect += st->connect_errors;
 		e->base_eject += st->ejections;
+		e->base_pending += st->pending_overflow;
+		e->base_maxreq += st->max_requests;
 	}
 	pthread_mutex_unlock(&gm->mu);
 }
@@ -492,6 +495,7 @@ gw_metrics_collect(struct gw_metrics *gm, struct metrics *m,
 		struct ent *e = &gm->ents[i];
 		struct metrics_label l = { "upstream", e->name };
 		uint64_t conn = e->base_connect, ej = e->base_eject;
+		uint64_t pend = e->base_pending, maxreq = e->base_maxreq;
 
 		if (e->kind != ENT_UPSTREAM)
 			continue;
@@ -499,7 +503,18 @@ gw_metrics_collect(struct gw_metrics *gm, struct metrics *m,
 			if (strcmp(ups[j].name, e->name) == 0) {
 				conn += ups[j].st.connect_errors;
 				ej += ups[j].st.ejections;
+				pend += ups[j].st.pending_overflow;
+				maxreq += ups[j].st.max_requests;
 			}
+		metrics_put(m,
+			    "edgelbd_gateway_upstream_pending_overflow_total",
+			    "Requests answered 503 because max_pending already "
+			    "waited for a connection to the instance.",
+			    METRICS_COUNTER, &l, 1, (double)pend);
+		metrics_put(m, "edgelbd_gateway_upstream_max_requests_total",
+			    "Requests answered 503 because max_requests were "
+			    "in flight on the upstream.",
+			    METRICS_COUNTER, &l, 1, (double)maxreq);
 		metrics_put(m, "edgelbd_gateway_upstream_connect_errors_total",
 			    "Upstream connections that failed, were refused "
 			    "or reset before an answer.",
@@ -527,10 +542,41 @@ gw_metrics_collect(struct gw_metrics *gm, struct metrics *m,
 	return 0;
 }
 
+struct inst_arg {
+	struct metrics *m;
+	const char *stage;
+};
+
+/* One filter instance's own counters (gw_filters_each). */
+static void
+put_instance(void *arg, const char *name, const char *type,
+	     const struct gw_fcounter *c, size_t n)
+{
+	struct inst_arg *a = arg;
+	char full[128];
+
+	(void)type;
+	for (size_t i = 0; i < n; i++) {
+		struct metrics_label l[3] = {
+			{ "stage", a->stage },
+			{ "filter", name },
+			{ c[i].lkey, c[i].lval },
+		};
+
+		snprintf(full, sizeof(full), "edgelbd_gateway_%s", c[i].name);
+		metrics_put(a->m, full, c[i].help,
+			    c[i].gauge ? METRICS_GAUGE : METRICS_COUNTER, l,
+			    c[i].lkey != NULL ? 3 : 2, (double)c[i].v);
+	}
+}
+
 void
 gw_metrics_collect_filters(struct metrics *m, const char *stage,
 			   const struct gw_table *t)
 {
+	struct inst_arg a = { m, stage };
+
+	gw_filters_each(t, put_instance, &a);
 	for (size_t i = 0; t != NULL && i < gw_table_nroutes(t); i++) {
 		const struct gw_route *r = gw_table_route(t, i);
 

@@ -11,6 +11,8 @@
  *   edgelbd_gateway_upstream_retries_total{upstream}
  *   edgelbd_gateway_upstream_connect_errors_total{upstream}
  *   edgelbd_gateway_upstream_ejections_total{upstream}
+ *   edgelbd_gateway_upstream_pending_overflow_total{upstream}
+ *   edgelbd_gateway_upstream_max_requests_total{upstream}
  *   edgelbd_gateway_upstream_instances{stage,upstream,state} (gauge)
  *
  * class is 1xx .. 5xx, or "none" when no answer was sent (the client went
@@ -74,6 +76,9 @@ struct gw_table;
  * (a scrape-time registry), per route and filter:
  *   edgelbd_gateway_filter_passed_total{stage,route,filter,type}
  *   edgelbd_gateway_filter_answered_total{stage,route,filter,type,reason}
+ * and each filter instance's own counters (struct gw_fcounter: the
+ * cache's, degradation's, transforms') once per stage:
+ *   edgelbd_gateway_NAME{stage,filter[,label]}
  * They belong to the table: a rebuilt table counts from 0 again.
  */
 void gw_metrics_collect_filters(struct metrics *m, const char *stage,

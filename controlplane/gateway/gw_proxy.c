@@ -36,13 +36,23 @@
 struct profile {
 	uint32_t connect_ms, head_ms, idle_ms;
 	uint32_t max_conns, max_idle; /* the upstream's pool keys */
+	uint32_t max_pending;
 	struct http_client *cl;
 };
 
+/* The loop's lag is sampled every LAG_PERIOD_MS while it had a request in
+ * the last LAG_IDLE_MS (an idle loop has no timer of ours). */
+#define LAG_PERIOD_MS 20
+#define LAG_IDLE_MS   10000
+
 /* What belongs to one event loop: its clients, its calls, its log
- * limiter. Used only from that loop's thread. */
+ * limiter, its lag timer. Used only from that loop's thread. */
 struct gw_loop {
 	struct event_base *base;
+	struct event *lag_ev; /* NULL until its first request */
+	struct gw_lag lag;
+	bool lag_on;
+	uint64_t last_req_ns;
 	struct http_client *def; /* routes without their own timeouts */
 	size_t nprof;
 	struct profile prof[GW_PROXY_PROFILES];
@@ -108,6 +118,7 @@ struct gw_call {
 	int inst;
 	unsigned attempts;
 	bool retrying; /* counted in retries_active */
+	bool entered;  /* counted in the upstream's max_requests */
 	bool retry_5xx;
 	bool head_seen; /* the upstream's head came */
 	int up_status;
@@ -384,6 +395,7 @@ kb_add(struct gw_call *c, const char *b, size_t n)
 static void call_free(struct gw_call *c);
 static int hold_request(struct gw_call *c);
 static struct gw_loop *loop_of(struct gw_proxy *p, struct event_base *base);
+static uint64_t loop_lag(struct gw_loop *lp);
 static void filters_resumed(void *arg, enum gw_fverdict v);
 static int head_go(struct gw_call *c);
 
@@ -611,7 +623,8 @@ client_for(struct gw_proxy *p, struct gw_loop *lp,
 
 	if (rc->connect_timeout_ms == 0 && rc->request_timeout_ms == 0 &&
 	    rc->idle_timeout_ms == 0 && uc->max_conns == GW_POOL_DEFAULT &&
-	    uc->max_idle_conns == GW_POOL_DEFAULT)
+	    uc->max_idle_conns == GW_POOL_DEFAULT &&
+	    uc->max_pending == GW_PENDING_DEFAULT)
 		return lp->def;
 	for (size_t i = 0; i < lp->nprof; i++) {
 		pf = &lp->prof[i];
@@ -619,7 +632,8 @@ client_for(struct gw_proxy *p, struct gw_loop *lp,
 		    pf->head_ms == rc->request_timeout_ms &&
 		    pf->idle_ms == rc->idle_timeout_ms &&
 		    pf->max_conns == uc->max_conns &&
-		    pf->max_idle == uc->max_idle_conns)
+		    pf->max_idle == uc->max_idle_conns &&
+		    pf->max_pending == uc->max_pending)
 			return pf->cl;
 	}
 	if (lp->nprof >= GW_PROXY_PROFILES) {
@@ -637,6 +651,7 @@ client_for(struct gw_proxy *p, struct gw_loop *lp,
 		o.max_conns_per_host = uc->max_conns;
 	if (uc->max_idle_conns != GW_POOL_DEFAULT)
 		o.max_idle_per_host = uc->max_idle_conns;
+	o.max_queued_per_host = uc->max_pending;
 	pf = &lp->prof[lp->nprof];
 	pf->cl = http_client_new(lp->base, &o);
 	if (pf->cl == NULL)
@@ -646,6 +661,7 @@ client_for(struct gw_proxy *p, struct gw_loop *lp,
 	pf->idle_ms = rc->idle_timeout_ms;
 	pf->max_conns = uc->max_conns;
 	pf->max_idle = uc->max_idle_conns;
+	pf->max_pending = uc->max_pending;
 	lp->nprof++;
 	return pf->cl;
 }
@@ -689,9 +705,16 @@ attempt(struct gw_call *c, int exclude)
 	STAT_ADD(c->p->st.attempts, 1);
 	c->up = http_client_request(c->cl, &s, &up_ops, c);
 	if (c->up == NULL) {
+		int e = errno;
+
 		gw_upstream_done(u, i, GW_OUT_CANCELED, 0, c->t0_us / 1000);
-		answer(c, 502, "upstream request refused");
-		return -errno;
+		if (e == EBUSY) { /* max_pending wait for a connection */
+			gw_upstream_pending_full(u);
+			answer(c, 503, "upstream max_pending requests waiting");
+		} else {
+			answer(c, 502, "upstream request refused");
+		}
+		return -e;
 	}
 	return 0;
 }
@@ -1413,6 +1436,8 @@ call_free(struct gw_call *c)
 		http_req_set_data(c->req, NULL);
 	if (c->retrying)
 		STAT_ADD(p->retries_active, -1);
+	if (c->entered)
+		gw_upstream_leave(c->route->up);
 	if (c->delay != NULL)
 		event_free(c->delay);
 	if (c->fr != NULL) {
@@ -1511,7 +1536,8 @@ on_head(void *arg, struct http_req *req)
 					  (int64_t)time(NULL),
 					  lp->base,
 					  filters_resumed,
-					  c };
+					  c,
+					  loop_lag(lp) };
 		enum gw_fverdict v;
 
 		c->fr = gw_freq_new(c->route);
@@ -1556,9 +1582,13 @@ head_go(struct gw_call *c)
 	struct http_req *req = c->req;
 	const struct http_msg *m = http_req_msg(req);
 	const char *host = http_msg_header(m, "Host");
+	const char *path, *query;
+	struct gw_route *nr = gw_freq_rerouted(c->fr);
 	size_t tl;
 	int rc;
 
+	if (nr != NULL) /* a degrade filter's smaller route serves it */
+		c->route = nr;
 	if (c->route->conf->action != GW_ACT_PROXY) {
 		c->kind = CALL_ANSWER;
 		if (c->req_done) /* the request ended while a filter waited */
@@ -1577,15 +1607,17 @@ head_go(struct gw_call *c)
 		answer(c, 503, "too many websocket tunnels");
 		return 0;
 	}
-	tl = strlen(m->path) + (m->query != NULL ? strlen(m->query) : 0) +
-	     GW_PATH_MAX + 2;
+	/* a transform's path and query, or the client's */
+	path = gw_freq_path(c->fr, m->path);
+	query = gw_freq_query(c->fr, m->query);
+	tl = strlen(path) + (query != NULL ? strlen(query) : 0) + GW_PATH_MAX +
+	     2;
 	c->target = malloc(tl);
 	/* no Host (HTTP/1.0): the client writes the instance's address */
 	c->authority = host != NULL ? strdup(host) : NULL;
 	if (c->target == NULL || (host != NULL && c->authority == NULL))
 		return -ENOMEM;
-	if (gw_route_rewrite_target(c->route, m->path, m->query, c->target,
-				    tl) < 0)
+	if (gw_route_rewrite_target(c->route, path, query, c->target, tl) < 0)
 		return -ENOMEM; /* cannot be: tl has room for the prefix */
 	rc = build_headers(c, m, host != NULL ? host : "");
 	if (rc == 0)
@@ -1603,6 +1635,11 @@ head_go(struct gw_call *c)
 			  ? gw_upstream_key_hash(c->route->up, m,
 						 http_req_peer(req, NULL))
 			  : 0;
+	if (!gw_upstream_enter(c->route->up)) {
+		answer(c, 503, "upstream max_requests in flight");
+		return 0;
+	}
+	c->entered = true;
 	kb_start(c, m->method);
 	if (gw_freq_delay_ms(c->fr) > 0 && hold_request(c) == 0)
 		return 0; /* attempt when the filter's delay is over */
@@ -1758,10 +1795,46 @@ const struct http_handler gw_proxy_handler = {
 /* ---- the proxy ----------------------------------------------------------------- */
 
 static void
+lag_tick(evutil_socket_t fd, short ev, void *arg)
+{
+	struct gw_loop *lp = arg;
+	uint64_t now = lb_now_ns();
+	struct timeval tv = { 0, LAG_PERIOD_MS * 1000 };
+
+	(void)fd;
+	(void)ev;
+	gw_lag_tick(&lp->lag, now);
+	lp->lag_on = now - lp->last_req_ns < LAG_IDLE_MS * 1000000ull &&
+		     evtimer_add(lp->lag_ev, &tv) == 0;
+}
+
+/* A request on lp's loop: the lag timer runs (from now if it was off),
+ * and the loop's lag now. */
+static uint64_t
+loop_lag(struct gw_loop *lp)
+{
+	uint64_t now = lb_now_ns();
+	struct timeval tv = { 0, LAG_PERIOD_MS * 1000 };
+
+	lp->last_req_ns = now;
+	if (lp->lag_on)
+		return gw_lag_now(&lp->lag, now);
+	if (lp->lag_ev == NULL)
+		lp->lag_ev = evtimer_new(lp->base, lag_tick, lp);
+	if (lp->lag_ev == NULL || evtimer_add(lp->lag_ev, &tv) < 0)
+		return 0; /* not measured */
+	gw_lag_start(&lp->lag, LAG_PERIOD_MS * 1000000ull, now);
+	lp->lag_on = true;
+	return 0;
+}
+
+static void
 loop_free(struct gw_loop *lp)
 {
 	if (lp == NULL)
 		return;
+	if (lp->lag_ev != NULL)
+		event_free(lp->lag_ev);
 	while (lp->calls != NULL)
 		call_free(lp->calls);
 	while (lp->tunnels != NULL)
@@ -1827,6 +1900,8 @@ gw_proxy_new(struct event_base *base, struct gw_router *r,
 	snprintf(p->via_name, sizeof(p->via_name), "%s",
 		 o != NULL && o->via != NULL ? o->via : "edgelb");
 	snprintf(p->via_resp, sizeof(p->via_resp), "1.1 %s", p->via_name);
+	if (p->copts.max_queued_per_host == 0) /* the default max_pending */
+		p->copts.max_queued_per_host = GW_PENDING_DEFAULT;
 	if (o != NULL) {
 		p->on_done = o->on_done;
 		p->on_done_arg = o->on_done_arg;

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "gw_re.h"
 #include "gw_route.h"
 #include "edgelb/util.h"
 
@@ -523,37 +524,6 @@ fail:
 
 /* ---- matching ------------------------------------------------------------ */
 
-/* Match data of the calling thread, made on its first regex and freed
- * when the thread ends: a match allocates nothing. */
-static pthread_key_t md_key;
-static pthread_once_t md_once = PTHREAD_ONCE_INIT;
-static __thread pcre2_match_data *md_thread;
-
-static void
-md_free(void *md)
-{
-	pcre2_match_data_free(md);
-}
-
-static void
-md_key_init(void)
-{
-	(void)pthread_key_create(&md_key, md_free);
-}
-
-static pcre2_match_data *
-md_get(void)
-{
-	if (md_thread == NULL) {
-		md_thread = pcre2_match_data_create(1, NULL);
-		if (md_thread == NULL)
-			return NULL;
-		pthread_once(&md_once, md_key_init);
-		(void)pthread_setspecific(md_key, md_thread);
-	}
-	return md_thread;
-}
-
 static bool
 host_match(const struct vhost *v, const char *h, size_t hl)
 {
@@ -629,7 +599,7 @@ route_match(const struct gw_table *t, const struct gw_route *r,
 		ok = strncmp(path, c->path, strlen(c->path)) == 0;
 		break;
 	case GW_PATH_REGEX: {
-		pcre2_match_data *md = md_get();
+		pcre2_match_data *md = gw_re_match_data();
 
 		if (md == NULL)
 			return false;

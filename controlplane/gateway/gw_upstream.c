@@ -430,6 +430,39 @@ gw_upstream_conf_init(struct gw_upstream_conf *c, const char *name)
 	c->eject_max_pct = 50;
 	c->max_conns = GW_POOL_DEFAULT;
 	c->max_idle_conns = GW_POOL_DEFAULT;
+	c->max_pending = GW_PENDING_DEFAULT;
+	c->max_requests = 0;
+}
+
+bool
+gw_upstream_enter(struct gw_upstream *u)
+{
+	uint32_t max = u->conf.max_requests;
+
+	if (max == 0)
+		return true;
+	if (__atomic_add_fetch(&u->active, 1, __ATOMIC_RELAXED) <= max)
+		return true;
+	__atomic_sub_fetch(&u->active, 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&u->mu);
+	u->st.max_requests++;
+	pthread_mutex_unlock(&u->mu);
+	return false;
+}
+
+void
+gw_upstream_leave(struct gw_upstream *u)
+{
+	if (u->conf.max_requests != 0)
+		__atomic_sub_fetch(&u->active, 1, __ATOMIC_RELAXED);
+}
+
+void
+gw_upstream_pending_full(struct gw_upstream *u)
+{
+	pthread_mutex_lock(&u->mu);
+	u->st.pending_overflow++;
+	pthread_mutex_unlock(&u->mu);
 }
 
 struct gw_upstream *

@@ -92,13 +92,21 @@ struct gw_upstream_conf {
 	 * kept idle; GW_POOL_DEFAULT: the upstream client's defaults */
 	uint32_t max_conns;
 	uint32_t max_idle_conns;
+	/* Envoy-style thresholds: requests waiting for a connection per
+	 * instance and loop (beyond: 503), and requests in flight on the
+	 * upstream from every loop (beyond: 503); 0: no bound */
+	uint32_t max_pending;
+	uint32_t max_requests;
 	size_t ninst;
 	struct gw_instance_conf inst[GW_MAX_INSTANCES];
 };
 
 /* Defaults: rr, hash on the client, 160 vnodes, HTTP/1.1, eject after 5
  * for 30 s doubling up to 300 s, at most 50 % ejected, the client's pool
- * sizes (GW_POOL_DEFAULT). */
+ * sizes (GW_POOL_DEFAULT), max_pending GW_PENDING_DEFAULT, max_requests
+ * none. */
+#define GW_PENDING_DEFAULT 1024
+#define GW_MAX_PENDING	   1000000 /* max_pending, max_requests at most */
 void gw_upstream_conf_init(struct gw_upstream_conf *c, const char *name);
 
 struct gw_instance_stats {
@@ -113,8 +121,10 @@ struct gw_upstream_stats {
 	uint64_t connect_errors; /* reported GW_OUT_CONNECT */
 	uint64_t resp_5xx;	 /* reported GW_OUT_5XX */
 	uint64_t ejections;
-	uint64_t eject_refused; /* over eject_max_pct: stayed in */
-	uint64_t returns;	/* ejections that ended */
+	uint64_t eject_refused;	   /* over eject_max_pct: stayed in */
+	uint64_t returns;	   /* ejections that ended */
+	uint64_t pending_overflow; /* 503: max_pending already waiting */
+	uint64_t max_requests;	   /* 503: max_requests in flight */
 };
 
 struct gw_instance {
@@ -143,12 +153,21 @@ struct gw_upstream {
 	uint64_t rr; /* round-robin cursor */
 	uint32_t nejected;
 	struct gw_upstream_stats st;
+	uint32_t active; /* atomic: requests in flight (max_requests) */
 };
 
 /* From a validated conf (at least one instance). NULL with errno EINVAL
  * or ENOMEM. */
 struct gw_upstream *gw_upstream_new(const struct gw_upstream_conf *c);
 void gw_upstream_free(struct gw_upstream *u);
+
+/* A request starts on u (from any loop): false, counted, when
+ * max_requests are in flight already; true: gw_upstream_leave when it
+ * ends. */
+bool gw_upstream_enter(struct gw_upstream *u);
+void gw_upstream_leave(struct gw_upstream *u);
+/* The client refused a request: max_pending wait already. */
+void gw_upstream_pending_full(struct gw_upstream *u);
 
 /*
  * The hash of a request's key per hash_on (FNV-1a 64, mixed). A missing

@@ -103,6 +103,7 @@ struct hc_host {
 	uint32_t nconns; /* all, connecting included */
 	uint32_t nidle;	 /* idle HTTP/1.1 ones */
 	struct http_client_req *qhead, *qtail;
+	uint32_t nqueued;
 };
 
 struct http_client_req {
@@ -240,6 +241,7 @@ queue_remove(struct hc_host *h, struct http_client_req *r)
 		if (h->qtail == r)
 			h->qtail = prev;
 		r->qnext = NULL;
+		h->nqueued--;
 		return;
 	}
 }
@@ -248,6 +250,7 @@ static void
 queue_push(struct hc_host *h, struct http_client_req *r, bool front)
 {
 	r->qnext = NULL;
+	h->nqueued++;
 	if (h->qhead == NULL) {
 		h->qhead = h->qtail = r;
 	} else if (front) {
@@ -1857,6 +1860,19 @@ host_mode(const struct hc_host *h)
 	}
 }
 
+/* HTTP/1.1 requests the host can still take at once (idle connections
+ * and connections not yet opened): the queue holds them too until the
+ * dispatch runs, without their waiting for a connection. */
+static uint32_t
+host_room(const struct hc_host *h)
+{
+	uint32_t max = h->c->o.max_conns_per_host;
+
+	if (host_mode(h) != MODE_H1)
+		return 0;
+	return h->nidle + (h->nconns < max ? max - h->nconns : 0);
+}
+
 static void
 fail_queue(struct hc_host *h, int err)
 {
@@ -2316,6 +2332,12 @@ http_client_request(struct http_client *c, const struct http_client_spec *s,
 	r->h = host_get(c, s, sni);
 	if (r->h == NULL)
 		goto err;
+	if (c->o.max_queued_per_host != 0 &&
+	    r->h->nqueued >= c->o.max_queued_per_host + host_room(r->h)) {
+		c->st.queue_full++;
+		e = EBUSY;
+		goto err;
+	}
 	if (c->o.total_timeout_ms != 0)
 		r->deadline = lb_now_ms() + c->o.total_timeout_ms;
 	req_arm(r);

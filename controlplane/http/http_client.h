@@ -93,6 +93,10 @@ struct http_client_opts {
 	uint32_t out_high_water;     /* request bytes queued per request */
 	uint32_t in_high_water;	     /* response bytes read ahead per conn */
 	uint32_t h2_window;	     /* HTTP/2 receive window per stream */
+	/* requests waiting for a connection per host (HTTP/1.1: beyond
+	 * its idle and not yet opened connections); 0: no bound. More are
+	 * refused by http_client_request (EBUSY) */
+	uint32_t max_queued_per_host;
 };
 
 /* 32 conns per host, all of them kept when idle (a busy proxy that let
@@ -120,6 +124,7 @@ struct http_client_stats {
 	uint64_t conns_open;	 /* gauge */
 	uint64_t in_high;	 /* most response bytes buffered in one conn */
 	uint64_t out_high;	 /* most request bytes buffered for one req */
+	uint64_t queue_full;	 /* refused: max_queued_per_host waiting */
 };
 
 /*
@@ -203,7 +208,8 @@ struct http_client_req_ops {
  * EINVAL (no method or target, a method not a token, a bad proto, port or
  * address, a control byte in the target, authority or a header, a
  * refused header, more than HTTP_MAX_HEADERS, a body with body_len < 0),
- * or ENOMEM.
+ * EBUSY (max_queued_per_host requests already wait for a connection to
+ * that host), or ENOMEM.
  */
 struct http_client_req *
 http_client_request(struct http_client *c, const struct http_client_spec *s,

@@ -182,6 +182,11 @@ response_header_set = X-Api-Version: 2
 [route ping]
 path = /ping
 direct = 200 pong
+filters = tag
+
+[filter tag]
+type = transform
+request_header_add = X-Api: shop
 EOF
 
 cat >"$T/bad.ini" <<EOF
@@ -287,6 +292,8 @@ out=$("${LBCTL[@]}" -j api list)
 contains "list: live per stage" '"live":{"prod":1,"test":2}' "$out"
 out=$("${LBCTL[@]}" api show shop)
 contains "show: versions table" "VERSION" "$out"
+out=$("${LBCTL[@]}" api show shop --version 2)
+contains "show --version: the version's filters" "; filter tag (transform), routes: ping" "$(tail -1 <<<"$out")"
 
 # ---- a request in flight across a publish and a SIGHUP ------------------------
 # it matched version 1's table and finishes on it, whole

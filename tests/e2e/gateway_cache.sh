@@ -20,7 +20,16 @@
 #     upstream, off: served again,
 #   - shedding: with 2 requests in flight on a slow backend, the priority
 #     0 route is shed (503, Retry-After) while the priority 1 route
-#     passes; counters in lbctl api degrade.
+#     passes; counters in lbctl api degrade,
+#   - event-loop lag: edgelbd stopped (SIGSTOP) for 1.5 s while requests
+#     wait; on SIGCONT the priority 0 route (max_lag_ms 300) is shed with
+#     503 "event loop lag", the priority 1 route passes, a route with a
+#     fallback_route is served by that smaller route's upstream; 1.5 s
+#     later the low route is served again,
+#   - /metrics: the cache's counters (hits, misses, expired, stale,
+#     bypass, evictions, bytes) and the degrade counters (shed by
+#     reason, forced, rerouted) with HELP; promtool check metrics when
+#     installed.
 # Needs: curl, python3. Exits 77 (skipped) when one is missing. Loopback
 # only; no root.
 set -euo pipefail
@@ -55,6 +64,9 @@ trap cleanup EXIT
 fails=0
 pass() { echo "ok: $*"; }
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+contains() {
+	if grep -q -- "$2" <<<"$3"; then pass "$1"; else fail "$1: no '$2' in '$3'"; fi
+}
 expect() {
 	if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: want '$2', got '$3'"; fi
 }
@@ -65,6 +77,8 @@ free_port() {
 GW=$(free_port)
 BE=$(free_port)
 SL=$(free_port)
+LT=$(free_port) # the smaller route's backend
+MP=$(free_port) # /metrics
 
 # ---- backends -----------------------------------------------------------------
 # backend.py PORT LOG: one line "STATUS PATH" appended to LOG per request.
@@ -101,6 +115,8 @@ class H(http.server.BaseHTTPRequestHandler):
         if p.startswith("/low/") or p.startswith("/high/"):
             time.sleep(2)
             return self.answer(200, [], b"slow\n")
+        if p.startswith("/lag") or p.startswith("/full/"):
+            return self.answer(200, [], b"fast\n")
         if p == "/c/fresh":
             return self.answer(200, [("Cache-Control", "max-age=60"), ("ETag", '"v1"')], b"fresh %d\n" % n)
         if p == "/c/short":
@@ -129,10 +145,12 @@ python3 "$T/backend.py" "$BE" "$T/be.log" &
 BE_PID=$!
 python3 "$T/backend.py" "$SL" "$T/slow.log" &
 PIDS+=($!)
-touch "$T/be.log" "$T/slow.log"
+python3 "$T/backend.py" "$LT" "$T/lite.log" &
+PIDS+=($!)
+touch "$T/be.log" "$T/slow.log" "$T/lite.log"
 # backends up before the gateway (a probe would otherwise meet the
 # fallback and count in it)
-for p in "$BE" "$SL"; do
+for p in "$BE" "$SL" "$LT"; do
 	python3 -c '
 import socket, sys, time
 for _ in range(50):
@@ -153,9 +171,51 @@ log_level = info
 [dataplane]
 socket = $T/dp.sock
 
+[metrics]
+listen = 127.0.0.1:$MP
+
 [gateway]
 listen = 127.0.0.1:$GW
 api_db = $T/api.db
+
+[upstream lite]
+instance = 127.0.0.1:$LT
+
+[filter lagl]
+type = degrade
+priority = 0
+max_lag_ms = 300
+lag_step_ms = 30000
+
+[filter lagh]
+type = degrade
+priority = 1
+max_lag_ms = 300
+lag_step_ms = 30000
+
+[filter tolite]
+type = degrade
+max_lag_ms = 300
+fallback_route = lite
+
+[route lagl]
+path_prefix = /lagl/
+upstream = slow
+filters = lagl
+
+[route lagh]
+path_prefix = /lagh/
+upstream = slow
+filters = lagh
+
+[route full]
+path_prefix = /full/
+upstream = slow
+filters = tolite
+
+[route lite]
+path_prefix = /lite/
+upstream = lite
 
 [upstream be]
 instance = 127.0.0.1:$BE
@@ -368,6 +428,57 @@ f = {x["filter"]: x for x in d["filters"]}
 print(f["low"]["shed"], f["low"]["forced"], f["fb"]["forced"], f["fb"]["fallbacks"], len(d["forced"]))
 EOF
 expect "counters: low shed 1, forced 1; fb forced 2, fallbacks 2; none forced now" "1 1 2 2 0" "$(cat "$T/deg.txt")"
+
+# ---- event-loop lag: the worker stopped, then the smaller route --------------------------------
+# a request on each arms its loop's lag timer
+req g1 "$H/lagl/a"
+req g2 "$H/lagh/a"
+req g3 "$H/full/a"
+expect "no lag: all served, full by its own upstream" "200 200 200 1 0" \
+	"$(code g1) $(code g2) $(code g3) $(hits slow 200 /full/a) $(hits lite 200 /full/a)"
+kill -STOP "$LBD_PID"
+lagpids=()
+req gl "$H/lagl/s" &
+lagpids+=($!)
+req gh "$H/lagh/s" &
+lagpids+=($!)
+req gf "$H/full/s" &
+lagpids+=($!)
+sleep 1.5
+kill -CONT "$LBD_PID"
+wait "${lagpids[@]}" 2>/dev/null || true
+expect "lag 1.5 s: priority 0 shed" "503 5" "$(code gl) $(hdr gl Retry-After)"
+contains "lag: the reason" '"reason":"overloaded: shed by priority: event loop lag"' "$(body gl)"
+expect "lag 1.5 s: priority 1 passes" "200" "$(code gh)"
+expect "lag: full served by the smaller route's upstream" "200 0 1" \
+	"$(code gf) $(hits slow 200 /full/s) $(hits lite 200 /full/s)"
+sleep 1.5
+req gb "$H/lagl/b"
+expect "lag gone: priority 0 served again" "200" "$(code gb)"
+
+# ---- /metrics: cache and degrade counters ---------------------------------------------------------
+if m=$(curl -sS --max-time 5 "http://127.0.0.1:$MP/metrics"); then
+	for n in hits misses expired stale bypass evictions; do
+		contains "metrics: cache $n" "^edgelbd_gateway_cache_${n}_total{stage=\"prod\",filter=\"cache\"} [0-9]" "$m"
+	done
+	contains "metrics: cache hits counted" '^edgelbd_gateway_cache_hits_total{stage="prod",filter="cache"} [1-9]' "$m"
+	contains "metrics: cache evictions counted" '^edgelbd_gateway_cache_evictions_total{stage="prod",filter="cache"} [1-9]' "$m"
+	contains "metrics: cache bytes gauge" '^# TYPE edgelbd_gateway_cache_bytes gauge' "$m"
+	contains "metrics: cache HELP" '^# HELP edgelbd_gateway_cache_stale_total ' "$m"
+	contains "metrics: shed by lag" '^edgelbd_gateway_degrade_shed_total{stage="prod",filter="lagl",reason="lag"} 1$' "$m"
+	contains "metrics: shed by in-flight" '^edgelbd_gateway_degrade_shed_total{stage="prod",filter="low",reason="inflight"} 1$' "$m"
+	contains "metrics: forced" '^edgelbd_gateway_degrade_forced_total{stage="prod",filter="fb"} 2$' "$m"
+	contains "metrics: rerouted" '^edgelbd_gateway_degrade_rerouted_total{stage="prod",filter="tolite"} 1$' "$m"
+	if command -v promtool >/dev/null; then
+		if out=$(promtool check metrics <<<"$m" 2>&1); then
+			pass "promtool check metrics"
+		else
+			fail "promtool check metrics: $out"
+		fi
+	fi
+else
+	fail "metrics: no answer on /metrics"
+fi
 
 if [ $fails -ne 0 ]; then
 	echo "--- edgelbd log" >&2

@@ -19,6 +19,16 @@
 #   - /metrics: each route's filters as edgelbd_gateway_filter_passed_total
 #     and _answered_total by reason (the breaker's 9, the JWT refusals;
 #     promtool check metrics when installed),
+#   - transform (after apikey): the backend sees X-User set to the
+#     consumer (the client's copy gone), X-Client-Addr with the client's
+#     address, no X-Debug, the path rewritten by a regex with a capture,
+#     the query's debug removed and via=ROUTE added; the client sees
+#     Server replaced and X-Backend removed; a bad regex is refused by
+#     --check with file:line; the transform's counters on /metrics,
+#   - upstream thresholds: max_conns 1 + max_pending 1 on a backend that
+#     takes 1.5 s: of 4 requests at once, 1 is sent, 1 waits for the
+#     connection, 2 are answered 503 at once; max_requests 1: of 2, one
+#     503; both counted on /metrics,
 #   - SIGHUP with a filter whose key file is missing: refused, the old
 #     table (and its limits) keeps serving; a good SIGHUP with a larger
 #     rate starts the limits afresh.
@@ -75,7 +85,7 @@ MP=$(free_port) # /metrics
 # backend.py PORT COUNTFILE [DOWNFILE]: a JSON echo of the request headers;
 # one line appended to COUNTFILE per request; 500 while DOWNFILE exists.
 cat >"$T/backend.py" <<'EOF'
-import http.server, json, os, sys
+import http.server, json, os, sys, time
 port, count = int(sys.argv[1]), sys.argv[2]
 down = sys.argv[3] if len(sys.argv) > 3 else None
 class H(http.server.BaseHTTPRequestHandler):
@@ -83,10 +93,14 @@ class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         with open(count, "a") as f:
             f.write(self.path + "\n")
+        if "/slow/" in self.path:
+            time.sleep(1.5)
         status = 500 if down and os.path.exists(down) else 200
-        body = json.dumps({"headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
+        body = json.dumps({"path": self.path,
+                           "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
+        self.send_header("X-Backend", "py")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -157,6 +171,25 @@ instance = 127.0.0.1:$BE
 instance = 127.0.0.1:$CB
 eject_after = 0
 
+[upstream pend]
+instance = 127.0.0.1:$BE
+max_conns = 1
+max_pending = 1
+
+[upstream capped]
+instance = 127.0.0.1:$BE
+max_requests = 1
+
+[route pend]
+path_prefix = /pend/
+upstream = pend
+retries = 0
+
+[route capped]
+path_prefix = /capped/
+upstream = capped
+retries = 0
+
 [filter keys]
 type = apikey
 keys_file = $2
@@ -177,6 +210,22 @@ type = breaker
 consecutive_failures = 3
 failure_ratio = 0
 open_ms = 1000
+
+[filter tr]
+type = transform
+request_header_set = X-User: \${consumer}
+request_header_add = X-Client-Addr: \${remote_addr}
+request_header_remove = X-Debug
+path_regex = ^/tr/users/([0-9]+)\$ /internal/users/\$1
+query_remove = debug
+query_add = via=\${route}
+response_header_set = Server: edge-gw
+response_header_remove = X-Backend
+
+[route tr]
+path_prefix = /tr/
+upstream = be
+filters = keys, tr
 
 [route keys]
 path_prefix = /keys/
@@ -210,6 +259,14 @@ expect "bad rate: --check fails" "1" "$((rc != 0))"
 contains "bad rate: file:line named" "$T/edgelb.ini:$line: \[filter per-consumer\] rate: .*LIMIT/PERIOD" "$out"
 
 write_ini 5/m "$T/api-keys"
+sed 's|^path_regex = .*|path_regex = ^/tr/(x /y|' "$T/edgelb.ini" >"$T/bad-tr.ini"
+line=$(grep -n '^path_regex = ' "$T/bad-tr.ini" | cut -d: -f1)
+rc=0
+out=$("$EDGELBD" --check -c "$T/bad-tr.ini" 2>&1) || rc=$?
+expect "bad transform regex: --check fails" "1" "$((rc != 0))"
+contains "bad transform regex: file:line named" \
+	"$T/bad-tr.ini:$line: \[filter tr\] path_regex: .*regex: missing closing parenthesis" "$out"
+
 "$EDGELBD" -f -c "$T/edgelb.ini" >"$T/edgelbd.log" 2>&1 &
 LBD_PID=$!
 C=(curl -sS --max-time 5)
@@ -249,6 +306,22 @@ out=$("${C[@]}" -i -H "Authorization: Bearer $(token none $((now + 300)) e2e)" "
 contains "jwt: alg none refused" '"reason":"algorithm not allowed for this key"' "$out"
 out=$("${C[@]}" -i -H "Authorization: Bearer $(token HS256 $((now + 300)) other)" "$H/jwt/x")
 contains "jwt: wrong audience refused" '"reason":"wrong audience"' "$out"
+
+# ---- transform ------------------------------------------------------------------------
+out=$("${C[@]}" -i -H 'X-API-Key: key-of-alice' -H 'X-User: admin' -H 'X-Debug: 1' \
+	"$H/tr/users/42?debug=1&a=b")
+contains "transform: 200" "^HTTP/1.1 200" "$out"
+contains "transform: X-User set to the consumer" '"x-user": "alice"' "$out"
+lacks "transform: client's X-User gone" '"x-user": "admin"' "$out"
+contains "transform: client address" '"x-client-addr": "127.0.0.1"' "$out"
+lacks "transform: X-Debug removed" '"x-debug"' "$out"
+contains "transform: path by regex, query edited" '"path": "/internal/users/42?a=b&via=tr"' "$out"
+contains "transform: response Server set" "^Server: edge-gw" "$out"
+lacks "transform: response X-Backend removed" "^X-Backend" "$out"
+out=$("${C[@]}" -i -H 'X-API-Key: key-of-alice' "$H/tr/other")
+contains "transform: a path the regex does not match goes as it came" '"path": "/tr/other?via=tr"' "$out"
+out=$("${C[@]}" -i -H 'X-API-Key: key-of-alice' "$H/keys/x")
+contains "transform: other routes untouched" "^X-Backend: py" "$out"
 
 # ---- ratelimit ------------------------------------------------------------------------
 ok=0 limited=0
@@ -302,6 +375,33 @@ for _ in 1 2 3; do
 done
 expect "breaker: closed after recovery" "200 200 200 " "$codes"
 
+# ---- upstream thresholds: max_pending, max_requests ----------------------------------
+# burst NAME N PATH: N requests to PATH/1..N at once (0.1 s apart); each
+# one's "CODE TIME" in $T/NAMEi.out, its body in $T/NAMEi.body
+burst() {
+	local i pids=()
+	for i in $(seq "$2"); do
+		"${C[@]}" -o "$T/$1$i.body" -w '%{http_code} %{time_total}\n' "$H$3/$i" \
+			>"$T/$1$i.out" 2>&1 &
+		pids+=($!)
+		sleep 0.1
+	done
+	wait "${pids[@]}" || true
+}
+burst pend 4 /pend/slow
+codes=$(cut -d' ' -f1 "$T"/pend[1-4].out | sort | tr '\n' ' ')
+expect "max_pending 1: 2 served, 2 refused" "200 200 503 503 " "$codes"
+contains "max_pending: the reason" "max_pending" "$(cat "$T"/pend[1-4].body)"
+# (no 503 at all: fast stays empty and the check below fails)
+fast=$({ grep -h '^503' "$T"/pend[1-4].out || true; } | cut -d' ' -f2 | sort -g | tail -1)
+echo "max_pending: slowest 503 after ${fast:-none}s (backend takes 1.5 s)"
+expect "max_pending: refused at once (under 0.5 s)" "1" \
+	"$(python3 -c "print(int(${fast:-9} < 0.5))")"
+burst cap 2 /capped/slow
+expect "max_requests 1: one served, one refused" "200 503 " \
+	"$(cut -d' ' -f1 "$T"/cap[12].out | sort | tr '\n' ' ')"
+contains "max_requests: the reason" "max_requests" "$(cat "$T"/cap[12].body)"
+
 # ---- metrics: the filters' counters ------------------------------------------------
 if m=$("${C[@]}" "http://127.0.0.1:$MP/metrics"); then
 	L='stage="prod",route="cb",filter="cb",type="breaker"'
@@ -316,6 +416,15 @@ if m=$("${C[@]}" "http://127.0.0.1:$MP/metrics"); then
 		"edgelbd_gateway_filter_passed_total{$L} [1-9]" "$m"
 	contains "metrics: second filter of a chain" \
 		'edgelbd_gateway_filter_answered_total{stage="prod",route="limited",filter="per-consumer",type="ratelimit",reason="rate_limited"} 3$' "$m"
+	contains "metrics: pending overflow" \
+		'edgelbd_gateway_upstream_pending_overflow_total{upstream="pend"} 2$' "$m"
+	contains "metrics: max_requests refused" \
+		'edgelbd_gateway_upstream_max_requests_total{upstream="capped"} 1$' "$m"
+	L='stage="prod",filter="tr"'
+	contains "metrics: transform requests" "edgelbd_gateway_transform_requests_total{$L} 2\$" "$m"
+	contains "metrics: transform path rewrites" "edgelbd_gateway_transform_path_rewrites_total{$L} 1\$" "$m"
+	contains "metrics: transform errors" "edgelbd_gateway_transform_errors_total{$L} 0\$" "$m"
+	contains "metrics: transform HELP" "^# HELP edgelbd_gateway_transform_errors_total " "$m"
 	if command -v promtool >/dev/null; then
 		if out=$(promtool check metrics <<<"$m" 2>&1); then
 			pass "promtool check metrics"

@@ -22,6 +22,17 @@
  * apikey     header and query, unknown and missing keys, a keys file.
  * hmac       a valid signature, a tampered one, the date window, the
  *            body hash, an unknown credential.
+ * transform  each key's errors; request headers set/added/removed with
+ *            the consumer and client address, the path through strip,
+ *            regex captures and prefix replacement, query parameters,
+ *            response headers; an empty variable; the size bound (414),
+ *            its counters.
+ * degrade    the event-loop lag detector on an injected clock; shedding
+ *            by lag and priority; a fallback_route serving a shed or
+ *            forced request; an unknown fallback_route at build.
+ * api        an API version's own [filter] sections: validated whole,
+ *            prefixed with the routes that name them, listed for lbctl
+ *            api show, an error naming its line.
  */
 #include <check.h>
 #include <errno.h>
@@ -41,6 +52,10 @@
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 
+#include <cJSON.h>
+
+#include "gw_api_priv.h"
+#include "gw_cache.h"
 #include "gw_filter_priv.h"
 
 #define S 1000000000ull /* ns per second */
@@ -108,10 +123,12 @@ msg_hdr(struct reqmsg *r, const char *name, const char *value)
 	r->m.nheaders++;
 }
 
-/* Run a route's pre chain: the verdict; status and reason on an answer. */
+/* Run a route's pre chain with the loop lagging by lag_ms: the verdict;
+ * status and reason on an answer. */
 static enum gw_fverdict
-run_pre(struct gw_route *rt, struct reqmsg *r, uint64_t now_ns, int64_t wall,
-	struct gw_freq **out, int *status, char *body, size_t cap)
+run_pre_lag(struct gw_route *rt, struct reqmsg *r, uint64_t now_ns,
+	    int64_t wall, uint64_t lag_ms, struct gw_freq **out, int *status,
+	    char *body, size_t cap)
 {
 	struct gw_freq_in in = { &r->m, (struct sockaddr *)&r->peer, now_ns,
 				 wall };
@@ -119,6 +136,7 @@ run_pre(struct gw_route *rt, struct reqmsg *r, uint64_t now_ns, int64_t wall,
 	enum gw_fverdict v;
 
 	ck_assert_ptr_nonnull(f);
+	in.loop_lag_ns = lag_ms * 1000000;
 	v = gw_freq_pre(f, &in);
 	if (v == GW_FV_ANSWER) {
 		const struct http_header *h;
@@ -132,6 +150,47 @@ run_pre(struct gw_route *rt, struct reqmsg *r, uint64_t now_ns, int64_t wall,
 	}
 	*out = f;
 	return v;
+}
+
+static enum gw_fverdict
+run_pre(struct gw_route *rt, struct reqmsg *r, uint64_t now_ns, int64_t wall,
+	struct gw_freq **out, int *status, char *body, size_t cap)
+{
+	return run_pre_lag(rt, r, now_ns, wall, 0, out, status, body, cap);
+}
+
+/* hex of sha256("k-alice"): alice's key as a keys line stores it */
+static void
+alice_hex(char hex[65])
+{
+	uint8_t h[32];
+
+	SHA256((const unsigned char *)"k-alice", 7, h);
+	gw_hex(h, 32, hex);
+}
+
+/* The table of c, which is then freed. */
+static struct gw_table *
+build_table(struct gw_conf *c)
+{
+	char err[256];
+	struct gw_table *t = gw_table_build(c, err, sizeof(err));
+
+	ck_assert_msg(t != NULL, "%s", err);
+	gw_conf_fini(c);
+	return t;
+}
+
+/* Upstream u and the apikey filter "keys" that knows alice. */
+static void
+conf_alice(struct gw_conf *c)
+{
+	char hex[65];
+
+	alice_hex(hex);
+	conf(c, "upstream", "u", "instance", "127.0.0.1:9");
+	conf(c, "filter", "keys", "type", "apikey");
+	conf(c, "filter", "keys", "key", "alice sha256:%s", hex);
 }
 
 static void
@@ -270,7 +329,7 @@ END_TEST
 START_TEST(chain_order_and_counters)
 {
 	struct gw_conf c;
-	char err[256], body[512];
+	char body[512];
 	struct gw_table *t;
 	struct gw_route *rt;
 	struct gw_freq *f;
@@ -278,25 +337,16 @@ START_TEST(chain_order_and_counters)
 	struct http_header out[HTTP_MAX_HEADERS];
 	size_t n;
 	int st = 0;
-	/* sha256("k-alice") */
-	uint8_t h[32];
-	char hex[65];
 
-	SHA256((const unsigned char *)"k-alice", 7, h);
-	gw_hex(h, 32, hex);
 	gw_conf_init(&c);
-	conf(&c, "upstream", "u", "instance", "127.0.0.1:9");
-	conf(&c, "filter", "keys", "type", "apikey");
-	conf(&c, "filter", "keys", "key", "alice sha256:%s", hex);
+	conf_alice(&c);
 	conf(&c, "filter", "keys", "consumer_header", "X-Who");
 	conf(&c, "filter", "rl", "type", "ratelimit");
 	conf(&c, "filter", "rl", "rate", "2/m");
 	conf(&c, "filter", "rl", "key", "consumer");
 	conf(&c, "route", "r", "upstream", "u");
 	conf(&c, "route", "r", "filters", "keys,rl");
-	t = gw_table_build(&c, err, sizeof(err));
-	ck_assert_msg(t != NULL, "%s", err);
-	gw_conf_fini(&c);
+	t = build_table(&c);
 	rt = route_named(t, "r");
 	ck_assert_uint_eq(gw_route_nfilters(rt), 2);
 	ck_assert_str_eq(gw_route_filter_name(rt, 0), "keys");
@@ -1161,9 +1211,7 @@ START_TEST(apikey)
 	conf(&c, "filter", "k", "query", "api_key");
 	conf(&c, "route", "r", "direct", "200 ok");
 	conf(&c, "route", "r", "filters", "k");
-	t = gw_table_build(&c, err, sizeof(err));
-	ck_assert_msg(t != NULL, "%s", err);
-	gw_conf_fini(&c);
+	t = build_table(&c);
 	rt = route_named(t, "r");
 
 	msg_init(&r, "GET", "/", NULL);
@@ -1307,6 +1355,467 @@ START_TEST(hmac_sig)
 }
 END_TEST
 
+/* ---- transform ----------------------------------------------------------------- */
+
+static const char *
+hdr_of(const struct http_header *h, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(h[i].name, name) == 0)
+			return h[i].value;
+	return NULL;
+}
+
+static size_t
+hdr_count(const struct http_header *h, size_t n, const char *name)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		k += strcasecmp(h[i].name, name) == 0;
+	return k;
+}
+
+START_TEST(transform_conf_errors)
+{
+	static const struct {
+		const char *key, *value, *why;
+	} bad[] = {
+		{ "request_header_set", "X-U: ${nobody}",
+		  "unknown variable \"nobody\"" },
+		{ "request_header_set", "X-U: $consumer",
+		  "starts ${variable}" },
+		{ "request_header_add", "Bad Name: x", "a token" },
+		{ "request_header_add", "X-U", "\"Name: value\"" },
+		{ "request_header_remove", "X-U: x", "a header name alone" },
+		{ "path_regex", "^/a/(x /b",
+		  "regex: missing closing parenthesis" },
+		{ "path_regex", "^/a/(.*)$ /b/$2",
+		  "\"$2\": the regex has 1 capture" },
+		{ "path_regex", "^/a/(.*)$", "\"REGEX /replacement\"" },
+		{ "path_regex", "^/a/(.*)$ /b?x=$1", "no space, ? or #" },
+		{ "path_replace_prefix", "/a", "\"/from /to\"" },
+		{ "path_strip_prefix", "api", "a path prefix" },
+		{ "query_add", "a=b&c", "no &, # or space" },
+		{ "query_add", "a", "\"name=value\"" },
+		{ "query_remove", "a=b", "a parameter name alone" },
+		{ "colour", "red",
+		  "unknown key \"colour\" for type transform" },
+	};
+	struct gw_conf c;
+	char err[256];
+
+	gw_conf_init(&c);
+	conf(&c, "filter", "tr", "type", "transform");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(conf_err(&c, "filter", "tr", bad[i].key,
+					  bad[i].value, err, sizeof(err)),
+				 -EINVAL);
+		ck_assert_msg(strstr(err, bad[i].why) != NULL, "%s=%s: %s",
+			      bad[i].key, bad[i].value, err);
+	}
+	gw_conf_fini(&c);
+}
+END_TEST
+
+/* A filter instance's own counters (gw_filters_each), found by name. */
+struct fcount {
+	const char *filter;
+	size_t n;
+	struct gw_fcounter c[GW_FCOUNTERS_MAX];
+};
+
+static void
+count_of(void *arg, const char *name, const char *type,
+	 const struct gw_fcounter *c, size_t n)
+{
+	struct fcount *fc = arg;
+
+	(void)type;
+	if (strcmp(name, fc->filter) != 0)
+		return;
+	fc->n = n;
+	memcpy(fc->c, c, n * sizeof(*c));
+}
+
+/* The counter name (with label value lval, or NULL: none). */
+static uint64_t
+fc_get(const struct fcount *fc, const char *name, const char *lval)
+{
+	for (size_t i = 0; i < fc->n; i++)
+		if (strcmp(fc->c[i].name, name) == 0 &&
+		    (lval == NULL || strcmp(fc->c[i].lval, lval) == 0))
+			return fc->c[i].v;
+	ck_abort_msg("no counter %s %s", name, lval != NULL ? lval : "");
+	return 0;
+}
+
+/* The transform filter "tr" of transform_request_response, in order. */
+static const char *const tr_keys[][2] = {
+	{ "request_header_set", "X-User: ${consumer}" },
+	{ "request_header_add", "X-Client: ${remote_addr} via ${route} $$1" },
+	{ "request_header_remove", "X-Debug" },
+	{ "path_strip_prefix", "/api" },
+	{ "path_regex", "^/users/([0-9]+)/posts/([0-9]+)$ /v2/posts/$2/by/$1" },
+	{ "path_replace_prefix", "/v2/ /internal/v2/" },
+	{ "query_remove", "debug" },
+	{ "query_set", "lang=en" },
+	{ "query_add", "who=${consumer}/${method}" },
+	{ "response_header_set", "Server: edge" },
+	{ "response_header_remove", "X-Powered-By" },
+	{ "response_header_add", "X-Served-For: ${consumer}" },
+};
+
+START_TEST(transform_request_response)
+{
+	struct gw_conf c;
+	char body[512];
+	struct gw_table *t;
+	struct gw_route *rt;
+	struct gw_freq *f;
+	struct reqmsg r;
+	struct http_header out[HTTP_MAX_HEADERS];
+	struct fcount fc = { "tr", 0, { { 0 } } };
+	size_t n;
+	int st = 0;
+
+	gw_conf_init(&c);
+	conf_alice(&c);
+	conf(&c, "filter", "tr", "type", "transform");
+	for (size_t i = 0; i < sizeof(tr_keys) / sizeof(tr_keys[0]); i++)
+		conf(&c, "filter", "tr", tr_keys[i][0], "%s", tr_keys[i][1]);
+	conf(&c, "route", "r", "upstream", "u");
+	conf(&c, "route", "r", "filters", "keys, tr");
+	conf(&c, "route", "open", "path_prefix", "/open/");
+	conf(&c, "route", "open", "upstream", "u");
+	conf(&c, "route", "open", "filters", "tr");
+	conf(&c, "filter", "trh", "type", "transform");
+	conf(&c, "filter", "trh", "request_header_set", "X-Host: ${host}");
+	conf(&c, "route", "host", "path_prefix", "/host/");
+	conf(&c, "route", "host", "upstream", "u");
+	conf(&c, "route", "host", "filters", "trh");
+	conf(&c, "filter", "trre", "type", "transform");
+	conf(&c, "filter", "trre", "path_regex", "^/(a+)+$ /x/$1");
+	conf(&c, "route", "slowre", "path_prefix", "/slowre/");
+	conf(&c, "route", "slowre", "upstream", "u");
+	conf(&c, "route", "slowre", "filters", "trre");
+	t = build_table(&c);
+	rt = route_named(t, "r");
+
+	/* alice: every request edit, the path through all three rewrites,
+	 * the query's debug gone, lang replaced, who added (encoded) */
+	msg_init(&r, "GET", "/api/users/42/posts/7", "debug=1&a=b&lang=fr");
+	msg_hdr(&r, "X-API-Key", "k-alice");
+	msg_hdr(&r, "X-User", "admin");
+	msg_hdr(&r, "X-Debug", "1");
+	msg_hdr(&r, "X-Client", "client's own");
+	ck_assert_int_eq(run_pre(rt, &r, 1 * S, 1000, &f, &st, NULL, 0),
+			 GW_FV_PASS);
+	ck_assert_str_eq(gw_freq_path(f, r.m.path),
+			 "/internal/v2/posts/7/by/42");
+	ck_assert_str_eq(gw_freq_query(f, r.m.query),
+			 "a=b&lang=en&who=alice/GET");
+	memcpy(out, r.m.headers, sizeof(out[0]) * r.m.nheaders);
+	n = r.m.nheaders;
+	ck_assert_int_eq(gw_freq_req_headers(f, out, &n, HTTP_MAX_HEADERS), 0);
+	ck_assert_str_eq(hdr_of(out, n, "X-User"), "alice");
+	ck_assert_uint_eq(hdr_count(out, n, "X-User"), 1);
+	ck_assert_ptr_null(hdr_of(out, n, "X-Debug"));
+	ck_assert_uint_eq(hdr_count(out, n, "X-Client"), 2); /* add */
+	ck_assert_str_eq(out[n - 1].value, "192.0.2.7 via r $1");
+	/* the response: Server set, X-Powered-By gone, one added */
+	n = 0;
+	out[n++] = (struct http_header){ "Server", "python" };
+	out[n++] = (struct http_header){ "X-Powered-By", "php" };
+	out[n++] = (struct http_header){ "Content-Length", "2" };
+	ck_assert_int_eq(gw_freq_post(f, 200, 1 * S, out, &n, HTTP_MAX_HEADERS),
+			 0);
+	ck_assert_str_eq(hdr_of(out, n, "Server"), "edge");
+	ck_assert_uint_eq(hdr_count(out, n, "Server"), 1);
+	ck_assert_ptr_null(hdr_of(out, n, "X-Powered-By"));
+	ck_assert_str_eq(hdr_of(out, n, "X-Served-For"), "alice");
+	ck_assert_str_eq(hdr_of(out, n, "Content-Length"), "2");
+	end_req(f, true, 200, 1 * S);
+
+	/* no consumer: X-User set to nothing removes the client's copy and
+	 * adds none; a path no rewrite matches goes as it came */
+	msg_init(&r, "POST", "/open/x", NULL);
+	msg_hdr(&r, "X-User", "admin");
+	ck_assert_int_eq(run_pre(route_named(t, "open"), &r, 1 * S, 1000, &f,
+				 &st, NULL, 0),
+			 GW_FV_PASS);
+	ck_assert_str_eq(gw_freq_path(f, r.m.path), "/open/x");
+	ck_assert_str_eq(gw_freq_query(f, r.m.query), "lang=en&who=/POST");
+	memcpy(out, r.m.headers, sizeof(out[0]) * r.m.nheaders);
+	n = r.m.nheaders;
+	ck_assert_int_eq(gw_freq_req_headers(f, out, &n, HTTP_MAX_HEADERS), 0);
+	ck_assert_ptr_null(hdr_of(out, n, "X-User"));
+	n = 0;
+	ck_assert_int_eq(gw_freq_post(f, 200, 1 * S, out, &n, HTTP_MAX_HEADERS),
+			 0);
+	ck_assert_ptr_null(hdr_of(out, n, "X-Served-For"));
+	end_req(f, true, 200, 1 * S);
+
+	/* a path the prefix replacement makes longer than the bound: 414,
+	 * counted */
+	{
+		static char longp[8192];
+
+		memset(longp, 'a', sizeof(longp) - 1);
+		memcpy(longp, "/v2/", 4);
+		longp[8190] = '\0';
+		msg_init(&r, "GET", longp, NULL);
+		ck_assert_int_eq(run_pre(route_named(t, "open"), &r, 1 * S,
+					 1000, &f, &st, body, sizeof(body)),
+				 GW_FV_ANSWER);
+		ck_assert_int_eq(st, 414);
+		ck_assert_msg(strstr(body, "transform failed: rewritten path "
+					   "too long") != NULL,
+			      "%s", body);
+		end_req(f, false, 414, 1 * S);
+	}
+	/* a Host that makes ${host} over 1 KiB: 500, counted */
+	{
+		static char host[1100];
+
+		memset(host, 'h', sizeof(host) - 1);
+		msg_init(&r, "GET", "/open/x", NULL);
+		msg_hdr(&r, "Host", host);
+		ck_assert_int_eq(run_pre(route_named(t, "host"), &r, 1 * S,
+					 1000, &f, &st, body, sizeof(body)),
+				 GW_FV_ANSWER);
+		ck_assert_int_eq(st, 500);
+		ck_assert_msg(strstr(body, "header value too long") != NULL,
+			      "%s", body);
+		end_req(f, false, 500, 1 * S);
+	}
+	/* a regex past its match limit: 500, not a crash or a hang */
+	{
+		static char ap[64];
+
+		memset(ap, 'a', sizeof(ap) - 1);
+		ap[0] = '/';
+		ap[sizeof(ap) - 2] = 'b';
+		msg_init(&r, "GET", ap, NULL);
+		ck_assert_int_eq(run_pre(route_named(t, "slowre"), &r, 1 * S,
+					 1000, &f, &st, body, sizeof(body)),
+				 GW_FV_ANSWER);
+		ck_assert_int_eq(st, 500);
+		ck_assert_msg(strstr(body, "path rewrite failed") != NULL, "%s",
+			      body);
+		end_req(f, false, 500, 1 * S);
+	}
+	gw_filters_each(t, count_of, &fc);
+	ck_assert_uint_eq(fc.n, 4);
+	ck_assert_uint_eq(fc_get(&fc, "transform_requests_total", NULL), 3);
+	ck_assert_uint_eq(fc_get(&fc, "transform_path_rewrites_total", NULL),
+			  1);
+	ck_assert_uint_eq(fc_get(&fc, "transform_query_rewrites_total", NULL),
+			  2);
+	ck_assert_uint_eq(fc_get(&fc, "transform_errors_total", NULL), 1);
+	ck_assert_uint_eq(gw_route_filter_stats(route_named(t, "open"), 0)
+				  ->reasons[GW_FR_TRANSFORM],
+			  1);
+	gw_table_put(t);
+}
+END_TEST
+
+/* ---- degrade: event-loop lag, the smaller route ------------------------------- */
+
+START_TEST(lag_detector)
+{
+	struct gw_lag l;
+	const uint64_t ms = 1000000;
+
+	gw_lag_start(&l, 20 * ms, 0);
+	ck_assert_uint_eq(gw_lag_now(&l, 10 * ms), 0);
+	gw_lag_tick(&l, 20 * ms); /* on time */
+	ck_assert_uint_eq(gw_lag_now(&l, 30 * ms), 0);
+	/* the loop was busy: the tick due at 40 ms runs at 140 ms */
+	ck_assert_uint_eq(gw_lag_now(&l, 90 * ms), 50 * ms); /* overdue */
+	gw_lag_tick(&l, 140 * ms);
+	/* the 100 ms drain in real time */
+	ck_assert_uint_eq(gw_lag_now(&l, 141 * ms), 99 * ms);
+	gw_lag_tick(&l, 161 * ms); /* late by 1 ms: 100 - 21 still */
+	ck_assert_uint_eq(gw_lag_now(&l, 161 * ms), 79 * ms);
+	ck_assert_uint_eq(gw_lag_now(&l, 180 * ms), 60 * ms);
+	gw_lag_tick(&l, 181 * ms);
+	gw_lag_tick(&l, 260 * ms); /* due 201: 59 late, 100 - 120 gone */
+	ck_assert_uint_eq(gw_lag_now(&l, 260 * ms), 59 * ms);
+	/* stuck now: the next tick (due 280 ms) has not run at 400 ms */
+	ck_assert_uint_eq(gw_lag_now(&l, 400 * ms), 120 * ms);
+}
+END_TEST
+
+static enum gw_fverdict
+pre_lag(struct gw_route *rt, uint64_t lag_ms, struct gw_freq **f, int *st,
+	char *body, size_t cap)
+{
+	struct reqmsg r;
+
+	msg_init(&r, "GET", "/x", NULL);
+	return run_pre_lag(rt, &r, 1 * S, 1000, lag_ms, f, st, body, cap);
+}
+
+START_TEST(degrade_lag_and_smaller_route)
+{
+	struct gw_conf c;
+	char err[256], body[512];
+	struct gw_table *t;
+	struct gw_route *low, *high, *big, *small;
+	struct gw_freq *f;
+	struct fcount fc = { "dlow", 0, { { 0 } } };
+	int st = 0;
+
+	gw_conf_init(&c);
+	conf(&c, "upstream", "u", "instance", "127.0.0.1:9");
+	conf(&c, "upstream", "cheap", "instance", "127.0.0.1:10");
+	conf(&c, "filter", "dlow", "type", "degrade");
+	conf(&c, "filter", "dlow", "priority", "0");
+	conf(&c, "filter", "dlow", "max_lag_ms", "50");
+	conf(&c, "filter", "dlow", "lag_step_ms", "100");
+	conf(&c, "filter", "dhigh", "type", "degrade");
+	conf(&c, "filter", "dhigh", "priority", "1");
+	conf(&c, "filter", "dhigh", "max_lag_ms", "50");
+	conf(&c, "filter", "dhigh", "lag_step_ms", "100");
+	conf(&c, "filter", "dbig", "type", "degrade");
+	conf(&c, "filter", "dbig", "max_lag_ms", "50");
+	conf(&c, "filter", "dbig", "fallback_route", "small");
+	conf(&c, "route", "low", "path_prefix", "/low/");
+	conf(&c, "route", "low", "upstream", "u");
+	conf(&c, "route", "low", "filters", "dlow");
+	conf(&c, "route", "high", "path_prefix", "/high/");
+	conf(&c, "route", "high", "upstream", "u");
+	conf(&c, "route", "high", "filters", "dhigh");
+	conf(&c, "route", "big", "path_prefix", "/big/");
+	conf(&c, "route", "big", "upstream", "u");
+	conf(&c, "route", "big", "filters", "dbig");
+	conf(&c, "route", "small", "path_prefix", "/small/");
+	conf(&c, "route", "small", "upstream", "cheap");
+	t = gw_table_build(&c, err, sizeof(err));
+	ck_assert_msg(t != NULL, "%s", err);
+	low = route_named(t, "low");
+	high = route_named(t, "high");
+	big = route_named(t, "big");
+	small = route_named(t, "small");
+
+	/* no lag: everything passes, nothing rerouted */
+	ck_assert_int_eq(pre_lag(low, 0, &f, &st, body, sizeof(body)),
+			 GW_FV_PASS);
+	end_req(f, true, 200, 1 * S);
+	ck_assert_int_eq(pre_lag(big, 0, &f, &st, body, sizeof(body)),
+			 GW_FV_PASS);
+	ck_assert_ptr_null(gw_freq_rerouted(f));
+	end_req(f, true, 200, 1 * S);
+	/* 60 ms: priority 0 (from 50 ms) is shed, priority 1 (from 150 ms)
+	 * passes */
+	ck_assert_int_eq(pre_lag(low, 60, &f, &st, body, sizeof(body)),
+			 GW_FV_ANSWER);
+	ck_assert_int_eq(st, 503);
+	ck_assert_msg(strstr(body, "shed by priority: event loop lag") != NULL,
+		      "%s", body);
+	ck_assert_str_eq(ans_hdr(f, "Retry-After"), "5");
+	end_req(f, false, 503, 1 * S);
+	ck_assert_int_eq(pre_lag(high, 60, &f, &st, body, sizeof(body)),
+			 GW_FV_PASS);
+	end_req(f, true, 200, 1 * S);
+	/* 150 ms: both */
+	ck_assert_int_eq(pre_lag(high, 150, &f, &st, body, sizeof(body)),
+			 GW_FV_ANSWER);
+	end_req(f, false, 503, 1 * S);
+	/* the big route under lag is served by the small one */
+	ck_assert_int_eq(pre_lag(big, 60, &f, &st, body, sizeof(body)),
+			 GW_FV_PASS);
+	ck_assert_ptr_eq(gw_freq_rerouted(f), small);
+	end_req(f, true, 200, 1 * S);
+	/* and so when forced by hand */
+	ck_assert_int_eq(gw_degrade_force("big", true), 0);
+	ck_assert_int_eq(pre_lag(big, 0, &f, &st, body, sizeof(body)),
+			 GW_FV_PASS);
+	ck_assert_ptr_eq(gw_freq_rerouted(f), small);
+	end_req(f, true, 200, 1 * S);
+	ck_assert_int_eq(gw_degrade_force("big", false), 0);
+
+	gw_filters_each(t, count_of, &fc);
+	ck_assert_uint_eq(fc_get(&fc, "degrade_shed_total", "lag"), 1);
+	ck_assert_uint_eq(fc_get(&fc, "degrade_shed_total", "inflight"), 0);
+	fc.filter = "dbig";
+	gw_filters_each(t, count_of, &fc);
+	ck_assert_uint_eq(fc_get(&fc, "degrade_rerouted_total", NULL), 2);
+	ck_assert_uint_eq(fc_get(&fc, "degrade_shed_total", "lag"), 1);
+	gw_table_put(t);
+
+	/* a fallback_route that is not there: at build, naming it */
+	conf(&c, "filter", "dbig", "fallback_route", "tiny");
+	ck_assert_ptr_null(gw_table_build(&c, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "filter dbig: fallback_route: no route "
+				  "\"tiny\"") != NULL,
+		      "%s", err);
+	gw_conf_fini(&c);
+}
+END_TEST
+
+/* ---- an API version's filters ------------------------------------------------- */
+
+START_TEST(api_version_filters)
+{
+	struct gw_conf c;
+	struct gw_table *t;
+	char err[256], text[1024], *js;
+	cJSON *arr;
+	char hex[65];
+
+	alice_hex(hex);
+	snprintf(text, sizeof(text),
+		 "[upstream be]\ninstance = 127.0.0.1:9\n"
+		 "[filter keys]\ntype = apikey\nkey = alice sha256:%s\n"
+		 "[filter dg]\ntype = degrade\nfallback_route = lite\n"
+		 "[route orders]\npath_prefix = /orders/\nupstream = be\n"
+		 "filters = keys, dg\n"
+		 "[route lite]\npath_prefix = /lite/\nupstream = be\n"
+		 "filters = keys\n",
+		 hex);
+	/* as written: checked whole (the filters built) */
+	ck_assert_msg(gw_api_validate("shop", text, err, sizeof(err)) == 0,
+		      "%s", err);
+	/* as a stage serves it: every name the API's own */
+	gw_conf_init(&c);
+	ck_assert_msg(gw_api_text_parse("shop", text, true, &c, err,
+					sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_uint_eq(c.nfilters, 2);
+	ck_assert_str_eq(c.filters[0].name, "api.shop.keys");
+	ck_assert_str_eq(c.routes[0].filters[1], "api.shop.dg");
+	t = gw_table_build(&c, err, sizeof(err));
+	ck_assert_msg(t != NULL, "%s", err);
+	ck_assert_uint_eq(gw_route_nfilters(route_named(t, "api.shop.orders")),
+			  2);
+	gw_table_put(t);
+	gw_conf_fini(&c);
+	/* what lbctl api show --version lists */
+	arr = cJSON_CreateArray();
+	ck_assert_int_eq(
+		gw_api_text_filters("shop", text, arr, err, sizeof(err)), 0);
+	js = cJSON_PrintUnformatted(arr);
+	ck_assert_str_eq(js, "[{\"name\":\"keys\",\"type\":\"apikey\","
+			     "\"routes\":[\"orders\",\"lite\"]},"
+			     "{\"name\":\"dg\",\"type\":\"degrade\","
+			     "\"routes\":[\"orders\"]}]");
+	free(js);
+	cJSON_Delete(arr);
+	/* a filter's error names its line */
+	snprintf(text, sizeof(text),
+		 "[route r]\ndirect = 200 ok\nfilters = t\n"
+		 "[filter t]\ntype = transform\n"
+		 "path_regex = ^/(a /b\n");
+	ck_assert_int_eq(gw_api_validate("shop", text, err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_msg(strstr(err, "line 6: filter t: path_regex: regex: "
+				  "missing closing parenthesis") != NULL,
+		      "%s", err);
+}
+END_TEST
+
 static Suite *
 gw_filter_suite(void)
 {
@@ -1341,6 +1850,17 @@ gw_filter_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("hmac");
 	tcase_add_test(tc, hmac_sig);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("transform");
+	tcase_add_test(tc, transform_conf_errors);
+	tcase_add_test(tc, transform_request_response);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("degrade");
+	tcase_add_test(tc, lag_detector);
+	tcase_add_test(tc, degrade_lag_and_smaller_route);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("api");
+	tcase_add_test(tc, api_version_filters);
 	suite_add_tcase(s, tc);
 	return s;
 }

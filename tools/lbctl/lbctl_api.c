@@ -366,6 +366,23 @@ print_show(const cJSON *j, FILE *out)
 
 	if (cJSON_GetObjectItemCaseSensitive(j, "routes") != NULL) {
 		fputs(jstr(j, "routes"), out);
+		/* the version's filters, as INI comments (the text stays a
+		 * valid draft) */
+		cJSON_ArrayForEach(
+			x, cJSON_GetObjectItemCaseSensitive(j, "filters"))
+		{
+			const cJSON *r;
+
+			fprintf(out,
+				"; filter %s (%s), routes:", jstr(x, "name"),
+				jstr(x, "type"));
+			cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(
+						      x, "routes"))
+				fprintf(out, " %s",
+					cJSON_IsString(r) ? r->valuestring
+							  : "?");
+			fputc('\n', out);
+		}
 		return;
 	}
 	fprintf(out, "api %s  draft: %s\n", jstr(j, "api"),
