@@ -151,6 +151,20 @@ set_ms(const struct cfg_set *p, const char *v, char *err, size_t n)
 	return 0;
 }
 
+/* An interface name: 1..15 characters, no '/', blank or quote. */
+static int
+set_ifname(const struct cfg_set *p, const char *v, char *err, size_t n)
+{
+	size_t l = strlen(v);
+
+	if (l == 0 || l > 15 || strpbrk(v, "/ \t\"\\:") != NULL)
+		return lb_errf(err, n, -EINVAL,
+			       "expected an interface name (1..15 characters, "
+			       "no '/', ':', blank or quote)");
+	memcpy(FIELD(p, char), v, l + 1);
+	return 0;
+}
+
 /* attrs = TARGET key=value... */
 static int
 set_attrs(const struct cfg_set *p, const char *v, char *err, size_t n)
@@ -205,6 +219,7 @@ const struct cfg_key bgp_conf_keys[] = {
 	  sizeof(((struct bgp_conf *)0)->bird_socket), 0, 0, 0 },
 	{ "include_file", cfg_set_path, OFF(include_file),
 	  sizeof(((struct bgp_conf *)0)->include_file), 0, 0, 0 },
+	{ "liveness_interface", set_ifname, OFF(live_if), 0, 0, 0, 0 },
 	{ "min_healthy", set_min_healthy, 0, 0, 0, 0, 0 },
 	{ "check_interval", set_ms, OFF(check_ms), 0, 0, 10, 10000 },
 	{ "bird_timeout", set_ms, OFF(timeout_ms), 0, 0, 100, 60000 },

@@ -46,6 +46,7 @@ struct bgp_rule {
 struct bgp_conf {
 	char bird_socket[CFG_SOCKPATH_MAX + 1];
 	char include_file[CFG_TEXT_MAX + 1];
+	char live_if[16]; /* liveness_interface, "": none (bgp_live.h) */
 	uint32_t min_healthy_pct; /* 0: any (one usable backend) */
 	uint32_t check_ms;	  /* evaluation period */
 	uint32_t timeout_ms;	  /* of one exchange with BIRD */

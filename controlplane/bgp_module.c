@@ -12,6 +12,7 @@
 
 #include "bgp_bird.h"
 #include "bgp_conf.h"
+#include "bgp_live.h"
 #include "bgp_module.h"
 #include "daemon.h"
 #include "dpclient.h"
@@ -42,6 +43,8 @@ struct bgp_mod {
 	struct lbd *d;
 	struct event *tick;
 	struct bird_cmd *cmd; /* a "configure" in flight */
+	int live_fd;	      /* the liveness interface's, or -1 */
+	char live_if[16];     /* its name; "": none */
 	char *applied;	      /* the text BIRD loaded last; NULL: unknown */
 	char *sent;	      /* the text of the exchange in flight */
 	uint32_t nsent, nannounced;
@@ -94,12 +97,15 @@ vip_wanted(const struct bgp_conf *c, uint32_t usable, uint32_t total)
 
 static void
 put_route(FILE *f, const struct lb_addr *vip, const struct bgp_attrs *a,
-	  bool gshut)
+	  bool gshut, const char *live_if)
 {
 	char buf[LB_ADDRSTRLEN];
 
-	fprintf(f, "route %s/32 blackhole",
-		lb_addr_format(vip, buf, sizeof(buf)));
+	fprintf(f, "route %s/32 ", lb_addr_format(vip, buf, sizeof(buf)));
+	if (live_if[0] != '\0')
+		fprintf(f, "via \"%s\"", live_if);
+	else
+		fputs("blackhole", f);
 	if (!a->has_med && !a->has_local_pref && a->ncomm == 0 && !gshut) {
 		fputs(";\n", f);
 		return;
@@ -178,7 +184,7 @@ render(struct bgp_mod *m, const struct bgp_conf *c, char **out, uint32_t *n,
 			char buf[LB_ADDRSTRLEN];
 
 			bgp_conf_attrs(c, &e[i].s->vip, names, nn, &a);
-			put_route(f, &e[i].s->vip, &a, gshut);
+			put_route(f, &e[i].s->vip, &a, gshut, m->live_if);
 			if (lf != NULL && *n < BGP_STATUS_VIPS)
 				fprintf(lf, "%s\"%s\"", *n ? "," : "",
 					lb_addr_format(&e[i].s->vip, buf,
@@ -505,6 +511,33 @@ mod_ctl_cmd(struct lbd *d, void *state, struct nl_msg *req,
 
 /* ---- life cycle ------------------------------------------------------------ */
 
+/*
+ * Hold the liveness interface name ("": none) instead of the current
+ * one. 0 or -errno (logged; the current one stays).
+ */
+static int
+live_switch(struct bgp_mod *m, const char *name)
+{
+	int fd = -1;
+
+	if (strcmp(name, m->live_if) == 0)
+		return 0;
+	if (name[0] != '\0') {
+		fd = bgp_live_open(name);
+		if (fd < 0) {
+			LB_ERR("bgp: liveness_interface %s: %s", name,
+			       strerror(-fd));
+			return fd;
+		}
+		LB_NOTICE("bgp: liveness interface %s up", name);
+	}
+	if (m->live_fd >= 0)
+		close(m->live_fd);
+	m->live_fd = fd;
+	snprintf(m->live_if, sizeof(m->live_if), "%s", name);
+	return 0;
+}
+
 static struct metrics_series *
 series(struct metrics *mt, const char *name, const char *help,
        enum metrics_type t, const char *result)
@@ -518,12 +551,18 @@ series(struct metrics *mt, const char *name, const char *help,
 static int
 mod_start(struct lbd *d, const struct cfg *c, void **state)
 {
+	const struct bgp_conf *bc = cfg_module_state(c, &bgp_cfg_ops);
 	struct bgp_mod *m = calloc(1, sizeof(*m));
+	int rc;
 
-	(void)c;
 	if (m == NULL)
 		return -ENOMEM;
 	m->d = d;
+	m->live_fd = -1;
+	if (bc != NULL && (rc = live_switch(m, bc->live_if)) < 0) {
+		free(m);
+		return rc;
+	}
 	m->tick = evtimer_new(d->base, on_tick, m);
 	m->m_announced = series(d->metrics, "edgelbd_bgp_announced_vips",
 				"VIPs BIRD was last told to announce.",
@@ -540,6 +579,7 @@ mod_start(struct lbd *d, const struct cfg *c, void **state)
 	    m->m_err == NULL || m->m_state == NULL) {
 		if (m->tick != NULL)
 			event_free(m->tick);
+		live_switch(m, "");
 		free(m);
 		return -ENOMEM;
 	}
@@ -552,16 +592,16 @@ static int
 mod_apply(struct lbd *d, void *state, const struct cfg *old,
 	  const struct cfg *new)
 {
+	const struct bgp_conf *bc = cfg_module_state(new, &bgp_cfg_ops);
 	struct bgp_mod *m = state;
 
 	(void)d;
 	(void)old;
-	(void)new;
 	/* the next tick reads the new section; tell BIRD once more */
 	free(m->applied);
 	m->applied = NULL;
 	m->retry_at = 0;
-	return 0;
+	return live_switch(m, bc != NULL ? bc->live_if : "");
 }
 
 /* SIGTERM: drain as `lbctl node drain` does; [global] shutdown_grace
@@ -599,6 +639,7 @@ mod_stop(struct lbd *d, void *state)
 
 	bird_cmd_cancel(m->cmd);
 	dpc_cancel(d->dpc, m);
+	live_switch(m, ""); /* its routes are withdrawn at once */
 	if (c != NULL && !(m->applied != NULL && m->nannounced == 0)) {
 		rc = write_file(c->include_file, BGP_FILE_HEADER);
 		if (rc == 0)

@@ -9,9 +9,11 @@
  * last full reconcile succeeded), the node is not drained, and the
  * usable backends of the services on that VIP reach min_healthy (any:
  * one; N%: N percent of its configured backends, and at least one). The
- * announced set is rendered as BIRD static routes ("route VIP/32
- * blackhole { bgp_med = ..; bgp_local_pref = ..; bgp_community.add(..);
- * };"), one per VIP in address order, into include_file, which the
+ * announced set is rendered as BIRD static routes ("route VIP/32 via
+ * "LIVENESS_IF" { bgp_med = ..; bgp_local_pref = ..;
+ * bgp_community.add(..); };", or "blackhole" without a
+ * liveness_interface), one per VIP in address order, into include_file,
+ * which the
  * operator's bird.conf includes inside a static protocol. When the text
  * differs from what BIRD last loaded, the module writes it (temporary
  * file + rename, so BIRD never reads half a file) and sends "configure"
@@ -26,8 +28,13 @@
  * polls the dataplane's active connections and withdraws everything when
  * none is left or drain_grace has passed (state "drained"). The
  * dataplane keeps its services and forwards whatever still arrives.
- * lbctl node undrain announces again. On exit the module writes an
- * empty file and reconfigures BIRD synchronously (bird_timeout bound).
+ * lbctl node undrain announces again. On exit the module closes the
+ * liveness interface, writes an empty file and reconfigures BIRD
+ * synchronously (bird_timeout bound).
+ *
+ * edgelbd's death: with liveness_interface, the routes go through a TAP
+ * interface edgelbd holds open (bgp_live.h); the kernel removes it with
+ * the process and BIRD withdraws every route via it.
  *
  * lbctl: MODULE_CMD to "bgp" with MOD_CMD "node.drain", "node.undrain"
  * or "node.status"; the reply's MOD_DATA is a JSON object {"state",

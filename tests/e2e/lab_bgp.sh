@@ -22,7 +22,10 @@
 #      both VIPs are withdrawn; lbctl node undrain -> announced again;
 #   4. edgelb-dp killed (SIGKILL) -> the VIPs withdrawn on the router
 #      within BOUND_MS, measured RUNS times;
-#   5. SIGTERM to edgelbd (shutdown_grace) -> withdrawn, edgelbd exits.
+#   5. edgelbd killed (SIGKILL) -> its liveness interface disappears and
+#      the VIPs are withdrawn within BOUND_MS while edgelb-dp still runs;
+#      edgelbd restarted -> announced again;
+#   6. SIGTERM to edgelbd (shutdown_grace) -> withdrawn, edgelbd exits.
 # shellcheck source=lbd_lib.sh
 source "$(dirname "$0")/lbd_lib.sh"
 lbd_begin bird birdc
@@ -149,6 +152,7 @@ write_ini() {
 		[bgp]
 		bird_socket = $LB_SOCK
 		include_file = $LBD_DIR/bird-vips.conf
+		liveness_interface = eldalive0
 		min_healthy = any
 		check_interval = 100ms
 		drain_grace = 20s
@@ -272,7 +276,30 @@ for ((run = 1; run <= RUNS; run++)); do
 done
 lbd_log "4. dataplane kill -> withdrawal: worst $worst ms of $RUNS runs (bound $BOUND_MS ms): $(tr '\n' ' ' <"$LBD_DIR/withdraw_ms")"
 
-# ---- 5. SIGTERM to edgelbd -----------------------------------------------------------------
+# ---- 5. edgelbd killed ----------------------------------------------------------------
+wait_route "$VIP1" yes 20
+ip -n "$LBD_NS_SW" link show eldalive0 >/dev/null 2>&1 || lbd_fail "no liveness interface eldalive0 in $LBD_NS_SW"
+pid=$(lbd_pid edgelbd)
+t0=$(lbd_now_ms)
+kill -KILL "$pid"
+while [ -n "$(rt_route "$VIP1")" ]; do
+	(($(lbd_now_ms) - t0 < 5000)) || break
+	sleep 0.01
+done
+ms=$(($(lbd_now_ms) - t0))
+wait "$pid" 2>/dev/null || true
+rm -f "$LBD_DIR/edgelbd.pid"
+[ -z "$(rt_route "$VIP1")" ] || lbd_fail "VIP1 still announced 5 s after edgelbd was killed"
+wait_route "$VIP2" no 1
+((ms <= BOUND_MS)) || lbd_fail "edgelbd killed: withdrawn after $ms ms, the bound is $BOUND_MS ms"
+kill -0 "$(lbd_pid edgelb-dp)" || lbd_fail "edgelb-dp died with edgelbd"
+lbd_log "5. edgelbd killed (SIGKILL) -> withdrawn on the router after $ms ms (dataplane alive)"
+lbd_daemon_start
+wait_route "$VIP1" yes 20
+wait_route "$VIP2" yes 5
+lbd_log "5. edgelbd restarted: announced again"
+
+# ---- 6. SIGTERM to edgelbd -----------------------------------------------------------------
 wait_route "$VIP1" yes 20
 pid=$(lbd_pid edgelbd)
 mark=$(wc -l <"$LBD_DIR/edgelbd.log")
@@ -290,6 +317,6 @@ done
 rm -f "$LBD_DIR/edgelbd.pid"
 tail -n +"$((mark + 1))" "$LBD_DIR/edgelbd.log" | grep -q "bgp: drain: no active connection left" ||
 	lbd_fail "edgelbd's log does not show the SIGTERM drain"
-lbd_log "5. SIGTERM: withdrawn, edgelbd exited"
+lbd_log "6. SIGTERM: withdrawn, edgelbd exited"
 
 lbd_end
