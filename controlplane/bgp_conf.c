@@ -251,6 +251,27 @@ conf_create(void)
 	return c;
 }
 
+static int
+conf_open(void *state, const char *name, int line, char *err, size_t errlen)
+{
+	struct bgp_conf *c = state;
+
+	(void)name;
+	(void)line;
+	(void)err;
+	(void)errlen;
+	c->present = true;
+	return 0;
+}
+
+const struct bgp_conf *
+bgp_conf_get(const struct cfg *c)
+{
+	const struct bgp_conf *b = cfg_module_state(c, &bgp_cfg_ops);
+
+	return b != NULL && b->present ? b : NULL;
+}
+
 static void
 conf_destroy(void *state)
 {
@@ -266,6 +287,8 @@ conf_validate(void *state, const struct cfg *cfg, char *err, size_t errlen)
 {
 	const struct bgp_conf *c = state;
 
+	if (!c->present)
+		return 0;
 	if (c->include_file[0] != '/')
 		return lb_errf(err, errlen, -EINVAL,
 			       "include_file: an absolute path");
@@ -283,6 +306,7 @@ const struct cfg_module_ops bgp_cfg_ops = {
 	.named = false,
 	.create = conf_create,
 	.destroy = conf_destroy,
+	.open = conf_open,
 	.keys = bgp_conf_keys,
 	.validate = conf_validate,
 };

@@ -44,6 +44,7 @@ struct bgp_rule {
 };
 
 struct bgp_conf {
+	bool present; /* the file has a [bgp] section */
 	char bird_socket[CFG_SOCKPATH_MAX + 1];
 	char include_file[CFG_TEXT_MAX + 1];
 	char live_if[16]; /* liveness_interface, "": none (bgp_live.h) */
@@ -59,6 +60,9 @@ struct bgp_conf {
 
 extern const struct cfg_key bgp_conf_keys[];
 extern const struct cfg_module_ops bgp_cfg_ops;
+
+/* The [bgp] section of c, or NULL when c has none (BGP is off). */
+const struct bgp_conf *bgp_conf_get(const struct cfg *c);
 
 /* The attributes of a VIP (services: the names of the services on it). */
 void bgp_conf_attrs(const struct bgp_conf *c, const struct lb_addr *vip,

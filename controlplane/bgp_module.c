@@ -67,7 +67,7 @@ struct vip_entry {
 static const struct bgp_conf *
 conf_of(const struct bgp_mod *m)
 {
-	return cfg_module_state(m->d->cfg, &bgp_cfg_ops);
+	return bgp_conf_get(m->d->cfg);
 }
 
 static bool
@@ -551,7 +551,7 @@ series(struct metrics *mt, const char *name, const char *help,
 static int
 mod_start(struct lbd *d, const struct cfg *c, void **state)
 {
-	const struct bgp_conf *bc = cfg_module_state(c, &bgp_cfg_ops);
+	const struct bgp_conf *bc = bgp_conf_get(c);
 	struct bgp_mod *m = calloc(1, sizeof(*m));
 	int rc;
 
@@ -592,7 +592,7 @@ static int
 mod_apply(struct lbd *d, void *state, const struct cfg *old,
 	  const struct cfg *new)
 {
-	const struct bgp_conf *bc = cfg_module_state(new, &bgp_cfg_ops);
+	const struct bgp_conf *bc = bgp_conf_get(new);
 	struct bgp_mod *m = state;
 
 	(void)d;
