@@ -437,6 +437,7 @@ status_json(struct bgp_mod *m, const struct bgp_conf *c, struct nl_msg *reply,
 	    char *err, size_t errlen)
 {
 	char *text = NULL, *list = NULL, *json = NULL;
+	char active[24] = "null";
 	size_t len;
 	uint32_t n;
 	FILE *f;
@@ -453,13 +454,16 @@ status_json(struct bgp_mod *m, const struct bgp_conf *c, struct nl_msg *reply,
 	}
 	/* last_error is our own text: no quote or backslash in it but in
 	 * BIRD's message, which is cut at the first of them */
+	/* active_conns: known only once polled in a drain */
+	if (m->state != BGP_SERVING && m->active_known)
+		snprintf(active, sizeof(active), "%llu",
+			 (unsigned long long)m->active_conns);
 	fprintf(f,
 		"{\"state\":\"%s\",\"dataplane_up\":%s,\"announced\":%s,"
-		"\"loaded\":%u,\"active_conns\":%llu,\"reconfigures\":%llu,"
+		"\"loaded\":%u,\"active_conns\":%s,\"reconfigures\":%llu,"
 		"\"errors\":%llu,\"last_error\":\"%.*s\"}",
 		state_names[m->state], dp_up(m) ? "true" : "false", list,
-		m->nannounced, (unsigned long long)m->active_conns,
-		(unsigned long long)m->reconf_ok,
+		m->nannounced, active, (unsigned long long)m->reconf_ok,
 		(unsigned long long)m->reconf_err,
 		(int)strcspn(m->last_error, "\"\\"), m->last_error);
 	free(list);

@@ -227,6 +227,7 @@ get_pid=$!
 sleep 1
 lbd_lbctl node drain >"$LBD_DIR/drain.out" || lbd_fail "lbctl node drain failed"
 grep -q "^state: draining" "$LBD_DIR/drain.out" || lbd_fail "after drain: $(cat "$LBD_DIR/drain.out")"
+sed 's/^/    lbctl node drain: /' "$LBD_DIR/drain.out"
 wait_route "$VIP1" yes 5 "BGP.community: .*\(65535,0\)"
 wait_route "$VIP2" yes 5 "BGP.community: .*\(65535,0\)"
 sleep 1
@@ -244,6 +245,7 @@ lbd_log "3. the download completed (sha256 ok); withdrawn $(($(lbd_now_ms) - t0)
 lbd_lbctl node status >"$LBD_DIR/status.out" || lbd_fail "lbctl node status failed"
 grep -q "^state: drained" "$LBD_DIR/status.out" || lbd_fail "status after the drain: $(cat "$LBD_DIR/status.out")"
 grep -q "^announced: none" "$LBD_DIR/status.out" || lbd_fail "status after the drain: $(cat "$LBD_DIR/status.out")"
+sed 's/^/    lbctl node status: /' "$LBD_DIR/status.out"
 sleep 1 # stays drained
 [ -z "$(rt_route "$VIP1")" ] || lbd_fail "VIP1 came back without undrain"
 lbd_lbctl node undrain >/dev/null || lbd_fail "lbctl node undrain failed"

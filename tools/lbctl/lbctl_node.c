@@ -79,6 +79,8 @@ lbctl_node_print(struct lbctl_fmt *f, FILE *out)
 	if (cJSON_IsNumber(v))
 		fprintf(out, "active connections (last polled): %.0f\n",
 			v->valuedouble);
+	else if (cJSON_IsString(s) && strcmp(s->valuestring, "serving") != 0)
+		fprintf(out, "active connections: not polled yet\n");
 	fprintf(out, "announced:");
 	cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(j, "announced"))
 	{
