@@ -479,6 +479,25 @@ status_json(struct bgp_mod *m, const struct bgp_conf *c, struct nl_msg *reply,
 	return rc;
 }
 
+/* lbctl module show bgp: its counters. */
+static int
+mod_ctl_show(struct lbd *d, void *state, struct nl_msg *part)
+{
+	struct bgp_mod *m = state;
+	struct nlattr *cnt = nla_nest_start(part, LB_ATTR_COUNTERS);
+
+	(void)d;
+	if (cnt == NULL ||
+	    lbmsg_put_counter(part, "enabled", conf_of(m) != NULL) < 0 ||
+	    lbmsg_put_counter(part, "announced", m->nannounced) < 0 ||
+	    lbmsg_put_counter(part, "drain_state", m->state) < 0 ||
+	    lbmsg_put_counter(part, "reconfigures", m->reconf_ok) < 0 ||
+	    lbmsg_put_counter(part, "reconfigure_errors", m->reconf_err) < 0)
+		return -EMSGSIZE;
+	nla_nest_end(part, cnt);
+	return 0;
+}
+
 static int
 mod_ctl_cmd(struct lbd *d, void *state, struct nl_msg *req,
 	    struct nl_msg *reply, char *err, size_t errlen)
@@ -667,6 +686,7 @@ const struct lbd_module bgp_module = {
 	.cfg = &bgp_cfg_ops,
 	.start = mod_start,
 	.apply = mod_apply,
+	.ctl_show = mod_ctl_show,
 	.ctl_cmd = mod_ctl_cmd,
 	.drain = mod_drain,
 	.drained = mod_drained,

@@ -201,6 +201,8 @@ ip -n "$LBD_NS_CLIENT" route show "$VIP1" | grep -q "via $LBD_LB_EXT_IP" ||
 	lbd_fail "the router's kernel has no route for $VIP1"
 body=$(lbd_get) || lbd_fail "GET through $VIP1 (BGP route) failed"
 [ -n "$(lbd_backend_of "$body")" ] || lbd_fail "GET through $VIP1: no backend named in '$body'"
+out=$(lbd_lbctl module show bgp) || lbd_fail "lbctl module show bgp failed"
+grep -Eq "announced +2" <<<"$out" || lbd_fail "lbctl module show bgp: $out"
 lbd_log "1. both VIPs announced (next hop $LBD_LB_EXT_IP, MED 50 / 10, communities); GET via BGP route ok"
 
 # ---- 2. all backends of web down, then back -----------------------------------------
