@@ -243,7 +243,7 @@ conf_create(void)
 	snprintf(c->bird_socket, sizeof(c->bird_socket), "%s",
 		 "/run/bird/bird.ctl");
 	snprintf(c->include_file, sizeof(c->include_file), "%s",
-		 "/run/edgelb/bird-vips.conf");
+		 "/run/bird/edgelb-vips.conf");
 	c->check_ms = 100;
 	c->timeout_ms = 2000;
 	c->drain_grace_ms = 30000;

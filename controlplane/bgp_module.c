@@ -3,10 +3,12 @@
  * The BGP module of edgelbd (see bgp_module.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <event2/event.h>
 
@@ -217,20 +219,29 @@ out:
 	return rc;
 }
 
-/* Write text to path through path.tmp and a rename. 0 or -errno. */
+/*
+ * Write text to path through path.tmp and a rename. Mode 0644 whatever
+ * the umask: BIRD reads it as its own user. 0 or -errno.
+ */
 static int
 write_file(const char *path, const char *text)
 {
 	char tmp[PATH_MAX];
 	size_t len = strlen(text);
 	FILE *f;
-	int rc = 0;
+	int fd, rc = 0;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	f = fopen(tmp, "w");
-	if (f == NULL)
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
 		return -errno;
+	if (fchmod(fd, 0644) < 0 || (f = fdopen(fd, "w")) == NULL) {
+		rc = -errno;
+		close(fd);
+		unlink(tmp);
+		return rc;
+	}
 	if (fwrite(text, 1, len, f) != len)
 		rc = -EIO;
 	if (fclose(f) != 0 && rc == 0)

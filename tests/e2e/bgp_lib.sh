@@ -43,8 +43,10 @@ wait_route() {
 	done
 }
 
-bird_start() { # NAME NS CONF SOCK
-	ip netns exec "$2" bird -f -c "$3" -s "$4" >>"$LBD_DIR/bird-$1.log" 2>&1 8>&- &
+# bird_start NAME NS CONF SOCK [BIRD-OPTION...]: BIRD in the foreground
+# in NS; waits (10 s at most) until it answers on SOCK.
+bird_start() {
+	ip netns exec "$2" bird -f -c "$3" -s "$4" "${@:5}" >>"$LBD_DIR/bird-$1.log" 2>&1 8>&- &
 	echo $! >"$LBD_DIR/bird-$1.pid"
 	local deadline=$((SECONDS + 10))
 	until birdc -s "$4" show status >/dev/null 2>&1; do

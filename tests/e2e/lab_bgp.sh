@@ -94,7 +94,7 @@ write_ini() {
 
 		[bgp]
 		bird_socket = $LB_SOCK
-		include_file = $LBD_DIR/bird-vips.conf
+		include_file = $LBD_DIR/bird/edgelb-vips.conf
 		liveness_interface = eldalive0
 		min_healthy = any
 		check_interval = 100ms
@@ -119,17 +119,28 @@ write_ini
 "$EDGELBD" --check -c "$LBD_DIR/edgelb.ini" >"$LBD_DIR/check.log" 2>&1 ||
 	lbd_fail "edgelbd --check refuses the lab's INI file"
 
-# BIRD reads the include file at start: an empty one until edgelbd writes it
-: >"$LBD_DIR/bird-vips.conf"
-sed "s|/run/edgelb/bird-vips.conf|$LBD_DIR/bird-vips.conf|" \
+# BIRD starts before edgelbd wrote its file (the include is a glob)
+mkdir -m 755 "$LBD_DIR/bird"
+sed "s|/run/bird/edgelb-vips\*.conf|$LBD_DIR/bird/edgelb-vips*.conf|" \
 	"$BIRD_DIR/balancer.conf" >"$LBD_DIR/balancer.conf"
-grep -q "$LBD_DIR/bird-vips.conf" "$LBD_DIR/balancer.conf" ||
-	lbd_fail "balancer.conf has no include of /run/edgelb/bird-vips.conf"
-bird_start lb "$LBD_NS_SW" "$LBD_DIR/balancer.conf" "$LB_SOCK"
+grep -q "$LBD_DIR/bird/edgelb-vips\*.conf" "$LBD_DIR/balancer.conf" ||
+	lbd_fail "balancer.conf has no include of /run/bird/edgelb-vips*.conf"
+# The balancer's BIRD runs as user bird when there is one, as Debian's
+# bird service does: it must be able to read what edgelbd (umask 077, as
+# under systemd) writes.
+# (the glob of its include lists the directory: it must be readable)
+bird_user=()
+if id bird >/dev/null 2>&1; then
+	bird_user=(-u bird -g bird)
+	chmod 711 "$LBD_DIR"
+fi
+bird_start lb "$LBD_NS_SW" "$LBD_DIR/balancer.conf" "$LB_SOCK" "${bird_user[@]}"
 bird_start router "$LBD_NS_CLIENT" "$BIRD_DIR/router.conf" "$RT_SOCK"
 
 lbd_dp_start
+umask 077
 lbd_daemon_start
+umask 022
 lbd_wait_dp_services 2 10
 
 # ---- 1. announced, with their attributes -----------------------------------------
@@ -146,6 +157,8 @@ body=$(lbd_get) || lbd_fail "GET through $VIP1 (BGP route) failed"
 [ -n "$(lbd_backend_of "$body")" ] || lbd_fail "GET through $VIP1: no backend named in '$body'"
 out=$(lbd_lbctl module show bgp) || lbd_fail "lbctl module show bgp failed"
 grep -Eq "announced +2" <<<"$out" || lbd_fail "lbctl module show bgp: $out"
+[ "$(stat -c %a "$LBD_DIR/bird/edgelb-vips.conf")" = 644 ] ||
+	lbd_fail "edgelbd's include file has mode $(stat -c %a "$LBD_DIR/bird/edgelb-vips.conf"), not 644"
 lbd_log "1. both VIPs announced (next hop $LBD_LB_EXT_IP, MED 50 / 10, communities); GET via BGP route ok"
 
 # ---- 2. all backends of web down, then back -----------------------------------------
@@ -241,7 +254,9 @@ wait_route "$VIP2" no 1
 ((ms <= BOUND_MS)) || lbd_fail "edgelbd killed: withdrawn after $ms ms, the bound is $BOUND_MS ms"
 kill -0 "$(lbd_pid edgelb-dp)" || lbd_fail "edgelb-dp died with edgelbd"
 lbd_log "5. edgelbd killed (SIGKILL) -> withdrawn on the router after $ms ms (dataplane alive)"
+umask 077
 lbd_daemon_start
+umask 022
 wait_route "$VIP1" yes 20
 wait_route "$VIP2" yes 5
 lbd_log "5. edgelbd restarted: announced again"

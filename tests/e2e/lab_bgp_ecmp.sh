@@ -91,7 +91,7 @@ write_ini() {
 
 			[bgp]
 			bird_socket = $d/bird.ctl
-			include_file = $d/bird-vips.conf
+			include_file = $d/edgelb-vips.conf
 			liveness_interface = $9
 			check_interval = 100ms
 			drain_grace = 5s
@@ -212,14 +212,14 @@ write_ini 2 eld2l0 10.96.6.1 eld2l1 10.96.2.2 10.96.6.2 10.96.2.102 10.96.2.251:
 
 # BIRD: node 1 with the example as is, node 2 with its own addresses; the
 # router with the example plus a session to node 2
-for n in 1 2; do : >"$LBD_DIR/n$n/bird-vips.conf"; done
-sed -e "s|/run/edgelb/bird-vips.conf|$N1/bird-vips.conf|" \
+sed -e "s|/run/bird/edgelb-vips\*.conf|$N1/edgelb-vips*.conf|" \
 	"$BIRD_DIR/balancer.conf" >"$N1/bird.conf"
-sed -e "s|/run/edgelb/bird-vips.conf|$N2/bird-vips.conf|" \
+sed -e "s|/run/bird/edgelb-vips\*.conf|$N2/edgelb-vips*.conf|" \
 	-e 's|10\.96\.4\.2|10.96.7.2|g' -e 's|10\.96\.4\.1|10.96.7.1|g' \
 	-e 's|bgp_next_hop = 10\.96\.1\.1|bgp_next_hop = 10.96.6.1|' \
 	"$BIRD_DIR/balancer.conf" >"$N2/bird.conf"
 grep -q "bgp_next_hop = 10.96.6.1" "$N2/bird.conf" || lbd_fail "node 2's bird.conf: next hop not replaced"
+grep -q "$N2/edgelb-vips" "$N2/bird.conf" || lbd_fail "node 2's bird.conf: include not replaced"
 {
 	cat "$BIRD_DIR/router.conf"
 	printf '\nprotocol bgp node2 from balancer {\n\tlocal 10.96.7.1 as 65000;\n\tneighbor 10.96.7.2 as 65001;\n}\n'

@@ -80,7 +80,7 @@ START_TEST(test_conf_defaults)
 	b = bgp_conf_get(c);
 	ck_assert_ptr_nonnull(b);
 	ck_assert_str_eq(b->bird_socket, "/run/bird/bird.ctl");
-	ck_assert_str_eq(b->include_file, "/run/edgelb/bird-vips.conf");
+	ck_assert_str_eq(b->include_file, "/run/bird/edgelb-vips.conf");
 	ck_assert_str_eq(b->live_if, "");
 	ck_assert_uint_eq(b->min_healthy_pct, 0);
 	ck_assert_uint_eq(b->check_ms, 100);
