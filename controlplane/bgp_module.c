@@ -546,6 +546,30 @@ mod_ctl_cmd(struct lbd *d, void *state, struct nl_msg *req,
 /* ---- life cycle ------------------------------------------------------------ */
 
 /*
+ * An include file without routes, and BIRD told now, blocking for at
+ * most bird_timeout: on exit (the loop no longer runs) and when a reload
+ * turns BGP off or moves its files.
+ */
+static void
+withdraw_sync(const struct bgp_conf *c, const char *why)
+{
+	char msg[256] = "";
+	int code, rc;
+
+	rc = write_file(c->include_file, BGP_FILE_HEADER);
+	if (rc < 0)
+		snprintf(msg, sizeof(msg), "%s", c->include_file);
+	else
+		rc = bird_cmd_sync(c->bird_socket, "configure",
+				   (int)c->timeout_ms, &code, msg, sizeof(msg));
+	if (rc < 0)
+		LB_WARN("bgp: withdrawing on %s: %s: %s", why, strerror(-rc),
+			msg);
+	else
+		LB_NOTICE("bgp: withdrawn on %s", why);
+}
+
+/*
  * Hold the liveness interface name ("": none) instead of the current
  * one. 0 or -errno (logged; the current one stays).
  */
@@ -627,10 +651,20 @@ mod_apply(struct lbd *d, void *state, const struct cfg *old,
 	  const struct cfg *new)
 {
 	const struct bgp_conf *bc = bgp_conf_get(new);
+	const struct bgp_conf *ob = bgp_conf_get(old);
 	struct bgp_mod *m = state;
 
 	(void)d;
-	(void)old;
+	/* BGP turned off or moved: nothing stays announced at the old place */
+	if (ob != NULL &&
+	    (bc == NULL || strcmp(ob->include_file, bc->include_file) != 0 ||
+	     strcmp(ob->bird_socket, bc->bird_socket) != 0)) {
+		bird_cmd_cancel(m->cmd);
+		m->cmd = NULL;
+		free(m->sent);
+		m->sent = NULL;
+		withdraw_sync(ob, "reload");
+	}
 	/* the next tick reads the new section; tell BIRD once more */
 	free(m->applied);
 	m->applied = NULL;
@@ -668,24 +702,12 @@ mod_stop(struct lbd *d, void *state)
 {
 	struct bgp_mod *m = state;
 	const struct bgp_conf *c = conf_of(m);
-	char msg[256];
-	int code, rc;
 
 	bird_cmd_cancel(m->cmd);
 	dpc_cancel(d->dpc, m);
 	live_switch(m, ""); /* its routes are withdrawn at once */
-	if (c != NULL && !(m->applied != NULL && m->nannounced == 0)) {
-		rc = write_file(c->include_file, BGP_FILE_HEADER);
-		if (rc == 0)
-			rc = bird_cmd_sync(c->bird_socket, "configure",
-					   (int)c->timeout_ms, &code, msg,
-					   sizeof(msg));
-		if (rc < 0)
-			LB_WARN("bgp: withdrawing on exit: %s: %s",
-				strerror(-rc), msg);
-		else
-			LB_NOTICE("bgp: withdrawn on exit");
-	}
+	if (c != NULL && !(m->applied != NULL && m->nannounced == 0))
+		withdraw_sync(c, "exit");
 	event_free(m->tick);
 	free(m->applied);
 	free(m->sent);

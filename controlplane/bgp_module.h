@@ -28,7 +28,10 @@
  * polls the dataplane's active connections and withdraws everything when
  * none is left or drain_grace has passed (state "drained"). The
  * dataplane keeps its services and forwards whatever still arrives.
- * lbctl node undrain announces again. On exit the module closes the
+ * lbctl node undrain announces again. A reload (SIGHUP) that removes
+ * [bgp] or changes include_file or bird_socket first empties the old
+ * file and reconfigures the old BIRD, blocking for at most bird_timeout.
+ * On exit the module closes the
  * liveness interface, writes an empty file and reconfigures BIRD
  * synchronously (bird_timeout bound).
  *

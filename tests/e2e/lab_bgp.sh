@@ -212,6 +212,20 @@ wait_route "$VIP2" yes 5
 rt_route "$VIP1" | grep -q "65535,0" && lbd_fail "VIP1 still carries (65535,0) after undrain"
 lbd_log "3. undrain: announced again without (65535,0)"
 
+# ---- reload: [bgp] removed, then back ------------------------------------------------
+cp "$LBD_DIR/edgelb.ini" "$LBD_DIR/edgelb.ini.full"
+sed -i '/^\[bgp\]/,$d' "$LBD_DIR/edgelb.ini"
+kill -HUP "$(lbd_pid edgelbd)"
+wait_route "$VIP1" no 5
+wait_route "$VIP2" no 5
+[ -z "$(grep -v '^#' "$LBD_DIR/bird/edgelb-vips.conf")" ] ||
+	lbd_fail "[bgp] removed: the include file still has routes"
+cp "$LBD_DIR/edgelb.ini.full" "$LBD_DIR/edgelb.ini"
+kill -HUP "$(lbd_pid edgelbd)"
+wait_route "$VIP1" yes 5
+wait_route "$VIP2" yes 5
+lbd_log "3. SIGHUP without [bgp]: withdrawn (include file emptied); with it again: announced"
+
 # ---- 4. the dataplane killed ----------------------------------------------------------
 worst=0
 for ((run = 1; run <= RUNS; run++)); do
