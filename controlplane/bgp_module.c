@@ -617,6 +617,13 @@ mod_start(struct lbd *d, const struct cfg *c, void **state)
 		return -ENOMEM;
 	m->d = d;
 	m->live_fd = -1;
+	/*
+	 * What a previous edgelbd left in the include file goes before the
+	 * liveness interface comes up: BIRD would otherwise bring those
+	 * routes back through it before the first evaluation.
+	 */
+	if (bc != NULL)
+		withdraw_sync(bc, "start");
 	if (bc != NULL && (rc = live_switch(m, bc->live_if)) < 0) {
 		free(m);
 		return rc;

@@ -31,7 +31,9 @@
  * lbctl node undrain announces again. A reload (SIGHUP) that removes
  * [bgp] or changes include_file or bird_socket first empties the old
  * file and reconfigures the old BIRD, blocking for at most bird_timeout.
- * On exit the module closes the
+ * At start, before anything else, it writes the include file without
+ * routes and reconfigures BIRD (bird_timeout bound), so nothing a
+ * previous edgelbd left comes back. On exit the module closes the
  * liveness interface, writes an empty file and reconfigures BIRD
  * synchronously (bird_timeout bound).
  *

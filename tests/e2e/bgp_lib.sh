@@ -61,3 +61,11 @@ bird_start() {
 		sleep 0.05
 	done
 }
+
+# Updates the router's BIRD received from node1 so far (its "Import
+# updates" count).
+rt_updates() {
+	local out
+	out=$(rt_birdc show protocols all node1) || return 1
+	sed -n 's/^ *Import updates: *\([0-9]*\).*/\1/p' <<<"$out"
+}

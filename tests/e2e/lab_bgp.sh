@@ -268,12 +268,25 @@ wait_route "$VIP2" no 1
 ((ms <= BOUND_MS)) || lbd_fail "edgelbd killed: withdrawn after $ms ms, the bound is $BOUND_MS ms"
 kill -0 "$(lbd_pid edgelb-dp)" || lbd_fail "edgelb-dp died with edgelbd"
 lbd_log "5. edgelbd killed (SIGKILL) -> withdrawn on the router after $ms ms (dataplane alive)"
+# The dataplane dies too while edgelbd is away: the restarted edgelbd must
+# not bring back what its last include file held, not even for a moment
+# (the router's count of received updates does not move).
+pid=$(lbd_pid edgelb-dp)
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null || true
+rm -f "$LBD_DIR/edgelb-dp.pid"
+updates=$(rt_updates) || lbd_fail "the router's update counters"
 umask 077
 lbd_daemon_start
 umask 022
+sleep 2
+[ "$(rt_updates)" = "$updates" ] ||
+	lbd_fail "edgelbd restarted without a dataplane: the router received updates ($updates -> $(rt_updates))"
+[ -z "$(rt_route "$VIP1")" ] || lbd_fail "edgelbd restarted without a dataplane: VIP1 announced"
+lbd_dp_start
 wait_route "$VIP1" yes 20
 wait_route "$VIP2" yes 5
-lbd_log "5. edgelbd restarted: announced again"
+lbd_log "5. edgelbd restarted: nothing announced while the dataplane is down; with it: announced again"
 
 # ---- 6. SIGTERM to edgelbd -----------------------------------------------------------------
 wait_route "$VIP1" yes 20
