@@ -14,8 +14,10 @@
 # with `birdc show route` on the router:
 #   1. both VIPs announced with their attributes; the client reaches VIP1
 #      through the BGP route;
-#   2. b1 and b2 down -> VIP1 withdrawn; back -> announced; VIP2's route
-#      keeps its BIRD since-time all along (not re-announced);
+#   2. b1 and b2 down -> VIP1 withdrawn; back -> announced; reloaded with
+#      min_healthy = 100%, b1 alone down -> VIP1 withdrawn, back ->
+#      announced; VIP2's route keeps its BIRD since-time all along (not
+#      re-announced, not even by the reloads);
 #   3. lbctl node drain during a slow download through VIP1: the VIPs
 #      carry GRACEFUL_SHUTDOWN (65535,0) and local_pref 0 while the
 #      download runs, the download completes with the right sha256, then
@@ -174,6 +176,22 @@ lbd_backend_start b2
 wait_route "$VIP1" yes 10
 [ "$(rt_since "$VIP2")" = "$since2" ] || lbd_fail "VIP2 was re-announced while VIP1 came back"
 lbd_log "2. b1, b2 back: $VIP1 announced; $VIP2 still since $since2"
+# min_healthy = 100%: one of web's two backends down is too few
+sed -i 's/^min_healthy = any$/min_healthy = 100%/' "$LBD_DIR/edgelb.ini"
+grep -q "^min_healthy = 100%" "$LBD_DIR/edgelb.ini" || lbd_fail "min_healthy not replaced in the INI file"
+kill -HUP "$(lbd_pid edgelbd)"
+sleep 1
+wait_route "$VIP1" yes 2
+lbd_backend_stop b1
+wait_route "$VIP1" no 10
+wait_route "$VIP2" yes 1
+lbd_backend_start b1
+wait_route "$VIP1" yes 10
+sed -i 's/^min_healthy = 100%$/min_healthy = any/' "$LBD_DIR/edgelb.ini"
+kill -HUP "$(lbd_pid edgelbd)"
+sleep 1
+[ "$(rt_since "$VIP2")" = "$since2" ] || lbd_fail "VIP2 was re-announced by the reloads or by VIP1's changes"
+lbd_log "2. min_healthy = 100%: b1 down withdraws $VIP1, back announces it; $VIP2 still since $since2 after two reloads"
 
 # ---- 3. drain during a slow download, undrain ----------------------------------------
 lbd_write_slow_get
