@@ -4,6 +4,7 @@
  * be listed as reserved by `lbctl module show`; every module of this
  * build runs.
  */
+#include "bgp_module.h"
 #include "gateway/gw_filter_module.h"
 #include "gateway/gw_module.h"
 #include "httpdns/hdns_module.h"
@@ -19,6 +20,7 @@ const struct lbd_module *const lbd_modules[] = {
 	&gw_filter_module,   /* [filter NAME], the gateway's */
 	&push_module,	     /* [push] */
 	&push_vendor_module, /* [push_vendor NAME], the push module's */
+	&bgp_module,	     /* [bgp] */
 };
 
 const size_t lbd_nmodules = sizeof(lbd_modules) / sizeof(lbd_modules[0]);

@@ -29,7 +29,7 @@ struct load_ctx {
 
 /* Sections that belong to edgelbd: skipped without a word. */
 static const char *const foreign_sections[] = {
-	"global", "httpdns", "gateway", "push", "metrics",
+	"global", "httpdns", "gateway", "push", "metrics", "bgp",
 };
 static const char *const foreign_prefixes[] = {
 	"service ",

@@ -26,6 +26,7 @@ PACKAGES=(
 	kmod openssl nftables wrk prometheus bind9-dnsutils knot-dnsutils
 	nginx-light nghttp2-client python3-h2 python3-cryptography
 	python3-websockets python3-grpcio haproxy redis-server faketime
+	bird2
 )
 
 say() { printf 'setup: %s\n' "$*"; }
@@ -50,9 +51,10 @@ install_packages() {
 	apt-get install -y -qq "${missing[@]}" >/dev/null
 	# Packages that start a server we do not need: only promtool is used
 	# of prometheus, and the tests and benchmarks start their own haproxy
-	# and redis-server on ports of their own.
+	# and redis-server on ports of their own; the BGP lab starts its own
+	# bird instances on sockets of their own.
 	local svc
-	for svc in prometheus haproxy redis-server; do
+	for svc in prometheus haproxy redis-server bird; do
 		if systemctl is-active --quiet "$svc" 2>/dev/null; then
 			systemctl stop "$svc" || true
 			systemctl disable "$svc" >/dev/null 2>&1 || true

@@ -697,6 +697,13 @@ do_push(struct lbctl_pctx *p, struct words *w)
 	return lbctl_push_parse(p, w->v + w->i, w->n - w->i);
 }
 
+/* node VERB: lbctl_node.c */
+static int
+do_node(struct lbctl_pctx *p, struct words *w)
+{
+	return lbctl_node_parse(p, w->v + w->i, w->n - w->i);
+}
+
 /* api VERB ...: lbctl_api.c */
 static int
 do_api(struct lbctl_pctx *p, struct words *w)
@@ -716,6 +723,7 @@ static const struct {
 	{ "config", do_config },   { "save", do_save },
 	{ "module", do_module },   { "help", do_help },
 	{ "api", do_api },	   { "push", do_push },
+	{ "node", do_node },
 };
 
 static bool

@@ -53,6 +53,7 @@ enum lbctl_view {
 	LBCTL_VIEW_MODULES,   /* module show (edgelbd only) */
 	LBCTL_VIEW_API,	      /* api ... (edgelbd's gateway module) */
 	LBCTL_VIEW_PUSH,      /* push ... (edgelbd's push module) */
+	LBCTL_VIEW_NODE,      /* node ... (edgelbd's bgp module) */
 };
 
 /* Options shared by every command. */
@@ -161,5 +162,8 @@ int lbctl_api_attach(struct lbctl_cmd *cmd, char *err, size_t errlen);
  * into one MODULE_CMD request. 0, a usage error or -ENOMEM.
  */
 int lbctl_push_parse(struct lbctl_pctx *p, char **w, int n);
+
+/* lbctl node (lbctl_node.c): as lbctl_push_parse, module "bgp". */
+int lbctl_node_parse(struct lbctl_pctx *p, char **w, int n);
 
 #endif

@@ -458,6 +458,8 @@ lbctl_fmt_print(struct lbctl_fmt *f, FILE *out)
 		return lbctl_api_print(f, out);
 	if (f->view == LBCTL_VIEW_PUSH)
 		return lbctl_push_print(f, out);
+	if (f->view == LBCTL_VIEW_NODE)
+		return lbctl_node_print(f, out);
 	if (f->opts.json)
 		return fmt_json(f, out);
 	switch (f->view) {

@@ -85,5 +85,7 @@ int fmt_json(struct lbctl_fmt *f, FILE *out);
 int lbctl_api_print(struct lbctl_fmt *f, FILE *out);
 /* The reply of a push command, JSON with -j (lbctl_push.c). */
 int lbctl_push_print(struct lbctl_fmt *f, FILE *out);
+/* The reply of a node command, JSON with -j (lbctl_node.c). */
+int lbctl_node_print(struct lbctl_fmt *f, FILE *out);
 
 #endif

@@ -99,6 +99,12 @@ static const struct {
 		  "default 100, at most 1000), a device's queue (depth and "
 		  "its oldest\n"
 		  "entries) and a message's status on each device.\n" },
+	{ "node",
+	  "Usage: lbctl node drain|undrain|status\n"
+	  "This node's BGP announcements (edgelbd with [bgp]): drain\n"
+	  "announces the VIPs with the graceful-shutdown community, then\n"
+	  "withdraws them once no connection is active or drain_grace\n"
+	  "passed; the node stays drained until undrain.\n" },
 	{ "ipvsadm", "ipvsadm syntax (when the first word starts with '-'):\n"
 		     "  lbctl -A|-E -t|-u VIP[:PORT] [-s SCHED] [-p [TIMEOUT]] "
 		     "[-g|-m|-i|--fnat]\n"
@@ -135,6 +141,7 @@ static const char usage[] =
 	"  module   show [NAME]              daemon modules (edgelbd only)\n"
 	"  api      create|diff|publish|...  gateway API lifecycle (edgelbd)\n"
 	"  push     devices|queue|message    push service state (edgelbd)\n"
+	"  node     drain|undrain|status     BGP announcements (edgelbd)\n"
 	"  help     [OBJECT]                 this text, or an object's\n"
 	"\n"
 	"Options:\n"
