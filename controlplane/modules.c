@@ -4,7 +4,7 @@
  * be listed as reserved by `lbctl module show`; every module of this
  * build runs.
  */
-#include "bgp_module.h"
+#include "bgp/bgp_module.h"
 #include "gateway/gw_filter_module.h"
 #include "gateway/gw_module.h"
 #include "httpdns/hdns_module.h"

@@ -14,8 +14,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "bgp_bird.h"
-#include "bgp_conf.h"
+#include "bgp/bgp_bird.h"
+#include "bgp/bgp_conf.h"
 #include "config.h"
 
 static char tmpdir[] = "/tmp/test_bgp.XXXXXX";
