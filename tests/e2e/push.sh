@@ -17,6 +17,8 @@
 #     before HELLO, a second connection of one device: answered as
 #     docs/push.md says, counted,
 #   - a device that stops talking is closed after two heartbeats, counted,
+#     and so are devices that stop in the middle of a frame (slowloris),
+#     and a connection that stops in the middle of its HELLO,
 #   - TLS: the channel over TLS with a certificate made here,
 #   - kill -9 of edgelbd while messages are accepted and delivered: after
 #     the restart every message answered 202 reaches the device, none
@@ -158,6 +160,10 @@ start_lbd
 python3 "$TOOL" silent "$PPORT" >"$T/silent.out" 2>&1 &
 SILENT=$!
 BG_PIDS+=("$SILENT")
+# three devices that stop in the middle of a frame, one in its HELLO
+python3 "$TOOL" slowloris "$PPORT" 3 $((4096 + 256)) 10 >"$T/slow.out" 2>&1 &
+SLOW=$!
+BG_PIDS+=("$SLOW")
 
 # ---- offline queue, in order ----------------------------------------------
 register dev-q
@@ -316,7 +322,10 @@ fi
 rc=0
 wait "$SILENT" || rc=$?
 expect "silent connection closed after two heartbeats ($(cat "$T/silent.out"))" 0 "$rc"
-expect "heartbeat timeout counted" 1 "$(metric edgelbd_push_heartbeat_timeouts_total)"
+rc=0
+wait "$SLOW" || rc=$?
+expect "partial frames closed after two heartbeats, a partial HELLO after hello_timeout ($(cat "$T/slow.out"))" 0 "$rc"
+expect "heartbeat timeouts counted (1 silent, 3 partial frames, 1 partial HELLO)" 5 "$(metric edgelbd_push_heartbeat_timeouts_total)"
 
 # ---- kill -9 while accepting and delivering -----------------------------------------------------------
 register dev-k
