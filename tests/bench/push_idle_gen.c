@@ -72,7 +72,7 @@ struct gen {
 	struct sockaddr_in dst;
 	uint32_t src_base; /* host order */
 	uint32_t per_addr, target, inflight_max;
-	double ramp_max, hold;
+	double ramp_max, hold, half_pause;
 	const char *secret, *status, *prefix;
 	int ep;
 	struct gconn *c;
@@ -399,7 +399,7 @@ usage(void)
 		"usage: push_idle_gen --port P [--dst ADDR] [--target N] "
 		"[--src ADDR] [--per-addr N]\n"
 		"  [--inflight N] [--secret S] [--prefix P] [--ramp-max S] "
-		"[--hold S] [--status FILE]\n");
+		"[--hold S] [--status FILE] [--half-pause S]\n");
 }
 
 static int
@@ -417,6 +417,7 @@ parse(struct gen *g, int argc, char **argv)
 		{ "ramp-max", required_argument, NULL, 'r' },
 		{ "hold", required_argument, NULL, 'h' },
 		{ "status", required_argument, NULL, 'S' },
+		{ "half-pause", required_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct in_addr a;
@@ -465,6 +466,9 @@ parse(struct gen *g, int argc, char **argv)
 		case 'S':
 			g->status = optarg;
 			break;
+		case 'H':
+			g->half_pause = strtod(optarg, NULL);
+			break;
 		default:
 			usage();
 			return -1;
@@ -473,7 +477,8 @@ parse(struct gen *g, int argc, char **argv)
 	if (port <= 0 || port > 65535 || g->target == 0 ||
 	    g->target > 10000000 || g->per_addr == 0 || g->per_addr > 65535 ||
 	    g->inflight_max == 0 || g->ramp_max <= 0 || g->ramp_max > 7200 ||
-	    g->hold < 0 || g->hold > 7200 || strlen(g->prefix) > 40) {
+	    g->hold < 0 || g->hold > 7200 || g->half_pause < 0 ||
+	    g->half_pause > 600 || strlen(g->prefix) > 40) {
 		usage();
 		return -1;
 	}
@@ -502,7 +507,8 @@ main(int argc, char **argv)
 	struct epoll_event evs[MAX_EVENTS];
 	struct rlimit rl;
 	struct rusage ru;
-	double next_status = 0, hold_end = 0;
+	double next_status = 0, hold_end = 0, half_end = 0;
+	int half = 0; /* the halfway pause: 0 before, 1 in it, 2 after */
 	uint64_t tick = 0, err_total = 0;
 	double next_tick;
 
@@ -531,8 +537,20 @@ main(int argc, char **argv)
 		double t = now_s();
 		int n;
 
+		/* halfway: no new connection for half_pause s, once the
+		 * handshakes under way are over (phase "half") */
+		bool at_half =
+			g.half_pause > 0 && half < 2 && g.held >= g.target / 2;
+		if (at_half && half == 0 && g.inflight == 0) {
+			half = 1;
+			half_end = t + g.half_pause;
+			next_status = 0;
+		} else if (half == 1 && t >= half_end) {
+			half = 2;
+			at_half = false;
+		}
 		/* the ramp: keep inflight_max handshakes going */
-		while (!g.ramped && g.limit_errno == 0 &&
+		while (!g.ramped && !at_half && g.limit_errno == 0 &&
 		       g.inflight < g.inflight_max &&
 		       g.held + g.inflight < g.target &&
 		       g.nidle + g.inflight < g.target && open_one(&g) == 0)
@@ -554,7 +572,9 @@ main(int argc, char **argv)
 			next_tick += TICK_MS / 1000.0;
 		}
 		if (t >= next_status) {
-			write_status(&g, g.ramped ? "holding" : "ramp");
+			write_status(&g, g.ramped    ? "holding"
+					 : half == 1 ? "half"
+						     : "ramp");
 			next_status = t + 1;
 		}
 		n = epoll_wait(g.ep, evs, MAX_EVENTS, TICK_MS / 2);
