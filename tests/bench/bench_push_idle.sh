@@ -323,7 +323,11 @@ out = {
     "online_start": int(on0), "online_end": int(on1),
     "peak": g.get("peak", 0),
     "ramp_s": g.get("ramp_s"),
-    "rate_per_s": round(g.get("peak", 0) / g["ramp_s"]) if g.get("ramp_s") else None,
+    "half_pause_s": g.get("half_pause_s", 0),
+    # connections bound per second of ramp, the halfway pause left out
+    "rate_per_s": (round(g.get("peak", 0) /
+                         (g["ramp_s"] - g.get("half_pause_s", 0)))
+                   if g.get("ramp_s", 0) > g.get("half_pause_s", 0) else None),
     "limit": g.get("limit", ""),
     "per_addr": int(per_addr),
     "heartbeat_s": int(hb),
@@ -335,6 +339,7 @@ out = {
         "marginal": marginal,
     },
     "kernel": {
+        "tcp_inuse_before": int(b.get("tcp_inuse", 0)),
         "tcp_inuse": int(i.get("tcp_inuse", 0)),
         "tcp_mem_pages_before": int(b.get("tcp_mem", 0)),
         "tcp_mem_pages_idle": int(i.get("tcp_mem", 0)),

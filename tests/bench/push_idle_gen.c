@@ -539,8 +539,8 @@ main(int argc, char **argv)
 
 		/* halfway: no new connection for half_pause s, once the
 		 * handshakes under way are over (phase "half") */
-		bool at_half =
-			g.half_pause > 0 && half < 2 && g.held >= g.target / 2;
+		bool at_half = g.half_pause > 0 && half < 2 &&
+			       g.held >= g.target / 2 && g.held < g.target;
 		if (at_half && half == 0 && g.inflight == 0) {
 			half = 1;
 			half_end = t + g.half_pause;
@@ -592,15 +592,19 @@ main(int argc, char **argv)
 		err_total += g.errors[i];
 	getrusage(RUSAGE_SELF, &ru);
 	printf("{\"target\": %u, \"opened\": %u, \"held\": %u, \"peak\": %u, "
-	       "\"hold_min\": %u, \"ramp_s\": %.1f, \"heartbeat_s\": %u, "
+	       "\"hold_min\": %u, \"ramp_s\": %.1f, \"half_pause_s\": %.1f, "
+	       "\"heartbeat_s\": %u, "
 	       "\"connect_errors\": %llu, \"handshake_errors\": %llu, "
 	       "\"closed_by_server\": %llu, \"pings\": %llu, \"pongs\": %llu, "
 	       "\"ping_fail\": %llu, \"error_busy\": %llu, "
 	       "\"error_other\": %llu, "
 	       "\"limit\": \"%s%s%s\", \"gen_cpu_s\": %.2f}\n",
 	       g.target, g.opened, g.held, g.peak, g.ramped ? g.hold_min : 0,
-	       g.ramped ? g.ramp_s : now_s() - g.t0, g.heartbeat_s,
-	       (unsigned long long)g.connect_err,
+	       g.ramped ? g.ramp_s : now_s() - g.t0,
+	       half == 2   ? g.half_pause
+	       : half == 1 ? g.ramp_s - (half_end - g.half_pause - g.t0)
+			   : 0.0,
+	       g.heartbeat_s, (unsigned long long)g.connect_err,
 	       (unsigned long long)g.handshake_err,
 	       (unsigned long long)g.closed, (unsigned long long)g.pings,
 	       (unsigned long long)g.pongs, (unsigned long long)g.ping_fail,
