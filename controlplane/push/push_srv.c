@@ -1263,8 +1263,8 @@ feed_held(struct conn *c)
 
 /*
  * Where the next read of c goes: after the part of a frame c->in holds,
- * at most up to that frame's end (its header first); else the server's
- * buffer. -ENOMEM.
+ * at most up to that frame's end (its header first) and at most as much
+ * again as it holds (plus 1 KiB); else the server's buffer. -ENOMEM.
  */
 static int
 read_room(struct conn *c, uint8_t **dst, size_t *room)
@@ -1285,6 +1285,9 @@ read_room(struct conn *c, uint8_t **dst, size_t *room)
 		want = PUSH_HDR_LEN + h.len;
 	if (want <= have)
 		want = have + PUSH_HDR_LEN;
+	/* the buffer grows with what came, not with what a header says */
+	if (want - have > have + 1024)
+		want = 2 * have + 1024;
 	if (cbuf_room(&c->in, want - have) < 0)
 		return -ENOMEM;
 	*dst = c->in->b + c->in->len;
