@@ -224,6 +224,7 @@ snapshot() {
 	# utime + stime, clock ticks
 	awk '{print "cpu_ticks=" $14 + $15}' "/proc/$LBD_PID/stat"
 	echo "t=$(date +%s.%N)"
+	awk '{print "load1=" $1}' /proc/loadavg
 }
 sleep 1
 snapshot >"$T/before"
@@ -353,6 +354,7 @@ out = {
         "pings": pings,
         "pings_per_s": round(pings / secs) if secs > 0 else None,
         "us_per_ping": round(cpu * 1e6 / pings, 2) if pings > 0 else None,
+        "load1_start": i["load1"], "load1_end": a["load1"],
     },
     "heartbeat_timeouts": int(tmo),
     "gen": g,

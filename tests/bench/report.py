@@ -470,7 +470,9 @@ def push_idle_section(res, w):
     w(f"| **CPU for heartbeats** | **{c['cpu_s_per_s']:.4f} CPU s/s** "
       f"({c['pings_per_s']:,} PINGs/s answered, "
       f"{c['us_per_ping']:.1f} µs of edgelbd CPU per PING, everything "
-      "else the loop did included) |")
+      "else the loop did included; the machine's load average "
+      f"{c.get('load1_start', '?')} → {c.get('load1_end', '?')} over the "
+      f"window, on {sh('nproc')} CPUs) |")
     w(f"| heartbeat timeouts | {d['heartbeat_timeouts']:,} |")
     if d.get("sysctl_changed"):
         w(f"| sysctls raised for the run (old values, put back) | "
