@@ -79,9 +79,13 @@ restore=() # "KEY VALUE" pairs of sysctls this run changed
 T=""
 LBD_PID=""
 GEN_PID=""
+sysctl_path() { echo "/proc/sys/${1//.//}"; }
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
-	[ -n "$GEN_PID" ] && kill "$GEN_PID" 2>/dev/null || true
-	[ -n "$GEN_PID" ] && wait "$GEN_PID" 2>/dev/null || true
+	if [ -n "$GEN_PID" ]; then
+		kill "$GEN_PID" 2>/dev/null || true
+		wait "$GEN_PID" 2>/dev/null || true
+	fi
 	if [ -n "$LBD_PID" ]; then
 		kill "$LBD_PID" 2>/dev/null || true
 		for _ in $(seq 300); do
@@ -93,16 +97,15 @@ cleanup() {
 	fi
 	local kv
 	for kv in "${restore[@]}"; do
-		sysctl -q -w "${kv%%=*}=${kv#*=}" >/dev/null 2>&1 ||
+		echo "${kv#*=}" >"$(sysctl_path "${kv%%=*}")" 2>/dev/null ||
 			say "could not put back ${kv%%=*}"
 	done
-	[ -n "$T" ] && rm -rf "$T"
+	if [ -n "$T" ]; then rm -rf "$T"; fi
 	return 0
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-sysctl_path() { echo "/proc/sys/${1//.//}"; }
 # raise KEY to at least VALUE (a number), remembering the old value
 raise() {
 	local p old
