@@ -618,5 +618,8 @@ main(int argc, char **argv)
 			       1e6);
 	fflush(stdout);
 	write_status(&g, "done");
+	free(g.c);
+	free(g.idle);
+	close(g.ep);
 	return g.held > 0 ? 0 : 1;
 }
