@@ -132,7 +132,12 @@ if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt "$fds" ]; then
 		target=$((hard - 256))
 		[ "$target" -ge 1 ] || skip "ulimit -Hn is $hard"
 		fds=$((target + 256))
-		capped="the open-file limit: RLIMIT_NOFILE's hard limit is $hard per process here and cannot be raised (no CAP_SYS_RESOURCE)"
+		# CAP_SYS_RESOURCE is bit 24 of the effective capabilities
+		why="ulimit -Hn $fds failed"
+		if (((0x$(awk '/^CapEff:/ {print $2}' /proc/self/status) >> 24) & 1)); then :; else
+			why="this process has no CAP_SYS_RESOURCE"
+		fi
+		capped="the open-file limit: RLIMIT_NOFILE's hard limit is $hard per process here and cannot be raised ($why)"
 		say "target $asked capped to $target: $capped"
 	else
 		ulimit -Hn "$fds"
