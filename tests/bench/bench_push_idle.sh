@@ -119,7 +119,7 @@ raise() {
 	say "$1: $old -> $2 (for this run)"
 }
 
-fds=$((target + 4096))
+fds=$((target + 256))
 raise fs.nr_open $((fds > 1048576 ? fds : 1048576))
 # the open-file limit of edgelbd and of the generator (one process each):
 # raising the hard limit needs CAP_SYS_RESOURCE; without it the target is
@@ -129,15 +129,15 @@ asked=$target
 if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt "$fds" ]; then
 	hard=$(ulimit -Hn)
 	if ! (ulimit -Hn "$fds") 2>/dev/null; then
-		target=$((hard - 256))
-		[ "$target" -ge 1 ] || skip "ulimit -Hn is $hard"
-		fds=$((target + 256))
 		# CAP_SYS_RESOURCE is bit 24 of the effective capabilities
 		why="ulimit -Hn $fds failed"
 		if (((0x$(awk '/^CapEff:/ {print $2}' /proc/self/status) >> 24) & 1)); then :; else
 			why="this process has no CAP_SYS_RESOURCE"
 		fi
 		capped="the open-file limit: RLIMIT_NOFILE's hard limit is $hard per process here and cannot be raised ($why)"
+		target=$((hard - 256)) # below the target: hard < target + 256
+		[ "$target" -ge 1 ] || skip "ulimit -Hn is $hard"
+		fds=$hard
 		say "target $asked capped to $target: $capped"
 	else
 		ulimit -Hn "$fds"
