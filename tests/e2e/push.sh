@@ -11,6 +11,8 @@
 #   - redelivery: an unacknowledged message is sent again with the same
 #     id (the client drops the duplicate); once acknowledged, never again,
 #   - an oversized frame is answered ERROR too_large, closed, counted,
+#   - IDLE_N (2,000) connections announcing the largest frame and sending a byte
+#     of it: edgelbd's memory grows by less than half a frame each,
 #   - a device that sends PINGs and reads nothing is no longer read once
 #     its output is over the bound (counted); it then gets every PONG,
 #   - unknown frame types, ACKs of unknown ids, another version, frames
@@ -245,6 +247,13 @@ expect "status acknowledged" acknowledged "$(status_of "$r" dev-r)"
 out=$(python3 "$TOOL" oversize "$PPORT" $((4096 + 256)) || true)
 contains "oversized frame: ERROR too_large and closed" "code 3, closed True" "$out"
 expect "oversized frame counted" 1 "$(metric edgelbd_push_frames_too_large_total)"
+rc=0
+out=$(python3 "$TOOL" claims "$PPORT" "$LBD_PID" "$IDLE_N" $((4096 + 256))) || rc=$?
+if nm -D "$EDGELBD" 2>/dev/null | grep __asan_init >/dev/null; then
+	contains "frames announced, not sent: connections kept (ASan build)" "claims: $IDLE_N" "$out"
+else
+	expect "frames announced, not sent: memory follows the bytes ($out)" 0 "$rc"
+fi
 rc=0
 out=$(python3 "$TOOL" flood "$PPORT" "$LBD_PID" 2000000) || rc=$?
 if nm -D "$EDGELBD" 2>/dev/null | grep __asan_init >/dev/null; then

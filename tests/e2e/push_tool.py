@@ -20,6 +20,11 @@
 #             second for 3 s and then nothing: expects every one closed by
 #             the server (the HELLO one within the HELLO timeout, the
 #             others two heartbeats after their last byte, not before).
+#   claims    N connections that each send a HELLO header announcing the
+#             largest frame allowed and one byte of it, then another byte:
+#             expects edgelbd's
+#             RSS to grow by less than half that frame per connection
+#             (memory follows the bytes sent, not the header's claim).
 #   flood     HELLO, then N PINGs without reading a single PONG; then
 #             reads them all: expects a PONG for every PING while
 #             edgelbd's RSS grew by less than half the PONGs' size.
@@ -260,6 +265,26 @@ def slowloris(port, n, limit, hello_s):
     return 0 if ok else 1
 
 
+def claims(port, pid, n, limit):
+    socks = []
+    before = rss_kb(pid)
+    for i in range(n):
+        s = socket.create_connection(('127.0.0.1', port), 5)
+        s.sendall(struct.pack('>BBHI', 1, 1, 0, limit) + b'\0')
+        socks.append(s)
+    # a second byte, read apart from the first ones
+    time.sleep(0.5)
+    for s in socks:
+        s.sendall(b'\0')
+    time.sleep(1)
+    grown = (rss_kb(pid) - before) * 1024 // n
+    for s in socks:
+        s.close()
+    print('claims: %d connections announcing %d-byte frames, RSS grew %d '
+          'bytes each' % (n, limit, grown))
+    return 0 if grown < limit // 2 else 1
+
+
 def flood(port, pid, n):
     # a small receive buffer: what the device does not read stays in
     # edgelbd, not in this kernel's socket
@@ -372,6 +397,9 @@ def main():
     if cmd == 'slowloris':
         return slowloris(int(sys.argv[2]), int(sys.argv[3]),
                          int(sys.argv[4]), float(sys.argv[5]))
+    if cmd == 'claims':
+        return claims(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]),
+                      int(sys.argv[5]))
     if cmd == 'flood':
         return flood(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
     if cmd == 'busy':
