@@ -17,12 +17,27 @@
  * on the busy list, which the resend tick walks: an entry older than
  * resend_timeout makes the connection go back to its oldest unacked seq
  * and send again from the store (same ids, the redelivery flag set).
+ *
+ * A plain TCP connection is not a bufferevent: it is its socket, one
+ * struct event and the state below (docs/push.md, "Memory of an idle
+ * connection"). Frames are read into one buffer of the server and taken
+ * from there; only the bytes of a frame not read whole yet, or of frames
+ * left unread while the connection's reading is paused, are copied to a
+ * buffer of the connection, and only output the socket did not take at
+ * once is kept in one; both are freed once empty. Its deadlines (HELLO,
+ * heartbeat, the flush of a last ERROR) are not timers: every connection
+ * is on a wheel of WHEEL_SLOTS slots of WHEEL_MS, whose current slot is
+ * looked at every WHEEL_MS; reading only stamps the connection, which
+ * moves on the wheel when its slot comes up. TLS and WebSocket
+ * connections are bufferevents (bufferevent_openssl, the WebSocket
+ * filter) with the bufferevent's timeouts; the frame handling is shared.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -31,6 +46,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <event2/listener.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -44,6 +60,11 @@
 
 #define PRUNE_EVERY_MS 10000 /* history pruned this often ... */
 #define PRUNE_BATCH    20000 /* ... at most this many entries a time */
+#define WHEEL_MS       250   /* the deadline wheel's slot ... */
+#define WHEEL_SLOTS    1024  /* ... and its size (256 s a turn) */
+#define CLOSE_FLUSH_MS 5000  /* time to write out a last ERROR */
+#define RBUF_LEN       16384 /* the server's read buffer */
+#define READ_ROUNDS    4     /* reads of one connection per wakeup */
 
 enum conn_state {
 	CS_NEW,	    /* waiting for HELLO */
@@ -58,9 +79,16 @@ struct fl {
 	uint8_t id[PUSH_ID_BYTES];
 };
 
+/* Bytes of a plain connection: read and not taken as frames yet (in),
+ * or not written yet (out, from off). */
+struct cbuf {
+	uint32_t off, len, cap;
+	uint8_t b[];
+};
+
 struct conn {
 	struct push_srv *s;
-	struct bufferevent *bev;
+	struct bufferevent *bev;    /* TLS, WebSocket; NULL: plain */
 	struct conn *prev, *next;   /* every connection */
 	struct conn *hnext;	    /* online map chain */
 	struct conn *bprev, *bnext; /* busy list */
@@ -70,6 +98,13 @@ struct conn {
 	uint16_t nfl;
 	uint8_t state;
 	bool busy, deferred, paused;
+	/* plain connections only */
+	bool err; /* the socket failed: freed at its next event */
+	struct cbuf *in, *out;
+	struct conn *tnext, **tpprev; /* deadline wheel slot */
+	uint32_t last_ms;	      /* lb_now_ms() of the last read ... */
+	uint32_t tmo_ms;	      /* ... and the silence allowed after it */
+	struct event ev;	      /* its socket */
 };
 
 struct waiter {
@@ -97,7 +132,10 @@ struct push_srv {
 	struct push_ws_hs *ws_pending; /* WebSocket handshakes */
 	size_t nws_pending;
 	SSL_CTX *ssl;
-	struct event *commit_ev, *tick_ev;
+	struct event *commit_ev, *tick_ev, *wheel_ev;
+	struct conn *wheel[WHEEL_SLOTS]; /* plain connections by deadline */
+	uint64_t wheel_at;		 /* the last slot looked at */
+	uint8_t *rbuf;			 /* RBUF_LEN: what a read got */
 	bool in_txn, txn_enqueued, txn_failed;
 	struct waiter *waiters;
 	size_t nwaiters, cap_waiters;
@@ -436,9 +474,12 @@ push_srv_each_online(struct push_srv *s, push_online_fn fn, void *arg)
 		o.sent_seq = c->sent_seq;
 		o.peer_len = sizeof(o.peer);
 		/* a WebSocket connection's socket is under its filter */
-		u = bufferevent_get_underlying(c->bev);
-		if (getpeername(bufferevent_getfd(u != NULL ? u : c->bev),
-				(struct sockaddr *)&o.peer, &o.peer_len) < 0)
+		u = c->bev != NULL ? bufferevent_get_underlying(c->bev) : NULL;
+		if (getpeername(
+			    c->bev == NULL
+				    ? event_get_fd(&c->ev)
+				    : bufferevent_getfd(u != NULL ? u : c->bev),
+			    (struct sockaddr *)&o.peer, &o.peer_len) < 0)
 			o.peer_len = 0;
 		rc = fn(arg, &o);
 		if (rc != 0)
@@ -506,13 +547,245 @@ on_commit(evutil_socket_t fd, short what, void *arg)
 	wakes_run(s, wk, nk, rc == 0);
 }
 
+/* ---- plain connections: the deadline wheel ------------------------------------- */
+
+static uint64_t
+deadline_of(const struct conn *c, uint64_t now)
+{
+	return now - (uint32_t)((uint32_t)now - c->last_ms) + c->tmo_ms;
+}
+
+static void
+wheel_del(struct conn *c)
+{
+	if (c->tpprev == NULL)
+		return;
+	*c->tpprev = c->tnext;
+	if (c->tnext != NULL)
+		c->tnext->tpprev = c->tpprev;
+	c->tnext = NULL;
+	c->tpprev = NULL;
+}
+
+/* Put c in the slot of its deadline (the next slot when that is due). */
+static void
+wheel_add(struct conn *c, uint64_t now)
+{
+	struct push_srv *s = c->s;
+	uint64_t at = (deadline_of(c, now) + WHEEL_MS - 1) / WHEEL_MS;
+	struct conn **slot;
+
+	wheel_del(c);
+	if (at <= s->wheel_at)
+		at = s->wheel_at + 1;
+	slot = &s->wheel[at % WHEEL_SLOTS];
+	c->tnext = *slot;
+	if (*slot != NULL)
+		(*slot)->tpprev = &c->tnext;
+	*slot = c;
+	c->tpprev = slot;
+}
+
+/* A new deadline: tmo_ms of silence from now. */
+static void
+deadline_set(struct conn *c, uint32_t tmo_ms)
+{
+	uint64_t now = lb_now_ms();
+
+	c->last_ms = (uint32_t)now;
+	c->tmo_ms = tmo_ms;
+	wheel_add(c, now);
+}
+
+/* The slots due: a connection past its deadline is closed (counted as a
+ * heartbeat timeout unless it was flushing a last ERROR); one that read
+ * since it was put there moves to the slot of its new deadline. */
+static void
+on_wheel(evutil_socket_t fd, short what, void *arg)
+{
+	struct push_srv *s = arg;
+	uint64_t now = lb_now_ms(), to = now / WHEEL_MS;
+	size_t n = 0;
+
+	(void)fd;
+	(void)what;
+	for (; s->wheel_at < to && n < WHEEL_SLOTS; n++) {
+		struct conn *due, *c;
+
+		s->wheel_at++;
+		due = s->wheel[s->wheel_at % WHEEL_SLOTS];
+		s->wheel[s->wheel_at % WHEEL_SLOTS] = NULL;
+		if (due != NULL)
+			due->tpprev = &due;
+		while ((c = due) != NULL) {
+			wheel_del(c);
+			if (deadline_of(c, now) > now) {
+				wheel_add(c, now);
+				continue;
+			}
+			if (c->state != CS_CLOSING)
+				s->n.heartbeat_timeouts++;
+			conn_free(c);
+		}
+	}
+	s->wheel_at = to;
+}
+
+/* ---- plain connections: buffers and events ------------------------------------- */
+
+/* Room for n more bytes in *bp (allocated at need). 0 or -ENOMEM. */
+static int
+cbuf_room(struct cbuf **bp, size_t n)
+{
+	struct cbuf *b = *bp;
+	size_t used = b != NULL ? b->len - b->off : 0, cap;
+
+	if (used + n > UINT32_MAX / 2)
+		return -ENOMEM;
+	if (b != NULL && b->off > 0) {
+		memmove(b->b, b->b + b->off, used);
+		b->off = 0;
+		b->len = (uint32_t)used;
+	}
+	if (b != NULL && b->cap >= used + n)
+		return 0;
+	cap = b != NULL && b->cap * 2 >= used + n ? b->cap * 2 : used + n;
+	b = realloc(b, sizeof(*b) + cap);
+	if (b == NULL)
+		return -ENOMEM;
+	if (*bp == NULL)
+		b->off = b->len = 0;
+	b->cap = (uint32_t)cap;
+	*bp = b;
+	return 0;
+}
+
+static int
+cbuf_put(struct cbuf **bp, const uint8_t *p, size_t n)
+{
+	if (cbuf_room(bp, n) < 0)
+		return -ENOMEM;
+	memcpy((*bp)->b + (*bp)->len, p, n);
+	(*bp)->len += (uint32_t)n;
+	return 0;
+}
+
+/* The first n bytes of *bp are used: freed once nothing is left. */
+static void
+cbuf_take(struct cbuf **bp, size_t n)
+{
+	struct cbuf *b = *bp;
+
+	b->off += (uint32_t)n;
+	if (b->off == b->len) {
+		free(b);
+		*bp = NULL;
+	}
+}
+
+static void on_io(evutil_socket_t fd, short what, void *arg);
+
+/* Watch the socket for what c wants now: reading unless it closes or is
+ * paused, writing while output is left (or the socket failed). */
+static void
+conn_io(struct conn *c)
+{
+	short want = 0;
+
+	if (c->err) {
+		want = EV_WRITE;
+	} else {
+		if (c->state != CS_CLOSING && !c->paused)
+			want |= EV_READ;
+		if (c->out != NULL)
+			want |= EV_WRITE;
+	}
+	if (event_pending(&c->ev, EV_READ | EV_WRITE, NULL) == want)
+		return;
+	event_del(&c->ev);
+	if (want == 0)
+		return;
+	event_assign(&c->ev, c->s->base, event_get_fd(&c->ev),
+		     want | EV_PERSIST, on_io, c);
+	event_add(&c->ev, NULL);
+}
+
+/* The socket failed: c is freed from its next event (now). */
+static void
+conn_fail(struct conn *c)
+{
+	c->err = true;
+	conn_io(c);
+	event_active(&c->ev, EV_WRITE, 1);
+}
+
+static void
+raw_send(struct conn *c, const uint8_t *p, size_t n)
+{
+	if (c->err)
+		return;
+	if (c->out == NULL) {
+		ssize_t w = send(event_get_fd(&c->ev), p, n,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR) {
+			conn_fail(c);
+			return;
+		}
+		if (w < 0)
+			w = 0;
+		if ((size_t)w == n)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+	if (cbuf_put(&c->out, p, n) < 0) {
+		conn_fail(c);
+		return;
+	}
+	conn_io(c);
+}
+
+/* Write what c holds. 0 (the rest waits), -1 (the socket failed). */
+static int
+raw_flush(struct conn *c)
+{
+	while (c->out != NULL) {
+		ssize_t w = send(event_get_fd(&c->ev), c->out->b + c->out->off,
+				 c->out->len - c->out->off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+		cbuf_take(&c->out, (size_t)w);
+	}
+	conn_io(c);
+	return 0;
+}
+
 /* ---- frames out ------------------------------------------------------------------ */
 
 static void
 out_frame(struct conn *c, int len)
 {
-	if (len > 0)
+	if (len <= 0)
+		return;
+	if (c->bev != NULL)
 		bufferevent_write(c->bev, c->s->fbuf, (size_t)len);
+	else
+		raw_send(c, c->s->fbuf, (size_t)len);
+}
+
+/* Bytes of output not written yet. */
+static size_t
+out_len(const struct conn *c)
+{
+	if (c->bev != NULL)
+		return evbuffer_get_length(bufferevent_get_output(c->bev));
+	return c->out != NULL ? c->out->len - c->out->off : 0;
 }
 
 static void
@@ -529,14 +802,19 @@ static void
 close_with(struct conn *c, uint16_t code, const char *reason)
 {
 	struct push_srv *s = c->s;
-	struct timeval tv = { 5, 0 };
+	struct timeval tv = { CLOSE_FLUSH_MS / 1000, 0 };
 
 	out_frame(c, push_enc_error(s->fbuf, s->fbuf_len, code, reason));
 	c->state = CS_CLOSING;
-	bufferevent_disable(c->bev, EV_READ);
-	bufferevent_set_timeouts(c->bev, NULL, &tv);
-	bufferevent_setcb(c->bev, NULL, on_flushed, NULL, c);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+	if (c->bev != NULL) {
+		bufferevent_disable(c->bev, EV_READ);
+		bufferevent_set_timeouts(c->bev, NULL, &tv);
+		bufferevent_setcb(c->bev, NULL, on_flushed, NULL, c);
+	} else if (!c->err) {
+		deadline_set(c, CLOSE_FLUSH_MS);
+		conn_io(c);
+	}
+	if (c->err || out_len(c) == 0)
 		conn_free(c);
 }
 
@@ -731,9 +1009,13 @@ on_hello(struct conn *c, const struct push_frame *f)
 	out_frame(c, push_enc_welcome(s->fbuf, s->fbuf_len,
 				      s->conf.heartbeat_ms / 1000,
 				      s->conf.max_payload, (uint64_t)now));
-	tv.tv_sec = 2 * s->conf.heartbeat_ms / 1000;
-	tv.tv_usec = (2 * s->conf.heartbeat_ms % 1000) * 1000;
-	bufferevent_set_timeouts(c->bev, &tv, NULL);
+	if (c->bev != NULL) {
+		tv.tv_sec = 2 * s->conf.heartbeat_ms / 1000;
+		tv.tv_usec = (2 * s->conf.heartbeat_ms % 1000) * 1000;
+		bufferevent_set_timeouts(c->bev, &tv, NULL);
+	} else if (!c->err) {
+		deadline_set(c, 2 * s->conf.heartbeat_ms);
+	}
 	pump(c);
 	return 0;
 }
@@ -814,65 +1096,104 @@ on_frame(struct conn *c, const struct push_frame *f)
 	}
 }
 
+/* Stop reading c until its output is written out. */
+static void
+pause_reading(struct conn *c)
+{
+	c->s->n.read_pauses++;
+	c->paused = true;
+	if (c->bev != NULL) {
+		bufferevent_disable(c->bev, EV_READ);
+	} else {
+		wheel_del(c); /* no read timeout while not reading */
+		conn_io(c);
+	}
+}
+
+/*
+ * The frame that starts at hdr (its PUSH_HDR_LEN bytes; have: the bytes
+ * read of it and after it). 1: it is all there (h); 0: wait for more
+ * (or c paused); -1: c is closing or gone.
+ */
+static int
+frame_head(struct conn *c, const uint8_t *hdr, size_t have, struct push_hdr *h)
+{
+	struct push_srv *s = c->s;
+	int rc;
+
+	if (have < PUSH_HDR_LEN)
+		return 0;
+	if (out_len(c) > out_high(s)) {
+		/* the device does not read what it asked for (PONGs,
+		 * ERRORs): read no more from it until it did */
+		pause_reading(c);
+		return 0;
+	}
+	rc = push_hdr_parse(hdr, PUSH_HDR_LEN, max_body(s), h);
+	if (rc == -EPROTONOSUPPORT) {
+		s->n.frames_version++;
+		close_with(c, PUSH_E_VERSION, "version 1 only");
+		return -1;
+	}
+	if (rc == -EMSGSIZE) {
+		s->n.frames_too_large++;
+		close_with(c, PUSH_E_TOO_LARGE, "frame too large");
+		return -1;
+	}
+	return have < PUSH_HDR_LEN + (size_t)h->len ? 0 : 1;
+}
+
+/* The whole frame at p (header h). 0, or -1 when c is gone or closing. */
+static int
+frame_body(struct conn *c, const struct push_hdr *h, const uint8_t *p)
+{
+	struct push_srv *s = c->s;
+	struct push_frame f;
+	int rc;
+
+	s->n.frames_in++;
+	rc = push_frame_decode(h, p + PUSH_HDR_LEN, &f);
+	if (rc == -ENOTSUP) {
+		s->n.frames_unknown_type++;
+		out_frame(c, push_enc_error(s->fbuf, s->fbuf_len,
+					    PUSH_E_UNKNOWN_TYPE,
+					    "unknown frame type"));
+		return 0;
+	}
+	if (rc < 0) {
+		s->n.frames_bad++;
+		close_with(c, PUSH_E_BAD_FRAME, "malformed frame");
+		return -1;
+	}
+	return on_frame(c, &f) < 0 ? -1 : 0;
+}
+
 static void
 on_read(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
-	struct push_srv *s = c->s;
 	struct evbuffer *in = bufferevent_get_input(bev);
 
 	while (c->state != CS_CLOSING) {
 		size_t have = evbuffer_get_length(in);
-		size_t out = evbuffer_get_length(bufferevent_get_output(bev));
 		uint8_t hb[PUSH_HDR_LEN];
-		struct push_frame f;
 		struct push_hdr h;
 		const uint8_t *p;
 		int rc;
 
 		if (have < PUSH_HDR_LEN)
 			return;
-		if (out > out_high(s)) {
-			/* the device does not read what it asked for (PONGs,
-			 * ERRORs): read no more from it until it did */
-			s->n.read_pauses++;
-			c->paused = true;
-			bufferevent_disable(bev, EV_READ);
-			return;
-		}
 		evbuffer_copyout(in, hb, PUSH_HDR_LEN);
-		rc = push_hdr_parse(hb, PUSH_HDR_LEN, max_body(s), &h);
-		if (rc == -EPROTONOSUPPORT) {
-			s->n.frames_version++;
-			close_with(c, PUSH_E_VERSION, "version 1 only");
-			return;
-		}
-		if (rc == -EMSGSIZE) {
-			s->n.frames_too_large++;
-			close_with(c, PUSH_E_TOO_LARGE, "frame too large");
-			return;
-		}
-		if (have < PUSH_HDR_LEN + (size_t)h.len)
-			return;
+		rc = frame_head(c, hb, have, &h);
+		if (rc <= 0)
+			return; /* c may be gone */
 		p = evbuffer_pullup(in, PUSH_HDR_LEN + (ssize_t)h.len);
 		if (p == NULL) {
 			close_with(c, PUSH_E_INTERNAL, "memory");
 			return;
 		}
-		s->n.frames_in++;
-		rc = push_frame_decode(&h, p + PUSH_HDR_LEN, &f);
-		if (rc == -ENOTSUP) {
-			s->n.frames_unknown_type++;
-			out_frame(c, push_enc_error(s->fbuf, s->fbuf_len,
-						    PUSH_E_UNKNOWN_TYPE,
-						    "unknown frame type"));
-		} else if (rc < 0) {
-			s->n.frames_bad++;
-			close_with(c, PUSH_E_BAD_FRAME, "malformed frame");
-			return;
-		} else if (on_frame(c, &f) < 0) {
+		if (frame_body(c, &h, p) < 0)
 			return; /* c may be gone */
-		}
 		evbuffer_drain(in, PUSH_HDR_LEN + (size_t)h.len);
 	}
 }
@@ -903,6 +1224,166 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	conn_free(c);
 }
 
+/*
+ * The frames of a plain connection in p (n bytes): the bytes taken
+ * (whole frames), or -1 when c is gone or closing. Stops early when c
+ * pauses or its socket failed.
+ */
+static ssize_t
+feed(struct conn *c, const uint8_t *p, size_t n)
+{
+	size_t off = 0;
+
+	while (c->state != CS_CLOSING && !c->paused && !c->err) {
+		struct push_hdr h;
+		int rc = frame_head(c, p + off, n - off, &h);
+
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			break;
+		if (frame_body(c, &h, p + off) < 0)
+			return -1;
+		off += PUSH_HDR_LEN + (size_t)h.len;
+	}
+	return (ssize_t)off;
+}
+
+/* The frames c->in holds. 0, or -1 when c is gone or closing. */
+static int
+feed_held(struct conn *c)
+{
+	ssize_t used = feed(c, c->in->b + c->in->off, c->in->len - c->in->off);
+
+	if (used < 0)
+		return -1;
+	if (used > 0)
+		cbuf_take(&c->in, (size_t)used);
+	return 0;
+}
+
+/*
+ * Where the next read of c goes: after the part of a frame c->in holds,
+ * at most up to that frame's end (its header first) and at most as much
+ * again as it holds (plus 1 KiB); else the server's buffer. -ENOMEM.
+ */
+static int
+read_room(struct conn *c, uint8_t **dst, size_t *room)
+{
+	struct push_srv *s = c->s;
+	size_t have, want = PUSH_HDR_LEN;
+	struct push_hdr h;
+
+	if (c->in == NULL) {
+		*dst = s->rbuf;
+		*room = RBUF_LEN;
+		return 0;
+	}
+	have = c->in->len - c->in->off;
+	/* the header was checked when it came in (frame_head) */
+	if (have >= PUSH_HDR_LEN &&
+	    push_hdr_parse(c->in->b + c->in->off, have, max_body(s), &h) == 0)
+		want = PUSH_HDR_LEN + h.len;
+	if (want <= have)
+		want = have + PUSH_HDR_LEN;
+	/* the buffer grows with what came, not with what a header says */
+	if (want - have > have + 1024)
+		want = 2 * have + 1024;
+	if (cbuf_room(&c->in, want - have) < 0)
+		return -ENOMEM;
+	*dst = c->in->b + c->in->len;
+	*room = want - have;
+	return 0;
+}
+
+/* The socket of c is readable: read, take the frames. c may be freed. */
+static void
+raw_read(struct conn *c)
+{
+	struct push_srv *s = c->s;
+
+	for (int i = 0; i < READ_ROUNDS; i++) {
+		uint8_t *dst;
+		size_t room;
+		ssize_t n, used;
+
+		if (read_room(c, &dst, &room) < 0) {
+			close_with(c, PUSH_E_INTERNAL, "memory");
+			return;
+		}
+		n = recv(event_get_fd(&c->ev), dst, room, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			conn_free(c); /* EOF or a reset */
+			return;
+		}
+		c->last_ms = (uint32_t)lb_now_ms();
+		if (dst != s->rbuf) {
+			c->in->len += (uint32_t)n;
+			if (feed_held(c) < 0)
+				return;
+		} else {
+			used = feed(c, s->rbuf, (size_t)n);
+			if (used < 0)
+				return;
+			if (used < n && !c->err &&
+			    cbuf_put(&c->in, s->rbuf + used,
+				     (size_t)(n - used)) < 0) {
+				close_with(c, PUSH_E_INTERNAL, "memory");
+				return;
+			}
+		}
+		if (c->err) {
+			conn_free(c);
+			return;
+		}
+		if (c->paused || (size_t)n < room)
+			return;
+	}
+}
+
+/* A plain connection's socket is ready. */
+static void
+on_io(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	if (c->err) {
+		conn_free(c);
+		return;
+	}
+	if (what & EV_WRITE) {
+		if (raw_flush(c) < 0) {
+			conn_free(c);
+			return;
+		}
+		if (c->state == CS_CLOSING) {
+			if (c->out == NULL) {
+				conn_free(c); /* the last ERROR is out */
+				return;
+			}
+			c->last_ms = (uint32_t)lb_now_ms();
+		} else if (c->out == NULL && c->paused) {
+			/* written out: read again, the frames held first */
+			c->paused = false;
+			deadline_set(c, c->tmo_ms);
+			conn_io(c);
+			if (c->in != NULL && feed_held(c) < 0)
+				return;
+			if (c->err) {
+				conn_free(c);
+				return;
+			}
+		}
+	}
+	if ((what & EV_READ) && c->state != CS_CLOSING && !c->paused)
+		raw_read(c);
+}
+
 static void
 conn_free(struct conn *c)
 {
@@ -922,7 +1403,15 @@ conn_free(struct conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	s->nconns--;
-	bufferevent_free(c->bev);
+	if (c->bev != NULL) {
+		bufferevent_free(c->bev);
+	} else {
+		wheel_del(c);
+		event_del(&c->ev);
+		evutil_closesocket(event_get_fd(&c->ev));
+		free(c->in);
+		free(c->out);
+	}
 	free(c->fl);
 	free(c->device);
 	free(c);
@@ -970,14 +1459,15 @@ accept_conn(struct push_srv *s, evutil_socket_t fd, bool tls)
 					       BEV_OPT_CLOSE_ON_FREE);
 		if (c->bev == NULL && ssl != NULL)
 			SSL_free(ssl);
+		if (c->bev == NULL) {
+			evutil_closesocket(fd);
+			free(c);
+			return;
+		}
 	} else {
-		c->bev = bufferevent_socket_new(s->base, fd,
-						BEV_OPT_CLOSE_ON_FREE);
-	}
-	if (c->bev == NULL) {
-		evutil_closesocket(fd);
-		free(c);
-		return;
+		/* a plain connection: its socket and one event */
+		event_assign(&c->ev, s->base, fd, EV_READ | EV_PERSIST, on_io,
+			     c);
 	}
 	conn_start(s, c);
 }
@@ -1014,7 +1504,8 @@ push_srv_base(struct push_srv *s)
 	return s->base;
 }
 
-/* c with its bufferevent: a device connection waiting for HELLO. */
+/* c with its bufferevent or its event: a device connection waiting for
+ * HELLO. */
 static void
 conn_start(struct push_srv *s, struct conn *c)
 {
@@ -1029,6 +1520,11 @@ conn_start(struct push_srv *s, struct conn *c)
 	s->conns = c;
 	s->nconns++;
 	s->n.conns_accepted++;
+	if (c->bev == NULL) {
+		deadline_set(c, s->conf.hello_timeout_ms);
+		event_add(&c->ev, NULL);
+		return;
+	}
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0,
 				 PUSH_HDR_LEN + max_body(s) + 4096);
@@ -1522,8 +2018,12 @@ push_srv_new(struct event_base *base, const struct push_conf *c,
 	s->fbuf = malloc(s->fbuf_len);
 	s->commit_ev = evtimer_new(base, on_commit, s);
 	s->tick_ev = event_new(base, -1, EV_PERSIST, on_tick, s);
-	if (s->fbuf == NULL || s->commit_ev == NULL || s->tick_ev == NULL)
+	s->wheel_ev = event_new(base, -1, EV_PERSIST, on_wheel, s);
+	s->rbuf = malloc(RBUF_LEN);
+	if (s->fbuf == NULL || s->commit_ev == NULL || s->tick_ev == NULL ||
+	    s->wheel_ev == NULL || s->rbuf == NULL)
 		goto err;
+	s->wheel_at = lb_now_ms() / WHEEL_MS;
 	rc = s->ops->open(c->store_redis ? c->redis : c->db, &s->st, err,
 			  sizeof(err));
 	if (rc < 0) {
@@ -1566,6 +2066,9 @@ push_srv_new(struct event_base *base, const struct push_conf *c,
 	}
 	tick.tv_usec = (c->resend_ms < 1000 ? c->resend_ms / 4 : 250) * 1000;
 	event_add(s->tick_ev, &tick);
+	tick.tv_sec = 0;
+	tick.tv_usec = WHEEL_MS * 1000;
+	event_add(s->wheel_ev, &tick);
 	if (m != NULL) {
 		s->m = m;
 		s->f_lat = metrics_family(
@@ -1613,6 +2116,9 @@ push_srv_free(struct push_srv *s)
 		event_free(s->commit_ev);
 	if (s->tick_ev != NULL)
 		event_free(s->tick_ev);
+	if (s->wheel_ev != NULL)
+		event_free(s->wheel_ev);
+	free(s->rbuf);
 	if (s->st != NULL)
 		s->ops->close(s->st);
 	free(s->waiters);

@@ -488,6 +488,96 @@ def push_deliver_section(res, w):
     w(f"Durable over tmpfs, per round: {fmt_spread(ratio, 2)}.\n")
 
 
+def push_idle_section(res, w):
+    """Idle device connections on the push service (bench_push_idle.sh)."""
+    w("## Push: idle device connections\n")
+    r = res.get("push_idle", "all")
+    if not r or r["status"] != "measured":
+        w(f"{reason(r)}\n")
+        return
+    d = r["data"]
+    u, k, c, g = d["user"], d["kernel"], d["cpu"], d["gen"]
+    w("`tests/bench/bench_push_idle.sh`: edgelbd alone with `[push]` "
+      "(SQLite store) on loopback; `tests/bench/push_idle_gen` (one "
+      "thread, epoll) opens device connections from many 127.x source "
+      f"addresses ({d['per_addr']:,} each), every one doing the real "
+      "HELLO/WELCOME and BIND/BOUND handshake, then idles with a PING "
+      f"every heartbeat ({d['heartbeat_s']} s, spread over the "
+      "connections). *User space*: the growth of edgelbd's VmRSS from "
+      "before the first connection to the end of the ramp, divided by the "
+      "connections held (sockets and their buffers are kernel memory, not "
+      "in a process's RSS); *marginal*: the same from the halfway point "
+      "(where the generator pauses) to the end. *Kernel*: the whole "
+      "machine's slab growth over the same time, both ends of every "
+      "connection (the generator's sockets are on this machine too), and "
+      "the TCP buffer pages of /proc/net/sockstat; other work on the "
+      "machine moves these. *CPU*: edgelbd's user+system seconds per second "
+      f"over {c['window_s']:g} s while every device pings once a "
+      "heartbeat.\n")
+    asked = d.get("asked", d["target"])
+    goal = 1000000
+    w("| | |\n|---|---|")
+    w(f"| connections asked for | {asked:,} |")
+    if d.get("capped_by"):
+        w(f"| target after the limits | {d['target']:,} (capped by "
+          f"{d['capped_by']}) |")
+    held = d["held"]
+    w(f"| **connections held** (goal {goal:,}) | **{held:,}** "
+      f"({'met' if held >= goal else 'not met'}; edgelbd online "
+      f"{d['online_start']:,} after the ramp, {d['online_end']:,} at the "
+      f"end of the window; generator peak {d['peak']:,}) |")
+    rate = (f"; {d['rate_per_s']:,} handshakes/s" if d.get("rate_per_s")
+            else "")
+    w(f"| ramp | {d['ramp_s']:.1f} s, of which "
+      f"{d.get('half_pause_s', 0):g} s the halfway pause{rate}, "
+      f"{g.get('connect_errors', 0)} connect errors, "
+      f"{g.get('handshake_errors', 0)} failed handshakes"
+      + (f"; stopped by {d['limit']}" if d.get("limit") else "") + " |")
+    bpc = u["bytes_per_conn"]
+    w(f"| **user space per idle connection** (goal ≤ 1,024 bytes) | "
+      f"**{bpc:,} bytes** ({'met' if bpc <= 1024 else 'not met'}); "
+      f"private anonymous {u['private_bytes_per_conn']:,}; VmRSS "
+      f"{u['rss_before_kb']:,} → {u['rss_idle_kb']:,} KiB |")
+    m = u.get("marginal")
+    if m:
+        w(f"| user space, marginal | {m['bytes_per_conn']:,} bytes "
+          f"(from {m['from']:,} to {m['to']:,} connections) |")
+    w(f"| kernel, slab growth (whole machine) | "
+      f"{k['slab_growth_kb'] / 1024:,.0f} MiB, "
+      f"{k['slab_bytes_per_conn']:,} bytes per connection held (its two "
+      f"sockets); TCP sockets in use {k.get('tcp_inuse_before', 0):,} → "
+      f"{k['tcp_inuse']:,}; TCP buffer pages "
+      f"{k['tcp_mem_pages_before']:,} → {k['tcp_mem_pages_idle']:,} |")
+    w(f"| **CPU for heartbeats** | **{c['cpu_s_per_s']:.4f} CPU s/s** "
+      f"({c['pings_per_s']:,} PINGs/s answered, "
+      f"{c['us_per_ping']:.1f} µs of edgelbd CPU per PING, everything "
+      "else the loop did included; the machine's load average "
+      f"{c.get('load1_start', '?')} → {c.get('load1_end', '?')} over the "
+      f"window, on {sh('nproc')} CPUs) |")
+    w(f"| heartbeat timeouts | {d['heartbeat_timeouts']:,} |")
+    if d.get("sysctl_changed"):
+        w(f"| sysctls raised for the run (old values, put back) | "
+          f"`{d['sysctl_changed']}` |")
+    w("")
+    if held < goal:
+        if held < d["target"]:
+            why = (f"{d['limit']} stopped the ramp" if d.get("limit") else
+                   "the ramp's time bound passed")
+        elif d.get("capped_by"):
+            why = f"the target was capped by {d['capped_by']}"
+        else:
+            why = f"this run asked for {asked:,} only"
+        extra = ""
+        if m:
+            extra = (f" The bytes added per connection from halfway to the "
+                     f"end ({m['bytes_per_conn']:,}) against the whole "
+                     f"ramp's ({bpc:,}) show how much of the figure is a "
+                     "fixed cost that more connections would spread.")
+        w(f"{goal:,} connections were not reached: {why}. edgelbd holds "
+          "all its device connections in one process, so that process's "
+          f"open-file limit bounds them.{extra}\n")
+
+
 def render(res, args):
     smoke = args.smoke == "1"
     o = []
@@ -816,6 +906,7 @@ def render(res, args):
 
     # ---- the push service
     push_deliver_section(res, w)
+    push_idle_section(res, w)
 
     # ---- what limits the figures, from this run's own numbers
     w("## What limits these figures\n")

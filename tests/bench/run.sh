@@ -6,7 +6,7 @@
 # Without --build it configures and builds build-bench/ (release) first.
 # --only takes a comma list of:
 #   own,baseline,modes,newconn,conn,maglev,ctrl,e2e,httpdns,http_route,
-#   gateway,gw_lookup,push_deliver.
+#   gateway,gw_lookup,push_deliver,push_idle.
 # --splice (with --only): the figures run replace their own sections of
 # --out (tests/bench/splice.py), each marked with this run's command and
 # commit; every other section stays as its run wrote it.
@@ -54,7 +54,7 @@ smoke=0
 case "${EDGELB_BENCH_SMOKE:-0}" in "" | 0) ;; *) smoke=1 ;; esac
 build=""
 out=""
-only="own,baseline,modes,newconn,conn,maglev,ctrl,e2e,httpdns,http_route,gateway,gw_lookup,push_deliver"
+only="own,baseline,modes,newconn,conn,maglev,ctrl,e2e,httpdns,http_route,gateway,gw_lookup,push_deliver,push_idle"
 cmdline="tests/bench/run.sh $*"
 splice=0
 
@@ -905,6 +905,22 @@ fig_push_deliver() {
 	esac
 }
 
+# Idle device connections on the push service: held, user-space bytes
+# each in edgelbd, kernel memory, CPU for heartbeats (its own script; it
+# prints the run as JSON). BENCH_PUSH_IDLE_ARGS: its extra arguments,
+# e.g. "--target 50000 --heartbeat 10".
+fig_push_idle() {
+	local rc=0
+	# shellcheck disable=SC2086 # word splitting wanted
+	"$here/bench_push_idle.sh" --build "$build" ${BENCH_PUSH_IDLE_ARGS:-} \
+		>"$work/push_idle.json" 2>"$work/push_idle.log" || rc=$?
+	case $rc in
+	0) measured push_idle all "$(tail -1 "$work/push_idle.json")" ;;
+	77) not_measured push_idle all "$(tail -1 "$work/push_idle.log")" ;;
+	*) rig_failed push_idle all "bench_push_idle.sh failed: $(tail -2 "$work/push_idle.log" | tr '\n' ' ')" ;;
+	esac
+}
+
 say "build $build, work $work, smoke=$smoke"
 # The commit measured, and whether the tree differed from it.
 rig_commit=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)
@@ -925,6 +941,7 @@ want http_route && fig_http_route
 want gateway && fig_gateway
 want gw_lookup && fig_gw_lookup
 want push_deliver && fig_push_deliver
+want push_idle && fig_push_idle
 
 report=$out
 [ "$splice" = 1 ] && report=$work/partial.md
@@ -940,7 +957,8 @@ if [ "$splice" = 1 ]; then
 		[modes]="## 1." [newconn]="## 2." [conn]="## 3." [maglev]="## 4."
 		[ctrl]="## 5." [e2e]="## 6." [http_route]="## 7."
 		[gateway]="## 8." [gw_lookup]="## 9." [httpdns]="## HttpDNS"
-		[push_deliver]="## Push delivery")
+		[push_deliver]="## Push delivery"
+		[push_idle]="## Push: idle")
 	hargs=()
 	IFS=, read -ra figs <<<"$only"
 	for f in "${figs[@]}"; do

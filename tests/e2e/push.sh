@@ -11,12 +11,16 @@
 #   - redelivery: an unacknowledged message is sent again with the same
 #     id (the client drops the duplicate); once acknowledged, never again,
 #   - an oversized frame is answered ERROR too_large, closed, counted,
+#   - IDLE_N (2,000) connections announcing the largest frame and sending a byte
+#     of it: edgelbd's memory grows by less than half a frame each,
 #   - a device that sends PINGs and reads nothing is no longer read once
 #     its output is over the bound (counted); it then gets every PONG,
 #   - unknown frame types, ACKs of unknown ids, another version, frames
 #     before HELLO, a second connection of one device: answered as
 #     docs/push.md says, counted,
 #   - a device that stops talking is closed after two heartbeats, counted,
+#     and so are devices that stop in the middle of a frame (slowloris),
+#     and a connection that stops in the middle of its HELLO,
 #   - TLS: the channel over TLS with a certificate made here,
 #   - kill -9 of edgelbd while messages are accepted and delivered: after
 #     the restart every message answered 202 reaches the device, none
@@ -158,6 +162,10 @@ start_lbd
 python3 "$TOOL" silent "$PPORT" >"$T/silent.out" 2>&1 &
 SILENT=$!
 BG_PIDS+=("$SILENT")
+# three devices that stop in the middle of a frame, one in its HELLO
+python3 "$TOOL" slowloris "$PPORT" 3 $((4096 + 256)) 10 >"$T/slow.out" 2>&1 &
+SLOW=$!
+BG_PIDS+=("$SLOW")
 
 # ---- offline queue, in order ----------------------------------------------
 register dev-q
@@ -240,6 +248,13 @@ out=$(python3 "$TOOL" oversize "$PPORT" $((4096 + 256)) || true)
 contains "oversized frame: ERROR too_large and closed" "code 3, closed True" "$out"
 expect "oversized frame counted" 1 "$(metric edgelbd_push_frames_too_large_total)"
 rc=0
+out=$(python3 "$TOOL" claims "$PPORT" "$LBD_PID" "$IDLE_N" $((4096 + 256))) || rc=$?
+if nm -D "$EDGELBD" 2>/dev/null | grep __asan_init >/dev/null; then
+	contains "frames announced, not sent: connections kept (ASan build)" "claims: $IDLE_N" "$out"
+else
+	expect "frames announced, not sent: memory follows the bytes ($out)" 0 "$rc"
+fi
+rc=0
 out=$(python3 "$TOOL" flood "$PPORT" "$LBD_PID" 2000000) || rc=$?
 if nm -D "$EDGELBD" 2>/dev/null | grep __asan_init >/dev/null; then
 	# ASan keeps freed memory in quarantine: RSS says nothing here
@@ -316,7 +331,10 @@ fi
 rc=0
 wait "$SILENT" || rc=$?
 expect "silent connection closed after two heartbeats ($(cat "$T/silent.out"))" 0 "$rc"
-expect "heartbeat timeout counted" 1 "$(metric edgelbd_push_heartbeat_timeouts_total)"
+rc=0
+wait "$SLOW" || rc=$?
+expect "partial frames closed after two heartbeats, a partial HELLO after hello_timeout ($(cat "$T/slow.out"))" 0 "$rc"
+expect "heartbeat timeouts counted (1 silent, 3 partial frames, 1 partial HELLO)" 5 "$(metric edgelbd_push_heartbeat_timeouts_total)"
 
 # ---- kill -9 while accepting and delivering -----------------------------------------------------------
 register dev-k

@@ -14,6 +14,17 @@
 #             same device (the first is closed).
 #   silent    HELLO, then nothing: expects the server to close the
 #             connection after two heartbeats (not before one).
+#   slowloris partial frames, then silence: a connection with 4 bytes of
+#             a HELLO header, and N registered connections that each
+#             announce a full-size frame, send part of its body a byte a
+#             second for 3 s and then nothing: expects every one closed by
+#             the server (the HELLO one within the HELLO timeout, the
+#             others two heartbeats after their last byte, not before).
+#   claims    N connections that each send a HELLO header announcing the
+#             largest frame allowed and one byte of it, then another byte:
+#             expects edgelbd's
+#             RSS to grow by less than half that frame per connection
+#             (memory follows the bytes sent, not the header's claim).
 #   flood     HELLO, then N PINGs without reading a single PONG; then
 #             reads them all: expects a PONG for every PING while
 #             edgelbd's RSS grew by less than half the PONGs' size.
@@ -195,6 +206,85 @@ def silent(port):
     return 0 if got is None and hb <= took <= 3 * hb else 1
 
 
+def close_times(socks, limit):
+    """For each socket, the time.time() at which the server closed it
+    (reading whatever it sends), or None if it did not within limit."""
+    import selectors
+    sel = selectors.DefaultSelector()
+    out = [None] * len(socks)
+    for i, s in enumerate(socks):
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ, i)
+    end = time.time() + limit
+    left = len(socks)
+    while left > 0 and time.time() < end:
+        for key, _ in sel.select(max(0.05, end - time.time())):
+            try:
+                data = key.fileobj.recv(4096)
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = b''
+            if not data:
+                out[key.data] = time.time()
+                sel.unregister(key.fileobj)
+                left -= 1
+    sel.close()
+    return out
+
+
+def slowloris(port, n, limit, hello_s):
+    pre = socket.create_connection(('127.0.0.1', port), 5)
+    pre.sendall(hello('slow-pre')[:4])
+    pre_at = time.time()
+    socks, hb = [], 0
+    for i in range(n):
+        s = socket.create_connection(('127.0.0.1', port), 5)
+        s.settimeout(5)
+        s.sendall(hello('slow-%d' % i))
+        t, body = read_frame(s)
+        hb = struct.unpack('>I', body[:4])[0]
+        # an ACK header announcing the largest frame allowed
+        s.sendall(struct.pack('>BBHI', 1, 6, 0, limit) + b'\0' * 100)
+        socks.append(s)
+    for _ in range(3):
+        time.sleep(1)
+        for s in socks:
+            s.sendall(b'\0')
+    last = time.time()
+    at = close_times(socks + [pre], 3 * hb + hello_s)
+    took = [t - last if t is not None else None for t in at[:-1]]
+    took_pre = at[-1] - pre_at if at[-1] is not None else None
+    ok = (all(t is not None and 2 * hb - 0.5 <= t <= 2 * hb + 2
+              for t in took) and took_pre is not None and
+          hello_s - 0.5 <= took_pre <= hello_s + 2)
+    print('slowloris: heartbeat %ds; %d partial frames closed %s s after '
+          'their last byte; a partial HELLO closed after %s s' %
+          (hb, n, ['%.1f' % t if t is not None else 'never' for t in took],
+           '%.1f' % took_pre if took_pre is not None else 'never'))
+    return 0 if ok else 1
+
+
+def claims(port, pid, n, limit):
+    socks = []
+    before = rss_kb(pid)
+    for i in range(n):
+        s = socket.create_connection(('127.0.0.1', port), 5)
+        s.sendall(struct.pack('>BBHI', 1, 1, 0, limit) + b'\0')
+        socks.append(s)
+    # a second byte, read apart from the first ones
+    time.sleep(0.5)
+    for s in socks:
+        s.sendall(b'\0')
+    time.sleep(1)
+    grown = (rss_kb(pid) - before) * 1024 // n
+    for s in socks:
+        s.close()
+    print('claims: %d connections announcing %d-byte frames, RSS grew %d '
+          'bytes each' % (n, limit, grown))
+    return 0 if grown < limit // 2 else 1
+
+
 def flood(port, pid, n):
     # a small receive buffer: what the device does not read stays in
     # edgelbd, not in this kernel's socket
@@ -304,6 +394,12 @@ def main():
         return probe(int(sys.argv[2]))
     if cmd == 'silent':
         return silent(int(sys.argv[2]))
+    if cmd == 'slowloris':
+        return slowloris(int(sys.argv[2]), int(sys.argv[3]),
+                         int(sys.argv[4]), float(sys.argv[5]))
+    if cmd == 'claims':
+        return claims(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]),
+                      int(sys.argv[5]))
     if cmd == 'flood':
         return flood(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
     if cmd == 'busy':
