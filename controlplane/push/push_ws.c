@@ -175,6 +175,8 @@ ws_out(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t lim,
 			break;
 		m.msg = evbuffer_pullup(src, (ev_ssize_t)len);
 		m.msg_length = len;
+		/* after a CLOSE wslay queues nothing more (RFC 6455 5.5.1):
+		 * the frame is neither sent nor counted */
 		if (m.msg == NULL || wslay_event_queue_msg(w->ctx, &m) != 0)
 			return BEV_ERROR;
 		evbuffer_drain(src, len);
@@ -182,7 +184,9 @@ ws_out(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t lim,
 	}
 	if (wslay_event_want_write(w->ctx) && wslay_event_send(w->ctx) != 0)
 		return BEV_ERROR;
-	return BEV_OK;
+	/* the start of a frame, not all of it: BEV_OK would have libevent
+	 * call again at once, for ever, with the same bytes */
+	return evbuffer_get_length(src) > 0 ? BEV_NEED_MORE : BEV_OK;
 }
 
 static void

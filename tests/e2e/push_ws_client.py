@@ -6,9 +6,11 @@ python3-websockets): every device frame is one binary message.
   device  URL DEVICE SECRET USER N TIMEOUT_S OUT [CA]
           (wss:// URLs: TLS trusting only the PEM certificate CA) HELLO, BIND (token: HMAC-SHA256(SECRET, device "\\n" user "\\n"
           expiry)), then prints "BOUND user" and, for each MESSAGE, "id
-          payload" to OUT (flushed) and ACKs it; exits 0 after N messages,
-          2 when TIMEOUT_S passes, 1 on an ERROR frame or a lost
-          connection. Checks each binary message holds exactly one frame.
+          payload" to OUT (flushed) and ACKs it; exits 0 once it has N
+          messages and BOUND (queued messages come before BOUND: closing
+          earlier would race the server's BOUND), 2 when TIMEOUT_S passes,
+          1 on an ERROR frame or a lost connection. Checks each binary
+          message holds exactly one frame.
   text    URL: sends a text message; expects the close code 1003.
   bad     HOST PORT: an upgrade request without Sec-WebSocket-Key over a
           plain socket; prints the HTTP status line.
@@ -61,6 +63,7 @@ def tls_context(url, ca):
 async def device(url, dev, secret, user, n, timeout_s, out, ca=None):
     deadline = time.monotonic() + timeout_s
     got = 0
+    bound = False
     async with websockets.connect(url, max_size=1 << 20,
                                   ssl=tls_context(url, ca)) as ws:
         await ws.send(frame(1, s16(dev.encode()) + s16(b'browser') +
@@ -72,7 +75,7 @@ async def device(url, dev, secret, user, n, timeout_s, out, ca=None):
         await ws.send(frame(3, s16(user.encode()) +
                             struct.pack('>Q', expiry) + tok))
         with open(out, 'a') as f:
-            while got < n:
+            while got < n or not bound:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return 2
@@ -92,6 +95,7 @@ async def device(url, dev, secret, user, n, timeout_s, out, ca=None):
                 if t == 4:
                     f.write("BOUND %s\n" % body[2:].decode())
                     f.flush()
+                    bound = True
                 elif t == 5:
                     mid = body[:16]
                     klen, = struct.unpack('>H', body[37:39])
