@@ -19,6 +19,8 @@ const struct lbd_module *const lbd_modules[] = {
 	&gw_filter_module,   /* [filter NAME], the gateway's */
 	&push_module,	     /* [push] */
 	&push_vendor_module, /* [push_vendor NAME], the push module's */
+
+	&gw_partition_module, /* [partition NAME], the gateway's */
 };
 
 const size_t lbd_nmodules = sizeof(lbd_modules) / sizeof(lbd_modules[0]);

@@ -500,9 +500,9 @@ modules_client(void *arg)
 
 START_TEST(test_module_list)
 {
-	static const char *const names[] = { "httpdns",	   "gateway", "route",
-					     "upstream",   "filter",  "push",
-					     "push_vendor" };
+	static const char *const names[] = { "httpdns",	    "gateway",	"route",
+					     "upstream",    "filter",	"push",
+					     "push_vendor", "partition" };
 	struct modules_seen ms = { 0 };
 	uint64_t end = now_ms() + 10000;
 	pthread_t t;
@@ -512,8 +512,8 @@ START_TEST(test_module_list)
 		event_base_loop(d.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 	pthread_join(t, NULL);
 	ck_assert_int_eq(ms.rc, 0);
-	ck_assert_uint_eq(ms.n, 7);
-	for (unsigned int i = 0; i < 7; i++) {
+	ck_assert_uint_eq(ms.n, 8);
+	for (unsigned int i = 0; i < 8; i++) {
 		ck_assert_str_eq(ms.names[i], names[i]);
 		ck_assert_int_eq(ms.states[i], LB_MODULE_RUNNING);
 	}
