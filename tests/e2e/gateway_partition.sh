@@ -4,11 +4,12 @@
 # here, one slow (every answer after 1 s), one fast; route /a/ goes to the
 # slow one, /b/ to the fast one. Load from wrk, bounded in time.
 #
-# Run 1, partitioned: [partition A] (route a) and [partition B] (route b),
-# each with its own listener, 1 worker thread, max_requests 16,
-# max_connections 64. Run 2, the contrast: one [partition all] with both
-# routes and the same totals (2 workers, max_requests 32, max_connections
-# 128) listening on the same two ports. In each run:
+# Run 1, partitioned: [partition A] (route a, 2 worker threads) and
+# [partition B] (route b, 1 thread), each with its own listener,
+# max_requests 16, max_connections 64. Run 2, the contrast: one
+# [partition all] with both routes and the same totals (3 workers,
+# max_requests 32, max_connections 128) listening on the same two ports.
+# In each run:
 #   - B alone: wrk on B's port, /b/ (4 connections, 4 s): its p99 and its
 #     answers that were not 2xx;
 #   - A flooded: 48 wrk connections on A's port, /a/ (a 503 is followed by
@@ -23,6 +24,9 @@
 #     edgelbd_gateway_partition_refused_total{partition="A",
 #     reason="requests"} (at least the non-2xx answers wrk saw on A) and
 #     none for B;
+#   - partitioned, A idle again: 70 connections held open on A's port
+#     (its 2 threads share max_connections 64): exactly 6 refused (503,
+#     closed), the gauge says 64, counted as reason="connections";
 #     lbctl module show gateway shows both partitions;
 #   - SIGHUP moving route b into partition A and back: served by A's
 #     listener only while it is there;
@@ -179,7 +183,7 @@ write_parted() { # ROUTE_B_PARTITION
 		cat <<EOF
 [partition A]
 listen = 127.0.0.1:$PA
-workers = 1
+workers = 2
 max_requests = 16
 max_connections = 64
 retry_after = 2
@@ -209,7 +213,7 @@ write_shared() {
 [partition all]
 listen = 127.0.0.1:$PA
 listen = 127.0.0.1:$PB
-workers = 2
+workers = 3
 max_requests = 32
 max_connections = 128
 retry_after = 2
@@ -346,9 +350,43 @@ fi
 expect "no refusal counted for B" "0" "$refused_b"
 contains "503 on A: Retry-After" "^Retry-After: 2" "$(tr -d '\r' <"$T/parted.a503")"
 contains "503 on A: status" "^HTTP/1.1 503" "$(cat "$T/parted.a503")"
+# max_connections, shared by A's 2 threads
+cat >"$T/conns.py" <<'EOF'
+import socket, sys, time, urllib.request
+port, n, mp = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+socks = [socket.create_connection(("127.0.0.1", port), 2) for _ in range(n)]
+time.sleep(1)
+refused = 0
+for s in socks:
+    s.setblocking(False)
+    try:
+        d = s.recv(256)
+        if d == b"" or d.startswith(b"HTTP/1.1 503"):
+            refused += 1
+    except BlockingIOError:
+        pass
+gauge = "none"
+with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mp, timeout=5) as r:
+    for line in r.read().decode().splitlines():
+        if line.startswith('edgelbd_gateway_partition_connections{partition="A"}'):
+            gauge = line.split()[1]
+print(refused, gauge)
+EOF
+ok=0
+for _ in $(seq 50); do # the flood's connections are gone
+	[ "$(metric edgelbd_gateway_partition_connections 'partition="A"')" = 0 ] && { ok=1; break; }
+	sleep 0.1
+done
+expect "A's connections closed after the flood" "1" "$ok"
+read -r c_refused c_gauge < <(python3 "$T/conns.py" "$PA" 70 "$MP" || echo "error error")
+expect "max_connections 64 over 2 threads: 6 of 70 refused" "6" "$c_refused"
+expect "max_connections: A's gauge with 70 tried" "64" "$c_gauge"
+expect "max_connections: refusals counted" "6" \
+	"$(metric edgelbd_gateway_partition_refused_total 'partition="A",reason="connections"')"
 out=$("$LBCTL" --socket "$T/ctl.sock" module show gateway 2>&1) || true
 contains "lbctl: partitions" "partitions  *2" "$out"
 contains "lbctl: A's refusals" "partition_a_refused_requests  *[1-9]" "$out"
+contains "lbctl: A's workers" "partition_a_workers  *2" "$out"
 contains "lbctl: B's workers" "partition_b_workers  *1" "$out"
 
 # SIGHUP: route b into partition A, then back
