@@ -13,14 +13,15 @@
 #include "push/push_wire.h"
 
 const struct lbd_module *const lbd_modules[] = {
-	&hdns_module,	     /* [httpdns] */
-	&gw_module,	     /* [gateway] */
-	&gw_route_module,    /* [route NAME], the gateway's */
-	&gw_upstream_module, /* [upstream NAME], the gateway's */
-	&gw_filter_module,   /* [filter NAME], the gateway's */
-	&push_module,	     /* [push] */
-	&push_vendor_module, /* [push_vendor NAME], the push module's */
-	&bgp_module,	     /* [bgp] */
+	&hdns_module,	      /* [httpdns] */
+	&gw_module,	      /* [gateway] */
+	&gw_route_module,     /* [route NAME], the gateway's */
+	&gw_upstream_module,  /* [upstream NAME], the gateway's */
+	&gw_filter_module,    /* [filter NAME], the gateway's */
+	&push_module,	      /* [push] */
+	&push_vendor_module,  /* [push_vendor NAME], the push module's */
+	&gw_partition_module, /* [partition NAME], the gateway's */
+	&bgp_module,	      /* [bgp] */
 };
 
 const size_t lbd_nmodules = sizeof(lbd_modules) / sizeof(lbd_modules[0]);

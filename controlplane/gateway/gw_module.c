@@ -4,6 +4,7 @@
  * route tables, listener generations, the view follower, metrics, lbctl
  * and the life cycle. The sections' hooks are in gw_module_conf.c.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -31,10 +32,39 @@
 
 /* ---- runtime ------------------------------------------------------------------- */
 
+/*
+ * A partition's limits and counters, kept over reloads and listener
+ * generations (never freed before the module): the servers of every
+ * generation count their connections in share, the requests that its
+ * gates let through in inflight (until the proxy's on_done).
+ */
+struct gw_prt {
+	char name[GW_PART_NAME_MAX];
+	struct http_conn_share share; /* max: max_connections */
+	uint32_t max_requests;	      /* atomic; 0: no limit */
+	uint32_t retry_after;	      /* atomic; s */
+	uint32_t inflight;	      /* atomic */
+	uint64_t requests;	      /* atomic: let through */
+	uint64_t refused;	      /* atomic: 503 over max_requests */
+	uint32_t workers;	      /* of the current generation */
+	bool live;		      /* in the current configuration */
+};
+
+/* A route table and what serves it: one stage of one partition. */
 struct gw_stage {
 	struct gw_mod *m;
 	char name[GW_STAGE_NAME_MAX];
+	char part[GW_PART_NAME_MAX];   /* "": the default partition */
+	char label[GW_STAGE_NAME_MAX]; /* series, log: "STAGE[/PARTITION]" */
+	struct gw_prt *prt;	       /* NULL: the default partition */
 	struct gw_router *router;
+};
+
+/* A partition's server hands requests to the proxy through its gate:
+ * the request limit of its partition. */
+struct gw_gate {
+	struct gw_prt *prt;
+	struct gw_proxy *proxy;
 };
 
 /* A generation of listeners: per stage that has listeners, a server on
@@ -48,12 +78,16 @@ struct gw_gen {
 		struct gw_proxy *proxy;
 		struct http_server *hs;
 		struct http_workers *w;
+		struct gw_gate gate;
 	} srv[GW_STAGE_MAX];
 };
 
 struct gw_mod {
 	struct lbd *d;
 	struct gw_mod_conf conf; /* of the current generation */
+	struct gw_parts parts;	 /* of the current generation */
+	size_t nprts;
+	struct gw_prt prts[GW_PART_MAX];
 	size_t nstages;
 	struct gw_stage stages[GW_STAGE_MAX];
 	struct gw_gen *gen;	/* NULL: no listener */
@@ -76,43 +110,112 @@ on_done(void *arg, const struct gw_done *d)
 {
 	struct gw_stage *st = arg;
 
-	gw_metrics_done(st->m->gm, st->name, d);
-	gw_log_write(st->m->log, st->name, d);
+	/* every request of a partition's proxy came through its gate */
+	if (st->prt != NULL)
+		__atomic_sub_fetch(&st->prt->inflight, 1, __ATOMIC_RELAXED);
+	gw_metrics_done(st->m->gm, st->label, d);
+	gw_log_write(st->m->log, st->label, d);
 }
 
 static struct gw_stage *
-stage_find(struct gw_mod *m, const char *name)
+stage_find(struct gw_mod *m, const char *name, const char *part)
 {
 	for (size_t i = 0; i < m->nstages; i++)
-		if (strcmp(m->stages[i].name, name) == 0)
+		if (strcmp(m->stages[i].name, name) == 0 &&
+		    strcmp(m->stages[i].part, part) == 0)
 			return &m->stages[i];
 	return NULL;
 }
 
-/* Every stage of c exists (stages are never removed: a retired listener
- * generation may still serve one). 0 or -ENOSPC / -ENOMEM. */
+static struct gw_prt *
+prt_find(struct gw_mod *m, const char *name)
+{
+	for (size_t i = 0; i < m->nprts; i++)
+		if (strcmp(m->prts[i].name, name) == 0)
+			return &m->prts[i];
+	return NULL;
+}
+
+/* Every partition of c has its counters (kept when it goes: a retired
+ * generation may still count in them). 0 or -ENOSPC. */
+static int
+prts_ensure(struct gw_mod *m, const struct gw_parts *ps, char *err,
+	    size_t errlen)
+{
+	for (size_t i = 0; i < ps->n; i++) {
+		struct gw_prt *pt;
+
+		if (prt_find(m, ps->p[i].name) != NULL)
+			continue;
+		if (m->nprts >= GW_PART_MAX)
+			return lb_errf(err, errlen, -ENOSPC,
+				       "at most %d partitions over the "
+				       "daemon's life",
+				       GW_PART_MAX);
+		pt = &m->prts[m->nprts++];
+		snprintf(pt->name, sizeof(pt->name), "%s", ps->p[i].name);
+	}
+	return 0;
+}
+
+/* The limits of ps go live (a request limit at once; the connection
+ * limit for the connections accepted from now on). */
+static void
+prts_set(struct gw_mod *m, const struct gw_parts *ps)
+{
+	for (size_t i = 0; i < m->nprts; i++) {
+		struct gw_prt *pt = &m->prts[i];
+		const struct gw_part_conf *pc = gw_mod_part_find(ps, pt->name);
+
+		pt->live = pc != NULL;
+		if (pc == NULL)
+			continue;
+		__atomic_store_n(&pt->share.max, pc->max_conns,
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&pt->max_requests, pc->max_requests,
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&pt->retry_after, pc->retry_after,
+				 __ATOMIC_RELAXED);
+	}
+}
+
+/* Every (stage, partition) of c exists (never removed: a retired
+ * listener generation may still serve one). 0 or -ENOSPC / -ENOMEM. */
 static int
 stages_ensure(struct gw_mod *m, const struct cfg *c, char *err, size_t errlen)
 {
-	const char *st[GW_LISTEN_MAX];
-	size_t n = gw_mod_cfg_stages(c, st);
+	struct gw_unit un[GW_STAGE_MAX];
+	size_t n = gw_mod_cfg_units(c, un, GW_STAGE_MAX);
+	int rc = prts_ensure(m, gw_mod_cfg_parts(c), err, errlen);
 
+	if (rc < 0)
+		return rc;
+	if (n > GW_STAGE_MAX)
+		n = GW_STAGE_MAX; /* refused by the validation */
 	for (size_t i = 0; i < n; i++) {
 		struct gw_stage *s;
 
-		if (stage_find(m, st[i]) != NULL)
+		if (stage_find(m, un[i].stage, un[i].part) != NULL)
 			continue;
 		if (m->nstages >= GW_STAGE_MAX)
 			return lb_errf(err, errlen, -ENOSPC,
-				       "at most %d stages over the daemon's "
-				       "life",
+				       "at most %d (stage, partition) pairs "
+				       "over the daemon's life",
 				       GW_STAGE_MAX);
 		s = &m->stages[m->nstages];
 		s->router = gw_router_new();
 		if (s->router == NULL)
 			return lb_errf(err, errlen, -ENOMEM, "out of memory");
 		s->m = m;
-		snprintf(s->name, sizeof(s->name), "%s", st[i]);
+		snprintf(s->name, sizeof(s->name), "%s", un[i].stage);
+		snprintf(s->part, sizeof(s->part), "%s", un[i].part);
+		if (un[i].part[0] != '\0') {
+			s->prt = prt_find(m, un[i].part);
+			snprintf(s->label, sizeof(s->label), "%s/%s",
+				 un[i].stage, un[i].part);
+		} else {
+			snprintf(s->label, sizeof(s->label), "%s", un[i].stage);
+		}
 		m->nstages++;
 	}
 	return 0;
@@ -183,10 +286,10 @@ tables_build(struct gw_mod *m, const struct cfg *c, struct gw_table **t,
 	for (size_t i = 0; i < m->nstages; i++)
 		t[i] = NULL;
 	for (size_t i = 0; rc == 0 && i < m->nstages; i++) {
+		struct gw_unit un = { m->stages[i].name, m->stages[i].part };
 		struct gw_conf gc;
 
-		rc = gw_mod_stage_conf(m, c, m->stages[i].name, &gc, err,
-				       errlen);
+		rc = gw_mod_stage_conf(m, c, &un, &gc, err, errlen);
 		if (rc < 0)
 			break;
 		t[i] = gw_table_build(&gc, err, errlen);
@@ -258,6 +361,117 @@ gw_mod_rebuild(struct gw_mod *m, char *err, size_t errlen)
 {
 	return rebuild_from(m, m->d->cfg, err, errlen);
 }
+
+/* ---- a partition's gate ------------------------------------------------------- */
+
+/* The data of a request the gate refused: the proxy never sees it. */
+static char gate_refused;
+
+/* Over max_requests: 503 with Retry-After, the proxy never sees it. */
+static int
+gate_refuse(struct gw_prt *pt, struct http_req *req)
+{
+	char ra[16], body[96];
+	struct http_header h[2] = { { "Retry-After", ra },
+				    { "Content-Type", "application/json" } };
+	int n;
+
+	http_req_set_data(req, NULL);
+	snprintf(ra, sizeof(ra), "%u",
+		 __atomic_load_n(&pt->retry_after, __ATOMIC_RELAXED));
+	n = snprintf(body, sizeof(body),
+		     "{\"error\":\"partition busy\",\"partition\":\"%s\"}\n",
+		     pt->name);
+	return http_resp_full(req, 503, h, 2, body, (size_t)n);
+}
+
+static int
+gate_head(void *arg, struct http_req *req)
+{
+	struct gw_gate *g = arg;
+	struct gw_prt *pt = g->prt;
+	uint32_t max = __atomic_load_n(&pt->max_requests, __ATOMIC_RELAXED);
+	int rc;
+
+	/* taken before the check: two threads cannot both take the last
+	 * place; given back by on_done (or here when the proxy made no
+	 * call of it; a call whose on_done notes could not be allocated
+	 * keeps its place: ENOMEM) */
+	if (__atomic_add_fetch(&pt->inflight, 1, __ATOMIC_RELAXED) > max &&
+	    max != 0) {
+		const struct http_msg *m = http_req_msg(req);
+
+		__atomic_sub_fetch(&pt->inflight, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&pt->refused, 1, __ATOMIC_RELAXED);
+		/* with a body: now, the body is not read, the connection
+		 * closes; without: at the request's end, it stays */
+		if (m->chunked || m->content_length > 0)
+			return gate_refuse(pt, req);
+		http_req_set_data(req, &gate_refused);
+		return 0;
+	}
+	__atomic_add_fetch(&pt->requests, 1, __ATOMIC_RELAXED);
+	rc = gw_proxy_handler.on_head(g->proxy, req);
+	if (rc < 0 && http_req_data(req) == NULL)
+		__atomic_sub_fetch(&pt->inflight, 1, __ATOMIC_RELAXED);
+	return rc;
+}
+
+static int
+gate_body(void *arg, struct http_req *req, const char *p, size_t n)
+{
+	struct gw_gate *g = arg;
+
+	if (http_req_data(req) == &gate_refused)
+		return 0;
+	return gw_proxy_handler.on_body(g->proxy, req, p, n);
+}
+
+static void
+gate_request(void *arg, struct http_req *req)
+{
+	struct gw_gate *g = arg;
+
+	if (http_req_data(req) == &gate_refused) {
+		if (gate_refuse(g->prt, req) < 0)
+			LB_DEBUG("gateway: partition %s: 503 not sent",
+				 g->prt->name);
+		return;
+	}
+	gw_proxy_handler.on_request(g->proxy, req);
+}
+
+static void
+gate_drain(void *arg, struct http_req *req)
+{
+	struct gw_gate *g = arg;
+
+	if (http_req_data(req) == &gate_refused)
+		return;
+	gw_proxy_handler.on_drain(g->proxy, req);
+}
+
+static void
+gate_abort(void *arg, struct http_req *req)
+{
+	struct gw_gate *g = arg;
+
+	if (http_req_data(req) == &gate_refused) {
+		http_req_set_data(req, NULL);
+		return;
+	}
+	gw_proxy_handler.on_abort(g->proxy, req);
+}
+
+/* The proxy's handler behind a partition's request limit. A refused
+ * request never reaches the proxy (its callbacks find no call of it). */
+static const struct http_handler gate_handler = {
+	.on_head = gate_head,
+	.on_body = gate_body,
+	.on_request = gate_request,
+	.on_drain = gate_drain,
+	.on_abort = gate_abort,
+};
 
 /* ---- listeners ------------------------------------------------------------------ */
 
@@ -334,15 +548,86 @@ gen_listen(struct gw_gen *g, size_t i, const struct gw_listen *l,
 	return rc;
 }
 
-/* A generation serving c's listeners. NULL with errno. */
+/* The listeners of stage st in ls[0..n) into out; how many. */
+static size_t
+unit_listeners(const struct gw_listen *ls, size_t n, const char *st,
+	       const struct gw_listen **out)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ls[i].stage, st) == 0)
+			out[k++] = &ls[i];
+	return k;
+}
+
+/* Set up srv[i] of g for stage s: its proxy and its server (the
+ * daemon's loop or threads), listening on ls. 0 or -errno. */
+static int
+gen_unit(struct gw_mod *m, struct gw_gen *g, size_t i, struct gw_stage *s,
+	 const struct gw_mod_conf *c, const struct gw_part_conf *pc,
+	 const struct gw_listen **ls, size_t nls, const struct http_tls *tls)
+{
+	struct http_client_opts copts = http_client_default_opts;
+	struct gw_proxy_opts po = { .on_done = on_done, .on_done_arg = s };
+	uint32_t workers = pc != NULL ? pc->workers : c->workers;
+	struct http_limits lim;
+	int rc;
+
+	limits_of(c, &lim);
+	if (pc != NULL) {
+		/* per server the whole limit: the shared count binds first */
+		lim.max_conns = pc->max_conns;
+		if (lim.max_conns_per_addr > pc->max_conns)
+			lim.max_conns_per_addr = pc->max_conns;
+		if (pc->max_upstream_conns != 0) {
+			/* every thread has its own upstream clients */
+			copts.max_conns_per_host =
+				pc->max_upstream_conns / pc->workers;
+			if (copts.max_conns_per_host == 0)
+				copts.max_conns_per_host = 1;
+			copts.max_idle_per_host = copts.max_conns_per_host;
+		}
+		po.client = &copts;
+		g->srv[i].gate.prt = s->prt;
+	}
+	g->srv[i].stage = s;
+	g->n++;
+	/* a partition always runs on threads of its own */
+	g->srv[i].proxy = gw_proxy_new(
+		pc == NULL && workers <= 1 ? m->d->base : NULL, s->router, &po);
+	if (g->srv[i].proxy == NULL)
+		return -errno;
+	g->srv[i].gate.proxy = g->srv[i].proxy;
+	if (pc == NULL && workers <= 1)
+		g->srv[i].hs = http_server_new(
+			m->d->base, &lim, &gw_proxy_handler, g->srv[i].proxy);
+	else if (pc == NULL)
+		g->srv[i].w = http_workers_new(workers, &lim, &gw_proxy_handler,
+					       g->srv[i].proxy);
+	else
+		g->srv[i].w = http_workers_new(workers, &lim, &gate_handler,
+					       &g->srv[i].gate);
+	if (g->srv[i].hs == NULL && g->srv[i].w == NULL)
+		return -errno;
+	if (pc != NULL)
+		http_workers_share_conns(g->srv[i].w, &s->prt->share);
+	for (size_t k = 0; k < nls; k++) {
+		rc = gen_listen(g, i, ls[k], tls);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* A generation serving c's listeners and those of the partitions ps.
+ * NULL with errno. */
 static struct gw_gen *
-gen_open(struct gw_mod *m, const struct gw_mod_conf *c)
+gen_open(struct gw_mod *m, const struct gw_mod_conf *c,
+	 const struct gw_parts *ps)
 {
 	struct http_tls_cert certs[GW_CERT_MAX];
 	struct http_tls tls = { certs, c->ncerts };
-	const char *st[GW_LISTEN_MAX];
-	size_t nst = gw_mod_conf_stages(c, st);
-	struct http_limits lim;
 	struct gw_gen *g = calloc(1, sizeof(*g));
 	int rc = -ENOMEM;
 
@@ -354,38 +639,26 @@ gen_open(struct gw_mod *m, const struct gw_mod_conf *c)
 		certs[i].cert = c->certs[i].cert;
 		certs[i].key = c->certs[i].key;
 	}
-	limits_of(c, &lim);
-	for (size_t i = 0; i < nst; i++) {
-		struct gw_stage *s = stage_find(m, st[i]);
-		struct gw_proxy_opts po = { .on_done = on_done,
-					    .on_done_arg = s };
+	for (size_t i = 0; i < m->nstages; i++) {
+		struct gw_stage *s = &m->stages[i];
+		const struct gw_part_conf *pc =
+			s->prt != NULL ? gw_mod_part_find(ps, s->part) : NULL;
+		const struct gw_listen *ls[GW_LISTEN_MAX];
+		size_t nls;
 
-		rc = -EINVAL;
-		if (s == NULL)
-			goto err;
-		g->srv[i].stage = s;
-		g->n++;
-		g->srv[i].proxy = gw_proxy_new(
-			c->workers <= 1 ? m->d->base : NULL, s->router, &po);
-		if (g->srv[i].proxy == NULL)
-			goto err_errno;
-		if (c->workers <= 1)
-			g->srv[i].hs = http_server_new(m->d->base, &lim,
-						       &gw_proxy_handler,
-						       g->srv[i].proxy);
+		if (s->prt == NULL)
+			nls = unit_listeners(c->listen, c->nlisten, s->name,
+					     ls);
+		else if (pc != NULL)
+			nls = unit_listeners(pc->listen, pc->nlisten, s->name,
+					     ls);
 		else
-			g->srv[i].w = http_workers_new(c->workers, &lim,
-						       &gw_proxy_handler,
-						       g->srv[i].proxy);
-		if (g->srv[i].hs == NULL && g->srv[i].w == NULL)
-			goto err_errno;
-		for (size_t k = 0; k < c->nlisten; k++) {
-			if (strcmp(c->listen[k].stage, st[i]) != 0)
-				continue;
-			rc = gen_listen(g, i, &c->listen[k], &tls);
-			if (rc < 0)
-				goto err;
-		}
+			nls = 0; /* a partition gone from the file */
+		if (nls == 0)
+			continue;
+		rc = gen_unit(m, g, g->n, s, c, pc, ls, nls, &tls);
+		if (rc < 0)
+			goto err;
 	}
 	for (size_t i = 0; i < g->n; i++)
 		if (g->srv[i].w != NULL) {
@@ -393,9 +666,13 @@ gen_open(struct gw_mod *m, const struct gw_mod_conf *c)
 			if (rc < 0)
 				goto err;
 		}
+	for (size_t i = 0; i < m->nprts; i++)
+		m->prts[i].workers = 0;
+	for (size_t i = 0; i < g->n; i++)
+		if (g->srv[i].gate.prt != NULL)
+			g->srv[i].gate.prt->workers +=
+				http_workers_count(g->srv[i].w);
 	return g;
-err_errno:
-	rc = -errno;
 err:
 	gen_free(m, g);
 	errno = -rc;
@@ -429,6 +706,35 @@ gen_drained(struct gw_gen *g)
 	return true;
 }
 
+static bool
+listen_differ(const struct gw_listen *x, const struct gw_listen *y)
+{
+	return x->port != y->port || x->tls != y->tls ||
+	       !lb_addr_equal(&x->addr, &y->addr) ||
+	       strcmp(x->stage, y->stage) != 0;
+}
+
+/* Do the partitions a and b need different listeners? Not for their
+ * max_requests and retry_after (prts_set), nor for their routes. */
+static bool
+parts_changed(const struct gw_parts *a, const struct gw_parts *b)
+{
+	if (a->n != b->n)
+		return true;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct gw_part_conf *x = &a->p[i], *y = &b->p[i];
+
+		if (strcmp(x->name, y->name) != 0 || x->nlisten != y->nlisten ||
+		    x->workers != y->workers || x->max_conns != y->max_conns ||
+		    x->max_upstream_conns != y->max_upstream_conns)
+			return true;
+		for (size_t k = 0; k < x->nlisten; k++)
+			if (listen_differ(&x->listen[k], &y->listen[k]))
+				return true;
+	}
+	return false;
+}
+
 /* Do a and b need different listeners? */
 static bool
 listeners_changed(const struct gw_mod_conf *a, const struct gw_mod_conf *b)
@@ -441,14 +747,9 @@ listeners_changed(const struct gw_mod_conf *a, const struct gw_mod_conf *b)
 	    a->max_header_size != b->max_header_size ||
 	    a->max_body != b->max_body || a->max_streams != b->max_streams)
 		return true;
-	for (size_t i = 0; i < a->nlisten; i++) {
-		const struct gw_listen *x = &a->listen[i], *y = &b->listen[i];
-
-		if (x->port != y->port || x->tls != y->tls ||
-		    !lb_addr_equal(&x->addr, &y->addr) ||
-		    strcmp(x->stage, y->stage) != 0)
+	for (size_t i = 0; i < a->nlisten; i++)
+		if (listen_differ(&a->listen[i], &b->listen[i]))
 			return true;
-	}
 	for (size_t i = 0; i < a->ncerts; i++)
 		if (strcmp(a->certs[i].sni, b->certs[i].sni) != 0 ||
 		    strcmp(a->certs[i].cert, b->certs[i].cert) != 0 ||
@@ -552,6 +853,51 @@ sum_http(void *arg, struct http_stats *sum)
 		}
 }
 
+/* The partitions' series (docs/gateway.md, "Partitions"). */
+static void
+collect_prts(struct gw_mod *m, struct metrics *reg)
+{
+	for (size_t i = 0; i < m->nprts; i++) {
+		const struct gw_prt *pt = &m->prts[i];
+		struct metrics_label l[2] = { { "partition", pt->name },
+					      { "reason", "requests" } };
+
+		metrics_put(reg, "edgelbd_gateway_partition_requests_total",
+			    "Requests a partition let through to its routes.",
+			    METRICS_COUNTER, l, 1,
+			    (double)__atomic_load_n(&pt->requests,
+						    __ATOMIC_RELAXED));
+		metrics_put(reg, "edgelbd_gateway_partition_requests_active",
+			    "Requests of a partition in flight.", METRICS_GAUGE,
+			    l, 1,
+			    (double)__atomic_load_n(&pt->inflight,
+						    __ATOMIC_RELAXED));
+		metrics_put(reg, "edgelbd_gateway_partition_connections",
+			    "Client connections open on a partition's "
+			    "listeners.",
+			    METRICS_GAUGE, l, 1,
+			    (double)__atomic_load_n(&pt->share.open,
+						    __ATOMIC_RELAXED));
+		metrics_put(reg, "edgelbd_gateway_partition_refused_total",
+			    "Requests a partition refused over its limits: "
+			    "503 over max_requests (reason requests), "
+			    "connections over max_connections (reason "
+			    "connections).",
+			    METRICS_COUNTER, l, 2,
+			    (double)__atomic_load_n(&pt->refused,
+						    __ATOMIC_RELAXED));
+		l[1].value = "connections";
+		metrics_put(reg, "edgelbd_gateway_partition_refused_total",
+			    "Requests a partition refused over its limits: "
+			    "503 over max_requests (reason requests), "
+			    "connections over max_connections (reason "
+			    "connections).",
+			    METRICS_COUNTER, l, 2,
+			    (double)__atomic_load_n(&pt->share.refused,
+						    __ATOMIC_RELAXED));
+	}
+}
+
 static int
 mod_collect(void *state, struct metrics *reg)
 {
@@ -573,7 +919,7 @@ mod_collect(void *state, struct metrics *reg)
 			struct gw_upstream *u = gw_table_upstream(t, k);
 			struct gw_metrics_up *x = &ups[n++];
 
-			x->stage = m->stages[i].name;
+			x->stage = m->stages[i].label;
 			x->name = u->conf.name; /* t stays: the router's ref */
 			gw_upstream_stats_read(u, &x->st);
 			x->available = x->unavailable = 0;
@@ -604,10 +950,11 @@ mod_collect(void *state, struct metrics *reg)
 		for (size_t i = 0; i < m->nstages; i++) {
 			struct gw_table *t = gw_router_get(m->stages[i].router);
 
-			gw_metrics_collect_filters(reg, m->stages[i].name, t);
+			gw_metrics_collect_filters(reg, m->stages[i].label, t);
 			gw_table_put(t);
 		}
 	}
+	collect_prts(m, reg);
 	rc = gw_metrics_collect(m->gm, reg, ups, n);
 	free(ups);
 	return rc;
@@ -688,8 +1035,10 @@ mod_start(struct lbd *d, const struct cfg *c, void **state)
 		rc = rebuild_from(m, c, err, sizeof(err));
 	if (rc < 0)
 		goto err_msg;
-	if (gc->nlisten > 0) {
-		m->gen = gen_open(m, gc);
+	m->parts = *gw_mod_cfg_parts(c);
+	prts_set(m, &m->parts);
+	if (gc->nlisten > 0 || m->parts.n > 0) {
+		m->gen = gen_open(m, gc, &m->parts);
 		if (m->gen == NULL) {
 			rc = -errno;
 			goto err;
@@ -702,9 +1051,9 @@ mod_start(struct lbd *d, const struct cfg *c, void **state)
 			goto err;
 	}
 	event_add(m->tick, &tv);
-	if (gc->nlisten > 0)
-		LB_NOTICE("gateway: %zu listeners, %zu stages", gc->nlisten,
-			  m->nstages);
+	if (gc->nlisten > 0 || m->parts.n > 0)
+		LB_NOTICE("gateway: %zu listeners, %zu stages, %zu partitions",
+			  gc->nlisten, m->nstages, m->parts.n);
 	*state = m;
 	return 0;
 err_msg:
@@ -722,8 +1071,10 @@ mod_apply(struct lbd *d, void *state, const struct cfg *old,
 	const struct gw_mod_conf *gc = conf_of(new, &defaults);
 	struct gw_mod *m = state;
 	struct gw_table *t[GW_STAGE_MAX];
+	const struct gw_parts *ps = gw_mod_cfg_parts(new);
 	struct gw_gen *g = NULL;
-	bool relisten = listeners_changed(&m->conf, gc);
+	bool relisten =
+		listeners_changed(&m->conf, gc) || parts_changed(&m->parts, ps);
 	struct gw_api_store *api_old = m->api;
 	char err[256] = "";
 	int rc;
@@ -756,10 +1107,13 @@ mod_apply(struct lbd *d, void *state, const struct cfg *old,
 		LB_ERR("gateway: reload: %s; old configuration kept", err);
 		goto api_back;
 	}
-	if (relisten && gc->nlisten > 0 && !m->draining) {
-		g = gen_open(m, gc);
+	/* the new limits before new listeners take connections */
+	prts_set(m, ps);
+	if (relisten && (gc->nlisten > 0 || ps->n > 0) && !m->draining) {
+		g = gen_open(m, gc, ps);
 		if (g == NULL) {
 			rc = -errno;
+			prts_set(m, &m->parts);
 			for (size_t i = 0; i < m->nstages; i++)
 				gw_table_put(t[i]);
 			m->rebuild_errors++;
@@ -784,8 +1138,9 @@ mod_apply(struct lbd *d, void *state, const struct cfg *old,
 		m->gen = g;
 	}
 	conf_copy(&m->conf, gc);
-	LB_NOTICE("gateway: reloaded: %zu stages%s", m->nstages,
-		  relisten ? ", new listeners" : "");
+	m->parts = *ps;
+	LB_NOTICE("gateway: reloaded: %zu stages, %zu partitions%s", m->nstages,
+		  ps->n, relisten ? ", new listeners" : "");
 	return 0;
 api_back:
 	if (m->api != api_old) {
@@ -827,6 +1182,20 @@ mod_stop(struct lbd *d, void *state)
 {
 	(void)d;
 	mod_free(state);
+}
+
+/* "partition_NAME_KEY": NAME lower case, '.' and '-' as '_' (lbctl's
+ * counter names are [a-z0-9_]). */
+static void
+ctl_name(char *buf, size_t len, const char *part, const char *key)
+{
+	int n = snprintf(buf, len, "partition_%s_%s", part, key);
+
+	for (int i = 0; i < n && (size_t)i < len; i++) {
+		buf[i] = (char)tolower((unsigned char)buf[i]);
+		if (buf[i] == '.' || buf[i] == '-')
+			buf[i] = '_';
+	}
 }
 
 static int
@@ -906,6 +1275,33 @@ mod_ctl_show(struct lbd *d, void *state, struct nl_msg *part)
 	C("trailers_out", s.trailers_out);
 	C("api_commands", m->api_cmds);
 	C("api_command_errors", m->api_cmd_errors);
+	C("partitions", m->parts.n);
+	for (size_t i = 0; rc == 0 && i < m->nprts; i++) {
+		const struct gw_prt *pt = &m->prts[i];
+		char name[GW_PART_NAME_MAX + 32];
+
+		if (!pt->live)
+			continue;
+#define P(key, v)                                                              \
+	do {                                                                   \
+		ctl_name(name, sizeof(name), pt->name, key);                   \
+		C(name, v);                                                    \
+	} while (0)
+		P("workers", pt->workers);
+		P("max_requests",
+		  __atomic_load_n(&pt->max_requests, __ATOMIC_RELAXED));
+		P("max_connections",
+		  __atomic_load_n(&pt->share.max, __ATOMIC_RELAXED));
+		P("requests", __atomic_load_n(&pt->requests, __ATOMIC_RELAXED));
+		P("active", __atomic_load_n(&pt->inflight, __ATOMIC_RELAXED));
+		P("connections",
+		  __atomic_load_n(&pt->share.open, __ATOMIC_RELAXED));
+		P("refused_requests",
+		  __atomic_load_n(&pt->refused, __ATOMIC_RELAXED));
+		P("refused_connections",
+		  __atomic_load_n(&pt->share.refused, __ATOMIC_RELAXED));
+#undef P
+	}
 #undef C
 	if (rc == 0)
 		nla_nest_end(part, cnt);
@@ -973,5 +1369,11 @@ const struct lbd_module gw_route_module = {
 const struct lbd_module gw_upstream_module = {
 	.name = "upstream",
 	.cfg = &gw_ups_cfg_ops,
+	.start = sect_start,
+};
+
+const struct lbd_module gw_partition_module = {
+	.name = "partition",
+	.cfg = &gw_part_cfg_ops,
 	.start = sect_start,
 };

@@ -16,11 +16,21 @@
  * on the main loop follows the view, sets gw_upstream_set_healthy on
  * every live table and rebuilds when the backends themselves changed.
  *
+ * Partitions ([partition NAME], docs/gateway.md "Partitions"): a route
+ * with `partition = NAME` is served only by that partition's listeners,
+ * on its own worker threads, under its own limits: client connections
+ * (a count shared by its threads, http_conn_share), requests in flight
+ * (over it: 503 with Retry-After, counted per partition) and upstream
+ * connections (its own upstream clients). Routes without it, and the
+ * API store's, belong to the default partition: [gateway]'s listeners
+ * and workers. Each (stage, partition) pair has its own route table.
+ *
  * SIGHUP (apply): every stage's table is built aside from the new
  * configuration and published only when all built (gw_router_publish:
  * requests in flight keep the table they matched in); listeners are
  * replaced only when [gateway]'s listeners, certificates, limits or
- * workers changed, the old ones then drained (not cut) and freed when
+ * workers changed (or a partition's listeners, workers, max_conns or
+ * max_upstream_conns), the old ones then drained (not cut) and freed when
  * idle. On any failure nothing changes and the error is logged. The
  * access log file is reopened (logrotate). SIGTERM: drain.
  */
@@ -34,10 +44,12 @@
 extern const struct cfg_module_ops gw_cfg_ops;	     /* [gateway] */
 extern const struct cfg_module_ops gw_route_cfg_ops; /* [route NAME] */
 extern const struct cfg_module_ops gw_ups_cfg_ops;   /* [upstream NAME] */
+extern const struct cfg_module_ops gw_part_cfg_ops;  /* [partition NAME] */
 
 extern const struct lbd_module gw_module; /* [gateway] + [route]/[upstream] */
-extern const struct lbd_module gw_route_module;	   /* the sections only */
-extern const struct lbd_module gw_upstream_module; /* the sections only */
+extern const struct lbd_module gw_route_module;	    /* the sections only */
+extern const struct lbd_module gw_upstream_module;  /* the sections only */
+extern const struct lbd_module gw_partition_module; /* the sections only */
 
 struct gw_mod; /* the module's runtime state */
 

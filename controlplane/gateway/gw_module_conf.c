@@ -66,24 +66,24 @@ set_duration(const struct cfg_set *p, const char *v, char *err, size_t n)
 	return 0;
 }
 
-/* listen = ADDR:PORT [tls] [stage=NAME] */
+/* listen = ADDR:PORT [tls] [stage=NAME], into ls[*n] */
 static int
-k_listen(const struct cfg_set *p, const char *v, char *err, size_t n)
+listen_parse(struct gw_listen *ls, size_t *nls, const char *v, int line,
+	     char *err, size_t n)
 {
-	struct gw_mod_conf *c = CONF(p);
 	struct gw_listen *l;
 	char buf[256], *tok, *save = NULL;
 
-	if (c->nlisten >= GW_LISTEN_MAX)
+	if (*nls >= GW_LISTEN_MAX)
 		return lb_errf(err, n, -ENOSPC, "at most %d listeners",
 			       GW_LISTEN_MAX);
 	if (strlen(v) >= sizeof(buf))
 		return lb_errf(err, n, -EINVAL, "too long");
 	strcpy(buf, v);
-	l = &c->listen[c->nlisten];
+	l = &ls[*nls];
 	memset(l, 0, sizeof(*l));
 	strcpy(l->stage, "prod");
-	l->line = p->line;
+	l->line = line;
 	tok = strtok_r(buf, " \t", &save);
 	if (tok == NULL ||
 	    lb_addr_port_parse(tok, &l->addr, &l->port, false) < 0 ||
@@ -107,14 +107,22 @@ k_listen(const struct cfg_set *p, const char *v, char *err, size_t n)
 				       tok);
 		}
 	}
-	for (size_t i = 0; i < c->nlisten; i++)
-		if (c->listen[i].port == l->port &&
-		    lb_addr_equal(&c->listen[i].addr, &l->addr))
+	for (size_t i = 0; i < *nls; i++)
+		if (ls[i].port == l->port &&
+		    lb_addr_equal(&ls[i].addr, &l->addr))
 			return lb_errf(err, n, -EINVAL,
 				       "address given twice (line %d)",
-				       c->listen[i].line);
-	c->nlisten++;
+				       ls[i].line);
+	(*nls)++;
 	return 0;
+}
+
+static int
+k_listen(const struct cfg_set *p, const char *v, char *err, size_t n)
+{
+	struct gw_mod_conf *c = CONF(p);
+
+	return listen_parse(c->listen, &c->nlisten, v, p->line, err, n);
 }
 
 /* cert = SERVER_NAME|* CERT_FILE KEY_FILE */
@@ -398,6 +406,14 @@ route_key(void *state, const char *name, const char *key, const char *value,
 		snprintf(x->stage, sizeof(x->stage), "%s", value);
 		return 0;
 	}
+	if (strcmp(key, "partition") == 0) {
+		if (!is_name(value, sizeof(x->partition)))
+			return lb_errf(err, errlen, -EINVAL,
+				       "1-%d characters of A-Z a-z 0-9 _ . -",
+				       (int)sizeof(x->partition) - 1);
+		strcpy(x->partition, value);
+		return 0;
+	}
 	if (strcmp(key, "path_regex") == 0 &&
 	    check_regex(value, err, errlen) < 0)
 		return -EINVAL;
@@ -516,16 +532,18 @@ stage_has(const char *list, const char *stage)
 }
 
 /*
- * The gw_conf of one stage from c's [route] and [upstream] sections:
- * its routes, every upstream, service-bound ones filled from c; then,
+ * The gw_conf of one stage of a partition from c's [route] and
+ * [upstream] sections: its routes, every upstream, service-bound ones filled from c; then,
  * with the module's state m (NULL when a file is only checked), what
  * the API store adds. out is the caller's (gw_conf_fini). 0 or -errno
  * with err set.
  */
 int
-gw_mod_stage_conf(struct gw_mod *m, const struct cfg *c, const char *stage,
-		  struct gw_conf *out, char *err, size_t errlen)
+gw_mod_stage_conf(struct gw_mod *m, const struct cfg *c,
+		  const struct gw_unit *un, struct gw_conf *out, char *err,
+		  size_t errlen)
 {
+	const char *stage = un->stage;
 	const struct gw_sect *rs = cfg_module_state(c, &gw_route_cfg_ops);
 	const struct gw_sect *us = cfg_module_state(c, &gw_ups_cfg_ops);
 	size_t nr = rs != NULL ? rs->gc.nroutes : 0;
@@ -543,6 +561,8 @@ gw_mod_stage_conf(struct gw_mod *m, const struct cfg *c, const char *stage,
 		const struct gw_route_conf *r = &rs->gc.routes[i];
 		const struct gw_extra *x = gw_mod_extra_find(rs, r->name);
 
+		if (strcmp(x != NULL ? x->partition : "", un->part) != 0)
+			continue;
 		if (x == NULL || stage_has(x->stage, stage))
 			out->routes[out->nroutes++] = *r;
 	}
@@ -565,7 +585,8 @@ gw_mod_stage_conf(struct gw_mod *m, const struct cfg *c, const char *stage,
 		gw_conf_fini(out);
 		return rc;
 	}
-	if (m != NULL) {
+	if (m != NULL && un->part[0] == '\0') {
+		/* the API store's routes: the default partition's */
 		rc = gw_mod_extra_conf(m, stage, out, err, errlen);
 		if (rc < 0) {
 			gw_conf_fini(out);
@@ -612,11 +633,12 @@ static int
 sect_check(const struct gw_sect *s, bool route, const struct cfg *c, char *err,
 	   size_t errlen)
 {
-	const char *st[GW_LISTEN_MAX];
-	size_t nst = gw_mod_cfg_stages(c, st);
+	const struct gw_parts *ps = gw_mod_cfg_parts(c);
 
 	for (size_t i = 0; i < s->nx; i++) {
 		const struct gw_extra *x = &s->x[i];
+		const char *st[GW_LISTEN_MAX];
+		size_t nst = 0;
 		bool found = false;
 
 		for (size_t j = 0; j < (route ? s->gc.nroutes : s->gc.nups);
@@ -629,6 +651,20 @@ sect_check(const struct gw_sect *s, bool route, const struct cfg *c, char *err,
 				       "%s %s (line %d): no keys",
 				       route ? "route" : "upstream", x->name,
 				       x->line);
+		if (route && x->partition[0] != '\0') {
+			const struct gw_part_conf *pc =
+				gw_mod_part_find(ps, x->partition);
+
+			if (pc == NULL)
+				return lb_errf(err, errlen, -EINVAL,
+					       "route %s (line %d): partition: "
+					       "no [partition %s]",
+					       x->name, x->line, x->partition);
+			for (size_t j = 0; j < pc->nlisten; j++)
+				st[nst++] = pc->listen[j].stage;
+		} else if (route) {
+			nst = gw_mod_cfg_stages(c, st);
+		}
 		if (route && x->stage[0] != '\0') {
 			bool any = false;
 
@@ -667,19 +703,22 @@ ups_validate(void *state, const struct cfg *c, char *err, size_t errlen)
 	return sect_check(state, false, c, err, errlen);
 }
 
-/* Every stage's table is built once, as a start or a reload would. */
+/* Every (stage, partition) table is built once, as a start or a reload
+ * would. */
 static int
 route_validate(void *state, const struct cfg *c, char *err, size_t errlen)
 {
-	const char *st[GW_LISTEN_MAX];
-	size_t nst = gw_mod_cfg_stages(c, st);
+	struct gw_unit un[GW_STAGE_MAX];
+	size_t nun = gw_mod_cfg_units(c, un, GW_STAGE_MAX);
 	int rc = sect_check(state, true, c, err, errlen);
 
-	for (size_t i = 0; rc == 0 && i < nst; i++) {
+	if (nun > GW_STAGE_MAX)
+		nun = GW_STAGE_MAX; /* [partition] validation says so */
+	for (size_t i = 0; rc == 0 && i < nun; i++) {
 		struct gw_conf gc;
 		struct gw_table *t;
 
-		rc = gw_mod_stage_conf(NULL, c, st[i], &gc, err, errlen);
+		rc = gw_mod_stage_conf(NULL, c, &un[i], &gc, err, errlen);
 		if (rc < 0)
 			break;
 		t = gw_table_build(&gc, err, errlen);
@@ -711,4 +750,228 @@ const struct cfg_module_ops gw_ups_cfg_ops = {
 	.open = sect_open,
 	.key = ups_key,
 	.validate = ups_validate,
+};
+
+/* ---- [partition NAME] ------------------------------------------------------------ */
+
+#define POFF(field) offsetof(struct gw_part_conf, field)
+
+static int
+pk_listen(const struct cfg_set *p, const char *v, char *err, size_t n)
+{
+	struct gw_part_conf *pc = p->obj;
+
+	return listen_parse(pc->listen, &pc->nlisten, v, p->line, err, n);
+}
+
+static const struct cfg_key part_keys[] = {
+	{ "listen", pk_listen, .flags = CFG_KEY_REPEAT },
+	{ "workers", set_u32, POFF(workers), .min = 1, .max = GW_WORKERS_MAX },
+	{ "max_connections", set_u32, POFF(max_conns), .min = 1,
+	  .max = GW_CONNS_MAX },
+	{ "max_requests", set_u32, POFF(max_requests), .min = 0,
+	  .max = GW_CONNS_MAX },
+	{ "max_upstream_connections", set_u32, POFF(max_upstream_conns),
+	  .min = 0, .max = GW_CONNS_MAX },
+	{ "retry_after", set_u32, POFF(retry_after), .min = 1,
+	  .max = GW_RETRY_AFTER_MAX },
+	{ NULL },
+};
+
+static void *
+part_create(void)
+{
+	return calloc(1, sizeof(struct gw_parts));
+}
+
+static void
+part_destroy(void *state)
+{
+	free(state);
+}
+
+const struct gw_part_conf *
+gw_mod_part_find(const struct gw_parts *ps, const char *name)
+{
+	for (size_t i = 0; ps != NULL && i < ps->n; i++)
+		if (strcmp(ps->p[i].name, name) == 0)
+			return &ps->p[i];
+	return NULL;
+}
+
+const struct gw_parts *
+gw_mod_cfg_parts(const struct cfg *c)
+{
+	static const struct gw_parts none;
+	const struct gw_parts *ps = cfg_module_state(c, &gw_part_cfg_ops);
+
+	return ps != NULL ? ps : &none;
+}
+
+static int
+part_open(void *state, const char *name, int line, char *err, size_t errlen)
+{
+	struct gw_parts *ps = state;
+	const struct gw_part_conf *old = gw_mod_part_find(ps, name);
+	struct gw_part_conf *pc;
+
+	if (old != NULL)
+		return lb_errf(err, errlen, -EINVAL,
+			       "given twice (first on line %d)", old->line);
+	if (!is_name(name, GW_PART_NAME_MAX))
+		return lb_errf(err, errlen, -EINVAL,
+			       "name: 1-%d characters of A-Z a-z 0-9 _ . -",
+			       GW_PART_NAME_MAX - 1);
+	if (ps->n >= GW_PART_MAX)
+		return lb_errf(err, errlen, -ENOSPC, "at most %d partitions",
+			       GW_PART_MAX);
+	pc = &ps->p[ps->n++];
+	memset(pc, 0, sizeof(*pc));
+	snprintf(pc->name, sizeof(pc->name), "%s", name);
+	pc->line = line;
+	pc->workers = 1;
+	pc->max_conns = 1024;
+	pc->max_requests = 256;
+	pc->retry_after = 1;
+	return 0;
+}
+
+static int
+part_key(void *state, const char *name, const char *key, const char *value,
+	 char *err, size_t errlen)
+{
+	struct gw_parts *ps = state;
+	struct gw_part_conf *pc =
+		(struct gw_part_conf *)gw_mod_part_find(ps, name);
+	const struct cfg_key *k = cfg_key_find(part_keys, key);
+	struct cfg_set set;
+	uint32_t bit;
+
+	if (pc == NULL)
+		return lb_errf(err, errlen, -EINVAL, "no section");
+	if (k == NULL)
+		return lb_errf(err, errlen, -EINVAL, "unknown key");
+	bit = 1u << (k - part_keys);
+	if (!(k->flags & CFG_KEY_REPEAT) && (pc->seen & bit))
+		return lb_errf(err, errlen, -EINVAL, "given twice");
+	pc->seen |= bit;
+	/* the section's line: a key callback is not told its own */
+	set = (struct cfg_set){ .obj = pc, .key = k, .line = pc->line };
+	return k->set(&set, value, err, errlen);
+}
+
+/* Is l's address also served elsewhere in c? Its line there, or 0. */
+static int
+listen_taken(const struct cfg *c, const struct gw_part_conf *self,
+	     const struct gw_listen *l, const char **where)
+{
+	const struct gw_mod_conf *gc = cfg_module_state(c, &gw_cfg_ops);
+	const struct gw_parts *ps = gw_mod_cfg_parts(c);
+
+	for (size_t i = 0; gc != NULL && i < gc->nlisten; i++)
+		if (gc->listen[i].port == l->port &&
+		    lb_addr_equal(&gc->listen[i].addr, &l->addr)) {
+			*where = "gateway";
+			return gc->listen[i].line;
+		}
+	for (size_t i = 0; i < ps->n && &ps->p[i] != self; i++)
+		for (size_t k = 0; k < ps->p[i].nlisten; k++)
+			if (ps->p[i].listen[k].port == l->port &&
+			    lb_addr_equal(&ps->p[i].listen[k].addr, &l->addr)) {
+				*where = ps->p[i].name;
+				return ps->p[i].listen[k].line;
+			}
+	return 0;
+}
+
+static int
+part_validate(void *state, const struct cfg *c, char *err, size_t errlen)
+{
+	const struct gw_parts *ps = state;
+	const struct gw_mod_conf *gc = cfg_module_state(c, &gw_cfg_ops);
+	struct gw_unit un[GW_STAGE_MAX];
+
+	for (size_t i = 0; i < ps->n; i++) {
+		const struct gw_part_conf *pc = &ps->p[i];
+
+		if (pc->nlisten == 0)
+			return lb_errf(err, errlen, -EINVAL,
+				       "partition %s (line %d): needs a listen",
+				       pc->name, pc->line);
+		for (size_t k = 0; k < pc->nlisten; k++) {
+			const struct gw_listen *l = &pc->listen[k];
+			const char *where = NULL;
+			int line = listen_taken(c, pc, l, &where);
+
+			if (l->tls && (gc == NULL || gc->ncerts == 0))
+				return lb_errf(err, errlen, -EINVAL,
+					       "partition %s (line %d): a tls "
+					       "listener needs a cert in "
+					       "[gateway]",
+					       pc->name, l->line);
+			if (line > 0)
+				return lb_errf(err, errlen, -EINVAL,
+					       "partition %s (line %d): listen "
+					       "address also in [%s%s] (line "
+					       "%d)",
+					       pc->name, l->line,
+					       strcmp(where, "gateway") == 0
+						       ? ""
+						       : "partition ",
+					       where, line);
+			/* its series carry stage="STAGE/PARTITION" */
+			if (strlen(l->stage) + 1 + strlen(pc->name) >=
+			    GW_STAGE_NAME_MAX)
+				return lb_errf(err, errlen, -EINVAL,
+					       "partition %s (line %d): "
+					       "\"%s/%s\" over %d characters",
+					       pc->name, l->line, l->stage,
+					       pc->name, GW_STAGE_NAME_MAX - 1);
+		}
+	}
+	if (gw_mod_cfg_units(c, un, GW_STAGE_MAX) > GW_STAGE_MAX)
+		return lb_errf(err, errlen, -EINVAL,
+			       "at most %d (stage, partition) pairs",
+			       GW_STAGE_MAX);
+	return 0;
+}
+
+size_t
+gw_mod_cfg_units(const struct cfg *c, struct gw_unit *out, size_t max)
+{
+	const struct gw_parts *ps = gw_mod_cfg_parts(c);
+	const char *st[GW_LISTEN_MAX];
+	size_t n = 0, nst = gw_mod_cfg_stages(c, st);
+
+	for (size_t i = 0; i < nst; i++, n++)
+		if (n < max)
+			out[n] = (struct gw_unit){ st[i], "" };
+	for (size_t i = 0; i < ps->n; i++) {
+		const struct gw_part_conf *pc = &ps->p[i];
+
+		for (size_t k = 0; k < pc->nlisten; k++) {
+			bool dup = false;
+
+			for (size_t j = 0; j < k; j++)
+				dup |= strcmp(pc->listen[j].stage,
+					      pc->listen[k].stage) == 0;
+			if (dup)
+				continue;
+			if (n < max)
+				out[n] = (struct gw_unit){ pc->listen[k].stage,
+							   pc->name };
+			n++;
+		}
+	}
+	return n;
+}
+
+const struct cfg_module_ops gw_part_cfg_ops = {
+	.section = "partition",
+	.named = true,
+	.create = part_create,
+	.destroy = part_destroy,
+	.open = part_open,
+	.key = part_key,
+	.validate = part_validate,
 };

@@ -378,6 +378,25 @@ int http_resp_upgrade(struct http_req *r, const struct http_header *h,
 /* Close a connection that http_resp_upgrade handed over. */
 void http_upgraded_free(struct bufferevent *bev);
 
+/*
+ * A connection limit shared by several servers (the threads of one
+ * http_workers, or of a gateway partition across listener generations):
+ * a connection that would take open over max is refused as one over
+ * max_conns is (503 on a plain listener, closed on TLS), counted in
+ * the server's conns_refused_total and in refused. open and refused are
+ * relaxed atomics, max is read with an atomic load (the owner may change
+ * it while servers run). The owner keeps it until every server using it
+ * is freed.
+ */
+struct http_conn_share {
+	uint32_t max;	  /* 0: no limit */
+	uint32_t open;	  /* connections of all its servers */
+	uint64_t refused; /* over max */
+};
+
+/* Count s's connections in sh too (NULL: stop). Before s accepts any. */
+void http_server_share_conns(struct http_server *s, struct http_conn_share *sh);
+
 /* ---- worker threads ---------------------------------------------------- */
 
 /*
@@ -417,6 +436,9 @@ void http_workers_stop(struct http_workers *w);
 void http_workers_free(struct http_workers *w);
 uint16_t http_workers_port(const struct http_workers *w);
 unsigned int http_workers_count(const struct http_workers *w);
+/* http_server_share_conns on every worker's server; before start. */
+void http_workers_share_conns(struct http_workers *w,
+			      struct http_conn_share *sh);
 /* The server of worker i, for its stats (read with http_server_stats_read). */
 struct http_server *http_workers_server(struct http_workers *w, unsigned int i);
 

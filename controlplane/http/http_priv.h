@@ -135,7 +135,8 @@ struct http_server {
 	struct http_addr_table addrs;
 	struct http_stats st;
 	struct http_ratelimit rl;
-	bool draining; /* http_server_drain: no new work */
+	bool draining;		       /* http_server_drain: no new work */
+	struct http_conn_share *share; /* NULL: max_conns only */
 };
 
 struct http_conn {
@@ -159,6 +160,8 @@ struct http_conn {
 	/* handed over by http_resp_upgrade: bev is not ours any more; the
 	 * conn is freed from the loop (kick) */
 	bool upgraded;
+	/* counted in the server's share (a reload may clear s->share) */
+	struct http_conn_share *share;
 };
 
 /* A counter of the server's stats, written by its own loop thread only;

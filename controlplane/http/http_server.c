@@ -308,8 +308,30 @@ conn_free(struct http_conn *c)
 		event_free(c->kick);
 	if (c->bev != NULL && !c->upgraded)
 		bufferevent_free(c->bev);
+	if (c->share != NULL)
+		__atomic_sub_fetch(&c->share->open, 1, __ATOMIC_RELAXED);
 	HTTP_STAT_ADD(s, conns_open, -1);
 	free(c);
+}
+
+/* A place in sh for one more connection; false (counted) when full. */
+static bool
+share_take(struct http_conn_share *sh)
+{
+	uint32_t max = __atomic_load_n(&sh->max, __ATOMIC_RELAXED);
+
+	if (__atomic_add_fetch(&sh->open, 1, __ATOMIC_RELAXED) <= max ||
+	    max == 0)
+		return true;
+	__atomic_sub_fetch(&sh->open, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&sh->refused, 1, __ATOMIC_RELAXED);
+	return false;
+}
+
+void
+http_server_share_conns(struct http_server *s, struct http_conn_share *sh)
+{
+	s->share = sh;
 }
 
 /* Best effort: a refused client gets a status before the close. */
@@ -366,6 +388,15 @@ conn_new(struct http_server *s, const struct http_tls_ctx *tls, int fd,
 		       "descriptor budget reached (fd_budget)");
 		return 0;
 	}
+	if (s->share != NULL && !share_take(s->share)) {
+		http_fdbudget_put();
+		http_addr_put(&s->addrs, c->slot);
+		free(c);
+		HTTP_STAT_ADD(s, conns_refused_total, 1);
+		refuse(s, fd, tls != NULL, "shared max_conns reached");
+		return 0;
+	}
+	c->share = s->share;
 	HTTP_STAT_ADD(s, conns_open, 1);
 	HTTP_STAT_ADD(s, conns_accepted, 1);
 	c->next = s->conns;

@@ -285,3 +285,10 @@ http_workers_server(struct http_workers *w, unsigned int i)
 {
 	return i < w->n ? w->wk[i].s : NULL;
 }
+
+void
+http_workers_share_conns(struct http_workers *w, struct http_conn_share *sh)
+{
+	for (unsigned int i = 0; i < w->n; i++)
+		http_server_share_conns(w->wk[i].s, sh);
+}

@@ -55,7 +55,7 @@ lbd_log "service web after the change: $spread"
 # 4. The daemon's modules: every one of this build runs.
 out=$(lbd_lbctl module show) || lbd_fail "lbctl module show failed"
 lbd_log "lbctl module show: $(tail -n +2 <<<"$out" | tr -s ' \n' ' ')"
-for m in httpdns gateway route upstream filter push push_vendor bgp; do
+for m in httpdns gateway route upstream filter push push_vendor partition bgp; do
 	grep -Eq "^$m +running\$" <<<"$out" ||
 		lbd_fail "lbctl module show: $m is not running"
 done

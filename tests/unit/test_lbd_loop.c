@@ -500,9 +500,10 @@ modules_client(void *arg)
 
 START_TEST(test_module_list)
 {
-	static const char *const names[] = { "httpdns",	    "gateway", "route",
-					     "upstream",    "filter",  "push",
-					     "push_vendor", "bgp" };
+	static const char *const names[] = {
+		"httpdns", "gateway",	  "route",     "upstream", "filter",
+		"push",	   "push_vendor", "partition", "bgp"
+	};
 	struct modules_seen ms = { 0 };
 	uint64_t end = now_ms() + 10000;
 	pthread_t t;
