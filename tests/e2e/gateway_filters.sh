@@ -83,7 +83,8 @@ MP=$(free_port) # /metrics
 
 # ---- backends ----------------------------------------------------------------
 # backend.py PORT COUNTFILE [DOWNFILE]: a JSON echo of the request headers;
-# one line appended to COUNTFILE per request; 500 while DOWNFILE exists.
+# one line appended to COUNTFILE per request; 500 while DOWNFILE exists,
+# after 0.3 s (a failing backend that is also slow: what a breaker saves).
 cat >"$T/backend.py" <<'EOF'
 import http.server, json, os, sys, time
 port, count = int(sys.argv[1]), sys.argv[2]
@@ -96,6 +97,8 @@ class H(http.server.BaseHTTPRequestHandler):
         if "/slow/" in self.path:
             time.sleep(1.5)
         status = 500 if down and os.path.exists(down) else 200
+        if status == 500:
+            time.sleep(0.3)
         body = json.dumps({"path": self.path,
                            "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
         self.send_response(status)
@@ -352,19 +355,27 @@ done
 expect "breaker: failures pass through" "500 500 500 " "$codes"
 before=$(wc -l <"$T/cb.count")
 # 9 requests on one kept-alive connection: each one's time from sending
-# to the last byte, without the TCP handshakes of a busy machine
-urls=()
-for i in $(seq 9); do
-	urls+=(-o "$T/cb.body" "$H/cb/$i")
+# to the last byte, without the TCP handshakes of a busy machine. The
+# median must be under 5 ms (the failing backend takes 300 ms); on a
+# saturated machine a round can be descheduled, so up to 3 rounds.
+: >"$T/cb.all"
+for round in 1 2 3; do
+	urls=()
+	for i in $(seq 9); do
+		urls+=(-o "$T/cb.body" "$H/cb/$round$i")
+	done
+	"${C[@]}" -w '%{http_code} %{time_total} %{time_connect}\n' "${urls[@]}" \
+		>"$T/cb.times"
+	cat "$T/cb.times" >>"$T/cb.all"
+	median=$(cut -d' ' -f2 "$T/cb.times" | sort -g | sed -n 5p)
+	echo "breaker: fail-fast round $round: time_total median ${median}s, max $(cut -d' ' -f2 "$T/cb.times" | sort -g | tail -1)s (9 requests)"
+	python3 -c "import sys; sys.exit(0 if $median < 0.005 else 1)" && break
 done
-"${C[@]}" -w '%{http_code} %{time_total} %{time_connect}\n' "${urls[@]}" \
-	>"$T/cb.times"
-expect "breaker: open, answered by the gateway" "503 503 503 503 503 503 503 503 503 " \
-	"$(cut -d' ' -f1 "$T/cb.times" | tr '\n' ' ')"
+expect "breaker: open, answered by the gateway" "yes" \
+	"$(awk '{ n++; if ($1 != "503") bad++ }
+		END { print (n >= 9 && !bad) ? "yes" : "no: " n " answers, " bad + 0 " not 503" }' "$T/cb.all")"
 contains "breaker: reason" '"reason":"circuit open: cb"' "$(cat "$T/cb.body")"
 expect "breaker: backend not touched while open" "$before" "$(wc -l <"$T/cb.count")"
-median=$(cut -d' ' -f2 "$T/cb.times" | sort -g | sed -n 5p)
-echo "breaker: fail-fast time_total median ${median}s, max $(cut -d' ' -f2 "$T/cb.times" | sort -g | tail -1)s (9 requests)"
 expect "breaker: fail-fast under 5 ms" "1" \
 	"$(python3 -c "print(int($median < 0.005))")"
 rm -f "$T/cb.down"
@@ -406,7 +417,7 @@ contains "max_requests: the reason" "max_requests" "$(cat "$T"/cap[12].body)"
 if m=$("${C[@]}" "http://127.0.0.1:$MP/metrics"); then
 	L='stage="prod",route="cb",filter="cb",type="breaker"'
 	contains "metrics: breaker answers by reason" \
-		"edgelbd_gateway_filter_answered_total{$L,reason=\"breaker_open\"} 9\$" "$m"
+		"edgelbd_gateway_filter_answered_total{$L,reason=\"breaker_open\"} $(wc -l <"$T/cb.all")\$" "$m"
 	L='stage="prod",route="jwt",filter="jwt",type="jwt"'
 	contains "metrics: jwt expired" \
 		"edgelbd_gateway_filter_answered_total{$L,reason=\"expired\"} 1\$" "$m"
