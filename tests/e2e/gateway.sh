@@ -30,45 +30,12 @@
 # missing. Loopback only; no root.
 set -euo pipefail
 
-BUILD=${EDGELB_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
-EDGELBD=$BUILD/controlplane/edgelbd
-LBCTL=$BUILD/tools/lbctl/lbctl
+# shellcheck source=lo_lib.sh
+source "$(dirname "$0")/lo_lib.sh"
+lo_need curl openssl python3 h2load
+lo_need_built "$EDGELBD" "$LBCTL"
+lo_begin gateway
 
-for tool in curl openssl python3 h2load; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "SKIP: $tool not installed"
-		exit 77
-	fi
-done
-[ -x "$EDGELBD" ] || { echo "SKIP: $EDGELBD not built"; exit 77; }
-[ -x "$LBCTL" ] || { echo "SKIP: $LBCTL not built"; exit 77; }
-
-T=$(mktemp -d /tmp/elb-gateway.XXXXXX)
-PIDS=()
-LBD_PID=
-cleanup() {
-	local p
-	for p in "${PIDS[@]}" $LBD_PID; do
-		kill "$p" 2>/dev/null || true
-	done
-	wait 2>/dev/null || true
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-fails=0
-pass() { echo "ok: $*"; }
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-expect() {
-	if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: want '$2', got '$3'"; fi
-}
-contains() {
-	if grep -q -- "$2" <<<"$3"; then pass "$1"; else fail "$1: no '$2' in '$3'"; fi
-}
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 GW=$(free_port)   # prod, plain
 GWS=$(free_port)  # prod, TLS
 GWT=$(free_port)  # stage test, plain
@@ -123,18 +90,6 @@ start_backend() { # NAME [MODE]
 	python3 "$T/backend.py" "$1" "${BP[$1]}" "${2:-ok}" &
 	BPID[$1]=$!
 	PIDS+=($!)
-}
-wait_port() {
-	python3 -c '
-import socket, sys, time
-for _ in range(50):
-    try:
-        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.1)
-sys.exit(1)
-' "$1"
 }
 for b in r1 r2 r3 w1 w2 w3 s1 s2 good slow; do
 	start_backend "$b"
@@ -604,13 +559,7 @@ contains "metrics: ejections" 'edgelbd_gateway_upstream_ejections_total{upstream
 contains "metrics: connect errors" 'edgelbd_gateway_upstream_connect_errors_total{upstream="retry"} [1-9]' "$m"
 contains "metrics: instances" 'edgelbd_gateway_upstream_instances{stage="prod",upstream="svc",state="up"} 2' "$m"
 contains "metrics: listener series" 'edgelb_http_requests_total{service="gateway",proto="h2"}' "$m"
-if command -v promtool >/dev/null; then
-	if out=$(promtool check metrics <<<"$m" 2>&1); then
-		pass "promtool check metrics"
-	else
-		fail "promtool check metrics: $out"
-	fi
-fi
+lo_promtool "$m"
 out=$("$LBCTL" --socket "$T/ctl.sock" module show gateway)
 contains "lbctl module show gateway" "requests  *[1-9][0-9]*" "$out"
 contains "lbctl module show gateway: retries with a body" "retries_body  *[1-9][0-9]*" "$out"
@@ -630,10 +579,4 @@ done
 if kill -0 "$LBD_PID" 2>/dev/null; then fail "drain: edgelbd still runs"; else pass "drain: edgelbd exited"; fi
 LBD_PID=
 
-if [ "$fails" -ne 0 ]; then
-	echo "--- edgelbd log" >&2
-	tail -30 "$T/edgelbd.log" >&2
-	echo "$fails checks failed" >&2
-	exit 1
-fi
-echo "all gateway checks passed"
+lo_end "$T/edgelbd.log"

@@ -20,45 +20,14 @@
 # Needs: curl, h2load, python3. Exits 77 (skipped) when one is missing.
 set -euo pipefail
 
-BUILD=${EDGELB_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
-EDGELBD=$BUILD/controlplane/edgelbd
-LBCTL_BIN=$BUILD/tools/lbctl/lbctl
-
-for tool in curl h2load python3; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "SKIP: $tool not installed"
-		exit 77
-	fi
-done
-[ -x "$EDGELBD" ] || { echo "SKIP: $EDGELBD not built"; exit 77; }
-[ -x "$LBCTL_BIN" ] || { echo "SKIP: $LBCTL_BIN not built"; exit 77; }
-
-T=$(mktemp -d /tmp/elb-gwapi.XXXXXX)
-LBD_PID=
+# shellcheck source=lo_lib.sh
+source "$(dirname "$0")/lo_lib.sh"
+lo_need curl h2load python3
+lo_need_built "$EDGELBD" "$LBCTL"
+lo_begin gwapi
 BE_PIDS=()
 BG_PIDS=()
-cleanup() {
-	for p in "${BG_PIDS[@]}" "${BE_PIDS[@]}" $LBD_PID; do
-		kill "$p" 2>/dev/null || true
-	done
-	wait 2>/dev/null || true
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-fails=0
-pass() { echo "ok: $*"; }
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-expect() {
-	if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: want '$2', got '$3'"; fi
-}
-contains() {
-	if grep -qF -- "$2" <<<"$3"; then pass "$1"; else fail "$1: no '$2' in '$3'"; fi
-}
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+lo_kill_at_exit BG_PIDS BE_PIDS
 PROD=$(free_port)
 TEST=$(free_port)
 B1=$(free_port)
@@ -198,7 +167,7 @@ path_prefix = /items
 upstream = nowhere
 EOF
 
-LBCTL=("$LBCTL_BIN" --socket "$T/ctl.sock")
+LBCTL=("$LBCTL" --socket "$T/ctl.sock")
 CURL=(curl -sS --max-time 5)
 
 start_lbd() {
@@ -239,28 +208,28 @@ pass "edgelbd serves the INI's static route"
 
 # ---- create, diff, publish to test then prod -------------------------------
 out=$(lbctl_rc api create shop --file "$T/v1.ini")
-contains "create v1" "rc=0" "$out"
+contains_fixed "create v1" "rc=0" "$out"
 out=$(lbctl_rc api diff shop --stage test)
-contains "diff against nothing live: all added" "+[route items]" "$out"
-contains "diff labels" "+++ shop draft" "$out"
+contains_fixed "diff against nothing live: all added" "+[route items]" "$out"
+contains_fixed "diff labels" "+++ shop draft" "$out"
 expect "nothing live on test yet" "404" "$(get "$TEST" /items | cut -d' ' -f1)"
 out=$(lbctl_rc api publish shop --stage test)
-contains "publish the draft to test" "version 1 live on stage test" "$out"
+contains_fixed "publish the draft to test" "version 1 live on stage test" "$out"
 expect "test serves v1" "200 v1" "$(get "$TEST" /items)"
 expect "prod does not serve it yet" "404" "$(get "$PROD" /items | cut -d' ' -f1)"
 out=$(lbctl_rc api publish shop --version 1 --stage prod)
-contains "publish version 1 to prod" "rc=0" "$out"
+contains_fixed "publish version 1 to prod" "rc=0" "$out"
 expect "prod serves v1" "200 v1" "$(get "$PROD" /items)"
 expect "the static route is still there" "200 static" "$(get "$PROD" /static)"
 
 out=$(lbctl_rc api create shop --file "$T/v2.ini")
-contains "create v2" "rc=0" "$out"
+contains_fixed "create v2" "rc=0" "$out"
 out=$(lbctl_rc api diff shop --stage prod)
-contains "diff: old instance removed" "-instance = 127.0.0.1:$B1" "$out"
-contains "diff: new instance added" "+instance = 127.0.0.1:$B2" "$out"
-contains "diff: hunk header" "@@ -1," "$out"
+contains_fixed "diff: old instance removed" "-instance = 127.0.0.1:$B1" "$out"
+contains_fixed "diff: new instance added" "+instance = 127.0.0.1:$B2" "$out"
+contains_fixed "diff: hunk header" "@@ -1," "$out"
 out=$(lbctl_rc api publish shop --stage test)
-contains "publish v2 to test" "version 2 live on stage test" "$out"
+contains_fixed "publish v2 to test" "version 2 live on stage test" "$out"
 expect "test serves v2" "200 v2" "$(get "$TEST" /items)"
 expect "v2's new route on test" "200 pong" "$(get "$TEST" /ping)"
 expect "prod still serves v1" "200 v1" "$(get "$PROD" /items)"
@@ -268,16 +237,16 @@ expect "v2's new route not on prod" "404" "$(get "$PROD" /ping | cut -d' ' -f1)"
 
 # ---- errors and exit codes --------------------------------------------------
 out=$(lbctl_rc api create shop --file "$T/bad.ini")
-contains "bad route text: exit 1" "rc=1" "$out"
-contains "bad route text names the line" "line 6: route items: upstream: unknown upstream \"nowhere\"" "$out"
+contains_fixed "bad route text: exit 1" "rc=1" "$out"
+contains_fixed "bad route text names the line" "line 6: route items: upstream: unknown upstream \"nowhere\"" "$out"
 out=$(lbctl_rc api publish nosuch --stage prod)
-contains "unknown API: exit 3" "rc=3" "$out"
+contains_fixed "unknown API: exit 3" "rc=3" "$out"
 out=$(lbctl_rc api publish shop --version 1 --stage prod)
-contains "publish what is live: exit 5" "rc=5" "$out"
+contains_fixed "publish what is live: exit 5" "rc=5" "$out"
 out=$(lbctl_rc api rollback shop --stage prod)
-contains "rollback without --version: usage, exit 2" "rc=2" "$out"
+contains_fixed "rollback without --version: usage, exit 2" "rc=2" "$out"
 out=$(lbctl_rc api publish shop --version 9 --stage prod)
-contains "unknown version: exit 3" "rc=3" "$out"
+contains_fixed "unknown version: exit 3" "rc=3" "$out"
 
 # ---- history, list, show -------------------------------------------------
 out=$("${LBCTL[@]}" -j api history shop)
@@ -287,13 +256,13 @@ expect "history: actions in order" \
 import json, sys
 h = json.load(sys.stdin)["history"]
 print(" ".join("%s:%s:%s" % (e["action"], e["stage"] or "-", e["version"] or "-") for e in h))' <<<"$out")"
-contains "history: who" "\"who\":\"$(id -un)\"" "$out"
+contains_fixed "history: who" "\"who\":\"$(id -un)\"" "$out"
 out=$("${LBCTL[@]}" -j api list)
-contains "list: live per stage" '"live":{"prod":1,"test":2}' "$out"
+contains_fixed "list: live per stage" '"live":{"prod":1,"test":2}' "$out"
 out=$("${LBCTL[@]}" api show shop)
-contains "show: versions table" "VERSION" "$out"
+contains_fixed "show: versions table" "VERSION" "$out"
 out=$("${LBCTL[@]}" api show shop --version 2)
-contains "show --version: the version's filters" "; filter tag (transform), routes: ping" "$(tail -1 <<<"$out")"
+contains_fixed "show --version: the version's filters" "; filter tag (transform), routes: ping" "$(tail -1 <<<"$out")"
 
 # ---- a request in flight across a publish and a SIGHUP ------------------------
 # it matched version 1's table and finishes on it, whole
@@ -349,9 +318,9 @@ expect "h2load exit status" "0" "$h2rc"
 h2line=$(grep -E '^requests:' "$T/h2load.txt" || true)
 codes=$(grep -E '^status codes:' "$T/h2load.txt" || true)
 echo "h2load: $h2line; $codes ($flips flips, one SIGHUP)"
-contains "h2load: all 20000 succeeded, none failed or errored" \
+contains_fixed "h2load: all 20000 succeeded, none failed or errored" \
 	"20000 succeeded, 0 failed, 0 errored" "$h2line"
-contains "h2load: all 2xx" "status codes: 20000 2xx" "$codes"
+contains_fixed "h2load: all 2xx" "status codes: 20000 2xx" "$codes"
 r=$(cat "$T/reader.json")
 echo "reader: $r"
 expect "reader: no bad answer, no error" "0 0 None" \
@@ -363,22 +332,22 @@ expect "API routes survive SIGHUP" "200 pong" "$(get "$PROD" /ping)"
 
 # ---- deprecate, retire -------------------------------------------------------
 out=$(lbctl_rc api deprecate shop --version 2 --sunset 2030-01-01)
-contains "deprecate v2" "rc=0" "$out"
-contains "deprecate: lbctl says until when" "version 2 deprecated, sunset 2030-01-01T00:00:00Z" "$out"
+contains_fixed "deprecate v2" "rc=0" "$out"
+contains_fixed "deprecate: lbctl says until when" "version 2 deprecated, sunset 2030-01-01T00:00:00Z" "$out"
 hdrs=$("${CURL[@]}" -D - -o /dev/null "http://127.0.0.1:$PROD/items")
-contains "Deprecation header" "Deprecation: @" "$hdrs"
-contains "Sunset header" "Sunset: Tue, 01 Jan 2030 00:00:00 GMT" "$hdrs"
+contains_fixed "Deprecation header" "Deprecation: @" "$hdrs"
+contains_fixed "Sunset header" "Sunset: Tue, 01 Jan 2030 00:00:00 GMT" "$hdrs"
 expect "a deprecated version still answers" "200 v2" "$(get "$PROD" /items)"
 out=$(lbctl_rc api rollback shop --version 1 --stage test)
-contains "test back to v1" "rc=0" "$out"
+contains_fixed "test back to v1" "rc=0" "$out"
 out=$(lbctl_rc api retire shop --version 1)
-contains "retire v1" "rc=0" "$out"
+contains_fixed "retire v1" "rc=0" "$out"
 expect "retired: 410" "410" "$(get "$TEST" /items | cut -d' ' -f1)"
-contains "retired: JSON body" '"error":"gone","api":"shop","version":1' "$(cat "$T/body")"
+contains_fixed "retired: JSON body" '"error":"gone","api":"shop","version":1' "$(cat "$T/body")"
 hdrs=$("${CURL[@]}" -D - -o /dev/null "http://127.0.0.1:$TEST/items" | tr -d '\r' | tr 'A-Z' 'a-z')
-contains "retired: sent as JSON" "content-type: application/json" "$hdrs"
+contains_fixed "retired: sent as JSON" "content-type: application/json" "$hdrs"
 out=$(lbctl_rc api publish shop --version 1 --stage prod)
-contains "a retired version is not published again" "is retired" "$out"
+contains_fixed "a retired version is not published again" "is retired" "$out"
 expect "prod unaffected by v1's retirement" "200 v2" "$(get "$PROD" /items)"
 nhist=$("${LBCTL[@]}" -j api history shop | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["history"]))')
 
@@ -389,14 +358,14 @@ LBD_PID=
 start_lbd || { fail "edgelbd did not start again"; exit 1; }
 expect "after restart: prod serves v2" "200 v2" "$(get "$PROD" /items)"
 hdrs=$("${CURL[@]}" -D - -o /dev/null "http://127.0.0.1:$PROD/items")
-contains "after restart: still deprecated" "Sunset: Tue, 01 Jan 2030 00:00:00 GMT" "$hdrs"
+contains_fixed "after restart: still deprecated" "Sunset: Tue, 01 Jan 2030 00:00:00 GMT" "$hdrs"
 expect "after restart: test still retired" "410" "$(get "$TEST" /items | cut -d' ' -f1)"
 out=$("${LBCTL[@]}" -j api list)
-contains "after restart: live per stage" '"live":{"prod":2,"test":1}' "$out"
+contains_fixed "after restart: live per stage" '"live":{"prod":2,"test":1}' "$out"
 expect "after restart: history kept" "$nhist" \
 	"$("${LBCTL[@]}" -j api history shop | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["history"]))')"
 out=$("${LBCTL[@]}" -j module show gateway)
-contains "module counters: api commands" "api_commands" "$out"
+contains_fixed "module counters: api commands" "api_commands" "$out"
 
 # SIGTERM: edgelbd drains and exits 0; under the sanitizer build
 # (EDGELB_BUILD=build-san) its log must hold no report
@@ -412,9 +381,4 @@ expect "edgelbd exits 0 on SIGTERM" "0" "$lbd_rc"
 expect "no sanitizer report in edgelbd's log" "0" \
 	"$(grep -c -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$T/edgelbd.log" || true)"
 
-if [ "$fails" != 0 ]; then
-	echo "$fails check(s) failed; edgelbd log:" >&2
-	tail -30 "$T/edgelbd.log" >&2
-	exit 1
-fi
-echo "all checks passed"
+lo_end "$T/edgelbd.log"

@@ -34,46 +34,13 @@
 # only; no root.
 set -euo pipefail
 
-BUILD=${EDGELB_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
-EDGELBD=$BUILD/controlplane/edgelbd
-LBCTL_BIN=$BUILD/tools/lbctl/lbctl
-
-for tool in curl python3; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "SKIP: $tool not installed"
-		exit 77
-	fi
-done
-[ -x "$EDGELBD" ] || { echo "SKIP: $EDGELBD not built"; exit 77; }
-[ -x "$LBCTL_BIN" ] || { echo "SKIP: $LBCTL_BIN not built"; exit 77; }
-
-T=$(mktemp -d /tmp/elb-gwcache.XXXXXX)
-PIDS=()
-LBD_PID=
+# shellcheck source=lo_lib.sh
+source "$(dirname "$0")/lo_lib.sh"
+lo_need curl python3
+lo_need_built "$EDGELBD" "$LBCTL"
+lo_begin gwcache
 BE_PID=
-cleanup() {
-	local p
-	for p in "${PIDS[@]}" $BE_PID $LBD_PID; do
-		kill "$p" 2>/dev/null || true
-	done
-	wait 2>/dev/null || true
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-fails=0
-pass() { echo "ok: $*"; }
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-contains() {
-	if grep -q -- "$2" <<<"$3"; then pass "$1"; else fail "$1: no '$2' in '$3'"; fi
-}
-expect() {
-	if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: want '$2', got '$3'"; fi
-}
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+lo_kill_at_exit BE_PID
 GW=$(free_port)
 BE=$(free_port)
 SL=$(free_port)
@@ -151,16 +118,7 @@ touch "$T/be.log" "$T/slow.log" "$T/lite.log"
 # backends up before the gateway (a probe would otherwise meet the
 # fallback and count in it)
 for p in "$BE" "$SL" "$LT"; do
-	python3 -c '
-import socket, sys, time
-for _ in range(50):
-    try:
-        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.1)
-sys.exit(1)
-' "$p" || { fail "backend on $p did not start"; exit 1; }
+	wait_port "$p" || { fail "backend on $p did not start"; exit 1; }
 done
 
 cat >"$T/edgelb.ini" <<EOF
@@ -268,7 +226,7 @@ request_timeout_ms = 10000
 filters = high
 EOF
 
-LBCTL=("$LBCTL_BIN" --socket "$T/ctl.sock")
+LBCTL=("$LBCTL" --socket "$T/ctl.sock")
 H=http://127.0.0.1:$GW
 
 # req NAME [curl args...] URL: status in $T/NAME.code, headers in
@@ -469,20 +427,9 @@ if m=$(curl -sS --max-time 5 "http://127.0.0.1:$MP/metrics"); then
 	contains "metrics: shed by in-flight" '^edgelbd_gateway_degrade_shed_total{stage="prod",filter="low",reason="inflight"} 1$' "$m"
 	contains "metrics: forced" '^edgelbd_gateway_degrade_forced_total{stage="prod",filter="fb"} 2$' "$m"
 	contains "metrics: rerouted" '^edgelbd_gateway_degrade_rerouted_total{stage="prod",filter="tolite"} 1$' "$m"
-	if command -v promtool >/dev/null; then
-		if out=$(promtool check metrics <<<"$m" 2>&1); then
-			pass "promtool check metrics"
-		else
-			fail "promtool check metrics: $out"
-		fi
-	fi
+	lo_promtool "$m"
 else
 	fail "metrics: no answer on /metrics"
 fi
 
-if [ $fails -ne 0 ]; then
-	echo "--- edgelbd log" >&2
-	tail -20 "$T/edgelbd.log" >&2
-	exit 1
-fi
-echo "all gateway cache checks passed"
+lo_end -n 20 "$T/edgelbd.log"

@@ -36,46 +36,11 @@
 # only; no root.
 set -euo pipefail
 
-BUILD=${EDGELB_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
-EDGELBD=$BUILD/controlplane/edgelbd
-
-for tool in curl python3; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "SKIP: $tool not installed"
-		exit 77
-	fi
-done
-[ -x "$EDGELBD" ] || { echo "SKIP: $EDGELBD not built"; exit 77; }
-
-T=$(mktemp -d /tmp/elb-gwfilt.XXXXXX)
-PIDS=()
-LBD_PID=
-cleanup() {
-	local p
-	for p in "${PIDS[@]}" $LBD_PID; do
-		kill "$p" 2>/dev/null || true
-	done
-	wait 2>/dev/null || true
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-fails=0
-pass() { echo "ok: $*"; }
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-expect() {
-	if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: want '$2', got '$3'"; fi
-}
-contains() {
-	if grep -q -- "$2" <<<"$3"; then pass "$1"; else fail "$1: no '$2' in '$3'"; fi
-}
-lacks() {
-	if grep -q -- "$2" <<<"$3"; then fail "$1: '$2' in '$3'"; else pass "$1"; fi
-}
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+# shellcheck source=lo_lib.sh
+source "$(dirname "$0")/lo_lib.sh"
+lo_need curl python3
+lo_need_built "$EDGELBD"
+lo_begin gwfilt
 GW=$(free_port)
 BE=$(free_port)
 CB=$(free_port)
@@ -118,18 +83,6 @@ python3 "$T/backend.py" "$BE" "$T/be.count" &
 PIDS+=($!)
 python3 "$T/backend.py" "$CB" "$T/cb.count" "$T/cb.down" &
 PIDS+=($!)
-wait_port() {
-	python3 -c '
-import socket, sys, time
-for _ in range(50):
-    try:
-        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.1)
-sys.exit(1)
-' "$1"
-}
 for p in $BE $CB; do
 	wait_port "$p" || { fail "backend on $p did not start"; exit 1; }
 done
@@ -436,13 +389,7 @@ if m=$("${C[@]}" "http://127.0.0.1:$MP/metrics"); then
 	contains "metrics: transform path rewrites" "edgelbd_gateway_transform_path_rewrites_total{$L} 1\$" "$m"
 	contains "metrics: transform errors" "edgelbd_gateway_transform_errors_total{$L} 0\$" "$m"
 	contains "metrics: transform HELP" "^# HELP edgelbd_gateway_transform_errors_total " "$m"
-	if command -v promtool >/dev/null; then
-		if out=$(promtool check metrics <<<"$m" 2>&1); then
-			pass "promtool check metrics"
-		else
-			fail "promtool check metrics: $out"
-		fi
-	fi
+	lo_promtool "$m"
 else
 	fail "metrics: no answer on /metrics"
 fi
@@ -467,9 +414,4 @@ expect "reload: new rate, limits afresh" "200" "$code"
 kill "$LBD_PID"
 wait "$LBD_PID" 2>/dev/null || true
 LBD_PID=
-if ((fails > 0)); then
-	echo "gateway_filters: $fails check(s) failed" >&2
-	tail -20 "$T/edgelbd.log" >&2
-	exit 1
-fi
-echo "gateway_filters: all checks passed"
+lo_end -n 20 "$T/edgelbd.log"

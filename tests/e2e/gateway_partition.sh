@@ -38,45 +38,13 @@
 # Loopback only; no root.
 set -euo pipefail
 
-BUILD=${EDGELB_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
-EDGELBD=$BUILD/controlplane/edgelbd
-LBCTL=$BUILD/tools/lbctl/lbctl
-
-for tool in curl python3 wrk; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "SKIP: $tool not installed"
-		exit 77
-	fi
-done
-[ -x "$EDGELBD" ] || { echo "SKIP: $EDGELBD not built"; exit 77; }
-
-T=$(mktemp -d /tmp/elb-gwpart.XXXXXX)
-PIDS=()
-LBD_PID=
+# shellcheck source=lo_lib.sh
+source "$(dirname "$0")/lo_lib.sh"
+lo_need curl python3 wrk
+lo_need_built "$EDGELBD"
+lo_begin gwpart
 FLOOD_PID=
-cleanup() {
-	local p
-	for p in "${PIDS[@]}" $LBD_PID $FLOOD_PID; do
-		kill "$p" 2>/dev/null || true
-	done
-	wait 2>/dev/null || true
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-fails=0
-pass() { echo "ok: $*"; }
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-expect() {
-	if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: want '$2', got '$3'"; fi
-}
-contains() {
-	if grep -q -- "$2" <<<"$3"; then pass "$1"; else fail "$1: no '$2' in '$3'"; fi
-}
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+lo_kill_at_exit FLOOD_PID
 PA=$(free_port) # partition A's listener
 PB=$(free_port) # partition B's listener
 SLOW=$(free_port)
@@ -108,18 +76,6 @@ python3 "$T/backend.py" "$SLOW" 1 &
 PIDS+=($!)
 python3 "$T/backend.py" "$FAST" 0 &
 PIDS+=($!)
-wait_port() {
-	python3 -c '
-import socket, sys, time
-for _ in range(50):
-    try:
-        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.1)
-sys.exit(1)
-' "$1"
-}
 for p in $SLOW $FAST; do
 	wait_port "$p" || { fail "backend on $p did not start"; exit 1; }
 done
@@ -436,10 +392,4 @@ else
 fi
 stop_lbd
 
-if [ "$fails" -ne 0 ]; then
-	echo "--- edgelbd log" >&2
-	tail -n 30 "$T/edgelbd.log" >&2
-	echo "$fails check(s) failed" >&2
-	exit 1
-fi
-echo "all gateway partition checks passed"
+lo_end "$T/edgelbd.log"

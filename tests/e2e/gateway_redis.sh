@@ -23,52 +23,13 @@
 # Loopback only; no root.
 set -euo pipefail
 
-BUILD=${EDGELB_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
-EDGELBD=$BUILD/controlplane/edgelbd
-
-for tool in redis-server redis-cli curl python3; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "SKIP: $tool not installed"
-		exit 77
-	fi
-done
-[ -x "$EDGELBD" ] || { echo "SKIP: $EDGELBD not built"; exit 77; }
-
-T=$(mktemp -d /tmp/elb-gwredis.XXXXXX)
-PIDS=()
+# shellcheck source=lo_lib.sh
+source "$(dirname "$0")/lo_lib.sh"
+lo_need redis-server redis-cli curl python3
+lo_need_built "$EDGELBD"
+lo_begin gwredis
 RPID=
-cleanup() {
-	local p
-	for p in "${PIDS[@]}" $RPID; do
-		kill "$p" 2>/dev/null || true
-	done
-	wait 2>/dev/null || true
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-fails=0
-pass() { echo "ok: $*"; }
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-expect() {
-	if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: want '$2', got '$3'"; fi
-}
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_port() { # PORT [TRIES of 0.1 s]
-	python3 -c '
-import socket, sys, time
-for _ in range(int(sys.argv[2])):
-    try:
-        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.1)
-sys.exit(1)
-' "$1" "${2:-50}"
-}
+lo_kill_at_exit RPID
 RP=$(free_port)
 BE=$(free_port)
 G1=$(free_port)
@@ -354,9 +315,4 @@ expect "fail_open: decided by Redis again (its key is back)" "1" "$n"
 n=$("${RCLI[@]}" --scan --pattern 'edgelb:rl:closed:*' | wc -l)
 expect "fail_closed: decided by Redis again (its key is back)" "1" "$n"
 
-if [ "$fails" -gt 0 ]; then
-	echo "$fails check(s) failed" >&2
-	tail -5 "$T/n1.log" "$T/n2.log" >&2
-	exit 1
-fi
-echo "all gateway redis checks passed"
+lo_end -n 5 "$T/n1.log" "$T/n2.log"

@@ -10,32 +10,14 @@
 # Needs: openssl, python3. Exits 77 (skipped) when one is missing.
 set -euo pipefail
 
-BUILD=${EDGELB_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
-EDGELBD=$BUILD/controlplane/edgelbd
-LBCTL=$BUILD/tools/lbctl/lbctl
-
-for tool in openssl python3; do
-	command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
-done
-[ -x "$EDGELBD" ] && [ -x "$LBCTL" ] || { echo "SKIP: edgelbd/lbctl not built"; exit 77; }
-
-T=$(mktemp -d /tmp/elb-hchttps.XXXXXX)
-PIDS=()
+# shellcheck source=lo_lib.sh
+source "$(dirname "$0")/lo_lib.sh"
+lo_need openssl python3
+lo_need_built "$EDGELBD" "$LBCTL"
+lo_begin hchttps
 TLS_PID=
-cleanup() {
-	for p in "${PIDS[@]}" $TLS_PID; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$T"
-}
-trap cleanup EXIT
+lo_kill_at_exit TLS_PID
 
-fails=0
-pass() { echo "ok: $*"; }
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 TLS_PORT=$(free_port)
 PLAIN_PORT=$(free_port)
 UDP_PORT=$(free_port)
@@ -155,8 +137,5 @@ wait_for "https check after the TLS server stopped" 443 "$TLS_PORT" down
 start_tls
 wait_for "https check after the TLS server came back" 443 "$TLS_PORT" up
 
-if [ "$fails" -ne 0 ]; then
-	echo "health_https: $fails check(s) failed" >&2
-	exit 1
-fi
-echo "health_https: all checks passed"
+# shellcheck disable=SC2119 # no log to show: the checks print theirs
+lo_end

@@ -13,42 +13,14 @@
 # python3. Exits 77 (skipped) when one is missing. Loopback only.
 set -euo pipefail
 
-BUILD=${EDGELB_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
-EDGELBD=$BUILD/controlplane/edgelbd
-
-for tool in curl openssl dig kdig python3; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "SKIP: $tool not installed"
-		exit 77
-	fi
-done
-[ -x "$EDGELBD" ] || { echo "SKIP: $EDGELBD not built"; exit 77; }
-
-T=$(mktemp -d /tmp/elb-httpdns.XXXXXX)
-LBD_PID=
+# shellcheck source=lo_lib.sh
+source "$(dirname "$0")/lo_lib.sh"
+lo_need curl openssl dig kdig python3
+lo_need_built "$EDGELBD"
+lo_begin httpdns
 BE_PID=
-cleanup() {
-	[ -n "$BE_PID" ] && kill "$BE_PID" 2>/dev/null || true
-	[ -n "$LBD_PID" ] && kill "$LBD_PID" 2>/dev/null || true
-	wait 2>/dev/null || true
-	rm -rf "$T"
-}
-trap cleanup EXIT
+lo_kill_at_exit BE_PID
 
-fails=0
-pass() { echo "ok: $*"; }
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-# expect DESCRIPTION WANT GOT
-expect() {
-	if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: want '$2', got '$3'"; fi
-}
-contains() {
-	if grep -q -- "$2" <<<"$3"; then pass "$1"; else fail "$1: no '$2' in '$3'"; fi
-}
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 HPORT=$(free_port)
 SPORT=$(free_port)
 MPORT=$(free_port)
@@ -121,21 +93,10 @@ while True:
 }
 
 # the backend listens before edgelbd starts checking it
-wait_backend() {
-	python3 -c '
-import socket, sys, time
-for _ in range(50):
-    try:
-        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.1)
-sys.exit(1)
-' "$BPORT"
-}
 start_backend
-wait_backend || { fail "backend did not start"; exit 1; }
+wait_port "$BPORT" || { fail "backend did not start"; exit 1; }
 "$EDGELBD" -f -c "$T/edgelb.ini" >"$T/edgelbd.log" 2>&1 &
+# shellcheck disable=SC2034 # killed at exit (lo_lib.sh)
 LBD_PID=$!
 
 H=http://127.0.0.1:$HPORT
@@ -216,7 +177,7 @@ expect "backend down: v4 VIP gone" "0" "$out"
 expect "still up: v6" "2001:db8::10,60" \
 	"$("${CURL[@]}" "$H/d?dn=www.example.test&ttl=1&type=aaaa")"
 start_backend
-wait_backend || fail "backend did not restart"
+wait_port "$BPORT" || fail "backend did not restart"
 for _ in $(seq 50); do
 	out=$("${CURL[@]}" "$H/d?dn=www.example.test&ttl=1")
 	[ "$out" == "192.0.2.10,60" ] && break
@@ -230,10 +191,4 @@ contains "metrics: requests" 'edgelbd_httpdns_requests_total{dialect="doh",qtype
 contains "metrics: latency" 'edgelbd_httpdns_request_duration_seconds_bucket{dialect="text"' "$m"
 contains "metrics: h2 connections" 'edgelbd_httpdns_connections_total{proto="h2"}' "$m"
 
-if [ "$fails" -ne 0 ]; then
-	echo "--- edgelbd log" >&2
-	tail -30 "$T/edgelbd.log" >&2
-	echo "$fails checks failed" >&2
-	exit 1
-fi
-echo "all httpdns checks passed"
+lo_end "$T/edgelbd.log"

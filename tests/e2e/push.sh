@@ -31,49 +31,19 @@
 # Needs curl, openssl and python3 (exit 77 without). Loopback only.
 set -euo pipefail
 
-BUILD=${EDGELB_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
-HERE=$(cd "$(dirname "$0")" && pwd)
-EDGELBD=$BUILD/controlplane/edgelbd
+# shellcheck source=lo_lib.sh
+source "$(dirname "$0")/lo_lib.sh"
 CLIENT=$BUILD/tools/push-client/push-client
-LBCTL=$BUILD/tools/lbctl/lbctl
 TOOL=$HERE/push_tool.py
 LOAD_N=${PUSH_LOAD_N:-3000}
 IDLE_N=${PUSH_IDLE_N:-2000}
 
-for tool in curl openssl python3; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "SKIP: $tool not installed"
-		exit 77
-	fi
-done
-for b in "$EDGELBD" "$CLIENT"; do
-	[ -x "$b" ] || { echo "SKIP: $b not built"; exit 77; }
-done
+lo_need curl openssl python3
+lo_need_built "$EDGELBD" "$CLIENT"
 ulimit -n 8192 2>/dev/null || IDLE_N=500
-
-T=$(mktemp -d /tmp/elb-push.XXXXXX)
-LBD_PID=
+lo_begin push
 BG_PIDS=()
-cleanup() {
-	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	[ -n "$LBD_PID" ] && kill "$LBD_PID" 2>/dev/null || true
-	wait 2>/dev/null || true
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-fails=0
-pass() { echo "ok: $*"; }
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-expect() {
-	if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: want '$2', got '$3'"; fi
-}
-contains() {
-	if grep -q -- "$2" <<<"$3"; then pass "$1"; else fail "$1: no '$2' in '$3'"; fi
-}
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+lo_kill_at_exit BG_PIDS
 PPORT=$(free_port)
 SPORT=$(free_port)
 APORT=$(free_port)
@@ -392,9 +362,4 @@ out=$(python3 "$TOOL" busy "$PPORT" 5 || true)
 contains "over max_connections (after SIGHUP): ERROR busy, closed" "error code 7, closed True" "$out"
 expect "refusal counted" 1 "$(metric edgelbd_push_connections_refused_total)"
 
-if [ "$fails" -gt 0 ]; then
-	echo "push: $fails checks failed; edgelbd log:" >&2
-	tail -30 "$T/edgelbd.log" >&2
-	exit 1
-fi
-echo "push: all checks passed"
+lo_end "$T/edgelbd.log"

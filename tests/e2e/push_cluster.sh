@@ -23,42 +23,19 @@
 # Needs redis-server, redis-cli, curl and python3 (exit 77 without).
 set -euo pipefail
 
-BUILD=${EDGELB_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
-HERE=$(cd "$(dirname "$0")" && pwd)
-EDGELBD=$BUILD/controlplane/edgelbd
+# shellcheck source=lo_lib.sh
+source "$(dirname "$0")/lo_lib.sh"
 CLIENT=$BUILD/tools/push-client/push-client
 TOOL=$HERE/push_tool.py
 LOAD_N=${PUSH_CLUSTER_LOAD_N:-500}
 
-for tool in redis-server redis-cli curl python3; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "SKIP: $tool not installed"
-		exit 77
-	fi
-done
-for b in "$EDGELBD" "$CLIENT"; do
-	[ -x "$b" ] || { echo "SKIP: $b not built"; exit 77; }
-done
-
-T=$(mktemp -d /tmp/elb-pushc.XXXXXX)
+lo_need redis-server redis-cli curl python3
+lo_need_built "$EDGELBD" "$CLIENT"
+lo_begin pushc
 mkdir -p "$T/redis"
 declare -A PID=()
-cleanup() {
-	for p in "${PID[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-fails=0
-pass() { echo "ok: $*"; }
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-expect() {
-	if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: want '$2', got '$3'"; fi
-}
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+lo_kill_at_exit PID
+LO_KILL_SIGNAL=KILL
 RPORT=$(free_port)
 declare -A PPORT=([a]=$(free_port) [b]=$(free_port))
 declare -A APORT=([a]=$(free_port) [b]=$(free_port))
@@ -327,10 +304,4 @@ expect "node b exits 0 on SIGTERM" 0 "$rc"
 expect "no sanitizer report in the node logs" 0 \
 	"$(cat "$T"/[abc].log | grep -c 'AddressSanitizer\|runtime error\|LeakSanitizer' || true)"
 
-if [ "$fails" -ne 0 ]; then
-	echo "--- node b log" >&2
-	tail -20 "$T/b.log" >&2
-	echo "$fails check(s) failed" >&2
-	exit 1
-fi
-echo "all push cluster checks passed"
+lo_end -n 20 "$T/b.log"

@@ -19,46 +19,17 @@
 # Needs curl, openssl, python3 with python3-cryptography (exit 77 without).
 set -euo pipefail
 
-BUILD=${EDGELB_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
-HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lo_lib.sh
+source "$(dirname "$0")/lo_lib.sh"
 FAKES=$HERE/../fake_vendors
-EDGELBD=$BUILD/controlplane/edgelbd
 CLIENT=$BUILD/tools/push-client/push-client
 
-for tool in curl openssl python3; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "SKIP: $tool not installed"
-		exit 77
-	fi
-done
-if ! python3 -c 'import cryptography' 2>/dev/null; then
-	echo "SKIP: python3-cryptography not installed"
-	exit 77
-fi
-for b in "$EDGELBD" "$CLIENT"; do
-	[ -x "$b" ] || { echo "SKIP: $b not built"; exit 77; }
-done
-
-T=$(mktemp -d /tmp/elb-pushv.XXXXXX)
-LBD_PID=
+lo_need curl openssl python3
+lo_need_py python3 cryptography python3-cryptography
+lo_need_built "$EDGELBD" "$CLIENT"
+lo_begin pushv
 FAKE_PID=
-cleanup() {
-	[ -n "$LBD_PID" ] && kill "$LBD_PID" 2>/dev/null || true
-	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null || true
-	wait 2>/dev/null || true
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-fails=0
-pass() { echo "ok: $*"; }
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-expect() {
-	if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: want '$2', got '$3'"; fi
-}
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+lo_kill_at_exit FAKE_PID
 PPORT=$(free_port)
 APORT=$(free_port)
 MPORT=$(free_port)
@@ -74,6 +45,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
 python3 "$FAKES/fake_huawei.py" --dir "$T/hw" --cert "$T/tls.crt" \
 	--key "$T/tls.key" --client-id "$CID" --client-secret "$CSECRET" \
 	--app-id "$CID" >"$T/fake.log" 2>&1 &
+# shellcheck disable=SC2034 # killed at exit (lo_lib.sh)
 FAKE_PID=$!
 for _ in $(seq 100); do
 	[ -s "$T/hw/port" ] && break
@@ -304,10 +276,4 @@ if ! kill -0 "$LBD_PID" 2>/dev/null; then
 	fail "edgelbd died"
 	tail -20 "$T/edgelbd.log" >&2
 fi
-if [ "$fails" -gt 0 ]; then
-	echo "--- edgelbd log" >&2
-	tail -30 "$T/edgelbd.log" >&2
-	echo "$fails check(s) failed" >&2
-	exit 1
-fi
-echo "all push vendor checks passed"
+lo_end "$T/edgelbd.log"

@@ -23,43 +23,17 @@
 # 77 without).
 set -euo pipefail
 
-BUILD=${EDGELB_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
-HERE=$(cd "$(dirname "$0")" && pwd)
-EDGELBD=$BUILD/controlplane/edgelbd
-LBCTL=$BUILD/tools/lbctl/lbctl
-PY=/usr/bin/python3
+# shellcheck source=lo_lib.sh
+source "$(dirname "$0")/lo_lib.sh"
+PYTHON=/usr/bin/python3
 WSC=$HERE/push_ws_client.py
 
-command -v curl >/dev/null || { echo "SKIP: curl not installed"; exit 77; }
-command -v openssl >/dev/null || { echo "SKIP: openssl not installed"; exit 77; }
-if ! "$PY" -c 'import websockets' 2>/dev/null; then
-	echo "SKIP: python3-websockets not installed"
-	exit 77
-fi
-for b in "$EDGELBD" "$LBCTL"; do
-	[ -x "$b" ] || { echo "SKIP: $b not built"; exit 77; }
-done
-
-T=$(mktemp -d /tmp/elb-pushws.XXXXXX)
-LBD_PID=
+lo_need curl openssl
+lo_need_py "$PYTHON" websockets python3-websockets
+lo_need_built "$EDGELBD" "$LBCTL"
+lo_begin pushws
 WS_PID=
-cleanup() {
-	[ -n "$WS_PID" ] && kill "$WS_PID" 2>/dev/null || true
-	[ -n "$LBD_PID" ] && kill "$LBD_PID" 2>/dev/null || true
-	wait 2>/dev/null || true
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-fails=0
-pass() { echo "ok: $*"; }
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-expect() {
-	if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: want '$2', got '$3'"; fi
-}
-free_port() {
-	"$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+lo_kill_at_exit WS_PID
 WPORT=$(free_port)
 SPORT=$(free_port)
 APORT=$(free_port)
@@ -112,10 +86,10 @@ post() {
 	out=$("${CURL[@]}" -w '\n%{http_code}' -d "$1" "$A/messages")
 	code=${out##*$'\n'}
 	[ "$code" == 202 ] || { echo "post $1: $code ${out%$'\n'*}" >&2; return 0; }
-	"$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "${out%$'\n'*}"
+	"$PYTHON" -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "${out%$'\n'*}"
 }
 status_of() { # ID DEVICE
-	"${CURL[@]}" "$A/messages/$1" | "$PY" -c '
+	"${CURL[@]}" "$A/messages/$1" | "$PYTHON" -c '
 import json, sys
 for d in json.load(sys.stdin)["devices"]:
     if d["device"] == sys.argv[1]:
@@ -129,7 +103,7 @@ URL="ws://127.0.0.1:$WPORT/"
 
 # ---- register, bind, receive, ack ------------------------------------------------
 : >"$T/got"
-"$PY" "$WSC" device "$URL" web-1 "$SECRET" alice 1 10 "$T/got" 2>"$T/ws.err" &
+"$PYTHON" "$WSC" device "$URL" web-1 "$SECRET" alice 1 10 "$T/got" 2>"$T/ws.err" &
 WS_PID=$!
 for _ in $(seq 100); do
 	grep -q '^BOUND' "$T/got" && break
@@ -138,7 +112,7 @@ done
 expect "bound over WebSocket" "BOUND alice" "$(head -1 "$T/got")"
 out=$("$LBCTL" --socket "$T/ctl.sock" -j push devices 2>&1 || true)
 expect "lbctl push devices lists the browser and its address" True \
-	"$("$PY" -c 'import json,sys; print([d["peer"].startswith("127.0.0.1:") for d in json.loads(sys.argv[1])["devices"] if d["device"] == "web-1"] == [True])' "$out" 2>&1)"
+	"$("$PYTHON" -c 'import json,sys; print([d["peer"].startswith("127.0.0.1:") for d in json.loads(sys.argv[1])["devices"] if d["device"] == "web-1"] == [True])' "$out" 2>&1)"
 id=$(post '{"user":"alice","payload":{"text":"hi browser"}}')
 rc=0
 wait "$WS_PID" || rc=$?
@@ -162,7 +136,7 @@ for i in 1 2 3; do
 done
 : >"$T/got"
 rc=0
-"$PY" "$WSC" device "$URL" web-1 "$SECRET" alice 3 10 "$T/got" 2>"$T/ws.err" || rc=$?
+"$PYTHON" "$WSC" device "$URL" web-1 "$SECRET" alice 3 10 "$T/got" 2>"$T/ws.err" || rc=$?
 expect "queue delivered after reconnect (rc)" 0 "$rc"
 # the queue goes out on HELLO, before BIND is answered: the browser
 # waits for BOUND too (closing first would make the server drop it)
@@ -170,14 +144,14 @@ expect "bound again after reconnect" 1 "$(grep -c '^BOUND alice$' "$T/got" || tr
 expect "in order" "$(cat "$T/want")" "$(grep -v '^BOUND' "$T/got" | awk '{print $1}')"
 
 # ---- bad input ------------------------------------------------------------------------
-expect "text message: close 1003" 1003 "$("$PY" "$WSC" text "$URL" 2>&1 || true)"
+expect "text message: close 1003" 1003 "$("$PYTHON" "$WSC" text "$URL" 2>&1 || true)"
 expect "no Sec-WebSocket-Key: 400" "HTTP/1.1 400 Bad Request" \
-	"$("$PY" "$WSC" bad 127.0.0.1 "$WPORT" 2>&1 || true)"
+	"$("$PYTHON" "$WSC" bad 127.0.0.1 "$WPORT" 2>&1 || true)"
 
 # ---- wss:// ------------------------------------------------------------------------------
 SURL="wss://127.0.0.1:$SPORT/"
 : >"$T/got"
-"$PY" "$WSC" device "$SURL" wss-1 "$SECRET" bob 1 10 "$T/got" "$T/cert.pem" \
+"$PYTHON" "$WSC" device "$SURL" wss-1 "$SECRET" bob 1 10 "$T/got" "$T/cert.pem" \
 	2>"$T/wss.err" &
 WS_PID=$!
 for _ in $(seq 100); do
@@ -200,9 +174,9 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 expect "acknowledged over wss" acknowledged "$s"
-out=$("$PY" "$WSC" refused "ws://127.0.0.1:$SPORT/" 2>&1 || true)
+out=$("$PYTHON" "$WSC" refused "ws://127.0.0.1:$SPORT/" 2>&1 || true)
 expect "plain ws:// on the wss port fails its handshake" refused "${out%%:*}"
-out=$("$PY" "$WSC" refused "$SURL" "$T/other.pem" 2>&1 || true)
+out=$("$PYTHON" "$WSC" refused "$SURL" "$T/other.pem" 2>&1 || true)
 expect "wss:// trusting another CA fails its handshake" \
 	"refused: SSLCertVerificationError" "$out"
 expect "both counted as TLS errors" 2 "$(metric edgelbd_push_ws_tls_errors_total)"
@@ -246,10 +220,4 @@ expect "its log names the cert" 1 "$(grep -c "cert $T/none.pem" "$T/nocert.log" 
 if ! kill -0 "$LBD_PID" 2>/dev/null; then
 	fail "edgelbd died"
 fi
-if [ "$fails" -gt 0 ]; then
-	echo "--- edgelbd log" >&2
-	tail -30 "$T/edgelbd.log" >&2
-	echo "$fails check(s) failed" >&2
-	exit 1
-fi
-echo "all push WebSocket checks passed"
+lo_end "$T/edgelbd.log"
