@@ -4,8 +4,8 @@
 # /24 (16384 distinct tuples, at most FLOOD_COUNT frames in FLOOD_SECS
 # seconds) into the VIP from the client namespace; while it runs the
 # client makes sequential requests (at most MAX_CURLS, at least
-# MIN_CURLS must have been made before the flood ends). With `synproxy on` the dataplane
-# answers every SYN with a cookie and keeps no state for it, so: every
+# MIN_CURLS must have been made before the flood ends). With `synproxy
+# on` the dataplane answers every SYN with a cookie and keeps no state for it, so: every
 # request succeeds, the SYN proxy counted the flood's cookies and the
 # requests' completed backend handshakes, and the connection table holds
 # no more than the requests' own connections (no embryonic entry, nothing
