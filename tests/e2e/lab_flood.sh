@@ -5,8 +5,8 @@
 # seconds) into the VIP from the client namespace; while it runs the
 # client makes sequential requests (at most MAX_CURLS, at least
 # MIN_CURLS must have been made before the flood ends). With `synproxy
-# on` the dataplane answers every SYN with a cookie and keeps no state for it, so: every
-# request succeeds, the SYN proxy counted the flood's cookies and the
+# on` the dataplane answers every SYN with a cookie and keeps no state
+# for it, so: every request succeeds, the SYN proxy counted the flood's cookies and the
 # requests' completed backend handshakes, and the connection table holds
 # no more than the requests' own connections (no embryonic entry, nothing
 # evicted). With `synproxy off` each spoofed tuple would sit in the table
