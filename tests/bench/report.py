@@ -407,6 +407,68 @@ def gw_lookup_section(res, w):
     w("")
 
 
+def synflood_section(res, w):
+    """The SYN flood figure (run.sh fig_synflood)."""
+    w("## SYN flood\n")
+    off, on = res.get("synflood", "off"), res.get("synflood", "on")
+    d = (on or off or {}).get("data") or {}
+    w("A spoofed SYN flood at the memif rig's full rate against the "
+      "FULL-NAT service (10 backends, 100 local addresses, a table of "
+      f"{d.get('conns', '?'):,} connections per worker), "
+      f"{d.get('ratio', '?')} SYNs from random addresses of 100.64.0.0/10 "
+      "per legitimate client's SYN, with the SYN proxy off and on. "
+      "edgelb-gen (`--synflood`) plays the legitimate clients and the "
+      "backends: it answers a backend's SYN with a SYN-ACK and a "
+      "legitimate client's SYN-ACK with its ACK; a handshake *completes* "
+      "when the backend gets the ACK of its SYN-ACK. The share is the "
+      "completed handshakes over the legitimate SYNs sent; SYNs the "
+      "worker did not take off its queue count as failures, as they "
+      "would on the wire. Each value: median (min–max) over the runs, "
+      "each run on a fresh dataplane.\n")
+    w("| SYN proxy | legitimate handshakes completing | spoofed SYNs/s offered | cookies sent | conn table after the run | embryonic evicted | table full |")
+    w("|---|---|---|---|---|---|---|")
+    for key, r in (("off", off), ("on", on)):
+        if r is None or r["status"] != "measured":
+            w(f"| {key} | {reason(r)} | | | | | |")
+            continue
+        rr = r["data"]["runs"]
+        share = [100.0 * x["handshakes"] / x["legit_syns"] if x["legit_syns"] else None for x in rr]
+        rate = [x["spoofed_syns"] / x["send_seconds"] if x["send_seconds"] else None for x in rr]
+        w(f"| {key} | **{fmt_spread(share, 1)} %** | {fmt_spread(rate, 0)} | "
+          f"{fmt_spread([x['dp']['cookies_sent'] for x in rr], 0)} | "
+          f"{fmt_spread([x['dp']['conns'] for x in rr], 0)} | "
+          f"{fmt_spread([x['dp']['evicted_syn'] for x in rr], 0)} | "
+          f"{fmt_spread([x['dp']['table_full'] for x in rr], 0)} |")
+    w("")
+    c = res.get("synflood", "cookie_cycles")
+    if c and c["status"] == "measured":
+        rr = c["data"]["runs"]
+        cyc = [x["dp"]["busy_cycles"] / x["dp"]["cookies_sent"] if x["dp"]["cookies_sent"] else None for x in rr]
+        sps = [x["dp"]["cookies_sent"] / x["send_seconds"] if x["send_seconds"] else None for x in rr]
+        w(f"**Cycles per SYN with cookies**: {fmt_spread(cyc, 0, bold=True)} "
+          "busy cycles of the worker per SYN-ACK sent (a flood without "
+          "legitimate clients, the proxy on; the worker's busy cycles over "
+          "the cookies it sent, so receive, parse, SipHash, the SYN-ACK "
+          f"and its transmission); {fmt_spread(sps, 0)} SYNs answered per "
+          "second on this rig.\n")
+    else:
+        w(f"Cycles per SYN with cookies: {reason(c)}.\n")
+    n = res.get("synflood", "newconn")
+    if n and n["status"] == "measured":
+        rr = n["data"]["runs"]
+        cps = [x["handshakes"] / x["send_seconds"] if x["send_seconds"] else None for x in rr]
+        share = [100.0 * x["handshakes"] / x["legit_syns"] if x["legit_syns"] else None for x in rr]
+        w(f"**New connections per second with the SYN proxy on**: "
+          f"{fmt_spread(cps, 0, bold=True)} handshakes completed at the "
+          "backends per second (legitimate clients only, `--synflood 0`; "
+          "each is the client's SYN, the cookie SYN-ACK, the client's ACK, "
+          "the proxy's SYN to the backend, its SYN-ACK and the proxy's ACK: "
+          f"six frames through the worker); {fmt_spread(share, 1)} % of "
+          "the SYNs sent completed.\n")
+    else:
+        w(f"New connections per second with the SYN proxy on: {reason(n)}.\n")
+
+
 def render(res, args):
     smoke = args.smoke == "1"
     o = []
@@ -732,6 +794,7 @@ def render(res, args):
     # ---- figures 8 and 9: the API gateway
     gateway_section(res, w, limit)
     gw_lookup_section(res, w)
+    synflood_section(res, w)
 
     # ---- what limits the figures, from this run's own numbers
     w("## What limits these figures\n")
