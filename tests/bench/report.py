@@ -464,7 +464,9 @@ def synflood_section(res, w):
         share = [100.0 * x["handshakes"] / x["legit_syns"] if x["legit_syns"] else None for x in rr]
         w(f"**New connections per second with the SYN proxy on**: "
           f"{fmt_spread(cps, 0, bold=True)} handshakes completed at the "
-          "backends per second (legitimate clients only, `--synflood 0`; "
+          "backends per second (legitimate clients only, `--synflood 0`, "
+          f"a table of {n['data']['conns']:,} connections that the run "
+          "does not fill; "
           "each is the client's SYN, the cookie SYN-ACK, the client's ACK, "
           "the proxy's SYN to the backend, its SYN-ACK and the proxy's ACK: "
           f"six frames through the worker); {fmt_spread(share, 1)} % of "

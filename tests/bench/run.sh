@@ -109,6 +109,8 @@ FLOWS_SMALL=1000
 # legitimate connections stay (nobody closes them): at about 5k of them
 # per second, a run's fit in the table, so that only the flood can fill it.
 SF_RATIO=63 SF_CONNS=65536 SF_FLOWS=1000000
+# new connections/s through the proxy: a table the run cannot fill
+SF_NEWCONN_CONNS=400000
 BACKENDS=10 # per service, on the memif rig
 LADDRS=100  # FULL-NAT local addresses, on the memif rig
 # A figure whose ratios to the baseline spread by more than this (max/min
@@ -214,7 +216,7 @@ hp_need_mb() {
 	if want baseline && [ -n "$TESTPMD" ]; then at_least $((TP_MEM + GEN_MEM)); fi
 	if want modes; then at_least $(($(dp_mem "$FLOWS_BIG") + GEN_MEM)); fi
 	if want newconn; then at_least $(($(dp_mem "$SYN_FLOWS") + GEN_MEM)); fi
-	if want synflood; then at_least $(($(dp_mem "$SF_CONNS") + GEN_MEM)); fi
+	if want synflood; then at_least $(($(dp_mem "$SF_NEWCONN_CONNS") + GEN_MEM)); fi
 	if want conn; then
 		at_least "$(conn_mem)"
 		for n in $CONN_SIZES; do
@@ -705,9 +707,9 @@ sf_program() { # SYNPROXY: the FULL-NAT service, legitimate clients' neighbours
 		ctl neigh add "10.0.3.$c" lladdr 02:cc:00:00:03:01 dev p0 >/dev/null || return 1
 	done
 }
-sf_run() { # KEY SYNPROXY RATIO FILE: one run on a fresh dataplane, its JSON (dp_* added) appended to FILE
+sf_run() { # KEY SYNPROXY RATIO CONNS FILE: one run on a fresh dataplane, its JSON (dp_* added) appended to FILE
 	local j dp
-	dp_start "$(dp_mem "$SF_CONNS")" "$SF_CONNS" || { rig_failed synflood "$1" "edgelb-dp did not start"; return 1; }
+	dp_start "$(dp_mem "$4")" "$4" || { rig_failed synflood "$1" "edgelb-dp did not start"; return 1; }
 	sf_program "$2" || { rig_failed synflood "$1" "programming the service failed"; dp_stop; return 1; }
 	j=$(gen --synflood "$3" --flows "$SF_FLOWS" --client 10.0.3.1 --backend-net 10.0.1.0/24 \
 		--count 100000000 --duration "$DUR") ||
@@ -715,24 +717,24 @@ sf_run() { # KEY SYNPROXY RATIO FILE: one run on a fresh dataplane, its JSON (dp
 	dp_alive synflood "$1" || return 1
 	dp=$(stats 'json.dumps({"busy_cycles": w.get("busy_cycles_total", 0), "rx_packets": w.get("rx_packets_total", 0), "tsc_hz": w.get("tsc_hz", 0), "cookies_sent": w.get("synproxy_cookies_sent_total", 0), "cookies_valid": w.get("synproxy_cookies_valid_total", 0), "backend_done": w.get("synproxy_backend_done_total", 0), "conns": t.get("conns", 0), "evicted_syn": t.get("evicted_syn_total", 0), "table_full": t.get("conn_table_full_total", 0), "drops": {k: v for k, v in d.items() if v}})')
 	dp_stop
-	python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["dp"]=json.loads(sys.argv[2]); print(json.dumps(d))' "$j" "$dp" >>"$4" ||
+	python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["dp"]=json.loads(sys.argv[2]); print(json.dumps(d))' "$j" "$dp" >>"$5" ||
 		{ rig_failed synflood "$1" "unreadable results: $j / $dp"; return 1; }
 }
 fig_synflood() {
-	local key sp ratio r j runs=$work/synflood.jsonl
+	local key sp ratio conns r j runs=$work/synflood.jsonl
 	for key in off on cookie_cycles newconn; do
-		sp=on ratio=$SF_RATIO
+		sp=on ratio=$SF_RATIO conns=$SF_CONNS
 		case $key in
 		off) sp=off ;;
 		cookie_cycles) ratio=1000000 ;;
-		newconn) ratio=0 ;;
+		newconn) ratio=0 conns=$SF_NEWCONN_CONNS ;;
 		esac
 		: >"$runs"
 		for r in $(seq "$REPS"); do
-			sf_run "$key" "$sp" "$ratio" "$runs" || continue 2
+			sf_run "$key" "$sp" "$ratio" "$conns" "$runs" || continue 2
 		done
 		j=$(python3 -c 'import json,sys; print(json.dumps({"synproxy": sys.argv[2], "ratio": int(sys.argv[3]), "conns": int(sys.argv[4]), "runs": [json.loads(l) for l in open(sys.argv[1]) if l.strip()]}))' \
-			"$runs" "$sp" "$ratio" "$SF_CONNS")
+			"$runs" "$sp" "$ratio" "$conns")
 		if [ "$(jget "$j" 'sum(x["rx_ipv4"] for x in d["runs"])')" = 0 ]; then
 			no_forwarding synflood "$key" "nothing came back from edgelb-dp: $(jget "$j" 'd["runs"][0]["dp"]["drops"]')"
 		else
