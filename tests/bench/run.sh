@@ -109,7 +109,8 @@ FLOWS_SMALL=1000
 # legitimate connections stay (nobody closes them): at about 5k of them
 # per second, a run's fit in the table, so that only the flood can fill it.
 SF_RATIO=63 SF_CONNS=65536 SF_FLOWS=1000000
-# new connections/s through the proxy: a table the run cannot fill
+# new connections/s through the proxy: a table the run cannot fill (the
+# generator sends SF_NEWCONN_CONNS / 2 frames at most)
 SF_NEWCONN_CONNS=400000
 BACKENDS=10 # per service, on the memif rig
 LADDRS=100  # FULL-NAT local addresses, on the memif rig
@@ -708,11 +709,12 @@ sf_program() { # SYNPROXY: the FULL-NAT service, legitimate clients' neighbours
 	done
 }
 sf_run() { # KEY SYNPROXY RATIO CONNS FILE: one run on a fresh dataplane, its JSON (dp_* added) appended to FILE
-	local j dp
+	local j dp count=100000000
+	[ "$3" = 0 ] && count=$(($4 / 2))
 	dp_start "$(dp_mem "$4")" "$4" || { rig_failed synflood "$1" "edgelb-dp did not start"; return 1; }
 	sf_program "$2" || { rig_failed synflood "$1" "programming the service failed"; dp_stop; return 1; }
 	j=$(gen --synflood "$3" --flows "$SF_FLOWS" --client 10.0.3.1 --backend-net 10.0.1.0/24 \
-		--count 100000000 --duration "$DUR") ||
+		--count "$count" --duration "$DUR") ||
 		{ rig_failed synflood "$1" "edgelb-gen failed: $(tail -2 "$work/gen.err" | tr '\n' ' ')"; dp_stop; return 1; }
 	dp_alive synflood "$1" || return 1
 	dp=$(stats 'json.dumps({"busy_cycles": w.get("busy_cycles_total", 0), "rx_packets": w.get("rx_packets_total", 0), "tsc_hz": w.get("tsc_hz", 0), "cookies_sent": w.get("synproxy_cookies_sent_total", 0), "cookies_valid": w.get("synproxy_cookies_valid_total", 0), "backend_done": w.get("synproxy_backend_done_total", 0), "conns": t.get("conns", 0), "evicted_syn": t.get("evicted_syn_total", 0), "table_full": t.get("conn_table_full_total", 0), "drops": {k: v for k, v in d.items() if v}})')

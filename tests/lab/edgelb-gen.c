@@ -43,7 +43,10 @@
  *             a SYN proxy made it). The report adds legit_syns,
  *             spoofed_syns, backend_syns, synacks_legit, synacks_spoofed
  *             and handshakes (completed); --synflood 0 is handshakes only
- *             (new connections per second through a SYN proxy).
+ *             (new connections per second through a SYN proxy). Answers
+ *             wait in a queue of their own and go before the next burst
+ *             of SYNs, as a host's own packets would: the flood filling
+ *             the TX ring does not drop them.
  *
  * Every run is bounded: it stops after --count frames or --duration
  * seconds, whichever comes first, then drains the port for --drain-ms.
@@ -821,8 +824,35 @@ answer(const struct gen_opts *o, const struct rte_ether_addr *smac,
 	m->pkt_len = m->data_len;
 }
 
+/*
+ * Answers waiting for room in the TX ring: they go before the next
+ * flood burst (a host's own queue), so that the flood filling the ring
+ * does not drop them; only when GEN_PENDING are waiting is one dropped.
+ */
+#define GEN_PENDING 4096u
+static struct rte_mbuf *pending[GEN_PENDING];
+static unsigned int npending;
+
+/* Send what is pending; true when nothing is left. */
+static bool
+flood_flush(const struct gen_opts *o, struct gen_counts *c)
+{
+	uint16_t sent;
+
+	if (npending == 0)
+		return true;
+	sent = rte_eth_tx_burst(
+		o->port_id, 0, pending,
+		(uint16_t)RTE_MIN(npending, (unsigned int)UINT16_MAX));
+	c->tx += sent;
+	memmove(pending, pending + sent,
+		(npending - sent) * sizeof(pending[0]));
+	npending -= sent;
+	return npending == 0;
+}
+
 /* Receive a burst of a --synflood run: count, answer what a client or
- * a backend answers, free the rest. */
+ * a backend answers (queued, flood_flush()), free the rest. */
 static void
 flood_receive(const struct gen_opts *o, const struct rte_ether_addr *smac,
 	      struct gen_counts *c)
@@ -878,15 +908,15 @@ flood_receive(const struct gen_opts *o, const struct rte_ether_addr *smac,
 			rte_pktmbuf_free(m);
 		}
 	}
-	if (nt > 0) {
-		uint16_t sent = rte_eth_tx_burst(o->port_id, 0, tx, nt);
-
-		c->tx += sent;
-		if (sent < nt) {
-			c->tx_refused += nt - sent;
-			rte_pktmbuf_free_bulk(tx + sent, nt - sent);
+	for (uint16_t k = 0; k < nt; k++) {
+		if (npending == GEN_PENDING) {
+			c->tx_refused++;
+			rte_pktmbuf_free(tx[k]);
+			continue;
 		}
+		pending[npending++] = tx[k];
 	}
+	flood_flush(o, c);
 }
 
 static void
@@ -954,6 +984,12 @@ run(const struct gen_opts *o, struct rte_mempool *mp,
 
 		if (o->count - c.tx < want)
 			want = (uint16_t)(o->count - c.tx);
+		if (o->flood && !flood_flush(o, &c)) {
+			/* the answers first: no new SYNs while they wait */
+			flood_receive(o, smac, &c);
+			now = rte_rdtsc();
+			continue;
+		}
 		/*
 		 * Frame number seq + k is flow (seq + k) % flows, or with
 		 * --syn the SYN (even) or ACK (odd) of flow (seq + k) / 2:
@@ -1005,9 +1041,14 @@ run(const struct gen_opts *o, struct rte_mempool *mp,
 	drain_end = end + hz * o->drain_ms / 1000;
 	while (!quit && rte_rdtsc() < drain_end) {
 		if (o->flood)
-			flood_receive(o, smac, &c);
+			flood_receive(o, smac, &c); /* flushes what waits */
 		else
 			receive(o, smac, owner, &c);
+	}
+	if (npending > 0) { /* never sent */
+		c.tx_refused += npending;
+		rte_pktmbuf_free_bulk(pending, npending);
+		npending = 0;
 	}
 	report(o, &c, (double)(end - start) / hz,
 	       (double)(rte_rdtsc() - start) / hz);
