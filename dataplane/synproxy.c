@@ -303,7 +303,9 @@ client_seg(struct rte_mempool *pool, const struct conn *c, uint32_t seq,
 	memset(eth, 0, sizeof(*eth));
 	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
 	ip = (struct rte_ipv4_hdr *)(eth + 1);
-	memcpy((uint8_t *)(ip + 1) + sizeof(struct rte_tcp_hdr), opts, optlen);
+	if (optlen > 0)
+		memcpy((uint8_t *)(ip + 1) + sizeof(struct rte_tcp_hdr), opts,
+		       optlen);
 	put_hdrs(ip, c->caddr, c->vaddr, c->cport, c->vport, seq, ack, flags,
 		 win, optlen);
 	*pi = (struct pkt_info){
