@@ -573,6 +573,38 @@ START_TEST(test_auto)
 }
 END_TEST
 
+/* SYNs whose options are malformed after a SACK permitted (a zero
+ * length, one running past the header): the walk stops there, nothing
+ * after it is believed; the cookie says MSS 536, no window scale, SACK. */
+START_TEST(test_bad_options)
+{
+	static const uint8_t zero_len[8] = { 4, 2, 2, 0, 3, 3, 8, 0 };
+	static const uint8_t overlong[8] = { 1, 1, 4, 2, 2, 9, 0x05, 0xb4 };
+	const uint8_t *opts[2] = { zero_len, overlong };
+
+	for (unsigned int i = 0; i < 2; i++) {
+		struct seg s = { CLIENT, VIP_NAT, (uint16_t)(7000 + i),
+				 80,	 SYN,	  CISN,
+				 0,	 0,	  opts[i],
+				 8 };
+		const uint8_t *th;
+		uint32_t cookie;
+
+		inject(&s, 0);
+		ck_assert_uint_eq(queued(0), 1);
+		th = ip_of(0, 0) + 20;
+		check_sums(ip_of(0, 0));
+		cookie = be32(th + 4);
+		ck_assert_uint_eq(cookie & 0xff, 0u | 15u << 3 | 1u << 7);
+		ck_assert_uint_ne(opt_at(th, 4), 0);
+		ck_assert_uint_eq(opt_at(th, 3), 0);
+		ck_assert_uint_eq(be16(th + opt_at(th, 2) + 2), 1460);
+		flush();
+	}
+	ck_assert_uint_eq(used(), 0);
+}
+END_TEST
+
 /* A DR service with the proxy forced on: the SYN goes to the backend
  * untouched and makes a connection; no cookie. */
 START_TEST(test_dr_unaffected)
@@ -638,6 +670,7 @@ synproxy_suite(void)
 	tcase_add_loop_test(tc, test_handshake, 0, 2);
 	tcase_add_test(tc, test_bad_cookie);
 	tcase_add_test(tc, test_auto);
+	tcase_add_test(tc, test_bad_options);
 	tcase_add_test(tc, test_dr_unaffected);
 	tcase_add_test(tc, test_backend_rst);
 	suite_add_tcase(s, tc);
