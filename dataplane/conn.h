@@ -112,6 +112,7 @@ enum conn_state {
 #define CONN_F_EVL	(1u << 12) /* on an eviction list (conn_evict.c) */
 #define CONN_F_SP	(1u << 13) /* opened by the SYN proxy: conn_sp() */
 #define CONN_F_SP_DONE	(1u << 14) /* ... backend handshake done: shift */
+#define CONN_F_SP_HELD	(1u << 15) /* ... holds a client segment */
 
 /*
  * The window of sequence numbers a TCP segment from one side must fall
@@ -194,25 +195,24 @@ conn_bidx(uint32_t i)
 	return i < UINT16_MAX ? (uint16_t)i : UINT16_MAX;
 }
 
-struct rte_mbuf;
-
 /*
  * What the SYN proxy (synproxy.h) keeps about a connection it opened
  * (CONN_F_SP), beside the array like the eviction links, so that struct
- * conn stays one cache line: read only for such connections. Sequence
- * numbers in host order.
+ * conn stays one cache line: 8 bytes per table slot, read only for such
+ * connections. Host order.
  */
 struct conn_sp {
-	uint32_t isn_c;	       /* the client's initial sequence number */
-	uint32_t cookie;       /* ours towards the client (the cookie) */
-	uint32_t delta;	       /* the backend's ISN - cookie (CONN_F_SP_DONE) */
-	uint16_t win;	       /* the window of the client's handshake ACK */
-	uint16_t mss;	       /* decoded from the cookie */
-	uint8_t wscale;	       /* the client's, SYNPROXY_NO_WSCALE: none */
-	uint8_t sack;	       /* the client offered SACK */
-	int8_t win_in;	       /* client window shift towards the backend */
-	int8_t win_out;	       /* backend window shift towards the client */
-	struct rte_mbuf *held; /* a client segment waiting for the backend */
+	uint32_t seq; /* the cookie while the backend is not up, then delta:
+		       * the backend's ISN - the cookie (CONN_F_SP_DONE) */
+	union {
+		uint16_t win; /* not done: the client's handshake ACK window */
+		struct {
+			int8_t win_in;	/* done: client window shift */
+			int8_t win_out; /* done: backend window shift */
+		};
+	};
+	uint8_t opts; /* the cookie's option bits (synproxy.h) */
+	uint8_t pad;
 };
 
 /* Seconds on the table's clock. */

@@ -95,8 +95,7 @@ fwd_conn_unlink(void *arg, struct conn *c)
 
 	gauge(fw, c, GAUGE_CLOSE);
 	if (c->flags & CONN_F_SP)
-		synproxy_release(&fw->fwd->dp->workers[fw->index],
-				 conn_sp(fw->ct, c), c);
+		synproxy_release(&fw->fwd->dp->workers[fw->index], &fw->sp, c);
 	if (ops != NULL && ops->conn_release != NULL)
 		ops->conn_release(fw, c);
 }
@@ -199,27 +198,29 @@ sp_handshake(struct dp_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	struct conn_sp *sp = conn_sp(fw->ct, c);
 	struct rte_mbuf *ack, *held;
 	struct pkt_info api, hpi;
+	struct rte_tcp_hdr *th;
 	enum dp_drop why;
 	bool kept;
 
 	if (dir == CONN_DIR_IN) {
-		why = synproxy_pending(w, sp, m, pi, &kept);
+		why = synproxy_pending(w, &fw->sp, c, m, pi, &kept);
 		if (why != DP_PASS)
 			dp_worker_drop(w, m, why);
 		return why == DP_PASS && !kept;
 	}
-	why = synproxy_backend(w, sp, c, m, pi, &ack, &api, &held, &hpi);
+	why = synproxy_backend(w, &fw->sp, sp, c, m, pi, &ack, &api, &held,
+			       &hpi);
 	if (why != DP_PASS) {
 		dp_worker_drop(w, m, why);
 		return false;
 	}
 	if (ack == NULL)
 		return true; /* the backend's RST, for the client */
-	tcp_track(fw, c, dir,
-		  pkt_at(m, struct rte_tcp_hdr *, pi->l2_len + pi->l3_len), 0);
+	th = pkt_at(m, struct rte_tcp_hdr *, pi->l2_len + pi->l3_len);
+	tcp_track(fw, c, dir, th, 0);
 	if (c->flags & CONN_F_PP) {
 		/* as fwd_fnat.c takes it from a SYN-ACK that passes */
-		c->pp_seq = sp->isn_c + 1;
+		c->pp_seq = rte_be_to_cpu_32(th->recv_ack);
 		c->flags = (uint16_t)((c->flags & ~CONN_F_RTT) | CONN_F_PP_SEQ);
 	}
 	count(fw, c, dir, pi->ip_len);
@@ -743,7 +744,7 @@ sp_new(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 		dp_worker_drop(w, m, DP_DROP_NO_BACKEND);
 		return true;
 	}
-	syn = synproxy_open(w, conn_sp(fw->ct, c), c, m, pi, &o, &spi);
+	syn = synproxy_open(w, &fw->sp, conn_sp(fw->ct, c), c, m, pi, &o, &spi);
 	if (syn == NULL) {
 		conn_kill(fw->ct, c);
 		dp_worker_drop(w, m, DP_DROP_SYNPROXY_NO_MBUF);

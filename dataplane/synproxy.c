@@ -85,12 +85,28 @@ mss_index(uint16_t mss)
 	return i;
 }
 
+/* The cookie's low 8 bits for o. */
+static uint8_t
+opts_bits(const struct synproxy_opts *o)
+{
+	return (uint8_t)(mss_index(o->mss) | (uint32_t)(o->wscale & 0xf) << 3 |
+			 (uint32_t)(o->sack ? 1 : 0) << 7);
+}
+
+/* o from a cookie's low 8 bits. */
+static void
+bits_opts(uint8_t b, struct synproxy_opts *o)
+{
+	o->mss = synproxy_mss[b & 7];
+	o->wscale = (uint8_t)(b >> 3 & 0xf);
+	o->sack = (b >> 7 & 1) != 0;
+}
+
 uint32_t
 synproxy_cookie(const struct synproxy_key *k, const struct synproxy_tuple *t,
 		uint32_t isn, uint32_t period, const struct synproxy_opts *o)
 {
-	uint32_t data = mss_index(o->mss) | (uint32_t)(o->wscale & 0xf) << 3 |
-			(uint32_t)(o->sack ? 1 : 0) << 7;
+	uint32_t data = opts_bits(o);
 	uint64_t m[3] = {
 		(uint64_t)t->saddr | (uint64_t)t->daddr << 32,
 		(uint64_t)t->sport | (uint64_t)t->dport << 16 |
@@ -123,9 +139,7 @@ synproxy_cookie_check(const struct synproxy_worker *sp, uint32_t now,
 {
 	uint32_t p = synproxy_period(now);
 
-	o->mss = synproxy_mss[cookie & 7];
-	o->wscale = (uint8_t)(cookie >> 3 & 0xf);
-	o->sack = (cookie >> 7 & 1) != 0;
+	bits_opts((uint8_t)cookie, o);
 	if (o->wscale > 14 && o->wscale != SYNPROXY_NO_WSCALE)
 		return -EINVAL;
 	for (uint32_t n = 0; n < 2 && n <= p; n++) {
@@ -399,10 +413,50 @@ synproxy_ack(struct dp_worker *w, const struct synproxy_worker *sp,
 	return DP_PASS;
 }
 
+/* c's slot in spw's held table. */
+static unsigned int
+held_slot(const struct conn *c)
+{
+	return (unsigned int)((uintptr_t)c / sizeof(*c)) & (SYNPROXY_HELD - 1);
+}
+
+/* Hold m for c: false when c's slot is taken. */
+static bool
+hold(struct dp_worker *w, struct synproxy_worker *spw, struct conn *c,
+     struct rte_mbuf *m)
+{
+	unsigned int i = held_slot(c);
+
+	if (spw->held[i] != NULL)
+		return false;
+	spw->held[i] = m;
+	spw->held_by[i] = c;
+	c->flags |= CONN_F_SP_HELD;
+	w->sp_st.held++;
+	return true;
+}
+
+/* The segment c holds, taken out of the table, or NULL. */
+static struct rte_mbuf *
+unhold(struct synproxy_worker *spw, struct conn *c)
+{
+	unsigned int i = held_slot(c);
+	struct rte_mbuf *m;
+
+	if (!(c->flags & CONN_F_SP_HELD) || spw->held_by[i] != c)
+		return NULL;
+	m = spw->held[i];
+	spw->held[i] = NULL;
+	spw->held_by[i] = NULL;
+	c->flags &= (uint16_t)~CONN_F_SP_HELD;
+	return m;
+}
+
 struct rte_mbuf *
-synproxy_open(struct dp_worker *w, struct conn_sp *sp, struct conn *c,
-	      struct rte_mbuf *m, const struct pkt_info *pi,
-	      const struct synproxy_opts *o, struct pkt_info *spi)
+synproxy_open(struct dp_worker *w, struct synproxy_worker *spw,
+	      struct conn_sp *sp, struct conn *c, struct rte_mbuf *m,
+	      const struct pkt_info *pi, const struct synproxy_opts *o,
+	      struct pkt_info *spi)
 {
 	const struct rte_tcp_hdr *th =
 		pkt_at(m, struct rte_tcp_hdr *, pi->l2_len + pi->l3_len);
@@ -413,35 +467,30 @@ synproxy_open(struct dp_worker *w, struct conn_sp *sp, struct conn *c,
 	unsigned int n;
 
 	*sp = (struct conn_sp){
-		.isn_c = rte_be_to_cpu_32(th->sent_seq) - 1,
-		.cookie = rte_be_to_cpu_32(th->recv_ack) - 1,
+		.seq = rte_be_to_cpu_32(th->recv_ack) - 1,
 		.win = (uint16_t)win,
-		.mss = o->mss,
-		.wscale = o->wscale,
-		.sack = o->sack,
+		.opts = opts_bits(o),
 	};
 	/* a SYN's window is never scaled */
 	if (o->wscale != SYNPROXY_NO_WSCALE)
 		win = RTE_MIN(win << o->wscale, (uint32_t)UINT16_MAX);
 	n = put_opts(opts, o->mss, o->sack, o->wscale);
-	s = client_seg(m->pool, c, sp->isn_c, 0, RTE_TCP_SYN_FLAG,
-		       (uint16_t)win, opts, n, spi);
+	s = client_seg(m->pool, c, rte_be_to_cpu_32(th->sent_seq) - 1, 0,
+		       RTE_TCP_SYN_FLAG, (uint16_t)win, opts, n, spi);
 	if (s == NULL)
 		return NULL;
 	c->flags |= CONN_F_SP;
 	w->sp_st.backend_syns++;
-	if (plen > 0 || (th->tcp_flags & RTE_TCP_FIN_FLAG)) {
-		sp->held = m;
-		w->sp_st.held++;
-	} else {
+	if (!((plen > 0 || (th->tcp_flags & RTE_TCP_FIN_FLAG)) &&
+	      hold(w, spw, c, m)))
 		rte_pktmbuf_free(m);
-	}
 	return s;
 }
 
 enum dp_drop
-synproxy_pending(struct dp_worker *w, struct conn_sp *sp, struct rte_mbuf *m,
-		 const struct pkt_info *pi, bool *held)
+synproxy_pending(struct dp_worker *w, struct synproxy_worker *spw,
+		 struct conn *c, struct rte_mbuf *m, const struct pkt_info *pi,
+		 bool *held)
 {
 	const struct rte_tcp_hdr *th =
 		pkt_at(m, struct rte_tcp_hdr *, pi->l2_len + pi->l3_len);
@@ -451,25 +500,25 @@ synproxy_pending(struct dp_worker *w, struct conn_sp *sp, struct rte_mbuf *m,
 	if (th->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_RST_FLAG))
 		return DP_PASS;
 	if ((plen > 0 || (th->tcp_flags & RTE_TCP_FIN_FLAG)) &&
-	    sp->held == NULL) {
-		sp->held = m;
+	    !(c->flags & CONN_F_SP_HELD) && hold(w, spw, c, m)) {
 		*held = true;
-		w->sp_st.held++;
 		return DP_PASS;
 	}
 	return DP_DROP_SYNPROXY_PENDING;
 }
 
 enum dp_drop
-synproxy_backend(struct dp_worker *w, struct conn_sp *sp, struct conn *c,
-		 struct rte_mbuf *m, const struct pkt_info *pi,
-		 struct rte_mbuf **ack, struct pkt_info *api,
-		 struct rte_mbuf **held, struct pkt_info *hpi)
+synproxy_backend(struct dp_worker *w, struct synproxy_worker *spw,
+		 struct conn_sp *sp, struct conn *c, struct rte_mbuf *m,
+		 const struct pkt_info *pi, struct rte_mbuf **ack,
+		 struct pkt_info *api, struct rte_mbuf **held,
+		 struct pkt_info *hpi)
 {
 	struct rte_tcp_hdr *th =
 		pkt_at(m, struct rte_tcp_hdr *, pi->l2_len + pi->l3_len);
 	const uint8_t *b = (const uint8_t *)th;
 	unsigned int i = sizeof(*th), at;
+	struct synproxy_opts o;
 	bool cl, bl = false;
 	uint8_t wsb = 0;
 
@@ -480,38 +529,37 @@ synproxy_backend(struct dp_worker *w, struct conn_sp *sp, struct conn *c,
 	if (th->tcp_flags & RTE_TCP_RST_FLAG) {
 		/* where the client's sequence space is */
 		tcpopt_put32(th, offsetof(struct rte_tcp_hdr, sent_seq),
-			     sp->cookie + 1);
+			     sp->seq + 1);
 		return DP_PASS;
 	}
-	if ((th->tcp_flags & TCP_FLAGS_SYNACK) != TCP_FLAGS_SYNACK ||
-	    rte_be_to_cpu_32(th->recv_ack) != sp->isn_c + 1)
+	if ((th->tcp_flags & TCP_FLAGS_SYNACK) != TCP_FLAGS_SYNACK)
 		return DP_DROP_SYNPROXY_PENDING;
 	while ((at = tcpopt_next(th, pi->l4_len, &i)) != 0)
 		if (b[at] == TCPOPT_WSCALE && b[at + 1] == 3) {
 			bl = true;
 			wsb = RTE_MIN(b[at + 2], 14);
 		}
-	*ack = client_seg(m->pool, c, sp->isn_c + 1, sp->cookie + 1,
-			  RTE_TCP_ACK_FLAG, sp->win, NULL, 0, api);
+	/* the client's next sequence number is what the backend acknowledges
+	 * (its SYN carried the client's ISN) */
+	*ack = client_seg(m->pool, c, rte_be_to_cpu_32(th->recv_ack),
+			  sp->seq + 1, RTE_TCP_ACK_FLAG, sp->win, NULL, 0, api);
 	if (*ack == NULL)
 		return DP_DROP_SYNPROXY_NO_MBUF;
 	/* scaling is on for a side when both of its ends offered it: the
 	 * client's when it did (we did then), the backend's when the client
 	 * did (its SYN said so) and the backend too */
-	cl = sp->wscale != SYNPROXY_NO_WSCALE;
+	bits_opts(sp->opts, &o);
+	cl = o.wscale != SYNPROXY_NO_WSCALE;
 	bl = bl && cl;
-	sp->win_in = (int8_t)(bl ? 0 : cl ? sp->wscale : 0);
+	sp->seq = rte_be_to_cpu_32(th->sent_seq) - sp->seq;
+	sp->win_in = (int8_t)(bl ? 0 : cl ? o.wscale : 0);
 	sp->win_out = (int8_t)((bl ? wsb : 0) - (cl ? SYNPROXY_WSCALE : 0));
-	sp->delta = rte_be_to_cpu_32(th->sent_seq) - sp->cookie;
 	c->flags |= CONN_F_SP_DONE;
 	w->sp_st.backend_done++;
-	if (sp->held != NULL) {
-		*held = sp->held;
-		sp->held = NULL;
-		if (pkt_parse(*held, hpi) != DP_PASS) {
-			rte_pktmbuf_free(*held);
-			*held = NULL;
-		}
+	*held = unhold(spw, c);
+	if (*held != NULL && pkt_parse(*held, hpi) != DP_PASS) {
+		rte_pktmbuf_free(*held);
+		*held = NULL;
 	}
 	return DP_PASS;
 }
@@ -543,14 +591,14 @@ synproxy_shift(const struct conn_sp *sp, struct rte_mbuf *m,
 		return; /* headers over several segments: not ours to mend */
 	if (dir == CONN_DIR_OUT) {
 		tcpopt_put32(th, offsetof(struct rte_tcp_hdr, sent_seq),
-			     rte_be_to_cpu_32(th->sent_seq) - sp->delta);
+			     rte_be_to_cpu_32(th->sent_seq) - sp->seq);
 		if (!(th->tcp_flags & RTE_TCP_SYN_FLAG))
 			rescale(th, sp->win_out);
 		return;
 	}
 	if (th->tcp_flags & RTE_TCP_ACK_FLAG)
 		tcpopt_put32(th, offsetof(struct rte_tcp_hdr, recv_ack),
-			     rte_be_to_cpu_32(th->recv_ack) + sp->delta);
+			     rte_be_to_cpu_32(th->recv_ack) + sp->seq);
 	if (!(th->tcp_flags & RTE_TCP_SYN_FLAG))
 		rescale(th, sp->win_in);
 	while ((at = tcpopt_next(th, pi->l4_len, &i)) != 0) {
@@ -561,18 +609,19 @@ synproxy_shift(const struct conn_sp *sp, struct rte_mbuf *m,
 			uint32_t v;
 
 			memcpy(&v, b + e, 4);
-			tcpopt_put32(th, e, rte_be_to_cpu_32(v) + sp->delta);
+			tcpopt_put32(th, e, rte_be_to_cpu_32(v) + sp->seq);
 		}
 	}
 }
 
 void
-synproxy_release(struct dp_worker *w, struct conn_sp *sp, const struct conn *c)
+synproxy_release(struct dp_worker *w, struct synproxy_worker *spw,
+		 struct conn *c)
 {
-	if (sp->held != NULL) {
-		rte_pktmbuf_free(sp->held);
-		sp->held = NULL;
-	}
+	struct rte_mbuf *m = unhold(spw, c);
+
+	if (m != NULL)
+		rte_pktmbuf_free(m);
 	if (!(c->flags & CONN_F_SP_DONE))
 		w->sp_st.backend_failed++;
 }

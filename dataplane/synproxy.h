@@ -47,9 +47,14 @@
  * (RFC 7323) -- the cookie has no room for a TSval.
  *
  * Client segments that arrive before the backend completes: the first
- * one with payload is held (one mbuf per connection) and sent after the
- * handshake ACK; later ones are dropped (synproxy_pending) and the
- * client sends them again. A backend that answers with RST gets its RST
+ * one with payload is held (one mbuf per connection, in a per-worker
+ * table of SYNPROXY_HELD slots mapped by connection; when its slot is
+ * taken it is not held) and sent after the handshake ACK; the others are
+ * dropped (synproxy_pending) and the client sends them again. What a
+ * connection keeps (struct conn_sp, 8 bytes beside the table): the
+ * cookie, then the shift; the client's ACK window and the cookie's
+ * option bits, then the two window shifts. The client's ISN is not
+ * kept: the backend's SYN-ACK acknowledges it. A backend that answers with RST gets its RST
  * to the client (at the client's sequence numbers); one that never
  * answers leaves a SYN_RECV connection that expires or is evicted like
  * any embryonic one. Either counts backend_failed.
@@ -81,6 +86,7 @@
 #define SYNPROXY_WSCALE	   7u  /* the window scale we offer clients */
 #define SYNPROXY_NO_WSCALE 15u /* "the client sent none" in a cookie */
 #define SYNPROXY_MSS_N	   8u
+#define SYNPROXY_HELD	   4096u /* held segments per worker, at most */
 
 /* The MSS values a cookie can carry. */
 extern const uint16_t synproxy_mss[SYNPROXY_MSS_N];
@@ -99,6 +105,11 @@ struct synproxy_worker {
 	uint32_t win_syns;
 	uint32_t last_syns;
 	bool auto_on; /* at the last SYN */
+	/* client segments waiting for their backend (CONN_F_SP_HELD), one
+	 * per connection, direct-mapped by connection: a connection whose
+	 * slot is taken holds nothing (its client sends again) */
+	struct rte_mbuf *held[SYNPROXY_HELD];
+	const struct conn *held_by[SYNPROXY_HELD];
 };
 
 /* What a cookie carries. */
@@ -187,9 +198,9 @@ enum dp_drop synproxy_ack(struct dp_worker *w, const struct synproxy_worker *sp,
  * (*spi describes it), to be sent like one. m: held when it carries
  * payload, else freed. NULL when no mbuf was free (m untouched then).
  */
-struct rte_mbuf *synproxy_open(struct dp_worker *w, struct conn_sp *sp,
-			       struct conn *c, struct rte_mbuf *m,
-			       const struct pkt_info *pi,
+struct rte_mbuf *synproxy_open(struct dp_worker *w, struct synproxy_worker *spw,
+			       struct conn_sp *sp, struct conn *c,
+			       struct rte_mbuf *m, const struct pkt_info *pi,
 			       const struct synproxy_opts *o,
 			       struct pkt_info *spi);
 
@@ -198,13 +209,13 @@ struct rte_mbuf *synproxy_open(struct dp_worker *w, struct conn_sp *sp,
  * send it on (a SYN, an RST), *held when it was kept for later, else the
  * reason to drop it.
  */
-enum dp_drop synproxy_pending(struct dp_worker *w, struct conn_sp *sp,
-			      struct rte_mbuf *m, const struct pkt_info *pi,
-			      bool *held);
+enum dp_drop synproxy_pending(struct dp_worker *w, struct synproxy_worker *spw,
+			      struct conn *c, struct rte_mbuf *m,
+			      const struct pkt_info *pi, bool *held);
 
 /*
  * The backend's segment m of c (CONN_F_SP, not done), before it is
- * tracked. A SYN-ACK acknowledging the client's ISN: the shift and
+ * tracked. A SYN-ACK: the shift and
  * window scales are set with CONN_F_SP_DONE, *ack is the ACK to send to
  * the backend as a client packet (*api), *held (pi in *hpi) the segment
  * to send after it, if any; the caller tracks m and frees it. An RST:
@@ -212,11 +223,11 @@ enum dp_drop synproxy_pending(struct dp_worker *w, struct conn_sp *sp,
  * on as a reply. Returns DP_PASS, or the reason to drop m (anything
  * else; no mbuf for the ACK: the backend sends its SYN-ACK again).
  */
-enum dp_drop synproxy_backend(struct dp_worker *w, struct conn_sp *sp,
-			      struct conn *c, struct rte_mbuf *m,
-			      const struct pkt_info *pi, struct rte_mbuf **ack,
-			      struct pkt_info *api, struct rte_mbuf **held,
-			      struct pkt_info *hpi);
+enum dp_drop synproxy_backend(struct dp_worker *w, struct synproxy_worker *spw,
+			      struct conn_sp *sp, struct conn *c,
+			      struct rte_mbuf *m, const struct pkt_info *pi,
+			      struct rte_mbuf **ack, struct pkt_info *api,
+			      struct rte_mbuf **held, struct pkt_info *hpi);
 
 /* Shift a segment m of c (CONN_F_SP_DONE) in direction dir: sequence or
  * ACK number, SACK edges, window. */
@@ -225,7 +236,7 @@ void synproxy_shift(const struct conn_sp *sp, struct rte_mbuf *m,
 
 /* c (CONN_F_SP) leaves the table: free its held segment, count a
  * backend that never completed. */
-void synproxy_release(struct dp_worker *w, struct conn_sp *sp,
-		      const struct conn *c);
+void synproxy_release(struct dp_worker *w, struct synproxy_worker *spw,
+		      struct conn *c);
 
 #endif
