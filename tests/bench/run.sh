@@ -106,9 +106,10 @@ fi
 FLOWS_SMALL=1000
 # SYN flood figure: spoofed SYNs per legitimate handshake, the connection
 # table (per worker) the flood is aimed at, legitimate flows. The
-# legitimate connections stay (nobody closes them): at about 5k of them
-# per second, a run's fit in the table, so that only the flood can fill it.
-SF_RATIO=63 SF_CONNS=65536 SF_FLOWS=1000000
+# legitimate connections stay (nobody closes them): at 1/128 of a flood
+# of up to 3M SYNs/s, a run's fit in the table, so that only the flood
+# can fill it (it does at 60k SYNs/s in 5 s without the proxy).
+SF_RATIO=127 SF_CONNS=262144 SF_FLOWS=1000000
 # new connections/s through the proxy: a table the run cannot fill (the
 # generator sends SF_NEWCONN_CONNS / 2 frames at most)
 SF_NEWCONN_CONNS=400000
