@@ -460,11 +460,12 @@ def synflood_section(res, w):
     n = res.get("synflood", "newconn")
     if n and n["status"] == "measured":
         rr = n["data"]["runs"]
-        cps = [x["handshakes"] / x["send_seconds"] if x["send_seconds"] else None for x in rr]
+        cps = [x.get("handshakes_sending", x["handshakes"]) / x["send_seconds"] if x["send_seconds"] else None for x in rr]
         share = [100.0 * x["handshakes"] / x["legit_syns"] if x["legit_syns"] else None for x in rr]
         w(f"**New connections per second with the SYN proxy on**: "
           f"{fmt_spread(cps, 0, bold=True)} handshakes completed at the "
-          "backends per second (legitimate clients only, `--synflood 0`, "
+          "backends per second while the generator sent (legitimate clients "
+          "only, `--synflood 0`, "
           f"at most {n['data']['conns'] // 2:,} frames from the generator "
           f"(SYNs and its answers) into a table of {n['data']['conns']:,} "
           "connections, which the run cannot fill; "

@@ -41,8 +41,9 @@
  *             that acknowledges GEN_BACKEND_ISN + 1 is a completed
  *             handshake (whether the balancer relayed the client's ACK or
  *             a SYN proxy made it). The report adds legit_syns,
- *             spoofed_syns, backend_syns, synacks_legit, synacks_spoofed
- *             and handshakes (completed); --synflood 0 is handshakes only
+ *             spoofed_syns, backend_syns, synacks_legit, synacks_spoofed,
+ *             handshakes (completed) and handshakes_sending (completed
+ *             before sending stopped); --synflood 0 is handshakes only
  *             (new connections per second through a SYN proxy). Answers
  *             wait in a queue of their own and go before the next burst
  *             of SYNs, as a host's own packets would: the flood filling
@@ -158,6 +159,7 @@ struct gen_counts {
 	/* --synflood */
 	uint64_t legit_syns, spoofed_syns;
 	uint64_t backend_syns, synacks_legit, synacks_spoofed, handshakes;
+	uint64_t handshakes_sending; /* completed while it was sending */
 };
 
 /* One protocol's frame with source address and port zero. */
@@ -947,10 +949,11 @@ report(const struct gen_opts *o, const struct gen_counts *c, double send_s,
 		       ", \"backend_syns\": %" PRIu64
 		       ", \"synacks_legit\": %" PRIu64
 		       ", \"synacks_spoofed\": %" PRIu64
-		       ", \"handshakes\": %" PRIu64 ",\n",
+		       ", \"handshakes\": %" PRIu64
+		       ", \"handshakes_sending\": %" PRIu64 ",\n",
 		       o->flood_ratio, c->legit_syns, c->spoofed_syns,
 		       c->backend_syns, c->synacks_legit, c->synacks_spoofed,
-		       c->handshakes);
+		       c->handshakes, c->handshakes_sending);
 	printf(" \"invalid\": {");
 	for (int b = 0; b < BAD_MAX; b++)
 		printf("%s\"%s\": %" PRIu64, b ? ", " : "", bad_names[b],
@@ -1038,6 +1041,7 @@ run(const struct gen_opts *o, struct rte_mempool *mp,
 		now = rte_rdtsc();
 	}
 	end = now;
+	c.handshakes_sending = c.handshakes;
 	drain_end = end + hz * o->drain_ms / 1000;
 	while (!quit && rte_rdtsc() < drain_end) {
 		if (o->flood)
