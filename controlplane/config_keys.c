@@ -538,6 +538,26 @@ k_udp_on_down(const struct cfg_set *p, const char *v, char *err, size_t n)
 	return 0;
 }
 
+/* synproxy = off | on | auto (the default: no flag) */
+static int
+k_synproxy(const struct cfg_set *p, const char *v, char *err, size_t n)
+{
+	uint32_t f = 0;
+
+	if (strcmp(v, "on") == 0)
+		f = LB_SVC_F_SYNPROXY_ON;
+	else if (strcmp(v, "off") == 0)
+		f = LB_SVC_F_SYNPROXY_OFF;
+	else if (strcmp(v, "auto") != 0) {
+		snprintf(err, n, "expected off|on|auto");
+		return -1;
+	}
+	SVC(p)->flags = (SVC(p)->flags &
+			 ~(LB_SVC_F_SYNPROXY_ON | LB_SVC_F_SYNPROXY_OFF)) |
+			f;
+	return 0;
+}
+
 const struct cfg_key cfg_service_keys[] = {
 	{ "vip", k_vip },
 	{ "proto", k_proto },
@@ -555,6 +575,7 @@ const struct cfg_key cfg_service_keys[] = {
 	{ "max_conns", k_max_conns },
 	{ "conn_rate", k_conn_rate },
 	{ "syn_src_rate", k_syn_src_rate },
+	{ "synproxy", k_synproxy },
 	{ NULL },
 };
 

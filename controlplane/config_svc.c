@@ -340,6 +340,11 @@ cfg_service_problems(const struct cfg *c, const struct cfg_service *s,
 		PROBLEM(s->line, "mh_size is only valid with scheduler mh");
 	if (s->syn_src_rate && s->proto != IPPROTO_TCP)
 		PROBLEM(s->line, "syn_src_rate needs proto tcp");
+	if ((s->flags & LB_SVC_F_SYNPROXY_ON) &&
+	    (s->proto != IPPROTO_TCP ||
+	     (s->mode != LB_MODE_NAT && s->mode != LB_MODE_FNAT)))
+		PROBLEM(s->line, "synproxy = on needs proto tcp and mode nat "
+				 "or fnat (DR and TUNNEL replies bypass us)");
 	if (strcmp(s->sched, "lrt") == 0 &&
 	    (s->mode == LB_MODE_DR || s->mode == LB_MODE_TUNNEL))
 		PROBLEM(s->line, "scheduler lrt needs mode nat or fnat");
@@ -474,6 +479,10 @@ cfg_write_services(const struct cfg *c, FILE *out)
 			fprintf(out, "conn_rate = %u\n", s->conn_rate);
 		if (s->syn_src_rate)
 			fprintf(out, "syn_src_rate = %u\n", s->syn_src_rate);
+		if (s->flags & LB_SVC_F_SYNPROXY_ON)
+			fprintf(out, "synproxy = on\n");
+		else if (s->flags & LB_SVC_F_SYNPROXY_OFF)
+			fprintf(out, "synproxy = off\n");
 		for (uint32_t j = 0; j < s->nbackends; j++) {
 			const struct cfg_backend *b = &s->backends[j];
 

@@ -228,7 +228,11 @@ conn_table_create(const struct conn_table_conf *conf)
 	ct->evl = rte_malloc_socket(
 		"conn_evl", (size_t)conf->size * sizeof(struct conn_evl),
 		RTE_CACHE_LINE_SIZE, conf->socket_id);
-	if (ct->objs == NULL || ct->free == NULL || ct->evl == NULL)
+	ct->sp = rte_malloc_socket("conn_sp",
+				   (size_t)conf->size * sizeof(struct conn_sp),
+				   RTE_CACHE_LINE_SIZE, conf->socket_id);
+	if (ct->objs == NULL || ct->free == NULL || ct->evl == NULL ||
+	    ct->sp == NULL)
 		goto err;
 	for (unsigned int l = 0; l < CONN_EVL_N; l++) {
 		ct->evl_head[l] = CONN_NIL;
@@ -257,6 +261,7 @@ err:
 	rte_free(ct->objs);
 	rte_free(ct->free);
 	rte_free(ct->evl);
+	rte_free(ct->sp);
 	rte_free(ct);
 	return NULL;
 }
@@ -287,6 +292,7 @@ conn_table_destroy(struct conn_table *ct)
 	rte_free(ct->objs);
 	rte_free(ct->free);
 	rte_free(ct->evl);
+	rte_free(ct->sp);
 	rte_free(ct);
 }
 
@@ -383,6 +389,19 @@ conn_alloc(struct conn_table *ct)
 	c->prev = CONN_NIL;
 	c->tmpl = CONN_NIL;
 	return c;
+}
+
+struct conn_sp *
+conn_sp(struct conn_table *ct, const struct conn *c)
+{
+	return &ct->sp[conn_idx(ct, c)];
+}
+
+uint32_t
+conn_used(const struct conn_table *ct, uint32_t *size)
+{
+	*size = ct->size;
+	return ct->size - ct->nfree;
 }
 
 int

@@ -110,6 +110,9 @@ enum conn_state {
 #define CONN_F_SEQ_IN	(1u << 10) /* seq_hi[CONN_DIR_IN] known */
 #define CONN_F_SEQ_OUT	(1u << 11) /* seq_hi[CONN_DIR_OUT] known */
 #define CONN_F_EVL	(1u << 12) /* on an eviction list (conn_evict.c) */
+#define CONN_F_SP	(1u << 13) /* opened by the SYN proxy: conn_sp() */
+#define CONN_F_SP_DONE	(1u << 14) /* ... backend handshake done: shift */
+#define CONN_F_SP_HELD	(1u << 15) /* ... holds a client segment */
 
 /*
  * The window of sequence numbers a TCP segment from one side must fall
@@ -191,6 +194,26 @@ conn_bidx(uint32_t i)
 {
 	return i < UINT16_MAX ? (uint16_t)i : UINT16_MAX;
 }
+
+/*
+ * What the SYN proxy (synproxy.h) keeps about a connection it opened
+ * (CONN_F_SP), beside the array like the eviction links, so that struct
+ * conn stays one cache line: 8 bytes per table slot, read only for such
+ * connections. Host order.
+ */
+struct conn_sp {
+	uint32_t seq; /* the cookie while the backend is not up, then delta:
+		       * the backend's ISN - the cookie (CONN_F_SP_DONE) */
+	union {
+		uint16_t win; /* not done: the client's handshake ACK window */
+		struct {
+			int8_t win_in;	/* done: client window shift */
+			int8_t win_out; /* done: backend window shift */
+		};
+	};
+	uint8_t opts; /* the cookie's option bits (synproxy.h) */
+	uint8_t pad;
+};
 
 /* Seconds on the table's clock. */
 typedef uint32_t (*conn_clock_fn)(void *arg);
@@ -323,6 +346,13 @@ void conn_kill(struct conn_table *ct, struct conn *c);
 
 /* Run the wheel up to now; returns the connections handled (<= budget). */
 unsigned int conn_expire(struct conn_table *ct);
+
+/* The SYN proxy state of c: filled by the SYN proxy when it opens c,
+ * meaningful only while c has CONN_F_SP. */
+struct conn_sp *conn_sp(struct conn_table *ct, const struct conn *c);
+
+/* Objects in use (connections and templates) and the table's size. */
+uint32_t conn_used(const struct conn_table *ct, uint32_t *size);
 
 /* ---- persistence templates --------------------------------------------- */
 

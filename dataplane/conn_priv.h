@@ -41,6 +41,7 @@ struct conn_evl {
 struct conn_table {
 	struct rte_hash *h;
 	struct conn_evl *evl; /* [size] */
+	struct conn_sp *sp;   /* [size] (conn.h) */
 	uint32_t evl_head[CONN_EVL_N], evl_tail[CONN_EVL_N];
 	struct conn *objs; /* [size] */
 	uint32_t *free;	   /* [size] stack of free indices */

@@ -69,6 +69,10 @@ enum dp_drop {
 	DP_DROP_SYN_SRC_LIMIT,	     /* SYN over its source's syn_src_rate */
 	DP_DROP_BACKEND_OVERLOADED,  /* every backend over its threshold */
 	DP_DROP_ICMP_RATELIMITED, /* echo request, its reply over the limit */
+	DP_DROP_SYNPROXY_BAD_COOKIE, /* SYN proxy: ACK with a bad/old cookie */
+	DP_DROP_SYNPROXY_PENDING,    /* ... client segment while the backend is
+				   * not up (one is held), or odd backend one */
+	DP_DROP_SYNPROXY_NO_MBUF,    /* ... no mbuf for a handshake segment */
 	DP_DROP_MAX,
 };
 
@@ -87,6 +91,18 @@ struct stats_icmp {
 	uint64_t frag_needed; /* destination unreachable, code 4 */
 	uint64_t time_exceeded;
 	uint64_t ratelimited; /* answers of any kind not sent */
+};
+
+/* The SYN proxy (synproxy.h): what each outcome counted. */
+struct stats_synproxy {
+	uint64_t cookies_sent;	 /* SYN-ACKs with a cookie */
+	uint64_t cookies_valid;	 /* ACKs with a valid cookie: connections */
+	uint64_t cookies_bad;	 /* ACKs with a bad or expired one: dropped */
+	uint64_t backend_syns;	 /* SYNs sent to backends */
+	uint64_t backend_done;	 /* backend handshakes completed */
+	uint64_t backend_failed; /* proxied connections never completed */
+	uint64_t held;		 /* client segments held for the backend */
+	uint64_t auto_on;	 /* auto mode switched on */
 };
 
 /* Per-lcore totals. */

@@ -74,7 +74,8 @@ struct dp_worker {
 	struct stats_lcore lcore_st;
 	uint64_t drops[DP_DROP_MAX];
 	struct stats_icmp icmp_st;
-	struct icmp_rl icmp_rl; /* ICMP answer limit (icmp.h) */
+	struct stats_synproxy sp_st; /* synproxy.h */
+	struct icmp_rl icmp_rl;	     /* ICMP answer limit (icmp.h) */
 } __rte_cache_aligned;
 
 struct dp_ctx {

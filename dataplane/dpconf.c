@@ -54,6 +54,8 @@ dpconf_defaults(struct dpconf *c)
 	c->neigh_reachable_s = 300;
 	c->mbufs = 16383;
 	c->max_conns = DPCONF_DEFAULT_MAX_CONNS;
+	c->synproxy_syn_rate = DPCONF_SYNPROXY_SYN_RATE;
+	c->synproxy_fill = DPCONF_SYNPROXY_FILL;
 	c->icmp_rate = 1000;
 	c->icmp_burst = 50;
 	c->icmp_dest_rate = 100;
@@ -208,6 +210,8 @@ static const struct u32_key dataplane_u32[] = {
 	U32KEY("mbufs", mbufs, 1023, 1u << 24),
 	U32KEY("max_conns", max_conns, DPCONF_MIN_MAX_CONNS,
 	       DPCONF_MAX_MAX_CONNS),
+	U32KEY("synproxy_syn_rate", synproxy_syn_rate, 0, DPCONF_ICMP_RATE_MAX),
+	U32KEY("synproxy_fill", synproxy_fill, 0, 100),
 	U32KEY("icmp_rate", icmp_rate, 0, DPCONF_ICMP_RATE_MAX),
 	U32KEY("icmp_burst", icmp_burst, 1, DPCONF_ICMP_RATE_MAX),
 	U32KEY("icmp_dest_rate", icmp_dest_rate, 0, DPCONF_ICMP_RATE_MAX),

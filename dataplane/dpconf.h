@@ -28,6 +28,10 @@
 #define DPCONF_MIN_MAX_CONNS	   64u
 #define DPCONF_MAX_MAX_CONNS	   (1u << 25) /* x 64 workers fits 32 bits */
 #define DPCONF_ICMP_RATE_MAX	   10000000u
+/* SYN proxy auto mode (synproxy.h): SYNs per second per worker, percent
+ * of a worker's connection table; 0 = that trigger off */
+#define DPCONF_SYNPROXY_SYN_RATE 10000u
+#define DPCONF_SYNPROXY_FILL	 75u
 
 struct dpconf_addr {
 	uint32_t addr; /* network order */
@@ -93,6 +97,10 @@ struct dpconf {
 	unsigned int nroutes;
 	struct dpconf_port ports[DPCONF_MAX_PORTS];
 	unsigned int nports;
+
+	/* SYN proxy auto mode (synproxy.h): on above either; 0 = not that */
+	uint32_t synproxy_syn_rate; /* SYNs per second per worker */
+	uint32_t synproxy_fill;	    /* percent of the conn table in use */
 
 	/* ICMP answers per worker (icmp.h): token buckets; rate 0 = none */
 	uint32_t icmp_rate;	  /* all answers, per second */

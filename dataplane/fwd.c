@@ -94,6 +94,8 @@ fwd_conn_unlink(void *arg, struct conn *c)
 	const struct fwd_mode_ops *ops = modes[c->mode];
 
 	gauge(fw, c, GAUGE_CLOSE);
+	if (c->flags & CONN_F_SP)
+		synproxy_release(&fw->fwd->dp->workers[fw->index], &fw->sp, c);
 	if (ops != NULL && ops->conn_release != NULL)
 		ops->conn_release(fw, c);
 }
@@ -179,6 +181,56 @@ tcp_track(struct fwd_worker *fw, struct conn *c, unsigned int dir,
 	return true;
 }
 
+static void conn_xmit(struct dp_worker *w, struct rte_mbuf *m,
+		      const struct pkt_info *pi, struct conn *c,
+		      unsigned int dir);
+
+/*
+ * A segment of c, opened by the SYN proxy, before its backend completed
+ * (synproxy.h): true when m goes on as usual, false when it was taken
+ * (held, dropped, or a backend's SYN-ACK answered).
+ */
+static bool
+sp_handshake(struct dp_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
+	     struct conn *c, unsigned int dir)
+{
+	struct fwd_worker *fw = fwd_worker_of(w);
+	struct conn_sp *sp = conn_sp(fw->ct, c);
+	struct rte_mbuf *ack, *held;
+	struct pkt_info api, hpi;
+	struct rte_tcp_hdr *th;
+	enum dp_drop why;
+	bool kept;
+
+	if (dir == CONN_DIR_IN) {
+		why = synproxy_pending(w, &fw->sp, c, m, pi, &kept);
+		if (why != DP_PASS)
+			dp_worker_drop(w, m, why);
+		return why == DP_PASS && !kept;
+	}
+	why = synproxy_backend(w, &fw->sp, sp, c, m, pi, &ack, &api, &held,
+			       &hpi);
+	if (why != DP_PASS) {
+		dp_worker_drop(w, m, why);
+		return false;
+	}
+	if (ack == NULL)
+		return true; /* the backend's RST, for the client */
+	th = pkt_at(m, struct rte_tcp_hdr *, pi->l2_len + pi->l3_len);
+	tcp_track(fw, c, dir, th, 0);
+	if (c->flags & CONN_F_PP) {
+		/* as fwd_fnat.c takes it from a SYN-ACK that passes */
+		c->pp_seq = rte_be_to_cpu_32(th->recv_ack);
+		c->flags = (uint16_t)((c->flags & ~CONN_F_RTT) | CONN_F_PP_SEQ);
+	}
+	count(fw, c, dir, pi->ip_len);
+	rte_pktmbuf_free(m);
+	conn_xmit(w, ack, &api, c, CONN_DIR_IN);
+	if (held != NULL)
+		conn_xmit(w, held, &hpi, c, CONN_DIR_IN);
+	return false;
+}
+
 /* A packet of c in direction dir: track, count, send. Consumes m. */
 static void
 conn_xmit(struct dp_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
@@ -186,6 +238,9 @@ conn_xmit(struct dp_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 {
 	struct fwd_worker *fw = fwd_worker_of(w);
 
+	if ((c->flags & (CONN_F_SP | CONN_F_SP_DONE)) == CONN_F_SP &&
+	    !sp_handshake(w, m, pi, c, dir))
+		return;
 	if (c->proto != IPPROTO_TCP) {
 		conn_touch(fw->ct, c);
 	} else if (!tcp_track(
@@ -196,6 +251,8 @@ conn_xmit(struct dp_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 		dp_worker_drop(w, m, DP_DROP_RST_OUT_OF_WINDOW);
 		return;
 	}
+	if (c->flags & CONN_F_SP_DONE)
+		synproxy_shift(conn_sp(fw->ct, c), m, pi, dir);
 	count(fw, c, dir, pi->ip_len);
 	modes[c->mode]->xmit(fw, w, m, pi, c, dir);
 }
@@ -641,6 +698,62 @@ conn_create(struct dp_worker *w, struct rte_mbuf *m, const struct pkt_info *pi,
 	return c;
 }
 
+/*
+ * The SYN proxy's part of a TCP packet to s without a connection: a SYN
+ * is answered with a cookie, an ACK with a valid one opens the
+ * connection and its backend side (synproxy.h). True when m was taken.
+ */
+static bool
+sp_new(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
+       const struct pkt_info *pi, const struct svc *s, uint8_t tflags)
+{
+	struct fwd_worker *fw = fwd_worker_of(w);
+	uint8_t f = tflags &
+		    (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG | RTE_TCP_RST_FLAG);
+	uint32_t now = conn_now(fw->ct), used, size;
+	struct synproxy_opts o;
+	struct pkt_info spi;
+	struct rte_mbuf *syn;
+	enum dp_drop why;
+	struct conn *c;
+
+	if (f == RTE_TCP_SYN_FLAG) {
+		used = conn_used(fw->ct, &size);
+		if (!synproxy_on(w, &fw->sp, s->flags, s->mode, true, used,
+				 size))
+			return false;
+		synproxy_syn(w, &fw->sp, now, m, port, pi,
+			     (uint16_t)(w->dp->ports[port]->mtu - 40));
+		return true;
+	}
+	if (f != RTE_TCP_ACK_FLAG || (s->flags & LB_SVC_F_SYNPROXY_OFF) ||
+	    (s->mode != LB_MODE_NAT && s->mode != LB_MODE_FNAT) ||
+	    !synproxy_cookies_live(&fw->sp, now))
+		return false;
+	why = synproxy_ack(w, &fw->sp, now, m, pi, &o);
+	if (why != DP_PASS) {
+		dp_worker_drop(w, m, why);
+		return true;
+	}
+	c = conn_create(w, m, pi, s);
+	if (c == NULL)
+		return true;
+	if (c->mode != LB_MODE_NAT && c->mode != LB_MODE_FNAT) {
+		/* a backend of another mode: its replies bypass us */
+		conn_kill(fw->ct, c);
+		dp_worker_drop(w, m, DP_DROP_NO_BACKEND);
+		return true;
+	}
+	syn = synproxy_open(w, &fw->sp, conn_sp(fw->ct, c), c, m, pi, &o, &spi);
+	if (syn == NULL) {
+		conn_kill(fw->ct, c);
+		dp_worker_drop(w, m, DP_DROP_SYNPROXY_NO_MBUF);
+		return true;
+	}
+	conn_xmit(w, syn, &spi, c, CONN_DIR_IN);
+	return true;
+}
+
 void
 fwd_forward(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 	    const struct pkt_info *pi, const struct svc *s)
@@ -688,6 +801,9 @@ fwd_forward(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 		c = NULL;
 	}
 	if (c == NULL) {
+		if (pi->proto == IPPROTO_TCP &&
+		    sp_new(w, m, port, pi, s, tflags))
+			return;
 		if (pi->proto == IPPROTO_TCP &&
 		    (tflags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG |
 			       RTE_TCP_RST_FLAG)) != RTE_TCP_SYN_FLAG) {

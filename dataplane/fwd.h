@@ -53,6 +53,7 @@
 #include "conn.h"
 #include "dp.h"
 #include "pkt.h"
+#include "synproxy.h"
 
 #define FWD_HANDOFF_SIZE 4096u	/* mbufs per worker's handoff ring */
 #define FWD_LOAD_MAX	 65536u /* backends a per-worker load view covers */
@@ -116,6 +117,7 @@ struct fwd_worker {
 	struct fwd_bucket *svc_rate; /* [max_services]: conn_rate buckets */
 	struct fwd_src *src;	     /* [FWD_SRC_SLOTS]: syn_src_rate */
 	uint64_t *b_over;	     /* [max_backends / 64]: over u_thresh */
+	struct synproxy_worker sp;   /* cookie secrets, auto mode */
 	uint16_t ip_id;		     /* TUNNEL outer IP ID */
 	uint16_t lport_next;	     /* FULL-NAT port cursor */
 	uint64_t handoff_in;	     /* packets other workers gave us */

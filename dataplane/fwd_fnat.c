@@ -60,6 +60,7 @@
 #include "proxy2.h"
 #include "route.h"
 #include "svc.h"
+#include "tcpopt.h"
 #include "toa.h"
 #include "dp_tx.h"
 
@@ -131,36 +132,19 @@ fnat_conn_init(struct fwd_worker *fw, struct conn *c, const struct svc *s)
 static void
 mss_clamp(struct rte_tcp_hdr *th, uint16_t hlen)
 {
-	uint8_t *o = (uint8_t *)(th + 1);
-	uint16_t n = (uint16_t)(hlen - sizeof(*th));
+	const uint8_t *o = (const uint8_t *)th;
+	unsigned int i = sizeof(*th), at;
+	uint16_t old;
 
-	for (uint16_t i = 0; i < n;) {
-		uint16_t old, new;
-
-		if (o[i] == 0)
-			return;
-		if (o[i] == 1) {
-			i++;
+	while ((at = tcpopt_next(th, hlen, &i)) != 0) {
+		if (o[at] != TCPOPT_MSS || o[at + 1] != 4)
 			continue;
-		}
-		if (i + 1 >= n || o[i + 1] < 2 || i + o[i + 1] > n)
+		memcpy(&old, &o[at + 2], 2);
+		if (rte_be_to_cpu_16(old) <= 536 + TOA_MSS_DELTA)
 			return;
-		if (o[i] == 2 && o[i + 1] == 4) {
-			memcpy(&old, &o[i + 2], 2);
-			if (rte_be_to_cpu_16(old) <= 536 + TOA_MSS_DELTA)
-				return;
-			new = rte_cpu_to_be_16(
-				(uint16_t)(rte_be_to_cpu_16(old) -
-					   TOA_MSS_DELTA));
-			/* the option sits at an even offset of the header */
-			if ((i & 1) == 0)
-				csum_replace2(CSUM_FIELD(th, cksum), old, new);
-			else
-				return;
-			memcpy(&o[i + 2], &new, 2);
-			return;
-		}
-		i = (uint16_t)(i + o[i + 1]);
+		tcpopt_put16(th, at + 2,
+			     (uint16_t)(rte_be_to_cpu_16(old) - TOA_MSS_DELTA));
+		return;
 	}
 }
 
@@ -213,24 +197,6 @@ toa_insert(struct rte_mbuf *m, struct pkt_info *pi, const struct conn *c,
 
 /* ---- PROXY protocol v2 ------------------------------------------------ */
 
-/*
- * Overwrite len bytes at off of the checksummed data base with v,
- * updating the checksum *sum over the 16-bit words they touch (off may
- * be odd: a SACK block need not be aligned).
- */
-static void
-patch(uint16_t *sum, uint8_t *base, unsigned int off, const void *v,
-      unsigned int len)
-{
-	unsigned int from = off & ~1u, to = (off + len + 1) & ~1u;
-	uint32_t s = (uint16_t) ~*sum;
-
-	s += (uint16_t)~csum_add_bytes(0, base + from, to - from);
-	memcpy(base + off, v, len);
-	s += csum_add_bytes(0, base + from, to - from);
-	*sum = (uint16_t)~csum_fold(s);
-}
-
 /* Backend sequence number v (an ACK or SACK edge) in the client's space. */
 static uint32_t
 pp_to_client(const struct conn *c, uint32_t v)
@@ -244,22 +210,13 @@ pp_to_client(const struct conn *c, uint32_t v)
 	return v - PROXY2_V4_LEN;
 }
 
-/* Set the 32-bit field at off of the TCP header th (hlen bytes) to v
- * (host order), keeping its checksum. */
-static void
-put32(struct rte_tcp_hdr *th, unsigned int off, uint32_t v)
-{
-	uint32_t n = rte_cpu_to_be_32(v);
-
-	patch(CSUM_FIELD(th, cksum), (uint8_t *)th, off, &n, 4);
-}
-
 /* A backend segment of c: its ACK number and SACK edges back to the
  * client's sequence space. */
 static void
 pp_out(struct conn *c, struct rte_tcp_hdr *th, uint16_t hlen)
 {
-	uint8_t *o = (uint8_t *)th;
+	const uint8_t *o = (const uint8_t *)th;
+	unsigned int i = sizeof(*th), at;
 
 	if ((th->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) ==
 		    (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG) &&
@@ -271,26 +228,19 @@ pp_out(struct conn *c, struct rte_tcp_hdr *th, uint16_t hlen)
 	}
 	if (!(c->flags & CONN_F_PP_SEQ) || !(th->tcp_flags & RTE_TCP_ACK_FLAG))
 		return;
-	put32(th, offsetof(struct rte_tcp_hdr, recv_ack),
-	      pp_to_client(c, rte_be_to_cpu_32(th->recv_ack)));
-	for (unsigned int i = sizeof(*th); i < hlen;) {
-		if (o[i] == 0)
-			return;
-		if (o[i] == 1) {
-			i++;
+	tcpopt_put32(th, offsetof(struct rte_tcp_hdr, recv_ack),
+		     pp_to_client(c, rte_be_to_cpu_32(th->recv_ack)));
+	while ((at = tcpopt_next(th, hlen, &i)) != 0) {
+		if (o[at] != TCPOPT_SACK || o[at + 1] < 10 ||
+		    (o[at + 1] - 2) % 8 != 0)
 			continue;
-		}
-		if (i + 1 >= hlen || o[i + 1] < 2 || i + o[i + 1] > hlen)
-			return;
-		if (o[i] == 5 && o[i + 1] >= 10 && (o[i + 1] - 2) % 8 == 0)
-			for (unsigned int e = i + 2; e < i + o[i + 1]; e += 4) {
-				uint32_t v;
+		for (unsigned int e = at + 2; e < at + o[at + 1]; e += 4) {
+			uint32_t v;
 
-				memcpy(&v, o + e, 4);
-				put32(th, e,
-				      pp_to_client(c, rte_be_to_cpu_32(v)));
-			}
-		i += o[i + 1];
+			memcpy(&v, o + e, 4);
+			tcpopt_put32(th, e,
+				     pp_to_client(c, rte_be_to_cpu_32(v)));
+		}
 	}
 }
 
@@ -461,8 +411,8 @@ pp_in(struct fwd_worker *fw, struct dp_worker *w, struct rte_mbuf *m,
 				 tpi);
 	}
 	if ((int32_t)d > 0)
-		put32(th, offsetof(struct rte_tcp_hdr, sent_seq),
-		      seq + PROXY2_V4_LEN);
+		tcpopt_put32(th, offsetof(struct rte_tcp_hdr, sent_seq),
+			     seq + PROXY2_V4_LEN);
 	return DP_PASS;
 }
 

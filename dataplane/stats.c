@@ -70,6 +70,9 @@ static const char *const drop_names[DP_DROP_MAX] = {
 	[DP_DROP_SYN_SRC_LIMIT] = "syn_src_limit",
 	[DP_DROP_BACKEND_OVERLOADED] = "backend_overloaded",
 	[DP_DROP_ICMP_RATELIMITED] = "icmp_ratelimited",
+	[DP_DROP_SYNPROXY_BAD_COOKIE] = "synproxy_bad_cookie",
+	[DP_DROP_SYNPROXY_PENDING] = "synproxy_pending",
+	[DP_DROP_SYNPROXY_NO_MBUF] = "synproxy_no_mbuf",
 };
 
 /* What the counters read at the last STATS_ZERO. */
@@ -77,6 +80,7 @@ struct stats_base {
 	struct stats_port port[DP_MAX_WORKERS][DP_MAX_PORTS];
 	struct stats_lcore lcore[DP_MAX_WORKERS];
 	struct stats_icmp icmp[DP_MAX_WORKERS];
+	struct stats_synproxy sp[DP_MAX_WORKERS];
 	uint64_t drops[DP_MAX_WORKERS][DP_DROP_MAX];
 	uint64_t ctrl_drops[DP_DROP_MAX];
 	struct rte_eth_stats hw[DP_MAX_PORTS];
@@ -128,6 +132,7 @@ stats_zero(struct dp_ctx *dp, const struct lbmsg_server_stats *srv)
 		memcpy(b->port[i], w->port_st, sizeof(w->port_st));
 		b->lcore[i] = w->lcore_st;
 		b->icmp[i] = w->icmp_st;
+		b->sp[i] = w->sp_st;
 		memcpy(b->drops[i], w->drops, sizeof(w->drops));
 	}
 	memcpy(b->ctrl_drops, dp->ctrl_drops, sizeof(b->ctrl_drops));
@@ -235,6 +240,7 @@ dump_worker(struct dp_ctx *dp, struct lbmsg_req *req, unsigned int i)
 	const struct stats_base *b = dp->stats_base;
 	const struct stats_lcore *l = &w->lcore_st, *z = &b->lcore[i];
 	const struct stats_icmp *ic = &w->icmp_st, *iz = &b->icmp[i];
+	const struct stats_synproxy *sp = &w->sp_st, *sz = &b->sp[i];
 	uint16_t lcore = (uint16_t)w->lcore;
 	uint64_t tx = 0, drops = 0;
 	struct cnt d[DP_DROP_MAX];
@@ -263,6 +269,20 @@ dump_worker(struct dp_ctx *dp, struct lbmsg_req *req, unsigned int i)
 		{ "icmp_time_exceeded_sent_total",
 		  ic->time_exceeded - iz->time_exceeded },
 		{ "icmp_ratelimited_total", ic->ratelimited - iz->ratelimited },
+		{ "synproxy_cookies_sent_total",
+		  sp->cookies_sent - sz->cookies_sent },
+		{ "synproxy_cookies_valid_total",
+		  sp->cookies_valid - sz->cookies_valid },
+		{ "synproxy_cookies_bad_total",
+		  sp->cookies_bad - sz->cookies_bad },
+		{ "synproxy_backend_syns_total",
+		  sp->backend_syns - sz->backend_syns },
+		{ "synproxy_backend_done_total",
+		  sp->backend_done - sz->backend_done },
+		{ "synproxy_backend_failed_total",
+		  sp->backend_failed - sz->backend_failed },
+		{ "synproxy_held_total", sp->held - sz->held },
+		{ "synproxy_auto_on_total", sp->auto_on - sz->auto_on },
 	};
 	rc = send_part(req, LB_STATS_LCORE, lcore_head, &lcore, c, RTE_DIM(c));
 	if (rc == 0)

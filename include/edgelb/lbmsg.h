@@ -169,9 +169,13 @@ enum lb_attr {
 /* UDP flows on a backend that is down (LB_BACKEND_F_DOWN, weight 0) stay
  * on it like TCP connections; without it they are rescheduled */
 #define LB_SVC_F_UDP_DRAIN (1u << 3)
+/* SYN proxy (NAT, FULL-NAT TCP): forced on, forced off; neither is auto
+ * (on above the dataplane's SYN rate or table fill); not both */
+#define LB_SVC_F_SYNPROXY_ON  (1u << 4)
+#define LB_SVC_F_SYNPROXY_OFF (1u << 5)
 #define LB_SVC_F_ALL                                                           \
 	(LB_SVC_F_TOA | LB_SVC_F_PROXY_V2 | LB_SVC_F_SH_PORT |                 \
-	 LB_SVC_F_UDP_DRAIN)
+	 LB_SVC_F_UDP_DRAIN | LB_SVC_F_SYNPROXY_ON | LB_SVC_F_SYNPROXY_OFF)
 
 /* LB_ATTR_FLAGS in BACKEND records and BACKEND_* messages */
 #define LB_BACKEND_F_DOWN (1u << 0) /* its health check failed (edgelbd) */

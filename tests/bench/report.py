@@ -578,6 +578,76 @@ def push_idle_section(res, w):
           f"open-file limit bounds them.{extra}\n")
 
 
+def synflood_section(res, w):
+    """The SYN flood figure (run.sh fig_synflood)."""
+    w("## SYN flood\n")
+    off, on = res.get("synflood", "off"), res.get("synflood", "on")
+    d = (on or off or {}).get("data") or {}
+    w("A spoofed SYN flood at the memif rig's full rate against the "
+      "FULL-NAT service (10 backends, 100 local addresses, a table of "
+      f"{d.get('conns', '?'):,} connections per worker), "
+      f"{d.get('ratio', '?')} SYNs from random addresses of 100.64.0.0/10 "
+      "per legitimate client's SYN, with the SYN proxy off and on. "
+      "edgelb-gen (`--synflood`) plays the legitimate clients and the "
+      "backends: it answers a backend's SYN with a SYN-ACK and a "
+      "legitimate client's SYN-ACK with its ACK; a handshake *completes* "
+      "when the backend gets the ACK of its SYN-ACK. The share is the "
+      "completed handshakes over the legitimate SYNs sent; SYNs the "
+      "worker did not take off its queue count as failures, as they "
+      "would on the wire, and nobody sends a SYN again. The generator and "
+      "the dataplane's worker share this machine's two cores, and both "
+      "are saturated: a SYN, SYN-ACK or ACK lost at a full ring on the "
+      "way is a handshake that does not complete. Each value: median "
+      "(min–max) over the runs, each run on a fresh dataplane.\n")
+    w("| SYN proxy | legitimate handshakes completing | legitimate SYNs answered (SYN-ACK back) | spoofed SYNs/s offered | cookies sent | conn table after the run | embryonic evicted | table full |")
+    w("|---|---|---|---|---|---|---|---|")
+    for key, r in (("off", off), ("on", on)):
+        if r is None or r["status"] != "measured":
+            w(f"| {key} | {reason(r)} | | | | | | |")
+            continue
+        rr = r["data"]["runs"]
+        share = [100.0 * x["handshakes"] / x["legit_syns"] if x["legit_syns"] else None for x in rr]
+        rate = [x["spoofed_syns"] / x["send_seconds"] if x["send_seconds"] else None for x in rr]
+        ans = [100.0 * x["synacks_legit"] / x["legit_syns"] if x["legit_syns"] else None for x in rr]
+        w(f"| {key} | **{fmt_spread(share, 1)} %** | {fmt_spread(ans, 1)} % | {fmt_spread(rate, 0)} | "
+          f"{fmt_spread([x['dp']['cookies_sent'] for x in rr], 0)} | "
+          f"{fmt_spread([x['dp']['conns'] for x in rr], 0)} | "
+          f"{fmt_spread([x['dp']['evicted_syn'] for x in rr], 0)} | "
+          f"{fmt_spread([x['dp']['table_full'] for x in rr], 0)} |")
+    w("")
+    c = res.get("synflood", "cookie_cycles")
+    if c and c["status"] == "measured":
+        rr = c["data"]["runs"]
+        cyc = [x["dp"]["busy_cycles"] / x["dp"]["cookies_sent"] if x["dp"]["cookies_sent"] else None for x in rr]
+        sps = [x["dp"]["cookies_sent"] / x["send_seconds"] if x["send_seconds"] else None for x in rr]
+        w(f"**Cycles per SYN with cookies**: {fmt_spread(cyc, 0, bold=True)} "
+          "busy cycles of the worker per SYN-ACK sent (a flood without "
+          "legitimate clients, the proxy on; the worker's busy cycles over "
+          "the cookies it sent, so receive, parse, SipHash, the SYN-ACK "
+          f"and its transmission); {fmt_spread(sps, 0)} SYNs answered per "
+          "second on this rig.\n")
+    else:
+        w(f"Cycles per SYN with cookies: {reason(c)}.\n")
+    n = res.get("synflood", "newconn")
+    if n and n["status"] == "measured":
+        rr = n["data"]["runs"]
+        cps = [x.get("handshakes_sending", x["handshakes"]) / x["send_seconds"] if x["send_seconds"] else None for x in rr]
+        share = [100.0 * x["handshakes"] / x["legit_syns"] if x["legit_syns"] else None for x in rr]
+        w(f"**New connections per second with the SYN proxy on**: "
+          f"{fmt_spread(cps, 0, bold=True)} handshakes completed at the "
+          "backends per second while the generator sent (legitimate clients "
+          "only, `--synflood 0`, "
+          f"at most {n['data']['conns'] // 2:,} frames from the generator "
+          f"(SYNs and its answers) into a table of {n['data']['conns']:,} "
+          "connections, which the run cannot fill; "
+          "each is the client's SYN, the cookie SYN-ACK, the client's ACK, "
+          "the proxy's SYN to the backend, its SYN-ACK and the proxy's ACK: "
+          f"six frames through the worker); {fmt_spread(share, 1)} % of "
+          "the SYNs sent completed.\n")
+    else:
+        w(f"New connections per second with the SYN proxy on: {reason(n)}.\n")
+
+
 def render(res, args):
     smoke = args.smoke == "1"
     o = []
@@ -903,6 +973,7 @@ def render(res, args):
     # ---- figures 8 and 9: the API gateway
     gateway_section(res, w, limit)
     gw_lookup_section(res, w)
+    synflood_section(res, w)
 
     # ---- the push service
     push_deliver_section(res, w)

@@ -6,7 +6,7 @@
 # Without --build it configures and builds build-bench/ (release) first.
 # --only takes a comma list of:
 #   own,baseline,modes,newconn,conn,maglev,ctrl,e2e,httpdns,http_route,
-#   gateway,gw_lookup,push_deliver,push_idle.
+#   gateway,gw_lookup,push_deliver,push_idle,synflood.
 # --splice (with --only): the figures run replace their own sections of
 # --out (tests/bench/splice.py), each marked with this run's command and
 # commit; every other section stays as its run wrote it.
@@ -54,7 +54,7 @@ smoke=0
 case "${EDGELB_BENCH_SMOKE:-0}" in "" | 0) ;; *) smoke=1 ;; esac
 build=""
 out=""
-only="own,baseline,modes,newconn,conn,maglev,ctrl,e2e,httpdns,http_route,gateway,gw_lookup,push_deliver,push_idle"
+only="own,baseline,modes,newconn,conn,maglev,ctrl,e2e,httpdns,http_route,gateway,gw_lookup,push_deliver,push_idle,synflood"
 cmdline="tests/bench/run.sh $*"
 splice=0
 
@@ -104,6 +104,15 @@ else
 	OWN_ARGS="--flows 1000,1000000,10000000 --reps 5 --packets 2000000 --syn 1000000" OWN_FLOWS_MAX=10000000
 fi
 FLOWS_SMALL=1000
+# SYN flood figure: spoofed SYNs per legitimate handshake, the connection
+# table (per worker) the flood is aimed at, legitimate flows. The
+# legitimate connections stay (nobody closes them): at 1/128 of a flood
+# of up to 3M SYNs/s, a run's fit in the table, so that only the flood
+# can fill it (it does at 60k SYNs/s in 5 s without the proxy).
+SF_RATIO=127 SF_CONNS=262144 SF_FLOWS=1000000
+# new connections/s through the proxy: a table the run cannot fill (the
+# generator sends SF_NEWCONN_CONNS / 2 frames at most)
+SF_NEWCONN_CONNS=400000
 BACKENDS=10 # per service, on the memif rig
 LADDRS=100  # FULL-NAT local addresses, on the memif rig
 # A figure whose ratios to the baseline spread by more than this (max/min
@@ -209,6 +218,7 @@ hp_need_mb() {
 	if want baseline && [ -n "$TESTPMD" ]; then at_least $((TP_MEM + GEN_MEM)); fi
 	if want modes; then at_least $(($(dp_mem "$FLOWS_BIG") + GEN_MEM)); fi
 	if want newconn; then at_least $(($(dp_mem "$SYN_FLOWS") + GEN_MEM)); fi
+	if want synflood; then at_least $(($(dp_mem "$SF_NEWCONN_CONNS") + GEN_MEM)); fi
 	if want conn; then
 		at_least "$(conn_mem)"
 		for n in $CONN_SIZES; do
@@ -682,6 +692,60 @@ fig_newconn() {
 	done
 }
 
+# Figure "SYN flood": a spoofed SYN flood at the rig's full rate against
+# the FULL-NAT service (SF_RATIO spoofed SYNs from 100.64.0.0/10 per
+# legitimate handshake, a table of SF_CONNS connections) with the SYN
+# proxy off and on; edgelb-gen plays the legitimate clients and the
+# backends (--synflood) and counts the handshakes that complete at the
+# backend. Then, with the proxy on: cycles per spoofed SYN (a flood
+# without legitimate clients: the worker's busy cycles over the cookies
+# it sent) and new connections per second (--synflood 0: handshakes only).
+sf_program() { # SYNPROXY: the FULL-NAT service, legitimate clients' neighbours
+	local c
+	program tcp fnat
+	ctl service set tcp 10.0.0.100:80 synproxy "$1" >/dev/null || return 1
+	# the clients 10.0.3.1..: replies routed to them (any MAC: memif)
+	for c in $(seq 1 $(((SF_FLOWS - 1) / 60000 + 1))); do
+		ctl neigh add "10.0.3.$c" lladdr 02:cc:00:00:03:01 dev p0 >/dev/null || return 1
+	done
+}
+sf_run() { # KEY SYNPROXY RATIO CONNS FILE: one run on a fresh dataplane, its JSON (dp_* added) appended to FILE
+	local j dp count=100000000
+	[ "$3" = 0 ] && count=$(($4 / 2))
+	dp_start "$(dp_mem "$4")" "$4" || { rig_failed synflood "$1" "edgelb-dp did not start"; return 1; }
+	sf_program "$2" || { rig_failed synflood "$1" "programming the service failed"; dp_stop; return 1; }
+	j=$(gen --synflood "$3" --flows "$SF_FLOWS" --client 10.0.3.1 --backend-net 10.0.1.0/24 \
+		--count "$count" --duration "$DUR") ||
+		{ rig_failed synflood "$1" "edgelb-gen failed: $(tail -2 "$work/gen.err" | tr '\n' ' ')"; dp_stop; return 1; }
+	dp_alive synflood "$1" || return 1
+	dp=$(stats 'json.dumps({"busy_cycles": w.get("busy_cycles_total", 0), "rx_packets": w.get("rx_packets_total", 0), "tsc_hz": w.get("tsc_hz", 0), "cookies_sent": w.get("synproxy_cookies_sent_total", 0), "cookies_valid": w.get("synproxy_cookies_valid_total", 0), "backend_done": w.get("synproxy_backend_done_total", 0), "conns": t.get("conns", 0), "evicted_syn": t.get("evicted_syn_total", 0), "table_full": t.get("conn_table_full_total", 0), "drops": {k: v for k, v in d.items() if v}})')
+	dp_stop
+	python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["dp"]=json.loads(sys.argv[2]); print(json.dumps(d))' "$j" "$dp" >>"$5" ||
+		{ rig_failed synflood "$1" "unreadable results: $j / $dp"; return 1; }
+}
+fig_synflood() {
+	local key sp ratio conns r j runs=$work/synflood.jsonl
+	for key in off on cookie_cycles newconn; do
+		sp=on ratio=$SF_RATIO conns=$SF_CONNS
+		case $key in
+		off) sp=off ;;
+		cookie_cycles) ratio=1000000 ;;
+		newconn) ratio=0 conns=$SF_NEWCONN_CONNS ;;
+		esac
+		: >"$runs"
+		for r in $(seq "$REPS"); do
+			sf_run "$key" "$sp" "$ratio" "$conns" "$runs" || continue 2
+		done
+		j=$(python3 -c 'import json,sys; print(json.dumps({"synproxy": sys.argv[2], "ratio": int(sys.argv[3]), "conns": int(sys.argv[4]), "runs": [json.loads(l) for l in open(sys.argv[1]) if l.strip()]}))' \
+			"$runs" "$sp" "$ratio" "$conns")
+		if [ "$(jget "$j" 'sum(x["rx_ipv4"] for x in d["runs"])')" = 0 ]; then
+			no_forwarding synflood "$key" "nothing came back from edgelb-dp: $(jget "$j" 'd["runs"][0]["dp"]["drops"]')"
+		else
+			measured synflood "$key" "$j"
+		fi
+	done
+}
+
 # Figure 3: memory per tracked connection (the dataplane's table), and
 # the forwarding rate with that many connections.
 fig_conn() {
@@ -942,6 +1006,7 @@ want gateway && fig_gateway
 want gw_lookup && fig_gw_lookup
 want push_deliver && fig_push_deliver
 want push_idle && fig_push_idle
+want synflood && fig_synflood
 
 report=$out
 [ "$splice" = 1 ] && report=$work/partial.md
@@ -958,7 +1023,8 @@ if [ "$splice" = 1 ]; then
 		[ctrl]="## 5." [e2e]="## 6." [http_route]="## 7."
 		[gateway]="## 8." [gw_lookup]="## 9." [httpdns]="## HttpDNS"
 		[push_deliver]="## Push delivery"
-		[push_idle]="## Push: idle")
+		[push_idle]="## Push: idle"
+		[synflood]="## SYN flood")
 	hargs=()
 	IFS=, read -ra figs <<<"$only"
 	for f in "${figs[@]}"; do

@@ -145,7 +145,9 @@ ctrl(struct nl_msg *m)
 	ck_assert_msg(rc == 0, "control request failed: %s", why);
 }
 
-/* A NAT service VIP:vport (rr) with backends 10.1.0.10 (and .11). */
+/* A NAT service VIP:vport (rr) with backends 10.1.0.10 (and .11); SYN
+ * proxy off: these tests fill the table with SYNs on purpose, which would
+ * switch auto mode on (test_synproxy covers that). */
 static void
 service(uint8_t proto, uint16_t vport, unsigned int nb)
 {
@@ -156,6 +158,7 @@ service(uint8_t proto, uint16_t vport, unsigned int nb)
 				     .vport = vport,
 				     .mode = LB_MODE_NAT,
 				     .sched = "rr",
+				     .flags = LB_SVC_F_SYNPROXY_OFF,
 				     .b = be,
 				     .nb = nb };
 	char why[LBMSG_ERRMSG_MAX];

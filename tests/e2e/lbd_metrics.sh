@@ -57,7 +57,11 @@ lbd_log "dataplane samples on the page: $ndp"
 # through like every other counter
 for m in edgelb_dp_lcore_icmp_frag_needed_sent_total \
 	edgelb_dp_lcore_icmp_time_exceeded_sent_total \
-	edgelb_dp_lcore_icmp_ratelimited_total edgelb_dp_drop_icmp_ratelimited; do
+	edgelb_dp_lcore_icmp_ratelimited_total edgelb_dp_drop_icmp_ratelimited \
+	edgelb_dp_lcore_synproxy_cookies_sent_total \
+	edgelb_dp_lcore_synproxy_cookies_bad_total \
+	edgelb_dp_lcore_synproxy_backend_failed_total \
+	edgelb_dp_drop_synproxy_bad_cookie; do
 	grep -q "^$m{" <<<"$page" || lbd_fail "no $m series on the page"
 done
 grep -q '^edgelb_dp_service_packets_in_total{' <<<"$page" || {

@@ -30,6 +30,25 @@
  *             on one backend (else `inconsistent`). IPv4 and L4 checksums
  *             of rewritten packets are verified.
  *
+ *   --synflood R  a spoofed SYN flood with legitimate handshakes in it
+ *             (TCP; the generator plays the clients and the backends):
+ *             of every R + 1 frames one is a legitimate client's SYN
+ *             (flow i as above, sequence number 1000), R are SYNs from
+ *             random addresses of --spoof-net with random ports. What
+ *             comes back is answered: a SYN to a backend (--backend-net)
+ *             with the backend's SYN-ACK (ISN GEN_BACKEND_ISN), a SYN-ACK
+ *             to a legitimate client with its ACK; an ACK to a backend
+ *             that acknowledges GEN_BACKEND_ISN + 1 is a completed
+ *             handshake (whether the balancer relayed the client's ACK or
+ *             a SYN proxy made it). The report adds legit_syns,
+ *             spoofed_syns, backend_syns, synacks_legit, synacks_spoofed,
+ *             handshakes (completed) and handshakes_sending (completed
+ *             before sending stopped); --synflood 0 is handshakes only
+ *             (new connections per second through a SYN proxy). Answers
+ *             wait in a queue of their own and go before the next burst
+ *             of SYNs, as a host's own packets would: the flood filling
+ *             the TX ring does not drop them.
+ *
  * Every run is bounded: it stops after --count frames or --duration
  * seconds, whichever comes first, then drains the port for --drain-ms.
  * The report is one JSON object on stdout; the exit status is 0 when the
@@ -63,6 +82,8 @@
 #define GEN_PORTS_PER_ADDR 60000u
 #define GEN_SPORT_BASE	   1024u
 #define GEN_MAX_FLOWS	   10000000u
+#define GEN_BACKEND_ISN	   0x40000000u /* --synflood: the backends' ISN */
+#define GEN_CLIENT_ISN	   1000u
 
 enum gen_mode {
 	GEN_COUNT,
@@ -121,6 +142,9 @@ struct gen_opts {
 	struct gen_prefix backends;
 	struct gen_prefix laddrs;
 	uint16_t bport; /* 0 = not checked */
+	bool flood;	/* --synflood */
+	uint32_t flood_ratio;
+	struct gen_prefix spoof;
 };
 
 struct gen_counts {
@@ -132,6 +156,10 @@ struct gen_counts {
 	uint64_t rx_syn; /* TCP SYNs among them (new connections seen) */
 	uint64_t valid;
 	uint64_t bad[BAD_MAX];
+	/* --synflood */
+	uint64_t legit_syns, spoofed_syns;
+	uint64_t backend_syns, synacks_legit, synacks_spoofed, handshakes;
+	uint64_t handshakes_sending; /* completed while it was sending */
 };
 
 /* One protocol's frame with source address and port zero. */
@@ -175,7 +203,12 @@ usage(FILE *f)
 		"  --bport P          backend port to expect (nat/fnat)\n"
 		"  --count N          frames to send (default 10000000)\n"
 		"  --duration S       seconds at most (default 10)\n"
-		"  --drain-ms MS      receive after sending (default 200)\n");
+		"  --drain-ms MS      receive after sending (default 200)\n"
+		"  --synflood R       R spoofed SYNs per legitimate "
+		"handshake;\n"
+		"                     answers as clients and backends (tcp)\n"
+		"  --spoof-net A/N    spoofed sources (default "
+		"100.64.0.0/10)\n");
 }
 
 static int
@@ -244,6 +277,8 @@ parse_args(int argc, char **argv, struct gen_opts *o)
 		{ "count", required_argument, NULL, 'n' },
 		{ "duration", required_argument, NULL, 't' },
 		{ "drain-ms", required_argument, NULL, 'D' },
+		{ "synflood", required_argument, NULL, 'F' },
+		{ "spoof-net", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -260,6 +295,7 @@ parse_args(int argc, char **argv, struct gen_opts *o)
 	o->drain_ms = 200;
 	o->mode = GEN_COUNT;
 	memset(&o->dmac, 0xff, sizeof(o->dmac));
+	parse_prefix("100.64.0.0/10", &o->spoof);
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		int err = 0;
@@ -335,6 +371,14 @@ parse_args(int argc, char **argv, struct gen_opts *o)
 			err = parse_u64(optarg, 0, 10000, &v);
 			o->drain_ms = (unsigned int)v;
 			break;
+		case 'F':
+			err = parse_u64(optarg, 0, 1000000, &v);
+			o->flood_ratio = (uint32_t)v;
+			o->flood = true;
+			break;
+		case 'S':
+			err = parse_prefix(optarg, &o->spoof);
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -352,8 +396,13 @@ parse_args(int argc, char **argv, struct gen_opts *o)
 		fprintf(stderr, "edgelb-gen: --vip is required\n");
 		return -EINVAL;
 	}
-	if (o->syn)
+	if (o->syn || o->flood)
 		o->proto = IPPROTO_TCP;
+	if (o->flood && (o->backends.mask == 0 || o->syn)) {
+		fprintf(stderr, "edgelb-gen: --synflood needs --backend-net "
+				"and excludes --syn\n");
+		return -EINVAL;
+	}
 	if (o->mode >= GEN_DR && o->backends.mask == 0) {
 		fprintf(stderr, "edgelb-gen: --mode %s needs --backend-net\n",
 			mode_names[o->mode]);
@@ -683,6 +732,195 @@ receive(const struct gen_opts *o, const struct rte_ether_addr *smac,
 	}
 }
 
+/* ---- --synflood ----------------------------------------------------------- */
+
+static inline uint64_t
+xorshift(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/*
+ * Frame f of a --synflood run in m: a legitimate client's SYN (flow
+ * (f / (R + 1)) % flows) when f % (R + 1) is 0, else a spoofed SYN.
+ */
+static void
+flood_frame(const struct gen_opts *o, const struct gen_template *t, uint64_t f,
+	    uint64_t *rng, struct rte_mbuf *m, struct gen_counts *c)
+{
+	uint64_t r = (uint64_t)o->flood_ratio + 1;
+	uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
+	struct rte_ipv4_hdr *ip =
+		(struct rte_ipv4_hdr *)(p + sizeof(struct rte_ether_hdr));
+	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(ip + 1);
+	uint64_t x;
+
+	if (f % r == 0) {
+		make_frame(o, t, (uint32_t)((f / r) % o->flows), m);
+		c->legit_syns++;
+		return;
+	}
+	x = xorshift(rng);
+	memcpy(p, t->frame, GEN_FRAME_LEN);
+	ip->src_addr =
+		rte_cpu_to_be_32(o->spoof.net | ((uint32_t)x & ~o->spoof.mask));
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	th->src_port = rte_cpu_to_be_16((uint16_t)(1024 + (x >> 32) % 64000));
+	th->sent_seq = rte_cpu_to_be_32((uint32_t)(x >> 16));
+	th->cksum = 0;
+	th->cksum = rte_ipv4_udptcp_cksum(ip, th);
+	m->data_len = GEN_FRAME_LEN;
+	m->pkt_len = GEN_FRAME_LEN;
+	c->spoofed_syns++;
+}
+
+static inline bool
+legit_client(const struct gen_opts *o, uint32_t be_addr)
+{
+	uint32_t a = rte_be_to_cpu_32(be_addr);
+
+	return a >= o->client &&
+	       a <= o->client + (o->flows - 1) / GEN_PORTS_PER_ADDR;
+}
+
+/*
+ * Answer the TCP segment m (IPv4 at ip) in place as the party it is
+ * addressed to: swap the Ethernet, IP and TCP endpoints, set sequence,
+ * ACK number and flags, checksums from scratch. The frame goes back to
+ * the balancer (--dmac).
+ */
+static void
+answer(const struct gen_opts *o, const struct rte_ether_addr *smac,
+       struct rte_mbuf *m, struct rte_ipv4_hdr *ip, uint32_t seq, uint32_t ack,
+       uint8_t flags)
+{
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(ip + 1);
+	uint32_t a = ip->src_addr;
+	uint16_t port = th->src_port;
+	uint16_t len = (uint16_t)(sizeof(*ip) + sizeof(*th));
+
+	eth->dst_addr = o->dmac;
+	eth->src_addr = *smac;
+	ip->src_addr = ip->dst_addr;
+	ip->dst_addr = a;
+	ip->total_length = rte_cpu_to_be_16(len);
+	ip->time_to_live = 64;
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	th->src_port = th->dst_port;
+	th->dst_port = port;
+	th->sent_seq = rte_cpu_to_be_32(seq);
+	th->recv_ack = rte_cpu_to_be_32(ack);
+	th->data_off = (sizeof(*th) / 4) << 4;
+	th->tcp_flags = flags;
+	th->rx_win = rte_cpu_to_be_16(65535);
+	th->tcp_urp = 0;
+	th->cksum = 0;
+	th->cksum = rte_ipv4_udptcp_cksum(ip, th);
+	m->data_len = (uint16_t)(sizeof(*eth) + len);
+	m->pkt_len = m->data_len;
+}
+
+/*
+ * Answers waiting for room in the TX ring: they go before the next
+ * flood burst (a host's own queue), so that the flood filling the ring
+ * does not drop them; only when GEN_PENDING are waiting is one dropped.
+ */
+#define GEN_PENDING 4096u
+static struct rte_mbuf *pending[GEN_PENDING];
+static unsigned int npending;
+
+/* Send what is pending; true when nothing is left. */
+static bool
+flood_flush(const struct gen_opts *o, struct gen_counts *c)
+{
+	uint16_t sent;
+
+	if (npending == 0)
+		return true;
+	sent = rte_eth_tx_burst(
+		o->port_id, 0, pending,
+		(uint16_t)RTE_MIN(npending, (unsigned int)UINT16_MAX));
+	c->tx += sent;
+	memmove(pending, pending + sent,
+		(npending - sent) * sizeof(pending[0]));
+	npending -= sent;
+	return npending == 0;
+}
+
+/* Receive a burst of a --synflood run: count, answer what a client or
+ * a backend answers (queued, flood_flush()), free the rest. */
+static void
+flood_receive(const struct gen_opts *o, const struct rte_ether_addr *smac,
+	      struct gen_counts *c)
+{
+	struct rte_mbuf *rx[GEN_BURST], *tx[GEN_BURST];
+	uint16_t n = rte_eth_rx_burst(o->port_id, 0, rx, GEN_BURST), nt = 0;
+
+	for (uint16_t k = 0; k < n; k++) {
+		struct rte_mbuf *m = rx[k];
+		const struct rte_ether_hdr *eth =
+			rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+		struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(ip + 1);
+		uint8_t f;
+
+		c->rx++;
+		if (rte_pktmbuf_data_len(m) <
+			    sizeof(*eth) + sizeof(*ip) + sizeof(*th) ||
+		    eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) ||
+		    ip->version_ihl != RTE_IPV4_VHL_DEF ||
+		    ip->next_proto_id != IPPROTO_TCP) {
+			c->rx_other++;
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		c->rx_ipv4++;
+		f = th->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG |
+				     RTE_TCP_RST_FLAG | RTE_TCP_FIN_FLAG);
+		if (f == RTE_TCP_SYN_FLAG &&
+		    in_prefix(&o->backends, ip->dst_addr)) {
+			c->backend_syns++;
+			answer(o, smac, m, ip, GEN_BACKEND_ISN,
+			       rte_be_to_cpu_32(th->sent_seq) + 1,
+			       RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG);
+			tx[nt++] = m;
+		} else if (f == (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG) &&
+			   legit_client(o, ip->dst_addr) &&
+			   rte_be_to_cpu_32(th->recv_ack) ==
+				   GEN_CLIENT_ISN + 1) {
+			c->synacks_legit++;
+			answer(o, smac, m, ip, GEN_CLIENT_ISN + 1,
+			       rte_be_to_cpu_32(th->sent_seq) + 1,
+			       RTE_TCP_ACK_FLAG);
+			tx[nt++] = m;
+		} else {
+			if (f == (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG))
+				c->synacks_spoofed++;
+			else if (f == RTE_TCP_ACK_FLAG &&
+				 in_prefix(&o->backends, ip->dst_addr) &&
+				 rte_be_to_cpu_32(th->recv_ack) ==
+					 GEN_BACKEND_ISN + 1)
+				c->handshakes++;
+			rte_pktmbuf_free(m);
+		}
+	}
+	for (uint16_t k = 0; k < nt; k++) {
+		if (npending == GEN_PENDING) {
+			c->tx_refused++;
+			rte_pktmbuf_free(tx[k]);
+			continue;
+		}
+		pending[npending++] = tx[k];
+	}
+	flood_flush(o, c);
+}
+
 static void
 report(const struct gen_opts *o, const struct gen_counts *c, double send_s,
        double total_s)
@@ -705,6 +943,17 @@ report(const struct gen_opts *o, const struct gen_counts *c, double send_s,
 	       send_s > 0 ? c->tx / send_s : 0,
 	       send_s > 0 ? c->rx_ipv4 / send_s : 0,
 	       send_s > 0 ? c->rx_syn / send_s : 0);
+	if (o->flood)
+		printf(" \"synflood_ratio\": %u, \"legit_syns\": %" PRIu64
+		       ", \"spoofed_syns\": %" PRIu64
+		       ", \"backend_syns\": %" PRIu64
+		       ", \"synacks_legit\": %" PRIu64
+		       ", \"synacks_spoofed\": %" PRIu64
+		       ", \"handshakes\": %" PRIu64
+		       ", \"handshakes_sending\": %" PRIu64 ",\n",
+		       o->flood_ratio, c->legit_syns, c->spoofed_syns,
+		       c->backend_syns, c->synacks_legit, c->synacks_spoofed,
+		       c->handshakes, c->handshakes_sending);
 	printf(" \"invalid\": {");
 	for (int b = 0; b < BAD_MAX; b++)
 		printf("%s\"%s\": %" PRIu64, b ? ", " : "", bad_names[b],
@@ -722,9 +971,11 @@ run(const struct gen_opts *o, struct rte_mempool *mp,
 	struct gen_counts c;
 	uint64_t hz = rte_get_tsc_hz(), start, end, now, stop_at, drain_end;
 	uint64_t seq = 0; /* frames the port took so far */
+	uint64_t rng = 0x9e3779b97f4a7c15ull;
 
 	memset(&c, 0, sizeof(c));
-	build_template(o, smac, o->syn ? RTE_TCP_SYN_FLAG : RTE_TCP_ACK_FLAG,
+	build_template(o, smac,
+		       o->syn || o->flood ? RTE_TCP_SYN_FLAG : RTE_TCP_ACK_FLAG,
 		       &tpl[0]);
 	build_template(o, smac, RTE_TCP_ACK_FLAG, &tpl[1]);
 
@@ -736,6 +987,12 @@ run(const struct gen_opts *o, struct rte_mempool *mp,
 
 		if (o->count - c.tx < want)
 			want = (uint16_t)(o->count - c.tx);
+		if (o->flood && !flood_flush(o, &c)) {
+			/* the answers first: no new SYNs while they wait */
+			flood_receive(o, smac, &c);
+			now = rte_rdtsc();
+			continue;
+		}
 		/*
 		 * Frame number seq + k is flow (seq + k) % flows, or with
 		 * --syn the SYN (even) or ACK (odd) of flow (seq + k) / 2:
@@ -745,7 +1002,10 @@ run(const struct gen_opts *o, struct rte_mempool *mp,
 			for (uint16_t k = 0; k < want; k++) {
 				uint64_t f = seq + k;
 
-				if (o->syn)
+				if (o->flood)
+					flood_frame(o, &tpl[0], f, &rng, tx[k],
+						    &c);
+				else if (o->syn)
 					make_frame(
 						o, &tpl[f & 1],
 						(uint32_t)((f / 2) % o->flows),
@@ -758,18 +1018,42 @@ run(const struct gen_opts *o, struct rte_mempool *mp,
 			sent = rte_eth_tx_burst(o->port_id, 0, tx, want);
 			if (sent < want) {
 				c.tx_refused += want - sent;
+				if (o->flood) /* built again: not sent */
+					for (uint16_t k = sent; k < want; k++) {
+						if ((seq +
+						     k) % ((uint64_t)o
+								   ->flood_ratio +
+							   1) ==
+						    0)
+							c.legit_syns--;
+						else
+							c.spoofed_syns--;
+					}
 				rte_pktmbuf_free_bulk(tx + sent, want - sent);
 			}
 			c.tx += sent;
 			seq += sent;
 		}
-		receive(o, smac, owner, &c);
+		if (o->flood)
+			flood_receive(o, smac, &c);
+		else
+			receive(o, smac, owner, &c);
 		now = rte_rdtsc();
 	}
 	end = now;
+	c.handshakes_sending = c.handshakes;
 	drain_end = end + hz * o->drain_ms / 1000;
-	while (!quit && rte_rdtsc() < drain_end)
-		receive(o, smac, owner, &c);
+	while (!quit && rte_rdtsc() < drain_end) {
+		if (o->flood)
+			flood_receive(o, smac, &c); /* flushes what waits */
+		else
+			receive(o, smac, owner, &c);
+	}
+	if (npending > 0) { /* never sent */
+		c.tx_refused += npending;
+		rte_pktmbuf_free_bulk(pending, npending);
+		npending = 0;
+	}
 	report(o, &c, (double)(end - start) / hz,
 	       (double)(rte_rdtsc() - start) / hz);
 	return 0;

@@ -215,6 +215,12 @@ static const struct {
 	{ SVC_HEAD "syn_src_rate = -5\n",
 	  "edgelb.ini:4: [service web] syn_src_rate: '-5': expected a number "
 	  "(0-100000000, 0 = none)" },
+	{ SVC_HEAD "synproxy = maybe\n",
+	  "edgelb.ini:4: [service web] synproxy: 'maybe': expected "
+	  "off|on|auto" },
+	{ SVC_HEAD "synproxy = on\n",
+	  "edgelb.ini:1: [service web]: synproxy = on needs proto tcp and "
+	  "mode nat or fnat (DR and TUNNEL replies bypass us)" },
 	{ "[service web]\nvip = 10.0.0.1:53\nproto = udp\nmode = dr\n"
 	  "syn_src_rate = 10\n",
 	  "edgelb.ini:1: [service web]: syn_src_rate needs proto tcp" },
@@ -334,6 +340,7 @@ static const char full_ini[] =
 	"max_conns = 100000\n"
 	"conn_rate = 5000\n"
 	"syn_src_rate = 20\n"
+	"synproxy = on\n"
 	"\n"
 	"[service dns6]\n"
 	"vip = [2001:db8::53]:53\n"
@@ -410,7 +417,8 @@ START_TEST(test_full_file)
 	ck_assert_str_eq(s->sched, "mh");
 	ck_assert_uint_eq(s->mh_size, 65537);
 	ck_assert_uint_eq(s->persist, 300);
-	ck_assert_uint_eq(s->flags, LB_SVC_F_TOA | LB_SVC_F_PROXY_V2);
+	ck_assert_uint_eq(s->flags, LB_SVC_F_TOA | LB_SVC_F_PROXY_V2 |
+					    LB_SVC_F_SYNPROXY_ON);
 	ck_assert_str_eq(s->check, "web-http");
 	ck_assert_uint_eq(s->on_fail, CFG_ON_FAIL_REMOVE);
 	ck_assert_uint_eq(s->nbackends, 3);
@@ -590,7 +598,7 @@ START_TEST(test_state_round_trip)
 	ck_assert_int_eq(cfg_backend_add(s, &b), -EEXIST);
 	s->check[0] = 't';
 	s->check[1] = '\0';
-	s->flags |= LB_SVC_F_UDP_DRAIN;
+	s->flags |= LB_SVC_F_UDP_DRAIN | LB_SVC_F_SYNPROXY_OFF;
 	s->max_conns = 7;
 	s->conn_rate = 8;
 	s->syn_src_rate = 9;
@@ -642,7 +650,7 @@ START_TEST(test_state_round_trip)
 	ck_assert_uint_eq(s->conn_rate, 8);
 	ck_assert_uint_eq(s->syn_src_rate, 9);
 	ck_assert_str_eq(s->check, "t");
-	ck_assert_uint_eq(s->flags, LB_SVC_F_UDP_DRAIN);
+	ck_assert_uint_eq(s->flags, LB_SVC_F_UDP_DRAIN | LB_SVC_F_SYNPROXY_OFF);
 	s = cfg_service_find(c2, "tcp-10.0.0.5-443");
 	ck_assert_ptr_nonnull(s);
 	ck_assert_uint_eq(s->mode, LB_MODE_FNAT);

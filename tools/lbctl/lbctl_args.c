@@ -256,6 +256,18 @@ do_service(struct lbctl_pctx *p, struct words *w)
 		} else if (strcmp(s, "udp-drain") == 0) {
 			have_flags = true;
 			flags |= LB_SVC_F_UDP_DRAIN;
+		} else if (strcmp(s, "synproxy") == 0) {
+			const char *mode = next(w);
+
+			have_flags = true;
+			if (mode != NULL && strcmp(mode, "on") == 0)
+				flags |= LB_SVC_F_SYNPROXY_ON;
+			else if (mode != NULL && strcmp(mode, "off") == 0)
+				flags |= LB_SVC_F_SYNPROXY_OFF;
+			else if (mode == NULL || strcmp(mode, "auto") != 0)
+				return lbctl_usage_err(
+					p,
+					"synproxy: expected on, off or auto");
 		} else if (strcmp(s, "noflags") == 0) {
 			have_flags = true;
 		} else {

@@ -387,12 +387,14 @@ value_json(const struct lbctl_fmt *f, struct nlattr *const *tb, int attr)
 	case LB_ATTR_LINK:
 		return cJSON_CreateBool(fmt_u(tb, attr) != 0);
 	case LB_ATTR_SVC_FLAGS: {
-		static const char *const names[] = { "toa", "proxy-v2",
-						     "sh-port", "udp-drain" };
+		static const char *const names[] = {
+			"toa",	     "proxy-v2",    "sh-port",
+			"udp-drain", "synproxy-on", "synproxy-off"
+		};
 		cJSON *arr = cJSON_CreateArray();
 
 		v = fmt_u(tb, attr);
-		for (int i = 0; arr != NULL && i < 4; i++)
+		for (int i = 0; arr != NULL && i < 6; i++)
 			if (v & (1u << i))
 				cJSON_AddItemToArray(
 					arr, cJSON_CreateString(names[i]));
