@@ -69,6 +69,13 @@ enum dp_drop {
 	DP_DROP_SYN_SRC_LIMIT,	     /* SYN over its source's syn_src_rate */
 	DP_DROP_BACKEND_OVERLOADED,  /* every backend over its threshold */
 	DP_DROP_ICMP_RATELIMITED, /* echo request, its reply over the limit */
+	DP_DROP_FRAG_TINY,	  /* fragment below frag_min_size (ipfrag.h) */
+	DP_DROP_FRAG_SHORT,	  /* first fragment without the L4 header */
+	DP_DROP_FRAG_TOO_BIG,	  /* fragment ending past 65535 bytes */
+	DP_DROP_FRAG_BAD,	  /* overlapping, duplicate, misaligned, > 8 */
+	DP_DROP_FRAG_TABLE_FULL,  /* no reassembly entry for a new datagram */
+	DP_DROP_FRAG_TIMEOUT,	  /* datagram not whole in frag_timeout_ms */
+	DP_DROP_FRAG_NOMEM,	  /* no mbuf to fragment or copy a packet */
 	DP_DROP_MAX,
 };
 
@@ -87,6 +94,13 @@ struct stats_icmp {
 	uint64_t frag_needed; /* destination unreachable, code 4 */
 	uint64_t time_exceeded;
 	uint64_t ratelimited; /* answers of any kind not sent */
+};
+
+/* Fragments (ipfrag.h): datagrams made whole, and cut on the way out. */
+struct stats_frag {
+	uint64_t reassembled;	/* datagrams reassembled */
+	uint64_t fragmented;	/* packets cut into fragments on TX */
+	uint64_t fragments_out; /* ... fragments they made */
 };
 
 /* Per-lcore totals. */

@@ -18,6 +18,7 @@
 #include <rte_mbuf.h>
 
 #include "dp.h"
+#include "ipfrag.h"
 #include "pkt.h"
 #include "port.h"
 
@@ -69,15 +70,38 @@ dp_worker_flush(struct dp_worker *w, uint16_t port)
 	tb->n = 0;
 }
 
-/* Queue m for TX on port (our port index). Consumes m. */
+/* Queue the one-segment frame m, that fits port's MTU, for TX on port. */
 static inline void
-dp_worker_tx(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
+dp_worker_txq(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
 {
 	struct dp_txbuf *tb = &w->tx[port];
 
 	tb->pkts[tb->n++] = m;
 	if (tb->n == DP_BURST)
 		dp_worker_flush(w, port);
+}
+
+/*
+ * Queue m for TX on port (our port index). Consumes m. An mbuf chain (a
+ * reassembled datagram) or a datagram over the port's MTU goes through
+ * ipfrag_split() first: one segment again, or fragments (ipfrag.h).
+ */
+static inline void
+dp_worker_tx(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
+{
+	uint16_t mtu = w->dp->ports[port]->mtu;
+	struct rte_mbuf *out[IPFRAG_OUT_MAX];
+	unsigned int n;
+
+	if (likely(m->nb_segs == 1 &&
+		   rte_pktmbuf_pkt_len(m) <=
+			   (uint32_t)mtu + RTE_ETHER_HDR_LEN)) {
+		dp_worker_txq(w, port, m);
+		return;
+	}
+	n = ipfrag_split(w, m, mtu, out);
+	for (unsigned int i = 0; i < n; i++)
+		dp_worker_txq(w, port, out[i]);
 }
 
 /* Count m as dropped for why and free it. */

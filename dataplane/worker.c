@@ -19,6 +19,7 @@
 #include "dp_tx.h"
 #include "fwd.h"
 #include "icmp.h"
+#include "ipfrag.h"
 #include "pkt.h"
 #include "svc.h"
 #include "worker.h"
@@ -239,6 +240,13 @@ burst_parse(struct dp_worker *w, uint16_t port, struct rte_mbuf **pkts,
 			dp_worker_drop(w, m, DP_DROP_OTHER_HOST);
 			continue;
 		}
+		/* a fragment to a VIP: on once its datagram is whole */
+		if (unlikely(pi[kept].flags & PKT_F_FRAG) &&
+		    ipfrag_wanted(w, &pi[kept])) {
+			m = ipfrag_input(w, m, &pi[kept]);
+			if (m == NULL)
+				continue;
+		}
 		pkts[kept++] = m;
 	}
 	return kept;
@@ -323,6 +331,8 @@ worker_iterate(struct dp_worker *w, uint64_t *prev)
 		got += ctrl_tx_drain(w);
 	if (dp->fwd != NULL)
 		fwd_poll(w);
+	if (dp->frag != NULL)
+		ipfrag_poll(w);
 	for (uint16_t p = 0; p < dp->nports; p++)
 		dp_worker_flush(w, p);
 	svc_worker_quiescent(dp->svc, w->index);
