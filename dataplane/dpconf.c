@@ -61,7 +61,7 @@ dpconf_defaults(struct dpconf *c)
 	c->xdp_steer = true;
 	c->frag_reassembly = true;
 	c->frag_timeout_ms = 2000;
-	c->frag_min_size = 256;
+	c->frag_min_size = 64;
 	c->frag_bucket_entries = 4;
 	snprintf(c->xdp_pin_dir, sizeof(c->xdp_pin_dir), "%s",
 		 DPCONF_DEFAULT_XDP_PIN_DIR);

@@ -515,7 +515,7 @@ END_TEST
 /*
  * Fragments that are no part of a datagram we would forward, each
  * dropped by its own reason before it takes an entry: ending past 65535
- * bytes, a non-last one below frag_min_size (256), one that is not a
+ * bytes, a non-last one below frag_min_size (64) or empty, one that is not a
  * multiple of 8, a TCP one at offset 8 (RFC 1858), a first fragment too
  * short for the UDP header.
  */
@@ -535,9 +535,12 @@ START_TEST(test_bad_single)
 	rx(&m, 1);
 	ck_assert_uint_eq(drops(DP_DROP_FRAG_TOO_BIG), 1);
 
-	m = frag_of(&in, 1480, 64, true);
+	m = frag_of(&in, 1480, 56, true);
 	rx(&m, 1);
 	ck_assert_uint_eq(drops(DP_DROP_FRAG_TINY), 1);
+	m = frag_of(&in, 1480, 0, true);
+	rx(&m, 1);
+	ck_assert_uint_eq(drops(DP_DROP_FRAG_TINY), 2);
 
 	m = frag_of(&in, 1480, 1476, true);
 	rx(&m, 1);

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Fragments through edgelb-dp (docs/dataplane.md "Fragments"), in NAT,
+# FULL-NAT, DR and TUNNEL: the router's link to the LB (elb-r1) has MTU
+# 1400 while everything else has 1500.
+#  (a) A 3,000-byte UDP datagram from the client: the client's kernel
+#      fragments it for its 1500 MTU, the router again for 1400 (five
+#      fragments). edgelb-dp reassembles it, forwards it whole and cuts it
+#      again for the backends' 1500 MTU (TUNNEL: the outer packet); the
+#      backend answers with the length and sha256 of what it received,
+#      which must be what the client sent.
+#  (b) A 2 MB TCP upload whose segments have DF cleared
+#      (IP_PMTUDISC_DONT): the router fragments each full-size segment,
+#      edgelb-dp reassembles every one; the backend answers the length and
+#      sha256 of the whole stream.
+#  (c) The counters: datagrams reassembled, no fragment dropped for a
+#      reason of ours.
+# Backends run tests/e2e/frag_peer.py on UDP 9100 / TCP 9101, services
+# are added for them next to the lab's own.
+# Without reassembly (frag_reassembly = no, or the hook removed) the
+# non-first fragments are dropped as "fragment" and both transfers fail.
+source "$(dirname "$0")/lib.sh"
+e2e_begin
+
+FRAG_PEER=$E2E_SRC/tests/e2e/frag_peer.py
+FRAG_UDP=9100
+FRAG_TCP=9101
+
+# frag_setup MODE: the peers in every backend, their services, the
+# router's 1400 MTU towards the LB.
+frag_setup() {
+	local mode=$1 b proto port deadline
+	for b in "${LAB_BACKENDS[@]}"; do
+		lab_ns "elb-$b" timeout 900 python3 "$FRAG_PEER" serve "$b" \
+			0.0.0.0 "$FRAG_UDP" "$FRAG_TCP" \
+			>>"$LAB_DIR/fragpeer-$b.log" 2>&1 9>&- &
+		echo $! >"$LAB_DIR/fragpeer-$b.pid"
+	done
+	for b in "${LAB_BACKENDS[@]}"; do
+		deadline=$((SECONDS + 15))
+		until lab_ns "elb-$b" ss -Hltn "sport = :$FRAG_TCP" | grep -q .; do
+			((SECONDS < deadline)) || {
+				e2e_fail "frag_peer did not listen in elb-$b"
+				return 1
+			}
+			sleep 0.2
+		done
+	done
+	for proto in udp tcp; do
+		port=$FRAG_UDP
+		[ "$proto" = tcp ] && port=$FRAG_TCP
+		lab_lbctl service add "$proto" "$LAB_VIP:$port" mode "$mode" \
+			sched rr || {
+			e2e_fail "service add $proto $port"
+			return 1
+		}
+		for b in "${LAB_BACKENDS[@]}"; do
+			lab_lbctl backend add "$proto" "$LAB_VIP:$port" \
+				"$(lab_backend_ip "$b"):$port" weight 1 || {
+				e2e_fail "backend add $b"
+				return 1
+			}
+		done
+		if [ "$mode" = fnat ]; then
+			lab_lbctl laddr add "$proto" "$LAB_VIP:$port" \
+				"$LAB_LADDR" || {
+				e2e_fail "laddr add"
+				return 1
+			}
+		fi
+	done
+	lab_router ip link set dev elb-r1 mtu 1400 || {
+		e2e_fail "router mtu"
+		return 1
+	}
+}
+
+# scen_frag_udp N SIZE: N datagrams of SIZE bytes, each answered right.
+scen_frag_udp() {
+	local n=$1 size=$2 i out
+	for ((i = 0; i < n; i++)); do
+		if ! out=$(lab_client timeout 20 python3 "$FRAG_PEER" udp \
+			"$LAB_VIP" "$FRAG_UDP" "$size" 2>&1); then
+			e2e_fail "udp $size bytes, datagram $((i + 1)): $out"
+			return 1
+		fi
+		e2e_log "udp: $out"
+	done
+}
+
+# scen_frag_tcp SIZE: an upload of SIZE bytes in fragmented segments.
+scen_frag_tcp() {
+	local size=$1 out
+	if ! out=$(lab_client timeout 60 python3 "$FRAG_PEER" tcp \
+		"$LAB_VIP" "$FRAG_TCP" "$size" 2>&1); then
+		e2e_fail "tcp upload of $size bytes: $out"
+		return 1
+	fi
+	e2e_log "tcp: $out"
+}
+
+# scen_frag_counters MIN: at least MIN datagrams reassembled; no drop of
+# a fragment for a reason of ours.
+scen_frag_counters() {
+	local min=$1 re r v bad=""
+	re=$(e2e_stat lcore frag_reassembled_total) || {
+		e2e_fail "lbctl stats"
+		return 1
+	}
+	for r in fragment frag_tiny frag_short frag_too_big frag_bad \
+		frag_table_full frag_nomem too_big; do
+		v=$(e2e_stat drop "$r") || return 1
+		[ "$v" = 0 ] || bad+=" $r=$v"
+	done
+	e2e_log "reassembled $re datagrams; fragment drops:${bad:- none}"
+	[ "$re" -ge "$min" ] || {
+		e2e_fail "only $re datagrams reassembled, want >= $min"
+		return 1
+	}
+	[ -z "$bad" ] || {
+		e2e_fail "fragments dropped:$bad"
+		return 1
+	}
+}
+
+modes=(nat fnat dr)
+if lab_bin edgelb-bpf >/dev/null 2>&1; then
+	modes+=(tunnel)
+else
+	e2e_log "tunnel: skipped, its backends decapsulate with edgelb-bpf (not built)"
+fi
+for mode in "${modes[@]}"; do
+	e2e_log "---- mode $mode"
+	lab_up "$mode" || {
+		e2e_fail "lab_up $mode"
+		continue
+	}
+	frag_setup "$mode" || continue
+	e2e_scen scen_frag_udp 3 3000
+	e2e_scen scen_frag_tcp $((2 * 1024 * 1024))
+	# 3 datagrams, and each of the upload's full-size segments
+	e2e_scen scen_frag_counters 100
+done
+e2e_end
