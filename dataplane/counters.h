@@ -101,6 +101,8 @@ struct stats_frag {
 	uint64_t reassembled;	/* datagrams reassembled */
 	uint64_t fragmented;	/* packets cut into fragments on TX */
 	uint64_t fragments_out; /* ... fragments they made */
+	uint64_t handoff_out;	/* datagrams handed to their flow's worker */
+	uint64_t handoff_in;	/* ... taken from other workers */
 };
 
 /* Per-lcore totals. */

@@ -23,6 +23,7 @@
 #include <rte_ip.h>
 #include <rte_ip_frag.h>
 #include <rte_malloc.h>
+#include <rte_ring.h>
 
 #include "edgelb/log.h"
 #include "ipfrag.h"
@@ -30,6 +31,7 @@
 
 struct ipfrag_worker {
 	struct rte_ip_frag_tbl *tbl;
+	struct rte_ring *handoff; /* datagrams other workers made for us */
 	struct rte_ip_frag_death_row dr;
 } __rte_cache_aligned;
 
@@ -117,6 +119,16 @@ ipfrag_init(struct dp_ctx *dp, char *err, size_t errlen)
 			goto nomem;
 		if (i == 0)
 			f->tbl_bytes = heap_used() - before;
+		if (dp->nworkers > 1) {
+			char name[32];
+
+			snprintf(name, sizeof(name), "ipfrag_ho%u", i);
+			f->w[i].handoff =
+				rte_ring_create(name, IPFRAG_HANDOFF_SIZE,
+						SOCKET_ID_ANY, RING_F_SC_DEQ);
+			if (f->w[i].handoff == NULL)
+				goto nomem;
+		}
 	}
 	LB_INFO("fragments: reassembly table of %u entries (%u buckets of "
 		"%u) per worker, %" PRIu64 " bytes each, timeout %u ms",
@@ -138,6 +150,12 @@ ipfrag_fini(struct dp_ctx *dp)
 	if (f == NULL)
 		return;
 	for (unsigned int i = 0; i < f->nworkers; i++) {
+		struct rte_mbuf *m;
+
+		while (f->w[i].handoff != NULL &&
+		       rte_ring_dequeue(f->w[i].handoff, (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(f->w[i].handoff);
 		/* the table frees the fragments it holds */
 		rte_ip_frag_table_destroy(f->w[i].tbl);
 		rte_ip_frag_free_death_row(&f->w[i].dr, 0);
@@ -255,6 +273,30 @@ ipfrag_input(struct dp_worker *w, struct rte_mbuf *m, struct pkt_info *pi)
 }
 
 void
+ipfrag_handoff(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
+	       unsigned int owner)
+{
+	struct rte_ring *r = w->dp->frag->w[owner].handoff;
+
+	m->hash.usr = port;
+	if (r == NULL || rte_ring_mp_enqueue(r, m) != 0) {
+		drop(w, m, DP_DROP_HANDOFF_FULL);
+		return;
+	}
+	w->frag_st.handoff_out++;
+}
+
+unsigned int
+ipfrag_handoff_take(struct dp_worker *w, struct rte_mbuf **pkts, unsigned int n)
+{
+	struct rte_ring *r = w->dp->frag->w[w->index].handoff;
+
+	if (r == NULL)
+		return 0;
+	return rte_ring_sc_dequeue_burst(r, (void **)pkts, n, NULL);
+}
+
+void
 ipfrag_poll(struct dp_worker *w)
 {
 	struct ipfrag_worker *fw = &w->dp->frag->w[w->index];
@@ -335,6 +377,88 @@ chain_cut(struct rte_mbuf *m, uint32_t len)
 	}
 }
 
+/*
+ * Cut the IPv4 datagram m (no L2 header, pkt_len exactly the datagram)
+ * into out[] of at most limit bytes each, one segment and limit + hdrs
+ * headroom free in front of each; the fragments' header checksums are
+ * left to the caller. Returns the count, or 0 (m dropped, counted).
+ * Consumes m.
+ */
+static unsigned int
+cut(struct dp_worker *w, struct rte_mbuf *m, uint16_t limit, uint16_t hdrs,
+    struct rte_mbuf **out)
+{
+	int32_t n;
+
+	n = rte_ipv4_fragment_packet(m, out, IPFRAG_OUT_MAX, limit, m->pool,
+				     m->pool);
+	rte_pktmbuf_free(m); /* the fragments hold what they need of it */
+	if (n <= 0) {
+		w->drops[n == -ENOMEM ? DP_DROP_FRAG_NOMEM : DP_DROP_TOO_BIG]++;
+		return 0;
+	}
+	for (int32_t i = 0; i < n; i++) {
+		if (rte_pktmbuf_linearize(out[i]) == 0 &&
+		    rte_pktmbuf_headroom(out[i]) >= hdrs)
+			continue;
+		for (int32_t j = 0; j < n; j++)
+			rte_pktmbuf_free(out[j]);
+		w->drops[DP_DROP_FRAG_NOMEM]++;
+		return 0;
+	}
+	return (unsigned int)n;
+}
+
+/*
+ * An IPIP packet (TUNNEL) over the MTU whose inner datagram has no DF:
+ * the inner datagram is cut and each piece gets the outer header, so
+ * that every packet on the wire is a whole IPIP packet (decapsulators
+ * in XDP, as bpf/tun_decap, leave outer fragments to a kernel that may
+ * have no ipip device). eth and the outer header at ip (ihl bytes) are
+ * copied; the outer IDs count up from the original's.
+ */
+static unsigned int
+split_ipip(struct dp_worker *w, struct rte_mbuf *m,
+	   const struct rte_ether_hdr *eth, uint16_t ihl, uint16_t limit,
+	   struct rte_mbuf **out)
+{
+	struct rte_ipv4_hdr outer, *in;
+	uint16_t id;
+	unsigned int n;
+
+	memcpy(&outer, rte_pktmbuf_mtod_offset(m, void *, sizeof(*eth)),
+	       sizeof(outer));
+	id = rte_be_to_cpu_16(outer.packet_id);
+	rte_pktmbuf_adj(m, (uint16_t)(sizeof(*eth) + ihl));
+	in = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
+	chain_cut(m, rte_be_to_cpu_16(in->total_length));
+	n = cut(w, m, (uint16_t)(limit - ihl), (uint16_t)(sizeof(*eth) + ihl),
+		out);
+	for (unsigned int i = 0; i < n; i++) {
+		struct rte_mbuf *f = out[i];
+		char *p;
+		struct rte_ipv4_hdr *o;
+
+		in = rte_pktmbuf_mtod(f, struct rte_ipv4_hdr *);
+		in->hdr_checksum = rte_ipv4_cksum(in);
+		p = rte_pktmbuf_prepend(f, (uint16_t)(sizeof(*eth) + ihl));
+		memcpy(p, eth, sizeof(*eth));
+		o = (struct rte_ipv4_hdr *)(p + sizeof(*eth));
+		memcpy(o, &outer, sizeof(outer));
+		/* options, if any, are not ours: IPIP headers have none */
+		o->total_length = rte_cpu_to_be_16(
+			(uint16_t)(rte_pktmbuf_pkt_len(f) - sizeof(*eth)));
+		o->packet_id = rte_cpu_to_be_16((uint16_t)(id + i));
+		o->hdr_checksum = 0;
+		o->hdr_checksum = rte_ipv4_cksum(o);
+	}
+	if (n > 0) {
+		w->frag_st.fragmented++;
+		w->frag_st.fragments_out += n;
+	}
+	return n;
+}
+
 unsigned int
 ipfrag_split(struct dp_worker *w, struct rte_mbuf *m, uint16_t mtu,
 	     struct rte_mbuf **out)
@@ -342,9 +466,9 @@ ipfrag_split(struct dp_worker *w, struct rte_mbuf *m, uint16_t mtu,
 	struct rte_ether_hdr eth;
 	struct rte_ipv4_hdr *ip;
 	struct rte_mbuf *c;
-	uint16_t limit = RTE_MIN(mtu, mbuf_room(m));
+	uint16_t limit = RTE_MIN(mtu, mbuf_room(m)), ihl;
 	uint32_t iplen;
-	int32_t n;
+	unsigned int n;
 
 	if (rte_pktmbuf_data_len(m) < sizeof(eth) + sizeof(*ip)) {
 		drop(w, m, DP_DROP_TRUNCATED);
@@ -369,6 +493,21 @@ ipfrag_split(struct dp_worker *w, struct rte_mbuf *m, uint16_t mtu,
 		drop(w, m, DP_DROP_BAD_TOTAL_LEN);
 		return 0;
 	}
+	ihl = (uint16_t)((ip->version_ihl & 0xf) * 4);
+	if (ip->next_proto_id == IPPROTO_IPIP && ihl == sizeof(*ip) &&
+	    !(ip->fragment_offset &
+	      rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG |
+			       RTE_IPV4_HDR_OFFSET_MASK)) &&
+	    rte_pktmbuf_data_len(m) >= sizeof(eth) + 2 * sizeof(*ip)) {
+		const struct rte_ipv4_hdr *in = (const void *)(ip + 1);
+		uint16_t tl = rte_be_to_cpu_16(in->total_length);
+
+		if ((in->version_ihl >> 4) == 4 &&
+		    !(in->fragment_offset &
+		      rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG)) &&
+		    tl >= sizeof(*in) && tl + ihl <= iplen)
+			return split_ipip(w, m, &eth, ihl, limit, out);
+	}
 	if (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG)) {
 		drop(w, m, DP_DROP_TOO_BIG);
 		return 0;
@@ -376,31 +515,17 @@ ipfrag_split(struct dp_worker *w, struct rte_mbuf *m, uint16_t mtu,
 	/* exactly the datagram (the fragments are cut from pkt_len) */
 	chain_cut(m, (uint32_t)sizeof(eth) + iplen);
 	rte_pktmbuf_adj(m, sizeof(eth));
-	n = rte_ipv4_fragment_packet(m, out, IPFRAG_OUT_MAX, limit, m->pool,
-				     m->pool);
-	rte_pktmbuf_free(m); /* the fragments hold what they need of it */
-	if (n <= 0) {
-		w->drops[n == -ENOMEM ? DP_DROP_FRAG_NOMEM : DP_DROP_TOO_BIG]++;
-		return 0;
-	}
-	for (int32_t i = 0; i < n; i++) {
-		struct rte_mbuf *f = out[i];
-		char *p;
+	n = cut(w, m, limit, sizeof(eth), out);
+	for (unsigned int i = 0; i < n; i++) {
+		char *p = rte_pktmbuf_prepend(out[i], sizeof(eth));
 
-		if (rte_pktmbuf_linearize(f) != 0 ||
-		    (p = rte_pktmbuf_prepend(f, sizeof(eth))) == NULL) {
-			for (int32_t j = i; j < n; j++)
-				rte_pktmbuf_free(out[j]);
-			for (int32_t j = 0; j < i; j++)
-				rte_pktmbuf_free(out[j]);
-			w->drops[DP_DROP_FRAG_NOMEM]++;
-			return 0;
-		}
 		memcpy(p, &eth, sizeof(eth));
 		ip = (struct rte_ipv4_hdr *)(p + sizeof(eth));
 		ip->hdr_checksum = rte_ipv4_cksum(ip);
 	}
+	if (n == 0)
+		return 0;
 	w->frag_st.fragmented++;
-	w->frag_st.fragments_out += (uint64_t)n;
-	return (unsigned int)n;
+	w->frag_st.fragments_out += n;
+	return n;
 }

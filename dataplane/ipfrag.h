@@ -51,6 +51,9 @@
 /* Most fragments one datagram is cut into on the way out. */
 #define IPFRAG_OUT_MAX 128u
 
+/* Whole datagrams one worker's handoff ring holds. */
+#define IPFRAG_HANDOFF_SIZE 1024u
+
 /*
  * Build one reassembly table per worker as dp->conf says (frag_* keys;
  * 0 = derived, see docs) and set dp->frag; nothing when frag_reassembly
@@ -78,6 +81,21 @@ bool ipfrag_wanted(struct dp_worker *w, const struct pkt_info *pi);
  */
 struct rte_mbuf *ipfrag_input(struct dp_worker *w, struct rte_mbuf *m,
 			      struct pkt_info *pi);
+
+/*
+ * Worker: hand the whole datagram m, received on port, to worker owner
+ * (< nworkers), the one RSS gives its 4-tuple and so the connection of
+ * its flow: fragments are hashed on their addresses only and may reach
+ * another worker. Dropped as handoff_full when owner's ring is full.
+ * Consumes m.
+ */
+void ipfrag_handoff(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
+		    unsigned int owner);
+
+/* Worker: up to n datagrams other workers handed to w (port in
+ * m->hash.usr); the caller parses and classifies them. */
+unsigned int ipfrag_handoff_take(struct dp_worker *w, struct rte_mbuf **pkts,
+				 unsigned int n);
 
 /* Worker, once per poll iteration: drop (counted) expired datagrams. */
 void ipfrag_poll(struct dp_worker *w);

@@ -277,6 +277,8 @@ dump_worker(struct dp_ctx *dp, struct lbmsg_req *req, unsigned int i)
 		{ "frag_fragmented_total", fr->fragmented - fz->fragmented },
 		{ "frag_fragments_out_total",
 		  fr->fragments_out - fz->fragments_out },
+		{ "frag_handoff_out_total", fr->handoff_out - fz->handoff_out },
+		{ "frag_handoff_in_total", fr->handoff_in - fz->handoff_in },
 	};
 	rc = send_part(req, LB_STATS_LCORE, lcore_head, &lcore, c, RTE_DIM(c));
 	if (rc == 0)

@@ -28,6 +28,7 @@
 #include <rte_tcp.h>
 #include <rte_udp.h>
 
+#include "conn.h"
 #include "dp.h"
 #include "dplab.h"
 #include "fwd.h"
@@ -240,21 +241,23 @@ send_split(const struct dgram *d, const unsigned int *order, unsigned int n)
 }
 
 /*
- * Reassemble what worker 0 queued on port 1 into out (the IP datagram):
+ * Reassemble what worker wk queued on port 1 into out (the IP datagram):
  * each frame one segment, to mac, of at most 1500 IP bytes with a valid
  * header checksum, one ID, protocol and addresses, every payload byte
- * exactly once. Returns the number of frames; frees them.
+ * exactly once. With ipip, every frame is a whole IPIP packet from our
+ * port address to 10.1.0.10 (checked) and its inner packet is the
+ * fragment. Returns the number of frames; frees them.
  */
 static unsigned int
-collect(struct dgram *out, const uint8_t *mac)
+collect_ipip(unsigned int wk, struct dgram *out, const uint8_t *mac, bool ipip)
 {
-	struct dp_txbuf *tb = &dp.workers[0].tx[1];
+	struct dp_txbuf *tb = &dp.workers[wk].tx[1];
 	static uint8_t seen[DGRAM_MAX];
 	uint32_t end = 0, got = 0;
 	unsigned int n = tb->n;
 	bool last = false;
 
-	ck_assert_uint_eq(dp.workers[0].tx[0].n, 0);
+	ck_assert_uint_eq(dp.workers[wk].tx[0].n, 0);
 	ck_assert_uint_gt(n, 0);
 	memset(seen, 0, sizeof(seen));
 	for (unsigned int i = 0; i < n; i++) {
@@ -263,16 +266,31 @@ collect(struct dgram *out, const uint8_t *mac)
 		const struct rte_ipv4_hdr *ip =
 			(const struct rte_ipv4_hdr *)(f + 14);
 		uint16_t tl = ntohs(ip->total_length);
-		uint16_t fo = ntohs(ip->fragment_offset);
-		uint32_t off = (uint32_t)(fo & RTE_IPV4_HDR_OFFSET_MASK) * 8;
-		uint32_t len = tl - 20u;
+		uint16_t fo, ftl = tl;
+		uint32_t off, len;
 
 		ck_assert_uint_eq(m->nb_segs, 1);
 		ck_assert_int_eq(memcmp(f, mac, 6), 0);
-		ck_assert_uint_eq(ip->version_ihl, 0x45);
-		ck_assert_uint_eq(pktcheck_sum16(ip, 20, 0), 0xffff);
 		ck_assert_uint_eq(rte_pktmbuf_pkt_len(m), 14u + tl);
 		ck_assert_uint_le(tl, 1500);
+		if (ipip) {
+			/* a whole outer packet around each piece */
+			ck_assert_uint_eq(ip->version_ihl, 0x45);
+			ck_assert_uint_eq(pktcheck_sum16(ip, 20, 0), 0xffff);
+			ck_assert_uint_eq(ip->next_proto_id, IPPROTO_IPIP);
+			ck_assert_uint_eq(ntohs(ip->fragment_offset) & 0x3fff,
+					  0);
+			ck_assert_uint_eq(ip->src_addr, PORT1);
+			ck_assert_uint_eq(ip->dst_addr, B10);
+			ip++;
+			ftl = ntohs(ip->total_length);
+			ck_assert_uint_eq(ftl + 20u, tl);
+		}
+		fo = ntohs(ip->fragment_offset);
+		off = (uint32_t)(fo & RTE_IPV4_HDR_OFFSET_MASK) * 8;
+		len = ftl - 20u;
+		ck_assert_uint_eq(ip->version_ihl, 0x45);
+		ck_assert_uint_eq(pktcheck_sum16(ip, 20, 0), 0xffff);
 		ck_assert_uint_le(off + len + 20, DGRAM_MAX);
 		if (i == 0)
 			memcpy(out->b, ip, 20);
@@ -284,7 +302,7 @@ collect(struct dgram *out, const uint8_t *mac)
 			ck_assert_uint_eq(seen[off + j], 0);
 			seen[off + j] = 1;
 		}
-		memcpy(out->b + 20 + off, f + 14 + 20, len);
+		memcpy(out->b + 20 + off, (const uint8_t *)ip + 20, len);
 		got += len;
 		if (!(fo & RTE_IPV4_HDR_MF_FLAG)) {
 			ck_assert(!last);
@@ -300,6 +318,18 @@ collect(struct dgram *out, const uint8_t *mac)
 	ck_assert_uint_eq(got, end);
 	out->len = 20 + end;
 	return n;
+}
+
+static unsigned int
+collect_on(unsigned int wk, struct dgram *out, const uint8_t *mac)
+{
+	return collect_ipip(wk, out, mac, false);
+}
+
+static unsigned int
+collect(struct dgram *out, const uint8_t *mac)
+{
+	return collect_on(0, out, mac);
 }
 
 /* The TCP/UDP segment of datagram d sums right with its addresses. */
@@ -362,33 +392,24 @@ static const struct mode_case mode_cases[] = {
  * IP payload) reaches the backend as one datagram, cut again for the
  * 1500-byte MTU: NAT and FULL-NAT rewrite the whole datagram (backend
  * 10.1.0.10:8080; FULL-NAT from 10.1.0.100), DR keeps the addresses,
- * TUNNEL wraps the whole datagram in one outer header and fragments the
- * outer packet. The UDP checksum is right over the whole payload.
+ * TUNNEL cuts the whole datagram and sends each piece in a whole IPIP
+ * packet (decapsulators in XDP do not reassemble outer fragments). The
+ * UDP checksum is right over the whole payload.
  */
 START_TEST(test_udp_modes)
 {
 	const struct mode_case *tc = &mode_cases[_i];
-	static struct dgram in, out, inner;
+	static struct dgram in, out;
 	const struct dgram *d = &out;
 	uint32_t inoff = 0;
 
 	dgram_make(&in, IPPROTO_UDP, tc->vip, 40000, 53, 0x1234, 3000, 0);
 	send_split(&in, tc->order, 3);
 	ck_assert_uint_eq(dp.workers[0].frag_st.reassembled, 1);
-	ck_assert_uint_eq(collect(&out, dplab_mac_b10), 3);
+	/* TUNNEL: the inner datagram is cut, each piece in an IPIP packet */
+	ck_assert_uint_eq(
+		collect_ipip(0, &out, dplab_mac_b10, tc->vip == V_TUN), 3);
 	ck_assert_uint_eq(dp.workers[0].frag_st.fragmented, 1);
-	if (tc->vip == V_TUN) {
-		/* outer: our port address to the backend, IPIP */
-		ck_assert_uint_eq(out.b[9], IPPROTO_IPIP);
-		ck_assert_uint_eq(addr_at(out.b, 12), PORT1);
-		ck_assert_uint_eq(addr_at(out.b, 16), B10);
-		memcpy(inner.b, out.b + 20, out.len - 20);
-		inner.len = out.len - 20;
-		ck_assert_uint_eq(ntohs(*(uint16_t *)(inner.b + 2)), inner.len);
-		ck_assert_uint_eq(pktcheck_sum16(inner.b, 20, 0), 0xffff);
-		ck_assert_uint_eq(inner.b[6] & 0x3f, 0); /* whole: no MF/off */
-		d = &inner;
-	}
 	l4_ok(d);
 	payload_same(d, inoff, &in, 8);
 	ck_assert_uint_eq(d->b[8], 59); /* TTL 60, one hop */
@@ -460,14 +481,55 @@ START_TEST(test_small_whole)
 }
 END_TEST
 
-/* ---- attacks ------------------------------------------------------------- */
-
 static void
 nothing_sent(void)
 {
 	ck_assert_uint_eq(dp.workers[0].tx[0].n, 0);
 	ck_assert_uint_eq(dp.workers[0].tx[1].n, 0);
 }
+
+/*
+ * Two workers, RSS on the clients' port hashing UDP ports: fragments are
+ * hashed on their addresses only and reach worker 0, while the 4-tuple of
+ * the flow belongs to worker 1. The whole datagram goes to worker 1's
+ * ring; worker 1 forwards it and owns the connection, where the flow's
+ * unfragmented datagrams would go.
+ */
+START_TEST(test_handoff)
+{
+	static struct dgram in, out;
+	struct fwd_rss r;
+	struct conn_key k;
+	unsigned int dir;
+	uint16_t sport = 42000;
+
+	dplab_rss_conf(&r);
+	fwd_rss_set(&dp, 0, &r);
+	while (fwd_rss_queue(&r, IPPROTO_UDP, CLIENT, V_NAT, htons(sport),
+			     htons(53)) != 1)
+		ck_assert_uint_lt(++sport, 42100);
+	dgram_make(&in, IPPROTO_UDP, V_NAT, sport, 53, 700, 3000, 0);
+	send_split(&in, reordered, 3);
+	nothing_sent();
+	ck_assert_uint_eq(dp.workers[0].frag_st.reassembled, 1);
+	ck_assert_uint_eq(dp.workers[0].frag_st.handoff_out, 1);
+	ck_assert_uint_eq(worker_frag_input(&dp.workers[1]), 1);
+	ck_assert_uint_eq(dp.workers[1].frag_st.handoff_in, 1);
+	ck_assert_uint_eq(collect_on(1, &out, dplab_mac_b10), 3);
+	l4_ok(&out);
+	payload_same(&out, 0, &in, 8);
+	k = (struct conn_key){ .saddr = CLIENT,
+			       .daddr = V_NAT,
+			       .sport = htons(sport),
+			       .dport = htons(53),
+			       .proto = IPPROTO_UDP };
+	ck_assert_ptr_nonnull(conn_lookup(fwd_conn_table(&dp, 1), &k, &dir));
+	ck_assert_ptr_null(conn_lookup(fwd_conn_table(&dp, 0), &k, &dir));
+	ck_assert_uint_eq(worker_frag_input(&dp.workers[1]), 0);
+}
+END_TEST
+
+/* ---- attacks ------------------------------------------------------------- */
 
 /*
  * Overlapping fragments (the second starts 8 bytes inside the first),
@@ -665,6 +727,7 @@ frag_suite(void)
 			    (int)(sizeof(mode_cases) / sizeof(mode_cases[0])));
 	tcase_add_test(tc, test_tcp_segment);
 	tcase_add_test(tc, test_small_whole);
+	tcase_add_test(tc, test_handoff);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(at, lab_up, lab_down);
 	tcase_add_test(at, test_overlap);

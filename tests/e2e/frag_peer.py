@@ -13,6 +13,10 @@ the network fragments, checked by length and sha256 at the receiver.
       In the client namespace: send SIZE seeded bytes in one datagram (the
       kernel fragments it for a 1500 MTU); pass when a backend answers
       with the right length and sha256 (3 tries, 3 s each).
+  frag_peer.py udpsend VIP PORT SIZE
+      Send such a datagram once and print "LEN SHA256" of it, for a
+      receiver whose answer does not come back (NAT with xdp_steer, see
+      lab_frag.sh); the receiver's log shows what arrived.
   frag_peer.py tcp VIP PORT SIZE
       The same over TCP with DF cleared on every segment
       (IP_PMTUDISC_DONT), so that a smaller MTU on the way fragments
@@ -53,7 +57,10 @@ def serve_udp(name, bind, port):
         cmsg = []
         if spec is not None:
             cmsg = [(socket.IPPROTO_IP, IP_PKTINFO, struct.pack("i4s4s", 0, spec, b"\0" * 4))]
-        s.sendmsg([answer(name, data)], cmsg, 0, peer)
+        a = answer(name, data)
+        sys.stdout.write("udp " + a.decode())
+        sys.stdout.flush()
+        s.sendmsg([a], cmsg, 0, peer)
 
 
 def serve_tcp_conn(name, c):
@@ -65,7 +72,10 @@ def serve_tcp_conn(name, c):
             if not b:
                 break
             buf += b
-        c.sendall(answer(name, bytes(buf)))
+        a = answer(name, bytes(buf))
+        sys.stdout.write("tcp " + a.decode())
+        sys.stdout.flush()
+        c.sendall(a)
     except OSError:
         pass
     finally:
@@ -116,6 +126,15 @@ def udp(vip, port, size):
     return False
 
 
+def udpsend(vip, port, size):
+    data = payload(size)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect((vip, port))
+    s.send(data)
+    print("%d %s" % (len(data), hashlib.sha256(data).hexdigest()))
+    return True
+
+
 def tcp(vip, port, size):
     data = payload(size)
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -141,8 +160,8 @@ def main(argv):
     if len(argv) == 6 and argv[1] == "serve":
         serve(argv[2], argv[3], int(argv[4]), int(argv[5]))
         return 0
-    if len(argv) == 5 and argv[1] in ("udp", "tcp"):
-        f = udp if argv[1] == "udp" else tcp
+    if len(argv) == 5 and argv[1] in ("udp", "udpsend", "tcp"):
+        f = {"udp": udp, "udpsend": udpsend, "tcp": tcp}[argv[1]]
         return 0 if f(argv[2], int(argv[3]), int(argv[4])) else 1
     sys.stderr.write(__doc__)
     return 2

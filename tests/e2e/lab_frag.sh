@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Fragments through edgelb-dp (docs/dataplane.md "Fragments"), in NAT,
-# FULL-NAT, DR and TUNNEL: the router's link to the LB (elb-r1) has MTU
-# 1400 while everything else has 1500.
+# Fragments through edgelb-dp (docs/dataplane.md "Fragments"): the
+# router's link to the LB (elb-r1) has MTU 1400 while everything else has
+# 1500, the LB's ports are net_af_xdp.
 #  (a) A 3,000-byte UDP datagram from the client: the client's kernel
 #      fragments it for its 1500 MTU, the router again for 1400 (five
 #      fragments). edgelb-dp reassembles it, forwards it whole and cuts it
@@ -14,12 +14,24 @@
 #      sha256 of the whole stream.
 #  (c) The counters: datagrams reassembled, no fragment dropped for a
 #      reason of ours.
+# FULL-NAT, DR and TUNNEL run (a), (b), (c). NAT runs (a) and (c) with
+# the check on the backend's side: with xdp_steer, the NAT backends'
+# answers (to the client's address) go to the LB's kernel, not to
+# edgelb-dp (docs/dataplane.md, XDP steering), and lab.sh has no switch
+# for xdp_steer = no on the backends' port.
+# Why net_af_xdp: DPDK 22.11's net_af_packet joins a PACKET_FANOUT group
+# with the defragment flag, so the kernel reassembles before edgelb-dp
+# sees a fragment (and truncates datagrams over its ~2 KB frames); it
+# cannot show the dataplane's reassembly. Without edgelb-bpf (libxdp)
+# this lab is skipped.
 # Backends run tests/e2e/frag_peer.py on UDP 9100 / TCP 9101, services
 # are added for them next to the lab's own.
 # Without reassembly (frag_reassembly = no, or the hook removed) the
-# non-first fragments are dropped as "fragment" and both transfers fail.
+# non-first fragments are dropped as "fragment" and every transfer fails.
 source "$(dirname "$0")/lib.sh"
 e2e_begin
+lab_bin edgelb-bpf >/dev/null 2>&1 ||
+	e2e_skip "needs net_af_xdp with xdp_steer: edgelb-bpf not built (Debian: libxdp-dev)"
 
 FRAG_PEER=$E2E_SRC/tests/e2e/frag_peer.py
 FRAG_UDP=9100
@@ -122,19 +134,40 @@ scen_frag_counters() {
 	}
 }
 
-modes=(nat fnat dr)
-if lab_bin edgelb-bpf >/dev/null 2>&1; then
-	modes+=(tunnel)
-else
-	e2e_log "tunnel: skipped, its backends decapsulate with edgelb-bpf (not built)"
-fi
-for mode in "${modes[@]}"; do
+# scen_frag_udp_seen N SIZE: N datagrams of SIZE bytes, each arrived
+# whole at a backend (its frag_peer log), no answer expected.
+scen_frag_udp_seen() {
+	local n=$1 size=$2 i sent deadline
+	for ((i = 0; i < n; i++)); do
+		sent=$(lab_client timeout 10 python3 "$FRAG_PEER" udpsend \
+			"$LAB_VIP" "$FRAG_UDP" "$size") || {
+			e2e_fail "udpsend failed"
+			return 1
+		}
+		deadline=$((SECONDS + 5))
+		until cat "$LAB_DIR"/fragpeer-b*.log | grep -q "^udp b[0-9] $sent\$"; do
+			((SECONDS < deadline)) || {
+				e2e_fail "udp $size bytes ($sent) reached no backend whole"
+				return 1
+			}
+			sleep 0.2
+		done
+		e2e_log "udp: a backend received $sent"
+	done
+}
+
+for mode in nat fnat dr tunnel; do
 	e2e_log "---- mode $mode"
-	lab_up "$mode" || {
+	lab_up "$mode" --port-type af_xdp || {
 		e2e_fail "lab_up $mode"
 		continue
 	}
 	frag_setup "$mode" || continue
+	if [ "$mode" = nat ]; then
+		e2e_scen scen_frag_udp_seen 3 3000
+		e2e_scen scen_frag_counters 3
+		continue
+	fi
 	e2e_scen scen_frag_udp 3 3000
 	e2e_scen scen_frag_tcp $((2 * 1024 * 1024))
 	# 3 datagrams, and each of the upload's full-size segments
