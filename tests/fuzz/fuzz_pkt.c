@@ -80,6 +80,7 @@
 #include <rte_tcp.h>
 
 #include "edgelb/lbmsg.h"
+#include "edgelb/log.h"
 #include "dplab.h"
 #include "fwd.h"
 #include "ipfrag.h"
@@ -541,8 +542,20 @@ collect(void)
 				check_out(tb->pkts[i], p, true);
 			tb->n = 0;
 		}
-	while (rte_ring_dequeue(dp.pend_ring, (void **)&m) == 0)
-		check_out(m, 1, false);
+	while (rte_ring_dequeue(dp.pend_ring, (void **)&m) == 0) {
+		/* what waits for ARP may be a reassembled datagram (a
+		 * chain): it leaves through dp_worker_tx, which splits it */
+		struct rte_mbuf *out[IPFRAG_OUT_MAX];
+		unsigned int n = 1;
+
+		if (m->nb_segs > 1 ||
+		    rte_pktmbuf_pkt_len(m) > 14u + ports[1].mtu)
+			n = ipfrag_split(&dp.workers[0], m, ports[1].mtu, out);
+		else
+			out[0] = m;
+		for (unsigned int i = 0; i < n; i++)
+			check_out(out[i], 1, false);
+	}
 	while (rte_ring_dequeue(dp.arp_ring, (void **)&m) == 0)
 		rte_pktmbuf_free(m); /* ARP replies for the control thread */
 }
@@ -742,6 +755,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 				       SOCKET_ID_ANY);
 	if (pool == NULL)
 		abort();
+	/* quiet: every input builds its reassembly tables anew */
+	lb_log_set_level(LOG_WARNING);
 	lab_up();
 	pool_full = rte_mempool_avail_count(pool);
 	verbose = getenv("FUZZ_PKT_VERBOSE") != NULL;
