@@ -81,6 +81,18 @@ dp_worker_txq(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
 		dp_worker_flush(w, port);
 }
 
+/* dp_worker_tx's slow path, out of line: its array stays off the
+ * stack of the common case. */
+static __rte_noinline void
+dp_worker_tx_split(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
+{
+	struct rte_mbuf *out[IPFRAG_OUT_MAX];
+	unsigned int n = ipfrag_split(w, m, w->dp->ports[port]->mtu, out);
+
+	for (unsigned int i = 0; i < n; i++)
+		dp_worker_txq(w, port, out[i]);
+}
+
 /*
  * Queue m for TX on port (our port index). Consumes m. An mbuf chain (a
  * reassembled datagram) or a datagram over the port's MTU goes through
@@ -89,19 +101,13 @@ dp_worker_txq(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
 static inline void
 dp_worker_tx(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
 {
-	uint16_t mtu = w->dp->ports[port]->mtu;
-	struct rte_mbuf *out[IPFRAG_OUT_MAX];
-	unsigned int n;
+	uint32_t max = (uint32_t)w->dp->ports[port]->mtu + RTE_ETHER_HDR_LEN;
 
-	if (likely(m->nb_segs == 1 &&
-		   rte_pktmbuf_pkt_len(m) <=
-			   (uint32_t)mtu + RTE_ETHER_HDR_LEN)) {
+	if (likely(m->nb_segs == 1 && rte_pktmbuf_pkt_len(m) <= max)) {
 		dp_worker_txq(w, port, m);
 		return;
 	}
-	n = ipfrag_split(w, m, mtu, out);
-	for (unsigned int i = 0; i < n; i++)
-		dp_worker_txq(w, port, out[i]);
+	dp_worker_tx_split(w, port, m);
 }
 
 /* Count m as dropped for why and free it. */

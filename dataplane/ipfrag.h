@@ -26,6 +26,10 @@
  *   frag_timeout    the fragments of a datagram not whole within
  *                   frag_timeout_ms of its first fragment
  *
+ * The whole datagram is classified by the worker that RSS gives its
+ * 4-tuple (fragments are hashed on their addresses only): worker.c hands
+ * it over with ipfrag_handoff() when that is another one.
+ *
  * Out. dp_worker_tx (dp_tx.h) hands ipfrag_split() every frame that is
  * an mbuf chain or whose IP datagram exceeds its port's MTU. A chain
  * that fits is copied into one mbuf; a datagram that does not fit,
@@ -33,14 +37,17 @@
  * at most the MTU (and of what one mbuf holds), each made one segment
  * again, so that no port ever gets a chain or an indirect mbuf (some
  * PMDs send one segment only, MBUF_FAST_FREE forbids indirect mbufs).
- * With DF it is dropped as too_big (fwd_icmp_mtu_ok() has answered it
- * with fragmentation needed before); with no mbuf left, frag_nomem.
+ * An IPIP packet (TUNNEL) whose inner datagram has no DF has the inner
+ * datagram cut instead, each piece in a whole IPIP packet. With DF it is
+ * dropped as too_big (fwd_icmp_mtu_ok() has answered it with
+ * fragmentation needed before); with no mbuf left, frag_nomem.
  * Rewrites happen on the whole datagram before that, so the TCP/UDP
  * checksum covers the whole payload when the fragments are cut.
  */
 #ifndef EDGELB_DP_IPFRAG_H
 #define EDGELB_DP_IPFRAG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <rte_mbuf.h>
