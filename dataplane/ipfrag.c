@@ -10,7 +10,8 @@
  * datagram that fails gives back every fragment it holds, at least two);
  * several of our own datagram mean the set was bad (frag_bad). Every
  * fragment on the row starts at its Ethernet header (those chained to
- * another one are freed with it), so its key can be read back.
+ * another one by a reassembly that failed are freed with it, and count
+ * as its segments), so its key can be read back.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -224,11 +225,13 @@ count_row(struct dp_worker *w, struct rte_ip_frag_death_row *dr,
 {
 	uint32_t ours = 0;
 
+	/* a failed reassembly may have chained some fragments: one
+	 * segment each */
 	for (uint32_t i = 0; i < dr->cnt; i++) {
 		if (key != NULL && same_datagram(dr->row[i], key))
-			ours++;
+			ours += dr->row[i]->nb_segs;
 		else
-			w->drops[DP_DROP_FRAG_TIMEOUT]++;
+			w->drops[DP_DROP_FRAG_TIMEOUT] += dr->row[i]->nb_segs;
 	}
 	if (ours == 1)
 		w->drops[DP_DROP_FRAG_TABLE_FULL]++;
