@@ -12,11 +12,11 @@ the network fragments, checked by length and sha256 at the receiver.
   frag_peer.py udp VIP PORT SIZE
       In the client namespace: send SIZE seeded bytes in one datagram (the
       kernel fragments it for a 1500 MTU); pass when a backend answers
-      with the right length and sha256 (3 tries, 3 s each).
-  frag_peer.py udpsend VIP PORT SIZE
-      Send such a datagram once and print "LEN SHA256" of it, for a
-      receiver whose answer does not come back (NAT with xdp_steer, see
-      lab_frag.sh); the receiver's log shows what arrived.
+      with the right length and sha256 (5 tries, 2 s each).
+  frag_peer.py udpsend VIP PORT SIZE LOGS
+      Send such a datagram until a receiver's log (LOGS, a glob) shows it
+      arrived whole, for a receiver whose answer does not come back (NAT
+      with xdp_steer, see lab_frag.sh); 5 tries, 2 s each.
   frag_peer.py tcp VIP PORT SIZE
       The same over TCP with DF cleared on every segment
       (IP_PMTUDISC_DONT), so that a smaller MTU on the way fragments
@@ -37,6 +37,7 @@ IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
 IP_MTU_DISCOVER = getattr(socket, "IP_MTU_DISCOVER", 10)
 IP_PMTUDISC_DONT = getattr(socket, "IP_PMTUDISC_DONT", 0)
 TCP_MAX = 64 << 20
+TRIES = 5  # a busy lab machine may lose a datagram: UDP is sent again
 
 
 def answer(name, data):
@@ -114,25 +115,42 @@ def udp(vip, port, size):
     data = payload(size)
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.connect((vip, port))
-    for _ in range(3):
+    for i in range(TRIES):
         s.send(data)
-        r, _, _ = select.select([s], [], [], 3)
+        r, _, _ = select.select([s], [], [], 2)
         if r:
             try:
-                return check(s.recv(4096), data)
+                ok = check(s.recv(4096), data)
+                print("(try %d of %d)" % (i + 1, TRIES))
+                return ok
             except OSError as e:
                 print("recv: %s" % e)
-    print("no answer to a %d-byte datagram in 3 tries" % size)
+    print("no answer to a %d-byte datagram in %d tries" % (size, TRIES))
     return False
 
 
-def udpsend(vip, port, size):
+def udpsend(vip, port, size, seen):
+    """Send until the file pattern seen (a glob of receiver logs) holds
+    the datagram's line (TRIES times, 2 s each)."""
+    import glob
     data = payload(size)
+    line = "%d %s" % (len(data), hashlib.sha256(data).hexdigest())
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.connect((vip, port))
-    s.send(data)
-    print("%d %s" % (len(data), hashlib.sha256(data).hexdigest()))
-    return True
+    for i in range(TRIES):
+        s.send(data)
+        deadline = time.time() + 2
+        while time.time() < deadline:
+            for f in glob.glob(seen):
+                with open(f, errors="replace") as fh:
+                    for ln in fh:
+                        w = ln.split()
+                        if len(w) == 4 and w[0] == "udp" and " ".join(w[2:]) == line:
+                            print("%s received %s (try %d of %d)" % (w[1], line, i + 1, TRIES))
+                            return True
+            time.sleep(0.1)
+    print("%s reached no receiver in %d tries" % (line, TRIES))
+    return False
 
 
 def tcp(vip, port, size):
@@ -160,8 +178,10 @@ def main(argv):
     if len(argv) == 6 and argv[1] == "serve":
         serve(argv[2], argv[3], int(argv[4]), int(argv[5]))
         return 0
-    if len(argv) == 5 and argv[1] in ("udp", "udpsend", "tcp"):
-        f = {"udp": udp, "udpsend": udpsend, "tcp": tcp}[argv[1]]
+    if len(argv) == 6 and argv[1] == "udpsend":
+        return 0 if udpsend(argv[2], int(argv[3]), int(argv[4]), argv[5]) else 1
+    if len(argv) == 5 and argv[1] in ("udp", "tcp"):
+        f = udp if argv[1] == "udp" else tcp
         return 0 if f(argv[2], int(argv[3]), int(argv[4])) else 1
     sys.stderr.write(__doc__)
     return 2
