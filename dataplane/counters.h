@@ -73,6 +73,13 @@ enum dp_drop {
 	DP_DROP_SYNPROXY_PENDING,    /* ... client segment while the backend is
 				   * not up (one is held), or odd backend one */
 	DP_DROP_SYNPROXY_NO_MBUF,    /* ... no mbuf for a handshake segment */
+	DP_DROP_FRAG_TINY,	 /* fragment below frag_min_size (ipfrag.h) */
+	DP_DROP_FRAG_SHORT,	 /* first fragment without the L4 header */
+	DP_DROP_FRAG_TOO_BIG,	 /* fragment ending past 65535 bytes */
+	DP_DROP_FRAG_BAD,	 /* overlapping, duplicate, misaligned, > 8 */
+	DP_DROP_FRAG_TABLE_FULL, /* no reassembly entry for a new datagram */
+	DP_DROP_FRAG_TIMEOUT,	 /* datagram not whole in frag_timeout_ms */
+	DP_DROP_FRAG_NOMEM,	 /* no mbuf to fragment or copy a packet */
 	DP_DROP_MAX,
 };
 
@@ -103,6 +110,15 @@ struct stats_synproxy {
 	uint64_t backend_failed; /* proxied connections never completed */
 	uint64_t held;		 /* client segments held for the backend */
 	uint64_t auto_on;	 /* auto mode switched on */
+};
+
+/* Fragments (ipfrag.h): datagrams made whole, and cut on the way out. */
+struct stats_frag {
+	uint64_t reassembled;	/* datagrams reassembled */
+	uint64_t fragmented;	/* packets cut into fragments on TX */
+	uint64_t fragments_out; /* ... fragments they made */
+	uint64_t handoff_out;	/* datagrams handed to their flow's worker */
+	uint64_t handoff_in;	/* ... taken from other workers */
 };
 
 /* Per-lcore totals. */

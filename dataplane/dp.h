@@ -58,6 +58,7 @@ struct rte_ring;
 
 struct fwd;
 struct xdp_ctx;
+struct ipfrag;
 
 struct dp_txbuf {
 	uint16_t n;
@@ -76,6 +77,7 @@ struct dp_worker {
 	struct stats_icmp icmp_st;
 	struct stats_synproxy sp_st; /* synproxy.h */
 	struct icmp_rl icmp_rl;	     /* ICMP answer limit (icmp.h) */
+	struct stats_frag frag_st;
 } __rte_cache_aligned;
 
 struct dp_ctx {
@@ -104,6 +106,7 @@ struct dp_ctx {
 	uint8_t del_policy;	    /* enum lb_del_policy */
 	struct ctrl *ctrl;
 	struct xdp_ctx *xdp; /* XDP steering (xdp.h); NULL without af_xdp */
+	struct ipfrag *frag; /* reassembly (ipfrag.h); NULL when off */
 	uint64_t ctrl_drops[DP_DROP_MAX]; /* control thread's own drops */
 	struct stats_base *stats_base;	  /* see stats.c */
 };

@@ -18,6 +18,7 @@
 #include <rte_mbuf.h>
 
 #include "dp.h"
+#include "ipfrag.h"
 #include "pkt.h"
 #include "port.h"
 
@@ -69,15 +70,44 @@ dp_worker_flush(struct dp_worker *w, uint16_t port)
 	tb->n = 0;
 }
 
-/* Queue m for TX on port (our port index). Consumes m. */
+/* Queue the one-segment frame m, that fits port's MTU, for TX on port. */
 static inline void
-dp_worker_tx(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
+dp_worker_txq(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
 {
 	struct dp_txbuf *tb = &w->tx[port];
 
 	tb->pkts[tb->n++] = m;
 	if (tb->n == DP_BURST)
 		dp_worker_flush(w, port);
+}
+
+/* dp_worker_tx's slow path, out of line: its array stays off the
+ * stack of the common case. */
+static __rte_noinline void
+dp_worker_tx_split(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
+{
+	struct rte_mbuf *out[IPFRAG_OUT_MAX];
+	unsigned int n = ipfrag_split(w, m, w->dp->ports[port]->mtu, out);
+
+	for (unsigned int i = 0; i < n; i++)
+		dp_worker_txq(w, port, out[i]);
+}
+
+/*
+ * Queue m for TX on port (our port index). Consumes m. An mbuf chain (a
+ * reassembled datagram) or a datagram over the port's MTU goes through
+ * ipfrag_split() first: one segment again, or fragments (ipfrag.h).
+ */
+static inline void
+dp_worker_tx(struct dp_worker *w, uint16_t port, struct rte_mbuf *m)
+{
+	uint32_t max = (uint32_t)w->dp->ports[port]->mtu + RTE_ETHER_HDR_LEN;
+
+	if (likely(m->nb_segs == 1 && rte_pktmbuf_pkt_len(m) <= max)) {
+		dp_worker_txq(w, port, m);
+		return;
+	}
+	dp_worker_tx_split(w, port, m);
 }
 
 /* Count m as dropped for why and free it. */

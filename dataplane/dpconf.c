@@ -61,6 +61,10 @@ dpconf_defaults(struct dpconf *c)
 	c->icmp_dest_rate = 100;
 	c->icmp_dest_burst = 10;
 	c->xdp_steer = true;
+	c->frag_reassembly = true;
+	c->frag_timeout_ms = 2000;
+	c->frag_min_size = 64;
+	c->frag_bucket_entries = 4;
 	snprintf(c->xdp_pin_dir, sizeof(c->xdp_pin_dir), "%s",
 		 DPCONF_DEFAULT_XDP_PIN_DIR);
 	c->tmo = (struct dpconf_timeouts){
@@ -222,6 +226,11 @@ static const struct u32_key dataplane_u32[] = {
 	U32KEY("timeout_time_wait", tmo.time_wait, 1, DPCONF_TIMEOUT_MAX),
 	U32KEY("timeout_close", tmo.close, 1, DPCONF_TIMEOUT_MAX),
 	U32KEY("timeout_udp", tmo.udp, 1, DPCONF_TIMEOUT_MAX),
+	U32KEY("frag_timeout_ms", frag_timeout_ms, 10, 60000),
+	U32KEY("frag_min_size", frag_min_size, 8, 1480),
+	U32KEY("frag_max_entries", frag_max_entries, 0, 1u << 20),
+	U32KEY("frag_buckets", frag_buckets, 0, 1u << 20),
+	U32KEY("frag_bucket_entries", frag_bucket_entries, 1, 16),
 };
 
 static int
@@ -239,6 +248,10 @@ dataplane_key(struct load_ctx *lc, const char *name, const char *value)
 			continue;
 		rc = lb_parse_u32(value, k->min, k->max,
 				  (uint32_t *)((char *)c + k->off));
+		if (rc == 0 && strcmp(name, "frag_bucket_entries") == 0 &&
+		    (c->frag_bucket_entries & (c->frag_bucket_entries - 1)))
+			return fail(lc, lc->lineno, "dataplane", name,
+				    "'%s' is not a power of 2", value);
 		if (rc < 0)
 			return fail(lc, lc->lineno, "dataplane", name,
 				    "'%s' is not a number in [%u, %u]", value,
@@ -266,6 +279,10 @@ dataplane_key(struct load_ctx *lc, const char *name, const char *value)
 		c->log_level = lvl;
 	} else if (strcmp(name, "wait_config") == 0) {
 		if (!parse_bool(value, &c->wait_config))
+			return fail(lc, lc->lineno, "dataplane", name,
+				    "'%s' is not yes or no", value);
+	} else if (strcmp(name, "frag_reassembly") == 0) {
+		if (!parse_bool(value, &c->frag_reassembly))
 			return fail(lc, lc->lineno, "dataplane", name,
 				    "'%s' is not yes or no", value);
 	} else if (strcmp(name, "xdp_steer") == 0) {

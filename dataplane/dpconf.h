@@ -107,6 +107,14 @@ struct dpconf {
 	uint32_t icmp_burst;	  /* ... bucket depth */
 	uint32_t icmp_dest_rate;  /* per destination /24 (hashed) */
 	uint32_t icmp_dest_burst; /* ... bucket depth */
+
+	/* IPv4 reassembly per worker (ipfrag.h); 0 = derived (docs) */
+	bool frag_reassembly;	      /* off: fragments dropped as before */
+	uint32_t frag_timeout_ms;     /* a datagram must be whole within */
+	uint32_t frag_min_size;	      /* payload of a non-last fragment */
+	uint32_t frag_max_entries;    /* datagrams in reassembly */
+	uint32_t frag_buckets;	      /* hash buckets of the table */
+	uint32_t frag_bucket_entries; /* entries per bucket (2^n) */
 };
 
 /* Fill c with the defaults of every key. */

@@ -267,7 +267,8 @@ void fwd_icmp_time_exceeded_conn(struct dp_worker *w, struct rte_mbuf *m,
  * is consumed: with DF, counted frag_needed and answered with ICMP
  * fragmentation needed (type 3 code 4, the next-hop MTU less the outer
  * header) from the VIP to a client, from our address on port to a
- * backend, through the rate limit; without DF, dropped as too_big.
+ * backend, through the rate limit; without DF, true: the TX path
+ * fragments it (ipfrag.h).
  */
 bool fwd_icmp_mtu_ok(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 		     const struct pkt_info *pi, const struct conn *c,

@@ -211,11 +211,8 @@ fwd_icmp_mtu_ok(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 	mtu = w->dp->ports[oport]->mtu;
 	if ((uint32_t)pi->ip_len + extra <= mtu)
 		return true;
-	if (!(ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG))) {
-		/* we do not fragment (see docs/dataplane.md "ICMP") */
-		dp_worker_drop(w, m, DP_DROP_TOO_BIG);
-		return false;
-	}
+	if (!(ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG)))
+		return true; /* the TX path fragments it (ipfrag.h) */
 	w->drops[DP_DROP_FRAG_NEEDED]++;
 	info = rte_cpu_to_be_32((uint32_t)(mtu - extra));
 	if (icmp_error_send(w, m, port, pi, ICMP_DEST_UNREACH, 4, info,

@@ -10,8 +10,9 @@
  * from a per-worker counter. fwd.c's MTU check (fwd_icmp_mtu_ok) has
  * answered a client whose DF packet would exceed the egress port's MTU
  * with the outer header (fragmentation needed, MTU - 20) before we get
- * here; what still does not fit (an ICMP error passed on to a backend)
- * is dropped as too_big, since we do not fragment.
+ * here; what still does not fit with DF (an ICMP error passed on to a
+ * backend) is dropped as too_big; without DF, the outer packet is
+ * fragmented on the way out (ipfrag.h).
  */
 #include <string.h>
 
@@ -48,7 +49,8 @@ tun_xmit(struct fwd_worker *fw, struct dp_worker *w, struct rte_mbuf *m,
 	if (fwd_route(w, m, c->baddr, &port, &nh) < 0)
 		return;
 	mtu = w->dp->ports[port]->mtu;
-	if ((uint32_t)pi->ip_len + IPIP_HLEN > mtu) {
+	/* without DF, the TX path fragments the outer packet (ipfrag.h) */
+	if (df != 0 && (uint32_t)pi->ip_len + IPIP_HLEN > mtu) {
 		dp_worker_drop(w, m, DP_DROP_TOO_BIG);
 		return;
 	}

@@ -33,6 +33,7 @@
 #include "ctrl.h"
 #include "dp.h"
 #include "fwd.h"
+#include "ipfrag.h"
 #include "neigh.h"
 #include "port.h"
 #include "route.h"
@@ -320,7 +321,8 @@ teardown(struct dp_ctx *dp)
 	ctrl_close(dp);
 	xdp_fini(dp);
 	port_close_all(dp);
-	fwd_fini(dp); /* before the service table its gauges live in */
+	ipfrag_fini(dp); /* the fragments it holds go back to the pool */
+	fwd_fini(dp);	 /* before the service table its gauges live in */
 	if (dp->svc != NULL)
 		svc_table_destroy(dp->svc);
 	neigh_destroy(dp->neigh);
@@ -430,6 +432,8 @@ main(int argc, char **argv)
 			 "max_conns)");
 		goto fail;
 	}
+	if (ipfrag_init(&dp, err, sizeof(err)) < 0)
+		goto fail;
 	dp.rx_enabled = !dp.conf.wait_config;
 	for (unsigned int i = 0; i < dp.nworkers; i++)
 		rte_eal_remote_launch(worker_main, &dp.workers[i],

@@ -73,6 +73,12 @@ parse_l4(struct rte_mbuf *m, struct pkt_info *pi)
 {
 	uint16_t off = pi->l2_len + pi->l3_len;
 	uint16_t avail = pi->ip_len - pi->l3_len;
+	/* a first fragment too short for its header is no bad packet but
+	 * a fragment attack (ipfrag.h) */
+	const enum dp_drop bad =
+		pi->flags & PKT_F_FRAG ? DP_DROP_FRAG_SHORT : DP_DROP_BAD_L4;
+	/* of a chain (a reassembled datagram), the first segment */
+	uint16_t seg = (uint16_t)(rte_pktmbuf_data_len(m) - off);
 
 	switch (pi->proto) {
 	case IPPROTO_TCP: {
@@ -80,11 +86,15 @@ parse_l4(struct rte_mbuf *m, struct pkt_info *pi)
 		uint16_t hl;
 
 		if (avail < sizeof(*th))
-			return DP_DROP_BAD_L4;
+			return bad;
+		if (seg < sizeof(*th))
+			return DP_DROP_TRUNCATED;
 		th = pkt_at(m, const struct rte_tcp_hdr *, off);
 		hl = (uint16_t)((th->data_off >> 4) * 4);
 		if (hl < sizeof(*th) || hl > avail)
-			return DP_DROP_BAD_L4;
+			return bad;
+		if (hl > seg)
+			return DP_DROP_TRUNCATED;
 		pi->l4_len = hl;
 		pi->sport = rte_be_to_cpu_16(th->src_port);
 		pi->dport = rte_be_to_cpu_16(th->dst_port);
@@ -95,7 +105,9 @@ parse_l4(struct rte_mbuf *m, struct pkt_info *pi)
 		uint16_t ulen;
 
 		if (avail < sizeof(*uh))
-			return DP_DROP_BAD_L4;
+			return bad;
+		if (seg < sizeof(*uh))
+			return DP_DROP_TRUNCATED;
 		uh = pkt_at(m, const struct rte_udp_hdr *, off);
 		ulen = rte_be_to_cpu_16(uh->dgram_len);
 		/* a fragmented datagram's length covers every fragment */
@@ -111,7 +123,9 @@ parse_l4(struct rte_mbuf *m, struct pkt_info *pi)
 		const struct rte_icmp_hdr *ih;
 
 		if (avail < sizeof(*ih))
-			return DP_DROP_BAD_L4;
+			return bad;
+		if (seg < sizeof(*ih))
+			return DP_DROP_TRUNCATED;
 		ih = pkt_at(m, const struct rte_icmp_hdr *, off);
 		pi->l4_len = sizeof(*ih);
 		pi->sport = rte_be_to_cpu_16(ih->icmp_ident);
@@ -127,6 +141,8 @@ parse_l4(struct rte_mbuf *m, struct pkt_info *pi)
 static enum dp_drop
 parse_ipv4(struct rte_mbuf *m, struct pkt_info *pi, uint16_t avail)
 {
+	/* the datagram may go on in further segments; its headers may not */
+	uint32_t frame = rte_pktmbuf_pkt_len(m) - pi->l2_len;
 	const struct rte_ipv4_hdr *ip;
 	uint16_t ihl, frag;
 
@@ -139,7 +155,7 @@ parse_ipv4(struct rte_mbuf *m, struct pkt_info *pi, uint16_t avail)
 	if (ihl < sizeof(*ip) || ihl > avail)
 		return DP_DROP_BAD_IHL;
 	pi->ip_len = rte_be_to_cpu_16(ip->total_length);
-	if (pi->ip_len < ihl || pi->ip_len > avail)
+	if (pi->ip_len < ihl || pi->ip_len > frame)
 		return DP_DROP_BAD_TOTAL_LEN;
 	if (!ip_csum_ok(ip, ihl))
 		return DP_DROP_BAD_IP_CSUM;

@@ -53,16 +53,18 @@ struct pkt_info {
 };
 
 /*
- * Parse m (one segment; frames of several segments are parsed only as
- * far as the first one holds them). Returns DP_PASS when the frame is
- * fine (pi filled), else the reason to count it dropped.
+ * Parse m. Headers must lie in the first segment (DP_DROP_TRUNCATED
+ * otherwise); the IP datagram may go on in more (an mbuf chain, as
+ * reassembly makes). Returns DP_PASS when the frame is fine (pi
+ * filled), else the reason to count it dropped.
  *
  * Checks: frame holds the Ethernet (+VLAN) header, at most one 802.1Q
  * tag and no 802.1ad tag (else DP_DROP_QINQ); ARP: fixed Ethernet/
  * IPv4 layout; IPv4: version 4, IHL >= 5 and within the frame, header
  * checksum, total length >= IHL*4 and <= frame; L4 header (TCP data
  * offset >= 5, UDP 8 bytes, ICMP 8 bytes) within the total length unless
- * the packet is a non-first fragment. TTL is only recorded: whether 0/1
+ * the packet is a non-first fragment (a first fragment too short for it:
+ * DP_DROP_FRAG_SHORT). TTL is only recorded: whether 0/1
  * matters depends on what happens to the packet next.
  */
 enum dp_drop pkt_parse(struct rte_mbuf *m, struct pkt_info *pi);

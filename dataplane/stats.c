@@ -73,6 +73,13 @@ static const char *const drop_names[DP_DROP_MAX] = {
 	[DP_DROP_SYNPROXY_BAD_COOKIE] = "synproxy_bad_cookie",
 	[DP_DROP_SYNPROXY_PENDING] = "synproxy_pending",
 	[DP_DROP_SYNPROXY_NO_MBUF] = "synproxy_no_mbuf",
+	[DP_DROP_FRAG_TINY] = "frag_tiny",
+	[DP_DROP_FRAG_SHORT] = "frag_short",
+	[DP_DROP_FRAG_TOO_BIG] = "frag_too_big",
+	[DP_DROP_FRAG_BAD] = "frag_bad",
+	[DP_DROP_FRAG_TABLE_FULL] = "frag_table_full",
+	[DP_DROP_FRAG_TIMEOUT] = "frag_timeout",
+	[DP_DROP_FRAG_NOMEM] = "frag_nomem",
 };
 
 /* What the counters read at the last STATS_ZERO. */
@@ -81,6 +88,7 @@ struct stats_base {
 	struct stats_lcore lcore[DP_MAX_WORKERS];
 	struct stats_icmp icmp[DP_MAX_WORKERS];
 	struct stats_synproxy sp[DP_MAX_WORKERS];
+	struct stats_frag frag[DP_MAX_WORKERS];
 	uint64_t drops[DP_MAX_WORKERS][DP_DROP_MAX];
 	uint64_t ctrl_drops[DP_DROP_MAX];
 	struct rte_eth_stats hw[DP_MAX_PORTS];
@@ -133,6 +141,7 @@ stats_zero(struct dp_ctx *dp, const struct lbmsg_server_stats *srv)
 		b->lcore[i] = w->lcore_st;
 		b->icmp[i] = w->icmp_st;
 		b->sp[i] = w->sp_st;
+		b->frag[i] = w->frag_st;
 		memcpy(b->drops[i], w->drops, sizeof(w->drops));
 	}
 	memcpy(b->ctrl_drops, dp->ctrl_drops, sizeof(b->ctrl_drops));
@@ -241,6 +250,7 @@ dump_worker(struct dp_ctx *dp, struct lbmsg_req *req, unsigned int i)
 	const struct stats_lcore *l = &w->lcore_st, *z = &b->lcore[i];
 	const struct stats_icmp *ic = &w->icmp_st, *iz = &b->icmp[i];
 	const struct stats_synproxy *sp = &w->sp_st, *sz = &b->sp[i];
+	const struct stats_frag *fr = &w->frag_st, *fz = &b->frag[i];
 	uint16_t lcore = (uint16_t)w->lcore;
 	uint64_t tx = 0, drops = 0;
 	struct cnt d[DP_DROP_MAX];
@@ -283,6 +293,12 @@ dump_worker(struct dp_ctx *dp, struct lbmsg_req *req, unsigned int i)
 		  sp->backend_failed - sz->backend_failed },
 		{ "synproxy_held_total", sp->held - sz->held },
 		{ "synproxy_auto_on_total", sp->auto_on - sz->auto_on },
+		{ "frag_reassembled_total", fr->reassembled - fz->reassembled },
+		{ "frag_fragmented_total", fr->fragmented - fz->fragmented },
+		{ "frag_fragments_out_total",
+		  fr->fragments_out - fz->fragments_out },
+		{ "frag_handoff_out_total", fr->handoff_out - fz->handoff_out },
+		{ "frag_handoff_in_total", fr->handoff_in - fz->handoff_in },
 	};
 	rc = send_part(req, LB_STATS_LCORE, lcore_head, &lcore, c, RTE_DIM(c));
 	if (rc == 0)

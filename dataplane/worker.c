@@ -19,6 +19,7 @@
 #include "dp_tx.h"
 #include "fwd.h"
 #include "icmp.h"
+#include "ipfrag.h"
 #include "pkt.h"
 #include "svc.h"
 #include "worker.h"
@@ -205,6 +206,28 @@ ipv4_input(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 }
 
 /*
+ * The worker a reassembled datagram (parsed as pi, received on port) must
+ * go to: the one RSS would give its 4-tuple, where its flow's connection
+ * is (fragments are hashed on their addresses only), when that is not w;
+ * else -1 (one worker, RSS not on the L4 ports, w itself).
+ */
+static int
+frag_owner(struct dp_worker *w, uint16_t port, const struct pkt_info *pi)
+{
+	int q;
+
+	if (w->dp->nworkers < 2 || w->dp->fwd == NULL)
+		return -1;
+	q = fwd_rss_queue(&w->dp->fwd->rss[port], pi->proto, pi->saddr,
+			  pi->daddr, rte_cpu_to_be_16(pi->sport),
+			  rte_cpu_to_be_16(pi->dport));
+	if (q < 0 || (unsigned int)q == w->index ||
+	    (unsigned int)q >= w->dp->nworkers)
+		return -1;
+	return q;
+}
+
+/*
  * Count, parse and check the burst pkts[0..n) received on port: drops what
  * is malformed or not addressed to us, leaves the rest in pkts[] with
  * their descriptions in pi[], in order. Returns how many are left.
@@ -220,6 +243,7 @@ burst_parse(struct dp_worker *w, uint16_t port, struct rte_mbuf **pkts,
 		struct rte_mbuf *m = pkts[i];
 		const struct rte_ether_hdr *eth;
 		enum dp_drop why;
+		int owner;
 
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
@@ -238,6 +262,19 @@ burst_parse(struct dp_worker *w, uint16_t port, struct rte_mbuf **pkts,
 		    !rte_is_same_ether_addr(&eth->dst_addr, mac)) {
 			dp_worker_drop(w, m, DP_DROP_OTHER_HOST);
 			continue;
+		}
+		/* a fragment to a VIP: on once its datagram is whole, on
+		 * the worker of its flow */
+		if (unlikely(pi[kept].flags & PKT_F_FRAG) &&
+		    ipfrag_wanted(w, &pi[kept])) {
+			m = ipfrag_input(w, m, &pi[kept]);
+			if (m == NULL)
+				continue;
+			owner = frag_owner(w, port, &pi[kept]);
+			if (owner >= 0) {
+				ipfrag_handoff(w, m, port, (unsigned int)owner);
+				continue;
+			}
 		}
 		pkts[kept++] = m;
 	}
@@ -275,6 +312,27 @@ worker_rx_burst(struct dp_worker *w, uint16_t port, struct rte_mbuf **pkts,
 		fwd_prepare(w, pi, n);
 	for (uint16_t i = 0; i < n; i++)
 		packet_input(w, pkts[i], port, &pi[i], &mo);
+}
+
+unsigned int
+worker_frag_input(struct dp_worker *w)
+{
+	struct rte_mbuf *pkts[DP_BURST];
+	struct svc_memo mo = { .valid = false };
+	unsigned int n = ipfrag_handoff_take(w, pkts, DP_BURST);
+
+	for (unsigned int i = 0; i < n; i++) {
+		uint16_t port = (uint16_t)pkts[i]->hash.usr;
+		struct pkt_info pi;
+		enum dp_drop why = pkt_parse(pkts[i], &pi);
+
+		w->frag_st.handoff_in++;
+		if (why != DP_PASS)
+			dp_worker_drop(w, pkts[i], why);
+		else
+			packet_input(w, pkts[i], port, &pi, &mo);
+	}
+	return n;
 }
 
 /* Worker 0: send what the control thread queued. Returns the count. */
@@ -323,6 +381,10 @@ worker_iterate(struct dp_worker *w, uint64_t *prev)
 		got += ctrl_tx_drain(w);
 	if (dp->fwd != NULL)
 		fwd_poll(w);
+	if (dp->frag != NULL) {
+		got += worker_frag_input(w);
+		ipfrag_poll(w);
+	}
 	for (uint16_t p = 0; p < dp->nports; p++)
 		dp_worker_flush(w, p);
 	svc_worker_quiescent(dp->svc, w->index);

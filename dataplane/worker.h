@@ -51,6 +51,13 @@ void worker_rx_burst(struct dp_worker *w, uint16_t port, struct rte_mbuf **pkts,
 		     uint16_t n);
 
 /*
+ * Classify and forward the whole datagrams other workers reassembled for
+ * w's flows (ipfrag_handoff()), at most DP_BURST; returns how many.
+ * Called by worker_iterate(); exposed for tests.
+ */
+unsigned int worker_frag_input(struct dp_worker *w);
+
+/*
  * One iteration of the poll loop: an RX burst of every port through
  * parse, prepare and the packet path, worker 0's control TX, the
  * forwarding stage's poll, the TX flush and the quiescent states; the

@@ -162,6 +162,26 @@ take(unsigned int wk, uint16_t port)
 	return m;
 }
 
+/*
+ * What worker wk queued on port is a datagram cut into n fragments of
+ * at most mtu bytes (ipfrag.h: without DF, too big for the egress MTU),
+ * nothing on the other port. Frees them.
+ */
+static void
+fragments_sent(unsigned int wk, uint16_t port, unsigned int n, uint16_t mtu)
+{
+	struct dp_txbuf *tb = &dp.workers[wk].tx[port];
+
+	ck_assert_uint_eq(dp.workers[wk].tx[1 - port].n, 0);
+	ck_assert_uint_eq(tb->n, n);
+	for (unsigned int i = 0; i < tb->n; i++) {
+		ck_assert_uint_eq(tb->pkts[i]->nb_segs, 1);
+		ck_assert_uint_le(rte_pktmbuf_pkt_len(tb->pkts[i]), 14u + mtu);
+		rte_pktmbuf_free(tb->pkts[i]);
+	}
+	tb->n = 0;
+}
+
 static void
 nothing_sent(unsigned int wk)
 {
@@ -649,12 +669,13 @@ START_TEST(test_tunnel_frag_needed)
 	ck_assert_uint_eq(len, 576);
 	rte_pktmbuf_free(m);
 	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_FRAG_NEEDED], 1);
-	/* without DF: dropped */
+	/* without DF: the outer packet goes out in two fragments */
 	big.df = false;
 	big.sport++;
 	inject(0, &big, 0);
-	nothing_sent(0);
-	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_TOO_BIG], 1);
+	fragments_sent(0, 1, 2, 1500);
+	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_TOO_BIG], 0);
+	ck_assert_uint_eq(dp.workers[0].frag_st.fragmented, 1);
 	/* 1480 bytes fit */
 	big.df = true;
 	big.sport++;
@@ -1837,7 +1858,8 @@ static const struct mtu_case mtu_cases[] = {
  * to its sender, from the VIP to a client and from our port address to
  * a backend, quoting it as sent, with the next-hop MTU (less IPIP's 20
  * for TUNNEL); counted frag_needed and as a sent answer. Without DF it
- * is dropped as too_big, silently; one that fits goes through.
+ * goes on in fragments of at most the MTU (ipfrag.h); one that fits goes
+ * through whole.
  */
 START_TEST(test_frag_needed)
 {
@@ -1871,11 +1893,12 @@ START_TEST(test_frag_needed)
 	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_FRAG_NEEDED], 1);
 	ck_assert_uint_eq(dp.workers[0].icmp_st.frag_needed, 1);
 
-	/* without DF: dropped, nothing sent */
+	/* without DF: cut in two fragments on the way out, nothing answered */
 	big.df = false;
 	rx(0, frame(&big, inport), inport);
-	nothing_sent(0);
-	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_TOO_BIG], 1);
+	fragments_sent(0, (uint16_t)(1 - inport), 2, 1400);
+	ck_assert_uint_eq(dp.workers[0].drops[DP_DROP_TOO_BIG], 0);
+	ck_assert_uint_eq(dp.workers[0].frag_st.fragmented, 1);
 	ck_assert_uint_eq(dp.workers[0].icmp_st.frag_needed, 1);
 
 	/* what fits the MTU goes on */

@@ -19,7 +19,8 @@
  * (10.1.0.12 has no neighbour entry: its packets wait for ARP.)
  *
  * Input: one options byte (bit 0: RSS on port 1, so FULL-NAT picks local
- * ports by Toeplitz), then up to FUZZ_MAX_FRAMES records:
+ * ports by Toeplitz; bit 1: RSS on port 0, so a reassembled datagram may
+ * go to the worker of its flow), then up to FUZZ_MAX_FRAMES records:
  *   u8 flags, u16 length (big endian), the frame
  * flags: bit 0 the port it arrives on; bit 1 the worker; bit 2 keep the
  * frame's checksums (else the IPv4 header checksum and the TCP, UDP or
@@ -34,7 +35,10 @@
  * went away are exercised too. Services are restored before the next
  * input. Consecutive frames for the same worker and port form
  * one burst (at most FUZZ_BURST). After each burst every worker polls
- * (handoff ring, timers) and everything sent is checked and freed.
+ * (handoff rings, timers, expired fragments) and everything sent is
+ * checked and freed. Fragments to the VIPs and local addresses go
+ * through IPv4 reassembly (dataplane/ipfrag.h, a table of 16 datagrams
+ * per worker); what it holds at the end of an input is freed with it.
  *
  * Invariants (__builtin_trap() on violation), checked independently of
  * the code under test on every frame sent or queued for ARP resolution:
@@ -44,7 +48,8 @@
  *    == frame length - L2 header (no padding, nothing cut); IPIP: the
  *    same for the inner header, inner length == outer - outer IHL;
  *  - a forwarded TCP/UDP packet (the inner one for IPIP) comes from an
- *    input of the same burst with the same IP ID and protocol and a TTL
+ *    input of the same burst, or a fragment of an earlier burst of the
+ *    input (reassembled), with the same IP ID and protocol and a TTL
  *    one higher; when every such input had a valid TCP/UDP checksum and
  *    was no fragment, the output's is valid too;
  *  - an ICMP packet is either a forwarded one (as above, ICMP checksum;
@@ -75,8 +80,10 @@
 #include <rte_tcp.h>
 
 #include "edgelb/lbmsg.h"
+#include "edgelb/log.h"
 #include "dplab.h"
 #include "fwd.h"
+#include "ipfrag.h"
 #include "pkt.h"
 #include "pktcheck.h"
 #include "port.h"
@@ -223,6 +230,9 @@ struct in_rec {
 
 static struct in_rec ins[FUZZ_MAX_FRAMES * 2];
 static unsigned int nins;
+/* the fragments of the whole input: reassembly spans bursts */
+static struct in_rec frag_ins[FUZZ_MAX_FRAMES];
+static unsigned int nfrag_ins;
 
 /* Record the IPv4 packet (if any) of frame f[0..len). */
 static void
@@ -261,6 +271,11 @@ note_input(const uint8_t *f, size_t len)
 	}
 	r->l4_ok = off == 0 && ihl >= 20 && tot >= ihl && tot <= len &&
 		   l4_ok(f, ihl, (uint16_t)(tot - ihl));
+	if (((f[6] << 8 | f[7]) & 0x3fff) != 0 &&
+	    nfrag_ins < RTE_DIM(frag_ins)) {
+		frag_ins[nfrag_ins] = *r;
+		frag_ins[nfrag_ins++].l4_ok = false;
+	}
 }
 
 /* ---- the last packet sent to a backend, for F_REPLY ------------------- */
@@ -376,13 +391,16 @@ check_forwarded(const uint8_t *ip, uint16_t ihl, uint16_t tot)
 	unsigned int cand = 0, cand_ok = 0, cand_qok = 0;
 	bool sum_ok = l4_ok(ip, ihl, (uint16_t)(tot - ihl));
 
-	for (unsigned int i = 0; i < nins; i++)
-		if (ins[i].id == id && ins[i].proto == proto &&
-		    ins[i].ttl == ttl + 1) {
+	for (unsigned int i = 0; i < nins + nfrag_ins; i++) {
+		const struct in_rec *r =
+			i < nins ? &ins[i] : &frag_ins[i - nins];
+
+		if (r->id == id && r->proto == proto && r->ttl == ttl + 1) {
 			cand++;
-			cand_ok += ins[i].l4_ok;
-			cand_qok += ins[i].quoted_ok;
+			cand_ok += r->l4_ok;
+			cand_qok += r->quoted_ok;
 		}
+	}
 	switch (proto) {
 	case IPPROTO_TCP:
 	case IPPROTO_UDP:
@@ -524,8 +542,20 @@ collect(void)
 				check_out(tb->pkts[i], p, true);
 			tb->n = 0;
 		}
-	while (rte_ring_dequeue(dp.pend_ring, (void **)&m) == 0)
-		check_out(m, 1, false);
+	while (rte_ring_dequeue(dp.pend_ring, (void **)&m) == 0) {
+		/* what waits for ARP may be a reassembled datagram (a
+		 * chain): it leaves through dp_worker_tx, which splits it */
+		struct rte_mbuf *out[IPFRAG_OUT_MAX];
+		unsigned int n = 1;
+
+		if (m->nb_segs > 1 ||
+		    rte_pktmbuf_pkt_len(m) > 14u + ports[1].mtu)
+			n = ipfrag_split(&dp.workers[0], m, ports[1].mtu, out);
+		else
+			out[0] = m;
+		for (unsigned int i = 0; i < n; i++)
+			check_out(out[i], 1, false);
+	}
 	while (rte_ring_dequeue(dp.arp_ring, (void **)&m) == 0)
 		rte_pktmbuf_free(m); /* ARP replies for the control thread */
 }
@@ -663,6 +693,7 @@ lab_down(void)
 {
 	char rundir[PATH_MAX];
 
+	ipfrag_fini(&dp);
 	dplab_down(&dp);
 	rte_mempool_free(pool);
 	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
@@ -672,18 +703,25 @@ lab_down(void)
 
 /* Connection state starts empty for every input (reproducible runs). */
 static void
-conns_reset(bool rss)
+conns_reset(uint8_t opts)
 {
 	struct fwd_rss r;
+	char err[256];
 
 	fwd_fini(&dp);
 	if (svc_dirty)
 		services_up();
 	if (fwd_init_conns(&dp, FUZZ_CONNS) != 0)
 		abort();
-	if (rss) {
-		dplab_rss_conf(&r);
+	dplab_rss_conf(&r);
+	if (opts & 1)
 		fwd_rss_set(&dp, 1, &r);
+	if (opts & 2)
+		fwd_rss_set(&dp, 0, &r);
+	dp.conf.frag_max_entries = 16;
+	if (ipfrag_init(&dp, err, sizeof(err)) != 0) {
+		fprintf(stderr, "fuzz_pkt: %s\n", err);
+		abort();
 	}
 }
 
@@ -717,6 +755,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 				       SOCKET_ID_ANY);
 	if (pool == NULL)
 		abort();
+	/* quiet: every input builds its reassembly tables anew */
+	lb_log_set_level(LOG_WARNING);
 	lab_up();
 	pool_full = rte_mempool_avail_count(pool);
 	verbose = getenv("FUZZ_PKT_VERBOSE") != NULL;
@@ -745,8 +785,11 @@ run_burst(struct rte_mbuf **pkts, uint16_t n, unsigned int wk, uint16_t port)
 {
 	if (n > 0)
 		worker_rx_burst(&dp.workers[wk], port, pkts, n);
-	for (unsigned int w = 0; w < dp.nworkers; w++)
+	for (unsigned int w = 0; w < dp.nworkers; w++) {
 		fwd_poll(&dp.workers[w]);
+		worker_frag_input(&dp.workers[w]);
+		ipfrag_poll(&dp.workers[w]);
+	}
 	collect();
 	nins = 0;
 }
@@ -766,9 +809,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(before[0], dp.workers[0].drops, sizeof(before[0]));
 	memcpy(before[1], dp.workers[1].drops, sizeof(before[1]));
 	nsent[0] = nsent[1] = 0;
-	conns_reset(data[0] & 1);
+	conns_reset(data[0]);
 	memset(&last, 0, sizeof(last));
 	nins = 0;
+	nfrag_ins = 0;
 	while (at + 3 <= size && nframes < FUZZ_MAX_FRAMES) {
 		uint8_t fl = data[at];
 		size_t len = (size_t)(data[at + 1] << 8 | data[at + 2]);
@@ -843,6 +887,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		burst[n++] = m;
 	}
 	run_burst(burst, n, bwk, bport);
+	/* fragments still waiting for the rest of their datagram */
+	ipfrag_fini(&dp);
 	if (verbose)
 		report((const uint64_t(*)[DP_DROP_MAX])before);
 	if (rte_mempool_avail_count(pool) != pool_full) {

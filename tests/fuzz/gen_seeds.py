@@ -170,6 +170,16 @@ arp_retries = 2
 neigh_reachable_s = 30
 mbufs = 4095
 max_conns = 4096
+icmp_rate = 1000
+icmp_burst = 50
+icmp_dest_rate = 100
+icmp_dest_burst = 10
+frag_reassembly = yes
+frag_timeout_ms = 1000
+frag_min_size = 128
+frag_max_entries = 256
+frag_buckets = 128
+frag_bucket_entries = 4
 wait_config = yes
 xdp_steer = no
 xdp_prog = /usr/lib/edgelb/xdp_steer.o
@@ -484,6 +494,50 @@ put_pkt("ctrl-fnat", rec(from_client("192.0.2.4", "tcp", 80, SYN,
         rec_ctrl(0, 6, 0) + rec_reply(SYN | ACK) +
         rec(from_client("192.0.2.4", "tcp", 80, ACK, sport=44100, seq=1001,
                         ack=9001)))
+
+
+# Fragments (dataplane/ipfrag.h): a UDP datagram of 1800 payload bytes to
+# each VIP in three fragments (in order, reordered, one overlapping), a
+# TCP segment of 1500 bytes of an open connection in two, and the same
+# with RSS on port 0 (options bit 1: the datagram may go to the worker of
+# its flow). Checksums are fixed by the harness per frame: raw=False
+# leaves a fragment's L4 bytes alone.
+def frags(frame, cuts):
+    """Cut the IPv4 packet of the Ethernet frame at the payload offsets
+    cuts (multiples of 8 but the end): [(off, len, more), ...]."""
+    l2, ip = frame[:14], frame[14:]
+    hdr, pay = ip[:20], ip[20:]
+    out = []
+    for off, ln, more in cuts:
+        h = bytearray(hdr)
+        struct.pack_into("!H", h, 2, 20 + ln)
+        struct.pack_into("!H", h, 6, (0x2000 if more else 0) | off // 8)
+        struct.pack_into("!H", h, 10, 0)
+        struct.pack_into("!H", h, 10, csum(bytes(h)))
+        out.append(l2 + bytes(h) + pay[off:off + ln])
+    return out
+
+
+for name, vip in SVCS:
+    d = from_client(vip, "udp", 53, sport=48000, payload=bytes(
+        (i * 7) & 0xFF for i in range(1800)))
+    pl = len(d) - 34
+    whole = [(0, 800, True), (800, 800, True), (1600, pl - 1600, False)]
+    fs = frags(d, whole)
+    put_pkt("frag-udp-%s" % name, b"".join(rec(f) for f in fs))
+    put_pkt("frag-udp-%s-reorder" % name,
+            rec(fs[2]) + rec(fs[0], poll=True) + rec(fs[1], poll=True))
+    ov = frags(d, [(0, 800, True), (792, 800, True), (1600, pl - 1600,
+                                                      False)])
+    put_pkt("frag-udp-%s-overlap" % name, b"".join(rec(f) for f in ov))
+    put_pkt("frag-udp-%s-rss" % name, b"".join(rec(f) for f in fs), opts=2)
+    syn = from_client(vip, "tcp", 80, SYN, sport=48001, opts=MSS)
+    seg = from_client(vip, "tcp", 80, PSH | ACK, sport=48001, seq=1001,
+                      ack=9001, payload=bytes(range(256)) * 6)
+    tl = len(seg) - 34
+    put_pkt("frag-tcp-%s" % name, rec(syn) + b"".join(
+        rec(f, poll=True) for f in frags(seg, [(0, 1000, True),
+                                               (1000, tl - 1000, False)])))
 
 
 # ---- the HTTP server over a socketpair (fuzz_h2_server) -----------------
