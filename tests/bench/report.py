@@ -418,39 +418,53 @@ def push_deliver_section(res, w):
         return
     d = r["data"]["deliver"]
     a = r["data"]["accept"]
-    w("`tests/bench/bench_push_deliver.sh`: edgelbd (one `[push]` section, "
-      "SQLite store on disk, pinned to CPU 1) and `push_deliver_gen` "
-      "(pinned to CPU 0): one process, one thread, holding "
-      f"{d['devices']:,} device connections over loopback from "
-      f"{d['sources']} source addresses (127.3.0.x), each speaking the "
-      "real device protocol (frames built with `push_frame.h`): HELLO, "
+    one = r["data"].get("single")
+    w("`tests/bench/bench_push_deliver.sh`, cluster mode (docs/push.md "
+      f"\"Cluster mode (Redis)\"): {d['nodes']} edgelbd push nodes "
+      f"({', '.join(f'{x:,}' for x in d['per_node'])} devices) sharing "
+      f"{d['redis']} (edgelbd and Redis pinned to CPU 1); one "
+      "`push_deliver_gen` per node (pinned to CPU 0; one process, one "
+      "thread, epoll, each under one process's open-file limit) holding "
+      f"its node's devices over loopback from {d['sources']} source "
+      "addresses (127.3.0.x), each speaking the real device protocol "
+      "(frames built with `push_frame.h`): HELLO, "
       f"WELCOME, a PING every half heartbeat ({d['heartbeat_s']} s), an "
-      "ACK for each MESSAGE at once. With every device registered the "
-      "generator posts one message to all of them (`POST "
-      "/push/v1/messages` `{\"all\": true}`, on its event loop) and "
-      "times from writing the request: the 202 (queue entries for every "
-      "device committed, fsync included), MESSAGE arrivals, its last ACK, "
-      "and the moment edgelbd's metrics count every ACK "
-      "(`messages_acked_total`, polled every 20 ms). One run.\n")
-    if d.get("capped"):
-        w(f"**Not {d['wanted']:,} devices: {d['devices']:,}.** {d['capped']}.\n")
-    w("| devices | registered in | 202 after | first MESSAGE | p50 | p99 | last MESSAGE | last ACK sent | **every ACK counted by edgelbd** | edgelbd CPU | edgelbd RSS after | duplicates | redelivered |")
-    w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    w(f"| {d['devices']:,} | {fmt(d['register_s'], 1)} s | "
-      f"{fmt(d['accepted_ms'], 0)} ms | {fmt(d['first_ms'], 0)} ms | "
-      f"{d['p50_ms']:,} ms | {d['p99_ms']:,} ms | {fmt(d['last_ms'], 0)} ms | "
-      f"{fmt(d['last_ack_ms'], 0)} ms | **{fmt(d['acked_ms'] / 1000, 2)} s** | "
-      f"{fmt(d['server_cpu_s'], 2)} s | {d['server_rss_kb'] / 1024:,.0f} MiB | "
-      f"{d['duplicates']} | {d['server_redelivered']:,.0f} |")
+      "ACK for each MESSAGE at once. With every device on every node "
+      "registered the first generator posts one message to all of them "
+      "on node 1 (`POST /push/v1/messages` `{\"all\": true}`, on its "
+      "event loop); node 1 queues it for every device in Redis and wakes "
+      "the node holding each device on the others "
+      f"({d['wakes_received']:,.0f} wakes received). Times from writing "
+      "the request: the 202, MESSAGE arrivals on every node (CLOCK_MONOTONIC, "
+      "one clock for all generators), the last ACK sent, and the moment "
+      "the sum of the nodes' `messages_acked_total` counts every ACK "
+      "(polled every 20 ms); CPU: the sum over the nodes. Then the same on "
+      "one node with the SQLite store on disk (as many devices as one "
+      "process may hold), for comparison. One run each.\n")
+    w("| run | devices | registered in | 202 after | first MESSAGE | p50 | p99 | last MESSAGE | last ACK sent | **every ACK counted** | edgelbd CPU | edgelbd RSS after | duplicates | redelivered |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, x in ((f"**{d['nodes']} nodes, Redis**", d),
+                    ("1 node, SQLite", one)):
+        if not x:
+            continue
+        w(f"| {name} | {x['devices']:,} | {fmt(x['register_s'], 1)} s | "
+          f"{fmt(x['accepted_ms'], 0)} ms | {fmt(x['first_ms'], 0)} ms | "
+          f"{x['p50_ms']:,} ms | {x['p99_ms']:,} ms | {fmt(x['last_ms'], 0)} ms | "
+          f"{fmt(x['last_ack_ms'], 0)} ms | **{fmt(x['acked_ms'] / 1000, 2)} s** | "
+          f"{fmt(x['server_cpu_s'], 2)} s | {x['server_rss_kb'] / 1024:,.0f} MiB | "
+          f"{x['duplicates']} | {x['server_redelivered']:,.0f} |")
     w("")
+    if one and one.get("capped"):
+        w(f"One node: {one['capped']}.\n")
     if d.get("ping_window_s"):
         win = d["ping_window_s"]
         pings = d["window_pings"]
         cpu = d["ping_cpu_s"]
         w(f"Heartbeats: then {win:.0f} s of PINGs only, every device every "
           f"{d['heartbeat_s'] / 2:g} s: {pings:,} PINGs "
-          f"({pings / win:,.0f} per second), every one answered by a PONG; "
-          f"edgelbd used {fmt(cpu, 2)} s of CPU "
+          f"({pings / win:,.0f} per second, counted by the generators "
+          "between the window's marks), every one answered by a PONG; "
+          f"the {d['nodes']} edgelbd nodes used {fmt(cpu, 2)} s of CPU "
           f"(**{100 * cpu / win:.1f} % of one core**, "
           + (f"{cpu * 1e6 / pings:.1f} µs per PING" if pings else "-")
           + "), the epoll wake-ups, reads, the PONGs and the heartbeat "
