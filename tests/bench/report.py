@@ -511,21 +511,26 @@ def push_idle_section(res, w):
         return
     d = r["data"]
     u, k, c, g = d["user"], d["kernel"], d["cpu"], d["gen"]
-    w("`tests/bench/bench_push_idle.sh`: edgelbd alone with `[push]` "
-      "(SQLite store) on loopback; `tests/bench/push_idle_gen` (one "
-      "thread, epoll) opens device connections from many 127.x source "
-      f"addresses ({d['per_addr']:,} each), every one doing the real "
+    w(f"`tests/bench/bench_push_idle.sh`: {d.get('procs', 1)} edgelbd "
+      "processes with `[push]` (each its own port and SQLite store) on "
+      f"loopback, at most {d.get('per_proc', d['target']):,} device "
+      "connections each (one process's open-file limit), and as many "
+      "`tests/bench/push_idle_gen` (one thread, epoll), one per edgelbd, "
+      "started one pair after the other while the machine keeps "
+      f"{d.get('mem_margin_mib', 0):,} MiB of MemAvailable after the next "
+      "pair's need; each opens its device connections from its own 127.x "
+      f"source addresses ({d['per_addr']:,} each), every one doing the real "
       "HELLO/WELCOME and BIND/BOUND handshake, then idles with a PING "
       f"every heartbeat ({d['heartbeat_s']} s, spread over the "
-      "connections). *User space*: the growth of edgelbd's VmRSS from "
-      "before the first connection to the end of the ramp, divided by the "
-      "connections held (sockets and their buffers are kernel memory, not "
-      "in a process's RSS); *marginal*: the same from the halfway point "
-      "(where the generator pauses) to the end. *Kernel*: the whole "
+      "connections). *User space*: the growth of the edgelbds' VmRSS "
+      "(summed) from before the first connection to the end of the ramp, "
+      "divided by the connections held (sockets and their buffers are "
+      "kernel memory, not in a process's RSS); *marginal*: the same from "
+      "halfway (half the pairs ramped) to the end. *Kernel*: the whole "
       "machine's slab growth over the same time, both ends of every "
       "connection (the generator's sockets are on this machine too), and "
       "the TCP buffer pages of /proc/net/sockstat; other work on the "
-      "machine moves these. *CPU*: edgelbd's user+system seconds per second "
+      "machine moves these. *CPU*: the edgelbds' user+system seconds per second "
       f"over {c['window_s']:g} s while every device pings once a "
       "heartbeat.\n")
     asked = d.get("asked", d["target"])
@@ -542,8 +547,10 @@ def push_idle_section(res, w):
       f"end of the window; generator peak {d['peak']:,}) |")
     rate = (f"; {d['rate_per_s']:,} handshakes/s" if d.get("rate_per_s")
             else "")
-    w(f"| ramp | {d['ramp_s']:.1f} s, of which "
-      f"{d.get('half_pause_s', 0):g} s the halfway pause{rate}, "
+    w(f"| processes | {d.get('procs_started', 1)} of {d.get('procs', 1)} "
+      "edgelbd + generator pairs started"
+      + (f"; {d['nofile']}" if d.get("nofile") else "") + " |")
+    w(f"| ramp | {d['ramp_s']:.1f} s{rate}, "
       f"{g.get('connect_errors', 0)} connect errors, "
       f"{g.get('handshake_errors', 0)} failed handshakes"
       + (f"; stopped by {d['limit']}" if d.get("limit") else "") + " |")
@@ -568,6 +575,11 @@ def push_idle_section(res, w):
       "else the loop did included; the machine's load average "
       f"{c.get('load1_start', '?')} → {c.get('load1_end', '?')} over the "
       f"window, on {sh('nproc')} CPUs) |")
+    if k.get("mem_available_before_kb"):
+        w(f"| MemAvailable (whole machine) | "
+          f"{k['mem_available_before_kb'] / 1048576:,.1f} GiB before, "
+          f"{k['mem_available_idle_kb'] / 1048576:,.1f} GiB with every "
+          "connection held |")
     w(f"| heartbeat timeouts | {d['heartbeat_timeouts']:,} |")
     if d.get("sysctl_changed"):
         w(f"| sysctls raised for the run (old values, put back) | "
@@ -587,9 +599,7 @@ def push_idle_section(res, w):
                      f"end ({m['bytes_per_conn']:,}) against the whole "
                      f"ramp's ({bpc:,}) show how much of the figure is a "
                      "fixed cost that more connections would spread.")
-        w(f"{goal:,} connections were not reached: {why}. edgelbd holds "
-          "all its device connections in one process, so that process's "
-          f"open-file limit bounds them.{extra}\n")
+        w(f"{goal:,} connections were not reached: {why}.{extra}\n")
 
 
 def render(res, args):
