@@ -62,10 +62,7 @@
 #include <unistd.h>
 
 #include "push_frame.h"
-
-#ifndef IP_BIND_ADDRESS_NO_PORT
-#define IP_BIND_ADDRESS_NO_PORT 24
-#endif
+#include "push_gen_common.h"
 
 #define CONN_BUF     256  /* bytes of a connection's partial frame */
 #define INFLIGHT_MAX 1000 /* connections connecting or before WELCOME */
@@ -107,15 +104,6 @@ struct gen {
 	char msg_id[PUSH_ID_TEXT + 1];
 	uint32_t api_devices;
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 fail(struct gen *g, const char *what)
@@ -179,27 +167,21 @@ conn_start(struct gen *g, uint32_t i)
 	struct conn *c = &g->c[i];
 	struct sockaddr_in src;
 	struct epoll_event ev = { .events = EPOLLOUT, .data.u32 = i };
-	int one = 1;
+	const char *where;
 
-	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	source_of((i + g->first) % g->nsrc, &src);
+	c->fd = push_gen_connect(&src, &g->srv, false, &where);
 	if (c->fd < 0) {
 		c->state = C_DEAD;
-		fail(g, "socket() failed (open-file limit?)");
+		fail(g, strcmp(where, "socket") == 0
+				? "socket() failed (open-file limit?)"
+				: "bind/connect failed");
 		return;
 	}
-	source_of((i + g->first) % g->nsrc, &src);
-	setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
-		   sizeof(one));
-	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	g->inflight++;
 	c->state = C_CONNECTING;
-	if (bind(c->fd, (struct sockaddr *)&src, sizeof(src)) < 0 ||
-	    (connect(c->fd, (struct sockaddr *)&g->srv, sizeof(g->srv)) < 0 &&
-	     errno != EINPROGRESS) ||
-	    epoll_ctl(g->ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
-		conn_dead(g, c, "bind/connect failed");
-		return;
-	}
+	if (epoll_ctl(g->ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+		conn_dead(g, c, "epoll_ctl failed");
 }
 
 static void
@@ -243,7 +225,7 @@ on_frame(struct gen *g, struct conn *c, const struct push_frame *f)
 				f->u.welcome.heartbeat_s;
 		break;
 	case PUSH_T_MESSAGE:
-		t = now_s();
+		t = push_gen_now();
 		c->msgs++;
 		if (c->msgs == 1) {
 			memcpy(c->id, f->u.msg.id, PUSH_ID_BYTES);
@@ -258,7 +240,7 @@ on_frame(struct gen *g, struct conn *c, const struct push_frame *f)
 		send_frame(g, c, out,
 			   push_enc_ack(out, sizeof(out), f->u.msg.id, 1));
 		g->acks++;
-		g->t_last_ack = now_s();
+		g->t_last_ack = push_gen_now();
 		break;
 	case PUSH_T_PONG:
 		g->pongs++;
@@ -363,7 +345,7 @@ api_post(struct gen *g)
 		     "X-Api-Key: %s\r\nContent-Type: application/json\r\n"
 		     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
 		     g->key, sizeof(body) - 1, body);
-	g->t0 = now_s();
+	g->t0 = push_gen_now();
 	if (write(g->api_fd, req, (size_t)n) != n)
 		return -EIO;
 	fcntl(g->api_fd, F_SETFL, O_NONBLOCK);
@@ -383,7 +365,7 @@ api_readable(struct gen *g)
 			g->api_len += (size_t)r;
 			g->api_resp[g->api_len] = '\0';
 			if (g->t202 == 0 && strstr(g->api_resp, "\r\n\r\n"))
-				g->t202 = now_s();
+				g->t202 = push_gen_now();
 			continue;
 		}
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
@@ -558,7 +540,7 @@ loop_once(struct gen *g, struct epoll_event *evs, int nevs, double *next_tick,
 		}
 		on_readable(g, i);
 	}
-	if (now_s() >= *next_tick) {
+	if (push_gen_now() >= *next_tick) {
 		ping_tick(g, (*tick)++);
 		*next_tick += TICK_MS / 1000.0;
 	}
@@ -749,15 +731,16 @@ main(int argc, char **argv)
 
 	/* 1. connect and register every device, at most INFLIGHT_MAX at a
 	 * time (the server's accept backlog) */
-	t_reg0 = g.tbase = now_s();
+	t_reg0 = g.tbase = push_gen_now();
 	deadline = t_reg0 + timeout;
 	next_tick = t_reg0 + TICK_MS / 1000.0;
-	while (g.registered + (uint32_t)g.errors < g.n && now_s() < deadline) {
+	while (g.registered + (uint32_t)g.errors < g.n &&
+	       push_gen_now() < deadline) {
 		while (g.started < g.n && g.inflight < INFLIGHT_MAX)
 			conn_start(&g, g.started++);
 		loop_once(&g, evs, 1024, &next_tick, &tick);
 	}
-	t_reg = now_s() - t_reg0;
+	t_reg = push_gen_now() - t_reg0;
 	fprintf(stderr,
 		"push_deliver_gen: %u of %u registered in %.2f s (%lu "
 		"errors)\n",
@@ -778,9 +761,9 @@ main(int argc, char **argv)
 		}
 	}
 	/* the leader: every peer registered (pinging meanwhile) */
-	deadline = now_s() + timeout;
+	deadline = push_gen_now() + timeout;
 	while (peers > 0 && sync_ready(sync_dir) < peers && g.errors == 0 &&
-	       now_s() < deadline)
+	       push_gen_now() < deadline)
 		loop_once(&g, evs, 1024, &next_tick, &tick);
 	if (peers > 0 && sync_ready(sync_dir) < peers) {
 		fail(&g, "not every peer registered its devices in time");
@@ -797,9 +780,9 @@ main(int argc, char **argv)
 		}
 	}
 	/* a follower waits for the leader's peers and POST too */
-	deadline = now_s() + (follow ? 3 * timeout : timeout);
+	deadline = push_gen_now() + (follow ? 3 * timeout : timeout);
 	while ((g.delivered < g.n || (!follow && !g.answered)) &&
-	       g.errors == 0 && now_s() < deadline)
+	       g.errors == 0 && push_gen_now() < deadline)
 		loop_once(&g, evs, 1024, &next_tick, &tick);
 	if (g.delivered < g.n)
 		fail(&g, "not every device got the message in time");
@@ -809,10 +792,10 @@ main(int argc, char **argv)
 			fail(&g, "cannot write the post file");
 	}
 	/* 3. the servers count every ACK (of every generator's devices) */
-	while (!follow && g.errors == 0 && now_s() < deadline) {
+	while (!follow && g.errors == 0 && push_gen_now() < deadline) {
 		acked = metric(&g, "edgelbd_push_messages_acked_total");
 		if (acked >= acked0 + total) {
-			t_acked = now_s();
+			t_acked = push_gen_now();
 			cpu1 = cpu_sum(&g);
 			break;
 		}
@@ -830,37 +813,39 @@ main(int argc, char **argv)
 	/* 4. heartbeats only, the servers' CPU over the window; a follower
 	 * pings from DIR/wstart to DIR/done */
 	if (follow) {
-		deadline = now_s() + 2 * timeout + window;
-		while (g.errors == 0 && now_s() < deadline &&
+		deadline = push_gen_now() + 2 * timeout + window;
+		while (g.errors == 0 && push_gen_now() < deadline &&
 		       !sync_has(sync_dir, "done")) {
 			if (!wstarted && sync_has(sync_dir, "wstart")) {
 				wstarted = true;
-				wt0 = now_s();
+				wt0 = push_gen_now();
 				wpings0 = g.pings;
 			}
 			loop_once(&g, evs, 1024, &next_tick, &tick);
 		}
 		if (!sync_has(sync_dir, "done"))
 			fail(&g, "the leader did not finish in time");
-		wt1 = now_s();
+		wt1 = push_gen_now();
 		wpings1 = wstarted ? g.pings : wpings0;
 		g.heartbeat_s = 0;
-		while (g.pongs < g.pings && g.errors == 0 && now_s() < wt1 + 2)
+		while (g.pongs < g.pings && g.errors == 0 &&
+		       push_gen_now() < wt1 + 2)
 			loop_once(&g, evs, 1024, &next_tick, &tick);
 	} else if (window > 0 && g.errors == 0) {
 		if (sync_dir != NULL && sync_put(sync_dir, "wstart", "1\n") < 0)
 			fail(&g, "cannot write the wstart file");
-		wt0 = now_s();
+		wt0 = push_gen_now();
 		wcpu0 = cpu_sum(&g);
 		wpings0 = g.pings;
-		while (now_s() < wt0 + window && g.errors == 0)
+		while (push_gen_now() < wt0 + window && g.errors == 0)
 			loop_once(&g, evs, 1024, &next_tick, &tick);
-		wt1 = now_s();
+		wt1 = push_gen_now();
 		wcpu1 = cpu_sum(&g);
 		wpings1 = g.pings;
 		/* no more PINGs: the PONGs of those sent (at most 2 s) */
 		g.heartbeat_s = 0;
-		while (g.pongs < g.pings && g.errors == 0 && now_s() < wt1 + 2)
+		while (g.pongs < g.pings && g.errors == 0 &&
+		       push_gen_now() < wt1 + 2)
 			loop_once(&g, evs, 1024, &next_tick, &tick);
 	}
 	if (!follow && sync_dir != NULL &&
