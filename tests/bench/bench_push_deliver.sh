@@ -20,9 +20,13 @@
 #    time of every edgelbd over that span.
 #    Then the same on one node with the SQLite store (as many devices as
 #    one process may hold, at most N), for comparison.
-# 2. Heartbeats: the cluster's connections, PINGs only (heartbeat 20 s:
-#    each device pings every 10 s), for a window (20 s; 2 s in smoke
+# 2. Heartbeats: the cluster's connections, PINGs only (heartbeat 60 s:
+#    each device pings every 30 s), for a window (30 s; 2 s in smoke
 #    mode): the nodes' CPU per second and per PING answered.
+#    The heartbeat is 60 s because the node that accepts a broadcast is
+#    busy for the whole of it (two synchronous Redis calls per device, on
+#    its loop): 100,000 devices kept it busy for 35 s in a run, and a
+#    device whose PINGs go unread for two heartbeats is closed.
 # 3. Accepted messages per second with durability on: a fresh edgelbd,
 #    1,000 devices registered (by push_deliver_gen) and offline, wrk
 #    POSTing messages to them in turn, each request a new message, over
@@ -57,12 +61,12 @@ case "${EDGELB_BENCH_SMOKE:-0}" in "" | 0) ;; *) smoke=1 ;; esac
 if [ "$smoke" = 1 ]; then
 	devices=1000 rounds=1 dur=2 window=2 gen_timeout=30 nodes=2
 else
-	devices=100000 rounds=3 dur=10 window=20 gen_timeout=300 nodes=
+	devices=100000 rounds=3 dur=10 window=30 gen_timeout=300 nodes=
 fi
 conns=64
 targets=1000 # devices the accepted messages go to, in turn
 sources=32
-heartbeat=20
+heartbeat=60
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -71,7 +75,7 @@ while [ $# -gt 0 ]; do
 	--nodes) nodes=$2; shift 2 ;;
 	--rounds) rounds=$2; shift 2 ;;
 	--duration) dur=$2; shift 2 ;;
-	-h | --help) sed -n '2,49p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,53p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench_push_deliver.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done

@@ -586,7 +586,14 @@ def push_idle_section(res, w):
           f"`{d['sysctl_changed']}` |")
     w("")
     if held < goal:
-        if held < d["target"]:
+        tmo = d.get("heartbeat_timeouts", 0)
+        if held < d["target"] <= d.get("peak", 0) and tmo:
+            why = (f"the generators had all {d['target']:,} open and bound "
+                   f"at their peak, but edgelbd closed {tmo:,} as heartbeat "
+                   "timeouts (no frame read from the device for two "
+                   "heartbeats) on this 2-CPU machine, whose load average "
+                   f"was {c.get('load1_start', '?')} in the window")
+        elif held < d["target"]:
             why = (f"{d['limit']} stopped the ramp" if d.get("limit") else
                    "the ramp's time bound passed")
         elif d.get("capped_by"):
@@ -599,7 +606,9 @@ def push_idle_section(res, w):
                      f"end ({m['bytes_per_conn']:,}) against the whole "
                      f"ramp's ({bpc:,}) show how much of the figure is a "
                      "fixed cost that more connections would spread.")
-        w(f"{goal:,} connections were not reached: {why}.{extra}\n")
+        lead = ("were not all held to the end" if held < d["target"] <=
+                d.get("peak", 0) and tmo else "were not reached")
+        w(f"{goal:,} connections {lead}: {why}.{extra}\n")
 
 
 def render(res, args):
