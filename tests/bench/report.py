@@ -578,8 +578,8 @@ def push_idle_section(res, w):
     if k.get("mem_available_before_kb"):
         w(f"| MemAvailable (whole machine) | "
           f"{k['mem_available_before_kb'] / 1048576:,.1f} GiB before, "
-          f"{k['mem_available_idle_kb'] / 1048576:,.1f} GiB with every "
-          "connection held |")
+          f"{k['mem_available_idle_kb'] / 1048576:,.1f} GiB at the end "
+          "of the ramp |")
     w(f"| heartbeat timeouts | {d['heartbeat_timeouts']:,} |")
     if d.get("sysctl_changed"):
         w(f"| sysctls raised for the run (old values, put back) | "
