@@ -241,7 +241,7 @@ for k in $(seq "$nodes"); do
 	mets+=(--metrics "127.0.0.1:$MPORT")
 	pids+=(--server-pid "$LBD_PID")
 	pports+=("$PPORT")
-	[ "$k" = 1 ] && { API1=$APORT; MET1=$MPORT; }
+	if [ "$k" = 1 ]; then API1=$APORT; fi
 	LBD_PID=
 done
 say "cluster: $devices devices on $nodes nodes ($per_node each, one generator per node) and one redis-server; heartbeat ${heartbeat}s, window ${window}s"
