@@ -113,6 +113,7 @@ per_max=$((hard - 1000))
 [ -n "$nodes" ] || nodes=$(((devices + per_max - 1) / per_max))
 [[ "$nodes" =~ ^[0-9]+$ ]] && [ "$nodes" -ge 1 ] && [ "$nodes" -le 32 ] ||
 	die "--nodes 1..32"
+[ "$devices" -ge $((nodes * 2)) ] || die "--devices below twice --nodes ($nodes)"
 per_node=$(((devices + nodes - 1) / nodes))
 [ "$per_node" -le "$per_max" ] ||
 	die "$per_node devices per node above the open-file limit ($hard): more --nodes"

@@ -278,6 +278,7 @@ started=0
 left=$target
 for k in $(seq "$procs"); do
 	n=$((left < per ? left : per))
+	[ "$n" -gt 0 ] || break
 	avail=$(mem_avail_mib)
 	if [ $((avail - need_mib)) -lt "$margin" ]; then
 		limit="memory: MemAvailable ${avail} MiB, less about $need_mib MiB for $n more connections, is below the margin of $margin MiB"
