@@ -113,7 +113,7 @@ per_max=$((hard - 1000))
 [ -n "$nodes" ] || nodes=$(((devices + per_max - 1) / per_max))
 [[ "$nodes" =~ ^[0-9]+$ ]] && [ "$nodes" -ge 1 ] && [ "$nodes" -le 32 ] ||
 	die "--nodes 1..32"
-[ "$devices" -ge $((nodes * 2)) ] || die "--devices below twice --nodes ($nodes)"
+[ "$devices" -ge "$nodes" ] || die "--devices below --nodes ($nodes)"
 per_node=$(((devices + nodes - 1) / nodes))
 [ "$per_node" -le "$per_max" ] ||
 	die "$per_node devices per node above the open-file limit ($hard): more --nodes"
@@ -245,11 +245,11 @@ for k in $(seq "$nodes"); do
 	if [ "$k" = 1 ]; then API1=$APORT; fi
 	LBD_PID=
 done
-say "cluster: $devices devices on $nodes nodes ($per_node each, one generator per node) and one redis-server; heartbeat ${heartbeat}s, window ${window}s"
+say "cluster: $devices devices on $nodes nodes (at most $per_node each, one generator per node) and one redis-server; heartbeat ${heartbeat}s, window ${window}s"
 first=0
 for k in $(seq "$nodes"); do
-	n=$per_node
-	[ $((first + n)) -le "$devices" ] || n=$((devices - first))
+	# the devices spread evenly: the first (devices % nodes) take one more
+	n=$((devices / nodes + (k <= devices % nodes ? 1 : 0)))
 	if [ "$k" = 1 ]; then
 		role=(--api "127.0.0.1:$API1" "${mets[@]}" --key "$KEY"
 			"${pids[@]}" --peers $((nodes - 1)) --total "$devices"
