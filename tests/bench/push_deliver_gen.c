@@ -24,12 +24,26 @@
  * --register-only: connect and register the devices, print how many,
  * close them and exit (the store then knows them, offline).
  *
+ * Several nodes (push cluster mode, one generator per node, each under
+ * the open-file limit of one process): --first F names this process's
+ * devices bd-F.., --sync DIR coordinates them. The leader (--peers K)
+ * waits for K files DIR/ready.* before it posts, sums the ACK counters
+ * of every --metrics (repeatable) up to --total devices and the CPU of
+ * every --server-pid, writes DIR/post ("T0 ID": the monotonic time of
+ * the POST and the message's id), DIR/wstart when the ping window
+ * starts and DIR/done when it is over. A --follow process posts
+ * nothing: it registers, writes DIR/ready.F, takes the message, counts
+ * the PINGs it sends between DIR/wstart and DIR/done, and reports its
+ * times after DIR/post's T0. --lat-out FILE: each device's arrival, ms
+ * after the POST, one a line (the script takes percentiles over all).
+ *
  * Prints one JSON object on stdout; progress on stderr. Exit 0 when every
  * device got the message once and the server counted every ACK; 1 on
  * any failure (a connection lost, an ERROR frame, a partial write, a
  * timeout), with the JSON still printed when the run got that far.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -43,19 +57,18 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "push_frame.h"
-
-#ifndef IP_BIND_ADDRESS_NO_PORT
-#define IP_BIND_ADDRESS_NO_PORT 24
-#endif
+#include "push_gen_common.h"
 
 #define CONN_BUF     256  /* bytes of a connection's partial frame */
 #define INFLIGHT_MAX 1000 /* connections connecting or before WELCOME */
 #define TICK_MS	     100
 #define API_TAG	     UINT32_MAX /* epoll data of the API socket */
+#define NODES_MAX    64
 
 enum cstate { C_CONNECTING, C_HELLO, C_READY, C_DEAD };
 
@@ -64,18 +77,20 @@ struct conn {
 	uint8_t state;
 	uint16_t have;
 	uint32_t msgs;	 /* MESSAGE frames received */
-	uint32_t got_ms; /* first MESSAGE, ms after the POST; 0: none */
+	uint32_t got_ms; /* first MESSAGE, ms after tbase; 0: none */
 	uint8_t id[PUSH_ID_BYTES];
 	uint8_t buf[CONN_BUF];
 };
 
 struct gen {
-	struct sockaddr_in srv, api, met;
+	struct sockaddr_in srv, api, met[NODES_MAX];
+	int pid[NODES_MAX];
+	uint32_t nmet, npid;
 	const char *key;
-	uint32_t n, nsrc, started, registered, inflight;
+	uint32_t n, nsrc, first, started, registered, inflight;
 	uint32_t heartbeat_s; /* WELCOME's; 0: no more PINGs */
 	uint32_t welcome_heartbeat_s;
-	int ep, server_pid;
+	int ep;
 	struct conn *c;
 	uint64_t pings, pongs, errors, error_frames, dup_msgs, wrong_id;
 	uint64_t delivered, acks;
@@ -85,19 +100,10 @@ struct gen {
 	char api_resp[2048];
 	size_t api_len;
 	bool posted, answered;
-	double t0, t202, t_first, t_last, t_last_ack;
+	double tbase, t0, t202, t_first, t_last, t_last_ack;
 	char msg_id[PUSH_ID_TEXT + 1];
 	uint32_t api_devices;
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 fail(struct gen *g, const char *what)
@@ -161,27 +167,21 @@ conn_start(struct gen *g, uint32_t i)
 	struct conn *c = &g->c[i];
 	struct sockaddr_in src;
 	struct epoll_event ev = { .events = EPOLLOUT, .data.u32 = i };
-	int one = 1;
+	const char *where;
 
-	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	source_of((i + g->first) % g->nsrc, &src);
+	c->fd = push_gen_connect(&src, &g->srv, false, &where);
 	if (c->fd < 0) {
 		c->state = C_DEAD;
-		fail(g, "socket() failed (open-file limit?)");
+		fail(g, strcmp(where, "socket") == 0
+				? "socket() failed (open-file limit?)"
+				: "bind/connect failed");
 		return;
 	}
-	source_of(i % g->nsrc, &src);
-	setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
-		   sizeof(one));
-	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	g->inflight++;
 	c->state = C_CONNECTING;
-	if (bind(c->fd, (struct sockaddr *)&src, sizeof(src)) < 0 ||
-	    (connect(c->fd, (struct sockaddr *)&g->srv, sizeof(g->srv)) < 0 &&
-	     errno != EINPROGRESS) ||
-	    epoll_ctl(g->ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
-		conn_dead(g, c, "bind/connect failed");
-		return;
-	}
+	if (epoll_ctl(g->ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+		conn_dead(g, c, "epoll_ctl failed");
 }
 
 static void
@@ -198,7 +198,7 @@ on_connected(struct gen *g, uint32_t i)
 		conn_dead(g, c, "connect failed");
 		return;
 	}
-	snprintf(dev, sizeof(dev), "bd-%07u", i);
+	snprintf(dev, sizeof(dev), "bd-%07u", i + g->first);
 	c->state = C_HELLO;
 	epoll_ctl(g->ep, EPOLL_CTL_MOD, c->fd, &ev);
 	send_frame(g, c, out,
@@ -225,12 +225,12 @@ on_frame(struct gen *g, struct conn *c, const struct push_frame *f)
 				f->u.welcome.heartbeat_s;
 		break;
 	case PUSH_T_MESSAGE:
-		t = now_s();
+		t = push_gen_now();
 		c->msgs++;
 		if (c->msgs == 1) {
 			memcpy(c->id, f->u.msg.id, PUSH_ID_BYTES);
 			g->delivered++;
-			c->got_ms = (uint32_t)((t - g->t0) * 1000.0) + 1;
+			c->got_ms = (uint32_t)((t - g->tbase) * 1000.0) + 1;
 			if (g->t_first == 0)
 				g->t_first = t;
 			g->t_last = t;
@@ -240,7 +240,7 @@ on_frame(struct gen *g, struct conn *c, const struct push_frame *f)
 		send_frame(g, c, out,
 			   push_enc_ack(out, sizeof(out), f->u.msg.id, 1));
 		g->acks++;
-		g->t_last_ack = now_s();
+		g->t_last_ack = push_gen_now();
 		break;
 	case PUSH_T_PONG:
 		g->pongs++;
@@ -345,7 +345,7 @@ api_post(struct gen *g)
 		     "X-Api-Key: %s\r\nContent-Type: application/json\r\n"
 		     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
 		     g->key, sizeof(body) - 1, body);
-	g->t0 = now_s();
+	g->t0 = push_gen_now();
 	if (write(g->api_fd, req, (size_t)n) != n)
 		return -EIO;
 	fcntl(g->api_fd, F_SETFL, O_NONBLOCK);
@@ -365,7 +365,7 @@ api_readable(struct gen *g)
 			g->api_len += (size_t)r;
 			g->api_resp[g->api_len] = '\0';
 			if (g->t202 == 0 && strstr(g->api_resp, "\r\n\r\n"))
-				g->t202 = now_s();
+				g->t202 = push_gen_now();
 			continue;
 		}
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
@@ -393,9 +393,9 @@ api_readable(struct gen *g)
 	}
 }
 
-/* The value of a metric on the metrics page; -1 on failure. */
+/* The value of a metric on the metrics page at met; -1 on failure. */
 static double
-metric(const struct gen *g, const char *name)
+metric_at(const struct sockaddr_in *met, const char *name)
 {
 	static char resp[1 << 20];
 	char req[128];
@@ -410,7 +410,7 @@ metric(const struct gen *g, const char *name)
 	n = snprintf(req, sizeof(req),
 		     "GET /metrics HTTP/1.1\r\nHost: bench\r\n"
 		     "Connection: close\r\n\r\n");
-	if (connect(fd, (const struct sockaddr *)&g->met, sizeof(g->met)) < 0 ||
+	if (connect(fd, (const struct sockaddr *)met, sizeof(*met)) < 0 ||
 	    write(fd, req, (size_t)n) != n) {
 		close(fd);
 		return -1;
@@ -429,6 +429,22 @@ metric(const struct gen *g, const char *name)
 			return strtod(p + nl + 1, NULL);
 	}
 	return -1;
+}
+
+/* The sum of a metric over every node; -1 when one fails. */
+static double
+metric(const struct gen *g, const char *name)
+{
+	double sum = 0;
+
+	for (uint32_t i = 0; i < g->nmet; i++) {
+		double v = metric_at(&g->met[i], name);
+
+		if (v < 0)
+			return -1;
+		sum += v;
+	}
+	return sum;
 }
 
 /* utime + stime of pid, seconds; -1 without one. */
@@ -457,6 +473,22 @@ cpu_of(int pid)
 				&ut, &st) != 2)
 		return -1;
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* The sum over every --server-pid; -1 without one or when one fails. */
+static double
+cpu_sum(const struct gen *g)
+{
+	double sum = 0;
+
+	for (uint32_t i = 0; i < g->npid; i++) {
+		double v = cpu_of(g->pid[i]);
+
+		if (v < 0)
+			return -1;
+		sum += v;
+	}
+	return g->npid > 0 ? sum : -1;
 }
 
 static long
@@ -508,10 +540,61 @@ loop_once(struct gen *g, struct epoll_event *evs, int nevs, double *next_tick,
 		}
 		on_readable(g, i);
 	}
-	if (now_s() >= *next_tick) {
+	if (push_gen_now() >= *next_tick) {
 		ping_tick(g, (*tick)++);
 		*next_tick += TICK_MS / 1000.0;
 	}
+}
+
+/* ---- several generators (--sync DIR) ---- */
+
+static bool
+sync_has(const char *dir, const char *name)
+{
+	char path[512];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return stat(path, &st) == 0;
+}
+
+/* Write DIR/NAME whole (a temporary file renamed): 0 or -errno. */
+static int
+sync_put(const char *dir, const char *name, const char *text)
+{
+	char path[512], tmp[520];
+	FILE *f;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (f == NULL)
+		return -errno;
+	fputs(text, f);
+	rc = fclose(f) == 0 ? 0 : -EIO;
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	return rc;
+}
+
+/* How many files DIR/ready.* there are: the peers that registered every
+ * device. */
+static uint32_t
+sync_ready(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	uint32_t n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, "ready.", 6) == 0 &&
+		    strstr(e->d_name, ".tmp") == NULL)
+			n++;
+	closedir(d);
+	return n;
 }
 
 static void
@@ -521,7 +604,9 @@ usage(void)
 		"usage: push_deliver_gen --server IP:PORT --api IP:PORT "
 		"--metrics IP:PORT --key KEY --devices N\n"
 		"  [--sources K] [--server-pid PID] [--timeout S] "
-		"[--ping-window S] [--register-only]\n");
+		"[--ping-window S] [--register-only]\n"
+		"  [--first F] [--sync DIR [--peers K | --follow]] "
+		"[--total N] [--lat-out FILE]\n");
 	exit(2);
 }
 
@@ -539,6 +624,12 @@ main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "ping-window", required_argument, NULL, 'w' },
 		{ "register-only", no_argument, NULL, 'r' },
+		{ "first", required_argument, NULL, 'f' },
+		{ "sync", required_argument, NULL, 'y' },
+		{ "peers", required_argument, NULL, 'P' },
+		{ "follow", no_argument, NULL, 'F' },
+		{ "total", required_argument, NULL, 'T' },
+		{ "lat-out", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct gen g = { .nsrc = 32, .api_fd = -1 };
@@ -547,9 +638,12 @@ main(int argc, char **argv)
 	double cpu0 = -1, cpu1 = -1, t_acked = 0, acked0 = 0, acked = -1;
 	double wcpu0 = -1, wcpu1 = -1, wt0 = 0, wt1 = 0;
 	uint64_t tick = 0, wpings0 = 0, wpings1 = 0;
-	uint32_t *lat, nlat = 0;
+	uint32_t *lat, nlat = 0, peers = 0, total = 0;
+	const char *sync_dir = NULL, *lat_out = NULL;
 	struct rlimit rl;
-	bool register_only = false;
+	bool register_only = false, follow = false, wstarted = false;
+	long rss = 0;
+	char text[128];
 	int o, ok;
 
 	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -563,7 +657,8 @@ main(int argc, char **argv)
 				usage();
 			break;
 		case 'm':
-			if (parse_addr(optarg, &g.met) < 0)
+			if (g.nmet == NODES_MAX ||
+			    parse_addr(optarg, &g.met[g.nmet++]) < 0)
 				usage();
 			break;
 		case 'k':
@@ -576,7 +671,9 @@ main(int argc, char **argv)
 			g.nsrc = (uint32_t)strtoul(optarg, NULL, 10);
 			break;
 		case 'p':
-			g.server_pid = atoi(optarg);
+			if (g.npid == NODES_MAX)
+				usage();
+			g.pid[g.npid++] = atoi(optarg);
 			break;
 		case 't':
 			timeout = atof(optarg);
@@ -587,13 +684,35 @@ main(int argc, char **argv)
 		case 'r':
 			register_only = true;
 			break;
+		case 'f':
+			g.first = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'y':
+			sync_dir = optarg;
+			break;
+		case 'P':
+			peers = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'F':
+			follow = true;
+			break;
+		case 'T':
+			total = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'l':
+			lat_out = optarg;
+			break;
 		default:
 			usage();
 		}
 	}
-	if (g.key == NULL || g.n == 0 || g.n > 2000000 || g.nsrc == 0 ||
-	    g.nsrc > 250 * 250 || g.srv.sin_port == 0 || g.api.sin_port == 0 ||
-	    g.met.sin_port == 0 || timeout <= 0 || window < 0)
+	if (total == 0)
+		total = g.n;
+	if (g.n == 0 || g.n > 2000000 || g.first > 8000000 || g.nsrc == 0 ||
+	    g.nsrc > 250 * 250 || g.srv.sin_port == 0 || timeout <= 0 ||
+	    window < 0 || total < g.n || peers > 1024 ||
+	    ((follow || peers > 0) && sync_dir == NULL) ||
+	    (!follow && (g.key == NULL || g.api.sin_port == 0 || g.nmet == 0)))
 		usage();
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < g.n + 64) {
 		fprintf(stderr,
@@ -612,15 +731,16 @@ main(int argc, char **argv)
 
 	/* 1. connect and register every device, at most INFLIGHT_MAX at a
 	 * time (the server's accept backlog) */
-	t_reg0 = now_s();
+	t_reg0 = g.tbase = push_gen_now();
 	deadline = t_reg0 + timeout;
 	next_tick = t_reg0 + TICK_MS / 1000.0;
-	while (g.registered + (uint32_t)g.errors < g.n && now_s() < deadline) {
+	while (g.registered + (uint32_t)g.errors < g.n &&
+	       push_gen_now() < deadline) {
 		while (g.started < g.n && g.inflight < INFLIGHT_MAX)
 			conn_start(&g, g.started++);
 		loop_once(&g, evs, 1024, &next_tick, &tick);
 	}
-	t_reg = now_s() - t_reg0;
+	t_reg = push_gen_now() - t_reg0;
 	fprintf(stderr,
 		"push_deliver_gen: %u of %u registered in %.2f s (%lu "
 		"errors)\n",
@@ -633,58 +753,128 @@ main(int argc, char **argv)
 		       g.registered, t_reg);
 		return g.errors == 0 ? 0 : 1;
 	}
-
-	/* 2. one message to every device; wait for each MESSAGE */
-	acked0 = metric(&g, "edgelbd_push_messages_acked_total");
-	cpu0 = cpu_of(g.server_pid);
-	if (acked0 < 0 || api_post(&g) < 0) {
-		fail(&g, "metrics or the API unreachable");
+	if (sync_dir != NULL && follow) {
+		snprintf(text, sizeof(text), "ready.%u", g.first);
+		if (sync_put(sync_dir, text, "1\n") < 0) {
+			fail(&g, "cannot write the ready file");
+			goto out;
+		}
+	}
+	/* the leader: every peer registered (pinging meanwhile) */
+	deadline = push_gen_now() + timeout;
+	while (peers > 0 && sync_ready(sync_dir) < peers && g.errors == 0 &&
+	       push_gen_now() < deadline)
+		loop_once(&g, evs, 1024, &next_tick, &tick);
+	if (peers > 0 && sync_ready(sync_dir) < peers) {
+		fail(&g, "not every peer registered its devices in time");
 		goto out;
 	}
-	deadline = now_s() + timeout;
-	while ((g.delivered < g.n || !g.answered) && g.errors == 0 &&
-	       now_s() < deadline)
+
+	/* 2. one message to every device; wait for each MESSAGE */
+	if (!follow) {
+		acked0 = metric(&g, "edgelbd_push_messages_acked_total");
+		cpu0 = cpu_sum(&g);
+		if (acked0 < 0 || api_post(&g) < 0) {
+			fail(&g, "metrics or the API unreachable");
+			goto out;
+		}
+	}
+	/* a follower waits for the leader's peers and POST too */
+	deadline = push_gen_now() + (follow ? 3 * timeout : timeout);
+	while ((g.delivered < g.n || (!follow && !g.answered)) &&
+	       g.errors == 0 && push_gen_now() < deadline)
 		loop_once(&g, evs, 1024, &next_tick, &tick);
 	if (g.delivered < g.n)
 		fail(&g, "not every device got the message in time");
-	/* 3. the server counts every ACK */
-	while (g.errors == 0 && now_s() < deadline) {
+	if (!follow && g.answered && sync_dir != NULL) {
+		snprintf(text, sizeof(text), "%.6f %s\n", g.t0, g.msg_id);
+		if (sync_put(sync_dir, "post", text) < 0)
+			fail(&g, "cannot write the post file");
+	}
+	/* 3. the servers count every ACK (of every generator's devices) */
+	while (!follow && g.errors == 0 && push_gen_now() < deadline) {
 		acked = metric(&g, "edgelbd_push_messages_acked_total");
-		if (acked >= acked0 + g.n) {
-			t_acked = now_s();
-			cpu1 = cpu_of(g.server_pid);
+		if (acked >= acked0 + total) {
+			t_acked = push_gen_now();
+			cpu1 = cpu_sum(&g);
 			break;
 		}
 		loop_once(&g, evs, 1024, &next_tick, &tick);
 	}
-	if (t_acked == 0)
+	if (!follow && t_acked == 0)
 		fail(&g, "the server did not count every ACK in time");
-	fprintf(stderr,
-		"push_deliver_gen: delivered %lu, acks counted %.0f, in "
-		"%.3f s\n",
-		(unsigned long)g.delivered, acked - acked0,
-		t_acked > 0 ? t_acked - g.t0 : -1.0);
+	if (!follow)
+		fprintf(stderr,
+			"push_deliver_gen: delivered %lu, acks counted %.0f, "
+			"in %.3f s\n",
+			(unsigned long)g.delivered, acked - acked0,
+			t_acked > 0 ? t_acked - g.t0 : -1.0);
 
-	/* 4. heartbeats only, the server's CPU over the window */
-	if (window > 0 && g.errors == 0) {
-		wt0 = now_s();
-		wcpu0 = cpu_of(g.server_pid);
-		wpings0 = g.pings;
-		while (now_s() < wt0 + window && g.errors == 0)
+	/* 4. heartbeats only, the servers' CPU over the window; a follower
+	 * pings from DIR/wstart to DIR/done */
+	if (follow) {
+		deadline = push_gen_now() + 2 * timeout + window;
+		while (g.errors == 0 && push_gen_now() < deadline &&
+		       !sync_has(sync_dir, "done")) {
+			if (!wstarted && sync_has(sync_dir, "wstart")) {
+				wstarted = true;
+				wt0 = push_gen_now();
+				wpings0 = g.pings;
+			}
 			loop_once(&g, evs, 1024, &next_tick, &tick);
+		}
+		if (!sync_has(sync_dir, "done"))
+			fail(&g, "the leader did not finish in time");
+		wt1 = push_gen_now();
+		wpings1 = wstarted ? g.pings : wpings0;
+		g.heartbeat_s = 0;
+		while (g.pongs < g.pings && g.errors == 0 &&
+		       push_gen_now() < wt1 + 2)
+			loop_once(&g, evs, 1024, &next_tick, &tick);
+	} else if (window > 0 && g.errors == 0) {
+		if (sync_dir != NULL && sync_put(sync_dir, "wstart", "1\n") < 0)
+			fail(&g, "cannot write the wstart file");
+		wt0 = push_gen_now();
+		wcpu0 = cpu_sum(&g);
+		wpings0 = g.pings;
+		while (push_gen_now() < wt0 + window && g.errors == 0)
+			loop_once(&g, evs, 1024, &next_tick, &tick);
+		wt1 = push_gen_now();
+		wcpu1 = cpu_sum(&g);
+		wpings1 = g.pings;
 		/* no more PINGs: the PONGs of those sent (at most 2 s) */
 		g.heartbeat_s = 0;
 		while (g.pongs < g.pings && g.errors == 0 &&
-		       now_s() < wt0 + window + 2)
+		       push_gen_now() < wt1 + 2)
 			loop_once(&g, evs, 1024, &next_tick, &tick);
-		wt1 = now_s();
-		wcpu1 = cpu_of(g.server_pid);
-		wpings1 = g.pings;
 	}
+	if (!follow && sync_dir != NULL &&
+	    sync_put(sync_dir, "done", "1\n") < 0)
+		fail(&g, "cannot write the done file");
 out:
+	if (follow && sync_dir != NULL) {
+		/* the POST's time and the message's id, from the leader */
+		char path[512], id[64] = "";
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/post", sync_dir);
+		f = fopen(path, "r");
+		if (f == NULL || fscanf(f, "%lf %63s", &g.t0, id) != 2) {
+			fail(&g, "no post file from the leader");
+			g.t0 = 0;
+		} else {
+			snprintf(g.msg_id, sizeof(g.msg_id), "%s", id);
+		}
+		if (f != NULL)
+			fclose(f);
+	}
 	for (uint32_t i = 0; i < g.n; i++) {
-		if (g.c[i].got_ms > 0)
-			lat[nlat++] = g.c[i].got_ms - 1;
+		if (g.c[i].got_ms > 0 && g.t0 > 0) {
+			double ms =
+				(g.c[i].got_ms - 1) - (g.t0 - g.tbase) * 1000.0;
+
+			lat[nlat++] = ms > 0 ? (uint32_t)ms : 0;
+		}
 		if (g.msg_id[0] != '\0' && g.c[i].msgs > 0) {
 			char t[PUSH_ID_TEXT + 1];
 
@@ -694,10 +884,21 @@ out:
 		}
 	}
 	qsort(lat, nlat, sizeof(*lat), cmp_u32);
+	if (lat_out != NULL) {
+		FILE *f = fopen(lat_out, "w");
+
+		for (uint32_t i = 0; f != NULL && i < nlat; i++)
+			fprintf(f, "%u\n", lat[i]);
+		if (f == NULL || fclose(f) != 0)
+			fail(&g, "cannot write --lat-out");
+	}
+	for (uint32_t i = 0; i < g.npid; i++)
+		rss += rss_kb(g.pid[i]);
 	/* every PING answered (the window waits for the last PONGs) */
 	ok = g.errors == 0 && g.delivered == g.n && g.dup_msgs == 0 &&
-	     g.wrong_id == 0 && t_acked > 0 &&
-	     (window == 0 || g.pongs == g.pings);
+	     g.wrong_id == 0 && g.t0 > 0 && (follow || t_acked > 0) &&
+	     g.msg_id[0] != '\0' &&
+	     ((window == 0 && !follow) || g.pongs == g.pings);
 	printf("{\"devices\": %u, \"sources\": %u, \"registered\": %u, "
 	       "\"register_s\": %.3f, \"heartbeat_s\": %u, "
 	       "\"message_id\": \"%s\", \"api_devices\": %u, "
@@ -717,15 +918,16 @@ out:
 	       g.t202 > 0 ? (g.t202 - g.t0) * 1000 : -1.0,
 	       (unsigned long)g.delivered, (unsigned long)g.dup_msgs,
 	       (unsigned long)g.wrong_id,
-	       g.t_first > 0 ? (g.t_first - g.t0) * 1000 : -1.0,
+	       g.t_first > 0 && g.t0 > 0 ? (g.t_first - g.t0) * 1000 : -1.0,
 	       nlat ? lat[nlat / 2] : 0,
 	       nlat ? lat[(size_t)((nlat - 1) * 0.99)] : 0,
-	       g.t_last > 0 ? (g.t_last - g.t0) * 1000 : -1.0,
-	       g.t_last_ack > 0 ? (g.t_last_ack - g.t0) * 1000 : -1.0,
+	       g.t_last > 0 && g.t0 > 0 ? (g.t_last - g.t0) * 1000 : -1.0,
+	       g.t_last_ack > 0 && g.t0 > 0 ? (g.t_last_ack - g.t0) * 1000
+					    : -1.0,
 	       t_acked > 0 ? (t_acked - g.t0) * 1000 : -1.0,
 	       acked >= 0 ? acked - acked0 : -1.0,
 	       cpu1 >= 0 && cpu0 >= 0 ? cpu1 - cpu0 : -1.0,
-	       g.server_pid > 0 ? rss_kb(g.server_pid) : -1L, wt1 - wt0,
+	       g.npid > 0 ? rss : -1L, wt1 - wt0,
 	       (unsigned long)(wpings1 - wpings0), (unsigned long)g.pings,
 	       (unsigned long)g.pongs,
 	       wcpu1 >= 0 && wcpu0 >= 0 ? wcpu1 - wcpu0 : -1.0,

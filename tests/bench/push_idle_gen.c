@@ -38,11 +38,8 @@
 #include <sys/socket.h>
 
 #include "push_frame.h"
+#include "push_gen_common.h"
 #include "push_token.h"
-
-#ifndef IP_BIND_ADDRESS_NO_PORT
-#define IP_BIND_ADDRESS_NO_PORT 24
-#endif
 
 #define TICK_MS	   100 /* PINGs go out in slices this often */
 #define MAX_EVENTS 1024
@@ -99,15 +96,6 @@ on_signal(int sig)
 	quit = 1;
 }
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void
 device_name(const struct gen *g, uint32_t id, char *out, size_t len)
 {
@@ -156,10 +144,10 @@ static int
 open_one(struct gen *g)
 {
 	struct sockaddr_in src = { .sin_family = AF_INET };
-	struct linger lg = { 1, 0 };
 	struct epoll_event ev = { .events = EPOLLOUT | EPOLLIN };
 	uint32_t addr = g->src_base + (uint32_t)(g->slot / g->per_addr);
-	int one = 1, fd;
+	const char *where;
+	int fd;
 
 	if (g->opened >=
 	    g->target + (g->target / 20 > 256 ? g->target / 20 : 256)) {
@@ -172,36 +160,22 @@ open_one(struct gen *g)
 		return -1;
 	}
 	src.sin_addr.s_addr = htonl(addr);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = push_gen_connect(&src, &g->dst, true, &where);
+	if (fd < 0 && strcmp(where, "connect") == 0) {
+		g->connect_err++;
+		if (fd == -EADDRNOTAVAIL) {
+			/* this address's ports are used up: the next one */
+			g->slot = (g->slot / g->per_addr + 1) * g->per_addr;
+			return 0;
+		}
+	}
 	if (fd < 0) {
-		limit_hit(g, errno, "socket");
+		limit_hit(g, -fd, where);
 		return -1;
 	}
 	if ((size_t)fd >= g->nfd) {
 		close(fd);
 		limit_hit(g, EMFILE, "socket");
-		return -1;
-	}
-	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
-		limit_hit(g, errno, "bind");
-		close(fd);
-		return -1;
-	}
-	if (connect(fd, (struct sockaddr *)&g->dst, sizeof(g->dst)) < 0 &&
-	    errno != EINPROGRESS) {
-		int e = errno;
-
-		close(fd);
-		g->connect_err++;
-		if (e == EADDRNOTAVAIL) {
-			/* this address's ports are used up: the next one */
-			g->slot = (g->slot / g->per_addr + 1) * g->per_addr;
-			return 0;
-		}
-		limit_hit(g, e, "connect");
 		return -1;
 	}
 	ev.data.fd = fd;
@@ -387,7 +361,7 @@ write_status(struct gen *g, const char *phase)
 		"\"inflight\": %u, \"opened\": %u, \"closed\": %llu, "
 		"\"t\": %.1f}\n",
 		phase, g->held, g->peak, g->inflight, g->opened,
-		(unsigned long long)g->closed, now_s() - g->t0);
+		(unsigned long long)g->closed, push_gen_now() - g->t0);
 	fclose(f);
 	rename(tmp, g->status);
 }
@@ -531,10 +505,10 @@ main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-	g.t0 = now_s();
+	g.t0 = push_gen_now();
 	next_tick = g.t0;
 	while (!quit) {
-		double t = now_s();
+		double t = push_gen_now();
 		int n;
 
 		/* halfway: no new connection for half_pause s, once the
@@ -600,7 +574,7 @@ main(int argc, char **argv)
 	       "\"error_other\": %llu, "
 	       "\"limit\": \"%s%s%s\", \"gen_cpu_s\": %.2f}\n",
 	       g.target, g.opened, g.held, g.peak, g.ramped ? g.hold_min : 0,
-	       g.ramped ? g.ramp_s : now_s() - g.t0,
+	       g.ramped ? g.ramp_s : push_gen_now() - g.t0,
 	       half == 2   ? g.half_pause
 	       : half == 1 ? g.ramp_s - (half_end - g.half_pause - g.t0)
 			   : 0.0,

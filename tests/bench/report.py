@@ -418,39 +418,53 @@ def push_deliver_section(res, w):
         return
     d = r["data"]["deliver"]
     a = r["data"]["accept"]
-    w("`tests/bench/bench_push_deliver.sh`: edgelbd (one `[push]` section, "
-      "SQLite store on disk, pinned to CPU 1) and `push_deliver_gen` "
-      "(pinned to CPU 0): one process, one thread, holding "
-      f"{d['devices']:,} device connections over loopback from "
-      f"{d['sources']} source addresses (127.3.0.x), each speaking the "
-      "real device protocol (frames built with `push_frame.h`): HELLO, "
+    one = r["data"].get("single")
+    w("`tests/bench/bench_push_deliver.sh`, cluster mode (docs/push.md "
+      f"\"Cluster mode (Redis)\"): {d['nodes']} edgelbd push nodes "
+      f"({', '.join(f'{x:,}' for x in d['per_node'])} devices) sharing "
+      f"{d['redis']} (edgelbd and Redis pinned to CPU 1); one "
+      "`push_deliver_gen` per node (pinned to CPU 0; one process, one "
+      "thread, epoll, each under one process's open-file limit) holding "
+      f"its node's devices over loopback from {d['sources']} source "
+      "addresses (127.3.0.x), each speaking the real device protocol "
+      "(frames built with `push_frame.h`): HELLO, "
       f"WELCOME, a PING every half heartbeat ({d['heartbeat_s']} s), an "
-      "ACK for each MESSAGE at once. With every device registered the "
-      "generator posts one message to all of them (`POST "
-      "/push/v1/messages` `{\"all\": true}`, on its event loop) and "
-      "times from writing the request: the 202 (queue entries for every "
-      "device committed, fsync included), MESSAGE arrivals, its last ACK, "
-      "and the moment edgelbd's metrics count every ACK "
-      "(`messages_acked_total`, polled every 20 ms). One run.\n")
-    if d.get("capped"):
-        w(f"**Not {d['wanted']:,} devices: {d['devices']:,}.** {d['capped']}.\n")
-    w("| devices | registered in | 202 after | first MESSAGE | p50 | p99 | last MESSAGE | last ACK sent | **every ACK counted by edgelbd** | edgelbd CPU | edgelbd RSS after | duplicates | redelivered |")
-    w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    w(f"| {d['devices']:,} | {fmt(d['register_s'], 1)} s | "
-      f"{fmt(d['accepted_ms'], 0)} ms | {fmt(d['first_ms'], 0)} ms | "
-      f"{d['p50_ms']:,} ms | {d['p99_ms']:,} ms | {fmt(d['last_ms'], 0)} ms | "
-      f"{fmt(d['last_ack_ms'], 0)} ms | **{fmt(d['acked_ms'] / 1000, 2)} s** | "
-      f"{fmt(d['server_cpu_s'], 2)} s | {d['server_rss_kb'] / 1024:,.0f} MiB | "
-      f"{d['duplicates']} | {d['server_redelivered']:,.0f} |")
+      "ACK for each MESSAGE at once. With every device on every node "
+      "registered the first generator posts one message to all of them "
+      "on node 1 (`POST /push/v1/messages` `{\"all\": true}`, on its "
+      "event loop); node 1 queues it for every device in Redis and wakes "
+      "the node holding each device on the others "
+      f"({d['wakes_received']:,.0f} wakes received). Times from writing "
+      "the request: the 202, MESSAGE arrivals on every node (CLOCK_MONOTONIC, "
+      "one clock for all generators), the last ACK sent, and the moment "
+      "the sum of the nodes' `messages_acked_total` counts every ACK "
+      "(polled every 20 ms); CPU: the sum over the nodes. Then the same on "
+      "one node with the SQLite store on disk (as many devices as one "
+      "process may hold), for comparison. One run each.\n")
+    w("| run | devices | registered in | 202 after | first MESSAGE | p50 | p99 | last MESSAGE | last ACK sent | **every ACK counted** | edgelbd CPU | edgelbd RSS after | duplicates | redelivered |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, x in ((f"**{d['nodes']} nodes, Redis**", d),
+                    ("1 node, SQLite", one)):
+        if not x:
+            continue
+        w(f"| {name} | {x['devices']:,} | {fmt(x['register_s'], 1)} s | "
+          f"{fmt(x['accepted_ms'], 0)} ms | {fmt(x['first_ms'], 0)} ms | "
+          f"{x['p50_ms']:,} ms | {x['p99_ms']:,} ms | {fmt(x['last_ms'], 0)} ms | "
+          f"{fmt(x['last_ack_ms'], 0)} ms | **{fmt(x['acked_ms'] / 1000, 2)} s** | "
+          f"{fmt(x['server_cpu_s'], 2)} s | {x['server_rss_kb'] / 1024:,.0f} MiB | "
+          f"{x['duplicates']} | {x['server_redelivered']:,.0f} |")
     w("")
+    if one and one.get("capped"):
+        w(f"One node: {one['capped']}.\n")
     if d.get("ping_window_s"):
         win = d["ping_window_s"]
         pings = d["window_pings"]
         cpu = d["ping_cpu_s"]
         w(f"Heartbeats: then {win:.0f} s of PINGs only, every device every "
           f"{d['heartbeat_s'] / 2:g} s: {pings:,} PINGs "
-          f"({pings / win:,.0f} per second), every one answered by a PONG; "
-          f"edgelbd used {fmt(cpu, 2)} s of CPU "
+          f"({pings / win:,.0f} per second, counted by the generators "
+          "between the window's marks), every one answered by a PONG; "
+          f"the {d['nodes']} edgelbd nodes used {fmt(cpu, 2)} s of CPU "
           f"(**{100 * cpu / win:.1f} % of one core**, "
           + (f"{cpu * 1e6 / pings:.1f} µs per PING" if pings else "-")
           + "), the epoll wake-ups, reads, the PONGs and the heartbeat "
@@ -497,21 +511,26 @@ def push_idle_section(res, w):
         return
     d = r["data"]
     u, k, c, g = d["user"], d["kernel"], d["cpu"], d["gen"]
-    w("`tests/bench/bench_push_idle.sh`: edgelbd alone with `[push]` "
-      "(SQLite store) on loopback; `tests/bench/push_idle_gen` (one "
-      "thread, epoll) opens device connections from many 127.x source "
-      f"addresses ({d['per_addr']:,} each), every one doing the real "
+    w(f"`tests/bench/bench_push_idle.sh`: {d.get('procs', 1)} edgelbd "
+      "processes with `[push]` (each its own port and SQLite store) on "
+      f"loopback, at most {d.get('per_proc', d['target']):,} device "
+      "connections each (one process's open-file limit), and as many "
+      "`tests/bench/push_idle_gen` (one thread, epoll), one per edgelbd, "
+      "started one pair after the other while the machine keeps "
+      f"{d.get('mem_margin_mib', 0):,} MiB of MemAvailable after the next "
+      "pair's need; each opens its device connections from its own 127.x "
+      f"source addresses ({d['per_addr']:,} each), every one doing the real "
       "HELLO/WELCOME and BIND/BOUND handshake, then idles with a PING "
       f"every heartbeat ({d['heartbeat_s']} s, spread over the "
-      "connections). *User space*: the growth of edgelbd's VmRSS from "
-      "before the first connection to the end of the ramp, divided by the "
-      "connections held (sockets and their buffers are kernel memory, not "
-      "in a process's RSS); *marginal*: the same from the halfway point "
-      "(where the generator pauses) to the end. *Kernel*: the whole "
+      "connections). *User space*: the growth of the edgelbds' VmRSS "
+      "(summed) from before the first connection to the end of the ramp, "
+      "divided by the connections held (sockets and their buffers are "
+      "kernel memory, not in a process's RSS); *marginal*: the same from "
+      "halfway (half the pairs ramped) to the end. *Kernel*: the whole "
       "machine's slab growth over the same time, both ends of every "
       "connection (the generator's sockets are on this machine too), and "
       "the TCP buffer pages of /proc/net/sockstat; other work on the "
-      "machine moves these. *CPU*: edgelbd's user+system seconds per second "
+      "machine moves these. *CPU*: the edgelbds' user+system seconds per second "
       f"over {c['window_s']:g} s while every device pings once a "
       "heartbeat.\n")
     asked = d.get("asked", d["target"])
@@ -528,8 +547,10 @@ def push_idle_section(res, w):
       f"end of the window; generator peak {d['peak']:,}) |")
     rate = (f"; {d['rate_per_s']:,} handshakes/s" if d.get("rate_per_s")
             else "")
-    w(f"| ramp | {d['ramp_s']:.1f} s, of which "
-      f"{d.get('half_pause_s', 0):g} s the halfway pause{rate}, "
+    w(f"| processes | {d.get('procs_started', 1)} of {d.get('procs', 1)} "
+      "edgelbd + generator pairs started"
+      + (f"; {d['nofile']}" if d.get("nofile") else "") + " |")
+    w(f"| ramp | {d['ramp_s']:.1f} s{rate}, "
       f"{g.get('connect_errors', 0)} connect errors, "
       f"{g.get('handshake_errors', 0)} failed handshakes"
       + (f"; stopped by {d['limit']}" if d.get("limit") else "") + " |")
@@ -554,13 +575,25 @@ def push_idle_section(res, w):
       "else the loop did included; the machine's load average "
       f"{c.get('load1_start', '?')} → {c.get('load1_end', '?')} over the "
       f"window, on {sh('nproc')} CPUs) |")
+    if k.get("mem_available_before_kb"):
+        w(f"| MemAvailable (whole machine) | "
+          f"{k['mem_available_before_kb'] / 1048576:,.1f} GiB before, "
+          f"{k['mem_available_idle_kb'] / 1048576:,.1f} GiB at the end "
+          "of the ramp |")
     w(f"| heartbeat timeouts | {d['heartbeat_timeouts']:,} |")
     if d.get("sysctl_changed"):
         w(f"| sysctls raised for the run (old values, put back) | "
           f"`{d['sysctl_changed']}` |")
     w("")
     if held < goal:
-        if held < d["target"]:
+        tmo = d.get("heartbeat_timeouts", 0)
+        if held < d["target"] <= d.get("peak", 0) and tmo:
+            why = (f"the generators had all {d['target']:,} open and bound "
+                   f"at their peak, but edgelbd closed {tmo:,} as heartbeat "
+                   "timeouts (no frame read from the device for two "
+                   "heartbeats) on this 2-CPU machine, whose load average "
+                   f"was {c.get('load1_start', '?')} in the window")
+        elif held < d["target"]:
             why = (f"{d['limit']} stopped the ramp" if d.get("limit") else
                    "the ramp's time bound passed")
         elif d.get("capped_by"):
@@ -573,9 +606,9 @@ def push_idle_section(res, w):
                      f"end ({m['bytes_per_conn']:,}) against the whole "
                      f"ramp's ({bpc:,}) show how much of the figure is a "
                      "fixed cost that more connections would spread.")
-        w(f"{goal:,} connections were not reached: {why}. edgelbd holds "
-          "all its device connections in one process, so that process's "
-          f"open-file limit bounds them.{extra}\n")
+        lead = ("were not all held to the end" if held < d["target"] <=
+                d.get("peak", 0) and tmo else "were not reached")
+        w(f"{goal:,} connections {lead}: {why}.{extra}\n")
 
 
 def synflood_section(res, w):
