@@ -68,6 +68,8 @@ static int
 parse_line(struct bird_parse *p, const char *line)
 {
 	int code = 0, rc;
+	const char *msg;
+	size_t n;
 
 	if (strlen(line) > BIRD_LINE_MAX || ++p->lines > BIRD_LINES_MAX)
 		return -EBADMSG;
@@ -75,7 +77,10 @@ parse_line(struct bird_parse *p, const char *line)
 	if (rc <= 0)
 		return rc;
 	p->code = code;
-	snprintf(p->msg, sizeof(p->msg), "%s", line[4] ? line + 5 : "");
+	msg = line[4] ? line + 5 : "";
+	n = strnlen(msg, sizeof(p->msg) - 1); /* a longer text is cut */
+	memcpy(p->msg, msg, n);
+	p->msg[n] = '\0';
 	if (p->phase == BIRD_GREETING && code != 1)
 		return -EBADMSG;
 	return 1;

@@ -256,8 +256,10 @@ write_file(const char *path, const char *text)
 static void
 failed(struct bgp_mod *m, const char *fmt, const char *a, const char *b)
 {
-	snprintf(m->last_error, sizeof(m->last_error), fmt, a, b);
-	LB_WARN("bgp: %s", m->last_error);
+	int n = snprintf(m->last_error, sizeof(m->last_error), fmt, a, b);
+
+	LB_WARN("bgp: %s%s", m->last_error,
+		n >= (int)sizeof(m->last_error) ? "..." : "");
 	m->reconf_err++;
 	metrics_add(m->m_err, 1);
 	free(m->applied);
