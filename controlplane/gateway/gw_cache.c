@@ -236,15 +236,24 @@ fnv(const char *p, size_t n, uint64_t h)
 	return h;
 }
 
+/* Append a, b, c and a newline to out (NUL-terminated); -E2BIG when
+ * that and the NUL do not fit in cap. Copied, not formatted: a key is
+ * made twice per miss (lookup and store). */
 static int
 key_add(char *out, size_t cap, size_t *len, const char *a, const char *b,
 	const char *c)
 {
-	int k = snprintf(out + *len, cap - *len, "%s%s%s\n", a, b, c);
+	size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+	char *p = out + *len;
 
-	if (k < 0 || (size_t)k >= cap - *len)
+	if (la + lb + lc + 1 >= cap - *len)
 		return -E2BIG;
-	*len += (size_t)k;
+	memcpy(p, a, la);
+	memcpy(p + la, b, lb);
+	memcpy(p + la + lb, c, lc);
+	p[la + lb + lc] = '\n';
+	p[la + lb + lc + 1] = '\0';
+	*len += la + lb + lc + 1;
 	return 0;
 }
 
