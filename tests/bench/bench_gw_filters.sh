@@ -53,12 +53,14 @@ build=${EDGELB_BUILD:-$root/build}
 smoke=0
 case "${EDGELB_BENCH_SMOKE:-0}" in "" | 0) ;; *) smoke=1 ;; esac
 if [ "$smoke" = 1 ]; then rounds=1 dur=1; else rounds=5 dur=5; fi
+callgrind=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--build) build=$2; shift 2 ;;
 	--rounds) rounds=$2; shift 2 ;;
 	--duration) dur=$2; shift 2 ;;
-	*) echo "usage: $0 [--build DIR] [--rounds N] [--duration S]" >&2; exit 2 ;;
+	--callgrind) callgrind=1; shift ;;
+	*) echo "usage: $0 [--build DIR] [--rounds N] [--duration S] [--callgrind]" >&2; exit 2 ;;
 	esac
 done
 EDGELBD=$build/controlplane/edgelbd
@@ -213,7 +215,13 @@ path_prefix = /c/
 upstream = be
 filters = c_only
 EOF
-taskset -c 1 "$EDGELBD" -f -c "$T/gw.ini" >"$T/gw.log" 2>&1 &
+if [ "$callgrind" = 1 ]; then
+	command -v valgrind >/dev/null || skip "valgrind not installed"
+	taskset -c 1 valgrind --tool=callgrind --callgrind-out-file="$T/cg.out" \
+		"$EDGELBD" -f -c "$T/gw.ini" >"$T/gw.log" 2>&1 &
+else
+	taskset -c 1 "$EDGELBD" -f -c "$T/gw.ini" >"$T/gw.log" 2>&1 &
+fi
 GW_PID=$!
 
 # probe PATH [TOKEN]: "STATUS X-Cache-Status BODY" (no header: "-")
@@ -226,7 +234,7 @@ probe() {
 	echo "$(cat "$T/p.code") ${x:--} $(cat "$T/p.b" 2>/dev/null)"
 }
 ok=0
-for _ in $(seq 50); do
+for _ in $(seq 300); do
 	if [ "$(probe /plain/x)" == "200 - hello, world" ]; then ok=1; break; fi
 	sleep 0.2
 done
@@ -250,20 +258,26 @@ say "answers: /plain/ no cache; /hs/, /es/, /c/ MISS then HIT; wrong tokens 401"
 
 # ---- load --------------------------------------------------------------------
 cat >"$T/gen.lua" <<'EOF'
--- wrk ... -s gen.lua URL_PREFIX TAG|"" TOKEN: requests URL_PREFIX .. TAG-N
--- (N counts this thread's requests) or, without TAG, URL_PREFIX .. "hit"
-local prefix, tag, n = "/", nil, 0
+-- wrk ... -s gen.lua PREFIX TAG|"" TOKEN HOST: GET PREFIX .. TAG-N (N
+-- counts this thread's requests) or, without TAG, PREFIX .. "hit". The
+-- request is put together from two strings made once and the number:
+-- wrk.format() per request would cost the load generator (which shares
+-- a CPU with the backend) more than the gateway's work under test.
+local head, tail, fixed, n = nil, nil, nil, 0
 function init(args)
-	prefix = args[1]
-	if args[2] ~= "" then tag = args[2] end
-	wrk.headers["X-Token"] = args[3]
+	tail = " HTTP/1.1\r\nHost: " .. args[4] .. "\r\nX-Token: " .. args[3] .. "\r\n\r\n"
+	if args[2] ~= "" then
+		head = "GET " .. args[1] .. args[2] .. "-"
+	else
+		fixed = "GET " .. args[1] .. "hit" .. tail
+	end
 end
 function request()
-	n = n + 1
-	if tag then
-		return wrk.format(nil, prefix .. tag .. "-" .. n)
+	if fixed then
+		return fixed
 	end
-	return wrk.format(nil, prefix .. "hit")
+	n = n + 1
+	return head .. n .. tail
 end
 EOF
 
@@ -296,7 +310,7 @@ run() {
 	[ -d "/proc/$GW_PID" ] || die "edgelbd gone"
 	c0=$(cpu_ticks "$GW_PID")
 	timeout $((dur + 30)) taskset -c 0 wrk -t1 -c50 -d"$dur" --latency \
-		-s "$T/gen.lua" "http://127.0.0.1:$GPORT" -- "$path" "$tag" "$tok" \
+		-s "$T/gen.lua" "http://127.0.0.1:$GPORT" -- "$path" "$tag" "$tok" "127.0.0.1:$GPORT" \
 		>"$T/wrk.out" 2>&1 || rc=$?
 	[ -d "/proc/$GW_PID" ] || die "edgelbd gone"
 	c1=$(cpu_ticks "$GW_PID")
@@ -344,6 +358,38 @@ run() {
 
 cases=(plain hs_miss hs_hit es_miss c_miss c_hit)
 nc=${#cases[@]}
+
+# --callgrind: instructions per request of each case, edgelbd under
+# valgrind's callgrind, counters zeroed before and dumped after a wrk
+# run of 4 connections (requests in flight when wrk stops count to no
+# case: at most 4 in thousands). Prints {case: Ir/request} and ends.
+if [ "$callgrind" = 1 ]; then
+	for name in "${cases[@]}"; do
+		case $name in
+		plain) path=/plain/x?q= ;; hs_*) path=/hs/x?q= ;;
+		es_*) path=/es/x?q= ;; c_*) path=/c/x?q= ;;
+		esac
+		tok=$HS_TOK
+		[ "${name%%_*}" = es ] && tok=$ES_TOK
+		tag="cg$name"
+		[ "${name##*_}" = hit ] && tag=""
+		callgrind_control -z "$GW_PID" >/dev/null || die "callgrind_control -z"
+		timeout $((dur + 30)) taskset -c 0 wrk -t1 -c4 -d"$dur" -s "$T/gen.lua" \
+			"http://127.0.0.1:$GPORT" -- "$path" "$tag" "$tok" "127.0.0.1:$GPORT" \
+			>"$T/wrk.out" 2>&1 || die "wrk failed: $(cat "$T/wrk.out")"
+		sleep 0.5
+		rm -f "$T"/cg.out.*
+		callgrind_control -d "$GW_PID" >/dev/null || die "callgrind_control -d"
+		n=$(awk '/requests in/ { print $1 }' "$T/wrk.out")
+		ir=$(awk '/^(summary|totals):/ { print $2; exit }' "$T"/cg.out.*)
+		[ -n "$n" ] && [ "$n" -gt 0 ] && [ -n "$ir" ] || die "$name: no requests ($n) or no dump"
+		say "callgrind $name: $n requests, $((ir / n)) Ir/request"
+		[ -z "${CG_KEEP:-}" ] || cp "$T"/cg.out.* "$CG_KEEP.$name"
+		echo "$name $n $ir" >>"$T/cg"
+	done
+	python3 -c 'import json,sys; print(json.dumps({"bench": "gw_filters_callgrind", "ir_per_request": {l.split()[0]: int(l.split()[2]) // int(l.split()[1]) for l in open(sys.argv[1])}}))' "$T/cg"
+	exit 0
+fi
 for r in $(seq "$rounds"); do
 	for k in $(seq 0 $((nc - 1))); do
 		run "${cases[$(((k + r - 1) % nc))]}" "$r"

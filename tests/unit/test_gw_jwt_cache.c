@@ -60,23 +60,38 @@ b64url(const uint8_t *in, size_t n, char *out)
 	out[o] = '\0';
 }
 
+/* s appended to out (of cap bytes, NUL-terminated) */
+static void
+cat(char *out, size_t cap, const char *s)
+{
+	size_t n = strlen(out), k = strlen(s);
+
+	ck_assert_uint_lt(n + k, cap);
+	memcpy(out + n, s, k + 1);
+}
+
 /* An HS256 token with kid "k" over payload, signed with secret. */
 static void
 token(char *out, size_t cap, const char *secret, const char *payload)
 {
 	const char *hdr = "{\"alg\":\"HS256\",\"kid\":\"k\"}";
-	char h[256], p[1024], s[64];
+	char b[1024];
 	uint8_t mac[32];
 	unsigned int ml = sizeof(mac);
 
-	b64url((const uint8_t *)hdr, strlen(hdr), h);
-	b64url((const uint8_t *)payload, strlen(payload), p);
-	snprintf(out, cap, "%s.%s", h, p);
+	ck_assert_uint_lt(strlen(payload), 700);
+	out[0] = '\0';
+	b64url((const uint8_t *)hdr, strlen(hdr), b);
+	cat(out, cap, b);
+	cat(out, cap, ".");
+	b64url((const uint8_t *)payload, strlen(payload), b);
+	cat(out, cap, b);
 	ck_assert_ptr_nonnull(HMAC(EVP_sha256(), secret, (int)strlen(secret),
 				   (const uint8_t *)out, strlen(out), mac,
 				   &ml));
-	b64url(mac, sizeof(mac), s);
-	snprintf(out + strlen(out), cap - strlen(out), ".%s", s);
+	b64url(mac, sizeof(mac), b);
+	cat(out, cap, ".");
+	cat(out, cap, b);
 }
 
 /* A jwt filter whose one key "k" is an HS256 secret (with a consumer on
