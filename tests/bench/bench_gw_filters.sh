@@ -304,7 +304,8 @@ run() {
 	c_*) path=/c/x?q= ;;
 	esac
 	[ "${name%%_*}" = es ] && tok=$ES_TOK
-	tag="r$round$name"
+	nrun=$((nrun + 1))
+	tag="r${round}n$nrun$name"
 	[ "${name##*_}" = hit ] && tag=""
 	s0=$(cache_stats)
 	[ -d "/proc/$GW_PID" ] || die "edgelbd gone"
@@ -356,7 +357,10 @@ run() {
 	say "round $round $name: $(tail -1 "$T/runs")"
 }
 
-cases=(plain hs_miss hs_hit es_miss c_miss c_hit)
+# BENCH_GWF_CASES: another list of cases (a case may repeat), to look
+# at one of them
+nrun=0
+read -ra cases <<<"${BENCH_GWF_CASES:-plain hs_miss hs_hit es_miss c_miss c_hit}"
 nc=${#cases[@]}
 
 # --callgrind: instructions per request of each case, edgelbd under
