@@ -294,16 +294,22 @@ cache_stats() {
 	python3 -c 'import json,sys; print(json.dumps({c["filter"]: c for c in json.load(open(sys.argv[1]))["caches"]}))' "$T/cs.json"
 }
 
+# case_req CASE: path (up to "q=") and tok of a case
+case_req() {
+	case $1 in
+	plain) path="/plain/x?q=" ;;
+	hs_*) path="/hs/x?q=" ;;
+	es_*) path="/es/x?q=" ;;
+	c_*) path="/c/x?q=" ;;
+	esac
+	tok=$HS_TOK
+	if [ "${1%%_*}" = es ]; then tok=$ES_TOK; fi
+}
+
 # run CASE ROUND: one wrk run, a JSON line into $T/runs
 run() {
-	local name=$1 round=$2 path tok=$HS_TOK tag c0 c1 s0 s1 rc=0
-	case $name in
-	plain) path=/plain/x?q= ;;
-	hs_*) path=/hs/x?q= ;;
-	es_*) path=/es/x?q= ;;
-	c_*) path=/c/x?q= ;;
-	esac
-	[ "${name%%_*}" = es ] && tok=$ES_TOK
+	local name=$1 round=$2 path tok tag c0 c1 s0 s1 rc=0
+	case_req "$name"
 	nrun=$((nrun + 1))
 	tag="r${round}n$nrun$name"
 	if [ "${name##*_}" = hit ]; then
@@ -374,12 +380,7 @@ nc=${#cases[@]}
 # case: at most 4 in thousands). Prints {case: Ir/request} and ends.
 if [ "$callgrind" = 1 ]; then
 	for name in "${cases[@]}"; do
-		case $name in
-		plain) path=/plain/x?q= ;; hs_*) path=/hs/x?q= ;;
-		es_*) path=/es/x?q= ;; c_*) path=/c/x?q= ;;
-		esac
-		tok=$HS_TOK
-		[ "${name%%_*}" = es ] && tok=$ES_TOK
+		case_req "$name"
 		tag="cg$name"
 		[ "${name##*_}" = hit ] && tag=""
 		callgrind_control -z "$GW_PID" >/dev/null || die "callgrind_control -z"
@@ -405,8 +406,8 @@ for r in $(seq "$rounds"); do
 	done
 done
 # still answering after the load: a MISS (if evicted) or a HIT, then a HIT
-probe /hs/x?q=after >/dev/null
-a=$(probe /hs/x?q=after)
+probe "/hs/x?q=after" >/dev/null
+a=$(probe "/hs/x?q=after")
 [ "$a" == "200 HIT hello, world" ] || die "/hs/x?q=after after the load: $a"
 python3 - "$T/runs" "$smoke" "$dur" "$rounds" "$("$NGINX" -v 2>&1 | sed 's/^nginx version: //')" <<'PY'
 import json, statistics, sys

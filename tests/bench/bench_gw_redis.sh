@@ -25,7 +25,8 @@
 # (edgelbd_gateway_requests_total, which also counts the requests wrk
 # left in flight; edgelbd's own count of commands sent,
 # edgelbd_gateway_ratelimit_redis_total{event="round_trip"}, alongside).
-# The p99 Redis adds is p99(redis) - p99(local) within each round.
+# The p99 (and p50) Redis adds is p99(redis) - p99(local) within each
+# round.
 # Prints one JSON object on stdout, progress on stderr.
 # EDGELB_BENCH_SMOKE=1: one round of one second per route; fails when a
 # route answers anything but 200, when a run serves no request, or when
@@ -265,6 +266,8 @@ rounds = sorted(set.intersection(*(set(by[k]) for k in by)))
 per_round = {
     "redis_p99_added_us": [by["redis"][k]["p99_us"] - by["local"][k]["p99_us"] for k in rounds],
     "lease_p99_added_us": [by["lease"][k]["p99_us"] - by["local"][k]["p99_us"] for k in rounds],
+    "redis_p50_added_us": [by["redis"][k]["p50_us"] - by["local"][k]["p50_us"] for k in rounds],
+    "lease_p50_added_us": [by["lease"][k]["p50_us"] - by["local"][k]["p50_us"] for k in rounds],
     "redis_rps_over_local": [by["redis"][k]["rps"] / by["local"][k]["rps"] for k in rounds],
     "lease_rps_over_local": [by["lease"][k]["rps"] / by["local"][k]["rps"] for k in rounds],
 }
