@@ -630,20 +630,35 @@ vary_names(const char *v, char *buf, size_t cap, const char **names, size_t *nn)
 
 /* One allocation: the struct, the key, the headers and their text, the
  * body. */
+/* name is the header want (ASCII case-insensitive); the first letter
+ * first, as most names are neither. */
+static bool
+hdr_is(const char *name, const char *want)
+{
+	return (name[0] | 0x20) == want[0] && strcasecmp(name, want) == 0;
+}
+
 static struct gw_centry *
 entry_new(const char *key, size_t klen, int status, const struct http_header *h,
 	  size_t nh, const char *body, size_t blen)
 {
-	size_t text = 0, need;
+	size_t text = 0, need, nl[GW_CACHE_ENTRY_HDRS], vl[GW_CACHE_ENTRY_HDRS];
 	struct gw_centry *e;
 	char *p;
 
-	for (size_t i = 0; i < nh; i++)
-		text += strlen(h[i].name) + strlen(h[i].value) + 2;
+	if (nh > GW_CACHE_ENTRY_HDRS)
+		return NULL;
+	for (size_t i = 0; i < nh; i++) {
+		nl[i] = strlen(h[i].name) + 1;
+		vl[i] = strlen(h[i].value) + 1;
+		text += nl[i] + vl[i];
+	}
 	need = sizeof(*e) + klen + 1 + nh * sizeof(*e->h) + text + blen + 1;
-	e = calloc(1, need);
+	/* every byte after the struct is written below */
+	e = malloc(need);
 	if (e == NULL)
 		return NULL;
+	memset(e, 0, sizeof(*e));
 	p = (char *)(e + 1);
 	e->h = (struct http_header *)p;
 	p += nh * sizeof(*e->h);
@@ -653,23 +668,22 @@ entry_new(const char *key, size_t klen, int status, const struct http_header *h,
 	e->klen = klen;
 	p += klen + 1;
 	for (size_t i = 0; i < nh; i++) {
-		size_t a = strlen(h[i].name) + 1, b = strlen(h[i].value) + 1;
-
-		memcpy(p, h[i].name, a);
+		memcpy(p, h[i].name, nl[i]);
 		e->h[i].name = p;
-		p += a;
-		memcpy(p, h[i].value, b);
+		p += nl[i];
+		memcpy(p, h[i].value, vl[i]);
 		e->h[i].value = p;
-		p += b;
-		if (strcasecmp(h[i].name, "ETag") == 0)
+		p += vl[i];
+		if (hdr_is(h[i].name, "etag"))
 			e->etag = e->h[i].value;
-		else if (strcasecmp(h[i].name, "Last-Modified") == 0)
+		else if (hdr_is(h[i].name, "last-modified"))
 			e->last_mod = e->h[i].value;
 	}
 	e->nh = nh;
 	e->body = p;
 	if (blen > 0)
 		memcpy(p, body, blen);
+	p[blen] = '\0';
 	e->blen = blen;
 	e->status = status;
 	e->refs = 1;
@@ -692,7 +706,7 @@ gw_cache_insert(struct gw_cache *c, const struct gw_cache_put_in *in)
 	if (in->nh > GW_CACHE_ENTRY_HDRS)
 		return -EINVAL;
 	for (size_t i = 0; i < in->nh; i++)
-		if (strcasecmp(in->h[i].name, "Vary") == 0) {
+		if (hdr_is(in->h[i].name, "vary")) {
 			if (vary != NULL)
 				return -EINVAL; /* one Vary line only */
 			vary = in->h[i].value;
