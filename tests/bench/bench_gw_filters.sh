@@ -370,6 +370,7 @@ run() {
 
 # BENCH_GWF_CASES: another list of cases (a case may repeat), to look
 # at one of them
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 nrun=0
 read -ra cases <<<"${BENCH_GWF_CASES:-plain hs_miss hs_hit es_miss c_miss c_hit}"
 nc=${#cases[@]}
@@ -409,7 +410,8 @@ done
 probe "/hs/x?q=after" >/dev/null
 a=$(probe "/hs/x?q=after")
 [ "$a" == "200 HIT hello, world" ] || die "/hs/x?q=after after the load: $a"
-python3 - "$T/runs" "$smoke" "$dur" "$rounds" "$("$NGINX" -v 2>&1 | sed 's/^nginx version: //')" <<'PY'
+python3 - "$T/runs" "$smoke" "$dur" "$rounds" "$("$NGINX" -v 2>&1 | sed 's/^nginx version: //')" \
+	"$load0" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
 import json, statistics, sys
 runs = [json.loads(l) for l in open(sys.argv[1])]
 by = {}
@@ -441,5 +443,6 @@ print(json.dumps({"bench": "gw_filters", "smoke": sys.argv[2] == "1",
                   "duration": int(sys.argv[3]), "rounds": int(sys.argv[4]),
                   "conns": 50, "body_bytes": 13, "nginx": sys.argv[5],
                   "goals": {"chain": 0.8, "hit": 1.5},
+                  "loadavg_start": sys.argv[6], "loadavg_end": sys.argv[7],
                   "runs": runs, "ratios": ratios}))
 PY

@@ -247,13 +247,15 @@ run() {
 	say "round $round $name: $(tail -1 "$T/runs")"
 }
 
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 routes=(none local redis lease)
 for r in $(seq "$rounds"); do
 	for k in 0 1 2 3; do
 		run "${routes[$(((k + r - 1) % 4))]}" "$r"
 	done
 done
-python3 - "$T/runs" "$smoke" "$dur" "$rounds" "$(redis-server --version | sed 's/ sha=.*//')" <<'PY'
+python3 - "$T/runs" "$smoke" "$dur" "$rounds" "$(redis-server --version | sed 's/ sha=.*//')" \
+	"$load0" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
 import json, statistics, sys
 runs = [json.loads(l) for l in open(sys.argv[1])]
 by = {}
@@ -274,6 +276,7 @@ per_round = {
 print(json.dumps({"bench": "gw_redis", "smoke": sys.argv[2] == "1",
                   "duration": int(sys.argv[3]), "rounds": int(sys.argv[4]),
                   "conns": 50, "lease": 100, "redis": sys.argv[5], "runs": runs,
+                  "loadavg_start": sys.argv[6], "loadavg_end": sys.argv[7],
                   "per_round": per_round,
                   "summary": {k: {"per_round": v, **stat(v)} for k, v in per_round.items()}}))
 PY

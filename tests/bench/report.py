@@ -516,7 +516,9 @@ def gw_filters_section(res, w, limit):
           f"over the rounds ({sp[2] / sp[0]:.1f}×) and ran at "
           f"{fmt_spread([x['rps'] for x in d['runs'] if x['case'] == 'plain'], 0)} "
           "req/s; ratios within a round cancel most of that drift, not all "
-          "(the runs of a round are seconds apart).\n")
+          "(the runs of a round are seconds apart). Load average (1, 5, 15 "
+          f"min) at the start of the runs {d.get('loadavg_start', '?')}, "
+          f"at the end {d.get('loadavg_end', '?')}, on {sh('nproc')} CPUs.\n")
     w("Every run (round case: req/s, p99 µs, CPU µs/req): "
       + "; ".join(f"{x['round']} {x['case']}: {x['rps']:,.0f}, "
                   f"{x['p99_us']:.0f}, {x['cpu_us_per_req']:.1f}"
@@ -575,7 +577,9 @@ def gw_redis_section(res, w, limit):
       f"Redis ÷ local {fmt_spread(pr['redis_rps_over_local'], 2)}, with "
       f"leases {fmt_spread(pr['lease_rps_over_local'], 2)}. A negative "
       "added p99 is a round in which the local run met more of the "
-      "machine's noise than the Redis run.\n")
+      "machine's noise than the Redis run. Load average (1, 5, 15 min) at "
+      f"the start of the runs {d.get('loadavg_start', '?')}, at the end "
+      f"{d.get('loadavg_end', '?')}, on {sh('nproc')} CPUs.\n")
     w("Every run (round route: decisions/s, p99 µs, Redis calls/request): "
       + "; ".join(f"{x['round']} {x['route']}: {x['rps']:,.0f}, "
                   f"{x['p99_us']:.0f}, {x['redis_calls_per_req']:.3f}"
