@@ -766,13 +766,20 @@ static int
 tc_answer(const struct jwt_filter *f, const struct tc_ent *e, int64_t now_s,
 	  char *consumer, size_t clen, enum gw_freason *why)
 {
+	size_t n = strlen(e->consumer);
+
 	if (e->has_exp && (double)now_s > e->exp + f->skew_s)
 		return fail(why, GW_FR_EXPIRED);
 	if (e->has_nbf && (double)now_s + f->skew_s < e->nbf)
 		return fail(why, GW_FR_NOT_YET_VALID);
-	if (e->from_claim && strlen(e->consumer) >= clen)
+	if (e->from_claim && n >= clen)
 		return fail(why, GW_FR_MALFORMED);
-	snprintf(consumer, clen, "%s", e->consumer);
+	if (clen == 0)
+		return 0;
+	if (n >= clen)
+		n = clen - 1; /* cut, as snprintf on the full path does */
+	memcpy(consumer, e->consumer, n);
+	consumer[n] = '\0';
 	return 0;
 }
 
