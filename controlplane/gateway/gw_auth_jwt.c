@@ -21,11 +21,11 @@
  * Verified tokens are remembered per thread (TC_SLOTS slots, direct
  * mapped by a hash of the token's bytes, tokens up to TC_TOKEN_MAX):
  * the filter's id, the whole token, its exp and nbf and the consumer.
- * The same token again on that thread is compared byte for byte and
- * only its exp and nbf are checked again against the clock, in the same
- * order and with the same skew as the full path, which it would pass
- * otherwise unchanged (the key, alg, signature, iss and aud depend only
- * on the token and the filter). A reload makes new filters with new ids,
+ * The same token again on that thread is compared whole (in constant
+ * time) and only its exp and nbf are checked again against the clock,
+ * in the same order and with the same skew as the full path, which it
+ * would pass otherwise unchanged (the key, alg, signature, iss and aud
+ * depend only on the token and the filter). A reload makes new filters with new ids,
  * so no entry outlives the keys that verified it. Only successes are
  * kept; a token seen for the first time is verified in full.
  */
