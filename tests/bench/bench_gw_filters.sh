@@ -26,7 +26,7 @@
 # TAG is new for every run, N counts the requests of the run (wrk's Lua
 # request()), so no run meets another run's entries. Every case sends
 # the same X-Token header (the HS256 token; the ES256 one to /es/).
-# Each run: taskset -c 0 wrk -t1 -c50 -dS -s gen.lua. Rounds (default 5)
+# Each run: taskset -c 0 wrk -t1 -c50 -dS (default 4) -s gen.lua. Rounds (default 7)
 # rotate the order of the cases so that the machine's drift reaches all
 # alike. Per run: requests/s, p99, and edgelbd's CPU time per request
 # (utime + stime of all its threads from /proc/PID/stat over the run,
@@ -52,7 +52,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${EDGELB_BUILD:-$root/build}
 smoke=0
 case "${EDGELB_BENCH_SMOKE:-0}" in "" | 0) ;; *) smoke=1 ;; esac
-if [ "$smoke" = 1 ]; then rounds=1 dur=1; else rounds=5 dur=5; fi
+if [ "$smoke" = 1 ]; then rounds=1 dur=1; else rounds=7 dur=4; fi
 callgrind=0
 while [ $# -gt 0 ]; do
 	case "$1" in

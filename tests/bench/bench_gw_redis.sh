@@ -15,7 +15,7 @@
 #   redis  the same with store = redis: one EVALSHA per request, the
 #          request held until Redis answers
 #   lease  the same with lease = 100: a round trip takes 100 tokens
-# Each run: taskset -c 0 wrk -t1 -c50 -dS --latency. Rounds (default 5)
+# Each run: taskset -c 0 wrk -t1 -c50 -dS (default 4) --latency. Rounds (default 7)
 # rotate the order of the routes. Per run: requests/s (on a limited
 # route every request is one decision), p50 and p99 latency, edgelbd's
 # and redis-server's CPU time per request (utime + stime from
@@ -39,7 +39,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${EDGELB_BUILD:-$root/build}
 smoke=0
 case "${EDGELB_BENCH_SMOKE:-0}" in "" | 0) ;; *) smoke=1 ;; esac
-if [ "$smoke" = 1 ]; then rounds=1 dur=1; else rounds=5 dur=5; fi
+if [ "$smoke" = 1 ]; then rounds=1 dur=1; else rounds=7 dur=4; fi
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--build) build=$2; shift 2 ;;
