@@ -75,7 +75,7 @@ free_port() {
 wait_port() {
 	python3 -c '
 import socket, sys, time
-for _ in range(100):
+for _ in range(300):
     try:
         socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()
         sys.exit(0)
@@ -161,8 +161,8 @@ EOF
 taskset -c 1 "$EDGELBD" -f -c "$T/e.ini" >"$T/lbd.log" 2>&1 &
 GW_PID=$!
 PIDS+=("$GW_PID")
-for p in $RP $BE $GW $MP; do
-	wait_port "$p" || die "port $p did not open"
+for p in "redis-server $RP" "backend $BE" "gateway $GW" "metrics $MP"; do
+	wait_port "${p#* }" || die "$p did not open: $(tail -3 "$T/redis.log" 2>/dev/null)"
 done
 
 # redis_calls: EVALSHA + EVAL calls so far, from Redis's INFO commandstats
