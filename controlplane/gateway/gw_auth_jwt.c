@@ -17,8 +17,21 @@
  * require_exp = no), nbf, iss, aud (a string or an array) with
  * clock_skew_s of leeway. The consumer is the key's CONSUMER, else the
  * consumer_claim (default "sub").
+ *
+ * Verified tokens are remembered per thread (TC_SLOTS slots, direct
+ * mapped by a hash of the token's bytes, tokens up to TC_TOKEN_MAX):
+ * the filter's id, the whole token, its exp and nbf and the consumer.
+ * The same token again on that thread is compared whole (in constant
+ * time) and only its exp and nbf are checked again against the clock,
+ * in the same order and with the same skew as the full path, which it
+ * would pass otherwise unchanged (the key, alg, signature, iss and aud
+ * depend only on the token and the filter). A reload makes new filters with new ids,
+ * so no entry outlives the keys that verified it. Only successes are
+ * kept; a token seen for the first time is verified in full.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +57,8 @@
 #define KEYFILE_MAX  (1u << 20)
 #define MAX_JWT_KEYS 256
 #define KID_MAX	     128
+#define TC_SLOTS     512  /* verified tokens kept per thread */
+#define TC_TOKEN_MAX 2048 /* longer tokens are verified every time */
 
 enum jwt_alg {
 	JWT_HS256,
@@ -63,6 +78,7 @@ struct jwt_key {
 };
 
 struct jwt_filter {
+	uint64_t id; /* unique per filter made: the token cache's owner */
 	char header[GW_NAME_MAX];
 	char cons_hdr[GW_NAME_MAX];
 	char claim[GW_NAME_MAX];
@@ -368,6 +384,8 @@ load_jwks(struct jwt_filter *f, const char *path, char *why, size_t wl)
 
 /* ---- configuration -------------------------------------------------------------- */
 
+static _Atomic uint64_t jwt_ids;
+
 static int
 jw_key(struct jwt_filter *f, const char *key, const char *v, bool load,
        char *why, size_t wl)
@@ -470,6 +488,7 @@ jw_create(const struct gw_filter_conf *c, char *err, size_t errlen)
 		errno = ENOMEM;
 		return NULL;
 	}
+	f->id = atomic_fetch_add(&jwt_ids, 1) + 1;
 	strcpy(f->header, "Authorization");
 	strcpy(f->cons_hdr, "X-Consumer");
 	strcpy(f->claim, "sub");
@@ -624,6 +643,146 @@ fail(enum gw_freason *why, enum gw_freason r)
 	return -EACCES;
 }
 
+/* ---- verified tokens, per thread ------------------------------------------------ */
+
+struct tc_ent {
+	uint64_t fid;
+	uint64_t hash;
+	double exp, nbf;
+	bool has_exp, has_nbf;
+	bool from_claim; /* the consumer came from the token's claim */
+	char consumer[GW_NAME_MAX];
+	size_t len;
+	char tok[]; /* len bytes */
+};
+
+static pthread_key_t tc_key;
+static pthread_once_t tc_once = PTHREAD_ONCE_INIT;
+static __thread struct tc_ent **tc_slots;
+
+static void
+tc_free(void *arg)
+{
+	struct tc_ent **slots = arg;
+
+	for (size_t i = 0; i < TC_SLOTS; i++)
+		free(slots[i]);
+	free(slots);
+}
+
+static void
+tc_key_init(void)
+{
+	(void)pthread_key_create(&tc_key, tc_free);
+}
+
+/* The calling thread's slots, made on first use and freed when the
+ * thread ends; NULL without memory (then nothing is cached). */
+static struct tc_ent **
+tc_get(void)
+{
+	if (tc_slots == NULL) {
+		tc_slots = calloc(TC_SLOTS, sizeof(*tc_slots));
+		if (tc_slots == NULL)
+			return NULL;
+		pthread_once(&tc_once, tc_key_init);
+		(void)pthread_setspecific(tc_key, tc_slots);
+	}
+	return tc_slots;
+}
+
+/* A word at a time: a token is a few hundred bytes. */
+static uint64_t
+tc_hash(const char *p, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
+
+	for (; n >= 8; p += 8, n -= 8) {
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 29;
+	}
+	w = 0;
+	memcpy(&w, p, n);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	return h ^ (h >> 32);
+}
+
+/* a and b differ (n bytes), in time that depends on n only: a word at
+ * a time, where CRYPTO_memcmp goes a byte at a time. */
+static bool
+tc_differ(const char *a, const char *b, size_t n)
+{
+	uint64_t x = 0, wa, wb;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&wa, a + i, 8);
+		memcpy(&wb, b + i, 8);
+		x |= wa ^ wb;
+	}
+	for (; i < n; i++)
+		x |= (uint8_t)(a[i] ^ b[i]);
+	return x != 0;
+}
+
+static struct tc_ent *
+tc_find(const struct jwt_filter *f, const char *tok, size_t len, uint64_t h)
+{
+	struct tc_ent **slots = tc_get(), *e;
+
+	if (slots == NULL)
+		return NULL;
+	e = slots[h % TC_SLOTS];
+	if (e == NULL || e->hash != h || e->fid != f->id || e->len != len ||
+	    tc_differ(e->tok, tok, len))
+		return NULL;
+	return e;
+}
+
+static void
+tc_put(const struct jwt_filter *f, const char *tok, size_t len, uint64_t h,
+       const struct tc_ent *v)
+{
+	struct tc_ent **slots = tc_get(), *e;
+
+	if (slots == NULL)
+		return;
+	e = malloc(sizeof(*e) + len);
+	if (e == NULL)
+		return;
+	*e = *v;
+	e->fid = f->id;
+	e->hash = h;
+	e->len = len;
+	memcpy(e->tok, tok, len);
+	free(slots[h % TC_SLOTS]);
+	slots[h % TC_SLOTS] = e;
+}
+
+/* A token verified before: its time claims again, as the full path
+ * checks them, and the consumer as the full path gives it. */
+static int
+tc_answer(const struct jwt_filter *f, const struct tc_ent *e, int64_t now_s,
+	  char *consumer, size_t clen, enum gw_freason *why)
+{
+	size_t n = strlen(e->consumer);
+
+	if (e->has_exp && (double)now_s > e->exp + f->skew_s)
+		return fail(why, GW_FR_EXPIRED);
+	if (e->has_nbf && (double)now_s + f->skew_s < e->nbf)
+		return fail(why, GW_FR_NOT_YET_VALID);
+	if (e->from_claim && n >= clen)
+		return fail(why, GW_FR_MALFORMED);
+	if (clen == 0)
+		return 0;
+	if (n >= clen)
+		n = clen - 1; /* cut, as snprintf on the full path does */
+	memcpy(consumer, e->consumer, n);
+	consumer[n] = '\0';
+	return 0;
+}
+
 int
 gw_jwt_verify(void *inst, const char *tok, size_t len, int64_t now_s,
 	      char *consumer, size_t clen, enum gw_freason *why)
@@ -637,12 +796,20 @@ gw_jwt_verify(void *inst, const char *tok, size_t len, int64_t now_s,
 	enum jwt_alg a;
 	double exp = 0, nbf = 0;
 	bool bad = false;
+	struct tc_ent seen = { 0 }, *e;
+	uint64_t h = 0;
 	int sl, rc;
 
 	if (len == 0)
 		return fail(why, GW_FR_NO_CREDENTIALS);
 	if (len > TOKEN_MAX)
 		return fail(why, GW_FR_MALFORMED);
+	if (len <= TC_TOKEN_MAX) {
+		h = tc_hash(tok, len);
+		e = tc_find(f, tok, len, h);
+		if (e != NULL)
+			return tc_answer(f, e, now_s, consumer, clen, why);
+	}
 	d1 = memchr(tok, '.', len);
 	d2 = d1 != NULL ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - tok))
 			: NULL;
@@ -692,6 +859,8 @@ gw_jwt_verify(void *inst, const char *tok, size_t len, int64_t now_s,
 		goto out;
 	}
 	if (num_claim(pl, "exp", &exp, &bad)) {
+		seen.has_exp = true;
+		seen.exp = exp;
 		if ((double)now_s > exp + f->skew_s) {
 			rc = fail(why, GW_FR_EXPIRED);
 			goto out;
@@ -700,10 +869,13 @@ gw_jwt_verify(void *inst, const char *tok, size_t len, int64_t now_s,
 		rc = fail(why, GW_FR_MALFORMED);
 		goto out;
 	}
-	if (num_claim(pl, "nbf", &nbf, &bad) &&
-	    (double)now_s + f->skew_s < nbf) {
-		rc = fail(why, GW_FR_NOT_YET_VALID);
-		goto out;
+	if (num_claim(pl, "nbf", &nbf, &bad)) {
+		seen.has_nbf = true;
+		seen.nbf = nbf;
+		if ((double)now_s + f->skew_s < nbf) {
+			rc = fail(why, GW_FR_NOT_YET_VALID);
+			goto out;
+		}
 	}
 	if (bad) {
 		rc = fail(why, GW_FR_MALFORMED);
@@ -724,6 +896,7 @@ gw_jwt_verify(void *inst, const char *tok, size_t len, int64_t now_s,
 	}
 	if (k->consumer[0] != '\0') {
 		snprintf(consumer, clen, "%s", k->consumer);
+		strcpy(seen.consumer, k->consumer);
 	} else {
 		cl = cJSON_GetObjectItemCaseSensitive(pl, f->claim);
 		if (!cJSON_IsString(cl) || cl->valuestring[0] == '\0' ||
@@ -737,7 +910,13 @@ gw_jwt_verify(void *inst, const char *tok, size_t len, int64_t now_s,
 				goto out;
 			}
 		snprintf(consumer, clen, "%s", cl->valuestring);
+		if (strlen(cl->valuestring) < sizeof(seen.consumer)) {
+			seen.from_claim = true;
+			strcpy(seen.consumer, cl->valuestring);
+		}
 	}
+	if (len <= TC_TOKEN_MAX && seen.consumer[0] != '\0')
+		tc_put(f, tok, len, h, &seen);
 	rc = 0;
 out:
 	cJSON_Delete(hd);

@@ -4,7 +4,12 @@
  *
  * GW_CACHE_SHARDS shards, chosen by the key's hash, each with its own
  * mutex, hash buckets and LRU list, and a byte budget of max_bytes /
- * GW_CACHE_SHARDS (so the sum never passes max_bytes). An entry is one
+ * GW_CACHE_SHARDS (so the sum never passes max_bytes). A shard's
+ * buckets start at GW_CACHE_BUCKETS and double when it holds more
+ * entries than buckets; the bucket comes from other bits of the hash
+ * than the shard (with the same bits, a shard used one bucket in
+ * GW_CACHE_SHARDS, and a miss walked chains as long as the cache was
+ * big). An entry is one
  * allocation (key, headers, body) with a reference count: the store
  * holds one while it is linked, each answer being sent holds one, and
  * the last one frees it, so an eviction never frees memory an answer is
@@ -30,10 +35,46 @@
 
 struct shard {
 	pthread_mutex_t mu;
-	struct gw_centry *b[GW_CACHE_BUCKETS];
+	struct gw_centry **b;	       /* nb buckets, a power of two */
+	size_t nb, n;		       /* buckets, entries linked */
 	struct gw_centry *head, *tail; /* most recently used first */
 	uint64_t bytes;
 };
+
+/* The bucket of hash h among nb: the hash mixed, so that its bits
+ * above the shard's count. */
+static size_t
+bucket_of(uint64_t h, size_t nb)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	return (size_t)(h & (nb - 1));
+}
+
+/* Twice the buckets, when a shard has more entries than buckets and
+ * memory for them (without, the chains only grow longer). */
+static void
+grow(struct shard *s)
+{
+	struct gw_centry **nbk, *e, *next;
+	size_t nn = s->nb * 2;
+
+	if (s->n <= s->nb)
+		return;
+	nbk = calloc(nn, sizeof(*nbk));
+	if (nbk == NULL)
+		return;
+	for (size_t i = 0; i < s->nb; i++)
+		for (e = s->b[i]; e != NULL; e = next) {
+			next = e->hnext;
+			e->hnext = nbk[bucket_of(e->hash, nn)];
+			nbk[bucket_of(e->hash, nn)] = e;
+		}
+	free(s->b);
+	s->b = nbk;
+	s->nb = nn;
+}
 
 struct gw_cache {
 	struct gw_cache_conf conf;
@@ -236,15 +277,24 @@ fnv(const char *p, size_t n, uint64_t h)
 	return h;
 }
 
+/* Append a, b, c and a newline to out (NUL-terminated); -E2BIG when
+ * that and the NUL do not fit in cap. Copied, not formatted: a key is
+ * made twice per miss (lookup and store). */
 static int
 key_add(char *out, size_t cap, size_t *len, const char *a, const char *b,
 	const char *c)
 {
-	int k = snprintf(out + *len, cap - *len, "%s%s%s\n", a, b, c);
+	size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+	char *p = out + *len;
 
-	if (k < 0 || (size_t)k >= cap - *len)
+	if (la + lb + lc + 1 >= cap - *len)
 		return -E2BIG;
-	*len += (size_t)k;
+	memcpy(p, a, la);
+	memcpy(p + la, b, lb);
+	memcpy(p + la + lb, c, lc);
+	p[la + lb + lc] = '\n';
+	p[la + lb + lc + 1] = '\0';
+	*len += la + lb + lc + 1;
 	return 0;
 }
 
@@ -334,6 +384,28 @@ gw_cache_shard_of(const char *key, size_t klen)
 	return fnv(key, klen, 0xcbf29ce484222325ull) % GW_CACHE_SHARDS;
 }
 
+size_t
+gw_cache_longest_chain(struct gw_cache *c)
+{
+	size_t most = 0;
+
+	for (size_t i = 0; i < GW_CACHE_SHARDS; i++) {
+		struct shard *s = &c->sh[i];
+
+		pthread_mutex_lock(&s->mu);
+		for (size_t b = 0; b < s->nb; b++) {
+			size_t n = 0;
+
+			for (struct gw_centry *e = s->b[b]; e != NULL;
+			     e = e->hnext)
+				n++;
+			most = n > most ? n : most;
+		}
+		pthread_mutex_unlock(&s->mu);
+	}
+	return most;
+}
+
 struct gw_cache *
 gw_cache_new(const struct gw_cache_conf *c)
 {
@@ -346,8 +418,20 @@ gw_cache_new(const struct gw_cache_conf *c)
 	ca->conf = *c;
 	ca->shard_max = c->max_bytes / GW_CACHE_SHARDS;
 	ca->st.max_bytes = c->max_bytes;
-	for (size_t i = 0; i < GW_CACHE_SHARDS; i++)
+	for (size_t i = 0; i < GW_CACHE_SHARDS; i++) {
+		ca->sh[i].b = calloc(GW_CACHE_BUCKETS, sizeof(*ca->sh[i].b));
+		if (ca->sh[i].b == NULL) {
+			while (i-- > 0) {
+				pthread_mutex_destroy(&ca->sh[i].mu);
+				free(ca->sh[i].b);
+			}
+			free(ca);
+			errno = ENOMEM;
+			return NULL;
+		}
+		ca->sh[i].nb = GW_CACHE_BUCKETS;
 		pthread_mutex_init(&ca->sh[i].mu, NULL);
+	}
 	return ca;
 }
 
@@ -368,7 +452,7 @@ gw_cache_put(struct gw_centry *e)
 static void
 unlink_entry(struct gw_cache *c, struct shard *s, struct gw_centry *e)
 {
-	struct gw_centry **pp = &s->b[e->hash % GW_CACHE_BUCKETS];
+	struct gw_centry **pp = &s->b[bucket_of(e->hash, s->nb)];
 
 	while (*pp != NULL && *pp != e)
 		pp = &(*pp)->hnext;
@@ -383,6 +467,7 @@ unlink_entry(struct gw_cache *c, struct shard *s, struct gw_centry *e)
 	else
 		s->tail = e->prev;
 	e->linked = false;
+	s->n--;
 	s->bytes -= e->cost;
 	STAT_ADD(c->st.bytes, -e->cost);
 	STAT_ADD(c->st.entries, -1);
@@ -400,6 +485,7 @@ gw_cache_free(struct gw_cache *c)
 		while (s->head != NULL)
 			unlink_entry(c, s, s->head);
 		pthread_mutex_destroy(&s->mu);
+		free(s->b);
 	}
 	free(c);
 }
@@ -407,7 +493,7 @@ gw_cache_free(struct gw_cache *c)
 static struct gw_centry *
 find(struct shard *s, uint64_t h, const char *key, size_t klen)
 {
-	for (struct gw_centry *e = s->b[h % GW_CACHE_BUCKETS]; e != NULL;
+	for (struct gw_centry *e = s->b[bucket_of(h, s->nb)]; e != NULL;
 	     e = e->hnext)
 		if (e->hash == h && e->klen == klen &&
 		    memcmp(e->key, key, klen) == 0)
@@ -489,8 +575,10 @@ link_entry(struct gw_cache *c, struct gw_centry *e)
 		unlink_entry(c, s, s->tail);
 		STAT_ADD(c->st.evictions, 1);
 	}
-	e->hnext = s->b[e->hash % GW_CACHE_BUCKETS];
-	s->b[e->hash % GW_CACHE_BUCKETS] = e;
+	s->n++;
+	grow(s);
+	e->hnext = s->b[bucket_of(e->hash, s->nb)];
+	s->b[bucket_of(e->hash, s->nb)] = e;
 	e->prev = NULL;
 	e->next = s->head;
 	if (s->head != NULL)
@@ -542,20 +630,35 @@ vary_names(const char *v, char *buf, size_t cap, const char **names, size_t *nn)
 
 /* One allocation: the struct, the key, the headers and their text, the
  * body. */
+/* name is the header want (ASCII case-insensitive); the first letter
+ * first, as most names are neither. */
+static bool
+hdr_is(const char *name, const char *want)
+{
+	return (name[0] | 0x20) == want[0] && strcasecmp(name, want) == 0;
+}
+
 static struct gw_centry *
 entry_new(const char *key, size_t klen, int status, const struct http_header *h,
 	  size_t nh, const char *body, size_t blen)
 {
-	size_t text = 0, need;
+	size_t text = 0, need, nl[GW_CACHE_ENTRY_HDRS], vl[GW_CACHE_ENTRY_HDRS];
 	struct gw_centry *e;
 	char *p;
 
-	for (size_t i = 0; i < nh; i++)
-		text += strlen(h[i].name) + strlen(h[i].value) + 2;
+	if (nh > GW_CACHE_ENTRY_HDRS)
+		return NULL;
+	for (size_t i = 0; i < nh; i++) {
+		nl[i] = strlen(h[i].name) + 1;
+		vl[i] = strlen(h[i].value) + 1;
+		text += nl[i] + vl[i];
+	}
 	need = sizeof(*e) + klen + 1 + nh * sizeof(*e->h) + text + blen + 1;
-	e = calloc(1, need);
+	/* every byte after the struct is written below */
+	e = malloc(need);
 	if (e == NULL)
 		return NULL;
+	memset(e, 0, sizeof(*e));
 	p = (char *)(e + 1);
 	e->h = (struct http_header *)p;
 	p += nh * sizeof(*e->h);
@@ -565,23 +668,22 @@ entry_new(const char *key, size_t klen, int status, const struct http_header *h,
 	e->klen = klen;
 	p += klen + 1;
 	for (size_t i = 0; i < nh; i++) {
-		size_t a = strlen(h[i].name) + 1, b = strlen(h[i].value) + 1;
-
-		memcpy(p, h[i].name, a);
+		memcpy(p, h[i].name, nl[i]);
 		e->h[i].name = p;
-		p += a;
-		memcpy(p, h[i].value, b);
+		p += nl[i];
+		memcpy(p, h[i].value, vl[i]);
 		e->h[i].value = p;
-		p += b;
-		if (strcasecmp(h[i].name, "ETag") == 0)
+		p += vl[i];
+		if (hdr_is(h[i].name, "etag"))
 			e->etag = e->h[i].value;
-		else if (strcasecmp(h[i].name, "Last-Modified") == 0)
+		else if (hdr_is(h[i].name, "last-modified"))
 			e->last_mod = e->h[i].value;
 	}
 	e->nh = nh;
 	e->body = p;
 	if (blen > 0)
 		memcpy(p, body, blen);
+	p[blen] = '\0';
 	e->blen = blen;
 	e->status = status;
 	e->refs = 1;
@@ -604,7 +706,7 @@ gw_cache_insert(struct gw_cache *c, const struct gw_cache_put_in *in)
 	if (in->nh > GW_CACHE_ENTRY_HDRS)
 		return -EINVAL;
 	for (size_t i = 0; i < in->nh; i++)
-		if (strcasecmp(in->h[i].name, "Vary") == 0) {
+		if (hdr_is(in->h[i].name, "vary")) {
 			if (vary != NULL)
 				return -EINVAL; /* one Vary line only */
 			vary = in->h[i].value;

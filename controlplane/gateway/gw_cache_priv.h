@@ -15,7 +15,7 @@
 #include "http.h"
 
 #define GW_CACHE_SHARDS	       16
-#define GW_CACHE_BUCKETS       1024 /* hash buckets per shard */
+#define GW_CACHE_BUCKETS       1024 /* hash buckets per shard, at first */
 #define GW_CACHE_KEY_HDRS      8    /* key_headers of one filter */
 #define GW_CACHE_VARY_MAX      8    /* header names of one Vary */
 #define GW_CACHE_KEY_MAX       4096 /* bytes of a key (longer: BYPASS) */
@@ -144,6 +144,9 @@ void gw_cache_refresh(struct gw_cache *c, struct gw_centry *e, uint64_t now_ns,
 
 /* The shard a key goes to (for tests of the LRU order). */
 size_t gw_cache_shard_of(const char *key, size_t klen);
+/* The longest hash chain of any shard (for tests: the buckets grow with
+ * the entries). */
+size_t gw_cache_longest_chain(struct gw_cache *c);
 
 /* Drop the entries whose path starts with prefix (NULL: all). How many. */
 uint64_t gw_cache_purge(struct gw_cache *c, const char *prefix);

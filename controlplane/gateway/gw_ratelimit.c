@@ -718,7 +718,7 @@ build_key(const struct rl_filter *f, struct gw_freq *fr,
 	for (size_t i = 0; i < f->nparts && n + 2 < cap; i++) {
 		char ip[INET6_ADDRSTRLEN] = "-";
 		const char *v = NULL;
-		int k;
+		size_t k;
 
 		switch (f->parts[i]) {
 		case KP_CONSUMER:
@@ -751,13 +751,58 @@ build_key(const struct rl_filter *f, struct gw_freq *fr,
 				v = "-";
 			break;
 		}
-		/* parts are separated by a byte no header value carries */
-		k = snprintf(out + n, cap - n, "%s%s", i > 0 ? "\x1f" : "", v);
-		if (k < 0)
-			break;
-		n += (size_t)k < cap - n ? (size_t)k : cap - n - 1;
+		/* parts are separated by a byte no header value carries;
+		 * a key too long for out is cut (as snprintf would) */
+		if (i > 0)
+			out[n++] = '\x1f';
+		k = strlen(v);
+		if (k > cap - n - 1)
+			k = cap - n - 1;
+		memcpy(out + n, v, k);
+		n += k;
+		out[n] = '\0';
 	}
 	return n;
+}
+
+/* Decimal digits of v at p; the end. */
+static char *
+put_u32(char *p, uint32_t v)
+{
+	char d[10];
+	size_t n = 0;
+
+	do {
+		d[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (n > 0)
+		*p++ = d[--n];
+	return p;
+}
+
+/* "NAME";A=X;B=Y, put together here: every answer of a limited route
+ * carries two of these, and printf's machinery cost more than the
+ * decision. */
+static void
+draft_value(char *out, const char *name, char a, uint32_t x, char b, uint32_t y)
+{
+	size_t nl = strlen(name);
+	char *p = out;
+
+	*p++ = '"';
+	memcpy(p, name, nl);
+	p += nl;
+	*p++ = '"';
+	*p++ = ';';
+	*p++ = a;
+	*p++ = '=';
+	p = put_u32(p, x);
+	*p++ = ';';
+	*p++ = b;
+	*p++ = '=';
+	p = put_u32(p, y);
+	*p = '\0';
 }
 
 static void
@@ -765,11 +810,12 @@ add_headers(const struct rl_filter *f, struct gw_freq *fr,
 	    const struct gw_rl_result *r)
 {
 	if (f->style & HS_DRAFT) {
-		(void)gw_freq_add_hdr(fr, "RateLimit-Policy",
-				      "\"%s\";q=%u;w=%u", f->name, r->limit,
-				      f->window_s);
-		(void)gw_freq_add_hdr(fr, "RateLimit", "\"%s\";r=%u;t=%u",
-				      f->name, r->remaining, r->reset_s);
+		char v[GW_NAME_MAX + 32];
+
+		draft_value(v, f->name, 'q', r->limit, 'w', f->window_s);
+		(void)gw_freq_add_hdr(fr, "RateLimit-Policy", "%s", v);
+		draft_value(v, f->name, 'r', r->remaining, 't', r->reset_s);
+		(void)gw_freq_add_hdr(fr, "RateLimit", "%s", v);
 	}
 	if (f->style & HS_X) {
 		(void)gw_freq_add_hdr(fr, "X-RateLimit-Limit", "%u", r->limit);

@@ -407,6 +407,198 @@ def gw_lookup_section(res, w):
     w("")
 
 
+GWF_CASES = (("plain", "no filter", "`/plain/x?q=TAG-N`"),
+             ("hs_miss", "JWT HS256 + token bucket + cache, MISS", "`/hs/x?q=TAG-N`"),
+             ("hs_hit", "the same route, HIT", "`/hs/x?q=hit`"),
+             ("es_miss", "JWT ES256 + token bucket + cache, MISS", "`/es/x?q=TAG-N`"),
+             ("c_miss", "cache alone, MISS", "`/c/x?q=TAG-N`"),
+             ("c_hit", "cache alone, HIT", "`/c/x?q=hit`"))
+GWF_RATIOS = (
+    ("chain", "hs_miss", "plain", "JWT (HS256) + token bucket + cache miss ÷ no filter", 0.8),
+    ("es", "es_miss", "plain", "the same with JWT ES256 ÷ no filter", None),
+    ("hit", "hs_hit", "hs_miss", "cache hit ÷ cache miss, both on the JWT + token bucket + cache route", 1.5),
+    ("c_hit", "c_hit", "c_miss", "cache hit ÷ cache miss, cache alone", None),
+    ("c_miss", "c_miss", "plain", "cache miss (cache alone) ÷ no filter", None))
+
+
+def gw_filters_section(res, w, limit):
+    """The gateway's filter chain against no filter; cache hit against
+    miss (tests/bench/bench_gw_filters.sh)."""
+    w("## Gateway filters: JWT + token bucket + cache against no filter\n")
+    r = res.get("gw_filters", "all")
+    if not r or r["status"] != "measured":
+        w(f"{reason(r)}\n")
+        return
+    d = r["data"]
+    g = d["goals"]
+    w("`tests/bench/bench_gw_filters.sh`: one edgelbd gateway (`workers = "
+      "1`, access log off) pinned to CPU 1 in front of one backend "
+      f"({d['nginx']}, one process, `return 200` with a {d['body_bytes']}-byte "
+      "body and `Cache-Control: max-age=3600`) that shares CPU 0 with the "
+      "load generator. Routes to that backend: no filter; `jwt` (HS256, "
+      "issuer and audience checked, the token in `X-Token`) + `ratelimit` "
+      "(token bucket keyed by consumer, 100,000,000/s: never refuses) + "
+      "`cache`; the same with an ES256 key; the cache alone. The cache key "
+      "holds the query: a miss case asks a new query every request "
+      "(TAG new per run, N counting its requests), so each is looked up, "
+      "sent upstream, its answer copied and stored (the cache fills, then "
+      "evicts); a hit case asks one query stored before. Every request "
+      "carries the same token (a client keeps its token for its "
+      f"lifetime). Each run: `wrk -t1 -c{d['conns']} -d{d['duration']}s` on "
+      "CPU 0 with a Lua `request()` that puts the request together "
+      "(the same for every case); "
+      f"{d['rounds']} rounds, the cases in a rotating order. CPU µs/req = "
+      "utime + stime of edgelbd (/proc/PID/stat) over the run / requests; "
+      "*capacity* = 1 / CPU per request, the requests one CPU of the "
+      "gateway answers per second; *CPU share* = req/s × CPU/req, how "
+      "busy the gateway's CPU was (below 1: the load generator and the "
+      "backend on CPU 0 set the rate). After every run the cache's own "
+      "counters (`lbctl api cache stats`) must account for each request "
+      "as a miss and a store, or as a hit.\n")
+    w("| case | request | req/s | p99 µs | CPU µs/req | capacity, req/CPU-s | CPU share |")
+    w("|---|---|---:|---:|---:|---:|---:|")
+    for key, what, path in GWF_CASES:
+        rr = [x for x in d["runs"] if x["case"] == key]
+        if not rr:
+            continue
+        w(f"| {what} | {path} | {fmt_spread([x['rps'] for x in rr], 0)} | "
+          f"{fmt_spread([x['p99_us'] for x in rr], 0)} | "
+          f"{fmt_spread([x['cpu_us_per_req'] for x in rr], 1)} | "
+          f"{fmt_spread([1e6 / x['cpu_us_per_req'] for x in rr if x['cpu_us_per_req']], 0)} | "
+          f"{fmt_spread([x['rps'] * x['cpu_us_per_req'] / 1e6 for x in rr], 2)} |")
+    w("")
+    w("Ratios are taken within each round (its runs follow each other), "
+      "median (min–max) over rounds. *req/s* divides the rates "
+      "wrk saw; *capacity* divides 1 / CPU per request of edgelbd, which "
+      "the load generator's limit does not hide and the noise moves less. "
+      "*Least disturbed runs*: the ratio of each case's lowest CPU per "
+      "request over all rounds; other processes can only add to a run's "
+      "CPU per request (shared caches, memory bandwidth), so the lowest "
+      "is the closest to the code's own cost.\n")
+    w("| ratio | compares | req/s | capacity | capacity, least disturbed runs |")
+    w("|---|---|---|---|---|")
+    by = {}
+    for x in d["runs"]:
+        by.setdefault(x["case"], {})[x["round"]] = x
+    for name, num, den, what, goal in GWF_RATIOS:
+        if num not in by or den not in by:
+            continue
+        rounds = sorted(set(by[num]) & set(by[den]))
+        rps = [by[num][k]["rps"] / by[den][k]["rps"] for k in rounds
+               if by[den][k]["rps"]]
+        cap = [by[den][k]["cpu_us_per_req"] / by[num][k]["cpu_us_per_req"]
+               for k in rounds if by[num][k]["cpu_us_per_req"]
+               and by[den][k]["cpu_us_per_req"]]
+        cells = []
+        for vals in (rps, cap):
+            flag = " *inconclusive spread*" if inconclusive(vals, limit) else ""
+            cells.append((ratio_verdict(vals, goal) if goal else
+                          fmt_spread(vals, 2, bold=True)) + flag)
+        # each case's least disturbed run: its lowest CPU per request
+        lo_num = min((x["cpu_us_per_req"] for x in by[num].values()
+                      if x["cpu_us_per_req"]), default=None)
+        lo_den = min((x["cpu_us_per_req"] for x in by[den].values()
+                      if x["cpu_us_per_req"]), default=None)
+        best = (f"{lo_den / lo_num:.2f}" if lo_num and lo_den else "-")
+        if goal and lo_num and lo_den:
+            best += f" ({'met' if lo_den / lo_num >= goal else 'not met'})"
+        w(f"| {name} | {num} ÷ {den}: {what} | " + " | ".join(cells)
+          + f" | {best} |")
+    w("")
+    cg = res.get("gw_filters", "callgrind")
+    if cg and cg["status"] == "measured":
+        ir = cg["data"]["ir_per_request"]
+        w("Instructions per request in edgelbd (user space; `valgrind "
+          "--tool=callgrind`, `bench_gw_filters.sh --callgrind`: counters "
+          "zeroed before and dumped after a wrk run of 4 connections per "
+          "case, same build), which no other process moves: "
+          + ", ".join(f"{k} {v:,}" for k, v in ir.items())
+          + (f"; hs_miss ÷ plain {ir['plain'] / ir['hs_miss']:.2f} as capacity, "
+             f"hit ÷ miss {ir['hs_miss'] / ir['hs_hit']:.2f}"
+             if ir.get("hs_miss") and ir.get("hs_hit") and ir.get("plain") else "")
+          + ". The kernel's work (socket reads and writes, about the same "
+          "for every case that goes upstream) is not in these counts, so "
+          "these ratios are lower than those of CPU time.\n")
+    elif cg:
+        w(f"Instructions per request: {reason(cg)}\n")
+    plain = [x["cpu_us_per_req"] for x in d["runs"] if x["case"] == "plain"]
+    sp = spread(plain)
+    if sp and sp[0] > 0:
+        w(f"**Noise.** The machine is shared: the same case (no filter) "
+          f"cost {fmt(sp[0], 1)} to {fmt(sp[2], 1)} µs of CPU per request "
+          f"over the rounds ({sp[2] / sp[0]:.1f}×) and ran at "
+          f"{fmt_spread([x['rps'] for x in d['runs'] if x['case'] == 'plain'], 0)} "
+          "req/s; ratios within a round cancel most of that drift, not all "
+          "(the runs of a round are seconds apart). Load average (1, 5, 15 "
+          f"min) at the start of the runs {d.get('loadavg_start', '?')}, "
+          f"at the end {d.get('loadavg_end', '?')}, on {sh('nproc')} CPUs.\n")
+    w("Every run (round case: req/s, p99 µs, CPU µs/req): "
+      + "; ".join(f"{x['round']} {x['case']}: {x['rps']:,.0f}, "
+                  f"{x['p99_us']:.0f}, {x['cpu_us_per_req']:.1f}"
+                  for x in d["runs"]) + ".\n")
+
+
+def gw_redis_section(res, w, limit):
+    """Cluster-wide rate limits in Redis (tests/bench/bench_gw_redis.sh)."""
+    w("## Gateway rate limits with Redis: decisions/s, round trips, added p99\n")
+    r = res.get("gw_redis", "all")
+    if not r or r["status"] != "measured":
+        w(f"{reason(r)}\n")
+        return
+    d = r["data"]
+    w("`tests/bench/bench_gw_redis.sh`: one edgelbd gateway (`workers = 1`, "
+      "access log off) pinned to CPU 1 in front of `bench_http_route` (a "
+      f"fixed 200); wrk, that backend and {d['redis']} (loopback, no "
+      "persistence) share CPU 0. The same `ratelimit` on three routes "
+      "(token bucket keyed by route, 100,000,000/s: never refuses): local "
+      "(in edgelbd), `store = redis` (one `EVALSHA` per decision, the "
+      f"request held until Redis answers) and `store = redis` with `lease = {d['lease']}`; "
+      "a fourth route has no filter. Each run: "
+      f"`wrk -t1 -c{d['conns']} -d{d['duration']}s --latency`; {d['rounds']} "
+      "rounds, the routes in a rotating order. On a limited route every "
+      "request is a decision, so its req/s are decisions/s. *Round trips "
+      "per request*: the `EVALSHA` and `EVAL` calls Redis itself counted "
+      "(`INFO commandstats`) over the run, divided by the requests the "
+      "route answered (edgelbd's `edgelbd_gateway_requests_total`); "
+      "edgelbd's own count of commands sent is given beside it. *Added "
+      "p99*: p99 of the Redis route minus p99 of the local route, within "
+      "each round. CPU µs/req: utime + stime (/proc/PID/stat) over the run "
+      "/ requests.\n")
+    w("| route | req/s (decisions/s) | p50 µs | p99 µs | edgelbd CPU µs/req | redis-server CPU µs/req | Redis round trips/request (Redis; edgelbd) |")
+    w("|---|---:|---:|---:|---:|---:|---|")
+    names = {"none": "no filter", "local": "local limit",
+             "redis": "Redis limit", "lease": f"Redis limit, lease = {d['lease']}"}
+    for key, name in names.items():
+        rr = [x for x in d["runs"] if x["route"] == key]
+        if not rr:
+            continue
+        rt = (f"{fmt_spread([x['redis_calls_per_req'] for x in rr], 3, bold=True)}; "
+              f"{fmt_spread([x['gw_round_trips'] / x['served'] for x in rr], 3)}"
+              if key in ("redis", "lease") else "-")
+        w(f"| {name} | {fmt_spread([x['rps'] for x in rr], 0)} | "
+          f"{fmt_spread([x['p50_us'] for x in rr], 0)} | "
+          f"{fmt_spread([x['p99_us'] for x in rr], 0)} | "
+          f"{fmt_spread([x['gw_cpu_us_per_req'] for x in rr], 1)} | "
+          f"{fmt_spread([x['redis_cpu_us_per_req'] for x in rr], 1)} | {rt} |")
+    w("")
+    pr = d["per_round"]
+    w("Within each round, median (min–max): p99 added by Redis over the "
+      f"local limiter **{fmt_spread(pr['redis_p99_added_us'], 0)} µs**, with "
+      f"leases {fmt_spread(pr['lease_p99_added_us'], 0)} µs; p50 added "
+      f"{fmt_spread(pr['redis_p50_added_us'], 0)} µs, with leases "
+      f"{fmt_spread(pr['lease_p50_added_us'], 0)} µs; decisions/s "
+      f"Redis ÷ local {fmt_spread(pr['redis_rps_over_local'], 2)}, with "
+      f"leases {fmt_spread(pr['lease_rps_over_local'], 2)}. A negative "
+      "added p99 is a round in which the local run met more of the "
+      "machine's noise than the Redis run. Load average (1, 5, 15 min) at "
+      f"the start of the runs {d.get('loadavg_start', '?')}, at the end "
+      f"{d.get('loadavg_end', '?')}, on {sh('nproc')} CPUs.\n")
+    w("Every run (round route: decisions/s, p99 µs, Redis calls/request): "
+      + "; ".join(f"{x['round']} {x['route']}: {x['rps']:,.0f}, "
+                  f"{x['p99_us']:.0f}, {x['redis_calls_per_req']:.3f}"
+                  for x in d["runs"]) + ".\n")
+
+
 def push_deliver_section(res, w):
     """The push service: one message to every online device, heartbeats,
     accepted messages per second durable against tmpfs
@@ -1006,6 +1198,8 @@ def render(res, args):
     # ---- figures 8 and 9: the API gateway
     gateway_section(res, w, limit)
     gw_lookup_section(res, w)
+    gw_filters_section(res, w, limit)
+    gw_redis_section(res, w, limit)
     synflood_section(res, w)
 
     # ---- the push service

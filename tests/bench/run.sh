@@ -6,7 +6,8 @@
 # Without --build it configures and builds build-bench/ (release) first.
 # --only takes a comma list of:
 #   own,baseline,modes,newconn,conn,maglev,ctrl,e2e,httpdns,http_route,
-#   gateway,gw_lookup,push_deliver,push_idle,synflood.
+#   gateway,gw_lookup,gw_filters,gw_redis,push_deliver,push_idle,
+#   synflood.
 # --splice (with --only): the figures run replace their own sections of
 # --out (tests/bench/splice.py), each marked with this run's command and
 # commit; every other section stays as its run wrote it.
@@ -45,7 +46,9 @@
 # fails validation, in smoke mode nothing is forwarded), 0 otherwise.
 # BENCH_GW_ARGS: extra arguments of bench_gateway.sh (figure "gateway"),
 # e.g. "--rounds 3 --duration 5" for a shorter run; the report says the
-# rounds and duration used.
+# rounds and duration used. BENCH_GWF_ARGS, BENCH_GWR_ARGS: the same for
+# bench_gw_filters.sh (figure "gw_filters"; its --callgrind pass runs in
+# a full run only) and bench_gw_redis.sh (figure "gw_redis").
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -54,7 +57,7 @@ smoke=0
 case "${EDGELB_BENCH_SMOKE:-0}" in "" | 0) ;; *) smoke=1 ;; esac
 build=""
 out=""
-only="own,baseline,modes,newconn,conn,maglev,ctrl,e2e,httpdns,http_route,gateway,gw_lookup,push_deliver,push_idle,synflood"
+only="own,baseline,modes,newconn,conn,maglev,ctrl,e2e,httpdns,http_route,gateway,gw_lookup,gw_filters,gw_redis,push_deliver,push_idle,synflood"
 cmdline="tests/bench/run.sh $*"
 splice=0
 
@@ -64,7 +67,7 @@ while [ $# -gt 0 ]; do
 	--out) out=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
 	--splice) splice=1; shift ;;
-	-h | --help) sed -n '2,45p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,48p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -985,6 +988,44 @@ fig_push_idle() {
 	esac
 }
 
+# The gateway's filter chain (JWT + token bucket + cache miss) against
+# no filter, and a cache hit against a miss (its own script, JSON); in a
+# full run also its instructions per request under callgrind.
+fig_gw_filters() {
+	local rc=0
+	# shellcheck disable=SC2086 # word splitting wanted
+	"$here/bench_gw_filters.sh" --build "$build" ${BENCH_GWF_ARGS:-} \
+		>"$work/gw_filters.json" 2>"$work/gw_filters.log" || rc=$?
+	case $rc in
+	0) measured gw_filters all "$(tail -1 "$work/gw_filters.json")" ;;
+	77) not_measured gw_filters all "$(tail -1 "$work/gw_filters.json")" ;;
+	*) rig_failed gw_filters all "bench_gw_filters.sh failed: $(tail -2 "$work/gw_filters.log" | tr '\n' ' ')" ;;
+	esac
+	[ "$smoke" = 0 ] && [ $rc = 0 ] || return 0
+	rc=0
+	"$here/bench_gw_filters.sh" --build "$build" --callgrind --duration 3 \
+		>"$work/gw_filters_cg.json" 2>"$work/gw_filters_cg.log" || rc=$?
+	case $rc in
+	0) measured gw_filters callgrind "$(tail -1 "$work/gw_filters_cg.json")" ;;
+	77) not_measured gw_filters callgrind "$(tail -1 "$work/gw_filters_cg.json")" ;;
+	*) rig_failed gw_filters callgrind "bench_gw_filters.sh --callgrind failed: $(tail -2 "$work/gw_filters_cg.log" | tr '\n' ' ')" ;;
+	esac
+}
+
+# Rate limits in Redis: decisions/s, Redis round trips per request, the
+# p99 Redis adds over the local limiter (its own script, JSON).
+fig_gw_redis() {
+	local rc=0
+	# shellcheck disable=SC2086 # word splitting wanted
+	"$here/bench_gw_redis.sh" --build "$build" ${BENCH_GWR_ARGS:-} \
+		>"$work/gw_redis.json" 2>"$work/gw_redis.log" || rc=$?
+	case $rc in
+	0) measured gw_redis all "$(tail -1 "$work/gw_redis.json")" ;;
+	77) not_measured gw_redis all "$(tail -1 "$work/gw_redis.json")" ;;
+	*) rig_failed gw_redis all "bench_gw_redis.sh failed: $(tail -2 "$work/gw_redis.log" | tr '\n' ' ')" ;;
+	esac
+}
+
 say "build $build, work $work, smoke=$smoke"
 # The commit measured, and whether the tree differed from it.
 rig_commit=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)
@@ -1004,6 +1045,8 @@ want httpdns && fig_httpdns
 want http_route && fig_http_route
 want gateway && fig_gateway
 want gw_lookup && fig_gw_lookup
+want gw_filters && fig_gw_filters
+want gw_redis && fig_gw_redis
 want push_deliver && fig_push_deliver
 want push_idle && fig_push_idle
 want synflood && fig_synflood
@@ -1022,6 +1065,7 @@ if [ "$splice" = 1 ]; then
 		[modes]="## 1." [newconn]="## 2." [conn]="## 3." [maglev]="## 4."
 		[ctrl]="## 5." [e2e]="## 6." [http_route]="## 7."
 		[gateway]="## 8." [gw_lookup]="## 9." [httpdns]="## HttpDNS"
+		[gw_filters]="## Gateway filters" [gw_redis]="## Gateway rate limits with Redis"
 		[push_deliver]="## Push delivery"
 		[push_idle]="## Push: idle"
 		[synflood]="## SYN flood")

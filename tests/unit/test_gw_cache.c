@@ -692,6 +692,44 @@ START_TEST(per_consumer)
 }
 END_TEST
 
+/* 100,000 entries: every one found, chains kept short by the buckets
+ * growing, a key stored again replaces its entry, purge empties it. */
+START_TEST(many_entries)
+{
+	struct gw_cache_conf cf = conf(1ull << 30);
+	struct gw_cache *c = gw_cache_new(&cf);
+	static char paths[100000][24];
+	struct http_msg m;
+	char want[24];
+
+	ck_assert_ptr_nonnull(c);
+	for (int i = 0; i < 100000; i++) {
+		snprintf(paths[i], sizeof(paths[i]), "/m/%d", i);
+		msg(&m, "GET", paths[i], "q=1", "h");
+		ck_assert_int_eq(put(c, &m, paths[i], NULL, 0, 0, 60 * S), 0);
+	}
+	ck_assert_uint_eq(gw_cache_stats_ref(c)->entries, 100000);
+	ck_assert_uint_eq(gw_cache_stats_ref(c)->evictions, 0);
+	ck_assert_uint_le(gw_cache_longest_chain(c), 16);
+	for (int i = 0; i < 100000; i += 7) {
+		msg(&m, "GET", paths[i], "q=1", "h");
+		snprintf(want, sizeof(want), "/m/%d", i);
+		ck_assert_str_eq(body_of(c, &m), want);
+	}
+	msg(&m, "GET", paths[42], "q=1", "h");
+	ck_assert_int_eq(put(c, &m, "again", NULL, 0, 0, 60 * S), 0);
+	ck_assert_str_eq(body_of(c, &m), "again");
+	ck_assert_uint_eq(gw_cache_stats_ref(c)->entries, 100000);
+	msg(&m, "GET", "/m/none", "q=1", "h");
+	ck_assert_ptr_null(get(c, &m));
+	ck_assert_uint_eq(gw_cache_purge(c, "/m/"), 100000);
+	ck_assert_uint_eq(gw_cache_stats_ref(c)->entries, 0);
+	msg(&m, "GET", paths[7], "q=1", "h");
+	ck_assert_ptr_null(get(c, &m));
+	gw_cache_free(c);
+}
+END_TEST
+
 static Suite *
 gw_cache_suite(void)
 {
@@ -708,6 +746,7 @@ gw_cache_suite(void)
 	tcase_add_test(tc, vary);
 	tcase_add_test(tc, chain);
 	tcase_add_test(tc, per_consumer);
+	tcase_add_test(tc, many_entries);
 	suite_add_tcase(s, tc);
 	return s;
 }
