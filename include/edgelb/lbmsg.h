@@ -169,9 +169,14 @@ enum lb_attr {
 /* UDP flows on a backend that is down (LB_BACKEND_F_DOWN, weight 0) stay
  * on it like TCP connections; without it they are rescheduled */
 #define LB_SVC_F_UDP_DRAIN (1u << 3)
+/* DR/TUNNEL with mh: a TCP segment without SYN or RST and without a
+ * connection creates one on the backend mh picks (failover between
+ * balancer nodes that share the table); without it such a segment is
+ * dropped (no_conn) */
+#define LB_SVC_F_MH_ADOPT (1u << 4)
 #define LB_SVC_F_ALL                                                           \
 	(LB_SVC_F_TOA | LB_SVC_F_PROXY_V2 | LB_SVC_F_SH_PORT |                 \
-	 LB_SVC_F_UDP_DRAIN)
+	 LB_SVC_F_UDP_DRAIN | LB_SVC_F_MH_ADOPT)
 
 /* LB_ATTR_FLAGS in BACKEND records and BACKEND_* messages */
 #define LB_BACKEND_F_DOWN (1u << 0) /* its health check failed (edgelbd) */

@@ -256,6 +256,9 @@ do_service(struct lbctl_pctx *p, struct words *w)
 		} else if (strcmp(s, "udp-drain") == 0) {
 			have_flags = true;
 			flags |= LB_SVC_F_UDP_DRAIN;
+		} else if (strcmp(s, "mh-adopt") == 0) {
+			have_flags = true;
+			flags |= LB_SVC_F_MH_ADOPT;
 		} else if (strcmp(s, "noflags") == 0) {
 			have_flags = true;
 		} else {
