@@ -525,6 +525,22 @@ k_on_fail(const struct cfg_set *p, const char *v, char *err, size_t n)
 }
 
 static int
+k_mh_adopt(const struct cfg_set *p, const char *v, char *err, size_t n)
+{
+	bool on;
+
+	if (parse_bool(v, &on) < 0) {
+		snprintf(err, n, "expected yes|no");
+		return -1;
+	}
+	if (on)
+		SVC(p)->flags |= LB_SVC_F_MH_ADOPT;
+	else
+		SVC(p)->flags &= ~LB_SVC_F_MH_ADOPT;
+	return 0;
+}
+
+static int
 k_udp_on_down(const struct cfg_set *p, const char *v, char *err, size_t n)
 {
 	if (strcmp(v, "reschedule") == 0)
@@ -569,6 +585,7 @@ const struct cfg_key cfg_service_keys[] = {
 	{ "toa", k_toa },
 	{ "proxy_protocol", k_proxy },
 	{ "mh_size", k_mh_size },
+	{ "mh_adopt", k_mh_adopt },
 	{ "healthcheck", k_svc_check },
 	{ "on_fail", k_on_fail },
 	{ "udp_on_down", k_udp_on_down },

@@ -338,6 +338,12 @@ cfg_service_problems(const struct cfg *c, const struct cfg_service *s,
 		PROBLEM(s->line, "toa and proxy_protocol need proto tcp");
 	if (s->mh_size && strcmp(s->sched, "mh") != 0)
 		PROBLEM(s->line, "mh_size is only valid with scheduler mh");
+	if ((s->flags & LB_SVC_F_MH_ADOPT) &&
+	    (strcmp(s->sched, "mh") != 0 ||
+	     (s->mode != LB_MODE_DR && s->mode != LB_MODE_TUNNEL)))
+		PROBLEM(s->line,
+			"mh_adopt needs scheduler mh and mode dr or tunnel "
+			"(another scheduler would pick another backend)");
 	if (s->syn_src_rate && s->proto != IPPROTO_TCP)
 		PROBLEM(s->line, "syn_src_rate needs proto tcp");
 	if ((s->flags & LB_SVC_F_SYNPROXY_ON) &&
@@ -466,6 +472,8 @@ cfg_write_services(const struct cfg *c, FILE *out)
 			fprintf(out, "proxy_protocol = v2\n");
 		if (s->mh_size)
 			fprintf(out, "mh_size = %u\n", s->mh_size);
+		if (s->flags & LB_SVC_F_MH_ADOPT)
+			fprintf(out, "mh_adopt = yes\n");
 		if (s->check[0])
 			fprintf(out, "healthcheck = %s\n", s->check);
 		fprintf(out, "on_fail = %s\n",

@@ -318,7 +318,8 @@ conn_stats_dump(struct dp_ctx *dp, struct lbmsg_req *req)
 		    lbmsg_put_counter(m, "handoff_in_total", fw->handoff_in) <
 			    0 ||
 		    lbmsg_put_counter(m, "handoff_out_total", fw->handoff_out) <
-			    0) {
+			    0 ||
+		    lbmsg_put_counter(m, "adopted_total", fw->adopted) < 0) {
 			nlmsg_free(m);
 			return -EMSGSIZE;
 		}

@@ -754,6 +754,38 @@ sp_new(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 	return true;
 }
 
+/*
+ * LB_SVC_F_MH_ADOPT: may a TCP segment with tflags and no connection
+ * start one (a flow another balancer node scheduled on the same mh
+ * table)? Only a segment with ACK and neither SYN nor RST, in DR or
+ * TUNNEL: the backend answers the client itself, so no state of the
+ * failed node is needed. It passes the limits of a new connection.
+ */
+static bool
+adoptable(const struct svc *s, uint8_t tflags)
+{
+	return (s->flags & LB_SVC_F_MH_ADOPT) &&
+	       (s->mode == LB_MODE_DR || s->mode == LB_MODE_TUNNEL) &&
+	       (tflags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG |
+			  RTE_TCP_RST_FLAG)) == RTE_TCP_ACK_FLAG;
+}
+
+/*
+ * c was just created from a segment without SYN: embryonic (SYN_RECV:
+ * the syn_recv timeout, evicted first when the table is full) until the
+ * client's next segment moves it to ESTABLISHED, like a SYN and its ACK.
+ * A FIN left it closing: it stays so.
+ */
+static void
+adopted(struct fwd_worker *fw, struct conn *c)
+{
+	if (c->state == CONN_S_ESTABLISHED) {
+		conn_set_state(fw->ct, c, CONN_S_SYN_RECV);
+		gauge_state(fw, c);
+	}
+	fw->adopted++;
+}
+
 void
 fwd_forward(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 	    const struct pkt_info *pi, const struct svc *s)
@@ -763,6 +795,7 @@ fwd_forward(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 	uint8_t tflags = 0;
 	struct conn_key k;
 	unsigned int dir;
+	bool adopt = false;
 	struct conn *c;
 
 	if (pi->proto == IPPROTO_TCP)
@@ -807,8 +840,11 @@ fwd_forward(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 		if (pi->proto == IPPROTO_TCP &&
 		    (tflags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG |
 			       RTE_TCP_RST_FLAG)) != RTE_TCP_SYN_FLAG) {
-			dp_worker_drop(w, m, DP_DROP_NO_CONN);
-			return;
+			if (!adoptable(s, tflags)) {
+				dp_worker_drop(w, m, DP_DROP_NO_CONN);
+				return;
+			}
+			adopt = true;
 		}
 		c = conn_create(w, m, pi, s);
 		if (c == NULL)
@@ -816,6 +852,8 @@ fwd_forward(struct dp_worker *w, struct rte_mbuf *m, uint16_t port,
 	}
 	if (fwd_icmp_mtu_ok(w, m, port, pi, c, CONN_DIR_IN))
 		conn_xmit(w, m, pi, c, CONN_DIR_IN);
+	if (adopt)
+		adopted(fw, c);
 }
 
 /* ---- per-iteration work -------------------------------------------------- */

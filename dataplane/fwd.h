@@ -122,6 +122,7 @@ struct fwd_worker {
 	uint16_t lport_next;	     /* FULL-NAT port cursor */
 	uint64_t handoff_in;	     /* packets other workers gave us */
 	uint64_t handoff_out;	     /* packets we gave another worker */
+	uint64_t adopted; /* connections from a segment without SYN */
 	struct fwd_dump dump;
 } __rte_cache_aligned;
 

@@ -230,6 +230,12 @@ apply_opts(struct lbmsg_req *req, struct svc_edit *e)
 	    e->s.mode != LB_MODE_FNAT)
 		return lbmsg_req_errf(req, -EINVAL,
 				      "toa and proxy-v2 need mode fnat");
+	if ((e->s.flags & LB_SVC_F_MH_ADOPT) &&
+	    (e->s.sched == NULL || strcmp(e->s.sched->name, "mh") != 0 ||
+	     (e->s.mode != LB_MODE_DR && e->s.mode != LB_MODE_TUNNEL)))
+		return lbmsg_req_errf(req, -EINVAL,
+				      "mh-adopt needs scheduler mh and mode "
+				      "dr or tunnel");
 	if (e->nl > 0 && e->s.mode != LB_MODE_FNAT)
 		return lbmsg_req_errf(req, -EINVAL,
 				      "the service has local addresses, which "

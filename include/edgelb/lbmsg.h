@@ -173,9 +173,15 @@ enum lb_attr {
  * (on above the dataplane's SYN rate or table fill); not both */
 #define LB_SVC_F_SYNPROXY_ON  (1u << 4)
 #define LB_SVC_F_SYNPROXY_OFF (1u << 5)
+/* DR/TUNNEL with mh: a TCP segment without SYN or RST and without a
+ * connection creates one on the backend mh picks (failover between
+ * balancer nodes that share the table); without it such a segment is
+ * dropped (no_conn) */
+#define LB_SVC_F_MH_ADOPT (1u << 6)
 #define LB_SVC_F_ALL                                                           \
 	(LB_SVC_F_TOA | LB_SVC_F_PROXY_V2 | LB_SVC_F_SH_PORT |                 \
-	 LB_SVC_F_UDP_DRAIN | LB_SVC_F_SYNPROXY_ON | LB_SVC_F_SYNPROXY_OFF)
+	 LB_SVC_F_UDP_DRAIN | LB_SVC_F_SYNPROXY_ON | LB_SVC_F_SYNPROXY_OFF |   \
+	 LB_SVC_F_MH_ADOPT)
 
 /* LB_ATTR_FLAGS in BACKEND records and BACKEND_* messages */
 #define LB_BACKEND_F_DOWN (1u << 0) /* its health check failed (edgelbd) */

@@ -101,39 +101,6 @@ write_ini() {
 		lbd_fail "edgelbd --check refuses node $1's INI file: $(cat "$d/check.log")"
 }
 
-# node_start N DP-NS CTL-NS: edgelb-dp and edgelbd of node N.
-node_start() {
-	local d=$LBD_DIR/n$1 deadline
-	ip netns exec "$2" "$EDGELB_DP" --no-huge -m 512 --no-pci --no-shconf \
-		-l 0,1 --file-prefix "eld-$$-n$1-$SECONDS" -- -c "$d/edgelb.ini" \
-		>>"$LBD_DIR/edgelb-dp$1.log" 2>&1 8>&- &
-	echo $! >"$LBD_DIR/edgelb-dp$1.pid"
-	deadline=$((SECONDS + 30))
-	until "$LBCTL" --socket "$d/dp.sock" port show >/dev/null 2>&1; do
-		kill -0 "$(lbd_pid "edgelb-dp$1")" 2>/dev/null || {
-			lbd_fail "node $1: edgelb-dp exited during start-up"
-			return 1
-		}
-		((SECONDS < deadline)) || {
-			lbd_fail "node $1: edgelb-dp did not open dp.sock in 30 s"
-			return 1
-		}
-		sleep 0.05
-	done
-	[ -n "${3:-}" ] || return 0
-	ip netns exec "$3" "$EDGELBD" -f -c "$d/edgelb.ini" \
-		>>"$LBD_DIR/edgelbd$1.log" 2>&1 8>&- &
-	echo $! >"$LBD_DIR/edgelbd$1.pid"
-	deadline=$((SECONDS + 15))
-	until "$LBCTL" --socket "$d/ctl.sock" service show >/dev/null 2>&1; do
-		((SECONDS < deadline)) || {
-			lbd_fail "node $1: edgelbd did not answer in 15 s"
-			return 1
-		}
-		sleep 0.05
-	done
-}
-
 # Connections node N's dataplane has made for its services so far.
 node_conns() { # N
 	"$LBCTL" --socket "$LBD_DIR/n$1/dp.sock" -j stats |
@@ -153,80 +120,14 @@ gets() { # N
 	done
 }
 
-# The router kernel's next hops for the VIP, sorted, one line ("" when
-# it has no route).
-kernel_hops() {
-	local r
-	r=$(ip -n "$LBD_NS_CLIENT" route show "$VIP") || return 1
-	{ grep -o "via [0-9.]*" <<<"$r" || true; } | sort | tr '\n' ' '
-}
-
-wait_hops() { # WANT SECONDS
-	local deadline=$((SECONDS + $2)) h
-	while :; do
-		h=$(kernel_hops) || h="?"
-		[ "$h" = "$1" ] && return 0
-		((SECONDS < deadline)) || {
-			lbd_fail "router kernel next hops for $VIP: '$h', wanted '$1' within $2 s"
-			return 1
-		}
-		sleep 0.05
-	done
-}
-
 # ---- the lab -------------------------------------------------------------------
 
-lbd_topology
-ip -n "$LBD_NS_CLIENT" route del default
-# the client behind the router
-lbd_veth eld-cl eldcl0 "$LBD_NS_CLIENT" eldcr0
-ip -n eld-cl addr add 10.96.9.2/24 dev eldcl0
-ip -n eld-cl route add default via 10.96.9.1
-ip -n "$LBD_NS_CLIENT" addr add 10.96.9.1/24 dev eldcr0
-ip netns exec "$LBD_NS_CLIENT" sysctl -q -w net.ipv4.ip_forward=1 \
-	net.ipv4.fib_multipath_hash_policy=1
-# node 2's data link to the router and its int port on the bridge
-lbd_veth "$LBD_NS_CLIENT" eldc1 eld-lb2 eld2l0
-ip -n "$LBD_NS_CLIENT" addr add 10.96.6.2/24 dev eldc1
-lbd_veth eld-lb2 eld2l1 "$LBD_NS_SW" eld2sl
-ip -n "$LBD_NS_SW" link set eld2sl master eldbr0
-ip netns exec eld-lb2 sysctl -q -w net.ipv4.ip_forward=0
-ip -n eld-lb2 link set eld2l0 arp off
-ip -n eld-lb2 link set eld2l1 arp off
-# node 2's control namespace: on the bridge (health checks) and on its
-# own management link to the router
-lbd_veth eld-sw2 eld2m0 "$LBD_NS_SW" eld2sm
-ip -n "$LBD_NS_SW" link set eld2sm master eldbr0
-ip -n eld-sw2 addr add 10.96.2.251/24 dev eld2m0
-# management links (BGP, BFD)
-lbd_veth "$LBD_NS_CLIENT" eldrm0 "$LBD_NS_SW" eldrm1
-ip -n "$LBD_NS_CLIENT" addr add 10.96.4.1/24 dev eldrm0
-ip -n "$LBD_NS_SW" addr add 10.96.4.2/24 dev eldrm1
-lbd_veth "$LBD_NS_CLIENT" eldrm2 eld-sw2 eldrm3
-ip -n "$LBD_NS_CLIENT" addr add 10.96.7.1/24 dev eldrm2
-ip -n eld-sw2 addr add 10.96.7.2/24 dev eldrm3
+bgp_ecmp_topology
 for b in "${LBD_BACKENDS[@]}"; do lbd_backend_start "$b"; done
 
 write_ini 1 eldl0 10.96.1.1 eldl1 10.96.2.1 10.96.1.2 10.96.2.101 "$LBD_MGMT_IP:9190" eldalive1
 write_ini 2 eld2l0 10.96.6.1 eld2l1 10.96.2.2 10.96.6.2 10.96.2.102 10.96.2.251:9190 eldalive2
-
-# BIRD: node 1 with the example as is, node 2 with its own addresses; the
-# router with the example plus a session to node 2
-sed -e "s|/run/bird/edgelb-vips\*.conf|$N1/edgelb-vips*.conf|" \
-	"$BIRD_DIR/balancer.conf" >"$N1/bird.conf"
-sed -e "s|/run/bird/edgelb-vips\*.conf|$N2/edgelb-vips*.conf|" \
-	-e 's|10\.96\.4\.2|10.96.7.2|g' -e 's|10\.96\.4\.1|10.96.7.1|g' \
-	-e 's|bgp_next_hop = 10\.96\.1\.1|bgp_next_hop = 10.96.6.1|' \
-	"$BIRD_DIR/balancer.conf" >"$N2/bird.conf"
-grep -q "bgp_next_hop = 10.96.6.1" "$N2/bird.conf" || lbd_fail "node 2's bird.conf: next hop not replaced"
-grep -q "$N2/edgelb-vips" "$N2/bird.conf" || lbd_fail "node 2's bird.conf: include not replaced"
-{
-	cat "$BIRD_DIR/router.conf"
-	printf '\nprotocol bgp node2 from balancer {\n\tlocal 10.96.7.1 as 65000;\n\tneighbor 10.96.7.2 as 65001;\n}\n'
-} >"$LBD_DIR/router.conf"
-bird_start n1 "$LBD_NS_SW" "$N1/bird.conf" "$N1/bird.ctl"
-bird_start n2 eld-sw2 "$N2/bird.conf" "$N2/bird.ctl"
-bird_start router "$LBD_NS_CLIENT" "$LBD_DIR/router.conf" "$RT_SOCK"
+bgp_ecmp_bird
 
 node_start 1 "$LBD_NS_LB" "$LBD_NS_SW"
 node_start 2 eld-lb2 eld-sw2

@@ -180,6 +180,16 @@ static const struct {
 	  "edgelb.ini:1: [service web]: scheduler lrt needs mode nat or fnat" },
 	{ SVC_HEAD "toa = yes\n",
 	  "edgelb.ini:1: [service web]: toa is only valid with mode fnat" },
+	{ SVC_HEAD "mh_adopt = yes\n",
+	  "edgelb.ini:1: [service web]: mh_adopt needs scheduler mh and mode "
+	  "dr or tunnel" },
+	{ "[service web]\nvip = 10.0.0.1:80\nmode = nat\nscheduler = "
+	  "mh\nmh_adopt = yes\n",
+	  "edgelb.ini:1: [service web]: mh_adopt needs scheduler mh and mode "
+	  "dr or tunnel" },
+	{ SVC_HEAD "scheduler = mh\nmh_adopt = sometimes\n",
+	  "edgelb.ini:5: [service web] mh_adopt: 'sometimes': expected "
+	  "yes|no" },
 	{ SVC_HEAD "toa = maybe\n",
 	  "edgelb.ini:4: [service web] toa: 'maybe': expected yes|no" },
 	{ "[service web]\nvip = 10.0.0.1\n",
@@ -454,6 +464,28 @@ START_TEST(test_full_file)
 }
 END_TEST
 
+/* mh_adopt on an mh DR and an mh TUNNEL service: the flag, off when not
+ * given. */
+START_TEST(test_mh_adopt)
+{
+	struct cfg_errors e = { 0 };
+	struct cfg *c = load("[service a]\nvip = 10.0.0.1:80\nmode = dr\n"
+			     "scheduler = mh\nmh_adopt = yes\n"
+			     "[service b]\nvip = 10.0.0.1:81\nmode = tunnel\n"
+			     "scheduler = mh\nmh_adopt = yes\n"
+			     "[service c]\nvip = 10.0.0.1:82\nmode = dr\n"
+			     "scheduler = mh\n",
+			     &e);
+
+	ck_assert_msg(c != NULL, "%s", e.n ? e.msg[0] : "?");
+	ck_assert_uint_eq(cfg_service_find(c, "a")->flags, LB_SVC_F_MH_ADOPT);
+	ck_assert_uint_eq(cfg_service_find(c, "b")->flags, LB_SVC_F_MH_ADOPT);
+	ck_assert_uint_eq(cfg_service_find(c, "c")->flags, 0);
+	cfg_errors_free(&e);
+	cfg_free(c);
+}
+END_TEST
+
 START_TEST(test_defaults)
 {
 	struct cfg_errors e = { 0 };
@@ -720,6 +752,7 @@ config_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_full_file);
 	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_mh_adopt);
 	tcase_add_test(tc, test_shutdown_grace);
 	tcase_add_test(tc, test_module_key_table);
 	tcase_add_test(tc, test_state_round_trip);

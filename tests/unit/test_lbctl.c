@@ -127,6 +127,8 @@ static const struct req_case req_cases[] = {
 	{ W("service", "set", "tcp", "10.0.0.1:80", "synproxy", "auto"),
 	  LBCTL_VIEW_ACK, LB_MSG_SERVICE_SET,
 	  "PROTO=6 VIP=10.0.0.1 VPORT=80 SVC_FLAGS=0" },
+	{ W("service", "set", "tcp", "10.0.0.1:80", "mh-adopt"), LBCTL_VIEW_ACK,
+	  LB_MSG_SERVICE_SET, "PROTO=6 VIP=10.0.0.1 VPORT=80 SVC_FLAGS=64" },
 	{ W("service", "set", "tcp", "10.0.0.1:80", "sched", "rr", "noflags"),
 	  LBCTL_VIEW_ACK, LB_MSG_SERVICE_SET,
 	  "PROTO=6 VIP=10.0.0.1 VPORT=80 SCHED=rr SVC_FLAGS=0" },

@@ -268,6 +268,9 @@ do_service(struct lbctl_pctx *p, struct words *w)
 				return lbctl_usage_err(
 					p,
 					"synproxy: expected on, off or auto");
+		} else if (strcmp(s, "mh-adopt") == 0) {
+			have_flags = true;
+			flags |= LB_SVC_F_MH_ADOPT;
 		} else if (strcmp(s, "noflags") == 0) {
 			have_flags = true;
 		} else {

@@ -178,12 +178,14 @@ fmt_counter(struct nlattr *const *tb, const char *const *names, uint64_t *v)
 const char *
 fmt_flags(uint32_t flags, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s%s%s%s%s%s%s", flags & LB_SVC_F_TOA ? "toa," : "",
+	snprintf(buf, len, "%s%s%s%s%s%s%s%s",
+		 flags & LB_SVC_F_TOA ? "toa," : "",
 		 flags & LB_SVC_F_PROXY_V2 ? "proxy-v2," : "",
 		 flags & LB_SVC_F_SH_PORT ? "sh-port," : "",
 		 flags & LB_SVC_F_UDP_DRAIN ? "udp-drain," : "",
 		 flags & LB_SVC_F_SYNPROXY_ON ? "synproxy-on," : "",
 		 flags & LB_SVC_F_SYNPROXY_OFF ? "synproxy-off," : "",
+		 flags & LB_SVC_F_MH_ADOPT ? "mh-adopt," : "",
 		 (flags & LB_SVC_F_ALL) == 0 ? "-" : "");
 	if (buf[0] != '\0' && buf[strlen(buf) - 1] == ',')
 		buf[strlen(buf) - 1] = '\0';

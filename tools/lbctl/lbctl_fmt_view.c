@@ -388,13 +388,15 @@ value_json(const struct lbctl_fmt *f, struct nlattr *const *tb, int attr)
 		return cJSON_CreateBool(fmt_u(tb, attr) != 0);
 	case LB_ATTR_SVC_FLAGS: {
 		static const char *const names[] = {
-			"toa",	     "proxy-v2",    "sh-port",
-			"udp-drain", "synproxy-on", "synproxy-off"
+			"toa",	       "proxy-v2",     "sh-port", "udp-drain",
+			"synproxy-on", "synproxy-off", "mh-adopt"
 		};
 		cJSON *arr = cJSON_CreateArray();
 
 		v = fmt_u(tb, attr);
-		for (int i = 0; arr != NULL && i < 6; i++)
+		for (int i = 0;
+		     arr != NULL && i < (int)(sizeof(names) / sizeof(names[0]));
+		     i++)
 			if (v & (1u << i))
 				cJSON_AddItemToArray(
 					arr, cJSON_CreateString(names[i]));

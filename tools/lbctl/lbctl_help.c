@@ -18,7 +18,7 @@ static const struct {
 	  "dr|nat|tunnel|fnat]\n"
 	  "                 [sched NAME] [persist SEC] [toa] [proxy-v2] "
 	  "[sh-port]\n"
-	  "                 [udp-drain] [synproxy on|off|auto]\n"
+	  "                 [udp-drain] [synproxy on|off|auto] [mh-adopt]\n"
 	  "                 [mh-size N] [name NAME]\n"
 	  "                 [max-conns N] [conn-rate N] [syn-src-rate N]\n"
 	  "       lbctl service set [tcp|udp] VIP[:PORT] OPTIONS... (as add; a "
