@@ -807,6 +807,9 @@ def synflood_section(res, w):
     """The SYN flood figure (run.sh fig_synflood)."""
     w("## SYN flood\n")
     off, on = res.get("synflood", "off"), res.get("synflood", "on")
+    if not any(r and r["status"] == "measured" for r in (off, on)):
+        w(f"{reason(on or off)}\n")
+        return
     d = (on or off or {}).get("data") or {}
     w("A spoofed SYN flood at the memif rig's full rate against the "
       "FULL-NAT service (10 backends, 100 local addresses, a table of "

@@ -921,31 +921,37 @@ fig_httpdns() {
 	esac
 }
 
-# A trivial route on the HTTP stack against nginx, h2load over HTTP/1.1
-# and h2c (its own script; it prints the runs as JSON).
-fig_http_route() {
-	local rc=0
-	"$here/bench_http_route.sh" --build "$build" >"$work/http_route.json" \
-		2>"$work/http_route.log" || rc=$?
+# script_fig FIG CASE OUT SCRIPT ARGS...: a figure measured by its own
+# script, which prints its runs as JSON on its last line of stdout (exit
+# 77: not measured, the reason on its last line of stdout or stderr);
+# stdout goes to $work/OUT.json, stderr to $work/OUT.log. Returns the
+# script's status.
+script_fig() {
+	local fig=$1 case=$2 out=$work/$3 script=$4 rc=0 why
+	shift 4
+	"$here/$script" --build "$build" "$@" >"$out.json" 2>"$out.log" || rc=$?
 	case $rc in
-	0) measured http_route all "$(tail -1 "$work/http_route.json")" ;;
-	77) not_measured http_route all "$(tail -1 "$work/http_route.json")" ;;
-	*) rig_failed http_route all "bench_http_route.sh failed: $(tail -2 "$work/http_route.log" | tr '\n' ' ')" ;;
+	0) measured "$fig" "$case" "$(tail -1 "$out.json")" ;;
+	77)
+		why=$(tail -1 "$out.json")
+		not_measured "$fig" "$case" "${why:-$(tail -1 "$out.log")}"
+		;;
+	*) rig_failed "$fig" "$case" "$script $* failed: $(tail -2 "$out.log" | tr '\n' ' ')" ;;
 	esac
+	return $rc
+}
+
+# A trivial route on the HTTP stack against nginx, h2load over HTTP/1.1
+# and h2c.
+fig_http_route() {
+	script_fig http_route all http_route bench_http_route.sh || true
 }
 
 # The API gateway against nginx proxy_pass and HAProxy through 1,000
-# routes (its own script; it prints the runs as JSON).
+# routes.
 fig_gateway() {
-	local rc=0
 	# shellcheck disable=SC2086 # word splitting wanted
-	"$here/bench_gateway.sh" --build "$build" ${BENCH_GW_ARGS:-} \
-		>"$work/gateway.json" 2>"$work/gateway.log" || rc=$?
-	case $rc in
-	0) measured gateway all "$(tail -1 "$work/gateway.json")" ;;
-	77) not_measured gateway all "$(tail -1 "$work/gateway.json")" ;;
-	*) rig_failed gateway all "bench_gateway.sh failed: $(tail -2 "$work/gateway.log" | tr '\n' ' ')" ;;
-	esac
+	script_fig gateway all gateway bench_gateway.sh ${BENCH_GW_ARGS:-} || true
 }
 
 # The gateway's route lookup with 10,000 routes against 50.
@@ -959,71 +965,36 @@ fig_gw_lookup() {
 }
 
 # The push service: one message to 100,000 online devices delivered and
-# acknowledged, heartbeat CPU, accepted messages/s durable against tmpfs
-# (its own script; it prints the runs as JSON).
+# acknowledged, heartbeat CPU, accepted messages/s durable against tmpfs.
 fig_push_deliver() {
-	local rc=0
-	"$here/bench_push_deliver.sh" --build "$build" \
-		>"$work/push_deliver.json" 2>"$work/push_deliver.log" || rc=$?
-	case $rc in
-	0) measured push_deliver all "$(tail -1 "$work/push_deliver.json")" ;;
-	77) not_measured push_deliver all "$(tail -1 "$work/push_deliver.json")" ;;
-	*) rig_failed push_deliver all "bench_push_deliver.sh failed: $(tail -2 "$work/push_deliver.log" | tr '\n' ' ')" ;;
-	esac
+	script_fig push_deliver all push_deliver bench_push_deliver.sh || true
 }
 
 # Idle device connections on the push service: held, user-space bytes
-# each in edgelbd, kernel memory, CPU for heartbeats (its own script; it
-# prints the run as JSON). BENCH_PUSH_IDLE_ARGS: its extra arguments,
-# e.g. "--target 50000 --heartbeat 10".
+# each in edgelbd, kernel memory, CPU for heartbeats.
+# BENCH_PUSH_IDLE_ARGS: its extra arguments, e.g. "--target 50000
+# --heartbeat 10".
 fig_push_idle() {
-	local rc=0
 	# shellcheck disable=SC2086 # word splitting wanted
-	"$here/bench_push_idle.sh" --build "$build" ${BENCH_PUSH_IDLE_ARGS:-} \
-		>"$work/push_idle.json" 2>"$work/push_idle.log" || rc=$?
-	case $rc in
-	0) measured push_idle all "$(tail -1 "$work/push_idle.json")" ;;
-	77) not_measured push_idle all "$(tail -1 "$work/push_idle.log")" ;;
-	*) rig_failed push_idle all "bench_push_idle.sh failed: $(tail -2 "$work/push_idle.log" | tr '\n' ' ')" ;;
-	esac
+	script_fig push_idle all push_idle bench_push_idle.sh ${BENCH_PUSH_IDLE_ARGS:-} || true
 }
 
 # The gateway's filter chain (JWT + token bucket + cache miss) against
-# no filter, and a cache hit against a miss (its own script, JSON); in a
-# full run also its instructions per request under callgrind.
+# no filter, and a cache hit against a miss; in a full run also its
+# instructions per request under callgrind.
 fig_gw_filters() {
-	local rc=0
 	# shellcheck disable=SC2086 # word splitting wanted
-	"$here/bench_gw_filters.sh" --build "$build" ${BENCH_GWF_ARGS:-} \
-		>"$work/gw_filters.json" 2>"$work/gw_filters.log" || rc=$?
-	case $rc in
-	0) measured gw_filters all "$(tail -1 "$work/gw_filters.json")" ;;
-	77) not_measured gw_filters all "$(tail -1 "$work/gw_filters.json")" ;;
-	*) rig_failed gw_filters all "bench_gw_filters.sh failed: $(tail -2 "$work/gw_filters.log" | tr '\n' ' ')" ;;
-	esac
-	[ "$smoke" = 0 ] && [ $rc = 0 ] || return 0
-	rc=0
-	"$here/bench_gw_filters.sh" --build "$build" --callgrind --duration 3 \
-		>"$work/gw_filters_cg.json" 2>"$work/gw_filters_cg.log" || rc=$?
-	case $rc in
-	0) measured gw_filters callgrind "$(tail -1 "$work/gw_filters_cg.json")" ;;
-	77) not_measured gw_filters callgrind "$(tail -1 "$work/gw_filters_cg.json")" ;;
-	*) rig_failed gw_filters callgrind "bench_gw_filters.sh --callgrind failed: $(tail -2 "$work/gw_filters_cg.log" | tr '\n' ' ')" ;;
-	esac
+	script_fig gw_filters all gw_filters bench_gw_filters.sh ${BENCH_GWF_ARGS:-} || return 0
+	[ "$smoke" = 0 ] || return 0
+	script_fig gw_filters callgrind gw_filters_cg bench_gw_filters.sh \
+		--callgrind --duration 3 || true
 }
 
 # Rate limits in Redis: decisions/s, Redis round trips per request, the
-# p99 Redis adds over the local limiter (its own script, JSON).
+# p99 Redis adds over the local limiter.
 fig_gw_redis() {
-	local rc=0
 	# shellcheck disable=SC2086 # word splitting wanted
-	"$here/bench_gw_redis.sh" --build "$build" ${BENCH_GWR_ARGS:-} \
-		>"$work/gw_redis.json" 2>"$work/gw_redis.log" || rc=$?
-	case $rc in
-	0) measured gw_redis all "$(tail -1 "$work/gw_redis.json")" ;;
-	77) not_measured gw_redis all "$(tail -1 "$work/gw_redis.json")" ;;
-	*) rig_failed gw_redis all "bench_gw_redis.sh failed: $(tail -2 "$work/gw_redis.log" | tr '\n' ' ')" ;;
-	esac
+	script_fig gw_redis all gw_redis bench_gw_redis.sh ${BENCH_GWR_ARGS:-} || true
 }
 
 say "build $build, work $work, smoke=$smoke"

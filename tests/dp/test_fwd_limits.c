@@ -25,6 +25,7 @@
 
 #include "conn.h"
 #include "dp.h"
+#include "dp_test_main.h"
 #include "dplab.h"
 #include "fwd.h"
 #include "pkt.h"
@@ -480,26 +481,5 @@ limits_suite(void)
 int
 main(void)
 {
-	char *eal[] = { "test_fwd_limits", "--no-huge",	  "-m", "512",
-			"--no-pci",	   "--no-shconf", "-l", "0",
-			"--log-level",	   "error" };
-	SRunner *sr;
-	int failed;
-
-	if (rte_eal_init((int)(sizeof(eal) / sizeof(eal[0])), eal) < 0) {
-		fprintf(stderr, "test_fwd_limits: EAL init failed\n");
-		return EXIT_FAILURE;
-	}
-	pool = rte_pktmbuf_pool_create("test_mbuf", 1024, 0, 0,
-				       RTE_MBUF_DEFAULT_BUF_SIZE,
-				       SOCKET_ID_ANY);
-	if (pool == NULL)
-		return EXIT_FAILURE;
-	sr = srunner_create(limits_suite());
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	rte_eal_cleanup();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return dp_test_main("test_fwd_limits", limits_suite, &pool, 1024);
 }
