@@ -342,7 +342,10 @@ check_frame(const struct rte_mbuf *m, const struct mode_def *md, uint8_t proto,
 /* ---- the lab --------------------------------------------------------------- */
 
 /* The service of md for proto: 10 backends (Maglev), 100 local
- * addresses for FULL-NAT, as the memif rig programs it. */
+ * addresses for FULL-NAT, as the memif rig programs it. The SYN proxy is
+ * off: these figures are the plain forwarding and new-connection paths
+ * (its automatic mode would take over the SYN bursts of "newconn"; the
+ * SYN proxy has its own figure, run.sh's synflood). */
 static int
 service(const struct mode_def *md, uint8_t proto)
 {
@@ -361,6 +364,9 @@ service(const struct mode_def *md, uint8_t proto)
 		b[i] = (struct dplab_backend){
 			rte_cpu_to_be_32(IPH(10, 0, 1, i + 1)), md->bport, 1
 		};
+	if (proto == IPPROTO_TCP &&
+	    (md->mode == LB_MODE_NAT || md->mode == LB_MODE_FNAT))
+		d.flags = LB_SVC_F_SYNPROXY_OFF;
 	if (md->mode == LB_MODE_FNAT) {
 		d.laddr = rte_cpu_to_be_32(IPH(10, 0, 2, 1));
 		d.nladdr = NB_LADDRS;
